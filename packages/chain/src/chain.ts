@@ -1,0 +1,591 @@
+/**
+ * The chain: validates and imports blocks, keeps the heaviest chain as head (reorganising
+ * when a heavier branch appears), executes blocks with the runtime and commits each import as
+ * one lmdb transaction. It makes no network calls and reads no clock: callers pass time in.
+ */
+import {
+  blake2b256,
+  bytesEqual,
+  StrataError,
+  toHex,
+  toStrataError,
+  utf8,
+} from '@strata/primitives';
+import {
+  applyBlock,
+  applyGenesis,
+  chainConfigToJson,
+  encodeReceipt,
+  getAccount,
+  type Account,
+  type BlockResult,
+  type ChainConfig,
+  type ExecEnv,
+  type ModuleRegistry,
+  type Receipt,
+  verifyRawTx,
+  type VerifiedTx,
+  applyTx,
+  checkBlockLimits,
+  txHashOf,
+} from '@strata/runtime';
+import {
+  EMPTY_ROOT,
+  LayeredNodeReader,
+  MemoryNodeStore,
+  OverlayView,
+  SparseMerkleTree,
+  type KeyChange,
+  type NodeReader,
+  type StateReader,
+} from '@strata/state';
+import { type Block, type BlockHeader, blockHash, meetsTarget, workOf } from './block.js';
+import { leafHash, merkleRoot } from './merkle.js';
+import { genesisTarget, nextTarget } from './pow.js';
+import type { BlockMeta, ChainStore } from './store.js';
+
+/** Minimal logger shape (pino-compatible). */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+const silent: Logger = { info() {}, warn() {}, debug() {} };
+
+/** The head (or any block) with its metadata. */
+export interface BlockRef {
+  hash: Uint8Array;
+  header: BlockHeader;
+  meta: BlockMeta;
+}
+
+/** The outcome of executing a block on top of its parent. */
+export interface Execution {
+  txs: VerifiedTx[];
+  result: BlockResult;
+  changes: KeyChange[];
+  stateRoot: Uint8Array;
+  receiptRoot: Uint8Array;
+  newNodes: Map<string, { hash: Uint8Array; encoding: Uint8Array }>;
+}
+
+/** What an import did. */
+export interface ImportResult {
+  status: 'head' | 'side' | 'known' | 'reorg';
+  hash: Uint8Array;
+  height: number;
+  reorg?: {
+    /** Blocks removed from the canonical chain. */
+    depth: number;
+    oldHead: Uint8Array;
+    forkHeight: number;
+    /** Transactions of the removed blocks that the new branch does not include. */
+    orphaned: VerifiedTx[];
+  };
+  /** Transactions newly included in the canonical chain (to drop from the mempool). */
+  included: Uint8Array[];
+}
+
+/** A block template from `buildBlock`, ready for proof of work. */
+export interface BuiltBlock {
+  header: BlockHeader;
+  execution: Execution;
+  /** Candidates that could not be included, with the reason (invalid at this state). */
+  rejected: { vtx: VerifiedTx; error: StrataError }[];
+}
+
+const ZERO32 = new Uint8Array(32);
+const ZERO20 = new Uint8Array(20);
+
+/** Hash committing to a chain config; stored in the genesis header's `extra`. */
+export function configFingerprint(cfg: ChainConfig): Uint8Array {
+  return blake2b256(utf8(JSON.stringify(chainConfigToJson(cfg))));
+}
+
+/** The chain state machine over a ChainStore. */
+export class Chain {
+  private headRef!: BlockRef;
+  private genesisHashValue!: Uint8Array;
+  private readonly log: Logger;
+
+  private constructor(
+    readonly config: ChainConfig,
+    readonly registry: ModuleRegistry,
+    readonly store: ChainStore,
+    deps: { logger?: Logger },
+  ) {
+    this.log = deps.logger ?? silent;
+  }
+
+  /** Opens the chain: writes genesis on an empty store, otherwise loads the stored head. */
+  static open(config: ChainConfig, registry: ModuleRegistry, store: ChainStore, deps: { logger?: Logger } = {}): Chain {
+    const c = new Chain(config, registry, store, deps);
+    c.init();
+    return c;
+  }
+
+  private init(): void {
+    const genesis = this.makeGenesis();
+    const stored = this.store.getGenesis();
+    if (stored) {
+      if (!bytesEqual(stored, genesis.hash)) {
+        throw new StrataError(
+          'CONFIG_INVALID',
+          `the data directory holds a chain with genesis ${toHex(stored)}, but this config gives genesis ${toHex(genesis.hash)}; use another data dir or the same config`,
+        );
+      }
+    } else {
+      this.store.write(() => {
+        this.store.putBlock(genesis.hash, genesis.header, [], { height: 0, totalWork: workOf(genesis.header.target), status: 'executed' });
+        this.store.state.applyChanges(genesis.changes, genesis.hash);
+        this.store.state.putNodes(genesis.newNodes);
+        this.store.putReceipts(genesis.hash, []);
+        this.store.setCanonical(0, genesis.hash);
+        this.store.setGenesis(genesis.hash);
+        this.store.setHead(genesis.hash);
+      });
+      this.log.info({ hash: toHex(genesis.hash) }, 'genesis written');
+    }
+    this.genesisHashValue = genesis.hash;
+    const head = this.store.getHead() as Uint8Array;
+    this.headRef = this.ref(head);
+  }
+
+  private makeGenesis() {
+    const header0: BlockHeader = {
+      version: 1,
+      chainId: this.config.chainId,
+      parentHash: ZERO32,
+      height: 0,
+      timestamp: this.config.genesis.timestamp,
+      txRoot: merkleRoot([]),
+      stateRoot: EMPTY_ROOT,
+      receiptRoot: merkleRoot([]),
+      target: genesisTarget(this.config),
+      producer: ZERO20,
+      extra: configFingerprint(this.config),
+      nonce: new Uint8Array(8),
+    };
+    const view = new OverlayView({ get: () => undefined });
+    applyGenesis(view, this.env(header0));
+    const changes = view.changes();
+    const { root, newNodes } = new SparseMerkleTree(new MemoryNodeStore()).update(EMPTY_ROOT, changes);
+    const header = { ...header0, stateRoot: root };
+    return { header, hash: blockHash(header), changes, newNodes };
+  }
+
+  private env(h: Pick<BlockHeader, 'height' | 'timestamp' | 'producer'>): ExecEnv {
+    return { config: this.config, registry: this.registry, block: { height: h.height, timestamp: h.timestamp, producer: h.producer } };
+  }
+
+  private ref(hash: Uint8Array): BlockRef {
+    const header = this.store.getHeader(hash);
+    const meta = this.store.getMeta(hash);
+    if (!header || !meta) throw new StrataError('NOT_FOUND', `block ${toHex(hash)} is not stored`);
+    return { hash, header, meta };
+  }
+
+  /** The current head. */
+  get head(): BlockRef {
+    return this.headRef;
+  }
+
+  /** The genesis hash. */
+  get genesisHash(): Uint8Array {
+    return this.genesisHashValue;
+  }
+
+  /** The highest block with at least `confirmations` blocks on top. */
+  get finalized(): BlockRef {
+    const h = Math.max(0, this.headRef.meta.height - this.config.confirmations);
+    return this.ref(this.store.getCanonical(h) as Uint8Array);
+  }
+
+  /** Reads head state. */
+  get stateReader(): StateReader {
+    return this.store.state.flatReader;
+  }
+
+  /** Tree nodes (all roots ever committed). */
+  get nodeReader(): NodeReader {
+    return this.store.state.nodeReader;
+  }
+
+  /** Account at the head. */
+  account(address: Uint8Array): Account {
+    return getAccount(this.store.state.flatReader, address);
+  }
+
+  /** Inclusion/exclusion proof of a state key at the head (or at `root`). */
+  proof(key: Uint8Array, root: Uint8Array = this.headRef.header.stateRoot): { value: Uint8Array | undefined; proof: Uint8Array[] } {
+    const tree = new SparseMerkleTree(this.store.state.nodeReader);
+    return { value: tree.get(root, key), proof: tree.prove(root, key) };
+  }
+
+  /** Canonical block at a height. */
+  blockAt(height: number): BlockRef | undefined {
+    const h = this.store.getCanonical(height);
+    return h ? this.ref(h) : undefined;
+  }
+
+  /** Any stored block by hash. */
+  blockByHash(hash: Uint8Array): BlockRef | undefined {
+    return this.store.hasBlock(hash) ? this.ref(hash) : undefined;
+  }
+
+  /** Whether a block is on the canonical chain. */
+  isCanonical(hash: Uint8Array, height: number): boolean {
+    const c = this.store.getCanonical(height);
+    return !!c && bytesEqual(c, hash);
+  }
+
+  /** Target the child of `parent` must meet. */
+  expectedTarget(parent: BlockRef): Uint8Array {
+    const height = parent.meta.height + 1;
+    const n = this.config.pow.retargetInterval;
+    if (!this.config.pow.enabled || height % n !== 0 || height - n - 1 < 0) {
+      return nextTarget(this.config, height, parent.header.target, parent.header.timestamp, undefined);
+    }
+    // Walk back along this branch to the window's first block.
+    let h = parent.header;
+    while (h.height > height - n - 1) {
+      const p = this.store.getHeader(h.parentHash);
+      if (!p) throw new StrataError('BLOCK_UNKNOWN_PARENT', 'ancestor missing for retarget');
+      h = p;
+    }
+    return nextTarget(this.config, height, parent.header.target, parent.header.timestamp, h.timestamp);
+  }
+
+  /** Checks a header against its parent: height, time, target, proof of work. */
+  checkHeader(header: BlockHeader, hash: Uint8Array, parent: BlockRef): void {
+    if (header.chainId !== this.config.chainId) throw new StrataError('BLOCK_INVALID', `block is for chain ${header.chainId}`);
+    if (header.version !== 1) throw new StrataError('BLOCK_INVALID', `unknown block version ${header.version}`);
+    if (header.height !== parent.meta.height + 1) {
+      throw new StrataError('BLOCK_INVALID', `height ${header.height} does not follow parent height ${parent.meta.height}`);
+    }
+    if (header.timestamp <= parent.header.timestamp) {
+      throw new StrataError('BLOCK_BAD_TIMESTAMP', `timestamp ${header.timestamp} is not after the parent's ${parent.header.timestamp}`);
+    }
+    const target = this.expectedTarget(parent);
+    if (!bytesEqual(target, header.target)) {
+      throw new StrataError('BLOCK_BAD_TARGET', `target ${toHex(header.target)} is not the expected ${toHex(target)}`);
+    }
+    if (this.config.pow.enabled && !meetsTarget(hash, header.target)) {
+      throw new StrataError('BLOCK_BAD_POW', `block hash ${toHex(hash)} does not meet its target`);
+    }
+  }
+
+  /** Executes `txs` on top of `parent` over the given state reader; pure apart from reads. */
+  execute(
+    parentRoot: Uint8Array,
+    base: StateReader,
+    nodes: NodeReader,
+    header: Pick<BlockHeader, 'height' | 'timestamp' | 'producer'>,
+    txs: VerifiedTx[],
+  ): Execution {
+    const view = new OverlayView(base);
+    const result = applyBlock(view, this.env(header), txs);
+    const changes = view.changes();
+    const { root, newNodes } = new SparseMerkleTree(nodes).update(parentRoot, changes);
+    const receiptRoot = merkleRoot(result.receipts.map((r) => leafHash(encodeReceipt(r))));
+    return { txs, result, changes, stateRoot: root, receiptRoot, newNodes };
+  }
+
+  /**
+   * Builds a block on the head from candidate transactions (in the order given), skipping
+   * any that are invalid at this state, within the block limits.
+   */
+  buildBlock(candidates: VerifiedTx[], opts: { producer: Uint8Array; timestamp: number; extra?: Uint8Array }): BuiltBlock {
+    const parent = this.headRef;
+    const timestamp = Math.max(opts.timestamp, parent.header.timestamp + 1);
+    const info = { height: parent.meta.height + 1, timestamp, producer: opts.producer };
+    const rejected: BuiltBlock['rejected'] = [];
+    const accepted: VerifiedTx[] = [];
+    // Trial-run each candidate on a scratch overlay so one bad transaction cannot spoil the block.
+    const scratch = new OverlayView(this.store.state.flatReader);
+    const env = this.env(info);
+    let bytes = 0;
+    let compute = 0;
+    for (const vtx of candidates) {
+      if (bytes + vtx.bytes.length > this.config.maxBlockBytes || compute + vtx.tx.computeLimit > this.config.maxBlockCompute) continue;
+      const trial = new OverlayView(scratch);
+      try {
+        applyTx(trial, env, vtx, accepted.length);
+      } catch (e) {
+        rejected.push({ vtx, error: toStrataError(e) });
+        continue;
+      }
+      trial.commitTo(scratch);
+      accepted.push(vtx);
+      bytes += vtx.bytes.length;
+      compute += vtx.tx.computeLimit;
+    }
+    checkBlockLimits(this.config, accepted);
+    const execution = this.execute(parent.header.stateRoot, this.store.state.flatReader, this.store.state.nodeReader, info, accepted);
+    const header: BlockHeader = {
+      version: 1,
+      chainId: this.config.chainId,
+      parentHash: parent.hash,
+      height: info.height,
+      timestamp,
+      txRoot: merkleRoot(accepted.map((t) => t.hash)),
+      stateRoot: execution.stateRoot,
+      receiptRoot: execution.receiptRoot,
+      target: this.expectedTarget(parent),
+      producer: opts.producer,
+      extra: opts.extra ?? new Uint8Array(0),
+      nonce: new Uint8Array(8),
+    };
+    return { header, execution, rejected };
+  }
+
+  /**
+   * Imports a block. `verified` carries the decoded transactions with senders already
+   * recovered (e.g. on worker threads); without it they are verified here. `execution` may
+   * carry the result of `buildBlock` for a block this node produced, to skip re-execution.
+   * Throws a StrataError (BLOCK_*) when the block is invalid.
+   */
+  importBlock(block: Block, opts: { verified?: VerifiedTx[]; execution?: Execution } = {}): ImportResult {
+    const hash = blockHash(block.header);
+    const existing = this.store.getMeta(hash);
+    if (existing) {
+      if (existing.status === 'invalid') throw new StrataError('BLOCK_INVALID', `block ${toHex(hash)} was already found invalid`);
+      return { status: 'known', hash, height: existing.height, included: [] };
+    }
+    const parentMeta = this.store.getMeta(block.header.parentHash);
+    if (!parentMeta) {
+      throw new StrataError('BLOCK_UNKNOWN_PARENT', `parent ${toHex(block.header.parentHash)} of block ${toHex(hash)} is unknown`, {
+        parent: toHex(block.header.parentHash),
+      });
+    }
+    if (parentMeta.status === 'invalid') throw new StrataError('BLOCK_INVALID', 'block builds on an invalid block');
+    const parent = this.ref(block.header.parentHash);
+    this.checkHeader(block.header, hash, parent);
+    const txs = opts.verified ?? this.verifyTxs(block.txs);
+    if (txs.length !== block.txs.length) throw new StrataError('BLOCK_INVALID', 'verified transactions do not match the block');
+    const txRoot = merkleRoot(txs.map((t) => t.hash));
+    if (!bytesEqual(txRoot, block.header.txRoot)) throw new StrataError('BLOCK_BAD_TX_ROOT', `tx root does not match the block's ${txs.length} transactions`);
+    checkBlockLimits(this.config, txs);
+    const meta: BlockMeta = { height: block.header.height, totalWork: parentMeta.totalWork + workOf(block.header.target), status: 'stored' };
+
+    if (bytesEqual(parent.hash, this.headRef.hash)) {
+      const exec =
+        opts.execution && bytesEqual(opts.execution.stateRoot, block.header.stateRoot)
+          ? opts.execution
+          : this.executeChecked(block.header, hash, parent, this.store.state.flatReader, this.store.state.nodeReader, txs);
+      this.store.write(() => this.commitExtension(hash, block, meta, exec));
+      this.headRef = { hash, header: block.header, meta: { ...meta, status: 'executed' } };
+      return { status: 'head', hash, height: meta.height, included: txs.map((t) => t.hash) };
+    }
+
+    if (meta.totalWork <= this.headRef.meta.totalWork) {
+      this.store.write(() => this.store.putBlock(hash, block.header, block.txs, meta));
+      return { status: 'side', hash, height: meta.height, included: [] };
+    }
+    // Heavier branch: store the block, then try to reorganise onto it.
+    this.store.write(() => this.store.putBlock(hash, block.header, block.txs, meta));
+    return this.reorgTo(hash, txs);
+  }
+
+  private executeChecked(
+    header: BlockHeader,
+    hash: Uint8Array,
+    parent: BlockRef,
+    base: StateReader,
+    nodes: NodeReader,
+    txs: VerifiedTx[],
+  ): Execution {
+    let exec: Execution;
+    try {
+      exec = this.execute(parent.header.stateRoot, base, nodes, header, txs);
+    } catch (e) {
+      const err = toStrataError(e);
+      throw new StrataError('BLOCK_INVALID', `block ${toHex(hash)} contains an invalid transaction: ${err.message}`, { cause: err.code });
+    }
+    if (!bytesEqual(exec.stateRoot, header.stateRoot)) {
+      throw new StrataError('BLOCK_BAD_STATE_ROOT', `state root ${toHex(header.stateRoot)} does not match execution (${toHex(exec.stateRoot)})`);
+    }
+    if (!bytesEqual(exec.receiptRoot, header.receiptRoot)) {
+      throw new StrataError('BLOCK_INVALID', 'receipt root does not match execution');
+    }
+    return exec;
+  }
+
+  private commitExtension(hash: Uint8Array, block: Block, meta: BlockMeta, exec: Execution): void {
+    this.store.putBlock(hash, block.header, block.txs, { ...meta, status: 'executed' });
+    this.store.state.applyChanges(exec.changes, hash);
+    this.store.state.putNodes(exec.newNodes);
+    this.store.putReceipts(hash, exec.result.receipts);
+    this.store.setCanonical(meta.height, hash);
+    exec.txs.forEach((t, index) => this.store.putTxLocation(t.hash, { blockHash: hash, index }));
+    this.store.setHead(hash);
+  }
+
+  /** Decodes and recovers the senders of raw transactions on this thread. */
+  verifyTxs(raw: Uint8Array[]): VerifiedTx[] {
+    return raw.map((b, i) => {
+      try {
+        return verifyRawTx(b, this.config.maxTxBytes);
+      } catch (e) {
+        const err = toStrataError(e);
+        throw new StrataError('BLOCK_INVALID', `transaction ${i} of the block is malformed: ${err.message}`, { cause: err.code });
+      }
+    });
+  }
+
+  /**
+   * Switches the canonical chain to end at `newHead` (already stored). The old branch's state
+   * is undone in memory, the new branch executed on top, and everything is committed in one
+   * transaction; if any block of the new branch is invalid nothing changes and it is marked.
+   */
+  private reorgTo(newHead: Uint8Array, newHeadTxs?: VerifiedTx[]): ImportResult {
+    // Collect the new branch back to the canonical chain.
+    const branch: BlockRef[] = [];
+    let cur = this.ref(newHead);
+    while (!this.isCanonical(cur.hash, cur.meta.height)) {
+      branch.unshift(cur);
+      cur = this.ref(cur.header.parentHash);
+    }
+    const fork = cur;
+    const oldHead = this.headRef;
+    const finalizedHeight = Math.max(0, oldHead.meta.height - this.config.confirmations);
+    if (fork.meta.height < finalizedHeight) {
+      this.log.warn(
+        { fork: fork.meta.height, finalized: finalizedHeight, branchHead: toHex(newHead) },
+        'heavier branch forks below the finalized block; refusing to revert finalized blocks',
+      );
+      return { status: 'side', hash: newHead, height: branch[branch.length - 1]?.meta.height ?? 0, included: [] };
+    }
+    // Undo the old branch in memory.
+    const undo = new OverlayView(this.store.state.flatReader);
+    const oldBlocks: BlockRef[] = [];
+    for (let h = oldHead.meta.height; h > fork.meta.height; h--) {
+      const r = this.ref(this.store.getCanonical(h) as Uint8Array);
+      oldBlocks.push(r);
+      for (const c of this.store.state.readUndo(r.hash)) {
+        if (c.value === null) undo.del(c.key);
+        else undo.put(c.key, c.value);
+      }
+    }
+    // Execute the new branch on top.
+    const mem = new MemoryNodeStore();
+    const nodes = new LayeredNodeReader(mem, this.store.state.nodeReader);
+    let base: StateReader = undo;
+    let parent = fork;
+    const executed: { ref: BlockRef; exec: Execution; body: Uint8Array[] }[] = [];
+    for (const b of branch) {
+      const body = this.store.getBody(b.hash) ?? [];
+      try {
+        const txs = b.hash === newHead && newHeadTxs ? newHeadTxs : this.verifyTxs(body);
+        const exec = this.executeChecked(b.header, b.hash, parent, base, nodes, txs);
+        mem.addAll(exec.newNodes);
+        const layer = new OverlayView(base);
+        for (const c of exec.changes) {
+          if (c.value === null) layer.del(c.key);
+          else layer.put(c.key, c.value);
+        }
+        base = layer;
+        executed.push({ ref: b, exec, body });
+        parent = b;
+      } catch (e) {
+        this.store.write(() => this.store.putMeta(b.hash, { ...b.meta, status: 'invalid' }));
+        this.log.warn({ hash: toHex(b.hash), error: toStrataError(e).message }, 'block on heavier branch is invalid; staying on current head');
+        throw e;
+      }
+    }
+    // Commit: revert old blocks, apply new ones, fix indexes, move head.
+    this.store.write(() => {
+      for (const r of oldBlocks) {
+        this.store.state.revert(r.hash);
+        this.store.deleteCanonical(r.meta.height);
+        for (const raw of this.store.getBody(r.hash) ?? []) this.store.deleteTxLocation(txHashOf(raw));
+        this.store.putMeta(r.hash, { ...r.meta, status: 'executed' });
+      }
+      for (const { ref, exec, body } of executed) {
+        this.commitExtension(ref.hash, { header: ref.header, txs: body }, ref.meta, exec);
+      }
+    });
+    const last = executed[executed.length - 1] as (typeof executed)[number];
+    this.headRef = { hash: last.ref.hash, header: last.ref.header, meta: { ...last.ref.meta, status: 'executed' } };
+    const included = new Set<string>();
+    for (const e of executed) for (const t of e.exec.txs) included.add(toHex(t.hash));
+    const orphaned: VerifiedTx[] = [];
+    for (const r of [...oldBlocks].reverse()) {
+      for (const raw of this.store.getBody(r.hash) ?? []) {
+        try {
+          const v = verifyRawTx(raw, this.config.maxTxBytes);
+          if (!included.has(toHex(v.hash))) orphaned.push(v);
+        } catch {
+          // was valid when mined; cannot happen
+        }
+      }
+    }
+    this.log.info(
+      { depth: oldBlocks.length, forkHeight: fork.meta.height, oldHead: toHex(oldHead.hash), newHead: toHex(this.headRef.hash), orphaned: orphaned.length },
+      'chain reorganised',
+    );
+    return {
+      status: 'reorg',
+      hash: newHead,
+      height: this.headRef.meta.height,
+      reorg: { depth: oldBlocks.length, oldHead: oldHead.hash, forkHeight: fork.meta.height, orphaned },
+      included: [...included].map((h) => Uint8Array.from(Buffer.from(h.slice(2), 'hex'))),
+    };
+  }
+
+  /**
+   * Dev mode: makes `hash` (a canonical ancestor) the head again, discarding the blocks after
+   * it (anvil's `evm_revert`). Returns the transactions of the discarded blocks.
+   */
+  rewindTo(hash: Uint8Array): VerifiedTx[] {
+    const target = this.blockByHash(hash);
+    if (!target || !this.isCanonical(hash, target.meta.height)) {
+      throw new StrataError('NOT_FOUND', `block ${toHex(hash)} is not on the canonical chain`);
+    }
+    const dropped: BlockRef[] = [];
+    for (let h = this.headRef.meta.height; h > target.meta.height; h--) dropped.push(this.ref(this.store.getCanonical(h) as Uint8Array));
+    const txs: VerifiedTx[] = [];
+    this.store.write(() => {
+      for (const r of dropped) {
+        this.store.state.revert(r.hash);
+        this.store.deleteCanonical(r.meta.height);
+        for (const raw of this.store.getBody(r.hash) ?? []) {
+          const v = verifyRawTx(raw);
+          txs.push(v);
+          this.store.deleteTxLocation(v.hash);
+        }
+        // Mark discarded blocks invalid so fork choice never returns to them.
+        this.store.putMeta(r.hash, { ...r.meta, status: 'invalid' });
+      }
+      this.store.setHead(hash);
+    });
+    this.headRef = this.ref(hash);
+    return txs;
+  }
+
+  /** Finds a canonical transaction with its receipt. */
+  lookupTx(hash: Uint8Array): TxLookup | undefined {
+    const loc = this.store.getTxLocation(hash);
+    if (!loc) return undefined;
+    const block = this.blockByHash(loc.blockHash);
+    const raw = this.store.getBody(loc.blockHash)?.[loc.index];
+    const receipt = this.store.getReceipts(loc.blockHash)?.[loc.index];
+    if (!block || !raw || !receipt) return undefined;
+    return { tx: verifyRawTx(raw), blockHash: loc.blockHash, height: block.meta.height, index: loc.index, receipt };
+  }
+
+  /** Receipts of a stored, executed block. */
+  receipts(hash: Uint8Array): Receipt[] | undefined {
+    return this.store.getReceipts(hash);
+  }
+}
+
+/** Receipt of a transaction with its location. */
+export interface TxLookup {
+  tx: VerifiedTx;
+  blockHash: Uint8Array;
+  height: number;
+  index: number;
+  receipt: Receipt;
+}

@@ -1,0 +1,188 @@
+/**
+ * The block store: headers, bodies, per-block metadata (height, cumulative work, whether it was
+ * executed), the canonical height index, the transaction index, receipts, and the head pointer,
+ * all in one lmdb environment shared with the state database so one block import is one
+ * transaction.
+ */
+import type { Database, RootDatabase } from 'lmdb';
+import {
+  bigintToFixed,
+  decode,
+  encode,
+  fixedBytes,
+  struct,
+  uint,
+  uintBig,
+  utf8,
+  type Codec,
+} from '@strata/primitives';
+import { decodeReceipt, encodeReceipt, type Receipt } from '@strata/runtime';
+import { binaryDb, StateDb } from '@strata/state';
+import { type BlockHeader, BodyCodec, decodeHeader, encodeHeader } from './block.js';
+
+/** Block validity as far as this node knows. */
+export type BlockStatus = 'executed' | 'stored' | 'invalid';
+
+/** Per-block metadata. */
+export interface BlockMeta {
+  height: number;
+  totalWork: bigint;
+  status: BlockStatus;
+}
+
+const STATUS = ['executed', 'stored', 'invalid'] as const;
+const MetaCodec: Codec<{ height: number; totalWork: bigint; status: number }> = struct('BlockMeta', {
+  height: uint,
+  totalWork: uintBig(512),
+  status: uint,
+});
+const TxLocCodec: Codec<{ blockHash: Uint8Array; index: number }> = struct('TxLocation', { blockHash: fixedBytes(32), index: uint });
+
+const HEAD_KEY = utf8('head');
+const GENESIS_KEY = utf8('genesis');
+
+/** Where a transaction sits in the canonical chain. */
+export interface TxLocation {
+  blockHash: Uint8Array;
+  index: number;
+}
+
+/** Persistent chain data. All `put*` and `delete*` calls must run inside `env.transactionSync`. */
+export class ChainStore {
+  readonly state: StateDb;
+  private readonly headers: Database<Uint8Array, Uint8Array>;
+  private readonly bodies: Database<Uint8Array, Uint8Array>;
+  private readonly metas: Database<Uint8Array, Uint8Array>;
+  private readonly canon: Database<Uint8Array, Uint8Array>;
+  private readonly txIndex: Database<Uint8Array, Uint8Array>;
+  private readonly receipts: Database<Uint8Array, Uint8Array>;
+  private readonly misc: Database<Uint8Array, Uint8Array>;
+  private readonly headerCache = new Map<string, BlockHeader>();
+
+  constructor(readonly env: RootDatabase) {
+    this.state = new StateDb(env);
+    this.headers = binaryDb(env, 'headers');
+    this.bodies = binaryDb(env, 'bodies');
+    this.metas = binaryDb(env, 'meta');
+    this.canon = binaryDb(env, 'canon');
+    this.txIndex = binaryDb(env, 'txindex');
+    this.receipts = binaryDb(env, 'receipts');
+    this.misc = binaryDb(env, 'misc');
+  }
+
+  /** Runs `fn` as one atomic, durable write transaction. */
+  write<T>(fn: () => T): T {
+    return this.env.transactionSync(fn);
+  }
+
+  getHeader(hash: Uint8Array): BlockHeader | undefined {
+    const k = Buffer.from(hash).toString('hex');
+    const c = this.headerCache.get(k);
+    if (c) return c;
+    const raw = this.headers.get(hash);
+    if (!raw) return undefined;
+    const h = decodeHeader(new Uint8Array(raw));
+    if (this.headerCache.size > 20_000) this.headerCache.clear();
+    this.headerCache.set(k, h);
+    return h;
+  }
+
+  getBody(hash: Uint8Array): Uint8Array[] | undefined {
+    const raw = this.bodies.get(hash);
+    return raw ? decode(BodyCodec, new Uint8Array(raw), Number.MAX_SAFE_INTEGER) : undefined;
+  }
+
+  getMeta(hash: Uint8Array): BlockMeta | undefined {
+    const raw = this.metas.get(hash);
+    if (!raw) return undefined;
+    const m = decode(MetaCodec, new Uint8Array(raw));
+    return { height: m.height, totalWork: m.totalWork, status: STATUS[m.status] ?? 'stored' };
+  }
+
+  hasBlock(hash: Uint8Array): boolean {
+    return this.metas.doesExist(hash);
+  }
+
+  putBlock(hash: Uint8Array, header: BlockHeader, body: Uint8Array[], meta: BlockMeta): void {
+    this.headers.putSync(hash, encodeHeader(header));
+    this.bodies.putSync(hash, encode(BodyCodec, body));
+    this.putMeta(hash, meta);
+  }
+
+  putMeta(hash: Uint8Array, meta: BlockMeta): void {
+    this.metas.putSync(hash, encode(MetaCodec, { height: meta.height, totalWork: meta.totalWork, status: STATUS.indexOf(meta.status) }));
+  }
+
+  /** Canonical block hash at a height. */
+  getCanonical(height: number): Uint8Array | undefined {
+    const v = this.canon.get(heightKey(height));
+    return v ? new Uint8Array(v) : undefined;
+  }
+
+  setCanonical(height: number, hash: Uint8Array): void {
+    this.canon.putSync(heightKey(height), hash);
+  }
+
+  deleteCanonical(height: number): void {
+    this.canon.removeSync(heightKey(height));
+  }
+
+  getTxLocation(txHash: Uint8Array): TxLocation | undefined {
+    const v = this.txIndex.get(txHash);
+    return v ? decode(TxLocCodec, new Uint8Array(v)) : undefined;
+  }
+
+  putTxLocation(txHash: Uint8Array, loc: TxLocation): void {
+    this.txIndex.putSync(txHash, encode(TxLocCodec, loc));
+  }
+
+  deleteTxLocation(txHash: Uint8Array): void {
+    this.txIndex.removeSync(txHash);
+  }
+
+  getReceipts(blockHash: Uint8Array): Receipt[] | undefined {
+    const raw = this.receipts.get(blockHash);
+    if (!raw) return undefined;
+    return decode(BodyCodec, new Uint8Array(raw), Number.MAX_SAFE_INTEGER).map(decodeReceipt);
+  }
+
+  putReceipts(blockHash: Uint8Array, receipts: Receipt[]): void {
+    this.receipts.putSync(blockHash, encode(BodyCodec, receipts.map(encodeReceipt)));
+  }
+
+  getHead(): Uint8Array | undefined {
+    const v = this.misc.get(HEAD_KEY);
+    return v ? new Uint8Array(v) : undefined;
+  }
+
+  setHead(hash: Uint8Array): void {
+    this.misc.putSync(HEAD_KEY, hash);
+  }
+
+  getGenesis(): Uint8Array | undefined {
+    const v = this.misc.get(GENESIS_KEY);
+    return v ? new Uint8Array(v) : undefined;
+  }
+
+  setGenesis(hash: Uint8Array): void {
+    this.misc.putSync(GENESIS_KEY, hash);
+  }
+
+  /** Free-form metadata (config fingerprints, node settings). */
+  getMisc(key: string): Uint8Array | undefined {
+    const v = this.misc.get(utf8(`x:${key}`));
+    return v ? new Uint8Array(v) : undefined;
+  }
+
+  putMisc(key: string, value: Uint8Array): void {
+    this.misc.putSync(utf8(`x:${key}`), value);
+  }
+
+  close(): Promise<void> {
+    return this.env.close();
+  }
+}
+
+function heightKey(h: number): Uint8Array {
+  return bigintToFixed(BigInt(h), 8);
+}

@@ -1,0 +1,247 @@
+/**
+ * The pure state transition: `applyTx` and `applyBlock` read and write state only through a
+ * StateView and make no network, disk or clock calls, so the same code runs in a full node, in
+ * a witness-backed fraud proof and in a test.
+ */
+import { StrataError, toHex, toStrataError } from '@strata/primitives';
+import { OverlayView, type StateView } from '@strata/state';
+import { getAccount, putAccount, settleBlockFees } from './bank.js';
+import type { ChainConfig } from './config.js';
+import type { BlockContext, BlockInfo, ModuleRegistry, RuntimeEvent, TxContext } from './module.js';
+import type { VerifiedTx } from './tx.js';
+
+/** Outcome of one transaction. */
+export interface Receipt {
+  txHash: Uint8Array;
+  /** `ok`, or `failed` when the method threw: the fee is still paid and the nonce used. */
+  status: 'ok' | 'failed';
+  computeUsed: number;
+  fee: bigint;
+  error?: { code: string; message: string };
+  events: RuntimeEvent[];
+}
+
+/** Minimum fee for a transaction of `bytes` bytes declaring `computeLimit`. */
+export function minimumFee(config: ChainConfig, bytes: number, computeLimit: number): bigint {
+  return BigInt(bytes) * config.fees.perByte + BigInt(computeLimit) * config.fees.perCompute;
+}
+
+/** Compute every transaction uses before its method runs (base + signature check). */
+export function intrinsicCompute(config: ChainConfig): number {
+  return config.compute.txBase + config.compute.sigVerify;
+}
+
+/**
+ * Stateless checks of a transaction against the chain's rules (chain id, size, fee, compute,
+ * module and method exist). Throws a StrataError whose code names the reason.
+ */
+export function checkTxStatic(config: ChainConfig, registry: ModuleRegistry, vtx: VerifiedTx): void {
+  const { tx } = vtx;
+  if (tx.chainId !== config.chainId) {
+    throw new StrataError('TX_WRONG_CHAIN', `transaction is for chain ${tx.chainId}, this is chain ${config.chainId}`, {
+      expected: config.chainId,
+      got: tx.chainId,
+    });
+  }
+  if (vtx.bytes.length > config.maxTxBytes) {
+    throw new StrataError('TX_TOO_LARGE', `transaction is ${vtx.bytes.length} bytes, the limit is ${config.maxTxBytes}`, {
+      size: vtx.bytes.length,
+      limit: config.maxTxBytes,
+    });
+  }
+  if (tx.computeLimit < intrinsicCompute(config) || tx.computeLimit > config.maxBlockCompute) {
+    throw new StrataError(
+      'TX_COMPUTE_EXCEEDED',
+      `compute limit ${tx.computeLimit} must be between ${intrinsicCompute(config)} and ${config.maxBlockCompute}`,
+      { computeLimit: tx.computeLimit },
+    );
+  }
+  const min = minimumFee(config, vtx.bytes.length, tx.computeLimit);
+  if (tx.fee < min) {
+    throw new StrataError('TX_FEE_TOO_LOW', `fee ${tx.fee} is below the minimum ${min} (${vtx.bytes.length} bytes, ${tx.computeLimit} compute)`, {
+      fee: tx.fee.toString(),
+      minimum: min.toString(),
+    });
+  }
+  const mod = registry.get(tx.module);
+  if (!mod) throw new StrataError('TX_UNKNOWN_MODULE', `no module "${tx.module}" on this chain`, { module: tx.module });
+  if (!Object.hasOwn(mod.methods, tx.method)) {
+    throw new StrataError('TX_UNKNOWN_METHOD', `module "${tx.module}" has no method "${tx.method}"`, { module: tx.module, method: tx.method });
+  }
+}
+
+/** Counts compute and charges state access. */
+class Meter {
+  used = 0;
+  constructor(readonly limit: number) {}
+  charge(units: number): void {
+    this.used += units;
+    if (this.used > this.limit) {
+      throw new StrataError('TX_COMPUTE_EXCEEDED', `transaction used more than its compute limit of ${this.limit}`, { limit: this.limit });
+    }
+  }
+}
+
+class MeteredView implements StateView {
+  constructor(
+    private readonly inner: StateView,
+    private readonly meter: Meter,
+    private readonly cfg: ChainConfig,
+  ) {}
+  get(key: Uint8Array): Uint8Array | undefined {
+    this.meter.charge(this.cfg.compute.stateRead);
+    return this.inner.get(key);
+  }
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.meter.charge(this.cfg.compute.stateWrite + Math.ceil(value.length / 32) * this.cfg.compute.perWord);
+    this.inner.put(key, value);
+  }
+  del(key: Uint8Array): void {
+    this.meter.charge(this.cfg.compute.stateWrite);
+    this.inner.del(key);
+  }
+}
+
+/** Shared, per-block inputs of applyTx. */
+export interface ExecEnv {
+  config: ChainConfig;
+  registry: ModuleRegistry;
+  block: BlockInfo;
+}
+
+/**
+ * Applies one transaction. Envelope failures (wrong chain, bad nonce, fee too low, cannot pay
+ * the fee, unknown method) throw: such a transaction cannot be in a valid block. A method that
+ * throws yields a `failed` receipt: its state changes are dropped, the fee is kept and the
+ * nonce is used, so it cannot be replayed.
+ */
+export function applyTx(view: StateView, env: ExecEnv, vtx: VerifiedTx, txIndex: number): Receipt {
+  const { config, registry } = env;
+  checkTxStatic(config, registry, vtx);
+  const { tx } = vtx;
+  const meter = new Meter(tx.computeLimit);
+  meter.charge(intrinsicCompute(config));
+  const metered = new MeteredView(view, meter, config);
+  const acct = getAccount(metered, vtx.sender);
+  if (tx.nonce !== acct.nonce) {
+    throw new StrataError(
+      tx.nonce < acct.nonce ? 'TX_NONCE_TOO_LOW' : 'TX_NONCE_TOO_HIGH',
+      `nonce ${tx.nonce} does not match the account's next nonce ${acct.nonce}`,
+      { expected: acct.nonce, got: tx.nonce, sender: toHex(vtx.sender) },
+    );
+  }
+  if (acct.balance < tx.fee) {
+    throw new StrataError('TX_INSUFFICIENT_FUNDS', `balance ${acct.balance} cannot pay the fee ${tx.fee}`, {
+      balance: acct.balance.toString(),
+      fee: tx.fee.toString(),
+      sender: toHex(vtx.sender),
+    });
+  }
+  acct.balance -= tx.fee;
+  acct.nonce += 1;
+  putAccount(metered, vtx.sender, acct);
+
+  const events: RuntimeEvent[] = [];
+  const child = new OverlayView(view);
+  const childMetered = new MeteredView(child, meter, config);
+  const ctx: TxContext = {
+    view: childMetered,
+    config,
+    block: env.block,
+    sender: vtx.sender,
+    txHash: vtx.hash,
+    txIndex,
+    charge: (u) => meter.charge(u),
+    emit: (type, data) => events.push({ module: tx.module, type, data }),
+    registry,
+  };
+  const handler = registry.require(tx.module).methods[tx.method];
+  try {
+    handler?.(ctx, tx.args);
+    child.commitTo(view);
+    return { txHash: vtx.hash, status: 'ok', computeUsed: meter.used, fee: tx.fee, events };
+  } catch (e) {
+    const err = toStrataError(e);
+    return {
+      txHash: vtx.hash,
+      status: 'failed',
+      computeUsed: Math.min(meter.used, tx.computeLimit),
+      fee: tx.fee,
+      error: { code: err.code, message: err.message },
+      events: [],
+    };
+  }
+}
+
+/** Result of applying a block's body. */
+export interface BlockResult {
+  receipts: Receipt[];
+  /** Block-level events (hooks, fee settlement). */
+  events: RuntimeEvent[];
+  bytesUsed: number;
+  /** Sum of the transactions' declared compute limits. */
+  computeDeclared: number;
+  fees: bigint;
+  burned: bigint;
+}
+
+/** Checks a block's transactions against the block limits (bytes and declared compute). */
+export function checkBlockLimits(config: ChainConfig, txs: readonly VerifiedTx[]): { bytes: number; compute: number } {
+  let bytes = 0;
+  let compute = 0;
+  for (const t of txs) {
+    bytes += t.bytes.length;
+    compute += t.tx.computeLimit;
+  }
+  if (bytes > config.maxBlockBytes) {
+    throw new StrataError('BLOCK_LIMIT_EXCEEDED', `block carries ${bytes} bytes of transactions, the limit is ${config.maxBlockBytes}`);
+  }
+  if (compute > config.maxBlockCompute) {
+    throw new StrataError('BLOCK_LIMIT_EXCEEDED', `block declares ${compute} compute, the limit is ${config.maxBlockCompute}`);
+  }
+  return { bytes, compute };
+}
+
+/**
+ * Applies a whole block: begin hooks, every transaction, end hooks, then fees and reward to
+ * the producer. Throws when the block is invalid (limits, an invalid transaction).
+ */
+export function applyBlock(view: StateView, env: ExecEnv, txs: readonly VerifiedTx[]): BlockResult {
+  const { bytes, compute } = checkBlockLimits(env.config, txs);
+  const events: RuntimeEvent[] = [];
+  const bctx: BlockContext = {
+    view,
+    config: env.config,
+    block: env.block,
+    registry: env.registry,
+    emit: (module, type, data) => events.push({ module, type, data }),
+  };
+  for (const m of env.registry.all()) m.beginBlock?.(bctx);
+  const receipts: Receipt[] = [];
+  let fees = 0n;
+  txs.forEach((vtx, i) => {
+    const r = applyTx(view, env, vtx, i);
+    receipts.push(r);
+    fees += r.fee;
+  });
+  for (const m of env.registry.all()) m.endBlock?.(bctx);
+  const burned = (fees * BigInt(env.config.fees.burnBps)) / 10_000n;
+  if (fees > 0n || env.config.blockReward > 0n) {
+    settleBlockFees(view, env.block.producer, fees, burned, env.config.blockReward);
+  }
+  return { receipts, events, bytesUsed: bytes, computeDeclared: compute, fees, burned };
+}
+
+/** Writes genesis state: every module's genesis hook. */
+export function applyGenesis(view: StateView, env: ExecEnv): RuntimeEvent[] {
+  const events: RuntimeEvent[] = [];
+  const bctx: BlockContext = {
+    view,
+    config: env.config,
+    block: env.block,
+    registry: env.registry,
+    emit: (module, type, data) => events.push({ module, type, data }),
+  };
+  for (const m of env.registry.all()) m.genesis?.(bctx);
+  return events;
+}

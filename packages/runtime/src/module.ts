@@ -1,0 +1,87 @@
+/**
+ * The module interface. A chain's runtime is a list of modules; each owns a slice of state
+ * (its keys are built with `stateKey(moduleName, …)`) and a set of methods that transactions
+ * call. Layers add their settlement modules (bridge, inbox, disputes…) to their parent's runtime.
+ */
+import type { StateView } from '@strata/state';
+import { StrataError } from '@strata/primitives';
+import type { ChainConfig } from './config.js';
+
+/** An event emitted by a transaction or block hook, stored in the receipt. */
+export interface RuntimeEvent {
+  module: string;
+  type: string;
+  /** JSON-safe fields (bigints as decimal strings, bytes as 0x hex). */
+  data: Record<string, string | number | boolean>;
+}
+
+/** What the block being executed looks like to modules. */
+export interface BlockInfo {
+  height: number;
+  timestamp: number;
+  producer: Uint8Array;
+}
+
+/** Context handed to a method. */
+export interface TxContext {
+  /** Metered state (every get/put is charged). */
+  view: StateView;
+  config: ChainConfig;
+  block: BlockInfo;
+  sender: Uint8Array;
+  txHash: Uint8Array;
+  /** Position of the transaction in its block. */
+  txIndex: number;
+  /** Charges compute units; throws TX_COMPUTE_EXCEEDED past the limit. */
+  charge(units: number): void;
+  emit(type: string, data: RuntimeEvent['data']): void;
+  /** Other modules, for cross-module calls (e.g. a bridge moving coins through the bank). */
+  registry: ModuleRegistry;
+}
+
+/** Context handed to block hooks and genesis. */
+export interface BlockContext {
+  view: StateView;
+  config: ChainConfig;
+  block: BlockInfo;
+  emit(module: string, type: string, data: RuntimeEvent['data']): void;
+  registry: ModuleRegistry;
+}
+
+/** A method callable by transactions. */
+export type MethodHandler = (ctx: TxContext, args: Uint8Array) => void;
+
+/** A runtime module. */
+export interface Module {
+  readonly name: string;
+  readonly methods: Readonly<Record<string, MethodHandler>>;
+  /** Writes genesis state. */
+  genesis?(ctx: BlockContext): void;
+  /** Runs before the block's transactions. */
+  beginBlock?(ctx: BlockContext): void;
+  /** Runs after the block's transactions. */
+  endBlock?(ctx: BlockContext): void;
+}
+
+/** The modules of one chain, by name. */
+export class ModuleRegistry {
+  private readonly byName = new Map<string, Module>();
+  constructor(modules: Module[]) {
+    for (const m of modules) {
+      if (this.byName.has(m.name)) throw new StrataError('CONFIG_INVALID', `module ${m.name} is registered twice`);
+      this.byName.set(m.name, m);
+    }
+  }
+  get(name: string): Module | undefined {
+    return this.byName.get(name);
+  }
+  /** Gets a module by name and narrows it to its concrete type. */
+  require<T extends Module>(name: string): T {
+    const m = this.byName.get(name);
+    if (!m) throw new StrataError('TX_UNKNOWN_MODULE', `module ${name} is not part of this runtime`, { module: name });
+    return m as T;
+  }
+  all(): Module[] {
+    return [...this.byName.values()];
+  }
+}
