@@ -235,6 +235,14 @@ export class Mempool {
     return out;
   }
 
+  /** The nonce a sender's next transaction should use: after its gap-free pending run. */
+  nextNonce(sender: Uint8Array, stateNonce: number): number {
+    const q = this.bySender.get(toHex(sender));
+    let n = stateNonce;
+    while (q?.has(n)) n++;
+    return n;
+  }
+
   /** Every transaction held, in arrival order. */
   all(): VerifiedTx[] {
     return [...this.byHash.values()].sort((a, b) => a.seq - b.seq).map((e) => e.vtx);

@@ -1,0 +1,78 @@
+import type { Command } from 'commander';
+import { StrataNode, startRpc } from '@strata/node';
+import { StrataError, toHex } from '@strata/primitives';
+import { defaultChainConfig, parseAddress } from '@strata/runtime';
+import { createLogger } from '../logger.js';
+import { fail } from '../output.js';
+import { intOption, numberOption, readChainConfig } from './common.js';
+
+interface NodeFlags {
+  dataDir: string;
+  config?: string;
+  host: string;
+  rpcPort: number;
+  metricsPort?: number;
+  mine?: boolean;
+  dev?: boolean;
+  blockTime: number;
+  producer?: string;
+  adminToken?: string;
+  logLevel: string;
+  logFile?: string;
+  json?: boolean;
+}
+
+export function registerNodeCommand(program: Command): void {
+  program
+    .command('node')
+    .description('Run an L1 node with a data dir and a chain config file (proof of work by default)')
+    .requiredOption('--data-dir <dir>', 'where the chain is stored (lmdb); restarting with it resumes')
+    .option('--config <file>', 'chain config (JSON or TOML): block interval, limits, confirmations, fees, genesis')
+    .option('--host <host>', 'interface for RPC and metrics', '127.0.0.1')
+    .option('--rpc-port <port>', 'JSON-RPC port (HTTP and WebSocket)', intOption('--rpc-port'), 8545)
+    .option('--metrics-port <port>', 'Prometheus metrics port (default: RPC port + 1000)', intOption('--metrics-port'))
+    .option('--mine', 'mine blocks with proof of work on a worker thread')
+    .option('--dev', 'dev sealing instead of proof of work (needs a config with pow.enabled = false)')
+    .option('--block-time <seconds>', 'with --dev: seconds between blocks (0 = on each transaction)', numberOption('--block-time'), 0)
+    .option('--producer <address>', 'address credited with fees and rewards of mined blocks')
+    .option('--admin-token <token>', 'enables admin_* RPC methods for callers presenting this bearer token')
+    .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
+    .option('--log-file <file>', 'write JSON logs here instead of stdout')
+    .option('--json', 'errors as JSON')
+    .action(async (flags: NodeFlags) => {
+      try {
+        const base = defaultChainConfig();
+        const config = readChainConfig(flags.config, { ...base, pow: { ...base.pow, enabled: !flags.dev } });
+        if (flags.dev && config.pow.enabled) throw new StrataError('CONFIG_INVALID', '--dev needs a chain config with pow.enabled = false');
+        const logger = createLogger({ level: flags.logLevel, ...(flags.logFile ? { file: flags.logFile } : {}) });
+        const node = await StrataNode.create(
+          {
+            dataDir: flags.dataDir,
+            config,
+            mining: flags.dev ? 'dev' : flags.mine ? 'pow' : 'off',
+            blockTimeMs: Math.round(flags.blockTime * 1000),
+            ...(flags.producer ? { producer: parseAddress(flags.producer, config.addressPrefix) } : {}),
+          },
+          { logger },
+        );
+        await node.start();
+        const rpc = await startRpc(node, { host: flags.host, port: flags.rpcPort, ...(flags.adminToken ? { adminToken: flags.adminToken } : {}) });
+        const metricsUrl = await node.metrics.serve(flags.host, flags.metricsPort ?? (flags.rpcPort === 0 ? 0 : flags.rpcPort + 1000));
+        logger.info({ rpc: rpc.url, ws: rpc.wsUrl, metrics: metricsUrl, genesis: toHex(node.chain.genesisHash) }, 'endpoints');
+        let stopping = false;
+        const shutdown = async (signal: string) => {
+          if (stopping) return;
+          stopping = true;
+          logger.info({ signal }, 'shutting down');
+          await rpc.stop();
+          await node.metrics.stop();
+          await node.stop();
+          process.exit(0);
+        };
+        process.on('SIGINT', () => void shutdown('SIGINT'));
+        process.on('SIGTERM', () => void shutdown('SIGTERM'));
+      } catch (e) {
+        fail(!!flags.json, e);
+      }
+    });
+}

@@ -1,0 +1,101 @@
+/**
+ * The devnet orchestrator: starts every layer built so far on one machine with embedded
+ * defaults (today: the L1 in dev mode), funds dev accounts from the known mnemonic, and
+ * returns the endpoints. `strata devnet` and `npm start` run this.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { StrataNode, startRpc } from '@strata/node';
+import { DEV_MNEMONIC } from '@strata/primitives';
+import { defaultChainConfig, parseChainConfig, type ChainConfig } from '@strata/runtime';
+import type { RpcServer } from '@strata/rpc';
+import { COIN, devAccounts, type DevAccount } from './accounts.js';
+
+/** Devnet settings. */
+export interface DevnetOptions {
+  /** Data directory; default a fresh temporary one (as anvil). Reusing one resumes its chain. */
+  dataDir?: string;
+  /** Seconds between blocks; 0 (default) seals a block as soon as a transaction arrives. */
+  blockTimeSeconds?: number;
+  host?: string;
+  /** L1 RPC port; default 8545. 0 picks a free port. */
+  port?: number;
+  /** Metrics port; default port + 1000; 0 picks a free port. */
+  metricsPort?: number;
+  accounts?: number;
+  mnemonic?: string;
+  /** Coins per dev account. */
+  balance?: bigint;
+  adminToken?: string;
+  /** Chain config overrides (JSON shape of ChainConfig). */
+  chain?: Record<string, unknown>;
+}
+
+/** A running devnet. */
+export interface Devnet {
+  dataDir: string;
+  freshDataDir: boolean;
+  config: ChainConfig;
+  accounts: DevAccount[];
+  mnemonic: string;
+  l1: { node: StrataNode; rpc: RpcServer; rpcUrl: string; wsUrl: string; metricsUrl: string };
+  stop(): Promise<void>;
+}
+
+/** The devnet's L1 chain config: CKB-shaped limits, dev sealing, funded accounts. */
+export function devnetChainConfig(opts: DevnetOptions = {}): ChainConfig {
+  const mnemonic = opts.mnemonic ?? DEV_MNEMONIC;
+  const accounts = devAccounts('st', opts.accounts ?? 10, mnemonic);
+  const balance = (opts.balance ?? 1_000_000n) * COIN;
+  return parseChainConfig(
+    {
+      name: 'strata-devnet-l1',
+      chainId: 1337,
+      confirmations: 6,
+      targetBlockTimeMs: Math.max(1000, (opts.blockTimeSeconds ?? 0) * 1000),
+      pow: { enabled: false },
+      genesis: { timestamp: 1_735_689_600_000, alloc: accounts.map((a) => ({ address: a.address, balance: balance.toString() })) },
+      ...opts.chain,
+    },
+    defaultChainConfig(),
+  );
+}
+
+/** Starts the devnet. */
+export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger }): Promise<Devnet> {
+  const fresh = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'strata-devnet-'));
+  const config = devnetChainConfig(opts);
+  const mnemonic = opts.mnemonic ?? DEV_MNEMONIC;
+  const accounts = devAccounts(config.addressPrefix, opts.accounts ?? 10, mnemonic);
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? 8545;
+  const node = await StrataNode.create(
+    {
+      dataDir: join(dataDir, 'l1'),
+      config,
+      mining: 'dev',
+      blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
+      producer: (accounts[0] as DevAccount).keys.address,
+    },
+    { logger: deps.logger.child({ layer: 'l1' }) },
+  );
+  await node.start();
+  const rpc = await startRpc(node, { host, port, ...(opts.adminToken ? { adminToken: opts.adminToken } : {}) });
+  const metricsUrl = await node.metrics.serve(host, opts.metricsPort ?? (port === 0 ? 0 : port + 1000));
+  return {
+    dataDir,
+    freshDataDir: fresh,
+    config,
+    accounts,
+    mnemonic,
+    l1: { node, rpc, rpcUrl: rpc.url, wsUrl: rpc.wsUrl, metricsUrl },
+    async stop() {
+      await rpc.stop();
+      await node.metrics.stop();
+      await node.stop();
+    },
+  };
+}

@@ -1,0 +1,6 @@
+/**
+ * @strata/devnet — one command, every layer: starts the local multi-layer network with
+ * embedded defaults and funded dev accounts, and hands back its endpoints.
+ */
+export * from './accounts.js';
+export * from './devnet.js';

@@ -1,0 +1,374 @@
+/**
+ * StrataNode: wires a chain, its mempool, block production, the JSON-RPC server, metrics and
+ * (optionally) the peer-to-peer network into one service with `start()` / `stop()`. Blocks
+ * from any source go through one serialised import queue; every state change an operator
+ * cares about gets a log line.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import type { Logger as PinoLogger } from 'pino';
+import {
+  blockHash,
+  Chain,
+  ChainStore,
+  Mempool,
+  Miner,
+  TxVerifier,
+  type Block,
+  type BlockRef,
+  type ImportResult,
+  type MempoolOptions,
+} from '@strata/chain';
+import { initHashing, StrataError, toHex, toStrataError } from '@strata/primitives';
+import { bankModule, ModuleRegistry, verifyRawTx, type ChainConfig, type Module, type VerifiedTx } from '@strata/runtime';
+import { openDatabase } from '@strata/state';
+import { NodeMetrics } from './metrics.js';
+
+/** How this node produces blocks. */
+export type MiningMode = 'off' | 'dev' | 'pow';
+
+/** Node settings (not protocol rules: those are in ChainConfig). */
+export interface NodeOptions {
+  dataDir: string;
+  config: ChainConfig;
+  /** Runtime modules; default `[bankModule]`. Layers add their settlement modules here. */
+  modules?: Module[];
+  /** Address credited with fees and rewards of blocks this node produces. */
+  producer?: Uint8Array;
+  /** `dev` seals blocks instantly or every `blockTimeMs`; `pow` mines on a worker thread. */
+  mining?: MiningMode;
+  /** Dev mode: 0 seals a block as soon as a transaction arrives; otherwise the interval. */
+  blockTimeMs?: number;
+  mempool?: MempoolOptions;
+  /** Signature-recovery worker threads (default: cores). */
+  verifierThreads?: number;
+  /** Blocks from the network with a timestamp further ahead than this are refused. */
+  maxFutureMs?: number;
+}
+
+/** Something that carries blocks and transactions to and from peers. */
+export interface NodeNetwork {
+  start(node: StrataNode): Promise<void>;
+  stop(): Promise<void>;
+  broadcastBlock(block: Block): void;
+  broadcastTxs(raw: Uint8Array[]): void;
+  info(): { peerId: string; multiaddrs: string[] };
+  peers(): { id: string; addrs: string[]; score: number; direction: string }[];
+}
+
+/** Events: `head` (BlockRef), `reorg` (ImportResult), `txAccepted` (VerifiedTx). */
+export interface NodeEvents {
+  head: [BlockRef];
+  reorg: [ImportResult];
+  txAccepted: [VerifiedTx];
+}
+
+/** A full node of one chain. */
+export class StrataNode extends EventEmitter<NodeEvents> {
+  readonly chain: Chain;
+  readonly mempool: Mempool;
+  readonly metrics: NodeMetrics;
+  readonly registry: ModuleRegistry;
+  readonly log: PinoLogger;
+  network: NodeNetwork | undefined;
+  private readonly verifier: TxVerifier;
+  private readonly miner = new Miner();
+  private importQueue: Promise<unknown> = Promise.resolve();
+  private mining: MiningMode;
+  private blockTimeMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private sealScheduled = false;
+  private powAbort: AbortController | undefined;
+  private powLoop: Promise<void> | undefined;
+  private running = false;
+  /** Dev clock offset (dev_increaseTime). */
+  timeOffsetMs = 0;
+  readonly producer: Uint8Array;
+  private readonly maxFutureMs: number;
+
+  private constructor(
+    readonly opts: NodeOptions,
+    deps: { logger: PinoLogger; metrics?: NodeMetrics },
+  ) {
+    super();
+    this.log = deps.logger;
+    this.metrics = deps.metrics ?? new NodeMetrics();
+    mkdirSync(opts.dataDir, { recursive: true });
+    this.registry = new ModuleRegistry(opts.modules ?? [bankModule]);
+    const store = new ChainStore(openDatabase({ path: opts.dataDir }));
+    this.chain = Chain.open(opts.config, this.registry, store, { logger: this.log });
+    this.mempool = new Mempool(opts.config, this.registry, opts.mempool);
+    this.verifier = new TxVerifier(opts.verifierThreads);
+    this.mining = opts.mining ?? 'off';
+    this.blockTimeMs = opts.blockTimeMs ?? 0;
+    this.producer = opts.producer ?? new Uint8Array(20);
+    this.maxFutureMs = opts.maxFutureMs ?? 15_000;
+  }
+
+  /** Opens the node's database (creating genesis on first run). Call `start()` to run it. */
+  static async create(opts: NodeOptions, deps: { logger: PinoLogger; metrics?: NodeMetrics }): Promise<StrataNode> {
+    await initHashing();
+    return new StrataNode(opts, deps);
+  }
+
+  /** Current time as this node sees it (wall clock plus the dev offset). */
+  now(): number {
+    return Date.now() + this.timeOffsetMs;
+  }
+
+  /** Starts block production and the network. */
+  async start(): Promise<void> {
+    this.running = true;
+    const head = this.chain.head;
+    this.metrics.headHeight.set(head.meta.height);
+    this.log.info(
+      { height: head.meta.height, hash: toHex(head.hash), genesis: toHex(this.chain.genesisHash), mining: this.mining },
+      'node started',
+    );
+    if (this.network) await this.network.start(this);
+    this.applyMiningMode();
+  }
+
+  /** Stops production, the network and the database. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.stopProduction();
+    await this.powLoop?.catch(() => {});
+    await this.network?.stop();
+    await this.importQueue.catch(() => {});
+    await this.miner.stop();
+    await this.verifier.stop();
+    await this.chain.store.close();
+    this.log.info({}, 'node stopped');
+  }
+
+  private stopProduction(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.powAbort?.abort();
+  }
+
+  private applyMiningMode(): void {
+    this.stopProduction();
+    if (!this.running) return;
+    if (this.mining === 'dev' && this.blockTimeMs > 0) {
+      this.timer = setInterval(() => void this.sealDevBlock().catch((e) => this.log.warn({ err: toStrataError(e).message }, 'sealing failed')), this.blockTimeMs);
+    } else if (this.mining === 'pow') {
+      this.powLoop = this.runPow();
+    }
+  }
+
+  /** Dev mode: changes the block interval (0 = seal on each transaction). */
+  setBlockInterval(ms: number): void {
+    this.blockTimeMs = ms;
+    this.log.info({ blockTimeMs: ms }, 'block interval changed');
+    this.applyMiningMode();
+  }
+
+  get blockInterval(): number {
+    return this.blockTimeMs;
+  }
+
+  get miningMode(): MiningMode {
+    return this.mining;
+  }
+
+  /** Runs `fn` after every earlier import, one at a time. */
+  private serialize<T>(fn: () => Promise<T> | T): Promise<T> {
+    const p = this.importQueue.then(fn, fn);
+    this.importQueue = p.catch(() => {});
+    return p;
+  }
+
+  /**
+   * Submits a raw transaction: decoded, signature checked, admitted to the mempool (or
+   * rejected with a StrataError naming the reason), gossiped, and in dev automine sealed.
+   */
+  submitTx(raw: Uint8Array, opts: { gossip?: boolean } = {}): VerifiedTx {
+    let vtx: VerifiedTx;
+    try {
+      vtx = verifyRawTx(raw, this.opts.config.maxTxBytes);
+      this.mempool.add(vtx, this.chain.account(vtx.sender));
+    } catch (e) {
+      const err = toStrataError(e);
+      this.metrics.txsRejected.inc({ reason: err.code });
+      this.log.info({ reason: err.code, error: err.message }, 'transaction rejected');
+      throw err;
+    }
+    this.metrics.txsAccepted.inc();
+    this.metrics.mempoolSize.set(this.mempool.size);
+    this.log.debug({ hash: toHex(vtx.hash), sender: toHex(vtx.sender), nonce: vtx.tx.nonce }, 'transaction accepted');
+    this.emit('txAccepted', vtx);
+    if (opts.gossip !== false) this.network?.broadcastTxs([raw]);
+    if (this.mining === 'dev' && this.blockTimeMs === 0) this.scheduleSeal();
+    return vtx;
+  }
+
+  private scheduleSeal(): void {
+    if (this.sealScheduled) return;
+    this.sealScheduled = true;
+    setImmediate(() => {
+      this.sealScheduled = false;
+      void this.sealDevBlock().catch((e) => this.log.warn({ err: toStrataError(e).message }, 'sealing failed'));
+    });
+  }
+
+  /** Builds a block from the mempool on the current head (no proof of work yet). */
+  private buildFromMempool() {
+    const cfg = this.opts.config;
+    const candidates = this.mempool.select({ maxBytes: cfg.maxBlockBytes, maxCompute: cfg.maxBlockCompute }, (a) => this.chain.account(a));
+    const built = this.chain.buildBlock(candidates, { producer: this.producer, timestamp: this.now() });
+    for (const r of built.rejected) {
+      this.log.info({ hash: toHex(r.vtx.hash), reason: r.error.code, error: r.error.message }, 'transaction dropped from mempool');
+      this.metrics.txsRejected.inc({ reason: r.error.code });
+    }
+    this.mempool.remove(built.rejected.map((r) => r.vtx.hash));
+    return built;
+  }
+
+  /** Dev mode: seals one block now (any nonce is valid). Returns its ref. */
+  sealDevBlock(): Promise<BlockRef> {
+    return this.serialize(() => {
+      const built = this.buildFromMempool();
+      const block: Block = { header: built.header, txs: built.execution.txs.map((t) => t.bytes) };
+      const res = this.chain.importBlock(block, { verified: built.execution.txs, execution: built.execution });
+      this.afterImport(block, res, 'local');
+      this.network?.broadcastBlock(block);
+      return this.chain.head;
+    });
+  }
+
+  /** Mines `count` blocks now (dev mode seals, PoW mode mines each with real work). */
+  async mineBlocks(count: number): Promise<BlockRef> {
+    for (let i = 0; i < count; i++) {
+      if (this.opts.config.pow.enabled) await this.mineOnePow();
+      else await this.sealDevBlock();
+    }
+    return this.chain.head;
+  }
+
+  private async mineOnePow(signal?: AbortSignal): Promise<boolean> {
+    const built = await this.serialize(() => this.buildFromMempool());
+    const sealed = await this.miner.mine(built.header, signal);
+    if (!sealed) return false;
+    const block: Block = { header: sealed, txs: built.execution.txs.map((t) => t.bytes) };
+    return this.serialize(() => {
+      if (!bytesEqualHex(block.header.parentHash, this.chain.head.hash)) return false; // head moved while mining
+      const res = this.chain.importBlock(block, { verified: built.execution.txs, execution: built.execution });
+      this.afterImport(block, res, 'mined');
+      this.network?.broadcastBlock(block);
+      return true;
+    });
+  }
+
+  private async runPow(): Promise<void> {
+    while (this.running && this.mining === 'pow') {
+      const ctrl = new AbortController();
+      this.powAbort = ctrl;
+      // Refresh the template regularly so new transactions get in.
+      const refresh = setTimeout(() => ctrl.abort(), Math.max(1000, this.opts.config.targetBlockTimeMs));
+      const onHead = () => ctrl.abort();
+      this.once('head', onHead);
+      try {
+        await this.mineOnePow(ctrl.signal);
+      } catch (e) {
+        this.log.warn({ err: toStrataError(e).message }, 'mining attempt failed');
+        await new Promise((r) => setTimeout(r, 500));
+      } finally {
+        clearTimeout(refresh);
+        this.off('head', onHead);
+      }
+    }
+  }
+
+  /**
+   * Imports a block from a peer: transactions verified on the worker pool, timestamp checked
+   * against the local clock, then the serialised chain import. Throws on an invalid block.
+   */
+  importNetworkBlock(block: Block, from?: string): Promise<ImportResult> {
+    return this.serialize(async () => {
+      const hash = blockHash(block.header);
+      if (block.header.timestamp > this.now() + this.maxFutureMs) {
+        throw new StrataError('BLOCK_BAD_TIMESTAMP', `block timestamp is more than ${this.maxFutureMs} ms in the future`);
+      }
+      if (this.chain.store.hasBlock(hash)) return this.chain.importBlock(block);
+      const end = this.metrics.importSeconds.startTimer();
+      try {
+        let verified: VerifiedTx[];
+        try {
+          verified = await this.verifier.verify(block.txs, this.opts.config.maxTxBytes);
+        } catch (e) {
+          const err = toStrataError(e);
+          throw new StrataError('BLOCK_INVALID', `block ${toHex(hash)}: ${err.message}`, { cause: err.code });
+        }
+        const res = this.chain.importBlock(block, { verified });
+        this.afterImport(block, res, from ?? 'network');
+        return res;
+      } catch (e) {
+        const err = toStrataError(e);
+        if (err.code !== 'BLOCK_UNKNOWN_PARENT') {
+          this.metrics.blocksRejected.inc({ reason: err.code });
+          this.log.warn({ hash: toHex(hash), height: block.header.height, from, reason: err.code, error: err.message }, 'block rejected');
+        }
+        throw err;
+      } finally {
+        end();
+      }
+    });
+  }
+
+  private afterImport(block: Block, res: ImportResult, source: string): void {
+    this.metrics.blocksImported.inc({ status: res.status });
+    if (res.status === 'known') return;
+    if (res.status === 'side') {
+      this.log.info({ hash: toHex(res.hash), height: res.height, source }, 'side-chain block stored');
+      return;
+    }
+    this.mempool.remove(res.included);
+    this.metrics.txsIncluded.inc(res.included.length);
+    if (res.reorg) {
+      this.metrics.reorgs.inc();
+      let back = 0;
+      for (const vtx of res.reorg.orphaned) {
+        try {
+          this.mempool.add(vtx, this.chain.account(vtx.sender));
+          back++;
+        } catch {
+          // no longer valid on the new branch
+        }
+      }
+      this.log.info(
+        { depth: res.reorg.depth, forkHeight: res.reorg.forkHeight, newHead: toHex(res.hash), orphanedBackToMempool: back },
+        'reorg',
+      );
+      this.emit('reorg', res);
+    }
+    this.mempool.prune((a) => this.chain.account(a));
+    const head = this.chain.head;
+    this.metrics.headHeight.set(head.meta.height);
+    this.metrics.finalizedHeight.set(Math.max(0, head.meta.height - this.opts.config.confirmations));
+    this.metrics.mempoolSize.set(this.mempool.size);
+    this.log.info(
+      { height: head.meta.height, hash: toHex(head.hash), txs: block.txs.length, source, status: res.status },
+      'block imported',
+    );
+    this.emit('head', head);
+  }
+
+  /** Dev: rewinds the chain to a canonical block (dev_revert). */
+  rewindTo(hash: Uint8Array): Promise<BlockRef> {
+    return this.serialize(() => {
+      const dropped = this.chain.rewindTo(hash);
+      this.log.info({ head: toHex(hash), droppedTxs: dropped.length }, 'chain rewound (dev revert)');
+      this.mempool.prune((a) => this.chain.account(a));
+      this.metrics.headHeight.set(this.chain.head.meta.height);
+      this.emit('head', this.chain.head);
+      return this.chain.head;
+    });
+  }
+}
+
+function bytesEqualHex(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.compare(a, b) === 0;
+}

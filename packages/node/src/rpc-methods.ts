@@ -1,0 +1,311 @@
+/**
+ * The node's JSON-RPC methods (documented in docs/rpc.md). Parameters are validated here and
+ * bad ones rejected with -32602 naming the parameter; chain errors keep their StrataError code
+ * in `error.data.code`.
+ */
+import { blockHash, decodeBlock, type BlockRef } from '@strata/chain';
+import { decodeAddress, fromHex, fromQuantity, StrataError, toHex, toQuantity, encodeAddress } from '@strata/primitives';
+import { RpcError, SubscriptionHub, type MethodSpec } from '@strata/rpc';
+import { accountKey, getAccount, minimumFee, parseAddress, TRANSFER_COMPUTE } from '@strata/runtime';
+import { TreeReader, verifyProof } from '@strata/state';
+import type { StrataNode } from './node.js';
+import { headerJson, lookupReceiptJson, txJson } from './views.js';
+
+function param<T>(params: unknown[], i: number, name: string, parse: (v: unknown) => T): T {
+  try {
+    return parse(params[i]);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw RpcError.invalidParams(`invalid parameter ${i} (${name}): ${msg}`, { param: name });
+  }
+}
+
+const hash32 = (v: unknown) => fromHex(String(v), 32);
+
+function blockTag(node: StrataNode, v: unknown): BlockRef | undefined {
+  const chain = node.chain;
+  if (v === undefined || v === null || v === 'latest' || v === 'pending') return chain.head;
+  if (v === 'finalized' || v === 'safe') return chain.finalized;
+  if (v === 'earliest') return chain.blockAt(0);
+  if (typeof v === 'string' && v.startsWith('0x') && v.length === 66) return chain.blockByHash(fromHex(v, 32));
+  const n = fromQuantity(v);
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new StrataError('INVALID_HEX', 'block number too large');
+  return chain.blockAt(Number(n));
+}
+
+function tagParam(node: StrataNode, params: unknown[], i: number): BlockRef | undefined {
+  const v = params[i];
+  if (v !== undefined && v !== null && typeof v !== 'string') throw RpcError.invalidParams(`invalid parameter ${i} (block): expected a tag or 0x quantity`);
+  return param(params, i, 'block', (x) => blockTag(node, x));
+}
+
+function blockJson(node: StrataNode, ref: BlockRef, full: boolean): Record<string, unknown> {
+  const body = node.chain.store.getBody(ref.hash) ?? [];
+  const txs = node.chain.verifyTxs(body);
+  return {
+    ...headerJson(node.opts.config, ref),
+    size: toQuantity(body.reduce((n, b) => n + b.length, 0)),
+    transactions: full
+      ? txs.map((t, index) => txJson(node.opts.config, t, { blockHash: ref.hash, height: ref.meta.height, index }))
+      : txs.map((t) => toHex(t.hash)),
+  };
+}
+
+/** Builds the node's RPC method table. `hub` carries `chain_subscribe` notifications. */
+export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<string, MethodSpec> {
+  const cfg = node.opts.config;
+  const address = (v: unknown) => parseAddress(String(v), cfg.addressPrefix);
+  const snapshots = new Map<string, Uint8Array>();
+  let snapshotSeq = 0;
+  const requireDev = () => {
+    if (node.miningMode !== 'dev') throw RpcError.methodNotSupported('dev methods are only available on a node in dev mode (strata devnet)');
+  };
+
+  return {
+    chain_getHead: {
+      maxParams: 1,
+      description: 'Head header; tag "latest" (default) or "finalized".',
+      handler: (p) => {
+        const tag = p[0] ?? 'latest';
+        if (tag !== 'latest' && tag !== 'finalized') throw RpcError.invalidParams('invalid parameter 0 (tag): expected "latest" or "finalized"');
+        return headerJson(cfg, tag === 'finalized' ? node.chain.finalized : node.chain.head);
+      },
+    },
+    chain_getBlockByNumber: {
+      minParams: 1,
+      maxParams: 2,
+      handler: (p) => {
+        const ref = tagParam(node, p, 0);
+        return ref ? blockJson(node, ref, p[1] === true) : null;
+      },
+    },
+    chain_getBlockByHash: {
+      minParams: 1,
+      maxParams: 2,
+      handler: (p) => {
+        const ref = node.chain.blockByHash(param(p, 0, 'hash', hash32));
+        return ref ? blockJson(node, ref, p[1] === true) : null;
+      },
+    },
+    chain_getConfig: {
+      maxParams: 0,
+      handler: () => ({
+        chainId: toQuantity(cfg.chainId),
+        name: cfg.name,
+        addressPrefix: cfg.addressPrefix,
+        genesisHash: toHex(node.chain.genesisHash),
+        targetBlockTimeMs: cfg.targetBlockTimeMs,
+        maxBlockBytes: cfg.maxBlockBytes,
+        maxBlockCompute: cfg.maxBlockCompute,
+        maxTxBytes: cfg.maxTxBytes,
+        confirmations: cfg.confirmations,
+        fees: { perByte: toQuantity(cfg.fees.perByte), perCompute: toQuantity(cfg.fees.perCompute), burnBps: cfg.fees.burnBps },
+        transferCompute: TRANSFER_COMPUTE,
+        powEnabled: cfg.pow.enabled,
+      }),
+    },
+    chain_subscribe: {
+      minParams: 1,
+      maxParams: 1,
+      description: 'WebSocket only: "newHeads" notifies every new head.',
+      handler: (p, ctx) => {
+        if (p[0] !== 'newHeads') throw RpcError.invalidParams('invalid parameter 0 (kind): only "newHeads" is supported');
+        return hub.add(ctx, 'newHeads');
+      },
+    },
+    chain_unsubscribe: { minParams: 1, maxParams: 1, handler: (p, ctx) => hub.remove(String(p[0]), ctx) },
+    tx_sendRaw: {
+      minParams: 1,
+      maxParams: 1,
+      handler: (p) => {
+        const raw = param(p, 0, 'tx', (v) => fromHex(String(v)));
+        return toHex(node.submitTx(raw).hash);
+      },
+    },
+    tx_get: {
+      minParams: 1,
+      maxParams: 1,
+      handler: (p) => {
+        const h = param(p, 0, 'hash', hash32);
+        const found = node.chain.lookupTx(h);
+        if (found) return txJson(cfg, found.tx, found);
+        const pending = node.mempool.get(h);
+        return pending ? txJson(cfg, pending) : null;
+      },
+    },
+    tx_getReceipt: {
+      minParams: 1,
+      maxParams: 1,
+      handler: (p) => {
+        const found = node.chain.lookupTx(param(p, 0, 'hash', hash32));
+        return found ? lookupReceiptJson(found) : null;
+      },
+    },
+    tx_estimateFee: {
+      minParams: 0,
+      maxParams: 2,
+      description: 'Minimum fee for a transaction of [bytes, computeLimit] (defaults: a plain transfer).',
+      handler: (p) => {
+        const bytes = p[0] === undefined ? 160 : Number(param(p, 0, 'bytes', fromQuantity));
+        const compute = p[1] === undefined ? TRANSFER_COMPUTE : Number(param(p, 1, 'computeLimit', fromQuantity));
+        return toQuantity(minimumFee(cfg, bytes, compute));
+      },
+    },
+    state_getAccount: {
+      minParams: 1,
+      maxParams: 2,
+      handler: (p) => {
+        const addr = param(p, 0, 'address', address);
+        const ref = tagParam(node, p, 1);
+        if (!ref) throw RpcError.notFound('unknown block');
+        const reader = ref.hash === node.chain.head.hash ? node.chain.stateReader : new TreeReader(node.chain.nodeReader, ref.header.stateRoot);
+        const a = getAccount(reader, addr);
+        const isHead = ref.hash === node.chain.head.hash;
+        return {
+          address: encodeAddress(cfg.addressPrefix, addr),
+          balance: toQuantity(a.balance),
+          nonce: toQuantity(a.nonce),
+          // Nonce for the sender's next transaction, counting its pending mempool transactions.
+          nextNonce: toQuantity(isHead ? node.mempool.nextNonce(addr, a.nonce) : a.nonce),
+          blockNumber: toQuantity(ref.meta.height),
+        };
+      },
+    },
+    state_getProof: {
+      minParams: 1,
+      maxParams: 2,
+      description: 'Merkle proof of an account (address) or of a raw 32-byte state key, at a block.',
+      handler: (p) => {
+        const raw = String(p[0]);
+        const key = raw.startsWith('0x') && raw.length === 66 ? fromHex(raw, 32) : accountKey(param(p, 0, 'address', address));
+        const ref = tagParam(node, p, 1);
+        if (!ref) throw RpcError.notFound('unknown block');
+        const { value, proof } = node.chain.proof(key, ref.header.stateRoot);
+        verifyProof(ref.header.stateRoot, key, proof); // never serve a proof that does not verify
+        return { key: toHex(key), value: value ? toHex(value) : null, proof: proof.map(toHex), stateRoot: toHex(ref.header.stateRoot), blockNumber: toQuantity(ref.meta.height), blockHash: toHex(ref.hash) };
+      },
+    },
+    mempool_status: {
+      maxParams: 0,
+      handler: () => {
+        const s = node.mempool.status((a) => node.chain.account(a));
+        return { count: toQuantity(s.count), pending: toQuantity(s.pending), queued: toQuantity(s.queued), bytes: toQuantity(s.bytes), senders: toQuantity(s.senders) };
+      },
+    },
+    mempool_content: {
+      maxParams: 0,
+      handler: () => node.mempool.all().slice(0, 1000).map((t) => txJson(cfg, t)),
+    },
+    net_info: {
+      maxParams: 0,
+      handler: () => ({
+        genesisHash: toHex(node.chain.genesisHash),
+        chainId: toQuantity(cfg.chainId),
+        ...(node.network ? node.network.info() : { peerId: null, multiaddrs: [] }),
+      }),
+    },
+    net_peers: { maxParams: 0, handler: () => node.network?.peers() ?? [] },
+    net_importBlock: {
+      minParams: 1,
+      maxParams: 1,
+      description: 'Submits a raw encoded block (as a peer would).',
+      handler: async (p) => {
+        const block = param(p, 0, 'block', (v) => decodeBlock(fromHex(String(v))));
+        const res = await node.importNetworkBlock(block, 'rpc');
+        return { status: res.status, hash: toHex(blockHash(block.header)), height: toQuantity(res.height) };
+      },
+    },
+    dev_mine: {
+      maxParams: 1,
+      description: 'Mines N blocks now (default 1).',
+      handler: async (p) => {
+        requireDev();
+        const n = p[0] === undefined ? 1 : Number(param(p, 0, 'count', fromQuantity));
+        if (n < 1 || n > 10_000) throw RpcError.invalidParams('count must be between 1 and 10000');
+        return headerJson(cfg, await node.mineBlocks(n));
+      },
+    },
+    dev_setBlockInterval: {
+      minParams: 1,
+      maxParams: 1,
+      description: 'Seconds between blocks; 0 seals a block on every transaction.',
+      handler: (p) => {
+        requireDev();
+        const s = Number(p[0]);
+        if (!Number.isFinite(s) || s < 0 || s > 86_400) throw RpcError.invalidParams('invalid parameter 0 (seconds): expected a number between 0 and 86400');
+        node.setBlockInterval(Math.round(s * 1000));
+        return true;
+      },
+    },
+    dev_increaseTime: {
+      minParams: 1,
+      maxParams: 1,
+      handler: (p) => {
+        requireDev();
+        const s = Number(p[0]);
+        if (!Number.isFinite(s) || s < 0) throw RpcError.invalidParams('invalid parameter 0 (seconds): expected a non-negative number');
+        node.timeOffsetMs += Math.round(s * 1000);
+        return toQuantity(Math.floor(node.timeOffsetMs / 1000));
+      },
+    },
+    dev_snapshot: {
+      maxParams: 0,
+      handler: () => {
+        requireDev();
+        const id = toQuantity(++snapshotSeq);
+        snapshots.set(id, node.chain.head.hash);
+        return id;
+      },
+    },
+    dev_revert: {
+      minParams: 1,
+      maxParams: 1,
+      handler: async (p) => {
+        requireDev();
+        const id = String(p[0]);
+        const hash = snapshots.get(id);
+        if (!hash) return false;
+        await node.rewindTo(hash);
+        // As anvil: a snapshot is consumed by revert, and later ones too.
+        for (const k of [...snapshots.keys()]) if (fromQuantity(k) >= fromQuantity(id)) snapshots.delete(k);
+        return true;
+      },
+    },
+    admin_nodeInfo: {
+      admin: true,
+      maxParams: 0,
+      handler: () => ({
+        dataDir: node.opts.dataDir,
+        mining: node.miningMode,
+        blockIntervalMs: node.blockInterval,
+        producer: encodeAddress(cfg.addressPrefix, node.producer),
+        head: toQuantity(node.chain.head.meta.height),
+        mempool: node.mempool.size,
+        pid: process.pid,
+      }),
+    },
+    admin_setLogLevel: {
+      admin: true,
+      minParams: 1,
+      maxParams: 1,
+      handler: (p) => {
+        const level = String(p[0]);
+        if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw RpcError.invalidParams('unknown log level');
+        node.log.level = level;
+        return true;
+      },
+    },
+    admin_clearMempool: {
+      admin: true,
+      maxParams: 0,
+      handler: () => {
+        const all = node.mempool.all();
+        node.mempool.remove(all.map((t) => t.hash));
+        return toQuantity(all.length);
+      },
+    },
+  };
+}
+
+/** Re-export for callers that decode addresses in params. */
+export { decodeAddress };
