@@ -22,6 +22,17 @@ function param<T>(params: unknown[], i: number, name: string, parse: (v: unknown
 
 const hash32 = (v: unknown) => fromHex(String(v), 32);
 
+/** Seconds as a JSON number, a decimal string or a 0x quantity. */
+function seconds(v: unknown, max: number): number {
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) n = Number(v);
+  else if (typeof v === 'string' && v.startsWith('0x')) n = Number(fromQuantity(v));
+  else n = Number.NaN;
+  if (!Number.isFinite(n) || n < 0 || n > max) throw RpcError.invalidParams(`invalid parameter 0 (seconds): expected a number between 0 and ${max}`);
+  return n;
+}
+
 function blockTag(node: StrataNode, v: unknown): BlockRef | undefined {
   const chain = node.chain;
   if (v === undefined || v === null || v === 'latest' || v === 'pending') return chain.head;
@@ -231,8 +242,7 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
       description: 'Seconds between blocks; 0 seals a block on every transaction.',
       handler: (p) => {
         requireDev();
-        const s = Number(p[0]);
-        if (!Number.isFinite(s) || s < 0 || s > 86_400) throw RpcError.invalidParams('invalid parameter 0 (seconds): expected a number between 0 and 86400');
+        const s = seconds(p[0], 86_400);
         node.setBlockInterval(Math.round(s * 1000));
         return true;
       },
@@ -242,8 +252,7 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
       maxParams: 1,
       handler: (p) => {
         requireDev();
-        const s = Number(p[0]);
-        if (!Number.isFinite(s) || s < 0) throw RpcError.invalidParams('invalid parameter 0 (seconds): expected a non-negative number');
+        const s = seconds(p[0], 10 * 365 * 86_400);
         node.timeOffsetMs += Math.round(s * 1000);
         return toQuantity(Math.floor(node.timeOffsetMs / 1000));
       },

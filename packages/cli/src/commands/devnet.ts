@@ -22,6 +22,7 @@ interface DevnetFlags {
   json?: boolean;
   logLevel: string;
   quiet?: boolean;
+  rollup: boolean;
 }
 
 export function registerDevnetCommand(program: Command): void {
@@ -38,6 +39,7 @@ export function registerDevnetCommand(program: Command): void {
     .option('--admin-token <token>', 'token for admin_* RPC methods (default: a random one, printed)')
     .option('--config <file>', 'chain config overrides (JSON or TOML)')
     .option('--log-level <level>', 'log level of <data-dir>/devnet.log', 'info')
+    .option('--no-rollup', 'run the L1 alone, without the layer-2 rollup')
     .option('--quiet', 'print only the banner, not a line per block')
     .option('--json', 'print the banner as JSON')
     .action(async (flags: DevnetFlags) => {

@@ -1,0 +1,450 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, STATUS_CODES, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { StrataError } from '@strata/primitives';
+import type { Logger } from 'pino';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { DEFAULT_HANDLER_TIMEOUT_MS, DEFAULT_MAX_BATCH, RpcDispatcher } from './dispatcher.js';
+import { RpcErrorCodes } from './errors.js';
+import { encodeJson, rawToString } from './json.js';
+import { type Subscription, SubscriptionHub } from './subscriptions.js';
+import type { MethodInfo, MethodSpec, RpcContext } from './types.js';
+
+/** Node settings of the RPC server. Every field has a default; see {@link RpcServer}. */
+export interface RpcServerOptions {
+  /** Interface to bind (default `127.0.0.1`; use `0.0.0.0` to serve other machines). */
+  host?: string | undefined;
+  /** TCP port (default 0 = an ephemeral port; read the chosen one from `url`). */
+  port?: number | undefined;
+  /** Token that admin methods require. Without one, admin methods are refused entirely. */
+  adminToken?: string | undefined;
+  /** Largest HTTP body / WebSocket message in bytes (default 5 MiB). */
+  maxBodyBytes?: number | undefined;
+  /** Largest batch (default 100). */
+  maxBatch?: number | undefined;
+  /** Send permissive CORS headers and accept WebSocket upgrades from any browser origin (default false). */
+  cors?: boolean | undefined;
+  /** Per-call handler timeout in ms (default 30 000). */
+  handlerTimeoutMs?: number | undefined;
+  /** JSON-RPC method name of subscription notifications (default `chain_subscription`). */
+  notificationMethod?: string | undefined;
+  /** Ping interval for WebSocket liveness in ms; a peer that misses a pong is dropped (default 30 000). */
+  wsPingIntervalMs?: number | undefined;
+  /** A WebSocket whose unsent backlog exceeds this many bytes is closed (1008) (default 16 MiB). */
+  maxWsBufferedBytes?: number | undefined;
+}
+
+/** Default {@link RpcServerOptions.maxBodyBytes}: 5 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+interface Conn {
+  alive: boolean;
+}
+
+/**
+ * JSON-RPC 2.0 server over HTTP POST and WebSocket on one port. It knows nothing about chains: the
+ * node registers methods ({@link MethodSpec}) and publishes subscription events through
+ * {@link RpcServer.subscriptions}.
+ *
+ * - `POST /` with `Content-Type: application/json`: single requests and batches.
+ * - `GET /health`: `200 {"ok":true}`.
+ * - WebSocket upgrade on `/`: the same requests plus subscription notifications.
+ */
+export class RpcServer {
+  /** Subscription registry bound to this server's connections; see {@link SubscriptionHub}. */
+  readonly subscriptions = new SubscriptionHub();
+
+  private readonly host: string;
+  private readonly port0: number;
+  private readonly adminHash: Buffer | undefined;
+  private readonly maxBodyBytes: number;
+  private readonly cors: boolean;
+  private readonly notificationMethod: string;
+  private readonly pingMs: number;
+  private readonly maxBuffered: number;
+  private readonly dispatcher: RpcDispatcher;
+  private readonly logger: Logger | undefined;
+
+  private http: Server | undefined;
+  private wss: WebSocketServer | undefined;
+  private readonly conns = new Map<WebSocket, Conn>();
+  private pingTimer: NodeJS.Timeout | undefined;
+  private boundPort: number | undefined;
+  private stopping = false;
+
+  constructor(opts: RpcServerOptions = {}, deps: { logger?: Logger | undefined } = {}) {
+    this.host = opts.host ?? '127.0.0.1';
+    this.port0 = opts.port ?? 0;
+    this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.cors = opts.cors ?? false;
+    this.notificationMethod = opts.notificationMethod ?? 'chain_subscription';
+    this.pingMs = opts.wsPingIntervalMs ?? 30_000;
+    this.maxBuffered = opts.maxWsBufferedBytes ?? 16 * 1024 * 1024;
+    if (!Number.isInteger(this.port0) || this.port0 < 0 || this.port0 > 65535) {
+      throw new StrataError('CONFIG_INVALID', `rpc port must be an integer in 0..65535, got ${this.port0}`, { port: this.port0 });
+    }
+    for (const [k, v] of [
+      ['maxBodyBytes', this.maxBodyBytes],
+      ['wsPingIntervalMs', this.pingMs],
+      ['maxWsBufferedBytes', this.maxBuffered],
+    ] as const) {
+      if (!Number.isInteger(v) || v <= 0) throw new StrataError('CONFIG_INVALID', `rpc ${k} must be a positive integer, got ${v}`, { [k]: v });
+    }
+    if (opts.adminToken !== undefined && opts.adminToken.length === 0) {
+      throw new StrataError('CONFIG_INVALID', 'rpc adminToken must not be empty; omit it to disable admin methods');
+    }
+    this.adminHash = opts.adminToken === undefined ? undefined : sha256(opts.adminToken);
+    this.logger = deps.logger?.child({ module: 'rpc' });
+    this.dispatcher = new RpcDispatcher(
+      { maxBatch: opts.maxBatch ?? DEFAULT_MAX_BATCH, handlerTimeoutMs: opts.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS },
+      { logger: this.logger },
+    );
+  }
+
+  /** Adds a method (before or after `start`). Throws CONFIG_INVALID on a duplicate name. */
+  register(name: string, spec: MethodSpec): void {
+    this.dispatcher.register(name, spec);
+  }
+
+  /** Adds several methods: `{ chain_getBlock: {...}, chain_head: {...} }`. */
+  registerAll(methods: Record<string, MethodSpec>): void {
+    for (const [name, spec] of Object.entries(methods)) this.register(name, spec);
+  }
+
+  /** The registered methods, sorted by name (for a `rpc_methods`-style listing). */
+  listMethods(): MethodInfo[] {
+    return this.dispatcher.listMethods();
+  }
+
+  /**
+   * Handles a request body in-process, as if it arrived over HTTP (no sockets). Returns the response
+   * text, or `undefined` for notifications.
+   */
+  handle(body: string, ctx: RpcContext = { transport: 'http', authorized: false }): Promise<string | undefined> {
+    return this.dispatcher.handleText(body, ctx);
+  }
+
+  /**
+   * Pushes a notification to every ws subscriber of `kind` (registered through
+   * `subscriptions.add`). Returns how many subscribers were notified.
+   */
+  publish(kind: string, result: unknown, filter?: (sub: Subscription) => boolean): number {
+    return this.subscriptions.publish(kind, result, filter);
+  }
+
+  /** Binds the port. Throws NETWORK when it cannot (port in use, bad host). */
+  async start(): Promise<void> {
+    if (this.http) return;
+    this.stopping = false;
+    const http = createServer((req, res) => this.onRequest(req, res));
+    const wss = new WebSocketServer({ noServer: true, maxPayload: this.maxBodyBytes, clientTracking: false });
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        reject(
+          new StrataError(
+            'NETWORK',
+            `cannot listen for RPC on ${this.host}:${this.port0} (${err.code ?? err.message}); choose another port or stop the process using it`,
+            { host: this.host, port: this.port0, errno: err.code },
+            { cause: err },
+          ),
+        );
+      };
+      http.once('error', onError);
+      http.listen(this.port0, this.host, () => {
+        http.off('error', onError);
+        resolve();
+      });
+    });
+    http.on('error', (err) => this.logger?.error({ err }, 'rpc http server error'));
+    this.http = http;
+    this.wss = wss;
+    this.boundPort = (http.address() as AddressInfo).port;
+    this.pingTimer = setInterval(() => this.heartbeat(), this.pingMs);
+    this.pingTimer.unref();
+    this.logger?.info({ url: this.url, ws: this.wsUrl, admin: this.adminHash !== undefined }, 'rpc server listening');
+  }
+
+  /** Closes every WebSocket (1001), stops accepting HTTP and waits for the port to be released. */
+  async stop(): Promise<void> {
+    const http = this.http;
+    if (!http) return;
+    this.stopping = true;
+    clearInterval(this.pingTimer);
+    for (const ws of this.conns.keys()) ws.close(1001, 'server stopping');
+    const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+    // Give in-flight requests and ws close handshakes a moment, then cut what is left.
+    const force = setTimeout(() => {
+      for (const ws of this.conns.keys()) ws.terminate();
+      http.closeAllConnections();
+    }, 1000);
+    await closed;
+    clearTimeout(force);
+    this.wss?.close();
+    this.http = undefined;
+    this.wss = undefined;
+    this.boundPort = undefined;
+  }
+
+  /** The bound TCP port (after `start`). */
+  get port(): number {
+    if (this.boundPort === undefined) throw new StrataError('NODE_STOPPED', 'the RPC server is not listening; call start() first');
+    return this.boundPort;
+  }
+
+  /** `http://HOST:PORT` to reach the server (wildcard hosts are shown as loopback). */
+  get url(): string {
+    return `http://${this.urlHost()}:${this.port}`;
+  }
+
+  /** `ws://HOST:PORT` to reach the server over WebSocket. */
+  get wsUrl(): string {
+    return `ws://${this.urlHost()}:${this.port}`;
+  }
+
+  private urlHost(): string {
+    if (this.host === '0.0.0.0') return '127.0.0.1';
+    if (this.host === '::') return '[::1]';
+    return this.host.includes(':') ? `[${this.host}]` : this.host;
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    req.on('error', () => res.destroy());
+    res.on('error', () => undefined);
+    if (this.cors) {
+      res.setHeader('Access-Control-Allow-Origin', '*');
+      res.setHeader('Access-Control-Allow-Methods', 'POST, GET, OPTIONS');
+      res.setHeader('Access-Control-Allow-Headers', 'Content-Type, Authorization');
+      res.setHeader('Access-Control-Max-Age', '600');
+    }
+    const path = pathOf(req.url);
+    if (path === '/health') {
+      if (req.method === 'GET' || req.method === 'HEAD') {
+        sendJson(res, 200, '{"ok":true}');
+        return;
+      }
+      sendError(res, 405, RpcErrorCodes.INVALID_REQUEST, '/health only answers GET', { Allow: 'GET, HEAD' });
+      return;
+    }
+    if (path !== '/') {
+      sendError(res, 404, RpcErrorCodes.INVALID_REQUEST, `no such path ${JSON.stringify(path.slice(0, 100))}: POST JSON-RPC to / or GET /health`);
+      return;
+    }
+    if (req.method === 'OPTIONS' && this.cors) {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    if (req.method !== 'POST') {
+      sendError(res, 405, RpcErrorCodes.INVALID_REQUEST, `${req.method ?? '?'} / is not supported: POST a JSON-RPC request, or open a WebSocket`, {
+        Allow: 'POST',
+      });
+      return;
+    }
+    const ctype = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (ctype !== 'application/json') {
+      // Also keeps browsers from firing cross-origin "simple" POSTs at the node without a preflight.
+      sendError(res, 415, RpcErrorCodes.INVALID_REQUEST, 'Content-Type must be application/json (curl: -H "content-type: application/json")');
+      return;
+    }
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > this.maxBodyBytes) {
+      this.tooLarge(req, res);
+      return;
+    }
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > this.maxBodyBytes) {
+        over = true;
+        chunks.length = 0;
+        this.tooLarge(req, res);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (over) return;
+      const ctx: RpcContext = { transport: 'http', authorized: this.checkToken(bearer(req.headers.authorization)) };
+      this.dispatcher.handleText(Buffer.concat(chunks).toString('utf8'), ctx).then(
+        (out) => {
+          if (out === undefined) {
+            res.writeHead(204);
+            res.end();
+          } else sendJson(res, 200, out);
+        },
+        // The dispatcher does not reject; this is a last line of defence.
+        (err) => {
+          this.logger?.error({ err }, 'rpc dispatcher failed');
+          sendError(res, 500, RpcErrorCodes.INTERNAL_ERROR, 'internal error; the node log has the details');
+        },
+      );
+    });
+  }
+
+  private tooLarge(req: IncomingMessage, res: ServerResponse): void {
+    sendError(
+      res,
+      413,
+      RpcErrorCodes.LIMIT_EXCEEDED,
+      `request body exceeds the limit of ${this.maxBodyBytes} bytes; send smaller requests or batches`,
+      { Connection: 'close' },
+      { code: 'RPC_ERROR', meta: { limit: this.maxBodyBytes } },
+    );
+    // Discard the rest of the upload so the client can read the 413, but do not wait forever.
+    req.resume();
+    const t = setTimeout(() => req.socket.destroy(), 2000);
+    t.unref();
+    req.once('end', () => clearTimeout(t));
+  }
+
+  private checkToken(given: string | undefined): boolean {
+    if (this.adminHash === undefined || given === undefined) return false;
+    return timingSafeEqual(sha256(given), this.adminHash);
+  }
+
+  // ---------------------------------------------------------------- WebSocket
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const wss = this.wss;
+    if (!wss || this.stopping) {
+      rejectUpgrade(socket, 503, 'server stopping');
+      return;
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      rejectUpgrade(socket, 400, 'bad request target');
+      return;
+    }
+    if (url.pathname !== '/') {
+      rejectUpgrade(socket, 404, 'WebSocket endpoint is /');
+      return;
+    }
+    if (!this.originAllowed(req)) {
+      rejectUpgrade(socket, 403, 'browser origin not allowed; start the node with RPC cors enabled to allow it');
+      return;
+    }
+    const authorized = this.checkToken(url.searchParams.get('token') ?? bearer(req.headers.authorization));
+    wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, authorized));
+  }
+
+  private originAllowed(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (this.cors || origin === undefined) return true;
+    try {
+      const o = new URL(origin);
+      return LOOPBACK_HOSTS.has(o.hostname) || o.host === req.headers.host;
+    } catch {
+      return false;
+    }
+  }
+
+  private onConnection(ws: WebSocket, authorized: boolean): void {
+    const conn: Conn = { alive: true };
+    this.conns.set(ws, conn);
+    const closers: (() => void)[] = [];
+    let closed = false;
+    const runSafely = (fn: () => void) => {
+      try {
+        fn();
+      } catch (err) {
+        this.logger?.warn({ err }, 'rpc ws onClose callback failed');
+      }
+    };
+    const ctx: RpcContext = {
+      transport: 'ws',
+      authorized,
+      notify: (subscription, result) => {
+        if (ws.readyState !== WebSocket.OPEN) return;
+        if (ws.bufferedAmount > this.maxBuffered) {
+          this.logger?.warn({ buffered: ws.bufferedAmount }, 'rpc ws subscriber too slow; closing');
+          ws.close(1008, 'subscriber too slow');
+          return;
+        }
+        const json = encodeJson(result);
+        ws.send(`{"jsonrpc":"2.0","method":${JSON.stringify(this.notificationMethod)},"params":{"subscription":${JSON.stringify(subscription)},"result":${json}}}`);
+      },
+      onClose: (fn) => {
+        if (closed) runSafely(fn);
+        else closers.push(fn);
+      },
+    };
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('error', (err) => {
+      // ws closes the socket itself (1009 for oversized messages, 1002 for protocol errors).
+      this.logger?.debug({ err: err.message }, 'rpc ws error');
+    });
+    ws.on('close', () => {
+      closed = true;
+      this.conns.delete(ws);
+      for (const fn of closers.splice(0)) runSafely(fn);
+    });
+    ws.on('message', (data: RawData) => {
+      this.dispatcher.handleText(rawToString(data), ctx).then(
+        (out) => {
+          if (out !== undefined && ws.readyState === WebSocket.OPEN) ws.send(out);
+        },
+        (err) => this.logger?.error({ err }, 'rpc dispatcher failed'),
+      );
+    });
+  }
+
+  private heartbeat(): void {
+    for (const [ws, conn] of this.conns) {
+      if (!conn.alive) {
+        ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      ws.ping();
+    }
+  }
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+function bearer(h: string | undefined): string | undefined {
+  if (!h) return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(h.trim());
+  return m?.[1];
+}
+
+function pathOf(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q === -1 ? u : u.slice(0, q);
+}
+
+function sendJson(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}, data?: unknown): void {
+  const error = data === undefined ? { code, message } : { code, message, data };
+  sendJson(res, status, JSON.stringify({ jsonrpc: '2.0', id: null, error }), headers);
+}
+
+function rejectUpgrade(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RpcErrorCodes.INVALID_REQUEST, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,106 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BlockCodec, decodeBlock, decodeHeader, encodeBlock, encodeHeader, type BlockHeader } from '@strata/chain';
+import { bytesEqual, decode, DecodeError, encode, fixedBytes, initHashing, list, struct, toHex, uint, uintBig, varBytes } from '@strata/primitives';
+import { decodeTx, encodeTx, recoverSender, signTx, type UnsignedTx } from '@strata/runtime';
+import { keys } from '../helpers/chain.js';
+
+await initHashing();
+
+const unsignedArb: fc.Arbitrary<UnsignedTx> = fc.record({
+  chainId: fc.integer({ min: 0, max: 2 ** 31 }),
+  nonce: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  fee: fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }),
+  computeLimit: fc.integer({ min: 0, max: 10_000_000 }),
+  module: fc.string({ maxLength: 32 }).filter((s) => Buffer.byteLength(s) <= 32),
+  method: fc.string({ maxLength: 32 }).filter((s) => Buffer.byteLength(s) <= 32),
+  args: fc.uint8Array({ maxLength: 200 }),
+});
+
+const headerArb: fc.Arbitrary<BlockHeader> = fc.record({
+  version: fc.nat(),
+  chainId: fc.nat(),
+  parentHash: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  height: fc.nat(),
+  timestamp: fc.nat(),
+  txRoot: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  stateRoot: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  receiptRoot: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  target: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  producer: fc.uint8Array({ minLength: 20, maxLength: 20 }),
+  extra: fc.uint8Array({ maxLength: 64 }),
+  nonce: fc.uint8Array({ minLength: 8, maxLength: 8 }),
+});
+
+describe('canonical encoding', () => {
+  it('round-trips transactions, headers and blocks', () => {
+    fc.assert(
+      fc.property(unsignedArb, fc.integer({ min: 0, max: 3 }), (u, k) => {
+        const tx = signTx(u, keys[k]!.secretKey);
+        const bytes = encodeTx(tx);
+        const back = decodeTx(bytes);
+        expect(bytesEqual(encodeTx(back), bytes)).toBe(true);
+        expect(back.fee).toBe(u.fee);
+        expect(toHex(recoverSender(back))).toBe(toHex(keys[k]!.address));
+      }),
+      { numRuns: 100 },
+    );
+    fc.assert(
+      fc.property(headerArb, fc.array(fc.uint8Array({ maxLength: 50 }), { maxLength: 5 }), (h, txs) => {
+        const hb = encodeHeader(h);
+        expect(bytesEqual(encodeHeader(decodeHeader(hb)), hb)).toBe(true);
+        const bb = encodeBlock({ header: h, txs });
+        expect(bytesEqual(encodeBlock(decodeBlock(bb)), bb)).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('changing any byte of a signed transaction invalidates it', () => {
+    fc.assert(
+      fc.property(unsignedArb, fc.nat(), fc.integer({ min: 1, max: 255 }), (u, pos, flip) => {
+        const tx = signTx(u, keys[0]!.secretKey);
+        const bytes = encodeTx(tx);
+        const bad = new Uint8Array(bytes);
+        const i = pos % bad.length;
+        bad[i] = (bad[i] as number) ^ flip;
+        let stillValidForSender = false;
+        try {
+          const t2 = decodeTx(bad);
+          stillValidForSender = toHex(recoverSender(t2)) === toHex(keys[0]!.address);
+        } catch (e) {
+          expect((e as { code?: string }).code).toMatch(/^(DECODE_|INVALID_SIGNATURE)/);
+        }
+        expect(stillValidForSender).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('rejects truncated, oversized, non-canonical and garbage input with a typed error', () => {
+    const C = struct('T', { a: uint, b: uintBig(64), c: fixedBytes(4), d: list(varBytes(8), 3) });
+    const good = encode(C, { a: 1, b: 2n, c: new Uint8Array(4), d: [new Uint8Array([1])] });
+    expect(() => decode(C, good.subarray(0, good.length - 1))).toThrow(DecodeError);
+    expect(() => decode(C, good, 4)).toThrow(expect.objectContaining({ code: 'DECODE_OVERSIZED' }));
+    // Integer with a leading zero byte: 0x82 0x00 0x01 instead of 0x01.
+    const nonCanon = new Uint8Array([0xc9, 0x82, 0x00, 0x01, 0x02, 0x84, 0, 0, 0, 0, 0xc0]);
+    expect(() => decode(C, nonCanon)).toThrow(DecodeError);
+    // Single byte < 0x80 wrapped in a string header is non-canonical RLP.
+    const wrapped = new Uint8Array([0xc8, 0x81, 0x01, 0x02, 0x84, 0, 0, 0, 0, 0xc0]);
+    expect(() => decode(C, wrapped)).toThrow(DecodeError);
+    expect(() => decode(C, new Uint8Array(0))).toThrow(expect.objectContaining({ code: 'DECODE_TRUNCATED' }));
+    expect(() => decode(C, new Uint8Array([...good, 0]))).toThrow(DecodeError);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (junk) => {
+        for (const f of [decodeTx, decodeHeader, decodeBlock, (b: Uint8Array) => decode(BlockCodec, b)]) {
+          try {
+            f(junk);
+          } catch (e) {
+            expect(e).toBeInstanceOf(DecodeError);
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
