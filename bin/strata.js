@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Entry point of the `strata` command: runs the TypeScript CLI through tsx's loader.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../packages/cli/src/main.ts');
+// Repository-local entry of the `strata` command (the same as `npx strata` after npm install).
+await import('../packages/cli/bin/strata.js');

@@ -22,6 +22,7 @@ export const keys: KeyPair[] = deriveKeyPairs(DEV_MNEMONIC, 4);
 
 export function devConfig(overrides: Record<string, unknown> = {}): ChainConfig {
   return parseChainConfig({
+    blockReward: '0',
     genesis: { timestamp: 1_700_000_000_000, alloc: keys.map((k) => ({ address: toHex(k.address), balance: '1000000000000' })) },
     ...overrides,
   }, defaultChainConfig());

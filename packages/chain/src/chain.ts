@@ -67,6 +67,8 @@ export interface Execution {
   changes: KeyChange[];
   stateRoot: Uint8Array;
   receiptRoot: Uint8Array;
+  /** Canonical bytes of each receipt (hashed into the receipt root, stored as is). */
+  receiptBytes: Uint8Array[];
   newNodes: Map<string, { hash: Uint8Array; encoding: Uint8Array }>;
 }
 
@@ -288,8 +290,9 @@ export class Chain {
     const result = applyBlock(view, this.env(header), txs);
     const changes = view.changes();
     const { root, newNodes } = new SparseMerkleTree(nodes).update(parentRoot, changes);
-    const receiptRoot = merkleRoot(result.receipts.map((r) => leafHash(encodeReceipt(r))));
-    return { txs, result, changes, stateRoot: root, receiptRoot, newNodes };
+    const receiptBytes = result.receipts.map(encodeReceipt);
+    const receiptRoot = merkleRoot(receiptBytes.map(leafHash));
+    return { txs, result, changes, stateRoot: root, receiptRoot, receiptBytes, newNodes };
   }
 
   /**
@@ -416,7 +419,7 @@ export class Chain {
     this.store.putBlock(hash, block.header, block.txs, { ...meta, status: 'executed' });
     this.store.state.applyChanges(exec.changes, hash);
     this.store.state.putNodes(exec.newNodes);
-    this.store.putReceipts(hash, exec.result.receipts);
+    this.store.putReceiptBytes(hash, exec.receiptBytes);
     this.store.setCanonical(meta.height, hash);
     exec.txs.forEach((t, index) => this.store.putTxLocation(t.hash, { blockHash: hash, index }));
     this.store.setHead(hash);

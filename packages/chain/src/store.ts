@@ -147,7 +147,12 @@ export class ChainStore {
   }
 
   putReceipts(blockHash: Uint8Array, receipts: Receipt[]): void {
-    this.receipts.putSync(blockHash, encode(BodyCodec, receipts.map(encodeReceipt)));
+    this.putReceiptBytes(blockHash, receipts.map(encodeReceipt));
+  }
+
+  /** Stores already-encoded receipts. */
+  putReceiptBytes(blockHash: Uint8Array, receipts: Uint8Array[]): void {
+    this.receipts.putSync(blockHash, encode(BodyCodec, receipts));
   }
 
   getHead(): Uint8Array | undefined {

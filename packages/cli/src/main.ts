@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { registerChainCommands } from './commands/chain.js';
+import { registerConfigCommand } from './commands/common.js';
 import { registerDevnetCommand } from './commands/devnet.js';
 import { registerNodeCommand } from './commands/node.js';
 import { fail } from './output.js';
@@ -20,6 +21,7 @@ program
 registerDevnetCommand(program);
 registerNodeCommand(program);
 registerChainCommands(program);
+registerConfigCommand(program);
 
 program.addOption(new Option('--no-color', 'plain output').hideHelp());
 

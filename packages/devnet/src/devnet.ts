@@ -54,6 +54,7 @@ export function devnetChainConfig(opts: DevnetOptions = {}): ChainConfig {
       name: 'strata-devnet-l1',
       chainId: 1337,
       confirmations: 6,
+      blockReward: '0',
       targetBlockTimeMs: Math.max(1000, (opts.blockTimeSeconds ?? 0) * 1000),
       pow: { enabled: false },
       genesis: { timestamp: 1_735_689_600_000, alloc: accounts.map((a) => ({ address: a.address, balance: balance.toString() })) },

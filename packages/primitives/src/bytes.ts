@@ -96,3 +96,16 @@ export function bigintToFixed(v: bigint, len: number): Uint8Array {
   if (x !== 0n) throw new StrataError('DECODE_OVERSIZED', `integer does not fit in ${len} bytes`);
   return out;
 }
+
+/**
+ * A compact string key for byte arrays in Maps (one char per byte). Faster than hex and
+ * orders the same way as the bytes under JS string comparison.
+ */
+export function bytesKey(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+/** Inverse of `bytesKey`. */
+export function bytesFromKey(k: string): Uint8Array {
+  return new Uint8Array(Buffer.from(k, 'latin1'));
+}

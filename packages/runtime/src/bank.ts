@@ -4,7 +4,7 @@
  * coins through its functions. Module-owned coins sit in module accounts whose address is
  * `moduleAddress(name)`, so every coin is always in some account and supply is auditable.
  */
-import { blake160, decode, decodeAddress, fromHex, encode, fixedBytes, StrataError, struct, toHex, uint, uintBig, utf8, type Codec } from '@strata/primitives';
+import { blake160, bytesKey, decode, decodeAddress, DecodeError, encode, fixedBytes, fromHex, StrataError, struct, toHex, uintBig, utf8, type Codec } from '@strata/primitives';
 import { stateKey, type StateView } from '@strata/state';
 import type { Module, TxContext } from './module.js';
 
@@ -14,7 +14,31 @@ export interface Account {
   nonce: number;
 }
 
-const AccountCodec: Codec<Account> = struct('Account', { balance: uintBig(128), nonce: uint });
+/**
+ * Account records are a fixed 24-byte layout (balance u128 big-endian ‖ nonce u64
+ * big-endian): canonical by construction and decoded without allocation-heavy parsing, since
+ * every transaction reads and writes two of them.
+ */
+const ACCOUNT_BYTES = 24;
+const MAX_U128 = (1n << 128n) - 1n;
+
+/** Encodes an account record. */
+export function encodeAccount(a: Account): Uint8Array {
+  if (a.balance < 0n || a.balance > MAX_U128) throw new StrataError('TX_EXECUTION_FAILED', 'balance out of range');
+  const out = new Uint8Array(ACCOUNT_BYTES);
+  const dv = new DataView(out.buffer);
+  dv.setBigUint64(0, a.balance >> 64n);
+  dv.setBigUint64(8, a.balance & 0xffffffffffffffffn);
+  dv.setBigUint64(16, BigInt(a.nonce));
+  return out;
+}
+
+/** Decodes an account record; throws DECODE_INVALID on a wrong length. */
+export function decodeAccount(b: Uint8Array): Account {
+  if (b.length !== ACCOUNT_BYTES) throw new DecodeError('DECODE_INVALID', `account record must be ${ACCOUNT_BYTES} bytes, got ${b.length}`);
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { balance: (dv.getBigUint64(0) << 64n) | dv.getBigUint64(8), nonce: Number(dv.getBigUint64(16)) };
+}
 
 /** Arguments of `bank.transfer`. */
 export interface TransferArgs {
@@ -30,8 +54,18 @@ const SUPPLY_KEY = stateKey('bank', utf8('supply'));
 
 /** State key of an account. */
 export function accountKey(address: Uint8Array): Uint8Array {
-  return stateKey('bank', ACCOUNT_TAG, address);
+  const k = bytesKey(address);
+  let key = accountKeyCache.get(k);
+  if (!key) {
+    key = stateKey('bank', ACCOUNT_TAG, address);
+    // Hot accounts repeat within and across blocks; the cache saves a hash per access.
+    if (accountKeyCache.size >= 200_000) accountKeyCache.clear();
+    accountKeyCache.set(k, key);
+  }
+  return key;
 }
+
+const accountKeyCache = new Map<string, Uint8Array>();
 
 /** The address of a module's own account (escrow, bonds). No key can sign for it. */
 export function moduleAddress(name: string): Uint8Array {
@@ -41,12 +75,12 @@ export function moduleAddress(name: string): Uint8Array {
 /** Reads an account (zero balance and nonce when absent). */
 export function getAccount(view: Pick<StateView, 'get'>, address: Uint8Array): Account {
   const raw = view.get(accountKey(address));
-  return raw ? decode(AccountCodec, raw) : { balance: 0n, nonce: 0 };
+  return raw ? decodeAccount(raw) : { balance: 0n, nonce: 0 };
 }
 
 /** Writes an account. */
 export function putAccount(view: StateView, address: Uint8Array, acct: Account): void {
-  view.put(accountKey(address), encode(AccountCodec, acct));
+  view.put(accountKey(address), encodeAccount(acct));
 }
 
 /** Total coins in existence (minted at genesis and by block rewards and bridges, less burns). */

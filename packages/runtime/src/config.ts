@@ -62,7 +62,7 @@ export interface ChainConfig {
   confirmations: number;
   fees: FeeSchedule;
   compute: ComputeSchedule;
-  /** Coins minted to the producer of each block. */
+  /** Base units minted to the producer of each block (default 100 STRA; the devnet uses 0). */
   blockReward: bigint;
   pow: PowConfig;
   genesis: { timestamp: number; alloc: GenesisAlloc[]; extraData?: string };
@@ -87,7 +87,7 @@ export function defaultChainConfig(overrides: Partial<ChainConfig> = {}): ChainC
     confirmations: 6,
     fees: { perByte: 1n, perCompute: 1n, burnBps: 0 },
     compute: DEFAULT_COMPUTE,
-    blockReward: 0n,
+    blockReward: 10_000_000_000n,
     pow: {
       enabled: false,
       initialTarget: `0x${'00003fff'.padEnd(64, 'f')}`,

@@ -13,7 +13,7 @@
  * Encodings: leaf = 0x00 ‖ key(32) ‖ value; internal = 0x01 ‖ left(32) ‖ right(32).
  * Hashes: leaf = H(0x00 ‖ key ‖ H(value)); internal = H(encoding); empty = 32 zero bytes.
  */
-import { blake2b256, blake2b256Parts, bytesEqual, StrataError, toHex, utf8 } from '@strata/primitives';
+import { blake2b256, blake2b256Parts, bytesEqual, bytesKey, StrataError, toHex, utf8 } from '@strata/primitives';
 
 /** Personalization for tree hashing, separating it from every other blake2b use. */
 const SMT_PERSONAL = utf8('strata-smt-nodes');
@@ -35,7 +35,7 @@ export interface KeyChange {
   value: Uint8Array | null;
 }
 
-/** Result of an update: the new root and every node created (hash hex → encoding). */
+/** Result of an update: the new root and every node created (keyed by `bytesKey(hash)`). */
 export interface UpdateResult {
   root: Uint8Array;
   newNodes: Map<string, { hash: Uint8Array; encoding: Uint8Array }>;
@@ -141,7 +141,7 @@ export class SparseMerkleTree {
     const dedup = new Map<string, KeyChange>();
     for (const c of changes) {
       if (c.key.length !== 32) throw new StrataError('INTERNAL', 'state keys must be 32 bytes');
-      dedup.set(toHex(c.key), c);
+      dedup.set(bytesKey(c.key), c);
     }
     const sorted = [...dedup.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
     const newNodes: UpdateResult['newNodes'] = new Map();
@@ -207,7 +207,7 @@ export class SparseMerkleTree {
     enc.set(left.hash, 1);
     enc.set(right.hash, 33);
     const hash = blake2b256(enc, SMT_PERSONAL);
-    out.set(toHex(hash), { hash, encoding: enc });
+    out.set(bytesKey(hash), { hash, encoding: enc });
     return { hash, kind: 'internal' };
   }
 
@@ -220,7 +220,7 @@ export class SparseMerkleTree {
       enc.set(e.key, 1);
       enc.set(e.value, 33);
       const hash = leafHash(e.key, e.value);
-      out.set(toHex(hash), { hash, encoding: enc });
+      out.set(bytesKey(hash), { hash, encoding: enc });
       return { hash, kind: 'leaf' };
     }
     if (depth >= 256) throw new StrataError('INTERNAL', 'duplicate keys in tree build');

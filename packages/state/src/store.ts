@@ -4,14 +4,16 @@
  * and dev reverts). Writes are staged by the caller inside one `transactionSync`, so a block and
  * its state land together or not at all.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { encode, decode, fixedBytes, list, optional, struct, varBytes, toHex } from '@strata/primitives';
+import { bytesKey, DecodeError } from '@strata/primitives';
 import type { KeyChange, NodeReader } from './smt.js';
 import type { StateReader } from './view.js';
 
 /** Options for opening the database environment. */
 export interface DatabaseOptions {
-  /** Directory of the lmdb environment. */
+  /** Directory that holds the database (created if missing); the file is `<path>/chain.lmdb`. */
   path: string;
   /** Map size in bytes (grows automatically in lmdb-js; this is the initial size). */
   mapSize?: number;
@@ -19,8 +21,10 @@ export interface DatabaseOptions {
 
 /** Opens (creating if needed) the lmdb environment that holds a node's data. */
 export function openDatabase(opts: DatabaseOptions): RootDatabase {
+  mkdirSync(opts.path, { recursive: true });
   return open({
-    path: opts.path,
+    // An explicit file name: lmdb-js would otherwise guess file-vs-directory from a dot in the path.
+    path: join(opts.path, 'chain.lmdb'),
     maxDbs: 32,
     mapSize: opts.mapSize ?? 1024 * 1024 * 1024,
     // Transactions must be durable when commit returns: no async batching surprises.
@@ -34,8 +38,39 @@ export function binaryDb(env: RootDatabase, name: string): Database<Uint8Array, 
   return env.openDB<Uint8Array, Uint8Array>({ name, keyEncoding: 'binary', encoding: 'binary', cache: false });
 }
 
-const UndoEntry = struct('UndoEntry', { key: fixedBytes(32), old: optional(varBytes(1 << 20)) });
-const UndoLog = list(UndoEntry, 10_000_000);
+/**
+ * Undo logs are internal (never hashed or sent), so they use a flat layout that is cheap to
+ * write for thousands of entries per block: key(32) ‖ present(1) ‖ length(u32 BE) ‖ value.
+ */
+function encodeUndo(log: { key: Uint8Array; old: Uint8Array | undefined }[]): Uint8Array {
+  let size = 0;
+  for (const e of log) size += 37 + (e.old?.length ?? 0);
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  let o = 0;
+  for (const e of log) {
+    out.set(e.key, o);
+    out[o + 32] = e.old ? 1 : 0;
+    dv.setUint32(o + 33, e.old?.length ?? 0);
+    if (e.old) out.set(e.old, o + 37);
+    o += 37 + (e.old?.length ?? 0);
+  }
+  return out;
+}
+
+function decodeUndo(b: Uint8Array): KeyChange[] {
+  const out: KeyChange[] = [];
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let o = 0;
+  while (o < b.length) {
+    if (o + 37 > b.length) throw new DecodeError('DECODE_TRUNCATED', 'undo log truncated');
+    const len = dv.getUint32(o + 33);
+    if (o + 37 + len > b.length) throw new DecodeError('DECODE_TRUNCATED', 'undo log truncated');
+    out.push({ key: b.slice(o, o + 32), value: b[o + 32] ? b.slice(o + 37, o + 37 + len) : null });
+    o += 37 + len;
+  }
+  return out;
+}
 
 /** The persistent state: flat values, tree nodes, undo logs. */
 export class StateDb {
@@ -66,7 +101,7 @@ export class StateDb {
   /** Reader over the tree nodes, with an in-memory cache. */
   readonly nodeReader: NodeReader = {
     getNode: (hash) => {
-      const k = toHex(hash);
+      const k = bytesKey(hash);
       const c = this.nodeCache.get(k);
       if (c) return c;
       const v = this.nodes.get(hash);
@@ -109,14 +144,14 @@ export class StateDb {
       if (c.value === null) this.flat.removeSync(c.key);
       else this.flat.putSync(c.key, c.value);
     }
-    this.undo.putSync(undoId, encode(UndoLog, log));
+    this.undo.putSync(undoId, encodeUndo(log));
   }
 
   /** The changes that undo block `undoId` (old values; null where the key did not exist). */
   readUndo(undoId: Uint8Array): KeyChange[] {
     const raw = this.undo.get(undoId);
     if (raw === undefined) return [];
-    return decode(UndoLog, new Uint8Array(raw), Number.MAX_SAFE_INTEGER).map((e) => ({ key: e.key, value: e.old ?? null }));
+    return decodeUndo(new Uint8Array(raw));
   }
 
   /** Stages the undo of block `undoId` on the flat table. Call inside a write transaction. */

@@ -2,7 +2,7 @@
  * StateView: the only way the runtime touches state. Keys are 32 bytes (already hashed by the
  * module that owns them, see `stateKey`), values are opaque bytes.
  */
-import { blake2b256Parts, StrataError, toHex, utf8 } from '@strata/primitives';
+import { blake2b256Parts, bytesKey, StrataError, utf8 } from '@strata/primitives';
 import { type KeyChange, type NodeReader, SparseMerkleTree } from './smt.js';
 
 /** Read/write access to state, by 32-byte key. */
@@ -38,19 +38,19 @@ export class OverlayView implements StateView {
   constructor(private readonly base: StateReader) {}
 
   get(key: Uint8Array): Uint8Array | undefined {
-    const w = this.writes.get(toHex(key));
+    const w = this.writes.get(bytesKey(key));
     if (w) return w.value ?? undefined;
     return this.base.get(key);
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
     checkKey(key);
-    this.writes.set(toHex(key), { key, value });
+    this.writes.set(bytesKey(key), { key, value });
   }
 
   del(key: Uint8Array): void {
     checkKey(key);
-    this.writes.set(toHex(key), { key, value: null });
+    this.writes.set(bytesKey(key), { key, value: null });
   }
 
   /** Pushes the buffered writes into `target` (normally the parent view). */
@@ -98,7 +98,7 @@ export class RecordingNodeReader implements NodeReader {
   constructor(private readonly inner: NodeReader) {}
   getNode(hash: Uint8Array): Uint8Array | undefined {
     const n = this.inner.getNode(hash);
-    if (n) this.seen.set(toHex(hash), n);
+    if (n) this.seen.set(bytesKey(hash), n);
     return n;
   }
   /** The nodes read so far, in first-read order. */
@@ -107,11 +107,11 @@ export class RecordingNodeReader implements NodeReader {
   }
 }
 
-/** A NodeReader over an in-memory map (hash hex → encoding). */
+/** A NodeReader over an in-memory map (hash key → encoding). */
 export class MemoryNodeStore implements NodeReader {
   readonly nodes = new Map<string, Uint8Array>();
   getNode(hash: Uint8Array): Uint8Array | undefined {
-    return this.nodes.get(toHex(hash));
+    return this.nodes.get(bytesKey(hash));
   }
   /** Adds nodes created by an update. */
   addAll(newNodes: Map<string, { encoding: Uint8Array }>): void {

@@ -3,7 +3,7 @@
  * here over a handful of Merkle nodes, with no database. A layer-2 fraud proof (one step of a
  * dispute) and ZK witness generation both rest on this.
  */
-import { bytesEqual, StrataError, toHex } from '@strata/primitives';
+import { bytesEqual, bytesKey, StrataError } from '@strata/primitives';
 import { nodeHash, SparseMerkleTree, type NodeReader } from './smt.js';
 import { OverlayView, RecordingNodeReader, TreeReader } from './view.js';
 
@@ -16,11 +16,11 @@ export class WitnessNodeReader implements NodeReader {
   constructor(witness: Witness) {
     for (const enc of witness) {
       if (!(enc instanceof Uint8Array) || enc.length < 33) throw new StrataError('PROOF_INVALID', 'malformed witness node');
-      this.nodes.set(toHex(nodeHash(enc)), enc);
+      this.nodes.set(bytesKey(nodeHash(enc)), enc);
     }
   }
   getNode(hash: Uint8Array): Uint8Array | undefined {
-    return this.nodes.get(toHex(hash));
+    return this.nodes.get(bytesKey(hash));
   }
 }
 

@@ -49,3 +49,23 @@ export function numberOption(name: string) {
     return n;
   };
 }
+
+/** `strata config show`: prints the chain config a node would use (defaults, or a file's). */
+export function registerConfigCommand(program: Command): void {
+  program
+    .command('config')
+    .description('Chain config files')
+    .command('show')
+    .description('Print the effective chain config (defaults merged with --config FILE) as JSON, ready to edit')
+    .option('--config <file>', 'chain config file (JSON or TOML)')
+    .option('--json', 'print machine-readable JSON (the default output is JSON too)')
+    .action(async (flags: { config?: string }) => {
+      const { chainConfigToJson } = await import('@strata/runtime');
+      const { fail } = await import('../output.js');
+      try {
+        process.stdout.write(`${JSON.stringify(chainConfigToJson(readChainConfig(flags.config)), null, 2)}\n`);
+      } catch (e) {
+        fail(true, e);
+      }
+    });
+}

@@ -1,0 +1,172 @@
+/**
+ * Import throughput: blocks full of plain transfers (1,000 per block, the devnet's compute
+ * limit) imported through the node's path (decode, parallel sender recovery, execution,
+ * state root, one lmdb commit per block), as tx/s and as a share of this machine's raw
+ * single-thread secp256k1 verify rate measured in the same run (goal ≥ 70 %).
+ * Also peak RSS with 100,000 funded accounts, against the RSS of the bare process.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import secp from 'secp256k1';
+import { Chain, ChainStore, TxVerifier, type Block } from '@strata/chain';
+import { blake2b256, encode, initHashing, keyPairFromSecret, toHex, type KeyPair } from '@strata/primitives';
+import { bankModule, defaultChainConfig, encodeTx, ModuleRegistry, parseChainConfig, signTx, TRANSFER_COMPUTE, TransferArgsCodec, verifyRawTx, type ChainConfig } from '@strata/runtime';
+import { openDatabase } from '@strata/state';
+
+function rawVerifyRate(n = 20_000): number {
+  const sk = blake2b256(new Uint8Array([1]));
+  const pub = secp.publicKeyCreate(sk);
+  const msgs = Array.from({ length: 256 }, (_, i) => blake2b256(new Uint8Array([i, 2])));
+  const sigs = msgs.map((m) => secp.ecdsaSign(m, sk).signature);
+  for (let i = 0; i < 2000; i++) secp.ecdsaVerify(sigs[i & 255] as Uint8Array, msgs[i & 255] as Uint8Array, pub); // warm up
+  const t = performance.now();
+  for (let i = 0; i < n; i++) secp.ecdsaVerify(sigs[i & 255] as Uint8Array, msgs[i & 255] as Uint8Array, pub);
+  return n / ((performance.now() - t) / 1000);
+}
+
+function keysFor(n: number, salt: number): KeyPair[] {
+  return Array.from({ length: n }, (_, i) => keyPairFromSecret(blake2b256(new Uint8Array([salt, i & 0xff, (i >> 8) & 0xff, i >> 16]))));
+}
+
+function config(senders: KeyPair[], extra: string[] = []): ChainConfig {
+  return parseChainConfig(
+    {
+      genesis: {
+        timestamp: 1_700_000_000_000,
+        alloc: [...senders.map((k) => toHex(k.address)), ...extra].map((address) => ({ address, balance: '1000000000000' })),
+      },
+    },
+    defaultChainConfig(),
+  );
+}
+
+function open(cfg: ChainConfig, dir: string): Chain {
+  return Chain.open(cfg, new ModuleRegistry([bankModule]), new ChainStore(openDatabase({ path: dir })));
+}
+
+/** Produces `blocks` blocks of `perBlock` transfers (senders pay random recipients). */
+function produce(cfg: ChainConfig, dir: string, senders: KeyPair[], blocks: number, perBlock: number, recipients: (i: number) => Uint8Array): Block[] {
+  const chain = open(cfg, dir);
+  const out: Block[] = [];
+  for (let b = 0; b < blocks; b++) {
+    const txs = [];
+    for (let i = 0; i < perBlock; i++) {
+      const s = senders[i % senders.length] as KeyPair;
+      const tx = signTx(
+        { chainId: cfg.chainId, nonce: b * Math.ceil(perBlock / senders.length) + Math.floor(i / senders.length), fee: 2_000n, computeLimit: TRANSFER_COMPUTE, module: 'bank', method: 'transfer', args: encode(TransferArgsCodec, { to: recipients(b * perBlock + i), amount: 1n }) },
+        s.secretKey,
+      );
+      txs.push(verifyRawTx(encodeTx(tx)));
+    }
+    const built = chain.buildBlock(txs, { producer: new Uint8Array(20), timestamp: cfg.genesis.timestamp + (b + 1) * 1000 });
+    if (built.rejected.length) throw new Error(`bench setup: ${built.rejected[0]?.error.message}`);
+    const block = { header: built.header, txs: built.execution.txs.map((t) => t.bytes) };
+    chain.importBlock(block, { verified: built.execution.txs, execution: built.execution });
+    out.push(block);
+  }
+  return out;
+}
+
+async function importAll(chain: Chain, blocks: Block[], verifier: TxVerifier): Promise<number> {
+  const t = performance.now();
+  // Pipeline: recover the next block's senders on the workers while this one executes.
+  let next = verifier.verify(blocks[0]?.txs ?? []);
+  let txs = 0;
+  for (let i = 0; i < blocks.length; i++) {
+    const verified = await next;
+    if (i + 1 < blocks.length) next = verifier.verify((blocks[i + 1] as Block).txs);
+    chain.importBlock(blocks[i] as Block, { verified });
+    txs += verified.length;
+  }
+  return txs / ((performance.now() - t) / 1000);
+}
+
+/** Child-process part of the memory measurement. */
+async function memoryChild(dir: string): Promise<void> {
+  await initHashing();
+  const baseRss = process.memoryUsage().rss;
+  let peak = baseRss;
+  let peakHeap = 0;
+  const sample = setInterval(() => {
+    const m = process.memoryUsage();
+    peak = Math.max(peak, m.rss);
+    peakHeap = Math.max(peakHeap, m.heapUsed + m.external);
+  }, 10);
+  const senders = keysFor(1000, 1);
+  const many = Array.from({ length: 100_000 }, (_, i) => toHex(blake2b256(new Uint8Array([7, i & 0xff, (i >> 8) & 0xff, i >> 16])).subarray(0, 20)));
+  const cfg = config(senders, many);
+  const blocks = produce(cfg, join(dir, 'p'), senders, 5, 1000, (i) => fromHexAddr(many[(i * 7919) % many.length] as string));
+  global.gc?.();
+  const importer = open(cfg, join(dir, 'i'));
+  const verifier = new TxVerifier();
+  const tps = await importAll(importer, blocks, verifier);
+  await verifier.stop();
+  clearInterval(sample);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  process.stdout.write(
+    JSON.stringify({ txPerSec: Math.round(tps), peakRssMiB: Math.round(peak / 2 ** 20), baseRssMiB: Math.round(baseRss / 2 ** 20), peakHeapMiB: Math.round(peakHeap / 2 ** 20) }),
+  );
+}
+
+function fromHexAddr(h: string): Uint8Array {
+  return new Uint8Array(Buffer.from(h.slice(2), 'hex'));
+}
+
+async function memoryWith100k(tmp: string): Promise<{ txPerSec: number; peakRssMiB: number; baseRssMiB: number; peakHeapMiB: number }> {
+  const { execFileSync } = await import('node:child_process');
+  const out = execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--memory-child', join(tmp, 'mem')], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return JSON.parse(out.trim().split('\n').pop() as string);
+}
+
+/** Runs the import benchmark; returns its figures. */
+export async function run(): Promise<Record<string, number | string>> {
+  await initHashing();
+  const baseRss = process.memoryUsage().rss;
+  const verifyRate = rawVerifyRate();
+  const tmp = mkdtempSync(join(tmpdir(), 'strata-bench-'));
+  let peakRss = baseRss;
+  const sample = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 20);
+  try {
+    // 1. Throughput: 1,000 senders, 12 blocks of 1,000 transfers to fresh accounts.
+    const senders = keysFor(1000, 1);
+    const cfg = config(senders);
+    const recip = (i: number) => blake2b256(new Uint8Array([9, i & 0xff, (i >> 8) & 0xff, i >> 16])).subarray(0, 20);
+    const blocks = produce(cfg, join(tmp, 'producer'), senders, 12, 1000, recip);
+    const importer = open(cfg, join(tmp, 'importer'));
+    const verifier = new TxVerifier();
+    const txPerSec = await importAll(importer, blocks, verifier);
+
+    await verifier.stop();
+    // 2. Memory with 100,000 accounts, in a fresh process so only the node's footprint counts:
+    // genesis funds 100k accounts, then blocks of transfers to them are imported.
+    const mem = await memoryWith100k(tmp);
+    clearInterval(sample);
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    return {
+      raw_secp256k1_verify_per_s: Math.round(verifyRate),
+      import_tx_per_s: Math.round(txPerSec),
+      import_share_of_verify_rate: Number((txPerSec / verifyRate).toFixed(3)),
+      import_goal_share: 0.7,
+      import_tx_per_s_100k_accounts: mem.txPerSec,
+      peak_rss_mib_100k_accounts: mem.peakRssMiB,
+      peak_js_heap_mib_100k_accounts: mem.peakHeapMiB,
+      bare_process_rss_mib: mem.baseRssMiB,
+      peak_rss_ratio_to_bare_process: Number((mem.peakRssMiB / mem.baseRssMiB).toFixed(2)),
+    };
+  } finally {
+    clearInterval(sample);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--memory-child') {
+  await memoryChild(process.argv[3] as string);
+  process.exit(0);
+} else if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = await run();
+  console.log(JSON.stringify(r, null, 2));
+  process.exit(0);
+}
