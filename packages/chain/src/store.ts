@@ -9,7 +9,6 @@ import {
   bigintToFixed,
   decode,
   encode,
-  fixedBytes,
   struct,
   uint,
   uintBig,
@@ -36,7 +35,17 @@ const MetaCodec: Codec<{ height: number; totalWork: bigint; status: number }> = 
   totalWork: uintBig(512),
   status: uint,
 });
-const TxLocCodec: Codec<{ blockHash: Uint8Array; index: number }> = struct('TxLocation', { blockHash: fixedBytes(32), index: uint });
+// Tx locations are internal (never hashed or sent): a fixed 36-byte layout, block hash ‖ u32 index.
+function encodeTxLoc(loc: TxLocation): Uint8Array {
+  const out = new Uint8Array(36);
+  out.set(loc.blockHash, 0);
+  new DataView(out.buffer).setUint32(32, loc.index);
+  return out;
+}
+
+function decodeTxLoc(b: Uint8Array): TxLocation {
+  return { blockHash: b.slice(0, 32), index: new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(32) };
+}
 
 const HEAD_KEY = utf8('head');
 const GENESIS_KEY = utf8('genesis');
@@ -129,11 +138,11 @@ export class ChainStore {
 
   getTxLocation(txHash: Uint8Array): TxLocation | undefined {
     const v = this.txIndex.get(txHash);
-    return v ? decode(TxLocCodec, new Uint8Array(v)) : undefined;
+    return v ? decodeTxLoc(new Uint8Array(v)) : undefined;
   }
 
   putTxLocation(txHash: Uint8Array, loc: TxLocation): void {
-    this.txIndex.putSync(txHash, encode(TxLocCodec, loc));
+    this.txIndex.putSync(txHash, encodeTxLoc(loc));
   }
 
   deleteTxLocation(txHash: Uint8Array): void {
