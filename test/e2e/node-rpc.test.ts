@@ -152,6 +152,14 @@ describe('node JSON-RPC', () => {
     expect(await admin.call<{ mining: string }>('admin_nodeInfo')).toMatchObject({ mining: 'dev' });
   });
 
+  it('serves Prometheus metrics', async () => {
+    const url = await node.metrics.serve('127.0.0.1', 0);
+    const text = await (await fetch(url)).text();
+    expect(text).toMatch(/strata_head_height \d+/);
+    expect(text).toMatch(/strata_txs_rejected_total\{reason="TX_FEE_TOO_LOW"\} 1/);
+    await node.metrics.stop();
+  });
+
   it('chain_subscribe pushes new heads over WebSocket', async () => {
     const ws = await WsRpcClient.connect(rpc.wsUrl);
     const heads: { number: string }[] = [];

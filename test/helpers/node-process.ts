@@ -1,0 +1,169 @@
+/**
+ * Helpers for multi-process network tests: a shared low-difficulty PoW chain config written to a
+ * file, and `strata node` child processes on loopback with their RPC clients.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeAddress, fromQuantity, toHex } from '@strata/primitives';
+import { RpcClient } from '@strata/rpc';
+import { keys } from './chain.js';
+
+/** Admin token every test node gets. */
+export const ADMIN_TOKEN = 'network-test-token';
+
+/** Head as returned by chain_getHead. */
+export interface Head {
+  number: string;
+  hash: string;
+  stateRoot: string;
+  parentHash: string;
+}
+
+/**
+ * Writes a PoW chain config with a low fixed difficulty (~`hashesPerBlock` hashes per block, no
+ * retargeting) and the test keys funded; returns the file path.
+ */
+export function writeNetConfig(dir: string, opts: { confirmations?: number; hashesPerBlock?: number; targetBlockTimeMs?: number } = {}): string {
+  const target = (1n << 256n) / BigInt(opts.hashesPerBlock ?? 300_000);
+  const cfg = {
+    name: 'strata-nettest',
+    chainId: 4242,
+    confirmations: opts.confirmations ?? 1000,
+    targetBlockTimeMs: opts.targetBlockTimeMs ?? 1000,
+    pow: {
+      enabled: true,
+      initialTarget: `0x${target.toString(16).padStart(64, '0')}`,
+      maxTarget: `0x${'f'.repeat(64)}`,
+      retargetInterval: 1_000_000_000,
+      maxAdjust: 4,
+    },
+    genesis: { timestamp: 1_700_000_000_000, alloc: keys.map((k) => ({ address: toHex(k.address), balance: '1000000000000' })) },
+  };
+  const file = join(dir, 'chain.json');
+  writeFileSync(file, JSON.stringify(cfg, null, 2));
+  return file;
+}
+
+/** A running `strata node` process. */
+export interface NodeProcess {
+  name: string;
+  child: ChildProcess;
+  rpc: RpcClient;
+  dataDir: string;
+  endpoints: { rpc: string; peerId: string; multiaddrs: string[]; genesis: string };
+  head(): Promise<Head>;
+  height(): Promise<number>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `strata node` on loopback (ephemeral ports) and waits for its endpoints line. */
+export function startNodeProcess(opts: {
+  name: string;
+  dataDir: string;
+  config: string;
+  mine?: boolean;
+  bootnodes?: string[];
+  /** Index of the test key credited with mined blocks (default: from the name). */
+  producer?: number;
+  args?: string[];
+}): Promise<NodeProcess> {
+  const producer = keys[(opts.producer ?? opts.name.charCodeAt(0)) % keys.length]!.address;
+  const args = [
+    'bin/strata.js',
+    'node',
+    '--data-dir',
+    opts.dataDir,
+    '--config',
+    opts.config,
+    '--rpc-port',
+    '0',
+    '--metrics-port',
+    '0',
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+    '--admin-token',
+    ADMIN_TOKEN,
+    '--log-file',
+    join(opts.dataDir, `${opts.name}.log`),
+    '--log-level',
+    'debug',
+    '--print-endpoints',
+    '--producer',
+    encodeAddress('st', producer),
+    ...(opts.mine ? ['--mine'] : []),
+    ...(opts.bootnodes && opts.bootnodes.length > 0 ? ['--bootnodes', opts.bootnodes.join(',')] : []),
+    ...(opts.args ?? []),
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let done = false;
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      child.kill('SIGKILL');
+      reject(new Error(`${opts.name} did not report its endpoints: ${out} ${err}`));
+    }, 30_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (done || nl < 0) return;
+      done = true;
+      clearTimeout(timer);
+      const endpoints = JSON.parse(out.slice(0, nl));
+      const rpc = new RpcClient(endpoints.rpc, { adminToken: ADMIN_TOKEN, timeoutMs: 20_000 });
+      const head = () => rpc.call<Head>('chain_getHead');
+      resolve({
+        name: opts.name,
+        child,
+        rpc,
+        dataDir: opts.dataDir,
+        endpoints,
+        head,
+        height: async () => Number(fromQuantity((await head()).number)),
+        stop: (signal = 'SIGINT') =>
+          new Promise((res) => {
+            if (child.exitCode !== null || child.signalCode !== null) return res(child.exitCode);
+            const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+            child.once('exit', (code) => {
+              clearTimeout(t);
+              res(code);
+            });
+            child.kill(signal);
+          }),
+      });
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('exit', (code) => {
+      if (!done) {
+        done = true;
+        clearTimeout(timer);
+        reject(new Error(`${opts.name} exited (${code}) before reporting endpoints: ${err}`));
+      }
+    });
+  });
+}
+
+/** Polls `cond` until true; throws naming `what` after `timeoutMs`. */
+export async function waitUntil(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000, everyMs = 200): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await cond()) return;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Peer ids a node is connected to. */
+export async function peerIds(n: NodeProcess): Promise<string[]> {
+  return (await n.rpc.call<{ id: string }[]>('net_peers')).map((p) => p.id);
+}
