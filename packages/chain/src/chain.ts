@@ -421,7 +421,9 @@ export class Chain {
     this.store.state.putNodes(exec.newNodes);
     this.store.putReceiptBytes(hash, exec.receiptBytes);
     this.store.setCanonical(meta.height, hash);
-    exec.txs.forEach((t, index) => this.store.putTxLocation(t.hash, { blockHash: hash, index }));
+    exec.txs.forEach((t, index) => {
+      this.store.putTxLocation(t.hash, { blockHash: hash, index });
+    });
     this.store.setHead(hash);
   }
 
