@@ -120,3 +120,32 @@ describe('chain', () => {
     expect(chain.head.meta.height).toBe(1);
   });
 });
+
+describe('conservation', () => {
+  it('after random blocks of transfers (some failing), balances sum to the supply; fees move, nothing is created', async () => {
+    const fc = (await import('fast-check')).default;
+    const { getSupply } = await import('@strata/runtime');
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.record({ from: fc.integer({ min: 0, max: 3 }), to: fc.integer({ min: 0, max: 3 }), amount: fc.bigInt({ min: 0n, max: 2_000_000_000_000n }) }), { maxLength: 6 }), { minLength: 1, maxLength: 4 }),
+        (blocks) => {
+          const { cfg, chain } = fresh();
+          const genesisSupply = getSupply(chain.stateReader);
+          expect(genesisSupply).toBe(4n * 1_000_000_000_000n);
+          const nonces = [0, 0, 0, 0];
+          for (const b of blocks) {
+            const txs = b.map((t) => transferTx(cfg, keys[t.from]!, keys[t.to]!.address, t.amount, nonces[t.from]!++));
+            const built = chain.buildBlock(txs, { producer: keys[3]!.address, timestamp: chain.head.header.timestamp + 1 });
+            // A transaction that could not pay its fee is dropped; keep our nonces in step.
+            for (const r of built.rejected) nonces[keys.findIndex((k) => toHex(k.address) === toHex(r.vtx.sender))]!--;
+            chain.importBlock({ header: built.header, txs: built.execution.txs.map((t) => t.bytes) }, { verified: built.execution.txs });
+            const sum = keys.reduce((s, k) => s + chain.account(k.address).balance, 0n);
+            expect(sum).toBe(getSupply(chain.stateReader));
+            expect(sum).toBe(genesisSupply);
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+});

@@ -186,7 +186,7 @@ export class Mempool {
   /** Drops transactions whose nonce is now used or whose fee can no longer be paid. */
   prune(accountOf: AccountReader): string[] {
     const dropped: string[] = [];
-    for (const [senderHex, q] of [...this.bySender]) {
+    for (const q of [...this.bySender.values()]) {
       const first = q.values().next().value as Entry | undefined;
       if (!first) continue;
       const acct = accountOf(first.vtx.sender);
@@ -196,7 +196,6 @@ export class Mempool {
           dropped.push(e.hashHex);
         }
       }
-      if (!this.bySender.has(senderHex)) continue;
     }
     return dropped;
   }
