@@ -4,10 +4,12 @@
  * error with a non-zero exit; client commands talk to a node over --rpc (default: the devnet).
  */
 import { Command, Option } from 'commander';
+import { registerBridgeCommands } from './commands/bridge.js';
 import { registerChainCommands } from './commands/chain.js';
 import { registerConfigCommand } from './commands/common.js';
 import { registerDevnetCommand } from './commands/devnet.js';
 import { registerNodeCommand } from './commands/node.js';
+import { registerRollupCommands } from './commands/rollup.js';
 import { fail } from './output.js';
 
 const program = new Command();
@@ -21,6 +23,8 @@ program
 registerDevnetCommand(program);
 registerNodeCommand(program);
 registerChainCommands(program);
+registerBridgeCommands(program);
+registerRollupCommands(program);
 registerConfigCommand(program);
 
 program.addOption(new Option('--no-color', 'plain output').hideHelp());

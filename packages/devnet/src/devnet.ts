@@ -12,6 +12,9 @@ import { DEV_MNEMONIC } from '@strata/primitives';
 import { defaultChainConfig, parseChainConfig, type ChainConfig } from '@strata/runtime';
 import type { RpcServer } from '@strata/rpc';
 import { COIN, devAccounts, type DevAccount } from './accounts.js';
+import { devnetMainNetwork, multiNodeChainOverrides, startPeerNodes, type PeerNodeProcess } from './multinode.js';
+import { bankModule } from '@strata/runtime';
+import { devnetRollupConfig, devnetRollupModules, startDevnetRollup, type DevnetRollup, type DevnetRollupOptions } from './rollup.js';
 
 /** Devnet settings. */
 export interface DevnetOptions {
@@ -31,6 +34,12 @@ export interface DevnetOptions {
   adminToken?: string;
   /** Chain config overrides (JSON shape of ChainConfig). */
   chain?: Record<string, unknown>;
+  /** L1 mining nodes; above 1 the L1 runs real PoW miners, the extra ones as separate processes (multinode.ts). */
+  l1Nodes?: number;
+  /** Log level of the extra L1 node processes. */
+  logLevel?: string;
+  /** The optimistic rollup on top (default: on); `false` runs the L1 alone. */
+  rollup?: DevnetRollupOptions | false;
 }
 
 /** A running devnet. */
@@ -41,6 +50,10 @@ export interface Devnet {
   accounts: DevAccount[];
   mnemonic: string;
   l1: { node: StrataNode; rpc: RpcServer; rpcUrl: string; wsUrl: string; metricsUrl: string };
+  /** With `l1Nodes` > 1: the extra L1 node processes. */
+  l1Peers?: PeerNodeProcess[];
+  /** The optimistic rollup, unless disabled. */
+  l2?: DevnetRollup;
   stop(): Promise<void>;
 }
 
@@ -68,24 +81,36 @@ export function devnetChainConfig(opts: DevnetOptions = {}): ChainConfig {
 export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger }): Promise<Devnet> {
   const fresh = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'strata-devnet-'));
-  const config = devnetChainConfig(opts);
+  const multi = (opts.l1Nodes ?? 1) > 1;
+  const config = devnetChainConfig(multi ? { ...opts, chain: { ...multiNodeChainOverrides(), ...opts.chain } } : opts);
   const mnemonic = opts.mnemonic ?? DEV_MNEMONIC;
   const accounts = devAccounts(config.addressPrefix, opts.accounts ?? 10, mnemonic);
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 8545;
+  // The extra L1 processes run the bank module only, so a multi-node L1 runs without the rollup.
+  const rollupCfg = opts.rollup === false || multi ? undefined : devnetRollupConfig(accounts, opts.rollup ?? {});
   const node = await StrataNode.create(
     {
       dataDir: join(dataDir, 'l1'),
       config,
-      mining: 'dev',
+      mining: multi ? 'pow' : 'dev',
       blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
       producer: (accounts[0] as DevAccount).keys.address,
+      ...(rollupCfg ? { modules: [bankModule, ...devnetRollupModules(rollupCfg)] } : {}),
     },
     { logger: deps.logger.child({ layer: 'l1' }) },
   );
+  if (multi) node.network = devnetMainNetwork(host);
   await node.start();
   const rpc = await startRpc(node, { host, port, ...(opts.adminToken ? { adminToken: opts.adminToken } : {}) });
   const metricsUrl = await node.metrics.serve(host, opts.metricsPort ?? (port === 0 ? 0 : port + 1000));
+  const peers = multi
+    ? await startPeerNodes(
+        { dataDir, config, count: (opts.l1Nodes as number) - 1, host, basePort: port, bootnodes: node.network?.info().multiaddrs ?? [], accounts, ...(opts.adminToken ? { adminToken: opts.adminToken } : {}), ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) },
+        deps,
+      )
+    : undefined;
+  const l2 = rollupCfg ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port }, deps.logger) : undefined;
   return {
     dataDir,
     freshDataDir: fresh,
@@ -93,7 +118,11 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
     accounts,
     mnemonic,
     l1: { node, rpc, rpcUrl: rpc.url, wsUrl: rpc.wsUrl, metricsUrl },
+    ...(l2 ? { l2 } : {}),
+    ...(peers ? { l1Peers: peers.nodes } : {}),
     async stop() {
+      await peers?.stop();
+      await l2?.stop();
       await rpc.stop();
       await node.metrics.stop();
       await node.stop();

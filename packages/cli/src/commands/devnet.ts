@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { formatCoins, startDevnet } from '@strata/devnet';
+import { type Devnet, formatCoins, startDevnet } from '@strata/devnet';
 import { DEV_MNEMONIC, DERIVATION_PREFIX, toHex } from '@strata/primitives';
 import { getAccount } from '@strata/runtime';
 import { createLogger } from '../logger.js';
@@ -23,6 +23,9 @@ interface DevnetFlags {
   logLevel: string;
   quiet?: boolean;
   rollup: boolean;
+  l1Nodes: number;
+  maliciousProposer?: boolean;
+  challengeWindow?: number;
 }
 
 export function registerDevnetCommand(program: Command): void {
@@ -40,8 +43,11 @@ export function registerDevnetCommand(program: Command): void {
     .option('--config <file>', 'chain config overrides (JSON or TOML)')
     .option('--log-level <level>', 'log level of <data-dir>/devnet.log', 'info')
     .option('--no-rollup', 'run the L1 alone, without the layer-2 rollup')
+    .option('--l1-nodes <n>', 'L1 mining nodes: above 1, real PoW miners over libp2p on loopback, the extra ones as separate processes (L1 only)', intOption('--l1-nodes'), 1)
     .option('--quiet', 'print only the banner, not a line per block')
     .option('--json', 'print the banner as JSON')
+    .option('--malicious-proposer', 'the rollup proposer posts a wrong output root now and then (watch a fraud proof)')
+    .option('--challenge-window <l1 blocks>', 'rollup challenge window in L1 blocks (default 10)', intOption('--challenge-window'))
     .action(async (flags: DevnetFlags) => {
       try {
         const chainOverrides = flags.config ? (JSON.parse(JSON.stringify(readChainConfig(flags.config), (_k, v) => (typeof v === 'bigint' ? v.toString() : v))) as Record<string, unknown>) : undefined;
@@ -61,6 +67,10 @@ export function registerDevnetCommand(program: Command): void {
             mnemonic: flags.mnemonic,
             adminToken,
             ...(chainOverrides ? { chain: chainOverrides } : {}),
+            ...(flags.l1Nodes > 1 ? { l1Nodes: flags.l1Nodes, logLevel: flags.logLevel } : {}),
+            rollup: flags.rollup
+              ? { ...(flags.maliciousProposer ? { maliciousProposer: true } : {}), ...(flags.challengeWindow !== undefined ? { challengeWindow: flags.challengeWindow } : {}) }
+              : false,
           },
           { logger },
         );
@@ -83,8 +93,12 @@ export function registerDevnetCommand(program: Command): void {
               ws: devnet.l1.wsUrl,
               metrics: devnet.l1.metricsUrl,
               head: head.meta.height,
-              sealing: flags.blockTime === 0 ? 'instant (a block per transaction batch)' : `every ${flags.blockTime}s`,
+              sealing: devnet.l1Peers ? `proof of work, ${flags.l1Nodes} mining nodes` : flags.blockTime === 0 ? 'instant (a block per transaction batch)' : `every ${flags.blockTime}s`,
+              ...(devnet.l1Peers ? { nodes: l1NodeList(devnet) } : {}),
             },
+            ...(devnet.l2
+              ? { l2: { kind: 'optimistic rollup', rollupId: devnet.l2.config.rollupId, chainId: devnet.l2.config.l2ChainId, rpc: devnet.l2.rpcUrl, ws: devnet.l2.wsUrl, challengeWindow: devnet.l2.config.challengeWindow, maliciousProposer: !!flags.maliciousProposer } }
+              : {}),
           },
           dataDir: devnet.dataDir,
           logFile,
@@ -106,7 +120,17 @@ export function registerDevnetCommand(program: Command): void {
             `      Metrics  ${devnet.l1.metricsUrl}`,
             `      Genesis  ${banner.layers.l1.genesisHash}`,
             `      Head     #${head.meta.height}${banner.resumed ? ' (resumed from data dir)' : ''}`,
+            ...(devnet.l1Peers ? l1NodeList(devnet).flatMap((n) => [`      Node ${n.index}   RPC ${n.rpc}${n.index === 0 ? ' (default)' : `  pid ${n.pid}`}`, ...n.multiaddrs.map((m) => `              ${m}`)]) : []),
             '',
+            ...(devnet.l2
+              ? [
+                  `  L2  optimistic rollup ${devnet.l2.config.rollupId}  (chain id ${devnet.l2.config.l2ChainId}; sequencer, batcher, proposer, challenger)`,
+                  `      RPC      ${devnet.l2.rpcUrl}`,
+                  `      WS       ${devnet.l2.wsUrl}`,
+                  `      Window   ${devnet.l2.config.challengeWindow} L1 blocks${flags.maliciousProposer ? '  (MALICIOUS proposer: watch the log for fraud proofs)' : ''}`,
+                  '',
+                ]
+              : []),
             `  Data dir     ${devnet.dataDir}${fresh ? ' (fresh; pass --data-dir DIR to keep and resume a chain)' : ''}`,
             `  Log          ${logFile}`,
             `  Admin token  ${adminToken}`,
@@ -119,6 +143,7 @@ export function registerDevnetCommand(program: Command): void {
             '',
             '  Try:  npx strata send --to <address> --amount 1000     (from account 0)',
             '        npx strata account balance <address>',
+            ...(devnet.l2 ? ['        npx strata bridge deposit --amount 100000000      (L1 → L2, account 0)', '        npx strata bridge status'] : []),
             '',
             '  Ctrl-C stops the devnet.',
             '',
@@ -146,4 +171,13 @@ export function registerDevnetCommand(program: Command): void {
         fail(!!flags.json, e);
       }
     });
+}
+
+/** Every L1 node of a multi-node devnet: index 0 is the devnet's own node (the default RPC). */
+function l1NodeList(devnet: Devnet): { index: number; rpc: string; pid: number | undefined; peerId: string; multiaddrs: string[]; logFile?: string }[] {
+  const own = devnet.l1.node.network?.info();
+  return [
+    { index: 0, rpc: devnet.l1.rpcUrl, pid: process.pid, peerId: own?.peerId ?? '', multiaddrs: own?.multiaddrs ?? [] },
+    ...(devnet.l1Peers ?? []).map((p) => ({ index: p.index, rpc: p.rpcUrl, pid: p.pid, peerId: p.peerId, multiaddrs: p.multiaddrs, logFile: p.logFile })),
+  ];
 }

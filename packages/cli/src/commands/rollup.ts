@@ -1,0 +1,58 @@
+/** `strata rollup challenger | status`: run a challenger against any L1, or show the rollup's heads and outputs. */
+import type { Command } from 'commander';
+import { ChallengerService, defaultRollupConfig, RollupNode, RpcL1Client } from '@strata/optimistic';
+import { fromHex, keyPairFromSecret, StrataError } from '@strata/primitives';
+import { devAccounts } from '@strata/devnet';
+import { RpcClient } from '@strata/rpc';
+import { createLogger } from '../logger.js';
+import { fail, print } from '../output.js';
+
+export function registerRollupCommands(program: Command): void {
+  const rollup = program.command('rollup').description('Optimistic rollup roles and status');
+  rollup
+    .command('challenger')
+    .description('Watch every output root on L1, dispute wrong ones and play each game to the end (derives the L2 from L1 data alone)')
+    .option('--l1-rpc <url>', 'L1 JSON-RPC endpoint', process.env.STRATA_RPC ?? 'http://127.0.0.1:8545')
+    .option('--key <0xsecret|index>', 'L1 key that pays bonds and fees (default: dev account 6)', '6')
+    .option('--batcher <0xaddress>', 'the rollup batcher address (default: the devnet\'s, dev account 9)')
+    .option('--interval <ms>', 'poll interval', '1000')
+    .option('--log-level <level>', 'log level', 'info')
+    .action(async (f: { l1Rpc: string; key: string; batcher?: string; interval: string; logLevel: string }) => {
+      try {
+        const accounts = devAccounts('st', 10);
+        const key = /^\d+$/.test(f.key) ? accounts[Number(f.key)]?.keys : keyPairFromSecret(fromHex(f.key, 32));
+        if (!key) throw new StrataError('INVALID_KEY', `no dev account ${f.key}`);
+        const cfg = defaultRollupConfig({ batcher: f.batcher ? fromHex(f.batcher, 20) : (accounts[9] as (typeof accounts)[number]).keys.address, challengeWindow: 10, clockBlocks: 12, sequencingWindow: 10 });
+        const logger = createLogger({ level: f.logLevel });
+        const node = new RollupNode({ rollup: cfg }, new RpcL1Client(f.l1Rpc), { logger });
+        const svc = new ChallengerService(node, { key, intervalMs: Number(f.interval) }, logger);
+        svc.start();
+        logger.info({ l1: f.l1Rpc }, 'challenger running (Ctrl-C stops)');
+        const stop = async () => {
+          await svc.stop();
+          process.exit(0);
+        };
+        process.on('SIGINT', () => void stop());
+        process.on('SIGTERM', () => void stop());
+      } catch (e) {
+        fail(false, e);
+      }
+    });
+  rollup
+    .command('status')
+    .description('The L2 heads (unsafe, safe, finalized) and recent output roots')
+    .option('--l2-rpc <url>', 'L2 JSON-RPC endpoint', process.env.STRATA_L2_RPC ?? 'http://127.0.0.1:8546')
+    .option('--json', 'print machine-readable JSON')
+    .action(async (f: { l2Rpc: string; json?: boolean }) => {
+      try {
+        const c = new RpcClient(f.l2Rpc);
+        const heads = await c.call<{ unsafe: number; safe: number; finalized: number }>('rollup_getHeads');
+        const outputs = await c.call<{ index: number; l2Block: number; status: string; matchesLocal: boolean | null }[]>('rollup_getOutputs');
+        print(!!f.json, { heads, outputs }, () =>
+          [`heads: unsafe #${heads.unsafe}  safe #${heads.safe}  finalized #${heads.finalized}`, ...outputs.map((o) => `output ${o.index}: L2 block #${o.l2Block}  ${o.status}${o.matchesLocal === false ? '  (WRONG root)' : ''}`)].join('\n'),
+        );
+      } catch (e) {
+        fail(!!f.json, e);
+      }
+    });
+}

@@ -1,0 +1,101 @@
+/**
+ * The devnet's optimistic rollup: its config (short windows, dev accounts as batcher, proposer
+ * and challenger), the L1 modules it needs, and the orchestration of its roles (sequencer node
+ * with batcher and proposer, a separate verifier node with the challenger) plus the L2 RPC.
+ */
+import type { Logger } from 'pino';
+import type { StrataNode } from '@strata/node';
+import {
+  BatcherService,
+  ChallengerService,
+  defaultRollupConfig,
+  l2RpcMethods,
+  NodeL1Client,
+  optimisticParentModules,
+  ProposerService,
+  rollupL1RpcMethods,
+  RollupMetrics,
+  RollupNode,
+  SequencerService,
+  type RollupConfig,
+} from '@strata/optimistic';
+import { toStrataError } from '@strata/primitives';
+import { RpcServer } from '@strata/rpc';
+import type { Module } from '@strata/runtime';
+import type { DevAccount } from './accounts.js';
+
+/** Rollup settings of the devnet. */
+export interface DevnetRollupOptions {
+  /** Challenge window in L1 blocks (default 10). */
+  challengeWindow?: number;
+  /** The proposer posts a wrong root every few outputs (a fraud proof to watch). */
+  maliciousProposer?: boolean;
+  /** L2 RPC port (default L1 port + 1; 0 picks a free port). */
+  port?: number;
+  /** L2 block interval (default 250 ms). */
+  blockTimeMs?: number;
+}
+
+/** Dev account roles: batcher = last account, proposer = second to last, challenger = third to last. */
+export function devnetRollupConfig(accounts: DevAccount[], opts: DevnetRollupOptions = {}): RollupConfig {
+  const batcher = accounts[accounts.length - 1] as DevAccount;
+  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, sequencingWindow: 10 });
+}
+
+/** The L1 modules the rollup needs. */
+export function devnetRollupModules(cfg: RollupConfig): Module[] {
+  return optimisticParentModules(cfg);
+}
+
+/** A running devnet rollup. */
+export interface DevnetRollup {
+  config: RollupConfig;
+  rpcUrl: string;
+  wsUrl: string;
+  sequencer: RollupNode;
+  verifier: RollupNode;
+  stop(): Promise<void>;
+}
+
+/** Starts the rollup's roles against the in-process L1 node and serves the L2 RPC. */
+export async function startDevnetRollup(
+  l1: { node: StrataNode; rpc: RpcServer },
+  cfg: RollupConfig,
+  accounts: DevAccount[],
+  opts: DevnetRollupOptions & { host: string; l1Port: number },
+  logger: Logger,
+): Promise<DevnetRollup> {
+  const node = l1.node;
+  l1.rpc.registerAll(rollupL1RpcMethods(node, cfg));
+  const client = new NodeL1Client(node, cfg, (a) => node.mempool.nextNonce(a, node.chain.account(a).nonce));
+  const log = logger.child({ layer: 'l2' });
+  const metrics = new RollupMetrics();
+  const seqNode = new RollupNode({ rollup: cfg, sequencer: {} }, client, { logger: log.child({ role: 'sequencer' }), metrics });
+  const verNode = new RollupNode({ rollup: cfg }, client, { logger: log.child({ role: 'verifier' }), metrics: new RollupMetrics() });
+  const n = accounts.length;
+  const sequencer = new SequencerService(seqNode, { blockTimeMs: opts.blockTimeMs ?? 250 }, log.child({ role: 'sequencer' }));
+  const batcher = new BatcherService(seqNode, { key: (accounts[n - 1] as DevAccount).keys, intervalMs: 1000 }, log.child({ role: 'batcher' }));
+  const proposer = new ProposerService(seqNode, { key: (accounts[n - 2] as DevAccount).keys, interval: 2, maliciousEvery: opts.maliciousProposer ? 2 : 0, intervalMs: 1000 }, log.child({ role: 'proposer' }));
+  const challenger = new ChallengerService(verNode, { key: (accounts[n - 3] as DevAccount).keys, intervalMs: 1000 }, log.child({ role: 'challenger' }));
+  const rpc = new RpcServer({ host: opts.host, port: opts.port ?? (opts.l1Port === 0 ? 0 : opts.l1Port + 1) }, { logger: log });
+  rpc.registerAll(l2RpcMethods(seqNode));
+  await rpc.start();
+  // L1 heartbeat: challenge windows and game clocks count L1 blocks, so the L1 must keep moving.
+  const heartbeat = setInterval(() => {
+    if (node.blockInterval === 0) void node.mineBlocks(1).catch((e) => log.warn({ error: toStrataError(e).message }, 'L1 heartbeat failed'));
+  }, 2000);
+  for (const s of [sequencer, batcher, proposer, challenger]) s.start();
+  log.info({ rpc: rpc.url, challengeWindow: cfg.challengeWindow, malicious: !!opts.maliciousProposer }, 'rollup started');
+  return {
+    config: cfg,
+    rpcUrl: rpc.url,
+    wsUrl: rpc.wsUrl,
+    sequencer: seqNode,
+    verifier: verNode,
+    async stop() {
+      clearInterval(heartbeat);
+      for (const s of [challenger, proposer, batcher, sequencer]) await s.stop();
+      await rpc.stop();
+    },
+  };
+}

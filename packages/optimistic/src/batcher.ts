@@ -1,0 +1,110 @@
+/**
+ * The batcher: posts the sequencer's blocks that L1 does not hold yet as one compressed batch,
+ * retries when a post does not land (failed, dropped by an L1 reorg, or stuck), and re-posts
+ * whatever an L1 reorg removed (it always posts from what derivation says L1 holds).
+ */
+import { encode, toHex, toStrataError, type KeyPair } from '@strata/primitives';
+import type { RollupLogger } from './derivation.js';
+import { Driver } from './driver.js';
+import type { L2Block } from './l2-chain.js';
+import { compressBatch, encodeBatchPayload, type BatchBlock } from './ops.js';
+import { INBOX_MODULE, PostBatchArgsCodec } from './parent-modules.js';
+import type { RollupNode } from './rollup-node.js';
+
+/** Batcher settings. */
+export interface BatcherOptions {
+  /** L1 key of the batcher (must be the rollup's `batcher`). */
+  key: KeyPair;
+  /** Most operations per batch (default 5,000). */
+  maxBatchOps?: number;
+  /** Most compressed bytes per batch (default 400 KB). */
+  maxBatchBytes?: number;
+  /** L1 blocks to wait for a post to land before posting again (default 3). */
+  retryAfterL1Blocks?: number;
+  intervalMs?: number;
+}
+
+/** Compute limit a batch post declares: metered state access plus per-word work. */
+export function batchComputeLimit(payloadBytes: number, dataBytes: number, ops: number): number {
+  return 30_000 + Math.ceil(payloadBytes / 32) + Math.ceil(dataBytes / 32) + ops + 200 * 20;
+}
+
+/** Builds one batch from blocks (encoded, compressed). */
+export function buildBatch(blocks: L2Block[]): { payload: Uint8Array; data: Uint8Array; ops: number } {
+  const bb: BatchBlock[] = blocks.map((b) => ({ timestamp: b.timestamp, delayedReads: b.delayedReads, ops: b.ops }));
+  const payload = encodeBatchPayload(bb);
+  return { payload, data: compressBatch(payload), ops: blocks.reduce((n, b) => n + b.allOps.length, 0) };
+}
+
+/** The batcher service. */
+export class BatcherService {
+  private inFlight: { first: number; last: number; sentAt: number; hash: Uint8Array } | undefined;
+  private readonly driver: Driver;
+  constructor(
+    readonly node: RollupNode,
+    readonly opts: BatcherOptions,
+    private readonly log: RollupLogger,
+  ) {
+    this.driver = new Driver('batcher', opts.intervalMs ?? 500, () => this.tick().then(() => {}), log, () => node.metrics.roleErrors.inc({ role: 'batcher' }));
+  }
+
+  /** One iteration; resolves with the posted range, if it posted. */
+  async tick(): Promise<{ first: number; last: number; bytes: number } | undefined> {
+    const node = this.node;
+    const onL1 = node.derivation.meta.blockCount;
+    const l1Height = node.l1Status.height;
+    if (this.inFlight) {
+      const f = this.inFlight;
+      if (onL1 >= f.last) this.inFlight = undefined;
+      else {
+        const r = await node.l1.receipt(f.hash).catch(() => undefined);
+        if (r?.status === 'failed') {
+          this.log.warn({ firstBlock: f.first, error: r.error }, 'batch rejected by L1; will rebuild and post again');
+          this.inFlight = undefined;
+        } else if (l1Height >= f.sentAt + (this.opts.retryAfterL1Blocks ?? 3) && onL1 < f.first) {
+          this.log.warn({ firstBlock: f.first, lastBlock: f.last, sentAt: f.sentAt, l1Height }, 'batch not on L1 (dropped or reorged out); re-posting');
+          node.metrics.batchRetries.inc();
+          this.inFlight = undefined;
+        } else return undefined;
+      }
+    }
+    const head = node.chain.head.number;
+    if (head <= onL1) return undefined;
+    const blocks: L2Block[] = [];
+    let ops = 0;
+    const maxOps = Math.min(this.opts.maxBatchOps ?? 5_000, node.opts.rollup.maxBatchOps);
+    for (let n = onL1 + 1; n <= head; n++) {
+      const b = node.chain.get(n) as L2Block;
+      if (blocks.length > 0 && ops + b.allOps.length > maxOps) break;
+      blocks.push(b);
+      ops += b.allOps.length;
+    }
+    let batch = buildBatch(blocks);
+    while (batch.data.length > (this.opts.maxBatchBytes ?? 400_000) && blocks.length > 1) {
+      blocks.splice(Math.ceil(blocks.length / 2));
+      batch = buildBatch(blocks);
+    }
+    const first = onL1 + 1;
+    const last = first + blocks.length - 1;
+    const args = encode(PostBatchArgsCodec, { rollupId: node.opts.rollup.rollupId, firstBlock: first, data: batch.data });
+    try {
+      const hash = await node.l1.send(this.opts.key, INBOX_MODULE, 'postBatch', args, batchComputeLimit(batch.payload.length, batch.data.length, batch.ops));
+      this.inFlight = { first, last, sentAt: l1Height, hash };
+      node.metrics.batchesPosted.inc();
+      node.metrics.batchBytes.inc(batch.data.length);
+      this.log.info({ firstBlock: first, lastBlock: last, ops: batch.ops, bytes: batch.data.length, tx: toHex(hash) }, 'batch posted to L1');
+      return { first, last, bytes: batch.data.length };
+    } catch (e) {
+      const err = toStrataError(e);
+      this.log.warn({ firstBlock: first, code: err.code, error: err.message }, 'posting batch failed; will retry');
+      return undefined;
+    }
+  }
+
+  start(): void {
+    this.driver.start();
+  }
+  stop(): Promise<void> {
+    return this.driver.stop();
+  }
+}

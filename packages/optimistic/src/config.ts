@@ -1,0 +1,92 @@
+/**
+ * RollupConfig: the protocol parameters of one optimistic rollup. The L1 settlement modules and
+ * every L2 role must use the same values (they decide what the derivation rule accepts).
+ */
+import { StrataError } from '@strata/primitives';
+import { defaultChainConfig, type ChainConfig } from '@strata/runtime';
+
+/** Protocol parameters of one optimistic rollup. */
+export interface RollupConfig {
+  /** Identifies the rollup in L1 module arguments and state keys. */
+  rollupId: number;
+  /** Chain id of the L2 (its transactions sign over it). */
+  l2ChainId: number;
+  /** bech32m prefix of L2 addresses. */
+  l2AddressPrefix: string;
+  /** The only L1 account allowed to post batches (OP: the batcher address of the system config). */
+  batcher: Uint8Array;
+  /** L2 address credited with L2 transaction fees (fixed, so every node derives the same state). */
+  l2FeeRecipient: Uint8Array;
+  /** L1 blocks an output root must wait, unchallenged, before withdrawals against it finalize. */
+  challengeWindow: number;
+  /** L1 blocks each player of a dispute may spend in total on its moves (a chess clock). */
+  clockBlocks: number;
+  /** Bond the proposer locks with each output root. */
+  proposerBond: bigint;
+  /** Bond a challenger locks when it opens a game. */
+  challengerBond: bigint;
+  /** Share of a loser's bond burned instead of paid to the winner, basis points. */
+  bondBurnBps: number;
+  /**
+   * Sequencing window: a deposit or forced transaction queued on L1 at height h is included by
+   * the inbox itself at the end of L1 block h + window if the batcher has not included it.
+   */
+  sequencingWindow: number;
+  /** Cap on a batch's decompressed size (zip-bomb guard), bytes. */
+  maxBatchBytes: number;
+  /** Most operations in one batch. */
+  maxBatchOps: number;
+  /** How far (ms) an L2 block timestamp may run ahead of the L1 block that carries it. */
+  maxTimestampDriftMs: number;
+}
+
+/** Defaults for a devnet rollup (short windows). */
+export function defaultRollupConfig(overrides: Partial<RollupConfig> = {}): RollupConfig {
+  return {
+    rollupId: 1,
+    l2ChainId: 901,
+    l2AddressPrefix: 'sl',
+    batcher: new Uint8Array(20),
+    l2FeeRecipient: new Uint8Array(20).fill(0xfe),
+    challengeWindow: 10,
+    clockBlocks: 20,
+    proposerBond: 1_000_000_000n,
+    challengerBond: 1_000_000_000n,
+    bondBurnBps: 2_000,
+    sequencingWindow: 8,
+    maxBatchBytes: 4 * 1024 * 1024,
+    maxBatchOps: 20_000,
+    maxTimestampDriftMs: 60_000,
+    ...overrides,
+  };
+}
+
+/** Checks a rollup config once at start; throws CONFIG_INVALID naming the field. */
+export function checkRollupConfig(cfg: RollupConfig): RollupConfig {
+  const bad = (f: string, why: string): never => {
+    throw new StrataError('CONFIG_INVALID', `rollup config: ${f} ${why}`, { field: f });
+  };
+  if (!Number.isSafeInteger(cfg.rollupId) || cfg.rollupId < 0) bad('rollupId', 'must be a non-negative integer');
+  if (cfg.batcher.length !== 20) bad('batcher', 'must be a 20-byte address');
+  if (cfg.l2FeeRecipient.length !== 20) bad('l2FeeRecipient', 'must be a 20-byte address');
+  if (cfg.challengeWindow < 1) bad('challengeWindow', 'must be at least 1 L1 block');
+  if (cfg.clockBlocks < 1) bad('clockBlocks', 'must be at least 1 L1 block');
+  if (cfg.bondBurnBps < 0 || cfg.bondBurnBps > 10_000) bad('bondBurnBps', 'must be between 0 and 10000');
+  if (cfg.sequencingWindow < 1) bad('sequencingWindow', 'must be at least 1 L1 block');
+  return cfg;
+}
+
+/** The L2's own chain config (fees are paid in the wrapped coin; nothing is burned). */
+export function l2ChainConfig(cfg: RollupConfig): ChainConfig {
+  return Object.freeze(
+    defaultChainConfig({
+      chainId: cfg.l2ChainId,
+      name: `strata-l2-${cfg.rollupId}`,
+      addressPrefix: cfg.l2AddressPrefix,
+      targetBlockTimeMs: 250,
+      confirmations: 0,
+      fees: { perByte: 0n, perCompute: 1n, burnBps: 0 },
+      genesis: { timestamp: 0, alloc: [] },
+    }),
+  );
+}

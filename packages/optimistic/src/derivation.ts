@@ -1,0 +1,236 @@
+/**
+ * Derivation: the L2 chain as a pure function of L1 data. `Derivation` replays the L1's inbox
+ * rule (the same `inbox-core` code the L1 module runs) over L1 blocks, in order, and yields the
+ * L2 blocks they define. It keeps a snapshot per L1 block so an L1 reorg rolls it back exactly.
+ * Nothing read from L1 can make it throw: a transaction it cannot interpret is skipped with a
+ * log line (the L1 receipt already says whether the inbox accepted it).
+ */
+import { bytesEqual, decode, toHex, toStrataError } from '@strata/primitives';
+import type { RollupConfig } from './config.js';
+import {
+  appendBatch,
+  appendDelayed,
+  EMPTY_INBOX,
+  forceInclusion,
+  type AppendedBatch,
+  type BatchRecord,
+  type DelayedRecord,
+  type InboxMeta,
+  type InboxStore,
+} from './inbox-core.js';
+import { encodeOp } from './ops.js';
+import { BRIDGE_MODULE, DepositArgs, ForceTxArgs, INBOX_MODULE, PostBatchArgsCodec } from './parent-modules.js';
+
+/** One rollup-relevant transaction of an L1 block. */
+export interface L1TxData {
+  module: string;
+  method: string;
+  args: Uint8Array;
+  sender: Uint8Array;
+  /** The L1 receipt status: only `ok` transactions changed L1 state. */
+  ok: boolean;
+}
+
+/** What derivation needs of an L1 block. */
+export interface L1BlockData {
+  height: number;
+  hash: Uint8Array;
+  parentHash: Uint8Array;
+  timestamp: number;
+  txs: L1TxData[];
+}
+
+/** A derived L2 block's content, with where it came from. */
+export interface DerivedBlock {
+  number: number;
+  timestamp: number;
+  firstOp: number;
+  delayedFrom: number;
+  delayedOps: Uint8Array[];
+  ops: Uint8Array[];
+  l1Height: number;
+  batchIndex: number;
+}
+
+/** Minimal logger (pino-compatible). */
+export interface RollupLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** A logger that drops everything. */
+export const silentLogger: RollupLogger = { info() {}, warn() {}, debug() {} };
+
+class MirrorStore implements InboxStore {
+  m: InboxMeta = { ...EMPTY_INBOX };
+  readonly delayedRecs: DelayedRecord[] = [];
+  readonly delayedOps: Uint8Array[] = [];
+  readonly batches: BatchRecord[] = [];
+  meta(): InboxMeta {
+    return this.m;
+  }
+  setMeta(m: InboxMeta): void {
+    this.m = m;
+  }
+  delayed(i: number): DelayedRecord | undefined {
+    return this.delayedRecs[i];
+  }
+  setDelayed(i: number, r: DelayedRecord): void {
+    this.delayedRecs[i] = r;
+  }
+  batch(b: number): BatchRecord | undefined {
+    return this.batches[b];
+  }
+  setBatch(b: number, r: BatchRecord): void {
+    this.batches[b] = r;
+  }
+}
+
+/** Replays the inbox rule over L1 blocks. */
+export class Derivation {
+  private readonly store = new MirrorStore();
+  /** Processed L1 blocks: height, hash and the inbox counters after it. */
+  private readonly processed: { height: number; hash: Uint8Array; meta: InboxMeta }[] = [];
+  /** Per derived L2 block: the L1 block and batch that carried it. */
+  private readonly origin: { l1Height: number; batchIndex: number }[] = [];
+
+  constructor(
+    readonly cfg: RollupConfig,
+    private readonly log: RollupLogger = silentLogger,
+  ) {}
+
+  /** Inbox counters as of the last processed L1 block. */
+  get meta(): InboxMeta {
+    return this.store.meta();
+  }
+
+  /** The last processed L1 block. */
+  get l1Tip(): { height: number; hash: Uint8Array } | undefined {
+    return this.processed[this.processed.length - 1];
+  }
+
+  /** Hash of a processed L1 block. */
+  l1HashAt(height: number): Uint8Array | undefined {
+    const first = this.processed[0];
+    if (!first) return undefined;
+    return this.processed[height - first.height]?.hash;
+  }
+
+  batch(b: number): BatchRecord | undefined {
+    return this.store.batch(b);
+  }
+
+  /** Queued delayed operations (encoded) from `from` up to the current count. */
+  delayedOps(from: number, count?: number): Uint8Array[] {
+    return this.store.delayedOps.slice(from, count === undefined ? this.store.m.delayedCount : from + count);
+  }
+
+  /** L1 height at which delayed operation `i` was queued. */
+  delayedHeight(i: number): number | undefined {
+    return this.store.delayedRecs[i]?.l1Height;
+  }
+
+  /** Which L1 block and batch carried L2 block `number`. */
+  originOf(number: number): { l1Height: number; batchIndex: number } | undefined {
+    return this.origin[number];
+  }
+
+  /** The batch holding global operation `op`. */
+  batchOfOp(op: number): number | undefined {
+    let lo = 0;
+    let hi = this.store.m.batchCount - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const b = this.store.batches[mid] as BatchRecord;
+      if (op < b.firstOp) hi = mid - 1;
+      else if (op >= b.firstOp + b.opCount) lo = mid + 1;
+      else return mid;
+    }
+    return undefined;
+  }
+
+  /**
+   * Processes the next L1 block. Throws NOT_FOUND-free: the caller checks `parentHash` against
+   * `l1Tip` first (see `needsRollback`). Returns the L2 blocks it defines.
+   */
+  apply(block: L1BlockData): DerivedBlock[] {
+    const out: DerivedBlock[] = [];
+    const at = { height: block.height, timestamp: block.timestamp };
+    const emit = (b: AppendedBatch) => {
+      for (const blk of b.blocks) {
+        out.push({
+          number: blk.number,
+          timestamp: blk.timestamp,
+          firstOp: blk.firstOp,
+          delayedFrom: blk.delayedFrom,
+          delayedOps: this.store.delayedOps.slice(blk.delayedFrom, blk.delayedFrom + blk.delayedReads),
+          ops: blk.ops,
+          l1Height: block.height,
+          batchIndex: b.index,
+        });
+        this.origin[blk.number] = { l1Height: block.height, batchIndex: b.index };
+      }
+    };
+    for (const tx of block.txs) {
+      if (!tx.ok) continue;
+      try {
+        if (tx.module === BRIDGE_MODULE && tx.method === 'deposit') {
+          const a = decode(DepositArgs, tx.args);
+          if (a.rollupId !== this.cfg.rollupId) continue;
+          const id = this.store.m.delayedCount;
+          const op = encodeOp({ kind: 'deposit', depositId: id, from: tx.sender, to: a.to, amount: a.amount });
+          appendDelayed(this.store, at, op);
+          this.store.delayedOps[id] = op;
+        } else if (tx.module === INBOX_MODULE && tx.method === 'forceTx') {
+          const a = decode(ForceTxArgs, tx.args);
+          if (a.rollupId !== this.cfg.rollupId) continue;
+          const id = this.store.m.delayedCount;
+          const op = encodeOp({ kind: 'forced', queueIndex: id, from: tx.sender, raw: a.raw });
+          appendDelayed(this.store, at, op);
+          this.store.delayedOps[id] = op;
+        } else if (tx.module === INBOX_MODULE && tx.method === 'postBatch') {
+          const a = decode(PostBatchArgsCodec, tx.args);
+          if (a.rollupId !== this.cfg.rollupId || !bytesEqual(tx.sender, this.cfg.batcher)) continue;
+          emit(appendBatch(this.store, at, { firstBlock: a.firstBlock, data: a.data }, this.cfg, () => {}));
+        }
+      } catch (e) {
+        const err = toStrataError(e);
+        this.log.warn({ l1Height: block.height, module: tx.module, method: tx.method, code: err.code, error: err.message }, 'skipping L1 transaction derivation cannot use');
+      }
+    }
+    const forced = forceInclusion(this.store, at, this.cfg);
+    if (forced) {
+      this.log.info({ l1Height: block.height, l2Block: forced.record.firstBlock, ops: forced.record.opCount }, 'sequencing window expired: inbox force-included queued operations');
+      emit(forced);
+    }
+    this.processed.push({ height: block.height, hash: block.hash, meta: { ...this.store.m } });
+    if (this.processed.length > 10_000) this.processed.splice(0, this.processed.length - 10_000);
+    return out;
+  }
+
+  /** Whether `block` does not extend the last processed L1 block (an L1 reorg happened). */
+  needsRollback(block: L1BlockData): boolean {
+    const tip = this.l1Tip;
+    return !!tip && (block.height !== tip.height + 1 || !bytesEqual(block.parentHash, tip.hash));
+  }
+
+  /** Rolls back to just after L1 block `height` (every later L1 block is forgotten). */
+  rollbackTo(height: number): InboxMeta {
+    while (this.processed.length > 0 && (this.l1Tip as { height: number }).height > height) this.processed.pop();
+    const meta = this.processed[this.processed.length - 1]?.meta ?? { ...EMPTY_INBOX };
+    this.store.m = { ...meta };
+    this.store.batches.length = meta.batchCount;
+    this.store.delayedRecs.length = meta.delayedCount;
+    this.store.delayedOps.length = meta.delayedCount;
+    this.origin.length = meta.blockCount + 1;
+    this.log.info({ l1Height: height, l2Blocks: meta.blockCount, batches: meta.batchCount }, 'derivation rolled back after an L1 reorg');
+    return meta;
+  }
+
+  /** Describes the derivation cursor for logs. */
+  describe(): Record<string, unknown> {
+    const t = this.l1Tip;
+    return { l1: t ? { height: t.height, hash: toHex(t.hash) } : null, ...this.store.m };
+  }
+}

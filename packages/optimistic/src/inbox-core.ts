@@ -1,0 +1,222 @@
+/**
+ * The inbox rule, shared by the L1 inbox module and the L2 derivation: how L1 data (batches,
+ * deposits, forced transactions, the passage of L1 blocks) turns into the ordered list of L2
+ * blocks and operations. The L1 module runs it over L1 state; every L2 node runs the same code
+ * over an in-memory mirror fed with L1 blocks, so the L2 chain is a pure function of L1 data.
+ *
+ * Arbitrum-style: deposits and forced transactions wait in a delayed queue; the sequencer's
+ * batches read them in order (each L2 block says how many it reads); when the oldest has waited
+ * `sequencingWindow` L1 blocks, the inbox itself appends an L2 block that includes every queued
+ * operation (OP Stack's sequencing window), so the sequencer cannot censor them.
+ */
+import { decode, encode, fixedBytes, StrataError, struct, uint, type Codec } from '@strata/primitives';
+import { merkleRoot } from '@strata/chain';
+import type { RollupConfig } from './config.js';
+import { decodeBatchPayload, decompressBatch, opHash, opLeaf } from './ops.js';
+
+/** Counters of one rollup's inbox. */
+export interface InboxMeta {
+  batchCount: number;
+  /** L2 blocks appended so far (the next block is number blockCount + 1; block 0 is genesis). */
+  blockCount: number;
+  /** Operations appended so far (global operation index). */
+  opCount: number;
+  delayedCount: number;
+  delayedRead: number;
+  lastTimestamp: number;
+}
+
+/** A queued deposit or forced transaction. */
+export interface DelayedRecord {
+  l1Height: number;
+  opHash: Uint8Array;
+}
+
+/** What L1 remembers about one batch. */
+export interface BatchRecord {
+  l1Height: number;
+  firstBlock: number;
+  blockCount: number;
+  firstOp: number;
+  opCount: number;
+  /** Merkle root of the batch's operation leaves (`opLeaf`). */
+  opsRoot: Uint8Array;
+  lastTimestamp: number;
+  /** 1 when the inbox appended it (sequencing window expired), 0 for a batcher's batch. */
+  forced: number;
+}
+
+/** Codecs of the records (as stored in L1 state). */
+export const InboxMetaCodec: Codec<InboxMeta> = struct('InboxMeta', {
+  batchCount: uint,
+  blockCount: uint,
+  opCount: uint,
+  delayedCount: uint,
+  delayedRead: uint,
+  lastTimestamp: uint,
+});
+export const DelayedCodec: Codec<DelayedRecord> = struct('Delayed', { l1Height: uint, opHash: fixedBytes(32) });
+export const BatchRecordCodec: Codec<BatchRecord> = struct('BatchRecord', {
+  l1Height: uint,
+  firstBlock: uint,
+  blockCount: uint,
+  firstOp: uint,
+  opCount: uint,
+  opsRoot: fixedBytes(32),
+  lastTimestamp: uint,
+  forced: uint,
+});
+
+/** Storage the inbox rule runs over (L1 state or a derivation mirror). */
+export interface InboxStore {
+  meta(): InboxMeta;
+  setMeta(m: InboxMeta): void;
+  delayed(i: number): DelayedRecord | undefined;
+  setDelayed(i: number, r: DelayedRecord): void;
+  batch(b: number): BatchRecord | undefined;
+  setBatch(b: number, r: BatchRecord): void;
+}
+
+/** The empty inbox. */
+export const EMPTY_INBOX: InboxMeta = { batchCount: 0, blockCount: 0, opCount: 0, delayedCount: 0, delayedRead: 0, lastTimestamp: 0 };
+
+/** One L2 block as the inbox appended it. */
+export interface AppendedBlock {
+  number: number;
+  timestamp: number;
+  /** Global index of its first operation. */
+  firstOp: number;
+  /** Delayed queue indices read at its start. */
+  delayedFrom: number;
+  delayedReads: number;
+  /** Sequenced operations (encoded). */
+  ops: Uint8Array[];
+}
+
+/** A batch as appended: its record and blocks. */
+export interface AppendedBatch {
+  index: number;
+  record: BatchRecord;
+  blocks: AppendedBlock[];
+}
+
+/** L1 block facts the rule depends on. */
+export interface L1Point {
+  height: number;
+  timestamp: number;
+}
+
+/** Appends a deposit or forced transaction to the delayed queue; returns its index. */
+export function appendDelayed(store: InboxStore, at: L1Point, op: Uint8Array): number {
+  const m = store.meta();
+  const i = m.delayedCount;
+  store.setDelayed(i, { l1Height: at.height, opHash: opHash(op) });
+  store.setMeta({ ...m, delayedCount: i + 1 });
+  return i;
+}
+
+/** Arguments of a batch post. */
+export interface PostBatchArgs {
+  /** The L2 block number the batch starts at (must be the next one: guards against reordering). */
+  firstBlock: number;
+  /** Brotli-compressed batch payload. */
+  data: Uint8Array;
+}
+
+function commit(store: InboxStore, m: InboxMeta, at: L1Point, blocks: AppendedBlock[], forced: boolean): AppendedBatch {
+  const leaves: Uint8Array[] = [];
+  let lastTs = m.lastTimestamp;
+  let ops = 0;
+  for (const b of blocks) {
+    for (let i = 0; i < b.delayedReads; i++) {
+      const d = store.delayed(b.delayedFrom + i) as DelayedRecord;
+      leaves.push(opLeaf(b.number, b.timestamp, d.opHash));
+    }
+    for (const op of b.ops) leaves.push(opLeaf(b.number, b.timestamp, opHash(op)));
+    ops += b.delayedReads + b.ops.length;
+    lastTs = b.timestamp;
+  }
+  const record: BatchRecord = {
+    l1Height: at.height,
+    firstBlock: m.blockCount + 1,
+    blockCount: blocks.length,
+    firstOp: m.opCount,
+    opCount: ops,
+    opsRoot: merkleRoot(leaves),
+    lastTimestamp: lastTs,
+    forced: forced ? 1 : 0,
+  };
+  const index = m.batchCount;
+  store.setBatch(index, record);
+  const delayedRead = blocks.reduce((n, b) => n + b.delayedReads, m.delayedRead);
+  store.setMeta({ ...m, batchCount: index + 1, blockCount: m.blockCount + blocks.length, opCount: m.opCount + ops, delayedRead, lastTimestamp: lastTs });
+  return { index, record, blocks };
+}
+
+/**
+ * Appends a batcher's batch. Throws L2_INVALID_BATCH naming the rule broken: wrong first block,
+ * corrupt or oversized data, timestamps not increasing or too far ahead of L1, reading delayed
+ * operations that are not queued. `charge` meters the work (per 32 bytes decompressed, per op).
+ */
+export function appendBatch(store: InboxStore, at: L1Point, args: PostBatchArgs, cfg: RollupConfig, charge: (words: number) => void): AppendedBatch {
+  const m = store.meta();
+  if (args.firstBlock !== m.blockCount + 1) {
+    throw new StrataError('L2_INVALID_BATCH', `batch starts at L2 block ${args.firstBlock}, the next block is ${m.blockCount + 1}`, {
+      expected: m.blockCount + 1,
+      got: args.firstBlock,
+    });
+  }
+  const payload = decompressBatch(args.data, cfg.maxBatchBytes);
+  charge(Math.ceil(payload.length / 32) + Math.ceil(args.data.length / 32));
+  const blocks = decodeBatchPayload(payload, cfg.maxBatchOps);
+  let ts = m.lastTimestamp;
+  let delayed = m.delayedRead;
+  const out: AppendedBlock[] = [];
+  let op = m.opCount;
+  blocks.forEach((b, i) => {
+    if (b.timestamp <= ts) throw new StrataError('L2_INVALID_BATCH', `L2 block ${m.blockCount + 1 + i} timestamp ${b.timestamp} is not after ${ts}`);
+    if (b.timestamp > at.timestamp + cfg.maxTimestampDriftMs) {
+      throw new StrataError('L2_INVALID_BATCH', `L2 block ${m.blockCount + 1 + i} timestamp ${b.timestamp} is too far ahead of L1 (${at.timestamp})`);
+    }
+    if (delayed + b.delayedReads > m.delayedCount) {
+      throw new StrataError('L2_INVALID_BATCH', `L2 block ${m.blockCount + 1 + i} reads delayed operations up to ${delayed + b.delayedReads}, only ${m.delayedCount} are queued`);
+    }
+    out.push({ number: m.blockCount + 1 + i, timestamp: b.timestamp, firstOp: op, delayedFrom: delayed, delayedReads: b.delayedReads, ops: b.ops });
+    op += b.delayedReads + b.ops.length;
+    ts = b.timestamp;
+    delayed += b.delayedReads;
+  });
+  charge(op - m.opCount);
+  return commit(store, m, at, out, false);
+}
+
+/**
+ * End-of-L1-block rule: if the oldest queued operation has waited `sequencingWindow` L1 blocks,
+ * append one L2 block that reads every queued operation. Returns the appended batch, if any.
+ */
+export function forceInclusion(store: InboxStore, at: L1Point, cfg: RollupConfig): AppendedBatch | undefined {
+  const m = store.meta();
+  if (m.delayedRead >= m.delayedCount) return undefined;
+  const oldest = store.delayed(m.delayedRead) as DelayedRecord;
+  if (oldest.l1Height + cfg.sequencingWindow > at.height) return undefined;
+  const reads = Math.min(m.delayedCount - m.delayedRead, cfg.maxBatchOps);
+  const block: AppendedBlock = {
+    number: m.blockCount + 1,
+    timestamp: Math.max(m.lastTimestamp + 1, at.timestamp),
+    firstOp: m.opCount,
+    delayedFrom: m.delayedRead,
+    delayedReads: reads,
+    ops: [],
+  };
+  return commit(store, m, at, [block], true);
+}
+
+/** Decodes stored inbox meta (or the empty inbox). */
+export function decodeMeta(raw: Uint8Array | undefined): InboxMeta {
+  return raw ? decode(InboxMetaCodec, raw) : { ...EMPTY_INBOX };
+}
+
+/** Encodes inbox meta. */
+export function encodeMeta(m: InboxMeta): Uint8Array {
+  return encode(InboxMetaCodec, m);
+}

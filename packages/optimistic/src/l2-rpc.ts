@@ -1,0 +1,150 @@
+/**
+ * The L2 node's JSON-RPC: the L1's method names where they apply (chain_getHead,
+ * chain_getBlockByNumber, tx_sendRaw, tx_getReceipt, state_getAccount, mempool_status…) plus
+ * rollup methods: the three heads, output roots with their status, a withdrawal's stage and proof.
+ */
+import { encodeAddress, fromHex, fromQuantity, toHex, toQuantity } from '@strata/primitives';
+import { RpcError, type MethodSpec } from '@strata/rpc';
+import { parseAddress } from '@strata/runtime';
+import type { L2Block } from './l2-chain.js';
+import { isOutputFinalView, withdrawalStage } from './withdrawal-stage.js';
+import type { RollupNode } from './rollup-node.js';
+
+function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, unknown> {
+  const o = node.derivation.originOf(b.number);
+  return {
+    number: toQuantity(b.number),
+    hash: toHex(b.hash),
+    parentHash: toHex(b.parentHash),
+    timestamp: toQuantity(b.timestamp),
+    stateRoot: toHex(b.stateRoot),
+    operations: b.allOps.length,
+    l1Origin: o ? toQuantity(o.l1Height) : null,
+    transactions: full
+      ? b.results.map((r, i) => ({ index: i, kind: r.kind, status: r.status, hash: r.txHash ? toHex(r.txHash) : null, error: r.error ?? null }))
+      : b.results.filter((r) => r.txHash).map((r) => toHex(r.txHash as Uint8Array)),
+  };
+}
+
+/** Builds the L2 RPC method table. */
+export function l2RpcMethods(node: RollupNode): Record<string, MethodSpec> {
+  const prefix = node.env.config.addressPrefix;
+  const addr = (v: unknown) => {
+    try {
+      return parseAddress(String(v), prefix);
+    } catch (e) {
+      throw RpcError.invalidParams(`invalid parameter 0 (address): ${(e as Error).message}`);
+    }
+  };
+  const tagged = (tag: unknown): number => {
+    const h = node.heads();
+    if (tag === undefined || tag === null || tag === 'latest' || tag === 'unsafe') return h.unsafe;
+    if (tag === 'safe') return h.safe;
+    if (tag === 'finalized') return h.finalized;
+    return Number(fromQuantity(tag));
+  };
+  return {
+    chain_getHead: { maxParams: 1, handler: (p) => blockJson(node, node.chain.get(tagged(p[0])) as L2Block, false) },
+    chain_getBlockByNumber: {
+      minParams: 1,
+      maxParams: 2,
+      handler: (p) => {
+        const b = node.chain.get(tagged(p[0]));
+        return b ? blockJson(node, b, p[1] === true) : null;
+      },
+    },
+    chain_getConfig: {
+      maxParams: 0,
+      handler: () => ({ chainId: toQuantity(node.env.config.chainId), name: node.env.config.name, addressPrefix: prefix, rollupId: node.opts.rollup.rollupId, challengeWindow: node.opts.rollup.challengeWindow, fees: { perByte: '0x0', perCompute: toQuantity(node.env.config.fees.perCompute), burnBps: 0 } }),
+    },
+    tx_sendRaw: { minParams: 1, maxParams: 1, handler: (p) => toHex(node.submitTx(fromHex(String(p[0]))).hash) },
+    tx_getReceipt: {
+      minParams: 1,
+      maxParams: 1,
+      handler: (p) => {
+        const loc = node.chain.txLocation(fromHex(String(p[0]), 32));
+        if (!loc) return null;
+        const b = node.chain.get(loc.number) as L2Block;
+        const r = b.results[loc.index];
+        if (!r) return null;
+        const h = node.heads();
+        return { transactionHash: String(p[0]), blockNumber: toQuantity(loc.number), status: r.status === 'ok' ? '0x1' : '0x0', error: r.error ?? null, events: r.events, safety: loc.number <= h.finalized ? 'finalized' : loc.number <= h.safe ? 'safe' : 'unsafe' };
+      },
+    },
+    state_getAccount: {
+      minParams: 1,
+      maxParams: 2,
+      handler: (p) => {
+        const a = addr(p[0]);
+        const n = tagged(p[1]);
+        const b = node.chain.get(n) as L2Block;
+        const acct = node.chain.account(a, b.stateRoot);
+        return { address: encodeAddress(prefix, a), balance: toQuantity(acct.balance), nonce: toQuantity(acct.nonce), nextNonce: toQuantity(node.isSequencer ? node.nextNonce(a) : acct.nonce), blockNumber: toQuantity(n) };
+      },
+    },
+    mempool_status: { maxParams: 0, handler: () => ({ count: toQuantity(node.poolSize) }) },
+    rollup_getHeads: {
+      maxParams: 0,
+      description: 'The unsafe (sequenced), safe (batch on L1) and finalized (batch final on L1) L2 heads.',
+      handler: () => {
+        const h = node.heads();
+        return { unsafe: h.unsafe, safe: h.safe, finalized: h.finalized, l1: node.l1Status };
+      },
+    },
+    rollup_getOutputs: {
+      maxParams: 0,
+      handler: async () => {
+        const meta = await node.l1.outputsMeta();
+        const out = [];
+        for (let i = Math.max(0, meta.count - 50); i < meta.count; i++) {
+          const o = await node.l1.output(i);
+          if (!o) continue;
+          const local = node.chain.rootAfterOps(o.opEnd);
+          out.push({
+            index: i,
+            l2Block: o.l2Block,
+            stateRoot: toHex(o.stateRoot),
+            l1Height: o.l1Height,
+            status: o.status === 1 ? 'discarded' : (await isOutputFinalView(node, i)) ? 'final' : o.openGames > 0 ? 'disputed' : 'in challenge window',
+            matchesLocal: local ? toHex(local) === toHex(o.stateRoot) : null,
+          });
+        }
+        return out;
+      },
+    },
+    rollup_getWithdrawal: {
+      minParams: 1,
+      maxParams: 1,
+      description: "A withdrawal's stage (waiting for root, in challenge window, ready, finalized), record and proof.",
+      handler: async (p) => {
+        const s = await withdrawalStage(node, Number(p[0]));
+        if (!s) return null;
+        return {
+          id: s.record.id,
+          from: toHex(s.record.l2Sender),
+          to: toHex(s.record.l1Recipient),
+          amount: s.record.amount.toString(),
+          l2Block: s.l2Block,
+          stage: s.stage,
+          outputIndex: s.outputIndex ?? null,
+          readyAtL1: s.readyAt ?? null,
+          proof: s.proof ? s.proof.map(toHex) : null,
+        };
+      },
+    },
+    rollup_listWithdrawals: {
+      minParams: 0,
+      maxParams: 1,
+      handler: async (p) => {
+        const who = p[0] === undefined ? undefined : toHex(addr(p[0]));
+        const out = [];
+        for (const [id] of node.chain.allWithdrawals()) {
+          const s = await withdrawalStage(node, id);
+          if (!s || (who && toHex(s.record.l2Sender) !== who && toHex(s.record.l1Recipient) !== who)) continue;
+          out.push({ id, amount: s.record.amount.toString(), to: toHex(s.record.l1Recipient), stage: s.stage, outputIndex: s.outputIndex ?? null });
+        }
+        return out;
+      },
+    },
+  };
+}

@@ -1,0 +1,652 @@
+/**
+ * The rollup's settlement modules in its parent chain's runtime: `op_bridge` (escrow, deposits,
+ * withdrawal proofs and finalization), `op_inbox` (batches as data, the forced-inclusion queue)
+ * and `op_disputes` (bonded output roots, bisection games, the one-step fraud proof that
+ * re-executes one L2 operation with the L2's own `applyL2Op` over a Merkle witness).
+ */
+import { verifyMerkleProof } from '@strata/chain';
+import {
+  bigintToFixed,
+  bool,
+  bytesEqual,
+  decode,
+  encode,
+  fixedBytes,
+  list,
+  optional,
+  StrataError,
+  struct,
+  toHex,
+  uint,
+  uintBig,
+  utf8,
+  varBytes,
+  type Codec,
+} from '@strata/primitives';
+import { burn, moduleAddress, transfer, type BlockContext, type Module, type TxContext } from '@strata/runtime';
+import {
+  EMPTY_ROOT,
+  OverlayView,
+  SparseMerkleTree,
+  stateKey,
+  TreeReader,
+  verifyProof,
+  WitnessNodeReader,
+  type StateReader,
+  type StateView,
+} from '@strata/state';
+import { checkRollupConfig, type RollupConfig } from './config.js';
+import {
+  appendBatch,
+  appendDelayed,
+  BatchRecordCodec,
+  decodeMeta,
+  DelayedCodec,
+  encodeMeta,
+  forceInclusion,
+  type BatchRecord,
+  type InboxMeta,
+  type InboxStore,
+} from './inbox-core.js';
+import { encodeOp, opHash, opLeaf } from './ops.js';
+import { applyL2Op, makeL2Env, WithdrawalCodec, withdrawalKey, type L2Env } from './stf.js';
+
+/** Module names. */
+export const BRIDGE_MODULE = 'op_bridge';
+export const INBOX_MODULE = 'op_inbox';
+export const DISPUTES_MODULE = 'op_disputes';
+
+const u64 = (n: number) => bigintToFixed(BigInt(n), 8);
+
+/** Escrow account of a rollup's bridge. */
+export function escrowAddress(rollupId: number): Uint8Array {
+  return moduleAddress(`${BRIDGE_MODULE}/${rollupId}`);
+}
+
+/** Account holding a rollup's proposer and challenger bonds. */
+export function bondAddress(rollupId: number): Uint8Array {
+  return moduleAddress(`${DISPUTES_MODULE}/${rollupId}`);
+}
+
+// ---------------------------------------------------------------- argument codecs
+
+/** `op_bridge.deposit` */
+export const DepositArgs = struct('DepositArgs', { rollupId: uint, to: fixedBytes(20), amount: uintBig(128) });
+/** `op_bridge.proveWithdrawal` */
+export const ProveWithdrawalArgs = struct('ProveWithdrawalArgs', {
+  rollupId: uint,
+  outputIndex: uint,
+  withdrawal: WithdrawalCodec,
+  proof: list(varBytes(4096), 300),
+});
+/** `op_bridge.finalizeWithdrawal` */
+export const FinalizeWithdrawalArgs = struct('FinalizeWithdrawalArgs', { rollupId: uint, id: uint });
+/** `op_inbox.postBatch` */
+export const PostBatchArgsCodec = struct('PostBatchArgs', { rollupId: uint, firstBlock: uint, data: varBytes(1 << 20) });
+/** `op_inbox.forceTx` */
+export const ForceTxArgs = struct('ForceTxArgs', { rollupId: uint, raw: varBytes(128 * 1024) });
+/** `op_disputes.propose` */
+export const ProposeArgs = struct('ProposeArgs', { rollupId: uint, batchIndex: uint, stateRoot: fixedBytes(32) });
+/** `op_disputes.challenge` */
+export const ChallengeArgs = struct('ChallengeArgs', { rollupId: uint, outputIndex: uint });
+/** `op_disputes.defend`: the proposer posts the state root at the midpoint. */
+export const DefendArgs = struct('DefendArgs', { rollupId: uint, gameId: uint, root: fixedBytes(32) });
+/** `op_disputes.bisect`: the challenger agrees or disagrees with the midpoint root. */
+export const BisectArgs = struct('BisectArgs', { rollupId: uint, gameId: uint, agree: bool });
+/** `op_disputes.step`: the one-step proof. */
+export const StepArgs = struct('StepArgs', {
+  rollupId: uint,
+  gameId: uint,
+  batchIndex: uint,
+  blockNumber: uint,
+  timestamp: uint,
+  op: varBytes(128 * 1024),
+  siblings: list(optional(fixedBytes(32)), 64),
+  witness: list(varBytes(4096), 20_000),
+});
+/** `op_disputes.timeout` and `op_disputes.reclaimBond` */
+export const GameRefArgs = struct('GameRefArgs', { rollupId: uint, gameId: uint });
+export const OutputRefArgs = struct('OutputRefArgs', { rollupId: uint, outputIndex: uint });
+
+// ---------------------------------------------------------------- records
+
+/** Output status. */
+export const OUTPUT_PENDING = 0;
+export const OUTPUT_DISCARDED = 1;
+export const OUTPUT_BOND_RECLAIMED = 2;
+
+/** An output root on L1. */
+export interface OutputRecord {
+  batchIndex: number;
+  l2Block: number;
+  /** Operations executed up to and including this output's last block. */
+  opEnd: number;
+  stateRoot: Uint8Array;
+  proposer: Uint8Array;
+  l1Height: number;
+  /** Parent output index + 1 (0: the genesis anchor). */
+  parent: number;
+  status: number;
+  openGames: number;
+  bond: bigint;
+}
+
+const OutputCodec: Codec<OutputRecord> = struct('Output', {
+  batchIndex: uint,
+  l2Block: uint,
+  opEnd: uint,
+  stateRoot: fixedBytes(32),
+  proposer: fixedBytes(20),
+  l1Height: uint,
+  parent: uint,
+  status: uint,
+  openGames: uint,
+  bond: uintBig(128),
+});
+
+/** Output bookkeeping: count, and the last live output (index + 1; 0 = genesis anchor). */
+export interface OutputsMeta {
+  count: number;
+  lastLive: number;
+  gameCount: number;
+}
+const OutputsMetaCodec: Codec<OutputsMeta> = struct('OutputsMeta', { count: uint, lastLive: uint, gameCount: uint });
+
+/** Game status. */
+export const GAME_OPEN = 0;
+export const GAME_CHALLENGER_WON = 1;
+export const GAME_PROPOSER_WON = 2;
+export const GAME_VOID = 3;
+/** Whose move it is. */
+export const TURN_PROPOSER = 0;
+export const TURN_CHALLENGER = 1;
+
+/** A bisection game over operation indices (lo, hi]: both agree on rootLo, disagree on rootHi. */
+export interface GameRecord {
+  outputIndex: number;
+  challenger: Uint8Array;
+  proposer: Uint8Array;
+  bond: bigint;
+  lo: number;
+  hi: number;
+  rootLo: Uint8Array;
+  rootHi: Uint8Array;
+  midRoot: Uint8Array;
+  turn: number;
+  proposerClock: number;
+  challengerClock: number;
+  lastMove: number;
+  moves: number;
+  status: number;
+}
+const GameCodec: Codec<GameRecord> = struct('Game', {
+  outputIndex: uint,
+  challenger: fixedBytes(20),
+  proposer: fixedBytes(20),
+  bond: uintBig(128),
+  lo: uint,
+  hi: uint,
+  rootLo: fixedBytes(32),
+  rootHi: fixedBytes(32),
+  midRoot: fixedBytes(32),
+  turn: uint,
+  proposerClock: uint,
+  challengerClock: uint,
+  lastMove: uint,
+  moves: uint,
+  status: uint,
+});
+
+const ProvenCodec = struct('ProvenWithdrawal', { outputIndex: uint, l1Height: uint });
+
+// ---------------------------------------------------------------- state access
+
+type Reader = Pick<StateView, 'get'>;
+const k = (mod: string, rollupId: number, tag: string, n?: number) =>
+  n === undefined ? stateKey(mod, u64(rollupId), utf8(tag)) : stateKey(mod, u64(rollupId), utf8(tag), u64(n));
+
+/** The inbox rule's storage over L1 state. */
+export class StateInboxStore implements InboxStore {
+  constructor(
+    private readonly view: StateView,
+    private readonly rollupId: number,
+  ) {}
+  meta(): InboxMeta {
+    return decodeMeta(this.view.get(k(INBOX_MODULE, this.rollupId, 'meta')));
+  }
+  setMeta(m: InboxMeta): void {
+    this.view.put(k(INBOX_MODULE, this.rollupId, 'meta'), encodeMeta(m));
+  }
+  delayed(i: number) {
+    const raw = this.view.get(k(INBOX_MODULE, this.rollupId, 'delayed', i));
+    return raw ? decode(DelayedCodec, raw) : undefined;
+  }
+  setDelayed(i: number, r: { l1Height: number; opHash: Uint8Array }): void {
+    this.view.put(k(INBOX_MODULE, this.rollupId, 'delayed', i), encode(DelayedCodec, r));
+  }
+  batch(b: number): BatchRecord | undefined {
+    const raw = this.view.get(k(INBOX_MODULE, this.rollupId, 'batch', b));
+    return raw ? decode(BatchRecordCodec, raw) : undefined;
+  }
+  setBatch(b: number, r: BatchRecord): void {
+    this.view.put(k(INBOX_MODULE, this.rollupId, 'batch', b), encode(BatchRecordCodec, r));
+  }
+}
+
+const readOnly = (r: Reader): StateView => ({
+  get: (key) => r.get(key),
+  put: () => {
+    throw new StrataError('INTERNAL', 'read-only view');
+  },
+  del: () => {
+    throw new StrataError('INTERNAL', 'read-only view');
+  },
+});
+
+/** Reads a rollup's inbox counters from L1 state. */
+export function readInboxMeta(r: Reader, rollupId: number): InboxMeta {
+  return new StateInboxStore(readOnly(r), rollupId).meta();
+}
+
+/** Reads a batch record from L1 state. */
+export function readBatch(r: Reader, rollupId: number, b: number): BatchRecord | undefined {
+  return new StateInboxStore(readOnly(r), rollupId).batch(b);
+}
+
+/** Reads output bookkeeping. */
+export function readOutputsMeta(r: Reader, rollupId: number): OutputsMeta {
+  const raw = r.get(k(DISPUTES_MODULE, rollupId, 'meta'));
+  return raw ? decode(OutputsMetaCodec, raw) : { count: 0, lastLive: 0, gameCount: 0 };
+}
+function writeOutputsMeta(v: StateView, rollupId: number, m: OutputsMeta): void {
+  v.put(k(DISPUTES_MODULE, rollupId, 'meta'), encode(OutputsMetaCodec, m));
+}
+
+/** Reads one output. */
+export function readOutput(r: Reader, rollupId: number, i: number): OutputRecord | undefined {
+  const raw = r.get(k(DISPUTES_MODULE, rollupId, 'output', i));
+  return raw ? decode(OutputCodec, raw) : undefined;
+}
+function writeOutput(v: StateView, rollupId: number, i: number, o: OutputRecord): void {
+  v.put(k(DISPUTES_MODULE, rollupId, 'output', i), encode(OutputCodec, o));
+}
+
+/** Reads one game. */
+export function readGame(r: Reader, rollupId: number, g: number): GameRecord | undefined {
+  const raw = r.get(k(DISPUTES_MODULE, rollupId, 'game', g));
+  return raw ? decode(GameCodec, raw) : undefined;
+}
+function writeGame(v: StateView, rollupId: number, g: number, rec: GameRecord): void {
+  v.put(k(DISPUTES_MODULE, rollupId, 'game', g), encode(GameCodec, rec));
+}
+
+/** Where a withdrawal stands on L1. */
+export interface WithdrawalL1State {
+  proven?: { outputIndex: number; l1Height: number };
+  finalized: boolean;
+}
+
+/** Reads a withdrawal's L1 state. */
+export function readWithdrawalState(r: Reader, rollupId: number, id: number): WithdrawalL1State {
+  const p = r.get(k(BRIDGE_MODULE, rollupId, 'proven', id));
+  const f = r.get(k(BRIDGE_MODULE, rollupId, 'final', id));
+  const out: WithdrawalL1State = { finalized: !!f };
+  if (p) out.proven = decode(ProvenCodec, p);
+  return out;
+}
+
+/** The agreed starting point of an output: its parent's (or the genesis anchor's) root and op count. */
+export function outputAnchor(r: Reader, rollupId: number, out: OutputRecord): { root: Uint8Array; opEnd: number; l2Block: number } {
+  if (out.parent === 0) return { root: EMPTY_ROOT, opEnd: 0, l2Block: 0 };
+  const p = readOutput(r, rollupId, out.parent - 1) as OutputRecord;
+  return { root: p.stateRoot, opEnd: p.opEnd, l2Block: p.l2Block };
+}
+
+/**
+ * Whether withdrawals may finalize against output `i` at L1 height `height`: not discarded, its
+ * window passed, no open game against it, and the same holds for its parent chain back to the
+ * last output that already satisfied it.
+ */
+export function isOutputFinal(r: Reader, rollupId: number, i: number, height: number, window: number): boolean {
+  let idx = i;
+  for (let depth = 0; depth < 10_000; depth++) {
+    const o = readOutput(r, rollupId, idx);
+    if (!o || o.status === OUTPUT_DISCARDED || o.openGames > 0 || height < o.l1Height + window) return false;
+    if (o.parent === 0) return true;
+    idx = o.parent - 1;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- the modules
+
+function checkRollup(cfg: RollupConfig, id: number): void {
+  if (id !== cfg.rollupId) throw new StrataError('L2_BRIDGE', `this chain settles rollup ${cfg.rollupId}, not ${id}`, { rollupId: id });
+}
+
+function dispute(msg: string, meta: Record<string, unknown> = {}): never {
+  throw new StrataError('L2_DISPUTE', msg, meta);
+}
+
+/** Pays a resolved game: the winner gets its bond back and the loser's minus the burned share. */
+function settleBonds(view: StateView, cfg: RollupConfig, winner: Uint8Array, winnerBond: bigint, loserBond: bigint): { paid: bigint; burned: bigint } {
+  const burned = (loserBond * BigInt(cfg.bondBurnBps)) / 10_000n;
+  const paid = winnerBond + loserBond - burned;
+  const pool = bondAddress(cfg.rollupId);
+  transfer(view, pool, winner, paid);
+  if (burned > 0n) burn(view, pool, burned);
+  return { paid, burned };
+}
+
+/** Discards output `i` and every output after it; the next proposal builds on its parent. */
+function discardFrom(view: StateView, cfg: RollupConfig, i: number): number[] {
+  const meta = readOutputsMeta(view, cfg.rollupId);
+  const first = readOutput(view, cfg.rollupId, i) as OutputRecord;
+  const discarded: number[] = [];
+  for (let j = i; j < meta.count; j++) {
+    const o = readOutput(view, cfg.rollupId, j) as OutputRecord;
+    if (o.status === OUTPUT_DISCARDED) continue;
+    if (j !== i && o.status === OUTPUT_PENDING && o.bond > 0n) {
+      // Built on a discarded root but not itself proven wrong: its bond is returned.
+      transfer(view, bondAddress(cfg.rollupId), o.proposer, o.bond);
+    }
+    writeOutput(view, cfg.rollupId, j, { ...o, status: OUTPUT_DISCARDED, bond: 0n });
+    discarded.push(j);
+  }
+  writeOutputsMeta(view, cfg.rollupId, { ...meta, lastLive: first.parent });
+  return discarded;
+}
+
+function resolveGame(ctx: { view: StateView; emit: (t: string, d: Record<string, string | number | boolean>) => void }, cfg: RollupConfig, gameId: number, g: GameRecord, challengerWon: boolean, reason: string): void {
+  const out = readOutput(ctx.view, cfg.rollupId, g.outputIndex) as OutputRecord;
+  if (out.status === OUTPUT_DISCARDED && challengerWon) {
+    // The root was already discarded (another game or an ancestor): nothing to win, bond returned.
+    transfer(ctx.view, bondAddress(cfg.rollupId), g.challenger, g.bond);
+    writeGame(ctx.view, cfg.rollupId, gameId, { ...g, status: GAME_VOID });
+    writeOutput(ctx.view, cfg.rollupId, g.outputIndex, { ...out, openGames: Math.max(0, out.openGames - 1) });
+    ctx.emit('gameResolved', { gameId, outputIndex: g.outputIndex, winner: 'none', reason: `${reason}; output already discarded`, bondMoved: '0', burned: '0' });
+    return;
+  }
+  if (challengerWon) {
+    const { paid, burned } = settleBonds(ctx.view, cfg, g.challenger, g.bond, out.bond);
+    writeOutput(ctx.view, cfg.rollupId, g.outputIndex, { ...out, bond: 0n, openGames: Math.max(0, out.openGames - 1) });
+    const discarded = discardFrom(ctx.view, cfg, g.outputIndex);
+    writeGame(ctx.view, cfg.rollupId, gameId, { ...g, status: GAME_CHALLENGER_WON });
+    ctx.emit('gameResolved', {
+      gameId,
+      outputIndex: g.outputIndex,
+      winner: 'challenger',
+      challenger: toHex(g.challenger),
+      reason,
+      bondMoved: (paid - g.bond).toString(),
+      burned: burned.toString(),
+      discarded: discarded.join(','),
+    });
+  } else {
+    const { paid, burned } = settleBonds(ctx.view, cfg, g.proposer, 0n, g.bond);
+    writeOutput(ctx.view, cfg.rollupId, g.outputIndex, { ...out, openGames: Math.max(0, out.openGames - 1) });
+    writeGame(ctx.view, cfg.rollupId, gameId, { ...g, status: GAME_PROPOSER_WON });
+    ctx.emit('gameResolved', { gameId, outputIndex: g.outputIndex, winner: 'proposer', proposer: toHex(g.proposer), reason, bondMoved: paid.toString(), burned: burned.toString() });
+  }
+}
+
+function openGame(ctx: TxContext, cfg: RollupConfig, gameId: number): GameRecord {
+  const g = readGame(ctx.view, cfg.rollupId, gameId);
+  if (!g) dispute(`no game ${gameId}`, { gameId });
+  if (g.status !== GAME_OPEN) dispute(`game ${gameId} is already resolved`, { gameId });
+  return g;
+}
+
+/** Charges the mover's clock for the time since the last move; throws when it ran out. */
+function tick(ctx: TxContext, cfg: RollupConfig, g: GameRecord): GameRecord {
+  const spent = ctx.block.height - g.lastMove;
+  const next = { ...g, lastMove: ctx.block.height, moves: g.moves + 1 };
+  if (g.turn === TURN_PROPOSER) next.proposerClock = g.proposerClock + spent;
+  else next.challengerClock = g.challengerClock + spent;
+  if (next.proposerClock > cfg.clockBlocks || next.challengerClock > cfg.clockBlocks) dispute('clock ran out: the game can only be resolved by timeout now');
+  return next;
+}
+
+/** Verifies a witness-backed re-execution: any node the witness lacks aborts the step (never a silent no-op). */
+export function executeStepOnWitness(env: L2Env, preRoot: Uint8Array, witness: Uint8Array[], block: { number: number; timestamp: number }, op: Uint8Array): Uint8Array {
+  const reader = new WitnessNodeReader(witness);
+  let missing = false;
+  const tree = new TreeReader(reader, preRoot, 'WITNESS_INCOMPLETE');
+  const base: StateReader = {
+    get(key) {
+      try {
+        return tree.get(key);
+      } catch (e) {
+        missing = true;
+        throw e;
+      }
+    },
+  };
+  const view = new OverlayView(base);
+  applyL2Op(view, env, block, op);
+  if (missing) dispute('the witness does not cover every state the operation reads');
+  return new SparseMerkleTree(reader, 'WITNESS_INCOMPLETE').update(preRoot, view.changes()).root;
+}
+
+/**
+ * The settlement modules for one rollup, to add to the parent chain's runtime:
+ * `runtime: [bankModule, ...optimisticParentModules(cfg)]`.
+ */
+export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
+  const cfg = checkRollupConfig(cfgIn);
+  const env = makeL2Env(cfg);
+  const escrow = escrowAddress(cfg.rollupId);
+  const bonds = bondAddress(cfg.rollupId);
+
+  const bridge: Module = {
+    name: BRIDGE_MODULE,
+    methods: {
+      deposit(ctx, args) {
+        const a = decode(DepositArgs, args);
+        checkRollup(cfg, a.rollupId);
+        if (a.amount <= 0n) throw new StrataError('L2_BRIDGE', 'deposit amount must be positive');
+        transfer(ctx.view, ctx.sender, escrow, a.amount);
+        const store = new StateInboxStore(ctx.view, cfg.rollupId);
+        const id = store.meta().delayedCount;
+        appendDelayed(store, ctx.block, encodeOp({ kind: 'deposit', depositId: id, from: ctx.sender, to: a.to, amount: a.amount }));
+        ctx.emit('deposit', { id, from: toHex(ctx.sender), to: toHex(a.to), amount: a.amount.toString() });
+      },
+      proveWithdrawal(ctx, args) {
+        const a = decode(ProveWithdrawalArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const out = readOutput(ctx.view, cfg.rollupId, a.outputIndex);
+        if (!out) throw new StrataError('L2_WITHDRAWAL', `no output ${a.outputIndex}`);
+        if (out.status === OUTPUT_DISCARDED) throw new StrataError('L2_WITHDRAWAL', `output ${a.outputIndex} was discarded by a fraud proof; prove against a live output`);
+        const st = readWithdrawalState(ctx.view, cfg.rollupId, a.withdrawal.id);
+        if (st.finalized) throw new StrataError('L2_WITHDRAWAL', `withdrawal ${a.withdrawal.id} is already finalized`);
+        ctx.charge(a.proof.reduce((n, p) => n + Math.ceil(p.length / 32), 0) * ctx.config.compute.perWord);
+        const proven = verifyProof(out.stateRoot, withdrawalKey(a.withdrawal.id), a.proof).value;
+        if (!proven || !bytesEqual(proven, encode(WithdrawalCodec, a.withdrawal))) {
+          throw new StrataError('L2_WITHDRAWAL', `withdrawal ${a.withdrawal.id} is not in output ${a.outputIndex}'s state`);
+        }
+        ctx.view.put(k(BRIDGE_MODULE, cfg.rollupId, 'proven', a.withdrawal.id), encode(ProvenCodec, { outputIndex: a.outputIndex, l1Height: ctx.block.height }));
+        ctx.view.put(k(BRIDGE_MODULE, cfg.rollupId, 'wdata', a.withdrawal.id), encode(WithdrawalCodec, a.withdrawal));
+        ctx.emit('withdrawalProven', { id: a.withdrawal.id, outputIndex: a.outputIndex });
+      },
+      finalizeWithdrawal(ctx, args) {
+        const a = decode(FinalizeWithdrawalArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const st = readWithdrawalState(ctx.view, cfg.rollupId, a.id);
+        if (st.finalized) throw new StrataError('L2_WITHDRAWAL', `withdrawal ${a.id} is already finalized`);
+        if (!st.proven) throw new StrataError('L2_WITHDRAWAL', `withdrawal ${a.id} has not been proven against an output root`);
+        const out = readOutput(ctx.view, cfg.rollupId, st.proven.outputIndex) as OutputRecord;
+        if (out.status === OUTPUT_DISCARDED) {
+          throw new StrataError('L2_WITHDRAWAL', `withdrawal ${a.id} was proven against output ${st.proven.outputIndex}, which was discarded; prove it again against a live output`);
+        }
+        if (!isOutputFinal(ctx.view, cfg.rollupId, st.proven.outputIndex, ctx.block.height, cfg.challengeWindow)) {
+          throw new StrataError('L2_WITHDRAWAL', `output ${st.proven.outputIndex} is still in its challenge window (until L1 block ${out.l1Height + cfg.challengeWindow}) or disputed`, {
+            readyAt: out.l1Height + cfg.challengeWindow,
+          });
+        }
+        // Recipient and amount as proven against the output's state root.
+        const w = decode(WithdrawalCodec, ctx.view.get(k(BRIDGE_MODULE, cfg.rollupId, 'wdata', a.id)) ?? fail(a.id));
+        transfer(ctx.view, escrow, w.l1Recipient, w.amount);
+        ctx.view.put(k(BRIDGE_MODULE, cfg.rollupId, 'final', a.id), new Uint8Array([1]));
+        ctx.emit('withdrawalFinalized', { id: a.id, to: toHex(w.l1Recipient), amount: w.amount.toString() });
+      },
+    },
+  };
+  const inbox: Module = {
+    name: INBOX_MODULE,
+    methods: {
+      postBatch(ctx, args) {
+        const a = decode(PostBatchArgsCodec, args);
+        checkRollup(cfg, a.rollupId);
+        if (!bytesEqual(ctx.sender, cfg.batcher)) throw new StrataError('L2_INVALID_BATCH', `only the batcher ${toHex(cfg.batcher)} may post batches`);
+        const store = new StateInboxStore(ctx.view, cfg.rollupId);
+        const b = appendBatch(store, ctx.block, { firstBlock: a.firstBlock, data: a.data }, cfg, (w) => ctx.charge(w * ctx.config.compute.perWord));
+        ctx.emit('batch', { index: b.index, firstBlock: b.record.firstBlock, blocks: b.record.blockCount, ops: b.record.opCount, bytes: a.data.length });
+      },
+      forceTx(ctx, args) {
+        const a = decode(ForceTxArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const store = new StateInboxStore(ctx.view, cfg.rollupId);
+        const i = store.meta().delayedCount;
+        appendDelayed(store, ctx.block, encodeOp({ kind: 'forced', queueIndex: i, from: ctx.sender, raw: a.raw }));
+        ctx.emit('forcedTx', { queueIndex: i, from: toHex(ctx.sender), bytes: a.raw.length });
+      },
+    },
+    endBlock(ctx: BlockContext) {
+      const b = forceInclusion(new StateInboxStore(ctx.view, cfg.rollupId), ctx.block, cfg);
+      if (b) ctx.emit(INBOX_MODULE, 'forcedInclusion', { index: b.index, block: b.record.firstBlock, ops: b.record.opCount });
+    },
+  };
+
+  const disputes: Module = {
+    name: DISPUTES_MODULE,
+    methods: {
+      propose(ctx, args) {
+        const a = decode(ProposeArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const meta = readOutputsMeta(ctx.view, cfg.rollupId);
+        const batch = readBatch(ctx.view, cfg.rollupId, a.batchIndex);
+        if (!batch) dispute(`batch ${a.batchIndex} is not on L1 yet`);
+        const prevBatch = meta.lastLive === 0 ? -1 : (readOutput(ctx.view, cfg.rollupId, meta.lastLive - 1) as OutputRecord).batchIndex;
+        if (a.batchIndex <= prevBatch) dispute(`output must cover a batch after ${prevBatch}`, { lastBatch: prevBatch });
+        transfer(ctx.view, ctx.sender, bonds, cfg.proposerBond);
+        const out: OutputRecord = {
+          batchIndex: a.batchIndex,
+          l2Block: batch.firstBlock + batch.blockCount - 1,
+          opEnd: batch.firstOp + batch.opCount,
+          stateRoot: a.stateRoot,
+          proposer: ctx.sender,
+          l1Height: ctx.block.height,
+          parent: meta.lastLive,
+          status: OUTPUT_PENDING,
+          openGames: 0,
+          bond: cfg.proposerBond,
+        };
+        writeOutput(ctx.view, cfg.rollupId, meta.count, out);
+        writeOutputsMeta(ctx.view, cfg.rollupId, { ...meta, count: meta.count + 1, lastLive: meta.count + 1 });
+        ctx.emit('outputProposed', { index: meta.count, l2Block: out.l2Block, opEnd: out.opEnd, stateRoot: toHex(a.stateRoot), proposer: toHex(ctx.sender) });
+      },
+      challenge(ctx, args) {
+        const a = decode(ChallengeArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const out = readOutput(ctx.view, cfg.rollupId, a.outputIndex);
+        if (!out) dispute(`no output ${a.outputIndex}`);
+        if (out.status === OUTPUT_DISCARDED) dispute(`output ${a.outputIndex} is already discarded`);
+        if (ctx.block.height >= out.l1Height + cfg.challengeWindow) dispute(`output ${a.outputIndex}'s challenge window has closed`);
+        transfer(ctx.view, ctx.sender, bonds, cfg.challengerBond);
+        const anchor = outputAnchor(ctx.view, cfg.rollupId, out);
+        const meta = readOutputsMeta(ctx.view, cfg.rollupId);
+        const gameId = meta.gameCount;
+        const g: GameRecord = {
+          outputIndex: a.outputIndex,
+          challenger: ctx.sender,
+          proposer: out.proposer,
+          bond: cfg.challengerBond,
+          lo: anchor.opEnd,
+          hi: out.opEnd,
+          rootLo: anchor.root,
+          rootHi: out.stateRoot,
+          midRoot: new Uint8Array(32),
+          turn: out.opEnd - anchor.opEnd > 1 ? TURN_PROPOSER : TURN_CHALLENGER,
+          proposerClock: 0,
+          challengerClock: 0,
+          lastMove: ctx.block.height,
+          moves: 0,
+          status: GAME_OPEN,
+        };
+        writeOutputsMeta(ctx.view, cfg.rollupId, { ...meta, gameCount: gameId + 1 });
+        writeOutput(ctx.view, cfg.rollupId, a.outputIndex, { ...out, openGames: out.openGames + 1 });
+        writeGame(ctx.view, cfg.rollupId, gameId, g);
+        ctx.emit('gameOpened', { gameId, outputIndex: a.outputIndex, challenger: toHex(ctx.sender), lo: g.lo, hi: g.hi });
+        if (g.hi === g.lo) {
+          // An output over no operations must repeat its parent's root: decided at once.
+          resolveGame(ctx, cfg, gameId, g, !bytesEqual(g.rootLo, g.rootHi), 'empty range');
+        }
+      },
+      defend(ctx, args) {
+        const a = decode(DefendArgs, args);
+        checkRollup(cfg, a.rollupId);
+        let g = openGame(ctx, cfg, a.gameId);
+        if (!bytesEqual(ctx.sender, g.proposer)) dispute('only the output proposer defends');
+        if (g.turn !== TURN_PROPOSER) dispute('it is the challenger\'s move');
+        g = tick(ctx, cfg, g);
+        writeGame(ctx.view, cfg.rollupId, a.gameId, { ...g, midRoot: a.root, turn: TURN_CHALLENGER });
+        ctx.emit('gameMove', { gameId: a.gameId, by: 'proposer', mid: Math.floor((g.lo + g.hi) / 2), root: toHex(a.root), move: g.moves });
+      },
+      bisect(ctx, args) {
+        const a = decode(BisectArgs, args);
+        checkRollup(cfg, a.rollupId);
+        let g = openGame(ctx, cfg, a.gameId);
+        if (!bytesEqual(ctx.sender, g.challenger)) dispute('only the challenger bisects');
+        if (g.turn !== TURN_CHALLENGER || g.hi - g.lo <= 1) dispute('no midpoint to answer: the proposer must move, or the game is at one step');
+        g = tick(ctx, cfg, g);
+        const mid = Math.floor((g.lo + g.hi) / 2);
+        const next = a.agree ? { ...g, lo: mid, rootLo: g.midRoot } : { ...g, hi: mid, rootHi: g.midRoot };
+        next.turn = next.hi - next.lo > 1 ? TURN_PROPOSER : TURN_CHALLENGER;
+        writeGame(ctx.view, cfg.rollupId, a.gameId, next);
+        ctx.emit('gameMove', { gameId: a.gameId, by: 'challenger', agree: a.agree, lo: next.lo, hi: next.hi, move: next.moves });
+      },
+      step(ctx, args) {
+        const a = decode(StepArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const g = openGame(ctx, cfg, a.gameId);
+        if (g.hi - g.lo !== 1) dispute(`game ${a.gameId} is not at a single step yet (${g.hi - g.lo} operations apart)`);
+        const batch = readBatch(ctx.view, cfg.rollupId, a.batchIndex);
+        if (!batch || g.lo < batch.firstOp || g.lo >= batch.firstOp + batch.opCount) dispute(`operation ${g.lo} is not in batch ${a.batchIndex}`);
+        const leaf = opLeaf(a.blockNumber, a.timestamp, opHash(a.op));
+        if (!verifyMerkleProof(batch.opsRoot, leaf, { index: g.lo - batch.firstOp, count: batch.opCount, siblings: a.siblings.map((s) => s ?? null) })) {
+          dispute(`operation does not match batch ${a.batchIndex}'s commitment at position ${g.lo - batch.firstOp}`);
+        }
+        const words = a.witness.reduce((n, w) => n + Math.ceil(w.length / 32), 0) + Math.ceil(a.op.length / 32);
+        ctx.charge(words * ctx.config.compute.perWord * 4 + ctx.config.compute.sigVerify);
+        const post = executeStepOnWitness(env, g.rootLo, a.witness, { number: a.blockNumber, timestamp: a.timestamp }, a.op);
+        const challengerWon = !bytesEqual(post, g.rootHi);
+        ctx.emit('gameStep', { gameId: a.gameId, op: g.lo, computed: toHex(post), claimed: toHex(g.rootHi) });
+        resolveGame(ctx, cfg, a.gameId, { ...g, moves: g.moves + 1 }, challengerWon, `one-step proof of operation ${g.lo}`);
+      },
+      timeout(ctx, args) {
+        const a = decode(GameRefArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const g = openGame(ctx, cfg, a.gameId);
+        const spent = ctx.block.height - g.lastMove;
+        const moverClock = (g.turn === TURN_PROPOSER ? g.proposerClock : g.challengerClock) + spent;
+        if (moverClock <= cfg.clockBlocks) dispute(`the ${g.turn === TURN_PROPOSER ? 'proposer' : 'challenger'} still has ${cfg.clockBlocks - moverClock + 1} L1 blocks on its clock`);
+        resolveGame(ctx, cfg, a.gameId, g, g.turn === TURN_PROPOSER, `${g.turn === TURN_PROPOSER ? 'proposer' : 'challenger'} ran out of time`);
+      },
+      reclaimBond(ctx, args) {
+        const a = decode(OutputRefArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const out = readOutput(ctx.view, cfg.rollupId, a.outputIndex);
+        if (!out || out.status !== OUTPUT_PENDING || out.bond === 0n) dispute(`output ${a.outputIndex} has no bond to reclaim`);
+        if (!isOutputFinal(ctx.view, cfg.rollupId, a.outputIndex, ctx.block.height, cfg.challengeWindow)) dispute(`output ${a.outputIndex} is not final yet`);
+        transfer(ctx.view, bonds, out.proposer, out.bond);
+        writeOutput(ctx.view, cfg.rollupId, a.outputIndex, { ...out, status: OUTPUT_BOND_RECLAIMED, bond: 0n });
+      },
+    },
+  };
+  return [bridge, inbox, disputes];
+}
+
+function fail(id: number): never {
+  throw new StrataError('L2_WITHDRAWAL', `withdrawal ${id} has no proven record`);
+}
+

@@ -1,0 +1,163 @@
+/**
+ * The proposer: every `interval` L2 blocks it posts the state root at the end of the latest
+ * batch on L1, with its bond, and defends its roots in dispute games by posting midpoint roots
+ * from its trace. `malicious` (devnet demo and tests) makes every k-th root wrong: the trace
+ * credits the proposer one unit at an operation two thirds into the range, so a challenger has
+ * something to find by bisection.
+ */
+import { bytesEqual, encode, toHex, type KeyPair } from '@strata/primitives';
+import { getAccount, putAccount } from '@strata/runtime';
+import { LayeredNodeReader, MemoryNodeStore, OverlayView, SparseMerkleTree, TreeReader } from '@strata/state';
+import type { RollupLogger } from './derivation.js';
+import { Driver } from './driver.js';
+import { DefendArgs, DISPUTES_MODULE, GAME_OPEN, ProposeArgs, TURN_PROPOSER, type OutputRecord } from './parent-modules.js';
+import type { RollupNode } from './rollup-node.js';
+import { applyL2Op } from './stf.js';
+import { GameTracker } from './game-tracker.js';
+
+/** Proposer settings. */
+export interface ProposerOptions {
+  key: KeyPair;
+  /** Propose once at least this many L2 blocks passed since the last output (default 4). */
+  interval?: number;
+  /** Every k-th proposal carries a wrong root (0 = honest; default 0). */
+  maliciousEvery?: number;
+  /** Stop defending games (tests: an unresponsive proposer). */
+  unresponsive?: boolean;
+  intervalMs?: number;
+  /** L1 blocks to wait for a proposal to land before proposing again (default 3). */
+  retryAfterL1Blocks?: number;
+}
+
+/** Compute a proposal and a defence declare. */
+export const PROPOSE_COMPUTE = 6_000;
+export const MOVE_COMPUTE = 6_000;
+
+/** The proposer service. */
+export class ProposerService {
+  private readonly driver: Driver;
+  private proposals = 0;
+  private inFlight: { countBefore: number; sentAt: number } | undefined;
+  /** Wrong traces by batch index: roots after each operation from `lo`. */
+  private readonly faulty = new Map<number, { lo: number; roots: Uint8Array[] }>();
+  private readonly moved = new Set<string>();
+  private readonly games: GameTracker;
+
+  constructor(
+    readonly node: RollupNode,
+    readonly opts: ProposerOptions,
+    private readonly log: RollupLogger,
+  ) {
+    this.games = new GameTracker(node, log, 'proposer');
+    this.driver = new Driver('proposer', opts.intervalMs ?? 500, () => this.tick(), log, () => node.metrics.roleErrors.inc({ role: 'proposer' }));
+  }
+
+  /** One iteration: propose if due, then answer every game waiting on us. */
+  async tick(): Promise<void> {
+    await this.maybePropose();
+    await this.defend();
+  }
+
+  private async lastLive(): Promise<{ count: number; batchIndex: number; l2Block: number; opEnd: number; root: Uint8Array }> {
+    const meta = await this.node.l1.outputsMeta();
+    if (meta.lastLive === 0) return { count: meta.count, batchIndex: -1, l2Block: 0, opEnd: 0, root: new Uint8Array(32) };
+    const o = (await this.node.l1.output(meta.lastLive - 1)) as OutputRecord;
+    return { count: meta.count, batchIndex: o.batchIndex, l2Block: o.l2Block, opEnd: o.opEnd, root: o.stateRoot };
+  }
+
+  /** Proposes an output if one is due; resolves with the batch index proposed. */
+  async maybePropose(): Promise<number | undefined> {
+    const node = this.node;
+    const last = await this.lastLive();
+    if (this.inFlight) {
+      if (last.count > this.inFlight.countBefore || node.l1Status.height >= this.inFlight.sentAt + (this.opts.retryAfterL1Blocks ?? 3)) this.inFlight = undefined;
+      else return undefined;
+    }
+    const d = node.derivation;
+    let pick: number | undefined;
+    for (let b = d.meta.batchCount - 1; b > last.batchIndex; b--) {
+      const rec = d.batch(b);
+      if (!rec) continue;
+      const end = rec.firstBlock + rec.blockCount - 1;
+      if (end <= node.safeHead && end >= last.l2Block + (this.opts.interval ?? 4)) {
+        pick = b;
+        break;
+      }
+    }
+    if (pick === undefined) return undefined;
+    const rec = d.batch(pick) as NonNullable<ReturnType<typeof d.batch>>;
+    const opEnd = rec.firstOp + rec.opCount;
+    let root = node.chain.rootAfterOps(opEnd);
+    if (!root) return undefined;
+    this.proposals++;
+    const k = this.opts.maliciousEvery ?? 0;
+    if (k > 0 && this.proposals % k === 0 && opEnd > last.opEnd) {
+      const trace = this.faultyTrace(last.opEnd, opEnd, last.root);
+      this.faulty.set(pick, trace);
+      root = trace.roots[trace.roots.length - 1] as Uint8Array;
+      this.log.warn({ batchIndex: pick, l2Block: rec.firstBlock + rec.blockCount - 1, faultAt: trace.lo + Math.floor(((opEnd - last.opEnd) * 2) / 3) }, 'MALICIOUS proposer: posting a wrong output root');
+    }
+    const args = encode(ProposeArgs, { rollupId: node.opts.rollup.rollupId, batchIndex: pick, stateRoot: root });
+    await node.l1.send(this.opts.key, DISPUTES_MODULE, 'propose', args, PROPOSE_COMPUTE);
+    this.inFlight = { countBefore: last.count, sentAt: node.l1Status.height };
+    node.metrics.outputsProposed.inc();
+    this.log.info({ batchIndex: pick, l2Block: rec.firstBlock + rec.blockCount - 1, opEnd, stateRoot: toHex(root) }, 'output root proposed');
+    return pick;
+  }
+
+  /** Roots after each operation in (lo, hi] with one wrong operation injected. */
+  private faultyTrace(lo: number, hi: number, anchorRoot: Uint8Array): { lo: number; roots: Uint8Array[] } {
+    const chain = this.node.chain;
+    const mem = new MemoryNodeStore();
+    const nodes = new LayeredNodeReader(mem, chain.nodes);
+    const tree = new SparseMerkleTree(nodes);
+    const fault = lo + Math.floor(((hi - lo) * 2) / 3);
+    let root = lo === 0 ? (chain.rootAfterOps(0) as Uint8Array) : anchorRoot;
+    const roots: Uint8Array[] = [];
+    for (let i = lo; i < hi; i++) {
+      const b = chain.blockOfOp(i);
+      if (!b) break;
+      const view = new OverlayView(new TreeReader(nodes, root));
+      applyL2Op(view, chain.env, { number: b.number, timestamp: b.timestamp }, b.allOps[i - b.firstOp] as Uint8Array);
+      if (i === fault) {
+        const a = getAccount(view, this.opts.key.address);
+        putAccount(view, this.opts.key.address, { ...a, balance: a.balance + 1n });
+      }
+      const up = tree.update(root, view.changes());
+      mem.addAll(up.newNodes);
+      root = up.root;
+      roots.push(root);
+    }
+    return { lo, roots };
+  }
+
+  private rootFor(batchIndex: number, ops: number): Uint8Array | undefined {
+    const f = this.faulty.get(batchIndex);
+    if (f && ops > f.lo) return f.roots[ops - f.lo - 1];
+    return this.node.chain.rootAfterOps(ops);
+  }
+
+  private async defend(): Promise<void> {
+    if (this.opts.unresponsive) return;
+    for (const { id, game } of await this.games.poll()) {
+      if (game.status !== GAME_OPEN || game.turn !== TURN_PROPOSER || !bytesEqual(game.proposer, this.opts.key.address)) continue;
+      const tag = `${id}:${game.moves}`;
+      if (this.moved.has(tag)) continue;
+      const out = (await this.node.l1.output(game.outputIndex)) as OutputRecord;
+      const mid = Math.floor((game.lo + game.hi) / 2);
+      const root = this.rootFor(out.batchIndex, mid);
+      if (!root) continue;
+      await this.node.l1.send(this.opts.key, DISPUTES_MODULE, 'defend', encode(DefendArgs, { rollupId: this.node.opts.rollup.rollupId, gameId: id, root }), MOVE_COMPUTE);
+      this.moved.add(tag);
+      this.node.metrics.gameMoves.inc({ role: 'proposer' });
+      this.log.info({ gameId: id, move: game.moves + 1, lo: game.lo, hi: game.hi, mid, root: toHex(root) }, 'dispute move: proposer posts midpoint root');
+    }
+  }
+
+  start(): void {
+    this.driver.start();
+  }
+  stop(): Promise<void> {
+    return this.driver.stop();
+  }
+}

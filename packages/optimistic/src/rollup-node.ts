@@ -1,0 +1,235 @@
+/**
+ * RollupNode: an L2 node. It follows the L1 through an `L1Client`, derives the L2 chain from L1
+ * data (safe head), optionally sequences blocks ahead of L1 (unsafe head, soft confirmations),
+ * and keeps a transaction pool. Every other role (batcher, proposer, challenger, RPC) reads it.
+ */
+import { bytesEqual, StrataError, toHex, toStrataError } from '@strata/primitives';
+import { verifyRawTx, type VerifiedTx } from '@strata/runtime';
+import { checkRollupConfig, type RollupConfig } from './config.js';
+import { Derivation, silentLogger, type DerivedBlock, type RollupLogger } from './derivation.js';
+import type { InboxMeta } from './inbox-core.js';
+import { L2Chain, type L2Block } from './l2-chain.js';
+import type { L1Client } from './l1-client.js';
+import { RollupMetrics } from './metrics.js';
+import { encodeOp } from './ops.js';
+import { compactOp, makeL2Env, type L2Env } from './stf.js';
+
+/** Sequencer settings. */
+export interface SequencerOptions {
+  /** Most sequenced operations per L2 block (default 2,000). */
+  maxOpsPerBlock?: number;
+  /** Test/demo: never read the delayed queue (a censoring sequencer). */
+  ignoreDelayed?: boolean;
+}
+
+/** Node settings. */
+export interface RollupNodeOptions {
+  rollup: RollupConfig;
+  /** Present on the sequencer's node. */
+  sequencer?: SequencerOptions;
+  /** Most L1 blocks processed per sync call (default 1,000). */
+  maxL1BlocksPerSync?: number;
+}
+
+/** The three L2 heads. */
+export interface L2Heads {
+  unsafe: number;
+  safe: number;
+  finalized: number;
+}
+
+/** An L2 node. */
+export class RollupNode {
+  readonly env: L2Env;
+  readonly chain: L2Chain;
+  readonly derivation: Derivation;
+  readonly metrics: RollupMetrics;
+  private safe = 0;
+  private l1Head = { height: -1, finalized: -1 };
+  private readonly pool = new Map<string, VerifiedTx>();
+  private readonly log: RollupLogger;
+
+  constructor(
+    readonly opts: RollupNodeOptions,
+    readonly l1: L1Client,
+    deps: { logger?: RollupLogger; metrics?: RollupMetrics } = {},
+  ) {
+    checkRollupConfig(opts.rollup);
+    this.log = deps.logger ?? silentLogger;
+    this.metrics = deps.metrics ?? new RollupMetrics();
+    this.env = makeL2Env(opts.rollup);
+    this.chain = new L2Chain(this.env);
+    this.derivation = new Derivation(opts.rollup, this.log);
+  }
+
+  get isSequencer(): boolean {
+    return this.opts.sequencer !== undefined;
+  }
+
+  /** L1 head and finalized height as of the last sync. */
+  get l1Status(): { height: number; finalized: number } {
+    return this.l1Head;
+  }
+
+  /** The unsafe, safe and finalized L2 heads. */
+  heads(): L2Heads {
+    let fin = 0;
+    for (let n = this.safe; n > 0; n--) {
+      const o = this.derivation.originOf(n);
+      if (o && o.l1Height <= this.l1Head.finalized) {
+        fin = n;
+        break;
+      }
+    }
+    return { unsafe: this.chain.head.number, safe: this.safe, finalized: fin };
+  }
+
+  /** Follows the L1 up to its head: derives new L2 blocks, rolls back on L1 reorgs. */
+  async syncL1(): Promise<void> {
+    const head = await this.l1.head();
+    this.l1Head = { height: head.height, finalized: head.finalized };
+    const tip = this.derivation.l1Tip;
+    if (tip) {
+      const cur = await this.l1.block(tip.height);
+      if (!cur || !bytesEqual(cur.hash, tip.hash)) await this.rollbackToCommonAncestor(tip.height - 1);
+    }
+    const max = this.opts.maxL1BlocksPerSync ?? 1_000;
+    let next = (this.derivation.l1Tip?.height ?? -1) + 1;
+    for (let i = 0; i < max && next <= head.height; i++) {
+      const b = await this.l1.block(next);
+      if (!b) break;
+      if (this.derivation.needsRollback(b)) {
+        await this.rollbackToCommonAncestor(next - 1);
+        next = (this.derivation.l1Tip?.height ?? -1) + 1;
+        continue;
+      }
+      for (const d of this.derivation.apply(b)) this.applyDerived(d);
+      next++;
+    }
+    this.updateMetrics();
+  }
+
+  private async rollbackToCommonAncestor(from: number): Promise<void> {
+    let h = from;
+    while (h >= 0) {
+      const known = this.derivation.l1HashAt(h);
+      const b = await this.l1.block(h);
+      if (known && b && bytesEqual(known, b.hash)) break;
+      h--;
+    }
+    this.metrics.l1Reorgs.inc();
+    const meta = this.derivation.rollbackTo(h);
+    this.onRollback(meta);
+  }
+
+  private onRollback(meta: InboxMeta): void {
+    const before = this.safe;
+    this.safe = Math.min(this.safe, meta.blockCount);
+    if (!this.isSequencer) {
+      this.chain.truncate(meta.blockCount);
+    } else {
+      // Unsafe blocks stay (the batcher re-posts them) unless they read delayed operations the
+      // L1 no longer has (their deposit was reorged out): then rebuild from the safe head.
+      for (let n = meta.blockCount + 1; n <= this.chain.head.number; n++) {
+        const b = this.chain.get(n) as L2Block;
+        if (b.delayedFrom + b.delayedReads > meta.delayedCount || !this.delayedMatch(b)) {
+          this.requeue(this.chain.truncate(n - 1));
+          break;
+        }
+      }
+    }
+    this.log.info({ safeBefore: before, safe: this.safe, unsafe: this.chain.head.number }, 'L1 reorg: safe head rolled back');
+  }
+
+  private delayedMatch(b: L2Block): boolean {
+    const ops = this.derivation.delayedOps(b.delayedFrom, b.delayedReads);
+    return ops.length === b.delayedReads && ops.every((o, i) => bytesEqual(o, b.allOps[i] as Uint8Array));
+  }
+
+  private applyDerived(d: DerivedBlock): void {
+    if (this.chain.matches(d.number, { timestamp: d.timestamp, delayedFrom: d.delayedFrom, delayedReads: d.delayedOps.length, ops: d.ops })) {
+      this.safe = d.number;
+      return;
+    }
+    if (this.chain.head.number >= d.number) {
+      const dropped = this.chain.truncate(d.number - 1);
+      this.log.warn({ l2Block: d.number, dropped: dropped.length, l1Height: d.l1Height }, 'unsafe L2 blocks differ from what L1 says; reorganising to the derived chain');
+      this.requeue(dropped);
+    }
+    if (this.chain.head.number !== d.number - 1) {
+      this.log.warn({ l2Block: d.number, head: this.chain.head.number }, 'derived block does not follow the local head; skipped');
+      return;
+    }
+    this.chain.build({ timestamp: d.timestamp, delayedFrom: d.delayedFrom, delayedOps: d.delayedOps, ops: d.ops });
+    this.safe = d.number;
+  }
+
+  private requeue(blocks: L2Block[]): void {
+    if (!this.isSequencer) return;
+    for (const b of blocks) for (const t of b.txs ?? []) this.pool.set(toHex(t.hash), t);
+  }
+
+  /** Validates and pools an L2 transaction (sequencer). Throws a StrataError naming the problem. */
+  submitTx(raw: Uint8Array): VerifiedTx {
+    if (!this.isSequencer) throw new StrataError('UNAUTHORIZED', 'this L2 node does not sequence; send transactions to the sequencer');
+    const vtx = verifyRawTx(raw, this.env.config.maxTxBytes);
+    if (vtx.tx.chainId !== this.env.config.chainId) throw new StrataError('TX_WRONG_CHAIN', `transaction is for chain ${vtx.tx.chainId}, this L2 is ${this.env.config.chainId}`);
+    const acct = this.chain.account(vtx.sender);
+    if (vtx.tx.nonce < acct.nonce) throw new StrataError('TX_NONCE_TOO_LOW', `nonce ${vtx.tx.nonce} is below the account's next nonce ${acct.nonce}`);
+    if (this.pool.size >= 50_000) throw new StrataError('MEMPOOL_FULL', 'the sequencer pool is full; retry later');
+    this.pool.set(toHex(vtx.hash), vtx);
+    return vtx;
+  }
+
+  /** Pending transactions. */
+  get poolSize(): number {
+    return this.pool.size;
+  }
+
+  /** Next nonce of an account counting pooled transactions. */
+  nextNonce(address: Uint8Array): number {
+    let n = this.chain.account(address).nonce;
+    const mine = [...this.pool.values()].filter((t) => bytesEqual(t.sender, address)).map((t) => t.tx.nonce).sort((a, b) => a - b);
+    for (const x of mine) if (x === n) n++;
+    return n;
+  }
+
+  /**
+   * Sequencer: seals one L2 block from queued deposits/forced transactions and pooled
+   * transactions. Returns undefined when there is nothing to include.
+   */
+  sequence(now: number): L2Block | undefined {
+    const seq = this.opts.sequencer;
+    if (!seq) throw new StrataError('UNAUTHORIZED', 'this node is not the sequencer');
+    const delayedFrom = this.chain.delayedRead;
+    const delayedOps = seq.ignoreDelayed ? [] : this.derivation.delayedOps(delayedFrom);
+    const max = seq.maxOpsPerBlock ?? 2_000;
+    const candidates = [...this.pool.values()].sort((a, b) => (toHex(a.sender) < toHex(b.sender) ? -1 : toHex(a.sender) > toHex(b.sender) ? 1 : a.tx.nonce - b.tx.nonce)).slice(0, max);
+    if (delayedOps.length === 0 && candidates.length === 0) return undefined;
+    const reader = this.chain.reader();
+    const ops = candidates.map((t) => encodeOp(compactOp(this.env, reader, t)));
+    const block = this.chain.build({ timestamp: Math.max(this.chain.head.timestamp + 1, now), delayedFrom, delayedOps, ops, txs: candidates }, true);
+    for (const t of candidates) this.pool.delete(toHex(t.hash));
+    const skipped = candidates.length - (block.txs?.length ?? 0);
+    this.log.debug({ l2Block: block.number, ops: block.allOps.length, delayed: delayedOps.length, skipped }, 'sequenced L2 block');
+    this.updateMetrics();
+    return block;
+  }
+
+  /** Safe-head number. */
+  get safeHead(): number {
+    return this.safe;
+  }
+
+  private updateMetrics(): void {
+    try {
+      const h = this.heads();
+      this.metrics.unsafeHead.set(h.unsafe);
+      this.metrics.safeHead.set(h.safe);
+      this.metrics.finalizedHead.set(h.finalized);
+      this.metrics.l1Processed.set(this.derivation.l1Tip?.height ?? -1);
+    } catch (e) {
+      this.log.warn({ error: toStrataError(e).message }, 'metrics update failed');
+    }
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * The L2 state transition function: `applyL2Op` applies one operation to a StateView. It is the
+ * ONLY definition of L2 execution: the sequencer, every verifier and the L1's one-step fraud
+ * proof (over a witness-backed view) all call it. It is total: an operation that cannot apply
+ * (bad signature, wrong nonce, unknown account index) is a no-op with a `skipped` result, so a
+ * malformed operation can never wedge the chain or a dispute.
+ */
+import {
+  bigintToFixed,
+  bytesToBigint,
+  decode,
+  encode,
+  fixedBytes,
+  struct,
+  toHex,
+  toStrataError,
+  uint,
+  uintBig,
+  utf8,
+  type Codec,
+} from '@strata/primitives';
+import {
+  applyTx,
+  bankModule,
+  burn,
+  encodeTx,
+  getAccount,
+  mint,
+  ModuleRegistry,
+  putAccount,
+  signTx,
+  TRANSFER_COMPUTE,
+  TransferArgsCodec,
+  verifyRawTx,
+  type ChainConfig,
+  type Module,
+  type RuntimeEvent,
+  type SignedTx,
+  type TxContext,
+  type VerifiedTx,
+} from '@strata/runtime';
+import { OverlayView, stateKey, type StateView } from '@strata/state';
+import { l2ChainConfig, type RollupConfig } from './config.js';
+import { decodeOp, type L2Op } from './ops.js';
+
+/** A withdrawal recorded in L2 state (proven on L1 against an output root). */
+export interface WithdrawalRecord {
+  id: number;
+  l2Sender: Uint8Array;
+  l1Recipient: Uint8Array;
+  amount: bigint;
+}
+
+/** Codec of a withdrawal record (the value stored under `withdrawalKey(id)`). */
+export const WithdrawalCodec: Codec<WithdrawalRecord> = struct('Withdrawal', {
+  id: uint,
+  l2Sender: fixedBytes(20),
+  l1Recipient: fixedBytes(20),
+  amount: uintBig(128),
+});
+
+/** Arguments of `l2bridge.withdraw`. */
+export const WithdrawArgsCodec: Codec<{ l1Recipient: Uint8Array; amount: bigint }> = struct('WithdrawArgs', {
+  l1Recipient: fixedBytes(20),
+  amount: uintBig(128),
+});
+
+const L2_BRIDGE = 'l2bridge';
+const ACCOUNTS = 'l2accounts';
+const WD_COUNT_KEY = stateKey(L2_BRIDGE, utf8('count'));
+const ACCT_COUNT_KEY = stateKey(ACCOUNTS, utf8('count'));
+
+/** L2 state key of withdrawal `id`. */
+export function withdrawalKey(id: number): Uint8Array {
+  return stateKey(L2_BRIDGE, utf8('wd'), bigintToFixed(BigInt(id), 8));
+}
+
+function readCount(view: Pick<StateView, 'get'>, key: Uint8Array): number {
+  const raw = view.get(key);
+  return raw ? Number(bytesToBigint(raw)) : 0;
+}
+
+/** Number of withdrawals ever initiated on the L2. */
+export function withdrawalCount(view: Pick<StateView, 'get'>): number {
+  return readCount(view, WD_COUNT_KEY);
+}
+
+/** Reads a withdrawal record. */
+export function getWithdrawal(view: Pick<StateView, 'get'>, id: number): WithdrawalRecord | undefined {
+  const raw = view.get(withdrawalKey(id));
+  return raw ? decode(WithdrawalCodec, raw) : undefined;
+}
+
+/** The L2 bridge module: `withdraw(l1Recipient, amount)` burns wrapped coin and records the withdrawal. */
+export const l2BridgeModule: Module = {
+  name: L2_BRIDGE,
+  methods: {
+    withdraw(ctx: TxContext, args: Uint8Array) {
+      const { l1Recipient, amount } = decode(WithdrawArgsCodec, args);
+      burn(ctx.view, ctx.sender, amount);
+      const id = readCount(ctx.view, WD_COUNT_KEY);
+      ctx.view.put(WD_COUNT_KEY, bigintToFixed(BigInt(id + 1), 8));
+      ctx.view.put(withdrawalKey(id), encode(WithdrawalCodec, { id, l2Sender: ctx.sender, l1Recipient, amount }));
+      ctx.emit('withdrawal', { id, from: toHex(ctx.sender), to: toHex(l1Recipient), amount: amount.toString() });
+    },
+  },
+};
+
+/** Account index of an address (batches refer to known accounts by index), if it has one. */
+export function accountIndexOf(view: Pick<StateView, 'get'>, address: Uint8Array): number | undefined {
+  const raw = view.get(stateKey(ACCOUNTS, utf8('i'), address));
+  return raw ? Number(bytesToBigint(raw)) : undefined;
+}
+
+/** Address at an account index. */
+export function accountAtIndex(view: Pick<StateView, 'get'>, index: number): Uint8Array | undefined {
+  return view.get(stateKey(ACCOUNTS, utf8('a'), bigintToFixed(BigInt(index), 8)));
+}
+
+function ensureIndex(view: StateView, address: Uint8Array): void {
+  if (accountIndexOf(view, address) !== undefined) return;
+  const n = readCount(view, ACCT_COUNT_KEY);
+  view.put(stateKey(ACCOUNTS, utf8('i'), address), bigintToFixed(BigInt(n), 8));
+  view.put(stateKey(ACCOUNTS, utf8('a'), bigintToFixed(BigInt(n), 8)), address);
+  view.put(ACCT_COUNT_KEY, bigintToFixed(BigInt(n + 1), 8));
+}
+
+/** Everything `applyL2Op` needs besides state: fixed per rollup. */
+export interface L2Env {
+  rollup: RollupConfig;
+  config: ChainConfig;
+  registry: ModuleRegistry;
+}
+
+/** Builds the L2 execution environment of a rollup (its modules: bank + L2 bridge). */
+export function makeL2Env(rollup: RollupConfig): L2Env {
+  return { rollup, config: l2ChainConfig(rollup), registry: new ModuleRegistry(l2Modules()) };
+}
+
+/** The L2 runtime's modules. */
+export function l2Modules(): Module[] {
+  return [bankModule, l2BridgeModule];
+}
+
+/** Where an operation executes. */
+export interface L2BlockCtx {
+  number: number;
+  timestamp: number;
+}
+
+/** Outcome of one operation. */
+export interface L2OpResult {
+  kind: L2Op['kind'] | 'invalid';
+  /** ok: applied; failed: the method threw (fee paid, nonce used); skipped: no effect at all. */
+  status: 'ok' | 'failed' | 'skipped';
+  txHash?: Uint8Array;
+  sender?: Uint8Array;
+  error?: string;
+  events: RuntimeEvent[];
+}
+
+/** Rebuilds the full signed transaction a compact transfer stands for. */
+export function expandTransfer(env: L2Env, op: Extract<L2Op, { kind: 'transfer' }>, to: Uint8Array): SignedTx {
+  return {
+    chainId: env.config.chainId,
+    nonce: op.nonce,
+    fee: op.fee,
+    computeLimit: TRANSFER_COMPUTE,
+    module: 'bank',
+    method: 'transfer',
+    args: encode(TransferArgsCodec, { to, amount: op.amount }),
+    signature: op.signature,
+  };
+}
+
+/** Signs an L2 transfer (helper for clients and tests). */
+export function signL2Transfer(env: L2Env, secretKey: Uint8Array, nonce: number, to: Uint8Array, amount: bigint, fee?: bigint): SignedTx {
+  return signTx(
+    {
+      chainId: env.config.chainId,
+      nonce,
+      fee: fee ?? BigInt(TRANSFER_COMPUTE) * env.config.fees.perCompute,
+      computeLimit: TRANSFER_COMPUTE,
+      module: 'bank',
+      method: 'transfer',
+      args: encode(TransferArgsCodec, { to, amount }),
+    },
+    secretKey,
+  );
+}
+
+/** Signs an L2 withdrawal. */
+export function signL2Withdrawal(env: L2Env, secretKey: Uint8Array, nonce: number, l1Recipient: Uint8Array, amount: bigint): SignedTx {
+  const computeLimit = TRANSFER_COMPUTE + 600;
+  return signTx(
+    {
+      chainId: env.config.chainId,
+      nonce,
+      fee: BigInt(computeLimit) * env.config.fees.perCompute,
+      computeLimit,
+      module: L2_BRIDGE,
+      method: 'withdraw',
+      args: encode(WithdrawArgsCodec, { l1Recipient, amount }),
+    },
+    secretKey,
+  );
+}
+
+/**
+ * Applies one encoded operation at `block`. Pure: reads and writes `view` only. Deposits mint
+ * the wrapped coin; transactions run through the shared runtime (`applyTx`) with their fee paid
+ * to the rollup's fee recipient at once, so each operation is a self-contained step.
+ */
+export function applyL2Op(view: StateView, env: L2Env, block: L2BlockCtx, opBytes: Uint8Array): L2OpResult {
+  let op: L2Op;
+  try {
+    op = decodeOp(opBytes);
+  } catch (e) {
+    return { kind: 'invalid', status: 'skipped', error: toStrataError(e).message, events: [] };
+  }
+  if (op.kind === 'deposit') {
+    mint(view, op.to, op.amount);
+    ensureIndex(view, op.to);
+    return {
+      kind: 'deposit',
+      status: 'ok',
+      events: [{ module: 'l2bridge', type: 'deposit', data: { id: op.depositId, to: toHex(op.to), amount: op.amount.toString() } }],
+    };
+  }
+  let vtx: VerifiedTx;
+  try {
+    if (op.kind === 'transfer') {
+      const to = 'index' in op.to ? accountAtIndex(view, op.to.index) : op.to.address;
+      if (!to) return { kind: op.kind, status: 'skipped', error: `unknown account index ${'index' in op.to ? op.to.index : -1}`, events: [] };
+      vtx = verifyRawTx(encodeTx(expandTransfer(env, op, to)), env.config.maxTxBytes);
+    } else {
+      vtx = verifyRawTx(op.raw, env.config.maxTxBytes);
+    }
+  } catch (e) {
+    return { kind: op.kind, status: 'skipped', error: toStrataError(e).message, events: [] };
+  }
+  const child = new OverlayView(view);
+  try {
+    const r = applyTx(child, { config: env.config, registry: env.registry, block: { height: block.number, timestamp: block.timestamp, producer: env.rollup.l2FeeRecipient } }, vtx, 0);
+    if (r.fee > 0n) {
+      const p = getAccount(child, env.rollup.l2FeeRecipient);
+      p.balance += r.fee;
+      putAccount(child, env.rollup.l2FeeRecipient, p);
+    }
+    ensureIndex(child, vtx.sender);
+    if (r.status === 'ok' && vtx.tx.module === 'bank' && vtx.tx.method === 'transfer') {
+      ensureIndex(child, decode(TransferArgsCodec, vtx.tx.args).to);
+    }
+    child.commitTo(view);
+    const out: L2OpResult = { kind: op.kind, status: r.status, txHash: vtx.hash, sender: vtx.sender, events: r.events };
+    if (r.error) out.error = `${r.error.code}: ${r.error.message}`;
+    return out;
+  } catch (e) {
+    // Envelope failure (nonce, fee, chain id): the operation has no effect at all.
+    return { kind: op.kind, status: 'skipped', txHash: vtx.hash, sender: vtx.sender, error: toStrataError(e).message, events: [] };
+  }
+}
+
+/**
+ * Converts a signed L2 transaction into its cheapest operation: a compact transfer (recipient by
+ * account index when it has one) or a generic transaction.
+ */
+export function compactOp(env: L2Env, view: Pick<StateView, 'get'>, vtx: VerifiedTx): L2Op {
+  const t = vtx.tx;
+  if (t.module === 'bank' && t.method === 'transfer' && t.computeLimit === TRANSFER_COMPUTE && t.chainId === env.config.chainId) {
+    try {
+      const a = decode(TransferArgsCodec, t.args);
+      const idx = accountIndexOf(view, a.to);
+      return { kind: 'transfer', nonce: t.nonce, fee: t.fee, to: idx === undefined ? { address: a.to } : { index: idx }, amount: a.amount, signature: t.signature };
+    } catch {
+      // not a well-formed transfer: carried generically
+    }
+  }
+  return { kind: 'tx', raw: vtx.bytes };
+}

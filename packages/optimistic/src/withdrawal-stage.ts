@@ -1,0 +1,46 @@
+/** Where a withdrawal stands: waiting for root → in challenge window → ready → finalized. */
+import { encode, bytesEqual } from '@strata/primitives';
+import { OUTPUT_DISCARDED } from './parent-modules.js';
+import type { RollupNode } from './rollup-node.js';
+import { getWithdrawal, WithdrawalCodec, withdrawalKey, type WithdrawalRecord } from './stf.js';
+
+/** A withdrawal's stage. */
+export type WithdrawalStage = 'waiting for root' | 'in challenge window' | 'ready' | 'finalized';
+
+/** Whether output `i` is final (window passed, undisputed, ancestors too), as of the node's L1 view. */
+export async function isOutputFinalView(node: RollupNode, i: number): Promise<boolean> {
+  let idx = i;
+  const h = node.l1Status.height;
+  for (let d = 0; d < 1000; d++) {
+    const o = await node.l1.output(idx);
+    if (!o || o.status === OUTPUT_DISCARDED || o.openGames > 0 || h < o.l1Height + node.opts.rollup.challengeWindow) return false;
+    if (o.parent === 0) return true;
+    idx = o.parent - 1;
+  }
+  return false;
+}
+
+/** Stage, covering output and proof of withdrawal `id` (undefined when unknown). */
+export async function withdrawalStage(
+  node: RollupNode,
+  id: number,
+): Promise<{ record: WithdrawalRecord; l2Block: number; stage: WithdrawalStage; outputIndex?: number; readyAt?: number; proof?: Uint8Array[] } | undefined> {
+  const l2Block = node.chain.withdrawalBlock(id);
+  if (l2Block === undefined) return undefined;
+  const record = getWithdrawal(node.chain.reader(), id) as WithdrawalRecord;
+  const st = await node.l1.withdrawalState(id);
+  if (st.finalized) return { record, l2Block, stage: 'finalized' };
+  const meta = await node.l1.outputsMeta();
+  // The first live output covering the withdrawal's block whose root matches our derivation.
+  for (let i = 0; i < meta.count; i++) {
+    const o = await node.l1.output(i);
+    if (!o || o.status === OUTPUT_DISCARDED || o.l2Block < l2Block) continue;
+    const local = node.chain.rootAfterOps(o.opEnd);
+    if (!local || !bytesEqual(local, o.stateRoot)) continue;
+    const { value, proof } = node.chain.proof(withdrawalKey(id), o.stateRoot);
+    if (!value || !bytesEqual(value, encode(WithdrawalCodec, record))) continue;
+    const final = await isOutputFinalView(node, i);
+    return { record, l2Block, stage: final ? 'ready' : 'in challenge window', outputIndex: i, readyAt: o.l1Height + node.opts.rollup.challengeWindow, proof };
+  }
+  return { record, l2Block, stage: 'waiting for root' };
+}
