@@ -34,7 +34,7 @@ async function attacker(genesis: string, target: NodeProcess, maxGossipBytes?: n
   p.handle(PROTO_STATUS, async (req) => req, PROTOCOL_LIMITS.status);
   await p.start();
   await p.dial(target.endpoints.multiaddrs[0] as string);
-  await waitUntil(() => p.topicPeers(TOPIC_BLOCKS).includes(target.endpoints.peerId), 'attacker to join the blocks topic', 10_000, 50);
+  await waitUntil(() => p.topicPeers(TOPIC_BLOCKS).includes(target.endpoints.peerId), 'attacker to join the blocks topic', 20_000, 50);
   return p;
 }
 
@@ -76,13 +76,15 @@ describe('L1 network: misbehaving peers', () => {
     await new Promise((r) => setTimeout(r, 1000));
     await waitUntil(async () => (await a.head()).hash === (await b.head()).hash, 'a and b to agree before the attacks', 15_000);
 
-    // The head block, fetched over blocks-by-range as any peer would.
-    const probe = await attacker(genesis, a);
-    const headHeight = await a.height();
-    const resp = await probe.request(a.endpoints.peerId, PROTO_BLOCKS_RANGE, encodeRange({ start: headHeight, count: 1 }), PROTOCOL_LIMITS.blocks);
-    const head = decodeBlock(decode(BlocksCodec, resp, resp.length)[0] as Uint8Array);
-    expect(head.header.height).toBe(headHeight);
-    await probe.stop();
+    // The current head block, fetched over blocks-by-range as any peer would (right before each
+    // forgery, so the forged block extends the real head and is fully executed).
+    const headOf = async (p: P2PNode): Promise<Block> => {
+      const headHeight = await a.height();
+      const resp = await p.request(a.endpoints.peerId, PROTO_BLOCKS_RANGE, encodeRange({ start: headHeight, count: 1 }), PROTOCOL_LIMITS.blocks);
+      const blk = decodeBlock(decode(BlocksCodec, resp, resp.length)[0] as Uint8Array);
+      expect(blk.header.height).toBe(headHeight);
+      return blk;
+    };
 
     const signed = signTx(
       { chainId: cfg.chainId, nonce: 0, fee: 10_000n, computeLimit: TRANSFER_COMPUTE, module: 'bank', method: 'transfer', args: encode(TransferArgsCodec, { to: keys[1]!.address, amount: 5n }) },
@@ -97,9 +99,9 @@ describe('L1 network: misbehaving peers', () => {
           for (let i = 0; i < 3; i++) await p.publish(TOPIC_BLOCKS, crypto.getRandomValues(new Uint8Array(200 + i)));
         },
       },
-      { name: 'bad proof of work', send: (p) => p.publish(TOPIC_BLOCKS, encodeBlock(child(head, [], { badPow: true }))) },
-      { name: 'bad state root', send: (p) => p.publish(TOPIC_BLOCKS, encodeBlock(child(head, []))) },
-      { name: 'bad signature', send: (p) => p.publish(TOPIC_BLOCKS, encodeBlock(child(head, [encodeTx(badSig)]))) },
+      { name: 'bad proof of work', send: async (p) => p.publish(TOPIC_BLOCKS, encodeBlock(child(await headOf(p), [], { badPow: true }))) },
+      { name: 'bad state root', send: async (p) => p.publish(TOPIC_BLOCKS, encodeBlock(child(await headOf(p), []))) },
+      { name: 'bad signature', send: async (p) => p.publish(TOPIC_BLOCKS, encodeBlock(child(await headOf(p), [encodeTx(badSig)]))) },
       {
         name: 'oversized flood',
         maxGossipBytes: 3 * 1024 * 1024,
@@ -115,7 +117,7 @@ describe('L1 network: misbehaving peers', () => {
     for (const atk of attacks) {
       const p = await attacker(genesis, a, atk.maxGossipBytes);
       await atk.send(p);
-      await waitUntil(async () => !(await peerIds(a)).includes(p.peerId), `a to disconnect the peer sending ${atk.name}`, 15_000);
+      await waitUntil(async () => !(await peerIds(a)).includes(p.peerId), `a to disconnect the peer sending ${atk.name}`, 25_000);
       // Refused for a while: a reconnection is closed again at once.
       await p.dial(a.endpoints.multiaddrs[0] as string).catch(() => undefined);
       await new Promise((r) => setTimeout(r, 300));

@@ -67,6 +67,10 @@ export function startNodeProcess(opts: {
   /** Index of the test key credited with mined blocks (default: from the name). */
   producer?: number;
   args?: string[];
+  /** Command prefix, e.g. `['ip', 'netns', 'exec', 'ns1']` (it must exec the node in place). */
+  wrap?: string[];
+  /** Default `/ip4/127.0.0.1/tcp/0`. */
+  listen?: string;
 }): Promise<NodeProcess> {
   const producer = keys[(opts.producer ?? opts.name.charCodeAt(0)) % keys.length]!.address;
   const args = [
@@ -81,7 +85,7 @@ export function startNodeProcess(opts: {
     '--metrics-port',
     '0',
     '--listen',
-    '/ip4/127.0.0.1/tcp/0',
+    opts.listen ?? '/ip4/127.0.0.1/tcp/0',
     '--admin-token',
     ADMIN_TOKEN,
     '--log-file',
@@ -96,7 +100,8 @@ export function startNodeProcess(opts: {
     ...(opts.args ?? []),
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const cmd = [...(opts.wrap ?? []), process.execPath, ...args];
+    const child = spawn(cmd[0] as string, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let done = false;

@@ -4,3 +4,5 @@
  */
 export * from './accounts.js';
 export * from './devnet.js';
+export * from './multinode.js';
+export * from './rollup.js';

@@ -4,6 +4,9 @@
  * settlement modules in `NodeOptions.modules`; this package never imports a layer.
  */
 export * from './metrics.js';
+export * from './network.js';
+export * from './sync.js';
+export * from './wire.js';
 export * from './node.js';
 export * from './rpc-methods.js';
 export * from './serve.js';

@@ -52,8 +52,30 @@ export interface NodeNetwork {
   stop(): Promise<void>;
   broadcastBlock(block: Block): void;
   broadcastTxs(raw: Uint8Array[]): void;
-  info(): { peerId: string; multiaddrs: string[] };
+  info(): { peerId: string; multiaddrs: string[]; listen?: string[]; networkId?: string };
   peers(): { id: string; addrs: string[]; score: number; direction: string }[];
+  /** Optional operator controls (admin_* RPC): dial, disconnect, block and unblock peers. */
+  admin?: NetworkAdmin;
+}
+
+/** Operator controls of a network, exposed as admin_* RPC methods. */
+export interface NetworkAdmin {
+  /** Dials a multiaddr ending in /p2p/<peerId>. */
+  addPeer(addr: string): Promise<void>;
+  /** Closes the connections to a peer (it may reconnect). */
+  disconnectPeer(peerId: string): Promise<void>;
+  /** Disconnects a peer and refuses it for `seconds`. */
+  blockPeer(peerId: string, seconds: number): void;
+  /** Lifts a block placed with `blockPeer` (or a ban). */
+  unblockPeer(peerId: string): void;
+  /** Sync state: whether syncing, from whom, and counters. */
+  syncStatus(): Record<string, unknown>;
+}
+
+/** Outcome of `importNetworkBlocks`: one result per imported block, and the first failure. */
+export interface BatchImportResult {
+  results: ImportResult[];
+  failure?: { index: number; error: StrataError };
 }
 
 /** Events: `head` (BlockRef), `reorg` (ImportResult), `txAccepted` (VerifiedTx). */
@@ -318,7 +340,73 @@ export class StrataNode extends EventEmitter<NodeEvents> {
     });
   }
 
-  private afterImport(block: Block, res: ImportResult, source: string): void {
+  /**
+   * Imports consecutive blocks from a peer (sync): all their transactions are verified on the
+   * worker pool in one call, then the blocks are imported in order inside one lmdb write
+   * transaction (one durable commit per batch instead of per block). Stops at the first block
+   * that fails and reports it; the blocks before it stay imported.
+   */
+  importNetworkBlocks(blocks: Block[], from?: string): Promise<BatchImportResult> {
+    return this.serialize(async () => {
+      const results: ImportResult[] = [];
+      const limit = this.now() + this.maxFutureMs;
+      const raw: Uint8Array[] = [];
+      for (const b of blocks) for (const t of b.txs) raw.push(t);
+      let verified: VerifiedTx[];
+      try {
+        verified = await this.verifier.verify(raw, this.opts.config.maxTxBytes);
+      } catch {
+        // Find the culprit block by verifying them one at a time below.
+        verified = [];
+      }
+      let failure: { index: number; error: StrataError } | undefined;
+      const end = this.metrics.importSeconds.startTimer();
+      this.chain.store.write(() => {
+        let offset = 0;
+        for (let i = 0; i < blocks.length; i++) {
+          const block = blocks[i] as Block;
+          try {
+            if (block.header.timestamp > limit) {
+              throw new StrataError('BLOCK_BAD_TIMESTAMP', `block timestamp is more than ${this.maxFutureMs} ms in the future`);
+            }
+            const txs = verified.length === raw.length ? verified.slice(offset, offset + block.txs.length) : undefined;
+            let res: ImportResult;
+            try {
+              res = this.chain.importBlock(block, txs ? { verified: txs } : {});
+            } catch (e) {
+              const err = toStrataError(e);
+              if (err.code.startsWith('BLOCK_')) throw err;
+              throw new StrataError('BLOCK_INVALID', `block ${toHex(blockHash(block.header))}: ${err.message}`, { cause: err.code });
+            }
+            offset += block.txs.length;
+            this.afterImport(block, res, from ?? 'sync', true);
+            results.push(res);
+          } catch (e) {
+            const err = toStrataError(e);
+            if (err.code !== 'BLOCK_UNKNOWN_PARENT') {
+              this.metrics.blocksRejected.inc({ reason: err.code });
+              this.log.warn({ hash: toHex(blockHash(block.header)), height: block.header.height, from, reason: err.code, error: err.message }, 'block rejected');
+            }
+            failure = { index: i, error: err };
+            break;
+          }
+        }
+      });
+      end();
+      return failure ? { results, failure } : { results };
+    });
+  }
+
+  /** Switches block production ('off', 'dev' or 'pow') at run time. */
+  setMiningMode(mode: MiningMode): void {
+    if (mode === 'pow' && !this.opts.config.pow.enabled) throw new StrataError('CONFIG_INVALID', 'pow mining needs a chain config with pow.enabled = true');
+    if (mode === 'dev' && this.opts.config.pow.enabled) throw new StrataError('CONFIG_INVALID', 'dev sealing needs a chain config with pow.enabled = false');
+    this.mining = mode;
+    this.log.info({ mining: mode }, 'mining mode changed');
+    this.applyMiningMode();
+  }
+
+  private afterImport(block: Block, res: ImportResult, source: string, quiet = false): void {
     this.metrics.blocksImported.inc({ status: res.status });
     if (res.status === 'known') return;
     if (res.status === 'side') {
@@ -349,7 +437,7 @@ export class StrataNode extends EventEmitter<NodeEvents> {
     this.metrics.headHeight.set(head.meta.height);
     this.metrics.finalizedHeight.set(Math.max(0, head.meta.height - this.opts.config.confirmations));
     this.metrics.mempoolSize.set(this.mempool.size);
-    this.log.info(
+    this.log[quiet ? 'debug' : 'info'](
       { height: head.meta.height, hash: toHex(head.hash), txs: block.txs.length, source, status: res.status },
       'block imported',
     );

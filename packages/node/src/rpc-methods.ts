@@ -68,6 +68,11 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
   const address = (v: unknown) => parseAddress(String(v), cfg.addressPrefix);
   const snapshots = new Map<string, Uint8Array>();
   let snapshotSeq = 0;
+  const netAdmin = () => {
+    const admin = node.network?.admin;
+    if (!admin) throw RpcError.methodNotSupported('this node runs without a p2p network');
+    return admin;
+  };
   const requireDev = () => {
     if (node.miningMode !== 'dev') throw RpcError.methodNotSupported('dev methods are only available on a node in dev mode (strata devnet)');
   };
@@ -216,6 +221,65 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
       }),
     },
     net_peers: { maxParams: 0, handler: () => node.network?.peers() ?? [] },
+    net_syncStatus: {
+      maxParams: 0,
+      description: 'Block sync state: syncing, from which peer, last sync figures, known peer heads.',
+      handler: () => netAdmin().syncStatus(),
+    },
+    admin_addPeer: {
+      admin: true,
+      minParams: 1,
+      maxParams: 1,
+      description: 'Dials a peer multiaddr (ending in /p2p/<peerId>).',
+      handler: async (p) => {
+        await netAdmin().addPeer(param(p, 0, 'multiaddr', (v) => String(v)));
+        return true;
+      },
+    },
+    admin_disconnectPeer: {
+      admin: true,
+      minParams: 1,
+      maxParams: 1,
+      description: 'Closes the connections to a peer (it may reconnect).',
+      handler: async (p) => {
+        await netAdmin().disconnectPeer(param(p, 0, 'peerId', (v) => String(v)));
+        return true;
+      },
+    },
+    admin_blockPeer: {
+      admin: true,
+      minParams: 1,
+      maxParams: 2,
+      description: 'Disconnects a peer and refuses it for N seconds (default 3600).',
+      handler: (p) => {
+        const peer = param(p, 0, 'peerId', (v) => String(v));
+        const s = p[1] === undefined ? 3600 : seconds(p[1], 365 * 86_400);
+        netAdmin().blockPeer(peer, s);
+        return true;
+      },
+    },
+    admin_unblockPeer: {
+      admin: true,
+      minParams: 1,
+      maxParams: 1,
+      description: 'Lifts a block or ban on a peer.',
+      handler: (p) => {
+        netAdmin().unblockPeer(param(p, 0, 'peerId', (v) => String(v)));
+        return true;
+      },
+    },
+    admin_setMining: {
+      admin: true,
+      minParams: 1,
+      maxParams: 1,
+      description: 'Block production at run time: "off", "pow" or "dev".',
+      handler: (p) => {
+        const mode = String(p[0]);
+        if (mode !== 'off' && mode !== 'pow' && mode !== 'dev') throw RpcError.invalidParams('invalid parameter 0 (mode): expected "off", "pow" or "dev"');
+        node.setMiningMode(mode);
+        return true;
+      },
+    },
     net_importBlock: {
       minParams: 1,
       maxParams: 1,

@@ -32,6 +32,33 @@ export function readChainConfig(path: string | undefined, base: ChainConfig = de
   return parseChainConfig(data, base);
 }
 
+/** Node network settings from a file (JSON, or TOML when the name ends in .toml). */
+export function readNetworkSettings(path: string): { listen?: string[]; announce?: string[]; bootnodes?: string[]; banSeconds?: number; maxConnections?: number } {
+  let data: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    data = path.endsWith('.toml') ? parseToml(text) : JSON.parse(text);
+  } catch (e) {
+    throw new StrataError('CONFIG_INVALID', `cannot read network settings ${path}: ${(e as Error).message}`);
+  }
+  if (data === null || typeof data !== 'object') throw new StrataError('CONFIG_INVALID', `network settings ${path} must be an object`);
+  const o = data as Record<string, unknown>;
+  const out: { listen?: string[]; announce?: string[]; bootnodes?: string[]; banSeconds?: number; maxConnections?: number } = {};
+  for (const k of ['listen', 'announce', 'bootnodes'] as const) {
+    const v = o[k];
+    if (v === undefined) continue;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new StrataError('CONFIG_INVALID', `network settings ${path}: ${k} must be an array of multiaddr strings`);
+    out[k] = v as string[];
+  }
+  for (const k of ['banSeconds', 'maxConnections'] as const) {
+    const v = o[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !(v >= 0)) throw new StrataError('CONFIG_INVALID', `network settings ${path}: ${k} must be a non-negative number`);
+    out[k] = v;
+  }
+  return out;
+}
+
 /** Parses a non-negative integer option. */
 export function intOption(name: string) {
   return (v: string): number => {

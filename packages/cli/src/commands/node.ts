@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { StrataNode, startRpc } from '@strata/node';
+import { P2PNetwork, StrataNode, startRpc, type NetworkOptions } from '@strata/node';
 import { StrataError, toHex } from '@strata/primitives';
 import { defaultChainConfig, parseAddress } from '@strata/runtime';
 import { createLogger } from '../logger.js';
 import { fail } from '../output.js';
-import { intOption, numberOption, readChainConfig } from './common.js';
+import { intOption, numberOption, readChainConfig, readNetworkSettings } from './common.js';
 
 interface NodeFlags {
   dataDir: string;
@@ -20,6 +20,18 @@ interface NodeFlags {
   logLevel: string;
   logFile?: string;
   json?: boolean;
+  listen?: string[];
+  announce?: string[];
+  bootnodes?: string[];
+  p2p: boolean;
+  network?: string;
+  banSeconds?: number;
+  printEndpoints?: boolean;
+}
+
+/** Splits repeated and comma-separated multiaddr flags into one list. */
+function multiaddrList(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), ...v.split(/[\s,]+/).filter((x) => x !== '')];
 }
 
 export function registerNodeCommand(program: Command): void {
@@ -38,6 +50,13 @@ export function registerNodeCommand(program: Command): void {
     .option('--admin-token <token>', 'enables admin_* RPC methods for callers presenting this bearer token')
     .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
     .option('--log-file <file>', 'write JSON logs here instead of stdout')
+    .option('--listen <multiaddr...>', 'p2p listen addresses (default /ip4/0.0.0.0/tcp/30333)', multiaddrList)
+    .option('--announce <multiaddr...>', 'p2p addresses to announce to peers instead of the listen addresses (public IP, NAT)', multiaddrList)
+    .option('--bootnodes <multiaddr,...>', 'peers to dial at start, each ending in /p2p/<peerId> (comma-separated or repeated)', multiaddrList)
+    .option('--network <file>', 'node network settings (JSON or TOML): listen, announce, bootnodes, banSeconds, maxConnections; flags override')
+    .option('--ban-seconds <n>', 'how long a misbehaving peer is refused', intOption('--ban-seconds'))
+    .option('--no-p2p', 'run without the peer-to-peer network')
+    .option('--print-endpoints', 'print one JSON line with the RPC URL, peer id and multiaddrs once ready')
     .option('--json', 'errors as JSON')
     .action(async (flags: NodeFlags) => {
       try {
@@ -55,10 +74,23 @@ export function registerNodeCommand(program: Command): void {
           },
           { logger },
         );
+        if (flags.p2p) {
+          const file: NetworkOptions = flags.network ? readNetworkSettings(flags.network) : {};
+          node.network = new P2PNetwork({
+            ...file,
+            listen: flags.listen ?? file.listen ?? ['/ip4/0.0.0.0/tcp/30333'],
+            ...(flags.announce ?? file.announce ? { announce: flags.announce ?? file.announce } : {}),
+            ...(flags.bootnodes ?? file.bootnodes ? { bootnodes: flags.bootnodes ?? file.bootnodes } : {}),
+            ...(flags.banSeconds !== undefined ? { banSeconds: flags.banSeconds } : {}),
+          });
+        }
         await node.start();
         const rpc = await startRpc(node, { host: flags.host, port: flags.rpcPort, ...(flags.adminToken ? { adminToken: flags.adminToken } : {}) });
         const metricsUrl = await node.metrics.serve(flags.host, flags.metricsPort ?? (flags.rpcPort === 0 ? 0 : flags.rpcPort + 1000));
-        logger.info({ rpc: rpc.url, ws: rpc.wsUrl, metrics: metricsUrl, genesis: toHex(node.chain.genesisHash) }, 'endpoints');
+        const net = node.network?.info();
+        const endpoints = { rpc: rpc.url, ws: rpc.wsUrl, metrics: metricsUrl, genesis: toHex(node.chain.genesisHash), peerId: net?.peerId ?? null, multiaddrs: net?.multiaddrs ?? [] };
+        logger.info(endpoints, 'endpoints');
+        if (flags.printEndpoints) process.stdout.write(`${JSON.stringify(endpoints)}\n`);
         let stopping = false;
         const shutdown = async (signal: string) => {
           if (stopping) return;

@@ -1,0 +1,472 @@
+/**
+ * P2PNetwork: the L1 node's peer-to-peer network on top of @strata/p2p. What flows through it:
+ *
+ * - gossip `blocks`: one encoded block per message; validated before relay (decode, proof of
+ *   work, parent known, then the full import) — unknown parent → ignore and sync from the
+ *   sender, invalid → reject and penalise the sender;
+ * - gossip `txs`: batches of raw transactions (many per message), each signature-checked and
+ *   admitted to the mempool before the batch is relayed;
+ * - request/response: `status/1` (a symmetric handshake: genesis, head, total work),
+ *   `headers-by-range/1`, `blocks-by-range/1`, `blocks-by-hash/1`, served from the block store;
+ * - sync (see sync.ts): headers first then bodies, from the peer showing the most work.
+ *
+ * Nothing a peer sends can throw out of here: every handler and validator catches, maps
+ * chain-level invalidity to a penalty and carries on.
+ */
+import { type Block, blockHash, decodeBlock, encodeBlock, encodeHeader, meetsTarget } from '@strata/chain';
+import { P2PNode, type P2POptions, PENALTY } from '@strata/p2p';
+import { decode, encode, StrataError, toHex, toStrataError } from '@strata/primitives';
+import { txHashOf } from '@strata/runtime';
+import type { NetworkAdmin, NodeNetwork, StrataNode } from './node.js';
+import { BlockSync, CHAIN_PENALTY, PROTOCOL_LIMITS, type SyncOptions } from './sync.js';
+import type { Status } from './wire.js';
+import {
+  BlocksCodec,
+  decodeRange,
+  decodeStatus,
+  encodeStatus,
+  HashesCodec,
+  HeadersCodec,
+  MAX_BLOCKS_PER_REQUEST,
+  MAX_BLOCKS_RESPONSE_BYTES,
+  MAX_HEADERS_PER_REQUEST,
+  MAX_TXS_PER_BATCH,
+  PROTO_BLOCKS_HASH,
+  PROTO_BLOCKS_RANGE,
+  PROTO_HEADERS,
+  PROTO_STATUS,
+  TOPIC_BLOCKS,
+  TOPIC_TXS,
+  txBatchCodec,
+} from './wire.js';
+
+/** Node settings of the network. */
+export interface NetworkOptions {
+  /** Multiaddrs to listen on (default `/ip4/127.0.0.1/tcp/0`). */
+  listen?: string[];
+  /** Multiaddrs to announce instead of the listen addresses (another host, NAT). */
+  announce?: string[];
+  /** Multiaddrs ending in /p2p/<peerId>, dialled at start and re-dialled while disconnected. */
+  bootnodes?: string[];
+  /** Where the persistent node key lives (default: the node's data dir). */
+  dataDir?: string;
+  /** How long a peer that reached the ban threshold is refused, seconds (default 300). */
+  banSeconds?: number;
+  /** Largest gossip message (default 2 MiB). */
+  maxGossipBytes?: number;
+  /** Most connections (default 64). */
+  maxConnections?: number;
+  /** Status refresh with every peer, ms (default 2000). */
+  statusIntervalMs?: number;
+  /** How long transactions wait to be batched into one gossip message, ms (default 20). */
+  txBatchMs?: number;
+  /** Sync batch sizes. */
+  sync?: SyncOptions;
+}
+
+/** Transaction errors that prove the sender relayed garbage (not just a state-dependent miss). */
+const INVALID_TX_CODES = new Set(['DECODE_TRUNCATED', 'DECODE_NON_CANONICAL', 'DECODE_OVERSIZED', 'DECODE_INVALID', 'INVALID_SIGNATURE', 'TX_WRONG_CHAIN', 'TX_TOO_LARGE']);
+
+/** Network id of a chain: namespaces topics and protocols so chains with other genesis never mix. */
+export function networkIdOf(genesisHash: Uint8Array): string {
+  return `strata-l1-${toHex(genesisHash).slice(2, 18)}`;
+}
+
+/** The L1 node's libp2p network. Attach with `node.network = new P2PNetwork(opts)` before `node.start()`. */
+export class P2PNetwork implements NodeNetwork {
+  private p2pNode: P2PNode | undefined;
+  private syncer: BlockSync | undefined;
+  private node: StrataNode | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private txQueue: Uint8Array[] = [];
+  private txQueueBytes = 0;
+  private txTimer: NodeJS.Timeout | undefined;
+  private mempoolAnnounce: NodeJS.Timeout | undefined;
+  private readonly onReorg = (res: { reorg?: { orphaned: { bytes: Uint8Array; hash: Uint8Array }[] } }) => {
+    // Orphaned transactions are back in our mempool; tell peers too so whoever mines next includes them.
+    const back = (res.reorg?.orphaned ?? []).filter((t) => this.node?.mempool.has(t.hash)).map((t) => t.bytes);
+    if (back.length > 0) this.broadcastTxs(back);
+  };
+
+  constructor(readonly opts: NetworkOptions = {}) {}
+
+  /** The underlying p2p host (after start). */
+  get p2p(): P2PNode | undefined {
+    return this.p2pNode;
+  }
+
+  /** The block sync (after start). */
+  get sync(): BlockSync | undefined {
+    return this.syncer;
+  }
+
+  /** Starts libp2p, registers topics and protocols, dials bootnodes and begins syncing. */
+  async start(node: StrataNode): Promise<void> {
+    this.node = node;
+    const o = this.opts;
+    const p2pOpts: P2POptions = {
+      networkId: networkIdOf(node.chain.genesisHash),
+      dataDir: o.dataDir ?? node.opts.dataDir,
+      ...(o.listen ? { listen: o.listen } : {}),
+      ...(o.announce ? { announce: o.announce } : {}),
+      ...(o.bootnodes ? { bootnodes: o.bootnodes } : {}),
+      ...(o.banSeconds !== undefined ? { banSeconds: o.banSeconds } : {}),
+      ...(o.maxGossipBytes !== undefined ? { maxGossipBytes: o.maxGossipBytes } : {}),
+      ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+    };
+    const p2p = await P2PNode.create(p2pOpts, { logger: node.log });
+    this.p2pNode = p2p;
+    const sync = new BlockSync(node, p2p, o.sync);
+    this.syncer = sync;
+
+    p2p.subscribe(TOPIC_BLOCKS, (data, from) => this.validateBlock(data, from), () => undefined);
+    p2p.subscribe(TOPIC_TXS, (data, from) => this.validateTxs(data, from), () => undefined);
+    p2p.handle(PROTO_STATUS, (req, from) => this.serveStatus(req, from), PROTOCOL_LIMITS.status);
+    p2p.handle(PROTO_HEADERS, (req, from) => this.serveHeaders(req, from), PROTOCOL_LIMITS.headers);
+    p2p.handle(PROTO_BLOCKS_RANGE, (req, from) => this.serveBlocksByRange(req, from), PROTOCOL_LIMITS.blocks);
+    p2p.handle(PROTO_BLOCKS_HASH, (req, from) => this.serveBlocksByHash(req, from), PROTOCOL_LIMITS.blocks);
+
+    p2p.on('peer:connect', (peer) => {
+      this.updatePeerMetric();
+      void this.handshake(peer);
+    });
+    p2p.on('peer:disconnect', (peer) => {
+      this.updatePeerMetric();
+      sync.removePeer(peer);
+    });
+    node.on('reorg', this.onReorg);
+    await p2p.start();
+    node.log.info({ peerId: p2p.peerId, multiaddrs: p2p.multiaddrs, networkId: p2p.networkId, bootnodes: o.bootnodes ?? [] }, 'p2p network started');
+    const interval = o.statusIntervalMs ?? 2000;
+    this.timer = setInterval(() => void this.refreshStatuses(), interval);
+    this.timer.unref();
+  }
+
+  /** Stops syncing, gossip and libp2p. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.txTimer) clearTimeout(this.txTimer);
+    this.txTimer = undefined;
+    if (this.mempoolAnnounce) clearTimeout(this.mempoolAnnounce);
+    this.mempoolAnnounce = undefined;
+    this.node?.off('reorg', this.onReorg);
+    await this.syncer?.stop();
+    await this.p2pNode?.stop();
+  }
+
+  /** Gossips a block this node produced or imported. */
+  broadcastBlock(block: Block): void {
+    const p2p = this.p2pNode;
+    if (!p2p) return;
+    p2p.publish(TOPIC_BLOCKS, encodeBlock(block)).catch((e: unknown) => this.node?.log.debug({ err: toStrataError(e).message }, 'block publish failed'));
+  }
+
+  /** Queues transactions for the next gossip batch (flushed after `txBatchMs` or when full). */
+  broadcastTxs(raw: Uint8Array[]): void {
+    if (!this.p2pNode) return;
+    for (const r of raw) {
+      this.txQueue.push(r);
+      this.txQueueBytes += r.length + 4;
+      if (this.txQueue.length >= MAX_TXS_PER_BATCH || this.txQueueBytes > 1024 * 1024) this.flushTxs();
+    }
+    if (this.txQueue.length > 0 && this.txTimer === undefined) {
+      this.txTimer = setTimeout(() => this.flushTxs(), this.opts.txBatchMs ?? 20);
+    }
+  }
+
+  private flushTxs(): void {
+    if (this.txTimer) clearTimeout(this.txTimer);
+    this.txTimer = undefined;
+    if (!this.p2pNode || !this.node) return;
+    // Nobody subscribed yet (just started, or a healed partition still forming its mesh): keep
+    // the batch and retry rather than publish into the void.
+    if (this.txQueue.length > 0 && this.p2pNode.topicPeers(TOPIC_TXS).length === 0 && this.txQueue.length < MAX_TXS_PER_BATCH) {
+      this.txTimer = setTimeout(() => this.flushTxs(), 250);
+      this.txTimer.unref();
+      return;
+    }
+    const batch = this.txQueue;
+    this.txQueue = [];
+    this.txQueueBytes = 0;
+    if (batch.length === 0) return;
+    const data = encode(txBatchCodec(this.node.opts.config.maxTxBytes), batch);
+    this.p2pNode.publish(TOPIC_TXS, data).catch((e: unknown) => this.node?.log.debug({ err: toStrataError(e).message }, 'tx batch publish failed'));
+  }
+
+  /** Own peer id, dialable addresses and listen addresses. */
+  info(): { peerId: string; multiaddrs: string[]; listen: string[]; networkId: string } {
+    const p2p = this.p2pNode;
+    return {
+      peerId: p2p?.peerId ?? '',
+      multiaddrs: p2p?.multiaddrs ?? [],
+      listen: this.opts.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+      networkId: p2p?.networkId ?? '',
+    };
+  }
+
+  /** Connected peers with score and (when known) their head. */
+  peers(): { id: string; addrs: string[]; score: number; direction: string; headHeight?: number; totalWork?: string }[] {
+    const known = new Map((this.syncer?.knownPeers() ?? []).map((k) => [k.peer, k]));
+    return (this.p2pNode?.peers() ?? []).map((p) => {
+      const k = known.get(p.id);
+      return { ...p, ...(k ? { headHeight: k.headHeight, totalWork: k.totalWork.toString() } : {}) };
+    });
+  }
+
+  /** Operator controls. */
+  readonly admin: NetworkAdmin = {
+    addPeer: async (addr) => {
+      await this.requireP2P().dial(addr);
+    },
+    disconnectPeer: async (peer) => {
+      await this.requireP2P().hangUp(peer);
+    },
+    blockPeer: (peer, seconds) => {
+      this.requireP2P().ban(peer, 'blocked by operator', seconds);
+      this.syncer?.removePeer(peer);
+    },
+    unblockPeer: (peer) => {
+      // A zero-length ban clears the ban and the score (PeerScoreBook semantics).
+      this.requireP2P().ban(peer, 'unblocked by operator', 0);
+    },
+    syncStatus: () => {
+      const s = this.syncer?.state;
+      return {
+        ...(s ?? {}),
+        lastSync: s?.lastSync ?? null,
+        peers: (this.syncer?.knownPeers() ?? []).map((k) => ({ ...k, totalWork: k.totalWork.toString() })),
+      };
+    },
+  };
+
+  private requireP2P(): P2PNode {
+    if (!this.p2pNode) throw new StrataError('NODE_STOPPED', 'p2p network is not started; start the node first');
+    return this.p2pNode;
+  }
+
+  private updatePeerMetric(): void {
+    if (this.node && this.p2pNode) this.node.metrics.peers.set(this.p2pNode.peers().length);
+  }
+
+  // --------------------------------------------------------------- handshake and statuses
+
+  private async handshake(peer: string): Promise<void> {
+    const sync = this.syncer;
+    if (!sync) return;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const s = await sync.exchangeStatus(peer);
+      if (s) {
+        this.node?.log.debug({ peer, height: s.headHeight, work: s.totalWork.toString() }, 'peer status');
+        sync.trigger();
+        this.announceMempool();
+        return;
+      }
+      if (this.p2pNode?.isBanned(peer)) return;
+      await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+      if (!this.p2pNode?.peers().some((p) => p.id === peer)) return;
+    }
+    // A peer that cannot answer the status protocol speaks another network (or is broken).
+    this.node?.log.info({ peer }, 'peer does not answer the status handshake; disconnecting');
+    await this.p2pNode?.hangUp(peer).catch(() => undefined);
+  }
+
+  /**
+   * Re-gossips our pending transactions (at most one batch) shortly after a peer joins, so a
+   * node that was offline or partitioned learns what it missed (as Bitcoin's mempool relay on
+   * connect). Receivers skip the ones they hold already.
+   */
+  private announceMempool(): void {
+    if (this.mempoolAnnounce !== undefined) return;
+    this.mempoolAnnounce = setTimeout(() => {
+      this.mempoolAnnounce = undefined;
+      const txs = this.node?.mempool.all().slice(0, MAX_TXS_PER_BATCH) ?? [];
+      if (txs.length > 0) this.broadcastTxs(txs.map((t) => t.bytes));
+    }, 1500);
+    this.mempoolAnnounce.unref();
+  }
+
+  private async refreshStatuses(): Promise<void> {
+    const p2p = this.p2pNode;
+    const sync = this.syncer;
+    if (!p2p || !sync) return;
+    try {
+      await Promise.all(p2p.peers().map((p) => sync.exchangeStatus(p.id)));
+      sync.trigger();
+    } catch (e) {
+      this.node?.log.debug({ err: toStrataError(e).message }, 'status refresh failed');
+    }
+  }
+
+  // --------------------------------------------------------------------------- gossip
+
+  private async validateBlock(data: Uint8Array, from: string): Promise<'accept' | 'reject' | 'ignore'> {
+    const node = this.node;
+    const p2p = this.p2pNode;
+    if (!node || !p2p) return 'ignore';
+    let block: Block;
+    try {
+      block = decodeBlock(data, node.opts.config.maxBlockBytes + 64 * 1024);
+    } catch (e) {
+      p2p.penalize(from, CHAIN_PENALTY.MALFORMED - PENALTY.GOSSIP_REJECTED, `malformed block gossip: ${toStrataError(e).message}`);
+      return 'reject';
+    }
+    const hash = blockHash(block.header);
+    const store = node.chain.store;
+    const meta = store.getMeta(hash);
+    if (meta) {
+      if (meta.status !== 'invalid') return 'ignore';
+      return this.invalidBlock(from, hash, 'BLOCK_INVALID', 'block already found invalid');
+    }
+    const cfg = node.opts.config;
+    if (block.header.chainId !== cfg.chainId) return this.invalidBlock(from, hash, 'BLOCK_INVALID', `block for chain ${block.header.chainId}`);
+    // Proof of work first: it is the cheapest check and the costliest to fake.
+    if (cfg.pow.enabled && !meetsTarget(hash, block.header.target)) return this.invalidBlock(from, hash, 'BLOCK_BAD_POW', 'hash does not meet its target');
+    if (block.header.timestamp > node.now() + (node.opts.maxFutureMs ?? 15_000)) return 'ignore'; // maybe our clock
+    if (!store.hasBlock(block.header.parentHash)) {
+      node.log.debug({ peer: from, hash: toHex(hash), height: block.header.height }, 'gossip block with unknown parent; syncing');
+      void this.syncer?.exchangeStatus(from).then(() => this.syncer?.trigger());
+      return 'ignore';
+    }
+    try {
+      const res = await node.importNetworkBlock(block, from);
+      if (res.status === 'known') return 'ignore';
+      this.syncer?.noteBlockFrom(from, hash);
+      return 'accept';
+    } catch (e) {
+      const err = toStrataError(e);
+      if (err.code === 'BLOCK_UNKNOWN_PARENT') {
+        this.syncer?.trigger();
+        return 'ignore';
+      }
+      if (err.code === 'NODE_STOPPED' || err.code === 'INTERNAL') return 'ignore';
+      return this.invalidBlock(from, hash, err.code, err.message);
+    }
+  }
+
+  private invalidBlock(from: string, hash: Uint8Array, code: string, message: string): 'reject' {
+    this.node?.log.warn({ peer: from, hash: toHex(hash), reason: code, error: message }, 'invalid block from peer');
+    // The gossip layer takes GOSSIP_REJECTED for the reject; together they reach the ban threshold.
+    this.p2pNode?.penalize(from, CHAIN_PENALTY.INVALID_BLOCK - PENALTY.GOSSIP_REJECTED, `invalid block ${toHex(hash)}: ${code}`);
+    return 'reject';
+  }
+
+  private validateTxs(data: Uint8Array, from: string): 'accept' | 'reject' | 'ignore' {
+    const node = this.node;
+    const p2p = this.p2pNode;
+    if (!node || !p2p) return 'ignore';
+    let raws: Uint8Array[];
+    try {
+      raws = decode(txBatchCodec(node.opts.config.maxTxBytes), data, data.length);
+    } catch (e) {
+      p2p.penalize(from, CHAIN_PENALTY.MALFORMED - PENALTY.GOSSIP_REJECTED, `malformed tx batch: ${toStrataError(e).message}`);
+      return 'reject';
+    }
+    let accepted = 0;
+    let invalid: StrataError | undefined;
+    for (const raw of raws) {
+      try {
+        if (node.mempool.has(txHashOf(raw))) continue;
+        node.submitTx(raw, { gossip: false });
+        accepted++;
+      } catch (e) {
+        const err = toStrataError(e);
+        if (INVALID_TX_CODES.has(err.code)) {
+          invalid = err;
+          break;
+        }
+      }
+    }
+    if (invalid) {
+      p2p.penalize(from, CHAIN_PENALTY.INVALID_TX - PENALTY.GOSSIP_REJECTED, `invalid transaction in batch: ${invalid.code} ${invalid.message}`);
+      return 'reject';
+    }
+    return accepted > 0 ? 'accept' : 'ignore';
+  }
+
+  // ----------------------------------------------------------------- request handlers
+
+  private async serveStatus(req: Uint8Array, from: string): Promise<Uint8Array> {
+    const sync = this.requireSync();
+    let theirs: Status;
+    try {
+      theirs = decodeStatus(req);
+    } catch (e) {
+      this.p2pNode?.penalize(from, CHAIN_PENALTY.MALFORMED, `malformed status request: ${toStrataError(e).message}`);
+      throw e;
+    }
+    const ours = encodeStatus(sync.localStatus());
+    if (sync.noteStatus(from, theirs)) sync.trigger();
+    return ours;
+  }
+
+  private requireSync(): BlockSync {
+    if (!this.syncer) throw new StrataError('NODE_STOPPED', 'p2p network is not started');
+    return this.syncer;
+  }
+
+  private range(req: Uint8Array, from: string, max: number): { start: number; count: number } {
+    try {
+      const r = decodeRange(req);
+      return { start: r.start, count: Math.min(r.count, max) };
+    } catch (e) {
+      this.p2pNode?.penalize(from, CHAIN_PENALTY.MALFORMED, `malformed range request: ${toStrataError(e).message}`);
+      throw e;
+    }
+  }
+
+  private async serveHeaders(req: Uint8Array, from: string): Promise<Uint8Array> {
+    const store = this.requireNode().chain.store;
+    const { start, count } = this.range(req, from, MAX_HEADERS_PER_REQUEST);
+    const out: Uint8Array[] = [];
+    for (let h = start; h < start + count; h++) {
+      const hash = store.getCanonical(h);
+      const header = hash && store.getHeader(hash);
+      if (!header) break;
+      out.push(encodeHeader(header));
+    }
+    return encode(HeadersCodec, out);
+  }
+
+  private encodeBlocks(hashes: Iterable<Uint8Array | undefined>): Uint8Array {
+    const store = this.requireNode().chain.store;
+    const out: Uint8Array[] = [];
+    let bytes = 0;
+    for (const hash of hashes) {
+      if (!hash) break;
+      const header = store.getHeader(hash);
+      const body = store.getBody(hash);
+      if (!header || !body) break;
+      const enc = encodeBlock({ header, txs: body });
+      // Stop before the response limit; the requester asks again for the rest.
+      if (out.length > 0 && bytes + enc.length > MAX_BLOCKS_RESPONSE_BYTES) break;
+      bytes += enc.length + 8;
+      out.push(enc);
+    }
+    return encode(BlocksCodec, out);
+  }
+
+  private async serveBlocksByRange(req: Uint8Array, from: string): Promise<Uint8Array> {
+    const store = this.requireNode().chain.store;
+    const { start, count } = this.range(req, from, MAX_BLOCKS_PER_REQUEST);
+    const hashes: (Uint8Array | undefined)[] = [];
+    for (let h = start; h < start + count; h++) hashes.push(store.getCanonical(h));
+    return this.encodeBlocks(hashes);
+  }
+
+  private async serveBlocksByHash(req: Uint8Array, from: string): Promise<Uint8Array> {
+    let hashes: Uint8Array[];
+    try {
+      hashes = decode(HashesCodec, req, PROTOCOL_LIMITS.blocks.maxRequestBytes);
+    } catch (e) {
+      this.p2pNode?.penalize(from, CHAIN_PENALTY.MALFORMED, `malformed blocks-by-hash request: ${toStrataError(e).message}`);
+      throw e;
+    }
+    return this.encodeBlocks(hashes);
+  }
+
+  private requireNode(): StrataNode {
+    if (!this.node) throw new StrataError('NODE_STOPPED', 'p2p network is not started');
+    return this.node;
+  }
+}

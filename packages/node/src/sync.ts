@@ -1,0 +1,400 @@
+/**
+ * Block sync: keeps a table of what each peer says about its chain (status handshake, refreshed
+ * periodically and from gossip) and, whenever a peer shows more total work than our head, pulls
+ * its chain — first the common ancestor, then headers in batches (linkage and proof of work
+ * checked before any body is fetched), then the bodies by hash, imported in batches through the
+ * node's serialised import queue. Always syncs from the peer showing the HEAVIEST chain.
+ * Every peer answer is checked; bad ones penalise the peer and abort that sync, never the node.
+ */
+import { type Block, type BlockHeader, blockHash, decodeBlock, decodeHeader, meetsTarget } from '@strata/chain';
+import { bytesEqual, decode, encode, StrataError, toHex, toStrataError } from '@strata/primitives';
+import type { StrataNode } from './node.js';
+import {
+  BlocksCodec,
+  decodeStatus,
+  encodeRange,
+  encodeStatus,
+  HashesCodec,
+  HeadersCodec,
+  MAX_BLOCKS_PER_REQUEST,
+  MAX_BLOCKS_RESPONSE_BYTES,
+  MAX_HEADER_BYTES,
+  MAX_HEADERS_PER_REQUEST,
+  PROTO_BLOCKS_HASH,
+  PROTO_HEADERS,
+  PROTO_STATUS,
+  type Status,
+} from './wire.js';
+
+/** Points a peer loses for chain-level misbehaviour (the ban threshold is -100). */
+export const CHAIN_PENALTY = {
+  /** A block that fails validation (bad PoW, target, state root, signatures…): banned at once. */
+  INVALID_BLOCK: 100,
+  /** A message or response that does not decode, or headers that do not link. */
+  MALFORMED: 50,
+  /** A transaction batch holding an invalid transaction (bad signature, wrong chain). */
+  INVALID_TX: 30,
+  /** Claimed a heavier chain it then could not serve. */
+  USELESS: 10,
+} as const;
+
+/** Body requests kept in flight ahead of the import. */
+const PREFETCH = 3;
+
+/** Limits of the request/response protocols (both sides use the same values). */
+export const PROTOCOL_LIMITS = {
+  status: { maxRequestBytes: 512, maxResponseBytes: 512, timeoutMs: 5_000 },
+  headers: { maxRequestBytes: 64, maxResponseBytes: MAX_HEADERS_PER_REQUEST * (MAX_HEADER_BYTES + 4) + 16, timeoutMs: 10_000 },
+  blocks: { maxRequestBytes: MAX_BLOCKS_PER_REQUEST * 33 + 16, maxResponseBytes: MAX_BLOCKS_RESPONSE_BYTES + 1024, timeoutMs: 20_000 },
+} as const;
+
+/** What a sync needs from the p2p layer (a P2PNode satisfies it). */
+export interface SyncTransport {
+  request(peerId: string, protocol: string, req: Uint8Array, opts: { maxRequestBytes: number; maxResponseBytes: number; timeoutMs?: number }): Promise<Uint8Array>;
+  penalize(peerId: string, points: number, reason: string): void;
+  isBanned(peerId: string): boolean;
+  ban(peerId: string, reason: string, seconds?: number): void;
+}
+
+/** Settings of the sync. */
+export interface SyncOptions {
+  /** Headers per request (default 1024, at most MAX_HEADERS_PER_REQUEST). */
+  headerBatch?: number;
+  /** Blocks per bodies request and per import batch (default 256). */
+  bodyBatch?: number;
+  /** Before the first sync, wait this long for more peer statuses (default 300 ms). */
+  initialWaitMs?: number;
+}
+
+interface PeerChain {
+  status: Status;
+  updatedAt: number;
+  /** Head hash we failed to make progress on; skipped until the peer's head changes. */
+  stuckOn?: string;
+  retryAt: number;
+}
+
+/** Counters and state of the sync, for RPC and logs. */
+export interface SyncState {
+  syncing: boolean;
+  peer: string | null;
+  targetHeight: number | null;
+  syncs: number;
+  blocksImported: number;
+  lastSync: { peer: string; from: number; to: number; blocks: number; ms: number; blocksPerSec: number } | null;
+}
+
+/** The block sync of one node. */
+export class BlockSync {
+  private readonly peers = new Map<string, PeerChain>();
+  private running: Promise<void> | undefined;
+  private rerun = false;
+  private stopped = false;
+  private readonly headerBatch: number;
+  private readonly bodyBatch: number;
+  private readonly initialWaitMs: number;
+  readonly state: SyncState = { syncing: false, peer: null, targetHeight: null, syncs: 0, blocksImported: 0, lastSync: null };
+
+  constructor(
+    private readonly node: StrataNode,
+    private readonly net: SyncTransport,
+    opts: SyncOptions = {},
+  ) {
+    this.headerBatch = Math.min(opts.headerBatch ?? MAX_HEADERS_PER_REQUEST, MAX_HEADERS_PER_REQUEST);
+    this.bodyBatch = Math.min(opts.bodyBatch ?? 256, MAX_BLOCKS_PER_REQUEST);
+    this.initialWaitMs = opts.initialWaitMs ?? 300;
+  }
+
+  /** Our own status. */
+  localStatus(): Status {
+    const head = this.node.chain.head;
+    return {
+      genesis: this.node.chain.genesisHash,
+      headHash: head.hash,
+      headHeight: head.meta.height,
+      totalWork: head.meta.totalWork,
+      finalizedHeight: Math.max(0, head.meta.height - this.node.opts.config.confirmations),
+    };
+  }
+
+  /**
+   * Records a peer's status (from a handshake in either direction). A peer on another genesis is
+   * banned; returns false then.
+   */
+  noteStatus(peer: string, status: Status): boolean {
+    if (!bytesEqual(status.genesis, this.node.chain.genesisHash)) {
+      this.node.log.warn({ peer, theirGenesis: toHex(status.genesis), ourGenesis: toHex(this.node.chain.genesisHash) }, 'peer is on another genesis; disconnecting');
+      this.peers.delete(peer);
+      this.net.ban(peer, 'different genesis');
+      return false;
+    }
+    const prev = this.peers.get(peer);
+    const changed = !prev || !bytesEqual(prev.status.headHash, status.headHash);
+    this.peers.set(peer, {
+      status,
+      updatedAt: Date.now(),
+      retryAt: changed ? 0 : (prev?.retryAt ?? 0),
+      ...(!changed && prev?.stuckOn !== undefined ? { stuckOn: prev.stuckOn } : {}),
+    });
+    return true;
+  }
+
+  /** Raises a peer's known head after it relayed a block we imported (no request needed). */
+  noteBlockFrom(peer: string, hash: Uint8Array): void {
+    const p = this.peers.get(peer);
+    const meta = this.node.chain.store.getMeta(hash);
+    if (!p || !meta || meta.totalWork <= p.status.totalWork) return;
+    p.status = { ...p.status, headHash: hash, headHeight: meta.height, totalWork: meta.totalWork };
+    p.updatedAt = Date.now();
+  }
+
+  /** Forgets a disconnected peer. */
+  removePeer(peer: string): void {
+    this.peers.delete(peer);
+  }
+
+  /** Peers we hold a status for. */
+  knownPeers(): { peer: string; headHeight: number; totalWork: bigint }[] {
+    return [...this.peers].map(([peer, p]) => ({ peer, headHeight: p.status.headHeight, totalWork: p.status.totalWork }));
+  }
+
+  /**
+   * Status handshake with a peer: sends ours, records theirs. Malformed answers penalise the
+   * peer; network failures are returned as undefined (the caller may retry or hang up).
+   */
+  async exchangeStatus(peer: string): Promise<Status | undefined> {
+    let body: Uint8Array;
+    try {
+      body = await this.net.request(peer, PROTO_STATUS, encodeStatus(this.localStatus()), PROTOCOL_LIMITS.status);
+    } catch (e) {
+      this.node.log.debug({ peer, err: toStrataError(e).message }, 'status request failed');
+      return undefined;
+    }
+    let status: Status;
+    try {
+      status = decodeStatus(body);
+    } catch (e) {
+      this.net.penalize(peer, CHAIN_PENALTY.MALFORMED, `malformed status: ${toStrataError(e).message}`);
+      return undefined;
+    }
+    return this.noteStatus(peer, status) ? status : undefined;
+  }
+
+  /** Starts a sync round in the background unless one is running (then it re-runs after). */
+  trigger(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+      if (this.rerun && !this.stopped) {
+        this.rerun = false;
+        this.trigger();
+      }
+    });
+  }
+
+  /** Stops starting new rounds and waits for the current one. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+
+  /** The connected peer showing the most total work above ours, if any. */
+  bestPeer(): { peer: string; status: Status } | undefined {
+    const ours = this.node.chain.head.meta.totalWork;
+    const now = Date.now();
+    let best: { peer: string; status: Status } | undefined;
+    for (const [peer, p] of this.peers) {
+      if (p.status.totalWork <= ours || this.net.isBanned(peer) || now < p.retryAt) continue;
+      if (p.stuckOn === toHex(p.status.headHash)) continue;
+      if (!best || p.status.totalWork > best.status.totalWork) best = { peer, status: p.status };
+    }
+    return best;
+  }
+
+  private async loop(): Promise<void> {
+    if (this.state.syncs === 0 && this.initialWaitMs > 0) {
+      // First sync: give the handshakes with the other bootnodes a moment, so we choose the
+      // heaviest chain on offer rather than the first peer to answer.
+      await new Promise((r) => setTimeout(r, this.initialWaitMs));
+    }
+    for (let round = 0; round < 1000 && !this.stopped; round++) {
+      const best = this.bestPeer();
+      if (!best) return;
+      const p = this.peers.get(best.peer);
+      const before = this.node.chain.head.meta.totalWork;
+      try {
+        await this.syncFrom(best.peer, best.status);
+      } catch (e) {
+        const err = toStrataError(e);
+        this.node.log.warn({ peer: best.peer, reason: err.code, error: err.message }, 'sync failed');
+        if (p) p.retryAt = Date.now() + 1000;
+      } finally {
+        this.state.syncing = false;
+        this.state.peer = null;
+        this.state.targetHeight = null;
+      }
+      // No progress toward a heavier chain (e.g. it forks below our finalized block): stop
+      // trying that head until the peer shows another one.
+      if (p && this.node.chain.head.meta.totalWork <= before && this.node.chain.head.meta.totalWork < best.status.totalWork) {
+        p.stuckOn = toHex(best.status.headHash);
+      }
+    }
+  }
+
+  private async headersRange(peer: string, start: number, count: number): Promise<BlockHeader[]> {
+    const body = await this.net.request(peer, PROTO_HEADERS, encodeRange({ start, count }), PROTOCOL_LIMITS.headers);
+    try {
+      const raw = decode(HeadersCodec, body, PROTOCOL_LIMITS.headers.maxResponseBytes);
+      if (raw.length > count) throw new StrataError('DECODE_INVALID', `asked for ${count} headers, got ${raw.length}`);
+      return raw.map((h) => decodeHeader(h));
+    } catch (e) {
+      const err = toStrataError(e);
+      this.net.penalize(peer, CHAIN_PENALTY.MALFORMED, `malformed headers response: ${err.message}`);
+      throw new StrataError('DECODE_INVALID', `peer ${peer} sent malformed headers: ${err.message}`, { peer });
+    }
+  }
+
+  private async blocksByHash(peer: string, hashes: Uint8Array[]): Promise<Block[]> {
+    const out: Block[] = [];
+    let rest = hashes;
+    while (rest.length > 0) {
+      const body = await this.net.request(peer, PROTO_BLOCKS_HASH, encode(HashesCodec, rest), PROTOCOL_LIMITS.blocks);
+      let blocks: Block[];
+      try {
+        blocks = decode(BlocksCodec, body, PROTOCOL_LIMITS.blocks.maxResponseBytes).map((b) => decodeBlock(b));
+      } catch (e) {
+        const err = toStrataError(e);
+        this.net.penalize(peer, CHAIN_PENALTY.MALFORMED, `malformed blocks response: ${err.message}`);
+        throw new StrataError('DECODE_INVALID', `peer ${peer} sent malformed blocks: ${err.message}`, { peer });
+      }
+      if (blocks.length === 0) throw new StrataError('NETWORK', `peer ${peer} does not have the blocks it announced`, { peer });
+      for (let i = 0; i < blocks.length; i++) {
+        if (i >= rest.length || !bytesEqual(blockHash((blocks[i] as Block).header), rest[i] as Uint8Array)) {
+          this.net.penalize(peer, CHAIN_PENALTY.MALFORMED, 'blocks response does not match the requested hashes');
+          throw new StrataError('DECODE_INVALID', `peer ${peer} answered blocks-by-hash with other blocks`, { peer });
+        }
+      }
+      out.push(...blocks);
+      rest = rest.slice(blocks.length);
+    }
+    return out;
+  }
+
+  /** Highest block of the peer's canonical chain that we hold too (at worst genesis). */
+  private async findAncestor(peer: string, status: Status): Promise<{ height: number; hash: Uint8Array }> {
+    const store = this.node.chain.store;
+    let top = Math.min(this.node.chain.head.meta.height, status.headHeight);
+    let step = 32;
+    for (;;) {
+      const start = Math.max(0, top - step + 1);
+      const headers = await this.headersRange(peer, start, top - start + 1);
+      for (let i = headers.length - 1; i >= 0; i--) {
+        const h = headers[i] as BlockHeader;
+        const hash = blockHash(h);
+        const meta = store.getMeta(hash);
+        if (meta && meta.status !== 'invalid') return { height: h.height, hash };
+      }
+      if (start === 0) throw new StrataError('NETWORK', `peer ${peer} shares no block with us, not even genesis`, { peer });
+      top = start - 1;
+      step = Math.min(step * 4, this.headerBatch);
+    }
+  }
+
+  /** Checks that headers link to `parent` and each other and meet their targets. */
+  private checkHeaders(peer: string, parent: { height: number; hash: Uint8Array }, headers: BlockHeader[]): Uint8Array[] {
+    const pow = this.node.opts.config.pow.enabled;
+    const hashes: Uint8Array[] = [];
+    let prev = parent;
+    for (const h of headers) {
+      const hash = blockHash(h);
+      if (h.height !== prev.height + 1 || !bytesEqual(h.parentHash, prev.hash)) {
+        throw new StrataError('BLOCK_INVALID', `header ${h.height} from ${peer} does not link to its predecessor`, { peer });
+      }
+      if (pow && !meetsTarget(hash, h.target)) {
+        this.net.penalize(peer, CHAIN_PENALTY.INVALID_BLOCK, `header ${toHex(hash)} fails proof of work`);
+        throw new StrataError('BLOCK_BAD_POW', `header ${h.height} from ${peer} does not meet its target`, { peer });
+      }
+      hashes.push(hash);
+      prev = { height: h.height, hash };
+    }
+    return hashes;
+  }
+
+  /** Pulls the peer's chain from our common ancestor up to its announced head. */
+  private async syncFrom(peer: string, status: Status): Promise<void> {
+    const started = Date.now();
+    const startHeight = this.node.chain.head.meta.height;
+    this.state.syncing = true;
+    this.state.peer = peer;
+    this.state.targetHeight = status.headHeight;
+    this.state.syncs++;
+    let cursor = await this.findAncestor(peer, status);
+    this.node.log.info(
+      { peer, ourHeight: startHeight, theirHeight: status.headHeight, ancestor: cursor.height, theirWork: status.totalWork.toString() },
+      'sync started',
+    );
+    let imported = 0;
+    let lastLog = Date.now();
+    let relinks = 0;
+    while (cursor.height < status.headHeight && !this.stopped) {
+      const count = Math.min(this.headerBatch, status.headHeight - cursor.height);
+      const headers = await this.headersRange(peer, cursor.height + 1, count);
+      if (headers.length === 0) break; // the peer's chain got shorter meanwhile
+      if (!bytesEqual((headers[0] as BlockHeader).parentHash, cursor.hash)) {
+        // The peer reorganised since we found the ancestor; find it again (a few times at most).
+        if (++relinks > 3) throw new StrataError('NETWORK', `peer ${peer} keeps changing its chain during sync`, { peer });
+        cursor = await this.findAncestor(peer, status);
+        continue;
+      }
+      let hashes: Uint8Array[];
+      try {
+        hashes = this.checkHeaders(peer, cursor, headers);
+      } catch (e) {
+        const err = toStrataError(e);
+        if (err.code === 'BLOCK_INVALID') this.net.penalize(peer, CHAIN_PENALTY.MALFORMED, err.message);
+        throw err;
+      }
+      // Bodies by hash of the checked headers, one request ahead of the import.
+      const chunks: Uint8Array[][] = [];
+      for (let i = 0; i < hashes.length; i += this.bodyBatch) chunks.push(hashes.slice(i, i + this.bodyBatch));
+      // Bodies are requested PREFETCH chunks ahead of the import, so download and import overlap.
+      const inflight: Promise<Block[]>[] = [];
+      const fetchChunk = (c: number) => {
+        if (c >= chunks.length) return;
+        const p = this.blocksByHash(peer, chunks[c] as Uint8Array[]);
+        // Keep a rejected prefetch from surfacing as an unhandled rejection if we abort below.
+        p.catch(() => undefined);
+        inflight.push(p);
+      };
+      for (let c = 0; c < PREFETCH; c++) fetchChunk(c);
+      for (let c = 0; c < chunks.length; c++) {
+        const blocks = await (inflight.shift() as Promise<Block[]>);
+        fetchChunk(c + PREFETCH);
+        const res = await this.node.importNetworkBlocks(blocks, peer);
+        imported += res.results.filter((r) => r.status !== 'known').length;
+        this.state.blocksImported += res.results.length;
+        if (res.failure) {
+          const err = res.failure.error;
+          if (err.code !== 'BLOCK_UNKNOWN_PARENT' && err.code !== 'BLOCK_BAD_TIMESTAMP') {
+            this.net.penalize(peer, CHAIN_PENALTY.INVALID_BLOCK, `invalid block during sync: ${err.code} ${err.message}`);
+          }
+          throw err;
+        }
+        const last = blocks[blocks.length - 1] as Block;
+        cursor = { height: last.header.height, hash: blockHash(last.header) };
+        if (Date.now() - lastLog > 2000) {
+          lastLog = Date.now();
+          this.node.log.info({ peer, height: cursor.height, target: status.headHeight, imported }, 'sync progress');
+        }
+      }
+    }
+    const ms = Date.now() - started;
+    const blocksPerSec = ms > 0 ? Math.round((imported * 1000) / ms) : imported;
+    this.state.lastSync = { peer, from: startHeight, to: this.node.chain.head.meta.height, blocks: imported, ms, blocksPerSec };
+    this.node.log.info({ peer, height: this.node.chain.head.meta.height, imported, ms, blocksPerSec }, 'sync done');
+  }
+}

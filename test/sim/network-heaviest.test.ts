@@ -1,0 +1,83 @@
+/**
+ * In-process nodes over libp2p on 127.0.0.1: a fresh node shown two chains by its two bootnodes
+ * syncs from the one with the MOST total work (not the first to answer) and never downloads the
+ * lighter one; the wire protocols answer range and hash requests as specified.
+ */
+import { type Block, blockHash, decodeBlock, decodeHeader } from '@strata/chain';
+import {
+  BlocksCodec,
+  encodeRange,
+  HashesCodec,
+  HeadersCodec,
+  P2PNetwork,
+  PROTO_BLOCKS_HASH,
+  PROTO_BLOCKS_RANGE,
+  PROTO_HEADERS,
+  PROTOCOL_LIMITS,
+  StrataNode,
+} from '@strata/node';
+import { decode, encode, initHashing, toHex } from '@strata/primitives';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { devConfig, keys, tempDir } from '../helpers/chain.js';
+import { waitUntil } from '../helpers/node-process.js';
+
+await initHashing();
+const logger = pino({ level: 'silent' });
+const cleanup: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+const config = devConfig({ pow: { enabled: false }, confirmations: 1000 });
+
+async function node(name: string, blocks: number, producer: number, bootnodes: string[] = []): Promise<StrataNode> {
+  const t = tempDir(`strata-sim-${name}-`);
+  const n = await StrataNode.create({ dataDir: t.dir, config, mining: 'off', verifierThreads: 0 }, { logger });
+  n.network = new P2PNetwork({ listen: ['/ip4/127.0.0.1/tcp/0'], bootnodes, statusIntervalMs: 300 });
+  for (let i = 0; i < blocks; i++) {
+    const built = n.chain.buildBlock([], { producer: keys[producer]!.address, timestamp: n.chain.head.header.timestamp + 1000 });
+    n.chain.importBlock({ header: built.header, txs: [] }, { verified: [], execution: built.execution });
+  }
+  await n.start();
+  cleanup.push(async () => {
+    await n.stop();
+    t.cleanup();
+  });
+  return n;
+}
+
+describe('sync chooses the heaviest chain', () => {
+  it('a fresh node shown a light and a heavy chain syncs the heavy one, never the light one', async () => {
+    const light = await node('light', 30, 1);
+    const heavy = await node('heavy', 60, 2);
+    // The light chain is listed first.
+    const fresh = await node('fresh', 0, 3, [...light.network!.info().multiaddrs, ...heavy.network!.info().multiaddrs]);
+    await waitUntil(() => toHex(fresh.chain.head.hash) === toHex(heavy.chain.head.hash), 'the fresh node to reach the heavy head', 20_000, 50);
+    const net = fresh.network as P2PNetwork;
+    expect(net.sync?.state.lastSync?.peer).toBe(heavy.network!.info().peerId);
+    expect(fresh.chain.store.hasBlock(light.chain.head.hash)).toBe(false);
+    expect(fresh.chain.store.hasBlock(light.chain.blockAt(1)!.hash)).toBe(false);
+  });
+
+  it('serves headers by range, blocks by range and blocks by hash', async () => {
+    const src = await node('src', 20, 1);
+    const client = await node('client', 0, 2);
+    const p2p = (client.network as P2PNetwork).p2p!;
+    const peer = src.network!.info().peerId;
+    await p2p.dial(src.network!.info().multiaddrs[0]!);
+    const headers = decode(HeadersCodec, await p2p.request(peer, PROTO_HEADERS, encodeRange({ start: 5, count: 10 }), PROTOCOL_LIMITS.headers), 1 << 20).map((h) => decodeHeader(h));
+    expect(headers.map((h) => h.height)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    const past = decode(HeadersCodec, await p2p.request(peer, PROTO_HEADERS, encodeRange({ start: 18, count: 100 }), PROTOCOL_LIMITS.headers), 1 << 20);
+    expect(past).toHaveLength(3); // 18, 19, 20: stops at the head
+    const range = decode(BlocksCodec, await p2p.request(peer, PROTO_BLOCKS_RANGE, encodeRange({ start: 1, count: 4 }), PROTOCOL_LIMITS.blocks), 1 << 24).map((b) => decodeBlock(b));
+    expect(range.map((b: Block) => toHex(blockHash(b.header)))).toEqual([1, 2, 3, 4].map((h) => toHex(src.chain.blockAt(h)!.hash)));
+    const want = [src.chain.blockAt(7)!.hash, src.chain.blockAt(3)!.hash];
+    const byHash = decode(BlocksCodec, await p2p.request(peer, PROTO_BLOCKS_HASH, encode(HashesCodec, want), PROTOCOL_LIMITS.blocks), 1 << 24).map((b) => decodeBlock(b));
+    expect(byHash.map((b) => toHex(blockHash(b.header)))).toEqual(want.map(toHex));
+    // A malformed request is answered with an error and costs the sender score.
+    await expect(p2p.request(peer, PROTO_HEADERS, Uint8Array.of(0xff, 0xff), PROTOCOL_LIMITS.headers)).rejects.toThrow();
+    const srcP2p = (src.network as P2PNetwork).p2p!;
+    expect(srcP2p.scoreOf(client.network!.info().peerId)).toBeLessThan(0);
+  });
+});
