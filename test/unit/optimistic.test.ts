@@ -14,6 +14,10 @@ import {
   RollupNode,
   bondAddress,
   decompressBatch,
+  decodeBatchPayload,
+  encodeOp,
+  applyL2Op,
+  PostBatchArgsCodec,
   compressBatch,
   getWithdrawal,
   readOutput,
@@ -24,7 +28,8 @@ import {
   signL2Withdrawal,
   withdrawalKey,
 } from '@strata/optimistic';
-import { encodeTx, getAccount } from '@strata/runtime';
+import { encodeTx, getAccount, putAccount } from '@strata/runtime';
+import { LayeredNodeReader, MemoryNodeStore, OverlayView, SparseMerkleTree, TreeReader } from '@strata/state';
 import { keys, RollupWorld } from '../helpers/optimistic.js';
 
 const [alice, , , ] = keys;
@@ -119,10 +124,26 @@ describe('optimistic rollup: bridge and derivation', () => {
     const bomb = compressBatch(new Uint8Array(8 * 1024 * 1024));
     expect(() => decompressBatch(bomb, 1024 * 1024)).toThrow(expect.objectContaining({ code: 'L2_INVALID_BATCH' }));
     expect(() => decompressBatch(new Uint8Array([1, 2, 3, 4]), 1024)).toThrow(expect.objectContaining({ code: 'L2_INVALID_BATCH' }));
-    // A batch may not smuggle a deposit operation.
+    // A batch may not smuggle a deposit operation (decoded off-chain or on L1 alike).
     const depositOp = new Uint8Array([2, 0, ...new Uint8Array(40), 5]);
     const payload = encodeBatchPayload([{ timestamp: 10, delayedReads: 0, ops: [depositOp] }]);
-    expect(payload.length).toBeGreaterThan(0);
+    expect(() => decodeBatchPayload(payload, 100)).toThrow(expect.objectContaining({ code: 'L2_INVALID_BATCH', message: expect.stringMatching(/may not carry a deposit operation/) }));
+  });
+
+  it('the L1 inbox refuses a batch that smuggles a deposit; derivation mints nothing from it', async () => {
+    const w = (world = new RollupWorld());
+    const batcher = keys[1]!;
+    // A deposit to the batcher of 10^12 that no one locked on L1, inside an otherwise valid batch.
+    const forged = encodeOp({ kind: 'deposit', depositId: 0, from: batcher.address, to: batcher.address, amount: 10n ** 12n });
+    const data = compressBatch(encodeBatchPayload([{ timestamp: w.l1.chain.head.header.timestamp, delayedReads: 0, ops: [forged] }]));
+    const h = await w.client.send(batcher, INBOX_MODULE, 'postBatch', encode(PostBatchArgsCodec, { rollupId: w.rollup.rollupId, firstBlock: 1, data }), 50_000);
+    w.mine();
+    const r = await w.client.receipt(h);
+    expect(r?.status).toBe('failed');
+    expect(r?.error).toMatch(/L2_INVALID_BATCH: a batch may not carry a deposit operation/);
+    await w.syncAll();
+    expect(w.verNode.derivation.meta.batchCount).toBe(0);
+    expect(w.verNode.chain.account(batcher.address).balance).toBe(0n);
   });
 
   it('censorship: a deposit and a forced tx the sequencer ignores are included once the window passes', async () => {
@@ -167,6 +188,29 @@ describe('optimistic rollup: bridge and derivation', () => {
     expect(toHex(w.verNode.chain.head.stateRoot)).toBe(toHex(w.seqNode.chain.head.stateRoot));
   });
 });
+
+/** The malicious proposer's state after `opEnd` operations (see ProposerService.faultyTrace). */
+function wrongState(w: RollupWorld, opEnd: number) {
+  const chain = w.verNode.chain;
+  const mem = new MemoryNodeStore();
+  const nodes = new LayeredNodeReader(mem, chain.nodes);
+  const tree = new SparseMerkleTree(nodes);
+  const fault = Math.floor((opEnd * 2) / 3);
+  let root = chain.rootAfterOps(0)!;
+  for (let i = 0; i < opEnd; i++) {
+    const b = chain.blockOfOp(i)!;
+    const view = new OverlayView(new TreeReader(nodes, root));
+    applyL2Op(view, chain.env, { number: b.number, timestamp: b.timestamp }, b.allOps[i - b.firstOp]!);
+    if (i === fault) {
+      const a = getAccount(view, keys[1]!.address);
+      putAccount(view, keys[1]!.address, { ...a, balance: a.balance + 1n });
+    }
+    const up = tree.update(root, view.changes());
+    mem.addAll(up.newNodes);
+    root = up.root;
+  }
+  return { root, tree, reader: new TreeReader(nodes, root) };
+}
 
 describe('optimistic rollup: disputes', () => {
   async function busyRollup(w: RollupWorld, transfers: number) {
@@ -239,6 +283,45 @@ describe('optimistic rollup: disputes', () => {
     const r = await w.client.receipt(h);
     expect(r?.status).toBe('failed');
     expect(r?.error).toMatch(/discarded/);
+  });
+
+  it('a withdrawal proven against a wrong root that is then discarded cannot finalize, and is proven again against the corrected root', async () => {
+    const w = (world = new RollupWorld({ proposer: { maliciousEvery: 1 }, rollup: { clockBlocks: 30 } }));
+    await busyRollup(w, 8);
+    await w.roles(); // the wrong output 0 lands
+    const out0 = readOutput(w.l1.chain.stateReader, w.rollup.rollupId, 0)!;
+    // Rebuild the malicious proposer's state (its trace credits it one unit two thirds into the
+    // range) so a proof of the withdrawal against the wrong root exists: the record is in it.
+    const wrong = wrongState(w, out0.opEnd);
+    expect(toHex(wrong.root)).toBe(toHex(out0.stateRoot));
+    const rec = getWithdrawal(wrong.reader, 0)!;
+    const prove = (outputIndex: number, proof: Uint8Array[]) =>
+      w.client.send(alice!, BRIDGE_MODULE, 'proveWithdrawal', encode(ProveWithdrawalArgs, { rollupId: w.rollup.rollupId, outputIndex, withdrawal: rec, proof }), 40_000);
+    const p0 = await prove(0, wrong.tree.prove(wrong.root, withdrawalKey(0)));
+    w.mine();
+    expect((await w.client.receipt(p0))?.status).toBe('ok');
+    expect(readWithdrawalState(w.l1.chain.stateReader, w.rollup.rollupId, 0).proven?.outputIndex).toBe(0);
+    // The honest challenger wins; the root is discarded.
+    for (let i = 0; i < 40 && readGame(w.l1.chain.stateReader, w.rollup.rollupId, 0)?.status !== GAME_CHALLENGER_WON; i++) await w.roles();
+    expect(readGame(w.l1.chain.stateReader, w.rollup.rollupId, 0)?.status).toBe(GAME_CHALLENGER_WON);
+    expect(readOutput(w.l1.chain.stateReader, w.rollup.rollupId, 0)!.status).toBe(OUTPUT_DISCARDED);
+    // Even after any window, the proof against the discarded root cannot pay out.
+    for (let i = 0; i < w.rollup.challengeWindow; i++) w.mine();
+    const early = await finalizeOnly(w, 0);
+    expect(early?.status).toBe('failed');
+    expect(early?.error).toMatch(/proven against output 0, which was discarded; prove it again against a live output/);
+    // The honest proposer posts the corrected root; proven again against it, the withdrawal finalizes.
+    w.proposer.opts.maliciousEvery = 0;
+    for (let i = 0; i < 4 && readOutputsMeta(w.l1.chain.stateReader, w.rollup.rollupId).count < 2; i++) await w.roles();
+    const corrected = readOutput(w.l1.chain.stateReader, w.rollup.rollupId, 1)!;
+    expect(toHex(corrected.stateRoot)).toBe(toHex(w.verNode.chain.rootAfterOps(corrected.opEnd)!));
+    for (let i = 0; i < w.rollup.challengeWindow; i++) w.mine();
+    const before = getAccount(w.l1.chain.stateReader, alice!.address).balance;
+    const r = await proveAndFinalize(w, w.verNode, 0, 1);
+    expect(r.prove?.status).toBe('ok');
+    expect(r.finalize?.status).toBe('ok');
+    expect(readWithdrawalState(w.l1.chain.stateReader, w.rollup.rollupId, 0)).toMatchObject({ proven: { outputIndex: 1 }, finalized: true });
+    expect(getAccount(w.l1.chain.stateReader, alice!.address).balance - before).toBeGreaterThan(1_000_000n - 100_000n); // amount minus two L1 fees
   });
 
   it('a dishonest challenger against an honest proposer loses its bond', async () => {

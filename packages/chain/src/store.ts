@@ -7,6 +7,7 @@
 import type { Database, RootDatabase } from 'lmdb';
 import {
   bigintToFixed,
+  bytesKey,
   decode,
   encode,
   struct,
@@ -67,6 +68,7 @@ export class ChainStore {
   private readonly receipts: Database<Uint8Array, Uint8Array>;
   private readonly misc: Database<Uint8Array, Uint8Array>;
   private readonly headerCache = new Map<string, BlockHeader>();
+  private readonly metaCache = new Map<string, BlockMeta>();
 
   constructor(readonly env: RootDatabase) {
     this.state = new StateDb(env);
@@ -79,21 +81,42 @@ export class ChainStore {
     this.misc = binaryDb(env, 'misc');
   }
 
-  /** Runs `fn` as one atomic, durable write transaction. */
+  private writeDepth = 0;
+
+  /**
+   * Runs `fn` as one atomic, durable write transaction. Nested calls join the outer
+   * transaction instead of opening lmdb child transactions (measured at ~0.8 ms each to
+   * commit): a batch of blocks imported inside one `write` commits once, all or nothing.
+   */
   write<T>(fn: () => T): T {
-    return this.env.transactionSync(fn);
+    if (this.writeDepth > 0) return fn();
+    this.writeDepth++;
+    try {
+      return this.env.transactionSync(fn);
+    } catch (e) {
+      // The transaction was aborted: forget anything cached from its writes.
+      this.headerCache.clear();
+      this.metaCache.clear();
+      throw e;
+    } finally {
+      this.writeDepth--;
+    }
   }
 
   getHeader(hash: Uint8Array): BlockHeader | undefined {
-    const k = Buffer.from(hash).toString('hex');
+    const k = bytesKey(hash);
     const c = this.headerCache.get(k);
     if (c) return c;
     const raw = this.headers.get(hash);
     if (!raw) return undefined;
     const h = decodeHeader(new Uint8Array(raw));
+    this.cacheHeader(k, h);
+    return h;
+  }
+
+  private cacheHeader(k: string, h: BlockHeader): void {
     if (this.headerCache.size > 20_000) this.headerCache.clear();
     this.headerCache.set(k, h);
-    return h;
   }
 
   getBody(hash: Uint8Array): Uint8Array[] | undefined {
@@ -102,10 +125,20 @@ export class ChainStore {
   }
 
   getMeta(hash: Uint8Array): BlockMeta | undefined {
+    const k = bytesKey(hash);
+    const c = this.metaCache.get(k);
+    if (c) return { ...c };
     const raw = this.metas.get(hash);
     if (!raw) return undefined;
     const m = decode(MetaCodec, new Uint8Array(raw));
-    return { height: m.height, totalWork: m.totalWork, status: STATUS[m.status] ?? 'stored' };
+    const meta: BlockMeta = { height: m.height, totalWork: m.totalWork, status: STATUS[m.status] ?? 'stored' };
+    this.cacheMeta(k, meta);
+    return { ...meta };
+  }
+
+  private cacheMeta(k: string, m: BlockMeta): void {
+    if (this.metaCache.size > 20_000) this.metaCache.clear();
+    this.metaCache.set(k, { ...m });
   }
 
   hasBlock(hash: Uint8Array): boolean {
@@ -114,11 +147,14 @@ export class ChainStore {
 
   putBlock(hash: Uint8Array, header: BlockHeader, body: Uint8Array[], meta: BlockMeta): void {
     this.headers.putSync(hash, encodeHeader(header));
+    this.cacheHeader(bytesKey(hash), header);
     this.bodies.putSync(hash, encode(BodyCodec, body));
     this.putMeta(hash, meta);
   }
 
   putMeta(hash: Uint8Array, meta: BlockMeta): void {
+    // Cached as written; `write` clears the caches if its transaction aborts.
+    this.cacheMeta(bytesKey(hash), meta);
     this.metas.putSync(hash, encode(MetaCodec, { height: meta.height, totalWork: meta.totalWork, status: STATUS.indexOf(meta.status) }));
   }
 

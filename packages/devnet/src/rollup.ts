@@ -9,7 +9,6 @@ import {
   BatcherService,
   ChallengerService,
   defaultRollupConfig,
-  l2RpcMethods,
   NodeL1Client,
   optimisticParentModules,
   ProposerService,
@@ -17,10 +16,11 @@ import {
   RollupMetrics,
   RollupNode,
   SequencerService,
+  startL2Rpc,
   type RollupConfig,
 } from '@strata/optimistic';
 import { toStrataError } from '@strata/primitives';
-import { RpcServer } from '@strata/rpc';
+import type { RpcServer } from '@strata/rpc';
 import type { Module } from '@strata/runtime';
 import type { DevAccount } from './accounts.js';
 
@@ -75,11 +75,9 @@ export async function startDevnetRollup(
   const n = accounts.length;
   const sequencer = new SequencerService(seqNode, { blockTimeMs: opts.blockTimeMs ?? 250 }, log.child({ role: 'sequencer' }));
   const batcher = new BatcherService(seqNode, { key: (accounts[n - 1] as DevAccount).keys, intervalMs: 1000 }, log.child({ role: 'batcher' }));
-  const proposer = new ProposerService(seqNode, { key: (accounts[n - 2] as DevAccount).keys, interval: 2, maliciousEvery: opts.maliciousProposer ? 2 : 0, intervalMs: 1000 }, log.child({ role: 'proposer' }));
+  const proposer = new ProposerService(seqNode, { key: (accounts[n - 2] as DevAccount).keys, interval: 2, maxWaitL1Blocks: 3, maliciousEvery: opts.maliciousProposer ? 2 : 0, intervalMs: 1000 }, log.child({ role: 'proposer' }));
   const challenger = new ChallengerService(verNode, { key: (accounts[n - 3] as DevAccount).keys, intervalMs: 1000 }, log.child({ role: 'challenger' }));
-  const rpc = new RpcServer({ host: opts.host, port: opts.port ?? (opts.l1Port === 0 ? 0 : opts.l1Port + 1) }, { logger: log });
-  rpc.registerAll(l2RpcMethods(seqNode));
-  await rpc.start();
+  const rpc = await startL2Rpc(seqNode, { host: opts.host, port: opts.port ?? (opts.l1Port === 0 ? 0 : opts.l1Port + 1) }, { logger: log });
   // L1 heartbeat: challenge windows and game clocks count L1 blocks, so the L1 must keep moving.
   const heartbeat = setInterval(() => {
     if (node.blockInterval === 0) void node.mineBlocks(1).catch((e) => log.warn({ error: toStrataError(e).message }, 'L1 heartbeat failed'));

@@ -52,7 +52,7 @@ export class ChallengerService {
     readonly opts: ChallengerOptions,
     private readonly log: RollupLogger,
   ) {
-    this.games = new GameTracker(node, log, 'challenger');
+    this.games = new GameTracker(node, log, 'challenger', true);
     this.driver = new Driver('challenger', opts.intervalMs ?? 500, () => this.tick(), log, () => node.metrics.roleErrors.inc({ role: 'challenger' }));
   }
 
@@ -83,8 +83,8 @@ export class ChallengerService {
         this.challenged.add(i);
         node.metrics.gamesOpened.inc();
         this.log.warn(
-          { outputIndex: i, l2Block: out.l2Block, claimed: toHex(out.stateRoot), local: local ? toHex(local) : null, bond: cfg.challengerBond.toString() },
-          wrong ? 'output root is wrong: opening a dispute game' : 'DISHONEST challenger disputing a correct output root',
+          { outputIndex: i, l2Block: out.l2Block, claimed: toHex(out.stateRoot), local: local ? toHex(local) : null, bond: cfg.challengerBond.toString(), honest: !this.opts.dishonest },
+          wrong ? 'wrong output root: challenging it (dispute game opens when L1 includes the challenge)' : 'DISHONEST challenger: challenging a correct output root',
         );
       } else if (!wrong) {
         this.log.debug({ outputIndex: i, l2Block: out.l2Block }, 'output root matches the local derivation');
@@ -106,7 +106,7 @@ export class ChallengerService {
         if (!this.moved.has(tag)) {
           this.moved.add(tag);
           await node.l1.send(this.opts.key, DISPUTES_MODULE, 'timeout', encode(GameRefArgs, { rollupId: cfg.rollupId, gameId: id }), CHALLENGE_COMPUTE);
-          this.log.warn({ gameId: id, turn: game.turn === TURN_PROPOSER ? 'proposer' : 'challenger' }, 'opponent ran out of time: claiming the game');
+          this.log.info({ gameId: id, by: 'challenger', kind: 'timeout', timedOut: game.turn === TURN_PROPOSER ? 'proposer' : 'challenger' }, 'dispute move');
         }
         continue;
       }
@@ -124,7 +124,7 @@ export class ChallengerService {
       await node.l1.send(this.opts.key, DISPUTES_MODULE, 'bisect', encode(BisectArgs, { rollupId: cfg.rollupId, gameId: id, agree }), CHALLENGE_COMPUTE);
       this.moved.add(tag);
       node.metrics.gameMoves.inc({ role: 'challenger' });
-      this.log.info({ gameId: id, move: game.moves + 1, mid, agree, range: agree ? [mid, game.hi] : [game.lo, mid] }, `dispute move: challenger ${agree ? 'agrees with' : 'disputes'} the midpoint root`);
+      this.log.info({ gameId: id, move: game.moves + 1, by: 'challenger', kind: 'bisect', mid, agree, range: agree ? [mid, game.hi] : [game.lo, mid] }, 'dispute move');
     }
   }
 
@@ -157,8 +157,8 @@ export class ChallengerService {
     await node.l1.send(this.opts.key, DISPUTES_MODULE, 'step', args, STEP_COMPUTE_BASE + words * 8);
     node.metrics.gameMoves.inc({ role: 'challenger' });
     this.log.info(
-      { gameId: id, op: game.lo, l2Block: sw.block.number, witnessNodes: sw.witness.length, computed: toHex(sw.postRoot), claimed: toHex(game.rootHi) },
-      'dispute move: one-step proof submitted (L1 re-executes the operation)',
+      { gameId: id, move: game.moves + 1, by: 'challenger', kind: 'one-step proof', op: game.lo, l2Block: sw.block.number, witnessNodes: sw.witness.length, computed: toHex(sw.postRoot), claimed: toHex(game.rootHi) },
+      'dispute move',
     );
     return true;
   }

@@ -1,4 +1,8 @@
-/** Follows the dispute games on L1 for a role and logs each resolution once: who won, what bond moved. */
+/**
+ * Follows the dispute games on L1 for a role and logs, once each, when a game opens and how it
+ * was resolved: who won and what bond moved. `verbose` roles log at info, the others at debug
+ * (the devnet runs proposer and challenger in one process; one account of each game is enough).
+ */
 import { toHex } from '@strata/primitives';
 import type { RollupLogger } from './derivation.js';
 import { GAME_CHALLENGER_WON, GAME_OPEN, GAME_PROPOSER_WON, type GameRecord } from './parent-modules.js';
@@ -7,11 +11,18 @@ import type { RollupNode } from './rollup-node.js';
 /** Polls games; returns the open ones and logs resolutions. */
 export class GameTracker {
   private readonly done = new Set<number>();
+  private readonly seen = new Set<number>();
   constructor(
     private readonly node: RollupNode,
     private readonly log: RollupLogger,
     private readonly role: string,
+    private readonly verbose = true,
   ) {}
+
+  private say(obj: object, msg: string): void {
+    if (this.verbose) this.log.info(obj, msg);
+    else this.log.debug(obj, msg);
+  }
 
   async poll(): Promise<{ id: number; game: GameRecord }[]> {
     const meta = await this.node.l1.outputsMeta();
@@ -21,28 +32,38 @@ export class GameTracker {
       if (this.done.has(id)) continue;
       const g = await this.node.l1.game(id);
       if (!g) continue;
+      if (!this.seen.has(id)) {
+        this.seen.add(id);
+        this.say(
+          { gameId: id, outputIndex: g.outputIndex, ops: [g.lo, g.hi], challenger: toHex(g.challenger), proposer: toHex(g.proposer), challengerBond: g.bond.toString(), proposerBond: cfg.proposerBond.toString(), clockBlocks: cfg.clockBlocks },
+          'dispute game opened',
+        );
+      }
       if (g.status === GAME_OPEN) {
         open.push({ id, game: g });
         continue;
       }
       this.done.add(id);
       const winner = g.status === GAME_CHALLENGER_WON ? 'challenger' : g.status === GAME_PROPOSER_WON ? 'proposer' : 'none';
+      const loser = winner === 'challenger' ? 'proposer' : winner === 'proposer' ? 'challenger' : 'none';
       const loserBond = g.status === GAME_CHALLENGER_WON ? cfg.proposerBond : g.status === GAME_PROPOSER_WON ? g.bond : 0n;
       const burned = (loserBond * BigInt(cfg.bondBurnBps)) / 10_000n;
       this.node.metrics.gamesResolved.inc({ winner });
-      this.log.info(
+      this.say(
         {
-          role: this.role,
           gameId: id,
           outputIndex: g.outputIndex,
           winner,
+          loser,
+          winnerAddress: toHex(winner === 'challenger' ? g.challenger : g.proposer),
           moves: g.moves,
+          // The loser's bond: this much to the winner (besides its own bond back), the rest burned.
           bondToWinner: (loserBond - burned).toString(),
           bondBurned: burned.toString(),
-          challenger: toHex(g.challenger),
-          proposer: toHex(g.proposer),
+          outputDiscarded: winner === 'challenger',
+          observer: this.role,
         },
-        `dispute game ${id} resolved: ${winner} won`,
+        'dispute resolved',
       );
     }
     return open;

@@ -5,10 +5,10 @@
  */
 import { merkleRoot } from '@strata/chain';
 import { blake2b256, bytesEqual, encode, fixedBytes, struct, toHex, uint, utf8 } from '@strata/primitives';
-import { getAccount, type Account, type VerifiedTx } from '@strata/runtime';
+import { encodeTx, getAccount, verifyRawTx, type Account, type VerifiedTx } from '@strata/runtime';
 import { EMPTY_ROOT, executeWithWitness, MemoryNodeStore, OverlayView, SparseMerkleTree, TreeReader, type StateReader, type Witness } from '@strata/state';
-import { opHash, opLeaf } from './ops.js';
-import { applyL2Op, type L2Env, type L2OpResult } from './stf.js';
+import { decodeOp, opHash, opLeaf } from './ops.js';
+import { accountAtIndex, applyL2Op, expandTransfer, type L2Env, type L2OpResult } from './stf.js';
 
 /** An executed L2 block. */
 export interface L2Block {
@@ -226,8 +226,32 @@ export class L2Chain {
     return { block, op, preRoot, postRoot, witness };
   }
 
+  /** Block number and operation index of an included transaction. */
   txLocation(hash: Uint8Array): { number: number; index: number } | undefined {
     return this.txIndex.get(toHex(hash));
+  }
+
+  /**
+   * The signed transaction behind operation `index` of block `number` (a compact transfer is
+   * expanded back, its recipient read from the state before the operation); undefined for a
+   * deposit or an operation that does not decode.
+   */
+  txAt(number: number, index: number): VerifiedTx | undefined {
+    const b = this.blocks[number];
+    const raw = b?.allOps[index];
+    if (!b || !raw) return undefined;
+    try {
+      const op = decodeOp(raw);
+      if (op.kind === 'deposit') return undefined;
+      if (op.kind === 'transfer') {
+        const pre = this.rootAfterOps(b.firstOp + index) as Uint8Array;
+        const to = 'index' in op.to ? accountAtIndex(this.reader(pre), op.to.index) : op.to.address;
+        return to ? verifyRawTx(encodeTx(expandTransfer(this.env, op, to)), this.env.config.maxTxBytes) : undefined;
+      }
+      return verifyRawTx(op.raw, this.env.config.maxTxBytes);
+    } catch {
+      return undefined;
+    }
   }
 
   /** L2 block in which withdrawal `id` was initiated. */

@@ -3,10 +3,11 @@
  * chain_getBlockByNumber, tx_sendRaw, tx_getReceipt, state_getAccount, mempool_status…) plus
  * rollup methods: the three heads, output roots with their status, a withdrawal's stage and proof.
  */
-import { encodeAddress, fromHex, fromQuantity, toHex, toQuantity } from '@strata/primitives';
-import { RpcError, type MethodSpec } from '@strata/rpc';
-import { parseAddress } from '@strata/runtime';
+import { decode, encodeAddress, fromHex, fromQuantity, toHex, toQuantity } from '@strata/primitives';
+import { RpcError, RpcServer, SubscriptionHub, type MethodSpec, type RpcServerOptions } from '@strata/rpc';
+import { parseAddress, TransferArgsCodec, type VerifiedTx } from '@strata/runtime';
 import type { L2Block } from './l2-chain.js';
+import { GAME_CHALLENGER_WON, GAME_OPEN, GAME_PROPOSER_WON, TURN_PROPOSER } from './parent-modules.js';
 import { isOutputFinalView, withdrawalStage } from './withdrawal-stage.js';
 import type { RollupNode } from './rollup-node.js';
 
@@ -26,9 +27,56 @@ function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, 
   };
 }
 
-/** Builds the L2 RPC method table. */
-export function l2RpcMethods(node: RollupNode): Record<string, MethodSpec> {
+/** The L1's `tx_get` shape (see @strata/node `txJson`), with L2 addresses. */
+function txJson(node: RollupNode, v: VerifiedTx, where?: { block: L2Block; index: number }): Record<string, unknown> {
   const prefix = node.env.config.addressPrefix;
+  const t = v.tx;
+  const out: Record<string, unknown> = {
+    hash: toHex(v.hash),
+    from: encodeAddress(prefix, v.sender),
+    chainId: toQuantity(t.chainId),
+    nonce: toQuantity(t.nonce),
+    fee: toQuantity(t.fee),
+    computeLimit: toQuantity(t.computeLimit),
+    module: t.module,
+    method: t.method,
+    args: toHex(t.args),
+    signature: toHex(t.signature),
+    size: toQuantity(v.bytes.length),
+    blockHash: where ? toHex(where.block.hash) : null,
+    blockNumber: where ? toQuantity(where.block.number) : null,
+    index: where ? toQuantity(where.index) : null,
+  };
+  if (t.module === 'bank' && t.method === 'transfer') {
+    try {
+      const a = decode(TransferArgsCodec, t.args);
+      out.to = encodeAddress(prefix, a.to);
+      out.amount = toQuantity(a.amount);
+    } catch {
+      // a malformed transfer still shows its raw args
+    }
+  }
+  return out;
+}
+
+/** The `newHeads` notification of an L2 block: the shape `chain_getHead` returns. */
+export function l2HeadJson(node: RollupNode, b: L2Block): Record<string, unknown> {
+  return blockJson(node, b, false);
+}
+
+/**
+ * Builds the L2 RPC method table. `hub` carries `chain_subscribe` ("newHeads") notifications;
+ * whoever serves the table publishes to it ({@link startL2Rpc} does).
+ */
+export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new SubscriptionHub()): Record<string, MethodSpec> {
+  const prefix = node.env.config.addressPrefix;
+  const hash32 = (v: unknown, i = 0) => {
+    try {
+      return fromHex(String(v), 32);
+    } catch (e) {
+      throw RpcError.invalidParams(`invalid parameter ${i} (hash): ${(e as Error).message}`);
+    }
+  };
   const addr = (v: unknown) => {
     try {
       return parseAddress(String(v), prefix);
@@ -57,7 +105,32 @@ export function l2RpcMethods(node: RollupNode): Record<string, MethodSpec> {
       maxParams: 0,
       handler: () => ({ chainId: toQuantity(node.env.config.chainId), name: node.env.config.name, addressPrefix: prefix, rollupId: node.opts.rollup.rollupId, challengeWindow: node.opts.rollup.challengeWindow, fees: { perByte: '0x0', perCompute: toQuantity(node.env.config.fees.perCompute), burnBps: 0 } }),
     },
+    chain_subscribe: {
+      minParams: 1,
+      maxParams: 1,
+      description: 'WebSocket only: "newHeads" notifies every new L2 head (sequenced or derived).',
+      handler: (p, ctx) => {
+        if (p[0] !== 'newHeads') throw RpcError.invalidParams('invalid parameter 0 (kind): only "newHeads" is supported');
+        return hub.add(ctx, 'newHeads');
+      },
+    },
+    chain_unsubscribe: { minParams: 1, maxParams: 1, handler: (p, ctx) => hub.remove(String(p[0]), ctx) },
     tx_sendRaw: { minParams: 1, maxParams: 1, handler: (p) => toHex(node.submitTx(fromHex(String(p[0]))).hash) },
+    tx_get: {
+      minParams: 1,
+      maxParams: 1,
+      description: 'A transaction by hash: included (with its block) or still in the sequencer pool; null when unknown.',
+      handler: (p) => {
+        const h = hash32(p[0]);
+        const loc = node.chain.txLocation(h);
+        if (loc) {
+          const v = node.chain.txAt(loc.number, loc.index);
+          if (v) return txJson(node, v, { block: node.chain.get(loc.number) as L2Block, index: loc.index });
+        }
+        const pending = node.pooledTx(h);
+        return pending ? txJson(node, pending) : null;
+      },
+    },
     tx_getReceipt: {
       minParams: 1,
       maxParams: 1,
@@ -112,6 +185,21 @@ export function l2RpcMethods(node: RollupNode): Record<string, MethodSpec> {
         return out;
       },
     },
+    rollup_getGames: {
+      maxParams: 0,
+      description: 'Dispute games on L1 (the latest 50): output, range, moves, status and winner.',
+      handler: async () => {
+        const meta = await node.l1.outputsMeta();
+        const out = [];
+        for (let id = Math.max(0, meta.gameCount - 50); id < meta.gameCount; id++) {
+          const g = await node.l1.game(id);
+          if (!g) continue;
+          const status = g.status === GAME_OPEN ? 'open' : g.status === GAME_CHALLENGER_WON ? 'challenger won' : g.status === GAME_PROPOSER_WON ? 'proposer won' : 'void';
+          out.push({ id, outputIndex: g.outputIndex, lo: g.lo, hi: g.hi, moves: g.moves, turn: g.turn === TURN_PROPOSER ? 'proposer' : 'challenger', status, challenger: toHex(g.challenger), proposer: toHex(g.proposer), challengerBond: g.bond.toString() });
+        }
+        return out;
+      },
+    },
     rollup_getWithdrawal: {
       minParams: 1,
       maxParams: 1,
@@ -141,10 +229,32 @@ export function l2RpcMethods(node: RollupNode): Record<string, MethodSpec> {
         for (const [id] of node.chain.allWithdrawals()) {
           const s = await withdrawalStage(node, id);
           if (!s || (who && toHex(s.record.l2Sender) !== who && toHex(s.record.l1Recipient) !== who)) continue;
-          out.push({ id, amount: s.record.amount.toString(), to: toHex(s.record.l1Recipient), stage: s.stage, outputIndex: s.outputIndex ?? null });
+          out.push({ id, amount: s.record.amount.toString(), to: toHex(s.record.l1Recipient), stage: s.stage, outputIndex: s.outputIndex ?? null, readyAtL1: s.readyAt ?? null });
         }
         return out;
       },
     },
   };
+}
+
+/** Settings of {@link startL2Rpc}: the RPC server's. */
+export type L2RpcOptions = RpcServerOptions;
+
+/**
+ * Serves an L2 node's JSON-RPC (HTTP and WebSocket on one port): {@link l2RpcMethods} plus
+ * `newHeads` notifications for every new head of `node`. Resolves once listening; stop the
+ * returned server with `stop()` (the head listener is removed with it).
+ */
+export async function startL2Rpc(node: RollupNode, opts: L2RpcOptions, deps: NonNullable<ConstructorParameters<typeof RpcServer>[1]> = {}): Promise<RpcServer> {
+  const server = new RpcServer(opts, deps);
+  const hub = server.subscriptions;
+  server.registerAll(l2RpcMethods(node, hub));
+  const off = node.onHead((b) => hub.publish('newHeads', l2HeadJson(node, b)));
+  const stop = server.stop.bind(server);
+  server.stop = async () => {
+    off();
+    await stop();
+  };
+  await server.start();
+  return server;
 }

@@ -27,6 +27,13 @@ export interface ProposerOptions {
   intervalMs?: number;
   /** L1 blocks to wait for a proposal to land before proposing again (default 3). */
   retryAfterL1Blocks?: number;
+  /**
+   * Propose fewer than `interval` new L2 blocks once the last output is this many L1 blocks old
+   * (default 4), so a quiet chain's last withdrawals still get a root to be proven against.
+   */
+  maxWaitL1Blocks?: number;
+  /** Log game openings and resolutions at info (default false: the challenger reports them). */
+  logGames?: boolean;
 }
 
 /** Compute a proposal and a defence declare. */
@@ -48,7 +55,7 @@ export class ProposerService {
     readonly opts: ProposerOptions,
     private readonly log: RollupLogger,
   ) {
-    this.games = new GameTracker(node, log, 'proposer');
+    this.games = new GameTracker(node, log, 'proposer', opts.logGames ?? false);
     this.driver = new Driver('proposer', opts.intervalMs ?? 500, () => this.tick(), log, () => node.metrics.roleErrors.inc({ role: 'proposer' }));
   }
 
@@ -58,11 +65,11 @@ export class ProposerService {
     await this.defend();
   }
 
-  private async lastLive(): Promise<{ count: number; batchIndex: number; l2Block: number; opEnd: number; root: Uint8Array }> {
+  private async lastLive(): Promise<{ count: number; batchIndex: number; l2Block: number; opEnd: number; root: Uint8Array; l1Height: number }> {
     const meta = await this.node.l1.outputsMeta();
-    if (meta.lastLive === 0) return { count: meta.count, batchIndex: -1, l2Block: 0, opEnd: 0, root: new Uint8Array(32) };
+    if (meta.lastLive === 0) return { count: meta.count, batchIndex: -1, l2Block: 0, opEnd: 0, root: new Uint8Array(32), l1Height: 0 };
     const o = (await this.node.l1.output(meta.lastLive - 1)) as OutputRecord;
-    return { count: meta.count, batchIndex: o.batchIndex, l2Block: o.l2Block, opEnd: o.opEnd, root: o.stateRoot };
+    return { count: meta.count, batchIndex: o.batchIndex, l2Block: o.l2Block, opEnd: o.opEnd, root: o.stateRoot, l1Height: o.l1Height };
   }
 
   /** Proposes an output if one is due; resolves with the batch index proposed. */
@@ -75,11 +82,12 @@ export class ProposerService {
     }
     const d = node.derivation;
     let pick: number | undefined;
+    const stale = node.l1Status.height >= last.l1Height + (this.opts.maxWaitL1Blocks ?? 4);
     for (let b = d.meta.batchCount - 1; b > last.batchIndex; b--) {
       const rec = d.batch(b);
       if (!rec) continue;
       const end = rec.firstBlock + rec.blockCount - 1;
-      if (end <= node.safeHead && end >= last.l2Block + (this.opts.interval ?? 4)) {
+      if (end <= node.safeHead && (end >= last.l2Block + (this.opts.interval ?? 4) || (stale && end > last.l2Block))) {
         pick = b;
         break;
       }
@@ -150,7 +158,7 @@ export class ProposerService {
       await this.node.l1.send(this.opts.key, DISPUTES_MODULE, 'defend', encode(DefendArgs, { rollupId: this.node.opts.rollup.rollupId, gameId: id, root }), MOVE_COMPUTE);
       this.moved.add(tag);
       this.node.metrics.gameMoves.inc({ role: 'proposer' });
-      this.log.info({ gameId: id, move: game.moves + 1, lo: game.lo, hi: game.hi, mid, root: toHex(root) }, 'dispute move: proposer posts midpoint root');
+      this.log.info({ gameId: id, move: game.moves + 1, by: 'proposer', kind: 'midpoint root', range: [game.lo, game.hi], mid, root: toHex(root) }, 'dispute move');
     }
   }
 

@@ -48,6 +48,7 @@ export class RollupNode {
   private l1Head = { height: -1, finalized: -1 };
   private readonly pool = new Map<string, VerifiedTx>();
   private readonly log: RollupLogger;
+  private readonly headListeners = new Set<(b: L2Block) => void>();
 
   constructor(
     readonly opts: RollupNodeOptions,
@@ -160,8 +161,9 @@ export class RollupNode {
       this.log.warn({ l2Block: d.number, head: this.chain.head.number }, 'derived block does not follow the local head; skipped');
       return;
     }
-    this.chain.build({ timestamp: d.timestamp, delayedFrom: d.delayedFrom, delayedOps: d.delayedOps, ops: d.ops });
+    const built = this.chain.build({ timestamp: d.timestamp, delayedFrom: d.delayedFrom, delayedOps: d.delayedOps, ops: d.ops });
     this.safe = d.number;
+    this.emitHead(built);
   }
 
   private requeue(blocks: L2Block[]): void {
@@ -213,7 +215,32 @@ export class RollupNode {
     const skipped = candidates.length - (block.txs?.length ?? 0);
     this.log.debug({ l2Block: block.number, ops: block.allOps.length, delayed: delayedOps.length, skipped }, 'sequenced L2 block');
     this.updateMetrics();
+    this.emitHead(block);
     return block;
+  }
+
+  /**
+   * Calls `fn` with every new L2 head (a sequenced block, or a derived one on a verifier);
+   * returns a function that removes the listener. Listener errors are logged, never thrown.
+   */
+  onHead(fn: (b: L2Block) => void): () => void {
+    this.headListeners.add(fn);
+    return () => this.headListeners.delete(fn);
+  }
+
+  private emitHead(b: L2Block): void {
+    for (const fn of this.headListeners) {
+      try {
+        fn(b);
+      } catch (e) {
+        this.log.warn({ error: toStrataError(e).message }, 'head listener failed');
+      }
+    }
+  }
+
+  /** A transaction waiting in the sequencer pool. */
+  pooledTx(hash: Uint8Array): VerifiedTx | undefined {
+    return this.pool.get(toHex(hash));
   }
 
   /** Safe-head number. */

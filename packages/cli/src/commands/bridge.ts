@@ -66,6 +66,14 @@ interface WdView {
   to: string;
   stage: string;
   outputIndex: number | null;
+  readyAtL1?: number | null;
+}
+
+/** A withdrawal's stage for people: what it waits for. */
+function stageText(w: WdView): string {
+  if (w.stage === 'in challenge window' && w.readyAtL1 != null) return `in challenge window (output ${w.outputIndex}; ready at L1 block ${w.readyAtL1})`;
+  if (w.stage === 'waiting for root') return 'waiting for root (no output root on L1 covers it yet)';
+  return `${w.stage}${w.outputIndex !== null ? ` (output ${w.outputIndex})` : ''}`;
 }
 
 export function registerBridgeCommands(program: Command): void {
@@ -110,7 +118,7 @@ export function registerBridgeCommands(program: Command): void {
       try {
         const key = signer(f.from);
         const list = await new RpcClient(f.l2Rpc).call<WdView[]>('rollup_listWithdrawals', [toHex(key.address)]);
-        print(!!f.json, list, () => (list.length === 0 ? 'no withdrawals' : list.map((w) => `#${w.id}  ${w.amount} → ${w.to}  ${w.stage}${w.outputIndex !== null ? ` (output ${w.outputIndex})` : ''}`).join('\n')));
+        print(!!f.json, list, () => (list.length === 0 ? 'no withdrawals' : list.map((w) => `#${w.id}  ${w.amount} → ${w.to}  ${stageText(w)}`).join('\n')));
       } catch (e) {
         fail(!!f.json, e);
       }
@@ -123,14 +131,24 @@ export function registerBridgeCommands(program: Command): void {
         const l2 = new RpcClient(f.l2Rpc);
         const l1 = new RpcL1Client(f.l1Rpc);
         const list = await l2.call<WdView[]>('rollup_listWithdrawals', [toHex(key.address)]);
+        if (id !== undefined && !/^\d+$/.test(id)) throw new StrataError('CONFIG_INVALID', `withdrawal id must be a whole number, not ${JSON.stringify(id)}`);
         const targets = id === undefined ? list.filter((w) => w.stage === 'ready') : list.filter((w) => w.id === Number(id));
         if (targets.length === 0) {
-          const why = id !== undefined ? `withdrawal ${id} not found for this account` : list.length === 0 ? 'this account has no withdrawals' : `none is ready: ${list.map((w) => `#${w.id} ${w.stage}`).join(', ')}`;
+          const pending = list.filter((w) => w.stage !== 'finalized');
+          const why =
+            id !== undefined
+              ? `withdrawal ${id} not found for this account`
+              : list.length === 0
+                ? 'this account has no withdrawals'
+                : pending.length === 0
+                  ? `every withdrawal of this account is already finalized (${list.map((w) => `#${w.id}`).join(', ')})`
+                  : `none is ready: ${pending.map((w) => `#${w.id} ${stageText(w)}`).join(', ')}`;
           throw new StrataError('L2_WITHDRAWAL', `nothing to finalize: ${why}`);
         }
         const done: { id: number; amount: string; l1Block: number }[] = [];
         for (const w of targets) {
-          if (w.stage !== 'ready') throw new StrataError('L2_WITHDRAWAL', `withdrawal ${w.id} is not ready (${w.stage})`);
+          if (w.stage === 'finalized') throw new StrataError('L2_WITHDRAWAL', `withdrawal ${w.id} is already finalized; a withdrawal pays out once`);
+          if (w.stage !== 'ready') throw new StrataError('L2_WITHDRAWAL', `withdrawal ${w.id} is not ready: ${stageText(w)}`);
           const full = await l2.call<{ id: number; from: string; to: string; amount: string; outputIndex: number; proof: string[] }>('rollup_getWithdrawal', [w.id]);
           const st = await l1.withdrawalState(w.id);
           if (st.proven?.outputIndex !== full.outputIndex) {
