@@ -332,6 +332,9 @@ export class P2PNetwork implements NodeNetwork {
       const res = await node.importNetworkBlock(block, from);
       if (res.status === 'known') return 'ignore';
       this.syncer?.noteBlockFrom(from, hash);
+      // A side-branch block is stored with header checks only (it is executed if its branch
+      // becomes the heaviest), so it is not relayed: only fully validated blocks travel on.
+      if (res.status === 'side') return 'ignore';
       return 'accept';
     } catch (e) {
       const err = toStrataError(e);
