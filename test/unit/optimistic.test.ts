@@ -68,7 +68,8 @@ async function finalizeOnly(w: RollupWorld, id: number) {
 
 describe('optimistic rollup: bridge and derivation', () => {
   it('deposit → L2 transfer → withdrawal: finalize fails inside the window, succeeds after, and only once', async () => {
-    const w = (world = new RollupWorld());
+    world = new RollupWorld();
+    const w = world;
     await deposit(w, 5_000_000n);
     await w.sequence();
     expect(w.seqNode.chain.account(alice!.address).balance).toBe(5_000_000n);
@@ -99,7 +100,8 @@ describe('optimistic rollup: bridge and derivation', () => {
   });
 
   it('a verifier fed only L1 data reproduces the sequencer\'s blocks and state roots exactly', async () => {
-    const w = (world = new RollupWorld());
+    world = new RollupWorld();
+    const w = world;
     await deposit(w, 10_000_000n);
     const env = w.seqNode.env;
     let nonce = 0;
@@ -131,7 +133,8 @@ describe('optimistic rollup: bridge and derivation', () => {
   });
 
   it('the L1 inbox refuses a batch that smuggles a deposit; derivation mints nothing from it', async () => {
-    const w = (world = new RollupWorld());
+    world = new RollupWorld();
+    const w = world;
     const batcher = keys[1]!;
     // A deposit to the batcher of 10^12 that no one locked on L1, inside an otherwise valid batch.
     const forged = encodeOp({ kind: 'deposit', depositId: 0, from: batcher.address, to: batcher.address, amount: 10n ** 12n });
@@ -147,7 +150,8 @@ describe('optimistic rollup: bridge and derivation', () => {
   });
 
   it('censorship: a deposit and a forced tx the sequencer ignores are included once the window passes', async () => {
-    const w = (world = new RollupWorld({ sequencer: { ignoreDelayed: true } }));
+    world = new RollupWorld({ sequencer: { ignoreDelayed: true } });
+    const w = world;
     await deposit(w, 3_000_000n);
     await w.sequence();
     expect(w.seqNode.chain.account(alice!.address).balance).toBe(0n);
@@ -166,7 +170,8 @@ describe('optimistic rollup: bridge and derivation', () => {
   });
 
   it('L1 reorg dropping a batch: safe head rolls back, re-derives, the batch is re-posted, nothing minted twice', async () => {
-    const w = (world = new RollupWorld());
+    world = new RollupWorld();
+    const w = world;
     await deposit(w, 4_000_000n);
     await w.sequence();
     const fork = w.l1.chain.head.hash;
@@ -224,7 +229,8 @@ describe('optimistic rollup: disputes', () => {
   }
 
   it('a wrong root: the challenger wins by bisection in ~log2(n) moves, the bond is slashed, the root discarded, and a withdrawal re-proven against the corrected root', async () => {
-    const w = (world = new RollupWorld({ proposer: { maliciousEvery: 1 } }));
+    world = new RollupWorld({ proposer: { maliciousEvery: 1 } });
+    const w = world;
     await busyRollup(w, 30);
     const bondPool = bondAddress(w.rollup.rollupId);
     const challengerBefore = getAccount(w.l1.chain.stateReader, bob.address).balance;
@@ -263,7 +269,8 @@ describe('optimistic rollup: disputes', () => {
   });
 
   it('a withdrawal proven against a root that is later discarded cannot be finalized until proven again', async () => {
-    const w = (world = new RollupWorld({ proposer: { maliciousEvery: 1, unresponsive: true } }));
+    world = new RollupWorld({ proposer: { maliciousEvery: 1, unresponsive: true } });
+    const w = world;
     await busyRollup(w, 4);
     await w.roles();
     // Prove against output 0 while it is live (the record exists in the honest state, and the
@@ -286,7 +293,8 @@ describe('optimistic rollup: disputes', () => {
   });
 
   it('a withdrawal proven against a wrong root that is then discarded cannot finalize, and is proven again against the corrected root', async () => {
-    const w = (world = new RollupWorld({ proposer: { maliciousEvery: 1 }, rollup: { clockBlocks: 30 } }));
+    world = new RollupWorld({ proposer: { maliciousEvery: 1 }, rollup: { clockBlocks: 30 } });
+    const w = world;
     await busyRollup(w, 8);
     await w.roles(); // the wrong output 0 lands
     const out0 = readOutput(w.l1.chain.stateReader, w.rollup.rollupId, 0)!;
@@ -325,10 +333,11 @@ describe('optimistic rollup: disputes', () => {
   });
 
   it('a dishonest challenger against an honest proposer loses its bond', async () => {
-    const w = (world = new RollupWorld({ challenger: { dishonest: true } }));
+    world = new RollupWorld({ challenger: { dishonest: true } });
+    const w = world;
     await busyRollup(w, 12);
     const proposerBefore = getAccount(w.l1.chain.stateReader, keys[1]!.address).balance;
-    let game;
+    let game: ReturnType<typeof readGame>;
     for (let i = 0; i < 40; i++) {
       await w.roles();
       game = readGame(w.l1.chain.stateReader, w.rollup.rollupId, 0);
@@ -342,9 +351,10 @@ describe('optimistic rollup: disputes', () => {
   });
 
   it('a player who stops responding loses on time', async () => {
-    const w = (world = new RollupWorld({ proposer: { maliciousEvery: 1, unresponsive: true } }));
+    world = new RollupWorld({ proposer: { maliciousEvery: 1, unresponsive: true } });
+    const w = world;
     await busyRollup(w, 20);
-    let game;
+    let game: ReturnType<typeof readGame>;
     for (let i = 0; i < 40; i++) {
       await w.roles();
       game = readGame(w.l1.chain.stateReader, w.rollup.rollupId, 0);

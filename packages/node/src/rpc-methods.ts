@@ -5,7 +5,7 @@
  */
 import { blockHash, decodeBlock, type BlockRef } from '@strata/chain';
 import { decodeAddress, fromHex, fromQuantity, StrataError, toHex, toQuantity, encodeAddress } from '@strata/primitives';
-import { RpcError, SubscriptionHub, type MethodSpec } from '@strata/rpc';
+import { RpcError, type SubscriptionHub, type MethodSpec } from '@strata/rpc';
 import { accountKey, getAccount, minimumFee, parseAddress, TRANSFER_COMPUTE } from '@strata/runtime';
 import { TreeReader, verifyProof } from '@strata/state';
 import type { StrataNode } from './node.js';

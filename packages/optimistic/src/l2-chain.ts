@@ -127,7 +127,9 @@ export class L2Chain {
       }
     };
     for (const op of content.delayedOps) run(op, false);
-    content.ops.forEach((op, i) => run(op, true, content.txs?.[i]));
+    content.ops.forEach((op, i) => {
+      run(op, true, content.txs?.[i]);
+    });
     const leaves = allOps.map((o) => opLeaf(number, content.timestamp, opHash(o)));
     const header = {
       number,
