@@ -5,12 +5,12 @@
  * single-thread secp256k1 verify rate measured in the same run (goal ≥ 70 %).
  * Also peak RSS with 100,000 funded accounts, against the RSS of the bare process.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import secp from 'secp256k1';
-import { Chain, ChainStore, TxVerifier, type Block } from '@strata/chain';
-import { blake2b256, encode, initHashing, keyPairFromSecret, toHex, type KeyPair } from '@strata/primitives';
+import { Chain, ChainStore, decodeBlock, encodeBlock, TxVerifier, type Block } from '@strata/chain';
+import { blake2b256, decode, encode, initHashing, keyPairFromSecret, list, toHex, varBytes, type KeyPair } from '@strata/primitives';
 import { bankModule, defaultChainConfig, encodeTx, ModuleRegistry, parseChainConfig, signTx, TRANSFER_COMPUTE, TransferArgsCodec, verifyRawTx, type ChainConfig } from '@strata/runtime';
 import { openDatabase } from '@strata/state';
 
@@ -90,8 +90,25 @@ async function importAll(chain: Chain, blocks: Block[], verifier: TxVerifier): P
   return txs / ((performance.now() - t) / 1000);
 }
 
-/** Child-process part of the memory measurement. */
-async function memoryChild(dir: string): Promise<void> {
+function config100k(): { cfg: ChainConfig; senders: KeyPair[]; many: string[] } {
+  const senders = keysFor(1000, 1);
+  const many = Array.from({ length: 100_000 }, (_, i) => toHex(blake2b256(new Uint8Array([7, i & 0xff, (i >> 8) & 0xff, i >> 16])).subarray(0, 20)));
+  return { cfg: config(senders, many), senders, many };
+}
+
+/** Child process 1: produces 5 blocks of 1,000 transfers on a chain with 100k accounts, to a file. */
+async function produceChild(dir: string): Promise<void> {
+  await initHashing();
+  const { cfg, senders, many } = config100k();
+  const blocks = produce(cfg, join(dir, 'p'), senders, 5, 1000, (i) => fromHexAddr(many[(i * 7919) % many.length] as string));
+  writeFileSync(join(dir, 'blocks.bin'), encode(list(varBytes(8 << 20), 100), blocks.map(encodeBlock)));
+}
+
+/**
+ * Child process 2: a node alone — builds the 100k-account genesis, imports the blocks — so its
+ * peak RSS is the node's own footprint at 100,000 accounts.
+ */
+async function importChild(dir: string): Promise<void> {
   await initHashing();
   const baseRss = process.memoryUsage().rss;
   let peak = baseRss;
@@ -101,13 +118,10 @@ async function memoryChild(dir: string): Promise<void> {
     peak = Math.max(peak, m.rss);
     peakHeap = Math.max(peakHeap, m.heapUsed + m.external);
   }, 10);
-  const senders = keysFor(1000, 1);
-  const many = Array.from({ length: 100_000 }, (_, i) => toHex(blake2b256(new Uint8Array([7, i & 0xff, (i >> 8) & 0xff, i >> 16])).subarray(0, 20)));
-  const cfg = config(senders, many);
-  const blocks = produce(cfg, join(dir, 'p'), senders, 5, 1000, (i) => fromHexAddr(many[(i * 7919) % many.length] as string));
-  global.gc?.();
+  const { cfg } = config100k();
+  const blocks = decode(list(varBytes(8 << 20), 100), new Uint8Array(readFileSync(join(dir, 'blocks.bin'))), 1 << 30).map((b) => decodeBlock(b));
   const importer = open(cfg, join(dir, 'i'));
-  const verifier = new TxVerifier();
+  const verifier = new TxVerifier(1);
   const tps = await importAll(importer, blocks, verifier);
   await verifier.stop();
   clearInterval(sample);
@@ -123,7 +137,10 @@ function fromHexAddr(h: string): Uint8Array {
 
 async function memoryWith100k(tmp: string): Promise<{ txPerSec: number; peakRssMiB: number; baseRssMiB: number; peakHeapMiB: number }> {
   const { execFileSync } = await import('node:child_process');
-  const out = execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--memory-child', join(tmp, 'mem')], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const dir = join(tmp, 'mem');
+  const self = new URL(import.meta.url).pathname;
+  execFileSync(process.execPath, ['--import', 'tsx', self, '--produce-child', dir], { stdio: 'inherit' });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', self, '--import-child', dir], { encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(out.trim().split('\n').pop() as string);
 }
 
@@ -181,8 +198,10 @@ export async function run(): Promise<Record<string, number | string>> {
   }
 }
 
-if (process.argv[2] === '--memory-child') {
-  await memoryChild(process.argv[3] as string);
+if (process.argv[2] === '--produce-child' || process.argv[2] === '--import-child') {
+  const dir = process.argv[3] as string;
+  mkdirSync(dir, { recursive: true });
+  await (process.argv[2] === '--produce-child' ? produceChild(dir) : importChild(dir));
   process.exit(0);
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await run();

@@ -346,7 +346,12 @@ export class StrataNode extends EventEmitter<NodeEvents> {
    * transaction (one durable commit per batch instead of per block). Stops at the first block
    * that fails and reports it; the blocks before it stay imported.
    */
-  importNetworkBlocks(blocks: Block[], from?: string): Promise<BatchImportResult> {
+  importNetworkBlocks(blocks: Block[], from?: string, preverified?: Promise<VerifiedTx[]>): Promise<BatchImportResult> {
+    // Signature recovery starts now, on the worker pool, even if an earlier import is still
+    // running: a caller that passes `preverified` (started when the bodies arrived) overlaps
+    // recovery for the next batch with the import of this one.
+    const verifying = preverified ?? this.verifyBlockTxs(blocks);
+    verifying.catch(() => undefined);
     return this.serialize(async () => {
       const results: ImportResult[] = [];
       const limit = this.now() + this.maxFutureMs;
@@ -354,7 +359,7 @@ export class StrataNode extends EventEmitter<NodeEvents> {
       for (const b of blocks) for (const t of b.txs) raw.push(t);
       let verified: VerifiedTx[];
       try {
-        verified = await this.verifier.verify(raw, this.opts.config.maxTxBytes);
+        verified = await verifying;
       } catch {
         // Find the culprit block by verifying them one at a time below.
         verified = [];
@@ -395,6 +400,13 @@ export class StrataNode extends EventEmitter<NodeEvents> {
       end();
       return failure ? { results, failure } : { results };
     });
+  }
+
+  /** Decodes the transactions of consecutive blocks and recovers their senders on the worker pool. */
+  verifyBlockTxs(blocks: Block[]): Promise<VerifiedTx[]> {
+    const raw: Uint8Array[] = [];
+    for (const b of blocks) for (const t of b.txs) raw.push(t);
+    return this.verifier.verify(raw, this.opts.config.maxTxBytes);
   }
 
   /** Switches block production ('off', 'dev' or 'pow') at run time. */

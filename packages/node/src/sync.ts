@@ -6,6 +6,7 @@
  * node's serialised import queue. Always syncs from the peer showing the HEAVIEST chain.
  * Every peer answer is checked; bad ones penalise the peer and abort that sync, never the node.
  */
+import type { VerifiedTx } from '@strata/runtime';
 import { type Block, type BlockHeader, blockHash, decodeBlock, decodeHeader, meetsTarget } from '@strata/chain';
 import { bytesEqual, decode, encode, StrataError, toHex, toStrataError } from '@strata/primitives';
 import type { StrataNode } from './node.js';
@@ -362,19 +363,25 @@ export class BlockSync {
       const chunks: Uint8Array[][] = [];
       for (let i = 0; i < hashes.length; i += this.bodyBatch) chunks.push(hashes.slice(i, i + this.bodyBatch));
       // Bodies are requested PREFETCH chunks ahead of the import, so download and import overlap.
-      const inflight: Promise<Block[]>[] = [];
+      // Each chunk's senders are recovered on the worker pool as soon as it arrives, so
+      // download, signature recovery and import all overlap.
+      const inflight: Promise<{ blocks: Block[]; verified: Promise<VerifiedTx[]> }>[] = [];
       const fetchChunk = (c: number) => {
         if (c >= chunks.length) return;
-        const p = this.blocksByHash(peer, chunks[c] as Uint8Array[]);
+        const p = this.blocksByHash(peer, chunks[c] as Uint8Array[]).then((blocks) => {
+          const verified = this.node.verifyBlockTxs(blocks);
+          verified.catch(() => undefined);
+          return { blocks, verified };
+        });
         // Keep a rejected prefetch from surfacing as an unhandled rejection if we abort below.
         p.catch(() => undefined);
         inflight.push(p);
       };
       for (let c = 0; c < PREFETCH; c++) fetchChunk(c);
       for (let c = 0; c < chunks.length; c++) {
-        const blocks = await (inflight.shift() as Promise<Block[]>);
+        const { blocks, verified } = await (inflight.shift() as Promise<{ blocks: Block[]; verified: Promise<VerifiedTx[]> }>);
         fetchChunk(c + PREFETCH);
-        const res = await this.node.importNetworkBlocks(blocks, peer);
+        const res = await this.node.importNetworkBlocks(blocks, peer, verified);
         imported += res.results.filter((r) => r.status !== 'known').length;
         this.state.blocksImported += res.results.length;
         if (res.failure) {
