@@ -46,6 +46,8 @@ export interface DevnetOptions {
 export interface Devnet {
   dataDir: string;
   freshDataDir: boolean;
+  /** L1 head height found in the data dir at start (0 for a new chain). */
+  resumedFromHeight: number;
   config: ChainConfig;
   accounts: DevAccount[];
   mnemonic: string;
@@ -101,6 +103,7 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
     { logger: deps.logger.child({ layer: 'l1' }) },
   );
   if (multi) node.network = devnetMainNetwork(host);
+  const resumedFromHeight = node.chain.head.meta.height;
   await node.start();
   const rpc = await startRpc(node, { host, port, ...(opts.adminToken ? { adminToken: opts.adminToken } : {}) });
   const metricsUrl = await node.metrics.serve(host, opts.metricsPort ?? (port === 0 ? 0 : port + 1000));
@@ -114,6 +117,7 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
   return {
     dataDir,
     freshDataDir: fresh,
+    resumedFromHeight,
     config,
     accounts,
     mnemonic,

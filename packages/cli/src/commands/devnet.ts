@@ -102,7 +102,7 @@ export function registerDevnetCommand(program: Command): void {
           },
           dataDir: devnet.dataDir,
           logFile,
-          resumed: head.meta.height > 0,
+          resumed: devnet.resumedFromHeight > 0,
           adminToken,
           mnemonic: devnet.mnemonic,
           derivationPath: `${DERIVATION_PREFIX}/i`,
@@ -119,7 +119,7 @@ export function registerDevnetCommand(program: Command): void {
             `      WS       ${devnet.l1.wsUrl}`,
             `      Metrics  ${devnet.l1.metricsUrl}`,
             `      Genesis  ${banner.layers.l1.genesisHash}`,
-            `      Head     #${head.meta.height}${banner.resumed ? ' (resumed from data dir)' : ''}`,
+            `      Head     #${head.meta.height}${banner.resumed ? ` (resumed from data dir at #${devnet.resumedFromHeight})` : ''}`,
             ...(devnet.l1Peers ? l1NodeList(devnet).flatMap((n) => [`      Node ${n.index}   RPC ${n.rpc}${n.index === 0 ? ' (default)' : `  pid ${n.pid}`}`, ...n.multiaddrs.map((m) => `              ${m}`)]) : []),
             '',
             ...(devnet.l2
