@@ -3,8 +3,8 @@
  * as 0x hex without leading zeros (EIP-1474), addresses as bech32m with the chain's prefix.
  */
 import type { BlockRef, TxLookup } from '@strata/chain';
-import { bytesToBigint, decode, encodeAddress, toHex, toQuantity } from '@strata/primitives';
-import { TransferArgsCodec, type ChainConfig, type Receipt, type VerifiedTx } from '@strata/runtime';
+import { bytesToBigint, encodeAddress, toHex, toQuantity } from '@strata/primitives';
+import { txToJson, type ChainConfig, type Receipt, type TxInclusion, type VerifiedTx } from '@strata/runtime';
 
 /** JSON of a block header (plus hash, total work and size). */
 export function headerJson(cfg: ChainConfig, b: BlockRef): Record<string, unknown> {
@@ -26,35 +26,9 @@ export function headerJson(cfg: ChainConfig, b: BlockRef): Record<string, unknow
   };
 }
 
-/** JSON of a transaction. */
-export function txJson(cfg: ChainConfig, v: VerifiedTx, where?: { blockHash: Uint8Array; height: number; index: number }): Record<string, unknown> {
-  const t = v.tx;
-  const out: Record<string, unknown> = {
-    hash: toHex(v.hash),
-    from: encodeAddress(cfg.addressPrefix, v.sender),
-    chainId: toQuantity(t.chainId),
-    nonce: toQuantity(t.nonce),
-    fee: toQuantity(t.fee),
-    computeLimit: toQuantity(t.computeLimit),
-    module: t.module,
-    method: t.method,
-    args: toHex(t.args),
-    signature: toHex(t.signature),
-    size: toQuantity(v.bytes.length),
-    blockHash: where ? toHex(where.blockHash) : null,
-    blockNumber: where ? toQuantity(where.height) : null,
-    index: where ? toQuantity(where.index) : null,
-  };
-  if (t.module === 'bank' && t.method === 'transfer') {
-    try {
-      const a = decode(TransferArgsCodec, t.args);
-      out.to = encodeAddress(cfg.addressPrefix, a.to);
-      out.amount = toQuantity(a.amount);
-    } catch {
-      // a malformed transfer still shows its raw args
-    }
-  }
-  return out;
+/** JSON of a transaction (see `txToJson` in @strata/runtime). */
+export function txJson(cfg: ChainConfig, v: VerifiedTx, where?: TxInclusion): Record<string, unknown> {
+  return txToJson(cfg.addressPrefix, v, where);
 }
 
 /** JSON of a receipt. */

@@ -14,6 +14,7 @@ import {
   BRIDGE_MODULE,
   DISPUTES_MODULE,
   INBOX_MODULE,
+  GameCodec,
   readGame,
   readInboxMeta,
   readOutput,
@@ -125,23 +126,6 @@ const OutputWire: Codec<OutputRecord> = struct('OutputWire', {
   openGames: uint,
   bond: uintBig(128),
 });
-const GameWire: Codec<GameRecord> = struct('GameWire', {
-  outputIndex: uint,
-  challenger: fixedBytes(20),
-  proposer: fixedBytes(20),
-  bond: uintBig(128),
-  lo: uint,
-  hi: uint,
-  rootLo: fixedBytes(32),
-  rootHi: fixedBytes(32),
-  midRoot: fixedBytes(32),
-  turn: uint,
-  proposerClock: uint,
-  challengerClock: uint,
-  lastMove: uint,
-  moves: uint,
-  status: uint,
-});
 const WdWire = struct('WithdrawalL1Wire', { proven: optional(struct('P', { outputIndex: uint, l1Height: uint })), finalized: uint });
 const OutputsMetaWire: Codec<OutputsMeta> = struct('OutputsMetaWire', { count: uint, lastLive: uint, gameCount: uint });
 
@@ -191,7 +175,7 @@ export function rollupL1RpcMethods(node: { chain: Chain }, rollup: RollupConfig)
       maxParams: 1,
       handler: (p) => {
         const g = readGame(r(), id, intParam(p, 0, 'gameId'));
-        return g ? { raw: toHex(encode(GameWire, g)), outputIndex: g.outputIndex, lo: g.lo, hi: g.hi, turn: g.turn, status: g.status, moves: g.moves } : null;
+        return g ? { raw: toHex(encode(GameCodec, g)), outputIndex: g.outputIndex, lo: g.lo, hi: g.hi, turn: g.turn, status: g.status, moves: g.moves } : null;
       },
     },
     rollup_withdrawalL1: {
@@ -243,7 +227,7 @@ export class RpcL1Client implements L1Client {
   }
   async game(g: number) {
     const o = await this.rpc.call<{ raw: string } | null>('rollup_game', [g]);
-    return o ? decode(GameWire, fromHex(o.raw)) : undefined;
+    return o ? decode(GameCodec, fromHex(o.raw)) : undefined;
   }
   async withdrawalState(id: number): Promise<WithdrawalL1State> {
     const w = decode(WdWire, fromHex((await this.rpc.call<{ raw: string }>('rollup_withdrawalL1', [id])).raw));

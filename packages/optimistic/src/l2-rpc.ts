@@ -3,9 +3,9 @@
  * chain_getBlockByNumber, tx_sendRaw, tx_getReceipt, state_getAccount, mempool_status…) plus
  * rollup methods: the three heads, output roots with their status, a withdrawal's stage and proof.
  */
-import { decode, encodeAddress, fromHex, fromQuantity, toHex, toQuantity } from '@strata/primitives';
+import { encodeAddress, fromHex, fromQuantity, toHex, toQuantity } from '@strata/primitives';
 import { RpcError, RpcServer, SubscriptionHub, type MethodSpec, type RpcServerOptions } from '@strata/rpc';
-import { parseAddress, TransferArgsCodec, type VerifiedTx } from '@strata/runtime';
+import { parseAddress, txToJson, type VerifiedTx } from '@strata/runtime';
 import type { L2Block } from './l2-chain.js';
 import { GAME_CHALLENGER_WON, GAME_OPEN, GAME_PROPOSER_WON, TURN_PROPOSER } from './parent-modules.js';
 import { isOutputFinalView, withdrawalStage } from './withdrawal-stage.js';
@@ -27,36 +27,9 @@ function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, 
   };
 }
 
-/** The L1's `tx_get` shape (see @strata/node `txJson`), with L2 addresses. */
+/** The L1's `tx_get` shape (`txToJson` from @strata/runtime), with L2 addresses. */
 function txJson(node: RollupNode, v: VerifiedTx, where?: { block: L2Block; index: number }): Record<string, unknown> {
-  const prefix = node.env.config.addressPrefix;
-  const t = v.tx;
-  const out: Record<string, unknown> = {
-    hash: toHex(v.hash),
-    from: encodeAddress(prefix, v.sender),
-    chainId: toQuantity(t.chainId),
-    nonce: toQuantity(t.nonce),
-    fee: toQuantity(t.fee),
-    computeLimit: toQuantity(t.computeLimit),
-    module: t.module,
-    method: t.method,
-    args: toHex(t.args),
-    signature: toHex(t.signature),
-    size: toQuantity(v.bytes.length),
-    blockHash: where ? toHex(where.block.hash) : null,
-    blockNumber: where ? toQuantity(where.block.number) : null,
-    index: where ? toQuantity(where.index) : null,
-  };
-  if (t.module === 'bank' && t.method === 'transfer') {
-    try {
-      const a = decode(TransferArgsCodec, t.args);
-      out.to = encodeAddress(prefix, a.to);
-      out.amount = toQuantity(a.amount);
-    } catch {
-      // a malformed transfer still shows its raw args
-    }
-  }
-  return out;
+  return txToJson(node.env.config.addressPrefix, v, where ? { blockHash: where.block.hash, height: where.block.number, index: where.index } : undefined);
 }
 
 /** The `newHeads` notification of an L2 block: the shape `chain_getHead` returns. */

@@ -179,7 +179,8 @@ export interface GameRecord {
   moves: number;
   status: number;
 }
-const GameCodec: Codec<GameRecord> = struct('Game', {
+/** Codec of a dispute game record (state and RPC wire form). */
+export const GameCodec: Codec<GameRecord> = struct('Game', {
   outputIndex: uint,
   challenger: fixedBytes(20),
   proposer: fixedBytes(20),

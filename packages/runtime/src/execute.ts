@@ -209,13 +209,7 @@ export function checkBlockLimits(config: ChainConfig, txs: readonly VerifiedTx[]
 export function applyBlock(view: StateView, env: ExecEnv, txs: readonly VerifiedTx[]): BlockResult {
   const { bytes, compute } = checkBlockLimits(env.config, txs);
   const events: RuntimeEvent[] = [];
-  const bctx: BlockContext = {
-    view,
-    config: env.config,
-    block: env.block,
-    registry: env.registry,
-    emit: (module, type, data) => events.push({ module, type, data }),
-  };
+  const bctx = blockContext(view, env, events);
   for (const m of env.registry.all()) m.beginBlock?.(bctx);
   const receipts: Receipt[] = [];
   let fees = 0n;
@@ -235,13 +229,17 @@ export function applyBlock(view: StateView, env: ExecEnv, txs: readonly Verified
 /** Writes genesis state: every module's genesis hook. */
 export function applyGenesis(view: StateView, env: ExecEnv): RuntimeEvent[] {
   const events: RuntimeEvent[] = [];
-  const bctx: BlockContext = {
+  const bctx = blockContext(view, env, events);
+  for (const m of env.registry.all()) m.genesis?.(bctx);
+  return events;
+}
+
+function blockContext(view: StateView, env: ExecEnv, events: RuntimeEvent[]): BlockContext {
+  return {
     view,
     config: env.config,
     block: env.block,
     registry: env.registry,
     emit: (module, type, data) => events.push({ module, type, data }),
   };
-  for (const m of env.registry.all()) m.genesis?.(bctx);
-  return events;
 }

@@ -9,3 +9,4 @@ export * from './execute.js';
 export * from './module.js';
 export * from './receipt.js';
 export * from './tx.js';
+export * from './json.js';

@@ -40,8 +40,7 @@ export interface SignedTx extends UnsignedTx {
 
 const MAX_ARGS = 4 * 1024 * 1024;
 
-/** Codec of an unsigned transaction. */
-export const UnsignedTxCodec: Codec<UnsignedTx> = struct('UnsignedTx', {
+const UNSIGNED_FIELDS = {
   chainId: uint,
   nonce: uint,
   fee: uintBig(128),
@@ -49,19 +48,13 @@ export const UnsignedTxCodec: Codec<UnsignedTx> = struct('UnsignedTx', {
   module: str(32),
   method: str(32),
   args: varBytes(MAX_ARGS),
-});
+};
 
-/** Codec of a signed transaction. */
-export const SignedTxCodec: Codec<SignedTx> = struct('SignedTx', {
-  chainId: uint,
-  nonce: uint,
-  fee: uintBig(128),
-  computeLimit: uint,
-  module: str(32),
-  method: str(32),
-  args: varBytes(MAX_ARGS),
-  signature: fixedBytes(65),
-});
+/** Codec of an unsigned transaction. */
+export const UnsignedTxCodec: Codec<UnsignedTx> = struct('UnsignedTx', UNSIGNED_FIELDS);
+
+/** Codec of a signed transaction: the unsigned fields, then the signature. */
+export const SignedTxCodec: Codec<SignedTx> = struct('SignedTx', { ...UNSIGNED_FIELDS, signature: fixedBytes(65) });
 
 const SIGN_PERSONAL = utf8('strata-tx-signed');
 const HASH_PERSONAL = utf8('strata-tx-hashes');
