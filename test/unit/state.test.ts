@@ -129,3 +129,58 @@ describe('sparse Merkle tree', () => {
     expect(() => executeOnWitness(root, full.witness.slice(1), tx)).toThrowError(/not available/);
   });
 });
+
+describe('persistent tree (nodes keyed by height and hash)', () => {
+  it('every historical root stays readable and provable, with the same roots as the in-memory tree', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { openDatabase, StateDb } = await import('@strata/state');
+    const dir = mkdtempSync(join(tmpdir(), 'strata-smt-'));
+    const env = openDatabase({ path: dir });
+    try {
+      const db = new StateDb(env, { nodeCacheSize: 8 }); // tiny cache: force database reads
+      const mem = new MemoryNodeStore();
+      let root = EMPTY_ROOT;
+      let memRoot = EMPTY_ROOT;
+      const model = new Map<string, Uint8Array>();
+      const history: { root: Uint8Array; snapshot: Map<string, Uint8Array> }[] = [];
+      fc.assert(
+        fc.property(fc.array(fc.record({ k: fc.integer({ min: 0, max: 60 }), v: fc.option(fc.uint8Array({ minLength: 1, maxLength: 6 }), { nil: null }) }), { minLength: 1, maxLength: 12 }), (ops) => {
+          const height = history.length + 1;
+          const changes = ops.map((o) => ({ key: key(o.k), value: o.v }));
+          const r = new SparseMerkleTree(db.nodeReader).update(root, changes, { height });
+          env.transactionSync(() => {
+            db.putNodes(r.newNodes);
+            db.putRoot(r.root, height);
+          });
+          root = r.root;
+          memRoot = applyAll(mem, memRoot, changes);
+          expect(toHex(root)).toBe(toHex(memRoot));
+          for (const c of changes) {
+            if (c.value === null) model.delete(toHex(c.key));
+            else model.set(toHex(c.key), c.value);
+          }
+          history.push({ root, snapshot: new Map(model) });
+        }),
+        { numRuns: 40 },
+      );
+      const fresh = new StateDb(env, { nodeCacheSize: 8 });
+      const tree = new SparseMerkleTree(fresh.nodeReader);
+      for (const { root: r, snapshot } of history) {
+        for (let k = 0; k <= 60; k += 7) {
+          const want = snapshot.get(toHex(key(k)));
+          const got = tree.get(r, key(k));
+          expect(got === undefined ? undefined : toHex(got)).toBe(want === undefined ? undefined : toHex(want));
+          const proof = tree.prove(r, key(k));
+          for (const p of proof) expect(p.length === 65 || p[0] === 0).toBe(true); // canonical form only
+          const res = verifyProof(r, key(k), proof);
+          expect(res.value === undefined ? undefined : toHex(res.value)).toBe(want === undefined ? undefined : toHex(want));
+        }
+      }
+    } finally {
+      await env.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -100,6 +100,13 @@ export interface BuiltBlock {
 const ZERO32 = new Uint8Array(32);
 const ZERO20 = new Uint8Array(20);
 
+/** On-disk layout version (2: tree nodes keyed by height ‖ hash, roots table). */
+const STORAGE_FORMAT = '2';
+
+function utf8Text(b: Uint8Array | undefined): string | undefined {
+  return b ? new TextDecoder().decode(b) : undefined;
+}
+
 /** Hash committing to a chain config; stored in the genesis header's `extra`. */
 export function configFingerprint(cfg: ChainConfig): Uint8Array {
   return blake2b256(utf8(JSON.stringify(chainConfigToJson(cfg))));
@@ -130,6 +137,12 @@ export class Chain {
   private init(): void {
     const genesis = this.makeGenesis();
     const stored = this.store.getGenesis();
+    if (stored && utf8Text(this.store.getMisc('format')) !== STORAGE_FORMAT) {
+      throw new StrataError(
+        'CONFIG_INVALID',
+        `the data directory was written by another Strata storage format (${utf8Text(this.store.getMisc('format')) ?? '1'}, this build uses ${STORAGE_FORMAT}); start with a fresh data dir`,
+      );
+    }
     if (stored) {
       if (!bytesEqual(stored, genesis.hash)) {
         throw new StrataError(
@@ -142,6 +155,8 @@ export class Chain {
         this.store.putBlock(genesis.hash, genesis.header, [], { height: 0, totalWork: workOf(genesis.header.target), status: 'executed' });
         this.store.state.applyChanges(genesis.changes, genesis.hash);
         this.store.state.putNodes(genesis.newNodes);
+        this.store.state.putRoot(genesis.header.stateRoot, 0);
+        this.store.putMisc('format', utf8(STORAGE_FORMAT));
         this.store.putReceipts(genesis.hash, []);
         this.store.setCanonical(0, genesis.hash);
         this.store.setGenesis(genesis.hash);
@@ -172,7 +187,7 @@ export class Chain {
     const view = new OverlayView({ get: () => undefined });
     applyGenesis(view, this.env(header0));
     const changes = view.changes();
-    const { root, newNodes } = new SparseMerkleTree(new MemoryNodeStore()).update(EMPTY_ROOT, changes);
+    const { root, newNodes } = new SparseMerkleTree(new MemoryNodeStore()).update(EMPTY_ROOT, changes, { height: 0 });
     const header = { ...header0, stateRoot: root };
     return { header, hash: blockHash(header), changes, newNodes };
   }
@@ -289,7 +304,7 @@ export class Chain {
     const view = new OverlayView(base);
     const result = applyBlock(view, this.env(header), txs);
     const changes = view.changes();
-    const { root, newNodes } = new SparseMerkleTree(nodes).update(parentRoot, changes);
+    const { root, newNodes } = new SparseMerkleTree(nodes).update(parentRoot, changes, { height: header.height });
     const receiptBytes = result.receipts.map(encodeReceipt);
     const receiptRoot = merkleRoot(receiptBytes.map(leafHash));
     return { txs, result, changes, stateRoot: root, receiptRoot, receiptBytes, newNodes };
@@ -419,6 +434,7 @@ export class Chain {
     this.store.putBlock(hash, block.header, block.txs, { ...meta, status: 'executed' });
     this.store.state.applyChanges(exec.changes, hash);
     this.store.state.putNodes(exec.newNodes);
+    this.store.state.putRoot(exec.stateRoot, meta.height);
     this.store.putReceiptBytes(hash, exec.receiptBytes);
     this.store.setCanonical(meta.height, hash);
     exec.txs.forEach((t, index) => {

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { bytesKey, DecodeError } from '@strata/primitives';
-import type { KeyChange, NodeReader } from './smt.js';
+import type { KeyChange, NewNode, NodeReader } from './smt.js';
 import type { StateReader } from './view.js';
 
 /** Options for opening the database environment. */
@@ -72,11 +72,20 @@ function decodeUndo(b: Uint8Array): KeyChange[] {
   return out;
 }
 
+function nodeKey(height: number, hash: Uint8Array): Uint8Array {
+  const k = new Uint8Array(36);
+  new DataView(k.buffer).setUint32(0, height);
+  k.set(hash, 4);
+  return k;
+}
+
 /** The persistent state: flat values, tree nodes, undo logs. */
 export class StateDb {
   readonly flat: Database<Uint8Array, Uint8Array>;
   readonly nodes: Database<Uint8Array, Uint8Array>;
   readonly undo: Database<Uint8Array, Uint8Array>;
+  /** Root hash → height it was written at (the entry point of every walk). */
+  readonly roots: Database<Uint8Array, Uint8Array>;
   private readonly nodeCache = new Map<string, Uint8Array>();
   private readonly nodeCacheLimit: number;
 
@@ -87,6 +96,7 @@ export class StateDb {
     this.flat = binaryDb(env, 'state');
     this.nodes = binaryDb(env, 'nodes');
     this.undo = binaryDb(env, 'undo');
+    this.roots = binaryDb(env, 'roots');
     this.nodeCacheLimit = opts.nodeCacheSize ?? 500_000;
   }
 
@@ -98,19 +108,39 @@ export class StateDb {
     },
   };
 
-  /** Reader over the tree nodes, with an in-memory cache. */
+  /**
+   * Reader over the tree nodes, with an in-memory cache. Nodes are stored under
+   * height ‖ hash; a walk starts at a root, whose height comes from the roots table, and each
+   * internal node gives its children's heights.
+   */
   readonly nodeReader: NodeReader = {
-    getNode: (hash) => {
+    getNode: (hash, height) => {
       const k = bytesKey(hash);
       const c = this.nodeCache.get(k);
       if (c) return c;
-      const v = this.nodes.get(hash);
+      const h = height ?? this.rootHeight(hash);
+      if (h === undefined) return undefined;
+      const v = this.nodes.get(nodeKey(h, hash));
       if (v === undefined) return undefined;
       const n = new Uint8Array(v);
       this.cacheNode(k, n);
       return n;
     },
   };
+
+  /** Height at which a state root was written, if it is one. */
+  rootHeight(root: Uint8Array): number | undefined {
+    const v = this.roots.get(root);
+    return v === undefined ? undefined : new DataView(v.buffer, v.byteOffset, 4).getUint32(0);
+  }
+
+  /** Records the height a root was first written at. Call inside a write transaction. */
+  putRoot(root: Uint8Array, height: number): void {
+    if (this.roots.doesExist(root)) return;
+    const v = new Uint8Array(4);
+    new DataView(v.buffer).setUint32(0, height);
+    this.roots.putSync(root, v);
+  }
 
   private cacheNode(k: string, n: Uint8Array): void {
     if (this.nodeCache.size >= this.nodeCacheLimit) {
@@ -124,13 +154,16 @@ export class StateDb {
     this.nodeCache.set(k, n);
   }
 
-  /** Stages new tree nodes. Call inside a write transaction. */
-  putNodes(newNodes: Map<string, { hash: Uint8Array; encoding: Uint8Array }>): void {
-    // Insert in key order: neighbouring inserts land on the same B-tree pages (measured ~1.5x
-    // fewer page copies than random order for a block's worth of nodes).
+  /**
+   * Stages new tree nodes (from an update given a `height`). Call inside a write transaction.
+   * Keys are height ‖ hash and are inserted in order, so a block's nodes append to the end of
+   * the B-tree.
+   */
+  putNodes(newNodes: Map<string, NewNode>): void {
     const sorted = [...newNodes].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    for (const [k, { hash, encoding }] of sorted) {
-      this.nodes.putSync(hash, encoding);
+    for (const [k, { hash, encoding, height }] of sorted) {
+      if (height === undefined) throw new DecodeError('DECODE_INVALID', 'tree nodes must be created with a block height to be stored');
+      this.nodes.putSync(nodeKey(height, hash), encoding);
       this.cacheNode(k, encoding);
     }
   }

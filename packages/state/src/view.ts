@@ -3,7 +3,7 @@
  * module that owns them, see `stateKey`), values are opaque bytes.
  */
 import { blake2b256Parts, bytesKey, StrataError, utf8 } from '@strata/primitives';
-import { type KeyChange, type NodeReader, SparseMerkleTree } from './smt.js';
+import { canonicalNode, type KeyChange, type NodeReader, SparseMerkleTree } from './smt.js';
 
 /** Read/write access to state, by 32-byte key. */
 export interface StateView {
@@ -96,14 +96,14 @@ export class TreeReader implements StateReader {
 export class RecordingNodeReader implements NodeReader {
   private readonly seen = new Map<string, Uint8Array>();
   constructor(private readonly inner: NodeReader) {}
-  getNode(hash: Uint8Array): Uint8Array | undefined {
-    const n = this.inner.getNode(hash);
+  getNode(hash: Uint8Array, height?: number): Uint8Array | undefined {
+    const n = this.inner.getNode(hash, height);
     if (n) this.seen.set(bytesKey(hash), n);
     return n;
   }
-  /** The nodes read so far, in first-read order. */
+  /** The nodes read so far, in first-read order, in canonical form. */
   witness(): Uint8Array[] {
-    return [...this.seen.values()];
+    return [...this.seen.values()].map(canonicalNode);
   }
 }
 
@@ -113,7 +113,7 @@ export class MemoryNodeStore implements NodeReader {
   getNode(hash: Uint8Array): Uint8Array | undefined {
     return this.nodes.get(bytesKey(hash));
   }
-  /** Adds nodes created by an update. */
+  /** Adds nodes created by an update (keyed by hash; heights are not needed in memory). */
   addAll(newNodes: Map<string, { encoding: Uint8Array }>): void {
     for (const [k, v] of newNodes) this.nodes.set(k, v.encoding);
   }
@@ -125,7 +125,7 @@ export class LayeredNodeReader implements NodeReader {
     private readonly top: NodeReader,
     private readonly base: NodeReader,
   ) {}
-  getNode(hash: Uint8Array): Uint8Array | undefined {
-    return this.top.getNode(hash) ?? this.base.getNode(hash);
+  getNode(hash: Uint8Array, height?: number): Uint8Array | undefined {
+    return this.top.getNode(hash, height) ?? this.base.getNode(hash, height);
   }
 }
