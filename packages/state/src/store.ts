@@ -74,7 +74,10 @@ function decodeUndo(b: Uint8Array): KeyChange[] {
 
 function nodeKey(height: number, hash: Uint8Array): Uint8Array {
   const k = new Uint8Array(36);
-  new DataView(k.buffer).setUint32(0, height);
+  k[0] = height >>> 24;
+  k[1] = (height >>> 16) & 0xff;
+  k[2] = (height >>> 8) & 0xff;
+  k[3] = height & 0xff;
   k.set(hash, 4);
   return k;
 }
