@@ -90,7 +90,10 @@ export function registerConfigCommand(program: Command): void {
       const { chainConfigToJson } = await import('@strata/runtime');
       const { fail } = await import('../output.js');
       try {
-        process.stdout.write(`${JSON.stringify(chainConfigToJson(readChainConfig(flags.config)), null, 2)}\n`);
+        // The defaults of `strata node`: proof of work on.
+        const base = defaultChainConfig();
+        const cfg = readChainConfig(flags.config, { ...base, pow: { ...base.pow, enabled: true } });
+        process.stdout.write(`${JSON.stringify(chainConfigToJson(cfg), null, 2)}\n`);
       } catch (e) {
         fail(true, e);
       }

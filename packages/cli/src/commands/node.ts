@@ -62,6 +62,12 @@ export function registerNodeCommand(program: Command): void {
       try {
         const base = defaultChainConfig();
         const config = readChainConfig(flags.config, { ...base, pow: { ...base.pow, enabled: !flags.dev } });
+        if (flags.mine && !flags.producer) {
+          throw new StrataError('CONFIG_INVALID', '--mine needs --producer ADDRESS: the account that receives block rewards and fees');
+        }
+        if (flags.mine && !config.pow.enabled) {
+          throw new StrataError('CONFIG_INVALID', '--mine needs proof of work (pow.enabled = true in the chain config); for dev sealing use --dev');
+        }
         if (flags.dev && config.pow.enabled) throw new StrataError('CONFIG_INVALID', '--dev needs a chain config with pow.enabled = false');
         const logger = createLogger({ level: flags.logLevel, ...(flags.logFile ? { file: flags.logFile } : {}) });
         const node = await StrataNode.create(
