@@ -25,6 +25,19 @@ function rawVerifyRate(n = 20_000): number {
   return n / ((performance.now() - t) / 1000);
 }
 
+/** Single-thread public-key recovery rate: what a Strata node actually does per transaction. */
+function rawRecoverRate(n = 10_000): number {
+  const sk = blake2b256(new Uint8Array([1]));
+  const msgs = Array.from({ length: 256 }, (_, i) => blake2b256(new Uint8Array([i, 3])));
+  const sigs = msgs.map((m) => secp.ecdsaSign(m, sk));
+  const t = performance.now();
+  for (let i = 0; i < n; i++) {
+    const s = sigs[i & 255] as { signature: Uint8Array; recid: number };
+    secp.ecdsaRecover(s.signature, s.recid, msgs[i & 255] as Uint8Array, true);
+  }
+  return n / ((performance.now() - t) / 1000);
+}
+
 function keysFor(n: number, salt: number): KeyPair[] {
   return Array.from({ length: n }, (_, i) => keyPairFromSecret(blake2b256(new Uint8Array([salt, i & 0xff, (i >> 8) & 0xff, i >> 16]))));
 }
@@ -149,6 +162,7 @@ export async function run(): Promise<Record<string, number | string>> {
   await initHashing();
   const baseRss = process.memoryUsage().rss;
   const verifyRate = rawVerifyRate();
+  const recoverRate = rawRecoverRate();
   const tmp = mkdtempSync(join(tmpdir(), 'strata-bench-'));
   let peakRss = baseRss;
   const sample = setInterval(() => {
@@ -181,6 +195,7 @@ export async function run(): Promise<Record<string, number | string>> {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
     return {
       raw_secp256k1_verify_per_s: Math.round(verifyRate),
+      raw_secp256k1_recover_per_s: Math.round(recoverRate),
       import_tx_per_s: Math.round(txPerSec),
       import_share_of_verify_rate: Number((txPerSec / verifyRate).toFixed(3)),
       import_goal_share: 0.7,
