@@ -15,6 +15,7 @@ import {
   DISPUTES_MODULE,
   INBOX_MODULE,
   GameCodec,
+  OutputCodec,
   readGame,
   readInboxMeta,
   readOutput,
@@ -25,7 +26,7 @@ import {
   type OutputsMeta,
   type WithdrawalL1State,
 } from './parent-modules.js';
-import { struct, uint, fixedBytes, uintBig, optional } from '@strata/primitives';
+import { optional, struct, uint } from '@strata/primitives';
 
 /** The L1 as the rollup roles use it. */
 export interface L1Client {
@@ -114,18 +115,6 @@ export class NodeL1Client implements L1Client {
   }
 }
 
-const OutputWire: Codec<OutputRecord> = struct('OutputWire', {
-  batchIndex: uint,
-  l2Block: uint,
-  opEnd: uint,
-  stateRoot: fixedBytes(32),
-  proposer: fixedBytes(20),
-  l1Height: uint,
-  parent: uint,
-  status: uint,
-  openGames: uint,
-  bond: uintBig(128),
-});
 const WdWire = struct('WithdrawalL1Wire', { proven: optional(struct('P', { outputIndex: uint, l1Height: uint })), finalized: uint });
 const OutputsMetaWire: Codec<OutputsMeta> = struct('OutputsMetaWire', { count: uint, lastLive: uint, gameCount: uint });
 
@@ -167,7 +156,7 @@ export function rollupL1RpcMethods(node: { chain: Chain }, rollup: RollupConfig)
       maxParams: 1,
       handler: (p) => {
         const o = readOutput(r(), id, intParam(p, 0, 'index'));
-        return o ? { raw: toHex(encode(OutputWire, o)), l2Block: o.l2Block, stateRoot: toHex(o.stateRoot), l1Height: o.l1Height, status: o.status, openGames: o.openGames } : null;
+        return o ? { raw: toHex(encode(OutputCodec, o)), l2Block: o.l2Block, stateRoot: toHex(o.stateRoot), l1Height: o.l1Height, status: o.status, openGames: o.openGames } : null;
       },
     },
     rollup_game: {
@@ -223,7 +212,7 @@ export class RpcL1Client implements L1Client {
   }
   async output(i: number) {
     const o = await this.rpc.call<{ raw: string } | null>('rollup_output', [i]);
-    return o ? decode(OutputWire, fromHex(o.raw)) : undefined;
+    return o ? decode(OutputCodec, fromHex(o.raw)) : undefined;
   }
   async game(g: number) {
     const o = await this.rpc.call<{ raw: string } | null>('rollup_game', [g]);

@@ -131,7 +131,8 @@ export interface OutputRecord {
   bond: bigint;
 }
 
-const OutputCodec: Codec<OutputRecord> = struct('Output', {
+/** Codec of an output root record (state and RPC wire form). */
+export const OutputCodec: Codec<OutputRecord> = struct('Output', {
   batchIndex: uint,
   l2Block: uint,
   opEnd: uint,

@@ -156,13 +156,18 @@ export class SparseMerkleTree {
     return decodeNode(this.loadEnc(hash, height));
   }
 
-  /** Reads the value at `key` under `root` by walking the tree. */
-  get(root: Uint8Array, key: Uint8Array): Uint8Array | undefined {
+  /**
+   * Walks from `root` toward `key`, calling `visit` with each node's encoding (storage or
+   * canonical form); returns the value found, or undefined when the key is absent.
+   */
+  private walk(root: Uint8Array, key: Uint8Array, visit?: (enc: Uint8Array) => void): Uint8Array | undefined {
     let h = root;
     let height: number | undefined;
     for (let depth = 0; depth <= 256; depth++) {
       if (isEmpty(h)) return undefined;
-      const n = this.load(h, height);
+      const enc = this.loadEnc(h, height);
+      visit?.(enc);
+      const n = decodeNode(enc);
       if (n.type === 'leaf') return bytesEqual(n.key, key) ? n.value : undefined;
       if (bitAt(key, depth)) {
         h = n.right;
@@ -175,25 +180,15 @@ export class SparseMerkleTree {
     throw new StrataError('PROOF_INVALID', 'tree deeper than 256 levels');
   }
 
+  /** Reads the value at `key` under `root` by walking the tree. */
+  get(root: Uint8Array, key: Uint8Array): Uint8Array | undefined {
+    return this.walk(root, key);
+  }
+
   /** Node encodings (canonical form) on the path to `key`: an inclusion or exclusion proof. */
   prove(root: Uint8Array, key: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
-    let h = root;
-    let height: number | undefined;
-    for (let depth = 0; depth <= 256; depth++) {
-      if (isEmpty(h)) return out;
-      const enc = this.loadEnc(h, height);
-      out.push(canonicalNode(enc));
-      const n = decodeNode(enc);
-      if (n.type === 'leaf') return out;
-      if (bitAt(key, depth)) {
-        h = n.right;
-        height = n.rightHeight;
-      } else {
-        h = n.left;
-        height = n.leftHeight;
-      }
-    }
+    this.walk(root, key, (enc) => out.push(canonicalNode(enc)));
     return out;
   }
 
