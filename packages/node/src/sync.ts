@@ -341,10 +341,21 @@ export class BlockSync {
     let imported = 0;
     let lastLog = Date.now();
     let relinks = 0;
+    // The next header batch is requested while this batch's bodies download and import.
+    let nextHeaders: { from: number; p: Promise<BlockHeader[]> } | undefined;
+    const requestHeaders = (from: number) => {
+      const count = Math.min(this.headerBatch, status.headHeight - from + 1);
+      const p = this.headersRange(peer, from, count);
+      p.catch(() => undefined);
+      return { from, p };
+    };
     while (cursor.height < status.headHeight && !this.stopped) {
-      const count = Math.min(this.headerBatch, status.headHeight - cursor.height);
-      const headers = await this.headersRange(peer, cursor.height + 1, count);
+      const pending = nextHeaders && nextHeaders.from === cursor.height + 1 ? nextHeaders : requestHeaders(cursor.height + 1);
+      nextHeaders = undefined;
+      const headers = await pending.p;
       if (headers.length === 0) break; // the peer's chain got shorter meanwhile
+      const lastHeight = (headers[headers.length - 1] as BlockHeader).height;
+      if (lastHeight < status.headHeight) nextHeaders = requestHeaders(lastHeight + 1);
       if (!bytesEqual((headers[0] as BlockHeader).parentHash, cursor.hash)) {
         // The peer reorganised since we found the ancestor; find it again (a few times at most).
         if (++relinks > 3) throw new StrataError('NETWORK', `peer ${peer} keeps changing its chain during sync`, { peer });
