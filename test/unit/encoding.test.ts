@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BlockCodec, decodeBlock, decodeHeader, encodeBlock, encodeHeader, type BlockHeader } from '@strata/chain';
-import { bytesEqual, decode, DecodeError, encode, fixedBytes, initHashing, list, struct, toHex, uint, uintBig, varBytes } from '@strata/primitives';
+import { bytesEqual, decode, DecodeError, encode, fixedBytes, initHashing, list, recoverAddress, secpBackend, sign, struct, toHex, uint, uintBig, useNobleSecp256k1, varBytes } from '@strata/primitives';
 import { decodeTx, encodeTx, recoverSender, signTx, type UnsignedTx } from '@strata/runtime';
 import { keys } from '../helpers/chain.js';
 
@@ -75,6 +75,50 @@ describe('canonical encoding', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('whatever decodes re-encodes to exactly the same bytes (one encoding per value)', () => {
+    fc.assert(
+      fc.property(
+        unsignedArb,
+        headerArb,
+        fc.array(fc.record({ at: fc.nat(), op: fc.integer({ min: 0, max: 2 }), byte: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 4 }),
+        (u, h, edits) => {
+          for (const [bytes, dec, enc] of [
+            [encodeTx(signTx(u, keys[0]!.secretKey)), decodeTx, encodeTx],
+            [encodeHeader(h), decodeHeader, encodeHeader],
+            [encodeBlock({ header: h, txs: [new Uint8Array([1, 2, 3])] }), decodeBlock, encodeBlock],
+          ] as [Uint8Array, (b: Uint8Array) => unknown, (v: never) => Uint8Array][]) {
+            const m = Array.from(bytes);
+            for (const e of edits) {
+              const i = e.at % (m.length + 1);
+              if (e.op === 0) m.splice(i, 1);
+              else if (e.op === 1) m.splice(i, 0, e.byte);
+              else if (i < m.length) m[i] = e.byte;
+            }
+            const mutated = Uint8Array.from(m);
+            let decoded: unknown;
+            try {
+              decoded = dec(mutated);
+            } catch (err) {
+              expect(err).toBeInstanceOf(DecodeError);
+              continue;
+            }
+            expect(toHex(enc(decoded as never))).toBe(toHex(mutated));
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('the pure-JS secp256k1 fallback signs and recovers exactly as the native addon', () => {
+    const digest = new Uint8Array(32).fill(7);
+    const sigNative = sign(digest, keys[1]!.secretKey);
+    useNobleSecp256k1();
+    expect(secpBackend()).toBe('noble');
+    expect(toHex(sign(digest, keys[1]!.secretKey))).toBe(toHex(sigNative));
+    expect(toHex(recoverAddress(digest, sigNative))).toBe(toHex(keys[1]!.address));
   });
 
   it('rejects truncated, oversized, non-canonical and garbage input with a typed error', () => {

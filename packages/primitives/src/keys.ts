@@ -20,7 +20,6 @@ interface NativeSecp {
 }
 
 function loadNative(): NativeSecp | undefined {
-  if (process.env.STRATA_NO_NATIVE_SECP === '1') return undefined;
   try {
     const require = createRequire(import.meta.url);
     // bindings.js throws when no prebuilt binary matches; index.js would silently use elliptic.
@@ -30,10 +29,17 @@ function loadNative(): NativeSecp | undefined {
   }
 }
 
-const native = loadNative();
+let native = loadNative();
 
 /** Which secp256k1 backend is active: `native` (addon) or `noble` (pure JS). */
-export const secpBackend: 'native' | 'noble' = native ? 'native' : 'noble';
+export function secpBackend(): 'native' | 'noble' {
+  return native ? 'native' : 'noble';
+}
+
+/** Switches to the pure-JS backend (tests of the fallback; machines without the addon use it anyway). */
+export function useNobleSecp256k1(): void {
+  native = undefined;
+}
 
 /** Signature length: r(32) ‖ s(32) ‖ recid(1). */
 export const SIGNATURE_LENGTH = 65;
