@@ -32,9 +32,12 @@ describe('strata devnet --l1-nodes', () => {
         return set.size;
       };
       await waitUntil(async () => (await producers()) > 1, 'blocks from more than one miner', 60_000, 500);
-      await Promise.all(clients.map((c) => c.call('admin_setMining', ['off'])));
-      await new Promise((r) => setTimeout(r, 1000));
-      await waitUntil(async () => new Set(await Promise.all(clients.map(async (c) => (await c.call<{ hash: string }>('chain_getHead')).hash))).size === 1, 'one head', 20_000);
+      // Stop two miners; the third keeps mining, so any tie between equal-work tips is broken
+      // by its next block (as in Bitcoin, equal work keeps the first-seen tip).
+      await Promise.all(clients.slice(1).map((c) => c.call('admin_setMining', ['off'])));
+      const oneHead = async () => new Set(await Promise.all(clients.map(async (c) => (await c.call<{ hash: string }>('chain_getHead')).hash))).size === 1;
+      await waitUntil(oneHead, 'one head', 60_000, 100);
+      await clients[0]!.call('admin_setMining', ['off']);
     } finally {
       const code = await dev.stop('SIGINT');
       expect(code).toBe(0);
