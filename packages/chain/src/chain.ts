@@ -39,7 +39,7 @@ import {
   type NodeReader,
   type StateReader,
 } from '@strata/state';
-import { type Block, type BlockHeader, blockHash, meetsTarget, workOf } from './block.js';
+import { type Block, type BlockHeader, blockHash, encodeHeader, hashHeaderBytes, meetsTarget, workOf } from './block.js';
 import { leafHash, merkleRoot } from './merkle.js';
 import { genesisTarget, nextTarget } from './pow.js';
 import type { BlockMeta, ChainStore } from './store.js';
@@ -365,7 +365,8 @@ export class Chain {
    * Throws a StrataError (BLOCK_*) when the block is invalid.
    */
   importBlock(block: Block, opts: { verified?: VerifiedTx[]; execution?: Execution } = {}): ImportResult {
-    const hash = blockHash(block.header);
+    const headerBytes = encodeHeader(block.header);
+    const hash = hashHeaderBytes(headerBytes);
     const existing = this.store.getMeta(hash);
     if (existing) {
       if (existing.status === 'invalid') throw new StrataError('BLOCK_INVALID', `block ${toHex(hash)} was already found invalid`);
@@ -392,17 +393,17 @@ export class Chain {
         opts.execution && bytesEqual(opts.execution.stateRoot, block.header.stateRoot)
           ? opts.execution
           : this.executeChecked(block.header, hash, parent, this.store.state.flatReader, this.store.state.nodeReader, txs);
-      this.store.write(() => this.commitExtension(hash, block, meta, exec));
+      this.store.write(() => this.commitExtension(hash, block, meta, exec, headerBytes));
       this.headRef = { hash, header: block.header, meta: { ...meta, status: 'executed' } };
       return { status: 'head', hash, height: meta.height, included: txs.map((t) => t.hash) };
     }
 
     if (meta.totalWork <= this.headRef.meta.totalWork) {
-      this.store.write(() => this.store.putBlock(hash, block.header, block.txs, meta));
+      this.store.write(() => this.store.putBlock(hash, block.header, block.txs, meta, headerBytes));
       return { status: 'side', hash, height: meta.height, included: [] };
     }
     // Heavier branch: store the block, then try to reorganise onto it.
-    this.store.write(() => this.store.putBlock(hash, block.header, block.txs, meta));
+    this.store.write(() => this.store.putBlock(hash, block.header, block.txs, meta, headerBytes));
     return this.reorgTo(hash, txs);
   }
 
@@ -430,8 +431,8 @@ export class Chain {
     return exec;
   }
 
-  private commitExtension(hash: Uint8Array, block: Block, meta: BlockMeta, exec: Execution): void {
-    this.store.putBlock(hash, block.header, block.txs, { ...meta, status: 'executed' });
+  private commitExtension(hash: Uint8Array, block: Block, meta: BlockMeta, exec: Execution, headerBytes?: Uint8Array): void {
+    this.store.putBlock(hash, block.header, block.txs, { ...meta, status: 'executed' }, headerBytes);
     this.store.state.applyChanges(exec.changes, hash);
     this.store.state.putNodes(exec.newNodes);
     this.store.state.putRoot(exec.stateRoot, meta.height);

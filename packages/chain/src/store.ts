@@ -145,8 +145,9 @@ export class ChainStore {
     return this.metas.doesExist(hash);
   }
 
-  putBlock(hash: Uint8Array, header: BlockHeader, body: Uint8Array[], meta: BlockMeta): void {
-    this.headers.putSync(hash, encodeHeader(header));
+  /** Stores a block; `headerBytes` may carry the header's encoding when the caller has it. */
+  putBlock(hash: Uint8Array, header: BlockHeader, body: Uint8Array[], meta: BlockMeta, headerBytes?: Uint8Array): void {
+    this.headers.putSync(hash, headerBytes ?? encodeHeader(header));
     this.cacheHeader(bytesKey(hash), header);
     this.bodies.putSync(hash, encode(BodyCodec, body));
     this.putMeta(hash, meta);
