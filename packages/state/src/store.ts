@@ -72,14 +72,17 @@ function decodeUndo(b: Uint8Array): KeyChange[] {
   return out;
 }
 
-function nodeKey(height: number, hash: Uint8Array): Uint8Array {
-  const k = new Uint8Array(36);
+function writeNodeKey(k: Uint8Array, height: number, hash: Uint8Array): Uint8Array {
   k[0] = height >>> 24;
   k[1] = (height >>> 16) & 0xff;
   k[2] = (height >>> 8) & 0xff;
   k[3] = height & 0xff;
   k.set(hash, 4);
   return k;
+}
+
+function nodeKey(height: number, hash: Uint8Array): Uint8Array {
+  return writeNodeKey(new Uint8Array(36), height, hash);
 }
 
 /** The persistent state: flat values, tree nodes, undo logs. */
@@ -164,9 +167,13 @@ export class StateDb {
    */
   putNodes(newNodes: Map<string, NewNode>): void {
     const sorted = [...newNodes].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    // lmdb copies the key during putSync, so one key buffer serves every put. New nodes are
+    // cached: the next block's paths run mostly through nodes written by recent blocks.
+    const key = new Uint8Array(36);
     for (const [k, { hash, encoding, height }] of sorted) {
       if (height === undefined) throw new DecodeError('DECODE_INVALID', 'tree nodes must be created with a block height to be stored');
-      this.nodes.putSync(nodeKey(height, hash), encoding);
+      writeNodeKey(key, height, hash);
+      this.nodes.putSync(key, encoding);
       this.cacheNode(k, encoding);
     }
   }
