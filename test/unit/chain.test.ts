@@ -149,3 +149,29 @@ describe('conservation', () => {
     );
   });
 });
+
+describe('signature recovery', () => {
+  it('the worker pool recovers the same senders as the single-thread path, reuses already-verified transactions, and names a bad one', async () => {
+    const { TxVerifier } = await import('@strata/chain');
+    const cfg = devConfig();
+    const txs = Array.from({ length: 40 }, (_, i) => transferTx(cfg, keys[i % 3]!, keys[3]!.address, BigInt(i + 1), Math.floor(i / 3)));
+    const pool = new TxVerifier(2);
+    try {
+      const out = await pool.verify(txs.map((t) => t.bytes));
+      expect(out.map((v) => toHex(v.sender))).toEqual(txs.map((t) => toHex(t.sender)));
+      // A cached entry is used as is (its signature is not recovered again).
+      const marker = { ...txs[5]!, sender: new Uint8Array(20).fill(0xee) };
+      const cachedRun = await pool.verify(txs.map((t) => t.bytes), undefined, (h) => (toHex(h) === toHex(txs[5]!.hash) ? marker : undefined));
+      expect(toHex(cachedRun[5]!.sender)).toBe(toHex(marker.sender));
+      expect(toHex(cachedRun[6]!.sender)).toBe(toHex(txs[6]!.sender));
+      const bad = new Uint8Array(txs[7]!.bytes);
+      bad[bad.length - 1] = 9; // recovery id out of range
+      await expect(pool.verify([...txs.slice(0, 7).map((t) => t.bytes), bad, ...txs.slice(8).map((t) => t.bytes)])).rejects.toMatchObject({
+        code: 'INVALID_SIGNATURE',
+        meta: { index: 7 },
+      });
+    } finally {
+      await pool.stop();
+    }
+  });
+});

@@ -5,8 +5,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { addressOfPublicKey, StrataError, toStrataError } from '@strata/primitives';
-import { decodeTx, signingDigest, txHashOf, type VerifiedTx } from '@strata/runtime';
+import { addressOfPublicKey, bytesEqual, recoverPublicKey, StrataError, toStrataError } from '@strata/primitives';
+import { decodeTx, signingDigest, txHashOf, type SignedTx, type VerifiedTx } from '@strata/runtime';
 
 /** A pool of signature-recovery workers. */
 export class TxVerifier {
@@ -34,26 +34,35 @@ export class TxVerifier {
 
   /**
    * Decodes raw transactions and recovers their senders. Throws a StrataError naming the
-   * index of the first malformed transaction or invalid signature.
+   * index of the first malformed transaction or invalid signature. `known` may return a
+   * transaction already verified (e.g. by the mempool when it arrived by gossip): it is reused,
+   * as Bitcoin's and geth's signature caches do, and its signature is not recovered again.
    */
-  async verify(raw: Uint8Array[], maxTxBytes?: number): Promise<VerifiedTx[]> {
-    const decoded = raw.map((bytes, i) => {
+  async verify(raw: Uint8Array[], maxTxBytes?: number, known?: (hash: Uint8Array) => VerifiedTx | undefined): Promise<VerifiedTx[]> {
+    const results: (VerifiedTx | undefined)[] = new Array(raw.length);
+    const todo: { i: number; tx: SignedTx; bytes: Uint8Array; hash: Uint8Array; digest: Uint8Array }[] = [];
+    raw.forEach((bytes, i) => {
+      const hash = txHashOf(bytes);
+      const cached = known?.(hash);
+      if (cached && bytesEqual(cached.bytes, bytes)) {
+        results[i] = cached;
+        return;
+      }
       try {
         const tx = decodeTx(bytes, maxTxBytes);
-        return { tx, bytes, hash: txHashOf(bytes), digest: signingDigest(tx) };
+        todo.push({ i, tx, bytes, hash, digest: signingDigest(tx) });
       } catch (e) {
         const err = toStrataError(e);
         throw new StrataError(err.code, `transaction ${i}: ${err.message}`, { index: i });
       }
     });
     const workers = this.pool();
-    const n = decoded.length;
+    const n = todo.length;
     const pubkeys = new Uint8Array(n * 33);
     if (workers.length === 0 || n < 16) {
-      const { recoverPublicKey } = await import('@strata/primitives');
-      decoded.forEach((d, i) => {
+      todo.forEach((d, j) => {
         try {
-          pubkeys.set(recoverPublicKey(d.digest, d.tx.signature), i * 33);
+          pubkeys.set(recoverPublicKey(d.digest, d.tx.signature), j * 33);
         } catch {
           // zeros: reported below
         }
@@ -66,10 +75,10 @@ export class TxVerifier {
         const hi = Math.min(n, lo + per);
         if (lo >= hi) break;
         const buf = new Uint8Array((hi - lo) * 97);
-        for (let i = lo; i < hi; i++) {
-          const d = decoded[i] as (typeof decoded)[number];
-          buf.set(d.digest, (i - lo) * 97);
-          buf.set(d.tx.signature, (i - lo) * 97 + 32);
+        for (let j = lo; j < hi; j++) {
+          const d = todo[j] as (typeof todo)[number];
+          buf.set(d.digest, (j - lo) * 97);
+          buf.set(d.tx.signature, (j - lo) * 97 + 32);
         }
         const id = this.nextId++;
         jobs.push(
@@ -84,11 +93,12 @@ export class TxVerifier {
       }
       await Promise.all(jobs);
     }
-    return decoded.map((d, i) => {
-      const pk = pubkeys.subarray(i * 33, i * 33 + 33);
-      if (pk[0] === 0) throw new StrataError('INVALID_SIGNATURE', `transaction ${i}: signature does not recover to a public key`, { index: i });
-      return { tx: d.tx, bytes: d.bytes, hash: d.hash, sender: addressOfPublicKey(new Uint8Array(pk)) };
+    todo.forEach((d, j) => {
+      const pk = pubkeys.subarray(j * 33, j * 33 + 33);
+      if (pk[0] === 0) throw new StrataError('INVALID_SIGNATURE', `transaction ${d.i}: signature does not recover to a public key`, { index: d.i });
+      results[d.i] = { tx: d.tx, bytes: d.bytes, hash: d.hash, sender: addressOfPublicKey(new Uint8Array(pk)) };
     });
+    return results as VerifiedTx[];
   }
 
   /** Stops the workers. */

@@ -319,7 +319,7 @@ export class StrataNode extends EventEmitter<NodeEvents> {
       try {
         let verified: VerifiedTx[];
         try {
-          verified = await this.verifier.verify(block.txs, this.opts.config.maxTxBytes);
+          verified = await this.verifier.verify(block.txs, this.opts.config.maxTxBytes, (h) => this.mempool.get(h));
         } catch (e) {
           const err = toStrataError(e);
           throw new StrataError('BLOCK_INVALID', `block ${toHex(hash)}: ${err.message}`, { cause: err.code });
