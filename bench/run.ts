@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 
 const suites: { name: string; file: string }[] = [
   { name: 'l1-import', file: './import.ts' },
+  { name: 'l1-storage', file: './storage.ts' },
   { name: 'l1-sync', file: './sync.ts' },
   { name: 'rollup', file: './rollup.ts' },
 ];

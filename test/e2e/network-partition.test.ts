@@ -11,6 +11,7 @@ import { defaultChainConfig, encodeTx, parseChainConfig, signTx, TRANSFER_COMPUT
 import { afterAll, describe, expect, it } from 'vitest';
 import { keys, tempDir } from '../helpers/chain.js';
 import { type NodeProcess, peerIds, startNodeProcess, waitUntil, writeNetConfig } from '../helpers/node-process.js';
+import { sleep } from '../helpers/wait.js';
 
 await initHashing();
 const procs: NodeProcess[] = [];
@@ -22,7 +23,6 @@ afterAll(async () => {
 });
 
 const setMining = (nodes: NodeProcess[], mode: 'pow' | 'off') => Promise.all(nodes.map((n) => n.rpc.call('admin_setMining', [mode])));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('L1 network: partition and heal', () => {
   it('{A,B} | {C} mine apart; after healing all follow the heaviest chain and the losing side’s txs are re-mined', async () => {

@@ -4,6 +4,7 @@
  */
 import { type GossipVerdict, P2PNode } from '@strata/p2p';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const NET = 'gossiptest';
 const TOPIC = 'blocks';
@@ -16,15 +17,6 @@ async function node(opts: Partial<Parameters<typeof P2PNode.create>[0]> = {}): P
   return n;
 }
 
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 

@@ -5,12 +5,12 @@ import { RpcClient, RpcError, RpcErrorCodes, RpcServer, WsRpcClient } from '@str
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { sleep } from '../helpers/wait.js';
 
 const TOKEN = 'correct horse battery staple';
 const MAX_BODY = 64 * 1024;
 const MAX_BATCH = 10;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 let bumps = 0;
 

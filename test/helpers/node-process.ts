@@ -153,20 +153,7 @@ export function startNodeProcess(opts: {
   });
 }
 
-/** Polls `cond` until true; throws naming `what` after `timeoutMs`. */
-export async function waitUntil(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000, everyMs = 200): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await cond()) return;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitUntil } from './wait.js';
 
 /** Peer ids a node is connected to. */
 export async function peerIds(n: NodeProcess): Promise<string[]> {

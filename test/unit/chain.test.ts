@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { blockHash, Mempool, type Block } from '@strata/chain';
+import { blockHash, Mempool, merkleRoot, type Block } from '@strata/chain';
 import { initHashing, isStrataError, toHex } from '@strata/primitives';
 import { bankModule, getAccount, ModuleRegistry } from '@strata/runtime';
 import { devConfig, keys, mineOn, openChain, tempDir, transferTx } from '../helpers/chain.js';
@@ -47,9 +47,11 @@ describe('chain', () => {
     const b2 = chain.buildBlock([big], { producer: carol.address, timestamp: chain.head.header.timestamp + 1 });
     expect(b2.execution.result.receipts[0]?.status).toBe('failed');
     expect(b2.execution.result.receipts[0]?.error?.code).toBe('TX_INSUFFICIENT_FUNDS');
-    // A forged block that includes the replayed tx is rejected as a whole.
-    const forged: Block = { header: { ...built.header, txRoot: new Uint8Array(32) }, txs: [t1.bytes] };
-    expect(() => chain.importBlock(forged)).toThrow();
+    // A forged block that includes the replayed tx (with a correct tx root, so only the replay
+    // is wrong) is rejected as a whole.
+    const forged: Block = { header: { ...built.header, txRoot: merkleRoot([t1.hash]) }, txs: [t1.bytes] };
+    expect(() => chain.importBlock(forged)).toThrow(expect.objectContaining({ code: 'BLOCK_INVALID', message: expect.stringMatching(/nonce/) }));
+    expect(chain.head.meta.height).toBe(1);
   });
 
   it('mempool states a reason for each rejection', () => {

@@ -4,9 +4,9 @@
  * in `error.data.code`.
  */
 import { blockHash, decodeBlock, type BlockRef } from '@strata/chain';
-import { decodeAddress, fromHex, fromQuantity, StrataError, toHex, toQuantity, encodeAddress } from '@strata/primitives';
+import { bytesEqual, fromHex, fromQuantity, StrataError, toHex, toQuantity, encodeAddress } from '@strata/primitives';
 import { RpcError, type SubscriptionHub, type MethodSpec } from '@strata/rpc';
-import { accountKey, getAccount, minimumFee, parseAddress, TRANSFER_COMPUTE } from '@strata/runtime';
+import { accountKey, getAccount, minimumFee, parseAddress, TRANSFER_COMPUTE, txHashOf } from '@strata/runtime';
 import { TreeReader, verifyProof } from '@strata/state';
 import type { StrataNode } from './node.js';
 import { headerJson, lookupReceiptJson, txJson } from './views.js';
@@ -52,13 +52,13 @@ function tagParam(node: StrataNode, params: unknown[], i: number): BlockRef | un
 
 function blockJson(node: StrataNode, ref: BlockRef, full: boolean): Record<string, unknown> {
   const body = node.chain.store.getBody(ref.hash) ?? [];
-  const txs = node.chain.verifyTxs(body);
   return {
     ...headerJson(node.opts.config, ref),
     size: toQuantity(body.reduce((n, b) => n + b.length, 0)),
+    // Hashes need no signature recovery; only full transactions (with `from`) do.
     transactions: full
-      ? txs.map((t, index) => txJson(node.opts.config, t, { blockHash: ref.hash, height: ref.meta.height, index }))
-      : txs.map((t) => toHex(t.hash)),
+      ? node.chain.verifyTxs(body).map((t, index) => txJson(node.opts.config, t, { blockHash: ref.hash, height: ref.meta.height, index }))
+      : body.map((raw) => toHex(txHashOf(raw))),
   };
 }
 
@@ -174,9 +174,9 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
         const addr = param(p, 0, 'address', address);
         const ref = tagParam(node, p, 1);
         if (!ref) throw RpcError.notFound('unknown block');
-        const reader = ref.hash === node.chain.head.hash ? node.chain.stateReader : new TreeReader(node.chain.nodeReader, ref.header.stateRoot);
+        const isHead = bytesEqual(ref.hash, node.chain.head.hash);
+        const reader = isHead ? node.chain.stateReader : new TreeReader(node.chain.nodeReader, ref.header.stateRoot);
         const a = getAccount(reader, addr);
-        const isHead = ref.hash === node.chain.head.hash;
         return {
           address: encodeAddress(cfg.addressPrefix, addr),
           balance: toQuantity(a.balance),
@@ -380,5 +380,3 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
   };
 }
 
-/** Re-export for callers that decode addresses in params. */
-export { decodeAddress };

@@ -3,7 +3,7 @@
  * here over a handful of Merkle nodes, with no database. A layer-2 fraud proof (one step of a
  * dispute) and ZK witness generation both rest on this.
  */
-import { bytesEqual, bytesKey, StrataError } from '@strata/primitives';
+import { bytesKey, StrataError } from '@strata/primitives';
 import { nodeHash, SparseMerkleTree, type NodeReader } from './smt.js';
 import { OverlayView, RecordingNodeReader, TreeReader } from './view.js';
 
@@ -50,9 +50,4 @@ export function executeWithWitness(
   execute(view);
   const { root, newNodes } = new SparseMerkleTree(rec).update(preRoot, view.changes());
   return { postRoot: root, witness: rec.witness(), newNodes };
-}
-
-/** Checks that a witness re-execution reached the claimed root. */
-export function rootsMatch(a: Uint8Array, b: Uint8Array): boolean {
-  return bytesEqual(a, b);
 }

@@ -17,7 +17,7 @@ import {
 } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
 import { encodeTx, parseAddress, signTx, TRANSFER_COMPUTE, TransferArgsCodec } from '@strata/runtime';
-import { fail, print } from '../output.js';
+import { print } from '../output.js';
 import { clientOptions } from './common.js';
 
 interface ClientFlags {
@@ -50,6 +50,9 @@ function readKeystore(dir: string): StoredKey[] {
     return [];
   }
 }
+
+// Errors thrown by these actions reach main.ts, which prints them (as JSON with --json) and
+// exits non-zero.
 
 /**
  * Resolves --from: a dev account index (0–9), a keystore address, or a 0x secret key.
@@ -88,17 +91,13 @@ export function registerChainCommands(program: Command): void {
     .option('--prefix <hrp>', 'address prefix of the chain', 'st')
     .option('--json', 'print machine-readable JSON')
     .action((flags: { keystore?: string; prefix: string; json?: boolean }) => {
-      try {
-        const k = randomKeyPair();
-        const dir = keystoreDir(flags.keystore);
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const entry: StoredKey = { address: encodeAddress(flags.prefix, k.address), addressHex: toHex(k.address), secretKey: toHex(k.secretKey) };
-        const file = join(dir, `${entry.addressHex}.json`);
-        writeFileSync(file, JSON.stringify(entry, null, 2), { mode: 0o600 });
-        print(!!flags.json, { ...entry, file }, () => `address  ${entry.address}\nkey      ${entry.secretKey}\nsaved    ${file}`);
-      } catch (e) {
-        fail(!!flags.json, e);
-      }
+      const k = randomKeyPair();
+      const dir = keystoreDir(flags.keystore);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const entry: StoredKey = { address: encodeAddress(flags.prefix, k.address), addressHex: toHex(k.address), secretKey: toHex(k.secretKey) };
+      const file = join(dir, `${entry.addressHex}.json`);
+      writeFileSync(file, JSON.stringify(entry, null, 2), { mode: 0o600 });
+      print(!!flags.json, { ...entry, file }, () => `address  ${entry.address}\nkey      ${entry.secretKey}\nsaved    ${file}`);
     });
 
   clientOptions(
@@ -108,32 +107,28 @@ export function registerChainCommands(program: Command): void {
       .option('--keystore <dir>', 'keystore directory')
       .option('--count <n>', 'dev accounts to list', '10'),
   ).action(async (flags: ClientFlags & { keystore?: string; count: string }) => {
+    const client = new RpcClient(flags.rpc);
+    let prefix = 'st';
+    let online = true;
     try {
-      const client = new RpcClient(flags.rpc);
-      let prefix = 'st';
-      let online = true;
-      try {
-        prefix = (await chainInfo(client)).addressPrefix;
-      } catch {
-        online = false;
-      }
-      const rows: { source: string; address: string; balance?: string }[] = [
-        ...devAccounts(prefix, Number(flags.count)).map((a) => ({ source: `dev ${a.index}`, address: a.address })),
-        ...readKeystore(keystoreDir(flags.keystore)).map((k) => ({ source: 'keystore', address: encodeAddress(prefix, fromHex(k.addressHex, 20)) })),
-      ];
-      if (online) {
-        const res = await client.batch(rows.map((r) => ({ method: 'state_getAccount', params: [r.address] })));
-        res.forEach((r, i) => {
-          if ('result' in r) (rows[i] as (typeof rows)[number]).balance = (r.result as { balance: string }).balance;
-        });
-      }
-      print(!!flags.json, rows, () =>
-        rows.map((r) => `${r.source.padEnd(9)} ${r.address}${r.balance ? `  ${formatCoins(fromQuantity(r.balance))}` : ''}`).join('\n') +
-        (online ? '' : `\n(node at ${flags.rpc} not reachable: balances not shown)`),
-      );
-    } catch (e) {
-      fail(!!flags.json, e);
+      prefix = (await chainInfo(client)).addressPrefix;
+    } catch {
+      online = false;
     }
+    const rows: { source: string; address: string; balance?: string }[] = [
+      ...devAccounts(prefix, Number(flags.count)).map((a) => ({ source: `dev ${a.index}`, address: a.address })),
+      ...readKeystore(keystoreDir(flags.keystore)).map((k) => ({ source: 'keystore', address: encodeAddress(prefix, fromHex(k.addressHex, 20)) })),
+    ];
+    if (online) {
+      const res = await client.batch(rows.map((r) => ({ method: 'state_getAccount', params: [r.address] })));
+      res.forEach((r, i) => {
+        if ('result' in r) (rows[i] as (typeof rows)[number]).balance = (r.result as { balance: string }).balance;
+      });
+    }
+    print(!!flags.json, rows, () =>
+      rows.map((r) => `${r.source.padEnd(9)} ${r.address}${r.balance ? `  ${formatCoins(fromQuantity(r.balance))}` : ''}`).join('\n') +
+      (online ? '' : `\n(node at ${flags.rpc} not reachable: balances not shown)`),
+    );
   });
 
   clientOptions(
@@ -143,17 +138,13 @@ export function registerChainCommands(program: Command): void {
       .argument('<account>', 'bech32m address, 0x address, or dev account index')
       .option('--block <tag>', 'latest | finalized | block number', 'latest'),
   ).action(async (who: string, flags: ClientFlags & { block: string }) => {
-    try {
-      const client = new RpcClient(flags.rpc);
-      const info = await chainInfo(client);
-      const address = /^\d+$/.test(who) ? (devAccounts(info.addressPrefix, Number(who) + 1)[Number(who)]?.address ?? who) : who;
-      const tag = /^\d+$/.test(flags.block) ? `0x${Number(flags.block).toString(16)}` : flags.block;
-      const a = await client.call<{ address: string; balance: string; nonce: string; blockNumber: string }>('state_getAccount', [address, tag]);
-      const out = { address: a.address, balance: fromQuantity(a.balance).toString(), nonce: Number(fromQuantity(a.nonce)), block: Number(fromQuantity(a.blockNumber)) };
-      print(!!flags.json, out, () => `${a.address}\nbalance  ${formatCoins(BigInt(out.balance))} (${out.balance} base units)\nnonce    ${out.nonce}\nat block #${out.block}`);
-    } catch (e) {
-      fail(!!flags.json, e);
-    }
+    const client = new RpcClient(flags.rpc);
+    const info = await chainInfo(client);
+    const address = /^\d+$/.test(who) ? (devAccounts(info.addressPrefix, Number(who) + 1)[Number(who)]?.address ?? who) : who;
+    const tag = /^\d+$/.test(flags.block) ? `0x${Number(flags.block).toString(16)}` : flags.block;
+    const a = await client.call<{ address: string; balance: string; nonce: string; blockNumber: string }>('state_getAccount', [address, tag]);
+    const out = { address: a.address, balance: fromQuantity(a.balance).toString(), nonce: Number(fromQuantity(a.nonce)), block: Number(fromQuantity(a.blockNumber)) };
+    print(!!flags.json, out, () => `${a.address}\nbalance  ${formatCoins(BigInt(out.balance))} (${out.balance} base units)\nnonce    ${out.nonce}\nat block #${out.block}`);
   });
 
   clientOptions(
@@ -168,63 +159,59 @@ export function registerChainCommands(program: Command): void {
       .option('--keystore <dir>', 'keystore directory')
       .option('--no-wait', 'return once the node accepted the transaction'),
   ).action(async (flags: ClientFlags & { to: string; amount: string; from: string; fee?: string; nonce?: string; keystore?: string; wait: boolean }) => {
-    try {
-      const client = new RpcClient(flags.rpc);
-      const info = await chainInfo(client);
-      const signer = resolveSigner(flags.from, info.addressPrefix, keystoreDir(flags.keystore));
-      const to = parseAddress(flags.to, info.addressPrefix);
-      const amount = parseAmount(flags.amount);
-      const from = encodeAddress(info.addressPrefix, signer.address);
-      const acct = await client.call<{ nextNonce: string }>('state_getAccount', [from]);
-      const nonce = flags.nonce !== undefined ? Number(flags.nonce) : Number(fromQuantity(acct.nextNonce));
-      const unsigned = {
-        chainId: Number(fromQuantity(info.chainId)),
-        nonce,
-        fee: 0n,
-        computeLimit: TRANSFER_COMPUTE,
-        module: 'bank',
-        method: 'transfer',
-        args: encode(TransferArgsCodec, { to, amount }),
-      };
-      // Minimum fee depends on the signed size; sign once to measure, then with the fee.
-      const size = encodeTx(signTx({ ...unsigned, fee: 1n << 64n }, signer.secretKey)).length;
-      const fee = flags.fee !== undefined ? BigInt(flags.fee) : BigInt(size) * BigInt(info.fees.perByte) + BigInt(TRANSFER_COMPUTE) * BigInt(info.fees.perCompute);
-      const raw = encodeTx(signTx({ ...unsigned, fee }, signer.secretKey));
-      const hash = await client.call<string>('tx_sendRaw', [toHex(raw)]);
-      let receipt: Record<string, string> | null = null;
-      if (flags.wait) {
-        const deadline = Date.now() + 120_000;
-        while (!receipt && Date.now() < deadline) {
-          receipt = await client.call<Record<string, string> | null>('tx_getReceipt', [hash]);
-          if (!receipt) await new Promise((r) => setTimeout(r, 250));
-        }
-        if (!receipt) throw new StrataError('NOT_FOUND', `transaction ${hash} was accepted but not included within 120 s`);
+    const client = new RpcClient(flags.rpc);
+    const info = await chainInfo(client);
+    const signer = resolveSigner(flags.from, info.addressPrefix, keystoreDir(flags.keystore));
+    const to = parseAddress(flags.to, info.addressPrefix);
+    const amount = parseAmount(flags.amount);
+    const from = encodeAddress(info.addressPrefix, signer.address);
+    const acct = await client.call<{ nextNonce: string }>('state_getAccount', [from]);
+    const nonce = flags.nonce !== undefined ? Number(flags.nonce) : Number(fromQuantity(acct.nextNonce));
+    const unsigned = {
+      chainId: Number(fromQuantity(info.chainId)),
+      nonce,
+      fee: 0n,
+      computeLimit: TRANSFER_COMPUTE,
+      module: 'bank',
+      method: 'transfer',
+      args: encode(TransferArgsCodec, { to, amount }),
+    };
+    // Minimum fee depends on the signed size; sign once to measure, then with the fee.
+    const size = encodeTx(signTx({ ...unsigned, fee: 1n << 64n }, signer.secretKey)).length;
+    const fee = flags.fee !== undefined ? BigInt(flags.fee) : BigInt(size) * BigInt(info.fees.perByte) + BigInt(TRANSFER_COMPUTE) * BigInt(info.fees.perCompute);
+    const raw = encodeTx(signTx({ ...unsigned, fee }, signer.secretKey));
+    const hash = await client.call<string>('tx_sendRaw', [toHex(raw)]);
+    let receipt: Record<string, string> | null = null;
+    if (flags.wait) {
+      const deadline = Date.now() + 120_000;
+      while (!receipt && Date.now() < deadline) {
+        receipt = await client.call<Record<string, string> | null>('tx_getReceipt', [hash]);
+        if (!receipt) await new Promise((r) => setTimeout(r, 250));
       }
-      const out = {
-        hash,
-        from,
-        to: encodeAddress(info.addressPrefix, to),
-        amount: amount.toString(),
-        fee: fee.toString(),
-        nonce,
-        status: receipt ? (receipt.status === '0x1' ? 'ok' : 'failed') : 'pending',
-        blockNumber: receipt ? Number(fromQuantity(receipt.blockNumber)) : null,
-        blockHash: receipt?.blockHash ?? null,
-        error: receipt && receipt.status !== '0x1' ? receipt.error : null,
-      };
-      print(!!flags.json, out, () =>
-        [
-          `tx       ${hash}`,
-          `from     ${out.from} (nonce ${nonce})`,
-          `to       ${out.to}`,
-          `amount   ${formatCoins(amount)} (${amount} base units), fee ${fee}`,
-          receipt ? `status   ${out.status} in block #${out.blockNumber}` : 'status   pending (accepted by the node)',
-        ].join('\n'),
-      );
-      if (receipt && receipt.status !== '0x1') process.exitCode = 1;
-    } catch (e) {
-      fail(!!flags.json, e);
+      if (!receipt) throw new StrataError('NOT_FOUND', `transaction ${hash} was accepted but not included within 120 s`);
     }
+    const out = {
+      hash,
+      from,
+      to: encodeAddress(info.addressPrefix, to),
+      amount: amount.toString(),
+      fee: fee.toString(),
+      nonce,
+      status: receipt ? (receipt.status === '0x1' ? 'ok' : 'failed') : 'pending',
+      blockNumber: receipt ? Number(fromQuantity(receipt.blockNumber)) : null,
+      blockHash: receipt?.blockHash ?? null,
+      error: receipt && receipt.status !== '0x1' ? receipt.error : null,
+    };
+    print(!!flags.json, out, () =>
+      [
+        `tx       ${hash}`,
+        `from     ${out.from} (nonce ${nonce})`,
+        `to       ${out.to}`,
+        `amount   ${formatCoins(amount)} (${amount} base units), fee ${fee}`,
+        receipt ? `status   ${out.status} in block #${out.blockNumber}` : 'status   pending (accepted by the node)',
+      ].join('\n'),
+    );
+    if (receipt && receipt.status !== '0x1') process.exitCode = 1;
   });
 
   clientOptions(
@@ -234,54 +221,46 @@ export function registerChainCommands(program: Command): void {
       .argument('[id]', 'block number, 0x hash, latest or finalized', 'latest')
       .option('--full', 'include whole transactions'),
   ).action(async (id: string, flags: ClientFlags & { full?: boolean }) => {
-    try {
-      const client = new RpcClient(flags.rpc);
-      const b = /^0x[0-9a-fA-F]{64}$/.test(id)
-        ? await client.call<Record<string, unknown> | null>('chain_getBlockByHash', [id, !!flags.full])
-        : await client.call<Record<string, unknown> | null>('chain_getBlockByNumber', [/^\d+$/.test(id) ? `0x${Number(id).toString(16)}` : id, !!flags.full]);
-      if (!b) throw new StrataError('NOT_FOUND', `no block ${id}`);
-      print(!!flags.json, b, () => {
-        const txs = b.transactions as unknown[];
-        return [
-          `block #${Number(fromQuantity(b.number))}  ${b.hash}`,
-          `parent    ${b.parentHash}`,
-          `time      ${new Date(Number(fromQuantity(b.timestamp))).toISOString()}`,
-          `producer  ${b.producer}`,
-          `stateRoot ${b.stateRoot}`,
-          `txRoot    ${b.txRoot}`,
-          `work      ${b.totalWork} total`,
-          `txs       ${txs.length}`,
-          ...txs.map((t) => `  ${typeof t === 'string' ? t : (t as { hash: string }).hash}`),
-        ].join('\n');
-      });
-    } catch (e) {
-      fail(!!flags.json, e);
-    }
+    const client = new RpcClient(flags.rpc);
+    const b = /^0x[0-9a-fA-F]{64}$/.test(id)
+      ? await client.call<Record<string, unknown> | null>('chain_getBlockByHash', [id, !!flags.full])
+      : await client.call<Record<string, unknown> | null>('chain_getBlockByNumber', [/^\d+$/.test(id) ? `0x${Number(id).toString(16)}` : id, !!flags.full]);
+    if (!b) throw new StrataError('NOT_FOUND', `no block ${id}`);
+    print(!!flags.json, b, () => {
+      const txs = b.transactions as unknown[];
+      return [
+        `block #${Number(fromQuantity(b.number))}  ${b.hash}`,
+        `parent    ${b.parentHash}`,
+        `time      ${new Date(Number(fromQuantity(b.timestamp))).toISOString()}`,
+        `producer  ${b.producer}`,
+        `stateRoot ${b.stateRoot}`,
+        `txRoot    ${b.txRoot}`,
+        `work      ${b.totalWork} total`,
+        `txs       ${txs.length}`,
+        ...txs.map((t) => `  ${typeof t === 'string' ? t : (t as { hash: string }).hash}`),
+      ].join('\n');
+    });
   });
 
   clientOptions(program.command('tx').description('Show a transaction and its receipt').argument('<hash>', 'transaction hash')).action(
     async (hash: string, flags: ClientFlags) => {
-      try {
-        const client = new RpcClient(flags.rpc);
-        const [tx, receipt] = await Promise.all([
-          client.call<Record<string, unknown> | null>('tx_get', [hash]),
-          client.call<Record<string, unknown> | null>('tx_getReceipt', [hash]),
-        ]);
-        if (!tx) throw new StrataError('NOT_FOUND', `no transaction ${hash} in the chain or the mempool`);
-        print(!!flags.json, { tx, receipt }, () =>
-          [
-            `tx        ${tx.hash}`,
-            `from      ${tx.from}  nonce ${Number(fromQuantity(tx.nonce))}`,
-            `call      ${tx.module}.${tx.method}${tx.to ? `  to ${tx.to} amount ${fromQuantity(tx.amount as string)}` : ''}`,
-            `fee       ${fromQuantity(tx.fee as string)}  compute limit ${Number(fromQuantity(tx.computeLimit as string))}`,
-            receipt
-              ? `status    ${receipt.status === '0x1' ? 'ok' : `failed: ${(receipt.error as { message: string } | null)?.message}`} in block #${Number(fromQuantity(receipt.blockNumber as string))}, compute used ${Number(fromQuantity(receipt.computeUsed as string))}`
-              : 'status    pending (in the mempool)',
-          ].join('\n'),
-        );
-      } catch (e) {
-        fail(!!flags.json, e);
-      }
+      const client = new RpcClient(flags.rpc);
+      const [tx, receipt] = await Promise.all([
+        client.call<Record<string, unknown> | null>('tx_get', [hash]),
+        client.call<Record<string, unknown> | null>('tx_getReceipt', [hash]),
+      ]);
+      if (!tx) throw new StrataError('NOT_FOUND', `no transaction ${hash} in the chain or the mempool`);
+      print(!!flags.json, { tx, receipt }, () =>
+        [
+          `tx        ${tx.hash}`,
+          `from      ${tx.from}  nonce ${Number(fromQuantity(tx.nonce))}`,
+          `call      ${tx.module}.${tx.method}${tx.to ? `  to ${tx.to} amount ${fromQuantity(tx.amount as string)}` : ''}`,
+          `fee       ${fromQuantity(tx.fee as string)}  compute limit ${Number(fromQuantity(tx.computeLimit as string))}`,
+          receipt
+            ? `status    ${receipt.status === '0x1' ? 'ok' : `failed: ${(receipt.error as { message: string } | null)?.message}`} in block #${Number(fromQuantity(receipt.blockNumber as string))}, compute used ${Number(fromQuantity(receipt.computeUsed as string))}`
+            : 'status    pending (in the mempool)',
+        ].join('\n'),
+      );
     },
   );
 }
