@@ -90,6 +90,7 @@ async function importAll(chain: Chain, blocks: Block[], verifier: TxVerifier): P
   let importing = 0;
   for (let i = 0; i < blocks.length; i++) {
     const w0 = performance.now();
+    verifier.help(next); // recover what the workers have not started, rather than wait idle
     const verified = await next;
     const w1 = performance.now();
     if (i + 1 < blocks.length) next = verifier.verify((blocks[i + 1] as Block).txs);

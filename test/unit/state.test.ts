@@ -130,7 +130,7 @@ describe('sparse Merkle tree', () => {
   });
 });
 
-describe('persistent tree (nodes keyed by height and hash)', () => {
+describe('persistent tree (nodes stored in pages by location)', () => {
   it('every historical root stays readable and provable, with the same roots as the in-memory tree', async () => {
     const { mkdtempSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -139,7 +139,7 @@ describe('persistent tree (nodes keyed by height and hash)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'strata-smt-'));
     const env = openDatabase({ path: dir });
     try {
-      const db = new StateDb(env, { nodeCacheSize: 8 }); // tiny cache: force database reads
+      const db = new StateDb(env, { pageCacheSize: 2 }); // tiny cache: force database reads
       const mem = new MemoryNodeStore();
       let root = EMPTY_ROOT;
       let memRoot = EMPTY_ROOT;
@@ -147,12 +147,11 @@ describe('persistent tree (nodes keyed by height and hash)', () => {
       const history: { root: Uint8Array; snapshot: Map<string, Uint8Array> }[] = [];
       fc.assert(
         fc.property(fc.array(fc.record({ k: fc.integer({ min: 0, max: 60 }), v: fc.option(fc.uint8Array({ minLength: 1, maxLength: 6 }), { nil: null }) }), { minLength: 1, maxLength: 12 }), (ops) => {
-          const height = history.length + 1;
           const changes = ops.map((o) => ({ key: key(o.k), value: o.v }));
-          const r = new SparseMerkleTree(db.nodeReader).update(root, changes, { height });
+          const r = new SparseMerkleTree(db.nodeReader).update(root, changes, { locs: db.locations });
           env.transactionSync(() => {
             db.putNodes(r.newNodes);
-            db.putRoot(r.root, height);
+            db.putRoot(r.root, r.rootLoc);
           });
           root = r.root;
           memRoot = applyAll(mem, memRoot, changes);
@@ -165,7 +164,7 @@ describe('persistent tree (nodes keyed by height and hash)', () => {
         }),
         { numRuns: 40 },
       );
-      const fresh = new StateDb(env, { nodeCacheSize: 8 });
+      const fresh = new StateDb(env, { pageCacheSize: 2 });
       const tree = new SparseMerkleTree(fresh.nodeReader);
       for (const { root: r, snapshot } of history) {
         for (let k = 0; k <= 60; k += 7) {

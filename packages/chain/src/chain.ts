@@ -36,6 +36,7 @@ import {
   OverlayView,
   SparseMerkleTree,
   type KeyChange,
+  type NewNode,
   type NodeReader,
   type StateReader,
 } from '@strata/state';
@@ -69,7 +70,10 @@ export interface Execution {
   receiptRoot: Uint8Array;
   /** Canonical bytes of each receipt (hashed into the receipt root, stored as is). */
   receiptBytes: Uint8Array[];
-  newNodes: Map<string, { hash: Uint8Array; encoding: Uint8Array }>;
+  /** Tree nodes created, with their storage locations. */
+  newNodes: NewNode[];
+  /** Storage location of the state root's node (undefined for an empty state). */
+  rootLoc: number | undefined;
 }
 
 /** What an import did. */
@@ -100,8 +104,8 @@ export interface BuiltBlock {
 const ZERO32 = new Uint8Array(32);
 const ZERO20 = new Uint8Array(20);
 
-/** On-disk layout version (2: tree nodes keyed by height ‖ hash, roots table). */
-const STORAGE_FORMAT = '2';
+/** On-disk layout version (3: tree nodes in pages by location, roots table gives the root's location). */
+const STORAGE_FORMAT = '3';
 
 function utf8Text(b: Uint8Array | undefined): string | undefined {
   return b ? new TextDecoder().decode(b) : undefined;
@@ -155,7 +159,7 @@ export class Chain {
         this.store.putBlock(genesis.hash, genesis.header, [], { height: 0, totalWork: workOf(genesis.header.target), status: 'executed' });
         this.store.state.applyChanges(genesis.changes, genesis.hash);
         this.store.state.putNodes(genesis.newNodes);
-        this.store.state.putRoot(genesis.header.stateRoot, 0);
+        this.store.state.putRoot(genesis.header.stateRoot, genesis.rootLoc);
         this.store.putMisc('format', utf8(STORAGE_FORMAT));
         this.store.putReceipts(genesis.hash, []);
         this.store.setCanonical(0, genesis.hash);
@@ -187,9 +191,9 @@ export class Chain {
     const view = new OverlayView({ get: () => undefined });
     applyGenesis(view, this.env(header0));
     const changes = view.changes();
-    const { root, newNodes } = new SparseMerkleTree(new MemoryNodeStore()).update(EMPTY_ROOT, changes, { height: 0 });
+    const { root, rootLoc, newNodes } = new SparseMerkleTree(new MemoryNodeStore()).update(EMPTY_ROOT, changes, { locs: this.store.state.locations });
     const header = { ...header0, stateRoot: root };
-    return { header, hash: blockHash(header), changes, newNodes };
+    return { header, hash: blockHash(header), changes, newNodes, rootLoc };
   }
 
   private env(h: Pick<BlockHeader, 'height' | 'timestamp' | 'producer'>): ExecEnv {
@@ -304,10 +308,10 @@ export class Chain {
     const view = new OverlayView(base);
     const result = applyBlock(view, this.env(header), txs);
     const changes = view.changes();
-    const { root, newNodes } = new SparseMerkleTree(nodes).update(parentRoot, changes, { height: header.height });
+    const { root, rootLoc, newNodes } = new SparseMerkleTree(nodes).update(parentRoot, changes, { locs: this.store.state.locations });
     const receiptBytes = result.receipts.map(encodeReceipt);
     const receiptRoot = merkleRoot(receiptBytes.map(leafHash));
-    return { txs, result, changes, stateRoot: root, receiptRoot, receiptBytes, newNodes };
+    return { txs, result, changes, stateRoot: root, receiptRoot, receiptBytes, newNodes, rootLoc };
   }
 
   /**
@@ -435,7 +439,7 @@ export class Chain {
     this.store.putBlock(hash, block.header, block.txs, { ...meta, status: 'executed' }, headerBytes);
     this.store.state.applyChanges(exec.changes, hash);
     this.store.state.putNodes(exec.newNodes);
-    this.store.state.putRoot(exec.stateRoot, meta.height);
+    this.store.state.putRoot(exec.stateRoot, exec.rootLoc);
     this.store.putReceiptBytes(hash, exec.receiptBytes);
     this.store.setCanonical(meta.height, hash);
     exec.txs.forEach((t, index) => {

@@ -8,11 +8,38 @@ import { Worker } from 'node:worker_threads';
 import { addressOfPublicKey, bytesEqual, recoverPublicKey, StrataError, toStrataError } from '@strata/primitives';
 import { decodeTx, signingDigest, txHashOf, type SignedTx, type VerifiedTx } from '@strata/runtime';
 
-/** A pool of signature-recovery workers. */
+/** Transactions per chunk: the unit a thread claims from a job. */
+const CHUNK = 32;
+/** Bytes per transaction in a job's input: digest(32) ‖ r ‖ s (64) ‖ recid(1). */
+const ENTRY = 97;
+
+/**
+ * A batch of recoveries in shared memory. Any thread claims the next chunk with an atomic
+ * increment of `ctl[0]`, writes its keys to `output`, and counts it in `ctl[1]`; whoever
+ * completes the last chunk finishes the job.
+ */
+interface Job {
+  id: number;
+  count: number;
+  chunks: number;
+  input: Uint8Array;
+  output: Uint8Array;
+  ctl: Int32Array;
+  finish(): void;
+}
+
+/**
+ * A pool of signature-recovery workers. Each `verify` call becomes a job in shared memory that
+ * the workers take apart chunk by chunk; a caller about to wait for a result calls `help()` to
+ * claim the chunks no worker has started yet (work stealing), so every core stays busy even
+ * when a worker has fallen behind or is still busy with an earlier job.
+ */
 export class TxVerifier {
   private readonly workers: Worker[] = [];
+  private readonly jobs = new Map<number, Job>();
   private nextId = 0;
-  private readonly pending = new Map<number, (d: Uint8Array) => void>();
+  /** The job id behind each promise `verify` returned, so `help` can stop at it. */
+  private readonly jobOf = new WeakMap<Promise<VerifiedTx[]>, number>();
 
   /** @param threads worker count (default: the machine's cores); 0 verifies on the calling thread. */
   constructor(private readonly threads = availableParallelism()) {}
@@ -22,14 +49,33 @@ export class TxVerifier {
       for (let i = 0; i < this.threads; i++) {
         const w = new Worker(new URL('./verify-worker.js', import.meta.url));
         w.unref();
-        w.on('message', (m: { id: number; data: Uint8Array }) => {
-          this.pending.get(m.id)?.(new Uint8Array(m.data));
-          this.pending.delete(m.id);
-        });
+        w.on('message', (m: { id: number }) => this.jobs.get(m.id)?.finish());
+        // A worker that dies leaves its claimed chunk unfinished; `help` and `stop` cover the rest.
+        w.on('error', () => this.retire(w));
+        w.on('exit', () => this.retire(w));
         this.workers.push(w);
       }
     }
     return this.workers;
+  }
+
+  private retire(w: Worker): void {
+    const i = this.workers.indexOf(w);
+    if (i >= 0) this.workers.splice(i, 1);
+  }
+
+  /**
+   * Recovers, on the calling thread, every chunk that no worker has claimed yet of the pending
+   * jobs up to the one behind `upTo` (a promise `verify` returned; all jobs if omitted). Call
+   * it just before awaiting that promise: this thread would otherwise sit idle while the
+   * workers catch up.
+   */
+  help(upTo?: Promise<VerifiedTx[]>): void {
+    const last = upTo === undefined ? Number.POSITIVE_INFINITY : (this.jobOf.get(upTo) ?? -1);
+    for (const job of [...this.jobs.values()]) {
+      if (job.id > last) break;
+      runChunks(job);
+    }
   }
 
   /**
@@ -38,7 +84,15 @@ export class TxVerifier {
    * transaction already verified (e.g. by the mempool when it arrived by gossip): it is reused,
    * as Bitcoin's and geth's signature caches do, and its signature is not recovered again.
    */
-  async verify(raw: Uint8Array[], maxTxBytes?: number, known?: (hash: Uint8Array) => VerifiedTx | undefined): Promise<VerifiedTx[]> {
+  verify(raw: Uint8Array[], maxTxBytes?: number, known?: (hash: Uint8Array) => VerifiedTx | undefined): Promise<VerifiedTx[]> {
+    // The job (if any) is created synchronously inside `run`, so it takes this id.
+    const id = this.nextId;
+    const p = this.run(raw, maxTxBytes, known);
+    this.jobOf.set(p, id);
+    return p;
+  }
+
+  private async run(raw: Uint8Array[], maxTxBytes?: number, known?: (hash: Uint8Array) => VerifiedTx | undefined): Promise<VerifiedTx[]> {
     const results: (VerifiedTx | undefined)[] = new Array(raw.length);
     const todo: { i: number; tx: SignedTx; bytes: Uint8Array; hash: Uint8Array; digest: Uint8Array }[] = [];
     raw.forEach((bytes, i) => {
@@ -56,42 +110,26 @@ export class TxVerifier {
         throw new StrataError(err.code, `transaction ${i}: ${err.message}`, { index: i });
       }
     });
-    const workers = this.pool();
     const n = todo.length;
-    const pubkeys = new Uint8Array(n * 33);
-    if (workers.length === 0 || n < 16) {
+    let pubkeys: Uint8Array = new Uint8Array(0);
+    if (n > 0) {
+      const job = this.newJob(n);
       todo.forEach((d, j) => {
-        try {
-          pubkeys.set(recoverPublicKey(d.digest, d.tx.signature), j * 33);
-        } catch {
-          // zeros: reported below
-        }
+        job.input.set(d.digest, j * ENTRY);
+        job.input.set(d.tx.signature, j * ENTRY + 32);
       });
-    } else {
-      const per = Math.ceil(n / workers.length);
-      const jobs: Promise<void>[] = [];
-      for (let w = 0; w < workers.length; w++) {
-        const lo = w * per;
-        const hi = Math.min(n, lo + per);
-        if (lo >= hi) break;
-        const buf = new Uint8Array((hi - lo) * 97);
-        for (let j = lo; j < hi; j++) {
-          const d = todo[j] as (typeof todo)[number];
-          buf.set(d.digest, (j - lo) * 97);
-          buf.set(d.tx.signature, (j - lo) * 97 + 32);
-        }
-        const id = this.nextId++;
-        jobs.push(
-          new Promise<void>((resolve) => {
-            this.pending.set(id, (out) => {
-              pubkeys.set(out, lo * 33);
-              resolve();
-            });
-            (workers[w] as Worker).postMessage({ id, data: buf, count: hi - lo }, [buf.buffer]);
-          }),
-        );
-      }
-      await Promise.all(jobs);
+      const done = new Promise<void>((resolve) => {
+        job.finish = () => {
+          this.jobs.delete(job.id);
+          resolve();
+        };
+      });
+      this.jobs.set(job.id, job);
+      const workers = this.pool();
+      if (workers.length === 0 || n < 16) runChunks(job);
+      else for (const w of workers) w.postMessage({ id: job.id, count: n, input: job.input, output: job.output, ctl: job.ctl });
+      await done;
+      pubkeys = job.output;
     }
     todo.forEach((d, j) => {
       const pk = pubkeys.subarray(j * 33, j * 33 + 33);
@@ -101,9 +139,49 @@ export class TxVerifier {
     return results as VerifiedTx[];
   }
 
-  /** Stops the workers. */
+  private newJob(count: number): Job {
+    const chunks = Math.ceil(count / CHUNK);
+    return {
+      id: this.nextId++,
+      count,
+      chunks,
+      input: new Uint8Array(new SharedArrayBuffer(count * ENTRY)),
+      output: new Uint8Array(new SharedArrayBuffer(count * 33)),
+      ctl: new Int32Array(new SharedArrayBuffer(8)),
+      finish: () => undefined,
+    };
+  }
+
+  /** Stops the workers. Pending jobs are finished on this thread (a chunk a worker was in the middle of is redone). */
   async stop(): Promise<void> {
     const ws = this.workers.splice(0);
     await Promise.all(ws.map((w) => w.terminate()));
+    for (const job of [...this.jobs.values()]) {
+      Atomics.store(job.ctl, 0, 0);
+      Atomics.store(job.ctl, 1, 0);
+      job.output.fill(0);
+      runChunks(job);
+    }
   }
 }
+
+/**
+ * Claims and recovers chunks of `job` on the calling thread until none is left unclaimed;
+ * finishes the job if this thread completed its last chunk. Zeros mark keys that do not recover.
+ */
+function runChunks(job: Job): void {
+  for (let c = Atomics.add(job.ctl, 0, 1); c < job.chunks; c = Atomics.add(job.ctl, 0, 1)) {
+    const hi = Math.min(job.count, (c + 1) * CHUNK);
+    for (let j = c * CHUNK; j < hi; j++) {
+      const o = j * ENTRY;
+      try {
+        job.output.set(recoverPublicKey(job.input.slice(o, o + 32), job.input.slice(o + 32, o + ENTRY)), j * 33);
+      } catch {
+        // zeros: reported as an invalid signature by the caller
+      }
+    }
+    if (Atomics.add(job.ctl, 1, 1) + 1 === job.chunks) job.finish();
+  }
+}
+
+

@@ -1,4 +1,6 @@
-// Recovers secp256k1 public keys for batches of (digest, signature) pairs on a worker thread.
+// Recovers secp256k1 public keys for jobs of (digest, signature) pairs in shared memory, on a
+// worker thread. Threads claim 32-entry chunks of a job with an atomic counter, so the main
+// thread can take a share (TxVerifier.help). The thread completing the last chunk reports it.
 // Plain JavaScript on purpose: worker threads do not go through the TypeScript loader.
 import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
@@ -18,26 +20,31 @@ try {
   };
 }
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+const CHUNK = 32;
+const ENTRY = 97;
 
 parentPort.on('message', (m) => {
-  const input = new Uint8Array(m.data);
-  const count = m.count;
-  const out = new Uint8Array(count * 33);
-  for (let i = 0; i < count; i++) {
-    const o = i * 97;
-    const digest = input.subarray(o, o + 32);
-    const sig = input.subarray(o + 32, o + 96);
-    const recid = input[o + 96];
-    try {
-      if (recid > 3) continue;
-      if (sig[32] > 0x7f) {
-        const s = BigInt(`0x${Buffer.from(sig.subarray(32, 64)).toString('hex')}`);
-        if (s > HALF_N) continue;
+  const { id, count, input, output, ctl } = m;
+  const chunks = Math.ceil(count / CHUNK);
+  for (let c = Atomics.add(ctl, 0, 1); c < chunks; c = Atomics.add(ctl, 0, 1)) {
+    const hi = Math.min(count, (c + 1) * CHUNK);
+    for (let i = c * CHUNK; i < hi; i++) {
+      const o = i * ENTRY;
+      // Copies out of shared memory: the native binding wants ordinary buffers.
+      const digest = input.slice(o, o + 32);
+      const sig = input.slice(o + 32, o + 96);
+      const recid = input[o + 96];
+      try {
+        if (recid > 3) continue;
+        if (sig[32] > 0x7f) {
+          const s = BigInt(`0x${Buffer.from(sig.subarray(32, 64)).toString('hex')}`);
+          if (s > HALF_N) continue;
+        }
+        output.set(recover(sig, recid, digest), i * 33);
+      } catch {
+        // leave zeros: the caller reports the signature as invalid
       }
-      out.set(recover(sig, recid, digest), i * 33);
-    } catch {
-      // leave zeros: the caller reports the signature as invalid
     }
+    if (Atomics.add(ctl, 1, 1) + 1 === chunks) parentPort.postMessage({ id });
   }
-  parentPort.postMessage({ id: m.id, data: out }, [out.buffer]);
 });

@@ -359,6 +359,8 @@ export class StrataNode extends EventEmitter<NodeEvents> {
       for (const b of blocks) for (const t of b.txs) raw.push(t);
       let verified: VerifiedTx[];
       try {
+        // Recover on this thread too what the workers have not started yet, rather than idle.
+        this.verifier.help(verifying);
         verified = await verifying;
       } catch {
         // Find the culprit block by verifying them one at a time below.

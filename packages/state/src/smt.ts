@@ -13,11 +13,13 @@
  * Encodings: leaf = 0x00 ‖ key(32) ‖ value; internal = 0x01 ‖ left(32) ‖ right(32).
  * Hashes: leaf = H(0x00 ‖ key ‖ H(value)); internal = H(encoding); empty = 32 zero bytes.
  *
- * Storage form: when an update is given the block `height` it runs for, internal nodes also
- * record the height at which each child was written (0x01 ‖ left ‖ right ‖ u32 ‖ u32), so a
- * database can key nodes by height ‖ hash: a block's new nodes are then appended at the end of
- * the B-tree instead of scattered across it (about 2.5x cheaper with 244k nodes stored: bench/storage.ts). The
- * heights are not hashed; proofs and witnesses always carry the canonical 65-byte form.
+ * Storage form: when an update is given a `NodeLocations` allocator, every node it creates
+ * gets a location (a sequence number from the allocator) and internal nodes also record their
+ * children's locations (0x01 ‖ left ‖ right ‖ u48 ‖ u48). A database can then store a block's
+ * nodes together in pages of 256 consecutive locations, written once at the end of its B-tree,
+ * and find any child from its parent without an index by hash (bench/storage.ts measures the
+ * difference). The locations are not hashed; proofs and witnesses always carry the canonical
+ * 65-byte form.
  */
 import { blake2b256, blake2b256Parts, bytesEqual, bytesKey, StrataError, toHex, utf8 } from '@strata/primitives';
 
@@ -31,11 +33,20 @@ const LEAF = 0;
 const INTERNAL = 1;
 
 /**
- * Reads node encodings by hash. `height` is the block height the node was written at, when the
- * caller knows it (from the parent's storage form); stores keyed by hash alone ignore it.
+ * Reads node encodings by hash. `loc` is the node's storage location, when the caller knows it
+ * (from the parent's storage form); stores keyed by hash alone ignore it.
  */
 export interface NodeReader {
-  getNode(hash: Uint8Array, height?: number): Uint8Array | undefined;
+  getNode(hash: Uint8Array, loc?: number): Uint8Array | undefined;
+}
+
+/**
+ * Hands out storage locations to the nodes an update creates: `begin` gives the first
+ * location of a new run, `end` is told the location after the last one used.
+ */
+export interface NodeLocations {
+  begin(): number;
+  end(next: number): void;
 }
 
 /** A change to apply: a value to set, or `null` to delete. */
@@ -44,26 +55,28 @@ export interface KeyChange {
   value: Uint8Array | null;
 }
 
-/** A node created by an update: hash, encoding (storage form when a height was given), height. */
+/** A node created by an update: hash, encoding (storage form when locations were given), location. */
 export interface NewNode {
   hash: Uint8Array;
   encoding: Uint8Array;
-  /** Block height the node is written at (undefined for in-memory trees). */
-  height?: number;
+  /** Storage location (undefined for in-memory trees). */
+  loc?: number;
 }
 
-/** Result of an update: the new root and every node created (keyed by `bytesKey(hash)`). */
+/** Result of an update: the new root and every node created, in creation (location) order. */
 export interface UpdateResult {
   root: Uint8Array;
-  newNodes: Map<string, NewNode>;
+  /** Location of the root node, when locations were given and the tree is not empty. */
+  rootLoc?: number | undefined;
+  newNodes: NewNode[];
 }
 
 /** Options of an update. */
 export interface UpdateOptions {
-  /** Block height the new nodes are written at: produces the storage form (child heights). */
-  height?: number;
-  /** Height at which the root was written, if known (otherwise the reader resolves it). */
-  rootHeight?: number;
+  /** Allocator of storage locations: produces the storage form (child locations). */
+  locs?: NodeLocations;
+  /** Location of the current root, if known (otherwise the reader resolves it). */
+  rootLoc?: number;
 }
 
 /** Hash of a value as stored in a leaf. */
@@ -84,11 +97,26 @@ export function nodeHash(encoding: Uint8Array): Uint8Array {
   return blake2b256(encoding.length === STORED_INTERNAL ? encoding.subarray(0, 65) : encoding, SMT_PERSONAL);
 }
 
-const STORED_INTERNAL = 73;
-/** Child height recorded when it is not known (never looked up by height). */
-const NO_HEIGHT = 0xffffffff;
+const STORED_INTERNAL = 77;
+/** Child location recorded when it is not known (never looked up by location). */
+const NO_LOC = 2 ** 48 - 1;
 
-/** The canonical form of a node encoding (drops the child heights of the storage form). */
+function readU48(b: Uint8Array, o: number): number {
+  return ((b[o] as number) * 2 ** 40 + (b[o + 1] as number) * 2 ** 32 + (b[o + 2] as number) * 2 ** 24) + (((b[o + 3] as number) << 16) | ((b[o + 4] as number) << 8) | (b[o + 5] as number));
+}
+
+function writeU48(b: Uint8Array, o: number, v: number): void {
+  const hi = Math.floor(v / 2 ** 24);
+  const lo = v % 2 ** 24;
+  b[o] = hi >>> 16;
+  b[o + 1] = (hi >>> 8) & 0xff;
+  b[o + 2] = hi & 0xff;
+  b[o + 3] = lo >>> 16;
+  b[o + 4] = (lo >>> 8) & 0xff;
+  b[o + 5] = lo & 0xff;
+}
+
+/** The canonical form of a node encoding (drops the child locations of the storage form). */
 export function canonicalNode(encoding: Uint8Array): Uint8Array {
   return encoding[0] === INTERNAL && encoding.length === STORED_INTERNAL ? encoding.slice(0, 65) : encoding;
 }
@@ -106,30 +134,29 @@ type Kind = 'empty' | 'leaf' | 'internal' | 'unknown';
 interface Ref {
   hash: Uint8Array;
   kind: Kind;
-  height?: number | undefined;
+  loc?: number | undefined;
 }
 
 const EMPTY_REF: Ref = { hash: EMPTY_ROOT, kind: 'empty' };
 
-/** Decoded node (child heights present in the storage form). */
+/** Decoded node (child locations present in the storage form). */
 export type DecodedNode =
   | { type: 'leaf'; key: Uint8Array; value: Uint8Array }
-  | { type: 'internal'; left: Uint8Array; right: Uint8Array; leftHeight?: number | undefined; rightHeight?: number | undefined };
+  | { type: 'internal'; left: Uint8Array; right: Uint8Array; leftLoc?: number | undefined; rightLoc?: number | undefined };
 
 /** Decodes a node encoding (canonical or storage form); throws PROOF_INVALID on malformed bytes. */
 export function decodeNode(enc: Uint8Array): DecodedNode {
   if (enc[0] === LEAF && enc.length >= 33) return { type: 'leaf', key: enc.subarray(1, 33), value: enc.subarray(33) };
   if (enc[0] === INTERNAL && enc.length === 65) return { type: 'internal', left: enc.subarray(1, 33), right: enc.subarray(33, 65) };
   if (enc[0] === INTERNAL && enc.length === STORED_INTERNAL) {
-    const dv = new DataView(enc.buffer, enc.byteOffset + 65, 8);
-    const lh = dv.getUint32(0);
-    const rh = dv.getUint32(4);
+    const ll = readU48(enc, 65);
+    const rl = readU48(enc, 71);
     return {
       type: 'internal',
       left: enc.subarray(1, 33),
       right: enc.subarray(33, 65),
-      leftHeight: lh === NO_HEIGHT ? undefined : lh,
-      rightHeight: rh === NO_HEIGHT ? undefined : rh,
+      leftLoc: ll === NO_LOC ? undefined : ll,
+      rightLoc: rl === NO_LOC ? undefined : rl,
     };
   }
   throw new StrataError('PROOF_INVALID', `malformed tree node (${enc.length} bytes, tag ${enc[0]})`);
@@ -146,14 +173,14 @@ export class SparseMerkleTree {
     private readonly missingCode: 'STATE_MISSING_NODE' | 'WITNESS_INCOMPLETE' = 'STATE_MISSING_NODE',
   ) {}
 
-  private loadEnc(hash: Uint8Array, height: number | undefined): Uint8Array {
-    const enc = this.reader.getNode(hash, height);
+  private loadEnc(hash: Uint8Array, loc: number | undefined): Uint8Array {
+    const enc = this.reader.getNode(hash, loc);
     if (!enc) throw new StrataError(this.missingCode, `tree node ${toHex(hash)} is not available`, { hash: toHex(hash) });
     return enc;
   }
 
-  private load(hash: Uint8Array, height?: number): DecodedNode {
-    return decodeNode(this.loadEnc(hash, height));
+  private load(hash: Uint8Array, loc?: number): DecodedNode {
+    return decodeNode(this.loadEnc(hash, loc));
   }
 
   /**
@@ -162,19 +189,19 @@ export class SparseMerkleTree {
    */
   private walk(root: Uint8Array, key: Uint8Array, visit?: (enc: Uint8Array) => void): Uint8Array | undefined {
     let h = root;
-    let height: number | undefined;
+    let loc: number | undefined;
     for (let depth = 0; depth <= 256; depth++) {
       if (isEmpty(h)) return undefined;
-      const enc = this.loadEnc(h, height);
+      const enc = this.loadEnc(h, loc);
       visit?.(enc);
       const n = decodeNode(enc);
       if (n.type === 'leaf') return bytesEqual(n.key, key) ? n.value : undefined;
       if (bitAt(key, depth)) {
         h = n.right;
-        height = n.rightHeight;
+        loc = n.rightLoc;
       } else {
         h = n.left;
-        height = n.leftHeight;
+        loc = n.leftLoc;
       }
     }
     throw new StrataError('PROOF_INVALID', 'tree deeper than 256 levels');
@@ -203,16 +230,33 @@ export class SparseMerkleTree {
       dedup.set(bytesKey(c.key), c);
     }
     const sorted = [...dedup.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
-    const newNodes: UpdateResult['newNodes'] = new Map();
-    this.height = opts.height;
-    const ref = this.updateRef({ hash: root, kind: isEmpty(root) ? 'empty' : 'unknown', height: opts.rootHeight }, 0, sorted, 0, sorted.length, newNodes);
-    return { root: ref.hash, newNodes };
+    const newNodes: NewNode[] = [];
+    const locs = opts.locs;
+    this.nextLoc = locs ? locs.begin() : undefined;
+    try {
+      const ref = this.updateRef({ hash: root, kind: isEmpty(root) ? 'empty' : 'unknown', loc: opts.rootLoc }, 0, sorted, 0, sorted.length, newNodes);
+      return { root: ref.hash, rootLoc: ref.kind === 'empty' ? undefined : ref.loc, newNodes };
+    } finally {
+      if (locs) locs.end(this.nextLoc as number);
+      this.nextLoc = undefined;
+    }
   }
 
-  /** Height new nodes are written at during the current update (undefined: canonical form). */
-  private height: number | undefined;
+  /** Location of the next node created by the current update (undefined: canonical form). */
+  private nextLoc: number | undefined;
 
-  private updateRef(ref: Ref, depth: number, ch: KeyChange[], lo: number, hi: number, out: UpdateResult['newNodes']): Ref {
+  /** Records a created node, giving it the next location when the update stores its nodes. */
+  private emit(hash: Uint8Array, enc: Uint8Array, out: NewNode[]): number | undefined {
+    if (this.nextLoc === undefined) {
+      out.push({ hash, encoding: enc });
+      return undefined;
+    }
+    const loc = this.nextLoc++;
+    out.push({ hash, encoding: enc, loc });
+    return loc;
+  }
+
+  private updateRef(ref: Ref, depth: number, ch: KeyChange[], lo: number, hi: number, out: NewNode[]): Ref {
     if (lo === hi) return ref;
     if (ref.kind === 'empty' || isEmpty(ref.hash)) {
       const entries: { key: Uint8Array; value: Uint8Array }[] = [];
@@ -222,7 +266,7 @@ export class SparseMerkleTree {
       }
       return this.build(depth, entries, 0, entries.length, out);
     }
-    const node = this.load(ref.hash, ref.height);
+    const node = this.load(ref.hash, ref.loc);
     if (node.type === 'leaf') {
       // Merge the existing leaf into the change set (unless a change overrides it), then rebuild.
       const entries: { key: Uint8Array; value: Uint8Array }[] = [];
@@ -248,39 +292,37 @@ export class SparseMerkleTree {
     }
     let mid = lo;
     while (mid < hi && bitAt((ch[mid] as KeyChange).key, depth) === 0) mid++;
-    const left = this.updateRef({ hash: node.left, kind: isEmpty(node.left) ? 'empty' : 'unknown', height: node.leftHeight }, depth + 1, ch, lo, mid, out);
-    const right = this.updateRef({ hash: node.right, kind: isEmpty(node.right) ? 'empty' : 'unknown', height: node.rightHeight }, depth + 1, ch, mid, hi, out);
+    const left = this.updateRef({ hash: node.left, kind: isEmpty(node.left) ? 'empty' : 'unknown', loc: node.leftLoc }, depth + 1, ch, lo, mid, out);
+    const right = this.updateRef({ hash: node.right, kind: isEmpty(node.right) ? 'empty' : 'unknown', loc: node.rightLoc }, depth + 1, ch, mid, hi, out);
     return this.combine(left, right, out);
   }
 
   private kindOf(ref: Ref): Kind {
     if (ref.kind !== 'unknown') return ref.kind;
-    return this.load(ref.hash, ref.height).type;
+    return this.load(ref.hash, ref.loc).type;
   }
 
-  private combine(left: Ref, right: Ref, out: UpdateResult['newNodes']): Ref {
+  private combine(left: Ref, right: Ref, out: NewNode[]): Ref {
     const le = left.kind === 'empty' || isEmpty(left.hash);
     const re = right.kind === 'empty' || isEmpty(right.hash);
     if (le && re) return EMPTY_REF;
     // A lone leaf rises to replace its parent (path compression).
-    if (le && this.kindOf(right) === 'leaf') return { hash: right.hash, kind: 'leaf', height: right.height };
-    if (re && this.kindOf(left) === 'leaf') return { hash: left.hash, kind: 'leaf', height: left.height };
-    const stored = this.height !== undefined;
+    if (le && this.kindOf(right) === 'leaf') return { hash: right.hash, kind: 'leaf', loc: right.loc };
+    if (re && this.kindOf(left) === 'leaf') return { hash: left.hash, kind: 'leaf', loc: left.loc };
+    const stored = this.nextLoc !== undefined;
     const enc = new Uint8Array(stored ? STORED_INTERNAL : 65);
     enc[0] = INTERNAL;
     enc.set(left.hash, 1);
     enc.set(right.hash, 33);
-    const hash = blake2b256(enc.subarray(0, 65), SMT_PERSONAL);
+    const hash = blake2b256(stored ? enc.subarray(0, 65) : enc, SMT_PERSONAL);
     if (stored) {
-      const dv = new DataView(enc.buffer, 65, 8);
-      dv.setUint32(0, left.height ?? NO_HEIGHT);
-      dv.setUint32(4, right.height ?? NO_HEIGHT);
+      writeU48(enc, 65, le ? NO_LOC : (left.loc ?? NO_LOC));
+      writeU48(enc, 71, re ? NO_LOC : (right.loc ?? NO_LOC));
     }
-    out.set(bytesKey(hash), this.height === undefined ? { hash, encoding: enc } : { hash, encoding: enc, height: this.height });
-    return { hash, kind: 'internal', height: this.height };
+    return { hash, kind: 'internal', loc: this.emit(hash, enc, out) };
   }
 
-  private build(depth: number, entries: { key: Uint8Array; value: Uint8Array }[], lo: number, hi: number, out: UpdateResult['newNodes']): Ref {
+  private build(depth: number, entries: { key: Uint8Array; value: Uint8Array }[], lo: number, hi: number, out: NewNode[]): Ref {
     if (lo === hi) return EMPTY_REF;
     if (hi - lo === 1) {
       const e = entries[lo] as { key: Uint8Array; value: Uint8Array };
@@ -289,8 +331,7 @@ export class SparseMerkleTree {
       enc.set(e.key, 1);
       enc.set(e.value, 33);
       const hash = leafHash(e.key, e.value);
-      out.set(bytesKey(hash), this.height === undefined ? { hash, encoding: enc } : { hash, encoding: enc, height: this.height });
-      return { hash, kind: 'leaf', height: this.height };
+      return { hash, kind: 'leaf', loc: this.emit(hash, enc, out) };
     }
     if (depth >= 256) throw new StrataError('INTERNAL', 'duplicate keys in tree build');
     let mid = lo;

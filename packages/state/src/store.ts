@@ -7,8 +7,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { bytesKey, DecodeError } from '@strata/primitives';
-import type { KeyChange, NewNode, NodeReader } from './smt.js';
+import { DecodeError } from '@strata/primitives';
+import type { KeyChange, NewNode, NodeLocations, NodeReader } from './smt.js';
 import type { StateReader } from './view.js';
 
 /** Options for opening the database environment. */
@@ -72,38 +72,71 @@ function decodeUndo(b: Uint8Array): KeyChange[] {
   return out;
 }
 
-function writeNodeKey(k: Uint8Array, height: number, hash: Uint8Array): Uint8Array {
-  k[0] = height >>> 24;
-  k[1] = (height >>> 16) & 0xff;
-  k[2] = (height >>> 8) & 0xff;
-  k[3] = height & 0xff;
-  k.set(hash, 4);
+/** Nodes per storage page: a page holds the nodes at 256 consecutive locations. */
+export const NODES_PER_PAGE = 256;
+
+function pageKey(page: number): Uint8Array {
+  const k = new Uint8Array(8);
+  new DataView(k.buffer).setBigUint64(0, BigInt(page));
   return k;
 }
 
-function nodeKey(height: number, hash: Uint8Array): Uint8Array {
-  return writeNodeKey(new Uint8Array(36), height, hash);
+/**
+ * Page layout: u32 count ‖ (count + 1) u32 offsets (from the start of the page) ‖ the node
+ * encodings back to back. Slot i holds the node at location page × 256 + i.
+ */
+function encodePage(nodes: readonly Uint8Array[]): Uint8Array {
+  const head = 4 + 4 * (nodes.length + 1);
+  let size = head;
+  for (const n of nodes) size += n.length;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, nodes.length);
+  let o = head;
+  nodes.forEach((n, i) => {
+    dv.setUint32(4 + 4 * i, o);
+    out.set(n, o);
+    o += n.length;
+  });
+  dv.setUint32(4 + 4 * nodes.length, o);
+  return out;
+}
+
+function nodeInPage(page: Uint8Array, slot: number): Uint8Array | undefined {
+  const dv = new DataView(page.buffer, page.byteOffset, page.byteLength);
+  if (page.length < 4 || slot >= dv.getUint32(0)) return undefined;
+  const start = dv.getUint32(4 + 4 * slot);
+  const end = dv.getUint32(8 + 4 * slot);
+  if (end < start || end > page.length) throw new DecodeError('DECODE_INVALID', `tree page is corrupt at slot ${slot}`);
+  return page.subarray(start, end);
 }
 
 /** The persistent state: flat values, tree nodes, undo logs. */
 export class StateDb {
   readonly flat: Database<Uint8Array, Uint8Array>;
+  /** Tree nodes in pages: key = page number (u64 BE), value = the page (see `encodePage`). */
   readonly nodes: Database<Uint8Array, Uint8Array>;
   readonly undo: Database<Uint8Array, Uint8Array>;
-  /** Root hash → height it was written at (the entry point of every walk). */
+  /** Root hash → location of its node (the entry point of every walk). */
   readonly roots: Database<Uint8Array, Uint8Array>;
-  private readonly nodeCache = new Map<string, Uint8Array>();
-  private readonly nodeCacheLimit: number;
+  /** Recently written or read pages, oldest first (a Map keeps insertion order: an LRU). */
+  private readonly pages = new Map<number, Uint8Array>();
+  private readonly pageCacheLimit: number;
+  /** The next free location; every run of locations starts on a page boundary. */
+  private nextLoc: number;
 
   constructor(
     readonly env: RootDatabase,
-    opts: { nodeCacheSize?: number } = {},
+    opts: { pageCacheSize?: number } = {},
   ) {
     this.flat = binaryDb(env, 'state');
     this.nodes = binaryDb(env, 'nodes');
     this.undo = binaryDb(env, 'undo');
     this.roots = binaryDb(env, 'roots');
-    this.nodeCacheLimit = opts.nodeCacheSize ?? 500_000;
+    this.pageCacheLimit = opts.pageCacheSize ?? 4096;
+    let last = -1;
+    for (const k of this.nodes.getKeys({ reverse: true, limit: 1 })) last = Number(new DataView(k.buffer, k.byteOffset, 8).getBigUint64(0));
+    this.nextLoc = (last + 1) * NODES_PER_PAGE;
   }
 
   /** Reader over the current (head) flat state. */
@@ -115,67 +148,92 @@ export class StateDb {
   };
 
   /**
-   * Reader over the tree nodes, with an in-memory cache. Nodes are stored under
-   * height ‖ hash; a walk starts at a root, whose height comes from the roots table, and each
-   * internal node gives its children's heights.
+   * Allocator of node locations for tree updates whose nodes this database will store. Runs
+   * never overlap, even for updates that are never committed (their locations are skipped).
    */
-  readonly nodeReader: NodeReader = {
-    getNode: (hash, height) => {
-      const k = bytesKey(hash);
-      const c = this.nodeCache.get(k);
-      if (c) return c;
-      const h = height ?? this.rootHeight(hash);
-      if (h === undefined) return undefined;
-      const v = this.nodes.get(nodeKey(h, hash));
-      if (v === undefined) return undefined;
-      const n = new Uint8Array(v);
-      this.cacheNode(k, n);
-      return n;
+  readonly locations: NodeLocations = {
+    begin: () => this.nextLoc,
+    end: (next) => {
+      this.nextLoc = Math.max(this.nextLoc, Math.ceil(next / NODES_PER_PAGE) * NODES_PER_PAGE);
     },
   };
 
-  /** Height at which a state root was written, if it is one. */
-  rootHeight(root: Uint8Array): number | undefined {
-    const v = this.roots.get(root);
-    return v === undefined ? undefined : new DataView(v.buffer, v.byteOffset, 4).getUint32(0);
+  /**
+   * Reader over the tree nodes, through a cache of pages. A walk starts at a root, whose
+   * location comes from the roots table, and each internal node gives its children's.
+   */
+  readonly nodeReader: NodeReader = {
+    getNode: (hash, loc) => {
+      const l = loc ?? this.rootLoc(hash);
+      if (l === undefined) return undefined;
+      const page = this.page(Math.floor(l / NODES_PER_PAGE));
+      return page && nodeInPage(page, l % NODES_PER_PAGE);
+    },
+  };
+
+  private page(n: number): Uint8Array | undefined {
+    const cached = this.pages.get(n);
+    if (cached) {
+      this.pages.delete(n);
+      this.pages.set(n, cached);
+      return cached;
+    }
+    const v = this.nodes.get(pageKey(n));
+    if (v === undefined) return undefined;
+    const page = new Uint8Array(v);
+    this.cachePage(n, page);
+    return page;
   }
 
-  /** Records the height a root was first written at. Call inside a write transaction. */
-  putRoot(root: Uint8Array, height: number): void {
-    if (this.roots.doesExist(root)) return;
-    const v = new Uint8Array(4);
-    new DataView(v.buffer).setUint32(0, height);
+  private cachePage(n: number, page: Uint8Array): void {
+    this.pages.set(n, page);
+    if (this.pages.size > this.pageCacheLimit) {
+      for (const k of this.pages.keys()) {
+        this.pages.delete(k);
+        break;
+      }
+    }
+  }
+
+  /** Location of a state root's node, if it is one this database stored. */
+  rootLoc(root: Uint8Array): number | undefined {
+    const v = this.roots.get(root);
+    return v === undefined ? undefined : Number(new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0));
+  }
+
+  /** Records where a root's node is (the first time it is written). Call inside a write transaction. */
+  putRoot(root: Uint8Array, loc: number | undefined): void {
+    if (loc === undefined || this.roots.doesExist(root)) return;
+    const v = new Uint8Array(8);
+    new DataView(v.buffer).setBigUint64(0, BigInt(loc));
     this.roots.putSync(root, v);
   }
 
-  private cacheNode(k: string, n: Uint8Array): void {
-    if (this.nodeCache.size >= this.nodeCacheLimit) {
-      // Drop the oldest quarter; cheap approximation of LRU that keeps hot upper levels warm.
-      let drop = this.nodeCacheLimit >> 2;
-      for (const key of this.nodeCache.keys()) {
-        this.nodeCache.delete(key);
-        if (--drop <= 0) break;
-      }
-    }
-    this.nodeCache.set(k, n);
-  }
-
   /**
-   * Stages new tree nodes (from an update given a `height`). Call inside a write transaction.
-   * Keys are height ‖ hash and are inserted in order, so a block's nodes append to the end of
-   * the B-tree.
+   * Stages the nodes created by an update that was given `locations`, in pages of 256
+   * consecutive locations. Call inside a write transaction. Locations only grow, so a block's
+   * pages append to the end of the B-tree; they are also cached, since the next block's paths
+   * run mostly through nodes written by recent blocks.
    */
-  putNodes(newNodes: Map<string, NewNode>): void {
-    const sorted = [...newNodes].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    // lmdb copies the key during putSync, so one key buffer serves every put. New nodes are
-    // cached: the next block's paths run mostly through nodes written by recent blocks.
-    const key = new Uint8Array(36);
-    for (const [k, { hash, encoding, height }] of sorted) {
-      if (height === undefined) throw new DecodeError('DECODE_INVALID', 'tree nodes must be created with a block height to be stored');
-      writeNodeKey(key, height, hash);
-      this.nodes.putSync(key, encoding);
-      this.cacheNode(k, encoding);
+  putNodes(newNodes: readonly NewNode[]): void {
+    let i = 0;
+    while (i < newNodes.length) {
+      const first = (newNodes[i] as NewNode).loc;
+      if (first === undefined) throw new DecodeError('DECODE_INVALID', 'tree nodes must be created with storage locations to be stored');
+      const page = Math.floor(first / NODES_PER_PAGE);
+      if (first % NODES_PER_PAGE !== 0) throw new DecodeError('DECODE_INVALID', `node run starts at location ${first}, not on a page boundary`);
+      const encs: Uint8Array[] = [];
+      for (; i < newNodes.length && encs.length < NODES_PER_PAGE; i++) {
+        const n = newNodes[i] as NewNode;
+        if (n.loc !== first + encs.length) throw new DecodeError('DECODE_INVALID', `tree node locations are not consecutive at ${n.loc}`);
+        encs.push(n.encoding);
+      }
+      const bytes = encodePage(encs);
+      this.nodes.putSync(pageKey(page), bytes);
+      this.cachePage(page, bytes);
     }
+    const last = newNodes[newNodes.length - 1]?.loc;
+    if (last !== undefined) this.locations.end(last + 1);
   }
 
   /**

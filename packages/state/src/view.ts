@@ -96,8 +96,8 @@ export class TreeReader implements StateReader {
 export class RecordingNodeReader implements NodeReader {
   private readonly seen = new Map<string, Uint8Array>();
   constructor(private readonly inner: NodeReader) {}
-  getNode(hash: Uint8Array, height?: number): Uint8Array | undefined {
-    const n = this.inner.getNode(hash, height);
+  getNode(hash: Uint8Array, loc?: number): Uint8Array | undefined {
+    const n = this.inner.getNode(hash, loc);
     if (n) this.seen.set(bytesKey(hash), n);
     return n;
   }
@@ -113,9 +113,9 @@ export class MemoryNodeStore implements NodeReader {
   getNode(hash: Uint8Array): Uint8Array | undefined {
     return this.nodes.get(bytesKey(hash));
   }
-  /** Adds nodes created by an update (keyed by hash; heights are not needed in memory). */
-  addAll(newNodes: Map<string, { encoding: Uint8Array }>): void {
-    for (const [k, v] of newNodes) this.nodes.set(k, v.encoding);
+  /** Adds nodes created by an update (keyed by hash; locations are not needed in memory). */
+  addAll(newNodes: readonly { hash: Uint8Array; encoding: Uint8Array }[]): void {
+    for (const n of newNodes) this.nodes.set(bytesKey(n.hash), n.encoding);
   }
 }
 
@@ -125,7 +125,7 @@ export class LayeredNodeReader implements NodeReader {
     private readonly top: NodeReader,
     private readonly base: NodeReader,
   ) {}
-  getNode(hash: Uint8Array, height?: number): Uint8Array | undefined {
-    return this.top.getNode(hash, height) ?? this.base.getNode(hash, height);
+  getNode(hash: Uint8Array, loc?: number): Uint8Array | undefined {
+    return this.top.getNode(hash, loc) ?? this.base.getNode(hash, loc);
   }
 }

@@ -4,7 +4,7 @@
  * dispute) and ZK witness generation both rest on this.
  */
 import { bytesKey, StrataError } from '@strata/primitives';
-import { nodeHash, SparseMerkleTree, type NodeReader } from './smt.js';
+import { type NewNode, nodeHash, SparseMerkleTree, type NodeReader } from './smt.js';
 import { OverlayView, RecordingNodeReader, TreeReader } from './view.js';
 
 /** Node encodings that together cover every key an execution touches under one root. */
@@ -44,7 +44,7 @@ export function executeWithWitness(
   nodes: NodeReader,
   preRoot: Uint8Array,
   execute: (view: OverlayView) => void,
-): { postRoot: Uint8Array; witness: Witness; newNodes: Map<string, { hash: Uint8Array; encoding: Uint8Array }> } {
+): { postRoot: Uint8Array; witness: Witness; newNodes: NewNode[] } {
   const rec = new RecordingNodeReader(nodes);
   const view = new OverlayView(new TreeReader(rec, preRoot));
   execute(view);
