@@ -31,10 +31,16 @@ afterAll(async () => {
 
 const config = devConfig({ pow: { enabled: false }, confirmations: 1000 });
 
-async function node(name: string, blocks: number, producer: number, bootnodes: string[] = []): Promise<StrataNode> {
+async function node(name: string, blocks: number, producer: number, bootnodes: string[] = [], prefix?: { from: StrataNode; blocks: number }): Promise<StrataNode> {
   const t = tempDir(`strata-sim-${name}-`);
   const n = await StrataNode.create({ dataDir: t.dir, config, mining: 'off', verifierThreads: 0 }, { logger });
   n.network = new P2PNetwork({ listen: ['/ip4/127.0.0.1/tcp/0'], bootnodes, statusIntervalMs: 300 });
+  // Optionally start from another node's first blocks (a shared history, then a fork).
+  for (let h = 1; h <= (prefix?.blocks ?? 0); h++) {
+    const src = prefix!.from.chain;
+    const hash = src.blockAt(h)!.hash;
+    n.chain.importBlock({ header: src.store.getHeader(hash)!, txs: src.store.getBody(hash) ?? [] });
+  }
   for (let i = 0; i < blocks; i++) {
     const built = n.chain.buildBlock([], { producer: keys[producer]!.address, timestamp: n.chain.head.header.timestamp + 1000 });
     n.chain.importBlock({ header: built.header, txs: [] }, { verified: [], execution: built.execution });
@@ -59,6 +65,22 @@ describe('sync chooses the heaviest chain', () => {
     expect(fresh.chain.store.hasBlock(light.chain.head.hash)).toBe(false);
     expect(fresh.chain.store.hasBlock(light.chain.blockAt(1)!.hash)).toBe(false);
   });
+
+  it('a heavier peer that appears during a sync takes over before the lighter chain is complete', async () => {
+    // Both share the first 5,000 blocks (past those, a switch needs no deep reorg), then fork.
+    const light = await node('light2', 6000, 1);
+    const heavy = await node('heavy2', 1500, 2, [], { from: light, blocks: 5000 });
+    const fresh = await node('fresh2', 0, 3, light.network!.info().multiaddrs);
+    const net = fresh.network as P2PNetwork;
+    // Once the sync from the light peer is under way, the heavy peer turns up.
+    await waitUntil(() => fresh.chain.head.meta.height > 0, 'the sync from the light peer to start', 20_000, 5);
+    expect(net.sync?.state.peer).toBe(light.network!.info().peerId);
+    await net.p2p!.dial(heavy.network!.info().multiaddrs[0]!);
+    await waitUntil(() => toHex(fresh.chain.head.hash) === toHex(heavy.chain.head.hash), 'the fresh node to reach the heavy head', 30_000, 50);
+    expect(net.sync?.state.lastSync?.peer).toBe(heavy.network!.info().peerId);
+    // It left the light chain part-way: its last blocks were never downloaded.
+    expect(fresh.chain.store.hasBlock(light.chain.head.hash)).toBe(false);
+  }, 60_000);
 
   it('serves headers by range, blocks by range and blocks by hash', async () => {
     const src = await node('src', 20, 1);

@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { addressOfPublicKey, bytesEqual, recoverPublicKey, StrataError, toStrataError } from '@strata/primitives';
-import { decodeTx, signingDigest, txHashOf, type SignedTx, type VerifiedTx } from '@strata/runtime';
+import { decodeTx, signingDigestOfRaw, txHashOf, type SignedTx, type VerifiedTx } from '@strata/runtime';
 
 /** Transactions per chunk: the unit a thread claims from a job. */
 const CHUNK = 32;
@@ -41,8 +41,11 @@ export class TxVerifier {
   /** The job id behind each promise `verify` returned, so `help` can stop at it. */
   private readonly jobOf = new WeakMap<Promise<VerifiedTx[]>, number>();
 
-  /** @param threads worker count (default: the machine's cores); 0 verifies on the calling thread. */
-  constructor(private readonly threads = availableParallelism()) {}
+  /**
+   * @param threads worker count; 0 verifies on the calling thread. The default is one fewer than
+   * the machine's cores (at least one): the importing thread takes its share through `help`.
+   */
+  constructor(readonly threads = Math.max(1, availableParallelism() - 1)) {}
 
   private pool(): Worker[] {
     if (this.workers.length === 0 && this.threads > 0) {
@@ -104,7 +107,7 @@ export class TxVerifier {
       }
       try {
         const tx = decodeTx(bytes, maxTxBytes);
-        todo.push({ i, tx, bytes, hash, digest: signingDigest(tx) });
+        todo.push({ i, tx, bytes, hash, digest: signingDigestOfRaw(bytes) });
       } catch (e) {
         const err = toStrataError(e);
         throw new StrataError(err.code, `transaction ${i}: ${err.message}`, { index: i });

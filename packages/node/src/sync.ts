@@ -216,6 +216,12 @@ export class BlockSync {
     return best;
   }
 
+  /** Another usable peer showing more total work than `status` (the chain being synced), if any. */
+  private heavierThan(peer: string, status: Status): string | undefined {
+    const best = this.bestPeer();
+    return best && best.peer !== peer && best.status.totalWork > status.totalWork ? best.peer : undefined;
+  }
+
   private async loop(): Promise<void> {
     if (this.state.syncs === 0 && this.initialWaitMs > 0) {
       // First sync: give the handshakes with the other bootnodes a moment, so we choose the
@@ -349,7 +355,8 @@ export class BlockSync {
       p.catch(() => undefined);
       return { from, p };
     };
-    while (cursor.height < status.headHeight && !this.stopped) {
+    let switchTo: string | undefined;
+    while (cursor.height < status.headHeight && !this.stopped && !switchTo) {
       const pending = nextHeaders && nextHeaders.from === cursor.height + 1 ? nextHeaders : requestHeaders(cursor.height + 1);
       nextHeaders = undefined;
       const headers = await pending.p;
@@ -390,6 +397,10 @@ export class BlockSync {
       };
       for (let c = 0; c < PREFETCH; c++) fetchChunk(c);
       for (let c = 0; c < chunks.length; c++) {
+        // A peer that has meanwhile shown a heavier chain than this one wins: stop here (what is
+        // imported stays) and let the next round sync from it.
+        switchTo = this.heavierThan(peer, status);
+        if (switchTo) break;
         const { blocks, verified } = await (inflight.shift() as Promise<{ blocks: Block[]; verified: Promise<VerifiedTx[]> }>);
         fetchChunk(c + PREFETCH);
         const res = await this.node.importNetworkBlocks(blocks, peer, verified);
@@ -409,6 +420,9 @@ export class BlockSync {
           this.node.log.info({ peer, height: cursor.height, target: status.headHeight, imported }, 'sync progress');
         }
       }
+    }
+    if (switchTo) {
+      this.node.log.info({ peer, height: cursor.height, target: status.headHeight, heavierPeer: switchTo }, 'sync switching to a peer with a heavier chain');
     }
     const ms = Date.now() - started;
     const blocksPerSec = ms > 0 ? Math.round((imported * 1000) / ms) : imported;

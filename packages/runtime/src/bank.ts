@@ -4,7 +4,23 @@
  * coins through its functions. Module-owned coins sit in module accounts whose address is
  * `moduleAddress(name)`, so every coin is always in some account and supply is auditable.
  */
-import { blake160, bytesKey, decode, decodeAddress, DecodeError, encode, fixedBytes, fromHex, StrataError, struct, toHex, uintBig, utf8, type Codec } from '@strata/primitives';
+import {
+  blake160,
+  bytesEqual,
+  bytesKey,
+  decode,
+  decodeAddress,
+  DecodeError,
+  encode,
+  fixedBytes,
+  fromHex,
+  StrataError,
+  struct,
+  toHex,
+  uintBig,
+  utf8,
+  type Codec,
+} from '@strata/primitives';
 import { stateKey, type StateView } from '@strata/state';
 import type { Module, TxContext } from './module.js';
 
@@ -22,10 +38,41 @@ export interface Account {
 const ACCOUNT_BYTES = 24;
 const MAX_U128 = (1n << 128n) - 1n;
 
+/** Largest balance or nonce written and read through exact `number` arithmetic (2^53 - 1). */
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+const TWO_32 = 0x1_0000_0000;
+
+/** Writes a safe non-negative integer as a u64 big-endian at `o`. */
+function writeU64(out: Uint8Array, o: number, v: number): void {
+  const hi = Math.floor(v / TWO_32);
+  const lo = v % TWO_32;
+  out[o] = hi >>> 24;
+  out[o + 1] = (hi >>> 16) & 0xff;
+  out[o + 2] = (hi >>> 8) & 0xff;
+  out[o + 3] = hi & 0xff;
+  out[o + 4] = lo >>> 24;
+  out[o + 5] = (lo >>> 16) & 0xff;
+  out[o + 6] = (lo >>> 8) & 0xff;
+  out[o + 7] = lo & 0xff;
+}
+
+/** Reads a u64 big-endian at `o` whose top 11 bits are zero (callers check) as a number. */
+function readU53(b: Uint8Array, o: number): number {
+  const hi = (((b[o] as number) << 24) | ((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number)) >>> 0;
+  const lo = (((b[o + 4] as number) << 24) | ((b[o + 5] as number) << 16) | ((b[o + 6] as number) << 8) | (b[o + 7] as number)) >>> 0;
+  return hi * TWO_32 + lo;
+}
+
 /** Encodes an account record. */
 export function encodeAccount(a: Account): Uint8Array {
   if (a.balance < 0n || a.balance > MAX_U128) throw new StrataError('TX_EXECUTION_FAILED', 'balance out of range');
   const out = new Uint8Array(ACCOUNT_BYTES);
+  if (a.balance <= MAX_SAFE_BIG && Number.isSafeInteger(a.nonce) && a.nonce >= 0) {
+    // Every real balance and nonce: number arithmetic, no BigInt temporaries.
+    writeU64(out, 8, Number(a.balance));
+    writeU64(out, 16, a.nonce);
+    return out;
+  }
   const dv = new DataView(out.buffer);
   dv.setBigUint64(0, a.balance >> 64n);
   dv.setBigUint64(8, a.balance & 0xffffffffffffffffn);
@@ -33,9 +80,16 @@ export function encodeAccount(a: Account): Uint8Array {
   return out;
 }
 
+/** True when the u64 big-endian at `o` is below 2^53 (its top 11 bits are zero). */
+function fitsU53(b: Uint8Array, o: number): boolean {
+  return b[o] === 0 && ((b[o + 1] as number) & 0xe0) === 0;
+}
+
 /** Decodes an account record; throws DECODE_INVALID on a wrong length. */
 export function decodeAccount(b: Uint8Array): Account {
   if (b.length !== ACCOUNT_BYTES) throw new DecodeError('DECODE_INVALID', `account record must be ${ACCOUNT_BYTES} bytes, got ${b.length}`);
+  const highZero = b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0 && b[4] === 0 && b[5] === 0 && b[6] === 0 && b[7] === 0;
+  if (highZero && fitsU53(b, 8) && fitsU53(b, 16)) return { balance: BigInt(readU53(b, 8)), nonce: readU53(b, 16) };
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   return { balance: (dv.getBigUint64(0) << 64n) | dv.getBigUint64(8), nonce: Number(dv.getBigUint64(16)) };
 }
@@ -54,18 +108,41 @@ const SUPPLY_KEY = stateKey('bank', utf8('supply'));
 
 /** State key of an account. */
 export function accountKey(address: Uint8Array): Uint8Array {
-  const k = bytesKey(address);
-  let key = accountKeyCache.get(k);
+  // Hot accounts repeat within and across blocks; the cache saves a hash per access. 20-byte
+  // addresses (all real ones) are looked up by a 10-char string of their byte pairs, anything
+  // else by its one-char-per-byte key, in separate maps so the two forms never meet.
+  const isAddress = address instanceof Uint8Array && address.length === 20;
+  const cache = isAddress ? addressKeyCache : otherKeyCache;
+  const k = isAddress ? addressCacheKey(address) : bytesKey(address);
+  let key = cache.get(k);
   if (!key) {
     key = stateKey('bank', ACCOUNT_TAG, address);
-    // Hot accounts repeat within and across blocks; the cache saves a hash per access.
-    if (accountKeyCache.size >= 200_000) accountKeyCache.clear();
-    accountKeyCache.set(k, key);
+    if (addressKeyCache.size + otherKeyCache.size >= 200_000) {
+      addressKeyCache.clear();
+      otherKeyCache.clear();
+    }
+    cache.set(k, key);
   }
   return key;
 }
 
-const accountKeyCache = new Map<string, Uint8Array>();
+function addressCacheKey(a: Uint8Array): string {
+  return String.fromCharCode(
+    ((a[0] as number) << 8) | (a[1] as number),
+    ((a[2] as number) << 8) | (a[3] as number),
+    ((a[4] as number) << 8) | (a[5] as number),
+    ((a[6] as number) << 8) | (a[7] as number),
+    ((a[8] as number) << 8) | (a[9] as number),
+    ((a[10] as number) << 8) | (a[11] as number),
+    ((a[12] as number) << 8) | (a[13] as number),
+    ((a[14] as number) << 8) | (a[15] as number),
+    ((a[16] as number) << 8) | (a[17] as number),
+    ((a[18] as number) << 8) | (a[19] as number),
+  );
+}
+
+const addressKeyCache = new Map<string, Uint8Array>();
+const otherKeyCache = new Map<string, Uint8Array>();
 
 /** The address of a module's own account (escrow, bonds). No key can sign for it. */
 export function moduleAddress(name: string): Uint8Array {
@@ -96,7 +173,9 @@ function setSupply(view: StateView, v: bigint): void {
 /** Moves coins between accounts; throws TX_INSUFFICIENT_FUNDS. */
 export function transfer(view: StateView, from: Uint8Array, to: Uint8Array, amount: bigint): void {
   if (amount < 0n) throw new StrataError('TX_EXECUTION_FAILED', 'negative amount');
-  const a = getAccount(view, from);
+  const fromKey = accountKey(from);
+  const rawFrom = view.get(fromKey);
+  const a = rawFrom ? decodeAccount(rawFrom) : { balance: 0n, nonce: 0 };
   if (a.balance < amount) {
     throw new StrataError('TX_INSUFFICIENT_FUNDS', `balance ${a.balance} is less than ${amount}`, {
       address: toHex(from),
@@ -104,12 +183,14 @@ export function transfer(view: StateView, from: Uint8Array, to: Uint8Array, amou
       needed: amount.toString(),
     });
   }
-  if (toHex(from) === toHex(to)) return;
+  if (bytesEqual(from, to)) return;
   a.balance -= amount;
-  putAccount(view, from, a);
-  const b = getAccount(view, to);
+  view.put(fromKey, encodeAccount(a));
+  const toKey = accountKey(to);
+  const rawTo = view.get(toKey);
+  const b = rawTo ? decodeAccount(rawTo) : { balance: 0n, nonce: 0 };
   b.balance += amount;
-  putAccount(view, to, b);
+  view.put(toKey, encodeAccount(b));
 }
 
 /** Creates coins in an account (genesis, block reward, wrapped deposits on an L2). */

@@ -5,7 +5,7 @@
  */
 import { StrataError, toHex, toStrataError } from '@strata/primitives';
 import { OverlayView, type StateView } from '@strata/state';
-import { getAccount, putAccount, settleBlockFees } from './bank.js';
+import { accountKey, decodeAccount, encodeAccount, settleBlockFees } from './bank.js';
 import type { ChainConfig } from './config.js';
 import type { BlockContext, BlockInfo, ModuleRegistry, RuntimeEvent, TxContext } from './module.js';
 import type { VerifiedTx } from './tx.js';
@@ -23,8 +23,16 @@ export interface Receipt {
 
 /** Minimum fee for a transaction of `bytes` bytes declaring `computeLimit`. */
 export function minimumFee(config: ChainConfig, bytes: number, computeLimit: number): bigint {
-  return BigInt(bytes) * config.fees.perByte + BigInt(computeLimit) * config.fees.perCompute;
+  const { perByte, perCompute } = config.fees;
+  const m = lastMinFee;
+  // Transactions of a block mostly share size and compute limit: reuse the last product.
+  if (m.bytes === bytes && m.computeLimit === computeLimit && m.perByte === perByte && m.perCompute === perCompute) return m.fee;
+  const fee = BigInt(bytes) * perByte + BigInt(computeLimit) * perCompute;
+  lastMinFee = { bytes, computeLimit, perByte, perCompute, fee };
+  return fee;
 }
+
+let lastMinFee = { bytes: -1, computeLimit: -1, perByte: 0n, perCompute: 0n, fee: 0n };
 
 /** Compute every transaction uses before its method runs (base + signature check). */
 export function intrinsicCompute(config: ChainConfig): number {
@@ -109,6 +117,28 @@ export interface ExecEnv {
   block: BlockInfo;
 }
 
+/** The context a method runs in (a class, so no closures are created per transaction). */
+class MethodContext implements TxContext {
+  constructor(
+    readonly view: StateView,
+    readonly config: ChainConfig,
+    readonly block: BlockInfo,
+    readonly sender: Uint8Array,
+    readonly txHash: Uint8Array,
+    readonly txIndex: number,
+    readonly registry: ModuleRegistry,
+    private readonly meter: Meter,
+    private readonly module: string,
+    private readonly events: RuntimeEvent[],
+  ) {}
+  charge(units: number): void {
+    this.meter.charge(units);
+  }
+  emit(type: string, data: RuntimeEvent['data']): void {
+    this.events.push({ module: this.module, type, data });
+  }
+}
+
 /**
  * Applies one transaction. Envelope failures (wrong chain, bad nonce, fee too low, cannot pay
  * the fee, unknown method) throw: such a transaction cannot be in a valid block. A method that
@@ -122,7 +152,9 @@ export function applyTx(view: StateView, env: ExecEnv, vtx: VerifiedTx, txIndex:
   const meter = new Meter(tx.computeLimit);
   meter.charge(intrinsicCompute(config));
   const metered = new MeteredView(view, meter, config);
-  const acct = getAccount(metered, vtx.sender);
+  const senderKey = accountKey(vtx.sender);
+  const raw = metered.get(senderKey);
+  const acct = raw ? decodeAccount(raw) : { balance: 0n, nonce: 0 };
   if (tx.nonce !== acct.nonce) {
     throw new StrataError(
       tx.nonce < acct.nonce ? 'TX_NONCE_TOO_LOW' : 'TX_NONCE_TOO_HIGH',
@@ -139,22 +171,12 @@ export function applyTx(view: StateView, env: ExecEnv, vtx: VerifiedTx, txIndex:
   }
   acct.balance -= tx.fee;
   acct.nonce += 1;
-  putAccount(metered, vtx.sender, acct);
+  metered.put(senderKey, encodeAccount(acct));
 
   const events: RuntimeEvent[] = [];
   const child = new OverlayView(view);
   const childMetered = new MeteredView(child, meter, config);
-  const ctx: TxContext = {
-    view: childMetered,
-    config,
-    block: env.block,
-    sender: vtx.sender,
-    txHash: vtx.hash,
-    txIndex,
-    charge: (u) => meter.charge(u),
-    emit: (type, data) => events.push({ module: tx.module, type, data }),
-    registry,
-  };
+  const ctx = new MethodContext(childMetered, config, env.block, vtx.sender, vtx.hash, txIndex, registry, meter, tx.module, events);
   const handler = registry.require(tx.module).methods[tx.method];
   try {
     handler?.(ctx, tx.args);
@@ -213,11 +235,11 @@ export function applyBlock(view: StateView, env: ExecEnv, txs: readonly Verified
   for (const m of env.registry.all()) m.beginBlock?.(bctx);
   const receipts: Receipt[] = [];
   let fees = 0n;
-  txs.forEach((vtx, i) => {
-    const r = applyTx(view, env, vtx, i);
+  for (let i = 0; i < txs.length; i++) {
+    const r = applyTx(view, env, txs[i] as VerifiedTx, i);
     receipts.push(r);
     fees += r.fee;
-  });
+  }
   for (const m of env.registry.all()) m.endBlock?.(bctx);
   const burned = (fees * BigInt(env.config.fees.burnBps)) / 10_000n;
   if (fees > 0n || env.config.blockReward > 0n) {
