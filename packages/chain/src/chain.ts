@@ -74,6 +74,11 @@ export interface Execution {
   newNodes: NewNode[];
   /** Storage location of the state root's node (undefined for an empty state). */
   rootLoc: number | undefined;
+  /**
+   * Values the execution read from the head's flat state (when it ran on it), so the commit
+   * need not read them again for the undo log.
+   */
+  headReads?: ReadonlyMap<string, Uint8Array | undefined>;
 }
 
 /** What an import did. */
@@ -305,13 +310,17 @@ export class Chain {
     header: Pick<BlockHeader, 'height' | 'timestamp' | 'producer'>,
     txs: VerifiedTx[],
   ): Execution {
-    const view = new OverlayView(base);
+    // On the head's flat state, remember what was read: the commit's undo log needs those values.
+    const recorder = base === this.store.state.flatReader ? this.store.state.recordingFlatReader() : undefined;
+    const view = new OverlayView(recorder ?? base);
     const result = applyBlock(view, this.env(header), txs);
     const changes = view.changes();
     const { root, rootLoc, newNodes } = new SparseMerkleTree(nodes).update(parentRoot, changes, { locs: this.store.state.locations });
     const receiptBytes = result.receipts.map(encodeReceipt);
     const receiptRoot = merkleRoot(receiptBytes.map(leafHash));
-    return { txs, result, changes, stateRoot: root, receiptRoot, receiptBytes, newNodes, rootLoc };
+    const exec: Execution = { txs, result, changes, stateRoot: root, receiptRoot, receiptBytes, newNodes, rootLoc };
+    if (recorder) exec.headReads = recorder.reads;
+    return exec;
   }
 
   /**
@@ -437,7 +446,9 @@ export class Chain {
 
   private commitExtension(hash: Uint8Array, block: Block, meta: BlockMeta, exec: Execution, headerBytes?: Uint8Array): void {
     this.store.putBlock(hash, block.header, block.txs, { ...meta, status: 'executed' }, headerBytes);
-    this.store.state.applyChanges(exec.changes, hash);
+    // The head reads are only valid while the flat state is still the one the block ran on.
+    const onHead = exec.headReads && bytesEqual(block.header.parentHash, this.store.getHead() ?? new Uint8Array(0));
+    this.store.state.applyChanges(exec.changes, hash, onHead ? exec.headReads : undefined);
     this.store.state.putNodes(exec.newNodes);
     this.store.state.putRoot(exec.stateRoot, exec.rootLoc);
     this.store.putReceiptBytes(hash, exec.receiptBytes);

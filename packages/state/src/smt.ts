@@ -245,6 +245,24 @@ export class SparseMerkleTree {
   /** Location of the next node created by the current update (undefined: canonical form). */
   private nextLoc: number | undefined;
 
+  /**
+   * Stored internal encodings (77 bytes) are carved out of 64 KiB slabs: V8 gives a typed
+   * array over 64 bytes its own off-heap buffer, and allocating ~10,000 of those per block
+   * cost more than hashing them.
+   */
+  private slab = new Uint8Array(0);
+  private slabUsed = 0;
+
+  private storedEncoding(): Uint8Array {
+    if (this.slabUsed + STORED_INTERNAL > this.slab.length) {
+      this.slab = new Uint8Array(STORED_INTERNAL * 851);
+      this.slabUsed = 0;
+    }
+    const enc = this.slab.subarray(this.slabUsed, this.slabUsed + STORED_INTERNAL);
+    this.slabUsed += STORED_INTERNAL;
+    return enc;
+  }
+
   /** Records a created node, giving it the next location when the update stores its nodes. */
   private emit(hash: Uint8Array, enc: Uint8Array, out: NewNode[]): number | undefined {
     if (this.nextLoc === undefined) {
@@ -258,7 +276,7 @@ export class SparseMerkleTree {
 
   private updateRef(ref: Ref, depth: number, ch: KeyChange[], lo: number, hi: number, out: NewNode[]): Ref {
     if (lo === hi) return ref;
-    if (ref.kind === 'empty' || isEmpty(ref.hash)) {
+    if (ref.kind === 'empty') {
       const entries: { key: Uint8Array; value: Uint8Array }[] = [];
       for (let i = lo; i < hi; i++) {
         const c = ch[i] as KeyChange;
@@ -303,14 +321,15 @@ export class SparseMerkleTree {
   }
 
   private combine(left: Ref, right: Ref, out: NewNode[]): Ref {
-    const le = left.kind === 'empty' || isEmpty(left.hash);
-    const re = right.kind === 'empty' || isEmpty(right.hash);
+    // Every ref is created with kind 'empty' exactly when its hash is the empty root.
+    const le = left.kind === 'empty';
+    const re = right.kind === 'empty';
     if (le && re) return EMPTY_REF;
     // A lone leaf rises to replace its parent (path compression).
     if (le && this.kindOf(right) === 'leaf') return { hash: right.hash, kind: 'leaf', loc: right.loc };
     if (re && this.kindOf(left) === 'leaf') return { hash: left.hash, kind: 'leaf', loc: left.loc };
     const stored = this.nextLoc !== undefined;
-    const enc = new Uint8Array(stored ? STORED_INTERNAL : 65);
+    const enc = stored ? this.storedEncoding() : new Uint8Array(65);
     enc[0] = INTERNAL;
     enc.set(left.hash, 1);
     enc.set(right.hash, 33);

@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { DecodeError } from '@strata/primitives';
+import { bytesKey, DecodeError } from '@strata/primitives';
 import type { KeyChange, NewNode, NodeLocations, NodeReader } from './smt.js';
 import type { StateReader } from './view.js';
 
@@ -102,11 +102,14 @@ function encodePage(nodes: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+function u32At(b: Uint8Array, o: number): number {
+  return (((b[o] as number) << 24) | ((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number)) >>> 0;
+}
+
 function nodeInPage(page: Uint8Array, slot: number): Uint8Array | undefined {
-  const dv = new DataView(page.buffer, page.byteOffset, page.byteLength);
-  if (page.length < 4 || slot >= dv.getUint32(0)) return undefined;
-  const start = dv.getUint32(4 + 4 * slot);
-  const end = dv.getUint32(8 + 4 * slot);
+  if (page.length < 4 || slot >= u32At(page, 0)) return undefined;
+  const start = u32At(page, 4 + 4 * slot);
+  const end = u32At(page, 8 + 4 * slot);
   if (end < start || end > page.length) throw new DecodeError('DECODE_INVALID', `tree page is corrupt at slot ${slot}`);
   return page.subarray(start, end);
 }
@@ -119,7 +122,7 @@ export class StateDb {
   readonly undo: Database<Uint8Array, Uint8Array>;
   /** Root hash → location of its node (the entry point of every walk). */
   readonly roots: Database<Uint8Array, Uint8Array>;
-  /** Recently written or read pages, oldest first (a Map keeps insertion order: an LRU). */
+  /** Recently written or read pages, oldest first (a Map keeps insertion order: FIFO eviction). */
   private readonly pages = new Map<number, Uint8Array>();
   private readonly pageCacheLimit: number;
   /** The next free location; every run of locations starts on a page boundary. */
@@ -137,6 +140,24 @@ export class StateDb {
     let last = -1;
     for (const k of this.nodes.getKeys({ reverse: true, limit: 1 })) last = Number(new DataView(k.buffer, k.byteOffset, 8).getBigUint64(0));
     this.nextLoc = (last + 1) * NODES_PER_PAGE;
+  }
+
+  /**
+   * A reader over the current flat state that remembers what it read (keyed by `bytesKey`):
+   * an execution over it can hand those values to `applyChanges` instead of reading them again.
+   */
+  recordingFlatReader(): StateReader & { readonly reads: Map<string, Uint8Array | undefined> } {
+    const reads = new Map<string, Uint8Array | undefined>();
+    return {
+      reads,
+      get: (key) => {
+        const v = this.flat.get(key);
+        const out = v === undefined ? undefined : new Uint8Array(v);
+        // A copy: whatever the reader's caller does with its array, the undo log keeps the original.
+        reads.set(bytesKey(key), out?.slice());
+        return out;
+      },
+    };
   }
 
   /** Reader over the current (head) flat state. */
@@ -172,12 +193,10 @@ export class StateDb {
   };
 
   private page(n: number): Uint8Array | undefined {
+    // First in, first out: cheaper than LRU bookkeeping on every node read, and the pages read
+    // most (the upper levels) are rewritten, hence re-inserted, by nearly every block.
     const cached = this.pages.get(n);
-    if (cached) {
-      this.pages.delete(n);
-      this.pages.set(n, cached);
-      return cached;
-    }
+    if (cached) return cached;
     const v = this.nodes.get(pageKey(n));
     if (v === undefined) return undefined;
     const page = new Uint8Array(v);
@@ -238,13 +257,20 @@ export class StateDb {
 
   /**
    * Stages flat changes and records their undo log under `undoId` (a block hash). Call inside
-   * a write transaction.
+   * a write transaction. `prior` may give the current values of keys the caller has already
+   * read (keyed by `bytesKey`, undefined for an absent key); the others are read here.
    */
-  applyChanges(changes: KeyChange[], undoId: Uint8Array): void {
+  applyChanges(changes: KeyChange[], undoId: Uint8Array, prior?: ReadonlyMap<string, Uint8Array | undefined>): void {
     const log: { key: Uint8Array; old: Uint8Array | undefined }[] = [];
     for (const c of changes) {
-      const old = this.flat.get(c.key);
-      log.push({ key: c.key, old: old === undefined ? undefined : new Uint8Array(old) });
+      let old: Uint8Array | undefined;
+      const k = prior && bytesKey(c.key);
+      if (k !== undefined && prior?.has(k)) old = prior.get(k);
+      else {
+        const v = this.flat.get(c.key);
+        old = v === undefined ? undefined : new Uint8Array(v);
+      }
+      log.push({ key: c.key, old });
       if (c.value === null) this.flat.removeSync(c.key);
       else this.flat.putSync(c.key, c.value);
     }
