@@ -22,6 +22,7 @@ import {
 import { initHashing, StrataError, toHex, toStrataError } from '@strata/primitives';
 import { bankModule, ModuleRegistry, verifyRawTx, type ChainConfig, type Module, type VerifiedTx } from '@strata/runtime';
 import { openDatabase } from '@strata/state';
+import { lockDataDir } from './data-lock.js';
 import { NodeMetrics } from './metrics.js';
 
 /** How this node produces blocks. */
@@ -107,6 +108,8 @@ export class StrataNode extends EventEmitter<NodeEvents> {
   timeOffsetMs = 0;
   readonly producer: Uint8Array;
   private readonly maxFutureMs: number;
+  /** Releases the data dir's lock. */
+  private readonly unlock: () => void;
 
   private constructor(
     readonly opts: NodeOptions,
@@ -117,8 +120,14 @@ export class StrataNode extends EventEmitter<NodeEvents> {
     this.metrics = deps.metrics ?? new NodeMetrics();
     mkdirSync(opts.dataDir, { recursive: true });
     this.registry = new ModuleRegistry(opts.modules ?? [bankModule]);
-    const store = new ChainStore(openDatabase({ path: opts.dataDir }));
-    this.chain = Chain.open(opts.config, this.registry, store, { logger: this.log });
+    this.unlock = lockDataDir(opts.dataDir);
+    try {
+      const store = new ChainStore(openDatabase({ path: opts.dataDir }));
+      this.chain = Chain.open(opts.config, this.registry, store, { logger: this.log });
+    } catch (e) {
+      this.unlock();
+      throw e;
+    }
     this.mempool = new Mempool(opts.config, this.registry, opts.mempool);
     this.verifier = new TxVerifier(opts.verifierThreads);
     this.mining = opts.mining ?? 'off';
@@ -162,6 +171,7 @@ export class StrataNode extends EventEmitter<NodeEvents> {
     await this.miner.stop();
     await this.verifier.stop();
     await this.chain.store.close();
+    this.unlock();
     this.log.info({}, 'node stopped');
   }
 
