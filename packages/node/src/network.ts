@@ -31,8 +31,10 @@ import {
   MAX_BLOCKS_RESPONSE_BYTES,
   MAX_HEADERS_PER_REQUEST,
   MAX_TXS_PER_BATCH,
+  MAX_MEMPOOL_RESPONSE_BYTES,
   PROTO_BLOCKS_HASH,
   PROTO_BLOCKS_RANGE,
+  PROTO_MEMPOOL,
   PROTO_HEADERS,
   PROTO_STATUS,
   TOPIC_BLOCKS,
@@ -81,7 +83,6 @@ export class P2PNetwork implements NodeNetwork {
   private txQueue: Uint8Array[] = [];
   private txQueueBytes = 0;
   private txTimer: NodeJS.Timeout | undefined;
-  private mempoolAnnounce: NodeJS.Timeout | undefined;
   private readonly onReorg = (res: { reorg?: { orphaned: { bytes: Uint8Array; hash: Uint8Array }[] } }) => {
     // Orphaned transactions are back in our mempool; tell peers too so whoever mines next includes them.
     const back = (res.reorg?.orphaned ?? []).filter((t) => this.node?.mempool.has(t.hash)).map((t) => t.bytes);
@@ -125,6 +126,7 @@ export class P2PNetwork implements NodeNetwork {
     p2p.handle(PROTO_HEADERS, (req, from) => this.serveHeaders(req, from), PROTOCOL_LIMITS.headers);
     p2p.handle(PROTO_BLOCKS_RANGE, (req, from) => this.serveBlocksByRange(req, from), PROTOCOL_LIMITS.blocks);
     p2p.handle(PROTO_BLOCKS_HASH, (req, from) => this.serveBlocksByHash(req, from), PROTOCOL_LIMITS.blocks);
+    p2p.handle(PROTO_MEMPOOL, (req, from) => this.serveMempool(req, from), PROTOCOL_LIMITS.mempool);
 
     p2p.on('peer:connect', (peer) => {
       this.updatePeerMetric();
@@ -148,8 +150,6 @@ export class P2PNetwork implements NodeNetwork {
     this.timer = undefined;
     if (this.txTimer) clearTimeout(this.txTimer);
     this.txTimer = undefined;
-    if (this.mempoolAnnounce) clearTimeout(this.mempoolAnnounce);
-    this.mempoolAnnounce = undefined;
     this.node?.off('reorg', this.onReorg);
     await this.syncer?.stop();
     await this.p2pNode?.stop();
@@ -259,7 +259,7 @@ export class P2PNetwork implements NodeNetwork {
       if (s) {
         this.node?.log.debug({ peer, height: s.headHeight, work: s.totalWork.toString() }, 'peer status');
         sync.trigger();
-        this.announceMempool();
+        void this.pullMempool(peer);
         return;
       }
       if (this.p2pNode?.isBanned(peer)) return;
@@ -272,18 +272,32 @@ export class P2PNetwork implements NodeNetwork {
   }
 
   /**
-   * Re-gossips our pending transactions (at most one batch) shortly after a peer joins, so a
-   * node that was offline or partitioned learns what it missed (as Bitcoin's mempool relay on
-   * connect). Receivers skip the ones they hold already.
+   * Pulls a peer's pending transactions once after the handshake (mempool/1), so a node that
+   * was offline or partitioned learns what it missed without anyone re-broadcasting. They are
+   * admitted exactly as a gossip batch is; a malformed answer or an invalid transaction costs
+   * the peer score. A peer without the protocol is simply skipped.
    */
-  private announceMempool(): void {
-    if (this.mempoolAnnounce !== undefined) return;
-    this.mempoolAnnounce = setTimeout(() => {
-      this.mempoolAnnounce = undefined;
-      const txs = this.node?.mempool.all().slice(0, MAX_TXS_PER_BATCH) ?? [];
-      if (txs.length > 0) this.broadcastTxs(txs.map((t) => t.bytes));
-    }, 1500);
-    this.mempoolAnnounce.unref();
+  private async pullMempool(peer: string): Promise<void> {
+    const node = this.node;
+    const p2p = this.p2pNode;
+    if (!node || !p2p) return;
+    let body: Uint8Array;
+    try {
+      body = await p2p.request(peer, PROTO_MEMPOOL, new Uint8Array(0), PROTOCOL_LIMITS.mempool);
+    } catch (e) {
+      node.log.debug({ peer, err: toStrataError(e).message }, 'mempool request failed');
+      return;
+    }
+    let raws: Uint8Array[];
+    try {
+      raws = decode(txBatchCodec(node.opts.config.maxTxBytes), body, PROTOCOL_LIMITS.mempool.maxResponseBytes);
+    } catch (e) {
+      p2p.penalize(peer, CHAIN_PENALTY.MALFORMED, `malformed mempool response: ${toStrataError(e).message}`);
+      return;
+    }
+    const { accepted, invalid } = this.admitTxs(raws);
+    if (invalid) p2p.penalize(peer, CHAIN_PENALTY.INVALID_TX, `invalid transaction in mempool response: ${invalid.code} ${invalid.message}`);
+    if (accepted > 0) node.log.info({ peer, offered: raws.length, accepted }, 'pending transactions pulled from peer');
   }
 
   private async refreshStatuses(): Promise<void> {
@@ -365,21 +379,7 @@ export class P2PNetwork implements NodeNetwork {
       p2p.penalize(from, CHAIN_PENALTY.MALFORMED - PENALTY.GOSSIP_REJECTED, `malformed tx batch: ${toStrataError(e).message}`);
       return 'reject';
     }
-    let accepted = 0;
-    let invalid: StrataError | undefined;
-    for (const raw of raws) {
-      try {
-        if (node.mempool.has(txHashOf(raw))) continue;
-        node.submitTx(raw, { gossip: false });
-        accepted++;
-      } catch (e) {
-        const err = toStrataError(e);
-        if (INVALID_TX_CODES.has(err.code)) {
-          invalid = err;
-          break;
-        }
-      }
-    }
+    const { accepted, invalid } = this.admitTxs(raws);
     if (invalid) {
       p2p.penalize(from, CHAIN_PENALTY.INVALID_TX - PENALTY.GOSSIP_REJECTED, `invalid transaction in batch: ${invalid.code} ${invalid.message}`);
       return 'reject';
@@ -387,7 +387,48 @@ export class P2PNetwork implements NodeNetwork {
     return accepted > 0 ? 'accept' : 'ignore';
   }
 
+  /**
+   * Offers raw transactions from a peer to the mempool (without re-gossip), skipping those
+   * held already; stops at the first one that is invalid in itself (bad signature, wrong
+   * chain…), which the caller holds against the peer. Rejections for the moment (nonce gaps,
+   * a full pool) are not the peer's fault.
+   */
+  private admitTxs(raws: Uint8Array[]): { accepted: number; invalid?: StrataError } {
+    const node = this.node;
+    let accepted = 0;
+    if (!node) return { accepted };
+    for (const raw of raws) {
+      try {
+        if (node.mempool.has(txHashOf(raw))) continue;
+        node.submitTx(raw, { gossip: false });
+        accepted++;
+      } catch (e) {
+        const err = toStrataError(e);
+        if (INVALID_TX_CODES.has(err.code)) return { accepted, invalid: err };
+      }
+    }
+    return { accepted };
+  }
+
   // ----------------------------------------------------------------- request handlers
+
+  private async serveMempool(req: Uint8Array, from: string): Promise<Uint8Array> {
+    const node = this.node;
+    if (!node) throw new StrataError('NETWORK', 'node not running');
+    if (req.length !== 0) {
+      this.p2pNode?.penalize(from, CHAIN_PENALTY.MALFORMED, 'malformed mempool request');
+      throw new StrataError('DECODE_INVALID', 'a mempool request is empty');
+    }
+    const out: Uint8Array[] = [];
+    let bytes = 0;
+    for (const t of node.mempool.all()) {
+      if (out.length >= MAX_TXS_PER_BATCH || bytes + t.bytes.length + 8 > MAX_MEMPOOL_RESPONSE_BYTES) break;
+      out.push(t.bytes);
+      bytes += t.bytes.length + 8;
+    }
+    return encode(txBatchCodec(node.opts.config.maxTxBytes), out);
+  }
+
 
   private async serveStatus(req: Uint8Array, from: string): Promise<Uint8Array> {
     const sync = this.requireSync();

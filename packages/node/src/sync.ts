@@ -21,6 +21,7 @@ import {
   MAX_BLOCKS_RESPONSE_BYTES,
   MAX_HEADER_BYTES,
   MAX_HEADERS_PER_REQUEST,
+  MAX_MEMPOOL_RESPONSE_BYTES,
   PROTO_BLOCKS_HASH,
   PROTO_HEADERS,
   PROTO_STATUS,
@@ -47,6 +48,7 @@ export const PROTOCOL_LIMITS = {
   status: { maxRequestBytes: 512, maxResponseBytes: 512, timeoutMs: 5_000 },
   headers: { maxRequestBytes: 64, maxResponseBytes: MAX_HEADERS_PER_REQUEST * (MAX_HEADER_BYTES + 4) + 16, timeoutMs: 10_000 },
   blocks: { maxRequestBytes: MAX_BLOCKS_PER_REQUEST * 33 + 16, maxResponseBytes: MAX_BLOCKS_RESPONSE_BYTES + 1024, timeoutMs: 20_000 },
+  mempool: { maxRequestBytes: 16, maxResponseBytes: MAX_MEMPOOL_RESPONSE_BYTES + 1024, timeoutMs: 10_000 },
 } as const;
 
 /** What a sync needs from the p2p layer (a P2PNode satisfies it). */

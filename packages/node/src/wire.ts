@@ -17,6 +17,14 @@ export const PROTO_HEADERS = 'headers-by-range/1';
 export const PROTO_BLOCKS_RANGE = 'blocks-by-range/1';
 /** Any stored blocks by hash. */
 export const PROTO_BLOCKS_HASH = 'blocks-by-hash/1';
+/**
+ * A peer's pending transactions (empty request; response: a transaction batch, highest fee
+ * first), pulled once after the status handshake so a node that joins or returns learns what
+ * it missed, as Bitcoin's `mempool` message (BIP 35) does.
+ */
+export const PROTO_MEMPOOL = 'mempool/1';
+/** Response size limit of the mempool protocol (a server stops adding transactions before it). */
+export const MAX_MEMPOOL_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /** Most headers in one headers-by-range response. */
 export const MAX_HEADERS_PER_REQUEST = 1024;
