@@ -104,6 +104,8 @@ export class StrataNode extends EventEmitter<NodeEvents> {
   private powAbort: AbortController | undefined;
   private powLoop: Promise<void> | undefined;
   private running = false;
+  /** Set by the first `stop()`, started or not: the database is closed and the lock released. */
+  private closed = false;
   /** Dev clock offset (dev_increaseTime). */
   timeOffsetMs = 0;
   readonly producer: Uint8Array;
@@ -160,9 +162,10 @@ export class StrataNode extends EventEmitter<NodeEvents> {
     this.applyMiningMode();
   }
 
-  /** Stops production, the network and the database. Safe to call twice. */
+  /** Stops production, the network and the database, and frees the data dir. Safe to call twice, and on a node never started. */
   async stop(): Promise<void> {
-    if (!this.running) return;
+    if (this.closed) return;
+    this.closed = true;
     this.running = false;
     this.stopProduction();
     await this.powLoop?.catch(() => {});
