@@ -136,7 +136,7 @@ async function importAll(chain: Chain, blocks: Block[], verifier: TxVerifier): P
     waiting += w1 - w0;
     txs += verified.length;
   }
-  if (process.env.BENCH_DEBUG) console.error(`import ${importing.toFixed(0)} ms, waiting for signatures ${waiting.toFixed(0)} ms`);
+  if (process.env.BENCH_DEBUG) console.error(`import ${importing.toFixed(0)} ms, recovering or waiting for signatures ${waiting.toFixed(0)} ms`);
   return txs / ((performance.now() - t) / 1000);
 }
 

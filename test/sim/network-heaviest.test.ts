@@ -9,49 +9,25 @@ import {
   encodeRange,
   HashesCodec,
   HeadersCodec,
-  P2PNetwork,
+  type P2PNetwork,
   PROTO_BLOCKS_HASH,
   PROTO_BLOCKS_RANGE,
   PROTO_HEADERS,
   PROTOCOL_LIMITS,
-  StrataNode,
+  type StrataNode,
 } from '@strata/node';
 import { decode, encode, initHashing, toHex } from '@strata/primitives';
-import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { devConfig, keys, tempDir } from '../helpers/chain.js';
+import { devConfig } from '../helpers/chain.js';
+import { simNode, stopSimNodes } from '../helpers/sim-node.js';
 import { waitUntil } from '../helpers/node-process.js';
 
 await initHashing();
-const logger = pino({ level: 'silent' });
-const cleanup: (() => Promise<void> | void)[] = [];
-afterAll(async () => {
-  for (const c of cleanup.reverse()) await c();
-});
+afterAll(stopSimNodes);
 
 const config = devConfig({ pow: { enabled: false }, confirmations: 1000 });
-
-async function node(name: string, blocks: number, producer: number, bootnodes: string[] = [], prefix?: { from: StrataNode; blocks: number }): Promise<StrataNode> {
-  const t = tempDir(`strata-sim-${name}-`);
-  const n = await StrataNode.create({ dataDir: t.dir, config, mining: 'off', verifierThreads: 0 }, { logger });
-  n.network = new P2PNetwork({ listen: ['/ip4/127.0.0.1/tcp/0'], bootnodes, statusIntervalMs: 300 });
-  // Optionally start from another node's first blocks (a shared history, then a fork).
-  for (let h = 1; h <= (prefix?.blocks ?? 0); h++) {
-    const src = prefix!.from.chain;
-    const hash = src.blockAt(h)!.hash;
-    n.chain.importBlock({ header: src.store.getHeader(hash)!, txs: src.store.getBody(hash) ?? [] });
-  }
-  for (let i = 0; i < blocks; i++) {
-    const built = n.chain.buildBlock([], { producer: keys[producer]!.address, timestamp: n.chain.head.header.timestamp + 1000 });
-    n.chain.importBlock({ header: built.header, txs: [] }, { verified: [], execution: built.execution });
-  }
-  await n.start();
-  cleanup.push(async () => {
-    await n.stop();
-    t.cleanup();
-  });
-  return n;
-}
+const node = (name: string, blocks: number, producer: number, bootnodes: string[] = [], prefix?: { from: StrataNode; blocks: number }) =>
+  simNode(name, config, { blocks, producer, bootnodes, ...(prefix ? { prefix } : {}) });
 
 describe('sync chooses the heaviest chain', () => {
   it('a fresh node shown a light and a heavy chain syncs the heavy one, never the light one', async () => {

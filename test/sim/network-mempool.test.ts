@@ -3,33 +3,18 @@
  * transactions once after the handshake (mempool/1), instead of anyone re-broadcasting them;
  * the protocol refuses a malformed request and costs the sender score.
  */
-import { P2PNetwork, PROTO_MEMPOOL, PROTOCOL_LIMITS, StrataNode, txBatchCodec } from '@strata/node';
+import { type P2PNetwork, PROTO_MEMPOOL, PROTOCOL_LIMITS, txBatchCodec } from '@strata/node';
 import { decode, initHashing, toHex } from '@strata/primitives';
-import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { devConfig, keys, tempDir, transferTx } from '../helpers/chain.js';
+import { devConfig, keys, transferTx } from '../helpers/chain.js';
+import { simNode, stopSimNodes } from '../helpers/sim-node.js';
 import { waitUntil } from '../helpers/wait.js';
 
 await initHashing();
-const logger = pino({ level: 'silent' });
-const cleanup: (() => Promise<void> | void)[] = [];
-afterAll(async () => {
-  for (const c of cleanup.reverse()) await c();
-});
+afterAll(stopSimNodes);
 
 const config = devConfig({ pow: { enabled: false } });
-
-async function node(name: string, bootnodes: string[] = []): Promise<StrataNode> {
-  const t = tempDir(`strata-sim-${name}-`);
-  const n = await StrataNode.create({ dataDir: t.dir, config, mining: 'off', verifierThreads: 0 }, { logger });
-  n.network = new P2PNetwork({ listen: ['/ip4/127.0.0.1/tcp/0'], bootnodes, statusIntervalMs: 300 });
-  await n.start();
-  cleanup.push(async () => {
-    await n.stop();
-    t.cleanup();
-  });
-  return n;
-}
+const node = (name: string, bootnodes: string[] = []) => simNode(name, config, { bootnodes });
 
 describe('mempool/1: pending transactions pulled after the handshake', () => {
   it('a node that joins late gets the pending transactions of its peer', async () => {

@@ -4,6 +4,7 @@ import { BlockCodec, decodeBlock, decodeHeader, encodeBlock, encodeHeader, type 
 import { bytesEqual, decode, DecodeError, encode, fixedBytes, initHashing, list, recoverAddress, secpBackend, sign, struct, toHex, uint, uintBig, useNobleSecp256k1, varBytes } from '@strata/primitives';
 import { decodeTx, encodeTx, recoverSender, signTx, type UnsignedTx } from '@strata/runtime';
 import { keys } from '../helpers/chain.js';
+import { editsArb, mutate } from '../helpers/mutate.js';
 
 await initHashing();
 
@@ -82,21 +83,14 @@ describe('canonical encoding', () => {
       fc.property(
         unsignedArb,
         headerArb,
-        fc.array(fc.record({ at: fc.nat(), op: fc.integer({ min: 0, max: 2 }), byte: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 4 }),
+        editsArb,
         (u, h, edits) => {
           for (const [bytes, dec, enc] of [
             [encodeTx(signTx(u, keys[0]!.secretKey)), decodeTx, encodeTx],
             [encodeHeader(h), decodeHeader, encodeHeader],
             [encodeBlock({ header: h, txs: [new Uint8Array([1, 2, 3])] }), decodeBlock, encodeBlock],
           ] as [Uint8Array, (b: Uint8Array) => unknown, (v: never) => Uint8Array][]) {
-            const m = Array.from(bytes);
-            for (const e of edits) {
-              const i = e.at % (m.length + 1);
-              if (e.op === 0) m.splice(i, 1);
-              else if (e.op === 1) m.splice(i, 0, e.byte);
-              else if (i < m.length) m[i] = e.byte;
-            }
-            const mutated = Uint8Array.from(m);
+            const mutated = mutate(bytes, edits);
             let decoded: unknown;
             try {
               decoded = dec(mutated);

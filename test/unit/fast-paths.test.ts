@@ -29,6 +29,7 @@ import {
 import { OverlayView, type StateView } from '@strata/state';
 import * as R from '../fixtures/reference-codec.js';
 import { keys } from '../helpers/chain.js';
+import { editsArb, mutate } from '../helpers/mutate.js';
 
 await initHashing();
 
@@ -48,23 +49,6 @@ function outcome(f: () => unknown): unknown {
   } catch (e) {
     return { err: e instanceof DecodeError ? `DecodeError:${e.code}` : e instanceof P.StrataError ? `StrataError:${e.code}` : (e as Error).name };
   }
-}
-
-/** Deletes, inserts and overwrites a few bytes. */
-const editsArb = fc.array(fc.record({ at: fc.nat(), op: fc.integer({ min: 0, max: 2 }), byte: fc.integer({ min: 0, max: 255 }) }), {
-  minLength: 1,
-  maxLength: 4,
-});
-
-function mutate(bytes: Uint8Array, edits: { at: number; op: number; byte: number }[]): Uint8Array {
-  const m = Array.from(bytes);
-  for (const e of edits) {
-    const i = e.at % (m.length + 1);
-    if (e.op === 0) m.splice(i, 1);
-    else if (e.op === 1) m.splice(i, 0, e.byte);
-    else if (i < m.length) m[i] = e.byte;
-  }
-  return Uint8Array.from(m);
 }
 
 /** Byte strings around every RLP length boundary (single byte, 55/56, 255/256). */

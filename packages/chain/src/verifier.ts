@@ -25,7 +25,18 @@ interface Job {
   input: Uint8Array;
   output: Uint8Array;
   ctl: Int32Array;
+  /** Settles when every chunk is recovered. */
+  done: Promise<void>;
   finish(): void;
+}
+
+/** A transaction decoded and hashed, waiting for its sender. */
+interface Pending {
+  i: number;
+  tx: SignedTx;
+  bytes: Uint8Array;
+  hash: Uint8Array;
+  digest: Uint8Array;
 }
 
 /**
@@ -38,7 +49,7 @@ export class TxVerifier {
   private readonly workers: Worker[] = [];
   private readonly jobs = new Map<number, Job>();
   private nextId = 0;
-  /** The job id behind each promise `verify` returned, so `help` can stop at it. */
+  /** The job behind each promise `verify` returned, so `help` can stop at it. */
   private readonly jobOf = new WeakMap<Promise<VerifiedTx[]>, number>();
 
   /**
@@ -88,54 +99,52 @@ export class TxVerifier {
    * as Bitcoin's and geth's signature caches do, and its signature is not recovered again.
    */
   verify(raw: Uint8Array[], maxTxBytes?: number, known?: (hash: Uint8Array) => VerifiedTx | undefined): Promise<VerifiedTx[]> {
-    // The job (if any) is created synchronously inside `run`, so it takes this id.
-    const id = this.nextId;
-    const p = this.run(raw, maxTxBytes, known);
-    this.jobOf.set(p, id);
+    const results: (VerifiedTx | undefined)[] = new Array(raw.length);
+    const todo: Pending[] = [];
+    try {
+      raw.forEach((bytes, i) => {
+        const hash = txHashOf(bytes);
+        const cached = known?.(hash);
+        if (cached && bytesEqual(cached.bytes, bytes)) {
+          results[i] = cached;
+          return;
+        }
+        try {
+          todo.push({ i, tx: decodeTx(bytes, maxTxBytes), bytes, hash, digest: signingDigestOfRaw(bytes) });
+        } catch (e) {
+          const err = toStrataError(e);
+          throw new StrataError(err.code, `transaction ${i}: ${err.message}`, { index: i });
+        }
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const job = todo.length > 0 ? this.submit(todo) : undefined;
+    const p = this.collect(results, todo, job);
+    if (job) this.jobOf.set(p, job.id);
     return p;
   }
 
-  private async run(raw: Uint8Array[], maxTxBytes?: number, known?: (hash: Uint8Array) => VerifiedTx | undefined): Promise<VerifiedTx[]> {
-    const results: (VerifiedTx | undefined)[] = new Array(raw.length);
-    const todo: { i: number; tx: SignedTx; bytes: Uint8Array; hash: Uint8Array; digest: Uint8Array }[] = [];
-    raw.forEach((bytes, i) => {
-      const hash = txHashOf(bytes);
-      const cached = known?.(hash);
-      if (cached && bytesEqual(cached.bytes, bytes)) {
-        results[i] = cached;
-        return;
-      }
-      try {
-        const tx = decodeTx(bytes, maxTxBytes);
-        todo.push({ i, tx, bytes, hash, digest: signingDigestOfRaw(bytes) });
-      } catch (e) {
-        const err = toStrataError(e);
-        throw new StrataError(err.code, `transaction ${i}: ${err.message}`, { index: i });
-      }
-    });
+  /** Queues the recoveries of `todo` as a job for the workers (or runs it here without any). */
+  private submit(todo: Pending[]): Job {
     const n = todo.length;
-    let pubkeys: Uint8Array = new Uint8Array(0);
-    if (n > 0) {
-      const job = this.newJob(n);
-      todo.forEach((d, j) => {
-        job.input.set(d.digest, j * ENTRY);
-        job.input.set(d.tx.signature, j * ENTRY + 32);
-      });
-      const done = new Promise<void>((resolve) => {
-        job.finish = () => {
-          this.jobs.delete(job.id);
-          resolve();
-        };
-      });
-      this.jobs.set(job.id, job);
-      const workers = this.pool();
-      if (workers.length === 0 || n < 16) runChunks(job);
-      else for (const w of workers) w.postMessage({ id: job.id, count: n, input: job.input, output: job.output, ctl: job.ctl });
-      await done;
-      pubkeys = job.output;
-    }
+    const job = this.newJob(n);
     todo.forEach((d, j) => {
-      const pk = pubkeys.subarray(j * 33, j * 33 + 33);
+      job.input.set(d.digest, j * ENTRY);
+      job.input.set(d.tx.signature, j * ENTRY + 32);
+    });
+    this.jobs.set(job.id, job);
+    const workers = this.pool();
+    if (workers.length === 0 || n < 16) runChunks(job);
+    else for (const w of workers) w.postMessage({ id: job.id, count: n, input: job.input, output: job.output, ctl: job.ctl });
+    return job;
+  }
+
+  /** Waits for `job`, then turns its public keys into senders (INVALID_SIGNATURE where none). */
+  private async collect(results: (VerifiedTx | undefined)[], todo: Pending[], job: Job | undefined): Promise<VerifiedTx[]> {
+    if (job) await job.done;
+    todo.forEach((d, j) => {
+      const pk = (job as Job).output.subarray(j * 33, j * 33 + 33);
       if (pk[0] === 0) throw new StrataError('INVALID_SIGNATURE', `transaction ${d.i}: signature does not recover to a public key`, { index: d.i });
       results[d.i] = { tx: d.tx, bytes: d.bytes, hash: d.hash, sender: addressOfPublicKey(new Uint8Array(pk)) };
     });
@@ -143,16 +152,24 @@ export class TxVerifier {
   }
 
   private newJob(count: number): Job {
-    const chunks = Math.ceil(count / CHUNK);
-    return {
+    let finish: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const job: Job = {
       id: this.nextId++,
       count,
-      chunks,
+      chunks: Math.ceil(count / CHUNK),
       input: new Uint8Array(new SharedArrayBuffer(count * ENTRY)),
       output: new Uint8Array(new SharedArrayBuffer(count * 33)),
       ctl: new Int32Array(new SharedArrayBuffer(8)),
-      finish: () => undefined,
+      done,
+      finish: () => {
+        this.jobs.delete(job.id);
+        finish();
+      },
     };
+    return job;
   }
 
   /** Stops the workers. Pending jobs are finished on this thread (a chunk a worker was in the middle of is redone). */

@@ -105,7 +105,17 @@ export function bytesKey(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 }
 
-/** Inverse of `bytesKey`. */
-export function bytesFromKey(k: string): Uint8Array {
-  return new Uint8Array(Buffer.from(k, 'latin1'));
+const pairUnits: number[] = [];
+
+/**
+ * A Map key for byte arrays of ONE fixed even length per map (20-byte addresses, 32-byte state
+ * keys): two bytes per UTF-16 code unit, half as long as `bytesKey` and built without a Buffer
+ * (the hot maps of execution use it). Arrays of different lengths, or an odd length, can give
+ * equal keys, so never mix lengths in one map; it does not order like the bytes.
+ */
+export function pairKey(b: Uint8Array): string {
+  const n = b.length >> 1;
+  pairUnits.length = n;
+  for (let i = 0; i < n; i++) pairUnits[i] = ((b[2 * i] as number) << 8) | (b[2 * i + 1] as number);
+  return String.fromCharCode.apply(null, pairUnits);
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { blake2b as nobleBlake2b } from '@noble/hashes/blake2.js';
-import { utf8 } from './bytes.js';
+import { bytesKey, utf8 } from './bytes.js';
 
 /** CKB's personalization for blake2b-256 (`ckb-default-hash`, exactly 16 bytes). */
 export const DEFAULT_PERSONAL = utf8('ckb-default-hash');
@@ -23,7 +23,7 @@ const MAX_TEMPLATES = 64;
 const INPUT = TEMPLATES + MAX_TEMPLATES * STATE_BYTES;
 /** Initial hash states, one per personalization seen (keyed by its 16 bytes as latin1). */
 const templates = new Map<string, number>();
-/** The same, by array identity: personalizations are nearly always module constants. */
+/** The same, by array identity: personalizations are module constants (never change an array once hashed with). */
 const byIdentity = new WeakMap<Uint8Array, number>();
 
 /**
@@ -46,13 +46,14 @@ export async function initHashing(): Promise<void> {
 }
 
 /**
- * The initial state for a personalization, computed once: later hashes copy these 216 bytes
- * instead of re-running the parameter-block setup.
+ * Where the initial state for a personalization is kept, computed once: later hashes copy
+ * these 216 bytes instead of re-running the parameter-block setup. Returns -1 when the table is
+ * full; the state at STATE has then just been initialised for this one hash.
  */
 function template(w: Blake2bExports, personal: Uint8Array): number {
   const known = byIdentity.get(personal);
-  if (known !== undefined && personal.length === 16) return known;
-  const k = Buffer.from(personal.buffer, personal.byteOffset, personal.byteLength).toString('latin1');
+  if (known !== undefined) return known;
+  const k = bytesKey(personal);
   const t = templates.get(k);
   if (t !== undefined) {
     byIdentity.set(personal, t);

@@ -14,6 +14,7 @@ import {
   encode,
   fixedBytes,
   fromHex,
+  pairKey,
   StrataError,
   struct,
   toHex,
@@ -113,7 +114,7 @@ export function accountKey(address: Uint8Array): Uint8Array {
   // else by its one-char-per-byte key, in separate maps so the two forms never meet.
   const isAddress = address instanceof Uint8Array && address.length === 20;
   const cache = isAddress ? addressKeyCache : otherKeyCache;
-  const k = isAddress ? addressCacheKey(address) : bytesKey(address);
+  const k = isAddress ? pairKey(address) : bytesKey(address);
   let key = cache.get(k);
   if (!key) {
     key = stateKey('bank', ACCOUNT_TAG, address);
@@ -124,21 +125,6 @@ export function accountKey(address: Uint8Array): Uint8Array {
     cache.set(k, key);
   }
   return key;
-}
-
-function addressCacheKey(a: Uint8Array): string {
-  return String.fromCharCode(
-    ((a[0] as number) << 8) | (a[1] as number),
-    ((a[2] as number) << 8) | (a[3] as number),
-    ((a[4] as number) << 8) | (a[5] as number),
-    ((a[6] as number) << 8) | (a[7] as number),
-    ((a[8] as number) << 8) | (a[9] as number),
-    ((a[10] as number) << 8) | (a[11] as number),
-    ((a[12] as number) << 8) | (a[13] as number),
-    ((a[14] as number) << 8) | (a[15] as number),
-    ((a[16] as number) << 8) | (a[17] as number),
-    ((a[18] as number) << 8) | (a[19] as number),
-  );
 }
 
 const addressKeyCache = new Map<string, Uint8Array>();

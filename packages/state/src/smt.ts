@@ -75,8 +75,6 @@ export interface UpdateResult {
 export interface UpdateOptions {
   /** Allocator of storage locations: produces the storage form (child locations). */
   locs?: NodeLocations;
-  /** Location of the current root, if known (otherwise the reader resolves it). */
-  rootLoc?: number;
 }
 
 /** Hash of a value as stored in a leaf. */
@@ -234,7 +232,8 @@ export class SparseMerkleTree {
     const locs = opts.locs;
     this.nextLoc = locs ? locs.begin() : undefined;
     try {
-      const ref = this.updateRef({ hash: root, kind: isEmpty(root) ? 'empty' : 'unknown', loc: opts.rootLoc }, 0, sorted, 0, sorted.length, newNodes);
+      // The root's location is not known here: the reader resolves it (StateDb: the roots table).
+      const ref = this.updateRef({ hash: root, kind: isEmpty(root) ? 'empty' : 'unknown' }, 0, sorted, 0, sorted.length, newNodes);
       return { root: ref.hash, rootLoc: ref.kind === 'empty' ? undefined : ref.loc, newNodes };
     } finally {
       if (locs) locs.end(this.nextLoc as number);

@@ -151,8 +151,7 @@ export class StateDb {
     return {
       reads,
       get: (key) => {
-        const v = this.flat.get(key);
-        const out = v === undefined ? undefined : new Uint8Array(v);
+        const out = this.readFlat(key);
         // A copy: whatever the reader's caller does with its array, the undo log keeps the original.
         reads.set(bytesKey(key), out?.slice());
         return out;
@@ -161,12 +160,12 @@ export class StateDb {
   }
 
   /** Reader over the current (head) flat state. */
-  readonly flatReader: StateReader = {
-    get: (key) => {
-      const v = this.flat.get(key);
-      return v === undefined ? undefined : new Uint8Array(v);
-    },
-  };
+  readonly flatReader: StateReader = { get: (key) => this.readFlat(key) };
+
+  private readFlat(key: Uint8Array): Uint8Array | undefined {
+    const v = this.flat.get(key);
+    return v === undefined ? undefined : new Uint8Array(v);
+  }
 
   /**
    * Allocator of node locations for tree updates whose nodes this database will store. Runs
@@ -263,13 +262,8 @@ export class StateDb {
   applyChanges(changes: KeyChange[], undoId: Uint8Array, prior?: ReadonlyMap<string, Uint8Array | undefined>): void {
     const log: { key: Uint8Array; old: Uint8Array | undefined }[] = [];
     for (const c of changes) {
-      let old: Uint8Array | undefined;
       const k = prior && bytesKey(c.key);
-      if (k !== undefined && prior?.has(k)) old = prior.get(k);
-      else {
-        const v = this.flat.get(c.key);
-        old = v === undefined ? undefined : new Uint8Array(v);
-      }
+      const old = k !== undefined && prior?.has(k) ? prior.get(k) : this.readFlat(c.key);
       log.push({ key: c.key, old });
       if (c.value === null) this.flat.removeSync(c.key);
       else this.flat.putSync(c.key, c.value);

@@ -2,7 +2,7 @@
  * StateView: the only way the runtime touches state. Keys are 32 bytes (already hashed by the
  * module that owns them, see `stateKey`), values are opaque bytes.
  */
-import { blake2b256Parts, bytesKey, StrataError, utf8 } from '@strata/primitives';
+import { blake2b256Parts, bytesKey, pairKey, StrataError, utf8 } from '@strata/primitives';
 import { canonicalNode, type KeyChange, type NodeReader, SparseMerkleTree } from './smt.js';
 
 /** Read/write access to state, by 32-byte key. */
@@ -37,51 +37,21 @@ export class OverlayView implements StateView {
 
   constructor(private readonly base: StateReader) {}
 
-  /**
-   * Map key of a 32-byte state key: its 16 big-endian byte pairs as UTF-16 code units. Only
-   * 32-byte keys are ever written, so the map holds nothing else; half the length of a
-   * one-char-per-byte key, and no Buffer round trip.
-   */
-  private static mapKey(k: Uint8Array): string {
-    return String.fromCharCode(
-      ((k[0] as number) << 8) | (k[1] as number),
-      ((k[2] as number) << 8) | (k[3] as number),
-      ((k[4] as number) << 8) | (k[5] as number),
-      ((k[6] as number) << 8) | (k[7] as number),
-      ((k[8] as number) << 8) | (k[9] as number),
-      ((k[10] as number) << 8) | (k[11] as number),
-      ((k[12] as number) << 8) | (k[13] as number),
-      ((k[14] as number) << 8) | (k[15] as number),
-      ((k[16] as number) << 8) | (k[17] as number),
-      ((k[18] as number) << 8) | (k[19] as number),
-      ((k[20] as number) << 8) | (k[21] as number),
-      ((k[22] as number) << 8) | (k[23] as number),
-      ((k[24] as number) << 8) | (k[25] as number),
-      ((k[26] as number) << 8) | (k[27] as number),
-      ((k[28] as number) << 8) | (k[29] as number),
-      ((k[30] as number) << 8) | (k[31] as number),
-    );
-  }
-
   get(key: Uint8Array): Uint8Array | undefined {
-    if (key instanceof Uint8Array && key.length === 32) {
-      const w = this.writes.get(OverlayView.mapKey(key));
-      if (w) return w.value ?? undefined;
-    } else {
-      // No write can have another shape (put rejects it); bytesKey keeps the old error for non-bytes.
-      bytesKey(key);
-    }
+    // Only 32-byte keys are ever written (put and del check), so other shapes go to the base.
+    const w = key.length === 32 ? this.writes.get(pairKey(key)) : undefined;
+    if (w) return w.value ?? undefined;
     return this.base.get(key);
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
     checkKey(key);
-    this.writes.set(OverlayView.mapKey(key), { key, value });
+    this.writes.set(pairKey(key), { key, value });
   }
 
   del(key: Uint8Array): void {
     checkKey(key);
-    this.writes.set(OverlayView.mapKey(key), { key, value: null });
+    this.writes.set(pairKey(key), { key, value: null });
   }
 
   /** Pushes the buffered writes into `target` (normally the parent view). */
