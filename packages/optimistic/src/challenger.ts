@@ -150,7 +150,7 @@ export class ChallengerService {
       blockNumber: sw.block.number,
       timestamp: sw.block.timestamp,
       op: sw.op,
-      siblings: proof.siblings.map((s) => s ?? undefined),
+      siblings: proof.siblings,
       witness: sw.witness,
     });
     const words = Math.ceil(args.length / 32);

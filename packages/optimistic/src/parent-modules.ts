@@ -13,7 +13,6 @@ import {
   encode,
   fixedBytes,
   list,
-  optional,
   StrataError,
   struct,
   toHex,
@@ -101,7 +100,8 @@ export const StepArgs = struct('StepArgs', {
   blockNumber: uint,
   timestamp: uint,
   op: varBytes(128 * 1024),
-  siblings: list(optional(fixedBytes(32)), 64),
+  /** Sibling hashes from the leaf up, exactly as many as `(index, count)` dictates. */
+  siblings: list(fixedBytes(32), 64),
   witness: list(varBytes(4096), 20_000),
 });
 /** `op_disputes.timeout` and `op_disputes.reclaimBond` */
@@ -615,7 +615,7 @@ export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
         const batch = readBatch(ctx.view, cfg.rollupId, a.batchIndex);
         if (!batch || g.lo < batch.firstOp || g.lo >= batch.firstOp + batch.opCount) dispute(`operation ${g.lo} is not in batch ${a.batchIndex}`);
         const leaf = opLeaf(a.blockNumber, a.timestamp, opHash(a.op));
-        if (!verifyMerkleProof(batch.opsRoot, leaf, { index: g.lo - batch.firstOp, count: batch.opCount, siblings: a.siblings.map((s) => s ?? null) })) {
+        if (!verifyMerkleProof(batch.opsRoot, leaf, { index: g.lo - batch.firstOp, count: batch.opCount, siblings: a.siblings })) {
           dispute(`operation does not match batch ${a.batchIndex}'s commitment at position ${g.lo - batch.firstOp}`);
         }
         const words = a.witness.reduce((n, w) => n + Math.ceil(w.length / 32), 0) + Math.ceil(a.op.length / 32);
