@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StrataNode, startRpc } from '@strata/node';
 import {
   BatcherService,
-  BRIDGE_MODULE,
+  rollupModuleNames,
   ChallengerService,
   defaultRollupConfig,
   DepositArgs,
@@ -52,6 +52,7 @@ const silent = { info() {}, warn() {}, debug() {} };
 const t = tempDir('strata-op-e2e-');
 
 const rollup: RollupConfig = defaultRollupConfig({ batcher: batcherKey.address, challengeWindow: 8, clockBlocks: 40, sequencingWindow: 20 });
+const BRIDGE_MODULE = rollupModuleNames(rollup.rollupId).bridge;
 let l1: StrataNode;
 let l1Rpc: RpcServer;
 let l2Rpc: RpcServer;

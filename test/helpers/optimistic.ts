@@ -12,7 +12,7 @@ import {
   bondAddress,
   getWithdrawal,
   NodeL1Client,
-  optimisticParentModules,
+  parentModules,
   ProposerService,
   readWithdrawalState,
   RollupNode,
@@ -35,11 +35,16 @@ export class L1Miner {
   readonly chain: Chain;
   pending: VerifiedTx[] = [];
   private readonly cleanup: () => void;
-  constructor(readonly rollup: RollupConfig) {
+  /** `siblings`: more rollups settled on the same L1 (each with its own chain id). */
+  constructor(
+    readonly rollup: RollupConfig,
+    siblings: RollupConfig[] = [],
+  ) {
     const t = tempDir('strata-op-');
     this.cleanup = t.cleanup;
     const store = new ChainStore(openDatabase({ path: t.dir }));
-    this.chain = Chain.open(devConfig({ confirmations: 3 }), new ModuleRegistry([bankModule, ...optimisticParentModules(rollup)]), store);
+    const modules = [bankModule, ...parentModules(rollup), ...siblings.flatMap((s) => parentModules(s))];
+    this.chain = Chain.open(devConfig({ confirmations: 3 }), new ModuleRegistry(modules), store);
   }
   submitTx(raw: Uint8Array): VerifiedTx {
     const v = verifyRawTx(raw);
@@ -184,7 +189,7 @@ export class RollupWorld {
       const ref = this.l1.chain.blockAt(h)!;
       const receipts = this.l1.chain.receipts(ref.hash) ?? [];
       for (const [i, r] of receipts.entries()) {
-        for (const e of r.events) if (e.module === 'op_bridge' && e.type === 'deposit' && receipts[i]?.status === 'ok') n += BigInt(e.data.amount as string);
+        for (const e of r.events) if (e.module === `op_bridge/${this.rollup.rollupId}` && e.type === 'deposit' && receipts[i]?.status === 'ok') n += BigInt(e.data.amount as string);
       }
     }
     return n;

@@ -15,7 +15,6 @@ import { opHash, opLeaf } from './ops.js';
 import {
   BisectArgs,
   ChallengeArgs,
-  DISPUTES_MODULE,
   GameRefArgs,
   OUTPUT_DISCARDED,
   StepArgs,
@@ -79,7 +78,7 @@ export class ChallengerService {
       const local = node.chain.rootAfterOps(out.opEnd);
       const wrong = !local || !bytesEqual(local, out.stateRoot);
       if ((wrong || this.opts.dishonest) && node.l1Status.height < out.l1Height + cfg.challengeWindow && !this.challenged.has(i)) {
-        await node.l1.send(this.opts.key, DISPUTES_MODULE, 'challenge', encode(ChallengeArgs, { rollupId: cfg.rollupId, outputIndex: i }), CHALLENGE_COMPUTE);
+        await node.l1.send(this.opts.key, node.modules.disputes, 'challenge', encode(ChallengeArgs, { rollupId: cfg.rollupId, outputIndex: i }), CHALLENGE_COMPUTE);
         this.challenged.add(i);
         node.metrics.gamesOpened.inc();
         this.log.warn(
@@ -105,7 +104,7 @@ export class ChallengerService {
         const tag = `${id}:timeout`;
         if (!this.moved.has(tag)) {
           this.moved.add(tag);
-          await node.l1.send(this.opts.key, DISPUTES_MODULE, 'timeout', encode(GameRefArgs, { rollupId: cfg.rollupId, gameId: id }), CHALLENGE_COMPUTE);
+          await node.l1.send(this.opts.key, node.modules.disputes, 'timeout', encode(GameRefArgs, { rollupId: cfg.rollupId, gameId: id }), CHALLENGE_COMPUTE);
           this.log.info({ gameId: id, by: 'challenger', kind: 'timeout', timedOut: game.turn === TURN_PROPOSER ? 'proposer' : 'challenger' }, 'dispute move');
         }
         continue;
@@ -121,7 +120,7 @@ export class ChallengerService {
       const local = node.chain.rootAfterOps(mid);
       if (!local) continue;
       const agree = !this.opts.dishonest && bytesEqual(local, game.midRoot);
-      await node.l1.send(this.opts.key, DISPUTES_MODULE, 'bisect', encode(BisectArgs, { rollupId: cfg.rollupId, gameId: id, agree }), CHALLENGE_COMPUTE);
+      await node.l1.send(this.opts.key, node.modules.disputes, 'bisect', encode(BisectArgs, { rollupId: cfg.rollupId, gameId: id, agree }), CHALLENGE_COMPUTE);
       this.moved.add(tag);
       node.metrics.gameMoves.inc({ role: 'challenger' });
       this.log.info({ gameId: id, move: game.moves + 1, by: 'challenger', kind: 'bisect', mid, agree, range: agree ? [mid, game.hi] : [game.lo, mid] }, 'dispute move');
@@ -154,7 +153,7 @@ export class ChallengerService {
       witness: sw.witness,
     });
     const words = Math.ceil(args.length / 32);
-    await node.l1.send(this.opts.key, DISPUTES_MODULE, 'step', args, STEP_COMPUTE_BASE + words * 8);
+    await node.l1.send(this.opts.key, node.modules.disputes, 'step', args, STEP_COMPUTE_BASE + words * 8);
     node.metrics.gameMoves.inc({ role: 'challenger' });
     this.log.info(
       { gameId: id, move: game.moves + 1, by: 'challenger', kind: 'one-step proof', op: game.lo, l2Block: sw.block.number, witnessNodes: sw.witness.length, computed: toHex(sw.postRoot), claimed: toHex(game.rootHi) },

@@ -7,9 +7,13 @@ import { defaultChainConfig, type ChainConfig } from '@strata/runtime';
 
 /** Protocol parameters of one optimistic rollup. */
 export interface RollupConfig {
-  /** Identifies the rollup in L1 module arguments and state keys. */
+  /**
+   * Identifies the rollup on its parent: module names (`op_bridge/<id>`…), arguments and state
+   * keys. It is the rollup's own chain id (equal to `l2ChainId`), so it differs from the parent's
+   * and every sibling's (the parent's module registry checks both).
+   */
   rollupId: number;
-  /** Chain id of the L2 (its transactions sign over it). */
+  /** Chain id of the L2 (its transactions sign over it); equals `rollupId`. */
   l2ChainId: number;
   /** bech32m prefix of L2 addresses. */
   l2AddressPrefix: string;
@@ -42,9 +46,10 @@ export interface RollupConfig {
 
 /** Defaults for a devnet rollup (short windows). */
 export function defaultRollupConfig(overrides: Partial<RollupConfig> = {}): RollupConfig {
+  const id = overrides.l2ChainId ?? overrides.rollupId ?? 901;
   return {
-    rollupId: 1,
-    l2ChainId: 901,
+    rollupId: id,
+    l2ChainId: id,
     l2AddressPrefix: 'sl',
     batcher: new Uint8Array(20),
     l2FeeRecipient: new Uint8Array(20).fill(0xfe),
@@ -67,6 +72,7 @@ export function checkRollupConfig(cfg: RollupConfig): RollupConfig {
     throw new StrataError('CONFIG_INVALID', `rollup config: ${f} ${why}`, { field: f });
   };
   if (!Number.isSafeInteger(cfg.rollupId) || cfg.rollupId < 0) bad('rollupId', 'must be a non-negative integer');
+  if (cfg.l2ChainId !== cfg.rollupId) bad('rollupId', `must equal l2ChainId (${cfg.l2ChainId}): a rollup is known on its parent by its own chain id`);
   if (cfg.batcher.length !== 20) bad('batcher', 'must be a 20-byte address');
   if (cfg.l2FeeRecipient.length !== 20) bad('l2FeeRecipient', 'must be a 20-byte address');
   if (cfg.challengeWindow < 1) bad('challengeWindow', 'must be at least 1 L1 block');

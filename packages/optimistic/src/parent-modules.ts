@@ -50,10 +50,23 @@ import {
 import { encodeOp, opHash, opLeaf } from './ops.js';
 import { applyL2Op, makeL2Env, WithdrawalCodec, withdrawalKey, type L2Env } from './stf.js';
 
-/** Module names. */
-export const BRIDGE_MODULE = 'op_bridge';
-export const INBOX_MODULE = 'op_inbox';
-export const DISPUTES_MODULE = 'op_disputes';
+/** Base names of the three settlement modules; one instance per rollup is `<base>/<rollupId>`. */
+export const MODULE_BASE = { bridge: 'op_bridge', inbox: 'op_inbox', disputes: 'op_disputes' } as const;
+const BRIDGE_MODULE = MODULE_BASE.bridge;
+const INBOX_MODULE = MODULE_BASE.inbox;
+const DISPUTES_MODULE = MODULE_BASE.disputes;
+
+/** The module names of one rollup's instance on its parent chain. */
+export interface RollupModuleNames {
+  bridge: string;
+  inbox: string;
+  disputes: string;
+}
+
+/** Module names of rollup `rollupId` (its chain id): `op_bridge/<id>`, `op_inbox/<id>`, `op_disputes/<id>`. */
+export function rollupModuleNames(rollupId: number): RollupModuleNames {
+  return { bridge: `${BRIDGE_MODULE}/${rollupId}`, inbox: `${INBOX_MODULE}/${rollupId}`, disputes: `${DISPUTES_MODULE}/${rollupId}` };
+}
 
 const u64 = (n: number) => bigintToFixed(BigInt(n), 8);
 
@@ -432,16 +445,21 @@ export function executeStepOnWitness(env: L2Env, preRoot: Uint8Array, witness: U
 
 /**
  * The settlement modules for one rollup, to add to the parent chain's runtime:
- * `runtime: [bankModule, ...optimisticParentModules(cfg)]`.
+ * `runtime: [bankModule, ...parentModules(cfgA), ...parentModules(cfgB)]`. Their names carry the
+ * rollup's chain id (`rollupModuleNames`), so any number of rollups fit on one parent; the
+ * parent's registry refuses two with one chain id, and `Chain.open` one with the parent's id.
  */
-export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
+export function parentModules(cfgIn: RollupConfig): Module[] {
   const cfg = checkRollupConfig(cfgIn);
+  const names = rollupModuleNames(cfg.rollupId);
+  const settles = { chainId: cfg.rollupId, instance: `optimistic/${cfg.rollupId}` };
   const env = makeL2Env(cfg);
   const escrow = escrowAddress(cfg.rollupId);
   const bonds = bondAddress(cfg.rollupId);
 
   const bridge: Module = {
-    name: BRIDGE_MODULE,
+    name: names.bridge,
+    settles,
     methods: {
       deposit(ctx, args) {
         const a = decode(DepositArgs, args);
@@ -494,7 +512,8 @@ export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
     },
   };
   const inbox: Module = {
-    name: INBOX_MODULE,
+    name: names.inbox,
+    settles,
     methods: {
       postBatch(ctx, args) {
         const a = decode(PostBatchArgsCodec, args);
@@ -515,12 +534,13 @@ export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
     },
     endBlock(ctx: BlockContext) {
       const b = forceInclusion(new StateInboxStore(ctx.view, cfg.rollupId), ctx.block, cfg);
-      if (b) ctx.emit(INBOX_MODULE, 'forcedInclusion', { index: b.index, block: b.record.firstBlock, ops: b.record.opCount });
+      if (b) ctx.emit(names.inbox, 'forcedInclusion', { index: b.index, block: b.record.firstBlock, ops: b.record.opCount });
     },
   };
 
   const disputes: Module = {
-    name: DISPUTES_MODULE,
+    name: names.disputes,
+    settles,
     methods: {
       propose(ctx, args) {
         const a = decode(ProposeArgs, args);
@@ -647,6 +667,9 @@ export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
   };
   return [bridge, inbox, disputes];
 }
+
+/** Same as `parentModules` (the name the first version shipped with). */
+export const optimisticParentModules = parentModules;
 
 function fail(id: number): never {
   throw new StrataError('L2_WITHDRAWAL', `withdrawal ${id} has no proven record`);

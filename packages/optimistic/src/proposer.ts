@@ -10,7 +10,7 @@ import { getAccount, putAccount } from '@strata/runtime';
 import { LayeredNodeReader, MemoryNodeStore, OverlayView, SparseMerkleTree, TreeReader } from '@strata/state';
 import type { RollupLogger } from './derivation.js';
 import { Driver } from './driver.js';
-import { DefendArgs, DISPUTES_MODULE, GAME_OPEN, ProposeArgs, TURN_PROPOSER, type OutputRecord } from './parent-modules.js';
+import { DefendArgs, GAME_OPEN, ProposeArgs, TURN_PROPOSER, type OutputRecord } from './parent-modules.js';
 import type { RollupNode } from './rollup-node.js';
 import { applyL2Op } from './stf.js';
 import { GameTracker } from './game-tracker.js';
@@ -106,7 +106,7 @@ export class ProposerService {
       this.log.warn({ batchIndex: pick, l2Block: rec.firstBlock + rec.blockCount - 1, faultAt: trace.lo + Math.floor(((opEnd - last.opEnd) * 2) / 3) }, 'MALICIOUS proposer: posting a wrong output root');
     }
     const args = encode(ProposeArgs, { rollupId: node.opts.rollup.rollupId, batchIndex: pick, stateRoot: root });
-    await node.l1.send(this.opts.key, DISPUTES_MODULE, 'propose', args, PROPOSE_COMPUTE);
+    await node.l1.send(this.opts.key, node.modules.disputes, 'propose', args, PROPOSE_COMPUTE);
     this.inFlight = { countBefore: last.count, sentAt: node.l1Status.height };
     node.metrics.outputsProposed.inc();
     this.log.info({ batchIndex: pick, l2Block: rec.firstBlock + rec.blockCount - 1, opEnd, stateRoot: toHex(root) }, 'output root proposed');
@@ -155,7 +155,7 @@ export class ProposerService {
       const mid = Math.floor((game.lo + game.hi) / 2);
       const root = this.rootFor(out.batchIndex, mid);
       if (!root) continue;
-      await this.node.l1.send(this.opts.key, DISPUTES_MODULE, 'defend', encode(DefendArgs, { rollupId: this.node.opts.rollup.rollupId, gameId: id, root }), MOVE_COMPUTE);
+      await this.node.l1.send(this.opts.key, this.node.modules.disputes, 'defend', encode(DefendArgs, { rollupId: this.node.opts.rollup.rollupId, gameId: id, root }), MOVE_COMPUTE);
       this.moved.add(tag);
       this.node.metrics.gameMoves.inc({ role: 'proposer' });
       this.log.info({ gameId: id, move: game.moves + 1, by: 'proposer', kind: 'midpoint root', range: [game.lo, game.hi], mid, root: toHex(root) }, 'dispute move');
