@@ -4,6 +4,8 @@ import {
   rollupModuleNames,
   defaultRollupConfig,
   escrowAddress,
+  l1DataFee,
+  l1DataSize,
   NodeL1Client,
   parentModules,
   DepositArgs,
@@ -414,5 +416,53 @@ describe('optimistic rollup: several rollups on one parent (module instances key
     expect(() => new L1Miner(defaultRollupConfig({ l2ChainId: 1 }))).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringMatching(/id of its parent chain/) }));
     // rollupId and l2ChainId are one number.
     expect(() => parentModules({ ...a, rollupId: 7 })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+  });
+});
+
+describe('optimistic rollup: L1 data fee', () => {
+  it('every sequenced L2 transaction pays its estimated compressed size × the L1 fee per byte, shown in its receipt; forced ones pay none', async () => {
+    world = new RollupWorld({ rollup: { l1FeePerByte: 3n, l1FeeScalarBps: 15_000 } });
+    const w = world;
+    await deposit(w, 5_000_000n);
+    await w.sequence();
+    const env = w.seqNode.env;
+    const feeRecipient = w.rollup.l2FeeRecipient;
+    const before = w.seqNode.chain.account(alice!.address).balance;
+    const recipientBefore = w.seqNode.chain.account(feeRecipient).balance;
+    const t = signL2Transfer(env, alice!.secretKey, 0, bob.address, 1_000n);
+    w.l2Send(encodeTx(t));
+    await w.sequence();
+    const block = w.seqNode.chain.head;
+    const r = block.results.at(-1)!;
+    const op = block.allOps.at(-1)!;
+    const expected = (BigInt(l1DataSize(op)) * 3n * 15_000n + 9_999n) / 10_000n;
+    expect(l1DataSize(op)).toBeGreaterThan(60); // the signature alone is 65 incompressible bytes
+    expect(r.l1Fee).toBe(expected);
+    expect(l1DataFee(w.rollup, op)).toBe(expected);
+    const paid = before - w.seqNode.chain.account(alice!.address).balance;
+    expect(paid).toBe(1_000n + t.fee + expected);
+    expect(w.seqNode.chain.account(feeRecipient).balance - recipientBefore).toBe(t.fee + expected);
+    // The verifier charges the same from L1 data alone.
+    await w.batch();
+    expect(toHex(w.verNode.chain.head.stateRoot)).toBe(toHex(w.seqNode.chain.head.stateRoot));
+    // A sender who can pay the execution fee but not the L1 data fee is left out.
+    const poor = keys[3]!;
+    w.l2Send(encodeTx(signL2Transfer(env, alice!.secretKey, 1, poor.address, t.fee)));
+    await w.sequence();
+    w.l2Send(encodeTx(signL2Transfer(env, poor.secretKey, 0, bob.address, 0n, t.fee)));
+    const b2 = await (async () => {
+      await w.sequence();
+      return w.seqNode.chain.head;
+    })();
+    expect(b2.results.every((x) => x.sender === undefined || !bytesEqual(x.sender, poor.address))).toBe(true);
+    expect(w.seqNode.chain.account(poor.address).nonce).toBe(0);
+    // A forced transaction paid for its bytes on L1: no L1 data fee on L2.
+    const forced = signL2Transfer(env, alice!.secretKey, 2, bob.address, 5n);
+    await w.client.send(alice!, INBOX_MODULE, 'forceTx', encode(ForceTxArgs, { rollupId: w.rollup.rollupId, raw: encodeTx(forced) }), 5_000);
+    w.mine();
+    await w.sequence();
+    const fr = w.seqNode.chain.head.results.find((x) => x.kind === 'forced')!;
+    expect(fr.status).toBe('ok');
+    expect(fr.l1Fee).toBe(0n);
   });
 });
