@@ -49,6 +49,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   // config / node / rpc
   | 'CONFIG_INVALID'
+  | 'INVALID_ARGUMENT'
   | 'NODE_STOPPED'
   | 'UNAUTHORIZED'
   | 'RPC_ERROR'

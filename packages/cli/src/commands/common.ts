@@ -7,10 +7,11 @@ import { defaultChainConfig, parseChainConfig, type ChainConfig } from '@strata/
 /** Default L1 RPC endpoint: the devnet's. */
 export const DEFAULT_RPC = 'http://127.0.0.1:8545';
 
-/** Adds the options every client command shares. */
-export function clientOptions(cmd: Command): Command {
+/** Adds the options every client command shares: `--rpc URL`, `--layer NAME` (see layers.ts), `--json`. */
+export function clientOptions(cmd: Command, defaultLayer = 'l1'): Command {
   return cmd
-    .option('--rpc <url>', 'JSON-RPC endpoint of the node', process.env.STRATA_RPC ?? DEFAULT_RPC)
+    .option('--rpc <url>', `JSON-RPC endpoint of the node (default: the --layer's endpoint of the running devnet, $STRATA_RPC, or ${DEFAULT_RPC})`)
+    .option('--layer <name>', `which layer of the running devnet to talk to (l1, l2, … as its banner lists them)`, defaultLayer)
     .option('--json', 'print machine-readable JSON');
 }
 
