@@ -3,7 +3,7 @@
  * a real Chain with the settlement modules, and the L2 roles stepped by hand, in-process.
  */
 import { Chain, ChainStore, type Block } from '@strata/chain';
-import { toHex, type KeyPair } from '@strata/primitives';
+import { bytesEqual, toHex, type KeyPair } from '@strata/primitives';
 import {
   BatcherService,
   ChallengerService,
@@ -51,6 +51,16 @@ export class L1Miner {
     this.pending.push(v);
     return v;
   }
+  /** Drops pending transactions `filter` selects (an L1 pool that loses them); returns how many. */
+  drop(filter: (v: VerifiedTx) => boolean): number {
+    const before = this.pending.length;
+    this.pending = this.pending.filter((v) => !filter(v));
+    return before - this.pending.length;
+  }
+  /** Next nonce of `address` counting its pending transactions (as a node's pool does). */
+  nextNonce(address: Uint8Array): number {
+    return this.chain.account(address).nonce + this.pending.filter((v) => bytesEqual(v.sender, address)).length;
+  }
   /** Mines one block with every pending transaction (optionally only those `filter` keeps). */
   mine(filter: (v: VerifiedTx) => boolean = () => true): Block {
     const take = this.pending.filter(filter);
@@ -86,7 +96,7 @@ export class RollupWorld {
     // keys[0] users, keys[1] batcher+proposer, keys[2] challenger, keys[3] L1 block producer.
     this.rollup = defaultRollupConfig({ batcher: keys[1]!.address, challengeWindow: 12, clockBlocks: 6, sequencingWindow: 4, ...opts.rollup });
     this.l1 = new L1Miner(this.rollup);
-    this.client = new NodeL1Client(this.l1, this.rollup);
+    this.client = new NodeL1Client(this.l1, this.rollup, (a) => this.l1.nextNonce(a));
     this.seqNode = new RollupNode({ rollup: this.rollup, sequencer: opts.sequencer ?? {} }, this.client);
     this.verNode = new RollupNode({ rollup: this.rollup }, this.client);
     this.batcher = new BatcherService(this.seqNode, { key: keys[1]! }, silent);

@@ -25,6 +25,13 @@ export interface RollupConfig {
   challengeWindow: number;
   /** L1 blocks each player of a dispute may spend in total on its moves (a chess clock). */
   clockBlocks: number;
+  /** After every move the next mover has at least this many L1 blocks left (OP's clock extension). */
+  clockExtensionBlocks: number;
+  /**
+   * L1 blocks an empty defender slot stays open after a defender lost: any bonded party may take
+   * over the defence of the root in that time; after it the challenger wins and the root goes.
+   */
+  takeoverBlocks: number;
   /** Bond the proposer locks with each output root. */
   proposerBond: bigint;
   /** Bond a challenger locks when it opens a game. */
@@ -55,6 +62,8 @@ export function defaultRollupConfig(overrides: Partial<RollupConfig> = {}): Roll
     l2FeeRecipient: new Uint8Array(20).fill(0xfe),
     challengeWindow: 10,
     clockBlocks: 20,
+    clockExtensionBlocks: 3,
+    takeoverBlocks: overrides.clockBlocks ?? 20,
     proposerBond: 1_000_000_000n,
     challengerBond: 1_000_000_000n,
     bondBurnBps: 2_000,
@@ -77,6 +86,10 @@ export function checkRollupConfig(cfg: RollupConfig): RollupConfig {
   if (cfg.l2FeeRecipient.length !== 20) bad('l2FeeRecipient', 'must be a 20-byte address');
   if (cfg.challengeWindow < 1) bad('challengeWindow', 'must be at least 1 L1 block');
   if (cfg.clockBlocks < 1) bad('clockBlocks', 'must be at least 1 L1 block');
+  if (!Number.isSafeInteger(cfg.clockExtensionBlocks) || cfg.clockExtensionBlocks < 1 || cfg.clockExtensionBlocks > cfg.clockBlocks) {
+    bad('clockExtensionBlocks', 'must be between 1 and clockBlocks');
+  }
+  if (!Number.isSafeInteger(cfg.takeoverBlocks) || cfg.takeoverBlocks < 1) bad('takeoverBlocks', 'must be at least 1 L1 block');
   if (cfg.bondBurnBps < 0 || cfg.bondBurnBps > 10_000) bad('bondBurnBps', 'must be between 0 and 10000');
   if (cfg.sequencingWindow < 1) bad('sequencingWindow', 'must be at least 1 L1 block');
   return cfg;

@@ -4,7 +4,7 @@
  * RPC (`rollupL1RpcMethods`) is registered on the L1 node's server by whoever composes it.
  */
 import type { Chain } from '@strata/chain';
-import { decode, encode, fromHex, fromQuantity, StrataError, toHex, type Codec, type KeyPair } from '@strata/primitives';
+import { decode, encode, fromHex, fromQuantity, StrataError, toHex, type KeyPair } from '@strata/primitives';
 import { RpcClient, RpcError, type MethodSpec } from '@strata/rpc';
 import { encodeTx, getAccount, minimumFee, signTx, type ChainConfig } from '@strata/runtime';
 import type { RollupConfig } from './config.js';
@@ -13,6 +13,7 @@ import { InboxMetaCodec } from './inbox-core.js';
 import {
   GameCodec,
   OutputCodec,
+  OutputsMetaCodec,
   readGame,
   readInboxMeta,
   readOutput,
@@ -114,7 +115,6 @@ export class NodeL1Client implements L1Client {
 }
 
 const WdWire = struct('WithdrawalL1Wire', { proven: optional(struct('P', { outputIndex: uint, l1Height: uint })), finalized: uint });
-const OutputsMetaWire: Codec<OutputsMeta> = struct('OutputsMetaWire', { count: uint, lastLive: uint, gameCount: uint });
 
 function intParam(p: unknown[], i: number, name: string): number {
   const v = p[i];
@@ -160,7 +160,7 @@ export function rollupL1RpcMethods(node: { chain: Chain }, rollups: RollupConfig
       },
     },
     rollup_inbox: { maxParams: 1, handler: (p) => ({ raw: toHex(encode(InboxMetaCodec, readInboxMeta(r(), rid(p, 0)))), ...readInboxMeta(r(), rid(p, 0)) }) },
-    rollup_outputsMeta: { maxParams: 1, handler: (p) => ({ raw: toHex(encode(OutputsMetaWire, readOutputsMeta(r(), rid(p, 0)))), ...readOutputsMeta(r(), rid(p, 0)) }) },
+    rollup_outputsMeta: { maxParams: 1, handler: (p) => ({ raw: toHex(encode(OutputsMetaCodec, readOutputsMeta(r(), rid(p, 0)))), ...readOutputsMeta(r(), rid(p, 0)) }) },
     rollup_output: {
       minParams: 1,
       maxParams: 2,
@@ -225,7 +225,7 @@ export class RpcL1Client implements L1Client {
     };
   }
   async outputsMeta() {
-    return decode(OutputsMetaWire, fromHex((await this.rpc.call<{ raw: string }>('rollup_outputsMeta', this.p())).raw));
+    return decode(OutputsMetaCodec, fromHex((await this.rpc.call<{ raw: string }>('rollup_outputsMeta', this.p())).raw));
   }
   async output(i: number) {
     const o = await this.rpc.call<{ raw: string } | null>('rollup_output', this.p(i));

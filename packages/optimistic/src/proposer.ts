@@ -14,6 +14,7 @@ import { DefendArgs, GAME_OPEN, ProposeArgs, TURN_PROPOSER, type OutputRecord } 
 import type { RollupNode } from './rollup-node.js';
 import { applyL2Op } from './stf.js';
 import { GameTracker } from './game-tracker.js';
+import { TxTracker } from './tx-tracker.js';
 
 /** Proposer settings. */
 export interface ProposerOptions {
@@ -47,8 +48,8 @@ export class ProposerService {
   private inFlight: { countBefore: number; sentAt: number } | undefined;
   /** Wrong traces by batch index: roots after each operation from `lo`. */
   private readonly faulty = new Map<number, { lo: number; roots: Uint8Array[] }>();
-  private readonly moved = new Set<string>();
   private readonly games: GameTracker;
+  private readonly txs: TxTracker;
 
   constructor(
     readonly node: RollupNode,
@@ -56,11 +57,13 @@ export class ProposerService {
     private readonly log: RollupLogger,
   ) {
     this.games = new GameTracker(node, log, 'proposer', opts.logGames ?? false);
+    this.txs = new TxTracker(node, log, 'proposer', opts.retryAfterL1Blocks ?? 3);
     this.driver = new Driver('proposer', opts.intervalMs ?? 500, () => this.tick(), log, () => node.metrics.roleErrors.inc({ role: 'proposer' }));
   }
 
   /** One iteration: propose if due, then answer every game waiting on us. */
   async tick(): Promise<void> {
+    await this.txs.reconcile();
     await this.maybePropose();
     await this.defend();
   }
@@ -149,14 +152,12 @@ export class ProposerService {
     if (this.opts.unresponsive) return;
     for (const { id, game } of await this.games.poll()) {
       if (game.status !== GAME_OPEN || game.turn !== TURN_PROPOSER || !bytesEqual(game.proposer, this.opts.key.address)) continue;
-      const tag = `${id}:${game.moves}`;
-      if (this.moved.has(tag)) continue;
       const out = (await this.node.l1.output(game.outputIndex)) as OutputRecord;
       const mid = Math.floor((game.lo + game.hi) / 2);
       const root = this.rootFor(out.batchIndex, mid);
       if (!root) continue;
-      await this.node.l1.send(this.opts.key, this.node.modules.disputes, 'defend', encode(DefendArgs, { rollupId: this.node.opts.rollup.rollupId, gameId: id, root }), MOVE_COMPUTE);
-      this.moved.add(tag);
+      const args = encode(DefendArgs, { rollupId: this.node.opts.rollup.rollupId, gameId: id, root });
+      if (!(await this.txs.send(`move:${id}:${game.moves}:${game.defenses}`, this.opts.key, this.node.modules.disputes, 'defend', args, MOVE_COMPUTE, `defend game ${id}`))) continue;
       this.node.metrics.gameMoves.inc({ role: 'proposer' });
       this.log.info({ gameId: id, move: game.moves + 1, by: 'proposer', kind: 'midpoint root', range: [game.lo, game.hi], mid, root: toHex(root) }, 'dispute move');
     }
