@@ -154,8 +154,8 @@ export interface BuiltBlock {
 const ZERO32 = new Uint8Array(32);
 const ZERO20 = new Uint8Array(20);
 
-/** On-disk layout version (3: tree nodes in pages by location, roots table gives the root's location). */
-const STORAGE_FORMAT = '3';
+/** On-disk layout version (3: tree nodes in pages by location, roots table gives the root's location; 4: receipts hash error codes only, messages stored beside them). */
+const STORAGE_FORMAT = '4';
 
 function utf8Text(b: Uint8Array | undefined): string | undefined {
   return b ? new TextDecoder().decode(b) : undefined;
