@@ -58,6 +58,16 @@ export interface NetworkOptions {
   maxGossipBytes?: number;
   /** Most connections (default 64). */
   maxConnections?: number;
+  /** Connections kept by discovery (default 8; 0: dial only bootnodes). */
+  targetPeers?: number;
+  /** Discovery round period, ms (default 5000). */
+  discoveryIntervalMs?: number;
+  /** Peer exchange (`peers/1`) on (default) or off. */
+  peerExchange?: boolean;
+  /** All nodes on one host (a devnet): no IP-colocation penalty in gossipsub. */
+  localNetwork?: boolean;
+  /** Inbound requests per peer (default 50/s, burst 200). */
+  requestRate?: { perSecond: number; burst: number };
   /** Status refresh with every peer, ms (default 2000). */
   statusIntervalMs?: number;
   /** How long transactions wait to be batched into one gossip message, ms (default 20). */
@@ -114,6 +124,11 @@ export class P2PNetwork implements NodeNetwork {
       ...(o.banSeconds !== undefined ? { banSeconds: o.banSeconds } : {}),
       ...(o.maxGossipBytes !== undefined ? { maxGossipBytes: o.maxGossipBytes } : {}),
       ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+      ...(o.targetPeers !== undefined ? { targetPeers: o.targetPeers } : {}),
+      ...(o.discoveryIntervalMs !== undefined ? { discoveryIntervalMs: o.discoveryIntervalMs } : {}),
+      ...(o.peerExchange !== undefined ? { peerExchange: o.peerExchange } : {}),
+      ...(o.localNetwork !== undefined ? { localNetwork: o.localNetwork } : {}),
+      ...(o.requestRate !== undefined ? { requestRate: o.requestRate } : {}),
     };
     const p2p = await P2PNode.create(p2pOpts, { logger: node.log });
     this.p2pNode = p2p;
