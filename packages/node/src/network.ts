@@ -68,6 +68,8 @@ export interface NetworkOptions {
   localNetwork?: boolean;
   /** Inbound requests per peer (default 50/s, burst 200). */
   requestRate?: { perSecond: number; burst: number };
+  /** IPs never banned by address (default the host's loopback 127.0.0.1 and ::1). */
+  addressBanExempt?: string[];
   /** Status refresh with every peer, ms (default 2000). */
   statusIntervalMs?: number;
   /** How long transactions wait to be batched into one gossip message, ms (default 20). */
@@ -166,6 +168,7 @@ export class P2PNetwork implements NodeNetwork {
       ...(o.peerExchange !== undefined ? { peerExchange: o.peerExchange } : {}),
       ...(o.localNetwork !== undefined ? { localNetwork: o.localNetwork } : {}),
       ...(o.requestRate !== undefined ? { requestRate: o.requestRate } : {}),
+      ...(o.addressBanExempt !== undefined ? { addressBanExempt: o.addressBanExempt } : {}),
     };
     const p2p = await P2PNode.create(p2pOpts, { logger: node.log });
     this.p2pNode = p2p;
