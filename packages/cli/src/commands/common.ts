@@ -34,7 +34,7 @@ export function readChainConfig(path: string | undefined, base: ChainConfig = de
 }
 
 /** Node network settings from a file (JSON, or TOML when the name ends in .toml). */
-export function readNetworkSettings(path: string): { listen?: string[]; announce?: string[]; bootnodes?: string[]; banSeconds?: number; maxConnections?: number } {
+export function readNetworkSettings(path: string): { listen?: string[]; announce?: string[]; bootnodes?: string[]; banSeconds?: number; maxConnections?: number; targetPeers?: number; discoveryIntervalMs?: number; localNetwork?: boolean; peerExchange?: boolean } {
   let data: unknown;
   try {
     const text = readFileSync(path, 'utf8');
@@ -44,14 +44,20 @@ export function readNetworkSettings(path: string): { listen?: string[]; announce
   }
   if (data === null || typeof data !== 'object') throw new StrataError('CONFIG_INVALID', `network settings ${path} must be an object`);
   const o = data as Record<string, unknown>;
-  const out: { listen?: string[]; announce?: string[]; bootnodes?: string[]; banSeconds?: number; maxConnections?: number } = {};
+  const out: { listen?: string[]; announce?: string[]; bootnodes?: string[]; banSeconds?: number; maxConnections?: number; targetPeers?: number; discoveryIntervalMs?: number; localNetwork?: boolean; peerExchange?: boolean } = {};
   for (const k of ['listen', 'announce', 'bootnodes'] as const) {
     const v = o[k];
     if (v === undefined) continue;
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new StrataError('CONFIG_INVALID', `network settings ${path}: ${k} must be an array of multiaddr strings`);
     out[k] = v as string[];
   }
-  for (const k of ['banSeconds', 'maxConnections'] as const) {
+  for (const k of ['localNetwork', 'peerExchange'] as const) {
+    const v = o[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'boolean') throw new StrataError('CONFIG_INVALID', `network settings ${path}: ${k} must be true or false`);
+    out[k] = v;
+  }
+  for (const k of ['banSeconds', 'maxConnections', 'targetPeers', 'discoveryIntervalMs'] as const) {
     const v = o[k];
     if (v === undefined) continue;
     if (typeof v !== 'number' || !(v >= 0)) throw new StrataError('CONFIG_INVALID', `network settings ${path}: ${k} must be a non-negative number`);
