@@ -72,8 +72,10 @@ export const SwapArgs = struct('SwapArgs', { pool: fixedBytes(32), assetIn: fixe
 
 const AMOUNT = uintBig(128);
 const POOL_PERSONAL = utf8('strata-amm-pools');
-const poolKey = (id: Uint8Array) => stateKey(AMM_MODULE, utf8('pool'), id);
-const lpKey = (id: Uint8Array, holder: Uint8Array) => stateKey(AMM_MODULE, utf8('lp'), id, holder);
+/** State key of a pool record (for `state_getProof`). */
+export const poolStateKey = (id: Uint8Array): Uint8Array => stateKey(AMM_MODULE, utf8('pool'), id);
+/** State key of a provider's LP shares in a pool (for `state_getProof`). */
+export const lpStateKey = (id: Uint8Array, holder: Uint8Array): Uint8Array => stateKey(AMM_MODULE, utf8('lp'), id, holder);
 
 /** The two assets in canonical order. */
 export function sortAssets(x: Uint8Array, y: Uint8Array): [Uint8Array, Uint8Array] {
@@ -88,7 +90,7 @@ export function poolId(x: Uint8Array, y: Uint8Array, feeBps: number): Uint8Array
 
 /** Reads a pool. */
 export function getPool(r: Reader, id: Uint8Array): Pool | undefined {
-  const raw = r.get(poolKey(id));
+  const raw = r.get(poolStateKey(id));
   return raw ? decode(PoolCodec, raw) : undefined;
 }
 
@@ -100,13 +102,13 @@ function requirePool(r: Reader, id: Uint8Array): Pool {
 
 /** LP shares of `holder` in a pool. */
 export function lpShares(r: Reader, id: Uint8Array, holder: Uint8Array): bigint {
-  const raw = r.get(lpKey(id, holder));
+  const raw = r.get(lpStateKey(id, holder));
   return raw ? decode(AMOUNT, raw) : 0n;
 }
 
 function setShares(v: StateView, id: Uint8Array, holder: Uint8Array, n: bigint): void {
-  if (n === 0n) v.del(lpKey(id, holder));
-  else v.put(lpKey(id, holder), encode(AMOUNT, n));
+  if (n === 0n) v.del(lpStateKey(id, holder));
+  else v.put(lpStateKey(id, holder), encode(AMOUNT, n));
 }
 
 /** Integer square root (floor). */
@@ -173,7 +175,7 @@ function invalid(msg: string, meta: Record<string, unknown> = {}): never {
 
 function writePool(v: StateView, id: Uint8Array, p: Pool): void {
   if (p.reserveA > MAX_TOKEN_AMOUNT || p.reserveB > MAX_TOKEN_AMOUNT || p.shares > MAX_TOKEN_AMOUNT) invalid('pool reserves would pass 2^128 - 1');
-  v.put(poolKey(id), encode(PoolCodec, p));
+  v.put(poolStateKey(id), encode(PoolCodec, p));
 }
 
 /** Creates an empty pool; returns its id. */

@@ -73,8 +73,12 @@ export const BurnTokenArgs = struct('BurnTokenArgs', { id: fixedBytes(32), amoun
 const ID_PERSONAL = utf8('strata-token-ids');
 const AMOUNT = uintBig(128);
 
-const infoKey = (id: Uint8Array) => stateKey(TOKEN_MODULE, utf8('info'), id);
-const balanceKey = (id: Uint8Array, holder: Uint8Array) => stateKey(TOKEN_MODULE, utf8('bal'), id, holder);
+/** State key of a token's record (for `state_getProof`). */
+export const tokenInfoKey = (id: Uint8Array): Uint8Array => stateKey(TOKEN_MODULE, utf8('info'), id);
+/** State key of a holder's balance in a token (for `state_getProof`). */
+export const tokenBalanceKey = (id: Uint8Array, holder: Uint8Array): Uint8Array => stateKey(TOKEN_MODULE, utf8('bal'), id, holder);
+/** Decodes a stored balance or share count (u128). */
+export const decodeAmount = (raw: Uint8Array): bigint => decode(AMOUNT, raw);
 
 /** Id of a token created on chain `chainId` by transaction `txHash` (unique per creation). */
 export function tokenIdOf(chainId: number, txHash: Uint8Array): Uint8Array {
@@ -93,7 +97,7 @@ export function wrappedTokenId(originChainId: number, originId: Uint8Array, mint
 
 /** Reads a token record (undefined when no such token). */
 export function getToken(r: Reader, id: Uint8Array): TokenInfo | undefined {
-  const raw = r.get(infoKey(id));
+  const raw = r.get(tokenInfoKey(id));
   return raw ? decode(TokenInfoCodec, raw) : undefined;
 }
 
@@ -106,17 +110,17 @@ export function requireToken(r: Reader, id: Uint8Array): TokenInfo {
 
 /** Balance of `holder` in token `id` (0 when none). */
 export function tokenBalance(r: Reader, id: Uint8Array, holder: Uint8Array): bigint {
-  const raw = r.get(balanceKey(id, holder));
+  const raw = r.get(tokenBalanceKey(id, holder));
   return raw ? decode(AMOUNT, raw) : 0n;
 }
 
 function setBalance(v: StateView, id: Uint8Array, holder: Uint8Array, amount: bigint): void {
-  if (amount === 0n) v.del(balanceKey(id, holder));
-  else v.put(balanceKey(id, holder), encode(AMOUNT, amount));
+  if (amount === 0n) v.del(tokenBalanceKey(id, holder));
+  else v.put(tokenBalanceKey(id, holder), encode(AMOUNT, amount));
 }
 
 function writeToken(v: StateView, t: TokenInfo): void {
-  v.put(infoKey(t.id), encode(TokenInfoCodec, t));
+  v.put(tokenInfoKey(t.id), encode(TokenInfoCodec, t));
 }
 
 function checkSymbol(symbol: string, decimals: number): void {

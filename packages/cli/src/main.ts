@@ -4,6 +4,7 @@
  * error with a non-zero exit; client commands talk to a node over --rpc (default: the devnet).
  */
 import { Command, Option } from 'commander';
+import { registerAppCommands } from './commands/apps.js';
 import { registerBridgeCommands } from './commands/bridge.js';
 import { registerChainCommands } from './commands/chain.js';
 import { registerConfigCommand } from './commands/common.js';
@@ -25,6 +26,7 @@ registerNodeCommand(program);
 registerChainCommands(program);
 registerBridgeCommands(program);
 registerRollupCommands(program);
+registerAppCommands(program);
 registerConfigCommand(program);
 
 program.addOption(new Option('--no-color', 'plain output').hideHelp());

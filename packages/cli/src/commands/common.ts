@@ -7,11 +7,33 @@ import { defaultChainConfig, parseChainConfig, type ChainConfig } from '@strata/
 /** Default L1 RPC endpoint: the devnet's. */
 export const DEFAULT_RPC = 'http://127.0.0.1:8545';
 
-/** Adds the options every client command shares. */
+/** The devnet's endpoints by layer name (`--layer`): L1 on 8545, the L2 on 8546, the L3 on 8547. */
+export const DEVNET_LAYERS: Readonly<Record<string, string>> = {
+  l1: process.env.STRATA_RPC ?? DEFAULT_RPC,
+  l2: process.env.STRATA_L2_RPC ?? 'http://127.0.0.1:8546',
+  l3: process.env.STRATA_L3_RPC ?? 'http://127.0.0.1:8547',
+};
+
+/** The endpoint of a layer name; throws CONFIG_INVALID for an unknown one. */
+export function layerRpc(layer: string): string {
+  const url = DEVNET_LAYERS[layer];
+  if (!url) throw new StrataError('CONFIG_INVALID', `--layer must be one of ${Object.keys(DEVNET_LAYERS).join(', ')}, got "${layer}"`);
+  return url;
+}
+
+/**
+ * Adds the options every client command shares: `--rpc URL`, or `--layer l1|l2|l3` to pick a
+ * devnet endpoint by name (an explicit `--rpc` wins), and `--json`.
+ */
 export function clientOptions(cmd: Command): Command {
   return cmd
     .option('--rpc <url>', 'JSON-RPC endpoint of the node', process.env.STRATA_RPC ?? DEFAULT_RPC)
-    .option('--json', 'print machine-readable JSON');
+    .option('--layer <name>', 'devnet layer to talk to: l1 | l2 | l3 (instead of --rpc)')
+    .option('--json', 'print machine-readable JSON')
+    .hook('preAction', (c) => {
+      const layer = c.getOptionValue('layer') as string | undefined;
+      if (layer !== undefined && c.getOptionValueSource('rpc') !== 'cli') c.setOptionValue('rpc', layerRpc(layer));
+    });
 }
 
 /** Reads a chain config file (JSON, or TOML when the name ends in .toml). */
