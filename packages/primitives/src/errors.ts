@@ -62,7 +62,18 @@ export type ErrorCode =
   | 'L2_INVALID_BATCH'
   | 'L2_WITHDRAWAL'
   | 'L2_DISPUTE'
-  | 'L2_BRIDGE';
+  | 'L2_BRIDGE'
+  // app modules (token, amm)
+  | 'TOKEN_UNKNOWN'
+  | 'TOKEN_INVALID'
+  | 'TOKEN_NOT_ISSUER'
+  | 'TOKEN_CAP_EXCEEDED'
+  | 'TOKEN_OVERFLOW'
+  | 'TOKEN_INSUFFICIENT_BALANCE'
+  | 'AMM_UNKNOWN_POOL'
+  | 'AMM_INVALID'
+  | 'AMM_SLIPPAGE'
+  | 'AMM_INSUFFICIENT_LIQUIDITY';
 
 /** Base class of every error Strata throws. */
 export class StrataError<M extends Record<string, unknown> = Record<string, unknown>> extends Error {
