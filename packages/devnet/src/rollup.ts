@@ -22,6 +22,7 @@ import {
 import { toStrataError } from '@strata/primitives';
 import type { RpcServer } from '@strata/rpc';
 import type { Module } from '@strata/runtime';
+import { appModules } from '@strata/apps';
 import type { DevAccount } from './accounts.js';
 
 /** Rollup settings of the devnet. */
@@ -40,7 +41,7 @@ export interface DevnetRollupOptions {
 export function devnetRollupConfig(accounts: DevAccount[], opts: DevnetRollupOptions = {}): RollupConfig {
   const batcher = accounts[accounts.length - 1] as DevAccount;
   // An empty defender slot (a beaten defender) stays open 4 L1 blocks for anyone to take over.
-  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, takeoverBlocks: 4, sequencingWindow: 10 });
+  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, takeoverBlocks: 4, sequencingWindow: 10, l2Modules: appModules() });
 }
 
 /** The L1 modules the rollup needs. */

@@ -3,7 +3,7 @@
  * every L2 role must use the same values (they decide what the derivation rule accepts).
  */
 import { StrataError } from '@strata/primitives';
-import { defaultChainConfig, type ChainConfig } from '@strata/runtime';
+import { defaultChainConfig, type ChainConfig, type Module } from '@strata/runtime';
 
 /** Protocol parameters of one optimistic rollup. */
 export interface RollupConfig {
@@ -57,6 +57,12 @@ export interface RollupConfig {
   maxBatchOps: number;
   /** How far (ms) an L2 block timestamp may run ahead of the L1 block that carries it. */
   maxTimestampDriftMs: number;
+  /**
+   * Extra L2 runtime modules after bank and l2bridge (composed at the top, e.g. the token and
+   * AMM modules of `@strata/apps`). Part of the protocol: the parent's one-step proof executes
+   * with exactly these modules, so every party must pass the same list.
+   */
+  l2Modules?: readonly Module[];
 }
 
 /** Defaults for a devnet rollup (short windows). */
