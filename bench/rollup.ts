@@ -217,7 +217,10 @@ export async function measureThroughput(opts: { accounts?: number; transfers?: n
     let blocks = 0;
     for (let guard = 0; guard < 10_000; guard++) {
       await seq.syncL1();
-      while (seq.poolSize > 0) seq.sequence((now += 250));
+      while (seq.poolSize > 0) {
+        now += 250;
+        seq.sequence(now);
+      }
       const posted = await batcher.tick();
       const postedOps = posted ? opsOf(posted) : 0;
       const before = l1.pending.filter((v) => v.tx.method === 'postBatch');
@@ -245,7 +248,8 @@ export async function measureThroughput(opts: { accounts?: number; transfers?: n
     }
     l1.mine();
     await seq.syncL1();
-    seq.sequence((now += 250));
+    now += 250;
+    seq.sequence(now);
     // Setup: the depositors fund `accounts` new accounts (first-time recipients, not measured).
     const users = Array.from({ length: accounts }, () => randomKeyPair());
     const nonces = new Map<string, number>();
