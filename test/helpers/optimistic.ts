@@ -35,8 +35,9 @@ export class L1Miner {
   readonly chain: Chain;
   pending: VerifiedTx[] = [];
   private readonly cleanup: () => void;
-  constructor(readonly rollup: RollupConfig) {
-    const t = tempDir('strata-op-');
+  /** @param dir keep the L1 chain in this directory (the caller removes it); default a temporary one. */
+  constructor(readonly rollup: RollupConfig, dir?: string) {
+    const t = dir ? { dir, cleanup: () => {} } : tempDir('strata-op-');
     this.cleanup = t.cleanup;
     const store = new ChainStore(openDatabase({ path: t.dir }));
     this.chain = Chain.open(devConfig({ confirmations: 3 }), new ModuleRegistry([bankModule, ...optimisticParentModules(rollup)]), store);
