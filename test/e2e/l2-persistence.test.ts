@@ -138,7 +138,7 @@ describe('L2 node persistence (lmdb)', () => {
       const s2 = new L2Store({ path: l2Dir });
       let code: string | undefined;
       try {
-        new RollupNode({ rollup: defaultRollupConfig({ ...persistRollup(), rollupId: 7, l2ChainId: 907 }) }, l1.client, { store: s2 });
+        new RollupNode({ rollup: defaultRollupConfig({ ...persistRollup(), rollupId: 907, l2ChainId: 907 }) }, l1.client, { store: s2 });
       } catch (e) {
         code = isStrataError(e) ? e.code : 'other';
       }

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encode } from '@strata/primitives';
-import { BatcherService, BRIDGE_MODULE, defaultRollupConfig, DepositArgs, NodeL1Client, RollupNode, signL2Transfer, type RollupConfig } from '@strata/optimistic';
+import { BatcherService, rollupModuleNames, defaultRollupConfig, DepositArgs, NodeL1Client, RollupNode, signL2Transfer, type RollupConfig } from '@strata/optimistic';
 import { encodeTx } from '@strata/runtime';
 import { toHex } from '@strata/primitives';
 import { keys } from './chain.js';
@@ -22,12 +22,12 @@ export function persistRollup(): RollupConfig {
 /** Builds the history in `l1Dir`; writes `roots.json` (L2 block number → state root) beside it and returns the roots. */
 export async function recordHistory(l1Dir: string, opts: { blocks: number; txsPerBlock: number; blocksPerBatch: number; onProgress?: (n: number) => void }): Promise<string[]> {
   const rollup = persistRollup();
-  const l1 = new L1Miner(rollup, l1Dir);
+  const l1 = new L1Miner(rollup, [], l1Dir);
   try {
     const client = new NodeL1Client(l1, rollup);
     const seq = new RollupNode({ rollup, sequencer: { maxOpsPerBlock: 10_000 } }, client);
     const batcher = new BatcherService(seq, { key: keys[1]! }, silent);
-    await client.send(keys[0]!, BRIDGE_MODULE, 'deposit', encode(DepositArgs, { rollupId: rollup.rollupId, to: keys[0]!.address, amount: 10n ** 11n }), 5_000);
+    await client.send(keys[0]!, rollupModuleNames(rollup.rollupId).bridge, 'deposit', encode(DepositArgs, { rollupId: rollup.rollupId, to: keys[0]!.address, amount: 10n ** 11n }), 5_000);
     l1.mine();
     await seq.syncL1();
     let now = l1.chain.head.header.timestamp;

@@ -23,7 +23,7 @@ function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, 
     operations: b.allOps.length,
     l1Origin: o ? toQuantity(o.l1Height) : null,
     transactions: full
-      ? b.results.map((r, i) => ({ index: i, kind: r.kind, status: r.status, hash: r.txHash ? toHex(r.txHash) : null, error: r.error ?? null }))
+      ? b.results.map((r, i) => ({ index: i, kind: r.kind, status: r.status, hash: r.txHash ? toHex(r.txHash) : null, error: r.error ?? null, events: r.events }))
       : b.results.filter((r) => r.txHash).map((r) => toHex(r.txHash as Uint8Array)),
   };
 }
@@ -78,6 +78,28 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
     chain_getConfig: {
       maxParams: 0,
       handler: () => ({ chainId: toQuantity(node.env.config.chainId), name: node.env.config.name, addressPrefix: prefix, rollupId: node.opts.rollup.rollupId, challengeWindow: node.opts.rollup.challengeWindow, fees: { perByte: '0x0', perCompute: toQuantity(node.env.config.fees.perCompute), burnBps: 0 } }),
+    },
+    rollup_getConfig: {
+      maxParams: 0,
+      description: "The rollup's protocol parameters (what the L1 modules enforce): windows in L1 blocks, bonds, batcher, limits.",
+      handler: () => {
+        const c = node.opts.rollup;
+        return {
+          rollupId: c.rollupId,
+          l2ChainId: c.l2ChainId,
+          l2AddressPrefix: c.l2AddressPrefix,
+          batcher: toHex(c.batcher),
+          challengeWindow: c.challengeWindow,
+          clockBlocks: c.clockBlocks,
+          proposerBond: c.proposerBond.toString(),
+          challengerBond: c.challengerBond.toString(),
+          bondBurnBps: c.bondBurnBps,
+          sequencingWindow: c.sequencingWindow,
+          maxBatchBytes: c.maxBatchBytes,
+          maxBatchOps: c.maxBatchOps,
+          maxTimestampDriftMs: c.maxTimestampDriftMs,
+        };
+      },
     },
     chain_subscribe: {
       minParams: 1,
