@@ -81,7 +81,7 @@ export class LayerWatcher {
     this.intervalMs = opts.intervalMs ?? 400;
     this.history = opts.history ?? 200;
     for (const l of layers) {
-      this.statuses.set(l.name, { name: l.name, up: false, head: null, error: 'not contacted yet', prefix: null, since: Date.now() });
+      this.statuses.set(l.name, { name: l.name, up: false, head: null, error: null, prefix: null, since: Date.now() });
       this.clients.set(l.name, new RpcClient(l.rpc, { timeoutMs: 3000 }));
     }
   }
@@ -125,7 +125,7 @@ export class LayerWatcher {
   private mark(l: ExplorerLayer, up: boolean, error: string | null): void {
     const s = this.statuses.get(l.name) as LayerStatus;
     const changed = s.up !== up;
-    const first = s.error === 'not contacted yet';
+    const first = s.head === null && s.error === null;
     s.error = error;
     if (!changed) return;
     s.up = up;
@@ -170,6 +170,7 @@ export class LayerWatcher {
       await this.config(l, client);
       const head = Number((await client.call<{ number: string }>('chain_getHead')).number);
       (this.statuses.get(l.name) as LayerStatus).head = head;
+      this.mark(l, true, null);
       const replayTo = next < 0 ? head : -1;
       if (next < 0) next = Math.max(1, head - this.history + 1);
       let fetched = 0;
@@ -234,6 +235,7 @@ export class LayerWatcher {
       await this.config(l, client);
       const head = Number((await client.call<{ number: string }>('chain_getHead')).number);
       (this.statuses.get(l.name) as LayerStatus).head = head;
+      this.mark(l, true, null);
       const replayTo = next < 0 ? head : -1;
       if (next < 0) next = Math.max(1, head - this.history + 1);
       const parent = l.parent ?? 'l1';
