@@ -118,7 +118,7 @@ describe('explorer in chromium', () => {
       await page.fill('[data-testid="search"]', tx.hash);
       await page.press('[data-testid="search"]', 'Enter');
       await page.locator('[data-testid="tx"]').waitFor({ timeout: 10_000 });
-      await expect.poll(() => page.locator('[data-testid="tx-status"]').innerText(), { timeout: 10_000 }).toMatch(/ok/);
+      await expect.poll(() => page.locator('[data-testid="tx-status"]').textContent(), { timeout: 10_000 }).toMatch(/ok/);
       expect(page.url()).toContain(`#/layer/l2/tx/${tx.hash}`);
     });
 
@@ -159,7 +159,7 @@ describe('explorer in chromium', () => {
     await step('dispute resolved', async () => {
       await page.locator('[data-testid="game"]').first().waitFor({ timeout: 60_000 });
       await page.locator('[data-testid="game"]:not([data-status="open"])').first().waitFor({ timeout: 90_000 });
-      const moves = await page.locator('[data-testid="game"]:not([data-status="open"]) [data-testid="move"]').allInnerTexts();
+      const moves = await page.locator('[data-testid="game"]:not([data-status="open"]) [data-testid="move"]').allTextContents();
       expect(moves.some((m) => /opened/.test(m))).toBe(true);
       // Bisection moves or, for a range of one or two operations, straight to the one-step proof.
       expect(moves.some((m) => /move \d+: (proposer|challenger)|re-executed op/.test(m))).toBe(true);
@@ -169,7 +169,7 @@ describe('explorer in chromium', () => {
     await step('risk panel', async () => {
       const exit = page.locator('[data-testid="risk"] tr[data-aspect="Exit window"]');
       await exit.waitFor({ timeout: 10_000 });
-      expect(await exit.innerText()).toMatch(/4 l1 blocks/);
+      expect(await exit.textContent()).toMatch(/4 l1 blocks/);
     });
     // The terminal told the same story in human lines.
     const out = devnet.out();
@@ -209,7 +209,7 @@ describe('explorer in chromium', () => {
         await page.locator('[data-testid="down-spare"]').waitFor({ timeout: 15_000 });
         expect(await page.locator('[data-testid="layer-spare"]').getAttribute('data-up')).toBe('0');
         expect(await page.locator('[data-testid="layer-l1"]').getAttribute('data-up')).toBe('1');
-        expect(await page.locator('[data-testid="down-spare"]').innerText()).toMatch(/spare \(l1\) is down/);
+        expect(await page.locator('[data-testid="down-spare"]').textContent()).toMatch(/spare \(l1\) is down/);
       });
     } finally {
       ex.child.kill('SIGINT');
