@@ -26,6 +26,7 @@ const COMMANDS: LazyCommands[] = [
   { names: { bridge: 'Move coins between the L1 and the optimistic rollup (devnet defaults)' }, load: async (p) => (await import('./commands/bridge.js')).registerBridgeCommands(p) },
   { names: { rollup: 'Optimistic rollup roles and status' }, load: async (p) => (await import('./commands/rollup.js')).registerRollupCommands(p) },
   { names: { explorer: 'Serve the web explorer for running chains (default: the running devnet)' }, load: async (p) => (await import('./commands/explorer.js')).registerExplorerCommand(p) },
+  { names: { token: 'User-defined tokens: create, mint, transfer, balance', amm: 'Constant-product AMM pools: pool, add, remove, swap, quote' }, load: async (p) => (await import('./commands/apps.js')).registerAppCommands(p) },
   { names: { config: 'Chain config files' }, load: async (p) => (await import('./commands/common.js')).registerConfigCommand(p) },
 ];
 

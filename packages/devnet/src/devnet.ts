@@ -14,6 +14,7 @@ import type { RpcServer } from '@strata/rpc';
 import { COIN, devAccounts, type DevAccount } from './accounts.js';
 import { devnetMainNetwork, multiNodeChainOverrides, startPeerNodes, type PeerNodeProcess } from './multinode.js';
 import { bankModule } from '@strata/runtime';
+import { appModules } from '@strata/apps';
 import { devnetRollupConfig, devnetRollupModules, startDevnetRollup, type DevnetRollup, type DevnetRollupOptions } from './rollup.js';
 import { EventFeed, type ExplorerLayer, LayerWatcher, startExplorer } from '@strata/explorer';
 import { applyTopology, type Topology } from './topology.js';
@@ -114,7 +115,8 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
       mining: multi ? 'pow' : 'dev',
       blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
       producer: (accounts[0] as DevAccount).keys.address,
-      ...(rollupCfg ? { modules: [bankModule, ...devnetRollupModules(rollupCfg)] } : {}),
+      // The extra L1 processes of a multi-node devnet run the bank alone, so the main node does too.
+      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : [])] }),
     },
     { logger: deps.logger.child({ layer: 'l1' }) },
   );

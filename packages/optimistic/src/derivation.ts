@@ -19,7 +19,7 @@ import {
   type InboxStore,
 } from './inbox-core.js';
 import { encodeOp } from './ops.js';
-import { BRIDGE_MODULE, DepositArgs, ForceTxArgs, INBOX_MODULE, PostBatchArgsCodec } from './parent-modules.js';
+import { DepositArgs, ForceTxArgs, PostBatchArgsCodec, rollupModuleNames, type RollupModuleNames } from './parent-modules.js';
 
 /** One rollup-relevant transaction of an L1 block. */
 export interface L1TxData {
@@ -94,11 +94,14 @@ export class Derivation {
   private readonly processed: { height: number; hash: Uint8Array; meta: InboxMeta }[] = [];
   /** Per derived L2 block: the L1 block and batch that carried it. */
   private readonly origin: { l1Height: number; batchIndex: number }[] = [];
+  private readonly names: RollupModuleNames;
 
   constructor(
     readonly cfg: RollupConfig,
     private readonly log: RollupLogger = silentLogger,
-  ) {}
+  ) {
+    this.names = rollupModuleNames(cfg.rollupId);
+  }
 
   /** Inbox counters as of the last processed L1 block. */
   get meta(): InboxMeta {
@@ -175,21 +178,21 @@ export class Derivation {
     for (const tx of block.txs) {
       if (!tx.ok) continue;
       try {
-        if (tx.module === BRIDGE_MODULE && tx.method === 'deposit') {
+        if (tx.module === this.names.bridge && tx.method === 'deposit') {
           const a = decode(DepositArgs, tx.args);
           if (a.rollupId !== this.cfg.rollupId) continue;
           const id = this.store.m.delayedCount;
           const op = encodeOp({ kind: 'deposit', depositId: id, from: tx.sender, to: a.to, amount: a.amount });
           appendDelayed(this.store, at, op);
           this.store.delayedOps[id] = op;
-        } else if (tx.module === INBOX_MODULE && tx.method === 'forceTx') {
+        } else if (tx.module === this.names.inbox && tx.method === 'forceTx') {
           const a = decode(ForceTxArgs, tx.args);
           if (a.rollupId !== this.cfg.rollupId) continue;
           const id = this.store.m.delayedCount;
           const op = encodeOp({ kind: 'forced', queueIndex: id, from: tx.sender, raw: a.raw });
           appendDelayed(this.store, at, op);
           this.store.delayedOps[id] = op;
-        } else if (tx.module === INBOX_MODULE && tx.method === 'postBatch') {
+        } else if (tx.module === this.names.inbox && tx.method === 'postBatch') {
           const a = decode(PostBatchArgsCodec, tx.args);
           if (a.rollupId !== this.cfg.rollupId || !bytesEqual(tx.sender, this.cfg.batcher)) continue;
           emit(appendBatch(this.store, at, { firstBlock: a.firstBlock, data: a.data }, this.cfg, () => {}));

@@ -5,7 +5,8 @@
  */
 import { encodeAddress, fromHex, fromQuantity, toHex, toQuantity } from '@strata/primitives';
 import { RpcError, RpcServer, SubscriptionHub, type MethodSpec, type RpcServerOptions } from '@strata/rpc';
-import { parseAddress, txToJson, type VerifiedTx } from '@strata/runtime';
+import { accountKey, parseAddress, txToJson, type VerifiedTx } from '@strata/runtime';
+import { verifyProof } from '@strata/state';
 import type { L2Block } from './l2-chain.js';
 import { GAME_CHALLENGER_WON, GAME_OPEN, GAME_PROPOSER_WON, TURN_PROPOSER } from './parent-modules.js';
 import { isOutputFinalView, withdrawalStage } from './withdrawal-stage.js';
@@ -148,6 +149,21 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
         const b = node.chain.get(n) as L2Block;
         const acct = node.chain.account(a, b.stateRoot);
         return { address: encodeAddress(prefix, a), balance: toQuantity(acct.balance), nonce: toQuantity(acct.nonce), nextNonce: toQuantity(node.isSequencer ? node.nextNonce(a) : acct.nonce), blockNumber: toQuantity(n) };
+      },
+    },
+    state_getProof: {
+      minParams: 1,
+      maxParams: 2,
+      description: 'Merkle proof of an account (address) or of a raw 32-byte state key (token balances, pools), at an L2 block.',
+      handler: (p) => {
+        const raw = String(p[0]);
+        const key = raw.startsWith('0x') && raw.length === 66 ? hash32(raw) : accountKey(addr(p[0]));
+        const n = tagged(p[1]);
+        const b = node.chain.get(n);
+        if (!b) throw RpcError.notFound(`no L2 block ${n}`);
+        const { value, proof } = node.chain.proof(key, b.stateRoot);
+        verifyProof(b.stateRoot, key, proof); // never serve a proof that does not verify
+        return { key: toHex(key), value: value ? toHex(value) : null, proof: proof.map(toHex), stateRoot: toHex(b.stateRoot), blockNumber: toQuantity(n), blockHash: toHex(b.hash) };
       },
     },
     mempool_status: { maxParams: 0, handler: () => ({ count: toQuantity(node.poolSize) }) },

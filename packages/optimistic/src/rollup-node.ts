@@ -12,6 +12,7 @@ import { L2Chain, type L2Block } from './l2-chain.js';
 import type { L1Client } from './l1-client.js';
 import { RollupMetrics } from './metrics.js';
 import { encodeOp } from './ops.js';
+import { rollupModuleNames, type RollupModuleNames } from './parent-modules.js';
 import { compactOp, makeL2Env, type L2Env } from './stf.js';
 
 /** Sequencer settings. */
@@ -44,6 +45,8 @@ export class RollupNode {
   readonly chain: L2Chain;
   readonly derivation: Derivation;
   readonly metrics: RollupMetrics;
+  /** This rollup's settlement module names on the L1. */
+  readonly modules: RollupModuleNames;
   private safe = 0;
   private l1Head = { height: -1, finalized: -1 };
   private readonly pool = new Map<string, VerifiedTx>();
@@ -59,6 +62,7 @@ export class RollupNode {
     this.log = deps.logger ?? silentLogger;
     this.metrics = deps.metrics ?? new RollupMetrics();
     this.env = makeL2Env(opts.rollup);
+    this.modules = rollupModuleNames(opts.rollup.rollupId);
     this.chain = new L2Chain(this.env);
     this.derivation = new Derivation(opts.rollup, this.log);
   }

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { devAccounts } from '@strata/devnet';
 import {
-  BRIDGE_MODULE,
+  rollupModuleNames,
   defaultRollupConfig,
   DepositArgs,
   FinalizeWithdrawalArgs,
@@ -110,6 +110,7 @@ function stageText(w: WdView): string {
 export function registerBridgeCommands(program: Command): void {
   const bridge = program.command('bridge').description('Move coins between the L1 and the optimistic rollup (devnet defaults)');
   const rollup = defaultRollupConfig();
+  const BRIDGE_MODULE = rollupModuleNames(rollup.rollupId).bridge;
 
   common(bridge.command('deposit').description('Lock coins on L1; they are credited on L2 1:1'))
     .requiredOption('--amount <units>', 'base units to deposit')
