@@ -87,6 +87,9 @@ export function loadArtifacts(p: ZkParams, cacheDir = defaultCacheDir()): Circui
   const ready = join(dir, 'ready.json');
   if (!existsSync(ready)) return undefined;
   const meta = JSON.parse(readFileSync(ready, 'utf8')) as { constraints: number; dev: boolean };
+  // circom emits its witness calculator as CommonJS; give it a .cjs twin inside this ESM repo.
+  const wc = join(dir, 'main_js', 'witness_calculator.cjs');
+  if (!existsSync(wc)) writeFileSync(wc, readFileSync(join(dir, 'main_js', 'witness_calculator.js')));
   return {
     hash,
     dir,

@@ -193,7 +193,7 @@ export class ZkState {
       const undo = () => this.write(op.from, saved);
       if (!b) {
         undo();
-        reject('NOT_FOUND', `recipient account ${op.to} does not exist`, 'unknown-account');
+        return reject('NOT_FOUND', `recipient account ${op.to} does not exist`, 'unknown-account');
       }
       if (b.balance + op.amount >= maxBal) {
         undo();
