@@ -44,6 +44,7 @@ function signCall(cfg: Pick<ChainConfig, 'chainId' | 'fees'>, key: KeyPair, nonc
 
 /** ZkL1Client over an in-process node. */
 export class NodeZkL1Client implements ZkL1Client {
+  private readonly nonces = new Map<string, number>();
   constructor(
     private readonly node: { chain: Chain; submitTx(raw: Uint8Array): unknown; mempool?: { nextNonce(a: Uint8Array, chainNonce: number): number } },
   ) {}
@@ -73,8 +74,10 @@ export class NodeZkL1Client implements ZkL1Client {
   }
   async send(key: KeyPair, method: string, args: Uint8Array, computeLimit: number) {
     const chainNonce = this.node.chain.account(key.address).nonce;
-    const nonce = this.node.mempool ? this.node.mempool.nextNonce(key.address, chainNonce) : chainNonce;
+    const k = toHex(key.address);
+    const nonce = this.node.mempool ? this.node.mempool.nextNonce(key.address, chainNonce) : Math.max(chainNonce, this.nonces.get(k) ?? 0);
     const res = this.node.submitTx(signCall(this.node.chain.config, key, nonce, method, args, computeLimit)) as { hash: Uint8Array };
+    this.nonces.set(k, nonce + 1);
     return res.hash;
   }
   async receipt(hash: Uint8Array) {

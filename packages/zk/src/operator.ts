@@ -173,7 +173,7 @@ export class ZkOperator {
     if (this.opts.stall || this.frozen) return undefined;
     const now = Date.now();
     for (const b of this.batches) {
-      if (b.status === 'proving' && b.lease && b.lease.until < now) {
+      if (b.status === 'proving' && b.lease?.until !== undefined && b.lease.until < now) {
         this.log.warn({ batch: b.index, prover: b.lease.prover }, 'prover went silent; job handed out again');
         this.metrics.leaseExpired.inc();
         b.status = 'pending';

@@ -18,6 +18,6 @@ declare module 'snarkjs' {
   };
 }
 declare module 'ffjavascript' {
+  // biome-ignore lint/suspicious/noExplicitAny: untyped dependency
   export function getCurveFromName(name: string, singleThread?: boolean): Promise<any>;
-  export const Scalar: any;
 }
