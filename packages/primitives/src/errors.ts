@@ -58,7 +58,18 @@ export type ErrorCode =
   | 'L2_INVALID_BATCH'
   | 'L2_WITHDRAWAL'
   | 'L2_DISPUTE'
-  | 'L2_BRIDGE';
+  | 'L2_BRIDGE'
+  // payment channels (packages/channels)
+  | 'CHANNEL_INVALID'
+  | 'CHANNEL_STATE'
+  | 'CHANNEL_LIMIT'
+  | 'CHANNEL_NOT_FOUND'
+  | 'CHANNEL_PEER'
+  | 'CHANNEL_NO_ROUTE'
+  | 'CHANNEL_PAYMENT_FAILED'
+  | 'CHANNEL_INVOICE'
+  | 'CHANNEL_ONION'
+  | 'SWAP_FAILED';
 
 /** Base class of every error Strata throws. */
 export class StrataError<M extends Record<string, unknown> = Record<string, unknown>> extends Error {
