@@ -196,8 +196,11 @@ interface InvoiceRecord {
   amount: bigint;
   timestamp: number;
   expiry: number;
-  status: 'open' | 'paid';
+  status: 'open' | 'held' | 'paid' | 'cancelled';
   paidAt?: number;
+  /** A hold invoice: the payee keeps arrived HTLCs until `settleInvoice` (LND's hodl invoices). */
+  hold?: boolean;
+  held?: { ch: Uint8Array; id: number; amount: bigint }[];
 }
 
 interface PaymentPart {
@@ -367,9 +370,9 @@ export class ChannelNode {
     this.p2p.subscribe(
       GOSSIP_TOPIC,
       (data) => this.validateGossip(data),
-      (data) => {
+      (data, from) => {
         const g = decode(GossipMsg, data);
-        if (this.applyGossip(g.kind, g.body)) void this.store.put(`g:${g.kind}:${toHex(blake2b256Parts([g.body]))}`, g);
+        void this.acceptGossip(g.kind, g.body, from);
       },
     );
     this.p2p.on('peer:connect', (peerId) => void this.onConnect(peerId).catch((e) => this.log.debug({ peerId, error: toStrataError(e).message }, 'handshake failed')));
@@ -429,7 +432,10 @@ export class ChannelNode {
     this.peerByNode.set(bytesKey(m.nodeKey), peerId);
     if (!known) {
       this.log.info({ peer: new TextDecoder().decode(m.alias), nodeKey: toHex(m.nodeKey) }, 'peer connected');
-      setImmediate(() => this.reestablish(m.nodeKey));
+      setImmediate(() => {
+        this.reestablish(m.nodeKey);
+        void this.syncGraph(m.nodeKey).catch(() => undefined);
+      });
     }
   }
 
@@ -480,6 +486,11 @@ export class ChannelNode {
           return await this.onCommit(peer.nodeKey, env.body);
         case MSG.CLOSE:
           return await this.onCloseRequest(peer.nodeKey, env.body);
+        case MSG.GOSSIP: {
+          const g = decode(GossipMsg, env.body);
+          if (await this.verifyGossip(g.kind, g.body)) await this.acceptGossip(g.kind, g.body, from);
+          return new Uint8Array(0);
+        }
         case MSG.GRAPH:
           return encode(GraphSyncReply, { items: this.store.list<{ kind: number; body: Uint8Array }>('g:').map(([, g]) => g) });
         default:
@@ -679,9 +690,19 @@ export class ChannelNode {
   }
 
   private async gossip(kind: number, body: Uint8Array): Promise<void> {
-    const msg = encode(GossipMsg, { kind, body });
-    if (this.applyGossip(kind, body)) await this.store.put(`g:${kind}:${toHex(blake2b256Parts([body]))}`, { kind, body });
-    await this.p2p.publish(GOSSIP_TOPIC, msg).catch(() => undefined);
+    await this.acceptGossip(kind, body, undefined);
+    await this.p2p.publish(GOSSIP_TOPIC, encode(GossipMsg, { kind, body })).catch(() => undefined);
+  }
+
+  /** Applies a verified gossip item; if new, keeps it and floods it to the other peers (BOLT 7 relaying). */
+  private async acceptGossip(kind: number, body: Uint8Array, from: string | undefined): Promise<void> {
+    if (!this.applyGossip(kind, body)) return;
+    await this.store.put(`g:${kind}:${toHex(blake2b256Parts([body]))}`, { kind, body });
+    const msg = encode(Envelope, { type: MSG.GOSSIP, body: encode(GossipMsg, { kind, body }) });
+    for (const pid of this.nodeByPeer.keys()) {
+      if (pid === from) continue;
+      void this.p2p.request(pid, PROTOCOL, msg, { maxRequestBytes: MAX_MESSAGE_BYTES, maxResponseBytes: 16, timeoutMs: 5000 }).catch(() => undefined);
+    }
   }
 
   private async validateGossip(data: Uint8Array): Promise<'accept' | 'reject' | 'ignore'> {
@@ -739,9 +760,9 @@ export class ChannelNode {
       for (const g of r.items) {
         if (g.kind !== kind) continue;
         try {
-          if ((await this.verifyGossip(g.kind, g.body)) && this.applyGossip(g.kind, g.body)) {
+          if (await this.verifyGossip(g.kind, g.body)) {
             n++;
-            await this.store.put(`g:${g.kind}:${toHex(blake2b256Parts([g.body]))}`, g);
+            await this.acceptGossip(g.kind, g.body, this.peerByNode.get(bytesKey(peer)));
           }
         } catch {
           // a forged item from the peer: skipped
@@ -1000,7 +1021,7 @@ export class ChannelNode {
     const inv = this.store.get<InvoiceRecord>(`inv:${hashHex}`);
     const key = hk(this.peerSide(ch), add.id);
     ch.handled[key] = true;
-    if (!inv || inv.status === 'paid' || invoiceExpired(inv) || !bytesEqual(inv.secret, p.secret) || p.total < inv.amount) {
+    if (!inv || inv.status !== 'open' || invoiceExpired(inv) || !bytesEqual(inv.secret, p.secret) || p.total < inv.amount) {
       this.log.info({ paymentHash: hashHex, reason: !inv ? 'unknown' : inv.status === 'paid' ? 'already paid' : invoiceExpired(inv) ? 'expired' : 'wrong details' }, 'payment refused');
       return fail(FAIL.INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS);
     }
@@ -1012,6 +1033,13 @@ export class ChannelNode {
     const sum = set.parts.reduce((a, x) => a + x.amount, 0n);
     if (sum < set.total) return;
     this.mpp.delete(hashHex);
+    if (inv.hold) {
+      inv.status = 'held';
+      inv.held = set.parts;
+      await this.store.put(`inv:${hashHex}`, inv);
+      this.log.info({ paymentHash: hashHex, amount: sum.toString() }, 'hold invoice: payment arrived, held until settled');
+      return;
+    }
     inv.status = 'paid';
     inv.paidAt = Math.floor(Date.now() / 1000);
     await this.store.put(`inv:${hashHex}`, inv);
@@ -1064,16 +1092,30 @@ export class ChannelNode {
   // ------------------------------------------------------------------ invoices and payments
 
   /** Creates an invoice for `amount`; returns its bech32 text. */
-  async createInvoice(amount: bigint, description = '', expirySeconds = 3600): Promise<{ invoice: string; paymentHash: string }> {
+  async createInvoice(amount: bigint, description = '', expirySeconds = 3600, opts: { hold?: boolean } = {}): Promise<{ invoice: string; paymentHash: string }> {
     if (amount <= 0n) throw new StrataError('CHANNEL_INVOICE', 'invoice amount must be positive');
     const preimage = random32();
     const hash = sha256(preimage);
     const secret = random32();
     const timestamp = Math.floor(Date.now() / 1000);
     const text = encodeInvoice({ chainPrefix: this.prefix, amount, timestamp, paymentHash: hash, paymentSecret: secret, expiry: expirySeconds, description, minFinalExpiry: this.opts.minFinalExpiry }, this.key);
-    await this.store.put(`inv:${toHex(hash)}`, { text, preimage, hash, secret, amount, timestamp, expiry: expirySeconds, status: 'open' } satisfies InvoiceRecord);
+    await this.store.put(`inv:${toHex(hash)}`, { text, preimage, hash, secret, amount, timestamp, expiry: expirySeconds, status: 'open', ...(opts.hold ? { hold: true } : {}) } satisfies InvoiceRecord);
     this.log.info({ paymentHash: toHex(hash), amount: amount.toString() }, 'invoice created');
     return { invoice: text, paymentHash: toHex(hash) };
+  }
+
+  /** Settles a held invoice: fulfils its HTLCs (with the channel offline, the chain watcher takes them on chain). */
+  async settleInvoice(paymentHash: Uint8Array): Promise<void> {
+    const k = `inv:${toHex(paymentHash)}`;
+    const inv = this.store.get<InvoiceRecord>(k);
+    if (!inv || inv.status !== 'held') throw new StrataError('CHANNEL_INVOICE', 'no held payment for that hash');
+    inv.status = 'paid';
+    inv.paidAt = Math.floor(Date.now() / 1000);
+    await this.store.put(k, inv);
+    await this.store.put(`pre:${toHex(paymentHash)}`, inv.preimage);
+    this.metrics.paymentsReceived.inc();
+    for (const part of inv.held ?? []) this.enqueue(this.chan(part.ch), { kind: 'fulfil', id: part.id, preimage: inv.preimage });
+    this.log.info({ paymentHash: toHex(paymentHash) }, 'hold invoice settled');
   }
 
   /** Invoices this node issued. */

@@ -28,6 +28,7 @@ export const MSG = {
   CLOSE: 6,
   GRAPH: 7,
   REESTABLISH: 8,
+  GOSSIP: 9,
 } as const;
 
 export const Envelope = struct('Envelope', { type: uint, body: varBytes(MAX_MESSAGE_BYTES) });
