@@ -4,7 +4,7 @@
  * tx_getReceipt) plus `chan_getState`, which whoever composes the adjudicator into a chain
  * registers on that chain's RPC server ({@link channelChainRpcMethods}).
  */
-import { decode, fromHex, fromQuantity, StrataError, toHex, type KeyPair } from '@strata/primitives';
+import { decode, fromHex, fromQuantity, StrataError, toHex, uint, type KeyPair } from '@strata/primitives';
 import { RpcClient, RpcError, type MethodSpec } from '@strata/rpc';
 import { encodeTx, signTx } from '@strata/runtime';
 import type { StateReader } from '@strata/state';
@@ -137,7 +137,7 @@ export class AdjudicatorReader {
   }
   async closeCount(): Promise<number> {
     const raw = await this.chain.get(this.keys.closeCount);
-    return raw ? Number(fromQuantity(toHex(raw.length === 0 ? new Uint8Array([0]) : raw))) : 0;
+    return raw ? decode(uint, raw) : 0;
   }
   async closeEntry(i: number): Promise<{ channelId: Uint8Array; stateHash: Uint8Array; height: number } | undefined> {
     const raw = await this.chain.get(this.keys.close(i));

@@ -271,6 +271,8 @@ export class ChannelNode {
   private readonly mpp = new Map<string, { parts: { ch: Uint8Array; id: number; amount: bigint }[]; total: bigint; since: number }>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly scheduled = new Set<string>();
+  private readonly dialing = new Set<string>();
+  private orphans: { body: Uint8Array; from: string | undefined }[] = [];
   private readonly driver: Driver;
   private readonly log: Logger;
   private readonly opts: Required<Omit<ChannelNodeOptions, 'walletKey' | 'limits' | 'policy' | 'alias' | 'listen' | 'bootnodes'>> & {
@@ -696,7 +698,19 @@ export class ChannelNode {
 
   /** Applies a verified gossip item; if new, keeps it and floods it to the other peers (BOLT 7 relaying). */
   private async acceptGossip(kind: number, body: Uint8Array, from: string | undefined): Promise<void> {
-    if (!this.applyGossip(kind, body)) return;
+    if (!this.applyGossip(kind, body)) {
+      // an update that arrived before its channel's announcement: kept until the announcement comes
+      if (kind === 1 && this.orphans.length < 1000) this.orphans.push({ body, from });
+      return;
+    }
+    if (kind === 0) {
+      const ann = decode(ChannelAnnouncementCodec, body);
+      const mine = this.channels.get(bytesKey(ann.channelId));
+      if (mine && !this.graph.channel(ann.channelId)?.policies[mine.side]) setImmediate(() => void this.announceUpdate(mine).catch(() => undefined));
+      const waiting = this.orphans.filter((o) => bytesEqual(decode(ChannelUpdateCodec, o.body).channelId, ann.channelId));
+      this.orphans = this.orphans.filter((o) => !waiting.includes(o));
+      for (const o of waiting) if (await this.verifyGossip(1, o.body).catch(() => false)) setImmediate(() => void this.acceptGossip(1, o.body, o.from));
+    }
     await this.store.put(`g:${kind}:${toHex(blake2b256Parts([body]))}`, { kind, body });
     const msg = encode(Envelope, { type: MSG.GOSSIP, body: encode(GossipMsg, { kind, body }) });
     for (const pid of this.nodeByPeer.keys()) {
@@ -1387,7 +1401,14 @@ export class ChannelNode {
     for (const ch of this.channels.values()) {
       if (ch.status === 'closed' || this.peerByNode.has(bytesKey(ch.peer))) continue;
       const p = this.store.get<{ addr: string }>(`peer:${toHex(ch.peer)}`);
-      if (p) await this.connect(p.addr).catch(() => undefined);
+      const k = toHex(ch.peer);
+      // in the background: a dial to an offline peer must never hold up watching the chain
+      if (p && !this.dialing.has(k)) {
+        this.dialing.add(k);
+        void this.connect(p.addr)
+          .catch(() => undefined)
+          .finally(() => this.dialing.delete(k));
+      }
     }
     if (this.deps.tower && this.towerQueue.length > 0) {
       const batch = this.towerQueue.splice(0, 2000);
@@ -1404,7 +1425,14 @@ export class ChannelNode {
     // an HTLC we offered close to expiry with nothing happening: go on chain
     if (ch.status === 'open') {
       const soon = ch.state.htlcs.find((x) => x.offerer === ch.side && x.expiry <= h + this.opts.expiryMargin);
-      const theirs = ch.state.htlcs.find((x) => x.offerer !== ch.side && x.expiry <= h + this.opts.expiryMargin && this.store.get(`pre:${toHex(x.hash)}`));
+      const theirs = ch.state.htlcs.find((x) => x.offerer !== ch.side && x.expiry <= h + this.opts.expiryMargin + 1 && this.store.get(`pre:${toHex(x.hash)}`));
+      if (theirs && h < theirs.expiry && !(await this.reader.preimage(theirs.hash))) {
+        // the preimage goes on chain first (it must land by the expiry), then the channel
+        const { RevealArgs } = await import('./adjudicator.js');
+        await sendAndWait(this.deps.chain, this.wallet, 'reveal', encode(RevealArgs, { preimage: this.store.get<Uint8Array>(`pre:${toHex(theirs.hash)}`) as Uint8Array }));
+        this.metrics.onchain.inc({ method: 'reveal' });
+        this.log.warn({ channel: shortId(ch.id), htlc: theirs.id }, 'peer unresponsive near an HTLC expiry: preimage revealed on chain');
+      }
       if (soon || theirs) {
         await this.forceClose(ch, soon ? `HTLC ${soon.id} expires at ${soon.expiry}` : 'incoming HTLC with known preimage near expiry');
         return;
@@ -1446,7 +1474,7 @@ export class ChannelNode {
       for (const x of rec.state.htlcs) {
         if (x.offerer === ch.side) continue;
         const pre = this.store.get<Uint8Array>(`pre:${toHex(x.hash)}`);
-        if (pre && h <= x.expiry && !(await this.reader.preimage(x.hash))) await act(`reveal:${toHex(x.hash)}`, 'reveal', encode(A.RevealArgs, { preimage: pre }));
+        if (pre && h < x.expiry && !(await this.reader.preimage(x.hash))) await act(`reveal:${toHex(x.hash)}`, 'reveal', encode(A.RevealArgs, { preimage: pre }));
       }
       if (h >= rec.disputeEnd) await act('settle', 'settle', encode(A.ChannelRefArgs, { channelId: ch.id }));
       await this.resolveOnchainHtlcs(ch, rec, h, act);
