@@ -6,6 +6,7 @@
 import { Command, Option } from 'commander';
 import { registerBridgeCommands } from './commands/bridge.js';
 import { registerChainCommands } from './commands/chain.js';
+import { registerChannelCommands } from './commands/channels.js';
 import { registerConfigCommand } from './commands/common.js';
 import { registerDevnetCommand } from './commands/devnet.js';
 import { registerNodeCommand } from './commands/node.js';
@@ -25,6 +26,7 @@ registerNodeCommand(program);
 registerChainCommands(program);
 registerBridgeCommands(program);
 registerRollupCommands(program);
+registerChannelCommands(program);
 registerConfigCommand(program);
 
 program.addOption(new Option('--no-color', 'plain output').hideHelp());

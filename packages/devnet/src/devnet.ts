@@ -15,6 +15,8 @@ import { COIN, devAccounts, type DevAccount } from './accounts.js';
 import { devnetMainNetwork, multiNodeChainOverrides, startPeerNodes, type PeerNodeProcess } from './multinode.js';
 import { bankModule } from '@strata/runtime';
 import { devnetRollupConfig, devnetRollupModules, startDevnetRollup, type DevnetRollup, type DevnetRollupOptions } from './rollup.js';
+import { channelChainRpcMethods, channelParentModules } from '@strata/channels';
+import { startDevnetChannels, type DevnetChannels } from './channels.js';
 
 /** Devnet settings. */
 export interface DevnetOptions {
@@ -40,6 +42,8 @@ export interface DevnetOptions {
   logLevel?: string;
   /** The optimistic rollup on top (default: on); `false` runs the L1 alone. */
   rollup?: DevnetRollupOptions | false;
+  /** The payment-channel network (Alice, Bob, Carol on the L1; default: on). */
+  channels?: boolean;
 }
 
 /** A running devnet. */
@@ -56,6 +60,8 @@ export interface Devnet {
   l1Peers?: PeerNodeProcess[];
   /** The optimistic rollup, unless disabled. */
   l2?: DevnetRollup;
+  /** The channel nodes, unless disabled. */
+  channels?: DevnetChannels;
   stop(): Promise<void>;
 }
 
@@ -98,7 +104,8 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
       mining: multi ? 'pow' : 'dev',
       blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
       producer: (accounts[0] as DevAccount).keys.address,
-      ...(rollupCfg ? { modules: [bankModule, ...devnetRollupModules(rollupCfg)] } : {}),
+      // the channel adjudicator on the L1 (the extra PoW processes run the bank only, so not there)
+      ...(multi ? {} : { modules: [bankModule, ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...channelParentModules()] }),
     },
     { logger: deps.logger.child({ layer: 'l1' }) },
   );
@@ -106,6 +113,7 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
   const resumedFromHeight = node.chain.head.meta.height;
   await node.start();
   const rpc = await startRpc(node, { host, port, ...(opts.adminToken ? { adminToken: opts.adminToken } : {}) });
+  if (!multi) rpc.registerAll(channelChainRpcMethods(() => node.chain.stateReader));
   const metricsUrl = await node.metrics.serve(host, opts.metricsPort ?? (port === 0 ? 0 : port + 1000));
   const peers = multi
     ? await startPeerNodes(
@@ -114,6 +122,7 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
       )
     : undefined;
   const l2 = rollupCfg ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port }, deps.logger) : undefined;
+  const channels = !multi && opts.channels !== false ? await startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
   return {
     dataDir,
     freshDataDir: fresh,
@@ -123,8 +132,10 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
     mnemonic,
     l1: { node, rpc, rpcUrl: rpc.url, wsUrl: rpc.wsUrl, metricsUrl },
     ...(l2 ? { l2 } : {}),
+    ...(channels ? { channels } : {}),
     ...(peers ? { l1Peers: peers.nodes } : {}),
     async stop() {
+      await channels?.stop();
       await peers?.stop();
       await l2?.stop();
       await rpc.stop();

@@ -3,7 +3,7 @@
  * every L2 role must use the same values (they decide what the derivation rule accepts).
  */
 import { StrataError } from '@strata/primitives';
-import { defaultChainConfig, type ChainConfig } from '@strata/runtime';
+import { defaultChainConfig, type ChainConfig, type Module } from '@strata/runtime';
 
 /** Protocol parameters of one optimistic rollup. */
 export interface RollupConfig {
@@ -38,6 +38,12 @@ export interface RollupConfig {
   maxBatchOps: number;
   /** How far (ms) an L2 block timestamp may run ahead of the L1 block that carries it. */
   maxTimestampDriftMs: number;
+  /**
+   * Extra runtime modules of the L2, composed at the top (e.g. a channel adjudicator, so channels
+   * open on the L2 too). Part of the L2's state transition: every node of the rollup and the L1's
+   * one-step proof must use the same list.
+   */
+  l2Modules?: readonly Module[];
 }
 
 /** Defaults for a devnet rollup (short windows). */

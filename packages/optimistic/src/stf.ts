@@ -134,7 +134,7 @@ export interface L2Env {
 
 /** Builds the L2 execution environment of a rollup (its modules: bank + L2 bridge). */
 export function makeL2Env(rollup: RollupConfig): L2Env {
-  return { rollup, config: l2ChainConfig(rollup), registry: new ModuleRegistry(l2Modules()) };
+  return { rollup, config: l2ChainConfig(rollup), registry: new ModuleRegistry([...l2Modules(), ...(rollup.l2Modules ?? [])]) };
 }
 
 /** The L2 runtime's modules. */

@@ -99,6 +99,9 @@ export function registerDevnetCommand(program: Command): void {
             ...(devnet.l2
               ? { l2: { kind: 'optimistic rollup', rollupId: devnet.l2.config.rollupId, chainId: devnet.l2.config.l2ChainId, rpc: devnet.l2.rpcUrl, ws: devnet.l2.wsUrl, challengeWindow: devnet.l2.config.challengeWindow, maliciousProposer: !!flags.maliciousProposer } }
               : {}),
+            ...(devnet.channels
+              ? { channels: { kind: 'payment channels on the L1', nodes: devnet.channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl, nodeKey: n.node.info().nodeKey, p2p: n.node.p2p.multiaddrs[0] ?? null })), channels: devnet.channels.channels } }
+              : {}),
           },
           dataDir: devnet.dataDir,
           logFile,
@@ -128,6 +131,14 @@ export function registerDevnetCommand(program: Command): void {
                   `      RPC      ${devnet.l2.rpcUrl}`,
                   `      WS       ${devnet.l2.wsUrl}`,
                   `      Window   ${devnet.l2.config.challengeWindow} L1 blocks${flags.maliciousProposer ? '  (MALICIOUS proposer: watch the log for fraud proofs)' : ''}`,
+                  '',
+                ]
+              : []),
+            ...(devnet.channels
+              ? [
+                  '  Channels  Alice–Bob and Bob–Carol, funded and announced on the L1 (strata channel … --node alice|bob|carol)',
+                  ...devnet.channels.nodes.map((n) => `      ${n.name.padEnd(8)} RPC ${n.rpcUrl}`),
+                  '      try:     strata channel pay $(strata channel invoice 1000 --node carol) --node alice',
                   '',
                 ]
               : []),
