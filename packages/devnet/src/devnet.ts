@@ -18,6 +18,8 @@ import { appModules } from '@strata/apps';
 import { devnetRollupConfig, devnetRollupModules, startDevnetRollup, type DevnetRollup, type DevnetRollupOptions } from './rollup.js';
 import { EventFeed, type ExplorerLayer, LayerWatcher, startExplorer } from '@strata/explorer';
 import { applyTopology, type Topology } from './topology.js';
+import { channelChainRpcMethods, channelParentModules } from '@strata/channels';
+import { startDevnetChannels, type DevnetChannels } from './channels.js';
 
 /** Devnet settings. */
 export interface DevnetOptions {
@@ -47,6 +49,8 @@ export interface DevnetOptions {
   topology?: Topology;
   /** The web explorer (default: on, port + 100; 0 picks a free port); `false` runs none. */
   explorer?: { port?: number } | false;
+  /** The payment-channel network (Alice, Bob, Carol on the L1; default: on). */
+  channels?: boolean;
 }
 
 /** One layer of a running devnet, as the banner, `--json`, the explorer and `--layer` name it. */
@@ -72,6 +76,8 @@ export interface Devnet {
   events: EventFeed;
   /** The web explorer, unless disabled. */
   explorer?: { url: string };
+  /** The channel nodes, unless disabled. */
+  channels?: DevnetChannels;
   stop(): Promise<void>;
 }
 
@@ -115,8 +121,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
       mining: multi ? 'pow' : 'dev',
       blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
       producer: (accounts[0] as DevAccount).keys.address,
-      // The extra L1 processes of a multi-node devnet run the bank alone, so the main node does too.
-      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : [])] }),
+      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...channelParentModules()] }),
     },
     { logger: deps.logger.child({ layer: 'l1' }) },
   );
@@ -124,6 +129,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
   const resumedFromHeight = node.chain.head.meta.height;
   await node.start();
   const rpc = await startRpc(node, { host, port, ...(opts.adminToken ? { adminToken: opts.adminToken } : {}) });
+  if (!multi) rpc.registerAll(channelChainRpcMethods(() => node.chain.stateReader));
   const metricsUrl = await node.metrics.serve(host, opts.metricsPort ?? (port === 0 ? 0 : port + 1000));
   const peers = multi
     ? await startPeerNodes(
@@ -142,6 +148,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     opts.explorer === false
       ? undefined
       : await startExplorer({ host, port: opts.explorer?.port ?? (port === 0 ? 0 : port + 100), layers, feed: events, watcher, accounts: accounts.map((a) => ({ index: a.index, address: a.address })) });
+  const channels = !multi && opts.channels !== false ? await startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
   return {
     dataDir,
     freshDataDir: fresh,
@@ -151,6 +158,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     mnemonic,
     l1: { node, rpc, rpcUrl: rpc.url, wsUrl: rpc.wsUrl, metricsUrl },
     ...(l2 ? { l2 } : {}),
+    ...(channels ? { channels } : {}),
     ...(peers ? { l1Peers: peers.nodes } : {}),
     layers,
     events,
@@ -158,6 +166,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     async stop() {
       watcher.stop();
       await explorer?.stop();
+      await channels?.stop();
       await peers?.stop();
       await l2?.stop();
       await rpc.stop();

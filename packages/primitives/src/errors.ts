@@ -73,7 +73,18 @@ export type ErrorCode =
   | 'AMM_UNKNOWN_POOL'
   | 'AMM_INVALID'
   | 'AMM_SLIPPAGE'
-  | 'AMM_INSUFFICIENT_LIQUIDITY';
+  | 'AMM_INSUFFICIENT_LIQUIDITY'
+  // payment channels (packages/channels)
+  | 'CHANNEL_INVALID'
+  | 'CHANNEL_STATE'
+  | 'CHANNEL_LIMIT'
+  | 'CHANNEL_NOT_FOUND'
+  | 'CHANNEL_PEER'
+  | 'CHANNEL_NO_ROUTE'
+  | 'CHANNEL_PAYMENT_FAILED'
+  | 'CHANNEL_INVOICE'
+  | 'CHANNEL_ONION'
+  | 'SWAP_FAILED';
 
 /** Base class of every error Strata throws. */
 export class StrataError<M extends Record<string, unknown> = Record<string, unknown>> extends Error {

@@ -151,6 +151,9 @@ export function registerDevnetCommand(program: Command): void {
               : {}),
             // Layers other branches start appear here with their name, kind, parent and URLs.
             ...Object.fromEntries(devnet.layers.filter((l) => l.name !== 'l1' && l.name !== l2Name).map((l) => [l.name, l])),
+            ...(devnet.channels
+              ? { channels: { kind: 'payment channels on the L1', nodes: devnet.channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl, nodeKey: n.node.info().nodeKey, p2p: n.node.p2p.multiaddrs[0] ?? null })), channels: devnet.channels.channels } }
+              : {}),
           },
           explorer: devnet.explorer?.url ?? null,
           dataDir: devnet.dataDir,
@@ -189,6 +192,14 @@ export function registerDevnetCommand(program: Command): void {
               .filter((l) => l.name !== 'l1' && l.name !== l2Name)
               .flatMap((l) => [`  ${l.name.toUpperCase().padEnd(3)} ${l.kind}${l.parent ? ` on ${l.parent}` : ''}`, `      RPC      ${l.rpc}`, `      WS       ${l.ws}`, '']),
             ...(devnet.explorer ? [`  Explorer     ${devnet.explorer.url}`, ''] : []),
+            ...(devnet.channels
+              ? [
+                  '  Channels  Alice–Bob and Bob–Carol, funded and announced on the L1 (strata channel … --node alice|bob|carol)',
+                  ...devnet.channels.nodes.map((n) => `      ${n.name.padEnd(8)} RPC ${n.rpcUrl}`),
+                  '      try:     strata channel pay $(strata channel invoice 1000 --node carol) --node alice',
+                  '',
+                ]
+              : []),
             `  Data dir     ${devnet.dataDir}${fresh ? ' (fresh; pass --data-dir DIR to keep and resume a chain)' : ''}`,
             `  Log          ${logFile}`,
             `  Admin token  ${adminToken}`,
