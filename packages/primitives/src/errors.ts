@@ -58,7 +58,14 @@ export type ErrorCode =
   | 'L2_INVALID_BATCH'
   | 'L2_WITHDRAWAL'
   | 'L2_DISPUTE'
-  | 'L2_BRIDGE';
+  | 'L2_BRIDGE'
+  // sidechain (BFT consensus, registry, checkpoints, bridge)
+  | 'SC_CONSENSUS'
+  | 'SC_DOUBLE_SIGN'
+  | 'SC_REGISTRY'
+  | 'SC_CHECKPOINT'
+  | 'SC_EVIDENCE'
+  | 'SC_BRIDGE';
 
 /** Base class of every error Strata throws. */
 export class StrataError<M extends Record<string, unknown> = Record<string, unknown>> extends Error {
