@@ -122,6 +122,7 @@ export class ConsensusState {
   private blocks = new Map<string, Known>();
   private validity = new Map<string, boolean>();
   private flags = new Set<string>();
+  private farRounds = new Map<number, number>();
   private future: ConsensusMessage[] = [];
   private readonly timeouts: TimeoutConfig;
   private readonly maxRoundsAhead: number;
@@ -169,6 +170,7 @@ export class ConsensusState {
     this.blocks = new Map();
     this.validity = new Map();
     this.flags = new Set();
+    this.farRounds = new Map();
     this.ownMessages.length = 0;
     this.myIndex = this.opts.privval ? this.set.indexOf(this.opts.privval.ed.publicKey) : -1;
     if (lock && lock.height === height && lock.lockedBlock && lock.lockedRound >= 0) {
@@ -232,13 +234,35 @@ export class ConsensusState {
       return 'ignored';
     }
     const r = m.kind === 'proposal' ? m.proposal.round : m.vote.round;
-    if (r > this.round + this.maxRoundsAhead) return 'ignored';
+    if (r > this.round + this.maxRoundsAhead) {
+      // Far-future rounds are not stored (bounded memory); each validator's highest far round
+      // is remembered, and once more than 1/3 of the stake is at or past a round we jump there.
+      if (m.kind !== 'vote' || m.vote.validator >= this.set.size) return 'ignored';
+      if (!verifyVoteSignature(this.opts.chainId, m.vote, this.set.at(m.vote.validator).edPub)) return 'invalid';
+      if ((this.farRounds.get(m.vote.validator) ?? -1) < r) this.farRounds.set(m.vote.validator, r);
+      const target = this.farRoundWithOneThird();
+      if (target === undefined) return 'ignored';
+      if (this.step === 'newHeight') this.enterNewRound(0);
+      this.enterNewRound(target);
+      this.checkRules();
+      if (r > this.round + this.maxRoundsAhead) return 'ignored';
+    }
     const res = m.kind === 'proposal' ? this.onProposal(m.proposal) : this.onVote(m.vote);
     if (res === 'ok') {
       if (this.step === 'newHeight') this.enterNewRound(0);
       this.checkRules();
     }
     return res;
+  }
+
+  private farRoundWithOneThird(): number | undefined {
+    const entries = [...this.farRounds.entries()].sort((a, b) => b[1] - a[1]);
+    let p = 0n;
+    for (const [v, r] of entries) {
+      p += this.set.at(v).power;
+      if (this.set.hasOneThird(p)) return r > this.round ? r : undefined;
+    }
+    return undefined;
   }
 
   /** Handles a timeout the driver scheduled. */

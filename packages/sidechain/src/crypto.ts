@@ -144,7 +144,7 @@ export function blsAggregate(sigs: Uint8Array[]): Uint8Array {
   return aggregateSignatures(parsed, false).toBytes(true);
 }
 
-const POP_PERSONAL = utf8('strata-bls-pop');
+const POP_PERSONAL = utf8('strata-bls-pop!!');
 
 /** The message of a BLS proof of possession: binds the BLS key to the ed25519 identity. */
 export function popMessage(blsPub: Uint8Array, edPub: Uint8Array): Uint8Array {

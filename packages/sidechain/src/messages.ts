@@ -130,8 +130,8 @@ export function decodeMessage(b: Uint8Array): ConsensusMessage {
   throw new StrataError('DECODE_INVALID', `unknown consensus message kind ${w.kind}`);
 }
 
-const VOTE_PERSONAL = utf8('strata-bft-vote');
-const PROPOSAL_PERSONAL = utf8('strata-bft-prop');
+const VOTE_PERSONAL = utf8('strata-bft-vote!');
+const PROPOSAL_PERSONAL = utf8('strata-bft-prop!');
 
 function u64(n: number): Uint8Array {
   const b = new Uint8Array(8);
