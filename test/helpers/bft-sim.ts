@@ -65,7 +65,7 @@ export type Behaviour = 'honest' | 'silent' | 'equivocate';
 export interface SimNode {
   index: number;
   behaviour: Behaviour;
-  state?: ConsensusState;
+  state?: ConsensusState | undefined;
   decided: Map<number, { id: string; cert: Certificate }>;
   evidence: Evidence[];
   down: boolean;
@@ -251,7 +251,7 @@ export class BftSim {
   }
 
   private byzVoted = new Set<string>();
-  private byzVoteFor(n: SimNode, height: number, round: number, id: Uint8Array, other = new Uint8Array(32)): void {
+  private byzVoteFor(n: SimNode, height: number, round: number, id: Uint8Array, other: Uint8Array = new Uint8Array(32)): void {
     const key = `${height}/${round}/${toHex(id)}`;
     if (this.byzVoted.has(key)) return;
     this.byzVoted.add(key);
