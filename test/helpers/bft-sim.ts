@@ -128,7 +128,13 @@ export class BftSim {
         schedule: (t: Timeout, ms) => this.at(ms, () => node.state === st && !node.down && st.handleTimeout(t)),
         decided: (h, block, cert) => {
           node.decided.set(h, { id: toHex(blake2b256(block)), cert });
-          if (h < this.maxHeight) this.at(5, () => node.state === st && !node.down && (st.startHeight(h + 1), st.begin()));
+          if (h < this.maxHeight) {
+            this.at(5, () => {
+              if (node.state !== st || node.down) return;
+              st.startHeight(h + 1);
+              st.begin();
+            });
+          }
         },
         evidence: (ev) => node.evidence.push(ev),
         missingBlock: (h) => this.catchUp(node, h),
@@ -156,7 +162,11 @@ export class BftSim {
     if (!d || !node.state) return;
     node.decided.set(h, d);
     const st = node.state;
-    this.at(5, () => node.state === st && (st.startHeight(h + 1), st.begin()));
+    this.at(5, () => {
+      if (node.state !== st) return;
+      st.startHeight(h + 1);
+      st.begin();
+    });
   }
 
   kill(i: number): void {

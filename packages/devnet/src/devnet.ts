@@ -15,6 +15,7 @@ import { COIN, devAccounts, type DevAccount } from './accounts.js';
 import { devnetMainNetwork, multiNodeChainOverrides, startPeerNodes, type PeerNodeProcess } from './multinode.js';
 import { bankModule } from '@strata/runtime';
 import { devnetRollupConfig, devnetRollupModules, startDevnetRollup, type DevnetRollup, type DevnetRollupOptions } from './rollup.js';
+import { devnetSidechainModules, startDevnetSidechain, type DevnetSidechain, type DevnetSidechainOptions } from './sidechain.js';
 
 /** Devnet settings. */
 export interface DevnetOptions {
@@ -40,6 +41,8 @@ export interface DevnetOptions {
   logLevel?: string;
   /** The optimistic rollup on top (default: on); `false` runs the L1 alone. */
   rollup?: DevnetRollupOptions | false;
+  /** The BFT sidechain (default: one with 4 validators); `false` runs without it. */
+  sidechain?: DevnetSidechainOptions | false;
 }
 
 /** A running devnet. */
@@ -56,6 +59,8 @@ export interface Devnet {
   l1Peers?: PeerNodeProcess[];
   /** The optimistic rollup, unless disabled. */
   l2?: DevnetRollup;
+  /** The BFT sidechain, unless disabled. */
+  sidechain?: DevnetSidechain;
   stop(): Promise<void>;
 }
 
@@ -98,7 +103,7 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
       mining: multi ? 'pow' : 'dev',
       blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
       producer: (accounts[0] as DevAccount).keys.address,
-      ...(rollupCfg ? { modules: [bankModule, ...devnetRollupModules(rollupCfg)] } : {}),
+      ...(multi ? {} : { modules: [bankModule, ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...devnetSidechainModules()] }),
     },
     { logger: deps.logger.child({ layer: 'l1' }) },
   );
@@ -114,6 +119,10 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
       )
     : undefined;
   const l2 = rollupCfg ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port }, deps.logger) : undefined;
+  const sidechain =
+    opts.sidechain === false || multi
+      ? undefined
+      : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
   return {
     dataDir,
     freshDataDir: fresh,
@@ -123,8 +132,10 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
     mnemonic,
     l1: { node, rpc, rpcUrl: rpc.url, wsUrl: rpc.wsUrl, metricsUrl },
     ...(l2 ? { l2 } : {}),
+    ...(sidechain ? { sidechain } : {}),
     ...(peers ? { l1Peers: peers.nodes } : {}),
     async stop() {
+      await sidechain?.stop();
       await peers?.stop();
       await l2?.stop();
       await rpc.stop();

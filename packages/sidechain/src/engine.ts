@@ -18,7 +18,7 @@ import { bridgeTotals, MintArgs, SC_BRIDGE_MODULE } from './bridge.js';
 import { ConsensusState, type LockState, type Timeout } from './consensus.js';
 import { CertificateCodec, decodeMessage, encodeMessage, PRECOMMIT, verifyVoteSignature, type Certificate, type ConsensusMessage, type Evidence } from './messages.js';
 import { SidechainMetrics } from './metrics.js';
-import { BLOCKS_LIMITS, BftNetwork, PROTO_BLOCKS, PROTO_STATUS, STATUS_LIMITS } from './network.js';
+import { BLOCKS_LIMITS, type BftNetwork, PROTO_BLOCKS, PROTO_STATUS, STATUS_LIMITS } from './network.js';
 import type { PrivValidator } from './privval.js';
 import type { DepositRecord } from './registry.js';
 import type { SidechainSpec } from './spec.js';

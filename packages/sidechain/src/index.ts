@@ -19,3 +19,4 @@ export * from './l1-rpc.js';
 export * from './relayer.js';
 export * from './rpc.js';
 export * from './validator.js';
+export * from './launch.js';
