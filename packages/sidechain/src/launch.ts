@@ -111,7 +111,7 @@ export async function sidechainGenesisHash(spec: SidechainSpec): Promise<Uint8Ar
 }
 
 /** Starts (or restarts) validator `i` of a launch directory as a detached process. */
-export async function spawnValidator(launch: Pick<LaunchedSidechain, 'dir' | 'l1Url' | 'validators'>, i: number, opts: { host?: string; logLevel?: string; relayer?: boolean; parentPid?: number } = {}): Promise<number> {
+export async function spawnValidator(launch: Pick<LaunchedSidechain, 'dir' | 'l1Url' | 'validators'>, i: number, opts: { host?: string; logLevel?: string; relayer?: boolean; parentPid?: number; extraArgs?: string[] } = {}): Promise<number> {
   const v = launch.validators[i] as LaunchedValidator;
   const boots = launch.validators.filter((x) => x.index !== i).map((x) => x.p2p);
   const out = openSync(v.logFile, 'a');
@@ -127,6 +127,7 @@ export async function spawnValidator(launch: Pick<LaunchedSidechain, 'dir' | 'l1
     '--log-file', v.logFile,
     ...((opts.relayer ?? i === 0) ? ['--relayer-key', join(launch.dir, 'relayer.key')] : []),
     ...(opts.parentPid ? ['--parent-pid', String(opts.parentPid)] : []),
+    ...(opts.extraArgs ?? []),
   ];
   const child = spawn(process.execPath, args, { detached: !opts.parentPid, stdio: ['ignore', 'ignore', out] });
   child.unref();

@@ -63,7 +63,20 @@ if (parentPid > 0) {
     }
   }, 1000).unref();
 }
+// Test hook: SIGKILL this process right after the last-sign state of a vote is on disk
+// (before the vote is sent), to check that a restart never signs a conflicting one.
+const crashStep = arg('crash-after-sign');
+const crashAfterHeight = Number(arg('crash-after-height') ?? 0);
 await svc.start();
+if (crashStep && svc.privval) {
+  const step = crashStep === 'prevote' ? 2 : 3;
+  svc.privval.afterPersist = (st) => {
+    if (st.step === step && st.height >= crashAfterHeight) {
+      writeFileSync(join(dir, 'crashed.json'), JSON.stringify({ height: st.height, round: st.round, step: st.step }));
+      process.kill(process.pid, 'SIGKILL');
+    }
+  };
+}
 const endpoints = { pid: process.pid, validator: svc.engine.index, rpc: svc.rpcUrl, ws: svc.rpc.wsUrl, p2p: svc.network.info().multiaddrs };
 writeFileSync(join(dir, 'endpoints.json'), `${JSON.stringify(endpoints)}\n`);
 process.stdout.write(`${JSON.stringify({ ready: true, ...endpoints })}\n`);
