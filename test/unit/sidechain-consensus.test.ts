@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { blake2b256, utf8 } from '@strata/primitives';
-import { ValidatorSet, votesConflict } from '@strata/sidechain';
-import { BftSim, simKeys, simValidators } from '../helpers/bft-sim.js';
+import { bankModule } from '@strata/runtime';
+import { encode, type KeyPair } from '@strata/primitives';
+import { blsProofOfPossession, EvidenceArgs, readValidatorSet, RegisterArgs, SC_REGISTRY_MODULE, sidechainParentModules, ValidatorSet, votesConflict } from '@strata/sidechain';
+import { BftSim, SIM_CHAIN_ID, simKeys, simValidators } from '../helpers/bft-sim.js';
+import { devConfig, keys, tempDir } from '../helpers/chain.js';
+import { ChainDriver } from '../helpers/sidechain-world.js';
 
 describe('BFT consensus (simulated network, real signatures)', () => {
   it('four honest validators commit one block per height, each with a >2/3 certificate', () => {
@@ -16,7 +20,7 @@ describe('BFT consensus (simulated network, real signatures)', () => {
     }
   });
 
-  it('safety with an equivocating, double-voting validator: no conflicting commits, evidence found', () => {
+  it('safety with an equivocating, double-voting validator: no conflicting commits, evidence found and slashed on the L1', async () => {
     for (const seed of [1, 2, 3]) {
       const sim = new BftSim(['honest', 'equivocate', 'honest', 'honest'], seed);
       sim.run(120_000, () => sim.checkAgreement() >= 12);
@@ -27,6 +31,7 @@ describe('BFT consensus (simulated network, real signatures)', () => {
         expect(ev.a.validator).toBe(1);
         expect(votesConflict(ev.a, ev.b)).toBe(true);
       }
+      if (seed === 1) await slashOnL1(sim, evidence[0] as (typeof evidence)[number]);
     }
   });
 
@@ -71,3 +76,22 @@ describe('BFT consensus (simulated network, real signatures)', () => {
     expect(blake2b256(utf8('x')).length).toBe(32);
   });
 });
+
+/** The evidence an honest validator collected, submitted to a real L1 chain's registry, slashes the bond. */
+async function slashOnL1(sim: BftSim, ev: { a: import('@strata/sidechain').Vote; b: import('@strata/sidechain').Vote }): Promise<void> {
+  const t = tempDir('strata-sim-l1-');
+  const l1 = new ChainDriver(devConfig({ chainId: 1 }), [bankModule, ...sidechainParentModules()], t.dir, (keys[3] as KeyPair).address);
+  try {
+    const validators = sim.keys.map((k, i) => ({ ...simValidators(sim.keys)[i]!, pop: blsProofOfPossession(k.bls, k.ed.publicKey) }));
+    const reg = l1.send(keys[0] as KeyPair, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: SIM_CHAIN_ID, name: 'sim', genesisHash: new Uint8Array(32), checkpointInterval: 10, unbondingPeriod: 5, validators }), 400_000);
+    expect(reg.status).toBe('ok');
+    const r = l1.send(keys[1] as KeyPair, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: SIM_CHAIN_ID, evidence: ev }), 100_000);
+    expect(r.status).toBe('ok');
+    const set = readValidatorSet(l1.chain.stateReader, SIM_CHAIN_ID);
+    expect(set[1]?.slashed).toBe(true);
+    expect(set.filter((v) => v.slashed).length).toBe(1);
+  } finally {
+    await l1.close();
+    t.cleanup();
+  }
+}
