@@ -20,6 +20,7 @@ import { EventFeed, type ExplorerLayer, LayerWatcher, startExplorer } from '@str
 import { applyTopology, type Topology } from './topology.js';
 import { channelChainRpcMethods, channelParentModules } from '@strata/channels';
 import { startDevnetChannels, type DevnetChannels } from './channels.js';
+import { devnetSidechainModules, startDevnetSidechain, type DevnetSidechain, type DevnetSidechainOptions } from './sidechain.js';
 
 /** Devnet settings. */
 export interface DevnetOptions {
@@ -51,6 +52,8 @@ export interface DevnetOptions {
   explorer?: { port?: number } | false;
   /** The payment-channel network (Alice, Bob, Carol on the L1; default: on). */
   channels?: boolean;
+  /** The BFT sidechain (default: one with 4 validators); `false` runs without it. */
+  sidechain?: DevnetSidechainOptions | false;
 }
 
 /** One layer of a running devnet, as the banner, `--json`, the explorer and `--layer` name it. */
@@ -78,6 +81,8 @@ export interface Devnet {
   explorer?: { url: string };
   /** The channel nodes, unless disabled. */
   channels?: DevnetChannels;
+  /** The BFT sidechain, unless disabled. */
+  sidechain?: DevnetSidechain;
   stop(): Promise<void>;
 }
 
@@ -121,7 +126,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
       mining: multi ? 'pow' : 'dev',
       blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
       producer: (accounts[0] as DevAccount).keys.address,
-      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...channelParentModules()] }),
+      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...channelParentModules(), ...devnetSidechainModules()] }),
     },
     { logger: deps.logger.child({ layer: 'l1' }) },
   );
@@ -149,6 +154,10 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
       ? undefined
       : await startExplorer({ host, port: opts.explorer?.port ?? (port === 0 ? 0 : port + 100), layers, feed: events, watcher, accounts: accounts.map((a) => ({ index: a.index, address: a.address })) });
   const channels = !multi && opts.channels !== false ? await startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
+  const sidechain =
+    opts.sidechain === false || multi
+      ? undefined
+      : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
   return {
     dataDir,
     freshDataDir: fresh,
@@ -159,6 +168,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     l1: { node, rpc, rpcUrl: rpc.url, wsUrl: rpc.wsUrl, metricsUrl },
     ...(l2 ? { l2 } : {}),
     ...(channels ? { channels } : {}),
+    ...(sidechain ? { sidechain } : {}),
     ...(peers ? { l1Peers: peers.nodes } : {}),
     layers,
     events,
@@ -167,6 +177,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
       watcher.stop();
       await explorer?.stop();
       await channels?.stop();
+      await sidechain?.stop();
       await peers?.stop();
       await l2?.stop();
       await rpc.stop();

@@ -8,3 +8,4 @@ export * from './devnet.js';
 export * from './multinode.js';
 export * from './rollup.js';
 export * from './topology.js';
+export * from './sidechain.js';
