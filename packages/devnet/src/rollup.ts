@@ -41,7 +41,8 @@ export interface DevnetRollupOptions {
 /** Dev account roles: batcher = last account, proposer = second to last, challenger = third to last. */
 export function devnetRollupConfig(accounts: DevAccount[], opts: DevnetRollupOptions = {}): RollupConfig {
   const batcher = accounts[accounts.length - 1] as DevAccount;
-  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, sequencingWindow: 10, l2Modules: [...appModules(), ...channelParentModules()] });
+  // An empty defender slot (a beaten defender) stays open 4 L1 blocks for anyone to take over.
+  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, takeoverBlocks: 4, sequencingWindow: 10, l2Modules: [...appModules(), ...channelParentModules()] });
 }
 
 /** The L1 modules the rollup needs. */
