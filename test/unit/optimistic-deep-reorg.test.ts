@@ -4,7 +4,7 @@
  * deposit and batch, re-mined on the new branch, are derived again (nothing minted twice).
  */
 import { Chain, ChainStore, type Block } from '@strata/chain';
-import { BRIDGE_MODULE, DepositArgs, optimisticParentModules } from '@strata/optimistic';
+import { DepositArgs, optimisticParentModules, rollupModuleNames } from '@strata/optimistic';
 import { encode, toHex } from '@strata/primitives';
 import { bankModule, ModuleRegistry } from '@strata/runtime';
 import { openDatabase } from '@strata/state';
@@ -38,7 +38,7 @@ describe('optimistic derivation across a deep L1 reorg', () => {
     expect(toHex(rival.genesisHash)).toBe(toHex(w.l1.chain.genesisHash));
 
     // Deposit, an L2 block, its batch, then enough L1 blocks for the batch to be final.
-    await w.client.send(alice, BRIDGE_MODULE, 'deposit', encode(DepositArgs, { rollupId: w.rollup.rollupId, to: alice.address, amount: 4_000_000n }), 5_000);
+    await w.client.send(alice, rollupModuleNames(w.rollup.rollupId).bridge, 'deposit', encode(DepositArgs, { rollupId: w.rollup.rollupId, to: alice.address, amount: 4_000_000n }), 5_000);
     w.mine();
     await w.sequence();
     await w.batch();

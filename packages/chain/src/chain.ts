@@ -191,6 +191,7 @@ export class Chain {
 
   /** Opens the chain: writes genesis on an empty store, otherwise loads the stored head. */
   static open(config: ChainConfig, registry: ModuleRegistry, store: ChainStore, deps: ChainDeps = {}): Chain {
+    registry.checkChildrenOf(config.chainId); // a child chain never shares its parent's id
     const c = new Chain(config, registry, store, deps);
     c.init();
     return c;

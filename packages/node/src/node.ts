@@ -237,6 +237,22 @@ export class StrataNode extends EventEmitter<NodeEvents> {
     let vtx: VerifiedTx;
     try {
       vtx = verifyRawTx(raw, this.opts.config.maxTxBytes);
+    } catch (e) {
+      const err = toStrataError(e);
+      this.metrics.txsRejected.inc({ reason: err.code });
+      this.log.info({ reason: err.code, error: err.message }, 'transaction rejected');
+      throw err;
+    }
+    return this.acceptTx(vtx, opts);
+  }
+
+  /**
+   * Admits a transaction whose sender is already recovered (e.g. a gossip batch recovered on the
+   * worker pool): mempool checks (nonce, balance, limits), then as `submitTx`.
+   */
+  acceptTx(vtx: VerifiedTx, opts: { gossip?: boolean } = {}): VerifiedTx {
+    const raw = vtx.bytes;
+    try {
       this.mempool.add(vtx, this.chain.account(vtx.sender));
     } catch (e) {
       const err = toStrataError(e);
@@ -460,6 +476,11 @@ export class StrataNode extends EventEmitter<NodeEvents> {
       end();
       return failure ? { results, failure } : { results };
     });
+  }
+
+  /** Decodes raw transactions and recovers their senders on the worker pool (rejects at the first bad one). */
+  verifyTxs(raw: Uint8Array[]): Promise<VerifiedTx[]> {
+    return this.verifier.verify(raw, this.opts.config.maxTxBytes);
   }
 
   /** Decodes the transactions of consecutive blocks and recovers their senders on the worker pool. */

@@ -49,6 +49,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   // config / node / rpc
   | 'CONFIG_INVALID'
+  | 'INVALID_ARGUMENT'
   | 'NODE_STOPPED'
   | 'UNAUTHORIZED'
   | 'RPC_ERROR'
@@ -61,7 +62,29 @@ export type ErrorCode =
   | 'L2_INVALID_BATCH'
   | 'L2_WITHDRAWAL'
   | 'L2_DISPUTE'
-  | 'L2_BRIDGE';
+  | 'L2_BRIDGE'
+  // app modules (token, amm)
+  | 'TOKEN_UNKNOWN'
+  | 'TOKEN_INVALID'
+  | 'TOKEN_NOT_ISSUER'
+  | 'TOKEN_CAP_EXCEEDED'
+  | 'TOKEN_OVERFLOW'
+  | 'TOKEN_INSUFFICIENT_BALANCE'
+  | 'AMM_UNKNOWN_POOL'
+  | 'AMM_INVALID'
+  | 'AMM_SLIPPAGE'
+  | 'AMM_INSUFFICIENT_LIQUIDITY'
+  // payment channels (packages/channels)
+  | 'CHANNEL_INVALID'
+  | 'CHANNEL_STATE'
+  | 'CHANNEL_LIMIT'
+  | 'CHANNEL_NOT_FOUND'
+  | 'CHANNEL_PEER'
+  | 'CHANNEL_NO_ROUTE'
+  | 'CHANNEL_PAYMENT_FAILED'
+  | 'CHANNEL_INVOICE'
+  | 'CHANNEL_ONION'
+  | 'SWAP_FAILED';
 
 /** Base class of every error Strata throws. */
 export class StrataError<M extends Record<string, unknown> = Record<string, unknown>> extends Error {
