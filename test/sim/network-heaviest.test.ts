@@ -25,7 +25,8 @@ import { waitUntil } from '../helpers/node-process.js';
 await initHashing();
 afterAll(stopSimNodes);
 
-const config = devConfig({ pow: { enabled: false }, confirmations: 1000 });
+// The shipped confirmation depth (6): the switch to the heavy chain below reverts far more blocks.
+const config = devConfig({ pow: { enabled: false } });
 const node = (name: string, blocks: number, producer: number, bootnodes: string[] = [], prefix?: { from: StrataNode; blocks: number }) =>
   simNode(name, config, { blocks, producer, bootnodes, ...(prefix ? { prefix } : {}) });
 
@@ -47,7 +48,8 @@ describe('sync chooses the heaviest chain', () => {
   });
 
   it('a heavier peer that appears during a sync takes over before the lighter chain is complete', async () => {
-    // Both share the first 5,000 blocks (past those, a switch needs no deep reorg), then fork.
+    // Both share the first 5,000 blocks, then fork: a switch after the fresh node passed 5,006
+    // reverts blocks below its finalized one, which heaviest work allows.
     const light = await node('light2', 6000, 1);
     const heavy = await node('heavy2', 1500, 2, [], { from: light, blocks: 5000 });
     const lightHead = light.chain.head.hash;

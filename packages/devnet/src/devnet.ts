@@ -14,7 +14,10 @@ import type { RpcServer } from '@strata/rpc';
 import { COIN, devAccounts, type DevAccount } from './accounts.js';
 import { devnetMainNetwork, multiNodeChainOverrides, startPeerNodes, type PeerNodeProcess } from './multinode.js';
 import { bankModule } from '@strata/runtime';
+import { appModules } from '@strata/apps';
 import { devnetRollupConfig, devnetRollupModules, startDevnetRollup, type DevnetRollup, type DevnetRollupOptions } from './rollup.js';
+import { EventFeed, type ExplorerLayer, LayerWatcher, startExplorer } from '@strata/explorer';
+import { applyTopology, type Topology } from './topology.js';
 
 /** Devnet settings. */
 export interface DevnetOptions {
@@ -40,7 +43,14 @@ export interface DevnetOptions {
   logLevel?: string;
   /** The optimistic rollup on top (default: on); `false` runs the L1 alone. */
   rollup?: DevnetRollupOptions | false;
+  /** Which layers run (default: every layer built); overrides `l1Nodes`, `blockTimeSeconds` and `rollup`. */
+  topology?: Topology;
+  /** The web explorer (default: on, port + 100; 0 picks a free port); `false` runs none. */
+  explorer?: { port?: number } | false;
 }
+
+/** One layer of a running devnet, as the banner, `--json`, the explorer and `--layer` name it. */
+export type DevnetLayer = ExplorerLayer & { info?: Record<string, unknown> };
 
 /** A running devnet. */
 export interface Devnet {
@@ -56,6 +66,12 @@ export interface Devnet {
   l1Peers?: PeerNodeProcess[];
   /** The optimistic rollup, unless disabled. */
   l2?: DevnetRollup;
+  /** Every layer running, parents first. */
+  layers: DevnetLayer[];
+  /** What happens on every layer (deposits, batches, roots, disputes, withdrawals…). */
+  events: EventFeed;
+  /** The web explorer, unless disabled. */
+  explorer?: { url: string };
   stop(): Promise<void>;
 }
 
@@ -80,7 +96,8 @@ export function devnetChainConfig(opts: DevnetOptions = {}): ChainConfig {
 }
 
 /** Starts the devnet. */
-export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger }): Promise<Devnet> {
+export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger }): Promise<Devnet> {
+  const opts = optsIn.topology ? applyTopology(optsIn, optsIn.topology) : optsIn;
   const fresh = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'strata-devnet-'));
   const multi = (opts.l1Nodes ?? 1) > 1;
@@ -98,7 +115,8 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
       mining: multi ? 'pow' : 'dev',
       blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
       producer: (accounts[0] as DevAccount).keys.address,
-      ...(rollupCfg ? { modules: [bankModule, ...devnetRollupModules(rollupCfg)] } : {}),
+      // The extra L1 processes of a multi-node devnet run the bank alone, so the main node does too.
+      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : [])] }),
     },
     { logger: deps.logger.child({ layer: 'l1' }) },
   );
@@ -114,6 +132,16 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
       )
     : undefined;
   const l2 = rollupCfg ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port }, deps.logger) : undefined;
+  // Every layer, parents first (other layers append theirs here as they start).
+  const layers: DevnetLayer[] = [{ name: 'l1', kind: 'l1', parent: null, rpc: rpc.url, ws: rpc.wsUrl }];
+  if (l2) layers.push({ name: opts.topology?.layers.find((x) => x.kind === 'optimistic')?.name ?? 'l2', kind: 'optimistic', parent: 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
+  const events = new EventFeed();
+  const watcher = new LayerWatcher(layers, events, { history: 0 });
+  watcher.start();
+  const explorer =
+    opts.explorer === false
+      ? undefined
+      : await startExplorer({ host, port: opts.explorer?.port ?? (port === 0 ? 0 : port + 100), layers, feed: events, watcher, accounts: accounts.map((a) => ({ index: a.index, address: a.address })) });
   return {
     dataDir,
     freshDataDir: fresh,
@@ -124,7 +152,12 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
     l1: { node, rpc, rpcUrl: rpc.url, wsUrl: rpc.wsUrl, metricsUrl },
     ...(l2 ? { l2 } : {}),
     ...(peers ? { l1Peers: peers.nodes } : {}),
+    layers,
+    events,
+    ...(explorer ? { explorer: { url: explorer.url } } : {}),
     async stop() {
+      watcher.stop();
+      await explorer?.stop();
       await peers?.stop();
       await l2?.stop();
       await rpc.stop();

@@ -22,6 +22,7 @@ import {
 import { toStrataError } from '@strata/primitives';
 import type { RpcServer } from '@strata/rpc';
 import type { Module } from '@strata/runtime';
+import { appModules } from '@strata/apps';
 import type { DevAccount } from './accounts.js';
 
 /** Rollup settings of the devnet. */
@@ -39,7 +40,7 @@ export interface DevnetRollupOptions {
 /** Dev account roles: batcher = last account, proposer = second to last, challenger = third to last. */
 export function devnetRollupConfig(accounts: DevAccount[], opts: DevnetRollupOptions = {}): RollupConfig {
   const batcher = accounts[accounts.length - 1] as DevAccount;
-  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, sequencingWindow: 10 });
+  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, sequencingWindow: 10, l2Modules: appModules() });
 }
 
 /** The L1 modules the rollup needs. */

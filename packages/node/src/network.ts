@@ -15,7 +15,7 @@
  */
 import { type Block, blockHash, decodeBlock, encodeBlock, encodeHeader, meetsTarget } from '@strata/chain';
 import { P2PNode, type P2POptions, PENALTY, RateLimiter } from '@strata/p2p';
-import { decode, encode, StrataError, toHex, toStrataError } from '@strata/primitives';
+import { decode, encode, isLocalFault, StrataError, toHex, toStrataError } from '@strata/primitives';
 import { checkTxStatic, decodeTx, txHashOf, type VerifiedTx } from '@strata/runtime';
 import type { NetworkAdmin, NodeNetwork, StrataNode } from './node.js';
 import { BlockSync, CHAIN_PENALTY, maxWireBlockBytes, PROTOCOL_LIMITS, type SyncOptions } from './sync.js';
@@ -424,7 +424,8 @@ export class P2PNetwork implements NodeNetwork {
         this.syncer?.trigger();
         return 'ignore';
       }
-      if (err.code === 'NODE_STOPPED' || err.code === 'INTERNAL') return 'ignore';
+      // Our own fault (disk, engine) or shutdown: no verdict on the block or its sender.
+      if (err.code === 'NODE_STOPPED' || err.code === 'INTERNAL' || isLocalFault(err)) return 'ignore';
       return this.invalidBlock(from, hash, err.code, err.message);
     }
   }

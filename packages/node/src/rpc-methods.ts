@@ -321,6 +321,32 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
         return true;
       },
     },
+    chain_getReorgAlarm: {
+      maxParams: 0,
+      description: 'The reorg brake (--max-reorg-depth): null when not engaged, else the heavier branch it holds back.',
+      handler: () => {
+        const a = node.chain.reorgAlarm;
+        if (!a) return null;
+        return {
+          branchHead: toHex(a.branchHead),
+          branchHeight: toQuantity(a.branchHeight),
+          branchWork: toQuantity(a.branchWork),
+          depth: a.depth,
+          forkHeight: toQuantity(a.forkHeight),
+          maxReorgDepth: a.maxReorgDepth,
+          head: toHex(node.chain.head.hash),
+        };
+      },
+    },
+    admin_releaseReorgBrake: {
+      admin: true,
+      maxParams: 0,
+      description: 'Adopts the heavier branch the reorg brake holds back (the documented way out of the alarm).',
+      handler: async () => {
+        const res = await node.releaseReorgBrake();
+        return { status: res.status, head: toHex(node.chain.head.hash), height: toQuantity(node.chain.head.meta.height), depth: res.reorg?.depth ?? 0 };
+      },
+    },
     net_importBlock: {
       minParams: 1,
       maxParams: 1,

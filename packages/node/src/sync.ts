@@ -9,7 +9,7 @@
 import type { VerifiedTx } from '@strata/runtime';
 import { type Block, type BlockHeader, blockHash, decodeBlock, decodeHeader, meetsTarget, nextTarget, workOf } from '@strata/chain';
 import type { ChainConfig } from '@strata/runtime';
-import { bytesEqual, decode, encode, StrataError, toHex, toStrataError } from '@strata/primitives';
+import { bytesEqual, decode, encode, isLocalFault, StrataError, toHex, toStrataError } from '@strata/primitives';
 import type { StrataNode } from './node.js';
 import {
   BlocksCodec,
@@ -498,7 +498,7 @@ export class BlockSync {
         this.state.blocksImported += res.results.length;
         if (res.failure) {
           const err = res.failure.error;
-          if (err.code !== 'BLOCK_UNKNOWN_PARENT' && err.code !== 'BLOCK_BAD_TIMESTAMP') {
+          if (err.code !== 'BLOCK_UNKNOWN_PARENT' && err.code !== 'BLOCK_BAD_TIMESTAMP' && !isLocalFault(err)) {
             this.net.penalize(peer, CHAIN_PENALTY.INVALID_BLOCK, `invalid block during sync: ${err.code} ${err.message}`);
           }
           throw err;
