@@ -87,9 +87,9 @@ describe('bounded work per peer', () => {
     const v = await victim('b-unpayable');
     const a = await attacker(v);
     await joinTopic(a, v, TOPIC_TXS);
-    const poor = randomKeyPair(); // holds nothing: every fee is unpayable
-    for (let batch = 0; batch < 3; batch++) {
-      const txs = Array.from({ length: 30 }, (_, i) => transferTx(dev, poor, keys[1]!.address, 1n, batch * 30 + i).bytes);
+    for (let batch = 0; batch < 5; batch++) {
+      const poor = randomKeyPair(); // holds nothing: every fee is unpayable
+      const txs = Array.from({ length: 30 }, (_, i) => transferTx(dev, poor, keys[1]!.address, 1n, i).bytes);
       await a.publish(TOPIC_TXS, encode(txBatchCodec(dev.maxTxBytes), txs));
       await waitUntil(async () => (await rejected(v, 'TX_INSUFFICIENT_FUNDS')) >= (batch + 1) * 30 || p2pOf(v).isBanned(a.peerId), 'the batch to be judged', 10_000, 25);
     }
