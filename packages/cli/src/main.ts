@@ -10,6 +10,7 @@ import { registerConfigCommand } from './commands/common.js';
 import { registerDevnetCommand } from './commands/devnet.js';
 import { registerNodeCommand } from './commands/node.js';
 import { registerRollupCommands } from './commands/rollup.js';
+import { registerZkCommands } from './commands/zk.js';
 import { fail } from './output.js';
 
 const program = new Command();
@@ -25,6 +26,7 @@ registerNodeCommand(program);
 registerChainCommands(program);
 registerBridgeCommands(program);
 registerRollupCommands(program);
+registerZkCommands(program);
 registerConfigCommand(program);
 
 program.addOption(new Option('--no-color', 'plain output').hideHelp());

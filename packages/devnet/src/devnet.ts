@@ -15,6 +15,7 @@ import { COIN, devAccounts, type DevAccount } from './accounts.js';
 import { devnetMainNetwork, multiNodeChainOverrides, startPeerNodes, type PeerNodeProcess } from './multinode.js';
 import { bankModule } from '@strata/runtime';
 import { devnetRollupConfig, devnetRollupModules, startDevnetRollup, type DevnetRollup, type DevnetRollupOptions } from './rollup.js';
+import { devnetZkModules, startDevnetZk, type DevnetZk, type DevnetZkOptions } from './zk.js';
 
 /** Devnet settings. */
 export interface DevnetOptions {
@@ -40,6 +41,8 @@ export interface DevnetOptions {
   logLevel?: string;
   /** The optimistic rollup on top (default: on); `false` runs the L1 alone. */
   rollup?: DevnetRollupOptions | false;
+  /** The ZK-rollup on top (default: on); `false` leaves it out. */
+  zk?: DevnetZkOptions | false;
 }
 
 /** A running devnet. */
@@ -56,6 +59,8 @@ export interface Devnet {
   l1Peers?: PeerNodeProcess[];
   /** The optimistic rollup, unless disabled. */
   l2?: DevnetRollup;
+  /** The ZK-rollup, unless disabled. */
+  zk?: DevnetZk;
   stop(): Promise<void>;
 }
 
@@ -91,6 +96,7 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
   const port = opts.port ?? 8545;
   // The extra L1 processes run the bank module only, so a multi-node L1 runs without the rollup.
   const rollupCfg = opts.rollup === false || multi ? undefined : devnetRollupConfig(accounts, opts.rollup ?? {});
+  const zkOn = opts.zk !== false && !multi;
   const node = await StrataNode.create(
     {
       dataDir: join(dataDir, 'l1'),
@@ -98,7 +104,7 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
       mining: multi ? 'pow' : 'dev',
       blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
       producer: (accounts[0] as DevAccount).keys.address,
-      ...(rollupCfg ? { modules: [bankModule, ...devnetRollupModules(rollupCfg)] } : {}),
+      ...(rollupCfg || zkOn ? { modules: [bankModule, ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...(zkOn ? devnetZkModules() : [])] } : {}),
     },
     { logger: deps.logger.child({ layer: 'l1' }) },
   );
@@ -114,6 +120,7 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
       )
     : undefined;
   const l2 = rollupCfg ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port }, deps.logger) : undefined;
+  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { ...(opts.zk || {}), host, l1Port: port }, deps.logger) : undefined;
   return {
     dataDir,
     freshDataDir: fresh,
@@ -123,9 +130,11 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
     mnemonic,
     l1: { node, rpc, rpcUrl: rpc.url, wsUrl: rpc.wsUrl, metricsUrl },
     ...(l2 ? { l2 } : {}),
+    ...(zk ? { zk } : {}),
     ...(peers ? { l1Peers: peers.nodes } : {}),
     async stop() {
       await peers?.stop();
+      await zk?.stop();
       await l2?.stop();
       await rpc.stop();
       await node.metrics.stop();

@@ -6,3 +6,4 @@ export * from './accounts.js';
 export * from './devnet.js';
 export * from './multinode.js';
 export * from './rollup.js';
+export * from './zk.js';

@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { type Devnet, formatCoins, startDevnet } from '@strata/devnet';
 import { DEV_MNEMONIC, DERIVATION_PREFIX, toHex } from '@strata/primitives';
@@ -26,6 +27,24 @@ interface DevnetFlags {
   l1Nodes: number;
   maliciousProposer?: boolean;
   challengeWindow?: number;
+  zk: boolean;
+  zkStall?: boolean;
+}
+
+/** A progress bar on stderr for the first start's ZK key setup (silent when stderr is not a terminal). */
+function zkSetupProgress(json: boolean): (stage: string, f: number) => void {
+  let bar: InstanceType<typeof SingleBar> | undefined;
+  return (stage, f) => {
+    if (stage === 'cached') return;
+    if (!process.stderr.isTTY || json) {
+      if (f === 1 || stage !== 'dev keys (INSECURE known secret)') process.stderr.write(`zk setup: ${stage} ${Math.round(f * 100)}%\n`);
+      return;
+    }
+    bar ??= new SingleBar({ format: '  zk setup  [{bar}] {percentage}%  {stage}', stream: process.stderr }, Presets.shades_classic);
+    if (!bar.isActive) bar.start(100, 0, { stage });
+    bar.update(Math.round(f * 100), { stage });
+    if (f >= 1) bar.stop();
+  };
 }
 
 export function registerDevnetCommand(program: Command): void {
@@ -43,6 +62,8 @@ export function registerDevnetCommand(program: Command): void {
     .option('--config <file>', 'chain config overrides (JSON or TOML)')
     .option('--log-level <level>', 'log level of <data-dir>/devnet.log', 'info')
     .option('--no-rollup', 'run the L1 alone, without the layer-2 rollup')
+    .option('--no-zk', 'leave the ZK-rollup out')
+    .option('--zk-stall', 'the ZK-rollup operator stops proving (watch exodus happen)')
     .option('--l1-nodes <n>', 'L1 mining nodes: above 1, real PoW miners over libp2p on loopback, the extra ones as separate processes (L1 only)', intOption('--l1-nodes'), 1)
     .option('--quiet', 'print only the banner, not a line per block')
     .option('--json', 'print the banner as JSON')
@@ -71,6 +92,7 @@ export function registerDevnetCommand(program: Command): void {
             rollup: flags.rollup
               ? { ...(flags.maliciousProposer ? { maliciousProposer: true } : {}), ...(flags.challengeWindow !== undefined ? { challengeWindow: flags.challengeWindow } : {}) }
               : false,
+            zk: flags.zk ? { ...(flags.zkStall ? { stall: true } : {}), onSetupProgress: zkSetupProgress(!!flags.json) } : false,
           },
           { logger },
         );
@@ -100,6 +122,7 @@ export function registerDevnetCommand(program: Command): void {
               ? { l2: { kind: 'optimistic rollup', rollupId: devnet.l2.config.rollupId, chainId: devnet.l2.config.l2ChainId, rpc: devnet.l2.rpcUrl, ws: devnet.l2.wsUrl, challengeWindow: devnet.l2.config.challengeWindow, maliciousProposer: !!flags.maliciousProposer } }
               : {}),
           },
+          ...(devnet.zk ? { zk: { kind: 'zk-rollup (Groth16)', rollupId: devnet.zk.params.rollupId, rpc: devnet.zk.rpcUrl, depth: devnet.zk.params.depth, batchSize: devnet.zk.params.batchSize, circuit: devnet.zk.artifacts.hash, devKeys: devnet.zk.artifacts.dev, stall: !!flags.zkStall } } : {}),
           dataDir: devnet.dataDir,
           logFile,
           resumed: devnet.resumedFromHeight > 0,
@@ -128,6 +151,14 @@ export function registerDevnetCommand(program: Command): void {
                   `      RPC      ${devnet.l2.rpcUrl}`,
                   `      WS       ${devnet.l2.wsUrl}`,
                   `      Window   ${devnet.l2.config.challengeWindow} L1 blocks${flags.maliciousProposer ? '  (MALICIOUS proposer: watch the log for fraud proofs)' : ''}`,
+                  '',
+                ]
+              : []),
+            ...(devnet.zk
+              ? [
+                  `  ZK  zk-rollup ${devnet.zk.params.rollupId}  (Groth16, depth ${devnet.zk.params.depth}, ${devnet.zk.params.batchSize} ops per proof; operator + prover)`,
+                  `      RPC      ${devnet.zk.rpcUrl}`,
+                  `      Keys     ${devnet.zk.artifacts.dev ? 'DEV-ONLY insecure setup (known toxic secret)' : 'ceremony'}  circuit ${devnet.zk.artifacts.hash}${flags.zkStall ? '  (STALLED operator: exodus after the deposit deadline)' : ''}`,
                   '',
                 ]
               : []),
