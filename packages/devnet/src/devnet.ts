@@ -120,7 +120,7 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
       )
     : undefined;
   const l2 = rollupCfg ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port }, deps.logger) : undefined;
-  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { ...(opts.zk || {}), host, l1Port: port }, deps.logger) : undefined;
+  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port }, deps.logger) : undefined;
   return {
     dataDir,
     freshDataDir: fresh,

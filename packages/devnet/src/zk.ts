@@ -34,6 +34,8 @@ export interface DevnetZkOptions {
   port?: number;
   /** Local prover processes (default 1). */
   provers?: number;
+  /** Mine an L1 block every 2 s when the L1 seals instantly (default true; off when another layer already does). */
+  heartbeat?: boolean;
   /** Setup progress (the first start compiles the circuit and makes keys). */
   onSetupProgress?: SetupProgress;
 }
@@ -44,9 +46,9 @@ export const DEVNET_ZK_ROLLUP_ID = 902;
 export const DEVNET_ZK_DEPTH = 20;
 export const DEVNET_ZK_BATCH = 2;
 /** L1 blocks a deposit may wait; and without any verified batch. */
-export const DEVNET_ZK_DEADLINE = 30;
-export const DEVNET_ZK_MAX_GAP = 600;
-/** Base units per L2 unit (1e-6 STRA at 8 decimals... whatever COIN is, amounts are multiples of this). */
+export const DEVNET_ZK_DEADLINE = 600;
+export const DEVNET_ZK_MAX_GAP = 3600;
+/** Base units per L2 unit (deposits are multiples of it). */
 export const DEVNET_ZK_UNIT = 1000n;
 
 /** The devnet circuit's params. */
@@ -104,9 +106,12 @@ export async function startDevnetZk(
     for (let i = 0; i < (opts.provers ?? 1); i++) provers.push(spawnProver(rpc.url, `local-${i}`));
   }
   // Deadlines count L1 blocks: keep the instant-seal L1 moving.
-  const heartbeat = setInterval(() => {
-    if (node.blockInterval === 0) void node.mineBlocks(1).catch(() => {});
-  }, 2000);
+  const heartbeat =
+    opts.heartbeat === false
+      ? undefined
+      : setInterval(() => {
+          if (node.blockInterval === 0) void node.mineBlocks(1).catch(() => {});
+        }, 2000);
   log.info({ rpc: rpc?.url, stall: !!opts.stall, provers: provers.length }, 'zk-rollup started');
   return {
     params,

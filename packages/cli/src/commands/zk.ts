@@ -62,9 +62,10 @@ interface Info extends ZkParams {
 
 async function context(f: ZkFlags) {
   const key = signer(f.from);
+  // Build the (slow) EdDSA code before the first request, so no keep-alive socket idles meanwhile.
+  const l2 = (await zkCrypto()).deriveKey(key.secretKey);
   const zk = new RpcClient(f.zkRpc);
   const info = await zk.call<Info>('zk_info');
-  const l2 = (await zkCrypto()).deriveKey(key.secretKey);
   const index = await zk.call<number | null>('zk_findAccount', [hexq(l2.ax), hexq(l2.ay)]);
   return { key, zk, info, l2, index, unit: fromQuantity(info.unit), l1: new RpcZkL1Client(f.l1Rpc) };
 }
