@@ -21,6 +21,7 @@ import { applyTopology, type Topology } from './topology.js';
 import { channelChainRpcMethods, channelParentModules } from '@strata/channels';
 import { startDevnetChannels, type DevnetChannels } from './channels.js';
 import { devnetSidechainModules, startDevnetSidechain, type DevnetSidechain, type DevnetSidechainOptions } from './sidechain.js';
+import { devnetZkModules, startDevnetZk, type DevnetZk, type DevnetZkOptions } from './zk.js';
 
 /** Devnet settings. */
 export interface DevnetOptions {
@@ -54,6 +55,8 @@ export interface DevnetOptions {
   channels?: boolean;
   /** The BFT sidechain (default: one with 4 validators); `false` runs without it. */
   sidechain?: DevnetSidechainOptions | false;
+  /** The ZK-rollup on top (default: on); `false` leaves it out. */
+  zk?: DevnetZkOptions | false;
 }
 
 /** One layer of a running devnet, as the banner, `--json`, the explorer and `--layer` name it. */
@@ -83,6 +86,8 @@ export interface Devnet {
   channels?: DevnetChannels;
   /** The BFT sidechain, unless disabled. */
   sidechain?: DevnetSidechain;
+  /** The ZK-rollup, unless disabled. */
+  zk?: DevnetZk;
   stop(): Promise<void>;
 }
 
@@ -119,6 +124,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
   const port = opts.port ?? 8545;
   // The extra L1 processes run the bank module only, so a multi-node L1 runs without the rollup.
   const rollupCfg = opts.rollup === false || multi ? undefined : devnetRollupConfig(accounts, opts.rollup ?? {});
+  const zkOn = opts.zk !== false && !multi;
   const node = await StrataNode.create(
     {
       dataDir: join(dataDir, 'l1'),
@@ -126,7 +132,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
       mining: multi ? 'pow' : 'dev',
       blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
       producer: (accounts[0] as DevAccount).keys.address,
-      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...channelParentModules(), ...devnetSidechainModules()] }),
+      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...channelParentModules(), ...devnetSidechainModules(), ...(zkOn ? devnetZkModules() : [])] }),
     },
     { logger: deps.logger.child({ layer: 'l1' }) },
   );
@@ -158,6 +164,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     opts.sidechain === false || multi
       ? undefined
       : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
+  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port }, deps.logger) : undefined;
   return {
     dataDir,
     freshDataDir: fresh,
@@ -169,6 +176,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     ...(l2 ? { l2 } : {}),
     ...(channels ? { channels } : {}),
     ...(sidechain ? { sidechain } : {}),
+    ...(zk ? { zk } : {}),
     ...(peers ? { l1Peers: peers.nodes } : {}),
     layers,
     events,
@@ -179,6 +187,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
       await channels?.stop();
       await sidechain?.stop();
       await peers?.stop();
+      await zk?.stop();
       await l2?.stop();
       await rpc.stop();
       await node.metrics.stop();

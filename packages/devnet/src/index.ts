@@ -9,3 +9,4 @@ export * from './multinode.js';
 export * from './rollup.js';
 export * from './topology.js';
 export * from './sidechain.js';
+export * from './zk.js';

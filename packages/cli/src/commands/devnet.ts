@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { DEFAULT_TOPOLOGY, type Devnet, formatCoins, parseTopologyText, startDevnet, type Topology } from '@strata/devnet';
@@ -31,6 +32,24 @@ interface DevnetFlags {
   topology?: string;
   explorer: boolean;
   explorerPort?: number;
+  zk: boolean;
+  zkStall?: boolean;
+}
+
+/** A progress bar on stderr for the first start's ZK key setup (silent when stderr is not a terminal). */
+function zkSetupProgress(json: boolean): (stage: string, f: number) => void {
+  let bar: InstanceType<typeof SingleBar> | undefined;
+  return (stage, f) => {
+    if (stage === 'cached') return;
+    if (!process.stderr.isTTY || json) {
+      if (f === 1 || stage !== 'dev keys (INSECURE known secret)') process.stderr.write(`zk setup: ${stage} ${Math.round(f * 100)}%\n`);
+      return;
+    }
+    bar ??= new SingleBar({ format: '  zk setup  [{bar}] {percentage}%  {stage}', stream: process.stderr }, Presets.shades_classic);
+    if (!bar.isActive) bar.start(100, 0, { stage });
+    bar.update(Math.round(f * 100), { stage });
+    if (f >= 1) bar.stop();
+  };
 }
 
 /** The topology to start: the file's, or the embedded default, with the flags applied on top. */
@@ -81,6 +100,8 @@ export function registerDevnetCommand(program: Command): void {
     .option('--log-level <level>', 'log level of <data-dir>/devnet.log', 'info')
     .option('--no-rollup', 'run the L1 alone, without the layer-2 rollup')
     .option('--no-sidechain', 'do not launch the 4-validator BFT sidechain')
+    .option('--no-zk', 'leave the ZK-rollup out')
+    .option('--zk-stall', 'the ZK-rollup operator stops proving (watch exodus happen)')
     .option('--l1-nodes <n>', 'L1 mining nodes: above 1, real PoW miners over libp2p on loopback, the extra ones as separate processes (L1 only)', intOption('--l1-nodes'), 1)
     .option('--quiet', 'print only the banner, not a line per block')
     .option('--json', 'print the banner as JSON')
@@ -113,6 +134,7 @@ export function registerDevnetCommand(program: Command): void {
             topology,
             explorer: flags.explorer ? { ...(flags.explorerPort !== undefined ? { port: flags.explorerPort } : {}) } : false,
             ...(flags.sidechain === false ? { sidechain: false as const } : {}),
+            zk: flags.zk ? { ...(flags.zkStall ? { stall: true } : {}), onSetupProgress: zkSetupProgress(!!flags.json) } : false,
           },
           { logger },
         );
@@ -160,6 +182,7 @@ export function registerDevnetCommand(program: Command): void {
             ...(devnet.sidechain
               ? { sidechain: { kind: 'bft sidechain', name: devnet.sidechain.launch.name, chainId: devnet.sidechain.launch.chainId, validators: devnet.sidechain.launch.validators.map((v) => ({ index: v.index, rpc: v.rpc, pid: v.pid })), firstBlockMs: devnet.sidechain.launch.firstBlockMs, dir: devnet.sidechain.launch.dir } }
               : {}),
+            ...(devnet.zk ? { zk: { kind: 'zk-rollup (Groth16)', rollupId: devnet.zk.params.rollupId, rpc: devnet.zk.rpcUrl, depth: devnet.zk.params.depth, batchSize: devnet.zk.params.batchSize, circuit: devnet.zk.artifacts.hash, devKeys: devnet.zk.artifacts.dev, stall: !!flags.zkStall } } : {}),
           },
           explorer: devnet.explorer?.url ?? null,
           dataDir: devnet.dataDir,
@@ -210,6 +233,14 @@ export function registerDevnetCommand(program: Command): void {
               ? [
                   `  SC  BFT sidechain ${devnet.sidechain.launch.name}  (chain id ${devnet.sidechain.launch.chainId}; ${devnet.sidechain.launch.validators.length} validators, checkpoints on the L1; trusts >2/3 of their stake)`,
                   ...devnet.sidechain.launch.validators.map((v) => `      RPC      ${v.rpc}  (validator ${v.index}, pid ${v.pid})`),
+                  '',
+                ]
+              : []),
+            ...(devnet.zk
+              ? [
+                  `  ZK  zk-rollup ${devnet.zk.params.rollupId}  (Groth16, depth ${devnet.zk.params.depth}, ${devnet.zk.params.batchSize} ops per proof; operator + prover)`,
+                  `      RPC      ${devnet.zk.rpcUrl}`,
+                  `      Keys     ${devnet.zk.artifacts.dev ? 'DEV-ONLY insecure setup (known toxic secret)' : 'ceremony'}  circuit ${devnet.zk.artifacts.hash}${flags.zkStall ? '  (STALLED operator: exodus after the deposit deadline)' : ''}`,
                   '',
                 ]
               : []),
