@@ -5,5 +5,6 @@
 export * from './accounts.js';
 export * from './devnet.js';
 export * from './multinode.js';
+export * from './l3.js';
 export * from './rollup.js';
 export * from './topology.js';

@@ -24,6 +24,7 @@ interface DevnetFlags {
   logLevel: string;
   quiet?: boolean;
   rollup: boolean;
+  l3: boolean;
   l1Nodes: number;
   maliciousProposer?: boolean;
   challengeWindow?: number;
@@ -79,6 +80,7 @@ export function registerDevnetCommand(program: Command): void {
     .option('--config <file>', 'chain config overrides (JSON or TOML)')
     .option('--log-level <level>', 'log level of <data-dir>/devnet.log', 'info')
     .option('--no-rollup', 'run the L1 alone, without the layer-2 rollup')
+    .option('--no-l3', 'leave out the L3 app chain (token + AMM) that runs on the L2')
     .option('--l1-nodes <n>', 'L1 mining nodes: above 1, real PoW miners over libp2p on loopback, the extra ones as separate processes (L1 only)', intOption('--l1-nodes'), 1)
     .option('--quiet', 'print only the banner, not a line per block')
     .option('--json', 'print the banner as JSON')
@@ -109,6 +111,7 @@ export function registerDevnetCommand(program: Command): void {
             ...(chainOverrides ? { chain: chainOverrides } : {}),
             logLevel: flags.logLevel,
             topology,
+            ...(flags.l3 === false ? { l3: false as const } : {}),
             explorer: flags.explorer ? { ...(flags.explorerPort !== undefined ? { port: flags.explorerPort } : {}) } : false,
           },
           { logger },
