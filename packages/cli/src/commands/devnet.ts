@@ -26,6 +26,7 @@ interface DevnetFlags {
   quiet?: boolean;
   rollup: boolean;
   sidechain: boolean;
+  l3: boolean;
   l1Nodes: number;
   maliciousProposer?: boolean;
   challengeWindow?: number;
@@ -102,6 +103,7 @@ export function registerDevnetCommand(program: Command): void {
     .option('--no-sidechain', 'do not launch the 4-validator BFT sidechain')
     .option('--no-zk', 'leave the ZK-rollup out')
     .option('--zk-stall', 'the ZK-rollup operator stops proving (watch exodus happen)')
+    .option('--no-l3', 'leave out the L3 app chain (token + AMM) that runs on the L2')
     .option('--l1-nodes <n>', 'L1 mining nodes: above 1, real PoW miners over libp2p on loopback, the extra ones as separate processes (L1 only)', intOption('--l1-nodes'), 1)
     .option('--quiet', 'print only the banner, not a line per block')
     .option('--json', 'print the banner as JSON')
@@ -132,6 +134,7 @@ export function registerDevnetCommand(program: Command): void {
             ...(chainOverrides ? { chain: chainOverrides } : {}),
             logLevel: flags.logLevel,
             topology,
+            ...(flags.l3 === false ? { l3: false as const } : {}),
             explorer: flags.explorer ? { ...(flags.explorerPort !== undefined ? { port: flags.explorerPort } : {}) } : false,
             ...(flags.sidechain === false ? { sidechain: false as const } : {}),
             zk: flags.zk ? { ...(flags.zkStall ? { stall: true } : {}), onSetupProgress: zkSetupProgress(!!flags.json) } : false,
