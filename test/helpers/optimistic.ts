@@ -35,12 +35,16 @@ export class L1Miner {
   readonly chain: Chain;
   pending: VerifiedTx[] = [];
   private readonly cleanup: () => void;
-  /** `siblings`: more rollups settled on the same L1 (each with its own chain id). */
+  /**
+   * `siblings`: more rollups settled on the same L1 (each with its own chain id). `dir`: keep
+   * the L1 chain in this directory (the caller removes it); default a temporary one.
+   */
   constructor(
     readonly rollup: RollupConfig,
     siblings: RollupConfig[] = [],
+    dir?: string,
   ) {
-    const t = tempDir('strata-op-');
+    const t = dir ? { dir, cleanup: () => {} } : tempDir('strata-op-');
     this.cleanup = t.cleanup;
     const store = new ChainStore(openDatabase({ path: t.dir }));
     const modules = [bankModule, ...parentModules(rollup), ...siblings.flatMap((s) => parentModules(s))];

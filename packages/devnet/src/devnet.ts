@@ -18,6 +18,9 @@ import { appModules } from '@strata/apps';
 import { devnetRollupConfig, devnetRollupModules, startDevnetRollup, type DevnetRollup, type DevnetRollupOptions } from './rollup.js';
 import { EventFeed, type ExplorerLayer, LayerWatcher, startExplorer } from '@strata/explorer';
 import { applyTopology, type Topology } from './topology.js';
+import { channelChainRpcMethods, channelParentModules } from '@strata/channels';
+import { startDevnetChannels, type DevnetChannels } from './channels.js';
+import { devnetSidechainModules, startDevnetSidechain, type DevnetSidechain, type DevnetSidechainOptions } from './sidechain.js';
 
 /** Devnet settings. */
 export interface DevnetOptions {
@@ -47,6 +50,10 @@ export interface DevnetOptions {
   topology?: Topology;
   /** The web explorer (default: on, port + 100; 0 picks a free port); `false` runs none. */
   explorer?: { port?: number } | false;
+  /** The payment-channel network (Alice, Bob, Carol on the L1; default: on). */
+  channels?: boolean;
+  /** The BFT sidechain (default: one with 4 validators); `false` runs without it. */
+  sidechain?: DevnetSidechainOptions | false;
 }
 
 /** One layer of a running devnet, as the banner, `--json`, the explorer and `--layer` name it. */
@@ -72,6 +79,10 @@ export interface Devnet {
   events: EventFeed;
   /** The web explorer, unless disabled. */
   explorer?: { url: string };
+  /** The channel nodes, unless disabled. */
+  channels?: DevnetChannels;
+  /** The BFT sidechain, unless disabled. */
+  sidechain?: DevnetSidechain;
   stop(): Promise<void>;
 }
 
@@ -115,8 +126,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
       mining: multi ? 'pow' : 'dev',
       blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
       producer: (accounts[0] as DevAccount).keys.address,
-      // The extra L1 processes of a multi-node devnet run the bank alone, so the main node does too.
-      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : [])] }),
+      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...channelParentModules(), ...devnetSidechainModules()] }),
     },
     { logger: deps.logger.child({ layer: 'l1' }) },
   );
@@ -124,6 +134,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
   const resumedFromHeight = node.chain.head.meta.height;
   await node.start();
   const rpc = await startRpc(node, { host, port, ...(opts.adminToken ? { adminToken: opts.adminToken } : {}) });
+  if (!multi) rpc.registerAll(channelChainRpcMethods(() => node.chain.stateReader));
   const metricsUrl = await node.metrics.serve(host, opts.metricsPort ?? (port === 0 ? 0 : port + 1000));
   const peers = multi
     ? await startPeerNodes(
@@ -142,6 +153,11 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     opts.explorer === false
       ? undefined
       : await startExplorer({ host, port: opts.explorer?.port ?? (port === 0 ? 0 : port + 100), layers, feed: events, watcher, accounts: accounts.map((a) => ({ index: a.index, address: a.address })) });
+  const channels = !multi && opts.channels !== false ? await startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
+  const sidechain =
+    opts.sidechain === false || multi
+      ? undefined
+      : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
   return {
     dataDir,
     freshDataDir: fresh,
@@ -151,6 +167,8 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     mnemonic,
     l1: { node, rpc, rpcUrl: rpc.url, wsUrl: rpc.wsUrl, metricsUrl },
     ...(l2 ? { l2 } : {}),
+    ...(channels ? { channels } : {}),
+    ...(sidechain ? { sidechain } : {}),
     ...(peers ? { l1Peers: peers.nodes } : {}),
     layers,
     events,
@@ -158,6 +176,8 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     async stop() {
       watcher.stop();
       await explorer?.stop();
+      await channels?.stop();
+      await sidechain?.stop();
       await peers?.stop();
       await l2?.stop();
       await rpc.stop();

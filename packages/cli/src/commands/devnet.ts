@@ -24,6 +24,7 @@ interface DevnetFlags {
   logLevel: string;
   quiet?: boolean;
   rollup: boolean;
+  sidechain: boolean;
   l1Nodes: number;
   maliciousProposer?: boolean;
   challengeWindow?: number;
@@ -79,6 +80,7 @@ export function registerDevnetCommand(program: Command): void {
     .option('--config <file>', 'chain config overrides (JSON or TOML)')
     .option('--log-level <level>', 'log level of <data-dir>/devnet.log', 'info')
     .option('--no-rollup', 'run the L1 alone, without the layer-2 rollup')
+    .option('--no-sidechain', 'do not launch the 4-validator BFT sidechain')
     .option('--l1-nodes <n>', 'L1 mining nodes: above 1, real PoW miners over libp2p on loopback, the extra ones as separate processes (L1 only)', intOption('--l1-nodes'), 1)
     .option('--quiet', 'print only the banner, not a line per block')
     .option('--json', 'print the banner as JSON')
@@ -110,6 +112,7 @@ export function registerDevnetCommand(program: Command): void {
             logLevel: flags.logLevel,
             topology,
             explorer: flags.explorer ? { ...(flags.explorerPort !== undefined ? { port: flags.explorerPort } : {}) } : false,
+            ...(flags.sidechain === false ? { sidechain: false as const } : {}),
           },
           { logger },
         );
@@ -151,6 +154,12 @@ export function registerDevnetCommand(program: Command): void {
               : {}),
             // Layers other branches start appear here with their name, kind, parent and URLs.
             ...Object.fromEntries(devnet.layers.filter((l) => l.name !== 'l1' && l.name !== l2Name).map((l) => [l.name, l])),
+            ...(devnet.channels
+              ? { channels: { kind: 'payment channels on the L1', nodes: devnet.channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl, nodeKey: n.node.info().nodeKey, p2p: n.node.p2p.multiaddrs[0] ?? null })), channels: devnet.channels.channels } }
+              : {}),
+            ...(devnet.sidechain
+              ? { sidechain: { kind: 'bft sidechain', name: devnet.sidechain.launch.name, chainId: devnet.sidechain.launch.chainId, validators: devnet.sidechain.launch.validators.map((v) => ({ index: v.index, rpc: v.rpc, pid: v.pid })), firstBlockMs: devnet.sidechain.launch.firstBlockMs, dir: devnet.sidechain.launch.dir } }
+              : {}),
           },
           explorer: devnet.explorer?.url ?? null,
           dataDir: devnet.dataDir,
@@ -189,6 +198,21 @@ export function registerDevnetCommand(program: Command): void {
               .filter((l) => l.name !== 'l1' && l.name !== l2Name)
               .flatMap((l) => [`  ${l.name.toUpperCase().padEnd(3)} ${l.kind}${l.parent ? ` on ${l.parent}` : ''}`, `      RPC      ${l.rpc}`, `      WS       ${l.ws}`, '']),
             ...(devnet.explorer ? [`  Explorer     ${devnet.explorer.url}`, ''] : []),
+            ...(devnet.channels
+              ? [
+                  '  Channels  Alice–Bob and Bob–Carol, funded and announced on the L1 (strata channel … --node alice|bob|carol)',
+                  ...devnet.channels.nodes.map((n) => `      ${n.name.padEnd(8)} RPC ${n.rpcUrl}`),
+                  '      try:     strata channel pay $(strata channel invoice 1000 --node carol) --node alice',
+                  '',
+                ]
+              : []),
+            ...(devnet.sidechain
+              ? [
+                  `  SC  BFT sidechain ${devnet.sidechain.launch.name}  (chain id ${devnet.sidechain.launch.chainId}; ${devnet.sidechain.launch.validators.length} validators, checkpoints on the L1; trusts >2/3 of their stake)`,
+                  ...devnet.sidechain.launch.validators.map((v) => `      RPC      ${v.rpc}  (validator ${v.index}, pid ${v.pid})`),
+                  '',
+                ]
+              : []),
             `  Data dir     ${devnet.dataDir}${fresh ? ' (fresh; pass --data-dir DIR to keep and resume a chain)' : ''}`,
             `  Log          ${logFile}`,
             `  Admin token  ${adminToken}`,
@@ -202,6 +226,7 @@ export function registerDevnetCommand(program: Command): void {
             '  Try:  npx strata send --to <address> --amount 1000     (from account 0)',
             '        npx strata account balance <address>',
             ...(devnet.l2 ? ['        npx strata bridge deposit --amount 100000000      (L1 → L2, account 0)', '        npx strata bridge status'] : []),
+            ...(devnet.sidechain ? [`        npx strata sidechain deposit ${devnet.sidechain.launch.name} --dir ${devnet.sidechain.launch.dir.replace(/\/[^/]+$/, '')} --amount 100000000`] : []),
             '',
             '  Ctrl-C stops the devnet.',
             '',
