@@ -13,6 +13,7 @@ const suites: { name: string; file: string }[] = [
   { name: 'rollup', file: './rollup.ts' },
   { name: 'zk', file: './zk.ts' },
   { name: 'channels', file: './channels.ts' },
+  { name: 'explorer', file: './explorer.ts' },
 ];
 
 const only = process.argv.slice(2);
