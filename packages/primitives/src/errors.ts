@@ -84,7 +84,14 @@ export type ErrorCode =
   | 'CHANNEL_PAYMENT_FAILED'
   | 'CHANNEL_INVOICE'
   | 'CHANNEL_ONION'
-  | 'SWAP_FAILED';
+  | 'SWAP_FAILED'
+  // sidechain (BFT consensus, registry, checkpoints, bridge)
+  | 'SC_CONSENSUS'
+  | 'SC_DOUBLE_SIGN'
+  | 'SC_REGISTRY'
+  | 'SC_CHECKPOINT'
+  | 'SC_EVIDENCE'
+  | 'SC_BRIDGE';
 
 /** Base class of every error Strata throws. */
 export class StrataError<M extends Record<string, unknown> = Record<string, unknown>> extends Error {
