@@ -107,6 +107,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /** Starts a prover as a child process (`bin/prover.js`) against an operator URL. */
 export function spawnProver(operatorUrl: string, id: string, opts: { cacheDir?: string; stdio?: 'inherit' | 'ignore' } = {}): ChildProcess {
-  const args = [join(here, '..', 'bin', 'prover.js'), '--operator', operatorUrl, '--id', id, ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : [])];
+  const args = [join(here, '..', 'bin', 'prover.js'), '--operator', operatorUrl, '--id', id, '--parent-pid', String(process.pid), ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : [])];
   return spawn(process.execPath, args, { stdio: opts.stdio ?? 'ignore' });
 }
