@@ -14,7 +14,7 @@ import { deriveKeyPairs, DEV_MNEMONIC, encode, initHashing } from '@strata/primi
 import {
   BatcherService,
   batchComputeLimit,
-  BRIDGE_MODULE,
+  rollupModuleNames,
   buildBatch,
   defaultRollupConfig,
   DepositArgs,
@@ -74,7 +74,7 @@ export async function measureLatency(
     const user = accounts[0]!.keys;
     await client.send(
       user,
-      BRIDGE_MODULE,
+      rollupModuleNames(rollup.rollupId).bridge,
       'deposit',
       encode(DepositArgs, { rollupId: rollup.rollupId, to: user.address, amount: 10n ** 12n }),
       5_000,
@@ -150,7 +150,7 @@ export async function run(): Promise<Record<string, number | string>> {
   const sealMs = performance.now() - t0;
   const batch = buildBatch([block]);
   // The L1 transaction carrying the batch (envelope + signature) is counted too.
-  const args = encode(PostBatchArgsCodec, { rollupId: 1, firstBlock: 2, data: batch.data });
+  const args = encode(PostBatchArgsCodec, { rollupId: rollup.rollupId, firstBlock: 2, data: batch.data });
   const computeLimit = batchComputeLimit(batch.payload.length, batch.data.length, batch.ops);
   const l1tx = encodeTx(
     signTx(
@@ -159,7 +159,7 @@ export async function run(): Promise<Record<string, number | string>> {
         nonce: 0,
         fee: minimumFee(l1, args.length + 200, computeLimit),
         computeLimit,
-        module: 'op_inbox',
+        module: rollupModuleNames(rollup.rollupId).inbox,
         method: 'postBatch',
         args,
       },

@@ -1,14 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { bytesEqual, encode, toHex } from '@strata/primitives';
 import {
-  BRIDGE_MODULE,
+  rollupModuleNames,
+  defaultRollupConfig,
+  escrowAddress,
+  NodeL1Client,
+  parentModules,
   DepositArgs,
   encodeBatchPayload,
   FinalizeWithdrawalArgs,
   ForceTxArgs,
   GAME_CHALLENGER_WON,
   GAME_PROPOSER_WON,
-  INBOX_MODULE,
   OUTPUT_DISCARDED,
   ProveWithdrawalArgs,
   RollupNode,
@@ -28,13 +31,14 @@ import {
   signL2Withdrawal,
   withdrawalKey,
 } from '@strata/optimistic';
-import { encodeTx, getAccount, putAccount } from '@strata/runtime';
+import { bankModule, encodeTx, getAccount, ModuleRegistry, putAccount } from '@strata/runtime';
 import { LayeredNodeReader, MemoryNodeStore, OverlayView, SparseMerkleTree, TreeReader } from '@strata/state';
-import { keys, RollupWorld } from '../helpers/optimistic.js';
+import { keys, L1Miner, RollupWorld } from '../helpers/optimistic.js';
 
 const [alice, , , ] = keys;
 const bob = keys[2]!;
 let world: RollupWorld | undefined;
+const { bridge: BRIDGE_MODULE, inbox: INBOX_MODULE } = rollupModuleNames(defaultRollupConfig().rollupId);
 afterEach(() => {
   world?.close();
   world = undefined;
@@ -363,5 +367,52 @@ describe('optimistic rollup: disputes', () => {
     expect(game?.status).toBe(GAME_CHALLENGER_WON);
     expect(game?.moves).toBe(0); // the proposer never moved; decided by its clock
     expect(readOutput(w.l1.chain.stateReader, w.rollup.rollupId, 0)!.status).toBe(OUTPUT_DISCARDED);
+  });
+});
+
+describe('optimistic rollup: several rollups on one parent (module instances keyed by chain id)', () => {
+  it('two rollups settle side by side on one L1: separate modules, escrows and derivations', async () => {
+    const a = defaultRollupConfig({ l2ChainId: 901, batcher: keys[1]!.address });
+    const b = defaultRollupConfig({ l2ChainId: 902, batcher: keys[1]!.address });
+    const l1 = new L1Miner(a, [b]);
+    try {
+      const ca = new NodeL1Client(l1, a);
+      const cb = new NodeL1Client(l1, b);
+      const na = rollupModuleNames(a.rollupId);
+      const nb = rollupModuleNames(b.rollupId);
+      expect(na.bridge).toBe('op_bridge/901');
+      expect(l1.chain.registry.childChains()).toEqual(new Map([[901, 'optimistic/901'], [902, 'optimistic/902']]));
+      await ca.send(alice!, na.bridge, 'deposit', encode(DepositArgs, { rollupId: 901, to: alice!.address, amount: 1_000n }), 5_000);
+      await ca.send(alice!, nb.bridge, 'deposit', encode(DepositArgs, { rollupId: 902, to: bob.address, amount: 2_000n }), 5_000);
+      // A deposit naming the other rollup in its arguments is refused by this rollup's module.
+      const cross = await ca.send(alice!, na.bridge, 'deposit', encode(DepositArgs, { rollupId: 902, to: bob.address, amount: 5n }), 5_000);
+      l1.mine();
+      expect((await ca.receipt(cross))?.status).toBe('failed');
+      expect(getAccount(l1.chain.stateReader, escrowAddress(901)).balance).toBe(1_000n);
+      expect(getAccount(l1.chain.stateReader, escrowAddress(902)).balance).toBe(2_000n);
+      for (let i = 0; i < a.sequencingWindow + 1; i++) l1.mine(); // force inclusion on both
+      const va = new RollupNode({ rollup: a }, ca);
+      const vb = new RollupNode({ rollup: b }, cb);
+      await va.syncL1();
+      await vb.syncL1();
+      expect(va.chain.account(alice!.address).balance).toBe(1_000n);
+      expect(va.chain.account(bob.address).balance).toBe(0n);
+      expect(vb.chain.account(bob.address).balance).toBe(2_000n);
+      expect(vb.chain.account(alice!.address).balance).toBe(0n);
+    } finally {
+      l1.close();
+    }
+  });
+
+  it('registration refuses a child chain id used twice, or equal to the parent chain id', () => {
+    const a = defaultRollupConfig({ l2ChainId: 901 });
+    expect(() => new ModuleRegistry([bankModule, ...parentModules(a), ...parentModules({ ...a })])).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    // A different layer instance claiming the same child chain id is refused as well.
+    const impostor = { name: 'zk_verifier/901', methods: {}, settles: { chainId: 901, instance: 'zk/901' } };
+    expect(() => new ModuleRegistry([bankModule, ...parentModules(a), impostor])).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringMatching(/settled twice/) }));
+    // The parent's own chain id (devConfig: 1) cannot be a child's.
+    expect(() => new L1Miner(defaultRollupConfig({ l2ChainId: 1 }))).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringMatching(/id of its parent chain/) }));
+    // rollupId and l2ChainId are one number.
+    expect(() => parentModules({ ...a, rollupId: 7 })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
   });
 });

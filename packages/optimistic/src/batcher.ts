@@ -8,7 +8,7 @@ import type { RollupLogger } from './derivation.js';
 import { Driver } from './driver.js';
 import type { L2Block } from './l2-chain.js';
 import { compressBatch, encodeBatchPayload, type BatchBlock } from './ops.js';
-import { INBOX_MODULE, PostBatchArgsCodec } from './parent-modules.js';
+import { PostBatchArgsCodec } from './parent-modules.js';
 import type { RollupNode } from './rollup-node.js';
 
 /** Batcher settings. */
@@ -88,7 +88,7 @@ export class BatcherService {
     const last = first + blocks.length - 1;
     const args = encode(PostBatchArgsCodec, { rollupId: node.opts.rollup.rollupId, firstBlock: first, data: batch.data });
     try {
-      const hash = await node.l1.send(this.opts.key, INBOX_MODULE, 'postBatch', args, batchComputeLimit(batch.payload.length, batch.data.length, batch.ops));
+      const hash = await node.l1.send(this.opts.key, node.modules.inbox, 'postBatch', args, batchComputeLimit(batch.payload.length, batch.data.length, batch.ops));
       this.inFlight = { first, last, sentAt: l1Height, hash };
       node.metrics.batchesPosted.inc();
       node.metrics.batchBytes.inc(batch.data.length);

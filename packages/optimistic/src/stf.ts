@@ -132,9 +132,9 @@ export interface L2Env {
   registry: ModuleRegistry;
 }
 
-/** Builds the L2 execution environment of a rollup (its modules: bank + L2 bridge). */
+/** Builds the L2 execution environment of a rollup (its modules: bank + L2 bridge + the config's extra modules). */
 export function makeL2Env(rollup: RollupConfig): L2Env {
-  return { rollup, config: l2ChainConfig(rollup), registry: new ModuleRegistry(l2Modules()) };
+  return { rollup, config: l2ChainConfig(rollup), registry: new ModuleRegistry([...l2Modules(), ...(rollup.l2Modules ?? [])]) };
 }
 
 /** The L2 runtime's modules. */
