@@ -51,6 +51,8 @@ export interface DevnetOptions {
   rollup?: DevnetRollupOptions | false;
   /** The L3 app chain on the rollup (default: on with the rollup); `false` leaves it out (`--no-l3`). */
   l3?: DevnetL3Options | false;
+  /** The ZK-rollup on top (default: on); `false` leaves it out. */
+  zk?: DevnetZkOptions | false;
   /** Which layers run (default: every layer built); overrides `l1Nodes`, `blockTimeSeconds` and `rollup`. */
   topology?: Topology;
   /** The web explorer (default: on, port + 100; 0 picks a free port); `false` runs none. */
@@ -59,8 +61,6 @@ export interface DevnetOptions {
   channels?: boolean;
   /** The BFT sidechain (default: one with 4 validators); `false` runs without it. */
   sidechain?: DevnetSidechainOptions | false;
-  /** The ZK-rollup on top (default: on); `false` leaves it out. */
-  zk?: DevnetZkOptions | false;
 }
 
 /** One layer of a running devnet, as the banner, `--json`, the explorer and `--layer` name it. */
@@ -82,6 +82,8 @@ export interface Devnet {
   l2?: DevnetRollup;
   /** The L3 on the L2, unless disabled. */
   l3?: DevnetL3;
+  /** The ZK-rollup, unless disabled. */
+  zk?: DevnetZk;
   /** Every layer running, parents first. */
   layers: DevnetLayer[];
   /** What happens on every layer (deposits, batches, roots, disputes, withdrawals…). */
@@ -92,8 +94,6 @@ export interface Devnet {
   channels?: DevnetChannels;
   /** The BFT sidechain, unless disabled. */
   sidechain?: DevnetSidechain;
-  /** The ZK-rollup, unless disabled. */
-  zk?: DevnetZk;
   stop(): Promise<void>;
 }
 

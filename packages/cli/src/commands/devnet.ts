@@ -27,6 +27,8 @@ interface DevnetFlags {
   rollup: boolean;
   sidechain: boolean;
   l3: boolean;
+  zk: boolean;
+  zkStall?: boolean;
   l1Nodes: number;
   maliciousProposer?: boolean;
   challengeWindow?: number;
