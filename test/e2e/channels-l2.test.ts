@@ -14,6 +14,7 @@ import {
   SignedStateArgs,
   withClaimKey,
   AdjudicatorReader,
+  type ChainClient,
   type ChannelNode,
 } from '@strata/channels';
 import { startDevnet, type Devnet } from '@strata/devnet';
@@ -142,7 +143,7 @@ describe('channels with the optimistic L2 as parent', () => {
 });
 
 describe('atomic swaps between the L1 and the L2', () => {
-  const waitBlocks = async (chain: RpcChainClient, h: number) => {
+  const waitBlocks = async (chain: ChainClient, h: number) => {
     while ((await chain.height()) <= h) {
       if (chain === l1) await devnet.l1.node.mineBlocks(1);
       else await mineL2(1, devnet.accounts[5]!.keys);

@@ -23,6 +23,7 @@ interface DevnetFlags {
   logLevel: string;
   quiet?: boolean;
   rollup: boolean;
+  channels: boolean;
   l1Nodes: number;
   maliciousProposer?: boolean;
   challengeWindow?: number;
@@ -43,6 +44,7 @@ export function registerDevnetCommand(program: Command): void {
     .option('--config <file>', 'chain config overrides (JSON or TOML)')
     .option('--log-level <level>', 'log level of <data-dir>/devnet.log', 'info')
     .option('--no-rollup', 'run the L1 alone, without the layer-2 rollup')
+    .option('--no-channels', 'without the payment-channel nodes (Alice, Bob, Carol)')
     .option('--l1-nodes <n>', 'L1 mining nodes: above 1, real PoW miners over libp2p on loopback, the extra ones as separate processes (L1 only)', intOption('--l1-nodes'), 1)
     .option('--quiet', 'print only the banner, not a line per block')
     .option('--json', 'print the banner as JSON')
@@ -71,6 +73,7 @@ export function registerDevnetCommand(program: Command): void {
             rollup: flags.rollup
               ? { ...(flags.maliciousProposer ? { maliciousProposer: true } : {}), ...(flags.challengeWindow !== undefined ? { challengeWindow: flags.challengeWindow } : {}) }
               : false,
+            channels: flags.channels,
           },
           { logger },
         );
