@@ -11,7 +11,9 @@ const suites: { name: string; file: string }[] = [
   { name: 'l1-storage', file: './storage.ts' },
   { name: 'l1-sync', file: './sync.ts' },
   { name: 'rollup', file: './rollup.ts' },
+  { name: 'zk', file: './zk.ts' },
   { name: 'channels', file: './channels.ts' },
+  { name: 'explorer', file: './explorer.ts' },
 ];
 
 const only = process.argv.slice(2);

@@ -18,7 +18,7 @@ import {
   type ChannelNode,
 } from '@strata/channels';
 import { startDevnet, type Devnet } from '@strata/devnet';
-import { BRIDGE_MODULE, DepositArgs, makeL2Env, NodeL1Client, signL2Transfer } from '@strata/optimistic';
+import { DepositArgs, rollupModuleNames, makeL2Env, NodeL1Client, signL2Transfer } from '@strata/optimistic';
 import { encode, fromQuantity, keyPairFromSecret, toHex, type KeyPair } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
 import { encodeTx } from '@strata/runtime';
@@ -56,7 +56,7 @@ beforeAll(async () => {
   // fund dev accounts 1-5 on the L2
   for (const i of [1, 2, 3, 4, 5]) {
     const k = devnet.accounts[i]!.keys;
-    await client.send(k, BRIDGE_MODULE, 'deposit', encode(DepositArgs, { rollupId: devnet.l2!.config.rollupId, to: k.address, amount: 50_000_000n }), 5_000);
+    await client.send(k, rollupModuleNames(devnet.l2!.config.rollupId).bridge, 'deposit', encode(DepositArgs, { rollupId: devnet.l2!.config.rollupId, to: k.address, amount: 50_000_000n }), 5_000);
   }
   await waitUntil(async () => (await l2Balance(devnet.accounts[5]!.keys.address)) > 0n, 'deposits credited on the L2', 30_000, 100);
 }, 90_000);

@@ -1,9 +1,11 @@
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { type Devnet, formatCoins, startDevnet } from '@strata/devnet';
-import { DEV_MNEMONIC, DERIVATION_PREFIX, toHex } from '@strata/primitives';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { DEFAULT_TOPOLOGY, type Devnet, formatCoins, parseTopologyText, startDevnet, type Topology } from '@strata/devnet';
+import { DEV_MNEMONIC, DERIVATION_PREFIX, StrataError, toHex } from '@strata/primitives';
 import { getAccount } from '@strata/runtime';
 import { createLogger } from '../logger.js';
 import { fail, print } from '../output.js';
@@ -24,9 +26,64 @@ interface DevnetFlags {
   quiet?: boolean;
   rollup: boolean;
   channels: boolean;
+  sidechain: boolean;
+  l3: boolean;
   l1Nodes: number;
   maliciousProposer?: boolean;
   challengeWindow?: number;
+  topology?: string;
+  explorer: boolean;
+  explorerPort?: number;
+  zk: boolean;
+  zkStall?: boolean;
+}
+
+/** A progress bar on stderr for the first start's ZK key setup (silent when stderr is not a terminal). */
+function zkSetupProgress(json: boolean): (stage: string, f: number) => void {
+  let bar: InstanceType<typeof SingleBar> | undefined;
+  return (stage, f) => {
+    if (stage === 'cached') return;
+    if (!process.stderr.isTTY || json) {
+      if (f === 1 || stage !== 'dev keys (INSECURE known secret)') process.stderr.write(`zk setup: ${stage} ${Math.round(f * 100)}%\n`);
+      return;
+    }
+    bar ??= new SingleBar({ format: '  zk setup  [{bar}] {percentage}%  {stage}', stream: process.stderr }, Presets.shades_classic);
+    if (!bar.isActive) bar.start(100, 0, { stage });
+    bar.update(Math.round(f * 100), { stage });
+    if (f >= 1) bar.stop();
+  };
+}
+
+/** The topology to start: the file's, or the embedded default, with the flags applied on top. */
+async function topologyOf(flags: DevnetFlags): Promise<Topology> {
+  let t: Topology;
+  if (flags.topology) {
+    let text: string;
+    try {
+      text = readFileSync(flags.topology, 'utf8');
+    } catch (e) {
+      throw new StrataError('CONFIG_INVALID', `cannot read topology file ${flags.topology}: ${(e as Error).message}`);
+    }
+    t = await parseTopologyText(text, flags.topology);
+  } else t = structuredClone(DEFAULT_TOPOLOGY);
+  const layers = t.layers.map((l) => ({ ...l, settings: { ...l.settings } }));
+  const l1 = layers.find((l) => l.kind === 'l1');
+  if (l1 && flags.l1Nodes > 1) l1.nodes = flags.l1Nodes;
+  if (l1 && flags.blockTime > 0) l1.settings.blockTime = flags.blockTime;
+  // Flags change the default topology; a file's layers stay unless a flag names them.
+  const dropRollup = !flags.rollup || (!flags.topology && (l1?.nodes ?? 1) > 1);
+  const kept = dropRollup ? layers.filter((l) => l.kind !== 'optimistic') : layers;
+  for (const l of kept) {
+    if (l.kind !== 'optimistic') continue;
+    if (flags.maliciousProposer) l.settings.maliciousProposer = true;
+    if (flags.challengeWindow !== undefined) l.settings.challengeWindow = flags.challengeWindow;
+  }
+  return { layers: kept };
+}
+
+/** Where clients (`--layer NAME`) find a devnet on fixed ports: $STRATA_HOME/devnet.json. */
+function endpointsFile(): string {
+  return join(process.env.STRATA_HOME ?? join(homedir(), '.strata'), 'devnet.json');
 }
 
 export function registerDevnetCommand(program: Command): void {
@@ -45,13 +102,21 @@ export function registerDevnetCommand(program: Command): void {
     .option('--log-level <level>', 'log level of <data-dir>/devnet.log', 'info')
     .option('--no-rollup', 'run the L1 alone, without the layer-2 rollup')
     .option('--no-channels', 'without the payment-channel nodes (Alice, Bob, Carol)')
+    .option('--no-sidechain', 'do not launch the 4-validator BFT sidechain')
+    .option('--no-zk', 'leave the ZK-rollup out')
+    .option('--zk-stall', 'the ZK-rollup operator stops proving (watch exodus happen)')
+    .option('--no-l3', 'leave out the L3 app chain (token + AMM) that runs on the L2')
     .option('--l1-nodes <n>', 'L1 mining nodes: above 1, real PoW miners over libp2p on loopback, the extra ones as separate processes (L1 only)', intOption('--l1-nodes'), 1)
     .option('--quiet', 'print only the banner, not a line per block')
     .option('--json', 'print the banner as JSON')
     .option('--malicious-proposer', 'the rollup proposer posts a wrong output root now and then (watch a fraud proof)')
     .option('--challenge-window <l1 blocks>', 'rollup challenge window in L1 blocks (default 10)', intOption('--challenge-window'))
+    .option('--topology <file>', 'which layers to run, how many nodes each, their parents (TOML or JSON; default: every layer, see docs/explorer.md)')
+    .option('--explorer-port <port>', 'web explorer port (default: RPC port + 100)', intOption('--explorer-port'))
+    .option('--no-explorer', 'do not serve the web explorer')
     .action(async (flags: DevnetFlags) => {
       try {
+        const topology = await topologyOf(flags);
         const chainOverrides = flags.config ? (JSON.parse(JSON.stringify(readChainConfig(flags.config), (_k, v) => (typeof v === 'bigint' ? v.toString() : v))) as Record<string, unknown>) : undefined;
         const adminToken = flags.adminToken ?? toHex(crypto.getRandomValues(new Uint8Array(16))).slice(2);
         const fresh = flags.dataDir === undefined;
@@ -69,11 +134,13 @@ export function registerDevnetCommand(program: Command): void {
             mnemonic: flags.mnemonic,
             adminToken,
             ...(chainOverrides ? { chain: chainOverrides } : {}),
-            ...(flags.l1Nodes > 1 ? { l1Nodes: flags.l1Nodes, logLevel: flags.logLevel } : {}),
-            rollup: flags.rollup
-              ? { ...(flags.maliciousProposer ? { maliciousProposer: true } : {}), ...(flags.challengeWindow !== undefined ? { challengeWindow: flags.challengeWindow } : {}) }
-              : false,
-            channels: flags.channels,
+            logLevel: flags.logLevel,
+            topology,
+            ...(flags.l3 === false ? { l3: false as const } : {}),
+            explorer: flags.explorer ? { ...(flags.explorerPort !== undefined ? { port: flags.explorerPort } : {}) } : false,
+            ...(flags.sidechain === false ? { sidechain: false as const } : {}),
+            zk: flags.zk ? { ...(flags.zkStall ? { stall: true } : {}), onSetupProgress: zkSetupProgress(!!flags.json) } : false,
+            ...(flags.channels === false ? { channels: false } : {}),
           },
           { logger },
         );
@@ -86,10 +153,13 @@ export function registerDevnetCommand(program: Command): void {
           balance: getAccount(node.chain.stateReader, a.keys.address).balance,
         }));
         const head = node.chain.head;
+        const byName = new Map(devnet.layers.map((l) => [l.name, l]));
+        const l2Name = devnet.layers.find((l) => l.kind === 'optimistic')?.name ?? 'l2';
         const banner = {
           layers: {
             l1: {
-              name: devnet.config.name,
+              ...(byName.get('l1') as object),
+              chainName: devnet.config.name,
               chainId: devnet.config.chainId,
               genesisHash: toHex(node.chain.genesisHash),
               rpc: devnet.l1.rpcUrl,
@@ -100,12 +170,27 @@ export function registerDevnetCommand(program: Command): void {
               ...(devnet.l1Peers ? { nodes: l1NodeList(devnet) } : {}),
             },
             ...(devnet.l2
-              ? { l2: { kind: 'optimistic rollup', rollupId: devnet.l2.config.rollupId, chainId: devnet.l2.config.l2ChainId, rpc: devnet.l2.rpcUrl, ws: devnet.l2.wsUrl, challengeWindow: devnet.l2.config.challengeWindow, maliciousProposer: !!flags.maliciousProposer } }
+              ? {
+                  [l2Name]: {
+                    ...(byName.get(l2Name) as object),
+                    rollupId: devnet.l2.config.rollupId,
+                    chainId: devnet.l2.config.l2ChainId,
+                    challengeWindow: devnet.l2.config.challengeWindow,
+                    maliciousProposer: topology.layers.some((l) => l.kind === 'optimistic' && l.settings.maliciousProposer === true),
+                  },
+                }
               : {}),
+            // Layers other branches start appear here with their name, kind, parent and URLs.
+            ...Object.fromEntries(devnet.layers.filter((l) => l.name !== 'l1' && l.name !== l2Name).map((l) => [l.name, l])),
             ...(devnet.channels
               ? { channels: { kind: 'payment channels on the L1', nodes: devnet.channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl, nodeKey: n.node.info().nodeKey, p2p: n.node.p2p.multiaddrs[0] ?? null })), channels: devnet.channels.channels } }
               : {}),
+            ...(devnet.sidechain
+              ? { sidechain: { kind: 'bft sidechain', name: devnet.sidechain.launch.name, chainId: devnet.sidechain.launch.chainId, validators: devnet.sidechain.launch.validators.map((v) => ({ index: v.index, rpc: v.rpc, pid: v.pid })), firstBlockMs: devnet.sidechain.launch.firstBlockMs, dir: devnet.sidechain.launch.dir } }
+              : {}),
+            ...(devnet.zk ? { zk: { kind: 'zk-rollup (Groth16)', rollupId: devnet.zk.params.rollupId, rpc: devnet.zk.rpcUrl, depth: devnet.zk.params.depth, batchSize: devnet.zk.params.batchSize, circuit: devnet.zk.artifacts.hash, devKeys: devnet.zk.artifacts.dev, stall: !!flags.zkStall } } : {}),
           },
+          explorer: devnet.explorer?.url ?? null,
           dataDir: devnet.dataDir,
           logFile,
           resumed: devnet.resumedFromHeight > 0,
@@ -120,7 +205,7 @@ export function registerDevnetCommand(program: Command): void {
             '  Strata devnet',
             '  =============',
             '',
-            `  L1  ${devnet.config.name}  (chain id ${devnet.config.chainId}, dev sealing: ${banner.layers.l1.sealing})`,
+            `  L1  ${devnet.config.name}  (kind l1, chain id ${devnet.config.chainId}, dev sealing: ${banner.layers.l1.sealing})`,
             `      RPC      ${devnet.l1.rpcUrl}`,
             `      WS       ${devnet.l1.wsUrl}`,
             `      Metrics  ${devnet.l1.metricsUrl}`,
@@ -130,18 +215,38 @@ export function registerDevnetCommand(program: Command): void {
             '',
             ...(devnet.l2
               ? [
-                  `  L2  optimistic rollup ${devnet.l2.config.rollupId}  (chain id ${devnet.l2.config.l2ChainId}; sequencer, batcher, proposer, challenger)`,
+                  `  ${l2Name.toUpperCase().padEnd(3)} optimistic rollup ${devnet.l2.config.rollupId} on l1  (chain id ${devnet.l2.config.l2ChainId}; sequencer, batcher, proposer, challenger)`,
                   `      RPC      ${devnet.l2.rpcUrl}`,
                   `      WS       ${devnet.l2.wsUrl}`,
-                  `      Window   ${devnet.l2.config.challengeWindow} L1 blocks${flags.maliciousProposer ? '  (MALICIOUS proposer: watch the log for fraud proofs)' : ''}`,
+                  `      Window   ${devnet.l2.config.challengeWindow} L1 blocks${topology.layers.some((l) => l.kind === 'optimistic' && l.settings.maliciousProposer === true) ? '  (MALICIOUS proposer: watch the dispute lines below)' : ''}`,
                   '',
                 ]
               : []),
+            // Layers other branches start: name, kind, parent, endpoints.
+            ...devnet.layers
+              .filter((l) => l.name !== 'l1' && l.name !== l2Name)
+              .flatMap((l) => [`  ${l.name.toUpperCase().padEnd(3)} ${l.kind}${l.parent ? ` on ${l.parent}` : ''}`, `      RPC      ${l.rpc}`, `      WS       ${l.ws}`, '']),
+            ...(devnet.explorer ? [`  Explorer     ${devnet.explorer.url}`, ''] : []),
             ...(devnet.channels
               ? [
                   '  Channels  Alice–Bob and Bob–Carol, funded and announced on the L1 (strata channel … --node alice|bob|carol)',
                   ...devnet.channels.nodes.map((n) => `      ${n.name.padEnd(8)} RPC ${n.rpcUrl}`),
                   '      try:     strata channel pay $(strata channel invoice 1000 --node carol) --node alice',
+                  '',
+                ]
+              : []),
+            ...(devnet.sidechain
+              ? [
+                  `  SC  BFT sidechain ${devnet.sidechain.launch.name}  (chain id ${devnet.sidechain.launch.chainId}; ${devnet.sidechain.launch.validators.length} validators, checkpoints on the L1; trusts >2/3 of their stake)`,
+                  ...devnet.sidechain.launch.validators.map((v) => `      RPC      ${v.rpc}  (validator ${v.index}, pid ${v.pid})`),
+                  '',
+                ]
+              : []),
+            ...(devnet.zk
+              ? [
+                  `  ZK  zk-rollup ${devnet.zk.params.rollupId}  (Groth16, depth ${devnet.zk.params.depth}, ${devnet.zk.params.batchSize} ops per proof; operator + prover)`,
+                  `      RPC      ${devnet.zk.rpcUrl}`,
+                  `      Keys     ${devnet.zk.artifacts.dev ? 'DEV-ONLY insecure setup (known toxic secret)' : 'ceremony'}  circuit ${devnet.zk.artifacts.hash}${flags.zkStall ? '  (STALLED operator: exodus after the deposit deadline)' : ''}`,
                   '',
                 ]
               : []),
@@ -158,17 +263,30 @@ export function registerDevnetCommand(program: Command): void {
             '  Try:  npx strata send --to <address> --amount 1000     (from account 0)',
             '        npx strata account balance <address>',
             ...(devnet.l2 ? ['        npx strata bridge deposit --amount 100000000      (L1 → L2, account 0)', '        npx strata bridge status'] : []),
+            ...(devnet.sidechain ? [`        npx strata sidechain deposit ${devnet.sidechain.launch.name} --dir ${devnet.sidechain.launch.dir.replace(/\/[^/]+$/, '')} --amount 100000000`] : []),
             '',
             '  Ctrl-C stops the devnet.',
             '',
           ];
           return lines.join('\n');
         });
+        // One human line per event a user cares about, on every layer (not one per empty block).
         if (!flags.quiet && !flags.json) {
-          node.on('head', (ref) => {
-            const txs = node.chain.store.getBody(ref.hash)?.length ?? 0;
-            process.stdout.write(`  L1 block #${ref.meta.height}  ${toHex(ref.hash).slice(0, 18)}…  ${txs} tx${txs === 1 ? '' : 's'}\n`);
+          devnet.events.subscribe((e) => {
+            if (e.replay) return;
+            const t = new Date(e.time).toISOString().slice(11, 19);
+            process.stdout.write(`  ${t}  ${e.layer.padEnd(3)}  ${e.text}\n`);
           });
+        }
+        // Clients find a devnet on fixed ports by its endpoints file (`--layer NAME`).
+        const published = flags.port !== 0 ? endpointsFile() : undefined;
+        if (published) {
+          try {
+            mkdirSync(dirname(published), { recursive: true });
+            writeFileSync(published, JSON.stringify({ pid: process.pid, layers: devnet.layers, explorer: devnet.explorer?.url ?? null }, null, 2));
+          } catch (e) {
+            logger.warn({ file: published, error: (e as Error).message }, 'cannot write the endpoints file; --layer will use default ports');
+          }
         }
         let stopping = false;
         const shutdown = async (sig: string) => {
@@ -177,6 +295,13 @@ export function registerDevnetCommand(program: Command): void {
           logger.info({ signal: sig }, 'shutting down');
           if (!flags.json) process.stdout.write('\n  stopping devnet…\n');
           await devnet.stop();
+          if (published) {
+            try {
+              if ((JSON.parse(readFileSync(published, 'utf8')) as { pid: number }).pid === process.pid) rmSync(published);
+            } catch {
+              // already gone
+            }
+          }
           process.exit(0);
         };
         process.on('SIGINT', () => void shutdown('SIGINT'));
