@@ -13,14 +13,12 @@
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { P2PNode } from '@strata/p2p';
 import {
   blake2b256Parts,
   bytesEqual,
   bytesKey,
   compareBytes,
-  concatBytes,
   decode,
   encode,
   fromHex,
@@ -241,7 +239,6 @@ export interface PaymentResult {
 const ANN_PERSONAL = utf8('strata-chan-anno');
 const UPD_PERSONAL = utf8('strata-chan-updt');
 const NODE_PERSONAL = utf8('strata-chan-node');
-const TOWER_HINT = utf8('hint');
 
 function annDigest(a: ChannelAnnouncement): Uint8Array {
   return blake2b256Parts([encode(ChannelAnnouncementCodec, { ...a, sigA: new Uint8Array(64), sigB: new Uint8Array(64) })], ANN_PERSONAL);
@@ -1035,8 +1032,8 @@ export class ChannelNode {
     }
     if (add.amount < p.amount) return fail(FAIL.FINAL_INCORRECT_HTLC_AMOUNT);
     if (add.expiry < p.expiry || add.expiry < this.heightCache + this.opts.expiryMargin + 1) return fail(FAIL.FINAL_INCORRECT_CLTV_EXPIRY);
-    let set = this.mpp.get(hashHex);
-    if (!set) this.mpp.set(hashHex, (set = { parts: [], total: p.total, since: Date.now() }));
+    const set = this.mpp.get(hashHex) ?? { parts: [], total: p.total, since: Date.now() };
+    this.mpp.set(hashHex, set);
     set.parts.push({ ch: ch.id, id: add.id, amount: add.amount });
     const sum = set.parts.reduce((a, x) => a + x.amount, 0n);
     if (sum < set.total) return;
@@ -1382,8 +1379,6 @@ export class ChannelNode {
       this.mpp.delete(hash);
       for (const part of set.parts) {
         const c = this.channels.get(bytesKey(part.ch));
-        const onion = c?.onions[String(part.id)];
-        void onion;
         if (c) this.enqueue(c, { kind: 'fail', id: part.id, reason: new Uint8Array(0) });
       }
     }
@@ -1601,6 +1596,3 @@ export class ChannelNode {
   }
 }
 
-void TOWER_HINT;
-void concatBytes;
-void chacha20poly1305;

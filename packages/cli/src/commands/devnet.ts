@@ -25,6 +25,7 @@ interface DevnetFlags {
   logLevel: string;
   quiet?: boolean;
   rollup: boolean;
+  channels: boolean;
   sidechain: boolean;
   l3: boolean;
   zk: boolean;
@@ -102,6 +103,7 @@ export function registerDevnetCommand(program: Command): void {
     .option('--config <file>', 'chain config overrides (JSON or TOML)')
     .option('--log-level <level>', 'log level of <data-dir>/devnet.log', 'info')
     .option('--no-rollup', 'run the L1 alone, without the layer-2 rollup')
+    .option('--no-channels', 'without the payment-channel nodes (Alice, Bob, Carol)')
     .option('--no-sidechain', 'do not launch the 4-validator BFT sidechain')
     .option('--no-zk', 'leave the ZK-rollup out')
     .option('--zk-stall', 'the ZK-rollup operator stops proving (watch exodus happen)')
@@ -140,6 +142,7 @@ export function registerDevnetCommand(program: Command): void {
             explorer: flags.explorer ? { ...(flags.explorerPort !== undefined ? { port: flags.explorerPort } : {}) } : false,
             ...(flags.sidechain === false ? { sidechain: false as const } : {}),
             zk: flags.zk ? { ...(flags.zkStall ? { stall: true } : {}), onSetupProgress: zkSetupProgress(!!flags.json) } : false,
+            ...(flags.channels === false ? { channels: false } : {}),
           },
           { logger },
         );
