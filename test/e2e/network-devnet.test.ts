@@ -21,6 +21,12 @@ describe('strata devnet --l1-nodes', () => {
       const info = await clients[1]!.call<{ peerId: string }>('net_info');
       expect(info.peerId).toBe(l1.nodes[1]!.peerId);
       await waitUntil(async () => (await clients[0]!.call<unknown[]>('net_peers')).length === 2, 'the devnet node to see both children');
+      // Not a star: the children find each other through peer exchange with the devnet's node.
+      await waitUntil(
+        async () => (await clients[1]!.call<{ id: string }[]>('net_peers')).some((p) => p.id === l1.nodes[2]!.peerId),
+        'the two children to connect to each other',
+        30_000,
+      );
       const heights = async () => Promise.all(clients.map(async (c) => Number(BigInt((await c.call<{ number: string }>('chain_getHead')).number))));
       await waitUntil(async () => (await heights()).every((h) => h >= 4), 'all three to mine past height 4', 60_000);
       // The canonical chain holds blocks from more than one miner (under load one miner can win

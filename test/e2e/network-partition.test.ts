@@ -28,7 +28,8 @@ describe('L1 network: partition and heal', () => {
   it('{A,B} | {C} mine apart; after healing all follow the heaviest chain and the losing side’s txs are re-mined', async () => {
     const t = tempDir('strata-part-');
     dirs.push(t.cleanup);
-    const config = writeNetConfig(t.dir, { confirmations: 1000 });
+    // The shipped config: 6 confirmations. The partition outlasts them on both sides.
+    const config = writeNetConfig(t.dir);
     const cfg = parseChainConfig(JSON.parse(readFileSync(config, 'utf8')), defaultChainConfig());
     const a = await startNodeProcess({ name: 'a', dataDir: `${t.dir}/a`, config, mine: true });
     const boot = a.endpoints.multiaddrs;
@@ -63,17 +64,21 @@ describe('L1 network: partition and heal', () => {
     const txC = await c.rpc.call<string>('tx_sendRaw', [tx(2, 3)]);
     await waitUntil(async () => (await c.rpc.call('tx_getReceipt', [txC])) !== null, 'c to mine its side’s tx', 30_000);
     await waitUntil(async () => (await a.rpc.call('tx_getReceipt', [txAB])) !== null, 'a/b to mine their side’s tx', 30_000);
-    await waitUntil(async () => (await c.height()) >= forkHeight + 3, 'c to build its own branch', 30_000);
+    expect(cfg.confirmations).toBe(6);
+    await waitUntil(async () => (await c.height()) >= forkHeight + cfg.confirmations + 2, 'c to build its own branch past its finality depth', 60_000);
     // Make {a, b} clearly heavier (fixed difficulty: work grows with height), then stop mining.
     await setMining([c], 'off');
     const cHeight = await c.height();
-    await waitUntil(async () => (await a.height()) >= cHeight + 3, '{a,b} to outgrow c', 30_000);
+    await waitUntil(async () => (await a.height()) >= cHeight + 3, '{a,b} to outgrow c', 60_000);
     await setMining([a, b], 'off');
     await sleep(1000);
     await waitUntil(async () => (await a.head()).hash === (await b.head()).hash, 'a and b to agree', 15_000);
     const cHead = await c.head();
     const abHead = await a.head();
     expect(cHead.hash).not.toBe(abHead.hash);
+    // c's finalized block is on its own branch: healing must revert it.
+    const cFinal = await c.rpc.call<{ number: string; hash: string }>('chain_getHead', ['finalized']);
+    expect(Number(cFinal.number)).toBeGreaterThan(forkHeight);
     expect(await a.rpc.call('tx_getReceipt', [txC])).toBeNull();
 
     // Heal.
@@ -102,5 +107,5 @@ describe('L1 network: partition and heal', () => {
       return new Set(hs.map((h) => h.hash)).size === 1;
     }, 'all three to agree at the end', 15_000);
     expect(await c.rpc.call('tx_getReceipt', [txAB])).not.toBeNull();
-  }, 150_000);
+  }, 200_000);
 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StrataNode, startRpc } from '@strata/node';
 import {
   BatcherService,
-  BRIDGE_MODULE,
+  rollupModuleNames,
   ChallengerService,
   defaultRollupConfig,
   DepositArgs,
@@ -51,7 +51,8 @@ const [user, batcherKey, proposerKey, challengerKey, producer, recipient] = ks a
 const silent = { info() {}, warn() {}, debug() {} };
 const t = tempDir('strata-op-e2e-');
 
-const rollup: RollupConfig = defaultRollupConfig({ batcher: batcherKey.address, challengeWindow: 8, clockBlocks: 40, sequencingWindow: 20 });
+const rollup: RollupConfig = defaultRollupConfig({ batcher: batcherKey.address, challengeWindow: 8, clockBlocks: 40, takeoverBlocks: 3, sequencingWindow: 20 });
+const BRIDGE_MODULE = rollupModuleNames(rollup.rollupId).bridge;
 let l1: StrataNode;
 let l1Rpc: RpcServer;
 let l2Rpc: RpcServer;
@@ -166,9 +167,12 @@ describe('optimistic rollup over JSON-RPC (loopback)', () => {
     const transfer = signL2Transfer(env, user.secretKey, await l2Nonce(user), bob.address, 12_345n);
     const th = await l2c.call<string>('tx_sendRaw', [toHex(encodeTx(transfer))]);
     const rc = await until('L2 transfer receipt', () =>
-      l2c.call<{ status: string; blockNumber: string } | null>('tx_getReceipt', [th]).then((r) => r ?? undefined),
+      l2c.call<{ status: string; blockNumber: string; l1Fee: string; l1DataSize: string } | null>('tx_getReceipt', [th]).then((r) => r ?? undefined),
     );
     expect(rc.status).toBe('0x1');
+    // The L1 data fee (OP's L1 fee): estimated compressed size × the L1's fee per byte.
+    expect(fromQuantity(rc.l1DataSize)).toBeGreaterThan(60n);
+    expect(fromQuantity(rc.l1Fee)).toBe(fromQuantity(rc.l1DataSize) * rollup.l1FeePerByte);
     const tx = await l2c.call<Record<string, unknown>>('tx_get', [th]);
     expect(tx).toMatchObject({
       hash: th,
@@ -257,19 +261,23 @@ describe('optimistic rollup over JSON-RPC (loopback)', () => {
     for (let i = 0; i < 12; i++)
       await l2c.call('tx_sendRaw', [toHex(encodeTx(signL2Transfer(env, user.secretKey, nonce++, ks[(i % 3) + 1]!.address, BigInt(100 + i))))]);
     sequencer.start();
+    // The L1 only seals blocks when transactions arrive: a heartbeat block now and then lets the
+    // empty defender slot (after the proposer lost the one-step proof) run out, as time would.
+    let polls = 0;
     const game = await until(
       'a resolved dispute game',
-      async () =>
-        (await l2c.call<{ id: number; status: string; outputIndex: number; moves: number; lo: number; hi: number }[]>('rollup_getGames')).find(
-          (g) => g.status !== 'open',
-        ),
+      async () => {
+        if (++polls % 10 === 0) await l1c.call('dev_mine', ['0x1']);
+        return (await l2c.call<{ id: number; status: string; outputIndex: number; moves: number; lo: number; hi: number }[]>('rollup_getGames')).find((g) => g.status !== 'open');
+      },
       30_000,
     );
     proposer.opts.maliciousEvery = 0;
     expect(game.status).toBe('challenger won');
-    // The disputed output covers the 12 transfers; bisection narrows it to one operation in
-    // floor..ceil(log2 12) rounds of two moves (midpoint root, agree/disagree), then the step.
-    expect(game.hi - game.lo).toBe(1);
+    // The disputed output covers the 12 transfers; bisection narrowed it to one operation in
+    // floor..ceil(log2 12) rounds of two moves (midpoint root, agree/disagree), then the step;
+    // the beaten proposer's slot then stayed empty (the game record shows its whole range again).
+    expect(game.hi - game.lo).toBeGreaterThanOrEqual(12);
     expect(game.moves).toBeGreaterThanOrEqual(2 * Math.floor(Math.log2(12)) + 1);
     expect(game.moves).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(12)) + 1);
     const outputs = await l2c.call<{ index: number; status: string; matchesLocal: boolean | null }[]>('rollup_getOutputs');
@@ -277,6 +285,16 @@ describe('optimistic rollup over JSON-RPC (loopback)', () => {
     expect(bad?.status).toBe('discarded');
     expect(bad?.matchesLocal).toBe(false);
     expect(outputs.length).toBeGreaterThan(outputsBefore);
+    // Later wrong roots built on the discarded one were challenged too: once their games are
+    // void (their outputs went with the discard), every challenger bond is back.
+    await until(
+      'every game resolved',
+      async () => {
+        if (++polls % 10 === 0) await l1c.call('dev_mine', ['0x1']);
+        return (await l2c.call<{ status: string }[]>('rollup_getGames')).every((g) => g.status !== 'open');
+      },
+      20_000,
+    );
     // The challenger got its bond back plus 80 % of the proposer's (fees are far smaller).
     const won = (await l1Balance(challengerKey.address)) - challengerBefore;
     expect(won).toBeGreaterThan((rollup.proposerBond * 7n) / 10n);

@@ -72,9 +72,17 @@ describe('quick start', () => {
   }, 120_000);
 
   it('CLI errors are clear and exit non-zero', async () => {
-    const bad = await exec(process.execPath, ['bin/strata.js', 'send', '--to', 'nonsense', '--amount', '1', '--rpc', 'http://127.0.0.1:1'], { encoding: 'utf8' }).catch((e) => e);
+    // Bad arguments are named before any RPC call (the node here is unreachable on purpose).
+    const bad = await exec(process.execPath, ['bin/strata.js', 'send', '--to', 'nonsense', '--amount', '-5', '--rpc', 'http://127.0.0.1:1'], { encoding: 'utf8' }).catch((e) => e);
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/error: .*127\.0\.0\.1:1/);
+    expect(bad.stderr).toMatch(/--to "nonsense" is not an address/);
+    expect(bad.stderr).toMatch(/--amount "-5" must be a whole number/);
+    expect(bad.stderr).toMatch(/INVALID_ARGUMENT/);
+    expect(bad.stderr).not.toMatch(/127\.0\.0\.1:1|reach/);
+    // With good arguments the unreachable node is what is reported.
+    const down = await exec(process.execPath, ['bin/strata.js', 'send', '--to', 'st17404rxsnz5zk9495tycluam8dpl26l336aeknx', '--amount', '1', '--rpc', 'http://127.0.0.1:1'], { encoding: 'utf8' }).catch((e) => e);
+    expect(down.code).not.toBe(0);
+    expect(down.stderr).toMatch(/error: .*127\.0\.0\.1:1/);
     const help = await exec(process.execPath, ['bin/strata.js', 'send', '--help']);
     expect(help.stdout).toMatch(/--to <address>/);
   }, 60_000);

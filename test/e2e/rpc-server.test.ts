@@ -260,7 +260,7 @@ describe('RpcServer over HTTP', () => {
   it('rejects invalid request shapes', async () => {
     const cases: [unknown, number, unknown][] = [
       [{ id: 1, method: 'add', params: [1, 2] }, -32600, 1], // missing jsonrpc
-      [{ jsonrpc: '1.0', id: 2, method: 'add', params: [1, 2] }, -32600, 2],
+      [{ jsonrpc: '1.0', id: 2, method: 'add', params: [1, 2] }, -32006, 2], // EIP-1474: version not supported
       [{ jsonrpc: '2.0', id: 3, method: 42 }, -32600, 3], // method not a string
       [{ jsonrpc: '2.0', id: 4 }, -32600, 4], // no method
       [{ jsonrpc: '2.0', id: 5, method: 'add', params: { a: 1, b: 2 } }, -32602, 5], // named params
@@ -317,7 +317,7 @@ describe('RpcServer over HTTP', () => {
     ['MEMPOOL_FULL', -32003],
     ['MEMPOOL_REPLACEMENT_UNDERPRICED', -32003],
     ['NOT_FOUND', -32001],
-    ['UNAUTHORIZED', -32006],
+    ['UNAUTHORIZED', -32007],
     ['BLOCK_INVALID', -32603],
     ['INTERNAL', -32603],
   ] as const)('maps a handler StrataError %s to %i with data {code, meta}', async (code, rpcCode) => {
@@ -405,11 +405,11 @@ describe('RpcServer over HTTP', () => {
   it('guards admin methods with the bearer token', async () => {
     const body = '{"jsonrpc":"2.0","id":1,"method":"admin_secret"}';
     const none = await post(server.url, body);
-    expect(none.json).toMatchObject({ error: { code: -32006, data: { code: 'UNAUTHORIZED' } } });
+    expect(none.json).toMatchObject({ error: { code: -32007, data: { code: 'UNAUTHORIZED' } } });
     const wrong = await post(server.url, body, { authorization: 'Bearer nope' });
-    expect((wrong.json as Resp).error?.code).toBe(-32006);
+    expect((wrong.json as Resp).error?.code).toBe(-32007);
     const basic = await post(server.url, body, { authorization: `Basic ${TOKEN}` });
-    expect((basic.json as Resp).error?.code).toBe(-32006);
+    expect((basic.json as Resp).error?.code).toBe(-32007);
     const right = await post(server.url, body, { authorization: `Bearer ${TOKEN}` });
     expect(right.json).toEqual({ jsonrpc: '2.0', id: 1, result: 'the secret' });
 
@@ -470,11 +470,11 @@ describe('RpcServer without an admin token', () => {
   it('refuses admin methods whatever the caller sends', async () => {
     for (const authorization of ['', 'Bearer ', `Bearer ${TOKEN}`, 'Bearer undefined']) {
       const r = await post(server.url, '{"jsonrpc":"2.0","id":1,"method":"admin_secret"}', authorization ? { authorization } : {});
-      expect((r.json as Resp).error?.code, authorization).toBe(-32006);
+      expect((r.json as Resp).error?.code, authorization).toBe(-32007);
     }
     const ws = await rawWs(`${server.wsUrl}/?token=${encodeURIComponent(TOKEN)}`);
     ws.ws.send('{"jsonrpc":"2.0","id":1,"method":"admin_secret"}');
-    expect((await ws.next()).error.code).toBe(-32006);
+    expect((await ws.next()).error.code).toBe(-32007);
     ws.ws.close();
   });
 
@@ -523,7 +523,7 @@ describe('RpcServer over WebSocket', () => {
     ws.send('{oops');
     expect(await next()).toMatchObject({ id: null, error: { code: -32700 } });
     ws.send('{"jsonrpc":"2.0","id":3,"method":"admin_secret"}');
-    expect((await next()).error.code).toBe(-32006);
+    expect((await next()).error.code).toBe(-32007);
     ws.close();
   });
 
@@ -535,7 +535,7 @@ describe('RpcServer over WebSocket', () => {
     const err = (await c.call('fail', ['MEMPOOL_FULL']).catch((e: unknown) => e)) as RpcError;
     expect(err.rpcCode).toBe(-32003);
     expect(err.remoteCode).toBe('MEMPOOL_FULL');
-    expect(((await c.call('admin_secret').catch((e: unknown) => e)) as RpcError).rpcCode).toBe(-32006);
+    expect(((await c.call('admin_secret').catch((e: unknown) => e)) as RpcError).rpcCode).toBe(-32007);
     await c.close();
     await expect(c.call('add', [1, 2])).rejects.toMatchObject({ code: 'NETWORK' });
 
@@ -545,7 +545,7 @@ describe('RpcServer over WebSocket', () => {
     await admin.close();
 
     const wrong = await WsRpcClient.connect(server.wsUrl, { adminToken: 'wrong' });
-    expect(((await wrong.call('admin_secret').catch((e: unknown) => e)) as RpcError).rpcCode).toBe(-32006);
+    expect(((await wrong.call('admin_secret').catch((e: unknown) => e)) as RpcError).rpcCode).toBe(-32007);
     await wrong.close();
   });
 

@@ -29,7 +29,8 @@ export function writeNetConfig(dir: string, opts: { confirmations?: number; hash
   const cfg = {
     name: 'strata-nettest',
     chainId: 4242,
-    confirmations: opts.confirmations ?? 1000,
+    // The shipped default (6) unless a test asks otherwise: multi-node tests run what users run.
+    ...(opts.confirmations !== undefined ? { confirmations: opts.confirmations } : {}),
     targetBlockTimeMs: opts.targetBlockTimeMs ?? 1000,
     pow: {
       enabled: true,

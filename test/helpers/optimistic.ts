@@ -3,7 +3,7 @@
  * a real Chain with the settlement modules, and the L2 roles stepped by hand, in-process.
  */
 import { Chain, ChainStore, type Block } from '@strata/chain';
-import { toHex, type KeyPair } from '@strata/primitives';
+import { bytesEqual, toHex, type KeyPair } from '@strata/primitives';
 import {
   BatcherService,
   ChallengerService,
@@ -12,7 +12,7 @@ import {
   bondAddress,
   getWithdrawal,
   NodeL1Client,
-  optimisticParentModules,
+  parentModules,
   ProposerService,
   readWithdrawalState,
   RollupNode,
@@ -35,16 +35,35 @@ export class L1Miner {
   readonly chain: Chain;
   pending: VerifiedTx[] = [];
   private readonly cleanup: () => void;
-  constructor(readonly rollup: RollupConfig) {
-    const t = tempDir('strata-op-');
+  /**
+   * `siblings`: more rollups settled on the same L1 (each with its own chain id). `dir`: keep
+   * the L1 chain in this directory (the caller removes it); default a temporary one.
+   */
+  constructor(
+    readonly rollup: RollupConfig,
+    readonly siblings: RollupConfig[] = [],
+    dir?: string,
+  ) {
+    const t = dir ? { dir, cleanup: () => {} } : tempDir('strata-op-');
     this.cleanup = t.cleanup;
     const store = new ChainStore(openDatabase({ path: t.dir }));
-    this.chain = Chain.open(devConfig({ confirmations: 3 }), new ModuleRegistry([bankModule, ...optimisticParentModules(rollup)]), store);
+    const modules = [bankModule, ...parentModules(rollup), ...siblings.flatMap((s) => parentModules(s))];
+    this.chain = Chain.open(devConfig({ confirmations: 3 }), new ModuleRegistry(modules), store);
   }
   submitTx(raw: Uint8Array): VerifiedTx {
     const v = verifyRawTx(raw);
     this.pending.push(v);
     return v;
+  }
+  /** Drops pending transactions `filter` selects (an L1 pool that loses them); returns how many. */
+  drop(filter: (v: VerifiedTx) => boolean): number {
+    const before = this.pending.length;
+    this.pending = this.pending.filter((v) => !filter(v));
+    return before - this.pending.length;
+  }
+  /** Next nonce of `address` counting its pending transactions (as a node's pool does). */
+  nextNonce(address: Uint8Array): number {
+    return this.chain.account(address).nonce + this.pending.filter((v) => bytesEqual(v.sender, address)).length;
   }
   /** Mines one block with every pending transaction (optionally only those `filter` keeps). */
   mine(filter: (v: VerifiedTx) => boolean = () => true): Block {
@@ -54,6 +73,32 @@ export class L1Miner {
     const block: Block = { header: built.header, txs: built.execution.txs.map((t) => t.bytes) };
     this.chain.importBlock(block, { verified: built.execution.txs, execution: built.execution });
     return block;
+  }
+  /**
+   * A rival miner on its own store that holds this chain's blocks so far: what it mines next is a
+   * competing branch from the current head, imported here with `adopt`.
+   */
+  fork(): L1Miner {
+    const rival = new L1Miner(this.rollup, this.siblings);
+    for (let h = 1; h <= this.chain.head.meta.height; h++) {
+      const ref = this.chain.blockAt(h)!;
+      rival.chain.importBlock({ header: ref.header, txs: this.chain.store.getBody(ref.hash) ?? [] });
+    }
+    return rival;
+  }
+  /** Imports a rival's blocks (fork choice decides: the heavier branch becomes the head). */
+  adopt(rival: L1Miner, fromHeight: number): { reorged: boolean; orphaned: VerifiedTx[] } {
+    let reorged = false;
+    const orphaned: VerifiedTx[] = [];
+    for (let h = fromHeight; h <= rival.chain.head.meta.height; h++) {
+      const ref = rival.chain.blockAt(h)!;
+      const r = this.chain.importBlock({ header: ref.header, txs: rival.chain.store.getBody(ref.hash) ?? [] });
+      if (r.status === 'reorg') {
+        reorged = true;
+        orphaned.push(...(r.reorg?.orphaned ?? []));
+      }
+    }
+    return { reorged, orphaned };
   }
   close(): void {
     void this.chain.store.close();
@@ -81,7 +126,7 @@ export class RollupWorld {
     // keys[0] users, keys[1] batcher+proposer, keys[2] challenger, keys[3] L1 block producer.
     this.rollup = defaultRollupConfig({ batcher: keys[1]!.address, challengeWindow: 12, clockBlocks: 6, sequencingWindow: 4, ...opts.rollup });
     this.l1 = new L1Miner(this.rollup);
-    this.client = new NodeL1Client(this.l1, this.rollup);
+    this.client = new NodeL1Client(this.l1, this.rollup, (a) => this.l1.nextNonce(a));
     this.seqNode = new RollupNode({ rollup: this.rollup, sequencer: opts.sequencer ?? {} }, this.client);
     this.verNode = new RollupNode({ rollup: this.rollup }, this.client);
     this.batcher = new BatcherService(this.seqNode, { key: keys[1]! }, silent);
@@ -184,7 +229,7 @@ export class RollupWorld {
       const ref = this.l1.chain.blockAt(h)!;
       const receipts = this.l1.chain.receipts(ref.hash) ?? [];
       for (const [i, r] of receipts.entries()) {
-        for (const e of r.events) if (e.module === 'op_bridge' && e.type === 'deposit' && receipts[i]?.status === 'ok') n += BigInt(e.data.amount as string);
+        for (const e of r.events) if (e.module === `op_bridge/${this.rollup.rollupId}` && e.type === 'deposit' && receipts[i]?.status === 'ok') n += BigInt(e.data.amount as string);
       }
     }
     return n;

@@ -2,7 +2,7 @@
  * In-process nodes for network simulations: a StrataNode with a P2PNetwork on 127.0.0.1 and a
  * fresh data dir, optionally holding a chain of empty blocks; `stopSimNodes` stops them all.
  */
-import { P2PNetwork, StrataNode } from '@strata/node';
+import { type NetworkOptions, P2PNetwork, StrataNode } from '@strata/node';
 import type { ChainConfig } from '@strata/runtime';
 import pino from 'pino';
 import { keys, tempDir } from './chain.js';
@@ -19,13 +19,17 @@ export interface SimNodeOptions {
   bootnodes?: string[];
   /** First imports another node's first `blocks` blocks: a shared history, then a fork. */
   prefix?: { from: StrataNode; blocks: number };
+  /** More network settings (discovery, limits). */
+  network?: NetworkOptions;
+  /** Data dir to use (kept after stop) instead of a fresh temporary one. */
+  dataDir?: string;
 }
 
 /** Starts an in-process node with PoW off, mining off and no worker threads. */
 export async function simNode(name: string, config: ChainConfig, o: SimNodeOptions = {}): Promise<StrataNode> {
-  const t = tempDir(`strata-sim-${name}-`);
+  const t = o.dataDir !== undefined ? { dir: o.dataDir, cleanup: () => undefined } : tempDir(`strata-sim-${name}-`);
   const n = await StrataNode.create({ dataDir: t.dir, config, mining: 'off', verifierThreads: 0 }, { logger });
-  n.network = new P2PNetwork({ listen: ['/ip4/127.0.0.1/tcp/0'], bootnodes: o.bootnodes ?? [], statusIntervalMs: 300 });
+  n.network = new P2PNetwork({ listen: ['/ip4/127.0.0.1/tcp/0'], bootnodes: o.bootnodes ?? [], statusIntervalMs: 300, ...(o.network ?? {}) });
   const src = o.prefix?.from.chain;
   for (let h = 1; src && h <= (o.prefix?.blocks ?? 0); h++) {
     const hash = (src.blockAt(h) as { hash: Uint8Array }).hash;

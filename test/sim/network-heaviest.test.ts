@@ -25,7 +25,8 @@ import { waitUntil } from '../helpers/node-process.js';
 await initHashing();
 afterAll(stopSimNodes);
 
-const config = devConfig({ pow: { enabled: false }, confirmations: 1000 });
+// The shipped confirmation depth (6): the switch to the heavy chain below reverts far more blocks.
+const config = devConfig({ pow: { enabled: false } });
 const node = (name: string, blocks: number, producer: number, bootnodes: string[] = [], prefix?: { from: StrataNode; blocks: number }) =>
   simNode(name, config, { blocks, producer, bootnodes, ...(prefix ? { prefix } : {}) });
 
@@ -33,19 +34,25 @@ describe('sync chooses the heaviest chain', () => {
   it('a fresh node shown a light and a heavy chain syncs the heavy one, never the light one', async () => {
     const light = await node('light', 30, 1);
     const heavy = await node('heavy', 60, 2);
+    // Captured now: by peer exchange through the fresh node, light and heavy meet later and
+    // light itself moves to the heavy chain.
+    const lightHead = light.chain.head.hash;
+    const lightFirst = light.chain.blockAt(1)!.hash;
     // The light chain is listed first.
     const fresh = await node('fresh', 0, 3, [...light.network!.info().multiaddrs, ...heavy.network!.info().multiaddrs]);
     await waitUntil(() => toHex(fresh.chain.head.hash) === toHex(heavy.chain.head.hash), 'the fresh node to reach the heavy head', 20_000, 50);
     const net = fresh.network as P2PNetwork;
     expect(net.sync?.state.lastSync?.peer).toBe(heavy.network!.info().peerId);
-    expect(fresh.chain.store.hasBlock(light.chain.head.hash)).toBe(false);
-    expect(fresh.chain.store.hasBlock(light.chain.blockAt(1)!.hash)).toBe(false);
+    expect(fresh.chain.store.hasBlock(lightHead)).toBe(false);
+    expect(fresh.chain.store.hasBlock(lightFirst)).toBe(false);
   });
 
   it('a heavier peer that appears during a sync takes over before the lighter chain is complete', async () => {
-    // Both share the first 5,000 blocks (past those, a switch needs no deep reorg), then fork.
+    // Both share the first 5,000 blocks, then fork: a switch after the fresh node passed 5,006
+    // reverts blocks below its finalized one, which heaviest work allows.
     const light = await node('light2', 6000, 1);
     const heavy = await node('heavy2', 1500, 2, [], { from: light, blocks: 5000 });
+    const lightHead = light.chain.head.hash;
     const fresh = await node('fresh2', 0, 3, light.network!.info().multiaddrs);
     const net = fresh.network as P2PNetwork;
     // Once the sync from the light peer is under way, the heavy peer turns up.
@@ -55,7 +62,7 @@ describe('sync chooses the heaviest chain', () => {
     await waitUntil(() => toHex(fresh.chain.head.hash) === toHex(heavy.chain.head.hash), 'the fresh node to reach the heavy head', 30_000, 50);
     expect(net.sync?.state.lastSync?.peer).toBe(heavy.network!.info().peerId);
     // It left the light chain part-way: its last blocks were never downloaded.
-    expect(fresh.chain.store.hasBlock(light.chain.head.hash)).toBe(false);
+    expect(fresh.chain.store.hasBlock(lightHead)).toBe(false);
   }, 60_000);
 
   it('serves headers by range, blocks by range and blocks by hash', async () => {

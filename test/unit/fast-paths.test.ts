@@ -424,7 +424,8 @@ const refReceipt = R.struct('Receipt', {
   ok: R.uint,
   computeUsed: R.uint,
   fee: R.uintBig(128),
-  error: R.optional(R.struct('ReceiptError', { code: R.str(64), message: R.str(4096) })),
+  // Consensus bytes carry the error's stable code only (the message is never hashed).
+  error: R.optional(R.struct('ReceiptError', { code: R.str(64) })),
   events: R.list(refEvent, 10_000),
 });
 
@@ -434,7 +435,7 @@ function referenceEncodeReceipt(r: Receipt): Uint8Array {
     ok: r.status === 'ok' ? 1 : 0,
     computeUsed: r.computeUsed,
     fee: r.fee,
-    error: r.error,
+    error: r.error ? { code: r.error.code } : undefined,
     events: r.events.map((e) => ({ module: e.module, type: e.type, json: JSON.stringify(e.data) })),
   });
 }
@@ -448,7 +449,7 @@ function referenceDecodeReceipt(bytes: Uint8Array): Receipt {
     fee: s.fee,
     events: s.events.map((e) => ({ module: e.module, type: e.type, data: JSON.parse(e.json) })),
   };
-  if (s.error) r.error = s.error;
+  if (s.error) r.error = { code: s.error.code, message: '' };
   return r;
 }
 

@@ -83,7 +83,7 @@ describe('toRpcErrorObject', () => {
     expect(toRpcErrorObject(new StrataError('TX_FEE_TOO_LOW', 'fee')).code).toBe(-32003);
     expect(toRpcErrorObject(new StrataError('MEMPOOL_SENDER_LIMIT', 'm')).code).toBe(-32003);
     expect(toRpcErrorObject(new StrataError('NOT_FOUND', 'n')).code).toBe(-32001);
-    expect(toRpcErrorObject(new StrataError('UNAUTHORIZED', 'u')).code).toBe(-32006);
+    expect(toRpcErrorObject(new StrataError('UNAUTHORIZED', 'u')).code).toBe(-32007);
     expect(toRpcErrorObject(new StrataError('INVALID_KEY', 'k')).code).toBe(-32603);
     expect(toRpcErrorObject(new RpcError(-32000, 'bad input'))).toEqual({ code: -32000, message: 'bad input' });
     const foreign = toRpcErrorObject(new Error('/secret/path'), 'm');

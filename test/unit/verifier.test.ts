@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TxVerifier } from '@strata/chain';
 import { initHashing, toHex } from '@strata/primitives';
@@ -42,5 +43,41 @@ describe('TxVerifier (shared-memory jobs with work stealing)', () => {
     const p = v.verify(raw);
     await v.stop();
     expect((await p).map((x) => toHex(x.sender))).toEqual(expected);
+  });
+
+  it('a worker killed mid-chunk: the importing thread reclaims its chunks and the job completes', async () => {
+    // A large job so the single worker is surely inside a chunk when it is killed.
+    const big = Array.from({ length: 20 }, () => raw).flat();
+    const want = Array.from({ length: 20 }, () => expected).flat();
+    const v = new TxVerifier(1);
+    const inner = v as unknown as { workers: Worker[]; jobs: Map<number, { ctl: Int32Array; done: Int32Array; owner: Int32Array }> };
+    try {
+      // Warm the worker up (it loads the native binding on its first job).
+      expect((await v.verify(raw)).map((x) => toHex(x.sender))).toEqual(expected);
+      const p = v.verify(big);
+      const job = [...inner.jobs.values()][0]!;
+      // Wait until the worker has signed a claim on a chunk it has not finished, then kill it.
+      const t0 = Date.now();
+      let victim = -1;
+      while (victim < 0 && Date.now() - t0 < 5_000) {
+        const claimed = Math.min(Atomics.load(job.ctl, 0), job.done.length);
+        for (let c = 0; c < claimed; c++) if (Atomics.load(job.owner, c) > 0 && Atomics.load(job.done, c) === 0) victim = c;
+      }
+      expect(victim).toBeGreaterThanOrEqual(0);
+      const w = inner.workers[0]!;
+      const exited = new Promise((r) => w.once('exit', r));
+      await w.terminate();
+      await exited;
+      // Nobody calls help(): today this job waited for ever on the dead worker's chunk.
+      const out = await Promise.race([p, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 5_000))]);
+      expect(out).not.toBe('hung');
+      expect((out as Awaited<typeof p>).map((x) => toHex(x.sender))).toEqual(want);
+      // The pool replaces the dead worker for the next job.
+      expect((await v.verify(raw)).map((x) => toHex(x.sender))).toEqual(expected);
+      expect(inner.workers).toHaveLength(1);
+      expect(inner.workers[0]).not.toBe(w);
+    } finally {
+      await v.stop();
+    }
   });
 });

@@ -6,6 +6,7 @@
 import {
   blake2b256,
   bytesEqual,
+  isLocalFault,
   StrataError,
   toHex,
   toStrataError,
@@ -53,6 +54,50 @@ export interface Logger {
 }
 
 const silent: Logger = { info() {}, warn() {}, debug() {} };
+
+/** Dependencies and node-level settings of a Chain (none of them consensus rules). */
+export interface ChainDeps {
+  logger?: Logger;
+  /**
+   * Emergency brake (off unless set): a heavier branch that would revert more than this many
+   * canonical blocks is NOT adopted; the chain stays on its head and raises a {@link ReorgAlarm}
+   * until an operator calls `releaseReorgBrake()` (or restarts without the brake). Fork choice
+   * by work is the consensus rule; this is a node operator's manual override, like a Bitcoin
+   * node's `invalidateblock`, and splits the network for as long as it holds.
+   */
+  maxReorgDepth?: number;
+  /**
+   * How far ahead of the caller's clock (`importBlock`'s `now`) a block's timestamp may be, in
+   * ms (default {@link DEFAULT_MAX_FUTURE_MS}). Such a block is refused for now, not marked
+   * invalid: it is acceptable once the clock has caught up.
+   */
+  maxFutureMs?: number;
+}
+
+/** Blocks whose median timestamp a child must exceed (Bitcoin's median-time-past over 11). */
+export const MEDIAN_TIME_SPAN = 11;
+
+/** Default bound on a block's timestamp ahead of the importing node's clock (ms). */
+export const DEFAULT_MAX_FUTURE_MS = 15_000;
+
+/** The median of the timestamps given (the middle one after sorting; the upper middle for an even count). */
+export function medianTimestamp(timestamps: readonly number[]): number {
+  const sorted = [...timestamps].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+/** A heavier branch the reorg brake is holding back. */
+export interface ReorgAlarm {
+  /** Head of the heavier branch that was not adopted. */
+  branchHead: Uint8Array;
+  branchHeight: number;
+  branchWork: bigint;
+  /** Canonical blocks adopting it would revert. */
+  depth: number;
+  forkHeight: number;
+  /** The brake's setting. */
+  maxReorgDepth: number;
+}
 
 /** The head (or any block) with its metadata. */
 export interface BlockRef {
@@ -109,8 +154,8 @@ export interface BuiltBlock {
 const ZERO32 = new Uint8Array(32);
 const ZERO20 = new Uint8Array(20);
 
-/** On-disk layout version (3: tree nodes in pages by location, roots table gives the root's location). */
-const STORAGE_FORMAT = '3';
+/** On-disk layout version (3: tree nodes in pages by location, roots table gives the root's location; 4: receipts hash error codes only, messages stored beside them). */
+const STORAGE_FORMAT = '4';
 
 function utf8Text(b: Uint8Array | undefined): string | undefined {
   return b ? new TextDecoder().decode(b) : undefined;
@@ -126,18 +171,27 @@ export class Chain {
   private headRef!: BlockRef;
   private genesisHashValue!: Uint8Array;
   private readonly log: Logger;
+  private readonly maxReorgDepth: number | undefined;
+  private readonly maxFutureMs: number;
+  private alarm: ReorgAlarm | undefined;
 
   private constructor(
     readonly config: ChainConfig,
     readonly registry: ModuleRegistry,
     readonly store: ChainStore,
-    deps: { logger?: Logger },
+    deps: ChainDeps,
   ) {
     this.log = deps.logger ?? silent;
+    if (deps.maxReorgDepth !== undefined && (!Number.isSafeInteger(deps.maxReorgDepth) || deps.maxReorgDepth < 1)) {
+      throw new StrataError('CONFIG_INVALID', `maxReorgDepth must be a positive integer (got ${deps.maxReorgDepth}); leave it unset for no brake`);
+    }
+    this.maxReorgDepth = deps.maxReorgDepth;
+    this.maxFutureMs = deps.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
   }
 
   /** Opens the chain: writes genesis on an empty store, otherwise loads the stored head. */
-  static open(config: ChainConfig, registry: ModuleRegistry, store: ChainStore, deps: { logger?: Logger } = {}): Chain {
+  static open(config: ChainConfig, registry: ModuleRegistry, store: ChainStore, deps: ChainDeps = {}): Chain {
+    registry.checkChildrenOf(config.chainId); // a child chain never shares its parent's id
     const c = new Chain(config, registry, store, deps);
     c.init();
     return c;
@@ -212,6 +266,14 @@ export class Chain {
     return { hash, header, meta };
   }
 
+  /**
+   * Re-reads the head from the store. Call after a write transaction that joined blocks into
+   * one batch was aborted (a storage fault): the in-memory head may name a block never committed.
+   */
+  reloadHead(): void {
+    this.headRef = this.ref(this.store.getHead() as Uint8Array);
+  }
+
   /** The current head. */
   get head(): BlockRef {
     return this.headRef;
@@ -222,7 +284,12 @@ export class Chain {
     return this.genesisHashValue;
   }
 
-  /** The highest block with at least `confirmations` blocks on top. */
+  /**
+   * The highest block with at least `confirmations` blocks on top: what wallets and L2s wait
+   * for. It is a depth, not a checkpoint: a heavier branch that forks below it still wins
+   * (heaviest work is the only fork-choice rule), so a partition longer than `confirmations`
+   * blocks heals; such a reorg reverts "finalized" blocks and is logged as deep.
+   */
   get finalized(): BlockRef {
     const h = Math.max(0, this.headRef.meta.height - this.config.confirmations);
     return this.ref(this.store.getCanonical(h) as Uint8Array);
@@ -283,15 +350,46 @@ export class Chain {
     return nextTarget(this.config, height, parent.header.target, parent.header.timestamp, h.timestamp);
   }
 
-  /** Checks a header against its parent: height, time, target, proof of work. */
-  checkHeader(header: BlockHeader, hash: Uint8Array, parent: BlockRef): void {
+  /**
+   * Median timestamp of `parent` and up to ten of its ancestors (median-time-past): a child's
+   * timestamp must exceed it. Unlike "after the parent", one block stamped far ahead cannot
+   * drag every later block's time with it.
+   */
+  medianTimePast(parent: BlockHeader): number {
+    const ts: number[] = [parent.timestamp];
+    let h = parent;
+    while (ts.length < MEDIAN_TIME_SPAN && h.height > 0) {
+      const p = this.store.getHeader(h.parentHash);
+      if (!p) throw new StrataError('BLOCK_UNKNOWN_PARENT', `ancestor ${toHex(h.parentHash)} missing for median-time-past`);
+      ts.push(p.timestamp);
+      h = p;
+    }
+    return medianTimestamp(ts);
+  }
+
+  /**
+   * Checks a header against its parent: height, time (above the median of the last 11 blocks
+   * and, when `now` is given, at most `maxFutureMs` ahead of it), target, proof of work.
+   */
+  checkHeader(header: BlockHeader, hash: Uint8Array, parent: BlockRef, now?: number): void {
     if (header.chainId !== this.config.chainId) throw new StrataError('BLOCK_INVALID', `block is for chain ${header.chainId}`);
     if (header.version !== 1) throw new StrataError('BLOCK_INVALID', `unknown block version ${header.version}`);
     if (header.height !== parent.meta.height + 1) {
       throw new StrataError('BLOCK_INVALID', `height ${header.height} does not follow parent height ${parent.meta.height}`);
     }
-    if (header.timestamp <= parent.header.timestamp) {
-      throw new StrataError('BLOCK_BAD_TIMESTAMP', `timestamp ${header.timestamp} is not after the parent's ${parent.header.timestamp}`);
+    const mtp = this.medianTimePast(parent.header);
+    if (header.timestamp <= mtp) {
+      throw new StrataError('BLOCK_BAD_TIMESTAMP', `timestamp ${header.timestamp} is not after the median ${mtp} of the last ${MEDIAN_TIME_SPAN} blocks`, {
+        timestamp: header.timestamp,
+        medianTimePast: mtp,
+      });
+    }
+    if (now !== undefined && header.timestamp > now + this.maxFutureMs) {
+      throw new StrataError('BLOCK_BAD_TIMESTAMP', `timestamp ${header.timestamp} is more than ${this.maxFutureMs} ms ahead of this node's clock (${now}); refused for now`, {
+        timestamp: header.timestamp,
+        now,
+        maxFutureMs: this.maxFutureMs,
+      });
     }
     const target = this.expectedTarget(parent);
     if (!bytesEqual(target, header.target)) {
@@ -329,7 +427,8 @@ export class Chain {
    */
   buildBlock(candidates: VerifiedTx[], opts: { producer: Uint8Array; timestamp: number; extra?: Uint8Array }): BuiltBlock {
     const parent = this.headRef;
-    const timestamp = Math.max(opts.timestamp, parent.header.timestamp + 1);
+    // The producer's clock, but past the median-time-past (the consensus floor).
+    const timestamp = Math.max(opts.timestamp, this.medianTimePast(parent.header) + 1);
     const info = { height: parent.meta.height + 1, timestamp, producer: opts.producer };
     const rejected: BuiltBlock['rejected'] = [];
     const accepted: VerifiedTx[] = [];
@@ -344,6 +443,8 @@ export class Chain {
       try {
         applyTx(trial, env, vtx, accepted.length);
       } catch (e) {
+        // A disk or engine fault is not the transaction's: stop building, keep it in the pool.
+        if (isLocalFault(e)) throw e;
         rejected.push({ vtx, error: toStrataError(e) });
         continue;
       }
@@ -375,9 +476,11 @@ export class Chain {
    * Imports a block. `verified` carries the decoded transactions with senders already
    * recovered (e.g. on worker threads); without it they are verified here. `execution` may
    * carry the result of `buildBlock` for a block this node produced, to skip re-execution.
-   * Throws a StrataError (BLOCK_*) when the block is invalid.
+   * `now` (the caller's clock, ms) enables the future-drift rule. Throws a StrataError
+   * (BLOCK_*) when the block is invalid, a local fault (STORAGE_FAULT, ENGINE_FAULT) when the
+   * node could not judge it.
    */
-  importBlock(block: Block, opts: { verified?: VerifiedTx[]; execution?: Execution } = {}): ImportResult {
+  importBlock(block: Block, opts: { verified?: VerifiedTx[]; execution?: Execution; now?: number } = {}): ImportResult {
     const headerBytes = encodeHeader(block.header);
     const hash = hashHeaderBytes(headerBytes);
     const existing = this.store.getMeta(hash);
@@ -393,7 +496,7 @@ export class Chain {
     }
     if (parentMeta.status === 'invalid') throw new StrataError('BLOCK_INVALID', 'block builds on an invalid block');
     const parent = this.ref(block.header.parentHash);
-    this.checkHeader(block.header, hash, parent);
+    this.checkHeader(block.header, hash, parent, opts.now);
     const txs = opts.verified ?? this.verifyTxs(block.txs);
     if (txs.length !== block.txs.length) throw new StrataError('BLOCK_INVALID', 'verified transactions do not match the block');
     const txRoot = merkleRoot(txs.map((t) => t.hash));
@@ -408,6 +511,7 @@ export class Chain {
           : this.executeChecked(block.header, hash, parent, this.store.state.flatReader, this.store.state.nodeReader, txs);
       this.store.write(() => this.commitExtension(hash, block, meta, exec, headerBytes));
       this.headRef = { hash, header: block.header, meta: { ...meta, status: 'executed' } };
+      this.clearAlarmIfPassed();
       return { status: 'head', hash, height: meta.height, included: txs.map((t) => t.hash) };
     }
 
@@ -432,8 +536,7 @@ export class Chain {
     try {
       exec = this.execute(parent.header.stateRoot, base, nodes, header, txs);
     } catch (e) {
-      const err = toStrataError(e);
-      throw new StrataError('BLOCK_INVALID', `block ${toHex(hash)} contains an invalid transaction: ${err.message}`, { cause: err.code });
+      throw asBlockVerdict(e, hash);
     }
     if (!bytesEqual(exec.stateRoot, header.stateRoot)) {
       throw new StrataError('BLOCK_BAD_STATE_ROOT', `state root ${toHex(header.stateRoot)} does not match execution (${toHex(exec.stateRoot)})`);
@@ -451,7 +554,11 @@ export class Chain {
     this.store.state.applyChanges(exec.changes, hash, onHead ? exec.headReads : undefined);
     this.store.state.putNodes(exec.newNodes);
     this.store.state.putRoot(exec.stateRoot, exec.rootLoc);
-    this.store.putReceiptBytes(hash, exec.receiptBytes);
+    this.store.putReceiptBytes(
+      hash,
+      exec.receiptBytes,
+      exec.result.receipts.map((r) => r.error?.message ?? ''),
+    );
     this.store.setCanonical(meta.height, hash);
     exec.txs.forEach((t, index) => {
       this.store.putTxLocation(t.hash, { blockHash: hash, index });
@@ -476,7 +583,7 @@ export class Chain {
    * is undone in memory, the new branch executed on top, and everything is committed in one
    * transaction; if any block of the new branch is invalid nothing changes and it is marked.
    */
-  private reorgTo(newHead: Uint8Array, newHeadTxs?: VerifiedTx[]): ImportResult {
+  private reorgTo(newHead: Uint8Array, newHeadTxs?: VerifiedTx[], force = false): ImportResult {
     // Collect the new branch back to the canonical chain.
     const branch: BlockRef[] = [];
     let cur = this.ref(newHead);
@@ -486,13 +593,30 @@ export class Chain {
     }
     const fork = cur;
     const oldHead = this.headRef;
+    const depth = oldHead.meta.height - fork.meta.height;
+    const tip = branch[branch.length - 1] as BlockRef;
+    if (!force && this.maxReorgDepth !== undefined && depth > this.maxReorgDepth) {
+      const alarm: ReorgAlarm = {
+        branchHead: tip.hash,
+        branchHeight: tip.meta.height,
+        branchWork: tip.meta.totalWork,
+        depth,
+        forkHeight: fork.meta.height,
+        maxReorgDepth: this.maxReorgDepth,
+      };
+      this.alarm = alarm;
+      this.log.warn(
+        { depth, forkHeight: fork.meta.height, maxReorgDepth: this.maxReorgDepth, branchHead: toHex(tip.hash), branchHeight: tip.meta.height },
+        'REORG BRAKE ENGAGED: a heavier branch would revert more blocks than maxReorgDepth; staying on the lighter head until an operator releases the brake (admin_releaseReorgBrake)',
+      );
+      return { status: 'side', hash: newHead, height: tip.meta.height, included: [] };
+    }
     const finalizedHeight = Math.max(0, oldHead.meta.height - this.config.confirmations);
     if (fork.meta.height < finalizedHeight) {
       this.log.warn(
-        { fork: fork.meta.height, finalized: finalizedHeight, branchHead: toHex(newHead) },
-        'heavier branch forks below the finalized block; refusing to revert finalized blocks',
+        { fork: fork.meta.height, finalized: finalizedHeight, depth, branchHead: toHex(newHead) },
+        'deep reorg: a heavier branch forks below the finalized block; following the heaviest work (finalized blocks are reverted)',
       );
-      return { status: 'side', hash: newHead, height: branch[branch.length - 1]?.meta.height ?? 0, included: [] };
     }
     // Undo the old branch in memory.
     const undo = new OverlayView(this.store.state.flatReader);
@@ -526,6 +650,8 @@ export class Chain {
         executed.push({ ref: b, exec, body });
         parent = b;
       } catch (e) {
+        // A local fault is no verdict on the block: leave it stored, unmarked, for the retry.
+        if (isLocalFault(e)) throw e;
         this.store.write(() => this.store.putMeta(b.hash, { ...b.meta, status: 'invalid' }));
         this.log.warn({ hash: toHex(b.hash), error: toStrataError(e).message }, 'block on heavier branch is invalid; staying on current head');
         throw e;
@@ -545,6 +671,7 @@ export class Chain {
     });
     const last = executed[executed.length - 1] as (typeof executed)[number];
     this.headRef = { hash: last.ref.hash, header: last.ref.header, meta: { ...last.ref.meta, status: 'executed' } };
+    this.clearAlarmIfPassed();
     const included = new Set<string>();
     for (const e of executed) for (const t of e.exec.txs) included.add(toHex(t.hash));
     const orphaned: VerifiedTx[] = [];
@@ -569,6 +696,31 @@ export class Chain {
       reorg: { depth: oldBlocks.length, oldHead: oldHead.hash, forkHeight: fork.meta.height, orphaned },
       included: [...included].map((h) => Uint8Array.from(Buffer.from(h.slice(2), 'hex'))),
     };
+  }
+
+  /** The heavier branch the reorg brake holds back, if it is engaged (see `ChainDeps.maxReorgDepth`). */
+  get reorgAlarm(): ReorgAlarm | undefined {
+    return this.alarm;
+  }
+
+  /**
+   * Operator's way out of an engaged reorg brake: adopts the held heavier branch now (the one
+   * reorg the brake refused), then clears the alarm. Throws NOT_FOUND when the brake is not engaged.
+   */
+  releaseReorgBrake(): ImportResult {
+    const a = this.alarm;
+    if (!a) throw new StrataError('NOT_FOUND', 'the reorg brake is not engaged: there is no held branch to adopt');
+    const meta = this.store.getMeta(a.branchHead);
+    this.alarm = undefined;
+    if (!meta || meta.totalWork <= this.headRef.meta.totalWork) {
+      return { status: 'known', hash: a.branchHead, height: a.branchHeight, included: [] };
+    }
+    this.log.warn({ branchHead: toHex(a.branchHead), depth: a.depth }, 'reorg brake released by the operator; adopting the heavier branch');
+    return this.reorgTo(a.branchHead, undefined, true);
+  }
+
+  private clearAlarmIfPassed(): void {
+    if (this.alarm && this.headRef.meta.totalWork >= this.alarm.branchWork) this.alarm = undefined;
   }
 
   /**
@@ -616,6 +768,21 @@ export class Chain {
   receipts(hash: Uint8Array): Receipt[] | undefined {
     return this.store.getReceipts(hash);
   }
+}
+
+/**
+ * What an exception during a block's execution means. A local fault (storage, engine) stays one
+ * (the import is aborted and retried; the block is not judged); so does any foreign exception
+ * outside a transaction's method (our code or the engine failed, not the block). A StrataError
+ * is the block's fault: BLOCK_INVALID naming the cause.
+ */
+function asBlockVerdict(e: unknown, hash: Uint8Array): StrataError {
+  if (isLocalFault(e)) return e as StrataError;
+  if (!(e instanceof StrataError)) {
+    const msg = e instanceof Error ? e.message : String(e);
+    return new StrataError('ENGINE_FAULT', `engine fault executing block ${toHex(hash)}: ${msg}; the import is aborted and retried`, {}, { cause: e });
+  }
+  return new StrataError('BLOCK_INVALID', `block ${toHex(hash)} contains an invalid transaction: ${e.message}`, { cause: e.code });
 }
 
 /** Receipt of a transaction with its location. */

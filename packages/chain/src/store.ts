@@ -10,6 +10,9 @@ import {
   bytesKey,
   decode,
   encode,
+  list,
+  str,
+  StrataError,
   struct,
   uint,
   uintBig,
@@ -48,6 +51,17 @@ function decodeTxLoc(b: Uint8Array): TxLocation {
   return { blockHash: b.slice(0, 32), index: new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(32) };
 }
 
+/** Error messages of a block's receipts: a list of strings, '' where none. */
+const NotesCodec: Codec<string[]> = list(str(4096), 1 << 20);
+
+/** Key of a block's receipt messages in the receipts table (33 bytes: never a block hash). */
+function notesKey(blockHash: Uint8Array): Uint8Array {
+  const k = new Uint8Array(33);
+  k.set(blockHash);
+  k[32] = 0x6d;
+  return k;
+}
+
 const HEAD_KEY = utf8('head');
 const GENESIS_KEY = utf8('genesis');
 
@@ -55,6 +69,20 @@ const GENESIS_KEY = utf8('genesis');
 export interface TxLocation {
   blockHash: Uint8Array;
   index: number;
+}
+
+/**
+ * A foreign exception out of a write (lmdb: disk full, I/O error, map full) is a local fault,
+ * never a verdict on what was being written. StrataErrors pass through unchanged.
+ */
+function asStorageFault(e: unknown): unknown {
+  if (e instanceof StrataError) return e;
+  return new StrataError(
+    'STORAGE_FAULT',
+    `storage fault in a write transaction: ${e instanceof Error ? e.message : String(e)}; nothing of it was committed, the import is retried`,
+    {},
+    { cause: e },
+  );
 }
 
 /** Persistent chain data. All `put*` and `delete*` calls must run inside `env.transactionSync`. */
@@ -89,7 +117,14 @@ export class ChainStore {
    * commit): a batch of blocks imported inside one `write` commits once, all or nothing.
    */
   write<T>(fn: () => T): T {
-    if (this.writeDepth > 0) return fn();
+    if (this.writeDepth > 0) {
+      try {
+        return fn();
+      } catch (e) {
+        // Inside a batch: the caller must abort the outer transaction on a storage fault.
+        throw asStorageFault(e);
+      }
+    }
     this.writeDepth++;
     try {
       return this.env.transactionSync(fn);
@@ -97,7 +132,7 @@ export class ChainStore {
       // The transaction was aborted: forget anything cached from its writes.
       this.headerCache.clear();
       this.metaCache.clear();
-      throw e;
+      throw asStorageFault(e);
     } finally {
       this.writeDepth--;
     }
@@ -186,19 +221,36 @@ export class ChainStore {
     this.txIndex.removeSync(txHash);
   }
 
+  /** A block's receipts, with this node's error messages (kept beside them, not hashed) put back. */
   getReceipts(blockHash: Uint8Array): Receipt[] | undefined {
     const raw = this.receipts.get(blockHash);
     if (!raw) return undefined;
-    return decode(BodyCodec, new Uint8Array(raw), Number.MAX_SAFE_INTEGER).map(decodeReceipt);
+    const out = decode(BodyCodec, new Uint8Array(raw), Number.MAX_SAFE_INTEGER).map(decodeReceipt);
+    const notes = this.receipts.get(notesKey(blockHash));
+    if (notes) {
+      const msgs = decode(NotesCodec, new Uint8Array(notes), Number.MAX_SAFE_INTEGER);
+      out.forEach((r, i) => {
+        if (r.error && msgs[i]) r.error.message = msgs[i] as string;
+      });
+    }
+    return out;
   }
 
   putReceipts(blockHash: Uint8Array, receipts: Receipt[]): void {
-    this.putReceiptBytes(blockHash, receipts.map(encodeReceipt));
+    this.putReceiptBytes(
+      blockHash,
+      receipts.map(encodeReceipt),
+      receipts.map((r) => r.error?.message ?? ''),
+    );
   }
 
-  /** Stores already-encoded receipts. */
-  putReceiptBytes(blockHash: Uint8Array, receipts: Uint8Array[]): void {
+  /**
+   * Stores already-encoded receipts (their consensus bytes) and, beside them, the error
+   * messages of failed ones: local text for people, outside what the receipt root hashes.
+   */
+  putReceiptBytes(blockHash: Uint8Array, receipts: Uint8Array[], messages?: string[]): void {
     this.receipts.putSync(blockHash, encode(BodyCodec, receipts));
+    if (messages?.some((m) => m !== '')) this.receipts.putSync(notesKey(blockHash), encode(NotesCodec, messages.map((m) => m.slice(0, 1000))));
   }
 
   getHead(): Uint8Array | undefined {

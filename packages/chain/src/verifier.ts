@@ -25,8 +25,12 @@ interface Job {
   input: Uint8Array;
   output: Uint8Array;
   ctl: Int32Array;
+  /** Per chunk: id of the worker that claimed it (0 before it signs the claim, -1 the calling thread). */
+  owner: Int32Array;
+  /** Per chunk: 1 once its keys are written (set once, by whoever finished it first). */
+  done: Int32Array;
   /** Settles when every chunk is recovered. */
-  done: Promise<void>;
+  settled: Promise<void>;
   finish(): void;
 }
 
@@ -47,6 +51,10 @@ interface Pending {
  */
 export class TxVerifier {
   private readonly workers: Worker[] = [];
+  /** Worker id (1…) of each live worker, as it signs its chunk claims. */
+  private readonly workerIds = new Map<Worker, number>();
+  private nextWorkerId = 1;
+  private stopping = false;
   private readonly jobs = new Map<number, Job>();
   private nextId = 0;
   /** The job behind each promise `verify` returned, so `help` can stop at it. */
@@ -59,16 +67,16 @@ export class TxVerifier {
   constructor(readonly threads = Math.max(1, availableParallelism() - 1)) {}
 
   private pool(): Worker[] {
-    if (this.workers.length === 0 && this.threads > 0) {
-      for (let i = 0; i < this.threads; i++) {
-        const w = new Worker(new URL('./verify-worker.js', import.meta.url));
-        w.unref();
-        w.on('message', (m: { id: number }) => this.jobs.get(m.id)?.finish());
-        // A worker that dies leaves its claimed chunk unfinished; `help` and `stop` cover the rest.
-        w.on('error', () => this.retire(w));
-        w.on('exit', () => this.retire(w));
-        this.workers.push(w);
-      }
+    // Tops the pool up to `threads`: a worker that died is replaced at the next job.
+    while (!this.stopping && this.workers.length < this.threads) {
+      const w = new Worker(new URL('./verify-worker.js', import.meta.url));
+      w.unref();
+      this.workerIds.set(w, this.nextWorkerId++);
+      w.on('message', (m: { id: number }) => this.jobs.get(m.id)?.finish());
+      // A worker that dies (crash, OOM, terminate) may leave a chunk it claimed half done.
+      w.on('error', () => this.retire(w));
+      w.on('exit', () => this.retire(w));
+      this.workers.push(w);
     }
     return this.workers;
   }
@@ -76,6 +84,34 @@ export class TxVerifier {
   private retire(w: Worker): void {
     const i = this.workers.indexOf(w);
     if (i >= 0) this.workers.splice(i, 1);
+    const wid = this.workerIds.get(w);
+    this.workerIds.delete(w);
+    if (wid === undefined || this.stopping) return;
+    this.reclaim(wid);
+    // A replacement takes the chunks nobody has claimed yet, of every pending job.
+    const before = new Set(this.workers);
+    for (const nw of this.pool()) if (!before.has(nw)) for (const job of this.jobs.values()) this.post(nw, job);
+  }
+
+  private post(w: Worker, job: Job): void {
+    w.postMessage({ id: job.id, count: job.count, input: job.input, output: job.output, ctl: job.ctl, owner: job.owner, done: job.done, wid: this.workerIds.get(w) });
+  }
+
+  /**
+   * Redoes, on this (the importing) thread, every chunk that worker `wid` claimed and did not
+   * finish, so its jobs complete without it. A chunk claimed but not yet signed (the claimant
+   * died between the two steps, or a live worker is between them) is redone too: recovering a
+   * chunk twice writes the same keys and it is counted once.
+   */
+  private reclaim(wid: number): void {
+    for (const job of [...this.jobs.values()]) {
+      const claimed = Math.min(Atomics.load(job.ctl, 0), job.chunks);
+      for (let c = 0; c < claimed; c++) {
+        if (Atomics.load(job.done, c) !== 0) continue;
+        const o = Atomics.load(job.owner, c);
+        if (o === wid || o === 0) runChunk(job, c);
+      }
+    }
   }
 
   /**
@@ -136,13 +172,13 @@ export class TxVerifier {
     this.jobs.set(job.id, job);
     const workers = this.pool();
     if (workers.length === 0 || n < 16) runChunks(job);
-    else for (const w of workers) w.postMessage({ id: job.id, count: n, input: job.input, output: job.output, ctl: job.ctl });
+    else for (const w of workers) this.post(w, job);
     return job;
   }
 
   /** Waits for `job`, then turns its public keys into senders (INVALID_SIGNATURE where none). */
   private async collect(results: (VerifiedTx | undefined)[], todo: Pending[], job: Job | undefined): Promise<VerifiedTx[]> {
-    if (job) await job.done;
+    if (job) await job.settled;
     todo.forEach((d, j) => {
       const pk = (job as Job).output.subarray(j * 33, j * 33 + 33);
       if (pk[0] === 0) throw new StrataError('INVALID_SIGNATURE', `transaction ${d.i}: signature does not recover to a public key`, { index: d.i });
@@ -163,7 +199,9 @@ export class TxVerifier {
       input: new Uint8Array(new SharedArrayBuffer(count * ENTRY)),
       output: new Uint8Array(new SharedArrayBuffer(count * 33)),
       ctl: new Int32Array(new SharedArrayBuffer(8)),
-      done,
+      owner: new Int32Array(new SharedArrayBuffer(4 * Math.ceil(count / CHUNK))),
+      done: new Int32Array(new SharedArrayBuffer(4 * Math.ceil(count / CHUNK))),
+      settled: done,
       finish: () => {
         this.jobs.delete(job.id);
         finish();
@@ -174,11 +212,14 @@ export class TxVerifier {
 
   /** Stops the workers. Pending jobs are finished on this thread (a chunk a worker was in the middle of is redone). */
   async stop(): Promise<void> {
+    this.stopping = true;
     const ws = this.workers.splice(0);
     await Promise.all(ws.map((w) => w.terminate()));
     for (const job of [...this.jobs.values()]) {
       Atomics.store(job.ctl, 0, 0);
       Atomics.store(job.ctl, 1, 0);
+      job.owner.fill(0);
+      job.done.fill(0);
       job.output.fill(0);
       runChunks(job);
     }
@@ -191,17 +232,23 @@ export class TxVerifier {
  */
 function runChunks(job: Job): void {
   for (let c = Atomics.add(job.ctl, 0, 1); c < job.chunks; c = Atomics.add(job.ctl, 0, 1)) {
-    const hi = Math.min(job.count, (c + 1) * CHUNK);
-    for (let j = c * CHUNK; j < hi; j++) {
-      const o = j * ENTRY;
-      try {
-        job.output.set(recoverPublicKey(job.input.slice(o, o + 32), job.input.slice(o + 32, o + ENTRY)), j * 33);
-      } catch {
-        // zeros: reported as an invalid signature by the caller
-      }
-    }
-    if (Atomics.add(job.ctl, 1, 1) + 1 === job.chunks) job.finish();
+    Atomics.store(job.owner, c, -1);
+    runChunk(job, c);
   }
+}
+
+/** Recovers chunk `c` of `job` on the calling thread; counts it (once) and finishes the job after the last. */
+function runChunk(job: Job, c: number): void {
+  const hi = Math.min(job.count, (c + 1) * CHUNK);
+  for (let j = c * CHUNK; j < hi; j++) {
+    const o = j * ENTRY;
+    try {
+      job.output.set(recoverPublicKey(job.input.slice(o, o + 32), job.input.slice(o + 32, o + ENTRY)), j * 33);
+    } catch {
+      // zeros: reported as an invalid signature by the caller
+    }
+  }
+  if (Atomics.compareExchange(job.done, c, 0, 1) === 0 && Atomics.add(job.ctl, 1, 1) + 1 === job.chunks) job.finish();
 }
 
 

@@ -1,6 +1,8 @@
 // Recovers secp256k1 public keys for jobs of (digest, signature) pairs in shared memory, on a
 // worker thread. Threads claim 32-entry chunks of a job with an atomic counter, so the main
 // thread can take a share (TxVerifier.help). The thread completing the last chunk reports it.
+// Each claimed chunk is signed with this worker's id (`owner`) and marked in `done` when
+// finished, so the main thread can redo the chunks of a worker that died (TxVerifier.reclaim).
 // Plain JavaScript on purpose: worker threads do not go through the TypeScript loader.
 import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
@@ -24,9 +26,11 @@ const CHUNK = 32;
 const ENTRY = 97;
 
 parentPort.on('message', (m) => {
-  const { id, count, input, output, ctl } = m;
+  const { id, count, input, output, ctl, owner, done, wid } = m;
   const chunks = Math.ceil(count / CHUNK);
   for (let c = Atomics.add(ctl, 0, 1); c < chunks; c = Atomics.add(ctl, 0, 1)) {
+    // Sign the claim: if this thread dies mid-chunk, the importing thread redoes the chunk.
+    Atomics.store(owner, c, wid);
     const hi = Math.min(count, (c + 1) * CHUNK);
     for (let i = c * CHUNK; i < hi; i++) {
       const o = i * ENTRY;
@@ -45,6 +49,7 @@ parentPort.on('message', (m) => {
         // leave zeros: the caller reports the signature as invalid
       }
     }
-    if (Atomics.add(ctl, 1, 1) + 1 === chunks) parentPort.postMessage({ id });
+    // Count each chunk once, even if a reclaiming thread redid it meanwhile.
+    if (Atomics.compareExchange(done, c, 0, 1) === 0 && Atomics.add(ctl, 1, 1) + 1 === chunks) parentPort.postMessage({ id });
   }
 });

@@ -14,7 +14,12 @@ import type { RpcServer } from '@strata/rpc';
 import { COIN, devAccounts, type DevAccount } from './accounts.js';
 import { devnetMainNetwork, multiNodeChainOverrides, startPeerNodes, type PeerNodeProcess } from './multinode.js';
 import { bankModule } from '@strata/runtime';
+import { appModules } from '@strata/apps';
 import { devnetRollupConfig, devnetRollupModules, startDevnetRollup, type DevnetRollup, type DevnetRollupOptions } from './rollup.js';
+import { EventFeed, type ExplorerLayer, LayerWatcher, startExplorer } from '@strata/explorer';
+import { applyTopology, type Topology } from './topology.js';
+import { channelChainRpcMethods, channelParentModules } from '@strata/channels';
+import { startDevnetChannels, type DevnetChannels } from './channels.js';
 import { devnetSidechainModules, startDevnetSidechain, type DevnetSidechain, type DevnetSidechainOptions } from './sidechain.js';
 
 /** Devnet settings. */
@@ -41,9 +46,18 @@ export interface DevnetOptions {
   logLevel?: string;
   /** The optimistic rollup on top (default: on); `false` runs the L1 alone. */
   rollup?: DevnetRollupOptions | false;
+  /** Which layers run (default: every layer built); overrides `l1Nodes`, `blockTimeSeconds` and `rollup`. */
+  topology?: Topology;
+  /** The web explorer (default: on, port + 100; 0 picks a free port); `false` runs none. */
+  explorer?: { port?: number } | false;
+  /** The payment-channel network (Alice, Bob, Carol on the L1; default: on). */
+  channels?: boolean;
   /** The BFT sidechain (default: one with 4 validators); `false` runs without it. */
   sidechain?: DevnetSidechainOptions | false;
 }
+
+/** One layer of a running devnet, as the banner, `--json`, the explorer and `--layer` name it. */
+export type DevnetLayer = ExplorerLayer & { info?: Record<string, unknown> };
 
 /** A running devnet. */
 export interface Devnet {
@@ -59,6 +73,14 @@ export interface Devnet {
   l1Peers?: PeerNodeProcess[];
   /** The optimistic rollup, unless disabled. */
   l2?: DevnetRollup;
+  /** Every layer running, parents first. */
+  layers: DevnetLayer[];
+  /** What happens on every layer (deposits, batches, roots, disputes, withdrawals…). */
+  events: EventFeed;
+  /** The web explorer, unless disabled. */
+  explorer?: { url: string };
+  /** The channel nodes, unless disabled. */
+  channels?: DevnetChannels;
   /** The BFT sidechain, unless disabled. */
   sidechain?: DevnetSidechain;
   stop(): Promise<void>;
@@ -85,7 +107,8 @@ export function devnetChainConfig(opts: DevnetOptions = {}): ChainConfig {
 }
 
 /** Starts the devnet. */
-export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger }): Promise<Devnet> {
+export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger }): Promise<Devnet> {
+  const opts = optsIn.topology ? applyTopology(optsIn, optsIn.topology) : optsIn;
   const fresh = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'strata-devnet-'));
   const multi = (opts.l1Nodes ?? 1) > 1;
@@ -103,7 +126,7 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
       mining: multi ? 'pow' : 'dev',
       blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
       producer: (accounts[0] as DevAccount).keys.address,
-      ...(multi ? {} : { modules: [bankModule, ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...devnetSidechainModules()] }),
+      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...channelParentModules(), ...devnetSidechainModules()] }),
     },
     { logger: deps.logger.child({ layer: 'l1' }) },
   );
@@ -111,6 +134,7 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
   const resumedFromHeight = node.chain.head.meta.height;
   await node.start();
   const rpc = await startRpc(node, { host, port, ...(opts.adminToken ? { adminToken: opts.adminToken } : {}) });
+  if (!multi) rpc.registerAll(channelChainRpcMethods(() => node.chain.stateReader));
   const metricsUrl = await node.metrics.serve(host, opts.metricsPort ?? (port === 0 ? 0 : port + 1000));
   const peers = multi
     ? await startPeerNodes(
@@ -119,6 +143,17 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
       )
     : undefined;
   const l2 = rollupCfg ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port }, deps.logger) : undefined;
+  // Every layer, parents first (other layers append theirs here as they start).
+  const layers: DevnetLayer[] = [{ name: 'l1', kind: 'l1', parent: null, rpc: rpc.url, ws: rpc.wsUrl }];
+  if (l2) layers.push({ name: opts.topology?.layers.find((x) => x.kind === 'optimistic')?.name ?? 'l2', kind: 'optimistic', parent: 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
+  const events = new EventFeed();
+  const watcher = new LayerWatcher(layers, events, { history: 0 });
+  watcher.start();
+  const explorer =
+    opts.explorer === false
+      ? undefined
+      : await startExplorer({ host, port: opts.explorer?.port ?? (port === 0 ? 0 : port + 100), layers, feed: events, watcher, accounts: accounts.map((a) => ({ index: a.index, address: a.address })) });
+  const channels = !multi && opts.channels !== false ? await startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
   const sidechain =
     opts.sidechain === false || multi
       ? undefined
@@ -132,9 +167,16 @@ export async function startDevnet(opts: DevnetOptions, deps: { logger: Logger })
     mnemonic,
     l1: { node, rpc, rpcUrl: rpc.url, wsUrl: rpc.wsUrl, metricsUrl },
     ...(l2 ? { l2 } : {}),
+    ...(channels ? { channels } : {}),
     ...(sidechain ? { sidechain } : {}),
     ...(peers ? { l1Peers: peers.nodes } : {}),
+    layers,
+    events,
+    ...(explorer ? { explorer: { url: explorer.url } } : {}),
     async stop() {
+      watcher.stop();
+      await explorer?.stop();
+      await channels?.stop();
       await sidechain?.stop();
       await peers?.stop();
       await l2?.stop();

@@ -3,7 +3,9 @@
  * embedded defaults and funded dev accounts, and hands back its endpoints.
  */
 export * from './accounts.js';
+export * from './channels.js';
 export * from './devnet.js';
 export * from './multinode.js';
 export * from './rollup.js';
+export * from './topology.js';
 export * from './sidechain.js';

@@ -28,7 +28,7 @@ export function multiNodeChainOverrides(): Record<string, unknown> {
 
 /** The devnet's own node's network: loopback, ephemeral port, key in its data dir. */
 export function devnetMainNetwork(host: string): P2PNetwork {
-  return new P2PNetwork({ listen: [`/ip4/${host === 'localhost' ? '127.0.0.1' : host}/tcp/0`] });
+  return new P2PNetwork({ listen: [`/ip4/${host === 'localhost' ? '127.0.0.1' : host}/tcp/0`], localNetwork: true });
 }
 
 /** One extra L1 node process. */
@@ -112,6 +112,9 @@ function startOne(cmd: string[], args: string[], timeoutMs: number): Promise<{ c
  */
 export async function startPeerNodes(opts: PeerNodesOptions, deps: { logger: Logger }): Promise<{ nodes: PeerNodeProcess[]; stop(): Promise<void> }> {
   const file = writeSharedChainConfig(opts.dataDir, opts.config);
+  // Every node of the devnet shares this host's IP: no IP-colocation penalty among them.
+  const netFile = join(opts.dataDir, 'l1-network.json');
+  writeFileSync(netFile, JSON.stringify({ localNetwork: true }));
   const cmd = opts.command ?? defaultCommand();
   const children: ChildProcess[] = [];
   const nodes: PeerNodeProcess[] = [];
@@ -140,6 +143,7 @@ export async function startPeerNodes(opts: PeerNodesOptions, deps: { logger: Log
         'node',
         '--data-dir', dataDir,
         '--config', file,
+        '--network', netFile,
         '--mine',
         '--host', opts.host,
         '--rpc-port', String(opts.basePort === 0 ? 0 : opts.basePort + i),

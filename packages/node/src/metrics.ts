@@ -13,7 +13,19 @@ export class NodeMetrics {
   readonly finalizedHeight = new Gauge({ name: 'strata_finalized_height', help: 'Height of the finalized block', registers: [this.registry] });
   readonly blocksImported = new Counter({ name: 'strata_blocks_imported_total', help: 'Blocks imported', labelNames: ['status'], registers: [this.registry] });
   readonly blocksRejected = new Counter({ name: 'strata_blocks_rejected_total', help: 'Blocks rejected', labelNames: ['reason'], registers: [this.registry] });
+  readonly importFaults = new Counter({
+    name: 'strata_import_local_faults_total',
+    help: 'Block imports aborted by a local fault (storage, engine) and retried; never counted as rejected blocks',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly reorgs = new Counter({ name: 'strata_reorgs_total', help: 'Chain reorganisations', registers: [this.registry] });
+  readonly reorgBrakeEngaged = new Gauge({
+    name: 'strata_reorg_brake_engaged',
+    help: '1 while the reorg brake (--max-reorg-depth) holds back a heavier branch: the node is split from the network',
+    registers: [this.registry],
+  });
+  readonly reorgBrakeDepth = new Gauge({ name: 'strata_reorg_brake_depth', help: 'Blocks the held-back heavier branch would revert (0 when not engaged)', registers: [this.registry] });
   readonly txsAccepted = new Counter({ name: 'strata_txs_accepted_total', help: 'Transactions accepted into the mempool', registers: [this.registry] });
   readonly txsRejected = new Counter({ name: 'strata_txs_rejected_total', help: 'Transactions rejected', labelNames: ['reason'], registers: [this.registry] });
   readonly txsIncluded = new Counter({ name: 'strata_txs_included_total', help: 'Transactions included in canonical blocks', registers: [this.registry] });

@@ -14,11 +14,11 @@
  * chain-level invalidity to a penalty and carries on.
  */
 import { type Block, blockHash, decodeBlock, encodeBlock, encodeHeader, meetsTarget } from '@strata/chain';
-import { P2PNode, type P2POptions, PENALTY } from '@strata/p2p';
-import { decode, encode, StrataError, toHex, toStrataError } from '@strata/primitives';
-import { txHashOf } from '@strata/runtime';
+import { P2PNode, type P2POptions, PENALTY, RateLimiter } from '@strata/p2p';
+import { decode, encode, isLocalFault, StrataError, toHex, toStrataError } from '@strata/primitives';
+import { checkTxStatic, decodeTx, txHashOf, type VerifiedTx } from '@strata/runtime';
 import type { NetworkAdmin, NodeNetwork, StrataNode } from './node.js';
-import { BlockSync, CHAIN_PENALTY, PROTOCOL_LIMITS, type SyncOptions } from './sync.js';
+import { BlockSync, CHAIN_PENALTY, maxWireBlockBytes, PROTOCOL_LIMITS, type SyncOptions } from './sync.js';
 import type { Status } from './wire.js';
 import {
   BlocksCodec,
@@ -58,16 +58,61 @@ export interface NetworkOptions {
   maxGossipBytes?: number;
   /** Most connections (default 64). */
   maxConnections?: number;
+  /** Connections kept by discovery (default 8; 0: dial only bootnodes). */
+  targetPeers?: number;
+  /** Discovery round period, ms (default 5000). */
+  discoveryIntervalMs?: number;
+  /** Peer exchange (`peers/1`) on (default) or off. */
+  peerExchange?: boolean;
+  /** All nodes on one host (a devnet): no IP-colocation penalty in gossipsub. */
+  localNetwork?: boolean;
+  /** Inbound requests per peer (default 50/s, burst 200). */
+  requestRate?: { perSecond: number; burst: number };
+  /** IPs never banned by address (default the host's loopback 127.0.0.1 and ::1). */
+  addressBanExempt?: string[];
   /** Status refresh with every peer, ms (default 2000). */
   statusIntervalMs?: number;
   /** How long transactions wait to be batched into one gossip message, ms (default 20). */
   txBatchMs?: number;
+  /** Gossiped transactions accepted from one peer: per second and burst (default 5000/s, burst 16384). */
+  txRate?: { perSecond: number; burst: number };
+  /** Gossiped blocks whose parent is this far below our head are refused (default 100). */
+  maxSideForkDepth?: number;
   /** Sync batch sizes. */
   sync?: SyncOptions;
 }
 
-/** Transaction errors that prove the sender relayed garbage (not just a state-dependent miss). */
-const INVALID_TX_CODES = new Set(['DECODE_TRUNCATED', 'DECODE_NON_CANONICAL', 'DECODE_OVERSIZED', 'DECODE_INVALID', 'INVALID_SIGNATURE', 'TX_WRONG_CHAIN', 'TX_TOO_LARGE']);
+/**
+ * Transaction errors that prove the sender relayed garbage (not just a state-dependent miss):
+ * undecodable, bad signature, or failing a stateless rule (chain id, size, compute, minimum
+ * fee, module and method) that every honest node checks before relaying.
+ */
+const INVALID_TX_CODES = new Set([
+  'DECODE_TRUNCATED',
+  'DECODE_NON_CANONICAL',
+  'DECODE_OVERSIZED',
+  'DECODE_INVALID',
+  'INVALID_SIGNATURE',
+  'TX_WRONG_CHAIN',
+  'TX_TOO_LARGE',
+  'TX_COMPUTE_EXCEEDED',
+  'TX_FEE_TOO_LOW',
+  'TX_UNKNOWN_MODULE',
+  'TX_UNKNOWN_METHOD',
+]);
+/**
+ * Transactions that cannot pay (balance below the fees) or whose nonce is far ahead: state-
+ * dependent, so a peer may relay one honestly after a reorg, but each costs a recovery; a peer
+ * relaying many loses score (and a flood of them a ban).
+ */
+const UNPAYABLE_TX_CODES = new Set(['TX_INSUFFICIENT_FUNDS', 'TX_NONCE_TOO_HIGH']);
+/** Points per unpayable transaction, and at most per batch. */
+const UNPAYABLE_PENALTY = 1;
+const UNPAYABLE_PENALTY_MAX = 25;
+/** Transactions remembered as rejected (until the next head), so a replay costs no recovery. */
+const RECENT_REJECTS = 50_000;
+/** Penalty for a gossiped block whose unknown parent leads nowhere, or that forks far below our head. */
+const USELESS_BLOCK_PENALTY = 10;
 
 /** Network id of a chain: namespaces topics and protocols so chains with other genesis never mix. */
 export function networkIdOf(genesisHash: Uint8Array): string {
@@ -83,6 +128,10 @@ export class P2PNetwork implements NodeNetwork {
   private txQueue: Uint8Array[] = [];
   private txQueueBytes = 0;
   private txTimer: NodeJS.Timeout | undefined;
+  private txLimiter: RateLimiter | undefined;
+  /** Hashes of transactions rejected since the last head (as Bitcoin's recentRejects). */
+  private readonly recentRejects = new Set<string>();
+  private readonly onHead = () => this.recentRejects.clear();
   private readonly onReorg = (res: { reorg?: { orphaned: { bytes: Uint8Array; hash: Uint8Array }[] } }) => {
     // Orphaned transactions are back in our mempool; tell peers too so whoever mines next includes them.
     const back = (res.reorg?.orphaned ?? []).filter((t) => this.node?.mempool.has(t.hash)).map((t) => t.bytes);
@@ -114,6 +163,12 @@ export class P2PNetwork implements NodeNetwork {
       ...(o.banSeconds !== undefined ? { banSeconds: o.banSeconds } : {}),
       ...(o.maxGossipBytes !== undefined ? { maxGossipBytes: o.maxGossipBytes } : {}),
       ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+      ...(o.targetPeers !== undefined ? { targetPeers: o.targetPeers } : {}),
+      ...(o.discoveryIntervalMs !== undefined ? { discoveryIntervalMs: o.discoveryIntervalMs } : {}),
+      ...(o.peerExchange !== undefined ? { peerExchange: o.peerExchange } : {}),
+      ...(o.localNetwork !== undefined ? { localNetwork: o.localNetwork } : {}),
+      ...(o.requestRate !== undefined ? { requestRate: o.requestRate } : {}),
+      ...(o.addressBanExempt !== undefined ? { addressBanExempt: o.addressBanExempt } : {}),
     };
     const p2p = await P2PNode.create(p2pOpts, { logger: node.log });
     this.p2pNode = p2p;
@@ -134,9 +189,12 @@ export class P2PNetwork implements NodeNetwork {
     });
     p2p.on('peer:disconnect', (peer) => {
       this.updatePeerMetric();
+      this.txLimiter?.forget(peer);
       sync.removePeer(peer);
     });
     node.on('reorg', this.onReorg);
+    node.on('head', this.onHead);
+    this.txLimiter = new RateLimiter(o.txRate ?? { perSecond: 5000, burst: 16_384 });
     await p2p.start();
     node.log.info({ peerId: p2p.peerId, multiaddrs: p2p.multiaddrs, networkId: p2p.networkId, bootnodes: o.bootnodes ?? [] }, 'p2p network started');
     const interval = o.statusIntervalMs ?? 2000;
@@ -151,6 +209,7 @@ export class P2PNetwork implements NodeNetwork {
     if (this.txTimer) clearTimeout(this.txTimer);
     this.txTimer = undefined;
     this.node?.off('reorg', this.onReorg);
+    this.node?.off('head', this.onHead);
     await this.syncer?.stop();
     await this.p2pNode?.stop();
   }
@@ -295,8 +354,9 @@ export class P2PNetwork implements NodeNetwork {
       p2p.penalize(peer, CHAIN_PENALTY.MALFORMED, `malformed mempool response: ${toStrataError(e).message}`);
       return;
     }
-    const { accepted, invalid } = this.admitTxs(raws);
+    const { accepted, invalid, unpayable } = await this.admitTxs(raws);
     if (invalid) p2p.penalize(peer, CHAIN_PENALTY.INVALID_TX, `invalid transaction in mempool response: ${invalid.code} ${invalid.message}`);
+    if (unpayable > 0) p2p.penalize(peer, Math.min(UNPAYABLE_PENALTY_MAX, unpayable * UNPAYABLE_PENALTY), `${unpayable} unpayable transactions in mempool response`);
     if (accepted > 0) node.log.info({ peer, offered: raws.length, accepted }, 'pending transactions pulled from peer');
   }
 
@@ -320,7 +380,7 @@ export class P2PNetwork implements NodeNetwork {
     if (!node || !p2p) return 'ignore';
     let block: Block;
     try {
-      block = decodeBlock(data, node.opts.config.maxBlockBytes + 64 * 1024);
+      block = decodeBlock(data, maxWireBlockBytes(node.opts.config));
     } catch (e) {
       p2p.penalize(from, CHAIN_PENALTY.MALFORMED - PENALTY.GOSSIP_REJECTED, `malformed block gossip: ${toStrataError(e).message}`);
       return 'reject';
@@ -339,7 +399,15 @@ export class P2PNetwork implements NodeNetwork {
     if (block.header.timestamp > node.now() + (node.opts.maxFutureMs ?? 15_000)) return 'ignore'; // maybe our clock
     if (!store.hasBlock(block.header.parentHash)) {
       node.log.debug({ peer: from, hash: toHex(hash), height: block.header.height }, 'gossip block with unknown parent; syncing');
-      void this.syncer?.exchangeStatus(from).then(() => this.syncer?.trigger());
+      void this.orphanFrom(from, hash);
+      return 'ignore';
+    }
+    // A side block forking far below our head cannot win by gossip (a heavier branch that deep
+    // comes through headers-first sync, which checks its work first): refuse to store it.
+    const parentMeta = store.getMeta(block.header.parentHash);
+    const maxDepth = this.opts.maxSideForkDepth ?? 100;
+    if (parentMeta && parentMeta.height + maxDepth < node.chain.head.meta.height) {
+      p2p.penalize(from, USELESS_BLOCK_PENALTY, `gossip block ${toHex(hash)} forks ${node.chain.head.meta.height - parentMeta.height} blocks below our head`);
       return 'ignore';
     }
     try {
@@ -356,9 +424,26 @@ export class P2PNetwork implements NodeNetwork {
         this.syncer?.trigger();
         return 'ignore';
       }
-      if (err.code === 'NODE_STOPPED' || err.code === 'INTERNAL') return 'ignore';
+      // Our own fault (disk, engine) or shutdown: no verdict on the block or its sender.
+      if (err.code === 'NODE_STOPPED' || err.code === 'INTERNAL' || isLocalFault(err)) return 'ignore';
       return this.invalidBlock(from, hash, err.code, err.message);
     }
+  }
+
+  /**
+   * A gossiped block whose parent we lack: ask the sender for its status and sync. If its chain
+   * shows no more work than ours, the orphan leads nowhere and costs the sender score.
+   */
+  private async orphanFrom(from: string, hash: Uint8Array): Promise<void> {
+    const sync = this.syncer;
+    const node = this.node;
+    if (!sync || !node) return;
+    const status = await sync.exchangeStatus(from);
+    if (status && status.totalWork <= node.chain.head.meta.totalWork && !node.chain.store.hasBlock(hash)) {
+      this.p2pNode?.penalize(from, USELESS_BLOCK_PENALTY, `gossip block ${toHex(hash)} with an unknown parent, but the peer shows no heavier chain`);
+      return;
+    }
+    sync.trigger();
   }
 
   private invalidBlock(from: string, hash: Uint8Array, code: string, message: string): 'reject' {
@@ -368,7 +453,7 @@ export class P2PNetwork implements NodeNetwork {
     return 'reject';
   }
 
-  private validateTxs(data: Uint8Array, from: string): 'accept' | 'reject' | 'ignore' {
+  private async validateTxs(data: Uint8Array, from: string): Promise<'accept' | 'reject' | 'ignore'> {
     const node = this.node;
     const p2p = this.p2pNode;
     if (!node || !p2p) return 'ignore';
@@ -379,35 +464,83 @@ export class P2PNetwork implements NodeNetwork {
       p2p.penalize(from, CHAIN_PENALTY.MALFORMED - PENALTY.GOSSIP_REJECTED, `malformed tx batch: ${toStrataError(e).message}`);
       return 'reject';
     }
-    const { accepted, invalid } = this.admitTxs(raws);
+    // Per-peer rate: beyond it the batch is dropped unread (and costs the peer a little).
+    if (this.txLimiter && !this.txLimiter.take(from, raws.length)) {
+      node.metrics.txsRejected.inc({ reason: 'RATE_LIMITED' }, raws.length);
+      p2p.penalize(from, PENALTY.RATE_LIMITED, `${raws.length} gossiped transactions beyond ${this.txLimiter.limit.perSecond}/s`);
+      return 'ignore';
+    }
+    const { accepted, invalid, unpayable } = await this.admitTxs(raws);
     if (invalid) {
       p2p.penalize(from, CHAIN_PENALTY.INVALID_TX - PENALTY.GOSSIP_REJECTED, `invalid transaction in batch: ${invalid.code} ${invalid.message}`);
       return 'reject';
     }
+    if (unpayable > 0) p2p.penalize(from, Math.min(UNPAYABLE_PENALTY_MAX, unpayable * UNPAYABLE_PENALTY), `${unpayable} unpayable transactions in batch`);
     return accepted > 0 ? 'accept' : 'ignore';
   }
 
   /**
-   * Offers raw transactions from a peer to the mempool (without re-gossip), skipping those
-   * held already; stops at the first one that is invalid in itself (bad signature, wrong
-   * chain…), which the caller holds against the peer. Rejections for the moment (nonce gaps,
-   * a full pool) are not the peer's fault.
+   * Offers raw transactions from a peer to the mempool (without re-gossip). Cheap checks come
+   * first, on this thread, for every transaction: known or recently rejected hash, size,
+   * decoding, and the stateless rules (chain id, compute, minimum fee, module and method). Only
+   * the survivors have their senders recovered, in one batch on the worker pool; then nonce and
+   * balance (which need the sender: a transaction names none) are checked by the mempool. The
+   * first transaction invalid in itself stops the batch and is held against the peer; unpayable
+   * ones are counted; misses of the moment (nonce just used, full pool) are not its fault.
    */
-  private admitTxs(raws: Uint8Array[]): { accepted: number; invalid?: StrataError } {
+  private async admitTxs(raws: Uint8Array[]): Promise<{ accepted: number; invalid?: StrataError; unpayable: number }> {
     const node = this.node;
     let accepted = 0;
-    if (!node) return { accepted };
+    let unpayable = 0;
+    if (!node) return { accepted, unpayable };
+    const cfg = node.opts.config;
+    const todo: Uint8Array[] = [];
+    // `counted`: acceptTx has already counted it in the metrics.
+    const reject = (hash: string, err: StrataError, counted = false) => {
+      if (!counted) node.metrics.txsRejected.inc({ reason: err.code });
+      if (this.recentRejects.size >= RECENT_REJECTS) this.recentRejects.clear();
+      this.recentRejects.add(hash);
+    };
     for (const raw of raws) {
+      const hash = txHashOf(raw);
+      const hex = toHex(hash);
+      if (node.mempool.has(hash) || this.recentRejects.has(hex)) continue;
       try {
-        if (node.mempool.has(txHashOf(raw))) continue;
-        node.submitTx(raw, { gossip: false });
+        const tx = decodeTx(raw, cfg.maxTxBytes);
+        // Stateless rules read the transaction and its size only, not the (unknown) sender.
+        checkTxStatic(cfg, node.registry, { tx, bytes: raw, hash, sender: new Uint8Array(20) });
+      } catch (e) {
+        const err = toStrataError(e);
+        reject(hex, err);
+        if (INVALID_TX_CODES.has(err.code)) return { accepted, invalid: err, unpayable };
+        continue;
+      }
+      todo.push(raw);
+    }
+    if (todo.length === 0) return { accepted, unpayable };
+    let verified: VerifiedTx[];
+    try {
+      verified = await node.verifyTxs(todo);
+    } catch (e) {
+      const err = toStrataError(e);
+      const at = typeof err.meta.index === 'number' ? (todo[err.meta.index] as Uint8Array | undefined) : undefined;
+      if (at) reject(toHex(txHashOf(at)), err);
+      return { accepted, invalid: err, unpayable };
+    }
+    for (const vtx of verified) {
+      try {
+        if (node.mempool.has(vtx.hash)) continue;
+        node.acceptTx(vtx, { gossip: false });
         accepted++;
       } catch (e) {
         const err = toStrataError(e);
-        if (INVALID_TX_CODES.has(err.code)) return { accepted, invalid: err };
+        if (UNPAYABLE_TX_CODES.has(err.code)) {
+          unpayable++;
+          reject(toHex(vtx.hash), err, true);
+        }
       }
     }
-    return { accepted };
+    return { accepted, unpayable };
   }
 
   // ----------------------------------------------------------------- request handlers

@@ -11,6 +11,7 @@ import {
   blockHash,
   Chain,
   ChainStore,
+  DEFAULT_MAX_FUTURE_MS,
   Mempool,
   Miner,
   TxVerifier,
@@ -20,7 +21,7 @@ import {
   type ImportResult,
   type MempoolOptions,
 } from '@strata/chain';
-import { initHashing, StrataError, toHex, toStrataError } from '@strata/primitives';
+import { initHashing, isLocalFault, StrataError, toHex, toStrataError } from '@strata/primitives';
 import { bankModule, ModuleRegistry, verifyRawTx, type ChainConfig, type Module, type VerifiedTx } from '@strata/runtime';
 import { openDatabase } from '@strata/state';
 import { lockDataDir } from './data-lock.js';
@@ -47,6 +48,11 @@ export interface NodeOptions {
   /** Blocks from the network with a timestamp further ahead than this are refused. */
   maxFutureMs?: number;
   /**
+   * Emergency reorg brake, off by default: refuse (and alarm on) a heavier branch that would
+   * revert more than this many blocks. See docs/network.md "Deep reorgs and the reorg brake".
+   */
+  maxReorgDepth?: number;
+  /**
    * An external block-production engine (e.g. a layer's BFT consensus), started after the
    * network and stopped before it. Run it with `mining: 'off'`; it builds blocks with
    * `buildCandidate` and imports decided ones with `importDecided`.
@@ -59,6 +65,9 @@ export interface BlockEngine {
   start(node: StrataNode): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Waits before each retry of an import that a local fault aborted (then it gives up). */
+const FAULT_RETRY_MS = [20, 200, 1000];
 
 /** Something that carries blocks and transactions to and from peers. */
 export interface NodeNetwork {
@@ -122,9 +131,10 @@ export class StrataNode extends EventEmitter<NodeEvents> {
   /** Dev clock offset (dev_increaseTime). */
   timeOffsetMs = 0;
   readonly producer: Uint8Array;
-  private readonly maxFutureMs: number;
   /** Releases the data dir's lock. */
   private readonly unlock: () => void;
+  /** Branch head of the reorg alarm last mirrored in metrics and logs. */
+  private alarmSeen: string | undefined;
 
   private constructor(
     readonly opts: NodeOptions,
@@ -138,7 +148,11 @@ export class StrataNode extends EventEmitter<NodeEvents> {
     this.unlock = lockDataDir(opts.dataDir);
     try {
       const store = new ChainStore(openDatabase({ path: opts.dataDir }));
-      this.chain = Chain.open(opts.config, this.registry, store, { logger: this.log });
+      this.chain = Chain.open(opts.config, this.registry, store, {
+        logger: this.log,
+        maxFutureMs: opts.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS,
+        ...(opts.maxReorgDepth !== undefined ? { maxReorgDepth: opts.maxReorgDepth } : {}),
+      });
     } catch (e) {
       this.unlock();
       throw e;
@@ -148,7 +162,6 @@ export class StrataNode extends EventEmitter<NodeEvents> {
     this.mining = opts.mining ?? 'off';
     this.blockTimeMs = opts.blockTimeMs ?? 0;
     this.producer = opts.producer ?? new Uint8Array(20);
-    this.maxFutureMs = opts.maxFutureMs ?? 15_000;
   }
 
   /** Opens the node's database (creating genesis on first run). Call `start()` to run it. */
@@ -239,6 +252,22 @@ export class StrataNode extends EventEmitter<NodeEvents> {
     let vtx: VerifiedTx;
     try {
       vtx = verifyRawTx(raw, this.opts.config.maxTxBytes);
+    } catch (e) {
+      const err = toStrataError(e);
+      this.metrics.txsRejected.inc({ reason: err.code });
+      this.log.info({ reason: err.code, error: err.message }, 'transaction rejected');
+      throw err;
+    }
+    return this.acceptTx(vtx, opts);
+  }
+
+  /**
+   * Admits a transaction whose sender is already recovered (e.g. a gossip batch recovered on the
+   * worker pool): mempool checks (nonce, balance, limits), then as `submitTx`.
+   */
+  acceptTx(vtx: VerifiedTx, opts: { gossip?: boolean } = {}): VerifiedTx {
+    const raw = vtx.bytes;
+    try {
       this.mempool.add(vtx, this.chain.account(vtx.sender));
     } catch (e) {
       const err = toStrataError(e);
@@ -367,9 +396,6 @@ export class StrataNode extends EventEmitter<NodeEvents> {
   importNetworkBlock(block: Block, from?: string): Promise<ImportResult> {
     return this.serialize(async () => {
       const hash = blockHash(block.header);
-      if (block.header.timestamp > this.now() + this.maxFutureMs) {
-        throw new StrataError('BLOCK_BAD_TIMESTAMP', `block timestamp is more than ${this.maxFutureMs} ms in the future`);
-      }
       if (this.chain.store.hasBlock(hash)) return this.chain.importBlock(block);
       const end = this.metrics.importSeconds.startTimer();
       try {
@@ -380,12 +406,14 @@ export class StrataNode extends EventEmitter<NodeEvents> {
           const err = toStrataError(e);
           throw new StrataError('BLOCK_INVALID', `block ${toHex(hash)}: ${err.message}`, { cause: err.code });
         }
-        const res = this.chain.importBlock(block, { verified });
+        const res = await this.retryLocalFaults(() => this.chain.importBlock(block, { verified, now: this.now() }), hash);
         this.afterImport(block, res, from ?? 'network');
         return res;
       } catch (e) {
         const err = toStrataError(e);
-        if (err.code !== 'BLOCK_UNKNOWN_PARENT') {
+        if (isLocalFault(err)) {
+          this.log.error({ hash: toHex(hash), height: block.header.height, from, reason: err.code, error: err.message }, 'block import aborted by a local fault (not judged; it is imported when offered again)');
+        } else if (err.code !== 'BLOCK_UNKNOWN_PARENT') {
           this.metrics.blocksRejected.inc({ reason: err.code });
           this.log.warn({ hash: toHex(hash), height: block.header.height, from, reason: err.code, error: err.message }, 'block rejected');
         }
@@ -394,6 +422,28 @@ export class StrataNode extends EventEmitter<NodeEvents> {
         end();
       }
     });
+  }
+
+  /**
+   * Runs an import, retrying it after a local fault (storage or engine): such a fault aborts
+   * the write transaction, so nothing of the attempt is kept, and says nothing about the block.
+   * Gives up (throwing the fault) after `FAULT_RETRY_MS.length` retries.
+   */
+  private async retryLocalFaults<T>(run: () => T, hash: Uint8Array): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return run();
+      } catch (e) {
+        this.chain.reloadHead();
+        if (!isLocalFault(e)) throw e;
+        const err = e as StrataError;
+        this.metrics.importFaults.inc({ reason: err.code });
+        const wait = FAULT_RETRY_MS[attempt];
+        if (wait === undefined) throw e;
+        this.log.warn({ hash: toHex(hash), attempt: attempt + 1, reason: err.code, error: err.message, retryInMs: wait }, 'local fault during block import; retrying');
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 
   /**
@@ -410,7 +460,6 @@ export class StrataNode extends EventEmitter<NodeEvents> {
     verifying.catch(() => undefined);
     return this.serialize(async () => {
       const results: ImportResult[] = [];
-      const limit = this.now() + this.maxFutureMs;
       const raw: Uint8Array[] = [];
       for (const b of blocks) for (const t of b.txs) raw.push(t);
       let verified: VerifiedTx[];
@@ -424,40 +473,57 @@ export class StrataNode extends EventEmitter<NodeEvents> {
       }
       let failure: { index: number; error: StrataError } | undefined;
       const end = this.metrics.importSeconds.startTimer();
-      this.chain.store.write(() => {
-        let offset = 0;
-        for (let i = 0; i < blocks.length; i++) {
-          const block = blocks[i] as Block;
-          try {
-            if (block.header.timestamp > limit) {
-              throw new StrataError('BLOCK_BAD_TIMESTAMP', `block timestamp is more than ${this.maxFutureMs} ms in the future`);
-            }
-            const txs = verified.length === raw.length ? verified.slice(offset, offset + block.txs.length) : undefined;
-            let res: ImportResult;
+      // One write transaction for the batch. A local fault aborts all of it (nothing half
+      // written) and the batch is retried; `afterImport` runs once the batch is committed.
+      const attempt = () => {
+        failure = undefined;
+        results.length = 0;
+        this.chain.store.write(() => {
+          let offset = 0;
+          for (let i = 0; i < blocks.length; i++) {
+            const block = blocks[i] as Block;
             try {
-              res = this.chain.importBlock(block, txs ? { verified: txs } : {});
+              const txs = verified.length === raw.length ? verified.slice(offset, offset + block.txs.length) : undefined;
+              let res: ImportResult;
+              try {
+                res = this.chain.importBlock(block, txs ? { verified: txs, now: this.now() } : { now: this.now() });
+              } catch (e) {
+                const err = toStrataError(e);
+                if (err.code.startsWith('BLOCK_') || isLocalFault(err)) throw err;
+                throw new StrataError('BLOCK_INVALID', `block ${toHex(blockHash(block.header))}: ${err.message}`, { cause: err.code });
+              }
+              offset += block.txs.length;
+              results.push(res);
             } catch (e) {
               const err = toStrataError(e);
-              if (err.code.startsWith('BLOCK_')) throw err;
-              throw new StrataError('BLOCK_INVALID', `block ${toHex(blockHash(block.header))}: ${err.message}`, { cause: err.code });
+              if (isLocalFault(err)) throw err; // aborts the transaction
+              if (err.code !== 'BLOCK_UNKNOWN_PARENT') {
+                this.metrics.blocksRejected.inc({ reason: err.code });
+                this.log.warn({ hash: toHex(blockHash(block.header)), height: block.header.height, from, reason: err.code, error: err.message }, 'block rejected');
+              }
+              failure = { index: i, error: err };
+              break;
             }
-            offset += block.txs.length;
-            this.afterImport(block, res, from ?? 'sync', true);
-            results.push(res);
-          } catch (e) {
-            const err = toStrataError(e);
-            if (err.code !== 'BLOCK_UNKNOWN_PARENT') {
-              this.metrics.blocksRejected.inc({ reason: err.code });
-              this.log.warn({ hash: toHex(blockHash(block.header)), height: block.header.height, from, reason: err.code, error: err.message }, 'block rejected');
-            }
-            failure = { index: i, error: err };
-            break;
           }
-        }
-      });
+        });
+      };
+      try {
+        await this.retryLocalFaults(attempt, blockHash((blocks[0] as Block).header));
+      } catch (e) {
+        const err = toStrataError(e);
+        results.length = 0;
+        failure = { index: 0, error: err };
+        this.log.error({ from, blocks: blocks.length, reason: err.code, error: err.message }, 'block batch import aborted by a local fault (not judged; it is imported when offered again)');
+      }
+      for (const [i, res] of results.entries()) this.afterImport(blocks[i] as Block, res, from ?? 'sync', true);
       end();
       return failure ? { results, failure } : { results };
     });
+  }
+
+  /** Decodes raw transactions and recovers their senders on the worker pool (rejects at the first bad one). */
+  verifyTxs(raw: Uint8Array[]): Promise<VerifiedTx[]> {
+    return this.verifier.verify(raw, this.opts.config.maxTxBytes);
   }
 
   /** Decodes the transactions of consecutive blocks and recovers their senders on the worker pool. */
@@ -476,9 +542,40 @@ export class StrataNode extends EventEmitter<NodeEvents> {
     this.applyMiningMode();
   }
 
+  /** Mirrors the reorg brake's state in metrics; logs at error level when it engages or moves. */
+  private noteReorgAlarm(): void {
+    const a = this.chain.reorgAlarm;
+    const before = this.alarmSeen;
+    this.alarmSeen = a ? toHex(a.branchHead) : undefined;
+    this.metrics.reorgBrakeEngaged.set(a ? 1 : 0);
+    this.metrics.reorgBrakeDepth.set(a ? a.depth : 0);
+    if (a && before === undefined) {
+      this.log.error(
+        { depth: a.depth, forkHeight: a.forkHeight, branchHead: toHex(a.branchHead), branchHeight: a.branchHeight, maxReorgDepth: a.maxReorgDepth },
+        'REORG BRAKE ENGAGED: this node refuses the heaviest chain and is split from the network; inspect chain_getReorgAlarm, then admin_releaseReorgBrake (or restart without --max-reorg-depth)',
+      );
+    } else if (!a && before !== undefined) {
+      this.log.warn({}, 'reorg brake alarm cleared');
+    }
+  }
+
+  /** Operator: adopts the heavier branch the reorg brake holds back (admin_releaseReorgBrake). */
+  releaseReorgBrake(): Promise<ImportResult> {
+    return this.serialize(() => {
+      const res = this.chain.releaseReorgBrake();
+      if (res.status === 'reorg') {
+        const body = this.chain.store.getBody(res.hash) ?? [];
+        this.afterImport({ header: this.chain.head.header, txs: body }, res, 'operator');
+      }
+      this.noteReorgAlarm();
+      return res;
+    });
+  }
+
   private afterImport(block: Block, res: ImportResult, source: string, quiet = false): void {
     this.metrics.blocksImported.inc({ status: res.status });
     if (res.status === 'known') return;
+    if (this.chain.reorgAlarm || this.alarmSeen !== undefined) this.noteReorgAlarm();
     if (res.status === 'side') {
       this.log.info({ hash: toHex(res.hash), height: res.height, source }, 'side-chain block stored');
       return;

@@ -6,7 +6,7 @@
 import { blockHash, decodeBlock, type BlockRef } from '@strata/chain';
 import { bytesEqual, fromHex, fromQuantity, StrataError, toHex, toQuantity, encodeAddress } from '@strata/primitives';
 import { RpcError, type SubscriptionHub, type MethodSpec } from '@strata/rpc';
-import { accountKey, getAccount, minimumFee, parseAddress, TRANSFER_COMPUTE, txHashOf } from '@strata/runtime';
+import { accountKey, getAccount, minimumFee, parseAddress, TRANSFER_COMPUTE, txHashOf, type VerifiedTx } from '@strata/runtime';
 import { TreeReader, verifyProof } from '@strata/state';
 import type { StrataNode } from './node.js';
 import { headerJson, lookupReceiptJson, txJson } from './views.js';
@@ -50,14 +50,48 @@ function tagParam(node: StrataNode, params: unknown[], i: number): BlockRef | un
   return param(params, i, 'block', (x) => blockTag(node, x));
 }
 
-function blockJson(node: StrataNode, ref: BlockRef, full: boolean): Record<string, unknown> {
+/** Transactions whose recovered senders the full-block cache keeps (all blocks together). */
+const SENDER_CACHE_TXS = 50_000;
+
+/**
+ * Recovered transactions of recently asked-for blocks, by block hash (a block's body never
+ * changes), so repeating `chain_getBlockByNumber(n, true)` costs one recovery per transaction
+ * in all rather than one per call. Least recently used blocks go first.
+ */
+class SenderCache {
+  private readonly blocks = new Map<string, VerifiedTx[]>();
+  private txs = 0;
+  get(key: string, compute: () => VerifiedTx[]): VerifiedTx[] {
+    const hit = this.blocks.get(key);
+    if (hit) {
+      this.blocks.delete(key);
+      this.blocks.set(key, hit);
+      return hit;
+    }
+    const v = compute();
+    if (v.length > SENDER_CACHE_TXS) return v;
+    this.blocks.set(key, v);
+    this.txs += v.length;
+    for (const [k, old] of this.blocks) {
+      if (this.txs <= SENDER_CACHE_TXS) break;
+      this.blocks.delete(k);
+      this.txs -= old.length;
+    }
+    return v;
+  }
+}
+
+function blockJson(node: StrataNode, ref: BlockRef, full: boolean, cache?: SenderCache): Record<string, unknown> {
   const body = node.chain.store.getBody(ref.hash) ?? [];
+  const recover = () => node.chain.verifyTxs(body);
   return {
     ...headerJson(node.opts.config, ref),
     size: toQuantity(body.reduce((n, b) => n + b.length, 0)),
     // Hashes need no signature recovery; only full transactions (with `from`) do.
     transactions: full
-      ? node.chain.verifyTxs(body).map((t, index) => txJson(node.opts.config, t, { blockHash: ref.hash, height: ref.meta.height, index }))
+      ? (cache ? cache.get(toHex(ref.hash), recover) : recover()).map((t, index) =>
+          txJson(node.opts.config, t, { blockHash: ref.hash, height: ref.meta.height, index }),
+        )
       : body.map((raw) => toHex(txHashOf(raw))),
   };
 }
@@ -67,6 +101,7 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
   const cfg = node.opts.config;
   const address = (v: unknown) => parseAddress(String(v), cfg.addressPrefix);
   const snapshots = new Map<string, Uint8Array>();
+  const senders = new SenderCache();
   let snapshotSeq = 0;
   const netAdmin = () => {
     const admin = node.network?.admin;
@@ -92,7 +127,7 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
       maxParams: 2,
       handler: (p) => {
         const ref = tagParam(node, p, 0);
-        return ref ? blockJson(node, ref, p[1] === true) : null;
+        return ref ? blockJson(node, ref, p[1] === true, senders) : null;
       },
     },
     chain_getBlockByHash: {
@@ -100,7 +135,7 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
       maxParams: 2,
       handler: (p) => {
         const ref = node.chain.blockByHash(param(p, 0, 'hash', hash32));
-        return ref ? blockJson(node, ref, p[1] === true) : null;
+        return ref ? blockJson(node, ref, p[1] === true, senders) : null;
       },
     },
     chain_getConfig: {
@@ -162,8 +197,14 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
       maxParams: 2,
       description: 'Minimum fee for a transaction of [bytes, computeLimit] (defaults: a plain transfer).',
       handler: (p) => {
-        const bytes = p[0] === undefined ? 160 : Number(param(p, 0, 'bytes', fromQuantity));
-        const compute = p[1] === undefined ? TRANSFER_COMPUTE : Number(param(p, 1, 'computeLimit', fromQuantity));
+        // Bounded quantities: a huge one would overflow the fee arithmetic (found by fuzzing).
+        const small = (v: unknown) => {
+          const n = fromQuantity(v);
+          if (n > 0xffffffffn) throw new StrataError('INVALID_HEX', 'must be at most 0xffffffff');
+          return Number(n);
+        };
+        const bytes = p[0] === undefined ? 160 : param(p, 0, 'bytes', small);
+        const compute = p[1] === undefined ? TRANSFER_COMPUTE : param(p, 1, 'computeLimit', small);
         return toQuantity(minimumFee(cfg, bytes, compute));
       },
     },
@@ -278,6 +319,32 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
         if (mode !== 'off' && mode !== 'pow' && mode !== 'dev') throw RpcError.invalidParams('invalid parameter 0 (mode): expected "off", "pow" or "dev"');
         node.setMiningMode(mode);
         return true;
+      },
+    },
+    chain_getReorgAlarm: {
+      maxParams: 0,
+      description: 'The reorg brake (--max-reorg-depth): null when not engaged, else the heavier branch it holds back.',
+      handler: () => {
+        const a = node.chain.reorgAlarm;
+        if (!a) return null;
+        return {
+          branchHead: toHex(a.branchHead),
+          branchHeight: toQuantity(a.branchHeight),
+          branchWork: toQuantity(a.branchWork),
+          depth: a.depth,
+          forkHeight: toQuantity(a.forkHeight),
+          maxReorgDepth: a.maxReorgDepth,
+          head: toHex(node.chain.head.hash),
+        };
+      },
+    },
+    admin_releaseReorgBrake: {
+      admin: true,
+      maxParams: 0,
+      description: 'Adopts the heavier branch the reorg brake holds back (the documented way out of the alarm).',
+      handler: async () => {
+        const res = await node.releaseReorgBrake();
+        return { status: res.status, head: toHex(node.chain.head.hash), height: toQuantity(node.chain.head.meta.height), depth: res.reorg?.depth ?? 0 };
       },
     },
     net_importBlock: {

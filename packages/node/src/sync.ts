@@ -7,8 +7,9 @@
  * Every peer answer is checked; bad ones penalise the peer and abort that sync, never the node.
  */
 import type { VerifiedTx } from '@strata/runtime';
-import { type Block, type BlockHeader, blockHash, decodeBlock, decodeHeader, meetsTarget } from '@strata/chain';
-import { bytesEqual, decode, encode, StrataError, toHex, toStrataError } from '@strata/primitives';
+import { type Block, type BlockHeader, blockHash, decodeBlock, decodeHeader, meetsTarget, nextTarget, workOf } from '@strata/chain';
+import type { ChainConfig } from '@strata/runtime';
+import { bytesEqual, decode, encode, isLocalFault, StrataError, toHex, toStrataError } from '@strata/primitives';
 import type { StrataNode } from './node.js';
 import {
   BlocksCodec,
@@ -38,8 +39,21 @@ export const CHAIN_PENALTY = {
   INVALID_TX: 30,
   /** Claimed a heavier chain it then could not serve. */
   USELESS: 10,
+  /** Announced a total work its own headers do not add up to. */
+  LIED_ABOUT_WORK: 100,
 } as const;
 
+/**
+ * Largest encoded block a peer may send for a chain: the chain's block limit (on transaction
+ * bytes) plus the header and the per-transaction encoding overhead (at most 4 bytes for a
+ * transaction of 67+ bytes, i.e. under 1/16 of the limit), not a fixed wire maximum.
+ */
+export function maxWireBlockBytes(cfg: ChainConfig): number {
+  return cfg.maxBlockBytes + Math.ceil(cfg.maxBlockBytes / 16) + 2048;
+}
+
+/** Most checked headers held (before their branch shows more work than our head) in one sync. */
+const MAX_HELD_HEADERS = 100_000;
 /** Body requests kept in flight ahead of the import. */
 const PREFETCH = 3;
 
@@ -274,7 +288,11 @@ export class BlockSync {
       const body = await this.net.request(peer, PROTO_BLOCKS_HASH, encode(HashesCodec, rest), PROTOCOL_LIMITS.blocks);
       let blocks: Block[];
       try {
-        blocks = decode(BlocksCodec, body, PROTOCOL_LIMITS.blocks.maxResponseBytes).map((b) => decodeBlock(b));
+        const cap = maxWireBlockBytes(this.node.opts.config);
+        blocks = decode(BlocksCodec, body, PROTOCOL_LIMITS.blocks.maxResponseBytes).map((b) => {
+          if (b.length > cap) throw new StrataError('DECODE_OVERSIZED', `block of ${b.length} bytes exceeds the chain's block limit (${cap} on the wire)`);
+          return decodeBlock(b, cap);
+        });
       } catch (e) {
         const err = toStrataError(e);
         this.net.penalize(peer, CHAIN_PENALTY.MALFORMED, `malformed blocks response: ${err.message}`);
@@ -313,24 +331,58 @@ export class BlockSync {
     }
   }
 
-  /** Checks that headers link to `parent` and each other and meet their targets. */
-  private checkHeaders(peer: string, parent: { height: number; hash: Uint8Array }, headers: BlockHeader[]): Uint8Array[] {
-    const pow = this.node.opts.config.pow.enabled;
+  /**
+   * Checks that headers link to `parent` and each other, that each declares the target the
+   * retarget rule gives along this header chain (not just any target it meets), and meets it.
+   * `along` holds the headers of this sync checked so far, by height (for the retarget window).
+   */
+  private checkHeaders(peer: string, parent: { height: number; hash: Uint8Array }, headers: BlockHeader[], along: Map<number, BlockHeader>): Uint8Array[] {
+    const cfg = this.node.opts.config;
+    const pow = cfg.pow.enabled;
     const hashes: Uint8Array[] = [];
     let prev = parent;
+    let prevHeader = along.get(parent.height) ?? this.node.chain.store.getHeader(parent.hash);
     for (const h of headers) {
       const hash = blockHash(h);
       if (h.height !== prev.height + 1 || !bytesEqual(h.parentHash, prev.hash)) {
         throw new StrataError('BLOCK_INVALID', `header ${h.height} from ${peer} does not link to its predecessor`, { peer });
       }
+      if (pow && prevHeader) {
+        const want = this.expectedTarget(h.height, prevHeader, along);
+        if (want && !bytesEqual(want, h.target)) {
+          this.net.penalize(peer, CHAIN_PENALTY.INVALID_BLOCK, `header ${toHex(hash)} declares a target the retarget rule does not give`);
+          throw new StrataError('BLOCK_BAD_TARGET', `header ${h.height} from ${peer} declares the wrong target`, { peer, height: h.height });
+        }
+      }
       if (pow && !meetsTarget(hash, h.target)) {
         this.net.penalize(peer, CHAIN_PENALTY.INVALID_BLOCK, `header ${toHex(hash)} fails proof of work`);
         throw new StrataError('BLOCK_BAD_POW', `header ${h.height} from ${peer} does not meet its target`, { peer });
       }
+      along.set(h.height, h);
       hashes.push(hash);
       prev = { height: h.height, hash };
+      prevHeader = h;
     }
     return hashes;
+  }
+
+  /**
+   * Target the block at `height` must declare, given its parent header, as Chain.expectedTarget
+   * computes it: the window's first block comes from this sync's headers or, below them, from
+   * our store along the parent links. Undefined when an ancestor is missing (the import decides).
+   */
+  private expectedTarget(height: number, parent: BlockHeader, along: Map<number, BlockHeader>): Uint8Array | undefined {
+    const cfg = this.node.opts.config;
+    const n = cfg.pow.retargetInterval;
+    if (height % n !== 0 || height - n - 1 < 0) return nextTarget(cfg, height, parent.target, parent.timestamp, undefined);
+    const startHeight = height - n - 1;
+    let h: BlockHeader | undefined = parent;
+    while (h && h.height > startHeight) {
+      const below: BlockHeader | undefined = along.get(h.height - 1);
+      h = below && bytesEqual(blockHash(below), h.parentHash) ? below : this.node.chain.store.getHeader(h.parentHash);
+    }
+    if (!h) return undefined;
+    return nextTarget(cfg, height, parent.target, parent.timestamp, h.timestamp);
   }
 
   /** Pulls the peer's chain from our common ancestor up to its announced head. */
@@ -358,27 +410,63 @@ export class BlockSync {
       return { from, p };
     };
     let switchTo: string | undefined;
-    while (cursor.height < status.headHeight && !this.stopped && !switchTo) {
-      const pending = nextHeaders && nextHeaders.from === cursor.height + 1 ? nextHeaders : requestHeaders(cursor.height + 1);
+    // Headers of this sync by height, for the retarget window (only the last interval is kept).
+    const along = new Map<number, BlockHeader>();
+    const window = this.node.opts.config.pow.retargetInterval + 2;
+    // Headers-first: `hdr` is the last checked header and the work of the branch up to it. No
+    // body is asked for until the branch shows more work than our head: until then checked
+    // headers are held (bounded), as Bitcoin downloads headers before blocks.
+    const ancestorWork = (c: { hash: Uint8Array }) => this.node.chain.store.getMeta(c.hash)?.totalWork ?? 0n;
+    let hdr = { ...cursor, work: ancestorWork(cursor) };
+    let held: Uint8Array[] = [];
+    while (hdr.height < status.headHeight && !this.stopped && !switchTo) {
+      const pending = nextHeaders && nextHeaders.from === hdr.height + 1 ? nextHeaders : requestHeaders(hdr.height + 1);
       nextHeaders = undefined;
       const headers = await pending.p;
       if (headers.length === 0) break; // the peer's chain got shorter meanwhile
       const lastHeight = (headers[headers.length - 1] as BlockHeader).height;
       if (lastHeight < status.headHeight) nextHeaders = requestHeaders(lastHeight + 1);
-      if (!bytesEqual((headers[0] as BlockHeader).parentHash, cursor.hash)) {
+      if (!bytesEqual((headers[0] as BlockHeader).parentHash, hdr.hash)) {
         // The peer reorganised since we found the ancestor; find it again (a few times at most).
         if (++relinks > 3) throw new StrataError('NETWORK', `peer ${peer} keeps changing its chain during sync`, { peer });
         cursor = await this.findAncestor(peer, status);
+        hdr = { ...cursor, work: ancestorWork(cursor) };
+        held = [];
+        along.clear();
         continue;
       }
-      let hashes: Uint8Array[];
+      let checked: Uint8Array[];
       try {
-        hashes = this.checkHeaders(peer, cursor, headers);
+        checked = this.checkHeaders(peer, hdr, headers, along);
       } catch (e) {
         const err = toStrataError(e);
         if (err.code === 'BLOCK_INVALID') this.net.penalize(peer, CHAIN_PENALTY.MALFORMED, err.message);
         throw err;
       }
+      for (const height of along.keys()) if (height < lastHeight - window) along.delete(height);
+      let work = hdr.work;
+      for (const h of headers) work += workOf(h.target);
+      const lastHash = checked[checked.length - 1] as Uint8Array;
+      hdr = { height: lastHeight, hash: lastHash, work };
+      // The headers reach the head the peer announced: their work must be the work it claimed
+      // (work is a function of the targets), before a single body is asked for.
+      if (lastHeight === status.headHeight && bytesEqual(lastHash, status.headHash) && work !== status.totalWork) {
+        this.net.penalize(peer, CHAIN_PENALTY.LIED_ABOUT_WORK, `announced total work ${status.totalWork} but its headers add up to ${work}`);
+        throw new StrataError('BLOCK_INVALID', `peer ${peer} lied about its total work`, { peer, claimed: status.totalWork.toString(), actual: work.toString() });
+      }
+      held = held.concat(checked);
+      if (work <= this.node.chain.head.meta.totalWork) {
+        if (lastHeight >= status.headHeight) {
+          throw new StrataError('NETWORK', `peer ${peer}'s chain changed and is no heavier than ours`, { peer });
+        }
+        if (held.length > MAX_HELD_HEADERS) {
+          this.net.penalize(peer, CHAIN_PENALTY.USELESS, `${held.length} headers without more work than our head`);
+          throw new StrataError('NETWORK', `peer ${peer} sent ${held.length} headers of a branch no heavier than ours`, { peer });
+        }
+        continue;
+      }
+      const hashes = held;
+      held = [];
       // Bodies by hash of the checked headers, one request ahead of the import.
       const chunks: Uint8Array[][] = [];
       for (let i = 0; i < hashes.length; i += this.bodyBatch) chunks.push(hashes.slice(i, i + this.bodyBatch));
@@ -410,7 +498,7 @@ export class BlockSync {
         this.state.blocksImported += res.results.length;
         if (res.failure) {
           const err = res.failure.error;
-          if (err.code !== 'BLOCK_UNKNOWN_PARENT' && err.code !== 'BLOCK_BAD_TIMESTAMP') {
+          if (err.code !== 'BLOCK_UNKNOWN_PARENT' && err.code !== 'BLOCK_BAD_TIMESTAMP' && !isLocalFault(err)) {
             this.net.penalize(peer, CHAIN_PENALTY.INVALID_BLOCK, `invalid block during sync: ${err.code} ${err.message}`);
           }
           throw err;

@@ -3,7 +3,13 @@
  * a verifier), compares every output root on L1 with its own, opens a game against each wrong
  * one, answers every midpoint by comparing with its own intermediate roots, and at the last step
  * submits the one-step proof (the operation, its Merkle proof against the batch commitment, and
- * the state witness). It also claims timeouts. `dishonest` (tests) disputes correct roots.
+ * the state witness). It also claims timeouts, and defends correct roots whose defender lost or
+ * went silent (permissionless defence, with a bond).
+ *
+ * It never fires and forgets: every move is tracked until its L1 receipt is `ok` (`TxTracker`);
+ * a move that failed or was dropped is decided again from the game as L1 holds it. All it knows
+ * of games comes from L1, so a restarted challenger picks up where it was.
+ * `dishonest` (tests) disputes correct roots and disagrees with every midpoint.
  */
 import { merkleProof } from '@strata/chain';
 import { bytesEqual, encode, toHex, type KeyPair } from '@strata/primitives';
@@ -14,16 +20,22 @@ import type { L2Block } from './l2-chain.js';
 import { opHash, opLeaf } from './ops.js';
 import {
   BisectArgs,
+  challengeBond,
+  clockLimit,
   ChallengeArgs,
-  DISPUTES_MODULE,
+  DefendArgs,
+  defenderSlotEmpty,
   GameRefArgs,
+  moverClock,
   OUTPUT_DISCARDED,
   StepArgs,
+  takeoverBond,
   TURN_CHALLENGER,
   TURN_PROPOSER,
   type GameRecord,
 } from './parent-modules.js';
 import type { RollupNode } from './rollup-node.js';
+import { TxTracker } from './tx-tracker.js';
 
 /** Challenger settings. */
 export interface ChallengerOptions {
@@ -32,7 +44,11 @@ export interface ChallengerOptions {
   dishonest?: boolean;
   /** Tests: open games but never move again. */
   unresponsive?: boolean;
+  /** Take over the defence of correct roots whose defender lost or went silent (default true). */
+  defend?: boolean;
   intervalMs?: number;
+  /** L1 blocks to wait for a move to be included before deciding again (default 3). */
+  retryAfterL1Blocks?: number;
 }
 
 /** Compute declared by moves and by the one-step proof. */
@@ -42,10 +58,10 @@ export const STEP_COMPUTE_BASE = 60_000;
 /** The challenger service. */
 export class ChallengerService {
   private readonly driver: Driver;
-  private checked = 0;
-  private readonly challenged = new Set<number>();
-  private readonly moved = new Set<string>();
   private readonly games: GameTracker;
+  private readonly txs: TxTracker;
+  /** Outputs already judged for good (window closed or discarded): skipped by the scan. */
+  private settledBelow = 0;
 
   constructor(
     readonly node: RollupNode,
@@ -53,90 +69,129 @@ export class ChallengerService {
     private readonly log: RollupLogger,
   ) {
     this.games = new GameTracker(node, log, 'challenger', true);
+    this.txs = new TxTracker(node, log, 'challenger', opts.retryAfterL1Blocks ?? 3);
     this.driver = new Driver('challenger', opts.intervalMs ?? 500, () => this.tick(), log, () => node.metrics.roleErrors.inc({ role: 'challenger' }));
   }
 
-  /** One iteration: follow L1, check new outputs, play every open game. */
-  async tick(): Promise<void> {
-    await this.node.syncL1();
-    await this.checkOutputs();
-    await this.play();
+  /** Moves sent and not yet included. */
+  get inFlight(): number {
+    return this.txs.size;
   }
 
-  private async checkOutputs(): Promise<void> {
+  /** One iteration: follow L1, settle in-flight moves, check outputs, play every open game. */
+  async tick(): Promise<void> {
+    await this.node.syncL1();
+    await this.txs.reconcile();
+    const open = await this.games.poll();
+    await this.checkOutputs(open.map((g) => g.game));
+    await this.play(open);
+  }
+
+  private async checkOutputs(open: GameRecord[]): Promise<void> {
     const node = this.node;
     const meta = await node.l1.outputsMeta();
     const cfg = node.opts.rollup;
-    while (this.checked < meta.count) {
-      const i = this.checked;
+    const height = node.l1Status.height;
+    const me = this.opts.key.address;
+    for (let i = this.settledBelow; i < meta.count; i++) {
       const out = await node.l1.output(i);
       if (!out) break;
-      if (out.status === OUTPUT_DISCARDED) {
-        this.checked++;
+      const windowOpen = height < out.l1Height + cfg.challengeWindow;
+      if (out.status === OUTPUT_DISCARDED || !windowOpen) {
+        if (i === this.settledBelow) this.settledBelow++;
         continue;
       }
       if (node.safeHead < out.l2Block) break; // not derived that far yet
       const local = node.chain.rootAfterOps(out.opEnd);
       const wrong = !local || !bytesEqual(local, out.stateRoot);
-      if ((wrong || this.opts.dishonest) && node.l1Status.height < out.l1Height + cfg.challengeWindow && !this.challenged.has(i)) {
-        await node.l1.send(this.opts.key, DISPUTES_MODULE, 'challenge', encode(ChallengeArgs, { rollupId: cfg.rollupId, outputIndex: i }), CHALLENGE_COMPUTE);
-        this.challenged.add(i);
-        node.metrics.gamesOpened.inc();
-        this.log.warn(
-          { outputIndex: i, l2Block: out.l2Block, claimed: toHex(out.stateRoot), local: local ? toHex(local) : null, bond: cfg.challengerBond.toString(), honest: !this.opts.dishonest },
-          wrong ? 'wrong output root: challenging it (dispute game opens when L1 includes the challenge)' : 'DISHONEST challenger: challenging a correct output root',
-        );
-      } else if (!wrong) {
+      if (!wrong && !this.opts.dishonest) {
         this.log.debug({ outputIndex: i, l2Block: out.l2Block }, 'output root matches the local derivation');
+        continue;
       }
-      this.checked++;
+      // Already disputed by us (an open game of ours, as L1 holds it) or a challenge in flight.
+      if (open.some((g) => g.outputIndex === i && bytesEqual(g.challenger, me))) continue;
+      if (this.opts.dishonest && out.games > 0) continue;
+      const bond = challengeBond(cfg, out);
+      const sent = await this.txs.send(`challenge:${i}:${out.games}`, this.opts.key, node.modules.disputes, 'challenge', encode(ChallengeArgs, { rollupId: cfg.rollupId, outputIndex: i }), CHALLENGE_COMPUTE, `challenge output ${i}`);
+      if (!sent) continue;
+      node.metrics.gamesOpened.inc();
+      this.log.warn(
+        { outputIndex: i, l2Block: out.l2Block, claimed: toHex(out.stateRoot), local: local ? toHex(local) : null, bond: bond.toString(), honest: !this.opts.dishonest },
+        wrong ? 'wrong output root: challenging it (dispute game opens when L1 includes the challenge)' : 'DISHONEST challenger: challenging a correct output root',
+      );
     }
   }
 
-  private async play(): Promise<void> {
+  private async play(open: { id: number; game: GameRecord }[]): Promise<void> {
     const node = this.node;
     const cfg = node.opts.rollup;
-    const height = node.l1Status.height;
-    for (const { id, game } of await this.games.poll()) {
-      const mine = bytesEqual(game.challenger, this.opts.key.address);
-      const moverClock = (game.turn === TURN_PROPOSER ? game.proposerClock : game.challengerClock) + (height + 1 - game.lastMove);
-      const opponentToMove = mine ? game.turn === TURN_PROPOSER : game.turn === TURN_CHALLENGER;
-      if (moverClock > cfg.clockBlocks && (opponentToMove || !mine)) {
-        const tag = `${id}:timeout`;
-        if (!this.moved.has(tag)) {
-          this.moved.add(tag);
-          await node.l1.send(this.opts.key, DISPUTES_MODULE, 'timeout', encode(GameRefArgs, { rollupId: cfg.rollupId, gameId: id }), CHALLENGE_COMPUTE);
-          this.log.info({ gameId: id, by: 'challenger', kind: 'timeout', timedOut: game.turn === TURN_PROPOSER ? 'proposer' : 'challenger' }, 'dispute move');
+    const next = node.l1Status.height + 1; // the block a move sent now lands in, at the earliest
+    const me = this.opts.key.address;
+    for (const { id, game } of open) {
+      const mineAsChallenger = bytesEqual(game.challenger, me);
+      const mineAsDefender = !defenderSlotEmpty(game) && bytesEqual(game.proposer, me);
+      const state = `${id}:${game.moves}:${game.defenses}`;
+      // The opponent (or an empty defender slot) ran out of time: claim it.
+      const opponentToMove = (mineAsChallenger && game.turn === TURN_PROPOSER) || (mineAsDefender && game.turn === TURN_CHALLENGER);
+      if (moverClock(game, next) > clockLimit(cfg, game) && (opponentToMove || (!mineAsChallenger && !mineAsDefender))) {
+        if (await this.txs.send(`timeout:${state}`, this.opts.key, node.modules.disputes, 'timeout', encode(GameRefArgs, { rollupId: cfg.rollupId, gameId: id }), CHALLENGE_COMPUTE, `timeout game ${id}`)) {
+          this.log.info({ gameId: id, by: 'challenger', kind: 'timeout', timedOut: game.turn === TURN_PROPOSER ? (defenderSlotEmpty(game) ? 'empty defender slot' : 'defender') : 'challenger' }, 'dispute move');
         }
         continue;
       }
-      if (!mine || game.turn !== TURN_CHALLENGER || this.opts.unresponsive) continue;
-      const tag = `${id}:${game.moves}`;
-      if (this.moved.has(tag)) continue;
-      if (game.hi - game.lo === 1) {
-        if (await this.step(id, game)) this.moved.add(tag);
-        continue;
-      }
-      const mid = Math.floor((game.lo + game.hi) / 2);
-      const local = node.chain.rootAfterOps(mid);
-      if (!local) continue;
-      const agree = !this.opts.dishonest && bytesEqual(local, game.midRoot);
-      await node.l1.send(this.opts.key, DISPUTES_MODULE, 'bisect', encode(BisectArgs, { rollupId: cfg.rollupId, gameId: id, agree }), CHALLENGE_COMPUTE);
-      this.moved.add(tag);
+      if (this.opts.unresponsive) continue;
+      if (mineAsChallenger && game.turn === TURN_CHALLENGER) await this.challengerMove(id, game, state);
+      else if (game.turn === TURN_PROPOSER && !mineAsChallenger && (mineAsDefender || (defenderSlotEmpty(game) && (this.opts.defend ?? true)))) await this.defenderMove(id, game, state);
+    }
+  }
+
+  private async challengerMove(id: number, game: GameRecord, state: string): Promise<void> {
+    const node = this.node;
+    const cfg = node.opts.rollup;
+    if (game.hi - game.lo === 1) {
+      await this.step(id, game, state);
+      return;
+    }
+    const mid = Math.floor((game.lo + game.hi) / 2);
+    const local = node.chain.rootAfterOps(mid);
+    if (!local) return;
+    const agree = !this.opts.dishonest && bytesEqual(local, game.midRoot);
+    if (await this.txs.send(`move:${state}`, this.opts.key, node.modules.disputes, 'bisect', encode(BisectArgs, { rollupId: cfg.rollupId, gameId: id, agree }), CHALLENGE_COMPUTE, `bisect game ${id}`)) {
       node.metrics.gameMoves.inc({ role: 'challenger' });
       this.log.info({ gameId: id, move: game.moves + 1, by: 'challenger', kind: 'bisect', mid, agree, range: agree ? [mid, game.hi] : [game.lo, mid] }, 'dispute move');
     }
   }
 
+  /** Defends a root this node derived itself: posts its own midpoint roots. */
+  private async defenderMove(id: number, game: GameRecord, state: string): Promise<void> {
+    const node = this.node;
+    const cfg = node.opts.rollup;
+    const out = await node.l1.output(game.outputIndex);
+    if (!out || out.status === OUTPUT_DISCARDED || node.safeHead < out.l2Block) return;
+    const local = node.chain.rootAfterOps(out.opEnd);
+    if (!local || !bytesEqual(local, out.stateRoot)) return; // only correct roots are worth a bond
+    const mid = Math.floor((game.lo + game.hi) / 2);
+    const root = node.chain.rootAfterOps(mid);
+    if (!root) return;
+    const takeover = defenderSlotEmpty(game);
+    if (await this.txs.send(`move:${state}`, this.opts.key, node.modules.disputes, 'defend', encode(DefendArgs, { rollupId: cfg.rollupId, gameId: id, root }), CHALLENGE_COMPUTE, `defend game ${id}`)) {
+      node.metrics.gameMoves.inc({ role: 'challenger' });
+      this.log.info(
+        { gameId: id, move: game.moves + 1, by: 'challenger', kind: takeover ? 'defence takeover' : 'midpoint root', range: [game.lo, game.hi], mid, root: toHex(root), ...(takeover ? { bond: takeoverBond(cfg, game).toString() } : {}) },
+        takeover ? 'defending a correct root whose defender lost or went silent' : 'dispute move',
+      );
+    }
+  }
+
   /** Builds and submits the one-step proof of operation `game.lo`. */
-  private async step(id: number, game: GameRecord): Promise<boolean> {
+  private async step(id: number, game: GameRecord, state: string): Promise<void> {
     const node = this.node;
     const cfg = node.opts.rollup;
     const sw = node.chain.stepWitness(game.lo);
     const bi = node.derivation.batchOfOp(game.lo);
-    if (!sw || bi === undefined) return false;
+    if (!sw || bi === undefined) return;
     const batch = node.derivation.batch(bi);
-    if (!batch) return false;
+    if (!batch) return;
     const leaves: Uint8Array[] = [];
     for (let j = batch.firstOp; j < batch.firstOp + batch.opCount; j++) {
       const b = node.chain.blockOfOp(j) as L2Block;
@@ -150,17 +205,17 @@ export class ChallengerService {
       blockNumber: sw.block.number,
       timestamp: sw.block.timestamp,
       op: sw.op,
-      siblings: proof.siblings.map((s) => s ?? undefined),
+      siblings: proof.siblings,
       witness: sw.witness,
     });
     const words = Math.ceil(args.length / 32);
-    await node.l1.send(this.opts.key, DISPUTES_MODULE, 'step', args, STEP_COMPUTE_BASE + words * 8);
-    node.metrics.gameMoves.inc({ role: 'challenger' });
-    this.log.info(
-      { gameId: id, move: game.moves + 1, by: 'challenger', kind: 'one-step proof', op: game.lo, l2Block: sw.block.number, witnessNodes: sw.witness.length, computed: toHex(sw.postRoot), claimed: toHex(game.rootHi) },
-      'dispute move',
-    );
-    return true;
+    if (await this.txs.send(`move:${state}`, this.opts.key, node.modules.disputes, 'step', args, STEP_COMPUTE_BASE + words * 8, `one-step proof game ${id}`)) {
+      node.metrics.gameMoves.inc({ role: 'challenger' });
+      this.log.info(
+        { gameId: id, move: game.moves + 1, by: 'challenger', kind: 'one-step proof', op: game.lo, l2Block: sw.block.number, witnessNodes: sw.witness.length, computed: toHex(sw.postRoot), claimed: toHex(game.rootHi) },
+        'dispute move',
+      );
+    }
   }
 
   start(): void {

@@ -3,13 +3,17 @@
  * every L2 role must use the same values (they decide what the derivation rule accepts).
  */
 import { StrataError } from '@strata/primitives';
-import { defaultChainConfig, type ChainConfig } from '@strata/runtime';
+import { defaultChainConfig, type ChainConfig, type Module } from '@strata/runtime';
 
 /** Protocol parameters of one optimistic rollup. */
 export interface RollupConfig {
-  /** Identifies the rollup in L1 module arguments and state keys. */
+  /**
+   * Identifies the rollup on its parent: module names (`op_bridge/<id>`…), arguments and state
+   * keys. It is the rollup's own chain id (equal to `l2ChainId`), so it differs from the parent's
+   * and every sibling's (the parent's module registry checks both).
+   */
   rollupId: number;
-  /** Chain id of the L2 (its transactions sign over it). */
+  /** Chain id of the L2 (its transactions sign over it); equals `rollupId`. */
   l2ChainId: number;
   /** bech32m prefix of L2 addresses. */
   l2AddressPrefix: string;
@@ -21,6 +25,13 @@ export interface RollupConfig {
   challengeWindow: number;
   /** L1 blocks each player of a dispute may spend in total on its moves (a chess clock). */
   clockBlocks: number;
+  /** After every move the next mover has at least this many L1 blocks left (OP's clock extension). */
+  clockExtensionBlocks: number;
+  /**
+   * L1 blocks an empty defender slot stays open after a defender lost: any bonded party may take
+   * over the defence of the root in that time; after it the challenger wins and the root goes.
+   */
+  takeoverBlocks: number;
   /** Bond the proposer locks with each output root. */
   proposerBond: bigint;
   /** Bond a challenger locks when it opens a game. */
@@ -32,28 +43,47 @@ export interface RollupConfig {
    * the inbox itself at the end of L1 block h + window if the batcher has not included it.
    */
   sequencingWindow: number;
+  /**
+   * The parent chain's fee per byte of transaction data (its `fees.perByte`). Every sequenced L2
+   * transaction pays an L1 data fee of its estimated compressed size × this × `l1FeeScalarBps`,
+   * so the sequencer is paid back for the bytes its batcher posts (OP's L1 fee).
+   */
+  l1FeePerByte: bigint;
+  /** Multiplier of the L1 data fee, basis points (10,000 = 1×; headroom for the batch tx envelope). */
+  l1FeeScalarBps: number;
   /** Cap on a batch's decompressed size (zip-bomb guard), bytes. */
   maxBatchBytes: number;
   /** Most operations in one batch. */
   maxBatchOps: number;
   /** How far (ms) an L2 block timestamp may run ahead of the L1 block that carries it. */
   maxTimestampDriftMs: number;
+  /**
+   * Extra L2 runtime modules after bank and l2bridge (composed at the top, e.g. the token and
+   * AMM modules of `@strata/apps`). Part of the protocol: the parent's one-step proof executes
+   * with exactly these modules, so every party must pass the same list.
+   */
+  l2Modules?: readonly Module[];
 }
 
 /** Defaults for a devnet rollup (short windows). */
 export function defaultRollupConfig(overrides: Partial<RollupConfig> = {}): RollupConfig {
+  const id = overrides.l2ChainId ?? overrides.rollupId ?? 901;
   return {
-    rollupId: 1,
-    l2ChainId: 901,
+    rollupId: id,
+    l2ChainId: id,
     l2AddressPrefix: 'sl',
     batcher: new Uint8Array(20),
     l2FeeRecipient: new Uint8Array(20).fill(0xfe),
     challengeWindow: 10,
     clockBlocks: 20,
+    clockExtensionBlocks: 3,
+    takeoverBlocks: overrides.clockBlocks ?? 20,
     proposerBond: 1_000_000_000n,
     challengerBond: 1_000_000_000n,
     bondBurnBps: 2_000,
     sequencingWindow: 8,
+    l1FeePerByte: 1n,
+    l1FeeScalarBps: 10_000,
     maxBatchBytes: 4 * 1024 * 1024,
     maxBatchOps: 20_000,
     maxTimestampDriftMs: 60_000,
@@ -67,12 +97,19 @@ export function checkRollupConfig(cfg: RollupConfig): RollupConfig {
     throw new StrataError('CONFIG_INVALID', `rollup config: ${f} ${why}`, { field: f });
   };
   if (!Number.isSafeInteger(cfg.rollupId) || cfg.rollupId < 0) bad('rollupId', 'must be a non-negative integer');
+  if (cfg.l2ChainId !== cfg.rollupId) bad('rollupId', `must equal l2ChainId (${cfg.l2ChainId}): a rollup is known on its parent by its own chain id`);
   if (cfg.batcher.length !== 20) bad('batcher', 'must be a 20-byte address');
   if (cfg.l2FeeRecipient.length !== 20) bad('l2FeeRecipient', 'must be a 20-byte address');
   if (cfg.challengeWindow < 1) bad('challengeWindow', 'must be at least 1 L1 block');
   if (cfg.clockBlocks < 1) bad('clockBlocks', 'must be at least 1 L1 block');
+  if (!Number.isSafeInteger(cfg.clockExtensionBlocks) || cfg.clockExtensionBlocks < 1 || cfg.clockExtensionBlocks > cfg.clockBlocks) {
+    bad('clockExtensionBlocks', 'must be between 1 and clockBlocks');
+  }
+  if (!Number.isSafeInteger(cfg.takeoverBlocks) || cfg.takeoverBlocks < 1) bad('takeoverBlocks', 'must be at least 1 L1 block');
   if (cfg.bondBurnBps < 0 || cfg.bondBurnBps > 10_000) bad('bondBurnBps', 'must be between 0 and 10000');
   if (cfg.sequencingWindow < 1) bad('sequencingWindow', 'must be at least 1 L1 block');
+  if (cfg.l1FeePerByte < 0n) bad('l1FeePerByte', 'must not be negative');
+  if (!Number.isSafeInteger(cfg.l1FeeScalarBps) || cfg.l1FeeScalarBps < 0) bad('l1FeeScalarBps', 'must be a non-negative integer');
   return cfg;
 }
 

@@ -5,7 +5,7 @@
  * Nothing read from L1 can make it throw: a transaction it cannot interpret is skipped with a
  * log line (the L1 receipt already says whether the inbox accepted it).
  */
-import { bytesEqual, decode, toHex, toStrataError } from '@strata/primitives';
+import { bytesEqual, decode, StrataError, toHex, toStrataError } from '@strata/primitives';
 import type { RollupConfig } from './config.js';
 import {
   appendBatch,
@@ -18,8 +18,9 @@ import {
   type InboxMeta,
   type InboxStore,
 } from './inbox-core.js';
+import type { DerivationSnapshot, L1Delta } from './l2-store.js';
 import { encodeOp } from './ops.js';
-import { BRIDGE_MODULE, DepositArgs, ForceTxArgs, INBOX_MODULE, PostBatchArgsCodec } from './parent-modules.js';
+import { DepositArgs, ForceTxArgs, PostBatchArgsCodec, rollupModuleNames, type RollupModuleNames } from './parent-modules.js';
 
 /** One rollup-relevant transaction of an L1 block. */
 export interface L1TxData {
@@ -94,11 +95,14 @@ export class Derivation {
   private readonly processed: { height: number; hash: Uint8Array; meta: InboxMeta }[] = [];
   /** Per derived L2 block: the L1 block and batch that carried it. */
   private readonly origin: { l1Height: number; batchIndex: number }[] = [];
+  private readonly names: RollupModuleNames;
 
   constructor(
     readonly cfg: RollupConfig,
     private readonly log: RollupLogger = silentLogger,
-  ) {}
+  ) {
+    this.names = rollupModuleNames(cfg.rollupId);
+  }
 
   /** Inbox counters as of the last processed L1 block. */
   get meta(): InboxMeta {
@@ -175,21 +179,21 @@ export class Derivation {
     for (const tx of block.txs) {
       if (!tx.ok) continue;
       try {
-        if (tx.module === BRIDGE_MODULE && tx.method === 'deposit') {
+        if (tx.module === this.names.bridge && tx.method === 'deposit') {
           const a = decode(DepositArgs, tx.args);
           if (a.rollupId !== this.cfg.rollupId) continue;
           const id = this.store.m.delayedCount;
           const op = encodeOp({ kind: 'deposit', depositId: id, from: tx.sender, to: a.to, amount: a.amount });
           appendDelayed(this.store, at, op);
           this.store.delayedOps[id] = op;
-        } else if (tx.module === INBOX_MODULE && tx.method === 'forceTx') {
+        } else if (tx.module === this.names.inbox && tx.method === 'forceTx') {
           const a = decode(ForceTxArgs, tx.args);
           if (a.rollupId !== this.cfg.rollupId) continue;
           const id = this.store.m.delayedCount;
           const op = encodeOp({ kind: 'forced', queueIndex: id, from: tx.sender, raw: a.raw });
           appendDelayed(this.store, at, op);
           this.store.delayedOps[id] = op;
-        } else if (tx.module === INBOX_MODULE && tx.method === 'postBatch') {
+        } else if (tx.module === this.names.inbox && tx.method === 'postBatch') {
           const a = decode(PostBatchArgsCodec, tx.args);
           if (a.rollupId !== this.cfg.rollupId || !bytesEqual(tx.sender, this.cfg.batcher)) continue;
           emit(appendBatch(this.store, at, { firstBlock: a.firstBlock, data: a.data }, this.cfg, () => {}));
@@ -226,6 +230,61 @@ export class Derivation {
     this.origin.length = meta.blockCount + 1;
     this.log.info({ l1Height: height, l2Blocks: meta.blockCount, batches: meta.batchCount }, 'derivation rolled back after an L1 reorg');
     return meta;
+  }
+
+  /**
+   * What processing the last L1 block added since the counters were `before` (for a store to
+   * persist the cursor incrementally).
+   */
+  deltaSince(before: InboxMeta): L1Delta {
+    const tip = this.l1Tip;
+    if (!tip) throw new StrataError('INTERNAL', 'no L1 block processed yet');
+    const m = this.store.m;
+    const delayed: L1Delta['delayed'] = [];
+    for (let i = before.delayedCount; i < m.delayedCount; i++) delayed.push({ rec: this.store.delayedRecs[i] as DelayedRecord, op: this.store.delayedOps[i] as Uint8Array });
+    const origins: L1Delta['origins'] = [];
+    for (let n = before.blockCount + 1; n <= m.blockCount; n++) {
+      const o = this.origin[n];
+      if (o) origins.push({ number: n, ...o });
+    }
+    return {
+      height: tip.height,
+      hash: tip.hash,
+      meta: { ...m },
+      delayedFrom: before.delayedCount,
+      delayed,
+      batchFrom: before.batchCount,
+      batches: this.store.batches.slice(before.batchCount, m.batchCount),
+      origins,
+    };
+  }
+
+  /** Restores the state a store saved (on restart); the last processed L1 block becomes the tip. */
+  restore(s: DerivationSnapshot): void {
+    this.processed.length = 0;
+    this.processed.push(...s.processed);
+    const meta = this.l1Tip ? { ...(s.processed[s.processed.length - 1] as { meta: InboxMeta }).meta } : { ...EMPTY_INBOX };
+    this.store.m = meta;
+    this.store.delayedRecs.length = 0;
+    this.store.delayedOps.length = 0;
+    this.store.batches.length = 0;
+    this.origin.length = 0;
+    for (let i = 0; i < meta.delayedCount; i++) {
+      const r = s.delayedRecs[i];
+      const op = s.delayedOps[i];
+      if (!r || !op) throw new StrataError('INTERNAL', `stored derivation state lacks delayed operation ${i}`);
+      this.store.delayedRecs[i] = r;
+      this.store.delayedOps[i] = op;
+    }
+    for (let b = 0; b < meta.batchCount; b++) {
+      const r = s.batches[b];
+      if (!r) throw new StrataError('INTERNAL', `stored derivation state lacks batch ${b}`);
+      this.store.batches[b] = r;
+    }
+    for (let n = 1; n <= meta.blockCount; n++) {
+      const o = s.origin[n];
+      if (o) this.origin[n] = o;
+    }
   }
 
   /** Describes the derivation cursor for logs. */

@@ -44,10 +44,8 @@ export class GameTracker {
         continue;
       }
       this.done.add(id);
-      const winner = g.status === GAME_CHALLENGER_WON ? 'challenger' : g.status === GAME_PROPOSER_WON ? 'proposer' : 'none';
-      const loser = winner === 'challenger' ? 'proposer' : winner === 'proposer' ? 'challenger' : 'none';
-      const loserBond = g.status === GAME_CHALLENGER_WON ? cfg.proposerBond : g.status === GAME_PROPOSER_WON ? g.bond : 0n;
-      const burned = (loserBond * BigInt(cfg.bondBurnBps)) / 10_000n;
+      const winner = g.status === GAME_CHALLENGER_WON ? 'challenger' : g.status === GAME_PROPOSER_WON ? 'defender' : 'none';
+      const loser = winner === 'challenger' ? 'defender' : winner === 'defender' ? 'challenger' : 'none';
       this.node.metrics.gamesResolved.inc({ winner });
       this.say(
         {
@@ -57,9 +55,11 @@ export class GameTracker {
           loser,
           winnerAddress: toHex(winner === 'challenger' ? g.challenger : g.proposer),
           moves: g.moves,
-          // The loser's bond: this much to the winner (besides its own bond back), the rest burned.
-          bondToWinner: (loserBond - burned).toString(),
-          bondBurned: burned.toString(),
+          // As the L1 recorded it: the losers' bonds paid to the winner (besides its own bond
+          // back), and the share burned.
+          bondToWinner: g.payout.toString(),
+          bondBurned: g.burned.toString(),
+          defendersBeaten: g.defenses,
           outputDiscarded: winner === 'challenger',
           observer: this.role,
         },

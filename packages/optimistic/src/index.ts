@@ -24,6 +24,7 @@ export * from './game-tracker.js';
 export * from './inbox-core.js';
 export * from './l1-client.js';
 export * from './l2-chain.js';
+export * from './l2-store.js';
 export * from './metrics.js';
 export * from './ops.js';
 export * from './parent-modules.js';

@@ -4,23 +4,22 @@
  * RPC (`rollupL1RpcMethods`) is registered on the L1 node's server by whoever composes it.
  */
 import type { Chain } from '@strata/chain';
-import { decode, encode, fromHex, fromQuantity, StrataError, toHex, type Codec, type KeyPair } from '@strata/primitives';
+import { decode, encode, fromHex, fromQuantity, StrataError, toHex, type KeyPair } from '@strata/primitives';
 import { RpcClient, RpcError, type MethodSpec } from '@strata/rpc';
 import { encodeTx, getAccount, minimumFee, signTx, type ChainConfig } from '@strata/runtime';
 import type { RollupConfig } from './config.js';
 import type { L1BlockData } from './derivation.js';
 import { InboxMetaCodec } from './inbox-core.js';
 import {
-  BRIDGE_MODULE,
-  DISPUTES_MODULE,
-  INBOX_MODULE,
   GameCodec,
   OutputCodec,
+  OutputsMetaCodec,
   readGame,
   readInboxMeta,
   readOutput,
   readOutputsMeta,
   readWithdrawalState,
+  rollupModuleNames,
   type GameRecord,
   type OutputRecord,
   type OutputsMeta,
@@ -43,16 +42,16 @@ export interface L1Client {
   receipt(hash: Uint8Array): Promise<{ status: 'ok' | 'failed'; error?: string; height: number } | undefined>;
 }
 
-const ROLLUP_MODULES = new Set([BRIDGE_MODULE, INBOX_MODULE, DISPUTES_MODULE]);
-
-/** Reads an L1 block's rollup transactions (with receipt status) from a chain. */
-export function l1BlockData(chain: Chain, height: number): L1BlockData | undefined {
+/** Reads an L1 block's transactions to rollup `rollupId`'s modules (with receipt status) from a chain. */
+export function l1BlockData(chain: Chain, height: number, rollupId: number): L1BlockData | undefined {
   const ref = chain.blockAt(height);
   if (!ref) return undefined;
+  const n = rollupModuleNames(rollupId);
+  const mine = new Set([n.bridge, n.inbox, n.disputes]);
   const body = chain.store.getBody(ref.hash) ?? [];
   const receipts = chain.receipts(ref.hash) ?? [];
   const txs = chain.verifyTxs(body).flatMap((v, i) =>
-    ROLLUP_MODULES.has(v.tx.module) ? [{ module: v.tx.module, method: v.tx.method, args: v.tx.args, sender: v.sender, ok: receipts[i]?.status === 'ok' }] : [],
+    mine.has(v.tx.module) ? [{ module: v.tx.module, method: v.tx.method, args: v.tx.args, sender: v.sender, ok: receipts[i]?.status === 'ok' }] : [],
   );
   return { height, hash: ref.hash, parentHash: ref.header.parentHash, timestamp: ref.header.timestamp, txs };
 }
@@ -78,7 +77,7 @@ export class NodeL1Client implements L1Client {
     return { height: c.head.meta.height, hash: c.head.hash, finalized: c.finalized.meta.height };
   }
   async block(height: number) {
-    return l1BlockData(this.node.chain, height);
+    return l1BlockData(this.node.chain, height, this.rollup.rollupId);
   }
   async outputsMeta() {
     return readOutputsMeta(this.node.chain.stateReader, this.rollup.rollupId);
@@ -116,7 +115,6 @@ export class NodeL1Client implements L1Client {
 }
 
 const WdWire = struct('WithdrawalL1Wire', { proven: optional(struct('P', { outputIndex: uint, l1Height: uint })), finalized: uint });
-const OutputsMetaWire: Codec<OutputsMeta> = struct('OutputsMetaWire', { count: uint, lastLive: uint, gameCount: uint });
 
 function intParam(p: unknown[], i: number, name: string): number {
   const v = p[i];
@@ -128,17 +126,29 @@ function intParam(p: unknown[], i: number, name: string): number {
 /**
  * L1 JSON-RPC methods the rollup roles need: rollup transactions of an L1 block and the
  * settlement modules' state. Records travel as canonical hex (`raw`) plus readable fields.
+ * Several rollups on one L1: every method takes the rollup id as an optional last parameter
+ * (required when more than one rollup is served).
  */
-export function rollupL1RpcMethods(node: { chain: Chain }, rollup: RollupConfig): Record<string, MethodSpec> {
+export function rollupL1RpcMethods(node: { chain: Chain }, rollups: RollupConfig | RollupConfig[]): Record<string, MethodSpec> {
   const r = () => node.chain.stateReader;
-  const id = rollup.rollupId;
+  const list = Array.isArray(rollups) ? rollups : [rollups];
+  const known = new Set(list.map((c) => c.rollupId));
+  const rid = (p: unknown[], i: number): number => {
+    if (p.length <= i) {
+      if (list.length === 1) return (list[0] as RollupConfig).rollupId;
+      throw RpcError.invalidParams(`parameter ${i} (rollupId) is required: this L1 serves rollups ${[...known].join(', ')}`);
+    }
+    const n = intParam(p, i, 'rollupId');
+    if (!known.has(n)) throw RpcError.invalidParams(`unknown rollup ${n}; this L1 serves ${[...known].join(', ')}`);
+    return n;
+  };
   return {
     rollup_l1Block: {
       minParams: 1,
-      maxParams: 1,
+      maxParams: 2,
       description: 'Rollup-relevant transactions of a canonical L1 block, with receipt status.',
       handler: (p) => {
-        const b = l1BlockData(node.chain, intParam(p, 0, 'height'));
+        const b = l1BlockData(node.chain, intParam(p, 0, 'height'), rid(p, 1));
         if (!b) return null;
         return {
           height: b.height,
@@ -149,29 +159,29 @@ export function rollupL1RpcMethods(node: { chain: Chain }, rollup: RollupConfig)
         };
       },
     },
-    rollup_inbox: { maxParams: 0, handler: () => ({ raw: toHex(encode(InboxMetaCodec, readInboxMeta(r(), id))), ...readInboxMeta(r(), id) }) },
-    rollup_outputsMeta: { maxParams: 0, handler: () => ({ raw: toHex(encode(OutputsMetaWire, readOutputsMeta(r(), id))), ...readOutputsMeta(r(), id) }) },
+    rollup_inbox: { maxParams: 1, handler: (p) => ({ raw: toHex(encode(InboxMetaCodec, readInboxMeta(r(), rid(p, 0)))), ...readInboxMeta(r(), rid(p, 0)) }) },
+    rollup_outputsMeta: { maxParams: 1, handler: (p) => ({ raw: toHex(encode(OutputsMetaCodec, readOutputsMeta(r(), rid(p, 0)))), ...readOutputsMeta(r(), rid(p, 0)) }) },
     rollup_output: {
       minParams: 1,
-      maxParams: 1,
+      maxParams: 2,
       handler: (p) => {
-        const o = readOutput(r(), id, intParam(p, 0, 'index'));
+        const o = readOutput(r(), rid(p, 1), intParam(p, 0, 'index'));
         return o ? { raw: toHex(encode(OutputCodec, o)), l2Block: o.l2Block, stateRoot: toHex(o.stateRoot), l1Height: o.l1Height, status: o.status, openGames: o.openGames } : null;
       },
     },
     rollup_game: {
       minParams: 1,
-      maxParams: 1,
+      maxParams: 2,
       handler: (p) => {
-        const g = readGame(r(), id, intParam(p, 0, 'gameId'));
+        const g = readGame(r(), rid(p, 1), intParam(p, 0, 'gameId'));
         return g ? { raw: toHex(encode(GameCodec, g)), outputIndex: g.outputIndex, lo: g.lo, hi: g.hi, turn: g.turn, status: g.status, moves: g.moves } : null;
       },
     },
     rollup_withdrawalL1: {
       minParams: 1,
-      maxParams: 1,
+      maxParams: 2,
       handler: (p) => {
-        const w = readWithdrawalState(r(), id, intParam(p, 0, 'id'));
+        const w = readWithdrawalState(r(), rid(p, 1), intParam(p, 0, 'id'));
         return { raw: toHex(encode(WdWire, { proven: w.proven, finalized: w.finalized ? 1 : 0 })), ...w };
       },
     },
@@ -182,8 +192,15 @@ export function rollupL1RpcMethods(node: { chain: Chain }, rollup: RollupConfig)
 export class RpcL1Client implements L1Client {
   readonly rpc: RpcClient;
   private cfg: ChainConfig | undefined;
-  constructor(url: string) {
+  /** `rollupId`: which rollup to read when the L1 serves several (default: the only one). */
+  constructor(
+    url: string,
+    private readonly rollupId?: number,
+  ) {
     this.rpc = new RpcClient(url, { timeoutMs: 15_000 });
+  }
+  private p(...params: unknown[]): unknown[] {
+    return this.rollupId === undefined ? params : [...params, this.rollupId];
   }
   private async config(): Promise<ChainConfig> {
     if (this.cfg) return this.cfg;
@@ -197,7 +214,7 @@ export class RpcL1Client implements L1Client {
     return { height: Number(fromQuantity(h.number)), hash: fromHex(h.hash, 32), finalized: Number(fromQuantity(f.number)) };
   }
   async block(height: number): Promise<L1BlockData | undefined> {
-    const b = await this.rpc.call<{ height: number; hash: string; parentHash: string; timestamp: number; txs: { module: string; method: string; args: string; sender: string; ok: boolean }[] } | null>('rollup_l1Block', [height]);
+    const b = await this.rpc.call<{ height: number; hash: string; parentHash: string; timestamp: number; txs: { module: string; method: string; args: string; sender: string; ok: boolean }[] } | null>('rollup_l1Block', this.p(height));
     if (!b) return undefined;
     return {
       height: b.height,
@@ -208,18 +225,18 @@ export class RpcL1Client implements L1Client {
     };
   }
   async outputsMeta() {
-    return decode(OutputsMetaWire, fromHex((await this.rpc.call<{ raw: string }>('rollup_outputsMeta')).raw));
+    return decode(OutputsMetaCodec, fromHex((await this.rpc.call<{ raw: string }>('rollup_outputsMeta', this.p())).raw));
   }
   async output(i: number) {
-    const o = await this.rpc.call<{ raw: string } | null>('rollup_output', [i]);
+    const o = await this.rpc.call<{ raw: string } | null>('rollup_output', this.p(i));
     return o ? decode(OutputCodec, fromHex(o.raw)) : undefined;
   }
   async game(g: number) {
-    const o = await this.rpc.call<{ raw: string } | null>('rollup_game', [g]);
+    const o = await this.rpc.call<{ raw: string } | null>('rollup_game', this.p(g));
     return o ? decode(GameCodec, fromHex(o.raw)) : undefined;
   }
   async withdrawalState(id: number): Promise<WithdrawalL1State> {
-    const w = decode(WdWire, fromHex((await this.rpc.call<{ raw: string }>('rollup_withdrawalL1', [id])).raw));
+    const w = decode(WdWire, fromHex((await this.rpc.call<{ raw: string }>('rollup_withdrawalL1', this.p(id))).raw));
     return w.proven ? { proven: w.proven, finalized: w.finalized === 1 } : { finalized: w.finalized === 1 };
   }
   async balance(address: Uint8Array) {

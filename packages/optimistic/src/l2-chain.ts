@@ -1,12 +1,26 @@
 /**
  * The L2 chain held by every L2 node: blocks, the authenticated state after every operation
  * (so any intermediate root of a dispute can be produced and proven), and indexes for
- * transactions and withdrawals. In memory: the L2 is rebuilt from L1 data on start.
+ * transactions and withdrawals. In memory by default (rebuilt from L1 data on start); with an
+ * `L2Store` every block is written through to lmdb in one transaction and reloaded on restart.
  */
 import { merkleRoot } from '@strata/chain';
 import { blake2b256, bytesEqual, encode, fixedBytes, struct, toHex, uint, utf8 } from '@strata/primitives';
 import { encodeTx, getAccount, verifyRawTx, type Account, type VerifiedTx } from '@strata/runtime';
-import { EMPTY_ROOT, executeWithWitness, MemoryNodeStore, OverlayView, SparseMerkleTree, TreeReader, type StateReader, type Witness } from '@strata/state';
+import { StrataError } from '@strata/primitives';
+import {
+  EMPTY_ROOT,
+  executeWithWitness,
+  LayeredNodeReader,
+  MemoryNodeStore,
+  OverlayView,
+  SparseMerkleTree,
+  TreeReader,
+  type NodeReader,
+  type StateReader,
+  type Witness,
+} from '@strata/state';
+import type { L2Store, StoredRun } from './l2-store.js';
 import { decodeOp, opHash, opLeaf } from './ops.js';
 import { accountAtIndex, applyL2Op, expandTransfer, type L2Env, type L2OpResult } from './stf.js';
 
@@ -54,12 +68,19 @@ const HDR = utf8('strata-l2-header');
 
 /** The L2 chain. */
 export class L2Chain {
-  readonly nodes = new MemoryNodeStore();
+  /** Tree nodes of every root the chain produced (memory, or the store's pages). */
+  readonly nodes: NodeReader;
+  /** Nodes of the block being built, before its commit (store mode). */
+  private readonly pending = new MemoryNodeStore();
   private blocks: L2Block[];
   private readonly txIndex = new Map<string, { number: number; index: number }>();
   private readonly withdrawals = new Map<number, number>();
 
-  constructor(readonly env: L2Env) {
+  constructor(
+    readonly env: L2Env,
+    private readonly store?: L2Store,
+  ) {
+    this.nodes = store ? new LayeredNodeReader(this.pending, store.state.nodeReader) : this.pending;
     const genesis: L2Block = {
       number: 0,
       hash: blake2b256(utf8(`strata-l2-genesis:${env.rollup.rollupId}:${env.rollup.l2ChainId}`)),
@@ -75,6 +96,46 @@ export class L2Chain {
       results: [],
     };
     this.blocks = [genesis];
+    if (store) {
+      store.checkIdentity({ rollupId: env.rollup.rollupId, l2ChainId: env.rollup.l2ChainId, genesis: genesis.hash });
+      this.load(store);
+    }
+  }
+
+  /**
+   * Reloads the stored blocks: each must extend the previous one, and the head's state root must
+   * be readable from the stored tree; anything after the first block that fails is dropped (it
+   * is re-derived from L1), never trusted.
+   */
+  private load(store: L2Store): void {
+    for (const b of store.loadBlocks()) {
+      const parent = this.head;
+      const ok = b.number === parent.number + 1 && bytesEqual(b.parentHash, parent.hash) && b.opRoots.length === b.allOps.length && bytesEqual(b.opRoots[b.opRoots.length - 1] ?? parent.stateRoot, b.stateRoot);
+      if (!ok) {
+        store.truncateBlocks(parent.number);
+        break;
+      }
+      this.blocks.push(b);
+      this.index(b);
+    }
+    const head = this.head;
+    if (head.number > 0) {
+      // Walks from the head root: throws STATE_MISSING_NODE if its nodes were not committed.
+      new TreeReader(this.nodes, head.stateRoot).get(new Uint8Array(32));
+      const leaves = head.allOps.map((o) => opLeaf(head.number, head.timestamp, opHash(o)));
+      const hash = blake2b256(
+        encode(HeaderCodec, { number: head.number, parentHash: head.parentHash, timestamp: head.timestamp, delayedReads: head.delayedReads, opsRoot: merkleRoot(leaves), stateRoot: head.stateRoot }),
+        HDR,
+      );
+      if (!bytesEqual(hash, head.hash)) throw new StrataError('INTERNAL', `stored L2 block ${head.number} does not hash to its recorded hash; the data dir is corrupt`);
+    }
+  }
+
+  private index(b: L2Block): void {
+    b.results.forEach((r, index) => {
+      if (r.txHash && r.status !== 'skipped') this.txIndex.set(toHex(r.txHash), { number: b.number, index });
+      for (const e of r.events) if (e.module === 'l2bridge' && e.type === 'withdrawal') this.withdrawals.set(Number(e.data.id), b.number);
+    });
   }
 
   get head(): L2Block {
@@ -111,12 +172,15 @@ export class L2Chain {
     const results: L2OpResult[] = [];
     let root = parent.stateRoot;
     const tree = new SparseMerkleTree(this.nodes);
+    const runs: StoredRun[] = [];
+    const locs = this.store ? { locs: this.store.state.locations } : {};
     const run = (op: Uint8Array, sequenced: boolean, tx?: VerifiedTx) => {
       const view = new OverlayView(new TreeReader(this.nodes, root));
       const r = applyL2Op(view, this.env, { number, timestamp: content.timestamp }, op);
       if (sequenced && dropSkipped && r.status === 'skipped') return;
-      const up = tree.update(root, view.changes());
-      this.nodes.addAll(up.newNodes);
+      const up = tree.update(root, view.changes(), locs);
+      this.pending.addAll(up.newNodes);
+      if (this.store) runs.push({ nodes: up.newNodes, root: up.root, rootLoc: up.rootLoc });
       root = up.root;
       allOps.push(op);
       opRoots.push(root);
@@ -154,17 +218,20 @@ export class L2Chain {
       results,
     };
     if (content.txs) block.txs = txs;
+    if (this.store) {
+      // One transaction per block; a disk fault throws here, before the block joins the chain.
+      this.store.commitBlock(block, runs);
+      this.pending.nodes.clear();
+    }
     this.blocks.push(block);
-    results.forEach((r, index) => {
-      if (r.txHash && r.status !== 'skipped') this.txIndex.set(toHex(r.txHash), { number, index });
-      for (const e of r.events) if (e.module === 'l2bridge' && e.type === 'withdrawal') this.withdrawals.set(Number(e.data.id), number);
-    });
+    this.index(block);
     return block;
   }
 
   /** Drops every block after `number`; returns the dropped blocks (oldest first). */
   truncate(number: number): L2Block[] {
     if (number >= this.head.number) return [];
+    this.store?.truncateBlocks(number);
     const dropped = this.blocks.splice(number + 1);
     for (const b of dropped) {
       for (const r of b.results) if (r.txHash) this.txIndex.delete(toHex(r.txHash));

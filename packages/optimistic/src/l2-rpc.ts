@@ -5,11 +5,13 @@
  */
 import { encodeAddress, fromHex, fromQuantity, toHex, toQuantity } from '@strata/primitives';
 import { RpcError, RpcServer, SubscriptionHub, type MethodSpec, type RpcServerOptions } from '@strata/rpc';
-import { parseAddress, txToJson, type VerifiedTx } from '@strata/runtime';
+import { accountKey, parseAddress, txToJson, type VerifiedTx } from '@strata/runtime';
+import { verifyProof } from '@strata/state';
 import type { L2Block } from './l2-chain.js';
 import { GAME_CHALLENGER_WON, GAME_OPEN, GAME_PROPOSER_WON, TURN_PROPOSER } from './parent-modules.js';
 import { isOutputFinalView, withdrawalStage } from './withdrawal-stage.js';
 import type { RollupNode } from './rollup-node.js';
+import { l1DataSize } from './stf.js';
 
 function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, unknown> {
   const o = node.derivation.originOf(b.number);
@@ -22,7 +24,7 @@ function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, 
     operations: b.allOps.length,
     l1Origin: o ? toQuantity(o.l1Height) : null,
     transactions: full
-      ? b.results.map((r, i) => ({ index: i, kind: r.kind, status: r.status, hash: r.txHash ? toHex(r.txHash) : null, error: r.error ?? null }))
+      ? b.results.map((r, i) => ({ index: i, kind: r.kind, status: r.status, hash: r.txHash ? toHex(r.txHash) : null, error: r.error ?? null, events: r.events }))
       : b.results.filter((r) => r.txHash).map((r) => toHex(r.txHash as Uint8Array)),
   };
 }
@@ -78,6 +80,28 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
       maxParams: 0,
       handler: () => ({ chainId: toQuantity(node.env.config.chainId), name: node.env.config.name, addressPrefix: prefix, rollupId: node.opts.rollup.rollupId, challengeWindow: node.opts.rollup.challengeWindow, fees: { perByte: '0x0', perCompute: toQuantity(node.env.config.fees.perCompute), burnBps: 0 } }),
     },
+    rollup_getConfig: {
+      maxParams: 0,
+      description: "The rollup's protocol parameters (what the L1 modules enforce): windows in L1 blocks, bonds, batcher, limits.",
+      handler: () => {
+        const c = node.opts.rollup;
+        return {
+          rollupId: c.rollupId,
+          l2ChainId: c.l2ChainId,
+          l2AddressPrefix: c.l2AddressPrefix,
+          batcher: toHex(c.batcher),
+          challengeWindow: c.challengeWindow,
+          clockBlocks: c.clockBlocks,
+          proposerBond: c.proposerBond.toString(),
+          challengerBond: c.challengerBond.toString(),
+          bondBurnBps: c.bondBurnBps,
+          sequencingWindow: c.sequencingWindow,
+          maxBatchBytes: c.maxBatchBytes,
+          maxBatchOps: c.maxBatchOps,
+          maxTimestampDriftMs: c.maxTimestampDriftMs,
+        };
+      },
+    },
     chain_subscribe: {
       minParams: 1,
       maxParams: 1,
@@ -114,7 +138,7 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
         const r = b.results[loc.index];
         if (!r) return null;
         const h = node.heads();
-        return { transactionHash: String(p[0]), blockNumber: toQuantity(loc.number), status: r.status === 'ok' ? '0x1' : '0x0', error: r.error ?? null, events: r.events, safety: loc.number <= h.finalized ? 'finalized' : loc.number <= h.safe ? 'safe' : 'unsafe' };
+        return { transactionHash: String(p[0]), blockNumber: toQuantity(loc.number), status: r.status === 'ok' ? '0x1' : '0x0', error: r.error ?? null, events: r.events, l1Fee: toQuantity(r.l1Fee ?? 0n), l1DataSize: toQuantity(r.l1Fee === undefined || b.allOps[loc.index] === undefined ? 0 : l1DataSize(b.allOps[loc.index] as Uint8Array)), safety: loc.number <= h.finalized ? 'finalized' : loc.number <= h.safe ? 'safe' : 'unsafe' };
       },
     },
     state_getAccount: {
@@ -126,6 +150,21 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
         const b = node.chain.get(n) as L2Block;
         const acct = node.chain.account(a, b.stateRoot);
         return { address: encodeAddress(prefix, a), balance: toQuantity(acct.balance), nonce: toQuantity(acct.nonce), nextNonce: toQuantity(node.isSequencer ? node.nextNonce(a) : acct.nonce), blockNumber: toQuantity(n) };
+      },
+    },
+    state_getProof: {
+      minParams: 1,
+      maxParams: 2,
+      description: 'Merkle proof of an account (address) or of a raw 32-byte state key (token balances, pools), at an L2 block.',
+      handler: (p) => {
+        const raw = String(p[0]);
+        const key = raw.startsWith('0x') && raw.length === 66 ? hash32(raw) : accountKey(addr(p[0]));
+        const n = tagged(p[1]);
+        const b = node.chain.get(n);
+        if (!b) throw RpcError.notFound(`no L2 block ${n}`);
+        const { value, proof } = node.chain.proof(key, b.stateRoot);
+        verifyProof(b.stateRoot, key, proof); // never serve a proof that does not verify
+        return { key: toHex(key), value: value ? toHex(value) : null, proof: proof.map(toHex), stateRoot: toHex(b.stateRoot), blockNumber: toQuantity(n), blockHash: toHex(b.hash) };
       },
     },
     mempool_status: { maxParams: 0, handler: () => ({ count: toQuantity(node.poolSize) }) },

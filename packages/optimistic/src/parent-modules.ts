@@ -13,7 +13,6 @@ import {
   encode,
   fixedBytes,
   list,
-  optional,
   StrataError,
   struct,
   toHex,
@@ -51,10 +50,23 @@ import {
 import { encodeOp, opHash, opLeaf } from './ops.js';
 import { applyL2Op, makeL2Env, WithdrawalCodec, withdrawalKey, type L2Env } from './stf.js';
 
-/** Module names. */
-export const BRIDGE_MODULE = 'op_bridge';
-export const INBOX_MODULE = 'op_inbox';
-export const DISPUTES_MODULE = 'op_disputes';
+/** Base names of the three settlement modules; one instance per rollup is `<base>/<rollupId>`. */
+export const MODULE_BASE = { bridge: 'op_bridge', inbox: 'op_inbox', disputes: 'op_disputes' } as const;
+const BRIDGE_MODULE = MODULE_BASE.bridge;
+const INBOX_MODULE = MODULE_BASE.inbox;
+const DISPUTES_MODULE = MODULE_BASE.disputes;
+
+/** The module names of one rollup's instance on its parent chain. */
+export interface RollupModuleNames {
+  bridge: string;
+  inbox: string;
+  disputes: string;
+}
+
+/** Module names of rollup `rollupId` (its chain id): `op_bridge/<id>`, `op_inbox/<id>`, `op_disputes/<id>`. */
+export function rollupModuleNames(rollupId: number): RollupModuleNames {
+  return { bridge: `${BRIDGE_MODULE}/${rollupId}`, inbox: `${INBOX_MODULE}/${rollupId}`, disputes: `${DISPUTES_MODULE}/${rollupId}` };
+}
 
 const u64 = (n: number) => bigintToFixed(BigInt(n), 8);
 
@@ -89,7 +101,10 @@ export const ForceTxArgs = struct('ForceTxArgs', { rollupId: uint, raw: varBytes
 export const ProposeArgs = struct('ProposeArgs', { rollupId: uint, batchIndex: uint, stateRoot: fixedBytes(32) });
 /** `op_disputes.challenge` */
 export const ChallengeArgs = struct('ChallengeArgs', { rollupId: uint, outputIndex: uint });
-/** `op_disputes.defend`: the proposer posts the state root at the midpoint. */
+/**
+ * `op_disputes.defend`: the defender posts the state root at the midpoint. The output's proposer
+ * defends first; once a defender lost, any party may take the empty slot with a bond.
+ */
 export const DefendArgs = struct('DefendArgs', { rollupId: uint, gameId: uint, root: fixedBytes(32) });
 /** `op_disputes.bisect`: the challenger agrees or disagrees with the midpoint root. */
 export const BisectArgs = struct('BisectArgs', { rollupId: uint, gameId: uint, agree: bool });
@@ -101,7 +116,8 @@ export const StepArgs = struct('StepArgs', {
   blockNumber: uint,
   timestamp: uint,
   op: varBytes(128 * 1024),
-  siblings: list(optional(fixedBytes(32)), 64),
+  /** Sibling hashes from the leaf up, exactly as many as `(index, count)` dictates. */
+  siblings: list(fixedBytes(32), 64),
   witness: list(varBytes(4096), 20_000),
 });
 /** `op_disputes.timeout` and `op_disputes.reclaimBond` */
@@ -129,6 +145,8 @@ export interface OutputRecord {
   status: number;
   openGames: number;
   bond: bigint;
+  /** Games ever opened against this output (each costs twice the one before). */
+  games: number;
 }
 
 /** Codec of an output root record (state and RPC wire form). */
@@ -143,31 +161,51 @@ export const OutputCodec: Codec<OutputRecord> = struct('Output', {
   status: uint,
   openGames: uint,
   bond: uintBig(128),
+  games: uint,
 });
 
-/** Output bookkeeping: count, and the last live output (index + 1; 0 = genesis anchor). */
+/**
+ * Output bookkeeping: count, the last live output (index + 1; 0 = genesis anchor), and the
+ * finality cursor: every output below `finalCursor` is discarded or final for good.
+ */
 export interface OutputsMeta {
   count: number;
   lastLive: number;
   gameCount: number;
+  finalCursor: number;
 }
-const OutputsMetaCodec: Codec<OutputsMeta> = struct('OutputsMeta', { count: uint, lastLive: uint, gameCount: uint });
+/** Codec of the output bookkeeping (state and RPC wire form). */
+export const OutputsMetaCodec: Codec<OutputsMeta> = struct('OutputsMeta', { count: uint, lastLive: uint, gameCount: uint, finalCursor: uint });
 
 /** Game status. */
 export const GAME_OPEN = 0;
 export const GAME_CHALLENGER_WON = 1;
+/** The defender (the proposer, or whoever took over its defence) won. */
 export const GAME_PROPOSER_WON = 2;
 export const GAME_VOID = 3;
 /** Whose move it is. */
 export const TURN_PROPOSER = 0;
 export const TURN_CHALLENGER = 1;
 
-/** A bisection game over operation indices (lo, hi]: both agree on rootLo, disagree on rootHi. */
+/**
+ * A bisection game over operation indices (lo, hi]: both agree on rootLo, disagree on rootHi.
+ * `proposer` is the current defender: the output's proposer at first; when a defender loses,
+ * its bond goes to the challenger, the game restarts over the whole output and the slot is
+ * empty (zero address) until any party takes it with `defenderBond`. The challenger wins for
+ * good only when the slot stays empty for a whole clock.
+ */
 export interface GameRecord {
   outputIndex: number;
   challenger: Uint8Array;
   proposer: Uint8Array;
   bond: bigint;
+  /** Bond the current defender locked (0 for the output's proposer, whose output bond stands). */
+  defenderBond: bigint;
+  /** Defenders beaten so far (the next takes the slot with proposerBond × 2^defenses). */
+  defenses: number;
+  /** What the resolution paid the winner and burned (0 while open). */
+  payout: bigint;
+  burned: bigint;
   lo: number;
   hi: number;
   rootLo: Uint8Array;
@@ -186,6 +224,10 @@ export const GameCodec: Codec<GameRecord> = struct('Game', {
   challenger: fixedBytes(20),
   proposer: fixedBytes(20),
   bond: uintBig(128),
+  defenderBond: uintBig(128),
+  defenses: uint,
+  payout: uintBig(128),
+  burned: uintBig(128),
   lo: uint,
   hi: uint,
   rootLo: fixedBytes(32),
@@ -258,7 +300,7 @@ export function readBatch(r: Reader, rollupId: number, b: number): BatchRecord |
 /** Reads output bookkeeping. */
 export function readOutputsMeta(r: Reader, rollupId: number): OutputsMeta {
   const raw = r.get(k(DISPUTES_MODULE, rollupId, 'meta'));
-  return raw ? decode(OutputsMetaCodec, raw) : { count: 0, lastLive: 0, gameCount: 0 };
+  return raw ? decode(OutputsMetaCodec, raw) : { count: 0, lastLive: 0, gameCount: 0, finalCursor: 0 };
 }
 function writeOutputsMeta(v: StateView, rollupId: number, m: OutputsMeta): void {
   v.put(k(DISPUTES_MODULE, rollupId, 'meta'), encode(OutputsMetaCodec, m));
@@ -304,21 +346,50 @@ export function outputAnchor(r: Reader, rollupId: number, out: OutputRecord): { 
   return { root: p.stateRoot, opEnd: p.opEnd, l2Block: p.l2Block };
 }
 
-/**
- * Whether withdrawals may finalize against output `i` at L1 height `height`: not discarded, its
- * window passed, no open game against it, and the same holds for its parent chain back to the
- * last output that already satisfied it.
- */
-export function isOutputFinal(r: Reader, rollupId: number, i: number, height: number, window: number): boolean {
-  let idx = i;
-  for (let depth = 0; depth < 10_000; depth++) {
-    const o = readOutput(r, rollupId, idx);
-    if (!o || o.status === OUTPUT_DISCARDED || o.openGames > 0 || height < o.l1Height + window) return false;
-    if (o.parent === 0) return true;
-    idx = o.parent - 1;
-  }
-  return false;
+/** Whether output `o` on its own is past its window with no open game (its ancestry aside). */
+function ownFinal(o: OutputRecord, height: number, window: number): boolean {
+  return o.status !== OUTPUT_DISCARDED && o.openGames === 0 && height >= o.l1Height + window;
 }
+
+/**
+ * Moves the finality cursor over at most `maxSteps` outputs. Live outputs form one chain in index
+ * order (a discard removes an output and every later one), so output j is final for good once
+ * every output below it is discarded or final and j itself is past its window with no open game:
+ * no game can open against it or an ancestor any more. Returns the new cursor.
+ */
+export function advanceFinality(view: StateView, rollupId: number, height: number, window: number, maxSteps: number): number {
+  const meta = readOutputsMeta(view, rollupId);
+  let c = meta.finalCursor;
+  for (let n = 0; n < maxSteps && c < meta.count; n++) {
+    const o = readOutput(view, rollupId, c) as OutputRecord;
+    if (o.status !== OUTPUT_DISCARDED && !ownFinal(o, height, window)) break;
+    c++;
+  }
+  if (c !== meta.finalCursor) writeOutputsMeta(view, rollupId, { ...meta, finalCursor: c });
+  return c;
+}
+
+/**
+ * Whether withdrawals may finalize against output `i` at L1 height `height`: not discarded and
+ * below the finality cursor — O(1). Read-only callers (RPC, CLI) also count the outputs the
+ * cursor would pass now, looking at most `lookahead` outputs past it.
+ */
+export function isOutputFinal(r: Reader, rollupId: number, i: number, height: number, window: number, lookahead = 64): boolean {
+  const o = readOutput(r, rollupId, i);
+  if (!o || o.status === OUTPUT_DISCARDED) return false;
+  const meta = readOutputsMeta(r, rollupId);
+  if (i < meta.finalCursor) return true;
+  if (i - meta.finalCursor >= lookahead) return false;
+  for (let j = meta.finalCursor; j <= i; j++) {
+    const x = readOutput(r, rollupId, j) as OutputRecord;
+    if (x.status !== OUTPUT_DISCARDED && !ownFinal(x, height, window)) return false;
+  }
+  return true;
+}
+
+/** Outputs the cursor may pass per L1 block (end-of-block hook) and per finalizing call. */
+export const FINALITY_STEPS_PER_BLOCK = 32;
+export const FINALITY_STEPS_PER_CALL = 16;
 
 // ---------------------------------------------------------------- the modules
 
@@ -330,14 +401,33 @@ function dispute(msg: string, meta: Record<string, unknown> = {}): never {
   throw new StrataError('L2_DISPUTE', msg, meta);
 }
 
-/** Pays a resolved game: the winner gets its bond back and the loser's minus the burned share. */
-function settleBonds(view: StateView, cfg: RollupConfig, winner: Uint8Array, winnerBond: bigint, loserBond: bigint): { paid: bigint; burned: bigint } {
-  const burned = (loserBond * BigInt(cfg.bondBurnBps)) / 10_000n;
-  const paid = winnerBond + loserBond - burned;
-  const pool = bondAddress(cfg.rollupId);
-  transfer(view, pool, winner, paid);
-  if (burned > 0n) burn(view, pool, burned);
-  return { paid, burned };
+const ZERO_ADDRESS = new Uint8Array(20);
+/** Bonds double per repeat, up to 2^MAX_BOND_DOUBLINGS times the base. */
+const MAX_BOND_DOUBLINGS = 20;
+
+/** Whether a game's defender slot is empty (a defender lost and no one took over yet). */
+export function defenderSlotEmpty(g: GameRecord): boolean {
+  return bytesEqual(g.proposer, ZERO_ADDRESS);
+}
+
+/** Bond a challenger locks to open the next game against `out` (doubles with every game). */
+export function challengeBond(cfg: RollupConfig, out: Pick<OutputRecord, 'games'>): bigint {
+  return cfg.challengerBond << BigInt(Math.min(out.games, MAX_BOND_DOUBLINGS));
+}
+
+/** Bond a party locks to take over the defence of game `g` (doubles with every beaten defender). */
+export function takeoverBond(cfg: RollupConfig, g: Pick<GameRecord, 'defenses'>): bigint {
+  return cfg.proposerBond << BigInt(Math.min(g.defenses, MAX_BOND_DOUBLINGS));
+}
+
+/** The clock limit of the player to move: `takeoverBlocks` for an empty defender slot, else `clockBlocks`. */
+export function clockLimit(cfg: RollupConfig, g: GameRecord): number {
+  return defenderSlotEmpty(g) ? cfg.takeoverBlocks : cfg.clockBlocks;
+}
+
+/** Clock time the player to move has used, counting the blocks since the last move. */
+export function moverClock(g: GameRecord, height: number): number {
+  return (g.turn === TURN_PROPOSER ? g.proposerClock : g.challengerClock) + (height - g.lastMove);
 }
 
 /** Discards output `i` and every output after it; the next proposal builds on its parent. */
@@ -359,37 +449,102 @@ function discardFrom(view: StateView, cfg: RollupConfig, i: number): number[] {
   return discarded;
 }
 
-function resolveGame(ctx: { view: StateView; emit: (t: string, d: Record<string, string | number | boolean>) => void }, cfg: RollupConfig, gameId: number, g: GameRecord, challengerWon: boolean, reason: string): void {
+type Ctx = { view: StateView; block: { height: number }; emit: (t: string, d: Record<string, string | number | boolean>) => void };
+
+/** Pays `amount` minus the burned share to `to`; returns what was paid and burned. */
+function payLoserBond(view: StateView, cfg: RollupConfig, to: Uint8Array, amount: bigint): { paid: bigint; burned: bigint } {
+  const burned = (amount * BigInt(cfg.bondBurnBps)) / 10_000n;
+  const paid = amount - burned;
+  const pool = bondAddress(cfg.rollupId);
+  if (paid > 0n) transfer(view, pool, to, paid);
+  if (burned > 0n) burn(view, pool, burned);
+  return { paid, burned };
+}
+
+/** The base of a game over output `out`: its whole range, as when it opened. */
+function gameBase(view: Reader, cfg: RollupConfig, out: OutputRecord): Pick<GameRecord, 'lo' | 'hi' | 'rootLo' | 'rootHi' | 'turn'> {
+  const anchor = outputAnchor(view, cfg.rollupId, out);
+  return { lo: anchor.opEnd, hi: out.opEnd, rootLo: anchor.root, rootHi: out.stateRoot, turn: out.opEnd - anchor.opEnd > 1 ? TURN_PROPOSER : TURN_CHALLENGER };
+}
+
+/** Ends a game: the output is no longer disputed by it. */
+function closeGame(ctx: Ctx, cfg: RollupConfig, gameId: number, g: GameRecord, status: number): void {
   const out = readOutput(ctx.view, cfg.rollupId, g.outputIndex) as OutputRecord;
-  if (out.status === OUTPUT_DISCARDED && challengerWon) {
-    // The root was already discarded (another game or an ancestor): nothing to win, bond returned.
+  writeGame(ctx.view, cfg.rollupId, gameId, { ...g, status });
+  writeOutput(ctx.view, cfg.rollupId, g.outputIndex, { ...out, openGames: Math.max(0, out.openGames - 1) });
+}
+
+/** Returns the bonds still locked in a game whose output was discarded by something else. */
+function voidIfDiscarded(ctx: Ctx, cfg: RollupConfig, gameId: number, g: GameRecord, reason: string): boolean {
+  const out = readOutput(ctx.view, cfg.rollupId, g.outputIndex) as OutputRecord;
+  if (out.status !== OUTPUT_DISCARDED) return false;
+  const pool = bondAddress(cfg.rollupId);
+  transfer(ctx.view, pool, g.challenger, g.bond);
+  if (g.defenderBond > 0n && !defenderSlotEmpty(g)) transfer(ctx.view, pool, g.proposer, g.defenderBond);
+  closeGame(ctx, cfg, gameId, { ...g, payout: 0n, burned: 0n }, GAME_VOID);
+  ctx.emit('gameResolved', { gameId, outputIndex: g.outputIndex, winner: 'none', reason: `${reason}; output already discarded`, bondMoved: '0', burned: '0' });
+  return true;
+}
+
+/** The challenger lost (one-step proof or its clock): its bond goes to the defender. */
+function defenderWins(ctx: Ctx, cfg: RollupConfig, gameId: number, g: GameRecord, reason: string): void {
+  if (voidIfDiscarded(ctx, cfg, gameId, g, reason)) return;
+  const pool = bondAddress(cfg.rollupId);
+  const { paid, burned } = payLoserBond(ctx.view, cfg, g.proposer, g.bond);
+  if (g.defenderBond > 0n) transfer(ctx.view, pool, g.proposer, g.defenderBond); // a takeover's own bond back
+  closeGame(ctx, cfg, gameId, { ...g, payout: paid, burned }, GAME_PROPOSER_WON);
+  ctx.emit('gameResolved', { gameId, outputIndex: g.outputIndex, winner: 'defender', defender: toHex(g.proposer), reason, bondMoved: paid.toString(), burned: burned.toString() });
+}
+
+/**
+ * The defender lost (one-step proof or its clock). Its bond goes to the challenger; when it was
+ * the output's proposer, the output's bond does. The root is not discarded yet: a wrong midpoint
+ * proves the defender wrong, not the root. The game restarts over the whole output with the
+ * slot empty; when no one takes it within a clock (or the slot was already empty), the
+ * challenger wins and the root and every later one are discarded.
+ */
+function defenderLoses(ctx: Ctx, cfg: RollupConfig, gameId: number, g: GameRecord, reason: string): void {
+  if (voidIfDiscarded(ctx, cfg, gameId, g, reason)) return;
+  const out = readOutput(ctx.view, cfg.rollupId, g.outputIndex) as OutputRecord;
+  if (defenderSlotEmpty(g)) {
+    // No one defended the root within a clock: the challenger wins for good.
     transfer(ctx.view, bondAddress(cfg.rollupId), g.challenger, g.bond);
-    writeGame(ctx.view, cfg.rollupId, gameId, { ...g, status: GAME_VOID });
-    writeOutput(ctx.view, cfg.rollupId, g.outputIndex, { ...out, openGames: Math.max(0, out.openGames - 1) });
-    ctx.emit('gameResolved', { gameId, outputIndex: g.outputIndex, winner: 'none', reason: `${reason}; output already discarded`, bondMoved: '0', burned: '0' });
-    return;
-  }
-  if (challengerWon) {
-    const { paid, burned } = settleBonds(ctx.view, cfg, g.challenger, g.bond, out.bond);
-    writeOutput(ctx.view, cfg.rollupId, g.outputIndex, { ...out, bond: 0n, openGames: Math.max(0, out.openGames - 1) });
     const discarded = discardFrom(ctx.view, cfg, g.outputIndex);
-    writeGame(ctx.view, cfg.rollupId, gameId, { ...g, status: GAME_CHALLENGER_WON });
+    closeGame(ctx, cfg, gameId, { ...g, payout: g.payout, burned: g.burned }, GAME_CHALLENGER_WON);
     ctx.emit('gameResolved', {
       gameId,
       outputIndex: g.outputIndex,
       winner: 'challenger',
       challenger: toHex(g.challenger),
       reason,
-      bondMoved: (paid - g.bond).toString(),
-      burned: burned.toString(),
+      bondMoved: g.payout.toString(),
+      burned: g.burned.toString(),
       discarded: discarded.join(','),
     });
-  } else {
-    const { paid, burned } = settleBonds(ctx.view, cfg, g.proposer, 0n, g.bond);
-    writeOutput(ctx.view, cfg.rollupId, g.outputIndex, { ...out, openGames: Math.max(0, out.openGames - 1) });
-    writeGame(ctx.view, cfg.rollupId, gameId, { ...g, status: GAME_PROPOSER_WON });
-    ctx.emit('gameResolved', { gameId, outputIndex: g.outputIndex, winner: 'proposer', proposer: toHex(g.proposer), reason, bondMoved: paid.toString(), burned: burned.toString() });
+    return;
   }
+  const isProposer = g.defenderBond === 0n;
+  const lost = isProposer ? out.bond : g.defenderBond;
+  const { paid, burned } = payLoserBond(ctx.view, cfg, g.challenger, lost);
+  if (isProposer) writeOutput(ctx.view, cfg.rollupId, g.outputIndex, { ...out, bond: 0n });
+  const base = gameBase(ctx.view, cfg, out);
+  const next: GameRecord = {
+    ...g,
+    ...base,
+    proposer: ZERO_ADDRESS,
+    defenderBond: 0n,
+    defenses: g.defenses + 1,
+    payout: g.payout + paid,
+    burned: g.burned + burned,
+    midRoot: new Uint8Array(32),
+    turn: TURN_PROPOSER,
+    proposerClock: 0,
+    challengerClock: 0,
+    lastMove: ctx.block.height,
+  };
+  writeGame(ctx.view, cfg.rollupId, gameId, next);
+  ctx.emit('defenderLost', { gameId, outputIndex: g.outputIndex, defender: toHex(g.proposer), reason, bondMoved: paid.toString(), burned: burned.toString(), nextBond: takeoverBond(cfg, next).toString() });
+  if (base.hi === base.lo) defenderLoses(ctx, cfg, gameId, next, `${reason}; an empty range has nothing to defend`);
 }
 
 function openGame(ctx: TxContext, cfg: RollupConfig, gameId: number): GameRecord {
@@ -399,13 +554,20 @@ function openGame(ctx: TxContext, cfg: RollupConfig, gameId: number): GameRecord
   return g;
 }
 
-/** Charges the mover's clock for the time since the last move; throws when it ran out. */
-function tick(ctx: TxContext, cfg: RollupConfig, g: GameRecord): GameRecord {
+/**
+ * Charges the mover's clock for the time since the last move (throws when it ran out: the game
+ * is decided by `timeout`), then extends the next mover's clock so it always has at least
+ * `clockExtensionBlocks` left: a move in a clock's last block never wins on time.
+ */
+function tick(ctx: TxContext, cfg: RollupConfig, g: GameRecord, nextTurn: number): GameRecord {
+  if (moverClock(g, ctx.block.height) > clockLimit(cfg, g)) dispute('clock ran out: the game can only be resolved by timeout now');
   const spent = ctx.block.height - g.lastMove;
-  const next = { ...g, lastMove: ctx.block.height, moves: g.moves + 1 };
+  const next = { ...g, lastMove: ctx.block.height, moves: g.moves + 1, turn: nextTurn };
   if (g.turn === TURN_PROPOSER) next.proposerClock = g.proposerClock + spent;
   else next.challengerClock = g.challengerClock + spent;
-  if (next.proposerClock > cfg.clockBlocks || next.challengerClock > cfg.clockBlocks) dispute('clock ran out: the game can only be resolved by timeout now');
+  const cap = Math.max(0, cfg.clockBlocks - cfg.clockExtensionBlocks);
+  if (nextTurn === TURN_PROPOSER) next.proposerClock = Math.min(next.proposerClock, cap);
+  else next.challengerClock = Math.min(next.challengerClock, cap);
   return next;
 }
 
@@ -432,16 +594,27 @@ export function executeStepOnWitness(env: L2Env, preRoot: Uint8Array, witness: U
 
 /**
  * The settlement modules for one rollup, to add to the parent chain's runtime:
- * `runtime: [bankModule, ...optimisticParentModules(cfg)]`.
+ * `runtime: [bankModule, ...parentModules(cfgA), ...parentModules(cfgB)]`. Their names carry the
+ * rollup's chain id (`rollupModuleNames`), so any number of rollups fit on one parent; the
+ * parent's registry refuses two with one chain id, and `Chain.open` one with the parent's id.
  */
-export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
+export function parentModules(cfgIn: RollupConfig): Module[] {
   const cfg = checkRollupConfig(cfgIn);
+  const names = rollupModuleNames(cfg.rollupId);
+  const settles = { chainId: cfg.rollupId, instance: `optimistic/${cfg.rollupId}` };
   const env = makeL2Env(cfg);
   const escrow = escrowAddress(cfg.rollupId);
   const bonds = bondAddress(cfg.rollupId);
+  /** Moves the finality cursor (bounded) and says whether output `i` is final. */
+  const finalNow = (view: StateView, height: number, i: number): boolean => {
+    const o = readOutput(view, cfg.rollupId, i);
+    if (!o || o.status === OUTPUT_DISCARDED) return false;
+    return i < advanceFinality(view, cfg.rollupId, height, cfg.challengeWindow, FINALITY_STEPS_PER_CALL);
+  };
 
   const bridge: Module = {
-    name: BRIDGE_MODULE,
+    name: names.bridge,
+    settles,
     methods: {
       deposit(ctx, args) {
         const a = decode(DepositArgs, args);
@@ -461,6 +634,16 @@ export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
         if (out.status === OUTPUT_DISCARDED) throw new StrataError('L2_WITHDRAWAL', `output ${a.outputIndex} was discarded by a fraud proof; prove against a live output`);
         const st = readWithdrawalState(ctx.view, cfg.rollupId, a.withdrawal.id);
         if (st.finalized) throw new StrataError('L2_WITHDRAWAL', `withdrawal ${a.withdrawal.id} is already finalized`);
+        if (st.proven) {
+          // A proof against a live output stands (OptimismPortal2): replacing it would restart
+          // the wait, so anyone could postpone someone else's withdrawal for ever.
+          const prev = readOutput(ctx.view, cfg.rollupId, st.proven.outputIndex) as OutputRecord;
+          if (prev.status !== OUTPUT_DISCARDED) {
+            throw new StrataError('L2_WITHDRAWAL', `withdrawal ${a.withdrawal.id} is already proven against live output ${st.proven.outputIndex}; it can be proven again only if that output is discarded`, {
+              outputIndex: st.proven.outputIndex,
+            });
+          }
+        }
         ctx.charge(a.proof.reduce((n, p) => n + Math.ceil(p.length / 32), 0) * ctx.config.compute.perWord);
         const proven = verifyProof(out.stateRoot, withdrawalKey(a.withdrawal.id), a.proof).value;
         if (!proven || !bytesEqual(proven, encode(WithdrawalCodec, a.withdrawal))) {
@@ -480,7 +663,7 @@ export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
         if (out.status === OUTPUT_DISCARDED) {
           throw new StrataError('L2_WITHDRAWAL', `withdrawal ${a.id} was proven against output ${st.proven.outputIndex}, which was discarded; prove it again against a live output`);
         }
-        if (!isOutputFinal(ctx.view, cfg.rollupId, st.proven.outputIndex, ctx.block.height, cfg.challengeWindow)) {
+        if (!finalNow(ctx.view, ctx.block.height, st.proven.outputIndex)) {
           throw new StrataError('L2_WITHDRAWAL', `output ${st.proven.outputIndex} is still in its challenge window (until L1 block ${out.l1Height + cfg.challengeWindow}) or disputed`, {
             readyAt: out.l1Height + cfg.challengeWindow,
           });
@@ -494,7 +677,8 @@ export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
     },
   };
   const inbox: Module = {
-    name: INBOX_MODULE,
+    name: names.inbox,
+    settles,
     methods: {
       postBatch(ctx, args) {
         const a = decode(PostBatchArgsCodec, args);
@@ -515,12 +699,13 @@ export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
     },
     endBlock(ctx: BlockContext) {
       const b = forceInclusion(new StateInboxStore(ctx.view, cfg.rollupId), ctx.block, cfg);
-      if (b) ctx.emit(INBOX_MODULE, 'forcedInclusion', { index: b.index, block: b.record.firstBlock, ops: b.record.opCount });
+      if (b) ctx.emit(names.inbox, 'forcedInclusion', { index: b.index, block: b.record.firstBlock, ops: b.record.opCount });
     },
   };
 
   const disputes: Module = {
-    name: DISPUTES_MODULE,
+    name: names.disputes,
+    settles,
     methods: {
       propose(ctx, args) {
         const a = decode(ProposeArgs, args);
@@ -542,6 +727,7 @@ export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
           status: OUTPUT_PENDING,
           openGames: 0,
           bond: cfg.proposerBond,
+          games: 0,
         };
         writeOutput(ctx.view, cfg.rollupId, meta.count, out);
         writeOutputsMeta(ctx.view, cfg.rollupId, { ...meta, count: meta.count + 1, lastLive: meta.count + 1 });
@@ -554,21 +740,23 @@ export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
         if (!out) dispute(`no output ${a.outputIndex}`);
         if (out.status === OUTPUT_DISCARDED) dispute(`output ${a.outputIndex} is already discarded`);
         if (ctx.block.height >= out.l1Height + cfg.challengeWindow) dispute(`output ${a.outputIndex}'s challenge window has closed`);
-        transfer(ctx.view, ctx.sender, bonds, cfg.challengerBond);
-        const anchor = outputAnchor(ctx.view, cfg.rollupId, out);
+        // Every further game against one output costs twice the one before, so flooding a root
+        // with games costs exponentially more, while each game pays its defender.
+        const bond = challengeBond(cfg, out);
+        transfer(ctx.view, ctx.sender, bonds, bond);
         const meta = readOutputsMeta(ctx.view, cfg.rollupId);
         const gameId = meta.gameCount;
         const g: GameRecord = {
           outputIndex: a.outputIndex,
           challenger: ctx.sender,
           proposer: out.proposer,
-          bond: cfg.challengerBond,
-          lo: anchor.opEnd,
-          hi: out.opEnd,
-          rootLo: anchor.root,
-          rootHi: out.stateRoot,
+          bond,
+          defenderBond: 0n,
+          defenses: 0,
+          payout: 0n,
+          burned: 0n,
+          ...gameBase(ctx.view, cfg, out),
           midRoot: new Uint8Array(32),
-          turn: out.opEnd - anchor.opEnd > 1 ? TURN_PROPOSER : TURN_CHALLENGER,
           proposerClock: 0,
           challengerClock: 0,
           lastMove: ctx.block.height,
@@ -576,34 +764,44 @@ export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
           status: GAME_OPEN,
         };
         writeOutputsMeta(ctx.view, cfg.rollupId, { ...meta, gameCount: gameId + 1 });
-        writeOutput(ctx.view, cfg.rollupId, a.outputIndex, { ...out, openGames: out.openGames + 1 });
+        writeOutput(ctx.view, cfg.rollupId, a.outputIndex, { ...out, openGames: out.openGames + 1, games: out.games + 1 });
         writeGame(ctx.view, cfg.rollupId, gameId, g);
-        ctx.emit('gameOpened', { gameId, outputIndex: a.outputIndex, challenger: toHex(ctx.sender), lo: g.lo, hi: g.hi });
+        ctx.emit('gameOpened', { gameId, outputIndex: a.outputIndex, challenger: toHex(ctx.sender), lo: g.lo, hi: g.hi, bond: bond.toString() });
         if (g.hi === g.lo) {
           // An output over no operations must repeat its parent's root: decided at once.
-          resolveGame(ctx, cfg, gameId, g, !bytesEqual(g.rootLo, g.rootHi), 'empty range');
+          if (bytesEqual(g.rootLo, g.rootHi)) defenderWins(ctx, cfg, gameId, g, 'empty range repeats its parent root');
+          else defenderLoses(ctx, cfg, gameId, g, 'empty range with a different root');
         }
       },
       defend(ctx, args) {
         const a = decode(DefendArgs, args);
         checkRollup(cfg, a.rollupId);
         let g = openGame(ctx, cfg, a.gameId);
-        if (!bytesEqual(ctx.sender, g.proposer)) dispute('only the output proposer defends');
-        if (g.turn !== TURN_PROPOSER) dispute('it is the challenger\'s move');
-        g = tick(ctx, cfg, g);
-        writeGame(ctx.view, cfg.rollupId, a.gameId, { ...g, midRoot: a.root, turn: TURN_CHALLENGER });
-        ctx.emit('gameMove', { gameId: a.gameId, by: 'proposer', mid: Math.floor((g.lo + g.hi) / 2), root: toHex(a.root), move: g.moves });
+        if (g.turn !== TURN_PROPOSER) dispute("it is the challenger's move");
+        if (defenderSlotEmpty(g)) {
+          // Permissionless defence: any party takes the empty slot with a (growing) bond.
+          if (bytesEqual(ctx.sender, g.challenger)) dispute('the challenger cannot defend its own game');
+          const bond = takeoverBond(cfg, g);
+          transfer(ctx.view, ctx.sender, bonds, bond);
+          g = { ...g, proposer: ctx.sender, defenderBond: bond };
+          ctx.emit('defenderJoined', { gameId: a.gameId, defender: toHex(ctx.sender), bond: bond.toString() });
+        } else if (!bytesEqual(ctx.sender, g.proposer)) {
+          dispute(`game ${a.gameId} has a defender (${toHex(g.proposer)}); another party may take over only after it loses`);
+        }
+        g = tick(ctx, cfg, g, TURN_CHALLENGER);
+        writeGame(ctx.view, cfg.rollupId, a.gameId, { ...g, midRoot: a.root });
+        ctx.emit('gameMove', { gameId: a.gameId, by: 'defender', mid: Math.floor((g.lo + g.hi) / 2), root: toHex(a.root), move: g.moves });
       },
       bisect(ctx, args) {
         const a = decode(BisectArgs, args);
         checkRollup(cfg, a.rollupId);
-        let g = openGame(ctx, cfg, a.gameId);
-        if (!bytesEqual(ctx.sender, g.challenger)) dispute('only the challenger bisects');
-        if (g.turn !== TURN_CHALLENGER || g.hi - g.lo <= 1) dispute('no midpoint to answer: the proposer must move, or the game is at one step');
-        g = tick(ctx, cfg, g);
-        const mid = Math.floor((g.lo + g.hi) / 2);
-        const next = a.agree ? { ...g, lo: mid, rootLo: g.midRoot } : { ...g, hi: mid, rootHi: g.midRoot };
-        next.turn = next.hi - next.lo > 1 ? TURN_PROPOSER : TURN_CHALLENGER;
+        const g0 = openGame(ctx, cfg, a.gameId);
+        if (!bytesEqual(ctx.sender, g0.challenger)) dispute('only the challenger bisects');
+        if (g0.turn !== TURN_CHALLENGER || g0.hi - g0.lo <= 1) dispute('no midpoint to answer: the defender must move, or the game is at one step');
+        const mid = Math.floor((g0.lo + g0.hi) / 2);
+        const range = a.agree ? { lo: mid, hi: g0.hi } : { lo: g0.lo, hi: mid };
+        const g = tick(ctx, cfg, g0, range.hi - range.lo > 1 ? TURN_PROPOSER : TURN_CHALLENGER);
+        const next = a.agree ? { ...g, lo: mid, rootLo: g0.midRoot } : { ...g, hi: mid, rootHi: g0.midRoot };
         writeGame(ctx.view, cfg.rollupId, a.gameId, next);
         ctx.emit('gameMove', { gameId: a.gameId, by: 'challenger', agree: a.agree, lo: next.lo, hi: next.hi, move: next.moves });
       },
@@ -612,10 +810,17 @@ export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
         checkRollup(cfg, a.rollupId);
         const g = openGame(ctx, cfg, a.gameId);
         if (g.hi - g.lo !== 1) dispute(`game ${a.gameId} is not at a single step yet (${g.hi - g.lo} operations apart)`);
+        if (defenderSlotEmpty(g)) dispute(`game ${a.gameId} has no defender: its claims were withdrawn`);
+        // Time first: a game already lost on the clock is decided by it, whoever calls.
+        if (moverClock(g, ctx.block.height) > clockLimit(cfg, g)) {
+          resolveTimeout(ctx, cfg, a.gameId, g);
+          return;
+        }
         const batch = readBatch(ctx.view, cfg.rollupId, a.batchIndex);
         if (!batch || g.lo < batch.firstOp || g.lo >= batch.firstOp + batch.opCount) dispute(`operation ${g.lo} is not in batch ${a.batchIndex}`);
+        // The position is bound: only the operation at index g.lo of the batch verifies here.
         const leaf = opLeaf(a.blockNumber, a.timestamp, opHash(a.op));
-        if (!verifyMerkleProof(batch.opsRoot, leaf, { index: g.lo - batch.firstOp, count: batch.opCount, siblings: a.siblings.map((s) => s ?? null) })) {
+        if (!verifyMerkleProof(batch.opsRoot, leaf, { index: g.lo - batch.firstOp, count: batch.opCount, siblings: a.siblings })) {
           dispute(`operation does not match batch ${a.batchIndex}'s commitment at position ${g.lo - batch.firstOp}`);
         }
         const words = a.witness.reduce((n, w) => n + Math.ceil(w.length / 32), 0) + Math.ceil(a.op.length / 32);
@@ -623,32 +828,46 @@ export function optimisticParentModules(cfgIn: RollupConfig): Module[] {
         const post = executeStepOnWitness(env, g.rootLo, a.witness, { number: a.blockNumber, timestamp: a.timestamp }, a.op);
         const challengerWon = !bytesEqual(post, g.rootHi);
         ctx.emit('gameStep', { gameId: a.gameId, op: g.lo, computed: toHex(post), claimed: toHex(g.rootHi) });
-        resolveGame(ctx, cfg, a.gameId, { ...g, moves: g.moves + 1 }, challengerWon, `one-step proof of operation ${g.lo}`);
+        const played = { ...g, moves: g.moves + 1 };
+        if (challengerWon) defenderLoses(ctx, cfg, a.gameId, played, `one-step proof of operation ${g.lo}`);
+        else defenderWins(ctx, cfg, a.gameId, played, `one-step proof of operation ${g.lo}`);
       },
       timeout(ctx, args) {
         const a = decode(GameRefArgs, args);
         checkRollup(cfg, a.rollupId);
         const g = openGame(ctx, cfg, a.gameId);
-        const spent = ctx.block.height - g.lastMove;
-        const moverClock = (g.turn === TURN_PROPOSER ? g.proposerClock : g.challengerClock) + spent;
-        if (moverClock <= cfg.clockBlocks) dispute(`the ${g.turn === TURN_PROPOSER ? 'proposer' : 'challenger'} still has ${cfg.clockBlocks - moverClock + 1} L1 blocks on its clock`);
-        resolveGame(ctx, cfg, a.gameId, g, g.turn === TURN_PROPOSER, `${g.turn === TURN_PROPOSER ? 'proposer' : 'challenger'} ran out of time`);
+        const used = moverClock(g, ctx.block.height);
+        const limit = clockLimit(cfg, g);
+        if (used <= limit) dispute(`the ${g.turn === TURN_PROPOSER ? 'defender' : 'challenger'} still has ${limit - used + 1} L1 blocks on its clock`);
+        resolveTimeout(ctx, cfg, a.gameId, g);
       },
       reclaimBond(ctx, args) {
         const a = decode(OutputRefArgs, args);
         checkRollup(cfg, a.rollupId);
         const out = readOutput(ctx.view, cfg.rollupId, a.outputIndex);
         if (!out || out.status !== OUTPUT_PENDING || out.bond === 0n) dispute(`output ${a.outputIndex} has no bond to reclaim`);
-        if (!isOutputFinal(ctx.view, cfg.rollupId, a.outputIndex, ctx.block.height, cfg.challengeWindow)) dispute(`output ${a.outputIndex} is not final yet`);
+        if (!finalNow(ctx.view, ctx.block.height, a.outputIndex)) dispute(`output ${a.outputIndex} is not final yet`);
         transfer(ctx.view, bonds, out.proposer, out.bond);
         writeOutput(ctx.view, cfg.rollupId, a.outputIndex, { ...out, status: OUTPUT_BOND_RECLAIMED, bond: 0n });
       },
+    },
+    endBlock(ctx: BlockContext) {
+      // Finality moves with the L1 clock, a bounded number of outputs per block.
+      advanceFinality(ctx.view, cfg.rollupId, ctx.block.height, cfg.challengeWindow, FINALITY_STEPS_PER_BLOCK);
     },
   };
   return [bridge, inbox, disputes];
 }
 
+/** The player to move ran out of time: it loses. */
+function resolveTimeout(ctx: Ctx, cfg: RollupConfig, gameId: number, g: GameRecord): void {
+  if (g.turn === TURN_PROPOSER) defenderLoses(ctx, cfg, gameId, g, defenderSlotEmpty(g) ? 'no one defended the root in time' : 'defender ran out of time');
+  else defenderWins(ctx, cfg, gameId, g, 'challenger ran out of time');
+}
+
+/** Same as `parentModules` (the name the first version shipped with). */
+export const optimisticParentModules = parentModules;
+
 function fail(id: number): never {
   throw new StrataError('L2_WITHDRAWAL', `withdrawal ${id} has no proven record`);
 }
-

@@ -10,10 +10,11 @@ import { getAccount, putAccount } from '@strata/runtime';
 import { LayeredNodeReader, MemoryNodeStore, OverlayView, SparseMerkleTree, TreeReader } from '@strata/state';
 import type { RollupLogger } from './derivation.js';
 import { Driver } from './driver.js';
-import { DefendArgs, DISPUTES_MODULE, GAME_OPEN, ProposeArgs, TURN_PROPOSER, type OutputRecord } from './parent-modules.js';
+import { DefendArgs, GAME_OPEN, ProposeArgs, TURN_PROPOSER, type OutputRecord } from './parent-modules.js';
 import type { RollupNode } from './rollup-node.js';
 import { applyL2Op } from './stf.js';
 import { GameTracker } from './game-tracker.js';
+import { TxTracker } from './tx-tracker.js';
 
 /** Proposer settings. */
 export interface ProposerOptions {
@@ -47,8 +48,8 @@ export class ProposerService {
   private inFlight: { countBefore: number; sentAt: number } | undefined;
   /** Wrong traces by batch index: roots after each operation from `lo`. */
   private readonly faulty = new Map<number, { lo: number; roots: Uint8Array[] }>();
-  private readonly moved = new Set<string>();
   private readonly games: GameTracker;
+  private readonly txs: TxTracker;
 
   constructor(
     readonly node: RollupNode,
@@ -56,11 +57,13 @@ export class ProposerService {
     private readonly log: RollupLogger,
   ) {
     this.games = new GameTracker(node, log, 'proposer', opts.logGames ?? false);
+    this.txs = new TxTracker(node, log, 'proposer', opts.retryAfterL1Blocks ?? 3);
     this.driver = new Driver('proposer', opts.intervalMs ?? 500, () => this.tick(), log, () => node.metrics.roleErrors.inc({ role: 'proposer' }));
   }
 
   /** One iteration: propose if due, then answer every game waiting on us. */
   async tick(): Promise<void> {
+    await this.txs.reconcile();
     await this.maybePropose();
     await this.defend();
   }
@@ -106,7 +109,7 @@ export class ProposerService {
       this.log.warn({ batchIndex: pick, l2Block: rec.firstBlock + rec.blockCount - 1, faultAt: trace.lo + Math.floor(((opEnd - last.opEnd) * 2) / 3) }, 'MALICIOUS proposer: posting a wrong output root');
     }
     const args = encode(ProposeArgs, { rollupId: node.opts.rollup.rollupId, batchIndex: pick, stateRoot: root });
-    await node.l1.send(this.opts.key, DISPUTES_MODULE, 'propose', args, PROPOSE_COMPUTE);
+    await node.l1.send(this.opts.key, node.modules.disputes, 'propose', args, PROPOSE_COMPUTE);
     this.inFlight = { countBefore: last.count, sentAt: node.l1Status.height };
     node.metrics.outputsProposed.inc();
     this.log.info({ batchIndex: pick, l2Block: rec.firstBlock + rec.blockCount - 1, opEnd, stateRoot: toHex(root) }, 'output root proposed');
@@ -149,14 +152,12 @@ export class ProposerService {
     if (this.opts.unresponsive) return;
     for (const { id, game } of await this.games.poll()) {
       if (game.status !== GAME_OPEN || game.turn !== TURN_PROPOSER || !bytesEqual(game.proposer, this.opts.key.address)) continue;
-      const tag = `${id}:${game.moves}`;
-      if (this.moved.has(tag)) continue;
       const out = (await this.node.l1.output(game.outputIndex)) as OutputRecord;
       const mid = Math.floor((game.lo + game.hi) / 2);
       const root = this.rootFor(out.batchIndex, mid);
       if (!root) continue;
-      await this.node.l1.send(this.opts.key, DISPUTES_MODULE, 'defend', encode(DefendArgs, { rollupId: this.node.opts.rollup.rollupId, gameId: id, root }), MOVE_COMPUTE);
-      this.moved.add(tag);
+      const args = encode(DefendArgs, { rollupId: this.node.opts.rollup.rollupId, gameId: id, root });
+      if (!(await this.txs.send(`move:${id}:${game.moves}:${game.defenses}`, this.opts.key, this.node.modules.disputes, 'defend', args, MOVE_COMPUTE, `defend game ${id}`))) continue;
       this.node.metrics.gameMoves.inc({ role: 'proposer' });
       this.log.info({ gameId: id, move: game.moves + 1, by: 'proposer', kind: 'midpoint root', range: [game.lo, game.hi], mid, root: toHex(root) }, 'dispute move');
     }

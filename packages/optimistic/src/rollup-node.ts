@@ -9,9 +9,11 @@ import { checkRollupConfig, type RollupConfig } from './config.js';
 import { Derivation, silentLogger, type DerivedBlock, type RollupLogger } from './derivation.js';
 import type { InboxMeta } from './inbox-core.js';
 import { L2Chain, type L2Block } from './l2-chain.js';
+import type { L2Store } from './l2-store.js';
 import type { L1Client } from './l1-client.js';
 import { RollupMetrics } from './metrics.js';
 import { encodeOp } from './ops.js';
+import { rollupModuleNames, type RollupModuleNames } from './parent-modules.js';
 import { compactOp, makeL2Env, type L2Env } from './stf.js';
 
 /** Sequencer settings. */
@@ -44,23 +46,43 @@ export class RollupNode {
   readonly chain: L2Chain;
   readonly derivation: Derivation;
   readonly metrics: RollupMetrics;
+  /** This rollup's settlement module names on the L1. */
+  readonly modules: RollupModuleNames;
   private safe = 0;
   private l1Head = { height: -1, finalized: -1 };
   private readonly pool = new Map<string, VerifiedTx>();
   private readonly log: RollupLogger;
   private readonly headListeners = new Set<(b: L2Block) => void>();
 
+  private readonly store: L2Store | undefined;
+
+  /**
+   * @param deps.store lmdb persistence (`L2Store`): the chain and the derivation cursor are
+   *   written through and reloaded here, so a restart resumes where it stopped; without it the
+   *   node keeps everything in memory and re-derives from the parent's genesis.
+   */
   constructor(
     readonly opts: RollupNodeOptions,
     readonly l1: L1Client,
-    deps: { logger?: RollupLogger; metrics?: RollupMetrics } = {},
+    deps: { logger?: RollupLogger; metrics?: RollupMetrics; store?: L2Store } = {},
   ) {
     checkRollupConfig(opts.rollup);
     this.log = deps.logger ?? silentLogger;
     this.metrics = deps.metrics ?? new RollupMetrics();
     this.env = makeL2Env(opts.rollup);
-    this.chain = new L2Chain(this.env);
+    this.modules = rollupModuleNames(opts.rollup.rollupId);
+    this.store = deps.store;
+    const t0 = Date.now();
+    this.chain = new L2Chain(this.env, deps.store);
     this.derivation = new Derivation(opts.rollup, this.log);
+    if (deps.store) {
+      this.derivation.restore(deps.store.loadDerivation());
+      this.safe = Math.min(deps.store.safe, this.chain.head.number, this.derivation.meta.blockCount);
+      this.log.info(
+        { l2Head: this.chain.head.number, safe: this.safe, l1Cursor: this.derivation.l1Tip?.height ?? -1, ms: Date.now() - t0 },
+        this.chain.head.number > 0 || this.derivation.l1Tip ? 'L2 node resumed from its data dir' : 'L2 node starting with an empty data dir',
+      );
+    }
   }
 
   get isSequencer(): boolean {
@@ -104,7 +126,11 @@ export class RollupNode {
         next = (this.derivation.l1Tip?.height ?? -1) + 1;
         continue;
       }
+      const before = this.store ? { ...this.derivation.meta } : undefined;
       for (const d of this.derivation.apply(b)) this.applyDerived(d);
+      // The cursor is committed after the L2 blocks the L1 block defined (each in its own
+      // transaction): a crash in between re-derives this L1 block and recognises those blocks.
+      if (this.store && before) this.store.commitL1(this.derivation.deltaSince(before), this.safe, 10_000);
       next++;
     }
     this.updateMetrics();
@@ -121,6 +147,7 @@ export class RollupNode {
     this.metrics.l1Reorgs.inc();
     const meta = this.derivation.rollbackTo(h);
     this.onRollback(meta);
+    this.store?.rollbackL1(h, meta, this.safe);
   }
 
   private onRollback(meta: InboxMeta): void {

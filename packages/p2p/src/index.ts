@@ -8,8 +8,11 @@
  *   relayed;
  * - request/response: one stream per request on `/strata/<networkId>/req/<protocol>`, a varint
  *   length-prefixed request and a status-byte response, size-limited and timed out both ways;
- * - peer scores: penalties for rejected or oversized gossip and malformed, oversized or late
- *   frames; at the ban threshold a peer is disconnected and refused for `banSeconds`.
+ * - peer scores: penalties for rejected or oversized gossip, malformed, oversized or late
+ *   frames and requests beyond the per-peer rate; at the ban threshold a peer is disconnected
+ *   and refused for `banSeconds`, and so is its IP address (except the host's own loopback);
+ * - discovery: an address book (bootnodes, identify, the `peers/1` exchange as Bitcoin's
+ *   `addr`), kept in `<dataDir>/peers.json`, from which the node dials toward `targetPeers`.
  *
  * It knows nothing about blocks or transactions: the chain node registers gossip validators and
  * request handlers. Works on Node 20: the `Promise.withResolvers` polyfill below is imported
@@ -27,8 +30,14 @@ export {
   P2PNode,
   type PeerInfo,
   type ProtocolHandlerOptions,
+  ipOfMultiaddr,
+  MAX_INBOUND_STREAMS_PER_PROTOCOL,
+  PEERS_LIMITS,
+  PROTO_PEERS,
   protocolId,
 } from './p2p-node.js';
+export { AddressBook, isLoopbackAddr, type KnownPeer, MAX_BOOK_PEERS, MAX_EXCHANGE_ADDRS, PEERS_FILE, PeerAddrsCodec, parsePeerAddr } from './address-book.js';
+export { type RateLimit, RateLimiter } from './rate-limiter.js';
 export {
   DEFAULT_BAN_SECONDS,
   DEFAULT_LISTEN,

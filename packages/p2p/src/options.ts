@@ -31,6 +31,28 @@ export interface P2POptions {
   scoreHalfLifeSeconds?: number;
   /** Most simultaneous connections (default 64). */
   maxConnections?: number;
+  /**
+   * Connections the node keeps: below it, peers from the address book (bootnodes, peer exchange,
+   * `<dataDir>/peers.json`) are dialled (default 8; 0 turns discovery dialling off).
+   */
+  targetPeers?: number;
+  /** Period of the discovery round (dial toward `targetPeers`, ask a peer for addresses), ms (default 5000). */
+  discoveryIntervalMs?: number;
+  /** Serve and ask for peer addresses (`peers/1`, as Bitcoin's `addr`; default true). */
+  peerExchange?: boolean;
+  /**
+   * A network on one host (a devnet): gossipsub's IP-colocation penalty is off. Elsewhere it stays
+   * on (gossipsub's default: beyond 10 peers on one IP their router score drops).
+   */
+  localNetwork?: boolean;
+  /** Inbound requests per peer, all protocols together: tokens per second and burst (default 50/s, burst 200). */
+  requestRate?: { perSecond: number; burst: number };
+  /**
+   * Remote IPs never banned by address (default `127.0.0.1` and `::1`: every node of a devnet
+   * shares them, as Bitcoin Core never discourages local peers). Other addresses of a banned peer
+   * are refused for the length of the ban, whatever peer id they present.
+   */
+  addressBanExempt?: string[];
 }
 
 /** P2POptions with every default filled in. */
@@ -45,6 +67,12 @@ export interface ResolvedP2POptions {
   banThreshold: number;
   scoreHalfLifeSeconds: number;
   maxConnections: number;
+  targetPeers: number;
+  discoveryIntervalMs: number;
+  peerExchange: boolean;
+  localNetwork: boolean;
+  requestRate: { perSecond: number; burst: number };
+  addressBanExempt: string[];
 }
 
 /** Default listen address: loopback, ephemeral port. */
@@ -122,6 +150,14 @@ export function resolveP2POptions(opts: P2POptions): ResolvedP2POptions {
   const banThreshold = checkNumber('banThreshold', opts.banThreshold, -100, (n) => n < 0, 'expected a negative score');
   const scoreHalfLifeSeconds = checkNumber('scoreHalfLifeSeconds', opts.scoreHalfLifeSeconds, 600, (n) => n > 0, 'expected a positive number of seconds');
   const maxConnections = checkNumber('maxConnections', opts.maxConnections, 64, (n) => Number.isInteger(n) && n > 0, 'expected a positive integer');
+  const targetPeers = checkNumber('targetPeers', opts.targetPeers, 8, (n) => Number.isInteger(n) && n >= 0, 'expected a non-negative integer');
+  const discoveryIntervalMs = checkNumber('discoveryIntervalMs', opts.discoveryIntervalMs, 5000, (n) => n >= 50, 'expected at least 50 ms');
+  const rate = opts.requestRate ?? { perSecond: 50, burst: 200 };
+  if (rate === null || typeof rate !== 'object' || !(rate.perSecond > 0) || !(rate.burst >= 1)) {
+    throw invalid('requestRate', 'expected { perSecond > 0, burst >= 1 }', rate);
+  }
+  const exempt = opts.addressBanExempt ?? ['127.0.0.1', '::1'];
+  if (!Array.isArray(exempt) || exempt.some((a) => typeof a !== 'string')) throw invalid('addressBanExempt', 'expected an array of IP strings', exempt);
   return {
     networkId: opts.networkId,
     dataDir: opts.dataDir,
@@ -133,5 +169,11 @@ export function resolveP2POptions(opts: P2POptions): ResolvedP2POptions {
     banThreshold,
     scoreHalfLifeSeconds,
     maxConnections,
+    targetPeers,
+    discoveryIntervalMs,
+    peerExchange: opts.peerExchange !== false,
+    localNetwork: opts.localNetwork === true,
+    requestRate: { perSecond: rate.perSecond, burst: rate.burst },
+    addressBanExempt: [...exempt],
   };
 }

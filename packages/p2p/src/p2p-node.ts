@@ -13,8 +13,8 @@ import { noise } from '@libp2p/noise';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { tcp } from '@libp2p/tcp';
 import { yamux } from '@libp2p/yamux';
-import { multiaddr } from '@multiformats/multiaddr';
-import { StrataError, blake2b256Parts, initHashing, isStrataError, utf8 } from '@strata/primitives';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import { StrataError, blake2b256Parts, decode, encode, initHashing, isStrataError, toStrataError, utf8 } from '@strata/primitives';
 import { createLibp2p } from 'libp2p';
 import type { Logger } from 'pino';
 import {
@@ -26,7 +26,9 @@ import {
   encodeVarint,
   maxResponseFrameBytes,
 } from './frame.js';
+import { AddressBook, isLoopbackAddr, MAX_EXCHANGE_ADDRS, type KnownPeer, PeerAddrsCodec } from './address-book.js';
 import { loadOrCreateNodeKey } from './node-key.js';
+import { RateLimiter } from './rate-limiter.js';
 import { type P2POptions, type ResolvedP2POptions, resolveP2POptions } from './options.js';
 import { PENALTY, PeerScoreBook } from './peer-score-book.js';
 import { readFrame, toPlainBytes, writeAndClose } from './stream-io.js';
@@ -89,6 +91,27 @@ const BOOTNODE_STABLE_MS = 10_000;
  * IHAVE id lists, protobuf overhead). Frames beyond it break the sender's gossip stream.
  */
 const GOSSIP_FRAME_SLACK = 512 * 1024;
+/** The peer-exchange protocol (`/strata/<networkId>/req/peers/1`): empty request, a list of multiaddrs back. */
+export const PROTO_PEERS = 'peers/1';
+/** Limits of the peer-exchange protocol. */
+export const PEERS_LIMITS: ProtocolHandlerOptions = { maxRequestBytes: 0, maxResponseBytes: MAX_EXCHANGE_ADDRS * 260 + 16, timeoutMs: 5_000 };
+/** Inbound streams of one protocol open at once on one connection; more are reset by libp2p. */
+export const MAX_INBOUND_STREAMS_PER_PROTOCOL = 16;
+/** A peer is asked for addresses at most this often. */
+const EXCHANGE_MIN_INTERVAL_MS = 60_000;
+/** Most dials one discovery round starts. */
+const DIALS_PER_ROUND = 4;
+
+/** The IP of a multiaddr that starts with /ip4 or /ip6, if any. */
+export function ipOfMultiaddr(ma: Multiaddr | string): string | undefined {
+  try {
+    const c = (typeof ma === 'string' ? multiaddr(ma) : ma).getComponents()[0];
+    return c !== undefined && (c.name === 'ip4' || c.name === 'ip6') ? c.value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Domain separation of gossip message ids (exactly 16 bytes, as blake2b personalization requires). */
 const GOSSIP_ID_PERSONAL = utf8('strata-gossip-id');
 
@@ -155,6 +178,15 @@ export class P2PNode {
   private readonly bootnodes: Bootnode[];
   private started = false;
   private stopped = false;
+  /** Peers heard of, for discovery (persisted in the data dir). */
+  private readonly book: AddressBook;
+  private readonly requestLimiter: RateLimiter;
+  private discoveryTimer: NodeJS.Timeout | undefined;
+  private discoveryRunning = false;
+  private readonly exchangedAt = new Map<string, number>();
+  private readonly dialing = new Set<string>();
+  /** Addresses banned together with a peer, to lift with it. */
+  private readonly bannedAddrsOf = new Map<string, string[]>();
 
   private constructor(
     private readonly opts: ResolvedP2POptions,
@@ -165,6 +197,13 @@ export class P2PNode {
     this.bootnodes = opts.bootnodes
       .filter((b) => b.peerId !== node.peerId.toString())
       .map((b) => ({ ...b, delay: BOOTNODE_MIN_BACKOFF_MS, timer: undefined, connectedAt: undefined }));
+    this.book = new AddressBook(node.peerId.toString());
+    if (opts.dataDir !== undefined) {
+      const n = this.book.load(opts.dataDir);
+      if (n > 0) this.log?.info({ peers: n }, 'known peers loaded from the data dir');
+    }
+    this.requestLimiter = new RateLimiter(opts.requestRate);
+    node.addEventListener('peer:identify', (evt) => this.onIdentify(evt.detail.peerId, evt.detail.listenAddrs, evt.detail.protocols));
     node.addEventListener('peer:connect', (evt) => this.onPeerConnect(evt.detail));
     node.addEventListener('peer:disconnect', (evt) => this.onPeerDisconnect(evt.detail));
     this.installGossipHooks();
@@ -180,6 +219,11 @@ export class P2PNode {
     const privateKey = await loadOrCreateNodeKey(o.dataDir);
     const scores = new PeerScoreBook({ banThreshold: o.banThreshold, banSeconds: o.banSeconds, halfLifeSeconds: o.scoreHalfLifeSeconds });
     const banned = (peer: PeerId): boolean => scores.isBanned(peer.toString());
+    const exempt = new Set(o.addressBanExempt);
+    const addrBanned = (ma: Multiaddr): boolean => {
+      const ip = ipOfMultiaddr(ma);
+      return ip !== undefined && !exempt.has(ip) && scores.isAddressBanned(ip);
+    };
     let node: Libp2p<Services>;
     try {
       node = await createLibp2p({
@@ -198,6 +242,9 @@ export class P2PNode {
         },
         // Banned peers are refused at every stage where the remote peer id is known.
         connectionGater: {
+          // ...and addresses of banned peers, whatever peer id they present next.
+          denyInboundConnection: (maConn) => addrBanned(maConn.remoteAddr),
+          denyDialMultiaddr: (ma) => addrBanned(ma),
           denyDialPeer: banned,
           denyInboundEncryptedConnection: banned,
           denyOutboundEncryptedConnection: banned,
@@ -224,8 +271,10 @@ export class P2PNode {
               // publishing to a misbehaving peer (-50 router = -100 app) only as it gets banned.
               appSpecificScore: (peerId: string) => scores.score(peerId),
               appSpecificWeight: 0.5,
-              // Devnets run many nodes on one IP; colocation penalties would isolate them.
-              IPColocationFactorWeight: 0,
+              // Many peer ids on one IP are a Sybil sign (gossipsub's default penalty beyond 10);
+              // only a devnet, where every node shares the host's IP, turns it off.
+              IPColocationFactorWeight: o.localNetwork ? 0 : -5,
+              IPColocationFactorThreshold: 10,
             },
           }),
         },
@@ -233,7 +282,9 @@ export class P2PNode {
     } catch (e) {
       throw new StrataError('CONFIG_INVALID', `cannot configure libp2p: ${errMessage(e)}; check listen/announce addresses`, {}, { cause: e });
     }
-    return new P2PNode(o, node, scores, deps.logger?.child({ module: 'p2p' }));
+    const p = new P2PNode(o, node, scores, deps.logger?.child({ module: 'p2p' }));
+    for (const b of o.bootnodes) p.book.add([b.addr]);
+    return p;
   }
 
   /** This node's peer id (base58btc), stable across restarts when `dataDir` is set. */
@@ -262,13 +313,23 @@ export class P2PNode {
     }
     this.started = true;
     for (const sub of this.subs.values()) this.node.services.pubsub.subscribe(gossipTopicId(this.opts.networkId, sub.topic));
+    if (this.opts.peerExchange && !this.handlers.has(protocolId(this.opts.networkId, PROTO_PEERS))) {
+      this.handle(PROTO_PEERS, (req, from) => this.servePeers(req, from), PEERS_LIMITS);
+    }
     for (const b of this.bootnodes) void this.dialBootnode(b);
+    this.discoveryTimer = setInterval(() => void this.discoveryRound(), this.opts.discoveryIntervalMs);
+    this.discoveryTimer.unref();
+    // A restarted node whose bootnodes are gone rejoins through the peers it remembers.
+    void this.discoveryRound();
   }
 
   /** Stops re-dialling, closes every connection and stops listening. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.discoveryTimer !== undefined) clearInterval(this.discoveryTimer);
+    this.discoveryTimer = undefined;
+    this.saveBook();
     for (const b of this.bootnodes) {
       if (b.timer !== undefined) clearTimeout(b.timer);
       b.timer = undefined;
@@ -420,7 +481,7 @@ export class P2PNode {
     const entry: Handler = { protocol, handler, opts: { ...opts } };
     this.handlers.set(id, entry);
     this.node
-      .handle(id, (stream, connection) => this.serve(entry, stream, connection), { maxInboundStreams: 64, maxOutboundStreams: 64 })
+      .handle(id, (stream, connection) => this.serve(entry, stream, connection), { maxInboundStreams: MAX_INBOUND_STREAMS_PER_PROTOCOL, maxOutboundStreams: 64 })
       .catch((e: unknown) => this.log?.error({ protocol, err: errMessage(e) }, 'cannot register protocol handler'));
   }
 
@@ -486,6 +547,11 @@ export class P2PNode {
     try {
       if (this.scores.isBanned(from)) {
         stream.abort(new StrataError('NETWORK', 'peer is banned'));
+        return;
+      }
+      if (!this.requestLimiter.take(from)) {
+        this.penalize(from, PENALTY.RATE_LIMITED, `${entry.protocol} request beyond ${this.opts.requestRate.perSecond}/s`);
+        stream.abort(new StrataError('NETWORK', 'request rate exceeded'));
         return;
       }
       const readSignal = AbortSignal.timeout(timeoutMs);
@@ -622,7 +688,8 @@ export class P2PNode {
     const { score, banned } = this.scores.penalize(peerId, points);
     this.log?.warn({ peer: peerId, points, score, reason }, 'peer penalised');
     if (!banned) return;
-    this.log?.warn({ peer: peerId, score, seconds: this.opts.banSeconds, reason }, 'peer banned');
+    const addrs = this.banAddressesOf(peerId, this.opts.banSeconds * 1000);
+    this.log?.warn({ peer: peerId, score, seconds: this.opts.banSeconds, reason, addrs }, 'peer banned');
     if (!this.started) return;
     let pid: PeerId;
     try {
@@ -636,13 +703,36 @@ export class P2PNode {
   /** Bans a peer now for `seconds` (default `banSeconds`) and disconnects it. */
   ban(peerId: string, reason: string, seconds = this.opts.banSeconds): void {
     this.scores.ban(peerId, seconds * 1000);
-    this.log?.warn({ peer: peerId, seconds, reason }, 'peer banned');
+    if (seconds <= 0) {
+      for (const ip of this.bannedAddrsOf.get(peerId) ?? []) this.scores.unbanAddress(ip);
+      this.bannedAddrsOf.delete(peerId);
+      this.log?.info({ peer: peerId, reason }, 'peer unbanned');
+      return;
+    }
+    const addrs = this.banAddressesOf(peerId, seconds * 1000);
+    this.log?.warn({ peer: peerId, seconds, reason, addrs }, 'peer banned');
     if (!this.started) return;
     try {
       this.node.hangUp(peerIdFromString(peerId)).catch(() => undefined);
     } catch {
       // not a valid peer id: nothing to disconnect
     }
+  }
+
+  // Bans the remote IPs of a peer's open connections (except the exempt ones); returns them.
+  private banAddressesOf(peerId: string, ms: number): string[] {
+    if (!this.started) return [];
+    const exempt = new Set(this.opts.addressBanExempt);
+    const ips = new Set<string>();
+    for (const c of this.node.getConnections()) {
+      if (c.remotePeer.toString() !== peerId) continue;
+      const ip = ipOfMultiaddr(c.remoteAddr);
+      if (ip !== undefined && !exempt.has(ip)) ips.add(ip);
+    }
+    for (const ip of ips) this.scores.banAddress(ip, ms);
+    if (ips.size > 0) this.bannedAddrsOf.set(peerId, [...ips]);
+    this.book.remove(peerId);
+    return [...ips];
   }
 
   /** True while a ban on the peer is in force. */
@@ -686,6 +776,7 @@ export class P2PNode {
     this.log?.info({ peer: id, direction: conn?.direction, addr: conn?.remoteAddr.toString() }, 'peer connected');
     const b = this.bootnodes.find((x) => x.peerId === id);
     if (b !== undefined) b.connectedAt = Date.now();
+    this.book.connected(id);
     this.emit('peer:connect', id);
   }
 
@@ -698,7 +789,125 @@ export class P2PNode {
       b.connectedAt = undefined;
       this.scheduleBootnode(b);
     }
+    this.requestLimiter.forget(id);
     this.emit('peer:disconnect', id);
+  }
+
+  // ------------------------------------------------------------- discovery
+
+  /** Peers in the address book (known, not necessarily connected). */
+  knownPeers(): KnownPeer[] {
+    return this.book.all();
+  }
+
+  /** Number of peers in the address book. */
+  get knownPeerCount(): number {
+    return this.book.size;
+  }
+
+  private onIdentify(peer: PeerId, listenAddrs: Multiaddr[], protocols: string[]): void {
+    try {
+      const id = peer.toString();
+      if (this.scores.isBanned(id)) return;
+      // What a peer says it listens on (not the ephemeral port of its inbound connection).
+      this.book.add(listenAddrs.slice(0, 8).map((a) => `${a.toString()}/p2p/${id}`));
+      this.book.connected(id);
+      if (this.opts.peerExchange && protocols.includes(protocolId(this.opts.networkId, PROTO_PEERS))) void this.askPeers(id);
+    } catch (e) {
+      this.log?.debug({ err: errMessage(e) }, 'identify bookkeeping failed');
+    }
+  }
+
+  // Answers a peer-exchange request: addresses of peers we know (reached first), not the asker's.
+  private async servePeers(req: Uint8Array, from: string): Promise<Uint8Array> {
+    if (req.length !== 0) throw new StrataError('DECODE_INVALID', 'a peers request is empty');
+    const conns = this.node.getConnections().filter((c) => c.remotePeer.toString() === from);
+    // A remote peer gets no loopback addresses: they would make it dial itself.
+    const remoteIsLocal = conns.length > 0 && conns.every((c) => isLoopbackAddr(c.remoteAddr.toString()));
+    const addrs = this.book.sample(MAX_EXCHANGE_ADDRS, (a, id) => id !== from && !this.scores.isBanned(id) && (remoteIsLocal || !isLoopbackAddr(a)));
+    return encode(PeerAddrsCodec, addrs);
+  }
+
+  /** Asks a peer for the addresses it knows (at most once a minute per peer); returns how many were new. */
+  async askPeers(peer: string): Promise<number> {
+    const last = this.exchangedAt.get(peer);
+    if (last !== undefined && Date.now() - last < EXCHANGE_MIN_INTERVAL_MS) return 0;
+    this.exchangedAt.set(peer, Date.now());
+    if (this.exchangedAt.size > 10_000) this.exchangedAt.clear();
+    let body: Uint8Array;
+    try {
+      body = await this.request(peer, PROTO_PEERS, new Uint8Array(0), PEERS_LIMITS);
+    } catch (e) {
+      this.log?.debug({ peer, err: errMessage(e) }, 'peer exchange failed');
+      return 0;
+    }
+    let addrs: string[];
+    try {
+      addrs = decode(PeerAddrsCodec, body, PEERS_LIMITS.maxResponseBytes);
+    } catch (e) {
+      this.penalize(peer, PENALTY.MALFORMED_FRAME, `malformed peers response: ${toStrataError(e).message}`);
+      return 0;
+    }
+    const before = this.book.size;
+    this.book.add(addrs);
+    const learnt = this.book.size - before;
+    if (learnt > 0) {
+      this.log?.info({ peer, offered: addrs.length, learnt, known: this.book.size }, 'peers learnt by peer exchange');
+      void this.discoveryRound();
+    }
+    return learnt;
+  }
+
+  // One discovery round: dial known peers while below targetPeers; ask a peer for more addresses.
+  private async discoveryRound(): Promise<void> {
+    if (!this.started || this.stopped || this.discoveryRunning) return;
+    this.discoveryRunning = true;
+    try {
+      const connected = new Set(this.node.getPeers().map((p) => p.toString()));
+      const need = Math.min(this.opts.targetPeers - connected.size - this.dialing.size, DIALS_PER_ROUND);
+      if (need > 0) {
+        const picks = this.book.candidates(need, (id) => connected.has(id) || this.dialing.has(id) || this.scores.isBanned(id));
+        await Promise.all(picks.map((k) => this.dialKnown(k)));
+      }
+      if (this.opts.peerExchange && connected.size > 0 && connected.size < this.opts.targetPeers) {
+        const list = [...connected];
+        void this.askPeers(list[Math.floor(Math.random() * list.length)] as string);
+      }
+      this.saveBook();
+    } catch (e) {
+      this.log?.debug({ err: errMessage(e) }, 'discovery round failed');
+    } finally {
+      this.discoveryRunning = false;
+    }
+  }
+
+  private async dialKnown(k: KnownPeer): Promise<void> {
+    this.dialing.add(k.id);
+    try {
+      for (const addr of k.addrs) {
+        if (this.stopped) return;
+        try {
+          await this.node.dial(multiaddr(addr), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
+          this.book.connected(k.id);
+          this.log?.info({ peer: k.id, addr }, 'discovered peer dialled');
+          return;
+        } catch (e) {
+          this.log?.debug({ peer: k.id, addr, err: errMessage(e) }, 'dial of a known peer failed');
+        }
+      }
+      this.book.failed(k.id);
+    } finally {
+      this.dialing.delete(k.id);
+    }
+  }
+
+  private saveBook(): void {
+    if (this.opts.dataDir === undefined) return;
+    try {
+      this.book.save(this.opts.dataDir);
+    } catch (e) {
+      this.log?.warn({ err: errMessage(e) }, 'cannot save known peers; discovery after a restart relies on bootnodes');
+    }
   }
 
   private async dialBootnode(b: Bootnode): Promise<void> {

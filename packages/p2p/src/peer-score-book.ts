@@ -19,6 +19,8 @@ export const PENALTY = {
   OVERSIZED_FRAME: 50,
   /** A request or response that did not arrive in time. */
   TIMEOUT: 5,
+  /** An inbound request beyond the peer's request rate (each one refused costs this much). */
+  RATE_LIMITED: 5,
 } as const;
 
 /** Thresholds and timings of a PeerScoreBook. */
@@ -53,6 +55,7 @@ export class PeerScoreBook {
   private readonly now: () => number;
   private readonly scores = new Map<string, Entry>();
   private readonly bans = new Map<string, number>();
+  private readonly addressBans = new Map<string, number>();
 
   constructor(opts: PeerScoreBookOptions = {}) {
     this.banThreshold = opts.banThreshold ?? -100;
@@ -101,6 +104,26 @@ export class PeerScoreBook {
     if (this.now() < until) return true;
     this.bans.delete(peerId);
     this.scores.delete(peerId);
+    return false;
+  }
+
+  /** Bans a remote address (an IP) until the peer's ban would end: new peer ids from it are refused too. */
+  banAddress(ip: string, ms = this.banMs): void {
+    if (this.addressBans.size >= 100_000) this.addressBans.clear();
+    this.addressBans.set(ip, this.now() + ms);
+  }
+
+  /** Lifts an address ban. */
+  unbanAddress(ip: string): void {
+    this.addressBans.delete(ip);
+  }
+
+  /** True while a ban on this address is in force. */
+  isAddressBanned(ip: string): boolean {
+    const until = this.addressBans.get(ip);
+    if (until === undefined) return false;
+    if (this.now() < until) return true;
+    this.addressBans.delete(ip);
     return false;
   }
 

@@ -49,16 +49,42 @@ export type ErrorCode =
   | 'NOT_FOUND'
   // config / node / rpc
   | 'CONFIG_INVALID'
+  | 'INVALID_ARGUMENT'
   | 'NODE_STOPPED'
   | 'UNAUTHORIZED'
   | 'RPC_ERROR'
   | 'NETWORK'
   | 'INTERNAL'
+  // local faults: the node's own disk or engine failed (see isLocalFault)
+  | 'STORAGE_FAULT'
+  | 'ENGINE_FAULT'
   // layer 2 (used by layer packages)
   | 'L2_INVALID_BATCH'
   | 'L2_WITHDRAWAL'
   | 'L2_DISPUTE'
   | 'L2_BRIDGE'
+  // app modules (token, amm)
+  | 'TOKEN_UNKNOWN'
+  | 'TOKEN_INVALID'
+  | 'TOKEN_NOT_ISSUER'
+  | 'TOKEN_CAP_EXCEEDED'
+  | 'TOKEN_OVERFLOW'
+  | 'TOKEN_INSUFFICIENT_BALANCE'
+  | 'AMM_UNKNOWN_POOL'
+  | 'AMM_INVALID'
+  | 'AMM_SLIPPAGE'
+  | 'AMM_INSUFFICIENT_LIQUIDITY'
+  // payment channels (packages/channels)
+  | 'CHANNEL_INVALID'
+  | 'CHANNEL_STATE'
+  | 'CHANNEL_LIMIT'
+  | 'CHANNEL_NOT_FOUND'
+  | 'CHANNEL_PEER'
+  | 'CHANNEL_NO_ROUTE'
+  | 'CHANNEL_PAYMENT_FAILED'
+  | 'CHANNEL_INVOICE'
+  | 'CHANNEL_ONION'
+  | 'SWAP_FAILED'
   // sidechain (BFT consensus, registry, checkpoints, bridge)
   | 'SC_CONSENSUS'
   | 'SC_DOUBLE_SIGN'
@@ -109,4 +135,25 @@ export function toStrataError(e: unknown): StrataError {
   if (e instanceof StrataError) return e;
   const msg = e instanceof Error ? e.message : String(e);
   return new StrataError('INTERNAL', msg, {}, { cause: e });
+}
+
+/**
+ * Codes of local faults: the node's own storage or engine failed, so the input being processed
+ * may well be valid. Consensus code never turns one into a verdict (a failed receipt, an invalid
+ * block, a peer penalty): the import is aborted and retried (DESIGN rule 9).
+ */
+export const LOCAL_FAULT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['STORAGE_FAULT', 'ENGINE_FAULT', 'STATE_MISSING_NODE']);
+
+/** Whether `e` is a local fault (a StrataError with one of {@link LOCAL_FAULT_CODES}). */
+export function isLocalFault(e: unknown): boolean {
+  return e instanceof StrataError && LOCAL_FAULT_CODES.has(e.code);
+}
+
+/**
+ * Whether a foreign (non-Strata) error is the JavaScript engine running out of a local resource
+ * (stack, memory): how far code gets before that happens differs between machines, so such an
+ * error is a local fault, never a deterministic outcome.
+ */
+export function isEngineExhaustion(e: unknown): boolean {
+  return e instanceof RangeError && /call stack|out of memory|allocation failed/i.test(e.message);
 }

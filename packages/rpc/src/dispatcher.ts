@@ -130,7 +130,11 @@ export class RpcDispatcher {
     const idOk = !hasId || r.id === null || typeof r.id === 'string' || (typeof r.id === 'number' && Number.isFinite(r.id));
     const id: JsonRpcId = hasId && idOk ? (r.id as JsonRpcId) : null;
     if (!idOk) return errorResponse(null, { code: RpcErrorCodes.INVALID_REQUEST, message: 'invalid request: id must be a string, number or null' });
-    if (r.jsonrpc !== '2.0') return errorResponse(id, { code: RpcErrorCodes.INVALID_REQUEST, message: 'invalid request: jsonrpc must be "2.0"' });
+    if (r.jsonrpc === undefined) return errorResponse(id, { code: RpcErrorCodes.INVALID_REQUEST, message: 'invalid request: jsonrpc must be "2.0"' });
+    if (r.jsonrpc !== '2.0') {
+      // EIP-1474 -32006: a request in another version of the protocol.
+      return errorResponse(id, { code: RpcErrorCodes.VERSION_NOT_SUPPORTED, message: `JSON-RPC version not supported: ${truncate(String(r.jsonrpc), 20)}; this server speaks "2.0"` });
+    }
     if (typeof r.method !== 'string') return errorResponse(id, { code: RpcErrorCodes.INVALID_REQUEST, message: 'invalid request: method must be a string' });
     const method = r.method;
     const isNotification = !hasId;

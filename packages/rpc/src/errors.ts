@@ -1,8 +1,9 @@
 import { StrataError } from '@strata/primitives';
 
 /**
- * JSON-RPC error codes used by Strata. -32700…-32603 are JSON-RPC 2.0; -32000…-32005 follow
- * EIP-1474; -32006 is our own (not in EIP-1474) and means "admin token missing or wrong".
+ * JSON-RPC error codes used by Strata. -32700…-32603 are JSON-RPC 2.0; -32000…-32006 follow
+ * EIP-1474 (-32006: "JSON-RPC version not supported"); -32007 is our own, from the
+ * implementation-defined server range EIP-1474 leaves free, and means "admin token missing or wrong".
  */
 export const RpcErrorCodes = {
   PARSE_ERROR: -32700,
@@ -16,8 +17,10 @@ export const RpcErrorCodes = {
   TRANSACTION_REJECTED: -32003,
   METHOD_NOT_SUPPORTED: -32004,
   LIMIT_EXCEEDED: -32005,
-  /** Not in EIP-1474: an admin method was called without a valid admin token. */
-  UNAUTHORIZED: -32006,
+  /** EIP-1474: the request names a `jsonrpc` version other than "2.0". */
+  VERSION_NOT_SUPPORTED: -32006,
+  /** Not in EIP-1474 (a free server-error code): an admin method was called without a valid admin token. */
+  UNAUTHORIZED: -32007,
 } as const;
 
 /** One of the numeric codes in {@link RpcErrorCodes} (handlers may also use other numbers). */
@@ -97,7 +100,7 @@ const INVALID_PARAM_CODES = new Set<string>(['INVALID_HEX', 'INVALID_ADDRESS', '
  * Maps anything a handler threw to a JSON-RPC error object:
  * RpcError → its own code; StrataError INVALID_HEX / DECODE_* / INVALID_ADDRESS /
  * INVALID_SIGNATURE → -32602; TX_* / MEMPOOL_* → -32003; NOT_FOUND → -32001;
- * UNAUTHORIZED → -32006; other StrataErrors → -32603 with their (caller-facing) message;
+ * UNAUTHORIZED → -32007; other StrataErrors → -32603 with their (caller-facing) message;
  * foreign errors → -32603 with a generic message (never a stack trace or internal detail).
  * StrataErrors carry `data: { code, meta }`.
  */

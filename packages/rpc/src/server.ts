@@ -33,6 +33,17 @@ export interface RpcServerOptions {
   wsPingIntervalMs?: number | undefined;
   /** A WebSocket whose unsent backlog exceeds this many bytes is closed (1008) (default 16 MiB). */
   maxWsBufferedBytes?: number | undefined;
+  /**
+   * Calls (each entry of a batch counts) per second on one connection — an HTTP keep-alive socket
+   * or a WebSocket — and the burst allowed above it (default 2000/s, burst 5000). Beyond it calls
+   * are answered -32005 (HTTP 429) without running.
+   */
+  maxCallsPerSecond?: number | undefined;
+  callBurst?: number | undefined;
+  /** Calls running at once on one WebSocket; more are answered -32005 (default 128). */
+  maxInflightPerConnection?: number | undefined;
+  /** Open WebSockets at once; more upgrades get 503 (default 1024). */
+  maxWsConnections?: number | undefined;
 }
 
 /** Default {@link RpcServerOptions.maxBodyBytes}: 5 MiB. */
@@ -42,6 +53,26 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 interface Conn {
   alive: boolean;
+}
+
+/** A token bucket of calls for one connection. */
+class CallBudget {
+  private tokens: number;
+  private at = Date.now();
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+  take(n: number): boolean {
+    const t = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((t - this.at) / 1000) * this.perSecond);
+    this.at = t;
+    if (this.tokens < n) return false;
+    this.tokens -= n;
+    return true;
+  }
 }
 
 /**
@@ -65,6 +96,11 @@ export class RpcServer {
   private readonly notificationMethod: string;
   private readonly pingMs: number;
   private readonly maxBuffered: number;
+  private readonly callsPerSecond: number;
+  private readonly callBurst: number;
+  private readonly maxInflight: number;
+  private readonly maxWs: number;
+  private readonly budgets = new WeakMap<object, CallBudget>();
   private readonly dispatcher: RpcDispatcher;
   private readonly logger: Logger | undefined;
 
@@ -83,6 +119,10 @@ export class RpcServer {
     this.notificationMethod = opts.notificationMethod ?? 'chain_subscription';
     this.pingMs = opts.wsPingIntervalMs ?? 30_000;
     this.maxBuffered = opts.maxWsBufferedBytes ?? 16 * 1024 * 1024;
+    this.callsPerSecond = opts.maxCallsPerSecond ?? 2000;
+    this.callBurst = opts.callBurst ?? Math.max(5000, this.callsPerSecond);
+    this.maxInflight = opts.maxInflightPerConnection ?? 128;
+    this.maxWs = opts.maxWsConnections ?? 1024;
     if (!Number.isInteger(this.port0) || this.port0 < 0 || this.port0 > 65535) {
       throw new StrataError('CONFIG_INVALID', `rpc port must be an integer in 0..65535, got ${this.port0}`, { port: this.port0 });
     }
@@ -90,6 +130,10 @@ export class RpcServer {
       ['maxBodyBytes', this.maxBodyBytes],
       ['wsPingIntervalMs', this.pingMs],
       ['maxWsBufferedBytes', this.maxBuffered],
+      ['maxCallsPerSecond', this.callsPerSecond],
+      ['callBurst', this.callBurst],
+      ['maxInflightPerConnection', this.maxInflight],
+      ['maxWsConnections', this.maxWs],
     ] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new StrataError('CONFIG_INVALID', `rpc ${k} must be a positive integer, got ${v}`, { [k]: v });
     }
@@ -275,7 +319,12 @@ export class RpcServer {
     req.on('end', () => {
       if (over) return;
       const ctx: RpcContext = { transport: 'http', authorized: this.checkToken(bearer(req.headers.authorization)) };
-      this.dispatcher.handleText(Buffer.concat(chunks).toString('utf8'), ctx).then(
+      const limited = this.overBudget(req.socket, Buffer.concat(chunks).toString('utf8'));
+      if (limited.refused) {
+        sendJson(res, 429, limited.refused, { 'Retry-After': '1' });
+        return;
+      }
+      this.dispatch(limited, ctx).then(
         (out) => {
           if (out === undefined) {
             res.writeHead(204);
@@ -307,6 +356,41 @@ export class RpcServer {
     req.once('end', () => clearTimeout(t));
   }
 
+  /**
+   * Parses a body and charges its calls to the connection's budget. Returns the parsed message
+   * (or the raw text when it does not parse, for the dispatcher's parse error), or `refused`: the
+   * -32005 response to send instead of running anything.
+   */
+  private overBudget(conn: object, text: string): { msg?: unknown; text: string; refused?: string } {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return { text };
+    }
+    const calls = Array.isArray(msg) ? Math.max(1, msg.length) : 1;
+    let budget = this.budgets.get(conn);
+    if (budget === undefined) {
+      budget = new CallBudget(this.callsPerSecond, this.callBurst);
+      this.budgets.set(conn, budget);
+    }
+    if (budget.take(calls)) return { msg, text };
+    const refused = JSON.stringify({
+      jsonrpc: '2.0',
+      id: !Array.isArray(msg) && msg !== null && typeof msg === 'object' && 'id' in msg ? (msg as { id: unknown }).id ?? null : null,
+      error: {
+        code: RpcErrorCodes.LIMIT_EXCEEDED,
+        message: `more than ${this.callsPerSecond} calls per second on this connection; slow down and retry`,
+        data: { code: 'RPC_ERROR', meta: { limit: this.callsPerSecond } },
+      },
+    });
+    return { text, refused };
+  }
+
+  private dispatch(parsed: { msg?: unknown; text: string }, ctx: RpcContext): Promise<string | undefined> {
+    return 'msg' in parsed && parsed.msg !== undefined ? this.dispatcher.handleMessage(parsed.msg, ctx) : this.dispatcher.handleText(parsed.text, ctx);
+  }
+
   private checkToken(given: string | undefined): boolean {
     if (this.adminHash === undefined || given === undefined) return false;
     return timingSafeEqual(sha256(given), this.adminHash);
@@ -334,6 +418,10 @@ export class RpcServer {
     }
     if (!this.originAllowed(req)) {
       rejectUpgrade(socket, 403, 'browser origin not allowed; start the node with RPC cors enabled to allow it');
+      return;
+    }
+    if (this.conns.size >= this.maxWs) {
+      rejectUpgrade(socket, 503, `too many WebSocket connections (limit ${this.maxWs})`);
       return;
     }
     const authorized = this.checkToken(url.searchParams.get('token') ?? bearer(req.headers.authorization));
@@ -393,13 +481,43 @@ export class RpcServer {
       this.conns.delete(ws);
       for (const fn of closers.splice(0)) runSafely(fn);
     });
+    let inflight = 0;
+    // Responses, like notifications, wait in the socket's send buffer for a client that reads
+    // slowly (or not at all): past the limit the connection is closed instead of buffering more.
+    const send = (out: string): void => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      if (ws.bufferedAmount > this.maxBuffered) {
+        this.logger?.warn({ buffered: ws.bufferedAmount }, 'rpc ws client not reading its responses; closing');
+        ws.close(1008, 'client too slow');
+        return;
+      }
+      ws.send(out);
+    };
     ws.on('message', (data: RawData) => {
-      this.dispatcher.handleText(rawToString(data), ctx).then(
-        (out) => {
-          if (out !== undefined && ws.readyState === WebSocket.OPEN) ws.send(out);
-        },
-        (err) => this.logger?.error({ err }, 'rpc dispatcher failed'),
-      );
+      const limited = this.overBudget(ws, rawToString(data));
+      if (limited.refused) {
+        send(limited.refused);
+        return;
+      }
+      if (inflight >= this.maxInflight) {
+        send(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: null,
+            error: { code: RpcErrorCodes.LIMIT_EXCEEDED, message: `more than ${this.maxInflight} calls in flight on this connection; wait for answers first` },
+          }),
+        );
+        return;
+      }
+      inflight++;
+      this.dispatch(limited, ctx)
+        .then(
+          (out) => {
+            if (out !== undefined) send(out);
+          },
+          (err) => this.logger?.error({ err }, 'rpc dispatcher failed'),
+        )
+        .finally(() => inflight--);
     });
   }
 

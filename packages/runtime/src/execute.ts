@@ -3,7 +3,7 @@
  * StateView and make no network, disk or clock calls, so the same code runs in a full node, in
  * a witness-backed fraud proof and in a test.
  */
-import { StrataError, toHex, toStrataError } from '@strata/primitives';
+import { isEngineExhaustion, isLocalFault, StrataError, toHex, toStrataError } from '@strata/primitives';
 import { OverlayView, type StateView } from '@strata/state';
 import { accountKey, decodeAccount, encodeAccount, settleBlockFees } from './bank.js';
 import type { ChainConfig } from './config.js';
@@ -17,6 +17,12 @@ export interface Receipt {
   status: 'ok' | 'failed';
   computeUsed: number;
   fee: bigint;
+  /**
+   * Why a failed transaction failed. Only `code` (a stable {@link ErrorCode}, or `INTERNAL` for a
+   * module's foreign exception) is consensus: the receipt root hashes it. `message` is this
+   * node's text for people, stored beside the receipt and never hashed, so rewording an error
+   * message cannot fork the chain ('' when unknown, e.g. a receipt decoded on its own).
+   */
   error?: { code: string; message: string };
   events: RuntimeEvent[];
 }
@@ -183,6 +189,12 @@ export function applyTx(view: StateView, env: ExecEnv, vtx: VerifiedTx, txIndex:
     child.commitTo(view);
     return { txHash: vtx.hash, status: 'ok', computeUsed: meter.used, fee: tx.fee, events };
   } catch (e) {
+    // A local fault (the node's disk or engine) says nothing about the transaction: abort the
+    // whole import (it is retried) instead of recording a failure other nodes would not see.
+    if (isLocalFault(e)) throw e;
+    if (isEngineExhaustion(e)) {
+      throw new StrataError('ENGINE_FAULT', `engine fault in ${tx.module}.${tx.method}: ${(e as Error).message}; the import is aborted and retried`, {}, { cause: e });
+    }
     const err = toStrataError(e);
     return {
       txHash: vtx.hash,

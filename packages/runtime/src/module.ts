@@ -55,6 +55,12 @@ export type MethodHandler = (ctx: TxContext, args: Uint8Array) => void;
 export interface Module {
   readonly name: string;
   readonly methods: Readonly<Record<string, MethodHandler>>;
+  /**
+   * Set on a settlement module: the child chain it settles and the instance it belongs to (e.g.
+   * `optimistic/901`; the bridge, inbox and disputes modules of one rollup share it). A registry
+   * refuses two instances for one child chain id, and a chain refuses a child with its own id.
+   */
+  readonly settles?: { readonly chainId: number; readonly instance: string };
   /** Writes genesis state. */
   genesis?(ctx: BlockContext): void;
   /** Runs before the block's transactions. */
@@ -66,11 +72,30 @@ export interface Module {
 /** The modules of one chain, by name. */
 export class ModuleRegistry {
   private readonly byName = new Map<string, Module>();
+  private readonly children = new Map<number, string>();
   constructor(modules: Module[]) {
     for (const m of modules) {
       if (this.byName.has(m.name)) throw new StrataError('CONFIG_INVALID', `module ${m.name} is registered twice`);
+      if (m.settles) {
+        const { chainId, instance } = m.settles;
+        const other = this.children.get(chainId);
+        if (other !== undefined && other !== instance) {
+          throw new StrataError('CONFIG_INVALID', `child chain id ${chainId} is settled twice on this chain (${other} and ${instance}); every child needs its own chain id`, { chainId });
+        }
+        this.children.set(chainId, instance);
+      }
       this.byName.set(m.name, m);
     }
+  }
+  /** Child chains settled by this runtime: chain id → instance. */
+  childChains(): ReadonlyMap<number, string> {
+    return this.children;
+  }
+  /** Throws CONFIG_INVALID when a child chain uses the parent's own chain id. */
+  checkChildrenOf(parentChainId: number): this {
+    const own = this.children.get(parentChainId);
+    if (own !== undefined) throw new StrataError('CONFIG_INVALID', `${own} settles chain id ${parentChainId}, the id of its parent chain; a child needs its own chain id`, { chainId: parentChainId });
+    return this;
   }
   get(name: string): Module | undefined {
     return this.byName.get(name);

@@ -23,7 +23,8 @@ interface StoredEvent {
 }
 
 const EventCodec: Codec<StoredEvent> = struct('Event', { module: str(32), type: str(64), json: str(1 << 20) });
-const ErrorCodec = struct('ReceiptError', { code: str(64), message: str(4096) });
+// Consensus bytes of a failure: its stable code only, never the message text (DESIGN rule 9).
+const ErrorCodec = struct('ReceiptError', { code: str(64) });
 const StoredReceiptCodec = struct('Receipt', {
   txHash: fixedBytes(32),
   ok: uint,
@@ -44,7 +45,10 @@ function fromStored(e: StoredEvent): RuntimeEvent {
   return { module: e.module, type: e.type, data: JSON.parse(e.json) as RuntimeEvent['data'] };
 }
 
-/** Canonical bytes of a receipt (what the receipts root commits to). */
+/**
+ * Canonical bytes of a receipt (what the receipts root commits to): status, compute, fee, the
+ * error's stable code and the events. The error message is not part of them.
+ */
 export function encodeReceipt(r: Receipt): Uint8Array {
   return encodeReceiptFast(r) ?? encodeReceiptGeneric(r);
 }
@@ -56,7 +60,7 @@ function encodeReceiptGeneric(r: Receipt): Uint8Array {
     ok: r.status === 'ok' ? 1 : 0,
     computeUsed: r.computeUsed,
     fee: r.fee,
-    error: r.error,
+    error: r.error ? { code: r.error.code } : undefined,
     events: r.events.map(toStored),
   });
 }
@@ -134,14 +138,12 @@ function encodeReceiptFast(r: Receipt): Uint8Array | undefined {
   if (!Array.isArray(events) || events.length > 10_000) return undefined;
   const feeNum = Number(fee);
   let code: Utf8 | undefined;
-  let message: Utf8 | undefined;
   let errorSize = 1;
   if (error !== undefined) {
-    if (typeof error !== 'object' || error === null || typeof error.code !== 'string' || typeof error.message !== 'string') return undefined;
+    if (typeof error !== 'object' || error === null || typeof error.code !== 'string') return undefined;
     code = prepare(error.code);
-    message = prepare(error.message);
-    if (code.length > 64 || message.length > 4096) return undefined;
-    const fields = stringSize(code) + stringSize(message);
+    if (code.length > 64) return undefined;
+    const fields = stringSize(code);
     const struct = rlpHeaderSize(fields) + fields;
     errorSize = rlpHeaderSize(struct) + struct;
   }
@@ -172,14 +174,13 @@ function encodeReceiptFast(r: Receipt): Uint8Array | undefined {
   out[p++] = status === 'ok' ? 1 : 0x80;
   p = writeUint(out, p, computeUsed);
   p = writeUint(out, p, feeNum);
-  if (code === undefined || message === undefined) {
+  if (code === undefined) {
     out[p++] = 0xc0;
   } else {
-    const fields = stringSize(code) + stringSize(message);
+    const fields = stringSize(code);
     p = writeRlpHeader(out, p, rlpHeaderSize(fields) + fields, 0xc0);
     p = writeRlpHeader(out, p, fields, 0xc0);
     p = writeString(out, p, code);
-    p = writeString(out, p, message);
   }
   p = writeRlpHeader(out, p, eventsPayload, 0xc0);
   for (let i = 0; i < eventSizes.length; i++) {
@@ -201,7 +202,7 @@ export function decodeReceipt(bytes: Uint8Array): Receipt {
     fee: s.fee,
     events: s.events.map(fromStored),
   };
-  if (s.error) r.error = s.error;
+  if (s.error) r.error = { code: s.error.code, message: '' };
   return r;
 }
 

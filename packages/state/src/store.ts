@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { bytesKey, DecodeError } from '@strata/primitives';
+import { bytesKey, DecodeError, StrataError } from '@strata/primitives';
 import type { KeyChange, NewNode, NodeLocations, NodeReader } from './smt.js';
 import type { StateReader } from './view.js';
 
@@ -114,6 +114,16 @@ function nodeInPage(page: Uint8Array, slot: number): Uint8Array | undefined {
   return page.subarray(start, end);
 }
 
+/** A read the database could not serve: a local fault (the import that needed it is retried). */
+function storageFault(what: string, cause: unknown): StrataError {
+  return new StrataError(
+    'STORAGE_FAULT',
+    `storage fault ${what}: ${cause instanceof Error ? cause.message : String(cause)}; the import is aborted and retried (check the disk and the data dir)`,
+    {},
+    { cause },
+  );
+}
+
 /** The persistent state: flat values, tree nodes, undo logs. */
 export class StateDb {
   readonly flat: Database<Uint8Array, Uint8Array>;
@@ -163,7 +173,12 @@ export class StateDb {
   readonly flatReader: StateReader = { get: (key) => this.readFlat(key) };
 
   private readFlat(key: Uint8Array): Uint8Array | undefined {
-    const v = this.flat.get(key);
+    let v: Uint8Array | undefined;
+    try {
+      v = this.flat.get(key);
+    } catch (e) {
+      throw storageFault('reading the flat state', e);
+    }
     return v === undefined ? undefined : new Uint8Array(v);
   }
 
@@ -196,7 +211,12 @@ export class StateDb {
     // most (the upper levels) are rewritten, hence re-inserted, by nearly every block.
     const cached = this.pages.get(n);
     if (cached) return cached;
-    const v = this.nodes.get(pageKey(n));
+    let v: Uint8Array | undefined;
+    try {
+      v = this.nodes.get(pageKey(n));
+    } catch (e) {
+      throw storageFault(`reading tree page ${n}`, e);
+    }
     if (v === undefined) return undefined;
     const page = new Uint8Array(v);
     this.cachePage(n, page);
@@ -215,7 +235,12 @@ export class StateDb {
 
   /** Location of a state root's node, if it is one this database stored. */
   rootLoc(root: Uint8Array): number | undefined {
-    const v = this.roots.get(root);
+    let v: Uint8Array | undefined;
+    try {
+      v = this.roots.get(root);
+    } catch (e) {
+      throw storageFault('reading the roots table', e);
+    }
     return v === undefined ? undefined : Number(new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0));
   }
 

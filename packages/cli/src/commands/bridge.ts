@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { devAccounts } from '@strata/devnet';
 import {
-  BRIDGE_MODULE,
+  rollupModuleNames,
   defaultRollupConfig,
   DepositArgs,
   FinalizeWithdrawalArgs,
@@ -14,18 +14,48 @@ import {
   RpcL1Client,
   signL2Withdrawal,
 } from '@strata/optimistic';
-import { DEV_MNEMONIC, fromHex, fromQuantity, keyPairFromSecret, StrataError, toHex, encode, type KeyPair } from '@strata/primitives';
+import { DEV_MNEMONIC, encodeAddress, fromHex, fromQuantity, keyPairFromSecret, StrataError, toHex, encode, type KeyPair } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
-import { encodeTx } from '@strata/runtime';
+import { encodeTx, parseAddress } from '@strata/runtime';
+import { checkArgs } from '../args.js';
+import { resolveRpc } from '../layers.js';
 import { fail, print } from '../output.js';
 
 interface BridgeFlags {
   from: string;
-  l1Rpc: string;
-  l2Rpc: string;
+  l1Rpc?: string;
+  l2Rpc?: string;
+  layer?: string;
   json?: boolean;
   amount?: string;
   to?: string;
+}
+
+/** The L1 and L2 endpoints: --l1-rpc / --l2-rpc, else the running devnet's (`--layer` names the rollup). */
+function endpoints(f: BridgeFlags): { l1: string; l2: string } {
+  checkArgs((c) => {
+    c.url('--l1-rpc', f.l1Rpc);
+    c.url('--l2-rpc', f.l2Rpc);
+  });
+  return { l1: resolveRpc({ rpc: f.l1Rpc }, 'l1'), l2: resolveRpc({ rpc: f.l2Rpc, layer: f.layer }, 'l2', 'STRATA_L2_RPC') };
+}
+
+/** The L1's address prefix (for recipients of withdrawals), falling back to the default when the L1 does not answer. */
+async function l1Prefix(url: string): Promise<string> {
+  try {
+    return (await new RpcClient(url, { timeoutMs: 2000 }).call<{ addressPrefix: string }>('chain_getConfig')).addressPrefix;
+  } catch {
+    return 'st';
+  }
+}
+
+/** A 0x address from the RPC as bech32m with `prefix`. */
+function bech32(prefix: string, hex: string): string {
+  try {
+    return encodeAddress(prefix, fromHex(hex, 20));
+  } catch {
+    return hex;
+  }
 }
 
 function signer(from: string): KeyPair {
@@ -41,8 +71,9 @@ function signer(from: string): KeyPair {
 function common(cmd: Command): Command {
   return cmd
     .option('--from <account>', 'dev account index or 0x secret key', '0')
-    .option('--l1-rpc <url>', 'L1 JSON-RPC endpoint', process.env.STRATA_RPC ?? 'http://127.0.0.1:8545')
-    .option('--l2-rpc <url>', 'L2 JSON-RPC endpoint', process.env.STRATA_L2_RPC ?? 'http://127.0.0.1:8546')
+    .option('--l1-rpc <url>', 'L1 JSON-RPC endpoint (default: the running devnet\'s, $STRATA_RPC, or http://127.0.0.1:8545)')
+    .option('--l2-rpc <url>', 'L2 JSON-RPC endpoint (default: the running devnet\'s --layer, $STRATA_L2_RPC, or http://127.0.0.1:8546)')
+    .option('--layer <name>', 'the rollup layer of the running devnet', 'l2')
     .option('--json', 'print machine-readable JSON');
 }
 
@@ -79,19 +110,26 @@ function stageText(w: WdView): string {
 export function registerBridgeCommands(program: Command): void {
   const bridge = program.command('bridge').description('Move coins between the L1 and the optimistic rollup (devnet defaults)');
   const rollup = defaultRollupConfig();
+  const BRIDGE_MODULE = rollupModuleNames(rollup.rollupId).bridge;
 
   common(bridge.command('deposit').description('Lock coins on L1; they are credited on L2 1:1'))
     .requiredOption('--amount <units>', 'base units to deposit')
-    .option('--to <0xaddress>', 'L2 recipient (default: the same address)')
+    .option('--to <address>', 'L2 recipient, sl1… or 0x (default: the same address)')
     .action(async (f: BridgeFlags) => {
       try {
+        checkArgs((c) => {
+          c.amount('--amount', f.amount);
+          c.address('--to', f.to, { optional: true });
+          c.signer('--from', f.from);
+        });
         const key = signer(f.from);
-        const l1 = new RpcL1Client(f.l1Rpc);
-        const to = f.to ? fromHex(f.to, 20) : key.address;
+        const l1 = new RpcL1Client(endpoints(f).l1);
+        const to = f.to ? parseAddress(f.to, rollup.l2AddressPrefix) : key.address;
         const h = await l1.send(key, BRIDGE_MODULE, 'deposit', encode(DepositArgs, { rollupId: rollup.rollupId, to, amount: amountOf(f.amount) }), 5_000);
         const r = await waitReceipt(l1, h);
         if (r.status !== 'ok') throw new StrataError('L2_BRIDGE', `deposit failed on L1: ${r.error}`);
-        print(!!f.json, { tx: toHex(h), l1Block: r.height, to: toHex(to), amount: f.amount }, () => `deposited ${f.amount} to ${toHex(to)} on L2 (L1 tx ${toHex(h)}, block ${r.height}); it appears on L2 in a moment`);
+        const toText = encodeAddress(rollup.l2AddressPrefix, to);
+        print(!!f.json, { tx: toHex(h), l1Block: r.height, to: toText, toHex: toHex(to), amount: f.amount }, () => `deposited ${f.amount} to ${toText} on L2 (L1 tx ${toHex(h)}, block ${r.height}); it appears on L2 in a moment`);
       } catch (e) {
         fail(!!f.json, e);
       }
@@ -99,15 +137,23 @@ export function registerBridgeCommands(program: Command): void {
 
   common(bridge.command('withdraw').description('Burn wrapped coins on L2; finalize on L1 after the challenge window'))
     .requiredOption('--amount <units>', 'base units to withdraw')
-    .option('--to <0xaddress>', 'L1 recipient (default: the same address)')
+    .option('--to <address>', 'L1 recipient, st1… or 0x (default: the same address)')
     .action(async (f: BridgeFlags) => {
       try {
+        checkArgs((c) => {
+          c.amount('--amount', f.amount);
+          c.address('--to', f.to, { optional: true });
+          c.signer('--from', f.from);
+        });
         const key = signer(f.from);
-        const l2 = new RpcClient(f.l2Rpc);
+        const ep = endpoints(f);
+        const l2 = new RpcClient(ep.l2);
+        const prefix = await l1Prefix(ep.l1);
+        const to = f.to ? parseAddress(f.to, prefix) : key.address;
         const acct = await l2.call<{ nextNonce: string }>('state_getAccount', [toHex(key.address)]);
-        const tx = signL2Withdrawal(makeL2Env(rollup), key.secretKey, Number(fromQuantity(acct.nextNonce)), f.to ? fromHex(f.to, 20) : key.address, amountOf(f.amount));
+        const tx = signL2Withdrawal(makeL2Env(rollup), key.secretKey, Number(fromQuantity(acct.nextNonce)), to, amountOf(f.amount));
         const hash = await l2.call<string>('tx_sendRaw', [toHex(encodeTx(tx))]);
-        print(!!f.json, { l2Tx: hash }, () => `withdrawal submitted on L2 (tx ${hash}); track it with: strata bridge status`);
+        print(!!f.json, { l2Tx: hash, to: encodeAddress(prefix, to), amount: f.amount }, () => `withdrawal of ${f.amount} to ${encodeAddress(prefix, to)} submitted on L2 (tx ${hash}); track it with: strata bridge status`);
       } catch (e) {
         fail(!!f.json, e);
       }
@@ -116,8 +162,13 @@ export function registerBridgeCommands(program: Command): void {
   common(bridge.command('status').description("Each withdrawal's stage: waiting for root, in challenge window, ready, finalized"))
     .action(async (f: BridgeFlags) => {
       try {
+        checkArgs((c) => c.signer('--from', f.from));
         const key = signer(f.from);
-        const list = await new RpcClient(f.l2Rpc).call<WdView[]>('rollup_listWithdrawals', [toHex(key.address)]);
+        const ep = endpoints(f);
+        const raw = await new RpcClient(ep.l2).call<WdView[]>('rollup_listWithdrawals', [toHex(key.address)]);
+        const prefix = await l1Prefix(ep.l1);
+        // Recipients are L1 addresses: print them as the L1 prints addresses (bech32m), hex beside in JSON.
+        const list = raw.map((w) => ({ ...w, to: bech32(prefix, w.to), toHex: w.to }));
         print(!!f.json, list, () => (list.length === 0 ? 'no withdrawals' : list.map((w) => `#${w.id}  ${w.amount} → ${w.to}  ${stageText(w)}`).join('\n')));
       } catch (e) {
         fail(!!f.json, e);
@@ -127,11 +178,15 @@ export function registerBridgeCommands(program: Command): void {
   common(bridge.command('finalize [id]').description("Prove and finalize a withdrawal on L1 (default: all of the account's ready ones)"))
     .action(async (id: string | undefined, f: BridgeFlags) => {
       try {
+        checkArgs((c) => {
+          c.integer('[id]', id);
+          c.signer('--from', f.from);
+        });
         const key = signer(f.from);
-        const l2 = new RpcClient(f.l2Rpc);
-        const l1 = new RpcL1Client(f.l1Rpc);
+        const ep = endpoints(f);
+        const l2 = new RpcClient(ep.l2);
+        const l1 = new RpcL1Client(ep.l1);
         const list = await l2.call<WdView[]>('rollup_listWithdrawals', [toHex(key.address)]);
-        if (id !== undefined && !/^\d+$/.test(id)) throw new StrataError('CONFIG_INVALID', `withdrawal id must be a whole number, not ${JSON.stringify(id)}`);
         const targets = id === undefined ? list.filter((w) => w.stage === 'ready') : list.filter((w) => w.id === Number(id));
         if (targets.length === 0) {
           const pending = list.filter((w) => w.stage !== 'finalized');

@@ -3,6 +3,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { devAccounts, formatCoins } from '@strata/devnet';
+import { checkArgs } from '../args.js';
+import { resolveRpc } from '../layers.js';
 import {
   DEV_MNEMONIC,
   encode,
@@ -21,8 +23,14 @@ import { print } from '../output.js';
 import { clientOptions } from './common.js';
 
 interface ClientFlags {
-  rpc: string;
+  rpc?: string;
+  layer?: string;
   json?: boolean;
+}
+
+function clientOf(flags: ClientFlags): RpcClient {
+  checkArgs((c) => c.url('--rpc', flags.rpc));
+  return new RpcClient(resolveRpc(flags));
 }
 
 interface ChainInfo {
@@ -107,7 +115,8 @@ export function registerChainCommands(program: Command): void {
       .option('--keystore <dir>', 'keystore directory')
       .option('--count <n>', 'dev accounts to list', '10'),
   ).action(async (flags: ClientFlags & { keystore?: string; count: string }) => {
-    const client = new RpcClient(flags.rpc);
+    checkArgs((c) => c.integer('--count', flags.count));
+    const client = clientOf(flags);
     let prefix = 'st';
     let online = true;
     try {
@@ -127,7 +136,7 @@ export function registerChainCommands(program: Command): void {
     }
     print(!!flags.json, rows, () =>
       rows.map((r) => `${r.source.padEnd(9)} ${r.address}${r.balance ? `  ${formatCoins(fromQuantity(r.balance))}` : ''}`).join('\n') +
-      (online ? '' : `\n(node at ${flags.rpc} not reachable: balances not shown)`),
+      (online ? '' : `\n(node at ${client.url} not reachable: balances not shown)`),
     );
   });
 
@@ -138,7 +147,11 @@ export function registerChainCommands(program: Command): void {
       .argument('<account>', 'bech32m address, 0x address, or dev account index')
       .option('--block <tag>', 'latest | finalized | block number', 'latest'),
   ).action(async (who: string, flags: ClientFlags & { block: string }) => {
-    const client = new RpcClient(flags.rpc);
+    checkArgs((c) => {
+      c.address('<account>', who, { allowIndex: true });
+      c.block('--block', flags.block);
+    });
+    const client = clientOf(flags);
     const info = await chainInfo(client);
     const address = /^\d+$/.test(who) ? (devAccounts(info.addressPrefix, Number(who) + 1)[Number(who)]?.address ?? who) : who;
     const tag = /^\d+$/.test(flags.block) ? `0x${Number(flags.block).toString(16)}` : flags.block;
@@ -159,7 +172,14 @@ export function registerChainCommands(program: Command): void {
       .option('--keystore <dir>', 'keystore directory')
       .option('--no-wait', 'return once the node accepted the transaction'),
   ).action(async (flags: ClientFlags & { to: string; amount: string; from: string; fee?: string; nonce?: string; keystore?: string; wait: boolean }) => {
-    const client = new RpcClient(flags.rpc);
+    checkArgs((c) => {
+      c.address('--to', flags.to);
+      c.amount('--amount', flags.amount);
+      c.signer('--from', flags.from, { allowAddress: true });
+      c.amount('--fee', flags.fee, { optional: true, min: 0n });
+      c.integer('--nonce', flags.nonce);
+    });
+    const client = clientOf(flags);
     const info = await chainInfo(client);
     const signer = resolveSigner(flags.from, info.addressPrefix, keystoreDir(flags.keystore));
     const to = parseAddress(flags.to, info.addressPrefix);
@@ -221,7 +241,8 @@ export function registerChainCommands(program: Command): void {
       .argument('[id]', 'block number, 0x hash, latest or finalized', 'latest')
       .option('--full', 'include whole transactions'),
   ).action(async (id: string, flags: ClientFlags & { full?: boolean }) => {
-    const client = new RpcClient(flags.rpc);
+    checkArgs((c) => c.block('[id]', id));
+    const client = clientOf(flags);
     const b = /^0x[0-9a-fA-F]{64}$/.test(id)
       ? await client.call<Record<string, unknown> | null>('chain_getBlockByHash', [id, !!flags.full])
       : await client.call<Record<string, unknown> | null>('chain_getBlockByNumber', [/^\d+$/.test(id) ? `0x${Number(id).toString(16)}` : id, !!flags.full]);
@@ -244,7 +265,8 @@ export function registerChainCommands(program: Command): void {
 
   clientOptions(program.command('tx').description('Show a transaction and its receipt').argument('<hash>', 'transaction hash')).action(
     async (hash: string, flags: ClientFlags) => {
-      const client = new RpcClient(flags.rpc);
+      checkArgs((c) => c.hash('<hash>', hash));
+      const client = clientOf(flags);
       const [tx, receipt] = await Promise.all([
         client.call<Record<string, unknown> | null>('tx_get', [hash]),
         client.call<Record<string, unknown> | null>('tx_getReceipt', [hash]),

@@ -2,16 +2,27 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseToml } from 'smol-toml';
 import { StrataError } from '@strata/primitives';
+import { resolveRpc } from '../layers.js';
 import { defaultChainConfig, parseChainConfig, type ChainConfig } from '@strata/runtime';
 
 /** Default L1 RPC endpoint: the devnet's. */
 export const DEFAULT_RPC = 'http://127.0.0.1:8545';
 
-/** Adds the options every client command shares. */
-export function clientOptions(cmd: Command): Command {
+/**
+ * Adds the options every client command shares: `--rpc URL`, `--layer NAME` (see layers.ts), `--json`.
+ * Before the action runs, `--rpc` is resolved (an explicit `--rpc` wins, else the layer's endpoint),
+ * so an action may read `opts.rpc` directly.
+ */
+export function clientOptions(cmd: Command, defaultLayer = 'l1'): Command {
   return cmd
-    .option('--rpc <url>', 'JSON-RPC endpoint of the node', process.env.STRATA_RPC ?? DEFAULT_RPC)
-    .option('--json', 'print machine-readable JSON');
+    .option('--rpc <url>', `JSON-RPC endpoint of the node (default: the --layer's endpoint of the running devnet, $STRATA_RPC, or ${DEFAULT_RPC})`)
+    .option('--layer <name>', `which layer of the running devnet to talk to (l1, l2, l3, … as its banner lists them)`, defaultLayer)
+    .option('--json', 'print machine-readable JSON')
+    .hook('preAction', (c) => {
+      const rpc = c.getOptionValue('rpc') as string | undefined;
+      const layer = c.getOptionValue('layer') as string | undefined;
+      c.setOptionValue('rpc', resolveRpc({ rpc, layer }));
+    });
 }
 
 /** Reads a chain config file (JSON, or TOML when the name ends in .toml). */
@@ -33,7 +44,7 @@ export function readChainConfig(path: string | undefined, base: ChainConfig = de
 }
 
 /** Node network settings from a file (JSON, or TOML when the name ends in .toml). */
-export function readNetworkSettings(path: string): { listen?: string[]; announce?: string[]; bootnodes?: string[]; banSeconds?: number; maxConnections?: number } {
+export function readNetworkSettings(path: string): { listen?: string[]; announce?: string[]; bootnodes?: string[]; banSeconds?: number; maxConnections?: number; targetPeers?: number; discoveryIntervalMs?: number; localNetwork?: boolean; peerExchange?: boolean } {
   let data: unknown;
   try {
     const text = readFileSync(path, 'utf8');
@@ -43,14 +54,20 @@ export function readNetworkSettings(path: string): { listen?: string[]; announce
   }
   if (data === null || typeof data !== 'object') throw new StrataError('CONFIG_INVALID', `network settings ${path} must be an object`);
   const o = data as Record<string, unknown>;
-  const out: { listen?: string[]; announce?: string[]; bootnodes?: string[]; banSeconds?: number; maxConnections?: number } = {};
+  const out: { listen?: string[]; announce?: string[]; bootnodes?: string[]; banSeconds?: number; maxConnections?: number; targetPeers?: number; discoveryIntervalMs?: number; localNetwork?: boolean; peerExchange?: boolean } = {};
   for (const k of ['listen', 'announce', 'bootnodes'] as const) {
     const v = o[k];
     if (v === undefined) continue;
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new StrataError('CONFIG_INVALID', `network settings ${path}: ${k} must be an array of multiaddr strings`);
     out[k] = v as string[];
   }
-  for (const k of ['banSeconds', 'maxConnections'] as const) {
+  for (const k of ['localNetwork', 'peerExchange'] as const) {
+    const v = o[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'boolean') throw new StrataError('CONFIG_INVALID', `network settings ${path}: ${k} must be true or false`);
+    out[k] = v;
+  }
+  for (const k of ['banSeconds', 'maxConnections', 'targetPeers', 'discoveryIntervalMs'] as const) {
     const v = o[k];
     if (v === undefined) continue;
     if (typeof v !== 'number' || !(v >= 0)) throw new StrataError('CONFIG_INVALID', `network settings ${path}: ${k} must be a non-negative number`);

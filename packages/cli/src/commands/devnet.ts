@@ -1,9 +1,10 @@
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { type Devnet, formatCoins, startDevnet } from '@strata/devnet';
-import { DEV_MNEMONIC, DERIVATION_PREFIX, toHex } from '@strata/primitives';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { DEFAULT_TOPOLOGY, type Devnet, formatCoins, parseTopologyText, startDevnet, type Topology } from '@strata/devnet';
+import { DEV_MNEMONIC, DERIVATION_PREFIX, StrataError, toHex } from '@strata/primitives';
 import { getAccount } from '@strata/runtime';
 import { createLogger } from '../logger.js';
 import { fail, print } from '../output.js';
@@ -27,6 +28,41 @@ interface DevnetFlags {
   l1Nodes: number;
   maliciousProposer?: boolean;
   challengeWindow?: number;
+  topology?: string;
+  explorer: boolean;
+  explorerPort?: number;
+}
+
+/** The topology to start: the file's, or the embedded default, with the flags applied on top. */
+async function topologyOf(flags: DevnetFlags): Promise<Topology> {
+  let t: Topology;
+  if (flags.topology) {
+    let text: string;
+    try {
+      text = readFileSync(flags.topology, 'utf8');
+    } catch (e) {
+      throw new StrataError('CONFIG_INVALID', `cannot read topology file ${flags.topology}: ${(e as Error).message}`);
+    }
+    t = await parseTopologyText(text, flags.topology);
+  } else t = structuredClone(DEFAULT_TOPOLOGY);
+  const layers = t.layers.map((l) => ({ ...l, settings: { ...l.settings } }));
+  const l1 = layers.find((l) => l.kind === 'l1');
+  if (l1 && flags.l1Nodes > 1) l1.nodes = flags.l1Nodes;
+  if (l1 && flags.blockTime > 0) l1.settings.blockTime = flags.blockTime;
+  // Flags change the default topology; a file's layers stay unless a flag names them.
+  const dropRollup = !flags.rollup || (!flags.topology && (l1?.nodes ?? 1) > 1);
+  const kept = dropRollup ? layers.filter((l) => l.kind !== 'optimistic') : layers;
+  for (const l of kept) {
+    if (l.kind !== 'optimistic') continue;
+    if (flags.maliciousProposer) l.settings.maliciousProposer = true;
+    if (flags.challengeWindow !== undefined) l.settings.challengeWindow = flags.challengeWindow;
+  }
+  return { layers: kept };
+}
+
+/** Where clients (`--layer NAME`) find a devnet on fixed ports: $STRATA_HOME/devnet.json. */
+function endpointsFile(): string {
+  return join(process.env.STRATA_HOME ?? join(homedir(), '.strata'), 'devnet.json');
 }
 
 export function registerDevnetCommand(program: Command): void {
@@ -50,8 +86,12 @@ export function registerDevnetCommand(program: Command): void {
     .option('--json', 'print the banner as JSON')
     .option('--malicious-proposer', 'the rollup proposer posts a wrong output root now and then (watch a fraud proof)')
     .option('--challenge-window <l1 blocks>', 'rollup challenge window in L1 blocks (default 10)', intOption('--challenge-window'))
+    .option('--topology <file>', 'which layers to run, how many nodes each, their parents (TOML or JSON; default: every layer, see docs/explorer.md)')
+    .option('--explorer-port <port>', 'web explorer port (default: RPC port + 100)', intOption('--explorer-port'))
+    .option('--no-explorer', 'do not serve the web explorer')
     .action(async (flags: DevnetFlags) => {
       try {
+        const topology = await topologyOf(flags);
         const chainOverrides = flags.config ? (JSON.parse(JSON.stringify(readChainConfig(flags.config), (_k, v) => (typeof v === 'bigint' ? v.toString() : v))) as Record<string, unknown>) : undefined;
         const adminToken = flags.adminToken ?? toHex(crypto.getRandomValues(new Uint8Array(16))).slice(2);
         const fresh = flags.dataDir === undefined;
@@ -69,10 +109,9 @@ export function registerDevnetCommand(program: Command): void {
             mnemonic: flags.mnemonic,
             adminToken,
             ...(chainOverrides ? { chain: chainOverrides } : {}),
-            ...(flags.l1Nodes > 1 ? { l1Nodes: flags.l1Nodes, logLevel: flags.logLevel } : {}),
-            rollup: flags.rollup
-              ? { ...(flags.maliciousProposer ? { maliciousProposer: true } : {}), ...(flags.challengeWindow !== undefined ? { challengeWindow: flags.challengeWindow } : {}) }
-              : false,
+            logLevel: flags.logLevel,
+            topology,
+            explorer: flags.explorer ? { ...(flags.explorerPort !== undefined ? { port: flags.explorerPort } : {}) } : false,
             ...(flags.sidechain === false ? { sidechain: false as const } : {}),
           },
           { logger },
@@ -86,10 +125,13 @@ export function registerDevnetCommand(program: Command): void {
           balance: getAccount(node.chain.stateReader, a.keys.address).balance,
         }));
         const head = node.chain.head;
+        const byName = new Map(devnet.layers.map((l) => [l.name, l]));
+        const l2Name = devnet.layers.find((l) => l.kind === 'optimistic')?.name ?? 'l2';
         const banner = {
           layers: {
             l1: {
-              name: devnet.config.name,
+              ...(byName.get('l1') as object),
+              chainName: devnet.config.name,
               chainId: devnet.config.chainId,
               genesisHash: toHex(node.chain.genesisHash),
               rpc: devnet.l1.rpcUrl,
@@ -100,12 +142,26 @@ export function registerDevnetCommand(program: Command): void {
               ...(devnet.l1Peers ? { nodes: l1NodeList(devnet) } : {}),
             },
             ...(devnet.l2
-              ? { l2: { kind: 'optimistic rollup', rollupId: devnet.l2.config.rollupId, chainId: devnet.l2.config.l2ChainId, rpc: devnet.l2.rpcUrl, ws: devnet.l2.wsUrl, challengeWindow: devnet.l2.config.challengeWindow, maliciousProposer: !!flags.maliciousProposer } }
+              ? {
+                  [l2Name]: {
+                    ...(byName.get(l2Name) as object),
+                    rollupId: devnet.l2.config.rollupId,
+                    chainId: devnet.l2.config.l2ChainId,
+                    challengeWindow: devnet.l2.config.challengeWindow,
+                    maliciousProposer: topology.layers.some((l) => l.kind === 'optimistic' && l.settings.maliciousProposer === true),
+                  },
+                }
+              : {}),
+            // Layers other branches start appear here with their name, kind, parent and URLs.
+            ...Object.fromEntries(devnet.layers.filter((l) => l.name !== 'l1' && l.name !== l2Name).map((l) => [l.name, l])),
+            ...(devnet.channels
+              ? { channels: { kind: 'payment channels on the L1', nodes: devnet.channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl, nodeKey: n.node.info().nodeKey, p2p: n.node.p2p.multiaddrs[0] ?? null })), channels: devnet.channels.channels } }
               : {}),
             ...(devnet.sidechain
               ? { sidechain: { kind: 'bft sidechain', name: devnet.sidechain.launch.name, chainId: devnet.sidechain.launch.chainId, validators: devnet.sidechain.launch.validators.map((v) => ({ index: v.index, rpc: v.rpc, pid: v.pid })), firstBlockMs: devnet.sidechain.launch.firstBlockMs, dir: devnet.sidechain.launch.dir } }
               : {}),
           },
+          explorer: devnet.explorer?.url ?? null,
           dataDir: devnet.dataDir,
           logFile,
           resumed: devnet.resumedFromHeight > 0,
@@ -120,7 +176,7 @@ export function registerDevnetCommand(program: Command): void {
             '  Strata devnet',
             '  =============',
             '',
-            `  L1  ${devnet.config.name}  (chain id ${devnet.config.chainId}, dev sealing: ${banner.layers.l1.sealing})`,
+            `  L1  ${devnet.config.name}  (kind l1, chain id ${devnet.config.chainId}, dev sealing: ${banner.layers.l1.sealing})`,
             `      RPC      ${devnet.l1.rpcUrl}`,
             `      WS       ${devnet.l1.wsUrl}`,
             `      Metrics  ${devnet.l1.metricsUrl}`,
@@ -130,10 +186,23 @@ export function registerDevnetCommand(program: Command): void {
             '',
             ...(devnet.l2
               ? [
-                  `  L2  optimistic rollup ${devnet.l2.config.rollupId}  (chain id ${devnet.l2.config.l2ChainId}; sequencer, batcher, proposer, challenger)`,
+                  `  ${l2Name.toUpperCase().padEnd(3)} optimistic rollup ${devnet.l2.config.rollupId} on l1  (chain id ${devnet.l2.config.l2ChainId}; sequencer, batcher, proposer, challenger)`,
                   `      RPC      ${devnet.l2.rpcUrl}`,
                   `      WS       ${devnet.l2.wsUrl}`,
-                  `      Window   ${devnet.l2.config.challengeWindow} L1 blocks${flags.maliciousProposer ? '  (MALICIOUS proposer: watch the log for fraud proofs)' : ''}`,
+                  `      Window   ${devnet.l2.config.challengeWindow} L1 blocks${topology.layers.some((l) => l.kind === 'optimistic' && l.settings.maliciousProposer === true) ? '  (MALICIOUS proposer: watch the dispute lines below)' : ''}`,
+                  '',
+                ]
+              : []),
+            // Layers other branches start: name, kind, parent, endpoints.
+            ...devnet.layers
+              .filter((l) => l.name !== 'l1' && l.name !== l2Name)
+              .flatMap((l) => [`  ${l.name.toUpperCase().padEnd(3)} ${l.kind}${l.parent ? ` on ${l.parent}` : ''}`, `      RPC      ${l.rpc}`, `      WS       ${l.ws}`, '']),
+            ...(devnet.explorer ? [`  Explorer     ${devnet.explorer.url}`, ''] : []),
+            ...(devnet.channels
+              ? [
+                  '  Channels  Alice–Bob and Bob–Carol, funded and announced on the L1 (strata channel … --node alice|bob|carol)',
+                  ...devnet.channels.nodes.map((n) => `      ${n.name.padEnd(8)} RPC ${n.rpcUrl}`),
+                  '      try:     strata channel pay $(strata channel invoice 1000 --node carol) --node alice',
                   '',
                 ]
               : []),
@@ -164,11 +233,23 @@ export function registerDevnetCommand(program: Command): void {
           ];
           return lines.join('\n');
         });
+        // One human line per event a user cares about, on every layer (not one per empty block).
         if (!flags.quiet && !flags.json) {
-          node.on('head', (ref) => {
-            const txs = node.chain.store.getBody(ref.hash)?.length ?? 0;
-            process.stdout.write(`  L1 block #${ref.meta.height}  ${toHex(ref.hash).slice(0, 18)}…  ${txs} tx${txs === 1 ? '' : 's'}\n`);
+          devnet.events.subscribe((e) => {
+            if (e.replay) return;
+            const t = new Date(e.time).toISOString().slice(11, 19);
+            process.stdout.write(`  ${t}  ${e.layer.padEnd(3)}  ${e.text}\n`);
           });
+        }
+        // Clients find a devnet on fixed ports by its endpoints file (`--layer NAME`).
+        const published = flags.port !== 0 ? endpointsFile() : undefined;
+        if (published) {
+          try {
+            mkdirSync(dirname(published), { recursive: true });
+            writeFileSync(published, JSON.stringify({ pid: process.pid, layers: devnet.layers, explorer: devnet.explorer?.url ?? null }, null, 2));
+          } catch (e) {
+            logger.warn({ file: published, error: (e as Error).message }, 'cannot write the endpoints file; --layer will use default ports');
+          }
         }
         let stopping = false;
         const shutdown = async (sig: string) => {
@@ -177,6 +258,13 @@ export function registerDevnetCommand(program: Command): void {
           logger.info({ signal: sig }, 'shutting down');
           if (!flags.json) process.stdout.write('\n  stopping devnet…\n');
           await devnet.stop();
+          if (published) {
+            try {
+              if ((JSON.parse(readFileSync(published, 'utf8')) as { pid: number }).pid === process.pid) rmSync(published);
+            } catch {
+              // already gone
+            }
+          }
           process.exit(0);
         };
         process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -27,6 +27,7 @@ interface NodeFlags {
   network?: string;
   banSeconds?: number;
   printEndpoints?: boolean;
+  maxReorgDepth?: number;
 }
 
 /** Splits repeated and comma-separated multiaddr flags into one list. */
@@ -55,6 +56,7 @@ export function registerNodeCommand(program: Command): void {
     .option('--bootnodes <multiaddr,...>', 'peers to dial at start, each ending in /p2p/<peerId> (comma-separated or repeated)', multiaddrList)
     .option('--network <file>', 'node network settings (JSON or TOML): listen, announce, bootnodes, banSeconds, maxConnections; flags override')
     .option('--ban-seconds <n>', 'how long a misbehaving peer is refused', intOption('--ban-seconds'))
+    .option('--max-reorg-depth <n>', 'emergency brake (off by default): refuse and alarm on a heavier branch that reverts more than n blocks; release with admin_releaseReorgBrake', intOption('--max-reorg-depth'))
     .option('--no-p2p', 'run without the peer-to-peer network')
     .option('--print-endpoints', 'print one JSON line with the RPC URL, peer id and multiaddrs once ready')
     .option('--json', 'errors as JSON')
@@ -76,6 +78,7 @@ export function registerNodeCommand(program: Command): void {
             config,
             mining: flags.dev ? 'dev' : flags.mine ? 'pow' : 'off',
             blockTimeMs: Math.round(flags.blockTime * 1000),
+            ...(flags.maxReorgDepth !== undefined ? { maxReorgDepth: flags.maxReorgDepth } : {}),
             ...(flags.producer ? { producer: parseAddress(flags.producer, config.addressPrefix) } : {}),
           },
           { logger },

@@ -1,10 +1,10 @@
 /** `strata rollup challenger | status`: run a challenger against any L1, or show the rollup's heads and outputs. */
 import type { Command } from 'commander';
-import { ChallengerService, defaultRollupConfig, RollupNode, RpcL1Client } from '@strata/optimistic';
-import { fromHex, keyPairFromSecret, StrataError } from '@strata/primitives';
+import { decodeAddress, fromHex, keyPairFromSecret, StrataError } from '@strata/primitives';
 import { devAccounts } from '@strata/devnet';
 import { RpcClient } from '@strata/rpc';
-import { createLogger } from '../logger.js';
+import { checkArgs } from '../args.js';
+import { resolveRpc } from '../layers.js';
 import { fail, print } from '../output.js';
 
 export function registerRollupCommands(program: Command): void {
@@ -12,22 +12,31 @@ export function registerRollupCommands(program: Command): void {
   rollup
     .command('challenger')
     .description('Watch every output root on L1, dispute wrong ones and play each game to the end (derives the L2 from L1 data alone)')
-    .option('--l1-rpc <url>', 'L1 JSON-RPC endpoint', process.env.STRATA_RPC ?? 'http://127.0.0.1:8545')
+    .option('--l1-rpc <url>', 'L1 JSON-RPC endpoint (default: the running devnet\'s, $STRATA_RPC, or http://127.0.0.1:8545)')
     .option('--key <0xsecret|index>', 'L1 key that pays bonds and fees (default: dev account 6)', '6')
     .option('--batcher <0xaddress>', 'the rollup batcher address (default: the devnet\'s, dev account 9)')
     .option('--interval <ms>', 'poll interval', '1000')
     .option('--log-level <level>', 'log level', 'info')
-    .action(async (f: { l1Rpc: string; key: string; batcher?: string; interval: string; logLevel: string }) => {
+    .action(async (f: { l1Rpc?: string; key: string; batcher?: string; interval: string; logLevel: string }) => {
       try {
+        checkArgs((c) => {
+          c.url('--l1-rpc', f.l1Rpc);
+          c.signer('--key', f.key);
+          c.address('--batcher', f.batcher, { optional: true });
+          c.integer('--interval', f.interval);
+        });
+        const { ChallengerService, defaultRollupConfig, RollupNode, RpcL1Client } = await import('@strata/optimistic');
+        const { createLogger } = await import('../logger.js');
+        const l1Rpc = resolveRpc({ rpc: f.l1Rpc }, 'l1');
         const accounts = devAccounts('st', 10);
         const key = /^\d+$/.test(f.key) ? accounts[Number(f.key)]?.keys : keyPairFromSecret(fromHex(f.key, 32));
         if (!key) throw new StrataError('INVALID_KEY', `no dev account ${f.key}`);
-        const cfg = defaultRollupConfig({ batcher: f.batcher ? fromHex(f.batcher, 20) : (accounts[9] as (typeof accounts)[number]).keys.address, challengeWindow: 10, clockBlocks: 12, sequencingWindow: 10 });
+        const cfg = defaultRollupConfig({ batcher: f.batcher ? (f.batcher.startsWith('0x') ? fromHex(f.batcher, 20) : decodeAddress(f.batcher)) : (accounts[9] as (typeof accounts)[number]).keys.address, challengeWindow: 10, clockBlocks: 12, takeoverBlocks: 4, sequencingWindow: 10 });
         const logger = createLogger({ level: f.logLevel });
-        const node = new RollupNode({ rollup: cfg }, new RpcL1Client(f.l1Rpc), { logger });
+        const node = new RollupNode({ rollup: cfg }, new RpcL1Client(l1Rpc), { logger });
         const svc = new ChallengerService(node, { key, intervalMs: Number(f.interval) }, logger);
         svc.start();
-        logger.info({ l1: f.l1Rpc }, 'challenger running (Ctrl-C stops)');
+        logger.info({ l1: l1Rpc }, 'challenger running (Ctrl-C stops)');
         const stop = async () => {
           await svc.stop();
           process.exit(0);
@@ -41,11 +50,13 @@ export function registerRollupCommands(program: Command): void {
   rollup
     .command('status')
     .description('The L2 heads (unsafe, safe, finalized) and recent output roots')
-    .option('--l2-rpc <url>', 'L2 JSON-RPC endpoint', process.env.STRATA_L2_RPC ?? 'http://127.0.0.1:8546')
+    .option('--l2-rpc <url>', 'L2 JSON-RPC endpoint (default: the running devnet\'s --layer, $STRATA_L2_RPC, or http://127.0.0.1:8546)')
+    .option('--layer <name>', 'the rollup layer of the running devnet', 'l2')
     .option('--json', 'print machine-readable JSON')
-    .action(async (f: { l2Rpc: string; json?: boolean }) => {
+    .action(async (f: { l2Rpc?: string; layer?: string; json?: boolean }) => {
       try {
-        const c = new RpcClient(f.l2Rpc);
+        checkArgs((c) => c.url('--l2-rpc', f.l2Rpc));
+        const c = new RpcClient(resolveRpc({ rpc: f.l2Rpc, layer: f.layer }, 'l2', 'STRATA_L2_RPC'));
         const heads = await c.call<{ unsafe: number; safe: number; finalized: number }>('rollup_getHeads');
         const outputs = await c.call<{ index: number; l2Block: number; status: string; matchesLocal: boolean | null }[]>('rollup_getOutputs');
         print(!!f.json, { heads, outputs }, () =>

@@ -1,0 +1,111 @@
+/**
+ * A risk panel per layer in L2BEAT's terms (state validation, data availability, exit window,
+ * sequencer failure, proposer failure), computed from the configuration the chains report over
+ * RPC (`chain_getConfig`, `rollup_getConfig`), never hand-written per deployment. Each row has a
+ * level: good (no trust beyond the parent), warning (a delay or a bond), bad (trust in an operator).
+ */
+
+/** One row of a risk panel. */
+export interface RiskRow {
+  /** L2BEAT's heading. */
+  aspect: 'State validation' | 'Data availability' | 'Exit window' | 'Sequencer failure' | 'Proposer failure' | 'Finality' | 'Consensus';
+  level: 'good' | 'warning' | 'bad';
+  /** Short verdict. */
+  value: string;
+  /** Why, with the numbers it comes from. */
+  detail: string;
+}
+
+/** What `chain_getConfig` of a Strata chain reports (the fields used here). */
+export interface ChainConfigJson {
+  name?: string;
+  chainId?: string;
+  targetBlockTimeMs?: number;
+  confirmations?: number;
+  powEnabled?: boolean;
+  maxBlockBytes?: number;
+}
+
+/** What `rollup_getConfig` reports. */
+export interface RollupConfigJson {
+  rollupId: number;
+  batcher: string;
+  challengeWindow: number;
+  clockBlocks: number;
+  proposerBond: string;
+  challengerBond: string;
+  bondBurnBps: number;
+  sequencingWindow: number;
+  maxBatchBytes: number;
+}
+
+function seconds(ms: number): string {
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+const COIN = 100_000_000n;
+function stra(units: string): string {
+  const v = BigInt(units);
+  return `${v / COIN}${v % COIN === 0n ? '' : `.${(v % COIN).toString().padStart(8, '0').replace(/0+$/, '')}`} STRA`;
+}
+
+/** The L1's panel: it trusts nobody but its own consensus. */
+export function l1Risk(cfg: ChainConfigJson, observedBlockMs?: number): RiskRow[] {
+  const blockMs = observedBlockMs ?? cfg.targetBlockTimeMs ?? 0;
+  const conf = cfg.confirmations ?? 0;
+  return [
+    {
+      aspect: 'Consensus',
+      level: cfg.powEnabled ? 'good' : 'warning',
+      value: cfg.powEnabled ? 'Proof of work, heaviest chain' : 'Dev sealing (one node)',
+      detail: cfg.powEnabled ? 'Any miner can extend the chain; fork choice by total work.' : 'This devnet seals blocks on one node: fine for development, no decentralization.',
+    },
+    { aspect: 'State validation', level: 'good', value: 'Full re-execution', detail: 'Every node re-executes every block and checks its state root.' },
+    { aspect: 'Data availability', level: 'good', value: 'On chain', detail: `Every node stores every block (max ${cfg.maxBlockBytes ?? '?'} B).` },
+    {
+      aspect: 'Finality',
+      level: 'warning',
+      value: `${conf} confirmations`,
+      detail: `Probabilistic: final after ${conf} blocks${blockMs ? ` (≈ ${seconds(conf * blockMs)} at ${seconds(blockMs)} per block)` : ''}.`,
+    },
+  ];
+}
+
+/** An optimistic rollup's panel, from its config and its parent's block time. */
+export function optimisticRisk(rc: RollupConfigJson, parent: { name: string; blockMs: number; confirmations: number }): RiskRow[] {
+  const block = (n: number) => `${n} ${parent.name} blocks${parent.blockMs ? ` (≈ ${seconds(n * parent.blockMs)})` : ''}`;
+  return [
+    {
+      aspect: 'State validation',
+      level: 'good',
+      value: 'Fraud proofs (interactive)',
+      detail: `Anyone may challenge an output root with a bond of ${stra(rc.challengerBond)}; the game bisects to one operation, which ${parent.name} re-executes. Each side has a clock of ${block(rc.clockBlocks)}; the loser's bond goes to the winner (${rc.bondBurnBps / 100} % burned).`,
+    },
+    {
+      aspect: 'Data availability',
+      level: 'good',
+      value: `On chain (${parent.name} inbox)`,
+      detail: `Every L2 transaction is posted to ${parent.name} in compressed batches (≤ ${rc.maxBatchBytes} B decompressed) by the batcher ${rc.batcher}; anyone can re-derive the L2 from ${parent.name} data alone.`,
+    },
+    {
+      aspect: 'Exit window',
+      level: rc.challengeWindow > 0 ? 'warning' : 'bad',
+      value: block(rc.challengeWindow),
+      detail: `A withdrawal waits for an output root covering it, then ${block(rc.challengeWindow)} unchallenged, then ${parent.confirmations} confirmations of finality on ${parent.name}. Users who disagree with an upgrade cannot exit faster than this.`,
+    },
+    {
+      aspect: 'Sequencer failure',
+      level: 'good',
+      value: 'Forced inclusion (automatic)',
+      detail: `A deposit or forced transaction queued on ${parent.name} is included by the inbox itself after ${block(rc.sequencingWindow)}, whether or not the sequencer posts.`,
+    },
+    {
+      aspect: 'Proposer failure',
+      level: 'good',
+      value: 'Anyone can propose',
+      detail: `Proposing an output root is permissionless with a bond of ${stra(rc.proposerBond)}; if the proposer stops, any user can post roots and withdraw.`,
+    },
+  ];
+}

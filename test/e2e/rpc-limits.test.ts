@@ -1,0 +1,150 @@
+/**
+ * Bounds of the JSON-RPC server per connection, over real HTTP and WebSocket sockets: calls per
+ * second on one keep-alive socket or WebSocket, calls in flight on one WebSocket, the number of
+ * WebSockets, a client that stops reading its responses, and the full-block sender cache.
+ */
+import { Agent, request } from 'node:http';
+import { StrataNode, startRpc } from '@strata/node';
+import { initHashing, toQuantity } from '@strata/primitives';
+import { RpcClient, RpcServer } from '@strata/rpc';
+import pino from 'pino';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { devConfig, keys, tempDir, transferTx } from '../helpers/chain.js';
+import { sleep } from '../helpers/wait.js';
+
+await initHashing();
+const stops: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const s of stops.reverse()) await s();
+});
+
+async function server(opts: ConstructorParameters<typeof RpcServer>[0]): Promise<RpcServer> {
+  const s = new RpcServer({ port: 0, ...opts });
+  s.registerAll({
+    ping: { handler: () => 'pong' },
+    sleep: {
+      handler: async ([ms]) => {
+        await sleep(Number(ms));
+        return 'slept';
+      },
+    },
+    big: { handler: () => 'x'.repeat(1024 * 1024) },
+  });
+  await s.start();
+  stops.push(() => s.stop());
+  return s;
+}
+
+function post(url: string, body: string, agent: Agent): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function openWs(url: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+    stops.push(() => ws.terminate());
+  });
+}
+
+describe('rpc limits per connection', () => {
+  it('refuses calls beyond the per-connection rate with -32005 (HTTP 429); another connection is served', async () => {
+    const s = await server({ maxCallsPerSecond: 5, callBurst: 10 });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    stops.push(() => agent.destroy());
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) statuses.push((await post(s.url, `{"jsonrpc":"2.0","id":${i},"method":"ping"}`, agent)).status);
+    expect(statuses.filter((x) => x === 200).length).toBeLessThanOrEqual(12);
+    const refused = await post(s.url, '{"jsonrpc":"2.0","id":"r","method":"ping"}', agent);
+    expect(refused.status).toBe(429);
+    expect((refused.json as { id: string; error: { code: number } }).error.code).toBe(-32005);
+    expect((refused.json as { id: string }).id).toBe('r');
+    // A batch counts each of its calls.
+    const fresh = new Agent({ keepAlive: true, maxSockets: 1 });
+    stops.push(() => fresh.destroy());
+    const batch = JSON.stringify(Array.from({ length: 11 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'ping' })));
+    expect((await post(s.url, batch, fresh)).status).toBe(429);
+    expect((await post(s.url, '{"jsonrpc":"2.0","id":1,"method":"ping"}', fresh)).status).toBe(200);
+  });
+
+  it('bounds calls in flight on one WebSocket and the number of WebSockets', async () => {
+    const s = await server({ maxInflightPerConnection: 4, maxWsConnections: 2 });
+    const ws = await openWs(s.wsUrl);
+    const answers: { result?: string; error?: { code: number } }[] = [];
+    ws.on('message', (d) => answers.push(JSON.parse(String(d))));
+    for (let i = 0; i < 10; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'sleep', params: [300] }));
+    await new Promise<void>((r) => {
+      const t = setInterval(() => {
+        if (answers.length < 10) return;
+        clearInterval(t);
+        r();
+      }, 20);
+    });
+    expect(answers.filter((a) => a.result === 'slept')).toHaveLength(4);
+    expect(answers.filter((a) => a.error?.code === -32005)).toHaveLength(6);
+    await openWs(s.wsUrl);
+    await expect(openWs(s.wsUrl)).rejects.toThrow(/503/);
+  });
+
+  it('bounds the subscriptions one WebSocket may hold', async () => {
+    const s = await server({ maxInflightPerConnection: 1000 });
+    s.register('sub', { handler: (_p, ctx) => s.subscriptions.add(ctx, 'newHeads') });
+    const ws = await openWs(s.wsUrl);
+    const answers: { result?: string; error?: { code: number } }[] = [];
+    ws.on('message', (d) => answers.push(JSON.parse(String(d))));
+    for (let i = 0; i < 300; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'sub' }));
+    await new Promise<void>((r) => {
+      const t = setInterval(() => {
+        if (answers.length < 300) return;
+        clearInterval(t);
+        r();
+      }, 20);
+    });
+    expect(answers.filter((a) => typeof a.result === 'string')).toHaveLength(s.subscriptions.maxPerConnection);
+    expect(answers.filter((a) => a.error?.code === -32005)).toHaveLength(300 - s.subscriptions.maxPerConnection);
+  });
+
+  it('closes a WebSocket whose client stops reading its responses instead of buffering them', async () => {
+    const s = await server({ maxWsBufferedBytes: 256 * 1024 });
+    const ws = await openWs(s.wsUrl);
+    const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    for (let i = 0; i < 64; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'big' }));
+    await sleep(1500);
+    (ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect(await closed).toBe(1008);
+  });
+
+  it('chain_getBlockByNumber with full transactions recovers each sender once, however often it is asked', async () => {
+    const t = tempDir('strata-rpc-limits-');
+    const cfg = devConfig({ pow: { enabled: false } });
+    const node = await StrataNode.create({ dataDir: t.dir, config: cfg, mining: 'dev', blockTimeMs: 0, verifierThreads: 0 }, { logger: pino({ level: 'silent' }) });
+    await node.start();
+    const rpc = await startRpc(node, { port: 0 });
+    stops.push(async () => {
+      await rpc.stop();
+      await node.stop();
+      t.cleanup();
+    });
+    for (let i = 0; i < 5; i++) node.submitTx(transferTx(cfg, keys[0]!, keys[1]!.address, 1n, i).bytes);
+    await sleep(200);
+    const height = node.chain.head.meta.height;
+    const spy = vi.spyOn(node.chain, 'verifyTxs');
+    const client = new RpcClient(rpc.url);
+    for (let i = 0; i < 20; i++) {
+      const b = await client.call<{ transactions: { from: string }[] }>('chain_getBlockByNumber', [toQuantity(height), true]);
+      expect(b.transactions.length).toBeGreaterThan(0);
+    }
+    expect(spy).toHaveBeenCalledTimes(1);
+  });
+});
