@@ -14,6 +14,7 @@ const suites: { name: string; file: string }[] = [
   { name: 'zk', file: './zk.ts' },
   { name: 'channels', file: './channels.ts' },
   { name: 'explorer', file: './explorer.ts' },
+  { name: 'sidechain', file: './sidechain.ts' },
 ];
 
 const only = process.argv.slice(2);
