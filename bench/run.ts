@@ -11,6 +11,7 @@ const suites: { name: string; file: string }[] = [
   { name: 'l1-storage', file: './storage.ts' },
   { name: 'l1-sync', file: './sync.ts' },
   { name: 'rollup', file: './rollup.ts' },
+  { name: 'l3', file: './l3.ts' },
 ];
 
 const only = process.argv.slice(2);
