@@ -1,13 +1,15 @@
 /**
  * Import throughput: blocks full of plain transfers (1,000 per block, the devnet's compute
- * limit) imported through the node's path (decode, parallel sender recovery, execution,
- * state root, one lmdb commit per block), as tx/s and as a share of this machine's raw
- * single-thread secp256k1 verify rate measured in the same run (goal ≥ 70 %).
+ * limit) imported from their encoded bytes through the node's path (block decoding, parallel
+ * sender recovery on the worker pool plus the importing thread, execution, state root, one
+ * lmdb commit per block), as tx/s and as a share of this machine's raw secp256k1 RECOVERY rate
+ * on ALL cores at once, measured in the same run (goal ≥ 0.7): the pipeline uses every core,
+ * so its baseline does too. (The single-thread verify and recover rates are kept beside it.)
  * Also peak RSS with 100,000 funded accounts, against the RSS of the bare process.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import secp from 'secp256k1';
 import { Chain, ChainStore, decodeBlock, encodeBlock, TxVerifier, type Block } from '@strata/chain';
@@ -68,6 +70,38 @@ parentPort.once('message', (n) => {
   return (here + there) / 2 / alone;
 }
 
+/**
+ * Raw public-key recovery of every core together: one worker thread per core, all started at
+ * once, each recovering `n` signatures with the same native binding; the rate is all their
+ * recoveries over the wall time until the last one finished. Nothing a node does per
+ * transaction is cheaper, so no import pipeline on this machine can beat this.
+ */
+async function allCoreRecoverRate(n = 8_000): Promise<{ rate: number; threads: number }> {
+  const { Worker } = await import('node:worker_threads');
+  const threads = availableParallelism();
+  const src = `const { parentPort } = require('node:worker_threads');
+const secp = require(${JSON.stringify(createRequire(import.meta.url).resolve('secp256k1'))});
+const crypto = require('node:crypto');
+const sk = crypto.randomBytes(32);
+const msgs = Array.from({ length: 256 }, () => crypto.randomBytes(32));
+const sigs = msgs.map((m) => secp.ecdsaSign(m, sk));
+for (let i = 0; i < 500; i++) secp.ecdsaRecover(sigs[i & 255].signature, sigs[i & 255].recid, msgs[i & 255], true);
+parentPort.postMessage('ready');
+parentPort.once('message', (n) => {
+  for (let i = 0; i < n; i++) secp.ecdsaRecover(sigs[i & 255].signature, sigs[i & 255].recid, msgs[i & 255], true);
+  parentPort.postMessage('done');
+});`;
+  const ws = Array.from({ length: threads }, () => new Worker(src, { eval: true }));
+  await Promise.all(ws.map((w) => new Promise((resolve) => w.once('message', resolve))));
+  const t = performance.now();
+  const done = ws.map((w) => new Promise((resolve) => w.once('message', resolve)));
+  for (const w of ws) w.postMessage(n);
+  await Promise.all(done);
+  const rate = (n * threads) / ((performance.now() - t) / 1000);
+  await Promise.all(ws.map((w) => w.terminate()));
+  return { rate, threads };
+}
+
 function keysFor(n: number, salt: number): KeyPair[] {
   return Array.from({ length: n }, (_, i) => keyPairFromSecret(blake2b256(new Uint8Array([salt, i & 0xff, (i >> 8) & 0xff, i >> 16]))));
 }
@@ -114,22 +148,28 @@ function produce(cfg: ChainConfig, dir: string, senders: KeyPair[], blocks: numb
 /** Blocks whose senders are being recovered ahead of the import (as the node's sync prefetches). */
 const VERIFY_AHEAD = 2;
 
-async function importAll(chain: Chain, blocks: Block[], verifier: TxVerifier): Promise<number> {
+async function importAll(chain: Chain, encoded: Uint8Array[], verifier: TxVerifier): Promise<number> {
   const t = performance.now();
+  // Blocks arrive as bytes, as from a peer: decoding is part of the import.
+  const blocks: Block[] = [];
+  const decodeNext = () => {
+    blocks.push(decodeBlock(encoded[blocks.length] as Uint8Array));
+    return blocks[blocks.length - 1] as Block;
+  };
   // Pipeline: the workers recover the senders of the next blocks while this one executes, so
   // they always have work queued; before waiting, this thread helps with what is left.
   const ahead: Promise<VerifiedTx[]>[] = [];
-  for (let i = 0; i < Math.min(VERIFY_AHEAD, blocks.length); i++) ahead.push(verifier.verify((blocks[i] as Block).txs));
+  for (let i = 0; i < Math.min(VERIFY_AHEAD, encoded.length); i++) ahead.push(verifier.verify(decodeNext().txs));
   let txs = 0;
   let waiting = 0;
   let importing = 0;
-  for (let i = 0; i < blocks.length; i++) {
+  for (let i = 0; i < encoded.length; i++) {
     const w0 = performance.now();
     const next = ahead.shift() as Promise<VerifiedTx[]>;
     verifier.help(next); // recover what the workers have not started, rather than wait idle
     const verified = await next;
     const w1 = performance.now();
-    if (i + VERIFY_AHEAD < blocks.length) ahead.push(verifier.verify((blocks[i + VERIFY_AHEAD] as Block).txs));
+    if (i + VERIFY_AHEAD < encoded.length) ahead.push(verifier.verify(decodeNext().txs));
     const w2 = performance.now();
     chain.importBlock(blocks[i] as Block, { verified });
     importing += performance.now() - w2;
@@ -169,10 +209,10 @@ async function importChild(dir: string): Promise<void> {
     peakHeap = Math.max(peakHeap, m.heapUsed + m.external);
   }, 10);
   const { cfg } = config100k();
-  const blocks = decode(list(varBytes(8 << 20), 100), new Uint8Array(readFileSync(join(dir, 'blocks.bin'))), 1 << 30).map((b) => decodeBlock(b));
+  const encoded = decode(list(varBytes(8 << 20), 100), new Uint8Array(readFileSync(join(dir, 'blocks.bin'))), 1 << 30);
   const importer = open(cfg, join(dir, 'i'));
   const verifier = new TxVerifier();
-  const tps = await importAll(importer, blocks, verifier);
+  const tps = await importAll(importer, encoded, verifier);
   await verifier.stop();
   clearInterval(sample);
   peak = Math.max(peak, process.memoryUsage().rss);
@@ -201,6 +241,7 @@ export async function run(): Promise<Record<string, number | string>> {
   const verifyRate = rawVerifyRate();
   const recoverRate = rawRecoverRate();
   const parallelShare = await twoThreadShare(recoverRate);
+  const allCores = await allCoreRecoverRate();
   const tmp = mkdtempSync(join(tmpdir(), 'strata-bench-'));
   let peakRss = baseRss;
   const sample = setInterval(() => {
@@ -214,7 +255,10 @@ export async function run(): Promise<Record<string, number | string>> {
     const blocks = produce(cfg, join(tmp, 'producer'), senders, 12, 1000, recip);
     const importer = open(cfg, join(tmp, 'importer'));
     const verifier = new TxVerifier(process.env.VERIFY_THREADS ? Number(process.env.VERIFY_THREADS) : undefined);
-    const txPerSec = await importAll(importer, blocks, verifier);
+    const txPerSec = await importAll(importer, blocks.map(encodeBlock), verifier);
+    // The all-core baseline again after the import: the machine is shared, take the better one.
+    const allCoresAfter = await allCoreRecoverRate();
+    const allCoreRate = Math.max(allCores.rate, allCoresAfter.rate);
     // The same blocks with senders recovered beforehand: execution + state root + commit alone.
     const preVerified: Awaited<ReturnType<TxVerifier["verify"]>>[] = [];
     for (const b of blocks) preVerified.push(await verifier.verify(b.txs));
@@ -235,9 +279,12 @@ export async function run(): Promise<Record<string, number | string>> {
       raw_secp256k1_verify_per_s: Math.round(verifyRate),
       raw_secp256k1_recover_per_s: Math.round(recoverRate),
       recover_rate_share_with_two_threads: Number(parallelShare.toFixed(2)),
+      raw_secp256k1_recover_all_cores_per_s: Math.round(allCoreRate),
+      cores: allCores.threads,
       import_tx_per_s: Math.round(txPerSec),
-      import_share_of_verify_rate: Number((txPerSec / verifyRate).toFixed(3)),
+      import_share_of_all_core_recover_rate: Number((txPerSec / allCoreRate).toFixed(3)),
       import_goal_share: 0.7,
+      import_share_of_single_thread_verify_rate: Number((txPerSec / verifyRate).toFixed(3)),
       execute_and_commit_only_tx_per_s: Math.round(execTxPerSec),
       verify_threads: verifier.threads,
       import_tx_per_s_100k_accounts: mem.txPerSec,

@@ -12,6 +12,8 @@ const suites: { name: string; file: string }[] = [
   { name: 'l1-sync', file: './sync.ts' },
   { name: 'rollup', file: './rollup.ts' },
   { name: 'l3', file: './l3.ts' },
+  { name: 'zk', file: './zk.ts' },
+  { name: 'channels', file: './channels.ts' },
 ];
 
 const only = process.argv.slice(2);

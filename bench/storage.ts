@@ -5,7 +5,8 @@
  * (`StateDb.putNodes`), appended at the end of the B-tree. Measured in the same run on the same
  * nodes: the baseline keys each node by its hash alone (the content-addressed layout of many
  * tries), which scatters every insert across the B-tree; and Strata's previous layout, one
- * entry per node keyed by height ‖ hash.
+ * entry per node keyed by height ‖ hash. Reads are compared too: root-to-leaf walks to random
+ * accounts through the paged layout (child locations in each node) and the hash-keyed one.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,8 @@ import { binaryDb, EMPTY_ROOT, MemoryNodeStore, openDatabase, SparseMerkleTree, 
 const ACCOUNTS = 100_000;
 const CHANGES = 2_000;
 const BLOCKS = 8;
+/** Account reads (root-to-leaf walks) timed per layout. */
+const READS = 20_000;
 
 const key = (i: number, salt: number) => blake2b256(new Uint8Array([salt, i & 0xff, (i >> 8) & 0xff, i >> 16]));
 
@@ -74,7 +77,33 @@ export async function run(): Promise<Record<string, number | string>> {
       });
       previous += performance.now() - t;
     }
+    // Reads: walks from the last root to 20,000 random accounts, every node read from lmdb (the
+    // paged layout through a one-page cache, so it gains nothing from caching), against the
+    // hash-keyed layout; then the paged layout with the node's default page cache. The
+    // height-keyed layout is not walked: a child's key needs its height, which no parent records.
+    const last = blocks[blocks.length - 1] as UpdateResult;
+    env.transactionSync(() => db.putRoot(last.root, last.rootLoc));
+    const probes = Array.from({ length: READS }, (_, i) => key((i * 104_729) % ACCOUNTS, 1));
+    const walk = (t: SparseMerkleTree) => {
+      const t0 = performance.now();
+      for (const k of probes) if (!t.get(last.root, k)) throw new Error('bench: account missing');
+      return READS / ((performance.now() - t0) / 1000);
+    };
+    const pagedCold = walk(new SparseMerkleTree(new StateDb(env, { pageCacheSize: 1 }).nodeReader));
+    const hashKeyed = walk(
+      new SparseMerkleTree({
+        getNode: (h) => {
+          const v = baseline.get(h);
+          return v === undefined ? undefined : new Uint8Array(v);
+        },
+      }),
+    );
+    const pagedWarm = walk(new SparseMerkleTree(new StateDb(env).nodeReader));
     return {
+      pagedWalksPerSecUncached: Math.round(pagedCold),
+      hashKeyedWalksPerSec: Math.round(hashKeyed),
+      pagedReadSpeedupOverBaseline: Number((pagedCold / hashKeyed).toFixed(2)),
+      pagedWalksPerSecWithPageCache: Math.round(pagedWarm),
       genesisNodes: genesis.newNodes.length,
       nodesPerBlock: Math.round(blocks.reduce((n, r) => n + r.newNodes.length, 0) / BLOCKS),
       pagedMsPerBlock: Number((ours / BLOCKS).toFixed(1)),

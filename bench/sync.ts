@@ -17,26 +17,25 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { type Block, Chain, ChainStore } from '@strata/chain';
+import type { Block } from '@strata/chain';
 import { P2PNetwork, StrataNode } from '@strata/node';
 import { deriveKeyPairs, DEV_MNEMONIC, encode, initHashing, toHex } from '@strata/primitives';
 import {
-  bankModule,
   type ChainConfig,
   chainConfigToJson,
   defaultChainConfig,
   encodeTx,
-  ModuleRegistry,
   parseChainConfig,
   signTx,
   TRANSFER_COMPUTE,
   TransferArgsCodec,
   verifyRawTx,
 } from '@strata/runtime';
-import { openDatabase } from '@strata/state';
 
 const BLOCKS = Number(process.env.SYNC_BENCH_BLOCKS ?? 10_000);
-const PROPAGATION_BLOCKS = 100;
+const PROPAGATION_BLOCKS = Number(process.env.PROP_BENCH_BLOCKS ?? 30);
+/** Transfers per propagated block (1,000 fill the default compute limit). */
+const PROPAGATION_TXS = Number(process.env.PROP_BENCH_TXS ?? 1000);
 const SYNC_RUNS = Number(process.env.SYNC_BENCH_RUNS ?? 3);
 
 const logger = pino({ level: 'silent' });
@@ -85,21 +84,30 @@ function buildChain(node: StrataNode, n: number, txsPerBlock: number): number {
   return txs;
 }
 
-/** Import ceiling: the same blocks imported into a bare chain, no network, batched commits. */
-function rawImportRate(source: StrataNode, config: ChainConfig, dir: string, n: number): number {
-  const store = new ChainStore(openDatabase({ path: dir }));
-  const chain = Chain.open(config, new ModuleRegistry([bankModule]), store);
+/**
+ * Import ceiling: the same blocks imported with no network through the very path a sync uses —
+ * a StrataNode's `importNetworkBlocks` in batches of the sync's size, senders recovered on the
+ * node's worker pool one batch ahead (as the sync prefetches), one lmdb commit per batch.
+ */
+async function rawImportRate(source: StrataNode, config: ChainConfig, dir: string, n: number): Promise<number> {
+  const node = await StrataNode.create({ dataDir: dir, config, mining: 'off' }, { logger });
   const blocks: Block[] = [];
   for (let h = 1; h <= n; h++) {
     const hash = source.chain.store.getCanonical(h) as Uint8Array;
     blocks.push({ header: source.chain.store.getHeader(hash)!, txs: source.chain.store.getBody(hash)! });
   }
+  const BATCH = 256; // the sync's default bodyBatch
   const t = performance.now();
-  for (let i = 0; i < blocks.length; i += 128) store.write(() => {
-      for (const b of blocks.slice(i, i + 128)) chain.importBlock(b);
-    });
+  let next = node.verifyBlockTxs(blocks.slice(0, BATCH));
+  for (let i = 0; i < blocks.length; i += BATCH) {
+    const batch = blocks.slice(i, i + BATCH);
+    const verifying = next;
+    if (i + BATCH < blocks.length) next = node.verifyBlockTxs(blocks.slice(i + BATCH, i + 2 * BATCH));
+    const res = await node.importNetworkBlocks(batch, 'bench', verifying);
+    if (res.failure) throw res.failure.error;
+  }
   const rate = n / ((performance.now() - t) / 1000);
-  void store.close();
+  await node.stop();
   return rate;
 }
 
@@ -130,7 +138,7 @@ async function measureSync(root: string, tag: string, config: ChainConfig, txsPe
     const tBuild = performance.now();
     const txs = buildChain(a, BLOCKS, txsPerBlock);
     const buildMs = performance.now() - tBuild;
-    const ceiling = rawImportRate(a, config, join(root, `${tag}-raw`), BLOCKS);
+    const ceiling = await rawImportRate(a, config, join(root, `${tag}-raw`), BLOCKS);
     const sourceHead = toHex(a.chain.head.hash);
     await a.stop();
     const cfgFile = join(root, `${tag}-chain.json`);
@@ -176,40 +184,60 @@ export async function run(): Promise<Record<string, number | string>> {
     const empty = await measureSync(root, 'empty', config, 0, stop);
 
     // ------------------------------------------------------ propagation A — B — C
-    const pa = await StrataNode.create({ dataDir: join(root, 'pa'), config, mining: 'dev' }, { logger });
-    pa.network = new P2PNetwork({ listen: ['/ip4/127.0.0.1/tcp/0'] });
-    await pa.start();
-    stop.push(() => pa.stop());
-    const pb = await makeNode(join(root, 'pb'), config, pa.network.info().multiaddrs);
+    // Three processes in a line: A (a child) seals blocks of PROPAGATION_TXS transfers, B (this
+    // process) and C (another child) validate and import each before relaying it. Times are
+    // wall-clock (Date.now) across processes, so they are in whole ms.
+    const cfgFile = join(root, 'prop-chain.json');
+    writeFileSync(cfgFile, JSON.stringify(chainConfigToJson(config)));
+    const child = (role: 'source' | 'sink', dir: string, boot: string[]) => {
+      const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--prop', role, dir, cfgFile, JSON.stringify(boot)], { stdio: ['pipe', 'pipe', 'inherit'] });
+      stop.push(async () => {
+        p.kill('SIGKILL');
+      });
+      const lines: ((l: Record<string, unknown>) => void)[] = [];
+      let buf = '';
+      p.stdout?.on('data', (d: Buffer) => {
+        buf += d.toString();
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const line = JSON.parse(buf.slice(0, i)) as Record<string, unknown>;
+          buf = buf.slice(i + 1);
+          for (const f of lines) f(line);
+        }
+      });
+      return { p, onLine: (f: (l: Record<string, unknown>) => void) => lines.push(f) };
+    };
+    const pa = child('source', join(root, 'pa'), []);
+    const paAddrs = await new Promise<string[]>((resolve) => pa.onLine((l) => l.addrs && resolve(l.addrs as string[])));
+    const pb = await makeNode(join(root, 'pb'), config, paAddrs);
     await pb.start();
     stop.push(() => pb.stop());
-    const pc = await makeNode(join(root, 'pc'), config, pb.network!.info().multiaddrs);
-    await pc.start();
-    stop.push(() => pc.stop());
+    const pc = child('sink', join(root, 'pc'), pb.network!.info().multiaddrs);
+    await new Promise<void>((resolve) => pc.onLine((l) => l.addrs && resolve()));
     const pbNet = pb.network as P2PNetwork;
-    const pcNet = pc.network as P2PNetwork;
-    await waitFor(() => (pbNet.p2p?.topicPeers('blocks').length ?? 0) >= 2 && (pcNet.p2p?.topicPeers('blocks').length ?? 0) >= 1, 'the gossip mesh', 20_000);
-    const seen = new Map<string, { sent: number; b?: number; c?: number }>();
+    await waitFor(() => (pbNet.p2p?.topicPeers('blocks').length ?? 0) >= 2, 'the gossip mesh', 20_000);
+    await new Promise((r) => setTimeout(r, 1500)); // C's side of the mesh
+    const seen = new Map<string, { sent?: number; b?: number; c?: number; txs?: number }>();
+    const entry = (h: string) => seen.get(h) ?? (seen.set(h, {}).get(h) as { sent?: number; b?: number; c?: number });
     pb.on('head', (ref) => {
-      const e = seen.get(toHex(ref.hash));
-      if (e) e.b = performance.now();
+      entry(toHex(ref.hash)).b = Date.now();
     });
-    pc.on('head', (ref) => {
-      const e = seen.get(toHex(ref.hash));
-      if (e) e.c = performance.now();
+    pc.onLine((l) => {
+      if (l.head) entry(l.head as string).c = l.t as number;
     });
     const latencies: number[] = [];
     const hop1: number[] = [];
+    let blockBytes = 0;
     for (let i = 0; i < PROPAGATION_BLOCKS; i++) {
-      const sent = performance.now();
-      const ref = await pa.sealDevBlock();
-      const e = { sent };
-      seen.set(toHex(ref.hash), e);
-      await waitFor(() => (e as { c?: number }).c !== undefined && (e as { b?: number }).b !== undefined, `block ${i} to reach C`, 10_000);
-      const done = e as { sent: number; b: number; c: number };
-      latencies.push(Math.max(done.b, done.c) - sent);
-      hop1.push(done.b - sent);
-      await new Promise((r) => setTimeout(r, 20));
+      const sealed = new Promise<Record<string, unknown>>((resolve) => pa.onLine((l) => l.sealed && resolve(l)));
+      pa.p.stdin?.write('seal\n');
+      const l = await sealed;
+      const e = entry(l.sealed as string);
+      e.sent = l.t as number;
+      blockBytes = l.bytes as number;
+      await waitFor(() => e.c !== undefined && e.b !== undefined, `block ${i} to reach C`, 20_000);
+      latencies.push(Math.max(e.b as number, e.c as number) - e.sent);
+      hop1.push((e.b as number) - e.sent);
+      await new Promise((r) => setTimeout(r, 50));
     }
     latencies.sort((x, y) => x - y);
     hop1.sort((x, y) => x - y);
@@ -230,7 +258,9 @@ export async function run(): Promise<Record<string, number | string>> {
       syncMeetsGoal: full.blocksPerSec >= 2000 ? 'yes' : empty.blocksPerSec >= 2000 ? 'empty blocks only (1-tx blocks bound by chain import)' : 'no',
       sourceBuildBlocksPerSec: Math.round(BLOCKS / (full.buildMs / 1000)),
       propagationBlocks: PROPAGATION_BLOCKS,
-      propagationTopology: 'A-B-C line, 2 hops, validate+import before relay',
+      propagationTxsPerBlock: PROPAGATION_TXS,
+      propagationBlockBytes: blockBytes,
+      propagationTopology: 'A-B-C line of 3 processes, 2 hops, full blocks, validate+import before relay',
       propagationP50Ms: Number(percentile(latencies, 50).toFixed(1)),
       propagationP99Ms: Number(percentile(latencies, 99).toFixed(1)),
       propagationFirstHopP50Ms: Number(percentile(hop1, 50).toFixed(1)),
@@ -251,7 +281,63 @@ async function serve(dir: string, cfgFile: string): Promise<void> {
   process.on('SIGTERM', () => void node.stop().then(() => process.exit(0)));
 }
 
-if (process.argv[2] === '--serve') {
+/**
+ * `--prop <source|sink> <dataDir> <configFile> <bootnodes JSON>`: a propagation peer in its own
+ * process. Both print `{addrs}` once listening; the source seals a block of PROPAGATION_TXS
+ * fresh transfers for each `seal` line on stdin and prints `{sealed, t, bytes}`; the sink prints
+ * `{head, t}` for every block it imports.
+ */
+async function propPeer(role: string, dir: string, cfgFile: string, boot: string[]): Promise<void> {
+  await initHashing();
+  const config = parseChainConfig(JSON.parse(readFileSync(cfgFile, 'utf8')), defaultChainConfig());
+  const node = await StrataNode.create(
+    { dataDir: dir, config, mining: role === 'source' ? 'dev' : 'off', blockTimeMs: 3_600_000, mempool: { maxPerSender: 100_000, maxNonceGap: 100_000 } },
+    { logger },
+  );
+  node.network = new P2PNetwork({ listen: ['/ip4/127.0.0.1/tcp/0'], bootnodes: boot, statusIntervalMs: 500 });
+  await node.start();
+  process.stdout.write(`${JSON.stringify({ addrs: node.network.info().multiaddrs })}\n`);
+  if (role === 'sink') {
+    node.on('head', (ref) => process.stdout.write(`${JSON.stringify({ head: toHex(ref.hash), t: Date.now() })}\n`));
+    return;
+  }
+  const keys = deriveKeyPairs(DEV_MNEMONIC, 8);
+  const nonces = new Array<number>(keys.length).fill(0);
+  let salt = 0;
+  const sign = () => {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < PROPAGATION_TXS; i++) {
+      const k = i % keys.length;
+      const to = new Uint8Array(20);
+      new DataView(to.buffer).setUint32(0, salt++);
+      out.push(
+        encodeTx(
+          signTx({ chainId: config.chainId, nonce: nonces[k]!++, fee: 10_000n, computeLimit: TRANSFER_COMPUTE, module: 'bank', method: 'transfer', args: encode(TransferArgsCodec, { to, amount: 1n }) }, keys[k]!.secretKey),
+        ),
+      );
+    }
+    return out;
+  };
+  let pending = sign();
+  let buf = '';
+  process.stdin.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      buf = buf.slice(i + 1);
+      // Transactions enter the mempool without gossip: the block carries them to B and C.
+      for (const raw of pending) node.submitTx(raw, { gossip: false });
+      void node.sealDevBlock().then((ref) => {
+        const bytes = (node.chain.store.getBody(ref.hash) ?? []).reduce((n, t) => n + t.length, 0);
+        process.stdout.write(`${JSON.stringify({ sealed: toHex(ref.hash), t: Date.now(), bytes })}\n`);
+        pending = sign();
+      });
+    }
+  });
+}
+
+if (process.argv[2] === '--prop') {
+  await propPeer(process.argv[3] as string, process.argv[4] as string, process.argv[5] as string, JSON.parse(process.argv[6] as string) as string[]);
+} else if (process.argv[2] === '--serve') {
   await serve(process.argv[3] as string, process.argv[4] as string);
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   run()

@@ -23,7 +23,12 @@ async function server(opts: ConstructorParameters<typeof RpcServer>[0]): Promise
   const s = new RpcServer({ port: 0, ...opts });
   s.registerAll({
     ping: { handler: () => 'pong' },
-    sleep: { handler: async ([ms]) => (await sleep(Number(ms)), 'slept') },
+    sleep: {
+      handler: async ([ms]) => {
+        await sleep(Number(ms));
+        return 'slept';
+      },
+    },
     big: { handler: () => 'x'.repeat(1024 * 1024) },
   });
   await s.start();
@@ -79,12 +84,34 @@ describe('rpc limits per connection', () => {
     ws.on('message', (d) => answers.push(JSON.parse(String(d))));
     for (let i = 0; i < 10; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'sleep', params: [300] }));
     await new Promise<void>((r) => {
-      const t = setInterval(() => answers.length === 10 && (clearInterval(t), r()), 20);
+      const t = setInterval(() => {
+        if (answers.length < 10) return;
+        clearInterval(t);
+        r();
+      }, 20);
     });
     expect(answers.filter((a) => a.result === 'slept')).toHaveLength(4);
     expect(answers.filter((a) => a.error?.code === -32005)).toHaveLength(6);
     await openWs(s.wsUrl);
     await expect(openWs(s.wsUrl)).rejects.toThrow(/503/);
+  });
+
+  it('bounds the subscriptions one WebSocket may hold', async () => {
+    const s = await server({ maxInflightPerConnection: 1000 });
+    s.register('sub', { handler: (_p, ctx) => s.subscriptions.add(ctx, 'newHeads') });
+    const ws = await openWs(s.wsUrl);
+    const answers: { result?: string; error?: { code: number } }[] = [];
+    ws.on('message', (d) => answers.push(JSON.parse(String(d))));
+    for (let i = 0; i < 300; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'sub' }));
+    await new Promise<void>((r) => {
+      const t = setInterval(() => {
+        if (answers.length < 300) return;
+        clearInterval(t);
+        r();
+      }, 20);
+    });
+    expect(answers.filter((a) => typeof a.result === 'string')).toHaveLength(s.subscriptions.maxPerConnection);
+    expect(answers.filter((a) => a.error?.code === -32005)).toHaveLength(300 - s.subscriptions.maxPerConnection);
   });
 
   it('closes a WebSocket whose client stops reading its responses instead of buffering them', async () => {

@@ -41,7 +41,7 @@ export class L1Miner {
    */
   constructor(
     readonly rollup: RollupConfig,
-    siblings: RollupConfig[] = [],
+    readonly siblings: RollupConfig[] = [],
     dir?: string,
   ) {
     const t = dir ? { dir, cleanup: () => {} } : tempDir('strata-op-');
@@ -73,6 +73,32 @@ export class L1Miner {
     const block: Block = { header: built.header, txs: built.execution.txs.map((t) => t.bytes) };
     this.chain.importBlock(block, { verified: built.execution.txs, execution: built.execution });
     return block;
+  }
+  /**
+   * A rival miner on its own store that holds this chain's blocks so far: what it mines next is a
+   * competing branch from the current head, imported here with `adopt`.
+   */
+  fork(): L1Miner {
+    const rival = new L1Miner(this.rollup, this.siblings);
+    for (let h = 1; h <= this.chain.head.meta.height; h++) {
+      const ref = this.chain.blockAt(h)!;
+      rival.chain.importBlock({ header: ref.header, txs: this.chain.store.getBody(ref.hash) ?? [] });
+    }
+    return rival;
+  }
+  /** Imports a rival's blocks (fork choice decides: the heavier branch becomes the head). */
+  adopt(rival: L1Miner, fromHeight: number): { reorged: boolean; orphaned: VerifiedTx[] } {
+    let reorged = false;
+    const orphaned: VerifiedTx[] = [];
+    for (let h = fromHeight; h <= rival.chain.head.meta.height; h++) {
+      const ref = rival.chain.blockAt(h)!;
+      const r = this.chain.importBlock({ header: ref.header, txs: rival.chain.store.getBody(ref.hash) ?? [] });
+      if (r.status === 'reorg') {
+        reorged = true;
+        orphaned.push(...(r.reorg?.orphaned ?? []));
+      }
+    }
+    return { reorged, orphaned };
   }
   close(): void {
     void this.chain.store.close();

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BlockCodec, decodeBlock, decodeHeader, encodeBlock, encodeHeader, type BlockHeader } from '@strata/chain';
+import { decodeBlock, decodeHeader, encodeBlock, encodeHeader, type BlockHeader } from '@strata/chain';
 import { bytesEqual, decode, DecodeError, encode, fixedBytes, initHashing, list, recoverAddress, secpBackend, sign, struct, toHex, uint, uintBig, useNobleSecp256k1, varBytes } from '@strata/primitives';
 import { decodeTx, encodeTx, recoverSender, signTx, type UnsignedTx } from '@strata/runtime';
 import { keys } from '../helpers/chain.js';
@@ -130,12 +130,22 @@ describe('canonical encoding', () => {
     expect(() => decode(C, new Uint8Array([...good, 0]))).toThrow(DecodeError);
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (junk) => {
-        for (const f of [decodeTx, decodeHeader, decodeBlock, (b: Uint8Array) => decode(BlockCodec, b)]) {
+        // Each decoder either rejects the junk with a DecodeError or accepts exactly its
+        // canonical encoding (no branch passes without an assertion).
+        for (const [dec, enc] of [
+          [decodeTx, encodeTx],
+          [decodeHeader, encodeHeader],
+          [decodeBlock, encodeBlock],
+        ] as [(b: Uint8Array) => unknown, (v: never) => Uint8Array][]) {
+          let decoded: unknown;
+          let error: unknown;
           try {
-            f(junk);
+            decoded = dec(junk);
           } catch (e) {
-            expect(e).toBeInstanceOf(DecodeError);
+            error = e;
           }
+          if (error !== undefined) expect(error).toBeInstanceOf(DecodeError);
+          else expect(toHex(enc(decoded as never))).toBe(toHex(junk));
         }
       }),
       { numRuns: 500 },

@@ -85,13 +85,19 @@ describe('mempool limits', () => {
     const { chain } = openChain(cfg, t.dir);
     const pool = new Mempool(cfg, new ModuleRegistry([bankModule]), { maxTxs: 3 });
     const acct = (a: Uint8Array) => chain.account(a);
-    for (let i = 0; i < 3; i++) pool.add(transferTx(cfg, keys[i]!, keys[3]!.address, 1n, 0, 10_000n + BigInt(i) * 1000n), acct(keys[i]!.address));
+    // Fees 11,000 / 10,000 / 12,000: the cheapest is the middle one, neither first nor last added.
+    const held = [11_000n, 10_000n, 12_000n].map((fee, i) => transferTx(cfg, keys[i]!, keys[3]!.address, 1n, 0, fee));
+    for (const [i, v] of held.entries()) pool.add(v, acct(keys[i]!.address));
     const cheap = transferTx(cfg, keys[3]!, keys[0]!.address, 1n, 0, 9_000n);
     expect(() => pool.add(cheap, acct(keys[3]!.address))).toThrow(expect.objectContaining({ code: 'MEMPOOL_FULL' }));
     const rich = transferTx(cfg, keys[3]!, keys[0]!.address, 1n, 0, 50_000n);
     const res = pool.add(rich, acct(keys[3]!.address));
-    expect(res.evicted).toBeDefined();
+    // Exactly the cheapest one goes; the others and the newcomer stay.
+    expect(res.evicted).toBe(toHex(held[1]!.hash));
     expect(pool.size).toBe(3);
-    expect(pool.has(res.evicted!)).toBe(false);
+    expect(pool.has(held[1]!.hash)).toBe(false);
+    expect(pool.has(held[0]!.hash)).toBe(true);
+    expect(pool.has(held[2]!.hash)).toBe(true);
+    expect(pool.has(rich.hash)).toBe(true);
   });
 });

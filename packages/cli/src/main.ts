@@ -25,7 +25,11 @@ const COMMANDS: LazyCommands[] = [
   { names: { account: 'Create, list and inspect accounts', send: 'Send coins: sign a transfer, submit it and wait for its receipt', block: 'Show a block', tx: 'Show a transaction and its receipt' }, load: async (p) => (await import('./commands/chain.js')).registerChainCommands(p) },
   { names: { bridge: 'Move coins between the L1 and the optimistic rollup (devnet defaults)' }, load: async (p) => (await import('./commands/bridge.js')).registerBridgeCommands(p) },
   { names: { rollup: 'Optimistic rollup roles and status' }, load: async (p) => (await import('./commands/rollup.js')).registerRollupCommands(p) },
+  { names: { explorer: 'Serve the web explorer for running chains (default: the running devnet)' }, load: async (p) => (await import('./commands/explorer.js')).registerExplorerCommand(p) },
   { names: { token: 'User-defined tokens: create, mint, transfer, balance', amm: 'Constant-product AMM pools: pool, add, remove, swap, quote' }, load: async (p) => (await import('./commands/apps.js')).registerAppCommands(p) },
+  { names: { channel: 'Payment channels: node, open, close, list, peers, invoice, pay, graph, balance, watchtower', swap: 'Atomic swaps between two Strata chains (hash-time-locked)' }, load: async (p) => (await import('./commands/channels.js')).registerChannelCommands(p) },
+  { names: { sidechain: 'BFT sidechains: launch, list, status, deposit, withdraw, stop' }, load: async (p) => (await import('./commands/sidechain.js')).registerSidechainCommands(p) },
+  { names: { zk: 'ZK-rollup: setup, prover, deposit, transfer, withdraw, status, exit' }, load: async (p) => (await import('./commands/zk.js')).registerZkCommands(p) },
   { names: { config: 'Chain config files' }, load: async (p) => (await import('./commands/common.js')).registerConfigCommand(p) },
 ];
 

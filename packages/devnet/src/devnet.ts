@@ -20,6 +20,10 @@ import { devnetL3Config, startDevnetL3, type DevnetL3, type DevnetL3Options } fr
 import { devnetRollupConfig, devnetRollupModules, startDevnetRollup, type DevnetRollup, type DevnetRollupOptions } from './rollup.js';
 import { EventFeed, type ExplorerLayer, LayerWatcher, startExplorer } from '@strata/explorer';
 import { applyTopology, type Topology } from './topology.js';
+import { channelChainRpcMethods, channelParentModules } from '@strata/channels';
+import { startDevnetChannels, type DevnetChannels } from './channels.js';
+import { devnetSidechainModules, startDevnetSidechain, type DevnetSidechain, type DevnetSidechainOptions } from './sidechain.js';
+import { devnetZkModules, startDevnetZk, type DevnetZk, type DevnetZkOptions } from './zk.js';
 
 /** Devnet settings. */
 export interface DevnetOptions {
@@ -51,6 +55,12 @@ export interface DevnetOptions {
   topology?: Topology;
   /** The web explorer (default: on, port + 100; 0 picks a free port); `false` runs none. */
   explorer?: { port?: number } | false;
+  /** The payment-channel network (Alice, Bob, Carol on the L1; default: on). */
+  channels?: boolean;
+  /** The BFT sidechain (default: one with 4 validators); `false` runs without it. */
+  sidechain?: DevnetSidechainOptions | false;
+  /** The ZK-rollup on top (default: on); `false` leaves it out. */
+  zk?: DevnetZkOptions | false;
 }
 
 /** One layer of a running devnet, as the banner, `--json`, the explorer and `--layer` name it. */
@@ -78,6 +88,12 @@ export interface Devnet {
   events: EventFeed;
   /** The web explorer, unless disabled. */
   explorer?: { url: string };
+  /** The channel nodes, unless disabled. */
+  channels?: DevnetChannels;
+  /** The BFT sidechain, unless disabled. */
+  sidechain?: DevnetSidechain;
+  /** The ZK-rollup, unless disabled. */
+  zk?: DevnetZk;
   stop(): Promise<void>;
 }
 
@@ -115,6 +131,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
   // The extra L1 processes run the bank module only, so a multi-node L1 runs without the rollup.
   const l3Cfg = opts.rollup === false || multi || opts.l3 === false ? undefined : devnetL3Config(accounts, opts.l3 ?? {});
   const rollupCfg = opts.rollup === false || multi ? undefined : devnetRollupConfig(accounts, opts.rollup ?? {}, l3Cfg ? parentModules(l3Cfg) : []);
+  const zkOn = opts.zk !== false && !multi;
   const node = await StrataNode.create(
     {
       dataDir: join(dataDir, 'l1'),
@@ -122,8 +139,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
       mining: multi ? 'pow' : 'dev',
       blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
       producer: (accounts[0] as DevAccount).keys.address,
-      // The extra L1 processes of a multi-node devnet run the bank alone, so the main node does too.
-      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : [])] }),
+      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...channelParentModules(), ...devnetSidechainModules(), ...(zkOn ? devnetZkModules() : [])] }),
     },
     { logger: deps.logger.child({ layer: 'l1' }) },
   );
@@ -131,6 +147,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
   const resumedFromHeight = node.chain.head.meta.height;
   await node.start();
   const rpc = await startRpc(node, { host, port, ...(opts.adminToken ? { adminToken: opts.adminToken } : {}) });
+  if (!multi) rpc.registerAll(channelChainRpcMethods(() => node.chain.stateReader));
   const metricsUrl = await node.metrics.serve(host, opts.metricsPort ?? (port === 0 ? 0 : port + 1000));
   const peers = multi
     ? await startPeerNodes(
@@ -155,6 +172,12 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     opts.explorer === false
       ? undefined
       : await startExplorer({ host, port: opts.explorer?.port ?? (port === 0 ? 0 : port + 100), layers, feed: events, watcher, accounts: accounts.map((a) => ({ index: a.index, address: a.address })) });
+  const channels = !multi && opts.channels !== false ? await startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
+  const sidechain =
+    opts.sidechain === false || multi
+      ? undefined
+      : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
+  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port }, deps.logger) : undefined;
   return {
     dataDir,
     freshDataDir: fresh,
@@ -165,6 +188,9 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     l1: { node, rpc, rpcUrl: rpc.url, wsUrl: rpc.wsUrl, metricsUrl },
     ...(l2 ? { l2 } : {}),
     ...(l3 ? { l3 } : {}),
+    ...(channels ? { channels } : {}),
+    ...(sidechain ? { sidechain } : {}),
+    ...(zk ? { zk } : {}),
     ...(peers ? { l1Peers: peers.nodes } : {}),
     layers,
     events,
@@ -172,8 +198,11 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     async stop() {
       watcher.stop();
       await explorer?.stop();
+      await channels?.stop();
+      await sidechain?.stop();
       await peers?.stop();
       await l3?.stop();
+      await zk?.stop();
       await l2?.stop();
       await rpc.stop();
       await node.metrics.stop();

@@ -26,6 +26,7 @@ import type { RpcServer } from '@strata/rpc';
 import type { Module } from '@strata/runtime';
 import { appModules } from '@strata/apps';
 import type { DevAccount } from './accounts.js';
+import { channelChainRpcMethods, channelParentModules } from '@strata/channels';
 
 /** Rollup settings of the devnet. */
 export interface DevnetRollupOptions {
@@ -46,8 +47,9 @@ export interface DevnetRollupOptions {
 /** Dev account roles: batcher = last account, proposer = second to last, challenger = third to last. */
 export function devnetRollupConfig(accounts: DevAccount[], opts: DevnetRollupOptions = {}, childModules: Module[] = []): RollupConfig {
   const batcher = accounts[accounts.length - 1] as DevAccount;
-  // The L2 runtime: token and AMM, plus the settlement modules of its children (the L3).
-  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, sequencingWindow: 10, l2Modules: [...appModules(), ...childModules] });
+  // The L2 runtime: token and AMM, the channel adjudicator, and the settlement modules of its
+  // children (the L3). An empty defender slot (a beaten defender) stays open 4 L1 blocks.
+  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, takeoverBlocks: 4, sequencingWindow: 10, l2Modules: [...appModules(), ...channelParentModules(), ...childModules] });
 }
 
 /** The L1 modules the rollup needs. */
@@ -89,6 +91,7 @@ export async function startDevnetRollup(
   const proposer = new ProposerService(seqNode, { key: (accounts[n - 2] as DevAccount).keys, interval: 2, maxWaitL1Blocks: 3, maliciousEvery: opts.maliciousProposer ? 2 : 0, intervalMs: 1000 }, log.child({ role: 'proposer' }));
   const challenger = new ChallengerService(verNode, { key: (accounts[n - 3] as DevAccount).keys, intervalMs: 1000 }, log.child({ role: 'challenger' }));
   const rpc = await startL2Rpc(seqNode, { host: opts.host, port: opts.port ?? (opts.l1Port === 0 ? 0 : opts.l1Port + 1) }, { logger: log });
+  rpc.registerAll(channelChainRpcMethods(() => seqNode.chain.reader()));
   // L1 heartbeat: challenge windows and game clocks count L1 blocks, so the L1 must keep moving.
   const heartbeat = setInterval(() => {
     if (node.blockInterval === 0) void node.mineBlocks(1).catch((e) => log.warn({ error: toStrataError(e).message }, 'L1 heartbeat failed'));

@@ -104,6 +104,11 @@ export class ExplorerApi {
     if (l.kind === 'l1') return l1Risk(await this.client(name).call<ChainConfigJson>('chain_getConfig'), await this.observedBlockMs(name));
     if (l.kind === 'optimistic' && l.parent) {
       const rc = await this.client(name).call<RollupConfigJson>('rollup_getConfig');
+      try {
+        rc.batcher = encodeAddress(this.prefix(l.parent), fromHex(rc.batcher, 20));
+      } catch {
+        // keep the hex
+      }
       const pc = await this.client(l.parent).call<ChainConfigJson>('chain_getConfig');
       return optimisticRisk(rc, { name: l.parent, blockMs: (await this.observedBlockMs(l.parent)) ?? pc.targetBlockTimeMs ?? 0, confirmations: pc.confirmations ?? 0 });
     }

@@ -25,6 +25,8 @@ export interface LayerStatus {
   head: number | null;
   error: string | null;
   prefix: string | null;
+  /** The chain id it reports (a rollup's settlement modules on its parent are keyed by it). */
+  chainId: number | null;
   since: number;
 }
 
@@ -81,7 +83,7 @@ export class LayerWatcher {
     this.intervalMs = opts.intervalMs ?? 400;
     this.history = opts.history ?? 200;
     for (const l of layers) {
-      this.statuses.set(l.name, { name: l.name, up: false, head: null, error: 'not contacted yet', prefix: null, since: Date.now() });
+      this.statuses.set(l.name, { name: l.name, up: false, head: null, error: null, prefix: null, chainId: null, since: Date.now() });
       this.clients.set(l.name, new RpcClient(l.rpc, { timeoutMs: 3000 }));
     }
   }
@@ -125,7 +127,7 @@ export class LayerWatcher {
   private mark(l: ExplorerLayer, up: boolean, error: string | null): void {
     const s = this.statuses.get(l.name) as LayerStatus;
     const changed = s.up !== up;
-    const first = s.error === 'not contacted yet';
+    const first = s.head === null && s.error === null;
     s.error = error;
     if (!changed) return;
     s.up = up;
@@ -146,10 +148,18 @@ export class LayerWatcher {
     }
   }
 
+  /**
+   * The child layer a settlement module's event is about: modules are instances keyed by the
+   * child's chain id (`op_bridge/901`), so the id names the layer; without one, the first child
+   * of the module's kind.
+   */
   private childOf(chain: string, module: string): string {
+    const [base, id] = module.split('/');
     for (const [prefix, kind] of Object.entries(MODULE_PREFIX_KIND)) {
-      if (!module.startsWith(prefix)) continue;
-      const c = this.layers.find((l) => l.parent === chain && l.kind === kind);
+      if (!(base as string).startsWith(prefix)) continue;
+      const children = this.layers.filter((l) => l.parent === chain && l.kind === kind);
+      const byId = id === undefined ? undefined : children.find((l) => this.statuses.get(l.name)?.chainId === Number(id));
+      const c = byId ?? children[0];
       if (c) return c.name;
     }
     return chain;
@@ -158,7 +168,9 @@ export class LayerWatcher {
   private async config(l: ExplorerLayer, client: RpcClient): Promise<void> {
     const s = this.statuses.get(l.name) as LayerStatus;
     if (s.prefix) return;
-    s.prefix = (await client.call<{ addressPrefix: string }>('chain_getConfig')).addressPrefix;
+    const c = await client.call<{ addressPrefix: string; chainId: string }>('chain_getConfig');
+    s.prefix = c.addressPrefix;
+    s.chainId = Number(c.chainId);
   }
 
   /** A chain whose receipts carry module events (the L1, and any chain hosting settlement modules). */
@@ -170,6 +182,7 @@ export class LayerWatcher {
       await this.config(l, client);
       const head = Number((await client.call<{ number: string }>('chain_getHead')).number);
       (this.statuses.get(l.name) as LayerStatus).head = head;
+      this.mark(l, true, null);
       const replayTo = next < 0 ? head : -1;
       if (next < 0) next = Math.max(1, head - this.history + 1);
       let fetched = 0;
@@ -199,7 +212,8 @@ export class LayerWatcher {
                 moved += BigInt(String(ev.data.amount ?? '0'));
                 continue;
               }
-              const fmt = MODULE_EVENT_TEXT[`${ev.module}.${ev.type}`];
+              // `op_bridge/901.deposit` reads as `op_bridge.deposit` of the layer with chain id 901.
+              const fmt = MODULE_EVENT_TEXT[`${ev.module.split('/')[0]}.${ev.type}`];
               const child = this.childOf(l.name, ev.module);
               const out = fmt?.(ev.data, { chain: l.name, child, coins, addr: (h, layer) => this.addr(h, layer) });
               if (!out) continue;
@@ -234,6 +248,7 @@ export class LayerWatcher {
       await this.config(l, client);
       const head = Number((await client.call<{ number: string }>('chain_getHead')).number);
       (this.statuses.get(l.name) as LayerStatus).head = head;
+      this.mark(l, true, null);
       const replayTo = next < 0 ? head : -1;
       if (next < 0) next = Math.max(1, head - this.history + 1);
       const parent = l.parent ?? 'l1';

@@ -89,7 +89,23 @@ function followHeads(layer) {
   };
 }
 
+/** Asks every layer for its head every 3 s as well: a layer whose socket is quiet or stuck is still seen, and seen down. */
+function pollHeads() {
+  for (const l of store.layers) {
+    rpc(l.name, 'chain_getHead').then(
+      (head) => onHead(l.name, head),
+      (e) => setStatus(l.name, { up: false, error: e.message }),
+    );
+  }
+  setTimeout(pollHeads, 3000);
+}
+
 function onHead(name, head) {
+  const top = store.heads[name]?.[0];
+  if (top && num(top.number) >= num(head.number)) {
+    setStatus(name, { up: true, error: null, head: num(top.number) });
+    return;
+  }
   const list = [head, ...(store.heads[name] ?? []).filter((b) => b.hash !== head.hash && num(b.number) < num(head.number))].slice(0, 15);
   store.set({ heads: { ...store.heads, [name]: list } });
   setStatus(name, { up: true, error: null, head: num(head.number), seenAt: Date.now() });
@@ -110,6 +126,7 @@ async function boot() {
   for (const s of info.status) status[s.name] = { up: s.up, head: s.head, error: s.up ? null : s.error, prefix: s.prefix };
   store.set({ layers: info.layers, accounts: info.accounts, status });
   for (const l of info.layers) followHeads(l);
+  pollHeads();
   followEvents();
 }
 

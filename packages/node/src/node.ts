@@ -17,6 +17,7 @@ import {
   TxVerifier,
   type Block,
   type BlockRef,
+  type Execution,
   type ImportResult,
   type MempoolOptions,
 } from '@strata/chain';
@@ -51,6 +52,18 @@ export interface NodeOptions {
    * revert more than this many blocks. See docs/network.md "Deep reorgs and the reorg brake".
    */
   maxReorgDepth?: number;
+  /**
+   * An external block-production engine (e.g. a layer's BFT consensus), started after the
+   * network and stopped before it. Run it with `mining: 'off'`; it builds blocks with
+   * `buildCandidate` and imports decided ones with `importDecided`.
+   */
+  engine?: BlockEngine;
+}
+
+/** A block-production engine that lives outside this package (see `NodeOptions.engine`). */
+export interface BlockEngine {
+  start(node: StrataNode): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /** Waits before each retry of an import that a local fault aborted (then it gives up). */
@@ -172,6 +185,7 @@ export class StrataNode extends EventEmitter<NodeEvents> {
       'node started',
     );
     if (this.network) await this.network.start(this);
+    await this.opts.engine?.start(this);
     this.applyMiningMode();
   }
 
@@ -182,6 +196,7 @@ export class StrataNode extends EventEmitter<NodeEvents> {
     this.running = false;
     this.stopProduction();
     await this.powLoop?.catch(() => {});
+    await this.opts.engine?.stop();
     await this.network?.stop();
     await this.importQueue.catch(() => {});
     await this.miner.stop();
@@ -289,6 +304,34 @@ export class StrataNode extends EventEmitter<NodeEvents> {
     }
     this.mempool.remove(built.rejected.map((r) => r.vtx.hash));
     return built;
+  }
+
+  /**
+   * For an external engine: builds a candidate block on the head from `leading` transactions
+   * (e.g. the engine's own system transactions) followed by the mempool's best, without
+   * importing it. Mempool transactions invalid at this state are dropped from the pool.
+   */
+  buildCandidate(opts: { producer: Uint8Array; timestamp: number; leading?: VerifiedTx[] }) {
+    const cfg = this.opts.config;
+    const candidates = [...(opts.leading ?? []), ...this.mempool.select({ maxBytes: cfg.maxBlockBytes, maxCompute: cfg.maxBlockCompute }, (a) => this.chain.account(a))];
+    const built = this.chain.buildBlock(candidates, { producer: opts.producer, timestamp: opts.timestamp });
+    const leading = new Set(opts.leading ?? []);
+    const dropped = built.rejected.filter((r) => !leading.has(r.vtx));
+    for (const r of dropped) this.log.info({ hash: toHex(r.vtx.hash), reason: r.error.code, error: r.error.message }, 'transaction dropped from mempool');
+    this.mempool.remove(dropped.map((r) => r.vtx.hash));
+    return built;
+  }
+
+  /**
+   * For an external engine: imports a block it decided (final), reusing the execution it ran
+   * when it checked the block. Serialised with every other import.
+   */
+  importDecided(block: Block, opts: { verified?: VerifiedTx[]; execution?: Execution } = {}, source = 'engine'): Promise<ImportResult> {
+    return this.serialize(() => {
+      const res = this.chain.importBlock(block, opts);
+      this.afterImport(block, res, source);
+      return res;
+    });
   }
 
   /** Dev mode: seals one block now (any nonce is valid). Returns its ref. */

@@ -197,8 +197,14 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
       maxParams: 2,
       description: 'Minimum fee for a transaction of [bytes, computeLimit] (defaults: a plain transfer).',
       handler: (p) => {
-        const bytes = p[0] === undefined ? 160 : Number(param(p, 0, 'bytes', fromQuantity));
-        const compute = p[1] === undefined ? TRANSFER_COMPUTE : Number(param(p, 1, 'computeLimit', fromQuantity));
+        // Bounded quantities: a huge one would overflow the fee arithmetic (found by fuzzing).
+        const small = (v: unknown) => {
+          const n = fromQuantity(v);
+          if (n > 0xffffffffn) throw new StrataError('INVALID_HEX', 'must be at most 0xffffffff');
+          return Number(n);
+        };
+        const bytes = p[0] === undefined ? 160 : param(p, 0, 'bytes', small);
+        const compute = p[1] === undefined ? TRANSFER_COMPUTE : param(p, 1, 'computeLimit', small);
         return toQuantity(minimumFee(cfg, bytes, compute));
       },
     },

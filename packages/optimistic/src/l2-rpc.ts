@@ -11,6 +11,7 @@ import type { L2Block } from './l2-chain.js';
 import { GAME_CHALLENGER_WON, GAME_OPEN, GAME_PROPOSER_WON, TURN_PROPOSER } from './parent-modules.js';
 import { isOutputFinalView, withdrawalStage } from './withdrawal-stage.js';
 import type { RollupNode } from './rollup-node.js';
+import { l1DataSize } from './stf.js';
 
 function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, unknown> {
   const o = node.derivation.originOf(b.number);
@@ -137,7 +138,7 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
         const r = b.results[loc.index];
         if (!r) return null;
         const h = node.heads();
-        return { transactionHash: String(p[0]), blockNumber: toQuantity(loc.number), status: r.status === 'ok' ? '0x1' : '0x0', error: r.error ?? null, events: r.events, safety: loc.number <= h.finalized ? 'finalized' : loc.number <= h.safe ? 'safe' : 'unsafe' };
+        return { transactionHash: String(p[0]), blockNumber: toQuantity(loc.number), status: r.status === 'ok' ? '0x1' : '0x0', error: r.error ?? null, events: r.events, l1Fee: toQuantity(r.l1Fee ?? 0n), l1DataSize: toQuantity(r.l1Fee === undefined || b.allOps[loc.index] === undefined ? 0 : l1DataSize(b.allOps[loc.index] as Uint8Array)), safety: loc.number <= h.finalized ? 'finalized' : loc.number <= h.safe ? 'safe' : 'unsafe' };
       },
     },
     state_getAccount: {

@@ -49,7 +49,7 @@ export {
   resolveP2POptions,
 } from './options.js';
 export { PENALTY, type PenaltyResult, PeerScoreBook, type PeerScoreBookOptions } from './peer-score-book.js';
-export { NODE_KEY_FILE } from './node-key.js';
+export { NODE_KEY_FILE, nodePeerId } from './node-key.js';
 // The wire format, for tests and other implementations of the protocols.
 export {
   decodeResponseFrame,

@@ -51,3 +51,9 @@ export async function loadOrCreateNodeKey(dataDir?: string): Promise<PrivateKey>
   }
   return key;
 }
+
+/** The peer id of the node key in `dataDir` (created on first use), e.g. to hand out bootnode addresses before a node starts. */
+export async function nodePeerId(dataDir: string): Promise<string> {
+  const { peerIdFromPrivateKey } = await import('@libp2p/peer-id');
+  return peerIdFromPrivateKey(await loadOrCreateNodeKey(dataDir)).toString();
+}

@@ -73,7 +73,25 @@ export type ErrorCode =
   | 'AMM_UNKNOWN_POOL'
   | 'AMM_INVALID'
   | 'AMM_SLIPPAGE'
-  | 'AMM_INSUFFICIENT_LIQUIDITY';
+  | 'AMM_INSUFFICIENT_LIQUIDITY'
+  // payment channels (packages/channels)
+  | 'CHANNEL_INVALID'
+  | 'CHANNEL_STATE'
+  | 'CHANNEL_LIMIT'
+  | 'CHANNEL_NOT_FOUND'
+  | 'CHANNEL_PEER'
+  | 'CHANNEL_NO_ROUTE'
+  | 'CHANNEL_PAYMENT_FAILED'
+  | 'CHANNEL_INVOICE'
+  | 'CHANNEL_ONION'
+  | 'SWAP_FAILED'
+  // sidechain (BFT consensus, registry, checkpoints, bridge)
+  | 'SC_CONSENSUS'
+  | 'SC_DOUBLE_SIGN'
+  | 'SC_REGISTRY'
+  | 'SC_CHECKPOINT'
+  | 'SC_EVIDENCE'
+  | 'SC_BRIDGE';
 
 /** Base class of every error Strata throws. */
 export class StrataError<M extends Record<string, unknown> = Record<string, unknown>> extends Error {

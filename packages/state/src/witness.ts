@@ -3,7 +3,7 @@
  * here over a handful of Merkle nodes, with no database. A layer-2 fraud proof (one step of a
  * dispute) and ZK witness generation both rest on this.
  */
-import { bytesKey, StrataError } from '@strata/primitives';
+import { bytesKey, StrataError, toHex } from '@strata/primitives';
 import { type NewNode, nodeHash, SparseMerkleTree, type NodeReader } from './smt.js';
 import { OverlayView, RecordingNodeReader, TreeReader } from './view.js';
 
@@ -30,8 +30,23 @@ export class WitnessNodeReader implements NodeReader {
  */
 export function executeOnWitness(preRoot: Uint8Array, witness: Witness, execute: (view: OverlayView) => void): Uint8Array {
   const reader = new WitnessNodeReader(witness);
-  const view = new OverlayView(new TreeReader(reader, preRoot, 'WITNESS_INCOMPLETE'));
+  // Remember a miss even if `execute` catches the error (applyTx turns a method's exception into
+  // a failed receipt): an execution that could not read its state proves nothing.
+  let missing: Uint8Array | undefined;
+  const tracked: NodeReader = {
+    getNode(hash) {
+      const n = reader.getNode(hash);
+      if (!n) missing ??= hash;
+      return n;
+    },
+  };
+  const view = new OverlayView(new TreeReader(tracked, preRoot, 'WITNESS_INCOMPLETE'));
   execute(view);
+  if (missing) {
+    throw new StrataError('WITNESS_INCOMPLETE', 'the witness does not cover every state the execution reads (a node is missing or was altered)', {
+      node: toHex(missing),
+    });
+  }
   return new SparseMerkleTree(reader, 'WITNESS_INCOMPLETE').update(preRoot, view.changes()).root;
 }
 

@@ -1,0 +1,1606 @@
+/**
+ * The channel node: a long-running daemon with its own ed25519 node key and secp256k1 onion key,
+ * a wallet key on the parent chain, peers over libp2p, channels persisted in lmdb, and a driver
+ * loop that watches the chain (breaches, closes, HTLC expiries, preimages revealed on chain).
+ *
+ * The commitment protocol is in wire.ts. Rules kept here:
+ * - every record a message depends on is written (awaited) before the message leaves;
+ * - `lastSigned` is written before a state signature leaves, and a different state with the same
+ *   version is never signed (CHANNEL_STATE instead);
+ * - an incoming HTLC is acted on (forwarded, settled) only once its commitment round completed;
+ *   a downstream failure is passed upstream only once the state without the HTLC is committed;
+ * - an outgoing HTLC close to its expiry with the peer unresponsive takes the channel on chain.
+ */
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { P2PNode } from '@strata/p2p';
+import {
+  blake2b256Parts,
+  bytesEqual,
+  bytesKey,
+  compareBytes,
+  concatBytes,
+  decode,
+  encode,
+  fromHex,
+  keyPairFromSecret,
+  randomKeyPair,
+  StrataError,
+  toHex,
+  toStrataError,
+  utf8,
+  type KeyPair,
+} from '@strata/primitives';
+import type { Logger } from 'pino';
+import {
+  ChannelAnnouncementCodec,
+  ChannelUpdateCodec,
+  CloseMsg,
+  CloseReply,
+  CommitMsg,
+  CommitReply,
+  Envelope,
+  GOSSIP_TOPIC,
+  GossipMsg,
+  GraphSyncReply,
+  INIT_PERSONAL,
+  InitMsg,
+  MAX_MESSAGE_BYTES,
+  MSG,
+  NodeAnnouncementCodec,
+  OpenMsg,
+  AcceptMsg,
+  PROTOCOL,
+  ProposeMsg,
+  ProposeReply,
+  ReadyMsg,
+  type ChannelAnnouncement,
+  type ChannelUpdate,
+  type NodeAnnouncement,
+} from './wire.js';
+import { CH_CLOSED, CH_CLOSING, CH_OPEN, END_SETTLED, openingState, type ChannelRecord } from './adjudicator.js';
+import { AdjudicatorReader, sendAndWait, type ChainClient } from './chain-client.js';
+import { edKeyFromSecret, edSignMsg, edVerifyMsg, ecdhSecret, random32, secpPublic, secpRandomSecret, sha256, type EdKey } from './crypto.js';
+import { Driver } from './driver.js';
+import { decodeInvoice, encodeInvoice, invoiceExpired } from './invoice.js';
+import { ChannelMetrics } from './metrics.js';
+import { buildOnion, createFailure, decryptFailure, FAIL, peelOnion, wrapFailure, type HopPayload } from './onion.js';
+import { ChannelGraph, MissionControl, policyFee, type Route } from './router.js';
+import {
+  applyUpdates,
+  closeDigest,
+  decodeUpdate,
+  DEFAULT_LIMITS,
+  encodeUpdate,
+  revocationDigest,
+  shortId,
+  stateDigest,
+  stateHash,
+  ChannelStateCodec,
+  type ChannelDomain,
+  type ChannelLimits,
+  type ChannelState,
+  type Side,
+  type Update,
+} from './state.js';
+import { ChannelStore } from './store.js';
+import { towerBlobFor, type TowerClient } from './watchtower.js';
+
+/** Forwarding policy this node advertises for its channels. */
+export interface ForwardingPolicy {
+  feeBase: bigint;
+  feePpm: number;
+  cltvDelta: number;
+}
+
+/** Node settings of a channel node (checked once at start). */
+export interface ChannelNodeOptions {
+  /** Data directory: identity, lmdb database, p2p key. */
+  dataDir: string;
+  /** Human-readable name (gossiped). */
+  alias?: string;
+  /** libp2p listen addresses (default loopback, free port). */
+  listen?: string[];
+  /** Peers to dial at start (multiaddrs with /p2p/<id>). */
+  bootnodes?: string[];
+  /** Wallet key on the parent chain (default: one generated and kept in the data dir). */
+  walletKey?: Uint8Array;
+  /** Driver interval (chain polling), ms. Default 500. */
+  pollMs?: number;
+  /** Dispute delay this node asks for in the channels it opens, blocks. Default 6. */
+  toSelfDelay?: number;
+  limits?: Partial<ChannelLimits>;
+  policy?: Partial<ForwardingPolicy>;
+  /** Blocks a payee wants left on the final HTLC. Default 12. */
+  minFinalExpiry?: number;
+  /** Blocks before an outgoing HTLC expires at which an unresponsive channel goes on chain. Default 2. */
+  expiryMargin?: number;
+  /** Most updates per commitment round. Default 400. */
+  maxBatch?: number;
+  /** How long a payee holds parts of an incomplete multi-path payment, ms. Default 30 000. */
+  mppTimeoutMs?: number;
+  /** Payment attempts before giving up. Default 12. */
+  maxAttempts?: number;
+  /** Most parts a multi-path payment splits into. Default 8. */
+  maxParts?: number;
+}
+
+/** Dependencies. */
+export interface ChannelNodeDeps {
+  chain: ChainClient;
+  logger: Logger;
+  metrics?: ChannelMetrics;
+  tower?: TowerClient;
+}
+
+type ChannelStatus = 'opening' | 'open' | 'closing' | 'closed';
+
+interface Round {
+  role: 'proposer' | 'receiver';
+  version: number;
+  updates: Update[];
+  next: ChannelState;
+  stage: 'proposed' | 'accepted';
+  mySig?: Uint8Array;
+  theirSig?: Uint8Array;
+}
+
+/** A channel as this node keeps it. */
+interface LocalChannel {
+  id: Uint8Array;
+  side: Side;
+  peer: Uint8Array;
+  keyA: Uint8Array;
+  keyB: Uint8Array;
+  payA: Uint8Array;
+  payB: Uint8Array;
+  capacity: bigint;
+  push: bigint;
+  toSelfDelay: number;
+  limits: ChannelLimits;
+  status: ChannelStatus;
+  state: ChannelState;
+  sigA?: Uint8Array;
+  sigB?: Uint8Array;
+  theirRevocation?: { version: number; sig: Uint8Array };
+  myRevocation?: { version: number; sig: Uint8Array };
+  lastSigned: { version: number; hash: Uint8Array };
+  round?: Round | undefined;
+  queue: Update[];
+  nextHtlcId: number;
+  /** Incoming HTLC onions (by HTLC id) until processed. */
+  onions: Record<string, Uint8Array>;
+  announced: boolean;
+  onchainActions: Record<string, boolean>;
+}
+
+/** Outgoing HTLC → where it came from (a forward) or which payment part it is. */
+interface OutLink {
+  kind: 'forward' | 'payment';
+  inChannel?: Uint8Array;
+  inId?: number;
+  /** Our onion shared secret for the incoming HTLC (to wrap failures). */
+  secret?: Uint8Array;
+  paymentHash?: Uint8Array;
+  part?: number;
+}
+
+interface InvoiceRecord {
+  text: string;
+  preimage: Uint8Array;
+  hash: Uint8Array;
+  secret: Uint8Array;
+  amount: bigint;
+  timestamp: number;
+  expiry: number;
+  status: 'open' | 'held' | 'paid' | 'cancelled';
+  paidAt?: number;
+  /** A hold invoice: the payee keeps arrived HTLCs until `settleInvoice` (LND's hodl invoices). */
+  hold?: boolean;
+  held?: { ch: Uint8Array; id: number; amount: bigint }[];
+}
+
+interface PaymentPart {
+  index: number;
+  amount: bigint;
+  route: Route;
+  secrets: Uint8Array[];
+  status: 'inflight' | 'ok' | 'failed';
+}
+
+interface Payment {
+  hash: Uint8Array;
+  total: bigint;
+  secret: Uint8Array;
+  payee: Uint8Array;
+  finalExpiry: number;
+  parts: PaymentPart[];
+  attempts: number;
+  status: 'pending' | 'succeeded' | 'failed';
+  preimage?: Uint8Array;
+  failures: { hop: number; node: string; channel: string; code: number }[];
+  exclude: Set<string>;
+  done: (e?: StrataError) => void;
+  started: number;
+}
+
+/** The result of a payment. */
+export interface PaymentResult {
+  paymentHash: string;
+  preimage: string;
+  amount: string;
+  fee: string;
+  parts: number;
+  attempts: number;
+  routes: { hops: string[]; amount: string }[];
+  failures: { hop: number; node: string; channel: string; code: number }[];
+  ms: number;
+}
+
+const ANN_PERSONAL = utf8('strata-chan-anno');
+const UPD_PERSONAL = utf8('strata-chan-updt');
+const NODE_PERSONAL = utf8('strata-chan-node');
+const TOWER_HINT = utf8('hint');
+
+function annDigest(a: ChannelAnnouncement): Uint8Array {
+  return blake2b256Parts([encode(ChannelAnnouncementCodec, { ...a, sigA: new Uint8Array(64), sigB: new Uint8Array(64) })], ANN_PERSONAL);
+}
+function updDigest(u: ChannelUpdate): Uint8Array {
+  return blake2b256Parts([encode(ChannelUpdateCodec, { ...u, sig: new Uint8Array(64) })], UPD_PERSONAL);
+}
+function nodeDigest(n: NodeAnnouncement): Uint8Array {
+  return blake2b256Parts([encode(NodeAnnouncementCodec, { ...n, sig: new Uint8Array(64) })], NODE_PERSONAL);
+}
+
+const err = (code: 'CHANNEL_INVALID' | 'CHANNEL_STATE' | 'CHANNEL_PEER' | 'CHANNEL_NOT_FOUND', msg: string, meta: Record<string, unknown> = {}) => new StrataError(code, msg, meta);
+
+/** A channel node. Create with {@link ChannelNode.create}, then `start()`. */
+export class ChannelNode {
+  readonly graph = new ChannelGraph();
+  readonly mc = new MissionControl();
+  readonly metrics: ChannelMetrics;
+  private readonly channels = new Map<string, LocalChannel>();
+  private readonly peerByNode = new Map<string, string>();
+  private readonly nodeByPeer = new Map<string, { nodeKey: Uint8Array; onionKey: Uint8Array; alias: string }>();
+  private readonly links = new Map<string, OutLink>();
+  private readonly payments = new Map<string, Payment>();
+  private readonly mpp = new Map<string, { parts: { ch: Uint8Array; id: number; amount: bigint }[]; total: bigint; since: number }>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly scheduled = new Set<string>();
+  private readonly dialing = new Set<string>();
+  private lastSync = 0;
+  private orphans: { body: Uint8Array; from: string | undefined }[] = [];
+  private readonly driver: Driver;
+  private readonly log: Logger;
+  private readonly opts: Required<Omit<ChannelNodeOptions, 'walletKey' | 'limits' | 'policy' | 'alias' | 'listen' | 'bootnodes'>> & {
+    limits: ChannelLimits;
+    policy: ForwardingPolicy;
+    alias: string;
+    listen: string[];
+    bootnodes: string[];
+  };
+  private heightCache = 0;
+  private domainCache: ChannelDomain | undefined;
+  private prefix = 'st';
+  private stopped = false;
+  private towerQueue: { hint: Uint8Array; blob: Uint8Array }[] = [];
+  readonly reader: AdjudicatorReader;
+
+  private constructor(
+    opts: ChannelNodeOptions,
+    readonly key: EdKey,
+    readonly onionSecret: Uint8Array,
+    readonly wallet: KeyPair,
+    readonly store: ChannelStore,
+    readonly p2p: P2PNode,
+    private readonly deps: ChannelNodeDeps,
+  ) {
+    this.opts = {
+      dataDir: opts.dataDir,
+      alias: opts.alias ?? 'node',
+      listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+      bootnodes: opts.bootnodes ?? [],
+      pollMs: opts.pollMs ?? 500,
+      toSelfDelay: opts.toSelfDelay ?? 6,
+      limits: { ...DEFAULT_LIMITS, ...opts.limits },
+      policy: { feeBase: 1n, feePpm: 100, cltvDelta: 6, ...opts.policy },
+      minFinalExpiry: opts.minFinalExpiry ?? 12,
+      expiryMargin: opts.expiryMargin ?? 2,
+      maxBatch: opts.maxBatch ?? 400,
+      mppTimeoutMs: opts.mppTimeoutMs ?? 30_000,
+      maxAttempts: opts.maxAttempts ?? 12,
+      maxParts: opts.maxParts ?? 8,
+    };
+    this.log = deps.logger.child({ role: 'channel-node', alias: this.opts.alias });
+    this.metrics = deps.metrics ?? new ChannelMetrics();
+    this.reader = new AdjudicatorReader(deps.chain);
+    this.driver = new Driver('channel-node', this.opts.pollMs, () => this.tick(), this.log, () => this.metrics.loopErrors.inc({ role: 'channel-node' }));
+  }
+
+  /** Loads (or creates) the identity in `dataDir`, opens the database and configures libp2p. */
+  static async create(opts: ChannelNodeOptions, deps: ChannelNodeDeps): Promise<ChannelNode> {
+    if (!opts.dataDir) throw new StrataError('CONFIG_INVALID', 'channel node: dataDir is required');
+    mkdirSync(opts.dataDir, { recursive: true });
+    const idFile = join(opts.dataDir, 'identity.json');
+    let id: { node: string; onion: string; wallet: string };
+    if (existsSync(idFile)) id = JSON.parse(readFileSync(idFile, 'utf8'));
+    else {
+      id = { node: toHex(random32()), onion: toHex(secpRandomSecret()), wallet: toHex(opts.walletKey ?? randomKeyPair().secretKey) };
+      writeFileSync(idFile, JSON.stringify(id), { mode: 0o600 });
+    }
+    if (opts.walletKey && id.wallet !== toHex(opts.walletKey)) {
+      id.wallet = toHex(opts.walletKey);
+      writeFileSync(idFile, JSON.stringify(id), { mode: 0o600 });
+    }
+    const info = await deps.chain.info();
+    const p2p = await P2PNode.create(
+      { networkId: `chan-${info.chainId}-${deps.chain.module}`, dataDir: opts.dataDir, listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], bootnodes: opts.bootnodes ?? [] },
+      { logger: deps.logger },
+    );
+    const node = new ChannelNode(opts, edKeyFromSecret(fromHex(id.node, 32)), fromHex(id.onion, 32), keyPairFromSecret(fromHex(id.wallet, 32)), ChannelStore.open(opts.dataDir), p2p, deps);
+    node.prefix = info.addressPrefix;
+    node.domainCache = { chainId: info.chainId, module: deps.chain.module };
+    return node;
+  }
+
+  get nodeKey(): Uint8Array {
+    return this.key.publicKey;
+  }
+  get onionKey(): Uint8Array {
+    return secpPublic(this.onionSecret);
+  }
+  get alias(): string {
+    return this.opts.alias;
+  }
+  get height(): number {
+    return this.heightCache;
+  }
+  private get domain(): ChannelDomain {
+    return this.domainCache as ChannelDomain;
+  }
+
+  /** Loads channels, starts p2p, dials peers, starts the driver. */
+  async start(): Promise<void> {
+    for (const [, ch] of this.store.list<LocalChannel>('ch:')) this.channels.set(bytesKey(ch.id), ch);
+    for (const [k, l] of this.store.list<OutLink>('fwd:')) this.links.set(k.slice(4), l);
+    for (const [, g] of this.store.list<{ kind: number; body: Uint8Array }>('g:')) this.applyGossip(g.kind, g.body);
+    this.heightCache = await this.deps.chain.height();
+    this.p2p.handle(PROTOCOL, (req, from) => this.onRequest(req, from), { maxRequestBytes: MAX_MESSAGE_BYTES, maxResponseBytes: MAX_MESSAGE_BYTES, timeoutMs: 20_000 });
+    this.p2p.subscribe(
+      GOSSIP_TOPIC,
+      (data) => this.validateGossip(data),
+      (data, from) => {
+        const g = decode(GossipMsg, data);
+        void this.acceptGossip(g.kind, g.body, from);
+      },
+    );
+    this.p2p.on('peer:connect', (peerId) => void this.onConnect(peerId).catch((e) => this.log.debug({ peerId, error: toStrataError(e).message }, 'handshake failed')));
+    this.p2p.on('peer:disconnect', (peerId) => {
+      const n = this.nodeByPeer.get(peerId);
+      if (n) {
+        this.peerByNode.delete(bytesKey(n.nodeKey));
+        this.log.info({ peer: n.alias }, 'peer disconnected');
+      }
+      this.nodeByPeer.delete(peerId);
+    });
+    await this.p2p.start();
+    // Work left half done by a crash: re-derive what must be settled or failed.
+    this.recover();
+    this.driver.start();
+    this.log.info({ nodeKey: toHex(this.nodeKey), peerId: this.p2p.peerId, addrs: this.p2p.multiaddrs, wallet: toHex(this.wallet.address), channels: this.channels.size }, 'channel node started');
+    await this.announceNode();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.driver.stop();
+    for (const p of this.payments.values()) if (p.status === 'pending') p.done(new StrataError('NODE_STOPPED', 'node stopped'));
+    await Promise.allSettled([...this.locks.values()]);
+    await this.p2p.stop();
+    await this.store.close();
+  }
+
+  // ------------------------------------------------------------------ peers
+
+  /** Dials a peer's multiaddr and completes the init handshake; returns its node key. */
+  async connect(addr: string): Promise<Uint8Array> {
+    await this.p2p.dial(addr);
+    const peerId = addr.split('/p2p/')[1] ?? '';
+    const deadline = Date.now() + 10_000;
+    while (!this.nodeByPeer.has(peerId)) {
+      if (Date.now() > deadline) throw err('CHANNEL_PEER', `no init handshake from ${addr}`);
+      await this.onConnect(peerId).catch(() => undefined);
+      if (!this.nodeByPeer.has(peerId)) await new Promise((r) => setTimeout(r, 50));
+    }
+    const n = this.nodeByPeer.get(peerId) as { nodeKey: Uint8Array };
+    await this.store.put(`peer:${toHex(n.nodeKey)}`, { addr });
+    return n.nodeKey;
+  }
+
+  private initMsg(): Uint8Array {
+    const sig = edSignMsg(this.key, blake2b256Parts([utf8(this.p2p.peerId)], INIT_PERSONAL));
+    return encode(InitMsg, { nodeKey: this.nodeKey, onionKey: this.onionKey, alias: utf8(this.opts.alias.slice(0, 32)), sig });
+  }
+
+  private acceptInit(peerId: string, body: Uint8Array): void {
+    const m = decode(InitMsg, body);
+    if (!edVerifyMsg(m.nodeKey, blake2b256Parts([utf8(peerId)], INIT_PERSONAL), m.sig)) throw err('CHANNEL_PEER', 'init signature does not bind the node key to this connection');
+    const known = this.nodeByPeer.get(peerId);
+    this.nodeByPeer.set(peerId, { nodeKey: m.nodeKey, onionKey: m.onionKey, alias: new TextDecoder().decode(m.alias) });
+    this.peerByNode.set(bytesKey(m.nodeKey), peerId);
+    if (!known) {
+      this.log.info({ peer: new TextDecoder().decode(m.alias), nodeKey: toHex(m.nodeKey) }, 'peer connected');
+      setImmediate(() => {
+        this.reestablish(m.nodeKey);
+        void this.syncGraph(m.nodeKey).catch(() => undefined);
+      });
+    }
+  }
+
+  private async onConnect(peerId: string): Promise<void> {
+    const reply = await this.p2p.request(peerId, PROTOCOL, encode(Envelope, { type: MSG.INIT, body: this.initMsg() }), { maxRequestBytes: MAX_MESSAGE_BYTES, maxResponseBytes: 4096, timeoutMs: 5000 });
+    this.acceptInit(peerId, reply);
+  }
+
+  /** Connected peers with their node keys. */
+  peers(): { nodeKey: string; alias: string; peerId: string; channels: number }[] {
+    return [...this.nodeByPeer].map(([peerId, n]) => ({
+      nodeKey: toHex(n.nodeKey),
+      alias: n.alias,
+      peerId,
+      channels: [...this.channels.values()].filter((c) => bytesEqual(c.peer, n.nodeKey) && c.status !== 'closed').length,
+    }));
+  }
+
+  private async send(peer: Uint8Array, type: number, body: Uint8Array, timeoutMs = 20_000): Promise<Uint8Array> {
+    const pid = this.peerByNode.get(bytesKey(peer));
+    if (!pid) throw err('CHANNEL_PEER', `peer ${toHex(peer).slice(0, 14)} is not connected`);
+    return this.p2p.request(pid, PROTOCOL, encode(Envelope, { type, body }), { maxRequestBytes: MAX_MESSAGE_BYTES, maxResponseBytes: MAX_MESSAGE_BYTES, timeoutMs });
+  }
+
+  private async onRequest(req: Uint8Array, from: string): Promise<Uint8Array> {
+    let env: { type: number; body: Uint8Array };
+    try {
+      env = decode(Envelope, req, MAX_MESSAGE_BYTES + 16);
+    } catch (e) {
+      this.metrics.rejected.inc({ reason: 'malformed' });
+      throw e;
+    }
+    if (env.type === MSG.INIT) {
+      this.acceptInit(from, env.body);
+      return this.initMsg();
+    }
+    const peer = this.nodeByPeer.get(from);
+    if (!peer) throw err('CHANNEL_PEER', 'send init first');
+    try {
+      switch (env.type) {
+        case MSG.OPEN:
+          return await this.onOpen(peer.nodeKey, env.body);
+        case MSG.READY:
+          return await this.onReady(peer.nodeKey, env.body);
+        case MSG.PROPOSE:
+          return await this.onPropose(peer.nodeKey, env.body);
+        case MSG.COMMIT:
+          return await this.onCommit(peer.nodeKey, env.body);
+        case MSG.CLOSE:
+          return await this.onCloseRequest(peer.nodeKey, env.body);
+        case MSG.GOSSIP: {
+          const g = decode(GossipMsg, env.body);
+          if (await this.verifyGossip(g.kind, g.body)) await this.acceptGossip(g.kind, g.body, from);
+          return new Uint8Array(0);
+        }
+        case MSG.GRAPH:
+          return encode(GraphSyncReply, { items: this.store.list<{ kind: number; body: Uint8Array }>('g:').map(([, g]) => g) });
+        default:
+          throw err('CHANNEL_INVALID', `unknown message type ${env.type}`);
+      }
+    } catch (e) {
+      const se = toStrataError(e);
+      this.metrics.rejected.inc({ reason: se.code });
+      this.log.debug({ peer: peer.alias, type: env.type, code: se.code, error: se.message }, 'peer message refused');
+      throw se;
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private withLock<T>(id: Uint8Array, fn: () => Promise<T>): Promise<T> {
+    const k = bytesKey(id);
+    const prev = this.locks.get(k) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(k, tail);
+    void tail.then(() => {
+      if (this.locks.get(k) === tail) this.locks.delete(k);
+    });
+    return run;
+  }
+
+  private chan(id: Uint8Array): LocalChannel {
+    const ch = this.channels.get(bytesKey(id));
+    if (!ch) throw err('CHANNEL_NOT_FOUND', `no channel ${toHex(id)}`, { channelId: toHex(id) });
+    return ch;
+  }
+
+  private async save(ch: LocalChannel): Promise<void> {
+    await this.store.put(`ch:${toHex(ch.id)}`, ch);
+  }
+
+  private peerSide(ch: LocalChannel): Side {
+    return (1 - ch.side) as Side;
+  }
+  private peerKeyOf(ch: LocalChannel): Uint8Array {
+    return ch.side === 0 ? ch.keyB : ch.keyA;
+  }
+
+  /** Signs a state, refusing to sign a second different state for the same version. */
+  private signState(ch: LocalChannel, s: ChannelState): Uint8Array {
+    const h = stateHash(s);
+    if (s.version < ch.lastSigned.version || (s.version === ch.lastSigned.version && !bytesEqual(h, ch.lastSigned.hash))) {
+      throw err('CHANNEL_STATE', `refusing to sign a second state for commitment ${s.version}`, { version: s.version });
+    }
+    ch.lastSigned = { version: s.version, hash: h };
+    return edSignMsg(this.key, stateDigest(this.domain, s));
+  }
+
+  private myBalance(ch: LocalChannel, s: ChannelState = ch.state): bigint {
+    return ch.side === 0 ? s.balanceA : s.balanceB;
+  }
+
+  /** What this side could still add now (balance minus queued adds minus reserve). */
+  spendable(ch: LocalChannel): bigint {
+    let b = this.myBalance(ch, ch.round ? ch.round.next : ch.state) - ch.limits.reserve;
+    for (const u of ch.queue) if (u.kind === 'add') b -= u.amount;
+    return b;
+  }
+
+  // ------------------------------------------------------------------ opening
+
+  /** Opens a channel to a connected peer, funding `capacity` (pushing `push` to the peer). Returns the channel id. */
+  async openChannel(peer: Uint8Array, capacity: bigint, push = 0n): Promise<Uint8Array> {
+    if (capacity <= 0n || push < 0n || push > capacity) throw err('CHANNEL_INVALID', 'capacity must be positive and push between 0 and the capacity');
+    const id = random32();
+    const l = this.opts.limits;
+    const reply = decode(AcceptMsg, await this.send(peer, MSG.OPEN, encode(OpenMsg, { channelId: id, capacity, push, toSelfDelay: this.opts.toSelfDelay, reserve: l.reserve, dust: l.dust, maxHtlcs: l.maxHtlcs, maxInFlight: l.maxInFlight })));
+    const ch: LocalChannel = {
+      id,
+      side: 0,
+      peer,
+      keyA: this.nodeKey,
+      keyB: peer,
+      payA: this.wallet.address,
+      payB: reply.payB,
+      capacity,
+      push,
+      toSelfDelay: this.opts.toSelfDelay,
+      limits: { ...l },
+      status: 'opening',
+      state: openingState(id, capacity, push),
+      lastSigned: { version: 0, hash: stateHash(openingState(id, capacity, push)) },
+      queue: [],
+      nextHtlcId: 0,
+      onions: {},
+      announced: false,
+      onchainActions: {},
+    };
+    this.channels.set(bytesKey(id), ch);
+    await this.save(ch);
+    const { OpenArgs } = await import('./adjudicator.js');
+    await sendAndWait(this.deps.chain, this.wallet, 'open', encode(OpenArgs, { channelId: id, keyA: this.nodeKey, keyB: peer, payB: reply.payB, capacity, push, toSelfDelay: ch.toSelfDelay }));
+    this.metrics.onchain.inc({ method: 'open' });
+    ch.status = 'open';
+    await this.save(ch);
+    this.log.info({ channel: shortId(id), capacity: capacity.toString(), push: push.toString() }, 'channel opened on chain');
+    const sigB = await this.send(peer, MSG.READY, encode(ReadyMsg, { channelId: id }));
+    await this.announceChannel(ch, sigB);
+    return id;
+  }
+
+  private async onOpen(peer: Uint8Array, body: Uint8Array): Promise<Uint8Array> {
+    const m = decode(OpenMsg, body);
+    if (this.channels.has(bytesKey(m.channelId))) throw err('CHANNEL_INVALID', 'channel id already in use');
+    if (m.toSelfDelay < 1 || m.toSelfDelay > 2016) throw err('CHANNEL_INVALID', 'toSelfDelay out of range');
+    if (m.capacity < this.opts.limits.reserve * 2n) throw err('CHANNEL_INVALID', 'capacity below twice the reserve');
+    const s = openingState(m.channelId, m.capacity, m.push);
+    const ch: LocalChannel = {
+      id: m.channelId,
+      side: 1,
+      peer,
+      keyA: peer,
+      keyB: this.nodeKey,
+      payA: new Uint8Array(20),
+      payB: this.wallet.address,
+      capacity: m.capacity,
+      push: m.push,
+      toSelfDelay: m.toSelfDelay,
+      limits: { reserve: m.reserve, dust: m.dust, maxHtlcs: m.maxHtlcs, maxInFlight: m.maxInFlight },
+      status: 'opening',
+      state: s,
+      lastSigned: { version: 0, hash: stateHash(s) },
+      queue: [],
+      nextHtlcId: 0,
+      onions: {},
+      announced: false,
+      onchainActions: {},
+    };
+    this.channels.set(bytesKey(m.channelId), ch);
+    await this.save(ch);
+    return encode(AcceptMsg, { payB: this.wallet.address });
+  }
+
+  private async onReady(peer: Uint8Array, body: Uint8Array): Promise<Uint8Array> {
+    const m = decode(ReadyMsg, body);
+    const ch = this.chan(m.channelId);
+    if (!bytesEqual(ch.peer, peer)) throw err('CHANNEL_PEER', 'not your channel');
+    const rec = await this.reader.channel(m.channelId);
+    if (!rec || rec.status !== CH_OPEN || !bytesEqual(rec.keyA, ch.keyA) || !bytesEqual(rec.keyB, ch.keyB) || !bytesEqual(rec.payB, ch.payB) || rec.capacity !== ch.capacity || rec.push !== ch.push || rec.toSelfDelay !== ch.toSelfDelay) {
+      throw err('CHANNEL_STATE', 'the channel on chain does not match what was agreed');
+    }
+    ch.payA = rec.payA;
+    if (ch.status === 'opening') {
+      ch.status = 'open';
+      await this.save(ch);
+      this.log.info({ channel: shortId(ch.id), capacity: ch.capacity.toString() }, 'channel open (funded on chain by the peer)');
+    }
+    const ann = this.annOf(ch);
+    setTimeout(() => void this.announceUpdate(ch).catch(() => undefined), 10);
+    return edSignMsg(this.key, annDigest(ann));
+  }
+
+  private annOf(ch: LocalChannel): ChannelAnnouncement {
+    return { chainId: this.domain.chainId, channelId: ch.id, nodeA: ch.keyA, nodeB: ch.keyB, capacity: ch.capacity, sigA: new Uint8Array(64), sigB: new Uint8Array(64) };
+  }
+
+  private async announceChannel(ch: LocalChannel, sigB: Uint8Array): Promise<void> {
+    const ann = this.annOf(ch);
+    ann.sigA = edSignMsg(this.key, annDigest(ann));
+    ann.sigB = sigB;
+    await this.gossip(0, encode(ChannelAnnouncementCodec, ann));
+    ch.announced = true;
+    await this.save(ch);
+    await this.announceUpdate(ch);
+  }
+
+  private async announceUpdate(ch: LocalChannel): Promise<void> {
+    const p = this.opts.policy;
+    const u: ChannelUpdate = {
+      channelId: ch.id,
+      direction: ch.side,
+      timestamp: Math.floor(Date.now() / 1000) + (this.graph.channel(ch.id)?.policies[ch.side]?.timestamp === Math.floor(Date.now() / 1000) ? 1 : 0),
+      feeBase: p.feeBase,
+      feePpm: p.feePpm,
+      cltvDelta: p.cltvDelta,
+      htlcMin: ch.limits.dust,
+      htlcMax: ch.capacity,
+      disabled: ch.status !== 'open',
+      sig: new Uint8Array(64),
+    };
+    u.sig = edSignMsg(this.key, updDigest(u));
+    await this.gossip(1, encode(ChannelUpdateCodec, u));
+  }
+
+  private async announceNode(): Promise<void> {
+    const n: NodeAnnouncement = { nodeKey: this.nodeKey, onionKey: this.onionKey, alias: utf8(this.opts.alias.slice(0, 32)), addrs: this.p2p.multiaddrs.slice(0, 8).map(utf8), timestamp: Math.floor(Date.now() / 1000), sig: new Uint8Array(64) };
+    n.sig = edSignMsg(this.key, nodeDigest(n));
+    await this.gossip(2, encode(NodeAnnouncementCodec, n));
+  }
+
+  private async gossip(kind: number, body: Uint8Array): Promise<void> {
+    await this.acceptGossip(kind, body, undefined);
+    await this.p2p.publish(GOSSIP_TOPIC, encode(GossipMsg, { kind, body })).catch(() => undefined);
+  }
+
+  /** Applies a verified gossip item; if new, keeps it and floods it to the other peers (BOLT 7 relaying). */
+  private async acceptGossip(kind: number, body: Uint8Array, from: string | undefined): Promise<void> {
+    if (!this.applyGossip(kind, body)) {
+      // an update that arrived before its channel's announcement: kept until the announcement comes
+      if (kind === 1 && this.orphans.length < 1000) this.orphans.push({ body, from });
+      return;
+    }
+    if (kind === 0) {
+      const ann = decode(ChannelAnnouncementCodec, body);
+      const mine = this.channels.get(bytesKey(ann.channelId));
+      if (mine && !this.graph.channel(ann.channelId)?.policies[mine.side]) setImmediate(() => void this.announceUpdate(mine).catch(() => undefined));
+      const waiting = this.orphans.filter((o) => bytesEqual(decode(ChannelUpdateCodec, o.body).channelId, ann.channelId));
+      this.orphans = this.orphans.filter((o) => !waiting.includes(o));
+      for (const o of waiting) if (await this.verifyGossip(1, o.body).catch(() => false)) setImmediate(() => void this.acceptGossip(1, o.body, o.from));
+    }
+    await this.store.put(`g:${kind}:${toHex(blake2b256Parts([body]))}`, { kind, body });
+    const msg = encode(Envelope, { type: MSG.GOSSIP, body: encode(GossipMsg, { kind, body }) });
+    for (const pid of this.nodeByPeer.keys()) {
+      if (pid === from) continue;
+      void this.p2p.request(pid, PROTOCOL, msg, { maxRequestBytes: MAX_MESSAGE_BYTES, maxResponseBytes: 16, timeoutMs: 5000 }).catch(() => undefined);
+    }
+  }
+
+  private async validateGossip(data: Uint8Array): Promise<'accept' | 'reject' | 'ignore'> {
+    try {
+      const g = decode(GossipMsg, data);
+      return (await this.verifyGossip(g.kind, g.body)) ? 'accept' : 'ignore';
+    } catch {
+      return 'reject';
+    }
+  }
+
+  /** Verifies a gossip item: signatures, and for a channel announcement the open channel on chain. Throws on forgery. */
+  async verifyGossip(kind: number, body: Uint8Array): Promise<boolean> {
+    if (kind === 0) {
+      const a = decode(ChannelAnnouncementCodec, body);
+      if (this.graph.channel(a.channelId)) return false;
+      const d = annDigest(a);
+      if (a.chainId !== this.domain.chainId || !edVerifyMsg(a.nodeA, d, a.sigA) || !edVerifyMsg(a.nodeB, d, a.sigB)) throw err('CHANNEL_INVALID', 'bad announcement signature');
+      const rec = await this.reader.channel(a.channelId);
+      if (!rec || rec.status !== CH_OPEN || !bytesEqual(rec.keyA, a.nodeA) || !bytesEqual(rec.keyB, a.nodeB) || rec.capacity !== a.capacity) throw err('CHANNEL_INVALID', 'announced channel is not open on chain with those keys');
+      return true;
+    }
+    if (kind === 1) {
+      const u = decode(ChannelUpdateCodec, body);
+      const c = this.graph.channel(u.channelId);
+      if (!c) return false;
+      if (!edVerifyMsg(u.direction === 0 ? c.ann.nodeA : c.ann.nodeB, updDigest(u), u.sig)) throw err('CHANNEL_INVALID', 'bad channel update signature');
+      return (c.policies[u.direction === 0 ? 0 : 1]?.timestamp ?? -1) < u.timestamp;
+    }
+    if (kind === 2) {
+      const n = decode(NodeAnnouncementCodec, body);
+      if (!edVerifyMsg(n.nodeKey, nodeDigest(n), n.sig)) throw err('CHANNEL_INVALID', 'bad node announcement signature');
+      return true;
+    }
+    throw err('CHANNEL_INVALID', 'unknown gossip kind');
+  }
+
+  private applyGossip(kind: number, body: Uint8Array): boolean {
+    try {
+      if (kind === 0) return this.graph.addChannel(decode(ChannelAnnouncementCodec, body));
+      if (kind === 1) return this.graph.applyUpdate(decode(ChannelUpdateCodec, body));
+      if (kind === 2) return this.graph.addNode(decode(NodeAnnouncementCodec, body));
+    } catch {
+      return false;
+    }
+    return false;
+  }
+
+  /** Pulls a peer's whole graph (after connecting), verifying every item. */
+  async syncGraph(peer: Uint8Array): Promise<number> {
+    const r = decode(GraphSyncReply, await this.send(peer, MSG.GRAPH, new Uint8Array(0)));
+    let n = 0;
+    // announcements first, then updates and nodes
+    for (const kind of [0, 1, 2]) {
+      for (const g of r.items) {
+        if (g.kind !== kind) continue;
+        try {
+          if (await this.verifyGossip(g.kind, g.body)) {
+            n++;
+            await this.acceptGossip(g.kind, g.body, this.peerByNode.get(bytesKey(peer)));
+          }
+        } catch {
+          // a forged item from the peer: skipped
+        }
+      }
+    }
+    return n;
+  }
+
+  // ------------------------------------------------------------------ commitment rounds
+
+  private schedule(ch: LocalChannel): void {
+    const k = bytesKey(ch.id);
+    if (this.scheduled.has(k)) return;
+    this.scheduled.add(k);
+    setImmediate(() => {
+      this.scheduled.delete(k);
+      void this.propose(ch).catch((e) => this.log.debug({ channel: shortId(ch.id), error: toStrataError(e).message }, 'commitment round interrupted'));
+    });
+  }
+
+  private enqueue(ch: LocalChannel, u: Update): void {
+    ch.queue.push(u);
+    this.schedule(ch);
+  }
+
+  /** Runs one commitment round as proposer, if there is anything to propose. */
+  private async propose(ch: LocalChannel): Promise<void> {
+    if (this.stopped) return;
+    const started = await this.withLock(ch.id, async () => {
+      if (ch.round || ch.queue.length === 0 || ch.status !== 'open' || !this.peerByNode.has(bytesKey(ch.peer))) return undefined;
+      const taken = ch.queue.splice(0, this.opts.maxBatch);
+      let s = ch.state;
+      const ok: Update[] = [];
+      for (const u of taken) {
+        try {
+          s = applyUpdates(s, ch.side, [u], ch.limits);
+          ok.push(u);
+        } catch (e) {
+          this.dropUpdate(ch, u, toStrataError(e));
+        }
+      }
+      if (ok.length === 0) return undefined;
+      const next = { ...s, version: ch.state.version + 1 };
+      ch.round = { role: 'proposer', version: next.version, updates: ok, next, stage: 'proposed' };
+      await this.save(ch);
+      return ch.round;
+    });
+    if (!started) return;
+    await this.runProposer(ch, started);
+  }
+
+  private async runProposer(ch: LocalChannel, round: Round): Promise<void> {
+    if (round.stage === 'proposed') {
+      const raw = await this.send(ch.peer, MSG.PROPOSE, encode(ProposeMsg, { channelId: ch.id, version: round.version, updates: round.updates.map(encodeUpdate) }));
+      const reply = decode(ProposeReply, raw);
+      const go = await this.withLock(ch.id, async () => {
+        if (ch.round !== round) return false;
+        if (!reply.ok || !reply.sig) {
+          ch.round = undefined;
+          if (reply.conflict) ch.queue.unshift(...round.updates);
+          else {
+            const why = new TextDecoder().decode(reply.reason);
+            this.log.warn({ channel: shortId(ch.id), reason: why }, 'peer refused our commitment');
+            for (const u of round.updates) this.dropUpdate(ch, u, new StrataError('CHANNEL_LIMIT', why));
+          }
+          await this.save(ch);
+          this.schedule(ch);
+          return false;
+        }
+        if (!edVerifyMsg(this.peerKeyOf(ch), stateDigest(this.domain, round.next), reply.sig)) throw err('CHANNEL_PEER', 'peer signature on the new state does not verify');
+        round.theirSig = reply.sig;
+        round.mySig = this.signState(ch, round.next);
+        round.stage = 'accepted';
+        await this.save(ch);
+        return true;
+      });
+      if (!go) return;
+    }
+    const myRev = edSignMsg(this.key, revocationDigest(this.domain, ch.id, ch.state.version));
+    const raw2 = await this.send(ch.peer, MSG.COMMIT, encode(CommitMsg, { channelId: ch.id, version: round.version, sig: round.mySig as Uint8Array, revocation: myRev }));
+    const r2 = decode(CommitReply, raw2);
+    await this.withLock(ch.id, async () => {
+      if (ch.round !== round) return;
+      if (!edVerifyMsg(this.peerKeyOf(ch), revocationDigest(this.domain, ch.id, ch.state.version), r2.revocation)) throw err('CHANNEL_PEER', 'peer revocation does not verify');
+      await this.completeRound(ch, round, myRev, r2.revocation);
+    });
+    this.afterRound(ch, round, true);
+  }
+
+  private async completeRound(ch: LocalChannel, round: Round, myRev: Uint8Array, theirRev: Uint8Array): Promise<void> {
+    const old = ch.state;
+    ch.state = round.next;
+    if (ch.side === 0) {
+      ch.sigA = round.mySig as Uint8Array;
+      ch.sigB = round.theirSig as Uint8Array;
+    } else {
+      ch.sigA = round.theirSig as Uint8Array;
+      ch.sigB = round.mySig as Uint8Array;
+    }
+    ch.myRevocation = { version: old.version, sig: myRev };
+    ch.theirRevocation = { version: old.version, sig: theirRev };
+    ch.round = undefined;
+    for (const u of round.updates) if (u.kind === 'add' && round.role === 'receiver') ch.onions[String(u.id)] = u.onion;
+    await this.save(ch);
+    this.metrics.rounds.inc();
+    this.metrics.updatesPerRound.observe(round.updates.length);
+    if (this.deps.tower) this.towerQueue.push(towerBlobFor(old, { channelId: ch.id, version: old.version, sig: theirRev }));
+  }
+
+  private afterRound(ch: LocalChannel, round: Round, proposer: boolean): void {
+    if (!proposer) {
+      for (const u of round.updates) {
+        if (u.kind === 'add') void this.processIncoming(ch, u).catch((e) => this.log.warn({ error: toStrataError(e).message }, 'incoming HTLC handling failed'));
+        else this.resolveOutgoing(ch, u.id, u.kind === 'fulfil' ? { preimage: u.preimage } : { reason: u.reason });
+      }
+    }
+    this.schedule(ch);
+  }
+
+  private async onPropose(peer: Uint8Array, body: Uint8Array): Promise<Uint8Array> {
+    const m = decode(ProposeMsg, body);
+    const ch = this.chan(m.channelId);
+    if (!bytesEqual(ch.peer, peer)) throw err('CHANNEL_PEER', 'not your channel');
+    return this.withLock(ch.id, async () => {
+      const refuse = (reason: string, conflict = false) => encode(ProposeReply, { ok: false, sig: undefined, reason: utf8(reason.slice(0, 500)), conflict });
+      if (ch.status !== 'open') return refuse(`channel is ${ch.status}`);
+      const updates = m.updates.map(decodeUpdate);
+      if (ch.round) {
+        if (ch.round.role === 'receiver' && ch.round.version === m.version) {
+          // a resend after a lost reply: same content gets the same signature
+          return encode(ProposeReply, { ok: true, sig: ch.round.mySig, reason: new Uint8Array(0), conflict: false });
+        }
+        if (ch.round.role === 'proposer' && ch.round.version === m.version && ch.round.stage === 'proposed' && compareBytes(this.nodeKey, peer) > 0) {
+          // both proposed at once and the peer's key is smaller: ours is withdrawn (we signed nothing)
+          ch.queue.unshift(...ch.round.updates);
+          ch.round = undefined;
+        } else {
+          return refuse('a commitment round is already in progress', true);
+        }
+      }
+      if (m.version !== ch.state.version + 1) return refuse(`expected version ${ch.state.version + 1}, got ${m.version}`);
+      let next: ChannelState;
+      try {
+        next = applyUpdates(ch.state, this.peerSide(ch), updates, ch.limits);
+        for (const u of updates) {
+          if (u.kind === 'add' && u.expiry <= this.heightCache + this.opts.expiryMargin) throw new StrataError('CHANNEL_LIMIT', `HTLC ${u.id} expires at ${u.expiry}, too close to the current height ${this.heightCache}`);
+        }
+      } catch (e) {
+        const se = toStrataError(e);
+        this.metrics.rejected.inc({ reason: se.code });
+        this.log.warn({ channel: shortId(ch.id), code: se.code, error: se.message }, 'refused the peer\'s commitment');
+        return refuse(`${se.code}: ${se.message}`);
+      }
+      const sig = this.signState(ch, next);
+      ch.round = { role: 'receiver', version: m.version, updates, next, stage: 'accepted', mySig: sig };
+      // preimages learnt from the peer's fulfils are kept before anything else happens
+      for (const u of updates) if (u.kind === 'fulfil') await this.store.put(`pre:${toHex(sha256(u.preimage))}`, u.preimage);
+      await this.save(ch);
+      return encode(ProposeReply, { ok: true, sig, reason: new Uint8Array(0), conflict: false });
+    });
+  }
+
+  private async onCommit(peer: Uint8Array, body: Uint8Array): Promise<Uint8Array> {
+    const m = decode(CommitMsg, body);
+    const ch = this.chan(m.channelId);
+    if (!bytesEqual(ch.peer, peer)) throw err('CHANNEL_PEER', 'not your channel');
+    let done: Round | undefined;
+    const reply = await this.withLock(ch.id, async () => {
+      if (!ch.round && ch.state.version === m.version && ch.myRevocation && ch.myRevocation.version === m.version - 1) {
+        return encode(CommitReply, { revocation: ch.myRevocation.sig }); // resend
+      }
+      const round = ch.round;
+      if (!round || round.role !== 'receiver' || round.version !== m.version) throw err('CHANNEL_STATE', `no accepted proposal for version ${m.version}`);
+      const pk = this.peerKeyOf(ch);
+      if (!edVerifyMsg(pk, stateDigest(this.domain, round.next), m.sig)) throw err('CHANNEL_PEER', 'commit signature does not verify');
+      if (!edVerifyMsg(pk, revocationDigest(this.domain, ch.id, ch.state.version), m.revocation)) throw err('CHANNEL_PEER', 'revocation does not verify');
+      round.theirSig = m.sig;
+      const myRev = edSignMsg(this.key, revocationDigest(this.domain, ch.id, ch.state.version));
+      await this.completeRound(ch, round, myRev, m.revocation);
+      done = round;
+      return encode(CommitReply, { revocation: myRev });
+    });
+    if (done) {
+      const r = done;
+      setImmediate(() => this.afterRound(ch, r, false));
+    }
+    return reply;
+  }
+
+  /** After reconnecting: resume a round we proposed. */
+  private reestablish(peer: Uint8Array): void {
+    for (const ch of this.channels.values()) {
+      if (!bytesEqual(ch.peer, peer) || ch.status === 'closed') continue;
+      const r = ch.round;
+      if (r && r.role === 'proposer') {
+        this.log.info({ channel: shortId(ch.id), version: r.version, stage: r.stage }, 'resuming a commitment round after reconnect');
+        void this.runProposer(ch, r).catch((e) => this.log.debug({ error: toStrataError(e).message }, 'resume failed'));
+      } else this.schedule(ch);
+    }
+  }
+
+  /** An update that could not be proposed: adds fail back, the rest is logged. */
+  private dropUpdate(ch: LocalChannel, u: Update, e: StrataError): void {
+    this.log.warn({ channel: shortId(ch.id), kind: u.kind, id: u.id, code: e.code, error: e.message }, 'update dropped');
+    if (u.kind === 'add') this.resolveOutgoing(ch, u.id, { local: e, channel: ch.id });
+  }
+
+  // ------------------------------------------------------------------ HTLC flow
+
+  private async processIncoming(ch: LocalChannel, add: Extract<Update, { kind: 'add' }>): Promise<void> {
+    // processed once: the onion is kept until then
+    if (!ch.onions[String(add.id)]) return;
+    let peeled: ReturnType<typeof peelOnion>;
+    try {
+      peeled = peelOnion(add.onion, this.onionSecret, add.hash);
+    } catch {
+      let secret: Uint8Array | undefined;
+      try {
+        secret = ecdhSecret(add.onion.subarray(1, 34), this.onionSecret);
+      } catch {
+        secret = undefined;
+      }
+      this.failIncoming(ch, add.id, secret ? createFailure(secret, { code: FAIL.INVALID_ONION_HMAC, data: new Uint8Array(0) }) : new Uint8Array(0));
+      return;
+    }
+    const fail = (code: number, data: Uint8Array = new Uint8Array(0)) => this.failIncoming(ch, add.id, createFailure(peeled.secret, { code, data }));
+    const p = peeled.payload;
+    if (!peeled.next) {
+      await this.receive(ch, add, p, fail);
+      return;
+    }
+    const out = this.channels.get(bytesKey(p.next));
+    const pol = this.opts.policy;
+    if (!out || out.status !== 'open') return fail(FAIL.UNKNOWN_NEXT_PEER, p.next);
+    if (add.amount < p.amount + policyFee(pol as never, p.amount)) return fail(FAIL.FEE_INSUFFICIENT, p.next);
+    if (add.expiry < p.expiry + pol.cltvDelta) return fail(FAIL.INCORRECT_CLTV_EXPIRY, p.next);
+    if (p.expiry <= this.heightCache + this.opts.expiryMargin) return fail(FAIL.EXPIRY_TOO_SOON, p.next);
+    if (!this.peerByNode.has(bytesKey(out.peer)) || this.spendable(out) < p.amount) {
+      this.metrics.forwarded.inc({ result: 'no-liquidity' });
+      return fail(FAIL.TEMPORARY_CHANNEL_FAILURE, p.next);
+    }
+    const outId = out.nextHtlcId++;
+    const link: OutLink = { kind: 'forward', inChannel: ch.id, inId: add.id, secret: peeled.secret };
+    const lk = `${toHex(out.id)}:${outId}`;
+    this.links.set(lk, link);
+    delete ch.onions[String(add.id)];
+    await this.store.put(`fwd:${lk}`, link);
+    this.enqueue(out, { kind: 'add', id: outId, amount: p.amount, hash: add.hash, expiry: p.expiry, onion: peeled.next });
+    this.metrics.forwarded.inc({ result: 'forwarded' });
+  }
+
+  private async receive(ch: LocalChannel, add: Extract<Update, { kind: 'add' }>, p: HopPayload, fail: (code: number) => void): Promise<void> {
+    const hashHex = toHex(add.hash);
+    const inv = this.store.get<InvoiceRecord>(`inv:${hashHex}`);
+    delete ch.onions[String(add.id)];
+    if (!inv || inv.status !== 'open' || invoiceExpired(inv) || !bytesEqual(inv.secret, p.secret) || p.total < inv.amount) {
+      this.log.info({ paymentHash: hashHex, reason: !inv ? 'unknown' : inv.status === 'paid' ? 'already paid' : invoiceExpired(inv) ? 'expired' : 'wrong details' }, 'payment refused');
+      return fail(FAIL.INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS);
+    }
+    if (add.amount < p.amount) return fail(FAIL.FINAL_INCORRECT_HTLC_AMOUNT);
+    if (add.expiry < p.expiry || add.expiry < this.heightCache + this.opts.expiryMargin + 1) return fail(FAIL.FINAL_INCORRECT_CLTV_EXPIRY);
+    let set = this.mpp.get(hashHex);
+    if (!set) this.mpp.set(hashHex, (set = { parts: [], total: p.total, since: Date.now() }));
+    set.parts.push({ ch: ch.id, id: add.id, amount: add.amount });
+    const sum = set.parts.reduce((a, x) => a + x.amount, 0n);
+    if (sum < set.total) return;
+    this.mpp.delete(hashHex);
+    if (inv.hold) {
+      inv.status = 'held';
+      inv.held = set.parts;
+      await this.store.put(`inv:${hashHex}`, inv);
+      this.log.info({ paymentHash: hashHex, amount: sum.toString() }, 'hold invoice: payment arrived, held until settled');
+      return;
+    }
+    inv.status = 'paid';
+    inv.paidAt = Math.floor(Date.now() / 1000);
+    await this.store.put(`inv:${hashHex}`, inv);
+    await this.store.put(`pre:${hashHex}`, inv.preimage);
+    this.metrics.paymentsReceived.inc();
+    this.log.info({ paymentHash: hashHex, amount: sum.toString(), parts: set.parts.length }, 'invoice paid');
+    for (const part of set.parts) {
+      const c = this.chan(part.ch);
+      this.enqueue(c, { kind: 'fulfil', id: part.id, preimage: inv.preimage });
+    }
+  }
+
+  private failIncoming(ch: LocalChannel, id: number, reason: Uint8Array): void {
+    delete ch.onions[String(id)];
+    this.enqueue(ch, { kind: 'fail', id, reason });
+  }
+
+  /** An HTLC we offered was fulfilled, failed, or could not be sent: pass it upstream or to the payment. */
+  private resolveOutgoing(ch: LocalChannel, id: number, r: { preimage: Uint8Array } | { reason: Uint8Array } | { local: StrataError; channel: Uint8Array }): void {
+    const lk = `${toHex(ch.id)}:${id}`;
+    const link = this.links.get(lk) ?? this.store.get<OutLink>(`fwd:${lk}`);
+    if (!link) return;
+    this.links.delete(lk);
+    void this.store.del(`fwd:${lk}`);
+    if (link.kind === 'forward') {
+      const inCh = this.channels.get(bytesKey(link.inChannel as Uint8Array));
+      if (!inCh) return;
+      if ('preimage' in r) {
+        void this.store.put(`pre:${toHex(sha256(r.preimage))}`, r.preimage);
+        this.enqueue(inCh, { kind: 'fulfil', id: link.inId as number, preimage: r.preimage });
+        this.metrics.forwarded.inc({ result: 'settled' });
+      } else if ('reason' in r) {
+        this.enqueue(inCh, { kind: 'fail', id: link.inId as number, reason: wrapFailure(link.secret as Uint8Array, r.reason) });
+        this.metrics.forwarded.inc({ result: 'failed' });
+      } else {
+        this.enqueue(inCh, { kind: 'fail', id: link.inId as number, reason: createFailure(link.secret as Uint8Array, { code: FAIL.TEMPORARY_CHANNEL_FAILURE, data: r.channel }) });
+        this.metrics.forwarded.inc({ result: 'failed' });
+      }
+      return;
+    }
+    const pay = this.payments.get(toHex(link.paymentHash as Uint8Array));
+    if (!pay) return;
+    this.onPartResolved(pay, link.part as number, r);
+  }
+
+  // ------------------------------------------------------------------ invoices and payments
+
+  /** Creates an invoice for `amount`; returns its bech32 text. */
+  async createInvoice(amount: bigint, description = '', expirySeconds = 3600, opts: { hold?: boolean } = {}): Promise<{ invoice: string; paymentHash: string }> {
+    if (amount <= 0n) throw new StrataError('CHANNEL_INVOICE', 'invoice amount must be positive');
+    const preimage = random32();
+    const hash = sha256(preimage);
+    const secret = random32();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const text = encodeInvoice({ chainPrefix: this.prefix, amount, timestamp, paymentHash: hash, paymentSecret: secret, expiry: expirySeconds, description, minFinalExpiry: this.opts.minFinalExpiry }, this.key);
+    await this.store.put(`inv:${toHex(hash)}`, { text, preimage, hash, secret, amount, timestamp, expiry: expirySeconds, status: 'open', ...(opts.hold ? { hold: true } : {}) } satisfies InvoiceRecord);
+    this.log.info({ paymentHash: toHex(hash), amount: amount.toString() }, 'invoice created');
+    return { invoice: text, paymentHash: toHex(hash) };
+  }
+
+  /** Settles a held invoice: fulfils its HTLCs (with the channel offline, the chain watcher takes them on chain). */
+  async settleInvoice(paymentHash: Uint8Array): Promise<void> {
+    const k = `inv:${toHex(paymentHash)}`;
+    const inv = this.store.get<InvoiceRecord>(k);
+    if (!inv || inv.status !== 'held') throw new StrataError('CHANNEL_INVOICE', 'no held payment for that hash');
+    inv.status = 'paid';
+    inv.paidAt = Math.floor(Date.now() / 1000);
+    await this.store.put(k, inv);
+    await this.store.put(`pre:${toHex(paymentHash)}`, inv.preimage);
+    this.metrics.paymentsReceived.inc();
+    for (const part of inv.held ?? []) this.enqueue(this.chan(part.ch), { kind: 'fulfil', id: part.id, preimage: inv.preimage });
+    this.log.info({ paymentHash: toHex(paymentHash) }, 'hold invoice settled');
+  }
+
+  /** Invoices this node issued. */
+  invoices(): { paymentHash: string; amount: string; status: string; expired: boolean; invoice: string }[] {
+    return this.store.list<InvoiceRecord>('inv:').map(([, i]) => ({ paymentHash: toHex(i.hash), amount: i.amount.toString(), status: i.status, expired: invoiceExpired(i), invoice: i.text }));
+  }
+
+  private localBalanceFn(): (id: Uint8Array) => bigint | undefined {
+    return (id) => {
+      const c = this.channels.get(bytesKey(id));
+      if (!c || c.status !== 'open' || !this.peerByNode.has(bytesKey(c.peer))) return undefined;
+      return this.spendable(c);
+    };
+  }
+
+  /** Pays an invoice over one or several routes; resolves with the preimage or throws CHANNEL_PAYMENT_FAILED / CHANNEL_NO_ROUTE. */
+  async pay(invoiceText: string, opts: { maxParts?: number } = {}): Promise<PaymentResult> {
+    const inv = decodeInvoice(invoiceText, this.prefix);
+    if (invoiceExpired(inv)) throw new StrataError('CHANNEL_INVOICE', 'invoice has expired');
+    if (bytesEqual(inv.payee, this.nodeKey)) throw new StrataError('CHANNEL_INVOICE', 'cannot pay our own invoice');
+    const hk2 = toHex(inv.paymentHash);
+    const prior = this.payments.get(hk2) ?? this.store.get<{ status: string }>(`pay:${hk2}`);
+    if (prior && prior.status !== 'failed') throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… is already ${prior.status === 'succeeded' ? 'paid' : 'being paid'}`);
+    const started = Date.now();
+    const pay: Payment = {
+      hash: inv.paymentHash,
+      total: inv.amount,
+      secret: inv.paymentSecret,
+      payee: inv.payee,
+      finalExpiry: this.heightCache + inv.minFinalExpiry,
+      parts: [],
+      attempts: 0,
+      status: 'pending',
+      failures: [],
+      exclude: new Set(),
+      done: () => {},
+      started,
+    };
+    const finished = new Promise<void>((resolve, reject) => {
+      pay.done = (e) => (e ? reject(e) : resolve());
+    });
+    this.payments.set(hk2, pay);
+    await this.store.put(`pay:${hk2}`, { status: 'pending', amount: inv.amount });
+    const maxParts = opts.maxParts ?? this.opts.maxParts;
+    try {
+      this.launch(pay, inv.amount, maxParts);
+      await finished;
+    } catch (e) {
+      pay.status = 'failed';
+      await this.store.put(`pay:${hk2}`, { status: 'failed', amount: inv.amount });
+      this.metrics.paymentsSent.inc({ result: 'failed' });
+      this.payments.delete(hk2);
+      throw e;
+    }
+    await this.store.put(`pay:${hk2}`, { status: 'succeeded', amount: inv.amount, preimage: pay.preimage });
+    this.metrics.paymentsSent.inc({ result: 'ok' });
+    this.payments.delete(hk2);
+    const ok = pay.parts.filter((p) => p.status === 'ok');
+    return {
+      paymentHash: hk2,
+      preimage: toHex(pay.preimage as Uint8Array),
+      amount: inv.amount.toString(),
+      fee: ok.reduce((a, p) => a + p.route.fee, 0n).toString(),
+      parts: ok.length,
+      attempts: pay.attempts,
+      routes: ok.map((p) => ({ hops: p.route.hops.map((h) => this.aliasOf(h.node)), amount: p.amount.toString() })),
+      failures: pay.failures,
+      ms: Date.now() - started,
+    };
+  }
+
+  private aliasOf(nodeKey: Uint8Array): string {
+    const n = this.graph.nodes.get(bytesKey(nodeKey));
+    return n ? new TextDecoder().decode(n.alias) : toHex(nodeKey).slice(0, 14);
+  }
+
+  /** Finds routes for `amount` (split up to `maxParts`) and sends the parts. */
+  private launch(pay: Payment, amount: bigint, maxParts: number): void {
+    if (pay.attempts >= this.opts.maxAttempts) {
+      throw new StrataError('CHANNEL_PAYMENT_FAILED', `payment failed after ${pay.attempts} attempts`, { failures: pay.failures });
+    }
+    const local = this.localBalanceFn();
+    const used = new Map<string, bigint>();
+    const balance = (id: Uint8Array) => {
+      const b = local(id);
+      return b === undefined ? undefined : b - (used.get(bytesKey(id)) ?? 0n);
+    };
+    for (let k = 1; k <= maxParts; k *= 2) {
+      const parts: { amount: bigint; route: Route }[] = [];
+      used.clear();
+      const each = amount / BigInt(k);
+      let okAll = true;
+      for (let i = 0; i < k; i++) {
+        const a = i === k - 1 ? amount - each * BigInt(k - 1) : each;
+        const r = this.graph.findRoute(this.nodeKey, pay.payee, a, pay.finalExpiry, { mc: this.mc, localBalance: balance, exclude: pay.exclude });
+        if (!r) {
+          okAll = false;
+          break;
+        }
+        const first = bytesKey(r.hops[0]?.channelId as Uint8Array);
+        used.set(first, (used.get(first) ?? 0n) + r.amount);
+        parts.push({ amount: a, route: r });
+      }
+      if (!okAll) continue;
+      pay.attempts++;
+      for (const p of parts) this.sendPart(pay, p.amount, p.route);
+      return;
+    }
+    throw new StrataError('CHANNEL_NO_ROUTE', `no route to ${toHex(pay.payee).slice(0, 14)} for ${amount} (tried up to ${maxParts} parts)`, { failures: pay.failures });
+  }
+
+  private sendPart(pay: Payment, amount: bigint, route: Route): void {
+    const hops = route.hops.map((h, i) => {
+      const nextHop = route.hops[i + 1];
+      const onionKey = this.onionKeyOf(h.node);
+      const payload: HopPayload = nextHop
+        ? { next: nextHop.channelId, amount: nextHop.amount, expiry: nextHop.expiry, secret: new Uint8Array(0), total: 0n }
+        : { next: new Uint8Array(0), amount: h.amount, expiry: h.expiry, secret: pay.secret, total: pay.total };
+      return { key: onionKey, payload };
+    });
+    const { packet, secrets } = buildOnion(hops, pay.hash);
+    const first = route.hops[0] as Route['hops'][number];
+    const ch = this.chan(first.channelId);
+    const id = ch.nextHtlcId++;
+    const index = pay.parts.length;
+    pay.parts.push({ index, amount, route, secrets, status: 'inflight' });
+    const lk = `${toHex(ch.id)}:${id}`;
+    const link: OutLink = { kind: 'payment', paymentHash: pay.hash, part: index };
+    this.links.set(lk, link);
+    void this.store.put(`fwd:${lk}`, link);
+    this.enqueue(ch, { kind: 'add', id, amount: route.amount, hash: pay.hash, expiry: first.expiry, onion: packet });
+  }
+
+  private onionKeyOf(node: Uint8Array): Uint8Array {
+    const n = this.graph.nodes.get(bytesKey(node));
+    if (n) return n.onionKey;
+    for (const p of this.nodeByPeer.values()) if (bytesEqual(p.nodeKey, node)) return p.onionKey;
+    throw new StrataError('CHANNEL_NO_ROUTE', `no onion key known for node ${toHex(node).slice(0, 14)}`);
+  }
+
+  private onPartResolved(pay: Payment, index: number, r: { preimage: Uint8Array } | { reason: Uint8Array } | { local: StrataError; channel: Uint8Array }): void {
+    const part = pay.parts[index];
+    if (!part || part.status !== 'inflight' || pay.status !== 'pending') {
+      if (part && 'preimage' in r) part.status = 'ok';
+      return;
+    }
+    if ('preimage' in r) {
+      part.status = 'ok';
+      for (const h of part.route.hops) this.mc.report(h.channelId, this.nodeKey, h.amount, true);
+      if (!pay.preimage) pay.preimage = r.preimage;
+      // all parts settle together at the payee; the payment is done at the first preimage
+      pay.status = 'succeeded';
+      this.log.info({ paymentHash: toHex(pay.hash), amount: pay.total.toString(), parts: pay.parts.filter((p) => p.status !== 'failed').length, ms: Date.now() - pay.started }, 'payment succeeded');
+      pay.done();
+      return;
+    }
+    part.status = 'failed';
+    let failingChannel: Uint8Array | undefined;
+    let permanent = false;
+    if ('reason' in r) {
+      const f = decryptFailure(part.secrets, r.reason);
+      if (f) {
+        const hop = part.route.hops[f.hop] as Route['hops'][number];
+        const nextHop = part.route.hops[f.hop + 1];
+        pay.failures.push({ hop: f.hop, node: this.aliasOf(hop.node), channel: nextHop ? toHex(nextHop.channelId) : '', code: f.message.code });
+        this.log.info({ paymentHash: toHex(pay.hash), failingHop: f.hop, node: this.aliasOf(hop.node), code: f.message.code }, 'payment attempt failed');
+        if (f.hop === part.route.hops.length - 1) permanent = (f.message.code & FAIL.PERM) !== 0 || f.message.code === FAIL.FINAL_INCORRECT_CLTV_EXPIRY;
+        if (nextHop) {
+          failingChannel = nextHop.channelId;
+          this.mc.report(nextHop.channelId, hop.node, nextHop.amount, false);
+        }
+      } else pay.failures.push({ hop: -1, node: '?', channel: '', code: 0 });
+    } else {
+      failingChannel = r.channel;
+      pay.failures.push({ hop: -1, node: this.opts.alias, channel: toHex(r.channel), code: FAIL.TEMPORARY_CHANNEL_FAILURE });
+    }
+    if (failingChannel) pay.exclude.add(bytesKey(failingChannel));
+    if (permanent) {
+      pay.status = 'failed';
+      pay.done(new StrataError('CHANNEL_PAYMENT_FAILED', 'the payee refused the payment (unknown, expired or already paid invoice)', { failures: pay.failures }));
+      return;
+    }
+    try {
+      this.launch(pay, part.amount, this.opts.maxParts);
+    } catch (e) {
+      if (pay.parts.some((p) => p.status === 'inflight')) return; // other parts may still be refunded; the payee times them out
+      pay.status = 'failed';
+      pay.done(toStrataError(e));
+    }
+  }
+
+  // ------------------------------------------------------------------ closing
+
+  /** Closes a channel: cooperatively (one transaction signed by both), or `force` (unilateral, with the latest signed state). */
+  async closeChannel(id: Uint8Array, force = false): Promise<{ how: 'cooperative' | 'unilateral'; height: number }> {
+    const ch = this.chan(id);
+    if (ch.status !== 'open') throw err('CHANNEL_STATE', `channel is ${ch.status}`);
+    if (!force) {
+      const args = await this.withLock(ch.id, async () => {
+        if (ch.round || ch.queue.length > 0 || ch.state.htlcs.length > 0) throw err('CHANNEL_STATE', 'channel has HTLCs or updates in flight; wait, or close with --force');
+        const s = ch.state;
+        const mine = edSignMsg(this.key, closeDigest(this.domain, ch.id, s.balanceA, s.balanceB));
+        const reply = decode(CloseReply, await this.send(ch.peer, MSG.CLOSE, encode(CloseMsg, { channelId: ch.id, balanceA: s.balanceA, balanceB: s.balanceB, sig: mine })));
+        ch.status = 'closing';
+        await this.save(ch);
+        const { CoopCloseArgs } = await import('./adjudicator.js');
+        return encode(CoopCloseArgs, { channelId: ch.id, balanceA: s.balanceA, balanceB: s.balanceB, sigA: ch.side === 0 ? mine : reply.sig, sigB: ch.side === 0 ? reply.sig : mine });
+      });
+      const height = await sendAndWait(this.deps.chain, this.wallet, 'coopClose', args);
+      this.metrics.onchain.inc({ method: 'coopClose' });
+      ch.status = 'closed';
+      await this.save(ch);
+      this.log.info({ channel: shortId(ch.id), balance: this.myBalance(ch).toString() }, 'channel closed cooperatively');
+      return { how: 'cooperative', height };
+    }
+    const height = await this.forceClose(ch, 'requested');
+    return { how: 'unilateral', height };
+  }
+
+  private async onCloseRequest(peer: Uint8Array, body: Uint8Array): Promise<Uint8Array> {
+    const m = decode(CloseMsg, body);
+    const ch = this.chan(m.channelId);
+    if (!bytesEqual(ch.peer, peer)) throw err('CHANNEL_PEER', 'not your channel');
+    return this.withLock(ch.id, async () => {
+      if (ch.status !== 'open' || ch.round || ch.state.htlcs.length > 0) throw err('CHANNEL_STATE', 'cannot close now: updates in flight');
+      if (m.balanceA !== ch.state.balanceA || m.balanceB !== ch.state.balanceB) throw err('CHANNEL_STATE', 'close balances do not match the latest state');
+      const d = closeDigest(this.domain, ch.id, m.balanceA, m.balanceB);
+      if (!edVerifyMsg(this.peerKeyOf(ch), d, m.sig)) throw err('CHANNEL_PEER', 'close signature does not verify');
+      ch.status = 'closing';
+      await this.save(ch);
+      this.log.info({ channel: shortId(ch.id) }, 'peer closes cooperatively');
+      return encode(CloseReply, { sig: edSignMsg(this.key, d) });
+    });
+  }
+
+  private async forceClose(ch: LocalChannel, why: string): Promise<number> {
+    const { SignedStateArgs } = await import('./adjudicator.js');
+    const s = ch.state;
+    ch.status = 'closing';
+    await this.save(ch);
+    const args = encode(SignedStateArgs, { state: s, sigA: s.version === 0 ? undefined : ch.sigA, sigB: s.version === 0 ? undefined : ch.sigB });
+    const height = await sendAndWait(this.deps.chain, this.wallet, 'close', args);
+    this.metrics.onchain.inc({ method: 'close' });
+    this.log.warn({ channel: shortId(ch.id), version: s.version, htlcs: s.htlcs.length, reason: why }, 'channel closed unilaterally; dispute delay started');
+    return height;
+  }
+
+  // ------------------------------------------------------------------ the driver loop
+
+  private async tick(): Promise<void> {
+    this.heightCache = await this.deps.chain.height();
+    const h = this.heightCache;
+    for (const ch of this.channels.values()) {
+      if (ch.status === 'closed' || ch.status === 'opening') continue;
+      await this.watchChannel(ch, h).catch((e) => this.log.warn({ channel: shortId(ch.id), error: toStrataError(e).message }, 'chain watch failed'));
+    }
+    // multi-path sets that never completed
+    for (const [hash, set] of this.mpp) {
+      if (Date.now() - set.since < this.opts.mppTimeoutMs) continue;
+      this.mpp.delete(hash);
+      for (const part of set.parts) {
+        const c = this.channels.get(bytesKey(part.ch));
+        const onion = c?.onions[String(part.id)];
+        void onion;
+        if (c) this.enqueue(c, { kind: 'fail', id: part.id, reason: new Uint8Array(0) });
+      }
+    }
+    // peers with channels that dropped: re-dial
+    for (const ch of this.channels.values()) {
+      if (ch.status === 'closed' || this.peerByNode.has(bytesKey(ch.peer))) continue;
+      const p = this.store.get<{ addr: string }>(`peer:${toHex(ch.peer)}`);
+      const k = toHex(ch.peer);
+      // in the background: a dial to an offline peer must never hold up watching the chain
+      if (p && !this.dialing.has(k)) {
+        this.dialing.add(k);
+        void this.connect(p.addr)
+          .catch(() => undefined)
+          .finally(() => this.dialing.delete(k));
+      }
+    }
+    // anti-entropy: a missed gossip message is pulled again from the peers every few seconds
+    if (Date.now() - this.lastSync > 3000) {
+      this.lastSync = Date.now();
+      for (const n of this.nodeByPeer.values()) void this.syncGraph(n.nodeKey).catch(() => undefined);
+    }
+    if (this.deps.tower && this.towerQueue.length > 0) {
+      const batch = this.towerQueue.splice(0, 2000);
+      await this.deps.tower.submit(batch).catch((e) => {
+        this.towerQueue.unshift(...batch);
+        this.log.warn({ error: toStrataError(e).message }, 'watchtower unreachable; justice blobs kept for later');
+      });
+    }
+    this.metrics.channels.reset();
+    for (const ch of this.channels.values()) this.metrics.channels.inc({ status: ch.status });
+  }
+
+  private async watchChannel(ch: LocalChannel, h: number): Promise<void> {
+    // an HTLC we offered close to expiry with nothing happening: go on chain
+    if (ch.status === 'open') {
+      const soon = ch.state.htlcs.find((x) => x.offerer === ch.side && x.expiry <= h + this.opts.expiryMargin);
+      const theirs = ch.state.htlcs.find((x) => x.offerer !== ch.side && x.expiry <= h + this.opts.expiryMargin + 1 && this.store.get(`pre:${toHex(x.hash)}`));
+      if (theirs && h < theirs.expiry && !(await this.reader.preimage(theirs.hash))) {
+        // the preimage goes on chain first (it must land by the expiry), then the channel
+        const { RevealArgs } = await import('./adjudicator.js');
+        await sendAndWait(this.deps.chain, this.wallet, 'reveal', encode(RevealArgs, { preimage: this.store.get<Uint8Array>(`pre:${toHex(theirs.hash)}`) as Uint8Array }));
+        this.metrics.onchain.inc({ method: 'reveal' });
+        this.log.warn({ channel: shortId(ch.id), htlc: theirs.id }, 'peer unresponsive near an HTLC expiry: preimage revealed on chain');
+      }
+      if (soon || theirs) {
+        await this.forceClose(ch, soon ? `HTLC ${soon.id} expires at ${soon.expiry}` : 'incoming HTLC with known preimage near expiry');
+        return;
+      }
+    }
+    const rec = await this.reader.channel(ch.id);
+    if (!rec) return;
+    if (rec.status === CH_OPEN) return;
+    if (ch.status === 'open') {
+      ch.status = 'closing';
+      await this.save(ch);
+      this.log.warn({ channel: shortId(ch.id), version: rec.state.version }, 'peer closed the channel on chain');
+    }
+    const act = async (key: string, method: string, args: Uint8Array) => {
+      if (ch.onchainActions[key]) return;
+      ch.onchainActions[key] = true;
+      await this.save(ch);
+      try {
+        await sendAndWait(this.deps.chain, this.wallet, method, args);
+        this.metrics.onchain.inc({ method });
+      } catch (e) {
+        ch.onchainActions[key] = false;
+        await this.save(ch);
+        throw e;
+      }
+    };
+    const A = await import('./adjudicator.js');
+    if (rec.status === CH_CLOSING) {
+      if (rec.closer !== ch.side && rec.state.version < ch.state.version) {
+        if (ch.theirRevocation && ch.theirRevocation.version >= rec.state.version) {
+          this.log.warn({ channel: shortId(ch.id), published: rec.state.version, latest: ch.state.version }, 'BREACH: peer published a revoked state; taking the channel');
+          await act(`penalize:${rec.state.version}`, 'penalize', encode(A.PenalizeArgs, { channelId: ch.id, version: ch.theirRevocation.version, sig: ch.theirRevocation.sig }));
+          return;
+        }
+        await act(`update:${ch.state.version}`, 'update', encode(A.SignedStateArgs, { state: ch.state, sigA: ch.sigA, sigB: ch.sigB }));
+        return;
+      }
+      // reveal preimages of HTLCs we receive, before their expiry
+      for (const x of rec.state.htlcs) {
+        if (x.offerer === ch.side) continue;
+        const pre = this.store.get<Uint8Array>(`pre:${toHex(x.hash)}`);
+        if (pre && h < x.expiry && !(await this.reader.preimage(x.hash))) await act(`reveal:${toHex(x.hash)}`, 'reveal', encode(A.RevealArgs, { preimage: pre }));
+      }
+      if (h >= rec.disputeEnd) await act('settle', 'settle', encode(A.ChannelRefArgs, { channelId: ch.id }));
+      await this.resolveOnchainHtlcs(ch, rec, h, act);
+      return;
+    }
+    if (rec.status === CH_CLOSED) {
+      if (rec.ending === END_SETTLED) {
+        const left = await this.resolveOnchainHtlcs(ch, rec, h, act);
+        if (left > 0) return;
+      }
+      ch.status = 'closed';
+      await this.save(ch);
+      this.log.info({ channel: shortId(ch.id), ending: ['none', 'cooperative', 'settled', 'penalty'][rec.ending] }, 'channel closed on chain');
+    }
+  }
+
+  /** Claims, refunds and upstream settlement of a closed channel's HTLCs; returns how many are unresolved. */
+  private async resolveOnchainHtlcs(ch: LocalChannel, rec: ChannelRecord, h: number, act: (k: string, m: string, a: Uint8Array) => Promise<void>): Promise<number> {
+    const A = await import('./adjudicator.js');
+    let left = 0;
+    for (let i = 0; i < rec.state.htlcs.length; i++) {
+      const x = rec.state.htlcs[i] as ChannelRecord['state']['htlcs'][number];
+      const done = rec.htlcDone[i];
+      const revealed = await this.reader.preimage(x.hash);
+      if (x.offerer === ch.side) {
+        // ours: the preimage on chain settles upstream; after expiry we take it back
+        if (revealed && revealed.height <= x.expiry) this.resolveOutgoing(ch, x.id, { preimage: revealed.preimage });
+        else if (h > x.expiry) {
+          if (rec.ending === END_SETTLED && !done) await act(`refund:${i}`, 'refundHtlc', encode(A.HtlcRefArgs, { channelId: ch.id, index: i }));
+          this.resolveOutgoing(ch, x.id, { local: new StrataError('CHANNEL_STATE', 'refunded on chain'), channel: ch.id });
+        }
+      } else if (rec.ending === END_SETTLED && !done && revealed && revealed.height <= x.expiry) {
+        await act(`claim:${i}`, 'claimHtlc', encode(A.HtlcRefArgs, { channelId: ch.id, index: i }));
+      }
+      if (!done && rec.ending === END_SETTLED) left++;
+    }
+    return left;
+  }
+
+  /** After a restart: incoming HTLCs whose preimage we know get fulfilled, unprocessed onions processed. */
+  private recover(): void {
+    for (const ch of this.channels.values()) {
+      if (ch.status !== 'open') continue;
+      const peerSide = this.peerSide(ch);
+      for (const x of ch.state.htlcs) {
+        if (x.offerer !== peerSide) continue;
+        const pre = this.store.get<Uint8Array>(`pre:${toHex(x.hash)}`);
+        if (pre) {
+          if (!ch.queue.some((u) => u.kind === 'fulfil' && u.id === x.id) && !(ch.round?.updates.some((u) => u.kind === 'fulfil' && u.id === x.id))) ch.queue.push({ kind: 'fulfil', id: x.id, preimage: pre });
+          continue;
+        }
+        const onion = ch.onions[String(x.id)];
+        if (onion) {
+          void this.processIncoming(ch, { kind: 'add', id: x.id, amount: x.amount, hash: x.hash, expiry: x.expiry, onion }).catch(() => undefined);
+        }
+      }
+      // outgoing HTLCs whose link is gone and are still pending stay until the peer resolves them
+    }
+    for (const [k, l] of this.links) {
+      if (l.kind !== 'payment') continue;
+      // a payment whose caller is gone (restart): outcome is learnt from the channel; drop the link
+      void k;
+    }
+  }
+
+  // ------------------------------------------------------------------ views
+
+  /** Channels as JSON. */
+  list(): Record<string, unknown>[] {
+    return [...this.channels.values()].map((ch) => ({
+      channelId: toHex(ch.id),
+      peer: toHex(ch.peer),
+      peerAlias: [...this.nodeByPeer.values()].find((p) => bytesEqual(p.nodeKey, ch.peer))?.alias ?? null,
+      status: ch.status,
+      capacity: ch.capacity.toString(),
+      local: this.myBalance(ch).toString(),
+      remote: (ch.side === 0 ? ch.state.balanceB : ch.state.balanceA).toString(),
+      version: ch.state.version,
+      htlcs: ch.state.htlcs.length,
+      inFlight: ch.state.htlcs.reduce((a, x) => a + x.amount, 0n).toString(),
+      initiator: ch.side === 0,
+      toSelfDelay: ch.toSelfDelay,
+    }));
+  }
+
+  /** Balances: on-chain wallet and the sum of local channel balances. */
+  async balance(): Promise<{ onchain: string; channels: string; pending: string; wallet: string }> {
+    let local = 0n;
+    let pending = 0n;
+    for (const ch of this.channels.values()) {
+      if (ch.status === 'closed') continue;
+      local += this.myBalance(ch);
+      for (const x of ch.state.htlcs) if (x.offerer === ch.side) pending += x.amount;
+    }
+    return { onchain: (await this.deps.chain.balance(this.wallet.address)).toString(), channels: local.toString(), pending: pending.toString(), wallet: toHex(this.wallet.address) };
+  }
+
+  /** The full state record of a channel (tests and debugging). */
+  channelState(id: Uint8Array): { state: ChannelState; status: string; sigA?: Uint8Array; sigB?: Uint8Array; theirRevocation?: { version: number; sig: Uint8Array } } {
+    const ch = this.chan(id);
+    return { state: ch.state, status: ch.status, ...(ch.sigA ? { sigA: ch.sigA } : {}), ...(ch.sigB ? { sigB: ch.sigB } : {}), ...(ch.theirRevocation ? { theirRevocation: ch.theirRevocation } : {}) };
+  }
+
+  /** Runs one driver iteration now (tests). */
+  async poll(): Promise<void> {
+    await this.driver.kick();
+  }
+
+  /** Sends pending watchtower blobs now (tests). */
+  get towerPending(): number {
+    return this.towerQueue.length;
+  }
+
+  /** Raw access for adversarial tests: sends a PROPOSE with arbitrary updates on a channel. */
+  async sendRawProposal(id: Uint8Array, updates: Update[]): Promise<{ ok: boolean; reason: string }> {
+    const ch = this.chan(id);
+    const r = decode(ProposeReply, await this.send(ch.peer, MSG.PROPOSE, encode(ProposeMsg, { channelId: ch.id, version: ch.state.version + 1, updates: updates.map(encodeUpdate) })));
+    return { ok: r.ok, reason: new TextDecoder().decode(r.reason) };
+  }
+
+  /** The info line of this node. */
+  info(): Record<string, unknown> {
+    return { alias: this.opts.alias, nodeKey: toHex(this.nodeKey), onionKey: toHex(this.onionKey), peerId: this.p2p.peerId, addrs: this.p2p.multiaddrs, wallet: toHex(this.wallet.address), chainId: this.domain.chainId, addressPrefix: this.prefix, height: this.heightCache, channels: this.channels.size };
+  }
+
+  /** Encodes a state the way the adjudicator stores it (tests). */
+  static encodeState(s: ChannelState): Uint8Array {
+    return encode(ChannelStateCodec, s);
+  }
+}
+
+void TOWER_HINT;
+void concatBytes;
+void chacha20poly1305;

@@ -1,0 +1,18 @@
+/** Prometheus metrics of the channel roles, in a registry of their own (several nodes can share a process). */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Metrics a channel node (and the watchtower) update. */
+export class ChannelMetrics {
+  readonly registry = new Registry();
+  readonly channels = new Gauge({ name: 'strata_channel_channels', help: 'Channels by status', labelNames: ['status'], registers: [this.registry] });
+  readonly rounds = new Counter({ name: 'strata_channel_commitment_rounds_total', help: 'Commitment rounds completed', registers: [this.registry] });
+  readonly updatesPerRound = new Histogram({ name: 'strata_channel_updates_per_round', help: 'Updates batched into one commitment', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500], registers: [this.registry] });
+  readonly paymentsSent = new Counter({ name: 'strata_channel_payments_sent_total', help: 'Payments sent, by result', labelNames: ['result'], registers: [this.registry] });
+  readonly paymentsReceived = new Counter({ name: 'strata_channel_payments_received_total', help: 'Invoices paid to this node', registers: [this.registry] });
+  readonly forwarded = new Counter({ name: 'strata_channel_htlcs_forwarded_total', help: 'HTLCs forwarded, by result', labelNames: ['result'], registers: [this.registry] });
+  readonly rejected = new Counter({ name: 'strata_channel_peer_messages_rejected_total', help: 'Peer messages refused', labelNames: ['reason'], registers: [this.registry] });
+  readonly onchain = new Counter({ name: 'strata_channel_onchain_actions_total', help: 'Adjudicator transactions sent', labelNames: ['method'], registers: [this.registry] });
+  readonly towerBlobs = new Counter({ name: 'strata_watchtower_blobs_total', help: 'Justice blobs stored by a watchtower', registers: [this.registry] });
+  readonly towerPenalties = new Counter({ name: 'strata_watchtower_penalties_total', help: 'Penalties a watchtower published', registers: [this.registry] });
+  readonly loopErrors = new Counter({ name: 'strata_channel_driver_errors_total', help: 'Driver loop iterations that failed', labelNames: ['role'], registers: [this.registry] });
+}

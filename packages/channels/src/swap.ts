@@ -1,0 +1,106 @@
+/**
+ * Atomic swaps between two Strata chains (the L1 and the optimistic L2, either way), with the
+ * adjudicator's on-chain HTLCs: the initiator locks on chain X under H = sha256(s) until T1, the
+ * counterparty locks on chain Y under the same H until T2 (shorter, so the initiator must reveal
+ * s first), the initiator claims on Y revealing s, the counterparty reads s from Y's preimage
+ * registry and claims on X. If anyone stops, both refund after their expiries.
+ */
+import { bytesEqual, StrataError, toHex, type KeyPair } from '@strata/primitives';
+import type { Logger } from 'pino';
+import { SwapClaimArgs, SwapLockArgs, SwapRefArgs } from './adjudicator.js';
+import { AdjudicatorReader, sendAndWait, type ChainClient } from './chain-client.js';
+import { random32, sha256 } from './crypto.js';
+import { encode } from '@strata/primitives';
+
+/** One side of a swap. */
+export interface SwapLeg {
+  chain: ChainClient;
+  /** Who locks on this chain. */
+  payer: KeyPair;
+  /** Who may claim on this chain (its address on this chain). */
+  receiver: Uint8Array;
+  amount: bigint;
+  /** Blocks from now until the lock expires. */
+  timeout: number;
+}
+
+/** The outcome of a swap. */
+export interface SwapOutcome {
+  status: 'completed' | 'refunded';
+  hash: string;
+  legs: { swapId: string; status: 'claimed' | 'refunded' }[];
+}
+
+/** Drives both sides of a swap (the initiator's leg first). `stopAfter` simulates a party walking away (tests, demos). */
+export async function runAtomicSwap(
+  initiator: SwapLeg,
+  counterparty: SwapLeg,
+  opts: { log?: Logger; stopAfter?: 'initiator-locked' | 'both-locked'; waitBlocks?: (chain: ChainClient, height: number) => Promise<void> } = {},
+): Promise<SwapOutcome> {
+  const log = opts.log;
+  const secret = random32();
+  const hash = sha256(secret);
+  const idX = random32();
+  const idY = random32();
+  const hX = await initiator.chain.height();
+  const hY = await counterparty.chain.height();
+  const expX = hX + initiator.timeout;
+  const expY = hY + counterparty.timeout;
+  if (counterparty.timeout >= initiator.timeout) throw new StrataError('SWAP_FAILED', 'the counterparty leg must expire before the initiator leg');
+  await sendAndWait(initiator.chain, initiator.payer, 'swapLock', encode(SwapLockArgs, { swapId: idX, receiver: initiator.receiver, hash, expiry: expX, amount: initiator.amount }));
+  log?.info({ swapId: toHex(idX), expiry: expX }, 'swap: initiator locked');
+  const wait = opts.waitBlocks ?? (async (c: ChainClient, h: number) => {
+    while ((await c.height()) <= h) {
+      await c.mine(1);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+  const refund = async (leg: SwapLeg, id: Uint8Array, exp: number) => {
+    await wait(leg.chain, exp);
+    await sendAndWait(leg.chain, leg.payer, 'swapRefund', encode(SwapRefArgs, { swapId: id }));
+    log?.info({ swapId: toHex(id) }, 'swap: refunded');
+  };
+  if (opts.stopAfter === 'initiator-locked') {
+    await refund(initiator, idX, expX);
+    return { status: 'refunded', hash: toHex(hash), legs: [{ swapId: toHex(idX), status: 'refunded' }] };
+  }
+  // the counterparty checks the initiator's lock before locking its own
+  const rx = new AdjudicatorReader(initiator.chain);
+  const lockX = await rx.swap(idX);
+  if (!lockX || !bytesEqual(lockX.hash, hash) || lockX.amount !== initiator.amount) throw new StrataError('SWAP_FAILED', 'the initiator lock is not as agreed');
+  await sendAndWait(counterparty.chain, counterparty.payer, 'swapLock', encode(SwapLockArgs, { swapId: idY, receiver: counterparty.receiver, hash, expiry: expY, amount: counterparty.amount }));
+  log?.info({ swapId: toHex(idY), expiry: expY }, 'swap: counterparty locked');
+  if (opts.stopAfter === 'both-locked') {
+    await refund(counterparty, idY, expY);
+    await refund(initiator, idX, expX);
+    return { status: 'refunded', hash: toHex(hash), legs: [{ swapId: toHex(idX), status: 'refunded' }, { swapId: toHex(idY), status: 'refunded' }] };
+  }
+  // the initiator claims on Y, revealing the secret there
+  const claimer = { ...counterparty, payer: initiatorClaimKey(initiator, counterparty) };
+  await sendAndWait(claimer.chain, claimer.payer, 'swapClaim', encode(SwapClaimArgs, { swapId: idY, preimage: secret }));
+  log?.info({ swapId: toHex(idY) }, 'swap: initiator claimed, secret revealed');
+  // the counterparty learns it from Y's registry and claims on X
+  const seen = await new AdjudicatorReader(counterparty.chain).preimage(hash);
+  if (!seen) throw new StrataError('SWAP_FAILED', 'secret not visible on the counterparty chain');
+  await sendAndWait(initiator.chain, counterpartyClaimKey(initiator, counterparty), 'swapClaim', encode(SwapClaimArgs, { swapId: idX, preimage: seen.preimage }));
+  log?.info({ swapId: toHex(idX) }, 'swap: counterparty claimed; swap complete');
+  return { status: 'completed', hash: toHex(hash), legs: [{ swapId: toHex(idX), status: 'claimed' }, { swapId: toHex(idY), status: 'claimed' }] };
+}
+
+/** Keys that claim: whoever is each leg's receiver must hold its key; the legs carry them as `claimKey`. */
+const claimKeys = new WeakMap<SwapLeg, KeyPair>();
+/** Attaches the key that claims a leg (the receiver's key on that leg's chain). */
+export function withClaimKey(leg: SwapLeg, key: KeyPair): SwapLeg {
+  claimKeys.set(leg, key);
+  return leg;
+}
+function initiatorClaimKey(_i: SwapLeg, c: SwapLeg): KeyPair {
+  const k = claimKeys.get(c);
+  if (!k) throw new StrataError('SWAP_FAILED', 'no claim key for the counterparty leg');
+  return k;
+}
+function counterpartyClaimKey(i: SwapLeg, _c: SwapLeg): KeyPair {
+  const k = claimKeys.get(i);
+  if (!k) throw new StrataError('SWAP_FAILED', 'no claim key for the initiator leg');
+  return k;
+}

@@ -1,0 +1,190 @@
+/**
+ * The watchtower (BOLT 13's shape): clients send one encrypted justice blob per revoked state.
+ * The blob is keyed by a hint derived from the revoked state's hash and encrypted
+ * (ChaCha20-Poly1305) under a key derived from the same hash, so the tower learns nothing —
+ * not the channel, not the amounts, not even which blobs belong together — until that exact state
+ * is published on chain. Then the close log hands the tower the state hash; the hint finds the
+ * blob, the key opens it, and the tower publishes the penalty with the breacher's own revocation.
+ */
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { bytesKey, concatBytes, decode, encode, fixedBytes, fromHex, StrataError, struct, toHex, toStrataError, uint, utf8, type KeyPair } from '@strata/primitives';
+import { RpcClient, RpcError, RpcServer, type MethodSpec } from '@strata/rpc';
+import type { Logger } from 'pino';
+import { PenalizeArgs } from './adjudicator.js';
+import { AdjudicatorReader, sendAndWait, type ChainClient } from './chain-client.js';
+import { sha256 } from './crypto.js';
+import { Driver } from './driver.js';
+import { ChannelMetrics } from './metrics.js';
+import { stateHash, type ChannelState } from './state.js';
+import { ChannelStore } from './store.js';
+
+/** What the tower needs to punish one revoked state. */
+export interface Justice {
+  channelId: Uint8Array;
+  version: number;
+  sig: Uint8Array;
+}
+const JusticeCodec = struct('Justice', { channelId: fixedBytes(32), version: uint, sig: fixedBytes(64) });
+
+const NONCE = new Uint8Array(12);
+/** Hint (16 bytes) under which a blob for a state with this hash is filed. */
+export function towerHint(hash: Uint8Array): Uint8Array {
+  return sha256(concatBytes(utf8('strata-tower-hint'), hash)).subarray(0, 16);
+}
+function towerKey(hash: Uint8Array): Uint8Array {
+  return sha256(concatBytes(utf8('strata-tower-key!'), hash));
+}
+
+/** The client side: the blob for a revoked state. */
+export function towerBlobFor(revoked: ChannelState, justice: Justice): { hint: Uint8Array; blob: Uint8Array } {
+  const h = stateHash(revoked);
+  // each key encrypts exactly one message, so a fixed nonce is safe
+  return { hint: towerHint(h), blob: chacha20poly1305(towerKey(h), NONCE).encrypt(encode(JusticeCodec, justice)) };
+}
+
+/** How a channel node reaches a tower. */
+export interface TowerClient {
+  submit(blobs: { hint: Uint8Array; blob: Uint8Array }[]): Promise<void>;
+}
+
+/** TowerClient over the tower's JSON-RPC (`tower_submit`). */
+export class RpcTowerClient implements TowerClient {
+  private readonly rpc: RpcClient;
+  constructor(url: string) {
+    this.rpc = new RpcClient(url);
+  }
+  async submit(blobs: { hint: Uint8Array; blob: Uint8Array }[]): Promise<void> {
+    await this.rpc.call('tower_submit', [blobs.map((b) => [toHex(b.hint), toHex(b.blob)])]);
+  }
+}
+
+/** Settings of a watchtower. */
+export interface WatchtowerOptions {
+  dataDir: string;
+  /** Wallet that pays the penalty transactions' fees. */
+  key: KeyPair;
+  pollMs?: number;
+  /** Most blobs kept (oldest are not evicted: submissions beyond it are refused). */
+  maxBlobs?: number;
+}
+
+/** The watchtower service: blob store, close-log scanner, JSON-RPC. */
+export class WatchtowerService {
+  readonly metrics: ChannelMetrics;
+  private readonly store: ChannelStore;
+  private readonly driver: Driver;
+  private readonly reader: AdjudicatorReader;
+  private scanned = 0;
+  private blobs = 0;
+  private server: RpcServer | undefined;
+
+  constructor(
+    private readonly opts: WatchtowerOptions,
+    private readonly deps: { chain: ChainClient; logger: Logger; metrics?: ChannelMetrics },
+  ) {
+    this.store = ChannelStore.open(opts.dataDir);
+    this.metrics = deps.metrics ?? new ChannelMetrics();
+    this.reader = new AdjudicatorReader(deps.chain);
+    this.scanned = this.store.get<number>('scanned') ?? 0;
+    this.blobs = this.store.list('b:').length;
+    this.driver = new Driver('watchtower', opts.pollMs ?? 500, () => this.tick(), deps.logger, () => this.metrics.loopErrors.inc({ role: 'watchtower' }));
+  }
+
+  /** Stores blobs; returns how many were new. */
+  async accept(items: { hint: Uint8Array; blob: Uint8Array }[]): Promise<number> {
+    let n = 0;
+    const max = this.opts.maxBlobs ?? 1_000_000;
+    for (const it of items) {
+      if (it.hint.length !== 16 || it.blob.length > 256) throw new StrataError('CHANNEL_INVALID', 'a blob has a 16-byte hint and at most 256 bytes');
+      const k = `b:${toHex(it.hint)}`;
+      if (this.store.get(k)) continue;
+      if (this.blobs >= max) throw new StrataError('CHANNEL_LIMIT', `the tower holds ${max} blobs, its limit`);
+      await this.store.put(k, it.blob);
+      this.blobs++;
+      n++;
+    }
+    this.metrics.towerBlobs.inc(n);
+    return n;
+  }
+
+  /** Scans new close-log entries; punishes breaches it holds blobs for. */
+  async tick(): Promise<void> {
+    const count = await this.reader.closeCount();
+    while (this.scanned < count) {
+      const e = await this.reader.closeEntry(this.scanned);
+      if (e) {
+        const blob = this.store.get<Uint8Array>(`b:${toHex(towerHint(e.stateHash))}`);
+        if (blob) await this.punish(e.stateHash, blob);
+      }
+      this.scanned++;
+      await this.store.put('scanned', this.scanned);
+    }
+  }
+
+  private async punish(hash: Uint8Array, blob: Uint8Array): Promise<void> {
+    let j: Justice;
+    try {
+      j = decode(JusticeCodec, chacha20poly1305(towerKey(hash), NONCE).decrypt(blob));
+    } catch {
+      this.deps.logger.warn({ hint: toHex(towerHint(hash)) }, 'watchtower: a blob under this hint does not decrypt (not ours to act on)');
+      return;
+    }
+    const rec = await this.reader.channel(j.channelId);
+    if (!rec || rec.status !== 1) return;
+    try {
+      await sendAndWait(this.deps.chain, this.opts.key, 'penalize', encode(PenalizeArgs, j));
+      this.metrics.towerPenalties.inc();
+      this.deps.logger.warn({ channelId: toHex(j.channelId), revokedVersion: j.version }, 'watchtower: breach punished, penalty published');
+    } catch (e) {
+      this.deps.logger.warn({ channelId: toHex(j.channelId), error: toStrataError(e).message }, 'watchtower: penalty failed');
+    }
+  }
+
+  /** RPC methods: `tower_submit([[hint, blob], …])`, `tower_info`. */
+  rpcMethods(): Record<string, MethodSpec> {
+    return {
+      tower_submit: {
+        minParams: 1,
+        maxParams: 1,
+        description: 'Stores encrypted justice blobs: [[hint(16 bytes hex), blob(hex)], …] (at most 10,000 per call).',
+        handler: async (p) => {
+          const list = p[0];
+          if (!Array.isArray(list) || list.length > 10_000) throw RpcError.invalidParams('parameter 0 must be a list of at most 10000 [hint, blob] pairs');
+          const items = list.map((x, i) => {
+            try {
+              return { hint: fromHex(String((x as unknown[])[0]), 16), blob: fromHex(String((x as unknown[])[1])) };
+            } catch (e) {
+              throw RpcError.invalidParams(`item ${i}: ${(e as Error).message}`);
+            }
+          });
+          return { stored: await this.accept(items) };
+        },
+      },
+      tower_info: { maxParams: 0, handler: () => ({ blobs: this.blobs, scannedCloses: this.scanned, wallet: toHex(this.opts.key.address) }) },
+    };
+  }
+
+  async start(rpc?: { host?: string; port?: number }): Promise<string | undefined> {
+    this.driver.start();
+    if (rpc) {
+      this.server = new RpcServer({ host: rpc.host ?? '127.0.0.1', port: rpc.port ?? 0 }, { logger: this.deps.logger });
+      this.server.registerAll(this.rpcMethods());
+      await this.server.start();
+      this.deps.logger.info({ rpc: this.server.url, blobs: this.blobs }, 'watchtower started');
+      return this.server.url;
+    }
+    return undefined;
+  }
+
+  /** Runs one scan now (tests). */
+  async poll(): Promise<void> {
+    await this.driver.kick();
+  }
+
+  async stop(): Promise<void> {
+    await this.driver.stop();
+    await this.server?.stop();
+    await this.store.close();
+  }
+}
+void bytesKey;

@@ -1,0 +1,108 @@
+/**
+ * The sidechain's network over the project's libp2p stack: gossip of consensus messages
+ * (proposals and votes) and of transaction batches, and request/response protocols for
+ * catch-up sync (a peer's committed height; committed blocks with their certificates).
+ * Implements the node's `NodeNetwork`, so `tx_sendRaw` on any validator reaches all of them.
+ */
+import type { NodeNetwork, StrataNode } from '@strata/node';
+import { P2PNode, type GossipValidator, type P2POptions } from '@strata/p2p';
+import { decode, encode, list, toHex, varBytes } from '@strata/primitives';
+import type { Logger } from 'pino';
+
+/** Gossip topics and protocols. */
+export const TOPIC_CONSENSUS = 'bft';
+export const TOPIC_TXS = 'bft-txs';
+export const PROTO_STATUS = 'bft-status/1';
+export const PROTO_BLOCKS = 'bft-blocks/1';
+
+const TxBatch = list(varBytes(512 * 1024), 1024);
+
+/** Limits of the sync protocols. */
+export const STATUS_LIMITS = { maxRequestBytes: 64, maxResponseBytes: 256, timeoutMs: 3000 };
+export const BLOCKS_LIMITS = { maxRequestBytes: 64, maxResponseBytes: 16 * 1024 * 1024, timeoutMs: 10_000 };
+
+/** Options of a BftNetwork. */
+export interface BftNetworkOptions extends Omit<P2POptions, 'networkId'> {
+  /** Default: `sc<chainId>-<first 8 bytes of the genesis hash>`. */
+  networkId?: string;
+}
+
+/** A sidechain node's network. */
+export class BftNetwork implements NodeNetwork {
+  p2p: P2PNode | undefined;
+  private onConsensus: ((data: Uint8Array, from: string) => void) | undefined;
+  private consensusValidator: GossipValidator = () => 'ignore';
+  private handlers: { protocol: string; fn: (req: Uint8Array, from: string) => Promise<Uint8Array>; limits: typeof STATUS_LIMITS }[] = [];
+
+  constructor(
+    private readonly opts: BftNetworkOptions,
+    private readonly log?: Logger,
+  ) {}
+
+  /** Sets the consensus topic's validator and handler (before `start`). */
+  onConsensusMessage(validator: GossipValidator, handler: (data: Uint8Array, from: string) => void): void {
+    this.consensusValidator = validator;
+    this.onConsensus = handler;
+  }
+
+  /** Registers a request handler (before `start`). */
+  handle(protocol: string, limits: typeof STATUS_LIMITS, fn: (req: Uint8Array, from: string) => Promise<Uint8Array>): void {
+    this.handlers.push({ protocol, fn, limits });
+  }
+
+  async start(node: StrataNode): Promise<void> {
+    const networkId = this.opts.networkId ?? `sc${node.opts.config.chainId}-${toHex(node.chain.genesisHash).slice(2, 18)}`;
+    const { networkId: _ignored, ...rest } = this.opts;
+    const p2p = await P2PNode.create({ ...rest, networkId }, this.log ? { logger: this.log } : {});
+    p2p.subscribe(TOPIC_CONSENSUS, (d, f) => this.consensusValidator(d, f), (d, f) => this.onConsensus?.(d, f));
+    p2p.subscribe(
+      TOPIC_TXS,
+      (d) => {
+        try {
+          decode(TxBatch, d, 2 * 1024 * 1024);
+          return 'accept';
+        } catch {
+          return 'reject';
+        }
+      },
+      (d) => {
+        for (const raw of decode(TxBatch, d, 2 * 1024 * 1024)) {
+          try {
+            node.submitTx(raw, { gossip: false });
+          } catch {
+            // already known or invalid here: the mempool logged it
+          }
+        }
+      },
+    );
+    for (const h of this.handlers) p2p.handle(h.protocol, h.fn, h.limits);
+    await p2p.start();
+    this.p2p = p2p;
+    node.log.info({ peerId: p2p.peerId, addrs: p2p.multiaddrs, networkId }, 'sidechain p2p listening');
+  }
+
+  async stop(): Promise<void> {
+    await this.p2p?.stop();
+  }
+
+  /** Publishes a consensus message (best effort). */
+  publishConsensus(data: Uint8Array): void {
+    this.p2p?.publish(TOPIC_CONSENSUS, data).catch(() => {});
+  }
+
+  broadcastBlock(): void {
+    // Blocks travel inside proposals; committed ones by sync.
+  }
+
+  broadcastTxs(raw: Uint8Array[]): void {
+    this.p2p?.publish(TOPIC_TXS, encode(TxBatch, raw)).catch(() => {});
+  }
+
+  info(): { peerId: string; multiaddrs: string[]; networkId?: string } {
+    return { peerId: this.p2p?.peerId ?? '', multiaddrs: this.p2p?.multiaddrs ?? [], ...(this.p2p ? { networkId: this.p2p.networkId } : {}) };
+  }
+
+  peers(): { id: string; addrs: string[]; score: number; direction: string }[] {
+    return (this.p2p?.peers() ?? []).map((p) => ({ id: p.id, addrs: p.addrs, score: p.score, direction: p.direction }));
+  }
+}

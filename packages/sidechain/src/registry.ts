@@ -1,0 +1,495 @@
+/**
+ * The sidechain's settlement module in its parent chain's runtime: `sc_registry`. One module
+ * instance hosts any number of sidechains, each keyed by its chain id (which must differ from
+ * the parent's and every sibling's). It holds, per sidechain: the registration (name, genesis
+ * hash, checkpoint interval, unbonding period), the validator set with stakes bonded on this
+ * chain, pending set changes (applied at the next accepted checkpoint), checkpoints verified by
+ * one BLS aggregate of more than 2/3 of the stake, double-sign evidence that slashes a bond,
+ * and the bridge escrow (deposits; withdrawals by Merkle proof against a checkpointed root,
+ * each paid once).
+ */
+import { blockHash, decodeHeader } from '@strata/chain';
+import {
+  bigintToFixed,
+  bool,
+  bytesEqual,
+  decode,
+  encode,
+  fixedBytes,
+  list,
+  StrataError,
+  str,
+  struct,
+  toHex,
+  uint,
+  uintBig,
+  utf8,
+  varBytes,
+  type Codec,
+} from '@strata/primitives';
+import { burn, moduleAddress, transfer, type Module, type TxContext } from '@strata/runtime';
+import { stateKey, verifyProof, type StateView } from '@strata/state';
+import { withdrawalKey, WithdrawalRecordCodec } from './bridge.js';
+import { BLS_PUBKEY_LENGTH, BLS_SIGNATURE_LENGTH, ED_PUBKEY_LENGTH, verifyProofOfPossession } from './crypto.js';
+import { CertificateCodec, EvidenceCodec, MAX_VALIDATORS, verifyVoteSignature, votesConflict } from './messages.js';
+import { ValidatorSet, type Validator } from './validator-set.js';
+
+/** Module name on the parent chain. */
+export const SC_REGISTRY_MODULE = 'sc_registry';
+
+/** Compute charged for an aggregate signature check (about 25 secp256k1 verifications). */
+export const CHECKPOINT_COMPUTE = 40_000;
+/** Compute charged for a proof-of-possession or evidence check. */
+export const SIG_CHECK_COMPUTE = 30_000;
+
+/** Share of a slashed bond paid to whoever submitted the evidence (basis points); the rest is burned. */
+export const REPORTER_REWARD_BPS = 1_000;
+
+const u64 = (n: number) => bigintToFixed(BigInt(n), 8);
+const key = (id: number, tag: string, n?: number) => (n === undefined ? stateKey(SC_REGISTRY_MODULE, u64(id), utf8(tag)) : stateKey(SC_REGISTRY_MODULE, u64(id), utf8(tag), u64(n)));
+const GLOBAL_COUNT = stateKey(SC_REGISTRY_MODULE, utf8('count'));
+const globalIndex = (i: number) => stateKey(SC_REGISTRY_MODULE, utf8('index'), u64(i));
+const nameKey = (name: string) => stateKey(SC_REGISTRY_MODULE, utf8('name'), utf8(name));
+
+/** Escrow of a sidechain's bridge on the parent. */
+export function sidechainEscrow(chainId: number): Uint8Array {
+  return moduleAddress(`${SC_REGISTRY_MODULE}/${chainId}/escrow`);
+}
+
+/** Account holding a sidechain's validator bonds on the parent. */
+export function sidechainBondPool(chainId: number): Uint8Array {
+  return moduleAddress(`${SC_REGISTRY_MODULE}/${chainId}/bonds`);
+}
+
+// ---------------------------------------------------------------- records and args
+
+/** A validator as the registry holds it: keys, stake, the L1 account that bonded it. */
+export interface BondedValidator extends Validator {
+  owner: Uint8Array;
+  slashed: boolean;
+}
+
+const BondedValidatorCodec: Codec<BondedValidator> = struct('BondedValidator', {
+  edPub: fixedBytes(ED_PUBKEY_LENGTH),
+  blsPub: fixedBytes(BLS_PUBKEY_LENGTH),
+  producer: fixedBytes(20),
+  power: uintBig(128),
+  owner: fixedBytes(20),
+  slashed: bool,
+});
+const SetCodec = list(BondedValidatorCodec, MAX_VALIDATORS);
+
+/** A sidechain's registration. */
+export interface SidechainRecord {
+  chainId: number;
+  name: string;
+  owner: Uint8Array;
+  genesisHash: Uint8Array;
+  checkpointInterval: number;
+  unbondingPeriod: number;
+  registeredAt: number;
+  /** Validator-set epoch (incremented when pending changes are applied). */
+  epoch: number;
+  checkpoints: number;
+  lastCheckpointHeight: number;
+  deposits: number;
+  unbondings: number;
+}
+
+const RecordCodec: Codec<SidechainRecord> = struct('SidechainRecord', {
+  chainId: uint,
+  name: str(32),
+  owner: fixedBytes(20),
+  genesisHash: fixedBytes(32),
+  checkpointInterval: uint,
+  unbondingPeriod: uint,
+  registeredAt: uint,
+  epoch: uint,
+  checkpoints: uint,
+  lastCheckpointHeight: uint,
+  deposits: uint,
+  unbondings: uint,
+});
+
+/** A checkpoint accepted on the parent. */
+export interface CheckpointRecord {
+  height: number;
+  blockHash: Uint8Array;
+  stateRoot: Uint8Array;
+  round: number;
+  l1Height: number;
+  epoch: number;
+}
+
+export const CheckpointRecordCodec: Codec<CheckpointRecord> = struct('CheckpointRecord', {
+  height: uint,
+  blockHash: fixedBytes(32),
+  stateRoot: fixedBytes(32),
+  round: uint,
+  l1Height: uint,
+  epoch: uint,
+});
+
+/** A deposit locked on the parent. */
+export interface DepositRecord {
+  id: number;
+  from: Uint8Array;
+  to: Uint8Array;
+  amount: bigint;
+  l1Height: number;
+}
+
+export const DepositRecordCodec: Codec<DepositRecord> = struct('DepositRecord', { id: uint, from: fixedBytes(20), to: fixedBytes(20), amount: uintBig(128), l1Height: uint });
+
+/** A pending change of the validator set. */
+interface PendingChange {
+  kind: number; // 1 bond, 2 unbond
+  validator: BondedValidator;
+  amount: bigint;
+}
+const PendingCodec = list(struct('PendingChange', { kind: uint, validator: BondedValidatorCodec, amount: uintBig(128) }) as Codec<PendingChange>, 1024);
+
+/** Stake leaving after the unbonding period. */
+export interface UnbondingRecord {
+  owner: Uint8Array;
+  amount: bigint;
+  releaseHeight: number;
+  claimed: boolean;
+}
+const UnbondingCodec: Codec<UnbondingRecord> = struct('Unbonding', { owner: fixedBytes(20), amount: uintBig(128), releaseHeight: uint, claimed: bool });
+
+/** A validator in a registration or bond: keys, stake, proof of possession of the BLS key. */
+export interface ValidatorArg {
+  edPub: Uint8Array;
+  blsPub: Uint8Array;
+  producer: Uint8Array;
+  power: bigint;
+  pop: Uint8Array;
+}
+const ValidatorArgCodec: Codec<ValidatorArg> = struct('ValidatorArg', {
+  edPub: fixedBytes(ED_PUBKEY_LENGTH),
+  blsPub: fixedBytes(BLS_PUBKEY_LENGTH),
+  producer: fixedBytes(20),
+  power: uintBig(128),
+  pop: fixedBytes(BLS_SIGNATURE_LENGTH),
+});
+
+/** `sc_registry.register` */
+export const RegisterArgs = struct('ScRegisterArgs', {
+  chainId: uint,
+  name: str(32),
+  genesisHash: fixedBytes(32),
+  checkpointInterval: uint,
+  unbondingPeriod: uint,
+  validators: list(ValidatorArgCodec, MAX_VALIDATORS),
+});
+/** `sc_registry.bond` (a new validator, or more stake for an existing one) */
+export const BondArgs = struct('ScBondArgs', { chainId: uint, validator: ValidatorArgCodec });
+/** `sc_registry.unbond` */
+export const UnbondArgs = struct('ScUnbondArgs', { chainId: uint, edPub: fixedBytes(ED_PUBKEY_LENGTH) });
+/** `sc_registry.claim` */
+export const ClaimArgs = struct('ScClaimArgs', { chainId: uint, index: uint });
+/** `sc_registry.checkpoint`: the sidechain header and its commit certificate. */
+export const CheckpointArgs = struct('ScCheckpointArgs', { chainId: uint, header: varBytes(4096), certificate: CertificateCodec });
+/** `sc_registry.evidence` */
+export const EvidenceArgs = struct('ScEvidenceArgs', { chainId: uint, evidence: EvidenceCodec });
+/** `sc_registry.deposit` */
+export const ScDepositArgs = struct('ScDepositArgs', { chainId: uint, to: fixedBytes(20), amount: uintBig(128) });
+/** `sc_registry.withdraw` */
+export const ScL1WithdrawArgs = struct('ScL1WithdrawArgs', {
+  chainId: uint,
+  checkpoint: uint,
+  withdrawal: WithdrawalRecordCodec,
+  proof: list(varBytes(4096), 300),
+});
+
+// ---------------------------------------------------------------- readers
+
+type Reader = Pick<StateView, 'get'>;
+
+/** Reads a registration. */
+export function readSidechain(r: Reader, chainId: number): SidechainRecord | undefined {
+  const raw = r.get(key(chainId, 'record'));
+  return raw ? decode(RecordCodec, raw) : undefined;
+}
+
+/** Chain ids of every registered sidechain, in registration order. */
+export function listSidechains(r: Reader): number[] {
+  const raw = r.get(GLOBAL_COUNT);
+  const n = raw ? decode(uint, raw) : 0;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = r.get(globalIndex(i));
+    if (id) out.push(decode(uint, id));
+  }
+  return out;
+}
+
+/** The validator set the next checkpoint is checked against. */
+export function readValidatorSet(r: Reader, chainId: number): BondedValidator[] {
+  const raw = r.get(key(chainId, 'set'));
+  return raw ? decode(SetCodec, raw, 256 * 1024) : [];
+}
+
+/** Pending validator-set changes. */
+export function readPending(r: Reader, chainId: number): PendingChange[] {
+  const raw = r.get(key(chainId, 'pending'));
+  return raw ? decode(PendingCodec, raw, 1024 * 1024) : [];
+}
+
+/** Checkpoint `i` (0-based). */
+export function readCheckpoint(r: Reader, chainId: number, i: number): CheckpointRecord | undefined {
+  const raw = r.get(key(chainId, 'cp', i));
+  return raw ? decode(CheckpointRecordCodec, raw) : undefined;
+}
+
+/** Deposit `i`. */
+export function readDeposit(r: Reader, chainId: number, i: number): DepositRecord | undefined {
+  const raw = r.get(key(chainId, 'dep', i));
+  return raw ? decode(DepositRecordCodec, raw) : undefined;
+}
+
+/** Whether sidechain withdrawal `id` has been paid on the parent. */
+export function isWithdrawn(r: Reader, chainId: number, id: number): boolean {
+  return r.get(key(chainId, 'wd', id)) !== undefined;
+}
+
+/** Unbonding entry `i`. */
+export function readUnbonding(r: Reader, chainId: number, i: number): UnbondingRecord | undefined {
+  const raw = r.get(key(chainId, 'unb', i));
+  return raw ? decode(UnbondingCodec, raw) : undefined;
+}
+
+/** The consensus view of a bonded set (slashed validators have no power). */
+export function toValidatorSet(set: BondedValidator[]): ValidatorSet {
+  return new ValidatorSet(set.map((v) => ({ edPub: v.edPub, blsPub: v.blsPub, producer: v.producer, power: v.slashed ? 0n : v.power })));
+}
+
+// ---------------------------------------------------------------- the module
+
+function reg(msg: string, meta: Record<string, unknown> = {}): never {
+  throw new StrataError('SC_REGISTRY', msg, meta);
+}
+
+const NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+function requireChain(v: Reader, chainId: number): SidechainRecord {
+  return readSidechain(v, chainId) ?? reg(`sidechain ${chainId} is not registered`, { chainId });
+}
+
+function checkValidatorArg(ctx: TxContext, a: ValidatorArg): void {
+  if (a.power <= 0n) reg('validator stake must be positive');
+  ctx.charge(SIG_CHECK_COMPUTE);
+  if (!verifyProofOfPossession(a.blsPub, a.edPub, a.pop)) {
+    reg(`validator ${toHex(a.edPub)}: the BLS proof of possession does not verify`, { reason: 'bad-pop' });
+  }
+}
+
+function writeSet(v: StateView, chainId: number, set: BondedValidator[]): void {
+  v.put(key(chainId, 'set'), encode(SetCodec, set));
+}
+
+function applyPending(ctx: TxContext, rec: SidechainRecord): void {
+  const pending = readPending(ctx.view, rec.chainId);
+  if (pending.length === 0) return;
+  const set = readValidatorSet(ctx.view, rec.chainId);
+  for (const p of pending) {
+    const i = set.findIndex((x) => bytesEqual(x.edPub, p.validator.edPub));
+    if (p.kind === 1) {
+      if (i >= 0) (set[i] as BondedValidator).power += p.amount;
+      else set.push({ ...p.validator, power: p.amount, slashed: false });
+    } else if (i >= 0) {
+      const v = set[i] as BondedValidator;
+      set.splice(i, 1);
+      if (!v.slashed && v.power > 0n) {
+        const n = rec.unbondings++;
+        ctx.view.put(key(rec.chainId, 'unb', n), encode(UnbondingCodec, { owner: v.owner, amount: v.power, releaseHeight: ctx.block.height + rec.unbondingPeriod, claimed: false }));
+        ctx.emit('unbonding', { chainId: rec.chainId, index: n, owner: toHex(v.owner), amount: v.power.toString(), releaseHeight: ctx.block.height + rec.unbondingPeriod });
+      }
+    }
+  }
+  if (set.filter((v) => !v.slashed && v.power > 0n).length === 0) reg('pending changes would leave the sidechain without validators');
+  writeSet(ctx.view, rec.chainId, set);
+  ctx.view.del(key(rec.chainId, 'pending'));
+  rec.epoch++;
+  ctx.emit('validatorSetChanged', { chainId: rec.chainId, epoch: rec.epoch, validators: set.length });
+}
+
+/** The parent-chain modules of the sidechain layer (one module, any number of sidechains). */
+export function sidechainParentModules(): Module[] {
+  const registry: Module = {
+    name: SC_REGISTRY_MODULE,
+    methods: {
+      register(ctx, args) {
+        const a = decode(RegisterArgs, args, 256 * 1024);
+        if (!NAME_RE.test(a.name)) reg(`sidechain name ${JSON.stringify(a.name)}: use 1-32 lowercase letters, digits and dashes`);
+        if (a.chainId === ctx.config.chainId) reg(`chain id ${a.chainId} is the parent chain's own`, { reason: 'chain-id-parent' });
+        if (a.chainId <= 0) reg('chain id must be positive');
+        if (readSidechain(ctx.view, a.chainId)) reg(`chain id ${a.chainId} is already registered`, { reason: 'chain-id-taken' });
+        if (ctx.view.get(nameKey(a.name))) reg(`sidechain name ${a.name} is already registered`, { reason: 'name-taken' });
+        if (a.checkpointInterval < 1 || a.checkpointInterval > 100_000) reg('checkpoint interval must be 1-100000 blocks');
+        if (a.validators.length === 0) reg('a sidechain needs at least one validator');
+        const seen = new Set<string>();
+        const set: BondedValidator[] = [];
+        let total = 0n;
+        for (const v of a.validators) {
+          const k = toHex(v.edPub);
+          if (seen.has(k) || seen.has(toHex(v.blsPub))) reg(`validator key ${k} appears twice`);
+          seen.add(k);
+          seen.add(toHex(v.blsPub));
+          checkValidatorArg(ctx, v);
+          set.push({ edPub: v.edPub, blsPub: v.blsPub, producer: v.producer, power: v.power, owner: ctx.sender, slashed: false });
+          total += v.power;
+        }
+        transfer(ctx.view, ctx.sender, sidechainBondPool(a.chainId), total);
+        const rec: SidechainRecord = {
+          chainId: a.chainId,
+          name: a.name,
+          owner: ctx.sender,
+          genesisHash: a.genesisHash,
+          checkpointInterval: a.checkpointInterval,
+          unbondingPeriod: a.unbondingPeriod,
+          registeredAt: ctx.block.height,
+          epoch: 0,
+          checkpoints: 0,
+          lastCheckpointHeight: 0,
+          deposits: 0,
+          unbondings: 0,
+        };
+        ctx.view.put(key(a.chainId, 'record'), encode(RecordCodec, rec));
+        writeSet(ctx.view, a.chainId, set);
+        ctx.view.put(nameKey(a.name), encode(uint, a.chainId));
+        const cRaw = ctx.view.get(GLOBAL_COUNT);
+        const count = cRaw ? decode(uint, cRaw) : 0;
+        ctx.view.put(globalIndex(count), encode(uint, a.chainId));
+        ctx.view.put(GLOBAL_COUNT, encode(uint, count + 1));
+        ctx.emit('registered', { chainId: a.chainId, name: a.name, genesisHash: toHex(a.genesisHash), validators: set.length, stake: total.toString() });
+      },
+
+      bond(ctx, args) {
+        const a = decode(BondArgs, args);
+        requireChain(ctx.view, a.chainId);
+        checkValidatorArg(ctx, a.validator);
+        const set = readValidatorSet(ctx.view, a.chainId);
+        const existing = set.find((x) => bytesEqual(x.edPub, a.validator.edPub));
+        if (existing?.slashed) reg('a slashed validator cannot bond again');
+        if (existing && !bytesEqual(existing.owner, ctx.sender)) reg('only the account that bonded a validator may add to its stake');
+        if (!existing && set.length >= MAX_VALIDATORS) reg(`at most ${MAX_VALIDATORS} validators`);
+        transfer(ctx.view, ctx.sender, sidechainBondPool(a.chainId), a.validator.power);
+        const pending = readPending(ctx.view, a.chainId);
+        pending.push({ kind: 1, validator: { ...a.validator, owner: ctx.sender, slashed: false }, amount: a.validator.power });
+        ctx.view.put(key(a.chainId, 'pending'), encode(PendingCodec, pending));
+        ctx.emit('bondPending', { chainId: a.chainId, edPub: toHex(a.validator.edPub), amount: a.validator.power.toString() });
+      },
+
+      unbond(ctx, args) {
+        const a = decode(UnbondArgs, args);
+        requireChain(ctx.view, a.chainId);
+        const v = readValidatorSet(ctx.view, a.chainId).find((x) => bytesEqual(x.edPub, a.edPub)) ?? reg(`validator ${toHex(a.edPub)} is not in the set`);
+        if (!bytesEqual(v.owner, ctx.sender)) reg('only the account that bonded a validator may unbond it');
+        const pending = readPending(ctx.view, a.chainId);
+        pending.push({ kind: 2, validator: v, amount: 0n });
+        ctx.view.put(key(a.chainId, 'pending'), encode(PendingCodec, pending));
+        ctx.emit('unbondPending', { chainId: a.chainId, edPub: toHex(a.edPub) });
+      },
+
+      claim(ctx, args) {
+        const a = decode(ClaimArgs, args);
+        requireChain(ctx.view, a.chainId);
+        const u = readUnbonding(ctx.view, a.chainId, a.index) ?? reg(`no unbonding entry ${a.index}`);
+        if (u.claimed) reg(`unbonding entry ${a.index} was already claimed`);
+        if (ctx.block.height < u.releaseHeight) reg(`unbonding entry ${a.index} is released at height ${u.releaseHeight}`, { releaseHeight: u.releaseHeight });
+        transfer(ctx.view, sidechainBondPool(a.chainId), u.owner, u.amount);
+        ctx.view.put(key(a.chainId, 'unb', a.index), encode(UnbondingCodec, { ...u, claimed: true }));
+        ctx.emit('unbondClaimed', { chainId: a.chainId, index: a.index, amount: u.amount.toString() });
+      },
+
+      checkpoint(ctx, args) {
+        const a = decode(CheckpointArgs, args);
+        const rec = requireChain(ctx.view, a.chainId);
+        const cp = (msg: string, reason: string, meta: Record<string, unknown> = {}): never => {
+          throw new StrataError('SC_CHECKPOINT', msg, { reason, chainId: a.chainId, ...meta });
+        };
+        let header: ReturnType<typeof decodeHeader>;
+        try {
+          header = decodeHeader(a.header);
+        } catch (e) {
+          return cp(`checkpoint header does not decode: ${(e as Error).message}`, 'bad-header');
+        }
+        if (header.chainId !== a.chainId) cp(`checkpoint header is for chain ${header.chainId}, not ${a.chainId}`, 'wrong-chain');
+        const expected = rec.lastCheckpointHeight + rec.checkpointInterval;
+        if (header.height !== expected) cp(`checkpoint at height ${header.height}; the next one must be at height ${expected}`, 'wrong-height', { expected });
+        const hash = blockHash(header);
+        const cert = a.certificate;
+        if (cert.height !== header.height || !bytesEqual(cert.blockHash, hash)) cp('certificate is for another block than the checkpoint header', 'certificate-mismatch');
+        ctx.charge(CHECKPOINT_COMPUTE);
+        toValidatorSet(readValidatorSet(ctx.view, a.chainId)).verifyCertificate(a.chainId, cert);
+        const index = rec.checkpoints;
+        ctx.view.put(key(a.chainId, 'cp', index), encode(CheckpointRecordCodec, { height: header.height, blockHash: hash, stateRoot: header.stateRoot, round: cert.round, l1Height: ctx.block.height, epoch: rec.epoch }));
+        rec.checkpoints++;
+        rec.lastCheckpointHeight = header.height;
+        applyPending(ctx, rec);
+        ctx.view.put(key(a.chainId, 'record'), encode(RecordCodec, rec));
+        ctx.emit('checkpoint', { chainId: a.chainId, index, height: header.height, blockHash: toHex(hash), stateRoot: toHex(header.stateRoot) });
+      },
+
+      evidence(ctx, args) {
+        const a = decode(EvidenceArgs, args);
+        requireChain(ctx.view, a.chainId);
+        const { a: x, b: y } = a.evidence;
+        const ev = (msg: string, reason: string): never => {
+          throw new StrataError('SC_EVIDENCE', msg, { reason, chainId: a.chainId });
+        };
+        if (!votesConflict(x, y)) ev('the two votes do not conflict (same validator, height, round and type, different blocks)', 'not-conflicting');
+        const set = readValidatorSet(ctx.view, a.chainId);
+        const v = set[x.validator] ?? ev(`validator index ${x.validator} is not in the current set`, 'unknown-validator');
+        if (v.slashed) ev(`validator ${x.validator} was already slashed`, 'already-slashed');
+        ctx.charge(SIG_CHECK_COMPUTE);
+        if (!verifyVoteSignature(a.chainId, x, v.edPub) || !verifyVoteSignature(a.chainId, y, v.edPub)) ev('a vote signature does not verify against the validator\'s key', 'bad-signature');
+        const bond = v.power;
+        v.slashed = true;
+        v.power = 0n;
+        writeSet(ctx.view, a.chainId, set);
+        const reward = (bond * BigInt(REPORTER_REWARD_BPS)) / 10_000n;
+        const pool = sidechainBondPool(a.chainId);
+        if (reward > 0n) transfer(ctx.view, pool, ctx.sender, reward);
+        if (bond - reward > 0n) burn(ctx.view, pool, bond - reward);
+        ctx.emit('slashed', { chainId: a.chainId, validator: x.validator, edPub: toHex(v.edPub), bond: bond.toString(), reward: reward.toString(), height: x.height, round: x.round });
+      },
+
+      deposit(ctx, args) {
+        const a = decode(ScDepositArgs, args);
+        const rec = requireChain(ctx.view, a.chainId);
+        if (a.amount <= 0n) throw new StrataError('SC_BRIDGE', 'deposit amount must be positive');
+        transfer(ctx.view, ctx.sender, sidechainEscrow(a.chainId), a.amount);
+        const id = rec.deposits++;
+        ctx.view.put(key(a.chainId, 'dep', id), encode(DepositRecordCodec, { id, from: ctx.sender, to: a.to, amount: a.amount, l1Height: ctx.block.height }));
+        ctx.view.put(key(a.chainId, 'record'), encode(RecordCodec, rec));
+        ctx.emit('deposit', { chainId: a.chainId, id, from: toHex(ctx.sender), to: toHex(a.to), amount: a.amount.toString() });
+      },
+
+      withdraw(ctx, args) {
+        const a = decode(ScL1WithdrawArgs, args, 2 * 1024 * 1024);
+        requireChain(ctx.view, a.chainId);
+        const w = a.withdrawal;
+        const bad = (msg: string, reason: string): never => {
+          throw new StrataError('SC_BRIDGE', msg, { reason, chainId: a.chainId, id: w.id });
+        };
+        if (isWithdrawn(ctx.view, a.chainId, w.id)) bad(`withdrawal ${w.id} was already paid`, 'already-withdrawn');
+        const cp = readCheckpoint(ctx.view, a.chainId, a.checkpoint) ?? bad(`no checkpoint ${a.checkpoint}`, 'unknown-checkpoint');
+        ctx.charge(a.proof.reduce((n, p) => n + Math.ceil(p.length / 32), 0) * ctx.config.compute.perWord * 4);
+        let proven: Uint8Array | undefined;
+        try {
+          proven = verifyProof(cp.stateRoot, withdrawalKey(w.id), a.proof).value;
+        } catch (e) {
+          return bad(`withdrawal proof: ${(e as Error).message}`, 'bad-proof');
+        }
+        if (!proven || !bytesEqual(proven, encode(WithdrawalRecordCodec, w))) bad(`withdrawal ${w.id} is not in checkpoint ${a.checkpoint}'s state`, 'not-in-state');
+        ctx.view.put(key(a.chainId, 'wd', w.id), new Uint8Array([1]));
+        transfer(ctx.view, sidechainEscrow(a.chainId), w.l1Recipient, w.amount);
+        ctx.emit('withdrawn', { chainId: a.chainId, id: w.id, to: toHex(w.l1Recipient), amount: w.amount.toString(), checkpoint: a.checkpoint });
+      },
+    },
+  };
+  return [registry];
+}

@@ -1,0 +1,99 @@
+/**
+ * The checkpoint relayer: a driver loop that posts every N-th committed sidechain header with
+ * its commit certificate to the parent's registry (`sc_registry.checkpoint`), and posts any
+ * double-sign evidence the engine saw (`sc_registry.evidence`). Anyone may relay: the parent
+ * checks the aggregate signature, not who sent it.
+ */
+import type { Logger } from 'pino';
+import { encodeHeader } from '@strata/chain';
+import type { StrataNode } from '@strata/node';
+import { encode, toStrataError, type KeyPair } from '@strata/primitives';
+import type { BftEngine } from './engine.js';
+import type { L1Client } from './l1-client.js';
+import type { Evidence } from './messages.js';
+import type { SidechainMetrics } from './metrics.js';
+import { CHECKPOINT_COMPUTE, CheckpointArgs, EvidenceArgs, SC_REGISTRY_MODULE, SIG_CHECK_COMPUTE } from './registry.js';
+
+/** Options of the relayer. */
+export interface CheckpointRelayerOptions {
+  chainId: number;
+  /** Parent-chain key paying for the transactions. */
+  key: KeyPair;
+  /** Poll interval (default 500 ms). */
+  intervalMs?: number;
+}
+
+/** The checkpoint (and evidence) relayer. */
+export class CheckpointRelayer {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private readonly evidence: Evidence[] = [];
+  private readonly reported = new Set<string>();
+  /** Checkpoints posted by this relayer. */
+  posted = 0;
+
+  constructor(
+    readonly opts: CheckpointRelayerOptions,
+    private readonly node: StrataNode,
+    private readonly engine: BftEngine,
+    private readonly l1: L1Client,
+    private readonly log: Logger,
+    private readonly metrics: SidechainMetrics,
+  ) {}
+
+  /** Queues double-sign evidence for the parent. */
+  reportEvidence(ev: Evidence): void {
+    const k = `${ev.a.validator}`;
+    if (this.reported.has(k)) return;
+    this.reported.add(k);
+    this.evidence.push(ev);
+  }
+
+  start(): void {
+    this.running = true;
+    const tick = async () => {
+      try {
+        await this.step();
+      } catch (e) {
+        this.metrics.roleErrors.inc({ role: 'relayer' });
+        this.log.warn({ err: toStrataError(e).message }, 'relayer step failed');
+      }
+      if (this.running) this.timer = setTimeout(tick, this.opts.intervalMs ?? 500);
+    };
+    this.timer = setTimeout(tick, this.opts.intervalMs ?? 500);
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** One iteration: post pending evidence, then the next checkpoint if it is committed here. */
+  async step(): Promise<void> {
+    while (this.evidence.length) {
+      const ev = this.evidence[0] as Evidence;
+      try {
+        const r = await this.l1.sendAndWait(this.opts.key, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: this.opts.chainId, evidence: ev }), SIG_CHECK_COMPUTE + 20_000);
+        this.log.warn({ validator: ev.a.validator, l1Block: r.blockNumber }, 'double-sign evidence accepted on the parent: bond slashed');
+      } catch (e) {
+        this.log.info({ validator: ev.a.validator, err: toStrataError(e).message }, 'evidence not accepted');
+      }
+      this.evidence.shift();
+    }
+    const s = await this.l1.sidechain(this.opts.chainId);
+    if (!s) return;
+    this.metrics.checkpointHeight.set(s.lastCheckpointHeight);
+    const next = s.lastCheckpointHeight + s.checkpointInterval;
+    if (this.node.chain.head.meta.height < next) return;
+    const ref = this.node.chain.blockAt(next);
+    const cert = this.engine.certificate(next);
+    if (!ref || !cert) return;
+    const args = encode(CheckpointArgs, { chainId: this.opts.chainId, header: encodeHeader(ref.header), certificate: cert });
+    const r = await this.l1.sendAndWait(this.opts.key, SC_REGISTRY_MODULE, 'checkpoint', args, CHECKPOINT_COMPUTE + 20_000);
+    this.posted++;
+    this.metrics.checkpointsPosted.inc();
+    this.metrics.checkpointHeight.set(next);
+    this.log.info({ height: next, l1Block: r.blockNumber, index: s.checkpoints }, 'checkpoint accepted on the parent');
+  }
+}
+

@@ -1,0 +1,135 @@
+/**
+ * The ZK node's JSON-RPC: `chain_getHead` / `chain_getBlockByNumber` in the other chains' shape
+ * (a batch is this chain's block), plus `zk_` methods: params, signed transactions, accounts
+ * with Merkle proofs (soft or last-verified state), batches with their proof status,
+ * withdrawals, and the prover job protocol. Quantities are 0x hex.
+ */
+import { fromQuantity, StrataError, toHex, toQuantity } from '@strata/primitives';
+import { RpcError, RpcServer, type MethodSpec, type RpcServerOptions } from '@strata/rpc';
+import type { Logger } from 'pino';
+import type { OperatorBatch, ZkOperator, L2Tx } from './operator.js';
+import { OP_TRANSFER, OP_WITHDRAW } from './params.js';
+import { fieldToBytes, FIELD } from './poseidon.js';
+import { leafHash, type ZkState } from './stf.js';
+
+const hex32 = (x: bigint) => toHex(fieldToBytes(x));
+
+function qty(v: unknown, name: string, max: bigint): bigint {
+  let n: bigint;
+  try {
+    n = typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : fromQuantity(v as string);
+  } catch {
+    throw RpcError.invalidParams(`${name}: expected a 0x hex quantity`);
+  }
+  if (n < 0n || n >= max) throw RpcError.invalidParams(`${name}: out of range`);
+  return n;
+}
+
+/** Parses a transaction object from RPC params (typed errors, bounded sizes). */
+export function parseL2Tx(v: unknown): L2Tx {
+  if (!v || typeof v !== 'object') throw RpcError.invalidParams('transaction: expected an object');
+  const o = v as Record<string, unknown>;
+  const type = o.type === 'transfer' ? OP_TRANSFER : o.type === 'withdraw' ? OP_WITHDRAW : undefined;
+  if (type === undefined) throw RpcError.invalidParams('transaction.type: "transfer" or "withdraw"');
+  const sig = o.signature as Record<string, unknown> | undefined;
+  if (!sig || typeof sig !== 'object') throw RpcError.invalidParams('transaction.signature: expected {r8x, r8y, s}');
+  return {
+    type,
+    from: Number(qty(o.from, 'from', 1n << 32n)),
+    to: type === OP_TRANSFER ? Number(qty(o.to, 'to', 1n << 32n)) : 0,
+    amount: qty(o.amount, 'amount', 1n << 64n),
+    nonce: qty(o.nonce, 'nonce', 1n << 64n),
+    sig: { r8x: qty(sig.r8x, 'r8x', FIELD), r8y: qty(sig.r8y, 'r8y', FIELD), s: qty(sig.s, 's', FIELD) },
+  };
+}
+
+function batchJson(b: OperatorBatch): Record<string, unknown> {
+  return {
+    index: b.index,
+    status: b.status,
+    operations: b.built.ops.length,
+    bytes: b.data.length,
+    oldRoot: hex32(b.built.oldRoot),
+    newRoot: hex32(b.built.newRoot),
+    provedBy: b.provedBy ?? null,
+    l1Tx: b.txHash ? toHex(b.txHash) : null,
+    l1Height: b.l1Height ?? null,
+    withdrawals: b.withdrawals.map((w) => ({ from: w.from, amount: toQuantity(w.amount), to: toHex(fieldToBytes(w.addr).slice(12)) })),
+  };
+}
+
+function accountJson(st: ZkState, index: number): Record<string, unknown> {
+  const l = st.leaf(index);
+  return {
+    index,
+    exists: !!l,
+    ax: l ? hex32(l.ax) : null,
+    ay: l ? hex32(l.ay) : null,
+    balance: toQuantity(l?.balance ?? 0n),
+    nonce: toQuantity(l?.nonce ?? 0n),
+    l1Address: l ? toHex(fieldToBytes(l.addr).slice(12)) : null,
+    leaf: hex32(leafHash(l)),
+    root: hex32(st.root),
+    siblings: st.tree.proof(index).map(hex32),
+  };
+}
+
+/** The ZK node's RPC method table. */
+export function zkRpcMethods(op: ZkOperator): Record<string, MethodSpec> {
+  const p = op.params;
+  const index = (v: unknown) => Number(qty(v, 'index', BigInt(2 ** p.depth)));
+  const stateOf = (tag: unknown): ZkState => (tag === 'proven' || tag === 'verified' ? op.provenState() : op.soft);
+  const wrap = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof RpcError) throw e;
+      if (e instanceof StrataError) throw e;
+      throw e;
+    }
+  };
+  return {
+    chain_getHead: { maxParams: 1, description: 'The latest batch as a block (number = batch index).', handler: () => (op.batches.length ? batchJson(op.batches[op.batches.length - 1] as OperatorBatch) : null) },
+    chain_getBlockByNumber: { minParams: 1, maxParams: 2, handler: (q) => {
+      const b = op.batches[Number(qty(q[0], 'number', 1n << 32n))];
+      return b ? batchJson(b) : null;
+    } },
+    zk_info: { maxParams: 0, description: 'Rollup params and circuit hash.', handler: () => ({ ...p, unit: toQuantity(op.unit), circuitHash: op.opts.circuitHash, operator: toHex(op.opts.key.address) }) },
+    zk_sendTransaction: { minParams: 1, maxParams: 1, description: 'Submit a signed transfer or withdrawal; soft-confirmed at once.', handler: (q) => wrap(() => {
+      const r = op.submit(parseL2Tx(q[0]));
+      return { status: r.status, position: r.position, root: hex32(r.root) };
+    }) },
+    zk_getAccount: { minParams: 1, maxParams: 2, description: 'An account leaf with its Merkle proof; second param "soft" (default) or "proven".', handler: (q) => accountJson(stateOf(q[1]), index(q[0])) },
+    zk_findAccount: { minParams: 2, maxParams: 2, description: 'Index of the account with BabyJubjub key (ax, ay), or null.', handler: (q) => op.soft.findKey(qty(q[0], 'ax', FIELD), qty(q[1], 'ay', FIELD)) ?? null },
+    zk_getBatches: { maxParams: 0, handler: () => op.batches.map(batchJson) },
+    zk_getBatch: { minParams: 1, maxParams: 1, handler: (q) => {
+      const b = op.batches[Number(qty(q[0], 'index', 1n << 32n))];
+      return b ? batchJson(b) : null;
+    } },
+    zk_getWithdrawals: { maxParams: 0, handler: () => op.batches.flatMap((b) => b.withdrawals.map((w) => ({ batch: b.index, status: b.status === 'verified' ? 'paid on L1' : b.status, from: w.from, amount: toQuantity(w.amount), to: toHex(fieldToBytes(w.addr).slice(12)) }))) },
+    zk_status: { maxParams: 0, handler: () => ({
+      softRoot: hex32(op.soft.root),
+      provenRoot: hex32(op.provenState().root),
+      batches: op.batches.length,
+      verified: op.batches.filter((b) => b.status === 'verified').length,
+      frozen: op.isFrozen,
+      jobs: { pending: op.batches.filter((b) => b.status === 'pending').length, proving: op.batches.filter((b) => b.status === 'proving').length },
+    }) },
+    zk_proverGetJob: { minParams: 1, maxParams: 1, description: 'Lease the next proving job (null when none).', handler: (q) => op.takeJob(String(q[0]).slice(0, 64)) ?? null },
+    zk_proverHeartbeat: { minParams: 2, maxParams: 2, handler: (q) => op.heartbeat(Number(qty(q[0], 'id', 1n << 32n)), String(q[1]).slice(0, 64)) },
+    zk_proverSubmit: { minParams: 3, maxParams: 3, description: 'Submit a proof (snarkjs JSON) for a leased job.', handler: (q) => {
+      const proof = q[2] as { pi_a: string[]; pi_b: string[][]; pi_c: string[] };
+      if (!proof || !Array.isArray(proof.pi_a) || !Array.isArray(proof.pi_b) || !Array.isArray(proof.pi_c)) throw RpcError.invalidParams('proof: expected snarkjs proof JSON');
+      op.submitProof(Number(qty(q[0], 'id', 1n << 32n)), String(q[1]).slice(0, 64), proof);
+      return true;
+    } },
+  };
+}
+
+/** Serves the ZK node's RPC. */
+export async function startZkRpc(op: ZkOperator, opts: RpcServerOptions, deps: { logger?: Logger } = {}): Promise<RpcServer> {
+  const server = new RpcServer(opts, deps);
+  server.registerAll(zkRpcMethods(op));
+  await server.start();
+  return server;
+}

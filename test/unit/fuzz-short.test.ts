@@ -1,0 +1,37 @@
+/**
+ * A short run of the fuzzer inside `npm test` (the long one is `npm run fuzz`): every decoder
+ * and every L1 RPC method gets seeded mutated inputs, and each must be accepted (canonically) or
+ * rejected with a typed StrataError — no crash, no untyped handler error.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fuzzBytes, fuzzRpc } from '../fuzz/fuzz.js';
+import { type ByteTarget, byteTargets, type RpcHarness, rpcHarness } from '../fuzz/targets.js';
+
+const targets: ByteTarget[] = await byteTargets();
+let rpc: RpcHarness;
+beforeAll(async () => {
+  rpc = await rpcHarness();
+});
+afterAll(async () => {
+  await rpc?.close();
+});
+
+describe('fuzz (short run)', () => {
+  it.each(targets.map((t, i) => [t.name, i] as const))('%s: 2,000 mutated inputs, no crash', (_name, i) => {
+    const r = fuzzBytes(targets[i] as ByteTarget, 2000, 7 + i);
+    expect(r.crashes).toEqual([]);
+    expect(r.inputs).toBe(2000);
+    // The mutations reach both outcomes: some inputs decode, most are rejected.
+    expect(r.rejected).toBeGreaterThan(0);
+  });
+
+  it('every L1 RPC method: 150 mutated requests each, every answer JSON-RPC and every error typed', async () => {
+    const crashes: string[] = [];
+    for (const [i, t] of rpc.targets.entries()) {
+      const r = await fuzzRpc(rpc, t, 150, 99 + i);
+      for (const c of r.crashes) crashes.push(`${t.method}: ${c.error} <- ${c.input.slice(0, 200)}`);
+    }
+    expect(rpc.targets.length).toBeGreaterThanOrEqual(30);
+    expect(crashes).toEqual([]);
+  });
+});

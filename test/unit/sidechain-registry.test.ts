@@ -1,0 +1,249 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeHeader, type Block } from '@strata/chain';
+import { bytesEqual, encode, type KeyPair } from '@strata/primitives';
+import { getAccount, moduleAddress, TransferArgsCodec, type Receipt } from '@strata/runtime';
+import {
+  blsProofOfPossession,
+  BondArgs,
+  CheckpointArgs,
+  ClaimArgs,
+  edSign,
+  EvidenceArgs,
+  isWithdrawn,
+  MintArgs,
+  NIL,
+  newValidatorKeys,
+  PREVOTE,
+  readCheckpoint,
+  readSidechain,
+  readValidatorSet,
+  RegisterArgs,
+  SC_BRIDGE_MODULE,
+  SC_REGISTRY_MODULE,
+  ScDepositArgs,
+  ScL1WithdrawArgs,
+  ScWithdrawArgs,
+  sidechainBondPool,
+  sidechainEscrow,
+  UnbondArgs,
+  validatorArgOf,
+  voteDigest,
+  withdrawalKey,
+  readWithdrawal,
+  type Vote,
+} from '@strata/sidechain';
+import { l1Keys, SidechainWorld } from '../helpers/sidechain-world.js';
+
+const alice = l1Keys[0] as KeyPair;
+const bob = l1Keys[1] as KeyPair;
+let world: SidechainWorld | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+function failed(r: Receipt, code: string, text: string): void {
+  expect(r.status).toBe('failed');
+  expect(r.error?.code).toBe(code);
+  expect(r.error?.message).toContain(text);
+}
+
+function register(w: SidechainWorld, interval = 2, unbondingPeriod = 3): Receipt {
+  return w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: w.chainId, name: 'alpha', genesisHash: w.sc.chain.genesisHash, checkpointInterval: interval, unbondingPeriod, validators: w.validatorArgs() }), 400_000);
+}
+
+/** Mines sidechain blocks up to `height` (with optional txs in the first one). */
+function scMineTo(w: SidechainWorld, height: number, first: ReturnType<SidechainWorld['sc']['tx']>[] = []): Block {
+  let last: Block | undefined;
+  let txs = first;
+  while (w.sc.chain.head.meta.height < height) {
+    last = w.sc.mine(txs).block;
+    txs = [];
+  }
+  return last as Block;
+}
+
+function postCheckpoint(w: SidechainWorld, block: Block, signers = [0, 1, 2], tweak?: (c: ReturnType<SidechainWorld['certify']>) => void): Receipt {
+  const cert = w.certify(block, signers);
+  tweak?.(cert);
+  return w.l1.send(bob, SC_REGISTRY_MODULE, 'checkpoint', encode(CheckpointArgs, { chainId: w.chainId, header: encodeHeader(block.header), certificate: cert }), 100_000);
+}
+
+/** Every account that can hold coins in these tests, on both chains. */
+function accounts(w: SidechainWorld): Uint8Array[] {
+  return [...l1Keys.map((k) => k.address), ...w.validators.map((v) => v.producer.address), sidechainEscrow(w.chainId), sidechainBondPool(w.chainId), moduleAddress('none')];
+}
+
+function checkConservation(w: SidechainWorld, deposited: bigint, withdrawn: bigint): void {
+  const l1 = w.conserved(w.l1, accounts(w));
+  expect(l1.sum).toBe(l1.supply);
+  expect(w.escrow()).toBe(deposited - withdrawn);
+  const sc = w.conserved(w.sc, accounts(w));
+  expect(sc.sum).toBe(sc.supply);
+  const t = w.bridge();
+  // sidechain supply = genesis fee balances + minted − burned
+  expect(sc.supply).toBe(BigInt(w.validators.length) * 1_000_000_000_000n + t.minted - t.burned);
+  // nothing is minted that was not locked, nothing paid out that was not burned
+  expect(t.minted).toBeLessThanOrEqual(deposited);
+  expect(withdrawn).toBeLessThanOrEqual(t.burned);
+}
+
+describe('sc_registry on the L1', () => {
+  it('registers a sidechain once; its chain id must differ from the parent and siblings; stake is bonded', () => {
+    world = new SidechainWorld();
+    const w = world;
+    const before = getAccount(w.l1.chain.stateReader, alice.address).balance;
+    expect(register(w).status).toBe('ok');
+    expect(getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance).toBe(4000n);
+    expect(before - getAccount(w.l1.chain.stateReader, alice.address).balance).toBeGreaterThan(4000n);
+    failed(register(w), 'SC_REGISTRY', 'already registered');
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 1, name: 'beta', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', "parent chain's own");
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 77, name: 'alpha', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', 'name alpha is already registered');
+    // a rogue BLS key without a valid proof of possession is refused
+    const k = newValidatorKeys();
+    const rogue = { ...validatorArgOf(k, 10n), pop: blsProofOfPossession(newValidatorKeys().bls, k.ed.publicKey) };
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 78, name: 'gamma', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, validators: [rogue] }), 400_000), 'SC_REGISTRY', 'proof of possession');
+    expect(readSidechain(w.l1.chain.stateReader, 78)).toBeUndefined();
+  });
+
+  it('accepts a checkpoint signed by >2/3 of the stake; rejects too little stake, forged aggregates, wrong heights and chains with their reason', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 2);
+    const b2 = scMineTo(w, 2);
+    failed(postCheckpoint(w, b2, [0, 1]), 'SC_CHECKPOINT', '2000 of 4000 stake, not more than 2/3');
+    // forged: the bitmap claims 3 signers, the aggregate holds only 2 of their signatures
+    failed(postCheckpoint(w, b2, [0, 1, 2], (c) => { c.aggregate = w.certify(b2, [0, 1]).aggregate; }), 'SC_CHECKPOINT', 'aggregate signature does not verify');
+    // forged: signatures over another block id
+    const b1 = w.sc.chain.blockAt(1) as { header: Block['header'] };
+    failed(postCheckpoint(w, b2, [0, 1, 2], (c) => { c.aggregate = w.certify({ header: b1.header, txs: [] }, [0, 1, 2]).aggregate; }), 'SC_CHECKPOINT', 'aggregate signature does not verify');
+    // forged: keys outside the set sign
+    const outsiders = [newValidatorKeys(), newValidatorKeys(), newValidatorKeys()];
+    failed(postCheckpoint(w, b2, [0, 1, 2], (c) => { c.aggregate = w.certify(b2, [0, 1, 2], 0, outsiders).aggregate; }), 'SC_CHECKPOINT', 'aggregate signature does not verify');
+    // a bitmap naming validators that do not exist
+    failed(postCheckpoint(w, b2, [0, 1, 2], (c) => { c.signers = new Uint8Array([0b10000111]); }), 'SC_CHECKPOINT', 'outside the set');
+    // the certificate of another block
+    failed(postCheckpoint(w, b2, [0, 1, 2], (c) => { c.blockHash = new Uint8Array(32).fill(1); }), 'SC_CHECKPOINT', 'another block');
+    // a block that is not the next checkpoint height
+    failed(postCheckpoint(w, b1 as Block, [0, 1, 2]), 'SC_CHECKPOINT', 'must be at height 2');
+    expect(readSidechain(w.l1.chain.stateReader, w.chainId)?.checkpoints).toBe(0);
+    const ok = postCheckpoint(w, b2, [0, 2, 3]);
+    expect(ok.status).toBe('ok');
+    const cp = readCheckpoint(w.l1.chain.stateReader, w.chainId, 0);
+    expect(cp?.height).toBe(2);
+    expect(bytesEqual(cp?.stateRoot as Uint8Array, b2.header.stateRoot)).toBe(true);
+    // replaying the same checkpoint is refused (next one is at height 4)
+    failed(postCheckpoint(w, b2, [0, 1, 2]), 'SC_CHECKPOINT', 'must be at height 4');
+  });
+
+  it('deposit, sidechain transfer, withdrawal by Merkle proof against a checkpoint; a second withdrawal fails; conservation after every block', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 3);
+    let deposited = 0n;
+    let withdrawn = 0n;
+    checkConservation(w, deposited, withdrawn);
+    const user = l1Keys[2] as KeyPair;
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'deposit', encode(ScDepositArgs, { chainId: w.chainId, to: user.address, amount: 5_000_000n }), 10_000).status).toBe('ok');
+    deposited += 5_000_000n;
+    checkConservation(w, deposited, withdrawn);
+    // the producer mints the deposit on the sidechain (validators check it against the L1)
+    const v0 = w.validators[0]!.producer;
+    const mint = w.sc.tx(v0, SC_BRIDGE_MODULE, 'mint', encode(MintArgs, { depositId: 0, to: user.address, amount: 5_000_000n }), 10_000);
+    expect(w.sc.mine([mint]).receipts[0]?.status).toBe('ok');
+    checkConservation(w, deposited, withdrawn);
+    // replaying the mint, or minting by a non-producer, fails
+    const replay = w.sc.tx(v0, SC_BRIDGE_MODULE, 'mint', encode(MintArgs, { depositId: 0, to: user.address, amount: 5_000_000n }), 10_000);
+    expect(w.sc.mine([replay]).receipts[0]?.error?.message).toContain('out of order');
+    const stranger = w.sc.tx(user, SC_BRIDGE_MODULE, 'mint', encode(MintArgs, { depositId: 1, to: user.address, amount: 1n }), 10_000);
+    expect(w.sc.mine([stranger]).receipts[0]?.error?.message).toContain('only the block producer');
+    // transfer on the sidechain, then withdraw
+    const carol = l1Keys[3] as KeyPair;
+    const xfer = w.sc.tx(user, 'bank', 'transfer', encode(TransferArgsCodec, { to: carol.address, amount: 1_000_000n }), 5_000);
+    expect(w.sc.mine([xfer]).receipts[0]?.status).toBe('ok');
+    const wd = w.sc.tx(carol, SC_BRIDGE_MODULE, 'withdraw', encode(ScWithdrawArgs, { l1Recipient: user.address, amount: 700_000n }), 10_000);
+    expect(w.sc.mine([wd]).receipts[0]?.status).toBe('ok');
+    checkConservation(w, deposited, withdrawn);
+    const cpBlock = scMineTo(w, 6);
+    expect(postCheckpoint(w, w.sc.chain.blockAt(3) as unknown as Block).status).toBe('ok');
+    expect(postCheckpoint(w, cpBlock).status).toBe('ok');
+    const root = cpBlock.header.stateRoot;
+    const rec = readWithdrawal(w.sc.chain.stateReader, 0)!;
+    const { proof } = w.sc.chain.proof(withdrawalKey(0), root);
+    const args = (x = rec, p = proof, checkpoint = 1) => encode(ScL1WithdrawArgs, { chainId: w.chainId, checkpoint, withdrawal: x, proof: p });
+    // tampered amount, another recipient, a proof against an older checkpoint (before the burn)
+    failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'withdraw', args({ ...rec, amount: 7_000_000n }), 50_000), 'SC_BRIDGE', "not in checkpoint 1's state");
+    failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'withdraw', args({ ...rec, l1Recipient: bob.address }), 50_000), 'SC_BRIDGE', 'not in checkpoint');
+    failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'withdraw', args(rec, proof, 0), 50_000), 'SC_BRIDGE', '');
+    failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'withdraw', args(rec, proof.slice(0, -1)), 50_000), 'SC_BRIDGE', 'withdrawal proof');
+    const userBefore = getAccount(w.l1.chain.stateReader, user.address).balance;
+    const ok = w.l1.send(bob, SC_REGISTRY_MODULE, 'withdraw', args(), 50_000);
+    expect(ok.status).toBe('ok');
+    withdrawn += 700_000n;
+    expect(getAccount(w.l1.chain.stateReader, user.address).balance - userBefore).toBe(700_000n);
+    expect(isWithdrawn(w.l1.chain.stateReader, w.chainId, 0)).toBe(true);
+    checkConservation(w, deposited, withdrawn);
+    failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'withdraw', args(), 50_000), 'SC_BRIDGE', 'already paid');
+    checkConservation(w, deposited, withdrawn);
+  });
+
+  it('double-sign evidence slashes the bond once; non-conflicting or forged evidence is rejected', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w);
+    const k = w.validators[1]!;
+    const vote = (blockHash: Uint8Array, type = PREVOTE): Vote => ({ type, height: 7, round: 1, blockHash, validator: 1, signature: edSign(k.ed, voteDigest(w.chainId, type, 7, 1, blockHash)), bls: new Uint8Array(0) });
+    const a = vote(new Uint8Array(32).fill(9));
+    const b = vote(NIL);
+    const send = (ev: { a: Vote; b: Vote }) => w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: w.chainId, evidence: ev }), 100_000);
+    failed(send({ a, b: a }), 'SC_EVIDENCE', 'do not conflict');
+    failed(send({ a, b: { ...b, round: 2 } }), 'SC_EVIDENCE', 'do not conflict');
+    failed(send({ a, b: { ...b, signature: edSign(w.validators[2]!.ed, voteDigest(w.chainId, PREVOTE, 7, 1, NIL)) } }), 'SC_EVIDENCE', 'does not verify');
+    // signed for another chain id: not evidence here
+    failed(send({ a, b: { ...b, signature: edSign(k.ed, voteDigest(999, PREVOTE, 7, 1, NIL)) } }), 'SC_EVIDENCE', 'does not verify');
+    const bobBefore = getAccount(w.l1.chain.stateReader, bob.address).balance;
+    const supplyBefore = w.conserved(w.l1, accounts(w)).supply;
+    const r = send({ a, b });
+    expect(r.status).toBe('ok');
+    const set = readValidatorSet(w.l1.chain.stateReader, w.chainId);
+    expect(set[1]?.slashed).toBe(true);
+    expect(set[1]?.power).toBe(0n);
+    expect(getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance).toBe(3000n);
+    // reporter gets 10 % of the 1000 bond (minus the fee it paid), 900 is burned
+    expect(getAccount(w.l1.chain.stateReader, bob.address).balance - bobBefore + r.fee).toBe(100n);
+    expect(supplyBefore - w.conserved(w.l1, accounts(w)).supply).toBe(900n);
+    failed(send({ a, b }), 'SC_EVIDENCE', 'already slashed');
+    // the slashed validator's signature no longer counts toward a checkpoint: 0,1,2 is 2000 of 3000
+    const blk = scMineTo(w, 2);
+    failed(postCheckpoint(w, blk, [0, 1, 2]), 'SC_CHECKPOINT', 'not more than 2/3');
+    expect(postCheckpoint(w, blk, [0, 2, 3]).status).toBe('ok');
+  });
+
+  it('bond and unbond take effect at the next checkpoint; unbonded stake is claimable after the unbonding period', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 2, 3);
+    const newcomer = newValidatorKeys();
+    expect(w.l1.send(bob, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(newcomer, 2000n) }), 100_000).status).toBe('ok');
+    failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: w.validators[3]!.ed.publicKey }), 100_000), 'SC_REGISTRY', 'only the account that bonded');
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: w.validators[3]!.ed.publicKey }), 100_000).status).toBe('ok');
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).length).toBe(4); // not yet
+    const b2 = scMineTo(w, 2);
+    expect(postCheckpoint(w, b2, [0, 1, 2]).status).toBe('ok');
+    const set = readValidatorSet(w.l1.chain.stateReader, w.chainId);
+    expect(set.length).toBe(4);
+    expect(set.some((v) => bytesEqual(v.edPub, newcomer.ed.publicKey) && v.power === 2000n)).toBe(true);
+    expect(set.some((v) => bytesEqual(v.edPub, w.validators[3]!.ed.publicKey))).toBe(false);
+    expect(readSidechain(w.l1.chain.stateReader, w.chainId)?.epoch).toBe(1);
+    const claim = () => w.l1.send(alice, SC_REGISTRY_MODULE, 'claim', encode(ClaimArgs, { chainId: w.chainId, index: 0 }), 10_000);
+    failed(claim(), 'SC_REGISTRY', 'released at height');
+    w.l1.mine();
+    w.l1.mine();
+    const before = getAccount(w.l1.chain.stateReader, alice.address).balance;
+    const r = claim();
+    expect(r.status).toBe('ok');
+    expect(getAccount(w.l1.chain.stateReader, alice.address).balance - before + r.fee).toBe(1000n);
+    failed(claim(), 'SC_REGISTRY', 'already claimed');
+  });
+});
+
