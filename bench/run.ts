@@ -14,6 +14,7 @@ const suites: { name: string; file: string }[] = [
   { name: 'l3', file: './l3.ts' },
   { name: 'zk', file: './zk.ts' },
   { name: 'channels', file: './channels.ts' },
+  { name: 'explorer', file: './explorer.ts' },
 ];
 
 const only = process.argv.slice(2);

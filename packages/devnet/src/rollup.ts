@@ -47,8 +47,8 @@ export interface DevnetRollupOptions {
 /** Dev account roles: batcher = last account, proposer = second to last, challenger = third to last. */
 export function devnetRollupConfig(accounts: DevAccount[], opts: DevnetRollupOptions = {}, childModules: Module[] = []): RollupConfig {
   const batcher = accounts[accounts.length - 1] as DevAccount;
-  // The L2 runtime: token and AMM, the channel adjudicator, and the settlement modules of its
-  // children (the L3). An empty defender slot (a beaten defender) stays open 4 L1 blocks.
+  // The L2 runtime: token and AMM, the channel adjudicator, plus the settlement modules of its children (the L3).
+  // An empty defender slot (a beaten defender) stays open 4 L1 blocks for anyone to take over.
   return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, takeoverBlocks: 4, sequencingWindow: 10, l2Modules: [...appModules(), ...channelParentModules(), ...childModules] });
 }
 

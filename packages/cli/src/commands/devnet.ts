@@ -25,8 +25,8 @@ interface DevnetFlags {
   logLevel: string;
   quiet?: boolean;
   rollup: boolean;
-  l3: boolean;
   sidechain: boolean;
+  l3: boolean;
   l1Nodes: number;
   maliciousProposer?: boolean;
   challengeWindow?: number;
@@ -100,10 +100,10 @@ export function registerDevnetCommand(program: Command): void {
     .option('--config <file>', 'chain config overrides (JSON or TOML)')
     .option('--log-level <level>', 'log level of <data-dir>/devnet.log', 'info')
     .option('--no-rollup', 'run the L1 alone, without the layer-2 rollup')
-    .option('--no-l3', 'leave out the L3 app chain (token + AMM) that runs on the L2')
     .option('--no-sidechain', 'do not launch the 4-validator BFT sidechain')
     .option('--no-zk', 'leave the ZK-rollup out')
     .option('--zk-stall', 'the ZK-rollup operator stops proving (watch exodus happen)')
+    .option('--no-l3', 'leave out the L3 app chain (token + AMM) that runs on the L2')
     .option('--l1-nodes <n>', 'L1 mining nodes: above 1, real PoW miners over libp2p on loopback, the extra ones as separate processes (L1 only)', intOption('--l1-nodes'), 1)
     .option('--quiet', 'print only the banner, not a line per block')
     .option('--json', 'print the banner as JSON')
