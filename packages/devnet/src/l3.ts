@@ -92,7 +92,8 @@ export async function startDevnetL3(
   l2.rpc.registerAll(rollupParentRpcMethods(l2.sequencer, [cfg]));
   const stores = opts.dataDir ? [new L2Store({ path: join(opts.dataDir, 'sequencer') }), new L2Store({ path: join(opts.dataDir, 'verifier') })] : [];
   const metrics = new RollupMetrics();
-  const seqNode = new RollupNode({ rollup: cfg, sequencer: {} }, new ParentRollupClient(l2.sequencer, cfg), { logger: log.child({ role: 'sequencer' }), metrics, ...(stores[0] ? { store: stores[0] } : {}) });
+  // A block at least every 2 s, so the L3's heads (and the explorer) move on an idle devnet.
+  const seqNode = new RollupNode({ rollup: cfg, sequencer: { heartbeatMs: 2000 } }, new ParentRollupClient(l2.sequencer, cfg), { logger: log.child({ role: 'sequencer' }), metrics, ...(stores[0] ? { store: stores[0] } : {}) });
   // The L3 verifier reads the L2 as the L2's own verifier derived it from L1 data; it sends to the L2 sequencer.
   const verNode = new RollupNode({ rollup: cfg }, new ParentRollupClient(l2.verifier, cfg, l2.sequencer), { logger: log.child({ role: 'verifier' }), metrics: new RollupMetrics(), ...(stores[1] ? { store: stores[1] } : {}) });
   const sequencer = new SequencerService(seqNode, { blockTimeMs: opts.blockTimeMs ?? 500 }, log.child({ role: 'sequencer' }));

@@ -41,7 +41,7 @@ export interface DevnetZkOptions {
 }
 
 /** Rollup id of the devnet's ZK-rollup. */
-export const DEVNET_ZK_ROLLUP_ID = 902;
+export const DEVNET_ZK_ROLLUP_ID = 903; // 901 is the optimistic L2, 902 the L3: every devnet chain id differs
 /** Tree depth and batch size of the devnet circuit (see ARCHITECTURE.md for the setup time). */
 export const DEVNET_ZK_DEPTH = 20;
 export const DEVNET_ZK_BATCH = 2;
