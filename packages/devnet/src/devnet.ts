@@ -143,9 +143,24 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
       )
     : undefined;
   const l2 = rollupCfg ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port }, deps.logger) : undefined;
+  const channels = !multi && opts.channels !== false ? await startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
+  const sidechain =
+    opts.sidechain === false || multi
+      ? undefined
+      : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
   // Every layer, parents first (other layers append theirs here as they start).
-  const layers: DevnetLayer[] = [{ name: 'l1', kind: 'l1', parent: null, rpc: rpc.url, ws: rpc.wsUrl }];
-  if (l2) layers.push({ name: opts.topology?.layers.find((x) => x.kind === 'optimistic')?.name ?? 'l2', kind: 'optimistic', parent: 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
+  const nameOf = (kind: string, fallback: string) => opts.topology?.layers.find((x) => x.kind === kind)?.name ?? fallback;
+  const ws = (url: string) => url.replace(/^http/, 'ws');
+  const layers: DevnetLayer[] = [{ name: nameOf('l1', 'l1'), kind: 'l1', parent: null, rpc: rpc.url, ws: rpc.wsUrl }];
+  if (l2) layers.push({ name: nameOf('optimistic', 'l2'), kind: 'optimistic', parent: 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
+  if (channels) {
+    const first = channels.nodes[0] as (typeof channels.nodes)[number];
+    layers.push({ name: nameOf('channels', 'channels'), kind: 'channels', parent: 'l1', rpc: first.rpcUrl, ws: ws(first.rpcUrl), members: channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl })) });
+  }
+  if (sidechain) {
+    const v0 = sidechain.launch.validators[0];
+    if (v0) layers.push({ name: nameOf('sidechain', 'sidechain'), kind: 'sidechain', parent: 'l1', rpc: v0.rpc, ws: ws(v0.rpc), members: sidechain.launch.validators.map((v) => ({ name: `v${v.index}`, rpc: v.rpc })) });
+  }
   const events = new EventFeed();
   const watcher = new LayerWatcher(layers, events, { history: 0 });
   watcher.start();
@@ -153,11 +168,6 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     opts.explorer === false
       ? undefined
       : await startExplorer({ host, port: opts.explorer?.port ?? (port === 0 ? 0 : port + 100), layers, feed: events, watcher, accounts: accounts.map((a) => ({ index: a.index, address: a.address })) });
-  const channels = !multi && opts.channels !== false ? await startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
-  const sidechain =
-    opts.sidechain === false || multi
-      ? undefined
-      : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
   return {
     dataDir,
     freshDataDir: fresh,
