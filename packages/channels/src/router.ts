@@ -140,7 +140,10 @@ export class ChannelGraph {
         const to = dir === 0 ? ch.ann.nodeB : ch.ann.nodeA;
         const k = bytesKey(to);
         let l = into.get(k);
-        if (!l) into.set(k, (l = []));
+        if (!l) {
+          l = [];
+          into.set(k, l);
+        }
         l.push({ ch, from, dir });
       }
     }

@@ -4,16 +4,9 @@
  */
 import type { Command } from 'commander';
 import { devAccounts } from '@strata/devnet';
-import {
-  rollupModuleNames,
-  defaultRollupConfig,
-  DepositArgs,
-  FinalizeWithdrawalArgs,
-  makeL2Env,
-  ProveWithdrawalArgs,
-  RpcL1Client,
-  signL2Withdrawal,
-} from '@strata/optimistic';
+// The rollup package (it pulls in the state store and lmdb) loads only when an action runs, so
+// `strata bridge --help` stays light.
+import type * as Optimistic from '@strata/optimistic';
 import { DEV_MNEMONIC, encodeAddress, fromHex, fromQuantity, keyPairFromSecret, StrataError, toHex, encode, type KeyPair } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
 import { encodeTx, parseAddress } from '@strata/runtime';
@@ -82,7 +75,7 @@ function amountOf(v: string | undefined): bigint {
   return BigInt(v);
 }
 
-async function waitReceipt(l1: RpcL1Client, hash: Uint8Array) {
+async function waitReceipt(l1: InstanceType<typeof Optimistic.RpcL1Client>, hash: Uint8Array) {
   for (let i = 0; i < 100; i++) {
     const r = await l1.receipt(hash);
     if (r) return r;
@@ -109,23 +102,27 @@ function stageText(w: WdView): string {
 
 export function registerBridgeCommands(program: Command): void {
   const bridge = program.command('bridge').description('Move coins between the L1 and the optimistic rollup (devnet defaults)');
-  const rollup = defaultRollupConfig();
-  const BRIDGE_MODULE = rollupModuleNames(rollup.rollupId).bridge;
+  const ctx = async () => {
+    const O: typeof Optimistic = await import('@strata/optimistic');
+    const rollup = O.defaultRollupConfig();
+    return { O, rollup, BRIDGE_MODULE: O.rollupModuleNames(rollup.rollupId).bridge };
+  };
 
   common(bridge.command('deposit').description('Lock coins on L1; they are credited on L2 1:1'))
     .requiredOption('--amount <units>', 'base units to deposit')
     .option('--to <address>', 'L2 recipient, sl1… or 0x (default: the same address)')
     .action(async (f: BridgeFlags) => {
       try {
+        const { O, rollup, BRIDGE_MODULE } = await ctx();
         checkArgs((c) => {
           c.amount('--amount', f.amount);
           c.address('--to', f.to, { optional: true });
           c.signer('--from', f.from);
         });
         const key = signer(f.from);
-        const l1 = new RpcL1Client(endpoints(f).l1);
+        const l1 = new O.RpcL1Client(endpoints(f).l1);
         const to = f.to ? parseAddress(f.to, rollup.l2AddressPrefix) : key.address;
-        const h = await l1.send(key, BRIDGE_MODULE, 'deposit', encode(DepositArgs, { rollupId: rollup.rollupId, to, amount: amountOf(f.amount) }), 5_000);
+        const h = await l1.send(key, BRIDGE_MODULE, 'deposit', encode(O.DepositArgs, { rollupId: rollup.rollupId, to, amount: amountOf(f.amount) }), 5_000);
         const r = await waitReceipt(l1, h);
         if (r.status !== 'ok') throw new StrataError('L2_BRIDGE', `deposit failed on L1: ${r.error}`);
         const toText = encodeAddress(rollup.l2AddressPrefix, to);
@@ -140,6 +137,7 @@ export function registerBridgeCommands(program: Command): void {
     .option('--to <address>', 'L1 recipient, st1… or 0x (default: the same address)')
     .action(async (f: BridgeFlags) => {
       try {
+        const { O, rollup } = await ctx();
         checkArgs((c) => {
           c.amount('--amount', f.amount);
           c.address('--to', f.to, { optional: true });
@@ -151,7 +149,7 @@ export function registerBridgeCommands(program: Command): void {
         const prefix = await l1Prefix(ep.l1);
         const to = f.to ? parseAddress(f.to, prefix) : key.address;
         const acct = await l2.call<{ nextNonce: string }>('state_getAccount', [toHex(key.address)]);
-        const tx = signL2Withdrawal(makeL2Env(rollup), key.secretKey, Number(fromQuantity(acct.nextNonce)), to, amountOf(f.amount));
+        const tx = O.signL2Withdrawal(O.makeL2Env(rollup), key.secretKey, Number(fromQuantity(acct.nextNonce)), to, amountOf(f.amount));
         const hash = await l2.call<string>('tx_sendRaw', [toHex(encodeTx(tx))]);
         print(!!f.json, { l2Tx: hash, to: encodeAddress(prefix, to), amount: f.amount }, () => `withdrawal of ${f.amount} to ${encodeAddress(prefix, to)} submitted on L2 (tx ${hash}); track it with: strata bridge status`);
       } catch (e) {
@@ -178,6 +176,7 @@ export function registerBridgeCommands(program: Command): void {
   common(bridge.command('finalize [id]').description("Prove and finalize a withdrawal on L1 (default: all of the account's ready ones)"))
     .action(async (id: string | undefined, f: BridgeFlags) => {
       try {
+        const { O, rollup, BRIDGE_MODULE } = await ctx();
         checkArgs((c) => {
           c.integer('[id]', id);
           c.signer('--from', f.from);
@@ -185,7 +184,7 @@ export function registerBridgeCommands(program: Command): void {
         const key = signer(f.from);
         const ep = endpoints(f);
         const l2 = new RpcClient(ep.l2);
-        const l1 = new RpcL1Client(ep.l1);
+        const l1 = new O.RpcL1Client(ep.l1);
         const list = await l2.call<WdView[]>('rollup_listWithdrawals', [toHex(key.address)]);
         const targets = id === undefined ? list.filter((w) => w.stage === 'ready') : list.filter((w) => w.id === Number(id));
         if (targets.length === 0) {
@@ -207,7 +206,7 @@ export function registerBridgeCommands(program: Command): void {
           const full = await l2.call<{ id: number; from: string; to: string; amount: string; outputIndex: number; proof: string[] }>('rollup_getWithdrawal', [w.id]);
           const st = await l1.withdrawalState(w.id);
           if (st.proven?.outputIndex !== full.outputIndex) {
-            const args = encode(ProveWithdrawalArgs, {
+            const args = encode(O.ProveWithdrawalArgs, {
               rollupId: rollup.rollupId,
               outputIndex: full.outputIndex,
               withdrawal: { id: full.id, l2Sender: fromHex(full.from, 20), l1Recipient: fromHex(full.to, 20), amount: BigInt(full.amount) },
@@ -216,7 +215,7 @@ export function registerBridgeCommands(program: Command): void {
             const r = await waitReceipt(l1, await l1.send(key, BRIDGE_MODULE, 'proveWithdrawal', args, 40_000));
             if (r.status !== 'ok') throw new StrataError('L2_WITHDRAWAL', `proving withdrawal ${w.id} failed: ${r.error}`);
           }
-          const r = await waitReceipt(l1, await l1.send(key, BRIDGE_MODULE, 'finalizeWithdrawal', encode(FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: w.id }), 5_000));
+          const r = await waitReceipt(l1, await l1.send(key, BRIDGE_MODULE, 'finalizeWithdrawal', encode(O.FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: w.id }), 5_000));
           if (r.status !== 'ok') throw new StrataError('L2_WITHDRAWAL', `finalizing withdrawal ${w.id} failed: ${r.error}`);
           done.push({ id: w.id, amount: w.amount, l1Block: r.height });
         }
