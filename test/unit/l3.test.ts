@@ -134,10 +134,13 @@ describe('L3: an app chain on the optimistic L2', () => {
     for (let i = 0; i < x.l3cfg.challengeWindow; i++) await x.l2Block();
     const ok = await finalizeOnL2(x, 0);
     expect(ok?.status).toBe('ok');
-    // The amount, less the finalize transaction's L2 fee (compute plus the L2's L1 data fee).
-    const got = x.w.seqNode.chain.account(alice.address).balance - l2Before;
-    expect(got).toBeGreaterThan(5n * 10n ** 8n - 20_000n);
-    expect(got).toBeLessThan(5n * 10n ** 8n);
+    // Paid: the amount, minus the finalize transaction's execution fee and its L1 data fee.
+    const l2c = x.w.seqNode.chain;
+    const finResult = Array.from({ length: l2c.head.number + 1 }, (_, n) => l2c.get(n)!)
+      .flatMap((b) => b.results)
+      .find((r) => r.events.some((e) => e.type === 'withdrawalFinalized'))!;
+    expect(finResult.l1Fee).toBeGreaterThan(0n);
+    expect(l2c.account(alice.address).balance - l2Before).toBe(5n * 10n ** 8n - 5_000n - finResult.l1Fee!);
     expect((await finalizeOnL2(x, 0))?.status).toBe('failed'); // once
     x.checkL3();
 
