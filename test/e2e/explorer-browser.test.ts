@@ -27,7 +27,7 @@ interface HumanDevnet {
 /** `strata devnet` in its human form: parses the endpoints out of the banner. */
 function startHumanDevnet(args: string[]): Promise<HumanDevnet> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/strata.js', 'devnet', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, STRATA_HOME: mkdtempSync(join(tmpdir(), 'strata-home-')) } });
+    const child = spawn(process.execPath, ['bin/strata.js', 'devnet', '--port', '0', '--no-zk', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, STRATA_HOME: mkdtempSync(join(tmpdir(), 'strata-home-')) } });
     let out = '';
     let err = '';
     const timer = setTimeout(() => reject(new Error(`no banner: ${out} ${err}`)), 60_000);
@@ -162,7 +162,7 @@ describe('explorer in chromium', () => {
       const moves = await page.locator('[data-testid="game"]:not([data-status="open"]) [data-testid="move"]').allTextContents();
       expect(moves.some((m) => /opened/.test(m))).toBe(true);
       // Bisection moves or, for a range of one or two operations, straight to the one-step proof.
-      expect(moves.some((m) => /move \d+: (proposer|challenger)|re-executed op/.test(m))).toBe(true);
+      expect(moves.some((m) => /move \d+: (proposer|defender|challenger)|re-executed op/.test(m))).toBe(true);
       expect(moves.some((m) => /resolved: challenger won/.test(m))).toBe(true);
       expect(await page.locator('[data-testid="output-row"][data-status="discarded"]').count()).toBeGreaterThan(0);
     });

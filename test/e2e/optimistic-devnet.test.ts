@@ -153,7 +153,8 @@ describe('devnet rollup from the CLI', () => {
     expect(lines.some((l) => l.msg === 'dispute game opened' && l.gameId === gameId)).toBe(true);
     const moves = lines.filter((l) => l.msg === 'dispute move' && l.gameId === gameId);
     expect(moves.length).toBeGreaterThanOrEqual(1);
-    expect(moves.at(-1)).toMatchObject({ by: 'challenger', kind: 'one-step proof' });
+    // The one-step proof beat the proposer; then the empty defender slot ran out (a timeout claim).
+    expect(moves.some((m) => m.by === 'challenger' && m.kind === 'one-step proof')).toBe(true);
     expect(resolved).toMatchObject({ winner: 'challenger', loser: 'defender', outputDiscarded: true });
     // The bond figures in the log are what the L1 recorded (read back over the L1 RPC), and the
     // challenger's L1 balance shows them.
@@ -167,5 +168,5 @@ describe('devnet rollup from the CLI', () => {
     expect(toHex(rec.challenger)).toBe(resolved.winnerAddress);
     const games = await l2.call<{ id: number; status: string }[]>('rollup_getGames');
     expect(games.find((g) => g.id === gameId)?.status).toBe('challenger won');
-  }, 90_000);
+  }, 120_000);
 });

@@ -121,6 +121,8 @@ export class RollupWorld {
   readonly l1Addresses: Uint8Array[];
   readonly l2Addresses: Uint8Array[];
   genesisSupply: bigint;
+  /** Coins burned on the L2 by its own modules up to a node's safe head (a child rollup's bond burns). */
+  l2Burned?: (node: RollupNode) => bigint;
 
   constructor(opts: { rollup?: Partial<RollupConfig>; sequencer?: SequencerOptions; proposer?: Partial<ProposerOptions>; challenger?: Partial<ChallengerOptions> } = {}) {
     // keys[0] users, keys[1] batcher+proposer, keys[2] challenger, keys[3] L1 block producer.
@@ -204,7 +206,9 @@ export class RollupWorld {
       }
       const escrow = getAccount(r, escrowAddress(this.rollup.rollupId)).balance;
       const queued = this.queuedDeposits(node);
-      if (l2supply + inFlight + queued !== escrow) {
+      // Coins burned on the L2 itself (bond shares of a child rollup's games) stay locked in the escrow.
+      const burnedOnL2 = this.l2Burned?.(node) ?? 0n;
+      if (l2supply + inFlight + queued + burnedOnL2 !== escrow) {
         throw new Error(`L2 supply ${l2supply} + in-flight withdrawals ${inFlight} + deposits not yet on L2 ${queued} != escrow ${escrow} (node ${toHex(node === this.seqNode ? new Uint8Array([1]) : new Uint8Array([2]))})`);
       }
     }

@@ -140,7 +140,10 @@ export class ChannelGraph {
         const to = dir === 0 ? ch.ann.nodeB : ch.ann.nodeA;
         const k = bytesKey(to);
         let l = into.get(k);
-        if (!l) into.set(k, (l = []));
+        if (!l) {
+          l = [];
+          into.set(k, l);
+        }
         l.push({ ch, from, dir });
       }
     }
@@ -162,8 +165,6 @@ export class ChannelGraph {
       done.add(nk);
       if (nk === srcK) break;
       if (label.hops.length >= maxHops) continue;
-      const node = nk === tk ? target : (label.hops[0] as RouteHop | undefined) ? undefined : undefined;
-      void node;
       for (const e of into.get(nk) ?? []) {
         const fk = bytesKey(e.from);
         if (done.has(fk)) continue;

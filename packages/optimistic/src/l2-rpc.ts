@@ -170,10 +170,12 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
     mempool_status: { maxParams: 0, handler: () => ({ count: toQuantity(node.poolSize) }) },
     rollup_getHeads: {
       maxParams: 0,
-      description: 'The unsafe (sequenced), safe (batch on L1) and finalized (batch final on L1) L2 heads.',
+      description: "The unsafe (sequenced), safe (batch on the parent) and finalized (batch final on the parent) heads, and the parent's head and finalized height.",
       handler: () => {
         const h = node.heads();
-        return { unsafe: h.unsafe, safe: h.safe, finalized: h.finalized, l1: node.l1Status };
+        // `parent`: the chain this rollup settles on (the L1 for an L2, the L2 for an L3); its
+        // finalized head bounds this rollup's. `l1` is the same object, kept for older clients.
+        return { unsafe: h.unsafe, safe: h.safe, finalized: h.finalized, l1: node.l1Status, parent: node.l1Status };
       },
     },
     rollup_getOutputs: {

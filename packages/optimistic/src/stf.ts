@@ -135,7 +135,9 @@ export interface L2Env {
 
 /** Builds the L2 execution environment of a rollup (its modules: bank + L2 bridge + the config's extra modules). */
 export function makeL2Env(rollup: RollupConfig): L2Env {
-  return { rollup, config: l2ChainConfig(rollup), registry: new ModuleRegistry([...l2Modules(), ...(rollup.l2Modules ?? [])]) };
+  // The L2 may settle children of its own (an L3's op_bridge/op_inbox/op_disputes): never one with the L2's own chain id.
+  const registry = new ModuleRegistry([...l2Modules(), ...(rollup.l2Modules ?? [])]).checkChildrenOf(rollup.l2ChainId);
+  return { rollup, config: l2ChainConfig(rollup), registry };
 }
 
 /** The L2 runtime's modules. */
