@@ -159,10 +159,11 @@ export function writeLaunch(l: LaunchedSidechain): void {
 }
 
 /** Waits until `url` serves a committed block at `height` or more; returns the time it took. */
-export async function waitForHeight(url: string, height: number, timeoutMs: number): Promise<number> {
+export async function waitForHeight(url: string, height: number, timeoutMs: number, alive?: () => boolean): Promise<number> {
   const rpc = new RpcClient(url, { timeoutMs: 2000 });
   const t0 = Date.now();
   for (;;) {
+    if (alive && !alive()) throw new StrataError('NETWORK', 'a validator process exited during the launch; see its validator.log (a port in use?)');
     try {
       const h = await rpc.call<{ number: string }>('chain_getHead', ['latest']);
       if (Number(fromQuantity(h.number)) >= height) return Date.now() - t0;
@@ -227,10 +228,15 @@ export async function launchSidechain(opts: LaunchOptions, log?: Logger): Promis
 
   say(`starting ${n} validator processes`);
   const launch: LaunchedSidechain = { name, chainId, parentChainId, l1Url: opts.l1Url, dir, genesisHash: toHex(genesisHash), validators, relayer: toHex(relayer.address), launchedAt: t0, firstBlockMs: 0 };
-  for (let i = 0; i < n; i++) await spawnValidator(launch, i, { host, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}), });
+  for (let i = 0; i < n; i++) await spawnValidator(launch, i, { host, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}), ...(opts.parentPid ? { parentPid: opts.parentPid } : {}) });
   writeLaunch(launch);
   say('waiting for the first committed block');
-  await waitForHeight((validators[0] as LaunchedValidator).rpc, 1, 60_000);
+  try {
+    await waitForHeight((validators[0] as LaunchedValidator).rpc, 1, 180_000, () => validators.every((v) => isAlive(v.pid)));
+  } catch (e) {
+    await stopSidechain(launch, 2000);
+    throw e;
+  }
   launch.firstBlockMs = Date.now() - t0;
   writeLaunch(launch);
   say(`first block committed ${launch.firstBlockMs} ms after the launch started`);
@@ -241,7 +247,12 @@ export async function launchSidechain(opts: LaunchOptions, log?: Logger): Promis
 export async function resumeSidechain(l: LaunchedSidechain, opts: { host?: string; logLevel?: string; parentPid?: number } = {}): Promise<LaunchedSidechain> {
   for (const v of l.validators) if (!v.pid || !isAlive(v.pid)) await spawnValidator(l, v.index, opts);
   writeLaunch(l);
-  await waitForHeight((l.validators[0] as LaunchedValidator).rpc, 1, 60_000);
+  try {
+    await waitForHeight((l.validators[0] as LaunchedValidator).rpc, 1, 180_000, () => l.validators.every((v) => isAlive(v.pid)));
+  } catch (e) {
+    await stopSidechain(l, 2000);
+    throw e;
+  }
   return l;
 }
 

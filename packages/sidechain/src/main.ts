@@ -47,7 +47,9 @@ let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  await svc.stop();
+  // Never linger: a stop that hangs (a stuck socket) still ends the process.
+  setTimeout(() => process.exit(0), 8000).unref();
+  await svc.stop().catch(() => undefined);
   process.exit(0);
 };
 process.on('SIGINT', () => void stop());
@@ -67,7 +69,12 @@ if (parentPid > 0) {
 // (before the vote is sent), to check that a restart never signs a conflicting one.
 const crashStep = arg('crash-after-sign');
 const crashAfterHeight = Number(arg('crash-after-height') ?? 0);
-await svc.start();
+try {
+  await svc.start();
+} catch (e) {
+  logger.error({ err: (e as Error).message }, 'validator failed to start');
+  process.exit(1);
+}
 if (crashStep && svc.privval) {
   const step = crashStep === 'prevote' ? 2 : 3;
   svc.privval.afterPersist = (st) => {
