@@ -162,7 +162,7 @@ describe('explorer in chromium', () => {
       const moves = await page.locator('[data-testid="game"]:not([data-status="open"]) [data-testid="move"]').allTextContents();
       expect(moves.some((m) => /opened/.test(m))).toBe(true);
       // Bisection moves or, for a range of one or two operations, straight to the one-step proof.
-      expect(moves.some((m) => /move \d+: (proposer|challenger)|re-executed op/.test(m))).toBe(true);
+      expect(moves.some((m) => /move \d+: (proposer|defender|challenger)|re-executed op/.test(m))).toBe(true);
       expect(moves.some((m) => /resolved: challenger won/.test(m))).toBe(true);
       expect(await page.locator('[data-testid="output-row"][data-status="discarded"]').count()).toBeGreaterThan(0);
     });

@@ -15,13 +15,15 @@ import { COIN, devAccounts, type DevAccount } from './accounts.js';
 import { devnetMainNetwork, multiNodeChainOverrides, startPeerNodes, type PeerNodeProcess } from './multinode.js';
 import { bankModule } from '@strata/runtime';
 import { appModules } from '@strata/apps';
+import { parentModules } from '@strata/optimistic';
+import { devnetL3Config, startDevnetL3, type DevnetL3, type DevnetL3Options } from './l3.js';
 import { devnetRollupConfig, devnetRollupModules, startDevnetRollup, type DevnetRollup, type DevnetRollupOptions } from './rollup.js';
-import { devnetZkModules, startDevnetZk, type DevnetZk, type DevnetZkOptions } from './zk.js';
 import { EventFeed, type ExplorerLayer, LayerWatcher, startExplorer } from '@strata/explorer';
 import { applyTopology, type Topology } from './topology.js';
 import { channelChainRpcMethods, channelParentModules } from '@strata/channels';
 import { startDevnetChannels, type DevnetChannels } from './channels.js';
 import { devnetSidechainModules, startDevnetSidechain, type DevnetSidechain, type DevnetSidechainOptions } from './sidechain.js';
+import { devnetZkModules, startDevnetZk, type DevnetZk, type DevnetZkOptions } from './zk.js';
 
 /** Devnet settings. */
 export interface DevnetOptions {
@@ -47,6 +49,8 @@ export interface DevnetOptions {
   logLevel?: string;
   /** The optimistic rollup on top (default: on); `false` runs the L1 alone. */
   rollup?: DevnetRollupOptions | false;
+  /** The L3 app chain on the rollup (default: on with the rollup); `false` leaves it out (`--no-l3`). */
+  l3?: DevnetL3Options | false;
   /** The ZK-rollup on top (default: on); `false` leaves it out. */
   zk?: DevnetZkOptions | false;
   /** Which layers run (default: every layer built); overrides `l1Nodes`, `blockTimeSeconds` and `rollup`. */
@@ -76,6 +80,8 @@ export interface Devnet {
   l1Peers?: PeerNodeProcess[];
   /** The optimistic rollup, unless disabled. */
   l2?: DevnetRollup;
+  /** The L3 on the L2, unless disabled. */
+  l3?: DevnetL3;
   /** The ZK-rollup, unless disabled. */
   zk?: DevnetZk;
   /** Every layer running, parents first. */
@@ -123,7 +129,8 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 8545;
   // The extra L1 processes run the bank module only, so a multi-node L1 runs without the rollup.
-  const rollupCfg = opts.rollup === false || multi ? undefined : devnetRollupConfig(accounts, opts.rollup ?? {});
+  const l3Cfg = opts.rollup === false || multi || opts.l3 === false ? undefined : devnetL3Config(accounts, opts.l3 ?? {});
+  const rollupCfg = opts.rollup === false || multi ? undefined : devnetRollupConfig(accounts, opts.rollup ?? {}, l3Cfg ? parentModules(l3Cfg) : []);
   const zkOn = opts.zk !== false && !multi;
   const node = await StrataNode.create(
     {
@@ -148,11 +155,16 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
         deps,
       )
     : undefined;
-  const l2 = rollupCfg ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port }, deps.logger) : undefined;
-  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port }, deps.logger) : undefined;
+  // With an L3 on top, the L2 seals a block at least every second: the L3's clocks count L2 blocks.
+  const l2 = rollupCfg
+    ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port, dataDir: join(dataDir, 'l2'), ...(l3Cfg ? { heartbeatMs: 1000 } : {}) }, deps.logger)
+    : undefined;
+  const l3 = l2 && l3Cfg ? await startDevnetL3(node, l2, l3Cfg, accounts, { ...(opts.l3 || {}), host, l1Port: port, dataDir: join(dataDir, 'l3') }, deps.logger) : undefined;
   // Every layer, parents first (other layers append theirs here as they start).
   const layers: DevnetLayer[] = [{ name: 'l1', kind: 'l1', parent: null, rpc: rpc.url, ws: rpc.wsUrl }];
-  if (l2) layers.push({ name: opts.topology?.layers.find((x) => x.kind === 'optimistic')?.name ?? 'l2', kind: 'optimistic', parent: 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
+  const l2Name = opts.topology?.layers.find((x) => x.kind === 'optimistic')?.name ?? 'l2';
+  if (l2) layers.push({ name: l2Name, kind: 'optimistic', parent: 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
+  if (l3) layers.push({ name: 'l3', kind: 'optimistic', parent: l2Name, rpc: l3.rpcUrl, ws: l3.wsUrl });
   const events = new EventFeed();
   const watcher = new LayerWatcher(layers, events, { history: 0 });
   watcher.start();
@@ -165,6 +177,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     opts.sidechain === false || multi
       ? undefined
       : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
+  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port }, deps.logger) : undefined;
   return {
     dataDir,
     freshDataDir: fresh,
@@ -174,9 +187,10 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     mnemonic,
     l1: { node, rpc, rpcUrl: rpc.url, wsUrl: rpc.wsUrl, metricsUrl },
     ...(l2 ? { l2 } : {}),
-    ...(zk ? { zk } : {}),
     ...(channels ? { channels } : {}),
     ...(sidechain ? { sidechain } : {}),
+    ...(zk ? { zk } : {}),
+    ...(l3 ? { l3 } : {}),
     ...(peers ? { l1Peers: peers.nodes } : {}),
     layers,
     events,
@@ -187,6 +201,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
       await channels?.stop();
       await sidechain?.stop();
       await peers?.stop();
+      await l3?.stop();
       await zk?.stop();
       await l2?.stop();
       await rpc.stop();

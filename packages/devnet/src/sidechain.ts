@@ -19,7 +19,7 @@ export interface DevnetSidechainOptions {
   validators?: number;
   /** Name (default `axon`). */
   name?: string;
-  /** First validator RPC port (default L1 port + 20; 0 picks free ports). */
+  /** First validator RPC port (default L1 port + 30; 0 picks free ports). */
   port?: number;
 }
 
@@ -61,7 +61,7 @@ export async function startDevnetSidechain(
       baseDir,
       parentPid: process.pid,
       host: opts.host,
-      rpcBasePort: opts.port ?? (opts.l1Port === 0 ? 0 : opts.l1Port + 20),
+      rpcBasePort: opts.port ?? (opts.l1Port === 0 ? 0 : opts.l1Port + 30),
       ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
     },
     log,

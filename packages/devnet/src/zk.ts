@@ -30,7 +30,7 @@ import type { DevAccount } from './accounts.js';
 export interface DevnetZkOptions {
   /** The operator stops proving (watch exodus happen). */
   stall?: boolean;
-  /** ZK RPC port (default L1 port + 2; 0 picks a free port). */
+  /** ZK RPC port (default L1 port + 3; 0 picks a free port). */
   port?: number;
   /** Local prover processes (default 1). */
   provers?: number;
@@ -41,7 +41,7 @@ export interface DevnetZkOptions {
 }
 
 /** Rollup id of the devnet's ZK-rollup. */
-export const DEVNET_ZK_ROLLUP_ID = 902;
+export const DEVNET_ZK_ROLLUP_ID = 903; // 901 is the optimistic L2, 902 the L3: every devnet chain id differs
 /** Tree depth and batch size of the devnet circuit (see ARCHITECTURE.md for the setup time). */
 export const DEVNET_ZK_DEPTH = 20;
 export const DEVNET_ZK_BATCH = 2;
@@ -99,7 +99,7 @@ export async function startDevnetZk(
   } catch (e) {
     log.warn({ error: toStrataError(e).message }, 'zk operator not started (a resumed rollup with history is not rebuilt yet); users can still exit on L1 once it freezes');
   }
-  const rpc = operator ? await startZkRpc(operator, { host: opts.host, port: opts.port ?? (opts.l1Port === 0 ? 0 : opts.l1Port + 2) }, { logger: log }) : undefined;
+  const rpc = operator ? await startZkRpc(operator, { host: opts.host, port: opts.port ?? (opts.l1Port === 0 ? 0 : opts.l1Port + 3) }, { logger: log }) : undefined;
   const provers: ChildProcess[] = [];
   if (operator && rpc) {
     operator.start();

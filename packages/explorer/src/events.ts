@@ -46,7 +46,8 @@ export const MODULE_EVENT_TEXT: Record<string, EventText> = {
   'op_disputes.gameMove': (d, c) => ({
     kind: 'game.move',
     layer: c.child,
-    text: `dispute game ${d.gameId} move ${d.move}: ${d.by} ${d.by === 'proposer' ? `posts the root at op ${d.mid}` : `${d.agree ? 'agrees' : 'disagrees'} → ops ${d.lo}–${d.hi}`}`,
+    // The root's side (proposer, or a bonded defender) posts a midpoint root; the challenger agrees or not.
+    text: `dispute game ${d.gameId} move ${d.move}: ${d.by} ${d.by === 'challenger' ? `${d.agree ? 'agrees' : 'disagrees'} → ops ${d.lo}–${d.hi}` : `posts the root at op ${d.mid}`}`,
   }),
   'op_disputes.gameStep': (d, c) => ({ kind: 'game.step', layer: c.child, text: `dispute game ${d.gameId}: ${c.chain} re-executed op ${d.op} (one-step proof)` }),
   'op_disputes.gameResolved': (d, c) => ({

@@ -72,6 +72,8 @@ export class LayerWatcher {
   private readonly clients = new Map<string, RpcClient>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
+  /** Layers that answered or failed at least once (their first state is no news). */
+  private readonly contacted = new Set<string>();
   private readonly intervalMs: number;
   private readonly history: number;
 
@@ -127,9 +129,10 @@ export class LayerWatcher {
   private mark(l: ExplorerLayer, up: boolean, error: string | null): void {
     const s = this.statuses.get(l.name) as LayerStatus;
     const changed = s.up !== up;
-    const first = s.head === null && s.error === null;
+    const first = !this.contacted.has(l.name);
+    this.contacted.add(l.name);
     s.error = error;
-    if (!changed) return;
+    if (!changed && !first) return;
     s.up = up;
     s.since = Date.now();
     if (first && up) return;

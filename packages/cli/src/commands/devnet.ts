@@ -25,7 +25,9 @@ interface DevnetFlags {
   logLevel: string;
   quiet?: boolean;
   rollup: boolean;
+  channels: boolean;
   sidechain: boolean;
+  l3: boolean;
   zk: boolean;
   zkStall?: boolean;
   l1Nodes: number;
@@ -34,6 +36,24 @@ interface DevnetFlags {
   topology?: string;
   explorer: boolean;
   explorerPort?: number;
+  zk: boolean;
+  zkStall?: boolean;
+}
+
+/** A progress bar on stderr for the first start's ZK key setup (silent when stderr is not a terminal). */
+function zkSetupProgress(json: boolean): (stage: string, f: number) => void {
+  let bar: InstanceType<typeof SingleBar> | undefined;
+  return (stage, f) => {
+    if (stage === 'cached') return;
+    if (!process.stderr.isTTY || json) {
+      if (f === 1 || stage !== 'dev keys (INSECURE known secret)') process.stderr.write(`zk setup: ${stage} ${Math.round(f * 100)}%\n`);
+      return;
+    }
+    bar ??= new SingleBar({ format: '  zk setup  [{bar}] {percentage}%  {stage}', stream: process.stderr }, Presets.shades_classic);
+    if (!bar.isActive) bar.start(100, 0, { stage });
+    bar.update(Math.round(f * 100), { stage });
+    if (f >= 1) bar.stop();
+  };
 }
 
 /** The topology to start: the file's, or the embedded default, with the flags applied on top. */
@@ -68,24 +88,6 @@ function endpointsFile(): string {
   return join(process.env.STRATA_HOME ?? join(homedir(), '.strata'), 'devnet.json');
 }
 
-/** A progress bar on stderr for the first start's ZK key setup (plain lines when stderr is not a terminal). */
-function zkSetupProgress(json: boolean): (stage: string, f: number) => void {
-  let bar: InstanceType<typeof SingleBar> | undefined;
-  let last = '';
-  return (stage, f) => {
-    if (stage === 'cached') return;
-    if (!process.stderr.isTTY || json) {
-      if (stage !== last) process.stderr.write(`zk setup: ${stage} ${Math.round(f * 100)}%\n`);
-      last = stage;
-      return;
-    }
-    bar ??= new SingleBar({ format: '  zk setup  [{bar}] {percentage}%  {stage}', stream: process.stderr }, Presets.shades_classic);
-    if (!bar.isActive) bar.start(100, 0, { stage });
-    bar.update(Math.round(f * 100), { stage });
-    if (f >= 1) bar.stop();
-  };
-}
-
 export function registerDevnetCommand(program: Command): void {
   program
     .command('devnet')
@@ -101,9 +103,11 @@ export function registerDevnetCommand(program: Command): void {
     .option('--config <file>', 'chain config overrides (JSON or TOML)')
     .option('--log-level <level>', 'log level of <data-dir>/devnet.log', 'info')
     .option('--no-rollup', 'run the L1 alone, without the layer-2 rollup')
+    .option('--no-channels', 'without the payment-channel nodes (Alice, Bob, Carol)')
     .option('--no-sidechain', 'do not launch the 4-validator BFT sidechain')
     .option('--no-zk', 'leave the ZK-rollup out')
     .option('--zk-stall', 'the ZK-rollup operator stops proving (watch exodus happen)')
+    .option('--no-l3', 'leave out the L3 app chain (token + AMM) that runs on the L2')
     .option('--l1-nodes <n>', 'L1 mining nodes: above 1, real PoW miners over libp2p on loopback, the extra ones as separate processes (L1 only)', intOption('--l1-nodes'), 1)
     .option('--quiet', 'print only the banner, not a line per block')
     .option('--json', 'print the banner as JSON')
@@ -134,9 +138,11 @@ export function registerDevnetCommand(program: Command): void {
             ...(chainOverrides ? { chain: chainOverrides } : {}),
             logLevel: flags.logLevel,
             topology,
+            ...(flags.l3 === false ? { l3: false as const } : {}),
             explorer: flags.explorer ? { ...(flags.explorerPort !== undefined ? { port: flags.explorerPort } : {}) } : false,
             ...(flags.sidechain === false ? { sidechain: false as const } : {}),
             zk: flags.zk ? { ...(flags.zkStall ? { stall: true } : {}), onSetupProgress: zkSetupProgress(!!flags.json) } : false,
+            ...(flags.channels === false ? { channels: false } : {}),
           },
           { logger },
         );
@@ -184,9 +190,9 @@ export function registerDevnetCommand(program: Command): void {
             ...(devnet.sidechain
               ? { sidechain: { kind: 'bft sidechain', name: devnet.sidechain.launch.name, chainId: devnet.sidechain.launch.chainId, validators: devnet.sidechain.launch.validators.map((v) => ({ index: v.index, rpc: v.rpc, pid: v.pid })), firstBlockMs: devnet.sidechain.launch.firstBlockMs, dir: devnet.sidechain.launch.dir } }
               : {}),
+            ...(devnet.zk ? { zk: { kind: 'zk-rollup (Groth16)', rollupId: devnet.zk.params.rollupId, rpc: devnet.zk.rpcUrl, depth: devnet.zk.params.depth, batchSize: devnet.zk.params.batchSize, circuit: devnet.zk.artifacts.hash, devKeys: devnet.zk.artifacts.dev, stall: !!flags.zkStall } } : {}),
           },
           explorer: devnet.explorer?.url ?? null,
-          ...(devnet.zk ? { zk: { kind: 'zk-rollup (Groth16)', rollupId: devnet.zk.params.rollupId, rpc: devnet.zk.rpcUrl, depth: devnet.zk.params.depth, batchSize: devnet.zk.params.batchSize, circuit: devnet.zk.artifacts.hash, devKeys: devnet.zk.artifacts.dev, stall: !!flags.zkStall } } : {}),
           dataDir: devnet.dataDir,
           logFile,
           resumed: devnet.resumedFromHeight > 0,

@@ -51,7 +51,7 @@ function userOptions(cmd: Command): Command {
   return cmd
     .option('--from <account>', 'dev account index or 0x secret key (its L2 key is derived from it)', '0')
     .option('--l1-rpc <url>', 'L1 JSON-RPC endpoint', process.env.STRATA_RPC ?? 'http://127.0.0.1:8545')
-    .option('--zk-rpc <url>', 'ZK-rollup JSON-RPC endpoint', process.env.STRATA_ZK_RPC ?? 'http://127.0.0.1:8547')
+    .option('--zk-rpc <url>', 'ZK-rollup JSON-RPC endpoint', process.env.STRATA_ZK_RPC ?? 'http://127.0.0.1:8548')
     .option('--json', 'print machine-readable JSON');
 }
 
