@@ -36,8 +36,6 @@ interface DevnetFlags {
   topology?: string;
   explorer: boolean;
   explorerPort?: number;
-  zk: boolean;
-  zkStall?: boolean;
 }
 
 /** A progress bar on stderr for the first start's ZK key setup (silent when stderr is not a terminal). */
