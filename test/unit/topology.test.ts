@@ -14,7 +14,7 @@ const err = (data: unknown): string => {
 
 describe('topology', () => {
   it('the default has every layer built, parents first', () => {
-    expect(parseTopology({ layers: DEFAULT_TOPOLOGY.layers.map(({ settings, ...l }) => ({ ...l, ...settings })) }).layers.map((l) => `${l.name}:${l.kind}:${l.parent ?? '-'}`)).toEqual(['l1:l1:-', 'l2:optimistic:l1']);
+    expect(parseTopology({ layers: DEFAULT_TOPOLOGY.layers.map(({ settings, ...l }) => ({ ...l, ...settings })) }).layers.map((l) => `${l.name}:${l.kind}:${l.parent ?? '-'}`)).toEqual(['l1:l1:-', 'l2:optimistic:l1', 'channels:channels:l1', 'sidechain:sidechain:l1']);
   });
 
   it('reads TOML and JSON, orders parents first, keeps settings', async () => {

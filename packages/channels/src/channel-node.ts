@@ -1032,8 +1032,11 @@ export class ChannelNode {
     }
     if (add.amount < p.amount) return fail(FAIL.FINAL_INCORRECT_HTLC_AMOUNT);
     if (add.expiry < p.expiry || add.expiry < this.heightCache + this.opts.expiryMargin + 1) return fail(FAIL.FINAL_INCORRECT_CLTV_EXPIRY);
-    const set = this.mpp.get(hashHex) ?? { parts: [], total: p.total, since: Date.now() };
-    this.mpp.set(hashHex, set);
+    let set = this.mpp.get(hashHex);
+    if (!set) {
+      set = { parts: [], total: p.total, since: Date.now() };
+      this.mpp.set(hashHex, set);
+    }
     set.parts.push({ ch: ch.id, id: add.id, amount: add.amount });
     const sum = set.parts.reduce((a, x) => a + x.amount, 0n);
     if (sum < set.total) return;

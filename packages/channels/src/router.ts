@@ -139,8 +139,11 @@ export class ChannelGraph {
         const from = dir === 0 ? ch.ann.nodeA : ch.ann.nodeB;
         const to = dir === 0 ? ch.ann.nodeB : ch.ann.nodeA;
         const k = bytesKey(to);
-        const l = into.get(k) ?? [];
-        if (l.length === 0) into.set(k, l);
+        let l = into.get(k);
+        if (!l) {
+          l = [];
+          into.set(k, l);
+        }
         l.push({ ch, from, dir });
       }
     }

@@ -10,9 +10,10 @@
  * falls back to the TypeScript sources through tsx otherwise, so the compiled output can
  * never be stale.
  */
-import { cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const cliDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const root = resolve(cliDir, '../..');
@@ -20,8 +21,6 @@ const root = resolve(cliDir, '../..');
 // in bundled code still points at the repository's files.
 const dist = join(cliDir, 'dist');
 const tmp = join(cliDir, `.dist-tmp-${process.pid}`);
-// Files loaded at run time by `new URL('./x.js', import.meta.url)` (worker threads).
-const assets = ['packages/chain/src/pow-worker.js', 'packages/chain/src/verify-worker.js'];
 
 let esbuild;
 try {
@@ -38,6 +37,14 @@ const externalNpm = {
     // Our own modules are marked free of side effects (except the files imported only for their
     // side effects), so a command that imports one helper from a package does not pull in the
     // rest of it (e.g. `devAccounts` from @strata/devnet must not load lmdb and libp2p).
+    // `import.meta.url` keeps meaning the source file's URL, so code that finds files next to
+    // itself (worker scripts, a validator binary, circuits, the explorer's web files) finds the
+    // same files from the bundle as from source.
+    b.onLoad({ filter: /\/packages\/[^/]+\/src\/.*\.[jt]s$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      if (!text.includes('import.meta.url')) return undefined;
+      return { contents: text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: args.path.endsWith('.ts') ? 'ts' : 'js' };
+    });
     b.onResolve({ filter: /.*/ }, async (args) => {
       if (args.pluginData?.inner || args.kind === 'entry-point') return undefined;
       if (/^[^./]/.test(args.path) && !args.path.startsWith('@strata/')) return { path: args.path, external: true };
@@ -66,8 +73,7 @@ const result = await esbuild.build({
   logLevel: 'warning',
   plugins: [externalNpm],
 });
-for (const a of assets) cpSync(join(root, a), join(tmp, a.split('/').pop()));
-const inputs = [...Object.keys(result.metafile.inputs).map((p) => relative(root, resolve(process.cwd(), p))), ...assets].map((p) => {
+const inputs = [...Object.keys(result.metafile.inputs).map((p) => relative(root, resolve(process.cwd(), p)))].map((p) => {
   const s = statSync(join(root, p));
   return [p, s.mtimeMs, s.size];
 });

@@ -160,11 +160,28 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port, dataDir: join(dataDir, 'l2'), ...(l3Cfg ? { heartbeatMs: 1000 } : {}) }, deps.logger)
     : undefined;
   const l3 = l2 && l3Cfg ? await startDevnetL3(node, l2, l3Cfg, accounts, { ...(opts.l3 || {}), host, l1Port: port, dataDir: join(dataDir, 'l3') }, deps.logger) : undefined;
+  const channels = !multi && opts.channels !== false ? await startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
+  const sidechain =
+    opts.sidechain === false || multi
+      ? undefined
+      : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
+  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port }, deps.logger) : undefined;
   // Every layer, parents first (other layers append theirs here as they start).
-  const layers: DevnetLayer[] = [{ name: 'l1', kind: 'l1', parent: null, rpc: rpc.url, ws: rpc.wsUrl }];
-  const l2Name = opts.topology?.layers.find((x) => x.kind === 'optimistic')?.name ?? 'l2';
+  const nameOf = (kind: string, fallback: string) => opts.topology?.layers.find((x) => x.kind === kind)?.name ?? fallback;
+  const ws = (url: string) => url.replace(/^http/, 'ws');
+  const layers: DevnetLayer[] = [{ name: nameOf('l1', 'l1'), kind: 'l1', parent: null, rpc: rpc.url, ws: rpc.wsUrl }];
+  const l2Name = nameOf('optimistic', 'l2');
   if (l2) layers.push({ name: l2Name, kind: 'optimistic', parent: 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
   if (l3) layers.push({ name: 'l3', kind: 'optimistic', parent: l2Name, rpc: l3.rpcUrl, ws: l3.wsUrl });
+  if (zk?.rpcUrl) layers.push({ name: nameOf('zk', 'zk'), kind: 'zk', parent: 'l1', rpc: zk.rpcUrl, ws: ws(zk.rpcUrl) });
+  if (channels) {
+    const first = channels.nodes[0] as (typeof channels.nodes)[number];
+    layers.push({ name: nameOf('channels', 'channels'), kind: 'channels', parent: 'l1', rpc: first.rpcUrl, ws: ws(first.rpcUrl), members: channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl })) });
+  }
+  if (sidechain) {
+    const v0 = sidechain.launch.validators[0];
+    if (v0) layers.push({ name: nameOf('sidechain', 'sidechain'), kind: 'sidechain', parent: 'l1', rpc: v0.rpc, ws: ws(v0.rpc), members: sidechain.launch.validators.map((v) => ({ name: `v${v.index}`, rpc: v.rpc })) });
+  }
   const events = new EventFeed();
   const watcher = new LayerWatcher(layers, events, { history: 0 });
   watcher.start();
@@ -172,12 +189,6 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     opts.explorer === false
       ? undefined
       : await startExplorer({ host, port: opts.explorer?.port ?? (port === 0 ? 0 : port + 100), layers, feed: events, watcher, accounts: accounts.map((a) => ({ index: a.index, address: a.address })) });
-  const channels = !multi && opts.channels !== false ? await startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
-  const sidechain =
-    opts.sidechain === false || multi
-      ? undefined
-      : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
-  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port }, deps.logger) : undefined;
   return {
     dataDir,
     freshDataDir: fresh,

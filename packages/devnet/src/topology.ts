@@ -69,6 +69,18 @@ export const LAYER_KINDS: Record<string, LayerKind> = {
     settings: { challengeWindow: 'challenge window in parent blocks', maliciousProposer: 'post a wrong output root now and then', blockTimeMs: 'L2 block interval (ms)' },
     maxNodes: 1,
   },
+  channels: {
+    description: 'payment-channel network (Alice, Bob, Carol: two funded channels, HTLC payments, watchtower)',
+    parents: ['l1'],
+    settings: {},
+    maxNodes: 3,
+  },
+  sidechain: {
+    description: 'BFT sidechain (Tendermint-style validators staked on the parent, checkpoints signed by a quorum)',
+    parents: ['l1'],
+    settings: {},
+    maxNodes: 16,
+  },
 };
 
 /** The embedded default: every layer built so far. */
@@ -76,6 +88,8 @@ export const DEFAULT_TOPOLOGY: Topology = {
   layers: [
     { name: 'l1', kind: 'l1', nodes: 1, settings: {} },
     { name: 'l2', kind: 'optimistic', parent: 'l1', nodes: 1, settings: {} },
+    { name: 'channels', kind: 'channels', parent: 'l1', nodes: 3, settings: {} },
+    { name: 'sidechain', kind: 'sidechain', parent: 'l1', nodes: 4, settings: {} },
   ],
 };
 
@@ -206,6 +220,11 @@ export function applyTopology(opts: DevnetOptions, t: Topology): DevnetOptions {
       ...(op.settings.maliciousProposer === true ? { maliciousProposer: true } : {}),
     };
   }
+  const ch = layerOfKind(t, 'channels');
+  const sc = layerOfKind(t, 'sidechain');
+  out.channels = !!ch;
+  out.sidechain = sc ? { ...(opts.sidechain || {}), validators: sc.nodes } : false;
+  if (ch && ch.nodes !== 3) throw new StrataError('CONFIG_INVALID', `topology: layer "${ch.name}": the devnet's channel network has 3 nodes (Alice, Bob, Carol)`, { layer: ch.name });
   if (op && l1.nodes > 1) throw new StrataError('CONFIG_INVALID', `topology: layer "${op.name}" needs a one-node L1 for now (the extra L1 processes run the bank module only); set nodes = 1 on "${l1.name}" or drop "${op.name}"`);
   if (t.layers.filter((l) => l.kind === 'optimistic').length > 1) throw new StrataError('CONFIG_INVALID', 'topology: the devnet runs one optimistic rollup for now');
   return out;

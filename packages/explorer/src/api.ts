@@ -5,7 +5,7 @@
 import { decodeAddress, encodeAddress, fromHex, toHex } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
 import type { ExplorerLayer, LayerWatcher } from './indexer.js';
-import { type ChainConfigJson, l1Risk, optimisticRisk, type RiskRow, type RollupConfigJson } from './risk.js';
+import { type ChainConfigJson, channelsRisk, l1Risk, optimisticRisk, type RiskRow, type RollupConfigJson, type SidechainInfoJson, sidechainRisk } from './risk.js';
 
 /** One search result. */
 export interface SearchHit {
@@ -27,6 +27,11 @@ export class ExplorerApi {
     private readonly watcher: LayerWatcher,
   ) {
     for (const l of layers) this.clients.set(l.name, new RpcClient(l.rpc, { timeoutMs: 3000 }));
+  }
+
+  /** The layers that are chains (blocks, transactions, accounts): all but the channel network. */
+  private chains(): ExplorerLayer[] {
+    return this.layers.filter((l) => l.kind !== 'channels');
   }
 
   private client(name: string): RpcClient {
@@ -55,7 +60,7 @@ export class ExplorerApi {
     if (addr) return [{ layer: '*', type: 'address', id: addr, link: `#/address/${addr}`, summary: 'account on every layer' }];
     if (/^0x[0-9a-fA-F]{64}$/.test(q)) {
       await Promise.all(
-        this.layers.map(async (l) => {
+        this.chains().map(async (l) => {
           const c = this.client(l.name);
           const [tx, block] = await Promise.all([
             c.call<{ hash: string; blockNumber: string | null; module: string; method: string } | null>('tx_get', [q]).catch(() => null),
@@ -67,7 +72,7 @@ export class ExplorerApi {
       );
     } else if (/^\d+$/.test(q)) {
       await Promise.all(
-        this.layers.map(async (l) => {
+        this.chains().map(async (l) => {
           const b = await this.client(l.name)
             .call<{ number: string; hash: string; transactions: unknown[] } | null>('chain_getBlockByNumber', [`0x${Number(q).toString(16)}`, false])
             .catch(() => null);
@@ -84,7 +89,7 @@ export class ExplorerApi {
     if (!hex) return undefined;
     const bytes = fromHex(hex, 20);
     const layers = await Promise.all(
-      this.layers.map(async (l) => {
+      this.chains().map(async (l) => {
         const address = encodeAddress(this.prefix(l.name), bytes);
         try {
           const a = await this.client(l.name).call<{ balance: string; nonce: string }>('state_getAccount', [hex]);
@@ -111,6 +116,15 @@ export class ExplorerApi {
       }
       const pc = await this.client(l.parent).call<ChainConfigJson>('chain_getConfig');
       return optimisticRisk(rc, { name: l.parent, blockMs: (await this.observedBlockMs(l.parent)) ?? pc.targetBlockTimeMs ?? 0, confirmations: pc.confirmations ?? 0 });
+    }
+    if (l.kind === 'sidechain' && l.parent) {
+      const info = await this.client(name).call<SidechainInfoJson>('sidechain_info');
+      return sidechainRisk(info, { name: l.parent, blockMs: (await this.observedBlockMs(l.parent)) ?? 0 });
+    }
+    if (l.kind === 'channels' && l.parent) {
+      const list = await this.client(name).call<{ toSelfDelay: number }[]>('channel_list');
+      const graph = await this.client(name).call<{ channels: unknown[] }>('channel_graph');
+      return channelsRisk({ toSelfDelay: list[0]?.toSelfDelay ?? null, channels: graph.channels.length }, { name: l.parent, blockMs: (await this.observedBlockMs(l.parent)) ?? 0 });
     }
     return [];
   }

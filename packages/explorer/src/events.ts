@@ -55,6 +55,19 @@ export const MODULE_EVENT_TEXT: Record<string, EventText> = {
     layer: c.child,
     text: `dispute game ${d.gameId} resolved: ${d.winner} won (${d.reason})${d.discarded ? `; outputs ${d.discarded} discarded` : ''}`,
   }),
+  'channels.channelOpened': (d, c) => ({ kind: 'channel.funded', layer: c.child, text: `channel ${String(d.channelId).slice(0, 12)}… funded on ${c.chain}: capacity ${c.coins(String(d.capacity))}` }),
+  'channels.channelClosing': (d, c) => ({ kind: 'channel.closing', layer: c.child, text: `channel ${String(d.channelId).slice(0, 12)}… closing on ${c.chain} at state ${d.version} (dispute until ${c.chain} block #${d.disputeEnd})` }),
+  'channels.channelClosed': (d, c) => ({ kind: 'channel.closed', layer: c.child, text: `channel ${String(d.channelId).slice(0, 12)}… closed (${d.how}): ${c.coins(String(d.balanceA))} / ${c.coins(String(d.balanceB))}` }),
+  'channels.channelPenalized': (d, c) => ({ kind: 'channel.penalized', layer: c.child, text: `channel ${String(d.channelId).slice(0, 12)}… PENALTY: a revoked state ${d.revokedVersion} was published; ${c.coins(String(d.amount))} to the other side` }),
+  'channels.htlcClaimed': (d, c) => ({ kind: 'channel.htlc', layer: c.child, text: `HTLC ${d.index} of channel ${String(d.channelId).slice(0, 12)}… claimed on ${c.chain}: ${c.coins(String(d.amount))}` }),
+  'sc_bridge.minted': (d, c) => ({ kind: 'deposit.credited', text: `deposit #${d.depositId} credited on ${c.chain}: ${c.coins(String(d.amount))} to ${c.addr(String(d.to), c.chain)}` }),
+  'sc_bridge.withdrawal': (d, c) => ({ kind: 'withdrawal.started', text: `withdrawal #${d.id} started on ${c.chain}: ${c.coins(String(d.amount))} (paid on the parent after a checkpoint covers it)` }),
+  'sc_registry.registered': (d, c) => ({ kind: 'sidechain.registered', layer: c.child, text: `sidechain ${d.name} (chain ${d.chainId}) registered on ${c.chain}: ${d.validators} validators, stake ${c.coins(String(d.stake))}` }),
+  'sc_registry.checkpoint': (d, c) => ({ kind: 'checkpoint', layer: c.child, text: `checkpoint ${d.index} accepted on ${c.chain}: sidechain block #${d.height} ${String(d.blockHash).slice(0, 14)}…` }),
+  'sc_registry.deposit': (d, c) => ({ kind: 'deposit', layer: c.child, text: `sidechain deposit #${d.id}: ${c.coins(String(d.amount))} locked on ${c.chain}` }),
+  'sc_registry.withdrawn': (d, c) => ({ kind: 'withdrawal.finalized', layer: c.child, text: `sidechain withdrawal #${d.id} paid on ${c.chain}: ${c.coins(String(d.amount))} (checkpoint ${d.checkpoint})` }),
+  'sc_registry.slashed': (d, c) => ({ kind: 'slashed', layer: c.child, text: `validator ${d.validator} SLASHED on ${c.chain} (double sign at height ${d.height}): bond ${c.coins(String(d.bond))}` }),
+  'sc_registry.validatorSetChanged': (d, c) => ({ kind: 'validators', layer: c.child, text: `sidechain validator set changed: epoch ${d.epoch}, ${d.validators} validators` }),
 };
 
 /** A bounded in-memory feed of events with listeners. */

@@ -16,6 +16,8 @@ export interface ExplorerLayer {
   parent: string | null;
   rpc: string;
   ws: string;
+  /** Nodes of the layer with their own RPC (channel nodes, sidechain validators); `rpc` is the first. */
+  members?: { name: string; rpc: string }[];
 }
 
 /** What the watcher knows of a layer right now. */
@@ -31,7 +33,7 @@ export interface LayerStatus {
 }
 
 /** Settlement module name prefixes → the kind of child layer their events are about. */
-export const MODULE_PREFIX_KIND: Record<string, string> = { op_: 'optimistic' };
+export const MODULE_PREFIX_KIND: Record<string, string> = { op_: 'optimistic', sc_: 'sidechain', channels: 'channels' };
 
 const COIN = 100_000_000n;
 /** Base units as coins (8 decimals). */
@@ -98,7 +100,7 @@ export class LayerWatcher {
   /** Starts one poll loop per layer. */
   start(): void {
     for (const l of this.layers) {
-      const loop = l.kind === 'optimistic' ? this.rollupLoop(l) : this.chainLoop(l);
+      const loop = l.kind === 'optimistic' ? this.rollupLoop(l) : l.kind === 'channels' ? this.channelsLoop(l) : this.chainLoop(l);
       const tick = async () => {
         if (this.stopped) return;
         try {
@@ -166,6 +168,40 @@ export class LayerWatcher {
       if (c) return c.name;
     }
     return chain;
+  }
+
+  /** A payment-channel network: channels appearing in the gossiped graph, and each node's channels changing state. */
+  private channelsLoop(l: ExplorerLayer): () => Promise<void> {
+    const client = this.clients.get(l.name) as RpcClient;
+    const members = (l.members ?? [{ name: l.name, rpc: l.rpc }]).map((m) => ({ ...m, client: new RpcClient(m.rpc, { timeoutMs: 3000 }) }));
+    const known = new Set<string>();
+    const versions = new Map<string, number>();
+    let first = true;
+    return async () => {
+      const s = this.statuses.get(l.name) as LayerStatus;
+      s.prefix ??= this.prefixOf(l.parent ?? 'l1');
+      const graph = await client.call<{ nodes: { nodeKey: string; alias: string }[]; channels: { channelId: string; nodeA: string; nodeB: string; capacity: string }[] }>('channel_graph');
+      s.head = graph.channels.length;
+      this.mark(l, true, null);
+      const alias = (k: string) => graph.nodes.find((n) => n.nodeKey === k)?.alias || `${k.slice(0, 10)}…`;
+      for (const c of graph.channels) {
+        if (known.has(c.channelId)) continue;
+        known.add(c.channelId);
+        this.feed.push({ layer: l.name, chain: l.name, kind: 'channel.opened', text: `channel ${c.channelId.slice(0, 12)}… open: ${alias(c.nodeA)} ↔ ${alias(c.nodeB)}, capacity ${coins(c.capacity)}`, data: c, ...(first ? { replay: true } : {}) });
+      }
+      for (const m of members) {
+        const list = await m.client.call<{ channelId: string; peerAlias: string | null; status: string; version: number; local: string; remote: string; initiator: boolean }[]>('channel_list').catch(() => []);
+        for (const ch of list) {
+          // Each side sees the same update; report it from the channel's initiator only.
+          if (!ch.initiator) continue;
+          const before = versions.get(ch.channelId);
+          versions.set(ch.channelId, ch.version);
+          if (before === undefined || before === ch.version) continue;
+          this.feed.push({ layer: l.name, chain: l.name, kind: 'channel.updated', text: `channel ${ch.channelId.slice(0, 12)}… ${m.name} ↔ ${ch.peerAlias ?? 'peer'} at state ${ch.version}: ${coins(ch.local)} / ${coins(ch.remote)} (${ch.status})`, data: { ...ch, node: m.name } });
+        }
+      }
+      first = false;
+    };
   }
 
   private async config(l: ExplorerLayer, client: RpcClient): Promise<void> {

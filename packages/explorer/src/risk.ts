@@ -109,3 +109,48 @@ export function optimisticRisk(rc: RollupConfigJson, parent: { name: string; blo
     },
   ];
 }
+
+/** What `sidechain_info` reports (the fields used here). */
+export interface SidechainInfoJson {
+  name: string;
+  chainId: number;
+  checkpointInterval: number;
+  validators: { index: number; stake: string }[];
+}
+
+/** A BFT sidechain's panel: its users trust more than 2/3 of the validators' stake. */
+export function sidechainRisk(info: SidechainInfoJson, parent: { name: string; blockMs: number }): RiskRow[] {
+  const n = info.validators.length;
+  const total = info.validators.reduce((s, v) => s + BigInt(v.stake), 0n);
+  const quorum = Math.floor((2 * n) / 3) + 1;
+  return [
+    {
+      aspect: 'State validation',
+      level: 'bad',
+      value: `Validator quorum (> 2/3 of ${n})`,
+      detail: `Blocks are final when validators holding more than 2/3 of ${stra(total.toString())} staked sign them; ${quorum} of ${n} colluding validators could finalize an invalid state. A double sign is slashable on ${parent.name}.`,
+    },
+    { aspect: 'Data availability', level: 'bad', value: 'Validators only', detail: `Transaction data lives on the ${n} validators; ${parent.name} stores only checkpoints (block hash and state root).` },
+    {
+      aspect: 'Exit window',
+      level: 'warning',
+      value: `Next checkpoint (every ${info.checkpointInterval} blocks)`,
+      detail: `A withdrawal is paid on ${parent.name} once a quorum-signed checkpoint covers it; there is no challenge period and no exit without the quorum.`,
+    },
+    { aspect: 'Sequencer failure', level: 'bad', value: 'Chain halts', detail: `If more than 1/3 of the stake stops, no block is final; there is no forced inclusion through ${parent.name}.` },
+    { aspect: 'Proposer failure', level: 'warning', value: 'Rotating proposer', detail: 'Tendermint-style rounds: a silent proposer is skipped after a timeout; checkpoints need any relayer and a quorum of signatures.' },
+  ];
+}
+
+/** A payment-channel network's panel, from a node's channel settings. */
+export function channelsRisk(ch: { toSelfDelay: number | null; channels: number }, parent: { name: string; blockMs: number }): RiskRow[] {
+  const d = ch.toSelfDelay ?? 0;
+  const wait = `${d} ${parent.name} blocks${parent.blockMs ? ` (≈ ${seconds(d * parent.blockMs)})` : ''}`;
+  return [
+    { aspect: 'State validation', level: 'good', value: 'Signed states, settled on the parent', detail: `Both parties sign every balance update; ${parent.name}'s adjudicator pays out the latest one, and all funds to the other side if a revoked state is published.` },
+    { aspect: 'Data availability', level: 'warning', value: 'Held by the two parties', detail: 'Each party (and its watchtower) keeps the latest signed state and the revocation secrets; nothing is posted until a close.' },
+    { aspect: 'Exit window', level: 'warning', value: `Cooperative at once; unilateral after ${wait}`, detail: `A unilateral close waits the to-self delay (${wait}) so the other side can answer with a newer state.` },
+    { aspect: 'Sequencer failure', level: 'good', value: 'No operator', detail: `A peer that stops only blocks payments through it; funds leave by a unilateral close on ${parent.name}.` },
+    { aspect: 'Proposer failure', level: 'warning', value: 'Must watch the chain', detail: `A user offline longer than ${wait} while a revoked state is published can lose funds unless a watchtower answers (${ch.channels} channels in the graph).` },
+  ];
+}

@@ -41,7 +41,7 @@ export interface Explorer {
 }
 
 /** JSON-RPC methods the proxy lets through: reads only. */
-const READ_METHODS = /^(chain_(getHead|getBlockByNumber|getBlockByHash|getConfig|subscribe|unsubscribe)|tx_(get|getReceipt|estimateFee)|state_(getAccount|getProof)|mempool_status|net_(info|peers)|rollup_get\w+|rollup_list\w+|explorer_\w+|zk_get\w+|zk_list\w+|channel_get\w+|channel_list\w+|sidechain_get\w+|sidechain_list\w+|l3_get\w+|token_get\w+)$/;
+const READ_METHODS = /^(chain_(getHead|getBlockByNumber|getBlockByHash|getConfig|subscribe|unsubscribe)|tx_(get|getReceipt|estimateFee)|state_(getAccount|getProof)|mempool_status|net_(info|peers)|rollup_get\w+|rollup_list\w+|explorer_\w+|zk_get\w+|zk_list\w+|channel_(getInfo|graph|list|balance|listInvoices|peers)|sidechain_(info|consensusState|certificate|list|get|checkpoint|deposits|withdrawn|bridge)|l3_get\w+|token_get\w+)$/;
 
 // The web app's files: next to src/ when running from source; from the CLI's compiled bundle
 // (packages/cli/dist) they are in packages/explorer/web.
@@ -129,9 +129,12 @@ export async function startExplorer(opts: ExplorerOptions): Promise<Explorer> {
       r.on('close', () => sse.delete(res));
       return;
     }
-    const rpc = path.match(/^\/rpc\/([a-z0-9-]+)$/);
+    const rpc = path.match(/^\/rpc\/([a-z0-9-]+)(?:\/([a-z0-9-]+))?$/);
     if (rpc && r.method === 'POST') {
-      const layer = byName.get(rpc[1] as string);
+      const base = byName.get(rpc[1] as string);
+      // `/rpc/<layer>/<member>`: one node of a layer (a channel node, a validator).
+      const member = rpc[2] ? base?.members?.find((m) => m.name === rpc[2]) : undefined;
+      const layer = base && rpc[2] ? (member ? { ...base, name: `${base.name}/${member.name}`, rpc: member.rpc } : undefined) : base;
       if (!layer) return send(res, 404, TYPES['.json'] as string, JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32601, message: `no layer ${rpc[1]}` } }));
       const text = await readBody(r);
       let body: unknown;

@@ -92,6 +92,14 @@ function followHeads(layer) {
 /** Asks every layer for its head every 3 s as well: a layer whose socket is quiet or stuck is still seen, and seen down. */
 function pollHeads() {
   for (const l of store.layers) {
+    if (l.kind === 'channels') {
+      // Not a chain: "up" when its first node answers; the count of channels in its graph as the head.
+      rpc(l.name, 'channel_graph').then(
+        (g) => setStatus(l.name, { up: true, error: null, head: g.channels.length }),
+        (e) => setStatus(l.name, { up: false, error: e.message }),
+      );
+      continue;
+    }
     rpc(l.name, 'chain_getHead').then(
       (head) => onHead(l.name, head),
       (e) => setStatus(l.name, { up: false, error: e.message }),
@@ -125,7 +133,7 @@ async function boot() {
   const status = {};
   for (const s of info.status) status[s.name] = { up: s.up, head: s.head, error: s.up ? null : s.error, prefix: s.prefix };
   store.set({ layers: info.layers, accounts: info.accounts, status });
-  for (const l of info.layers) followHeads(l);
+  for (const l of info.layers) if (l.kind !== 'channels') followHeads(l);
   pollHeads();
   followEvents();
 }
@@ -235,7 +243,7 @@ function Overview() {
         <h2><a href=${`#/layer/${l.name}`}>${l.name}</a> <small>${l.kind}${l.parent ? ` on ${l.parent}` : ''}</small></h2>
         <div class="dim mono">${l.rpc}</div>
         <p>${st.up ? html`<span class="pill good">up</span> head #${st.head}` : html`<span class="pill bad">down</span> <span class="error">${st.error ?? ''}</span>`}</p>
-        <${BlockList} layer=${l.name} />
+        ${l.kind !== 'channels' ? html`<${BlockList} layer=${l.name} />` : html`<p class="dim">${st.head ?? 0} channels in the graph · <a href=${`#/layer/${l.name}`}>graph and balances</a></p>`}
       </section>`;
     })}
     <section>
@@ -352,6 +360,66 @@ function RollupPanels({ layer }) {
     </section>`;
 }
 
+function ChannelsPanels({ layer }) {
+  const graph = usePoll(() => rpc(layer.name, 'channel_graph'), [layer.name], 2000);
+  const nodes = usePoll(
+    () => Promise.all((layer.members ?? []).map(async (m) => ({ name: m.name, channels: await rpc(`${layer.name}/${m.name}`, 'channel_list').catch((e) => ({ error: e.message })) }))),
+    [layer.name],
+    2000,
+  );
+  const alias = (k) => graph.data?.nodes.find((n) => n.nodeKey === k)?.alias || short(k, 6);
+  return html`
+    <section data-testid="channel-graph">
+      <h2>Channel graph <small>announced channels and their capacities</small></h2>
+      ${graph.error ? html`<p class="error">${graph.error}</p>` : ''}
+      <table>
+        <tr><th>channel</th><th>between</th><th>capacity</th><th>fees (base / ppm)</th></tr>
+        ${(graph.data?.channels ?? []).map(
+          (c) => html`<tr data-testid="channel-row"><td class="mono">${short(c.channelId, 8)}</td><td>${alias(c.nodeA)} ↔ ${alias(c.nodeB)}</td><td>${coins(c.capacity)}</td>
+            <td class="dim">${c.policies.map((p) => (p ? `${p.feeBase} / ${p.feePpm}` : '—')).join(' · ')}</td></tr>`,
+        )}
+      </table>
+    </section>
+    <section data-testid="channel-nodes">
+      <h2>Nodes <small>each node's own view of its channels</small></h2>
+      <table>
+        <tr><th>node</th><th>peer</th><th>status</th><th>local</th><th>remote</th><th>state</th><th>HTLCs</th></tr>
+        ${(nodes.data ?? []).flatMap((n) =>
+          n.channels.error
+            ? [html`<tr><td>${n.name}</td><td colspan="6" class="error">${n.channels.error}</td></tr>`]
+            : n.channels.map((c) => html`<tr><td>${n.name}</td><td>${c.peerAlias ?? short(c.peer, 6)}</td><td>${c.status}</td><td>${coins(c.local)}</td><td>${coins(c.remote)}</td><td>${c.version}</td><td>${c.htlcs}</td></tr>`),
+        )}
+      </table>
+    </section>`;
+}
+
+function SidechainPanels({ layer }) {
+  const s = useStore();
+  const info = usePoll(() => rpc(layer.name, 'sidechain_info'), [layer.name], 5000);
+  const cs = usePoll(() => rpc(layer.name, 'sidechain_consensusState'), [layer.name], 1500);
+  const checkpoints = s.events.filter((e) => e.layer === layer.name && e.kind === 'checkpoint').slice(-20).reverse();
+  const total = (info.data?.validators ?? []).reduce((a, v) => a + BigInt(v.stake), 0n);
+  return html`
+    <section data-testid="validators">
+      <h2>Validators <small>${info.data ? `${info.data.name}, chain id ${info.data.chainId}, checkpoint every ${info.data.checkpointInterval} blocks` : ''}</small></h2>
+      ${info.error ? html`<p class="error">${info.error}</p>` : ''}
+      ${cs.data ? html`<p>consensus: height ${cs.data.height} · round ${cs.data.round} · step ${cs.data.step}</p>` : ''}
+      <table>
+        <tr><th>#</th><th>stake</th><th>share</th><th>producer</th></tr>
+        ${(info.data?.validators ?? []).map(
+          (v) => html`<tr data-testid="validator-row"><td>${v.index}</td><td>${coins(v.stake)}</td><td>${total ? `${((Number(BigInt(v.stake) * 10000n / total)) / 100).toFixed(2)} %` : ''}</td><td class="mono">${addrOn(layer.name, v.producer)}</td></tr>`,
+        )}
+      </table>
+    </section>
+    <section data-testid="checkpoints">
+      <h2>Checkpoints <small>accepted on ${layer.parent}</small></h2>
+      <table>
+        <tr><th>#</th><th>sidechain block</th><th>hash</th><th>${layer.parent} block</th></tr>
+        ${checkpoints.map((e) => html`<tr data-testid="checkpoint-row"><td>${e.data.index}</td><td>#${e.data.height}</td><td class="mono">${short(e.data.blockHash, 8)}</td><td><a href=${`#/layer/${e.chain}/block/${e.block}`}>#${e.block}</a></td></tr>`)}
+      </table>
+    </section>`;
+}
+
 function LayerPage({ name }) {
   const s = useStore();
   const layer = s.layers.find((l) => l.name === name);
@@ -363,10 +431,12 @@ function LayerPage({ name }) {
       <p>${st.up ? html`<span class="pill good">up</span> head #${st.head}` : html`<span class="pill bad">down</span> <span class="error">${st.error}</span>`}</p>
     </section>
     <div class="grid">
-      <section><h2>Latest blocks <small>live</small></h2><${BlockList} layer=${name} /></section>
+      ${layer.kind !== 'channels' ? html`<section><h2>Latest blocks <small>live</small></h2><${BlockList} layer=${name} /></section>` : ''}
       <section><h2>Events</h2><${EventList} layer=${name} /></section>
     </div>
     ${layer.kind === 'optimistic' ? html`<${RollupPanels} layer=${layer} />` : ''}
+    ${layer.kind === 'channels' ? html`<${ChannelsPanels} layer=${layer} />` : ''}
+    ${layer.kind === 'sidechain' ? html`<${SidechainPanels} layer=${layer} />` : ''}
     <${Risk} layer=${name} />`;
 }
 

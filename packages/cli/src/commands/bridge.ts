@@ -4,23 +4,21 @@
  */
 import type { Command } from 'commander';
 import { devAccounts } from '@strata/devnet';
-import {
-  rollupModuleNames,
-  defaultRollupConfig,
-  type RollupConfig,
-  DepositArgs,
-  FinalizeWithdrawalArgs,
-  makeL2Env,
-  ProveWithdrawalArgs,
-  RpcL1Client,
-  signL2Withdrawal,
-} from '@strata/optimistic';
+// The rollup package (it pulls in the state store and lmdb) loads only when an action runs, so
+// `strata bridge --help` stays light.
+import type * as Optimistic from '@strata/optimistic';
 import { DEV_MNEMONIC, encodeAddress, fromHex, fromQuantity, keyPairFromSecret, StrataError, toHex, encode, type KeyPair } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
 import { encodeTx, parseAddress } from '@strata/runtime';
 import { checkArgs } from '../args.js';
 import { resolveRpc } from '../layers.js';
 import { fail, print } from '../output.js';
+
+let optimistic: typeof Optimistic | undefined;
+async function loadOptimistic(): Promise<typeof Optimistic> {
+  optimistic ??= await import('@strata/optimistic');
+  return optimistic;
+}
 
 interface BridgeFlags {
   from: string;
@@ -51,14 +49,15 @@ function endpoints(f: BridgeFlags): { l1: string; l2: string } {
 }
 
 /** The child rollup as its own RPC describes it (id, chain id, address prefix): works for an L2 or an L3. */
-async function childRollup(url: string): Promise<RollupConfig> {
+async function childRollup(url: string): Promise<Optimistic.RollupConfig> {
+  const O = await loadOptimistic();
   try {
     const c = await new RpcClient(url, { timeoutMs: 5000 }).call<{ chainId: string; rollupId?: number; addressPrefix: string }>('chain_getConfig');
     const id = c.rollupId ?? Number(fromQuantity(c.chainId));
-    return defaultRollupConfig({ rollupId: id, l2ChainId: Number(fromQuantity(c.chainId)), l2AddressPrefix: c.addressPrefix });
+    return O.defaultRollupConfig({ rollupId: id, l2ChainId: Number(fromQuantity(c.chainId)), l2AddressPrefix: c.addressPrefix });
   } catch {
     // The child is not reachable (a deposit can still be made): the devnet's L2.
-    return defaultRollupConfig();
+    return O.defaultRollupConfig();
   }
 }
 
@@ -106,7 +105,7 @@ function amountOf(v: string | undefined): bigint {
   return BigInt(v);
 }
 
-async function waitReceipt(l1: RpcL1Client, hash: Uint8Array) {
+async function waitReceipt(l1: Optimistic.RpcL1Client, hash: Uint8Array) {
   for (let i = 0; i < 100; i++) {
     const r = await l1.receipt(hash);
     if (r) return r;
@@ -138,6 +137,7 @@ export function registerBridgeCommands(program: Command): void {
     .requiredOption('--amount <units>', 'base units to deposit')
     .option('--to <address>', 'L2 recipient, sl1… or 0x (default: the same address)')
     .action(async (f: BridgeFlags) => {
+      const O = await loadOptimistic();
       try {
         checkArgs((c) => {
           c.amount('--amount', f.amount);
@@ -147,10 +147,10 @@ export function registerBridgeCommands(program: Command): void {
         const key = signer(f.from);
         const ep = endpoints(f);
         const rollup = await childRollup(ep.l2);
-        const BRIDGE_MODULE = rollupModuleNames(rollup.rollupId).bridge;
-        const l1 = new RpcL1Client(ep.l1, rollup.rollupId);
+        const BRIDGE_MODULE = O.rollupModuleNames(rollup.rollupId).bridge;
+        const l1 = new O.RpcL1Client(ep.l1, rollup.rollupId);
         const to = f.to ? parseAddress(f.to, rollup.l2AddressPrefix) : key.address;
-        const h = await l1.send(key, BRIDGE_MODULE, 'deposit', encode(DepositArgs, { rollupId: rollup.rollupId, to, amount: amountOf(f.amount) }), 5_000);
+        const h = await l1.send(key, BRIDGE_MODULE, 'deposit', encode(O.DepositArgs, { rollupId: rollup.rollupId, to, amount: amountOf(f.amount) }), 5_000);
         const r = await waitReceipt(l1, h);
         if (r.status !== 'ok') throw new StrataError('L2_BRIDGE', `deposit failed on the parent chain: ${r.error}`);
         const toText = encodeAddress(rollup.l2AddressPrefix, to);
@@ -164,6 +164,7 @@ export function registerBridgeCommands(program: Command): void {
     .requiredOption('--amount <units>', 'base units to withdraw')
     .option('--to <address>', 'L1 recipient, st1… or 0x (default: the same address)')
     .action(async (f: BridgeFlags) => {
+      const O = await loadOptimistic();
       try {
         checkArgs((c) => {
           c.amount('--amount', f.amount);
@@ -177,7 +178,7 @@ export function registerBridgeCommands(program: Command): void {
         const prefix = await l1Prefix(ep.l1);
         const to = f.to ? parseAddress(f.to, prefix) : key.address;
         const acct = await l2.call<{ nextNonce: string }>('state_getAccount', [toHex(key.address)]);
-        const tx = signL2Withdrawal(makeL2Env(rollup), key.secretKey, Number(fromQuantity(acct.nextNonce)), to, amountOf(f.amount));
+        const tx = O.signL2Withdrawal(O.makeL2Env(rollup), key.secretKey, Number(fromQuantity(acct.nextNonce)), to, amountOf(f.amount));
         const hash = await l2.call<string>('tx_sendRaw', [toHex(encodeTx(tx))]);
         print(!!f.json, { l2Tx: hash, to: encodeAddress(prefix, to), amount: f.amount }, () => `withdrawal of ${f.amount} to ${encodeAddress(prefix, to)} submitted on L2 (tx ${hash}); track it with: strata bridge status`);
       } catch (e) {
@@ -203,6 +204,7 @@ export function registerBridgeCommands(program: Command): void {
 
   common(bridge.command('finalize [id]').description("Prove and finalize a withdrawal on L1 (default: all of the account's ready ones)"))
     .action(async (id: string | undefined, f: BridgeFlags) => {
+      const O = await loadOptimistic();
       try {
         checkArgs((c) => {
           c.integer('[id]', id);
@@ -211,9 +213,9 @@ export function registerBridgeCommands(program: Command): void {
         const key = signer(f.from);
         const ep = endpoints(f);
         const rollup = await childRollup(ep.l2);
-        const BRIDGE_MODULE = rollupModuleNames(rollup.rollupId).bridge;
+        const BRIDGE_MODULE = O.rollupModuleNames(rollup.rollupId).bridge;
         const l2 = new RpcClient(ep.l2);
-        const l1 = new RpcL1Client(ep.l1, rollup.rollupId);
+        const l1 = new O.RpcL1Client(ep.l1, rollup.rollupId);
         const list = await l2.call<WdView[]>('rollup_listWithdrawals', [toHex(key.address)]);
         const targets = id === undefined ? list.filter((w) => w.stage === 'ready') : list.filter((w) => w.id === Number(id));
         if (targets.length === 0) {
@@ -235,7 +237,7 @@ export function registerBridgeCommands(program: Command): void {
           const full = await l2.call<{ id: number; from: string; to: string; amount: string; outputIndex: number; proof: string[] }>('rollup_getWithdrawal', [w.id]);
           const st = await l1.withdrawalState(w.id);
           if (st.proven?.outputIndex !== full.outputIndex) {
-            const args = encode(ProveWithdrawalArgs, {
+            const args = encode(O.ProveWithdrawalArgs, {
               rollupId: rollup.rollupId,
               outputIndex: full.outputIndex,
               withdrawal: { id: full.id, l2Sender: fromHex(full.from, 20), l1Recipient: fromHex(full.to, 20), amount: BigInt(full.amount) },
@@ -244,7 +246,7 @@ export function registerBridgeCommands(program: Command): void {
             const r = await waitReceipt(l1, await l1.send(key, BRIDGE_MODULE, 'proveWithdrawal', args, 40_000));
             if (r.status !== 'ok') throw new StrataError('L2_WITHDRAWAL', `proving withdrawal ${w.id} failed: ${r.error}`);
           }
-          const r = await waitReceipt(l1, await l1.send(key, BRIDGE_MODULE, 'finalizeWithdrawal', encode(FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: w.id }), 5_000));
+          const r = await waitReceipt(l1, await l1.send(key, BRIDGE_MODULE, 'finalizeWithdrawal', encode(O.FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: w.id }), 5_000));
           if (r.status !== 'ok') throw new StrataError('L2_WITHDRAWAL', `finalizing withdrawal ${w.id} failed: ${r.error}`);
           done.push({ id: w.id, amount: w.amount, l1Block: r.height });
         }

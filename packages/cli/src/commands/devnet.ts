@@ -72,7 +72,9 @@ async function topologyOf(flags: DevnetFlags): Promise<Topology> {
   if (l1 && flags.blockTime > 0) l1.settings.blockTime = flags.blockTime;
   // Flags change the default topology; a file's layers stay unless a flag names them.
   const dropRollup = !flags.rollup || (!flags.topology && (l1?.nodes ?? 1) > 1);
-  const kept = dropRollup ? layers.filter((l) => l.kind !== 'optimistic') : layers;
+  // With several L1 processes the devnet runs the L1 alone (the extra processes run the bank only).
+  const l1Only = !flags.topology && (l1?.nodes ?? 1) > 1;
+  const kept = layers.filter((l) => !(dropRollup && l.kind === 'optimistic') && !(l1Only && l.kind !== 'l1') && !(flags.sidechain === false && l.kind === 'sidechain'));
   for (const l of kept) {
     if (l.kind !== 'optimistic') continue;
     if (flags.maliciousProposer) l.settings.maliciousProposer = true;
@@ -181,12 +183,12 @@ export function registerDevnetCommand(program: Command): void {
                 }
               : {}),
             // Layers other branches start appear here with their name, kind, parent and URLs.
-            ...Object.fromEntries(devnet.layers.filter((l) => l.name !== 'l1' && l.name !== l2Name).map((l) => [l.name, l])),
+            ...Object.fromEntries(devnet.layers.filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain').map((l) => [l.name, l])),
             ...(devnet.channels
-              ? { channels: { kind: 'payment channels on the L1', nodes: devnet.channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl, nodeKey: n.node.info().nodeKey, p2p: n.node.p2p.multiaddrs[0] ?? null })), channels: devnet.channels.channels } }
+              ? { channels: { ...devnet.layers.find((l) => l.kind === 'channels'), description: 'payment channels on the L1', nodes: devnet.channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl, nodeKey: n.node.info().nodeKey, p2p: n.node.p2p.multiaddrs[0] ?? null })), channels: devnet.channels.channels } }
               : {}),
             ...(devnet.sidechain
-              ? { sidechain: { kind: 'bft sidechain', name: devnet.sidechain.launch.name, chainId: devnet.sidechain.launch.chainId, validators: devnet.sidechain.launch.validators.map((v) => ({ index: v.index, rpc: v.rpc, pid: v.pid })), firstBlockMs: devnet.sidechain.launch.firstBlockMs, dir: devnet.sidechain.launch.dir } }
+              ? { sidechain: { ...devnet.layers.find((l) => l.kind === 'sidechain'), description: 'bft sidechain', sidechainName: devnet.sidechain.launch.name, chainId: devnet.sidechain.launch.chainId, validators: devnet.sidechain.launch.validators.map((v) => ({ index: v.index, rpc: v.rpc, pid: v.pid })), firstBlockMs: devnet.sidechain.launch.firstBlockMs, dir: devnet.sidechain.launch.dir } }
               : {}),
             ...(devnet.zk ? { zk: { kind: 'zk-rollup (Groth16)', rollupId: devnet.zk.params.rollupId, rpc: devnet.zk.rpcUrl, depth: devnet.zk.params.depth, batchSize: devnet.zk.params.batchSize, circuit: devnet.zk.artifacts.hash, devKeys: devnet.zk.artifacts.dev, stall: !!flags.zkStall } } : {}),
           },
@@ -222,11 +224,10 @@ export function registerDevnetCommand(program: Command): void {
                   '',
                 ]
               : []),
-            // Layers other branches start: name, kind, parent, endpoints.
+            // Layers without a section of their own below: name, kind, parent, endpoints.
             ...devnet.layers
-              .filter((l) => l.name !== 'l1' && l.name !== l2Name)
+              .filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain')
               .flatMap((l) => [`  ${l.name.toUpperCase().padEnd(3)} ${l.kind}${l.parent ? ` on ${l.parent}` : ''}`, `      RPC      ${l.rpc}`, `      WS       ${l.ws}`, '']),
-            ...(devnet.explorer ? [`  Explorer     ${devnet.explorer.url}`, ''] : []),
             ...(devnet.channels
               ? [
                   '  Channels  Alice–Bob and Bob–Carol, funded and announced on the L1 (strata channel … --node alice|bob|carol)',
@@ -250,6 +251,7 @@ export function registerDevnetCommand(program: Command): void {
                   '',
                 ]
               : []),
+            ...(devnet.explorer ? [`  Explorer     ${devnet.explorer.url}   (every layer: blocks, batches, disputes, withdrawals, channels, validators)`, ''] : []),
             `  Data dir     ${devnet.dataDir}${fresh ? ' (fresh; pass --data-dir DIR to keep and resume a chain)' : ''}`,
             `  Log          ${logFile}`,
             `  Admin token  ${adminToken}`,
