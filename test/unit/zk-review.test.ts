@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, type KeyPair } from '@strata/primitives';
-import { fieldToBytes, OP_TRANSFER, opMessage, ZkDepositArgs, zkCrypto, ZkOperator, type NodeZkL1Client, type ZkCrypto } from '@strata/zk';
+import { encodeVk, fieldToBytes, OP_TRANSFER, opMessage, PreparedVk, PROOF_BYTES, ZkDepositArgs, zkCrypto, ZkOperator, type NodeZkL1Client, type ZkCrypto } from '@strata/zk';
 import { keys, registerTestRollup, TEST_UNIT, TEST_ZK, testArtifacts, ZkL1Miner } from '../helpers/zk.js';
 
 let l1: ZkL1Miner;
@@ -70,4 +70,23 @@ describe('zk operator backlog', () => {
       l1b.close();
     }
   }, 120_000);
+});
+
+describe('groth16 verifier on malformed proofs', () => {
+  it('a proof whose B is the point at infinity is a typed PROOF_INVALID, not an engine error', async () => {
+    const art = await testArtifacts();
+    const pvk = new PreparedVk(encodeVk(art.vk));
+    const proof = new Uint8Array(PROOF_BYTES);
+    proof[31] = 1; // A = C = the G1 generator (1, 2); B = (0, 0) = infinity
+    proof[63] = 2;
+    proof[223] = 1;
+    proof[255] = 2;
+    expect(() => pvk.verify(proof, 5n)).toThrow(expect.objectContaining({ code: 'PROOF_INVALID' }));
+  });
+  it('a verification key with an identity point is refused with a typed error', async () => {
+    const art = await testArtifacts();
+    const vk = encodeVk(art.vk);
+    vk.fill(0, 192, 320); // gamma = infinity
+    expect(() => new PreparedVk(vk)).toThrow(expect.objectContaining({ code: 'PROOF_INVALID' }));
+  });
 });
