@@ -11,7 +11,11 @@ const suites: { name: string; file: string }[] = [
   { name: 'l1-storage', file: './storage.ts' },
   { name: 'l1-sync', file: './sync.ts' },
   { name: 'rollup', file: './rollup.ts' },
+  { name: 'l3', file: './l3.ts' },
+  { name: 'zk', file: './zk.ts' },
+  { name: 'channels', file: './channels.ts' },
   { name: 'explorer', file: './explorer.ts' },
+  { name: 'sidechain', file: './sidechain.ts' },
 ];
 
 const only = process.argv.slice(2);

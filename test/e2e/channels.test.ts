@@ -3,7 +3,7 @@
  * node with the adjudicator. Multi-hop payments with onions, invoices, limits, closes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adjudicatorAddress, ChannelNode, readChannelRecord, END_COOPERATIVE, END_SETTLED } from '@strata/channels';
+import { adjudicatorAddress, type ChannelNode, readChannelRecord, END_COOPERATIVE, END_SETTLED } from '@strata/channels';
 import { fromHex, isStrataError } from '@strata/primitives';
 import { getAccount } from '@strata/runtime';
 import { waitUntil } from '../helpers/wait.js';

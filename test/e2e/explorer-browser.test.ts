@@ -27,7 +27,7 @@ interface HumanDevnet {
 /** `strata devnet` in its human form: parses the endpoints out of the banner. */
 function startHumanDevnet(args: string[]): Promise<HumanDevnet> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/strata.js', 'devnet', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, STRATA_HOME: mkdtempSync(join(tmpdir(), 'strata-home-')) } });
+    const child = spawn(process.execPath, ['bin/strata.js', 'devnet', '--port', '0', '--no-zk', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, STRATA_HOME: mkdtempSync(join(tmpdir(), 'strata-home-')) } });
     let out = '';
     let err = '';
     const timer = setTimeout(() => reject(new Error(`no banner: ${out} ${err}`)), 150_000);

@@ -167,9 +167,12 @@ describe('optimistic rollup over JSON-RPC (loopback)', () => {
     const transfer = signL2Transfer(env, user.secretKey, await l2Nonce(user), bob.address, 12_345n);
     const th = await l2c.call<string>('tx_sendRaw', [toHex(encodeTx(transfer))]);
     const rc = await until('L2 transfer receipt', () =>
-      l2c.call<{ status: string; blockNumber: string } | null>('tx_getReceipt', [th]).then((r) => r ?? undefined),
+      l2c.call<{ status: string; blockNumber: string; l1Fee: string; l1DataSize: string } | null>('tx_getReceipt', [th]).then((r) => r ?? undefined),
     );
     expect(rc.status).toBe('0x1');
+    // The L1 data fee (OP's L1 fee): estimated compressed size × the L1's fee per byte.
+    expect(fromQuantity(rc.l1DataSize)).toBeGreaterThan(60n);
+    expect(fromQuantity(rc.l1Fee)).toBe(fromQuantity(rc.l1DataSize) * rollup.l1FeePerByte);
     const tx = await l2c.call<Record<string, unknown>>('tx_get', [th]);
     expect(tx).toMatchObject({
       hash: th,

@@ -96,6 +96,24 @@ describe('rpc limits per connection', () => {
     await expect(openWs(s.wsUrl)).rejects.toThrow(/503/);
   });
 
+  it('bounds the subscriptions one WebSocket may hold', async () => {
+    const s = await server({ maxInflightPerConnection: 1000 });
+    s.register('sub', { handler: (_p, ctx) => s.subscriptions.add(ctx, 'newHeads') });
+    const ws = await openWs(s.wsUrl);
+    const answers: { result?: string; error?: { code: number } }[] = [];
+    ws.on('message', (d) => answers.push(JSON.parse(String(d))));
+    for (let i = 0; i < 300; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'sub' }));
+    await new Promise<void>((r) => {
+      const t = setInterval(() => {
+        if (answers.length < 300) return;
+        clearInterval(t);
+        r();
+      }, 20);
+    });
+    expect(answers.filter((a) => typeof a.result === 'string')).toHaveLength(s.subscriptions.maxPerConnection);
+    expect(answers.filter((a) => a.error?.code === -32005)).toHaveLength(300 - s.subscriptions.maxPerConnection);
+  });
+
   it('closes a WebSocket whose client stops reading its responses instead of buffering them', async () => {
     const s = await server({ maxWsBufferedBytes: 256 * 1024 });
     const ws = await openWs(s.wsUrl);

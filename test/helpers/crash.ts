@@ -11,8 +11,12 @@ import { decodeNode, EMPTY_ROOT, MemoryNodeStore, nodeHash, openDatabase, Sparse
 /** What the crash fixture writes on. */
 export type CrashMode = 'import' | 'sync' | 'reorg';
 
-/** Runs the fixture until it is SIGKILLed `killAfterMs` after it starts; returns the last height it reported as committed. */
-export function runUntilKilled(dir: string, killAfterMs: number, mode: CrashMode): Promise<{ lastCommitted: number }> {
+/**
+ * Runs the fixture until it is SIGKILLed `killAfterMs` after it starts (or, with
+ * `afterFirstCommit`, after its first commit: progress even on a slow machine); returns the
+ * last height it reported as committed.
+ */
+export function runUntilKilled(dir: string, killAfterMs: number, mode: CrashMode, afterFirstCommit = false): Promise<{ lastCommitted: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/crash-node.ts', dir, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -20,7 +24,7 @@ export function runUntilKilled(dir: string, killAfterMs: number, mode: CrashMode
     let started = false;
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (!started && out.includes('start ')) {
+      if (!started && out.includes(afterFirstCommit ? 'committed ' : 'start ')) {
         started = true;
         setTimeout(() => child.kill('SIGKILL'), killAfterMs);
       }

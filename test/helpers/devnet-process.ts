@@ -14,7 +14,7 @@ export interface DevnetProcess {
 /** Starts `strata devnet --json` as a child process and waits for its banner. */
 export function startDevnetProcess(args: string[] = []): Promise<DevnetProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/strata.js', 'devnet', '--port', '0', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/strata.js', 'devnet', '--port', '0', '--json', ...(args.includes('--zk') ? args.filter((a) => a !== '--zk') : ['--no-zk', ...args])], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let done = false;

@@ -41,7 +41,7 @@ export class L1Miner {
    */
   constructor(
     readonly rollup: RollupConfig,
-    siblings: RollupConfig[] = [],
+    readonly siblings: RollupConfig[] = [],
     dir?: string,
   ) {
     const t = dir ? { dir, cleanup: () => {} } : tempDir('strata-op-');
@@ -74,6 +74,32 @@ export class L1Miner {
     this.chain.importBlock(block, { verified: built.execution.txs, execution: built.execution });
     return block;
   }
+  /**
+   * A rival miner on its own store that holds this chain's blocks so far: what it mines next is a
+   * competing branch from the current head, imported here with `adopt`.
+   */
+  fork(): L1Miner {
+    const rival = new L1Miner(this.rollup, this.siblings);
+    for (let h = 1; h <= this.chain.head.meta.height; h++) {
+      const ref = this.chain.blockAt(h)!;
+      rival.chain.importBlock({ header: ref.header, txs: this.chain.store.getBody(ref.hash) ?? [] });
+    }
+    return rival;
+  }
+  /** Imports a rival's blocks (fork choice decides: the heavier branch becomes the head). */
+  adopt(rival: L1Miner, fromHeight: number): { reorged: boolean; orphaned: VerifiedTx[] } {
+    let reorged = false;
+    const orphaned: VerifiedTx[] = [];
+    for (let h = fromHeight; h <= rival.chain.head.meta.height; h++) {
+      const ref = rival.chain.blockAt(h)!;
+      const r = this.chain.importBlock({ header: ref.header, txs: rival.chain.store.getBody(ref.hash) ?? [] });
+      if (r.status === 'reorg') {
+        reorged = true;
+        orphaned.push(...(r.reorg?.orphaned ?? []));
+      }
+    }
+    return { reorged, orphaned };
+  }
   close(): void {
     void this.chain.store.close();
     this.cleanup();
@@ -95,6 +121,8 @@ export class RollupWorld {
   readonly l1Addresses: Uint8Array[];
   readonly l2Addresses: Uint8Array[];
   genesisSupply: bigint;
+  /** Coins burned on the L2 by its own modules up to a node's safe head (a child rollup's bond burns). */
+  l2Burned?: (node: RollupNode) => bigint;
 
   constructor(opts: { rollup?: Partial<RollupConfig>; sequencer?: SequencerOptions; proposer?: Partial<ProposerOptions>; challenger?: Partial<ChallengerOptions> } = {}) {
     // keys[0] users, keys[1] batcher+proposer, keys[2] challenger, keys[3] L1 block producer.
@@ -178,7 +206,9 @@ export class RollupWorld {
       }
       const escrow = getAccount(r, escrowAddress(this.rollup.rollupId)).balance;
       const queued = this.queuedDeposits(node);
-      if (l2supply + inFlight + queued !== escrow) {
+      // Coins burned on the L2 itself (bond shares of a child rollup's games) stay locked in the escrow.
+      const burnedOnL2 = this.l2Burned?.(node) ?? 0n;
+      if (l2supply + inFlight + queued + burnedOnL2 !== escrow) {
         throw new Error(`L2 supply ${l2supply} + in-flight withdrawals ${inFlight} + deposits not yet on L2 ${queued} != escrow ${escrow} (node ${toHex(node === this.seqNode ? new Uint8Array([1]) : new Uint8Array([2]))})`);
       }
     }

@@ -87,9 +87,9 @@ describe('bounded work per peer', () => {
     const v = await victim('b-unpayable');
     const a = await attacker(v);
     await joinTopic(a, v, TOPIC_TXS);
-    const poor = randomKeyPair(); // holds nothing: every fee is unpayable
-    for (let batch = 0; batch < 3; batch++) {
-      const txs = Array.from({ length: 30 }, (_, i) => transferTx(dev, poor, keys[1]!.address, 1n, batch * 30 + i).bytes);
+    for (let batch = 0; batch < 5; batch++) {
+      const poor = randomKeyPair(); // holds nothing: every fee is unpayable
+      const txs = Array.from({ length: 30 }, (_, i) => transferTx(dev, poor, keys[1]!.address, 1n, i).bytes);
       await a.publish(TOPIC_TXS, encode(txBatchCodec(dev.maxTxBytes), txs));
       await waitUntil(async () => (await rejected(v, 'TX_INSUFFICIENT_FUNDS')) >= (batch + 1) * 30 || p2pOf(v).isBanned(a.peerId), 'the batch to be judged', 10_000, 25);
     }
@@ -157,6 +157,36 @@ describe('bounded work per peer', () => {
     expect(v.chain.head.meta.height).toBe(0);
   });
 
+  it('headers first: a branch whose headers show no more work than our head is never asked for a body', async () => {
+    const v = await victim('b-lighter', dev, {}, 18);
+    const g = v.chain.blockAt(0)!.header;
+    // 15 well-linked headers forking at genesis (less work than the victim's 18 blocks), while
+    // the status claims a heavier head it never shows.
+    const fork: BlockHeader[] = [g];
+    for (let h = 1; h <= 15; h++) {
+      const p = fork[h - 1]!;
+      fork.push({ ...p, parentHash: blockHash(p), height: h, timestamp: p.timestamp + 1000, producer: new Uint8Array(20).fill(9) });
+    }
+    let bodies = 0;
+    await attacker(v, {
+      [PROTO_STATUS]: async () =>
+        encodeStatus({ genesis: blockHash(g), headHash: new Uint8Array(32).fill(3), headHeight: 20, totalWork: v.chain.head.meta.totalWork + 50n, finalizedHeight: 0 }),
+      [PROTO_HEADERS]: async (req) => {
+        const { start, count } = decodeRange(req);
+        return encode(HeadersCodec, fork.slice(start, start + count).map(encodeHeader));
+      },
+      [PROTO_BLOCKS_HASH]: async () => {
+        bodies++;
+        throw new Error('no bodies');
+      },
+    });
+    await waitUntil(() => (v.network as P2PNetwork).sync!.state.syncs > 0 && !(v.network as P2PNetwork).sync!.state.syncing, 'a sync round from the attacker', 15_000, 25);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(bodies).toBe(0);
+    expect(v.chain.store.hasBlock(blockHash(fork[1]!))).toBe(false);
+    expect(v.chain.head.meta.height).toBe(18);
+  });
+
   it('headers declaring a target the retarget rule does not give are refused before any body is asked for', async () => {
     const pow = devConfig({ pow: { enabled: true, initialTarget: `0x${(1n << 252n).toString(16)}`, maxTarget: `0x${(1n << 255n).toString(16)}`, retargetInterval: 1000 } });
     const v = await victim('b-target', pow);
@@ -213,7 +243,7 @@ describe('bounded work per peer', () => {
         return encode(BlocksCodec, [encodeBlock(block)]);
       },
     });
-    await waitUntil(() => bodies > 0 && p2pOf(v).scoreOf(a.peerId) <= -50, 'the oversized body to cost the peer', 15_000, 25);
+    await waitUntil(() => bodies > 0 && p2pOf(v).scoreOf(a.peerId) < -40, 'the oversized body to cost the peer', 15_000, 25);
     expect(spy).not.toHaveBeenCalled();
     expect(v.chain.head.meta.height).toBe(0);
   });

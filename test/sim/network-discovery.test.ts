@@ -61,6 +61,19 @@ describe('peer discovery', () => {
     console.log(`discovery: mesh of 3 via one bootnode in ${meshMs} ms; rejoin from peers.json in ${rejoinMs} ms`);
   });
 
+  it('dials toward targetPeers and no further', async () => {
+    const hub = await simNode('disc-hub', config, { network: fast });
+    const hubAddr = hub.network!.info().multiaddrs;
+    const others = [];
+    for (let i = 0; i < 4; i++) others.push(await simNode(`disc-o${i}`, config, { bootnodes: hubAddr, network: { ...fast, targetPeers: 1 } }));
+    // x knows only the hub, wants 3 peers: it learns the others from the hub and dials two of them.
+    const x = await simNode('disc-x', config, { bootnodes: hubAddr, network: { ...fast, targetPeers: 3 } });
+    await waitUntil(() => p2pOf(x).peers().length >= 3, 'x to reach its target of 3 peers', 15_000, 25);
+    await new Promise((r) => setTimeout(r, 1500)); // several more discovery rounds
+    expect(p2pOf(x).knownPeerCount).toBeGreaterThanOrEqual(5);
+    expect(p2pOf(x).peers().filter((p) => p.direction === 'outbound').length).toBe(3);
+  });
+
   it('a malformed peer-exchange answer costs the answering peer', async () => {
     const a = await simNode('disc-t', config, { network: { ...fast, targetPeers: 0 } });
     const liar = await P2PNode.create({ networkId: p2pOf(a).networkId, peerExchange: false });

@@ -63,7 +63,7 @@ describe('sync chooses the heaviest chain', () => {
     expect(net.sync?.state.lastSync?.peer).toBe(heavy.network!.info().peerId);
     // It left the light chain part-way: its last blocks were never downloaded.
     expect(fresh.chain.store.hasBlock(lightHead)).toBe(false);
-  }, 60_000);
+  }, 150_000);
 
   it('serves headers by range, blocks by range and blocks by hash', async () => {
     const src = await node('src', 20, 1);

@@ -19,7 +19,7 @@ try {
   for (let i = 0; i < kills; i++) {
     const mode = modes[i % modes.length] as CrashMode;
     const killAfter = 400 + Math.floor(Math.random() * 2500);
-    const { lastCommitted } = await runUntilKilled(dirs[mode].dir, killAfter, mode);
+    const { lastCommitted } = await runUntilKilled(dirs[mode].dir, killAfter, mode, i % 2 === 1);
     const { height, leaves } = checkDataDir(`${dirs[mode].dir}/node`);
     if (height < lastCommitted) throw new Error(`kill ${i + 1} (${mode}): height ${height} is below the last committed ${lastCommitted}`);
     process.stdout.write(`kill ${i + 1}/${kills} ${mode.padEnd(6)} after ${killAfter} ms: head ${height} (committed ${lastCommitted}), ${leaves} leaves consistent\n`);

@@ -184,7 +184,9 @@ describe('timestamps', () => {
     mineOn(c, [], t0 + 22_000);
     other.importBlock({ header: c.head.header, txs: [] });
     // …the next honest block is stamped by its own clock, before its parent: valid under MTP.
-    const honest = mineOn(c, [], t0 + 14_000);
+    const built = c.buildBlock([], { producer: keys[3]!.address, timestamp: t0 + 14_000, timestampFloor: 'median' });
+    const honest = { header: built.header, txs: [] };
+    c.importBlock(honest, { verified: [], execution: built.execution });
     expect(honest.header.timestamp).toBe(t0 + 14_000);
     expect(other.importBlock(honest).status).toBe('head'); // today: BLOCK_BAD_TIMESTAMP
   });
@@ -195,8 +197,9 @@ describe('timestamps', () => {
     for (let h = 1; h <= 11; h++) b.importBlock({ header: c.blockAt(h)!.header, txs: [] });
     const twelfth = c.blockAt(12)!;
     // Re-stamp block 12 at the median of blocks 1..11 (block 6's time): refused.
-    const built = b.buildBlock([], { producer: keys[3]!.address, timestamp: 0 });
-    expect(built.header.timestamp).toBe(t0 + 6000 + 1); // the builder respects the floor
+    const built = b.buildBlock([], { producer: keys[3]!.address, timestamp: 0, timestampFloor: 'median' });
+    expect(built.header.timestamp).toBe(t0 + 6000 + 1); // the builder respects the consensus floor
+    expect(b.buildBlock([], { producer: keys[3]!.address, timestamp: 0 }).header.timestamp).toBe(t0 + 11_000 + 1); // default: after the parent
     const atMedian = { header: { ...built.header, timestamp: t0 + 6000 }, txs: [] };
     expect(() => b.importBlock(atMedian)).toThrow(expect.objectContaining({ code: 'BLOCK_BAD_TIMESTAMP' }));
     expect(b.importBlock({ header: twelfth.header, txs: [] }).status).toBe('head');

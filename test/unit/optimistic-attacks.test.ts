@@ -247,6 +247,31 @@ describe('adversarial actors against the optimistic rollup', () => {
     expect((await tx(w, mallory, names(w).disputes, 'timeout', encode(GameRefArgs, { rollupId: w.rollup.rollupId, gameId: 0 }))).status).toBe('failed');
   });
 
+  it('clock extension: a challenger that moves in the last block of its clock still leaves a slow defender time to answer', async () => {
+    world = new RollupWorld({ proposer: { unresponsive: true } });
+    const w = world;
+    await busyRollup(w, 6);
+    await proposeOnly(w);
+    const { clockBlocks, clockExtensionBlocks } = w.rollup;
+    expect((await tx(w, mallory, names(w).disputes, 'challenge', encode(ChallengeArgs, { rollupId: w.rollup.rollupId, outputIndex: 0 }))).status).toBe('ok');
+    // The proposer answers as late as its clock allows (raw move, honest midpoint root).
+    const defendLate = async () => {
+      const g = game0(w);
+      while (w.l1.chain.head.meta.height + 1 - g.lastMove + g.proposerClock < clockBlocks) w.mine();
+      const root = w.verNode.chain.rootAfterOps(Math.floor((g.lo + g.hi) / 2))!;
+      expect((await tx(w, proposerKey, names(w).disputes, 'defend', encode(DefendArgs, { rollupId: w.rollup.rollupId, gameId: 0, root }))).status).toBe('ok');
+    };
+    await defendLate();
+    expect(game0(w).proposerClock).toBe(clockBlocks); // it used its whole clock
+    // Mallory answers at once; the defender's clock is capped so it has the extension left.
+    expect((await tx(w, mallory, names(w).disputes, 'bisect', encode(BisectArgs, { rollupId: w.rollup.rollupId, gameId: 0, agree: false }))).status).toBe('ok');
+    expect(game0(w).proposerClock).toBe(clockBlocks - clockExtensionBlocks);
+    // So the defender can still move (it would have timed out at once without the extension).
+    await defendLate();
+    expect(game0(w).status).toBe(GAME_OPEN);
+    expect(game0(w).defenses).toBe(0);
+  });
+
   it('the challenger never gives up: its L1 drops its transactions and it restarts mid-game, and it still discards a wrong root', async () => {
     world = new RollupWorld({ proposer: { maliciousEvery: 1 } });
     const w = world;

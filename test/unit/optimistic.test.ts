@@ -1,9 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { merkleProof } from '@strata/chain';
 import { bytesEqual, encode, toHex } from '@strata/primitives';
 import {
   rollupModuleNames,
   defaultRollupConfig,
+  BisectArgs,
+  ChallengeArgs,
+  GAME_OPEN,
+  opHash,
+  opLeaf,
+  StepArgs,
   escrowAddress,
+  l1DataFee,
+  l1DataSize,
   NodeL1Client,
   parentModules,
   DepositArgs,
@@ -153,48 +162,83 @@ describe('optimistic rollup: bridge and derivation', () => {
     expect(w.verNode.chain.account(batcher.address).balance).toBe(0n);
   });
 
-  it('censorship: a deposit and a forced tx the sequencer ignores are included once the window passes', async () => {
+  it('censorship: a censoring sequencer keeps posting its own batches; the deposit and forced tx it ignores are force-included between them, and it must follow', async () => {
     world = new RollupWorld({ sequencer: { ignoreDelayed: true } });
     const w = world;
-    await deposit(w, 3_000_000n);
+    const env = w.seqNode.env;
+    // Carol has L2 funds from before the censorship starts, so the sequencer has traffic of its own.
+    const carol = keys[3]!;
+    w.seqNode.opts.sequencer!.ignoreDelayed = false;
+    await deposit(w, 1_000_000n, carol.address);
     await w.sequence();
-    expect(w.seqNode.chain.account(alice!.address).balance).toBe(0n);
-    // A forced L2 transfer submitted on L1 (signed L2 transaction carried by the inbox).
-    const forced = encodeTx(signL2Transfer(w.seqNode.env, alice!.secretKey, 0, bob.address, 777n));
+    await w.batch();
+    w.seqNode.opts.sequencer!.ignoreDelayed = true;
+    await deposit(w, 3_000_000n);
+    const forced = encodeTx(signL2Transfer(env, alice!.secretKey, 0, bob.address, 777n));
     await w.client.send(alice!, INBOX_MODULE, 'forceTx', encode(ForceTxArgs, { rollupId: w.rollup.rollupId, raw: forced }), 5_000);
     w.mine();
-    for (let i = 0; i < w.rollup.sequencingWindow + 1; i++) {
+    let carolNonce = 0;
+    // Every round the censoring sequencer seals Carol's transfer and its batcher posts the block.
+    for (let i = 0; i < w.rollup.sequencingWindow + 4; i++) {
+      w.l2Send(encodeTx(signL2Transfer(env, carol.secretKey, carolNonce++, bob.address, 1n)));
       await w.sequence();
-      w.mine();
+      await w.batch();
     }
     await w.syncAll();
+    const d = w.verNode.derivation;
+    const kinds = Array.from({ length: d.meta.batchCount }, (_, b) => d.batch(b)!.forced);
+    expect(kinds).toContain(1); // the inbox force-included the queue…
+    expect(kinds.lastIndexOf(0)).toBeGreaterThan(kinds.indexOf(1)); // …and the sequencer's batches went on after it
     expect(w.verNode.chain.account(alice!.address).balance).toBe(3_000_000n - 777n - 1_600n);
-    expect(w.verNode.chain.account(bob.address).balance).toBe(777n);
-    expect(w.seqNode.chain.account(bob.address).balance).toBe(777n); // the sequencer was forced to follow
+    expect(w.verNode.chain.account(bob.address).balance).toBe(777n + BigInt(carolNonce));
+    // The sequencer was forced to follow: same chain, same state.
+    expect(toHex(w.seqNode.chain.head.stateRoot)).toBe(toHex(w.verNode.chain.head.stateRoot));
+    expect(w.verNode.safeHead).toBe(w.seqNode.chain.head.number);
   });
 
-  it('L1 reorg dropping a batch: safe head rolls back, re-derives, the batch is re-posted, nothing minted twice', async () => {
+  it('L1 reorg onto a heavier competing branch: a deposit and the batch after the fork point vanish from L2, nothing is minted twice, the batch is re-posted', async () => {
     world = new RollupWorld();
     const w = world;
-    await deposit(w, 4_000_000n);
+    await deposit(w, 4_000_000n); // before the fork point: survives the reorg
     await w.sequence();
-    const fork = w.l1.chain.head.hash;
     await w.batch();
-    const safeBefore = w.verNode.safeHead;
-    expect(safeBefore).toBe(1);
-    // Reorg: the L1 rewinds past the batch and grows another branch without it.
-    w.l1.chain.rewindTo(fork);
-    w.client.resetNonces();
-    w.mine();
-    w.mine();
-    await w.syncAll();
-    expect(w.verNode.safeHead).toBe(0);
-    expect(w.seqNode.safeHead).toBe(0);
-    expect(w.seqNode.chain.head.number).toBe(1); // unsafe block kept for re-posting
-    for (let i = 0; i < 4 && w.verNode.safeHead < 1; i++) await w.batch();
-    expect(w.verNode.safeHead).toBe(1);
     expect(w.verNode.chain.account(alice!.address).balance).toBe(4_000_000n);
-    expect(toHex(w.verNode.chain.head.stateRoot)).toBe(toHex(w.seqNode.chain.head.stateRoot));
+    const forkHeight = w.l1.chain.head.meta.height;
+    const rival = w.l1.fork();
+    try {
+      // On our branch: a second deposit, sequenced and batched after the fork point.
+      await deposit(w, 1_000_000n);
+      await w.sequence();
+      await w.batch();
+      expect(w.verNode.chain.account(alice!.address).balance).toBe(5_000_000n);
+      const safeBefore = w.verNode.safeHead;
+      // A rival miner mines a longer (heavier) branch from the fork point, without either.
+      for (let i = 0; i < 4; i++) rival.mine();
+      const r = w.l1.adopt(rival, forkHeight + 1);
+      expect(r.reorged).toBe(true);
+      expect(r.orphaned.length).toBeGreaterThanOrEqual(2); // the deposit and the batch
+      await w.syncAll();
+      w.checkConservation();
+      // Derivation follows the new branch: the second deposit never happened.
+      expect(w.verNode.safeHead).toBeLessThan(safeBefore);
+      expect(w.verNode.chain.account(alice!.address).balance).toBe(4_000_000n);
+      // The sequencer dropped the unsafe block that read the vanished deposit.
+      for (let i = 0; i < 4; i++) {
+        await w.sequence();
+        await w.batch();
+      }
+      expect(w.seqNode.chain.account(alice!.address).balance).toBe(4_000_000n);
+      expect(toHex(w.verNode.chain.head.stateRoot)).toBe(toHex(w.seqNode.chain.head.stateRoot));
+      expect(w.verNode.safeHead).toBe(w.seqNode.chain.head.number);
+      // The user deposits again on the new branch: credited once.
+      await deposit(w, 1_000_000n);
+      await w.sequence();
+      await w.batch();
+      expect(w.verNode.chain.account(alice!.address).balance).toBe(5_000_000n);
+      expect(getAccount(w.l1.chain.stateReader, escrowAddress(w.rollup.rollupId)).balance).toBe(5_000_000n);
+    } finally {
+      rival.close();
+    }
   });
 });
 
@@ -272,31 +316,7 @@ describe('optimistic rollup: disputes', () => {
     expect(r.finalize?.status).toBe('ok');
   });
 
-  it('a withdrawal proven against a root that is later discarded cannot be finalized until proven again', async () => {
-    world = new RollupWorld({ proposer: { maliciousEvery: 1, unresponsive: true } });
-    const w = world;
-    await busyRollup(w, 4);
-    await w.roles();
-    // Prove against output 0 while it is live (the record exists in the honest state, and the
-    // malicious fault only adds a coin, so the proof against the wrong root is built from its trace:
-    // here we prove against the verifier's state — the wrong root does not contain it, so it fails).
-    const out = readOutput(w.l1.chain.stateReader, w.rollup.rollupId, 0)!;
-    expect(bytesEqual(out.stateRoot, w.verNode.chain.rootAfterOps(out.opEnd)!)).toBe(false);
-    for (let i = 0; i < 30; i++) {
-      await w.roles();
-      if (readGame(w.l1.chain.stateReader, w.rollup.rollupId, 0)?.status === GAME_CHALLENGER_WON) break;
-    }
-    expect(readGame(w.l1.chain.stateReader, w.rollup.rollupId, 0)?.status).toBe(GAME_CHALLENGER_WON);
-    const rec = getWithdrawal(w.verNode.chain.reader(w.verNode.chain.rootAfterOps(out.opEnd)!), 0)!;
-    const { proof } = w.verNode.chain.proof(withdrawalKey(0), w.verNode.chain.rootAfterOps(out.opEnd)!);
-    const h = await w.client.send(alice!, BRIDGE_MODULE, 'proveWithdrawal', encode(ProveWithdrawalArgs, { rollupId: w.rollup.rollupId, outputIndex: 0, withdrawal: rec, proof }), 40_000);
-    w.mine();
-    const r = await w.client.receipt(h);
-    expect(r?.status).toBe('failed');
-    expect(r?.error).toMatch(/discarded/);
-  });
-
-  it('a withdrawal proven against a wrong root that is then discarded cannot finalize, and is proven again against the corrected root', async () => {
+  it('a withdrawal proven against a wrong root BEFORE it is discarded never finalizes against it; re-proving against the discarded root is refused; proven against the corrected root it pays once', async () => {
     world = new RollupWorld({ proposer: { maliciousEvery: 1 }, rollup: { clockBlocks: 30 } });
     const w = world;
     await busyRollup(w, 8);
@@ -313,6 +333,10 @@ describe('optimistic rollup: disputes', () => {
     w.mine();
     expect((await w.client.receipt(p0))?.status).toBe('ok');
     expect(readWithdrawalState(w.l1.chain.stateReader, w.rollup.rollupId, 0).proven?.outputIndex).toBe(0);
+    // Before the discard: still in its window (and disputed), it does not finalize.
+    const tooEarly = await finalizeOnly(w, 0);
+    expect(tooEarly?.status).toBe('failed');
+    expect(tooEarly?.error).toMatch(/challenge window|disputed/);
     // The honest challenger wins; the root is discarded.
     for (let i = 0; i < 40 && readGame(w.l1.chain.stateReader, w.rollup.rollupId, 0)?.status !== GAME_CHALLENGER_WON; i++) await w.roles();
     expect(readGame(w.l1.chain.stateReader, w.rollup.rollupId, 0)?.status).toBe(GAME_CHALLENGER_WON);
@@ -322,6 +346,9 @@ describe('optimistic rollup: disputes', () => {
     const early = await finalizeOnly(w, 0);
     expect(early?.status).toBe('failed');
     expect(early?.error).toMatch(/proven against output 0, which was discarded; prove it again against a live output/);
+    const again = await prove(0, wrong.tree.prove(wrong.root, withdrawalKey(0)));
+    w.mine();
+    expect((await w.client.receipt(again))?.error).toMatch(/output 0 was discarded by a fraud proof/);
     // The honest proposer posts the corrected root; proven again against it, the withdrawal finalizes.
     w.proposer.opts.maliciousEvery = 0;
     for (let i = 0; i < 4 && readOutputsMeta(w.l1.chain.stateReader, w.rollup.rollupId).count < 2; i++) await w.roles();
@@ -336,22 +363,53 @@ describe('optimistic rollup: disputes', () => {
     expect(getAccount(w.l1.chain.stateReader, alice!.address).balance - before).toBeGreaterThan(1_000_000n - 100_000n); // amount minus two L1 fees
   });
 
-  it('a dishonest challenger against an honest proposer loses its bond', async () => {
-    world = new RollupWorld({ challenger: { dishonest: true } });
+  it('a dishonest challenger (raw L1 moves: disagrees with every honest midpoint, then proves the last step) loses its bond to the proposer', async () => {
+    world = new RollupWorld();
     const w = world;
     await busyRollup(w, 12);
-    const proposerBefore = getAccount(w.l1.chain.stateReader, keys[1]!.address).balance;
-    let game: ReturnType<typeof readGame>;
-    for (let i = 0; i < 40; i++) {
-      await w.roles();
-      game = readGame(w.l1.chain.stateReader, w.rollup.rollupId, 0);
-      if (game && game.status !== 0) break;
+    const mallory = keys[3]!;
+    const disputes = rollupModuleNames(w.rollup.rollupId).disputes;
+    for (let i = 0; i < 3 && readOutputsMeta(w.l1.chain.stateReader, w.rollup.rollupId).count === 0; i++) {
+      await w.syncAll();
+      await w.proposer.tick();
+      w.mine();
     }
-    expect(game?.status).toBe(GAME_PROPOSER_WON);
+    const proposerBefore = getAccount(w.l1.chain.stateReader, keys[1]!.address).balance;
+    const malloryBefore = getAccount(w.l1.chain.stateReader, mallory.address).balance;
+    await w.client.send(mallory, disputes, 'challenge', encode(ChallengeArgs, { rollupId: w.rollup.rollupId, outputIndex: 0 }), 8_000);
+    w.mine();
+    let game = readGame(w.l1.chain.stateReader, w.rollup.rollupId, 0)!;
+    for (let i = 0; i < 40 && game.status === GAME_OPEN; i++) {
+      await w.syncAll();
+      if (game.turn === 1 && game.hi - game.lo > 1) {
+        await w.client.send(mallory, disputes, 'bisect', encode(BisectArgs, { rollupId: w.rollup.rollupId, gameId: 0, agree: false }), 8_000);
+      } else if (game.turn === 1) {
+        // At one step Mallory submits the genuine proof: it shows the defender right.
+        const sw = w.verNode.chain.stepWitness(game.lo)!;
+        const bi = w.verNode.derivation.batchOfOp(game.lo)!;
+        const batch = w.verNode.derivation.batch(bi)!;
+        const leaves = Array.from({ length: batch.opCount }, (_, k) => {
+          const b = w.verNode.chain.blockOfOp(batch.firstOp + k)!;
+          return opLeaf(b.number, b.timestamp, opHash(b.allOps[batch.firstOp + k - b.firstOp]!));
+        });
+        const siblings = merkleProof(leaves, game.lo - batch.firstOp).siblings;
+        const args = encode(StepArgs, { rollupId: w.rollup.rollupId, gameId: 0, batchIndex: bi, blockNumber: sw.block.number, timestamp: sw.block.timestamp, op: sw.op, siblings, witness: sw.witness });
+        await w.client.send(mallory, disputes, 'step', args, 400_000);
+      } else {
+        await w.proposer.tick();
+      }
+      w.mine();
+      game = readGame(w.l1.chain.stateReader, w.rollup.rollupId, 0)!;
+    }
+    expect(game.status).toBe(GAME_PROPOSER_WON);
+    expect(game.moves).toBeGreaterThanOrEqual(2 * Math.floor(Math.log2(13)) + 1); // played to the last step
     expect(readOutput(w.l1.chain.stateReader, w.rollup.rollupId, 0)!.status).not.toBe(OUTPUT_DISCARDED);
-    const gained = getAccount(w.l1.chain.stateReader, keys[1]!.address).balance - proposerBefore;
-    // The proposer paid its own bond and fees but received 80% of the challenger's bond.
-    expect(gained).toBeGreaterThan(-w.rollup.proposerBond);
+    const paid = (w.rollup.challengerBond * BigInt(10_000 - w.rollup.bondBurnBps)) / 10_000n;
+    expect(game.payout).toBe(paid);
+    const proposerGain = getAccount(w.l1.chain.stateReader, keys[1]!.address).balance - proposerBefore;
+    expect(proposerGain).toBeGreaterThan(paid - 1_000_000n); // the challenger's bond minus the burn, minus the proposer's L1 fees
+    // Mallory lost her whole bond (she is also the L1 block producer here, so fees come back to her).
+    expect(malloryBefore - getAccount(w.l1.chain.stateReader, mallory.address).balance).toBeGreaterThan(w.rollup.challengerBond - 1_000_000n);
   });
 
   it('a player who stops responding loses on time', async () => {
@@ -414,5 +472,53 @@ describe('optimistic rollup: several rollups on one parent (module instances key
     expect(() => new L1Miner(defaultRollupConfig({ l2ChainId: 1 }))).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringMatching(/id of its parent chain/) }));
     // rollupId and l2ChainId are one number.
     expect(() => parentModules({ ...a, rollupId: 7 })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+  });
+});
+
+describe('optimistic rollup: L1 data fee', () => {
+  it('every sequenced L2 transaction pays its estimated compressed size × the L1 fee per byte, shown in its receipt; forced ones pay none', async () => {
+    world = new RollupWorld({ rollup: { l1FeePerByte: 3n, l1FeeScalarBps: 15_000 } });
+    const w = world;
+    await deposit(w, 5_000_000n);
+    await w.sequence();
+    const env = w.seqNode.env;
+    const feeRecipient = w.rollup.l2FeeRecipient;
+    const before = w.seqNode.chain.account(alice!.address).balance;
+    const recipientBefore = w.seqNode.chain.account(feeRecipient).balance;
+    const t = signL2Transfer(env, alice!.secretKey, 0, bob.address, 1_000n);
+    w.l2Send(encodeTx(t));
+    await w.sequence();
+    const block = w.seqNode.chain.head;
+    const r = block.results.at(-1)!;
+    const op = block.allOps.at(-1)!;
+    const expected = (BigInt(l1DataSize(op)) * 3n * 15_000n + 9_999n) / 10_000n;
+    expect(l1DataSize(op)).toBeGreaterThan(60); // the signature alone is 65 incompressible bytes
+    expect(r.l1Fee).toBe(expected);
+    expect(l1DataFee(w.rollup, op)).toBe(expected);
+    const paid = before - w.seqNode.chain.account(alice!.address).balance;
+    expect(paid).toBe(1_000n + t.fee + expected);
+    expect(w.seqNode.chain.account(feeRecipient).balance - recipientBefore).toBe(t.fee + expected);
+    // The verifier charges the same from L1 data alone.
+    await w.batch();
+    expect(toHex(w.verNode.chain.head.stateRoot)).toBe(toHex(w.seqNode.chain.head.stateRoot));
+    // A sender who can pay the execution fee but not the L1 data fee is left out.
+    const poor = keys[3]!;
+    w.l2Send(encodeTx(signL2Transfer(env, alice!.secretKey, 1, poor.address, t.fee)));
+    await w.sequence();
+    w.l2Send(encodeTx(signL2Transfer(env, poor.secretKey, 0, bob.address, 0n, t.fee)));
+    const b2 = await (async () => {
+      await w.sequence();
+      return w.seqNode.chain.head;
+    })();
+    expect(b2.results.every((x) => x.sender === undefined || !bytesEqual(x.sender, poor.address))).toBe(true);
+    expect(w.seqNode.chain.account(poor.address).nonce).toBe(0);
+    // A forced transaction paid for its bytes on L1: no L1 data fee on L2.
+    const forced = signL2Transfer(env, alice!.secretKey, 2, bob.address, 5n);
+    await w.client.send(alice!, INBOX_MODULE, 'forceTx', encode(ForceTxArgs, { rollupId: w.rollup.rollupId, raw: encodeTx(forced) }), 5_000);
+    w.mine();
+    await w.sequence();
+    const fr = w.seqNode.chain.head.results.find((x) => x.kind === 'forced')!;
+    expect(fr.status).toBe('ok');
+    expect(fr.l1Fee).toBe(0n);
   });
 });

@@ -114,3 +114,28 @@ describe('Tendermint locking and proof-of-lock', () => {
     expect(st.handleMessage({ kind: 'vote', vote: other })).toBe('invalid');
   });
 });
+
+describe('consensus wire input', () => {
+  it('random or mutated bytes decode to a typed error or a message the state machine rejects, never a crash', async () => {
+    const fc = (await import('fast-check')).default;
+    const { decodeMessage, encodeMessage } = await import('@strata/sidechain');
+    const { isStrataError } = await import('@strata/primitives');
+    const good = encodeMessage(proposal(0, simBlock(H, 1, 'x')));
+    const { st } = harness(0);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 }), (junk, at, byte) => {
+        for (const input of [junk, Uint8Array.from(good, (b, i) => (i === at ? byte : b))]) {
+          let m: ConsensusMessage;
+          try {
+            m = decodeMessage(input);
+          } catch (e) {
+            expect(isStrataError(e)).toBe(true);
+            continue;
+          }
+          expect(['ok', 'ignored', 'invalid']).toContain(st.handleMessage(m));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -425,10 +425,16 @@ export class Chain {
    * Builds a block on the head from candidate transactions (in the order given), skipping
    * any that are invalid at this state, within the block limits.
    */
-  buildBlock(candidates: VerifiedTx[], opts: { producer: Uint8Array; timestamp: number; extra?: Uint8Array }): BuiltBlock {
+  buildBlock(
+    candidates: VerifiedTx[],
+    opts: { producer: Uint8Array; timestamp: number; extra?: Uint8Array; timestampFloor?: 'parent' | 'median' },
+  ): BuiltBlock {
     const parent = this.headRef;
-    // The producer's clock, but past the median-time-past (the consensus floor).
-    const timestamp = Math.max(opts.timestamp, this.medianTimePast(parent.header) + 1);
+    // The producer's clock, but after the parent's time (the default policy: blocks this node
+    // builds keep L1 time increasing, which layers above may rely on) or only after the
+    // median-time-past (`'median'`: the consensus floor, as Bitcoin's miner does).
+    const floor = opts.timestampFloor === 'median' ? this.medianTimePast(parent.header) : parent.header.timestamp;
+    const timestamp = Math.max(opts.timestamp, floor + 1);
     const info = { height: parent.meta.height + 1, timestamp, producer: opts.producer };
     const rejected: BuiltBlock['rejected'] = [];
     const accepted: VerifiedTx[] = [];

@@ -41,7 +41,6 @@ import { edVerifyMsg, sha256 } from './crypto.js';
 import {
   ChannelStateCodec,
   closeDigest,
-  HtlcCodec,
   revocationDigest,
   stateDigest,
   stateHash,
@@ -428,4 +427,3 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
 
 /** Compute limit that covers any adjudicator call (signature checks dominate). */
 export const ADJUDICATOR_COMPUTE = 20_000;
-void HtlcCodec;

@@ -13,14 +13,12 @@
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { P2PNode } from '@strata/p2p';
 import {
   blake2b256Parts,
   bytesEqual,
   bytesKey,
   compareBytes,
-  concatBytes,
   decode,
   encode,
   fromHex,
@@ -171,8 +169,6 @@ interface LocalChannel {
   nextHtlcId: number;
   /** Incoming HTLC onions (by HTLC id) until processed. */
   onions: Record<string, Uint8Array>;
-  /** HTLCs already resolved on chain or passed on (keys "offerer:id"). */
-  handled: Record<string, boolean>;
   announced: boolean;
   onchainActions: Record<string, boolean>;
 }
@@ -243,7 +239,6 @@ export interface PaymentResult {
 const ANN_PERSONAL = utf8('strata-chan-anno');
 const UPD_PERSONAL = utf8('strata-chan-updt');
 const NODE_PERSONAL = utf8('strata-chan-node');
-const TOWER_HINT = utf8('hint');
 
 function annDigest(a: ChannelAnnouncement): Uint8Array {
   return blake2b256Parts([encode(ChannelAnnouncementCodec, { ...a, sigA: new Uint8Array(64), sigB: new Uint8Array(64) })], ANN_PERSONAL);
@@ -255,7 +250,6 @@ function nodeDigest(n: NodeAnnouncement): Uint8Array {
   return blake2b256Parts([encode(NodeAnnouncementCodec, { ...n, sig: new Uint8Array(64) })], NODE_PERSONAL);
 }
 
-const hk = (offerer: number, id: number) => `${offerer}:${id}`;
 const err = (code: 'CHANNEL_INVALID' | 'CHANNEL_STATE' | 'CHANNEL_PEER' | 'CHANNEL_NOT_FOUND', msg: string, meta: Record<string, unknown> = {}) => new StrataError(code, msg, meta);
 
 /** A channel node. Create with {@link ChannelNode.create}, then `start()`. */
@@ -272,6 +266,7 @@ export class ChannelNode {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly scheduled = new Set<string>();
   private readonly dialing = new Set<string>();
+  private lastSync = 0;
   private orphans: { body: Uint8Array; from: string | undefined }[] = [];
   private readonly driver: Driver;
   private readonly log: Logger;
@@ -584,7 +579,6 @@ export class ChannelNode {
       queue: [],
       nextHtlcId: 0,
       onions: {},
-      handled: {},
       announced: false,
       onchainActions: {},
     };
@@ -625,7 +619,6 @@ export class ChannelNode {
       queue: [],
       nextHtlcId: 0,
       onions: {},
-      handled: {},
       announced: false,
       onchainActions: {},
     };
@@ -988,8 +981,8 @@ export class ChannelNode {
   // ------------------------------------------------------------------ HTLC flow
 
   private async processIncoming(ch: LocalChannel, add: Extract<Update, { kind: 'add' }>): Promise<void> {
-    const key = hk(this.peerSide(ch), add.id);
-    if (ch.handled[key]) return;
+    // processed once: the onion is kept until then
+    if (!ch.onions[String(add.id)]) return;
     let peeled: ReturnType<typeof peelOnion>;
     try {
       peeled = peelOnion(add.onion, this.onionSecret, add.hash);
@@ -1023,7 +1016,6 @@ export class ChannelNode {
     const link: OutLink = { kind: 'forward', inChannel: ch.id, inId: add.id, secret: peeled.secret };
     const lk = `${toHex(out.id)}:${outId}`;
     this.links.set(lk, link);
-    ch.handled[key] = true;
     delete ch.onions[String(add.id)];
     await this.store.put(`fwd:${lk}`, link);
     this.enqueue(out, { kind: 'add', id: outId, amount: p.amount, hash: add.hash, expiry: p.expiry, onion: peeled.next });
@@ -1033,19 +1025,15 @@ export class ChannelNode {
   private async receive(ch: LocalChannel, add: Extract<Update, { kind: 'add' }>, p: HopPayload, fail: (code: number) => void): Promise<void> {
     const hashHex = toHex(add.hash);
     const inv = this.store.get<InvoiceRecord>(`inv:${hashHex}`);
-    const key = hk(this.peerSide(ch), add.id);
-    ch.handled[key] = true;
+    delete ch.onions[String(add.id)];
     if (!inv || inv.status !== 'open' || invoiceExpired(inv) || !bytesEqual(inv.secret, p.secret) || p.total < inv.amount) {
       this.log.info({ paymentHash: hashHex, reason: !inv ? 'unknown' : inv.status === 'paid' ? 'already paid' : invoiceExpired(inv) ? 'expired' : 'wrong details' }, 'payment refused');
       return fail(FAIL.INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS);
     }
     if (add.amount < p.amount) return fail(FAIL.FINAL_INCORRECT_HTLC_AMOUNT);
     if (add.expiry < p.expiry || add.expiry < this.heightCache + this.opts.expiryMargin + 1) return fail(FAIL.FINAL_INCORRECT_CLTV_EXPIRY);
-    let set = this.mpp.get(hashHex);
-    if (!set) {
-      set = { parts: [], total: p.total, since: Date.now() };
-      this.mpp.set(hashHex, set);
-    }
+    const set = this.mpp.get(hashHex) ?? { parts: [], total: p.total, since: Date.now() };
+    this.mpp.set(hashHex, set);
     set.parts.push({ ch: ch.id, id: add.id, amount: add.amount });
     const sum = set.parts.reduce((a, x) => a + x.amount, 0n);
     if (sum < set.total) return;
@@ -1070,7 +1058,6 @@ export class ChannelNode {
   }
 
   private failIncoming(ch: LocalChannel, id: number, reason: Uint8Array): void {
-    ch.handled[hk(this.peerSide(ch), id)] = true;
     delete ch.onions[String(id)];
     this.enqueue(ch, { kind: 'fail', id, reason });
   }
@@ -1078,9 +1065,6 @@ export class ChannelNode {
   /** An HTLC we offered was fulfilled, failed, or could not be sent: pass it upstream or to the payment. */
   private resolveOutgoing(ch: LocalChannel, id: number, r: { preimage: Uint8Array } | { reason: Uint8Array } | { local: StrataError; channel: Uint8Array }): void {
     const lk = `${toHex(ch.id)}:${id}`;
-    const hkey = hk(ch.side, id);
-    if (ch.handled[hkey]) return;
-    ch.handled[hkey] = true;
     const link = this.links.get(lk) ?? this.store.get<OutLink>(`fwd:${lk}`);
     if (!link) return;
     this.links.delete(lk);
@@ -1395,8 +1379,6 @@ export class ChannelNode {
       this.mpp.delete(hash);
       for (const part of set.parts) {
         const c = this.channels.get(bytesKey(part.ch));
-        const onion = c?.onions[String(part.id)];
-        void onion;
         if (c) this.enqueue(c, { kind: 'fail', id: part.id, reason: new Uint8Array(0) });
       }
     }
@@ -1412,6 +1394,11 @@ export class ChannelNode {
           .catch(() => undefined)
           .finally(() => this.dialing.delete(k));
       }
+    }
+    // anti-entropy: a missed gossip message is pulled again from the peers every few seconds
+    if (Date.now() - this.lastSync > 3000) {
+      this.lastSync = Date.now();
+      for (const n of this.nodeByPeer.values()) void this.syncGraph(n.nodeKey).catch(() => undefined);
     }
     if (this.deps.tower && this.towerQueue.length > 0) {
       const batch = this.towerQueue.splice(0, 2000);
@@ -1530,7 +1517,7 @@ export class ChannelNode {
           continue;
         }
         const onion = ch.onions[String(x.id)];
-        if (onion && !ch.handled[hk(peerSide, x.id)]) {
+        if (onion) {
           void this.processIncoming(ch, { kind: 'add', id: x.id, amount: x.amount, hash: x.hash, expiry: x.expiry, onion }).catch(() => undefined);
         }
       }
@@ -1609,6 +1596,3 @@ export class ChannelNode {
   }
 }
 
-void TOWER_HINT;
-void concatBytes;
-void chacha20poly1305;

@@ -139,11 +139,8 @@ export class ChannelGraph {
         const from = dir === 0 ? ch.ann.nodeA : ch.ann.nodeB;
         const to = dir === 0 ? ch.ann.nodeB : ch.ann.nodeA;
         const k = bytesKey(to);
-        let l = into.get(k);
-        if (!l) {
-          l = [];
-          into.set(k, l);
-        }
+        const l = into.get(k) ?? [];
+        if (l.length === 0) into.set(k, l);
         l.push({ ch, from, dir });
       }
     }
@@ -165,8 +162,6 @@ export class ChannelGraph {
       done.add(nk);
       if (nk === srcK) break;
       if (label.hops.length >= maxHops) continue;
-      const node = nk === tk ? target : (label.hops[0] as RouteHop | undefined) ? undefined : undefined;
-      void node;
       for (const e of into.get(nk) ?? []) {
         const fk = bytesKey(e.from);
         if (done.has(fk)) continue;

@@ -1,51 +1,32 @@
 /**
- * The channel node's persistence: one lmdb environment per data dir. Records are JSON with bytes
- * as `{"$b": hex}` and bigints as `{"$n": decimal}`. Every write a message depends on is awaited
- * before that message leaves the node (lmdb commits batches of concurrent writes together).
+ * The channel node's persistence: one lmdb environment per data dir. Records are written with
+ * V8's structured serialization (native; keeps Uint8Array and bigint exactly, ~10x faster than a
+ * JSON round-trip of hex). Every write a message depends on is awaited before that message leaves
+ * the node; lmdb commits the writes issued meanwhile in one transaction (one fsync per batch).
  */
+import { deserialize, serialize } from 'node:v8';
 import { open, type RootDatabase } from 'lmdb';
-import { fromHex, StrataError, toHex } from '@strata/primitives';
-
-/** Serializes a record (bytes and bigints kept exactly). */
-export function ser(v: unknown): string {
-  return JSON.stringify(v, function (this: Record<string, unknown>, k, val) {
-    const raw = this[k];
-    if (raw instanceof Uint8Array) return { $b: toHex(raw) };
-    if (typeof raw === 'bigint') return { $n: raw.toString() };
-    return val;
-  });
-}
-
-/** Inverse of {@link ser}. */
-export function deser<T>(s: string): T {
-  return JSON.parse(s, (_k, v) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      if (typeof v.$b === 'string' && Object.keys(v).length === 1) return fromHex(v.$b);
-      if (typeof v.$n === 'string' && Object.keys(v).length === 1) return BigInt(v.$n);
-    }
-    return v;
-  }) as T;
-}
+import { StrataError } from '@strata/primitives';
 
 /** A typed key-value store over lmdb. */
 export class ChannelStore {
-  private constructor(private readonly db: RootDatabase<string, string>) {}
+  private constructor(private readonly db: RootDatabase<Buffer, string>) {}
 
   /** Opens (creating) `<dir>/channels.lmdb`. */
   static open(dir: string): ChannelStore {
     try {
-      return new ChannelStore(open<string, string>({ path: `${dir}/channels.lmdb`, encoding: 'string' }));
+      return new ChannelStore(open<Buffer, string>({ path: `${dir}/channels.lmdb`, encoding: 'binary' }));
     } catch (e) {
       throw new StrataError('CONFIG_INVALID', `cannot open the channel database in ${dir}: ${(e as Error).message}`, { dir }, { cause: e });
     }
   }
   get<T>(key: string): T | undefined {
-    const s = this.db.get(key);
-    return s === undefined ? undefined : deser<T>(s);
+    const b = this.db.get(key);
+    return b === undefined ? undefined : (deserialize(b) as T);
   }
   /** Writes; resolves once committed to disk. */
   async put(key: string, value: unknown): Promise<void> {
-    await this.db.put(key, ser(value));
+    await this.db.put(key, serialize(value));
   }
   async del(key: string): Promise<void> {
     await this.db.remove(key);
@@ -55,7 +36,7 @@ export class ChannelStore {
     const out: [string, T][] = [];
     for (const { key, value } of this.db.getRange({ start: prefix })) {
       if (!key.startsWith(prefix)) break;
-      out.push([key, deser<T>(value)]);
+      out.push([key, deserialize(value) as T]);
     }
     return out;
   }

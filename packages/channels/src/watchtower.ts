@@ -7,7 +7,7 @@
  * blob, the key opens it, and the tower publishes the penalty with the breacher's own revocation.
  */
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { bytesKey, concatBytes, decode, encode, fixedBytes, fromHex, StrataError, struct, toHex, toStrataError, uint, utf8, type KeyPair } from '@strata/primitives';
+import { concatBytes, decode, encode, fixedBytes, fromHex, StrataError, struct, toHex, toStrataError, uint, utf8, type KeyPair } from '@strata/primitives';
 import { RpcClient, RpcError, RpcServer, type MethodSpec } from '@strata/rpc';
 import type { Logger } from 'pino';
 import { PenalizeArgs } from './adjudicator.js';
@@ -187,4 +187,3 @@ export class WatchtowerService {
     await this.store.close();
   }
 }
-void bytesKey;

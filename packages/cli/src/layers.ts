@@ -26,7 +26,7 @@ export interface DevnetEndpoints {
 }
 
 /** Default endpoints when no devnet file exists (the devnet's default ports). */
-export const DEFAULT_LAYER_RPC: Record<string, string> = { l1: 'http://127.0.0.1:8545', l2: 'http://127.0.0.1:8546', l3: 'http://127.0.0.1:8547' };
+export const DEFAULT_LAYER_RPC: Record<string, string> = { l1: 'http://127.0.0.1:8545', l2: 'http://127.0.0.1:8546', l3: 'http://127.0.0.1:8547', zk: 'http://127.0.0.1:8548' };
 
 /** `$STRATA_HOME` or `~/.strata`. */
 export function strataHome(): string {

@@ -29,6 +29,7 @@ const COMMANDS: LazyCommands[] = [
   { names: { token: 'User-defined tokens: create, mint, transfer, balance', amm: 'Constant-product AMM pools: pool, add, remove, swap, quote' }, load: async (p) => (await import('./commands/apps.js')).registerAppCommands(p) },
   { names: { channel: 'Payment channels: node, open, close, list, peers, invoice, pay, graph, balance, watchtower', swap: 'Atomic swaps between two Strata chains (hash-time-locked)' }, load: async (p) => (await import('./commands/channels.js')).registerChannelCommands(p) },
   { names: { sidechain: 'BFT sidechains: launch, list, status, deposit, withdraw, stop' }, load: async (p) => (await import('./commands/sidechain.js')).registerSidechainCommands(p) },
+  { names: { zk: 'ZK-rollup: keys (setup), provers, deposit, transfer, withdraw, status, exit' }, load: async (p) => (await import('./commands/zk.js')).registerZkCommands(p) },
   { names: { config: 'Chain config files' }, load: async (p) => (await import('./commands/common.js')).registerConfigCommand(p) },
 ];
 

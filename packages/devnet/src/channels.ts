@@ -16,8 +16,8 @@ export const CHANNEL_NODE_NAMES = ['alice', 'bob', 'carol'] as const;
 export type ChannelNodeName = (typeof CHANNEL_NODE_NAMES)[number];
 /** Channel node RPC port = L1 port + this + index (8565, 8566, 8567 for the default 8545). */
 export const CHANNEL_RPC_PORT_OFFSET = 20;
-/** Dev accounts that fund the channel nodes' wallets (4, 5, 6). */
-export const CHANNEL_WALLET_ACCOUNTS = [4, 5, 6] as const;
+/** Dev accounts that fund the channel nodes' wallets (1, 2, 3; the roles of the other layers use the last ones). */
+export const CHANNEL_WALLET_ACCOUNTS = [1, 2, 3] as const;
 /** Capacity of each devnet channel, base units. */
 export const DEVNET_CHANNEL_CAPACITY = 10_000_000n;
 

@@ -15,12 +15,15 @@ import { COIN, devAccounts, type DevAccount } from './accounts.js';
 import { devnetMainNetwork, multiNodeChainOverrides, startPeerNodes, type PeerNodeProcess } from './multinode.js';
 import { bankModule } from '@strata/runtime';
 import { appModules } from '@strata/apps';
+import { parentModules } from '@strata/optimistic';
+import { devnetL3Config, startDevnetL3, type DevnetL3, type DevnetL3Options } from './l3.js';
 import { devnetRollupConfig, devnetRollupModules, startDevnetRollup, type DevnetRollup, type DevnetRollupOptions } from './rollup.js';
 import { EventFeed, type ExplorerLayer, LayerWatcher, startExplorer } from '@strata/explorer';
 import { applyTopology, type Topology } from './topology.js';
 import { channelChainRpcMethods, channelParentModules } from '@strata/channels';
 import { startDevnetChannels, type DevnetChannels } from './channels.js';
 import { devnetSidechainModules, startDevnetSidechain, type DevnetSidechain, type DevnetSidechainOptions } from './sidechain.js';
+import { devnetZkModules, startDevnetZk, type DevnetZk, type DevnetZkOptions } from './zk.js';
 
 /** Devnet settings. */
 export interface DevnetOptions {
@@ -46,6 +49,10 @@ export interface DevnetOptions {
   logLevel?: string;
   /** The optimistic rollup on top (default: on); `false` runs the L1 alone. */
   rollup?: DevnetRollupOptions | false;
+  /** The L3 app chain on the rollup (default: on with the rollup); `false` leaves it out (`--no-l3`). */
+  l3?: DevnetL3Options | false;
+  /** The ZK-rollup on top (default: on); `false` leaves it out. */
+  zk?: DevnetZkOptions | false;
   /** Which layers run (default: every layer built); overrides `l1Nodes`, `blockTimeSeconds` and `rollup`. */
   topology?: Topology;
   /** The web explorer (default: on, port + 100; 0 picks a free port); `false` runs none. */
@@ -73,6 +80,10 @@ export interface Devnet {
   l1Peers?: PeerNodeProcess[];
   /** The optimistic rollup, unless disabled. */
   l2?: DevnetRollup;
+  /** The L3 on the L2, unless disabled. */
+  l3?: DevnetL3;
+  /** The ZK-rollup, unless disabled. */
+  zk?: DevnetZk;
   /** Every layer running, parents first. */
   layers: DevnetLayer[];
   /** What happens on every layer (deposits, batches, roots, disputes, withdrawals…). */
@@ -118,7 +129,9 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 8545;
   // The extra L1 processes run the bank module only, so a multi-node L1 runs without the rollup.
-  const rollupCfg = opts.rollup === false || multi ? undefined : devnetRollupConfig(accounts, opts.rollup ?? {});
+  const l3Cfg = opts.rollup === false || multi || opts.l3 === false ? undefined : devnetL3Config(accounts, opts.l3 ?? {});
+  const rollupCfg = opts.rollup === false || multi ? undefined : devnetRollupConfig(accounts, opts.rollup ?? {}, l3Cfg ? parentModules(l3Cfg) : []);
+  const zkOn = opts.zk !== false && !multi;
   const node = await StrataNode.create(
     {
       dataDir: join(dataDir, 'l1'),
@@ -126,7 +139,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
       mining: multi ? 'pow' : 'dev',
       blockTimeMs: Math.round((opts.blockTimeSeconds ?? 0) * 1000),
       producer: (accounts[0] as DevAccount).keys.address,
-      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...channelParentModules(), ...devnetSidechainModules()] }),
+      ...(multi ? {} : { modules: [bankModule, ...appModules(), ...(rollupCfg ? devnetRollupModules(rollupCfg) : []), ...channelParentModules(), ...devnetSidechainModules(), ...(zkOn ? devnetZkModules() : [])] }),
     },
     { logger: deps.logger.child({ layer: 'l1' }) },
   );
@@ -142,17 +155,25 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
         deps,
       )
     : undefined;
-  const l2 = rollupCfg ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port }, deps.logger) : undefined;
+  // With an L3 on top, the L2 seals a block at least every second: the L3's clocks count L2 blocks.
+  const l2 = rollupCfg
+    ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port, dataDir: join(dataDir, 'l2'), ...(l3Cfg ? { heartbeatMs: 1000 } : {}) }, deps.logger)
+    : undefined;
+  const l3 = l2 && l3Cfg ? await startDevnetL3(node, l2, l3Cfg, accounts, { ...(opts.l3 || {}), host, l1Port: port, dataDir: join(dataDir, 'l3') }, deps.logger) : undefined;
   const channels = !multi && opts.channels !== false ? await startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
   const sidechain =
     opts.sidechain === false || multi
       ? undefined
       : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
+  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port }, deps.logger) : undefined;
   // Every layer, parents first (other layers append theirs here as they start).
   const nameOf = (kind: string, fallback: string) => opts.topology?.layers.find((x) => x.kind === kind)?.name ?? fallback;
   const ws = (url: string) => url.replace(/^http/, 'ws');
   const layers: DevnetLayer[] = [{ name: nameOf('l1', 'l1'), kind: 'l1', parent: null, rpc: rpc.url, ws: rpc.wsUrl }];
-  if (l2) layers.push({ name: nameOf('optimistic', 'l2'), kind: 'optimistic', parent: 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
+  const l2Name = nameOf('optimistic', 'l2');
+  if (l2) layers.push({ name: l2Name, kind: 'optimistic', parent: 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
+  if (l3) layers.push({ name: 'l3', kind: 'optimistic', parent: l2Name, rpc: l3.rpcUrl, ws: l3.wsUrl });
+  if (zk) layers.push({ name: nameOf('zk', 'zk'), kind: 'zk', parent: 'l1', rpc: zk.rpcUrl, ws: ws(zk.rpcUrl) });
   if (channels) {
     const first = channels.nodes[0] as (typeof channels.nodes)[number];
     layers.push({ name: nameOf('channels', 'channels'), kind: 'channels', parent: 'l1', rpc: first.rpcUrl, ws: ws(first.rpcUrl), members: channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl })) });
@@ -179,6 +200,8 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     ...(l2 ? { l2 } : {}),
     ...(channels ? { channels } : {}),
     ...(sidechain ? { sidechain } : {}),
+    ...(zk ? { zk } : {}),
+    ...(l3 ? { l3 } : {}),
     ...(peers ? { l1Peers: peers.nodes } : {}),
     layers,
     events,
@@ -189,6 +212,8 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
       await channels?.stop();
       await sidechain?.stop();
       await peers?.stop();
+      await l3?.stop();
+      await zk?.stop();
       await l2?.stop();
       await rpc.stop();
       await node.metrics.stop();

@@ -3,11 +3,13 @@
  * and challenger), the L1 modules it needs, and the orchestration of its roles (sequencer node
  * with batcher and proposer, a separate verifier node with the challenger) plus the L2 RPC.
  */
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { StrataNode } from '@strata/node';
 import {
   BatcherService,
   ChallengerService,
+  L2Store,
   defaultRollupConfig,
   NodeL1Client,
   optimisticParentModules,
@@ -36,12 +38,18 @@ export interface DevnetRollupOptions {
   port?: number;
   /** L2 block interval (default 250 ms). */
   blockTimeMs?: number;
+  /** Seal an empty L2 block after this long without transactions (set when an L3 runs on the L2: its clocks count L2 blocks). */
+  heartbeatMs?: number;
+  /** Keep the L2 nodes' chains here (lmdb): a restart resumes instead of re-deriving from L1 genesis. */
+  dataDir?: string;
 }
 
 /** Dev account roles: batcher = last account, proposer = second to last, challenger = third to last. */
-export function devnetRollupConfig(accounts: DevAccount[], opts: DevnetRollupOptions = {}): RollupConfig {
+export function devnetRollupConfig(accounts: DevAccount[], opts: DevnetRollupOptions = {}, childModules: Module[] = []): RollupConfig {
   const batcher = accounts[accounts.length - 1] as DevAccount;
-  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, sequencingWindow: 10, l2Modules: [...appModules(), ...channelParentModules()] });
+  // The L2 runtime: token and AMM, the channel adjudicator, plus the settlement modules of its children (the L3).
+  // An empty defender slot (a beaten defender) stays open 4 L1 blocks for anyone to take over.
+  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, takeoverBlocks: 4, sequencingWindow: 10, l2Modules: [...appModules(), ...channelParentModules(), ...childModules] });
 }
 
 /** The L1 modules the rollup needs. */
@@ -56,6 +64,8 @@ export interface DevnetRollup {
   wsUrl: string;
   sequencer: RollupNode;
   verifier: RollupNode;
+  /** The L2 RPC server (children register their parent-side methods on it). */
+  rpc: RpcServer;
   stop(): Promise<void>;
 }
 
@@ -72,8 +82,9 @@ export async function startDevnetRollup(
   const client = new NodeL1Client(node, cfg, (a) => node.mempool.nextNonce(a, node.chain.account(a).nonce));
   const log = logger.child({ layer: 'l2' });
   const metrics = new RollupMetrics();
-  const seqNode = new RollupNode({ rollup: cfg, sequencer: {} }, client, { logger: log.child({ role: 'sequencer' }), metrics });
-  const verNode = new RollupNode({ rollup: cfg }, client, { logger: log.child({ role: 'verifier' }), metrics: new RollupMetrics() });
+  const stores = opts.dataDir ? [new L2Store({ path: join(opts.dataDir, 'sequencer') }), new L2Store({ path: join(opts.dataDir, 'verifier') })] : [];
+  const seqNode = new RollupNode({ rollup: cfg, sequencer: opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {} }, client, { logger: log.child({ role: 'sequencer' }), metrics, ...(stores[0] ? { store: stores[0] } : {}) });
+  const verNode = new RollupNode({ rollup: cfg }, client, { logger: log.child({ role: 'verifier' }), metrics: new RollupMetrics(), ...(stores[1] ? { store: stores[1] } : {}) });
   const n = accounts.length;
   const sequencer = new SequencerService(seqNode, { blockTimeMs: opts.blockTimeMs ?? 250 }, log.child({ role: 'sequencer' }));
   const batcher = new BatcherService(seqNode, { key: (accounts[n - 1] as DevAccount).keys, intervalMs: 1000 }, log.child({ role: 'batcher' }));
@@ -93,10 +104,12 @@ export async function startDevnetRollup(
     wsUrl: rpc.wsUrl,
     sequencer: seqNode,
     verifier: verNode,
+    rpc,
     async stop() {
       clearInterval(heartbeat);
       for (const s of [challenger, proposer, batcher, sequencer]) await s.stop();
       await rpc.stop();
+      for (const st of stores) await st.close();
     },
   };
 }

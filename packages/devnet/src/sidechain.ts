@@ -19,7 +19,7 @@ export interface DevnetSidechainOptions {
   validators?: number;
   /** Name (default `axon`). */
   name?: string;
-  /** First validator RPC port (default L1 port + 30: + 20..22 are the channel nodes'; 0 picks free ports). */
+  /** First validator RPC port (default L1 port + 30; 0 picks free ports). */
   port?: number;
 }
 

@@ -107,8 +107,8 @@ const INVALID_TX_CODES = new Set([
  */
 const UNPAYABLE_TX_CODES = new Set(['TX_INSUFFICIENT_FUNDS', 'TX_NONCE_TOO_HIGH']);
 /** Points per unpayable transaction, and at most per batch. */
-const UNPAYABLE_PENALTY = 2;
-const UNPAYABLE_PENALTY_MAX = 40;
+const UNPAYABLE_PENALTY = 1;
+const UNPAYABLE_PENALTY_MAX = 25;
 /** Transactions remembered as rejected (until the next head), so a replay costs no recovery. */
 const RECENT_REJECTS = 50_000;
 /** Penalty for a gossiped block whose unknown parent leads nowhere, or that forks far below our head. */
@@ -495,8 +495,9 @@ export class P2PNetwork implements NodeNetwork {
     if (!node) return { accepted, unpayable };
     const cfg = node.opts.config;
     const todo: Uint8Array[] = [];
-    const reject = (hash: string, err: StrataError) => {
-      node.metrics.txsRejected.inc({ reason: err.code });
+    // `counted`: acceptTx has already counted it in the metrics.
+    const reject = (hash: string, err: StrataError, counted = false) => {
+      if (!counted) node.metrics.txsRejected.inc({ reason: err.code });
       if (this.recentRejects.size >= RECENT_REJECTS) this.recentRejects.clear();
       this.recentRejects.add(hash);
     };
@@ -535,7 +536,7 @@ export class P2PNetwork implements NodeNetwork {
         const err = toStrataError(e);
         if (UNPAYABLE_TX_CODES.has(err.code)) {
           unpayable++;
-          reject(toHex(vtx.hash), err);
+          reject(toHex(vtx.hash), err, true);
         }
       }
     }

@@ -52,6 +52,8 @@ export function maxWireBlockBytes(cfg: ChainConfig): number {
   return cfg.maxBlockBytes + Math.ceil(cfg.maxBlockBytes / 16) + 2048;
 }
 
+/** Most checked headers held (before their branch shows more work than our head) in one sync. */
+const MAX_HELD_HEADERS = 100_000;
 /** Body requests kept in flight ahead of the import. */
 const PREFETCH = 3;
 
@@ -411,40 +413,60 @@ export class BlockSync {
     // Headers of this sync by height, for the retarget window (only the last interval is kept).
     const along = new Map<number, BlockHeader>();
     const window = this.node.opts.config.pow.retargetInterval + 2;
-    while (cursor.height < status.headHeight && !this.stopped && !switchTo) {
-      const pending = nextHeaders && nextHeaders.from === cursor.height + 1 ? nextHeaders : requestHeaders(cursor.height + 1);
+    // Headers-first: `hdr` is the last checked header and the work of the branch up to it. No
+    // body is asked for until the branch shows more work than our head: until then checked
+    // headers are held (bounded), as Bitcoin downloads headers before blocks.
+    const ancestorWork = (c: { hash: Uint8Array }) => this.node.chain.store.getMeta(c.hash)?.totalWork ?? 0n;
+    let hdr = { ...cursor, work: ancestorWork(cursor) };
+    let held: Uint8Array[] = [];
+    while (hdr.height < status.headHeight && !this.stopped && !switchTo) {
+      const pending = nextHeaders && nextHeaders.from === hdr.height + 1 ? nextHeaders : requestHeaders(hdr.height + 1);
       nextHeaders = undefined;
       const headers = await pending.p;
       if (headers.length === 0) break; // the peer's chain got shorter meanwhile
       const lastHeight = (headers[headers.length - 1] as BlockHeader).height;
       if (lastHeight < status.headHeight) nextHeaders = requestHeaders(lastHeight + 1);
-      if (!bytesEqual((headers[0] as BlockHeader).parentHash, cursor.hash)) {
+      if (!bytesEqual((headers[0] as BlockHeader).parentHash, hdr.hash)) {
         // The peer reorganised since we found the ancestor; find it again (a few times at most).
         if (++relinks > 3) throw new StrataError('NETWORK', `peer ${peer} keeps changing its chain during sync`, { peer });
         cursor = await this.findAncestor(peer, status);
+        hdr = { ...cursor, work: ancestorWork(cursor) };
+        held = [];
         along.clear();
         continue;
       }
-      let hashes: Uint8Array[];
+      let checked: Uint8Array[];
       try {
-        hashes = this.checkHeaders(peer, cursor, headers, along);
+        checked = this.checkHeaders(peer, hdr, headers, along);
       } catch (e) {
         const err = toStrataError(e);
         if (err.code === 'BLOCK_INVALID') this.net.penalize(peer, CHAIN_PENALTY.MALFORMED, err.message);
         throw err;
       }
       for (const height of along.keys()) if (height < lastHeight - window) along.delete(height);
+      let work = hdr.work;
+      for (const h of headers) work += workOf(h.target);
+      const lastHash = checked[checked.length - 1] as Uint8Array;
+      hdr = { height: lastHeight, hash: lastHash, work };
       // The headers reach the head the peer announced: their work must be the work it claimed
       // (work is a function of the targets), before a single body is asked for.
-      const cursorMeta = this.node.chain.store.getMeta(cursor.hash);
-      if (cursorMeta && lastHeight === status.headHeight && bytesEqual(hashes[hashes.length - 1] as Uint8Array, status.headHash)) {
-        let work = cursorMeta.totalWork;
-        for (const h of headers) work += workOf(h.target);
-        if (work !== status.totalWork) {
-          this.net.penalize(peer, CHAIN_PENALTY.LIED_ABOUT_WORK, `announced total work ${status.totalWork} but its headers add up to ${work}`);
-          throw new StrataError('BLOCK_INVALID', `peer ${peer} lied about its total work`, { peer, claimed: status.totalWork.toString(), actual: work.toString() });
-        }
+      if (lastHeight === status.headHeight && bytesEqual(lastHash, status.headHash) && work !== status.totalWork) {
+        this.net.penalize(peer, CHAIN_PENALTY.LIED_ABOUT_WORK, `announced total work ${status.totalWork} but its headers add up to ${work}`);
+        throw new StrataError('BLOCK_INVALID', `peer ${peer} lied about its total work`, { peer, claimed: status.totalWork.toString(), actual: work.toString() });
       }
+      held = held.concat(checked);
+      if (work <= this.node.chain.head.meta.totalWork) {
+        if (lastHeight >= status.headHeight) {
+          throw new StrataError('NETWORK', `peer ${peer}'s chain changed and is no heavier than ours`, { peer });
+        }
+        if (held.length > MAX_HELD_HEADERS) {
+          this.net.penalize(peer, CHAIN_PENALTY.USELESS, `${held.length} headers without more work than our head`);
+          throw new StrataError('NETWORK', `peer ${peer} sent ${held.length} headers of a branch no heavier than ours`, { peer });
+        }
+        continue;
+      }
+      const hashes = held;
+      held = [];
       // Bodies by hash of the checked headers, one request ahead of the import.
       const chunks: Uint8Array[][] = [];
       for (let i = 0; i < hashes.length; i += this.bodyBatch) chunks.push(hashes.slice(i, i + this.bodyBatch));

@@ -15,9 +15,12 @@ import type { RollupNode } from './rollup-node.js';
 export interface BatcherOptions {
   /** L1 key of the batcher (must be the rollup's `batcher`). */
   key: KeyPair;
-  /** Most operations per batch (default 5,000). */
+  /** Most operations per batch (default: the rollup's `maxBatchOps`). */
   maxBatchOps?: number;
-  /** Most compressed bytes per batch (default 400 KB). */
+  /**
+   * Most compressed bytes per batch (default 480 KB: under the L1's 512 KB transaction cap with
+   * the envelope). Batches are bound by bytes, as the L1 stores rather than executes them.
+   */
   maxBatchBytes?: number;
   /** L1 blocks to wait for a post to land before posting again (default 3). */
   retryAfterL1Blocks?: number;
@@ -72,17 +75,32 @@ export class BatcherService {
     if (head <= onL1) return undefined;
     const blocks: L2Block[] = [];
     let ops = 0;
-    const maxOps = Math.min(this.opts.maxBatchOps ?? 5_000, node.opts.rollup.maxBatchOps);
+    const maxOps = Math.min(this.opts.maxBatchOps ?? node.opts.rollup.maxBatchOps, node.opts.rollup.maxBatchOps);
     for (let n = onL1 + 1; n <= head; n++) {
       const b = node.chain.get(n) as L2Block;
       if (blocks.length > 0 && ops + b.allOps.length > maxOps) break;
       blocks.push(b);
       ops += b.allOps.length;
     }
+    // The most blocks whose compressed batch fits the byte cap (binary search over whole blocks).
+    const maxBytes = this.opts.maxBatchBytes ?? 480_000;
     let batch = buildBatch(blocks);
-    while (batch.data.length > (this.opts.maxBatchBytes ?? 400_000) && blocks.length > 1) {
-      blocks.splice(Math.ceil(blocks.length / 2));
-      batch = buildBatch(blocks);
+    if (batch.data.length > maxBytes && blocks.length > 1) {
+      let lo = 1;
+      let hi = blocks.length - 1;
+      let best = buildBatch(blocks.slice(0, 1));
+      let bestN = 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const b = buildBatch(blocks.slice(0, mid));
+        if (b.data.length <= maxBytes) {
+          best = b;
+          bestN = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      blocks.splice(bestN);
+      batch = best;
     }
     const first = onL1 + 1;
     const last = first + blocks.length - 1;

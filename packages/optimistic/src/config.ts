@@ -43,6 +43,14 @@ export interface RollupConfig {
    * the inbox itself at the end of L1 block h + window if the batcher has not included it.
    */
   sequencingWindow: number;
+  /**
+   * The parent chain's fee per byte of transaction data (its `fees.perByte`). Every sequenced L2
+   * transaction pays an L1 data fee of its estimated compressed size × this × `l1FeeScalarBps`,
+   * so the sequencer is paid back for the bytes its batcher posts (OP's L1 fee).
+   */
+  l1FeePerByte: bigint;
+  /** Multiplier of the L1 data fee, basis points (10,000 = 1×; headroom for the batch tx envelope). */
+  l1FeeScalarBps: number;
   /** Cap on a batch's decompressed size (zip-bomb guard), bytes. */
   maxBatchBytes: number;
   /** Most operations in one batch. */
@@ -74,6 +82,8 @@ export function defaultRollupConfig(overrides: Partial<RollupConfig> = {}): Roll
     challengerBond: 1_000_000_000n,
     bondBurnBps: 2_000,
     sequencingWindow: 8,
+    l1FeePerByte: 1n,
+    l1FeeScalarBps: 10_000,
     maxBatchBytes: 4 * 1024 * 1024,
     maxBatchOps: 20_000,
     maxTimestampDriftMs: 60_000,
@@ -98,6 +108,8 @@ export function checkRollupConfig(cfg: RollupConfig): RollupConfig {
   if (!Number.isSafeInteger(cfg.takeoverBlocks) || cfg.takeoverBlocks < 1) bad('takeoverBlocks', 'must be at least 1 L1 block');
   if (cfg.bondBurnBps < 0 || cfg.bondBurnBps > 10_000) bad('bondBurnBps', 'must be between 0 and 10000');
   if (cfg.sequencingWindow < 1) bad('sequencingWindow', 'must be at least 1 L1 block');
+  if (cfg.l1FeePerByte < 0n) bad('l1FeePerByte', 'must not be negative');
+  if (!Number.isSafeInteger(cfg.l1FeeScalarBps) || cfg.l1FeeScalarBps < 0) bad('l1FeeScalarBps', 'must be a non-negative integer');
   return cfg;
 }
 

@@ -25,6 +25,7 @@ export * from './inbox-core.js';
 export * from './l1-client.js';
 export * from './l2-chain.js';
 export * from './l2-store.js';
+export * from './l2-parent.js';
 export * from './metrics.js';
 export * from './ops.js';
 export * from './parent-modules.js';

@@ -250,9 +250,11 @@ export class RpcL1Client implements L1Client {
     return fromHex(await this.rpc.call<string>('tx_sendRaw', [toHex(raw)]), 32);
   }
   async receipt(hash: Uint8Array) {
-    const r = await this.rpc.call<{ status: string; blockNumber: string; error: { code: string; message: string } | null } | null>('tx_getReceipt', [toHex(hash)]);
+    // An L1 reports {code, message}; an L2 parent reports "CODE: message".
+    const r = await this.rpc.call<{ status: string; blockNumber: string; error: { code: string; message: string } | string | null } | null>('tx_getReceipt', [toHex(hash)]);
     if (!r) return undefined;
-    return { status: r.status === '0x1' ? ('ok' as const) : ('failed' as const), height: Number(fromQuantity(r.blockNumber)), ...(r.error ? { error: `${r.error.code}: ${r.error.message}` } : {}) };
+    const error = r.error === null ? undefined : typeof r.error === 'string' ? r.error : `${r.error.code}: ${r.error.message}`;
+    return { status: r.status === '0x1' ? ('ok' as const) : ('failed' as const), height: Number(fromQuantity(r.blockNumber)), ...(error ? { error } : {}) };
   }
 }
 

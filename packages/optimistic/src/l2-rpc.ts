@@ -11,6 +11,7 @@ import type { L2Block } from './l2-chain.js';
 import { GAME_CHALLENGER_WON, GAME_OPEN, GAME_PROPOSER_WON, TURN_PROPOSER } from './parent-modules.js';
 import { isOutputFinalView, withdrawalStage } from './withdrawal-stage.js';
 import type { RollupNode } from './rollup-node.js';
+import { l1DataSize } from './stf.js';
 
 function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, unknown> {
   const o = node.derivation.originOf(b.number);
@@ -137,7 +138,7 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
         const r = b.results[loc.index];
         if (!r) return null;
         const h = node.heads();
-        return { transactionHash: String(p[0]), blockNumber: toQuantity(loc.number), status: r.status === 'ok' ? '0x1' : '0x0', error: r.error ?? null, events: r.events, safety: loc.number <= h.finalized ? 'finalized' : loc.number <= h.safe ? 'safe' : 'unsafe' };
+        return { transactionHash: String(p[0]), blockNumber: toQuantity(loc.number), status: r.status === 'ok' ? '0x1' : '0x0', error: r.error ?? null, events: r.events, l1Fee: toQuantity(r.l1Fee ?? 0n), l1DataSize: toQuantity(r.l1Fee === undefined || b.allOps[loc.index] === undefined ? 0 : l1DataSize(b.allOps[loc.index] as Uint8Array)), safety: loc.number <= h.finalized ? 'finalized' : loc.number <= h.safe ? 'safe' : 'unsafe' };
       },
     },
     state_getAccount: {
@@ -169,10 +170,12 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
     mempool_status: { maxParams: 0, handler: () => ({ count: toQuantity(node.poolSize) }) },
     rollup_getHeads: {
       maxParams: 0,
-      description: 'The unsafe (sequenced), safe (batch on L1) and finalized (batch final on L1) L2 heads.',
+      description: "The unsafe (sequenced), safe (batch on the parent) and finalized (batch final on the parent) heads, and the parent's head and finalized height.",
       handler: () => {
         const h = node.heads();
-        return { unsafe: h.unsafe, safe: h.safe, finalized: h.finalized, l1: node.l1Status };
+        // `parent`: the chain this rollup settles on (the L1 for an L2, the L2 for an L3); its
+        // finalized head bounds this rollup's. `l1` is the same object, kept for older clients.
+        return { unsafe: h.unsafe, safe: h.safe, finalized: h.finalized, l1: node.l1Status, parent: node.l1Status };
       },
     },
     rollup_getOutputs: {

@@ -22,6 +22,11 @@ export interface SequencerOptions {
   maxOpsPerBlock?: number;
   /** Test/demo: never read the delayed queue (a censoring sequencer). */
   ignoreDelayed?: boolean;
+  /**
+   * Seal an empty block when nothing arrived for this long (ms): a chain that is a parent (of
+   * an L3) keeps its children's clocks moving, since their windows count its blocks.
+   */
+  heartbeatMs?: number;
 }
 
 /** Node settings. */
@@ -234,7 +239,8 @@ export class RollupNode {
     const delayedOps = seq.ignoreDelayed ? [] : this.derivation.delayedOps(delayedFrom);
     const max = seq.maxOpsPerBlock ?? 2_000;
     const candidates = [...this.pool.values()].sort((a, b) => (toHex(a.sender) < toHex(b.sender) ? -1 : toHex(a.sender) > toHex(b.sender) ? 1 : a.tx.nonce - b.tx.nonce)).slice(0, max);
-    if (delayedOps.length === 0 && candidates.length === 0) return undefined;
+    const beat = seq.heartbeatMs !== undefined && now - this.chain.head.timestamp >= seq.heartbeatMs;
+    if (delayedOps.length === 0 && candidates.length === 0 && !beat) return undefined;
     const reader = this.chain.reader();
     const ops = candidates.map((t) => encodeOp(compactOp(this.env, reader, t)));
     const block = this.chain.build({ timestamp: Math.max(this.chain.head.timestamp + 1, now), delayedFrom, delayedOps, ops, txs: candidates }, true);

@@ -13,6 +13,7 @@ import {
   fixedBytes,
   struct,
   toHex,
+  StrataError,
   toStrataError,
   uint,
   uintBig,
@@ -134,7 +135,9 @@ export interface L2Env {
 
 /** Builds the L2 execution environment of a rollup (its modules: bank + L2 bridge + the config's extra modules). */
 export function makeL2Env(rollup: RollupConfig): L2Env {
-  return { rollup, config: l2ChainConfig(rollup), registry: new ModuleRegistry([...l2Modules(), ...(rollup.l2Modules ?? [])]) };
+  // The L2 may settle children of its own (an L3's op_bridge/op_inbox/op_disputes): never one with the L2's own chain id.
+  const registry = new ModuleRegistry([...l2Modules(), ...(rollup.l2Modules ?? [])]).checkChildrenOf(rollup.l2ChainId);
+  return { rollup, config: l2ChainConfig(rollup), registry };
 }
 
 /** The L2 runtime's modules. */
@@ -148,11 +151,31 @@ export interface L2BlockCtx {
   timestamp: number;
 }
 
+/**
+ * Estimated compressed size of an operation, the size its L1 data fee is charged on: non-zero
+ * bytes count 1, zero bytes 1/4 (runs of zeros are what a batch compressor removes; signatures
+ * and hashes do not compress). Deterministic and cheap, so the L1's one-step proof computes the
+ * same value; `bench/rollup.ts` compares it with the bytes batches really take.
+ */
+export function l1DataSize(op: Uint8Array): number {
+  let zeros = 0;
+  for (const b of op) if (b === 0) zeros++;
+  return op.length - zeros + Math.ceil(zeros / 4);
+}
+
+/** L1 data fee of a sequenced operation: estimated compressed size × the L1's fee per byte × scalar. */
+export function l1DataFee(rollup: Pick<RollupConfig, 'l1FeePerByte' | 'l1FeeScalarBps'>, op: Uint8Array): bigint {
+  const raw = BigInt(l1DataSize(op)) * rollup.l1FeePerByte * BigInt(rollup.l1FeeScalarBps);
+  return (raw + 9_999n) / 10_000n;
+}
+
 /** Outcome of one operation. */
 export interface L2OpResult {
   kind: L2Op['kind'] | 'invalid';
   /** ok: applied; failed: the method threw (fee paid, nonce used); skipped: no effect at all. */
   status: 'ok' | 'failed' | 'skipped';
+  /** L1 data fee charged on top of the execution fee (sequenced transactions only). */
+  l1Fee?: bigint;
   txHash?: Uint8Array;
   sender?: Uint8Array;
   error?: string;
@@ -241,10 +264,19 @@ export function applyL2Op(view: StateView, env: L2Env, block: L2BlockCtx, opByte
   }
   const child = new OverlayView(view);
   try {
+    // Sequenced transactions pay for the L1 bytes they take; a forced one already paid the L1.
+    const l1Fee = op.kind === 'forced' ? 0n : l1DataFee(env.rollup, opBytes);
+    if (l1Fee > 0n) {
+      const s = getAccount(child, vtx.sender);
+      if (s.balance < vtx.tx.fee + l1Fee) {
+        throw new StrataError('TX_INSUFFICIENT_FUNDS', `balance ${s.balance} cannot pay the fee ${vtx.tx.fee} plus the L1 data fee ${l1Fee}`);
+      }
+      putAccount(child, vtx.sender, { ...s, balance: s.balance - l1Fee });
+    }
     const r = applyTx(child, { config: env.config, registry: env.registry, block: { height: block.number, timestamp: block.timestamp, producer: env.rollup.l2FeeRecipient } }, vtx, 0);
-    if (r.fee > 0n) {
+    if (r.fee + l1Fee > 0n) {
       const p = getAccount(child, env.rollup.l2FeeRecipient);
-      p.balance += r.fee;
+      p.balance += r.fee + l1Fee;
       putAccount(child, env.rollup.l2FeeRecipient, p);
     }
     ensureIndex(child, vtx.sender);
@@ -252,7 +284,7 @@ export function applyL2Op(view: StateView, env: L2Env, block: L2BlockCtx, opByte
       ensureIndex(child, decode(TransferArgsCodec, vtx.tx.args).to);
     }
     child.commitTo(view);
-    const out: L2OpResult = { kind: op.kind, status: r.status, txHash: vtx.hash, sender: vtx.sender, events: r.events };
+    const out: L2OpResult = { kind: op.kind, status: r.status, txHash: vtx.hash, sender: vtx.sender, events: r.events, l1Fee };
     if (r.error) out.error = `${r.error.code}: ${r.error.message}`;
     return out;
   } catch (e) {

@@ -7,17 +7,23 @@ import { getWithdrawal, WithdrawalCodec, withdrawalKey, type WithdrawalRecord } 
 /** A withdrawal's stage. */
 export type WithdrawalStage = 'waiting for root' | 'in challenge window' | 'ready' | 'finalized';
 
-/** Whether output `i` is final (window passed, undisputed, ancestors too), as of the node's L1 view. */
+/**
+ * Whether output `i` is final as of the node's L1 view: below the L1's finality cursor, or
+ * about to be (every output from the cursor to `i` discarded or past its window, undisputed).
+ */
 export async function isOutputFinalView(node: RollupNode, i: number): Promise<boolean> {
-  let idx = i;
+  const o = await node.l1.output(i);
+  if (!o || o.status === OUTPUT_DISCARDED) return false;
+  const meta = await node.l1.outputsMeta();
+  if (i < meta.finalCursor) return true;
+  if (i - meta.finalCursor >= 64) return false;
   const h = node.l1Status.height;
-  for (let d = 0; d < 1000; d++) {
-    const o = await node.l1.output(idx);
-    if (!o || o.status === OUTPUT_DISCARDED || o.openGames > 0 || h < o.l1Height + node.opts.rollup.challengeWindow) return false;
-    if (o.parent === 0) return true;
-    idx = o.parent - 1;
+  for (let j = meta.finalCursor; j <= i; j++) {
+    const x = await node.l1.output(j);
+    if (!x) return false;
+    if (x.status !== OUTPUT_DISCARDED && (x.openGames > 0 || h < x.l1Height + node.opts.rollup.challengeWindow)) return false;
   }
-  return false;
+  return true;
 }
 
 /** Stage, covering output and proof of withdrawal `id` (undefined when unknown). */

@@ -31,6 +31,8 @@ interface Entry extends Subscription {
  * Subscriptions of a connection are dropped automatically when it closes.
  */
 export class SubscriptionHub {
+  /** Most subscriptions one connection may hold; more are refused with -32005 (each is notified on every event). */
+  readonly maxPerConnection: number;
   private readonly subs = new Map<string, Entry>();
   // One entry per connection (keyed by its stable `notify` function) → its subscription ids.
   private readonly byConn = new Map<(subscription: string, result: unknown) => void, Set<string>>();
@@ -39,12 +41,22 @@ export class SubscriptionHub {
    * Registers a subscription for the connection behind `ctx` and returns its id (the handler's
    * result). Throws RpcError -32004 when the request did not arrive over WebSocket.
    */
+  constructor(opts: { maxPerConnection?: number } = {}) {
+    this.maxPerConnection = opts.maxPerConnection ?? 256;
+  }
+
   add(ctx: RpcContext, kind: string, params: readonly unknown[] = []): string {
     const notify = ctx.notify;
     if (!notify || !ctx.onClose) {
       throw RpcError.methodNotSupported('subscriptions need a WebSocket connection: connect to the node\'s ws:// URL instead of http://', {
         code: 'RPC_ERROR',
         meta: { transport: ctx.transport },
+      });
+    }
+    if ((this.byConn.get(notify)?.size ?? 0) >= this.maxPerConnection) {
+      throw RpcError.limitExceeded(`this connection already holds ${this.maxPerConnection} subscriptions; unsubscribe some first`, {
+        code: 'RPC_ERROR',
+        meta: { limit: this.maxPerConnection },
       });
     }
     const id = toHex(randomBytes(16));

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { blockHash, decodeBlock, encodeBlock, merkleRoot, type Block, type Execution } from '@strata/chain';
 import type { BlockEngine, StrataNode } from '@strata/node';
 import { bigintToFixed, blake2b256, bytesEqual, bytesKey, decode, encode, fromHex, list, struct, toHex, toStrataError, uint, varBytes, type KeyPair } from '@strata/primitives';
-import { encodeTx, minimumFee, signTx, verifyRawTx, type VerifiedTx } from '@strata/runtime';
+import { encodeTx, minimumFee, signTx, txHashOf, verifyRawTx, type VerifiedTx } from '@strata/runtime';
 import { binaryDb, openDatabase } from '@strata/state';
 import { bridgeTotals, MintArgs, SC_BRIDGE_MODULE } from './bridge.js';
 import { ConsensusState, type LockState, type Timeout } from './consensus.js';
@@ -318,7 +318,9 @@ export class BftEngine implements BlockEngine {
     if (!this.set.validators.some((v) => bytesEqual(v.producer, block.header.producer))) return why('producer is not a validator');
     let verified: VerifiedTx[];
     try {
-      verified = chain.verifyTxs(block.txs);
+      // Transactions gossiped to us were verified on admission: reuse them (same hash = same bytes).
+      const max = this.node.opts.config.maxTxBytes;
+      verified = block.txs.map((raw) => this.node.mempool.get(txHashOf(raw)) ?? verifyRawTx(raw, max));
     } catch (e) {
       return why(toStrataError(e).message);
     }

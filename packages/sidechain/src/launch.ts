@@ -16,7 +16,7 @@ import { nodePeerId } from '@strata/p2p';
 import { encode, fromQuantity, randomKeyPair, StrataError, toHex, type KeyPair } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
 import { initHashing } from '@strata/primitives';
-import { ModuleRegistry, TransferArgsCodec, TRANSFER_COMPUTE } from '@strata/runtime';
+import { ModuleRegistry, TransferArgsCodec, TRANSFER_COMPUTE, type GenesisAlloc } from '@strata/runtime';
 import { openDatabase } from '@strata/state';
 import { newValidatorKeys, saveValidatorKeys, validatorArgOf, validatorOf } from './keys.js';
 import { L1Client } from './l1-client.js';
@@ -47,7 +47,7 @@ export interface LaunchOptions {
   rpcBasePort?: number;
   logLevel?: string;
   /** Overrides of the spec (timeouts, empty-block interval…). */
-  spec?: Partial<Pick<SidechainSpec, 'timeouts' | 'commitTimeoutMs' | 'emptyBlockIntervalMs' | 'unbondingPeriod'>>;
+  spec?: Partial<Pick<SidechainSpec, 'timeouts' | 'commitTimeoutMs' | 'emptyBlockIntervalMs' | 'unbondingPeriod'>> & { alloc?: GenesisAlloc[] };
   /** Progress callback (one line per step). */
   progress?: (step: string) => void;
   /** Validators exit when this process does (devnet); default: they outlive the launcher. */

@@ -5,7 +5,7 @@
  * Written once at launch to `spec.json`; every validator process reads it.
  */
 import { fromHex, StrataError, toHex } from '@strata/primitives';
-import { defaultChainConfig, parseChainConfig, chainConfigToJson, type ChainConfig } from '@strata/runtime';
+import { defaultChainConfig, parseChainConfig, chainConfigToJson, type ChainConfig, type GenesisAlloc } from '@strata/runtime';
 import { DEFAULT_TIMEOUTS, type TimeoutConfig } from './consensus.js';
 import { ValidatorSet, type Validator } from './validator-set.js';
 
@@ -28,7 +28,7 @@ export interface SidechainSpec {
 }
 
 /** The chain config of a sidechain: dev-sealing rules (no PoW), instant finality, fee-paying validators. */
-export function sidechainChainConfig(opts: { chainId: number; name: string; validators: Validator[]; feeBalance?: bigint; timestamp?: number }): ChainConfig {
+export function sidechainChainConfig(opts: { chainId: number; name: string; validators: Validator[]; feeBalance?: bigint; timestamp?: number; alloc?: GenesisAlloc[] }): ChainConfig {
   return parseChainConfig(
     {
       chainId: opts.chainId,
@@ -40,7 +40,7 @@ export function sidechainChainConfig(opts: { chainId: number; name: string; vali
       pow: { enabled: false },
       genesis: {
         timestamp: opts.timestamp ?? 1_735_689_600_000,
-        alloc: opts.validators.map((v) => ({ address: toHex(v.producer), balance: (opts.feeBalance ?? 1_000_000_000_000n).toString() })),
+        alloc: [...opts.validators.map((v) => ({ address: toHex(v.producer), balance: (opts.feeBalance ?? 1_000_000_000_000n).toString() })), ...(opts.alloc ?? [])],
       },
     },
     defaultChainConfig(),
@@ -58,6 +58,8 @@ export function makeSidechainSpec(opts: {
   timeouts?: TimeoutConfig;
   commitTimeoutMs?: number;
   emptyBlockIntervalMs?: number;
+  /** Extra genesis balances (benchmarks, tests); a real sidechain is funded through the bridge. */
+  alloc?: GenesisAlloc[];
 }): SidechainSpec {
   if (opts.chainId === opts.parentChainId) throw new StrataError('CONFIG_INVALID', `sidechain chain id ${opts.chainId} equals its parent's`);
   new ValidatorSet(opts.validators);
@@ -68,7 +70,7 @@ export function makeSidechainSpec(opts: {
     checkpointInterval: opts.checkpointInterval ?? 10,
     unbondingPeriod: opts.unbondingPeriod ?? 20,
     validators: opts.validators,
-    chain: sidechainChainConfig({ chainId: opts.chainId, name: opts.name, validators: opts.validators }),
+    chain: sidechainChainConfig({ chainId: opts.chainId, name: opts.name, validators: opts.validators, ...(opts.alloc ? { alloc: opts.alloc } : {}) }),
     timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS,
     commitTimeoutMs: opts.commitTimeoutMs ?? 20,
     emptyBlockIntervalMs: opts.emptyBlockIntervalMs ?? 1000,

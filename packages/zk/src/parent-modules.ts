@@ -184,11 +184,13 @@ export function zkParentModules(opts: ZkModuleOptions = {}): Module[] {
   // only saves repeated work (a block is executed when built and again when imported).
   const prepared = new Map<string, PreparedVk>();
   const verified = new Map<string, boolean>();
-  const preparedVk = (view: Reader, id: number, rec: ZkRollupRecord): PreparedVk => {
-    const h = toHex(rec.vkHash);
+  // The key is always read through the (metered) view, so cache hits and misses cost the same.
+  const preparedVk = (view: Reader, id: number): PreparedVk => {
+    const bytes = readZkVk(view, id) as Uint8Array;
+    const h = createHash('sha256').update(bytes).digest('hex');
     let p = prepared.get(h);
     if (!p) {
-      p = new PreparedVk(readZkVk(view, id) as Uint8Array);
+      p = new PreparedVk(bytes);
       if (prepared.size > 64) prepared.clear();
       prepared.set(h, p);
     }
@@ -288,7 +290,7 @@ export function zkParentModules(opts: ZkModuleOptions = {}): Module[] {
         const commitment = dataCommitment(p, ops, deps);
         const input = publicInputHash(fieldFromBytes(rec.root), newRoot, commitment);
         ctx.charge(proofCompute);
-        checkProof(preparedVk(ctx.view, a.rollupId, rec), rec.vkHash, a.proof, input);
+        checkProof(preparedVk(ctx.view, a.rollupId), rec.vkHash, a.proof, input);
         // Valid: advance, and pay the withdrawals now (the proof makes them final).
         const escrow = zkEscrowAddress(a.rollupId);
         let wd = 0;

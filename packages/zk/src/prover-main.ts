@@ -28,6 +28,17 @@ export async function runProverMain(argv: string[]): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
+  // A local prover ends with the operator process that spawned it.
+  const parent = Number(flag('--parent-pid') ?? 0);
+  if (parent > 0) {
+    setInterval(() => {
+      try {
+        process.kill(parent, 0);
+      } catch {
+        process.exit(0);
+      }
+    }, 2000).unref();
+  }
   const stop = async () => {
     await svc.stop();
     process.exit(0);

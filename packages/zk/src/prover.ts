@@ -29,6 +29,21 @@ export interface ProverOptions {
   onSetupProgress?: SetupProgress;
 }
 
+/**
+ * Calls an RPC method, retrying a connection that failed before any answer (a keep-alive socket
+ * the server closed while the prover was busy proving resets on reuse).
+ */
+export async function callWithRetry<T>(rpc: RpcClient, method: string, params: unknown[] = [], tries = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await rpc.call<T>(method, params);
+    } catch (e) {
+      if (!(e instanceof StrataError && e.code === 'NETWORK') || i >= tries) throw e;
+      await new Promise((r) => setTimeout(r, 200 * i));
+    }
+  }
+}
+
 /** Proves one batch input with snarkjs (witness in memory). */
 export async function proveInput(art: Pick<CircuitArtifacts, 'wasm' | 'zkey'>, input: Record<string, unknown>): Promise<{ proof: { pi_a: string[]; pi_b: string[][]; pi_c: string[] }; publicSignals: string[] }> {
   const wtns = { type: 'mem' as const } as { type: 'mem'; data?: Uint8Array };
@@ -61,7 +76,7 @@ export class ProverService {
 
   /** Fetches the operator's params and builds (or finds cached) the same circuit. */
   async init(): Promise<void> {
-    const info = await this.rpc.call<{ l1ChainId: number; rollupId: number; depth: number; batchSize: number; circuitHash: string }>('zk_info');
+    const info = await callWithRetry<{ l1ChainId: number; rollupId: number; depth: number; batchSize: number; circuitHash: string }>(this.rpc, 'zk_info');
     const params: ZkParams = { l1ChainId: info.l1ChainId, rollupId: info.rollupId, depth: info.depth, batchSize: info.batchSize };
     this.art = await setupCircuit(params, { ...(this.opts.cacheDir ? { cacheDir: this.opts.cacheDir } : {}), ...(this.opts.onSetupProgress ? { onProgress: this.opts.onSetupProgress } : {}) });
     if (this.art.hash !== info.circuitHash) throw new StrataError('CONFIG_INVALID', `this prover's circuit ${this.art.hash} differs from the operator's ${info.circuitHash} (different code or versions)`);
@@ -81,7 +96,7 @@ export class ProverService {
   /** Takes and proves at most one job. */
   async tick(): Promise<void> {
     const art = this.art as CircuitArtifacts;
-    const job = await this.rpc.call<ProveJob | null>('zk_proverGetJob', [this.id]);
+    const job = await callWithRetry<ProveJob | null>(this.rpc, 'zk_proverGetJob', [this.id]);
     if (!job) return;
     if (job.circuitHash !== art.hash) throw new StrataError('CONFIG_INVALID', `job for circuit ${job.circuitHash}, this prover has ${art.hash}`);
     this.log.info({ prover: this.id, batch: job.id }, 'proving batch');
@@ -93,7 +108,7 @@ export class ProverService {
       const { proof } = await proveInput(art, job.input);
       const secs = (Date.now() - t) / 1000;
       this.metrics.proveSeconds.set(secs);
-      await this.rpc.call('zk_proverSubmit', [job.id, this.id, proof]);
+      await callWithRetry(this.rpc, 'zk_proverSubmit', [job.id, this.id, proof]);
       this.proved++;
       this.metrics.provedByMe.inc();
       this.log.info({ prover: this.id, batch: job.id, seconds: secs }, 'proof submitted');
@@ -107,6 +122,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /** Starts a prover as a child process (`bin/prover.js`) against an operator URL. */
 export function spawnProver(operatorUrl: string, id: string, opts: { cacheDir?: string; stdio?: 'inherit' | 'ignore' } = {}): ChildProcess {
-  const args = [join(here, '..', 'bin', 'prover.js'), '--operator', operatorUrl, '--id', id, ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : [])];
+  const args = [join(here, '..', 'bin', 'prover.js'), '--operator', operatorUrl, '--id', id, '--parent-pid', String(process.pid), ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : [])];
   return spawn(process.execPath, args, { stdio: opts.stdio ?? 'ignore' });
 }

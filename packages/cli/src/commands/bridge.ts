@@ -4,9 +4,17 @@
  */
 import type { Command } from 'commander';
 import { devAccounts } from '@strata/devnet';
-// The rollup package (it pulls in the state store and lmdb) loads only when an action runs, so
-// `strata bridge --help` stays light.
-import type * as Optimistic from '@strata/optimistic';
+import {
+  rollupModuleNames,
+  defaultRollupConfig,
+  type RollupConfig,
+  DepositArgs,
+  FinalizeWithdrawalArgs,
+  makeL2Env,
+  ProveWithdrawalArgs,
+  RpcL1Client,
+  signL2Withdrawal,
+} from '@strata/optimistic';
 import { DEV_MNEMONIC, encodeAddress, fromHex, fromQuantity, keyPairFromSecret, StrataError, toHex, encode, type KeyPair } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
 import { encodeTx, parseAddress } from '@strata/runtime';
@@ -18,19 +26,40 @@ interface BridgeFlags {
   from: string;
   l1Rpc?: string;
   l2Rpc?: string;
+  parentRpc?: string;
+  childRpc?: string;
   layer?: string;
   json?: boolean;
   amount?: string;
   to?: string;
 }
 
-/** The L1 and L2 endpoints: --l1-rpc / --l2-rpc, else the running devnet's (`--layer` names the rollup). */
+/**
+ * The parent and child endpoints: --parent-rpc / --child-rpc (any parent and child: L1 and L2,
+ * or L2 and L3), or their L1/L2 names --l1-rpc / --l2-rpc, else the running devnet's (`--layer`
+ * names the child rollup; its parent is the layer below: l3 → l2).
+ */
 function endpoints(f: BridgeFlags): { l1: string; l2: string } {
+  const parent = f.parentRpc ?? f.l1Rpc;
+  const child = f.childRpc ?? f.l2Rpc;
   checkArgs((c) => {
-    c.url('--l1-rpc', f.l1Rpc);
-    c.url('--l2-rpc', f.l2Rpc);
+    c.url('--parent-rpc', parent);
+    c.url('--child-rpc', child);
   });
-  return { l1: resolveRpc({ rpc: f.l1Rpc }, 'l1'), l2: resolveRpc({ rpc: f.l2Rpc, layer: f.layer }, 'l2', 'STRATA_L2_RPC') };
+  const parentLayer = f.layer === 'l3' ? 'l2' : 'l1';
+  return { l1: resolveRpc({ rpc: parent, ...(parentLayer === 'l2' ? { layer: 'l2' } : {}) }, parentLayer), l2: resolveRpc({ rpc: child, layer: f.layer }, 'l2', 'STRATA_L2_RPC') };
+}
+
+/** The child rollup as its own RPC describes it (id, chain id, address prefix): works for an L2 or an L3. */
+async function childRollup(url: string): Promise<RollupConfig> {
+  try {
+    const c = await new RpcClient(url, { timeoutMs: 5000 }).call<{ chainId: string; rollupId?: number; addressPrefix: string }>('chain_getConfig');
+    const id = c.rollupId ?? Number(fromQuantity(c.chainId));
+    return defaultRollupConfig({ rollupId: id, l2ChainId: Number(fromQuantity(c.chainId)), l2AddressPrefix: c.addressPrefix });
+  } catch {
+    // The child is not reachable (a deposit can still be made): the devnet's L2.
+    return defaultRollupConfig();
+  }
 }
 
 /** The L1's address prefix (for recipients of withdrawals), falling back to the default when the L1 does not answer. */
@@ -64,9 +93,11 @@ function signer(from: string): KeyPair {
 function common(cmd: Command): Command {
   return cmd
     .option('--from <account>', 'dev account index or 0x secret key', '0')
-    .option('--l1-rpc <url>', 'L1 JSON-RPC endpoint (default: the running devnet\'s, $STRATA_RPC, or http://127.0.0.1:8545)')
-    .option('--l2-rpc <url>', 'L2 JSON-RPC endpoint (default: the running devnet\'s --layer, $STRATA_L2_RPC, or http://127.0.0.1:8546)')
-    .option('--layer <name>', 'the rollup layer of the running devnet', 'l2')
+    .option('--parent-rpc <url>', 'JSON-RPC endpoint of the parent chain (L1 for the L2, the L2 for the L3)')
+    .option('--child-rpc <url>', 'JSON-RPC endpoint of the child rollup (the L2, or the L3)')
+    .option('--l1-rpc <url>', 'L1 JSON-RPC endpoint, same as --parent-rpc (default: the running devnet\'s, $STRATA_RPC, or http://127.0.0.1:8545)')
+    .option('--l2-rpc <url>', 'L2 JSON-RPC endpoint, same as --child-rpc (default: the running devnet\'s --layer, $STRATA_L2_RPC, or http://127.0.0.1:8546)')
+    .option('--layer <name>', 'the child rollup layer of the running devnet (l2, or l3 with the l2 as parent)', 'l2')
     .option('--json', 'print machine-readable JSON');
 }
 
@@ -75,7 +106,7 @@ function amountOf(v: string | undefined): bigint {
   return BigInt(v);
 }
 
-async function waitReceipt(l1: InstanceType<typeof Optimistic.RpcL1Client>, hash: Uint8Array) {
+async function waitReceipt(l1: RpcL1Client, hash: Uint8Array) {
   for (let i = 0; i < 100; i++) {
     const r = await l1.receipt(hash);
     if (r) return r;
@@ -102,29 +133,26 @@ function stageText(w: WdView): string {
 
 export function registerBridgeCommands(program: Command): void {
   const bridge = program.command('bridge').description('Move coins between the L1 and the optimistic rollup (devnet defaults)');
-  const ctx = async () => {
-    const O: typeof Optimistic = await import('@strata/optimistic');
-    const rollup = O.defaultRollupConfig();
-    return { O, rollup, BRIDGE_MODULE: O.rollupModuleNames(rollup.rollupId).bridge };
-  };
 
   common(bridge.command('deposit').description('Lock coins on L1; they are credited on L2 1:1'))
     .requiredOption('--amount <units>', 'base units to deposit')
     .option('--to <address>', 'L2 recipient, sl1… or 0x (default: the same address)')
     .action(async (f: BridgeFlags) => {
       try {
-        const { O, rollup, BRIDGE_MODULE } = await ctx();
         checkArgs((c) => {
           c.amount('--amount', f.amount);
           c.address('--to', f.to, { optional: true });
           c.signer('--from', f.from);
         });
         const key = signer(f.from);
-        const l1 = new O.RpcL1Client(endpoints(f).l1);
+        const ep = endpoints(f);
+        const rollup = await childRollup(ep.l2);
+        const BRIDGE_MODULE = rollupModuleNames(rollup.rollupId).bridge;
+        const l1 = new RpcL1Client(ep.l1, rollup.rollupId);
         const to = f.to ? parseAddress(f.to, rollup.l2AddressPrefix) : key.address;
-        const h = await l1.send(key, BRIDGE_MODULE, 'deposit', encode(O.DepositArgs, { rollupId: rollup.rollupId, to, amount: amountOf(f.amount) }), 5_000);
+        const h = await l1.send(key, BRIDGE_MODULE, 'deposit', encode(DepositArgs, { rollupId: rollup.rollupId, to, amount: amountOf(f.amount) }), 5_000);
         const r = await waitReceipt(l1, h);
-        if (r.status !== 'ok') throw new StrataError('L2_BRIDGE', `deposit failed on L1: ${r.error}`);
+        if (r.status !== 'ok') throw new StrataError('L2_BRIDGE', `deposit failed on the parent chain: ${r.error}`);
         const toText = encodeAddress(rollup.l2AddressPrefix, to);
         print(!!f.json, { tx: toHex(h), l1Block: r.height, to: toText, toHex: toHex(to), amount: f.amount }, () => `deposited ${f.amount} to ${toText} on L2 (L1 tx ${toHex(h)}, block ${r.height}); it appears on L2 in a moment`);
       } catch (e) {
@@ -137,7 +165,6 @@ export function registerBridgeCommands(program: Command): void {
     .option('--to <address>', 'L1 recipient, st1… or 0x (default: the same address)')
     .action(async (f: BridgeFlags) => {
       try {
-        const { O, rollup } = await ctx();
         checkArgs((c) => {
           c.amount('--amount', f.amount);
           c.address('--to', f.to, { optional: true });
@@ -145,11 +172,12 @@ export function registerBridgeCommands(program: Command): void {
         });
         const key = signer(f.from);
         const ep = endpoints(f);
+        const rollup = await childRollup(ep.l2);
         const l2 = new RpcClient(ep.l2);
         const prefix = await l1Prefix(ep.l1);
         const to = f.to ? parseAddress(f.to, prefix) : key.address;
         const acct = await l2.call<{ nextNonce: string }>('state_getAccount', [toHex(key.address)]);
-        const tx = O.signL2Withdrawal(O.makeL2Env(rollup), key.secretKey, Number(fromQuantity(acct.nextNonce)), to, amountOf(f.amount));
+        const tx = signL2Withdrawal(makeL2Env(rollup), key.secretKey, Number(fromQuantity(acct.nextNonce)), to, amountOf(f.amount));
         const hash = await l2.call<string>('tx_sendRaw', [toHex(encodeTx(tx))]);
         print(!!f.json, { l2Tx: hash, to: encodeAddress(prefix, to), amount: f.amount }, () => `withdrawal of ${f.amount} to ${encodeAddress(prefix, to)} submitted on L2 (tx ${hash}); track it with: strata bridge status`);
       } catch (e) {
@@ -176,15 +204,16 @@ export function registerBridgeCommands(program: Command): void {
   common(bridge.command('finalize [id]').description("Prove and finalize a withdrawal on L1 (default: all of the account's ready ones)"))
     .action(async (id: string | undefined, f: BridgeFlags) => {
       try {
-        const { O, rollup, BRIDGE_MODULE } = await ctx();
         checkArgs((c) => {
           c.integer('[id]', id);
           c.signer('--from', f.from);
         });
         const key = signer(f.from);
         const ep = endpoints(f);
+        const rollup = await childRollup(ep.l2);
+        const BRIDGE_MODULE = rollupModuleNames(rollup.rollupId).bridge;
         const l2 = new RpcClient(ep.l2);
-        const l1 = new O.RpcL1Client(ep.l1);
+        const l1 = new RpcL1Client(ep.l1, rollup.rollupId);
         const list = await l2.call<WdView[]>('rollup_listWithdrawals', [toHex(key.address)]);
         const targets = id === undefined ? list.filter((w) => w.stage === 'ready') : list.filter((w) => w.id === Number(id));
         if (targets.length === 0) {
@@ -206,7 +235,7 @@ export function registerBridgeCommands(program: Command): void {
           const full = await l2.call<{ id: number; from: string; to: string; amount: string; outputIndex: number; proof: string[] }>('rollup_getWithdrawal', [w.id]);
           const st = await l1.withdrawalState(w.id);
           if (st.proven?.outputIndex !== full.outputIndex) {
-            const args = encode(O.ProveWithdrawalArgs, {
+            const args = encode(ProveWithdrawalArgs, {
               rollupId: rollup.rollupId,
               outputIndex: full.outputIndex,
               withdrawal: { id: full.id, l2Sender: fromHex(full.from, 20), l1Recipient: fromHex(full.to, 20), amount: BigInt(full.amount) },
@@ -215,7 +244,7 @@ export function registerBridgeCommands(program: Command): void {
             const r = await waitReceipt(l1, await l1.send(key, BRIDGE_MODULE, 'proveWithdrawal', args, 40_000));
             if (r.status !== 'ok') throw new StrataError('L2_WITHDRAWAL', `proving withdrawal ${w.id} failed: ${r.error}`);
           }
-          const r = await waitReceipt(l1, await l1.send(key, BRIDGE_MODULE, 'finalizeWithdrawal', encode(O.FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: w.id }), 5_000));
+          const r = await waitReceipt(l1, await l1.send(key, BRIDGE_MODULE, 'finalizeWithdrawal', encode(FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: w.id }), 5_000));
           if (r.status !== 'ok') throw new StrataError('L2_WITHDRAWAL', `finalizing withdrawal ${w.id} failed: ${r.error}`);
           done.push({ id: w.id, amount: w.amount, l1Block: r.height });
         }

@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { DEFAULT_TOPOLOGY, type Devnet, formatCoins, parseTopologyText, startDevnet, type Topology } from '@strata/devnet';
@@ -24,13 +25,33 @@ interface DevnetFlags {
   logLevel: string;
   quiet?: boolean;
   rollup: boolean;
+  channels: boolean;
   sidechain: boolean;
+  l3: boolean;
+  zk: boolean;
+  zkStall?: boolean;
   l1Nodes: number;
   maliciousProposer?: boolean;
   challengeWindow?: number;
   topology?: string;
   explorer: boolean;
   explorerPort?: number;
+}
+
+/** A progress bar on stderr for the first start's ZK key setup (silent when stderr is not a terminal). */
+function zkSetupProgress(json: boolean): (stage: string, f: number) => void {
+  let bar: InstanceType<typeof SingleBar> | undefined;
+  return (stage, f) => {
+    if (stage === 'cached') return;
+    if (!process.stderr.isTTY || json) {
+      if (f === 1 || stage !== 'dev keys (INSECURE known secret)') process.stderr.write(`zk setup: ${stage} ${Math.round(f * 100)}%\n`);
+      return;
+    }
+    bar ??= new SingleBar({ format: '  zk setup  [{bar}] {percentage}%  {stage}', stream: process.stderr }, Presets.shades_classic);
+    if (!bar.isActive) bar.start(100, 0, { stage });
+    bar.update(Math.round(f * 100), { stage });
+    if (f >= 1) bar.stop();
+  };
 }
 
 /** The topology to start: the file's, or the embedded default, with the flags applied on top. */
@@ -82,7 +103,11 @@ export function registerDevnetCommand(program: Command): void {
     .option('--config <file>', 'chain config overrides (JSON or TOML)')
     .option('--log-level <level>', 'log level of <data-dir>/devnet.log', 'info')
     .option('--no-rollup', 'run the L1 alone, without the layer-2 rollup')
+    .option('--no-channels', 'without the payment-channel nodes (Alice, Bob, Carol)')
     .option('--no-sidechain', 'do not launch the 4-validator BFT sidechain')
+    .option('--no-zk', 'leave the ZK-rollup out')
+    .option('--zk-stall', 'the ZK-rollup operator stops proving (watch exodus happen)')
+    .option('--no-l3', 'leave out the L3 app chain (token + AMM) that runs on the L2')
     .option('--l1-nodes <n>', 'L1 mining nodes: above 1, real PoW miners over libp2p on loopback, the extra ones as separate processes (L1 only)', intOption('--l1-nodes'), 1)
     .option('--quiet', 'print only the banner, not a line per block')
     .option('--json', 'print the banner as JSON')
@@ -113,8 +138,11 @@ export function registerDevnetCommand(program: Command): void {
             ...(chainOverrides ? { chain: chainOverrides } : {}),
             logLevel: flags.logLevel,
             topology,
+            ...(flags.l3 === false ? { l3: false as const } : {}),
             explorer: flags.explorer ? { ...(flags.explorerPort !== undefined ? { port: flags.explorerPort } : {}) } : false,
             ...(flags.sidechain === false ? { sidechain: false as const } : {}),
+            zk: flags.zk ? { ...(flags.zkStall ? { stall: true } : {}), onSetupProgress: zkSetupProgress(!!flags.json) } : false,
+            ...(flags.channels === false ? { channels: false } : {}),
           },
           { logger },
         );
@@ -155,13 +183,14 @@ export function registerDevnetCommand(program: Command): void {
                 }
               : {}),
             // Layers other branches start appear here with their name, kind, parent and URLs.
-            ...Object.fromEntries(devnet.layers.filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain').map((l) => [l.name, l])),
+            ...Object.fromEntries(devnet.layers.filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain' && l.kind !== 'zk').map((l) => [l.name, l])),
             ...(devnet.channels
               ? { channels: { ...devnet.layers.find((l) => l.kind === 'channels'), description: 'payment channels on the L1', nodes: devnet.channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl, nodeKey: n.node.info().nodeKey, p2p: n.node.p2p.multiaddrs[0] ?? null })), channels: devnet.channels.channels } }
               : {}),
             ...(devnet.sidechain
               ? { sidechain: { ...devnet.layers.find((l) => l.kind === 'sidechain'), description: 'bft sidechain', sidechainName: devnet.sidechain.launch.name, chainId: devnet.sidechain.launch.chainId, validators: devnet.sidechain.launch.validators.map((v) => ({ index: v.index, rpc: v.rpc, pid: v.pid })), firstBlockMs: devnet.sidechain.launch.firstBlockMs, dir: devnet.sidechain.launch.dir } }
               : {}),
+            ...(devnet.zk ? { zk: { kind: 'zk-rollup (Groth16)', rollupId: devnet.zk.params.rollupId, rpc: devnet.zk.rpcUrl, depth: devnet.zk.params.depth, batchSize: devnet.zk.params.batchSize, circuit: devnet.zk.artifacts.hash, devKeys: devnet.zk.artifacts.dev, stall: !!flags.zkStall } } : {}),
           },
           explorer: devnet.explorer?.url ?? null,
           dataDir: devnet.dataDir,
@@ -197,7 +226,7 @@ export function registerDevnetCommand(program: Command): void {
               : []),
             // Layers without a section of their own below: name, kind, parent, endpoints.
             ...devnet.layers
-              .filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain')
+              .filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain' && l.kind !== 'zk')
               .flatMap((l) => [`  ${l.name.toUpperCase().padEnd(3)} ${l.kind}${l.parent ? ` on ${l.parent}` : ''}`, `      RPC      ${l.rpc}`, `      WS       ${l.ws}`, '']),
             ...(devnet.channels
               ? [
@@ -211,6 +240,14 @@ export function registerDevnetCommand(program: Command): void {
               ? [
                   `  SC  BFT sidechain ${devnet.sidechain.launch.name}  (chain id ${devnet.sidechain.launch.chainId}; ${devnet.sidechain.launch.validators.length} validators, checkpoints on the L1; trusts >2/3 of their stake)`,
                   ...devnet.sidechain.launch.validators.map((v) => `      RPC      ${v.rpc}  (validator ${v.index}, pid ${v.pid})`),
+                  '',
+                ]
+              : []),
+            ...(devnet.zk
+              ? [
+                  `  ZK  zk-rollup ${devnet.zk.params.rollupId}  (Groth16, depth ${devnet.zk.params.depth}, ${devnet.zk.params.batchSize} ops per proof; operator + prover)`,
+                  `      RPC      ${devnet.zk.rpcUrl}`,
+                  `      Keys     ${devnet.zk.artifacts.dev ? 'DEV-ONLY insecure setup (known toxic secret)' : 'ceremony'}  circuit ${devnet.zk.artifacts.hash}${flags.zkStall ? '  (STALLED operator: exodus after the deposit deadline)' : ''}`,
                   '',
                 ]
               : []),

@@ -31,7 +31,7 @@ export function registerRollupCommands(program: Command): void {
         const accounts = devAccounts('st', 10);
         const key = /^\d+$/.test(f.key) ? accounts[Number(f.key)]?.keys : keyPairFromSecret(fromHex(f.key, 32));
         if (!key) throw new StrataError('INVALID_KEY', `no dev account ${f.key}`);
-        const cfg = defaultRollupConfig({ batcher: f.batcher ? (f.batcher.startsWith('0x') ? fromHex(f.batcher, 20) : decodeAddress(f.batcher)) : (accounts[9] as (typeof accounts)[number]).keys.address, challengeWindow: 10, clockBlocks: 12, sequencingWindow: 10 });
+        const cfg = defaultRollupConfig({ batcher: f.batcher ? (f.batcher.startsWith('0x') ? fromHex(f.batcher, 20) : decodeAddress(f.batcher)) : (accounts[9] as (typeof accounts)[number]).keys.address, challengeWindow: 10, clockBlocks: 12, takeoverBlocks: 4, sequencingWindow: 10 });
         const logger = createLogger({ level: f.logLevel });
         const node = new RollupNode({ rollup: cfg }, new RpcL1Client(l1Rpc), { logger });
         const svc = new ChallengerService(node, { key, intervalMs: Number(f.interval) }, logger);

@@ -1,0 +1,179 @@
+/**
+ * The same channel layer with the optimistic L2 as the parent chain (the adjudicator composed into
+ * the L2 runtime through RollupConfig.l2Modules), and atomic swaps between the L1 and the L2 in
+ * both directions, completing on both or refunding on both. A real devnet in-process: L1 node,
+ * sequencer, batcher, proposer, challenger, both RPC servers; channel nodes over libp2p.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  END_COOPERATIVE,
+  END_PENALTY,
+  RpcChainClient,
+  runAtomicSwap,
+  sendAndWait,
+  SignedStateArgs,
+  withClaimKey,
+  AdjudicatorReader,
+  type ChainClient,
+  type ChannelNode,
+} from '@strata/channels';
+import { startDevnet, type Devnet } from '@strata/devnet';
+import { DepositArgs, rollupModuleNames, makeL2Env, NodeL1Client, signL2Transfer } from '@strata/optimistic';
+import { encode, fromQuantity, keyPairFromSecret, toHex, type KeyPair } from '@strata/primitives';
+import { RpcClient } from '@strata/rpc';
+import { encodeTx } from '@strata/runtime';
+import { waitUntil } from '../helpers/wait.js';
+import { cleanupDirs, silentLogger, startChannelNode, tmp } from '../helpers/channels.js';
+
+let devnet: Devnet;
+let l2: RpcChainClient;
+let l1: RpcChainClient;
+const nodes: ChannelNode[] = [];
+const CAP = 1_000_000n;
+
+async function l2Balance(addr: Uint8Array): Promise<bigint> {
+  return l2.balance(addr);
+}
+
+/** L2 blocks come with transactions: a tiny transfer per block moves the L2 height. */
+async function mineL2(n: number, key: KeyPair): Promise<void> {
+  const env = makeL2Env(devnet.l2!.config);
+  const rpc = new RpcClient(devnet.l2!.rpcUrl);
+  for (let i = 0; i < n; i++) {
+    const h = await l2.height();
+    const a = await rpc.call<{ nextNonce: string }>('state_getAccount', [toHex(key.address)]);
+    await rpc.call('tx_sendRaw', [toHex(encodeTx(signL2Transfer(env, key.secretKey, Number(fromQuantity(a.nextNonce)), key.address, 1n)))]);
+    await waitUntil(async () => (await l2.height()) > h, 'an L2 block', 10_000, 30);
+  }
+}
+
+beforeAll(async () => {
+  devnet = await startDevnet({ dataDir: tmp('chan-l2-devnet-'), port: 0, channels: false, zk: false, sidechain: false, l3: false, explorer: false, rollup: { port: 0, blockTimeMs: 50 } }, { logger: silentLogger });
+  l1 = new RpcChainClient(devnet.l1.rpcUrl);
+  l2 = new RpcChainClient(devnet.l2!.rpcUrl);
+  const node = devnet.l1.node;
+  const client = new NodeL1Client(node, devnet.l2!.config, (a) => node.mempool.nextNonce(a, node.chain.account(a).nonce));
+  // fund dev accounts 1-5 on the L2
+  for (const i of [1, 2, 3, 4, 5]) {
+    const k = devnet.accounts[i]!.keys;
+    await client.send(k, rollupModuleNames(devnet.l2!.config.rollupId).bridge, 'deposit', encode(DepositArgs, { rollupId: devnet.l2!.config.rollupId, to: k.address, amount: 50_000_000n }), 5_000);
+  }
+  await waitUntil(async () => (await l2Balance(devnet.accounts[5]!.keys.address)) > 0n, 'deposits credited on the L2', 30_000, 100);
+}, 90_000);
+
+afterAll(async () => {
+  for (const n of nodes) await n.stop().catch(() => undefined);
+  await devnet?.stop();
+  cleanupDirs();
+});
+
+describe('channels with the optimistic L2 as parent', () => {
+  let alice: ChannelNode;
+  let bob: ChannelNode;
+  let carol: ChannelNode;
+  let ab: Uint8Array;
+  let bc: Uint8Array;
+
+  it('opens Alice–Bob and Bob–Carol on the L2; a three-hop payment settles; value conserved', async () => {
+    alice = await startChannelNode(l2, 'alice', devnet.accounts[1]!);
+    bob = await startChannelNode(l2, 'bob', devnet.accounts[2]!);
+    carol = await startChannelNode(l2, 'carol', devnet.accounts[3]!);
+    nodes.push(alice, bob, carol);
+    expect(alice.info().addressPrefix).toBe(devnet.l2!.config.l2AddressPrefix);
+    const bk = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const ck = await bob.connect(carol.p2p.multiaddrs[0]!);
+    ab = await alice.openChannel(bk, CAP);
+    bc = await bob.openChannel(ck, CAP);
+    const onL2 = await new AdjudicatorReader(l2).channel(ab);
+    expect(onL2?.capacity).toBe(CAP);
+    expect(await new AdjudicatorReader(l1).channel(ab)).toBeUndefined(); // on the L2, not the L1
+    await waitUntil(() => alice.graph.channels.size === 2 && [...alice.graph.channels.values()].every((c) => c.policies[0] && c.policies[1]), 'graph', 15_000, 50);
+    const { invoice } = await carol.createInvoice(25_000n);
+    expect(invoice.startsWith(`ln${devnet.l2!.config.l2AddressPrefix}`)).toBe(true);
+    const r = await alice.pay(invoice);
+    expect(r.routes[0]?.hops).toEqual(['bob', 'carol']);
+    await waitUntil(() => carol.channelState(bc).state.htlcs.length === 0, 'settled', 5000, 20);
+    for (const [n, id] of [[alice, ab], [bob, bc], [carol, bc]] as const) {
+      const s = n.channelState(id).state;
+      expect(s.balanceA + s.balanceB + s.htlcs.reduce((x, h) => x + h.amount, 0n)).toBe(CAP);
+    }
+    expect(carol.channelState(bc).state.balanceB).toBe(25_000n);
+  });
+
+  it('a breach on the L2 is punished by the victim', async () => {
+    const snap = () => {
+      const s = alice.channelState(ab);
+      return { state: s.state, sigA: s.sigA, sigB: s.sigB };
+    };
+    const old = snap();
+    const { invoice } = await bob.createInvoice(100_000n);
+    await alice.pay(invoice);
+    await waitUntil(() => bob.channelState(ab).state.htlcs.length === 0 && alice.channelState(ab).state.htlcs.length === 0, 'settled', 5000, 20);
+    const wallet = keyPairFromSecret(alice.wallet.secretKey);
+    await alice.stop();
+    const payB = (await new AdjudicatorReader(l2).channel(ab))!.payB;
+    const before = await l2Balance(payB);
+    await sendAndWait(l2, wallet, 'close', encode(SignedStateArgs, { state: old.state, sigA: old.sigA, sigB: old.sigB }));
+    await waitUntil(async () => (await new AdjudicatorReader(l2).channel(ab))?.ending === END_PENALTY, 'bob punishes on the L2', 15_000, 50);
+    expect((await l2Balance(payB)) - before).toBeGreaterThan(CAP - 50_000n);
+  });
+
+  it('cooperative close on the L2 pays both sides in one L2 transaction; a unilateral one only after the delay', async () => {
+    const s = carol.channelState(bc).state;
+    const rec0 = (await new AdjudicatorReader(l2).channel(bc))!;
+    const a0 = await l2Balance(rec0.payA);
+    const c0 = await l2Balance(rec0.payB);
+    const h0 = await l2.height();
+    const r = await carol.closeChannel(bc);
+    expect(r.how).toBe('cooperative');
+    expect(r.height).toBe(h0 + 1); // one L2 transaction
+    expect((await new AdjudicatorReader(l2).channel(bc))!.ending).toBe(END_COOPERATIVE);
+    expect((await l2Balance(rec0.payA)) - a0).toBe(s.balanceA); // bob, who did not send the close, got his share exactly
+    const carolGain = (await l2Balance(rec0.payB)) - c0; // carol: her share minus the close fee
+    expect(carolGain).toBeLessThan(s.balanceB);
+    expect(carolGain).toBeGreaterThan(s.balanceB - 25_000n);
+    // unilateral: a new channel, closed by force; nothing paid before the delay
+    const ck = carol.nodeKey;
+    const bc2 = await bob.openChannel(ck, CAP);
+    await waitUntil(() => carol.list().some((c) => c.channelId === toHex(bc2) && c.status === 'open'), 'carol sees bc2', 10_000, 20);
+    const u = await bob.closeChannel(bc2, true);
+    const rec = (await new AdjudicatorReader(l2).channel(bc2))!;
+    expect(rec.disputeEnd).toBe(u.height + 3);
+    await mineL2(4, devnet.accounts[5]!.keys);
+    await waitUntil(async () => (await new AdjudicatorReader(l2).channel(bc2))?.ending === 2, 'settled after the delay on the L2', 15_000, 50);
+  });
+});
+
+describe('atomic swaps between the L1 and the L2', () => {
+  const waitBlocks = async (chain: ChainClient, h: number) => {
+    while ((await chain.height()) <= h) {
+      if (chain === l1) await devnet.l1.node.mineBlocks(1);
+      else await mineL2(1, devnet.accounts[5]!.keys);
+    }
+  };
+  const A = () => devnet.accounts[4]!.keys;
+  const B = () => devnet.accounts[3]!.keys;
+
+  for (const dir of ['l1→l2', 'l2→l1'] as const) {
+    it(`${dir}: completes on both chains`, async () => {
+      const [x, y] = dir === 'l1→l2' ? [l1, l2] : [l2, l1];
+      const ax = await x.balance(A().address);
+      const by = await y.balance(B().address);
+      const r = await runAtomicSwap(withClaimKey({ chain: x, payer: A(), receiver: B().address, amount: 70_000n, timeout: 20 }, B()), withClaimKey({ chain: y, payer: B(), receiver: A().address, amount: 60_000n, timeout: 10 }, A()), { waitBlocks });
+      expect(r.status).toBe('completed');
+      const sx = await new AdjudicatorReader(x).swap(Buffer.from(r.legs[0]!.swapId.slice(2), 'hex'));
+      const sy = await new AdjudicatorReader(y).swap(Buffer.from(r.legs[1]!.swapId.slice(2), 'hex'));
+      expect(sx?.status).toBe(1);
+      expect(sy?.status).toBe(1);
+      expect(ax - (await x.balance(A().address))).toBeGreaterThanOrEqual(70_000n); // paid (plus fees)
+      expect((await y.balance(B().address)) - by).toBeLessThanOrEqual(-60_000n + 0n); // B paid 60k on y
+    });
+  }
+
+  it('the counterparty walks away after both locked: both chains refund', async () => {
+    const r = await runAtomicSwap(withClaimKey({ chain: l1, payer: A(), receiver: B().address, amount: 10_000n, timeout: 8 }, B()), withClaimKey({ chain: l2, payer: B(), receiver: A().address, amount: 10_000n, timeout: 4 }, A()), { waitBlocks, stopAfter: 'both-locked' });
+    expect(r.status).toBe('refunded');
+    expect((await new AdjudicatorReader(l1).swap(Buffer.from(r.legs[0]!.swapId.slice(2), 'hex')))?.status).toBe(2);
+    expect((await new AdjudicatorReader(l2).swap(Buffer.from(r.legs[1]!.swapId.slice(2), 'hex')))?.status).toBe(2);
+  });
+});
