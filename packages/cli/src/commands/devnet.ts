@@ -183,7 +183,7 @@ export function registerDevnetCommand(program: Command): void {
                 }
               : {}),
             // Layers other branches start appear here with their name, kind, parent and URLs.
-            ...Object.fromEntries(devnet.layers.filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain').map((l) => [l.name, l])),
+            ...Object.fromEntries(devnet.layers.filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain' && l.kind !== 'zk').map((l) => [l.name, l])),
             ...(devnet.channels
               ? { channels: { ...devnet.layers.find((l) => l.kind === 'channels'), description: 'payment channels on the L1', nodes: devnet.channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl, nodeKey: n.node.info().nodeKey, p2p: n.node.p2p.multiaddrs[0] ?? null })), channels: devnet.channels.channels } }
               : {}),
@@ -226,7 +226,7 @@ export function registerDevnetCommand(program: Command): void {
               : []),
             // Layers without a section of their own below: name, kind, parent, endpoints.
             ...devnet.layers
-              .filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain')
+              .filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain' && l.kind !== 'zk')
               .flatMap((l) => [`  ${l.name.toUpperCase().padEnd(3)} ${l.kind}${l.parent ? ` on ${l.parent}` : ''}`, `      RPC      ${l.rpc}`, `      WS       ${l.ws}`, '']),
             ...(devnet.channels
               ? [
