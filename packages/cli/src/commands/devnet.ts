@@ -74,7 +74,7 @@ async function topologyOf(flags: DevnetFlags): Promise<Topology> {
   const dropRollup = !flags.rollup || (!flags.topology && (l1?.nodes ?? 1) > 1);
   // With several L1 processes the devnet runs the L1 alone (the extra processes run the bank only).
   const l1Only = !flags.topology && (l1?.nodes ?? 1) > 1;
-  const kept = layers.filter((l) => !(dropRollup && l.kind === 'optimistic') && !(l1Only && l.kind !== 'l1') && !(flags.sidechain === false && l.kind === 'sidechain'));
+  const kept = layers.filter((l) => !(dropRollup && l.kind === 'optimistic') && !(l1Only && l.kind !== 'l1') && !(flags.sidechain === false && l.kind === 'sidechain') && !(flags.channels === false && l.kind === 'channels'));
   for (const l of kept) {
     if (l.kind !== 'optimistic') continue;
     if (flags.maliciousProposer) l.settings.maliciousProposer = true;
