@@ -33,9 +33,9 @@ export interface OperatorOptions {
   /** A prover must report within this long or its job is handed out again (default 30,000 ms). */
   leaseMs?: number;
   /**
-   * However often its prover heartbeats, a job leased this long is handed to another prover who
-   * asks (the first valid proof wins), so a stranger who leases every job and keeps the leases
-   * alive cannot stall the rollup into exodus (default 4 × leaseMs).
+   * However often its prover heartbeats, a job leased this long is handed to every other prover
+   * who asks (the first valid proof wins), so a stranger who leases every job and keeps the
+   * leases alive cannot stall the rollup into exodus (default 4 × leaseMs).
    */
   maxLeaseMs?: number;
   /**
@@ -209,18 +209,20 @@ export class ZkOperator {
     const maxLeaseMs = this.opts.maxLeaseMs ?? 4 * leaseMs;
     for (const b of this.batches) {
       if (b.status === 'proving' && b.lease && b.lease.prover !== prover && now - b.lease.since >= maxLeaseMs) {
+        // Keep the first lease's start: from now on every prover who asks gets this job (a
+        // squatter who grabs it again under a new name cannot lock honest provers out).
         this.log.warn({ batch: b.index, prover: b.lease.prover, heldMs: now - b.lease.since }, 'proving job held too long; handed to another prover');
         this.metrics.leaseExpired.inc();
-        return this.lease(b, prover, now);
+        return this.lease(b, prover, now, b.lease.since);
       }
     }
     return undefined;
   }
 
-  private lease(b: OperatorBatch, prover: string, now: number): ProveJob {
+  private lease(b: OperatorBatch, prover: string, now: number, since = now): ProveJob {
     const leaseMs = this.opts.leaseMs ?? 30_000;
     b.status = 'proving';
-    b.lease = { prover, until: now + leaseMs, since: now };
+    b.lease = { prover, until: now + leaseMs, since };
     this.updateJobGauges();
     this.log.info({ batch: b.index, prover }, 'proving job leased');
     return { id: b.index, circuitHash: this.opts.circuitHash, input: b.input, leaseMs };
