@@ -166,7 +166,7 @@ export class RollupNode {
       for (let n = meta.blockCount + 1; n <= this.chain.head.number; n++) {
         const b = this.chain.get(n) as L2Block;
         if (b.delayedFrom + b.delayedReads > meta.delayedCount || !this.delayedMatch(b)) {
-          this.requeue(this.chain.truncate(n - 1));
+          this.requeue(this.chain.truncate(n - 1, true));
           break;
         }
       }
@@ -185,7 +185,7 @@ export class RollupNode {
       return;
     }
     if (this.chain.head.number >= d.number) {
-      const dropped = this.chain.truncate(d.number - 1);
+      const dropped = this.chain.truncate(d.number - 1, this.isSequencer);
       this.log.warn({ l2Block: d.number, dropped: dropped.length, l1Height: d.l1Height }, 'unsafe L2 blocks differ from what L1 says; reorganising to the derived chain');
       this.requeue(dropped);
     }
