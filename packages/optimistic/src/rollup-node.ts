@@ -83,6 +83,12 @@ export class RollupNode {
     if (deps.store) {
       this.derivation.restore(deps.store.loadDerivation());
       this.safe = Math.min(deps.store.safe, this.chain.head.number, this.derivation.meta.blockCount);
+      // A verifier's blocks past its L1 cursor were committed just before a crash, before their
+      // L1 block's cursor: that L1 block may be reorged away, so they are re-derived, never served.
+      if (!this.isSequencer && this.chain.head.number > this.derivation.meta.blockCount) {
+        const dropped = this.chain.truncate(this.derivation.meta.blockCount);
+        this.log.info({ dropped: dropped.length, l2Head: this.chain.head.number }, 'L2 blocks past the L1 cursor dropped on restart; they are re-derived');
+      }
       this.log.info(
         { l2Head: this.chain.head.number, safe: this.safe, l1Cursor: this.derivation.l1Tip?.height ?? -1, ms: Date.now() - t0 },
         this.chain.head.number > 0 || this.derivation.l1Tip ? 'L2 node resumed from its data dir' : 'L2 node starting with an empty data dir',
