@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { compactOp, encodeOp, L2Chain, L2Store, l2ParentBlockData, makeL2Env, signL2Transfer } from '@strata/optimistic';
+import { compactOp, DepositArgs, encodeOp, L2Chain, L2Store, l2ParentBlockData, makeL2Env, RollupNode, rollupModuleNames, signL2Transfer, type L1Client } from '@strata/optimistic';
+import { encode } from '@strata/primitives';
+import { RollupWorld } from '../helpers/optimistic.js';
 import { initHashing, toHex } from '@strata/primitives';
 import { encodeTx, verifyRawTx } from '@strata/runtime';
 import { keys, tempDir } from '../helpers/chain.js';
@@ -59,5 +61,47 @@ describe('L2 persistence (review)', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('heads() never pairs a parent finalized height with derivation the parent no longer has', async () => {
+    const w = new RollupWorld();
+    cleanups.push(() => w.close());
+    const fin = { override: false, captured: -1 };
+    let node: RollupNode | undefined;
+    // The parent as seen over a network: after a reorg that has since finalized, the old tip's
+    // hash changed and every block is final; heads() is read (an RPC call) while the node awaits.
+    const client = new Proxy(w.client, {
+      get(target, prop) {
+        if (prop === 'head') {
+          return async () => {
+            const h = await target.head();
+            return fin.override ? { ...h, finalized: h.height } : { ...h, finalized: -1 };
+          };
+        }
+        if (prop === 'block') {
+          return async (height: number) => {
+            const b = await target.block(height);
+            if (!fin.override || !b || !node || height !== node.derivation.l1Tip?.height) return b;
+            await new Promise((r) => setTimeout(r, 1));
+            fin.captured = node.heads().finalized;
+            return { ...b, hash: new Uint8Array(32).fill(9) };
+          };
+        }
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as L1Client;
+    node = new RollupNode({ rollup: w.rollup }, client);
+    await w.client.send(keys[0]!, rollupModuleNames(w.rollup.rollupId).bridge, 'deposit', encode(DepositArgs, { rollupId: w.rollup.rollupId, to: keys[0]!.address, amount: 1_000_000n }), 5_000);
+    w.mine();
+    await w.sequence();
+    await w.batch();
+    await node.syncL1();
+    expect(node.safeHead).toBeGreaterThan(0);
+    expect(node.heads().finalized).toBe(0);
+    fin.override = true;
+    await node.syncL1();
+    // While the node had not yet checked its tip, its L2 blocks were not final for the new parent view.
+    expect(fin.captured).toBe(0);
   });
 });

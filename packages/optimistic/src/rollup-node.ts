@@ -121,12 +121,14 @@ export class RollupNode {
   /** Follows the L1 up to its head: derives new L2 blocks, rolls back on L1 reorgs. */
   async syncL1(): Promise<void> {
     const head = await this.l1.head();
-    this.l1Head = { height: head.height, finalized: head.finalized };
     const tip = this.derivation.l1Tip;
     if (tip) {
       const cur = await this.l1.block(tip.height);
       if (!cur || !bytesEqual(cur.hash, tip.hash)) await this.rollbackToCommonAncestor(tip.height - 1);
     }
+    // Only once the derivation is known to extend the parent's chain does the parent's new
+    // finalized height apply to it (heads() may be read while the checks above await).
+    this.l1Head = { height: head.height, finalized: head.finalized };
     const max = this.opts.maxL1BlocksPerSync ?? 1_000;
     let next = (this.derivation.l1Tip?.height ?? -1) + 1;
     for (let i = 0; i < max && next <= head.height; i++) {
