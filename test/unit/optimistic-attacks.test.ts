@@ -295,3 +295,46 @@ describe('adversarial actors against the optimistic rollup', () => {
     expect(output(w, 0).status).toBe(OUTPUT_DISCARDED);
   });
 });
+
+describe('review: clocks of an empty defender slot', () => {
+  it('a takeover after the empty slot ran out of time is refused; the timeout discards the root', async () => {
+    world = new RollupWorld({ proposer: { unresponsive: true }, rollup: { clockBlocks: 6, takeoverBlocks: 2 } });
+    const w = world;
+    const late = alice;
+    await busyRollup(w, 2);
+    await proposeOnly(w);
+    expect((await tx(w, mallory, names(w).disputes, 'challenge', encode(ChallengeArgs, { rollupId: w.rollup.rollupId, outputIndex: 0 }))).status).toBe('ok');
+    // The silent proposer's clock runs out: it loses, the slot is empty for takeoverBlocks.
+    for (let i = 0; i <= w.rollup.clockBlocks; i++) w.mine();
+    expect((await tx(w, mallory, names(w).disputes, 'timeout', encode(GameRefArgs, { rollupId: w.rollup.rollupId, gameId: 0 }))).status).toBe('ok');
+    const g = game0(w);
+    expect(g.status).toBe(GAME_OPEN);
+    expect(g.defenses).toBe(1);
+    // The empty slot's clock (takeoverBlocks) runs out; a late defender may not take it.
+    while (w.l1.chain.head.meta.height + 1 - g.lastMove <= w.rollup.takeoverBlocks) w.mine();
+    const root = w.verNode.chain.rootAfterOps(Math.floor((g.lo + g.hi) / 2)) ?? new Uint8Array(32);
+    const join = await tx(w, late, names(w).disputes, 'defend', encode(DefendArgs, { rollupId: w.rollup.rollupId, gameId: 0, root }));
+    expect(join.status).toBe('failed');
+    expect(game0(w).proposer).toEqual(new Uint8Array(20));
+    expect((await tx(w, mallory, names(w).disputes, 'timeout', encode(GameRefArgs, { rollupId: w.rollup.rollupId, gameId: 0 }))).status).toBe('ok');
+    expect(game0(w).status).toBe(GAME_CHALLENGER_WON);
+  });
+
+  it('a takeover within takeoverBlocks is accepted even when takeoverBlocks exceeds clockBlocks', async () => {
+    world = new RollupWorld({ proposer: { unresponsive: true }, rollup: { clockBlocks: 4, clockExtensionBlocks: 2, takeoverBlocks: 9 } });
+    const w = world;
+    const helper = alice;
+    await busyRollup(w, 2);
+    await proposeOnly(w);
+    expect((await tx(w, mallory, names(w).disputes, 'challenge', encode(ChallengeArgs, { rollupId: w.rollup.rollupId, outputIndex: 0 }))).status).toBe('ok');
+    for (let i = 0; i <= w.rollup.clockBlocks; i++) w.mine();
+    expect((await tx(w, mallory, names(w).disputes, 'timeout', encode(GameRefArgs, { rollupId: w.rollup.rollupId, gameId: 0 }))).status).toBe('ok');
+    const g = game0(w);
+    // Past clockBlocks but within takeoverBlocks: the slot is still open to a defender.
+    while (w.l1.chain.head.meta.height + 1 - g.lastMove <= w.rollup.clockBlocks + 1) w.mine();
+    const root = w.verNode.chain.rootAfterOps(Math.floor((g.lo + g.hi) / 2)) ?? new Uint8Array(32);
+    const join = await tx(w, helper, names(w).disputes, 'defend', encode(DefendArgs, { rollupId: w.rollup.rollupId, gameId: 0, root }));
+    expect(join.status).toBe('ok');
+    expect(game0(w).proposer).toEqual(helper.address);
+  });
+});
