@@ -22,6 +22,7 @@ import {
   opHash,
   opLeaf,
   OUTPUT_DISCARDED,
+  ProposeArgs,
   ProveWithdrawalArgs,
   readGame,
   readOutput,
@@ -336,5 +337,37 @@ describe('review: clocks of an empty defender slot', () => {
     const join = await tx(w, helper, names(w).disputes, 'defend', encode(DefendArgs, { rollupId: w.rollup.rollupId, gameId: 0, root }));
     expect(join.status).toBe('ok');
     expect(game0(w).proposer).toEqual(helper.address);
+  });
+});
+
+describe('review: a correct output built on a wrong parent', () => {
+  it('the honest proposer does not build on a wrong parent root (its bond would be lost to a challenge from that root); it proposes again once the parent is discarded', async () => {
+    world = new RollupWorld();
+    const w = world;
+    await busyRollup(w, 2);
+    // Mallory proposes a wrong root for batch 0 before the honest proposer.
+    const wrong = new Uint8Array(32).fill(7);
+    expect((await tx(w, mallory, names(w).disputes, 'propose', encode(ProposeArgs, { rollupId: w.rollup.rollupId, batchIndex: 0, stateRoot: wrong }))).status).toBe('ok');
+    // A second batch lands; the honest proposer would cover it with an output whose parent is
+    // Mallory's root, and Mallory would then win a game against that correct output.
+    const env = w.seqNode.env;
+    w.l2Send(encodeTx(signL2Transfer(env, alice.secretKey, 3, mallory.address, 5n)));
+    await w.sequence();
+    await w.batch();
+    for (let i = 0; i < 3; i++) {
+      await w.syncAll();
+      await w.proposer.tick();
+      w.mine();
+    }
+    const meta = () => readOutputsMeta(w.l1.chain.stateReader, w.rollup.rollupId);
+    expect(meta().count).toBe(1);
+    // The honest challenger discards Mallory's root; then the proposer builds on genesis again.
+    for (let i = 0; i < 120 && output(w, 0).status !== OUTPUT_DISCARDED; i++) await w.roles();
+    expect(output(w, 0).status).toBe(OUTPUT_DISCARDED);
+    for (let i = 0; i < 6 && meta().count < 2; i++) await w.roles();
+    expect(meta().count).toBe(2);
+    const next = output(w, 1);
+    expect(next.parent).toBe(0);
+    expect(next.stateRoot).toEqual(w.verNode.chain.rootAfterOps(next.opEnd));
   });
 });

@@ -170,6 +170,10 @@ export class ChallengerService {
     if (!out || out.status === OUTPUT_DISCARDED || node.safeHead < out.l2Block) return;
     const local = node.chain.rootAfterOps(out.opEnd);
     if (!local || !bytesEqual(local, out.stateRoot)) return; // only correct roots are worth a bond
+    // The game starts from the parent output's root: when that root is wrong, a correct output
+    // still loses its one-step proof, so a takeover bond would only be lost to the challenger.
+    const start = node.chain.rootAfterOps(game.lo);
+    if (!start || !bytesEqual(start, game.rootLo)) return;
     const mid = Math.floor((game.lo + game.hi) / 2);
     const root = node.chain.rootAfterOps(mid);
     if (!root) return;
