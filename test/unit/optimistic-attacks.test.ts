@@ -24,6 +24,7 @@ import {
   OUTPUT_DISCARDED,
   ProposeArgs,
   ProveWithdrawalArgs,
+  readBatch,
   readGame,
   readOutput,
   readOutputsMeta,
@@ -369,5 +370,39 @@ describe('review: a correct output built on a wrong parent', () => {
     const next = output(w, 1);
     expect(next.parent).toBe(0);
     expect(next.stateRoot).toEqual(w.verNode.chain.rootAfterOps(next.opEnd));
+  });
+});
+
+describe('review: a discard over many later outputs', () => {
+  it('Mallory stacks outputs on her wrong root so the discarding timeout needs more compute; the honest challenger still discards them all', async () => {
+    world = new RollupWorld({ rollup: { clockBlocks: 50, clockExtensionBlocks: 2, takeoverBlocks: 2, challengeWindow: 100 }, challenger: { defend: false } });
+    const w = world;
+    await busyRollup(w, 1);
+    const env = w.seqNode.env;
+    const propose = (batchIndex: number, stateRoot: Uint8Array) => tx(w, mallory, names(w).disputes, 'propose', encode(ProposeArgs, { rollupId: w.rollup.rollupId, batchIndex, stateRoot }));
+    expect((await propose(0, new Uint8Array(32).fill(9))).status).toBe('ok');
+    await w.challenger.tick(); // the honest challenger disputes the wrong root at once
+    w.mine();
+    // 20 more batches, each covered by one of Mallory's outputs stacked on the wrong root (with
+    // the correct roots, so no one challenges them on their own).
+    for (let b = 1; b <= 20; b++) {
+      w.l2Send(encodeTx(signL2Transfer(env, alice.secretKey, 1 + b, mallory.address, 1n)));
+      await w.sequence();
+      await w.batch();
+      const rec = readBatch(w.l1.chain.stateReader, w.rollup.rollupId, b)!;
+      expect((await propose(b, w.verNode.chain.rootAfterOps(rec.firstOp + rec.opCount)!)).status).toBe('ok');
+    }
+    const meta = readOutputsMeta(w.l1.chain.stateReader, w.rollup.rollupId);
+    expect(meta.count).toBe(21);
+    // The honest challenger plays; Mallory never defends (her clock runs out, the slot stays empty).
+    expect(game0(w).status).toBe(GAME_OPEN);
+    for (let i = 0; i < 80 && output(w, 0).status !== OUTPUT_DISCARDED; i++) {
+      await w.syncAll();
+      await w.challenger.tick();
+      w.mine();
+    }
+    expect(output(w, 0).status).toBe(OUTPUT_DISCARDED);
+    expect(output(w, 20).status).toBe(OUTPUT_DISCARDED);
+    expect(readOutputsMeta(w.l1.chain.stateReader, w.rollup.rollupId).gameCount).toBe(1);
   });
 });
