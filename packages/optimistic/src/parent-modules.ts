@@ -402,8 +402,16 @@ function dispute(msg: string, meta: Record<string, unknown> = {}): never {
 }
 
 const ZERO_ADDRESS = new Uint8Array(20);
-/** Bonds double per repeat, up to 2^MAX_BOND_DOUBLINGS times the base. */
-const MAX_BOND_DOUBLINGS = 20;
+/**
+ * Bonds double per repeat, up to 2^MAX_BOND_DOUBLINGS times the base. The cap is low on
+ * purpose: the count grows with every game anyone opens, so a dishonest proposer can challenge
+ * its own wrong root and lose on purpose (getting 80 % of each bond back as the defender) to
+ * raise the price an honest challenger must lock. With a cap of 16× that price is bounded, while
+ * every game past the fourth still costs its opener 16 base bonds if it loses (griefing stays
+ * paid for, linearly). One game tree per output with per-depth bonds (OP's FDG) would remove the
+ * trade-off.
+ */
+const MAX_BOND_DOUBLINGS = 4;
 
 /** Whether a game's defender slot is empty (a defender lost and no one took over yet). */
 export function defenderSlotEmpty(g: GameRecord): boolean {
