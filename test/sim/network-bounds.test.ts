@@ -187,6 +187,31 @@ describe('bounded work per peer', () => {
     expect(v.chain.head.meta.height).toBe(18);
   });
 
+  it('a peer that keeps announcing heavier heads it never shows loses score until banned (no sync stall for free)', async () => {
+    const v = await victim('b-promises');
+    const vid = v.network!.info().peerId;
+    const g = v.chain.blockAt(0)!.header;
+    const a = await attacker(v, {
+      // Serves our genesis (the common ancestor) and nothing above it.
+      [PROTO_HEADERS]: async (req) => {
+        const { start } = decodeRange(req);
+        return encode(HeadersCodec, start === 0 ? [encodeHeader(g)] : []);
+      },
+    });
+    // A fresh "heavier" head in every status push: each one used to reset the victim's
+    // stuck-on-this-head memory and win its sync loop again, at no cost to the attacker.
+    for (let i = 0; i < 40 && !p2pOf(v).isBanned(a.peerId); i++) {
+      const head = new Uint8Array(32).fill(i + 1);
+      try {
+        await a.request(vid, PROTO_STATUS, encodeStatus({ genesis: blockHash(g), headHash: head, headHeight: 50, totalWork: 10n ** 30n, finalizedHeight: 0 }), PROTOCOL_LIMITS.status);
+      } catch {
+        // banned meanwhile
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(p2pOf(v).isBanned(a.peerId)).toBe(true);
+  });
+
   it('headers declaring a target the retarget rule does not give are refused before any body is asked for', async () => {
     const pow = devConfig({ pow: { enabled: true, initialTarget: `0x${(1n << 252n).toString(16)}`, maxTarget: `0x${(1n << 255n).toString(16)}`, retargetInterval: 1000 } });
     const v = await victim('b-target', pow);
