@@ -283,6 +283,20 @@ describe('bounded work per peer', () => {
     await waitUntil(() => p2pOf(v).scoreOf(a.peerId) < 0, 'the orphan to cost the sender', 10_000, 25);
   });
 
+  it('a gossiped orphan declaring a target above the chain’s maximum (free proof of work) is rejected and costs the sender', async () => {
+    const pow = devConfig({ pow: { enabled: true, initialTarget: `0x${(1n << 240n).toString(16)}`, maxTarget: `0x${(1n << 244n).toString(16)}`, retargetInterval: 1000 } });
+    const v = await victim('b-freepow', pow);
+    const a = await attacker(v);
+    await joinTopic(a, v, TOPIC_BLOCKS);
+    const g = v.chain.head.header;
+    // No target of any branch can exceed maxTarget (the retarget rule clamps to it), so an
+    // orphan declaring ff…ff "meets" its target with no work at all.
+    const orphan: Block = { header: { ...g, parentHash: crypto.getRandomValues(new Uint8Array(32)), height: 7, timestamp: Date.now(), target: new Uint8Array(32).fill(0xff) }, txs: [] };
+    await a.publish(TOPIC_BLOCKS, encodeBlock(orphan));
+    await waitUntil(() => p2pOf(v).scoreOf(a.peerId) <= -20, 'the free-work orphan to cost the sender as an invalid block', 10_000, 25);
+    // (an orphan that merely leads nowhere costs USELESS, 10: this one is judged invalid)
+  });
+
   it('a gossiped side block forking far below the head is refused, not stored', async () => {
     const v = await victim('b-deep', dev, { maxSideForkDepth: 3 }, 10);
     const other = await simNode('b-deep-fork', dev, { prefix: { from: v, blocks: 1 }, blocks: 1, producer: 2, network: { targetPeers: 0 } });
