@@ -187,6 +187,31 @@ describe('bounded work per peer', () => {
     expect(v.chain.head.meta.height).toBe(18);
   });
 
+  it('a peer that keeps announcing heavier heads it never shows loses score until banned (no sync stall for free)', async () => {
+    const v = await victim('b-promises');
+    const vid = v.network!.info().peerId;
+    const g = v.chain.blockAt(0)!.header;
+    const a = await attacker(v, {
+      // Serves our genesis (the common ancestor) and nothing above it.
+      [PROTO_HEADERS]: async (req) => {
+        const { start } = decodeRange(req);
+        return encode(HeadersCodec, start === 0 ? [encodeHeader(g)] : []);
+      },
+    });
+    // A fresh "heavier" head in every status push: each one used to reset the victim's
+    // stuck-on-this-head memory and win its sync loop again, at no cost to the attacker.
+    for (let i = 0; i < 40 && !p2pOf(v).isBanned(a.peerId); i++) {
+      const head = new Uint8Array(32).fill(i + 1);
+      try {
+        await a.request(vid, PROTO_STATUS, encodeStatus({ genesis: blockHash(g), headHash: head, headHeight: 50, totalWork: 10n ** 30n, finalizedHeight: 0 }), PROTOCOL_LIMITS.status);
+      } catch {
+        // banned meanwhile
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(p2pOf(v).isBanned(a.peerId)).toBe(true);
+  });
+
   it('headers declaring a target the retarget rule does not give are refused before any body is asked for', async () => {
     const pow = devConfig({ pow: { enabled: true, initialTarget: `0x${(1n << 252n).toString(16)}`, maxTarget: `0x${(1n << 255n).toString(16)}`, retargetInterval: 1000 } });
     const v = await victim('b-target', pow);
@@ -256,6 +281,20 @@ describe('bounded work per peer', () => {
     const orphan: Block = { header: { ...g, parentHash: crypto.getRandomValues(new Uint8Array(32)), height: 7, timestamp: Date.now() }, txs: [] };
     await a.publish(TOPIC_BLOCKS, encodeBlock(orphan));
     await waitUntil(() => p2pOf(v).scoreOf(a.peerId) < 0, 'the orphan to cost the sender', 10_000, 25);
+  });
+
+  it('a gossiped orphan declaring a target above the chain’s maximum (free proof of work) is rejected and costs the sender', async () => {
+    const pow = devConfig({ pow: { enabled: true, initialTarget: `0x${(1n << 240n).toString(16)}`, maxTarget: `0x${(1n << 244n).toString(16)}`, retargetInterval: 1000 } });
+    const v = await victim('b-freepow', pow);
+    const a = await attacker(v);
+    await joinTopic(a, v, TOPIC_BLOCKS);
+    const g = v.chain.head.header;
+    // No target of any branch can exceed maxTarget (the retarget rule clamps to it), so an
+    // orphan declaring ff…ff "meets" its target with no work at all.
+    const orphan: Block = { header: { ...g, parentHash: crypto.getRandomValues(new Uint8Array(32)), height: 7, timestamp: Date.now(), target: new Uint8Array(32).fill(0xff) }, txs: [] };
+    await a.publish(TOPIC_BLOCKS, encodeBlock(orphan));
+    await waitUntil(() => p2pOf(v).scoreOf(a.peerId) <= -20, 'the free-work orphan to cost the sender as an invalid block', 10_000, 25);
+    // (an orphan that merely leads nowhere costs USELESS, 10: this one is judged invalid)
   });
 
   it('a gossiped side block forking far below the head is refused, not stored', async () => {

@@ -232,3 +232,20 @@ describe('timestamps', () => {
     void encodeAddress;
   });
 });
+
+describe('an engine fault in one candidate does not halt block production', () => {
+  it('a transaction that exhausts the stack is left out of the block this node builds; the others go in', () => {
+    const recurse = (n: number): number => recurse(n + 1) + 1;
+    const deep: Module = { name: 'deep', methods: { dive: () => void recurse(0) } };
+    const chain = open([bankModule, deep]);
+    const bad = verifyRawTx(
+      encodeTx(signTx({ chainId: config.chainId, nonce: 0, fee: 10_000n, computeLimit: TRANSFER_COMPUTE, module: 'deep', method: 'dive', args: new Uint8Array(0) }, bob.secretKey)),
+    );
+    const good = transferTx(config, alice, bob.address, 5n, 0);
+    // Before: buildBlock threw ENGINE_FAULT for the whole block, and since the transaction stays
+    // in the pool, every later attempt did too: one transaction stopped the producer for ever.
+    const built = chain.buildBlock([bad, good], { producer: alice.address, timestamp: chain.head.header.timestamp + 1000 });
+    expect(built.execution.txs.map((t) => toHex(t.hash))).toEqual([toHex(good.hash)]);
+    expect(built.rejected.map((r) => r.error.code)).toEqual(['ENGINE_FAULT']);
+  });
+});

@@ -48,6 +48,23 @@ describe('p2p limits (pure)', () => {
     }
   });
 
+  it('addresses a third party gossips for a peer id cannot displace the ones that peer announced itself', () => {
+    const book = new AddressBook(ID(0));
+    const real = `/ip4/10.0.0.7/tcp/7/p2p/${ID(1)}`;
+    book.add([real]); // what the peer itself said (identify) when we connected
+    book.connected(ID(1));
+    // An attacker's peer exchange answer: four bogus addresses under the honest peer's id.
+    const bogus = [1, 2, 3, 4].map((i) => `/ip4/6.6.6.${i}/tcp/1/p2p/${ID(1)}`);
+    book.add(bogus, 'exchange');
+    expect(book.get(ID(1))?.addrs[0]).toBe(real);
+    expect(book.get(ID(1))?.addrs).toContain(real);
+    // A peer we never reached: exchanged addresses fill free slots but never push others out.
+    book.add([`/ip4/10.0.0.8/tcp/8/p2p/${ID(2)}`], 'exchange');
+    book.add([5, 6, 7, 8, 9].map((i) => `/ip4/6.6.6.${i}/tcp/1/p2p/${ID(2)}`), 'exchange');
+    expect(book.get(ID(2))?.addrs[0]).toBe(`/ip4/10.0.0.8/tcp/8/p2p/${ID(2)}`);
+    expect(book.get(ID(2))?.addrs).toHaveLength(4);
+  });
+
   it('gossipsub’s IP-colocation penalty is on, except on a local (devnet) network', async () => {
     const weight = (p: P2PNode) => (p as unknown as { node: { services: { pubsub: { score: { params: { IPColocationFactorWeight: number } } } } } }).node.services.pubsub.score.params.IPColocationFactorWeight;
     expect(weight(await P2PNode.create({ networkId: 'x' }))).toBeLessThan(0);

@@ -449,8 +449,11 @@ export class Chain {
       try {
         applyTx(trial, env, vtx, accepted.length);
       } catch (e) {
-        // A disk or engine fault is not the transaction's: stop building, keep it in the pool.
-        if (isLocalFault(e)) throw e;
+        // A disk fault is not the transaction's: stop building, keep it in the pool. An engine
+        // fault (stack or memory exhausted) follows the transaction, so it is left out of this
+        // node's block (no verdict: it is not recorded as a failed receipt); stopping instead
+        // would let one such transaction halt block production for as long as it is pooled.
+        if (isLocalFault(e) && toStrataError(e).code !== 'ENGINE_FAULT') throw e;
         rejected.push({ vtx, error: toStrataError(e) });
         continue;
       }

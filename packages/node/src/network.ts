@@ -15,7 +15,7 @@
  */
 import { type Block, blockHash, decodeBlock, encodeBlock, encodeHeader, meetsTarget } from '@strata/chain';
 import { P2PNode, type P2POptions, PENALTY, RateLimiter } from '@strata/p2p';
-import { decode, encode, isLocalFault, StrataError, toHex, toStrataError } from '@strata/primitives';
+import { bytesToBigint, decode, encode, isLocalFault, StrataError, toHex, toStrataError } from '@strata/primitives';
 import { checkTxStatic, decodeTx, txHashOf, type VerifiedTx } from '@strata/runtime';
 import type { NetworkAdmin, NodeNetwork, StrataNode } from './node.js';
 import { BlockSync, CHAIN_PENALTY, maxWireBlockBytes, PROTOCOL_LIMITS, type SyncOptions } from './sync.js';
@@ -394,7 +394,11 @@ export class P2PNetwork implements NodeNetwork {
     }
     const cfg = node.opts.config;
     if (block.header.chainId !== cfg.chainId) return this.invalidBlock(from, hash, 'BLOCK_INVALID', `block for chain ${block.header.chainId}`);
-    // Proof of work first: it is the cheapest check and the costliest to fake.
+    // Proof of work first: it is the cheapest check and the costliest to fake. No branch's
+    // target exceeds maxTarget (the retarget rule clamps to it): above it, "work" is free.
+    if (cfg.pow.enabled && bytesToBigint(block.header.target) > BigInt(cfg.pow.maxTarget)) {
+      return this.invalidBlock(from, hash, 'BLOCK_BAD_TARGET', 'target above the chain’s maximum');
+    }
     if (cfg.pow.enabled && !meetsTarget(hash, block.header.target)) return this.invalidBlock(from, hash, 'BLOCK_BAD_POW', 'hash does not meet its target');
     if (block.header.timestamp > node.now() + (node.opts.maxFutureMs ?? 15_000)) return 'ignore'; // maybe our clock
     if (!store.hasBlock(block.header.parentHash)) {

@@ -423,7 +423,12 @@ export class BlockSync {
       const pending = nextHeaders && nextHeaders.from === hdr.height + 1 ? nextHeaders : requestHeaders(hdr.height + 1);
       nextHeaders = undefined;
       const headers = await pending.p;
-      if (headers.length === 0) break; // the peer's chain got shorter meanwhile
+      if (headers.length === 0) {
+        // The peer announced a heavier head but serves no headers towards it: a broken promise
+        // (free to repeat with a fresh head hash in every status), so it costs score.
+        this.net.penalize(peer, CHAIN_PENALTY.USELESS, `announced head ${status.headHeight} (work ${status.totalWork}) but serves no headers above ${hdr.height}`);
+        throw new StrataError('NETWORK', `peer ${peer} announced a head at height ${status.headHeight} but serves no headers above ${hdr.height}`, { peer });
+      }
       const lastHeight = (headers[headers.length - 1] as BlockHeader).height;
       if (lastHeight < status.headHeight) nextHeaders = requestHeaders(lastHeight + 1);
       if (!bytesEqual((headers[0] as BlockHeader).parentHash, hdr.hash)) {
@@ -457,6 +462,7 @@ export class BlockSync {
       held = held.concat(checked);
       if (work <= this.node.chain.head.meta.totalWork) {
         if (lastHeight >= status.headHeight) {
+          this.net.penalize(peer, CHAIN_PENALTY.USELESS, `announced work ${status.totalWork} but its headers up to ${lastHeight} add up to ${work}`);
           throw new StrataError('NETWORK', `peer ${peer}'s chain changed and is no heavier than ours`, { peer });
         }
         if (held.length > MAX_HELD_HEADERS) {

@@ -88,8 +88,15 @@ export class AddressBook {
     return this.peers.size;
   }
 
-  /** Adds (or refreshes) a peer's addresses; invalid ones and our own id are skipped. Returns whether anything new was learnt. */
-  add(addrs: string[]): boolean {
+  /**
+   * Adds (or refreshes) a peer's addresses; invalid ones and our own id are skipped. Returns
+   * whether anything new was learnt. `source` says who vouches for them: `'self'` (the peer
+   * itself through identify, an operator's bootnode, our own saved book) puts them first;
+   * `'exchange'` (a third party's peer-exchange answer) only fills free slots of a peer we
+   * never reached, so nobody can displace an honest peer's addresses by gossiping bogus ones
+   * under its id (an eclipse step).
+   */
+  add(addrs: string[], source: 'self' | 'exchange' = 'self'): boolean {
     let learnt = false;
     for (const a of addrs) {
       let p: { id: string };
@@ -107,6 +114,13 @@ export class AddressBook {
         learnt = true;
       }
       if (!e.addrs.includes(a)) {
+        if (source === 'exchange') {
+          if (e.lastSeen !== 0 || e.addrs.length >= MAX_ADDRS_PER_PEER) continue;
+          e.addrs.push(a);
+          learnt = true;
+          this.dirty = true;
+          continue;
+        }
         e.addrs.unshift(a);
         if (e.addrs.length > MAX_ADDRS_PER_PEER) e.addrs.length = MAX_ADDRS_PER_PEER;
         learnt = true;

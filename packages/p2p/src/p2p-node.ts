@@ -849,7 +849,7 @@ export class P2PNode {
       return 0;
     }
     const before = this.book.size;
-    this.book.add(addrs);
+    this.book.add(addrs, 'exchange');
     const learnt = this.book.size - before;
     if (learnt > 0) {
       this.log?.info({ peer, offered: addrs.length, learnt, known: this.book.size }, 'peers learnt by peer exchange');
