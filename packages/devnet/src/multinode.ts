@@ -154,6 +154,7 @@ export async function startPeerNodes(opts: PeerNodesOptions, deps: { logger: Log
         '--log-file', logFile,
         '--log-level', opts.logLevel ?? 'info',
         '--print-endpoints',
+        '--parent-pid', String(process.pid),
         ...(opts.adminToken ? ['--admin-token', opts.adminToken] : []),
       ];
       const { child, endpoints } = await startOne(cmd, args, 30_000);

@@ -546,7 +546,12 @@ function App() {
 }
 
 boot().catch((e) => {
-  document.getElementById('app').innerHTML = `<p class="error" style="padding:20px">The explorer could not load its layers: ${e.message}</p>`;
+  // Text, never markup: the message may carry text from a chain or the network.
+  const p = document.createElement('p');
+  p.className = 'error';
+  p.style.padding = '20px';
+  p.textContent = `The explorer could not load its layers: ${e.message}`;
+  document.getElementById('app').replaceChildren(p);
 });
 const root = document.getElementById('app');
 root.textContent = '';

@@ -292,7 +292,13 @@ export function registerDevnetCommand(program: Command): void {
         }
         let stopping = false;
         const shutdown = async (sig: string) => {
-          if (stopping) return;
+          if (stopping) {
+            // A second Ctrl-C while a layer hangs in stop(): leave now (the validators, provers
+            // and extra nodes watch this pid and stop on their own).
+            logger.warn({ signal: sig }, 'second signal while stopping: exiting now');
+            if (!flags.json) process.stdout.write('  forced exit\n');
+            process.exit(130);
+          }
           stopping = true;
           logger.info({ signal: sig }, 'shutting down');
           if (!flags.json) process.stdout.write('\n  stopping devnet…\n');

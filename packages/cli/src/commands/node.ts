@@ -28,6 +28,7 @@ interface NodeFlags {
   banSeconds?: number;
   printEndpoints?: boolean;
   maxReorgDepth?: number;
+  parentPid?: number;
 }
 
 /** Splits repeated and comma-separated multiaddr flags into one list. */
@@ -58,6 +59,7 @@ export function registerNodeCommand(program: Command): void {
     .option('--ban-seconds <n>', 'how long a misbehaving peer is refused', intOption('--ban-seconds'))
     .option('--max-reorg-depth <n>', 'emergency brake (off by default): refuse and alarm on a heavier branch that reverts more than n blocks; release with admin_releaseReorgBrake', intOption('--max-reorg-depth'))
     .option('--no-p2p', 'run without the peer-to-peer network')
+    .option('--parent-pid <pid>', 'stop when this process is gone (set by `strata devnet` for its extra nodes)', intOption('--parent-pid'))
     .option('--print-endpoints', 'print one JSON line with the RPC URL, peer id and multiaddrs once ready')
     .option('--json', 'errors as JSON')
     .action(async (flags: NodeFlags) => {
@@ -112,6 +114,18 @@ export function registerNodeCommand(program: Command): void {
         };
         process.on('SIGINT', () => void shutdown('SIGINT'));
         process.on('SIGTERM', () => void shutdown('SIGTERM'));
+        // Started by a devnet: stop with it, even if it was killed without a chance to stop us.
+        const parentPid = flags.parentPid;
+        if (parentPid !== undefined && parentPid > 0) {
+          setInterval(() => {
+            try {
+              process.kill(parentPid, 0);
+            } catch {
+              logger.warn({ parentPid }, 'parent process is gone');
+              void shutdown('parent exited');
+            }
+          }, 1000).unref();
+        }
       } catch (e) {
         fail(!!flags.json, e);
       }
