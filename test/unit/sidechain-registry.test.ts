@@ -49,7 +49,7 @@ function failed(r: Receipt, code: string, text: string): void {
 }
 
 function register(w: SidechainWorld, interval = 2, unbondingPeriod = 3): Receipt {
-  return w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: w.chainId, name: 'alpha', genesisHash: w.sc.chain.genesisHash, checkpointInterval: interval, unbondingPeriod, validators: w.validatorArgs() }), 400_000);
+  return w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: w.chainId, name: 'alpha', genesisHash: w.sc.chain.genesisHash, checkpointInterval: interval, unbondingPeriod, genesisSupply: w.genesisSupply, validators: w.validatorArgs() }), 400_000);
 }
 
 /** Mines sidechain blocks up to `height` (with optional txs in the first one). */
@@ -77,12 +77,14 @@ function accounts(w: SidechainWorld): Uint8Array[] {
 function checkConservation(w: SidechainWorld, deposited: bigint, withdrawn: bigint): void {
   const l1 = w.conserved(w.l1, accounts(w));
   expect(l1.sum).toBe(l1.supply);
-  expect(w.escrow()).toBe(deposited - withdrawn);
+  // the escrow backs the whole sidechain supply: the genesis balances (locked at registration) and every deposit
+  expect(w.escrow()).toBe(w.genesisSupply + deposited - withdrawn);
   const sc = w.conserved(w.sc, accounts(w));
   expect(sc.sum).toBe(sc.supply);
   const t = w.bridge();
   // sidechain supply = genesis fee balances + minted − burned
-  expect(sc.supply).toBe(BigInt(w.validators.length) * 1_000_000_000_000n + t.minted - t.burned);
+  expect(sc.supply).toBe(w.genesisSupply + t.minted - t.burned);
+  expect(w.escrow()).toBeGreaterThanOrEqual(sc.supply);
   // nothing is minted that was not locked, nothing paid out that was not burned
   expect(t.minted).toBeLessThanOrEqual(deposited);
   expect(withdrawn).toBeLessThanOrEqual(t.burned);
@@ -97,12 +99,12 @@ describe('sc_registry on the L1', () => {
     expect(getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance).toBe(4000n);
     expect(before - getAccount(w.l1.chain.stateReader, alice.address).balance).toBeGreaterThan(4000n);
     failed(register(w), 'SC_REGISTRY', 'already registered');
-    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 1, name: 'beta', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', "parent chain's own");
-    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 77, name: 'alpha', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', 'name alpha is already registered');
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 1, name: 'beta', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', "parent chain's own");
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 77, name: 'alpha', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', 'name alpha is already registered');
     // a rogue BLS key without a valid proof of possession is refused
     const k = newValidatorKeys();
     const rogue = { ...validatorArgOf(k, 10n), pop: blsProofOfPossession(newValidatorKeys().bls, k.ed.publicKey) };
-    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 78, name: 'gamma', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, validators: [rogue] }), 400_000), 'SC_REGISTRY', 'proof of possession');
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 78, name: 'gamma', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: [rogue] }), 400_000), 'SC_REGISTRY', 'proof of possession');
     expect(readSidechain(w.l1.chain.stateReader, 78)).toBeUndefined();
   });
 
@@ -185,6 +187,31 @@ describe('sc_registry on the L1', () => {
     checkConservation(w, deposited, withdrawn);
     failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'withdraw', args(), 50_000), 'SC_BRIDGE', 'already paid');
     checkConservation(w, deposited, withdrawn);
+  });
+
+  it("a validator withdrawing its genesis fee balance is paid from the registration's backing, not from depositors' escrow", () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 3);
+    const user = l1Keys[2] as KeyPair;
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'deposit', encode(ScDepositArgs, { chainId: w.chainId, to: user.address, amount: 5_000_000n }), 10_000).status).toBe('ok');
+    const v0 = w.validators[0]!.producer;
+    const mint = w.sc.tx(v0, SC_BRIDGE_MODULE, 'mint', encode(MintArgs, { depositId: 0, to: user.address, amount: 5_000_000n }), 10_000);
+    // the validator burns 5_000_000 of its genesis (unbridged) balance, the user burns its deposit
+    const wdV = w.sc.tx(v0, SC_BRIDGE_MODULE, 'withdraw', encode(ScWithdrawArgs, { l1Recipient: bob.address, amount: 5_000_000n }), 10_000);
+    const wdU = w.sc.tx(user, SC_BRIDGE_MODULE, 'withdraw', encode(ScWithdrawArgs, { l1Recipient: user.address, amount: 4_000_000n }), 10_000);
+    expect(w.sc.mine([mint, wdV, wdU]).receipts.map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
+    const cpBlock = scMineTo(w, 3);
+    expect(postCheckpoint(w, cpBlock).status).toBe('ok');
+    const pay = (id: number) => {
+      const rec = readWithdrawal(w.sc.chain.stateReader, id)!;
+      const { proof } = w.sc.chain.proof(withdrawalKey(id), cpBlock.header.stateRoot);
+      return w.l1.send(bob, SC_REGISTRY_MODULE, 'withdraw', encode(ScL1WithdrawArgs, { chainId: w.chainId, checkpoint: 0, withdrawal: rec, proof }), 50_000);
+    };
+    expect(pay(0).status).toBe('ok');
+    // the depositor is still paid in full
+    expect(pay(1).status).toBe('ok');
+    checkConservation(w, 5_000_000n, 9_000_000n);
   });
 
   it('double-sign evidence slashes the bond once; non-conflicting or forged evidence is rejected', () => {

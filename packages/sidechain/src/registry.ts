@@ -181,6 +181,13 @@ export const RegisterArgs = struct('ScRegisterArgs', {
   genesisHash: fixedBytes(32),
   checkpointInterval: uint,
   unbondingPeriod: uint,
+  /**
+   * Sum of the sidechain's genesis balances (validators' fee accounts and any other
+   * allocation). Locked in the bridge escrow at registration: those coins are the same asset
+   * as bridged ones and can be withdrawn, so without this backing a validator could withdraw
+   * its genesis balance out of the depositors' escrow.
+   */
+  genesisSupply: uintBig(128),
   validators: list(ValidatorArgCodec, MAX_VALIDATORS),
 });
 /** `sc_registry.bond` (a new validator, or more stake for an existing one) */
@@ -342,6 +349,7 @@ export function sidechainParentModules(): Module[] {
           total += v.power;
         }
         transfer(ctx.view, ctx.sender, sidechainBondPool(a.chainId), total);
+        if (a.genesisSupply > 0n) transfer(ctx.view, ctx.sender, sidechainEscrow(a.chainId), a.genesisSupply);
         const rec: SidechainRecord = {
           chainId: a.chainId,
           name: a.name,
@@ -363,7 +371,7 @@ export function sidechainParentModules(): Module[] {
         const count = cRaw ? decode(uint, cRaw) : 0;
         ctx.view.put(globalIndex(count), encode(uint, a.chainId));
         ctx.view.put(GLOBAL_COUNT, encode(uint, count + 1));
-        ctx.emit('registered', { chainId: a.chainId, name: a.name, genesisHash: toHex(a.genesisHash), validators: set.length, stake: total.toString() });
+        ctx.emit('registered', { chainId: a.chainId, name: a.name, genesisHash: toHex(a.genesisHash), validators: set.length, stake: total.toString(), genesisSupply: a.genesisSupply.toString() });
       },
 
       bond(ctx, args) {
