@@ -246,12 +246,30 @@ describe('sc_registry on the L1', () => {
     expect(postCheckpoint(w, blk, [0, 2, 3]).status).toBe('ok');
   });
 
+  it('a stranger cannot freeze checkpoints by bonding validators; pending changes never make a checkpoint fail', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 2, 3);
+    // five 1-unit validators would grow the L1 set to 9 (a 2-byte signer bitmap): every later
+    // certificate of the running 4-validator sidechain would be rejected, withdrawals frozen
+    for (let i = 0; i < 5; i++) w.l1.send(bob, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(newValidatorKeys(), 1n) }), 100_000);
+    expect(postCheckpoint(w, scMineTo(w, 2)).status).toBe('ok');
+    expect(postCheckpoint(w, scMineTo(w, 4)).status).toBe('ok');
+    // the owner unbonding every validator is deferred, not a reason to reject checkpoints
+    for (const v of w.validators) expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: v.ed.publicKey }), 100_000).status).toBe('ok');
+    const r = postCheckpoint(w, scMineTo(w, 6));
+    expect(r.status).toBe('ok');
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).length).toBe(4);
+  });
+
   it('bond and unbond take effect at the next checkpoint; unbonded stake is claimable after the unbonding period', () => {
     world = new SidechainWorld();
     const w = world;
     register(w, 2, 3);
     const newcomer = newValidatorKeys();
-    expect(w.l1.send(bob, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(newcomer, 2000n) }), 100_000).status).toBe('ok');
+    // only the sidechain's owner admits a new validator (a stranger's bond would change the set the checkpoints are checked against)
+    failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(newcomer, 2000n) }), 100_000), 'SC_REGISTRY', 'only the owner');
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(newcomer, 2000n) }), 100_000).status).toBe('ok');
     failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: w.validators[3]!.ed.publicKey }), 100_000), 'SC_REGISTRY', 'only the account that bonded');
     expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: w.validators[3]!.ed.publicKey }), 100_000).status).toBe('ok');
     expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).length).toBe(4); // not yet

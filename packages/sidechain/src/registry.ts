@@ -296,26 +296,36 @@ function writeSet(v: StateView, chainId: number, set: BondedValidator[]): void {
   v.put(key(chainId, 'set'), encode(SetCodec, set));
 }
 
+/**
+ * Applies the pending set changes at an accepted checkpoint. Never throws for the changes
+ * themselves (a checkpoint must not be rejected because of them, or the bridge would freeze):
+ * if they would leave no active validator they stay pending (event `validatorSetChangeDeferred`).
+ */
 function applyPending(ctx: TxContext, rec: SidechainRecord): void {
   const pending = readPending(ctx.view, rec.chainId);
   if (pending.length === 0) return;
   const set = readValidatorSet(ctx.view, rec.chainId);
+  const leaving: BondedValidator[] = [];
   for (const p of pending) {
     const i = set.findIndex((x) => bytesEqual(x.edPub, p.validator.edPub));
     if (p.kind === 1) {
       if (i >= 0) (set[i] as BondedValidator).power += p.amount;
       else set.push({ ...p.validator, power: p.amount, slashed: false });
     } else if (i >= 0) {
-      const v = set[i] as BondedValidator;
+      leaving.push(set[i] as BondedValidator);
       set.splice(i, 1);
-      if (!v.slashed && v.power > 0n) {
-        const n = rec.unbondings++;
-        ctx.view.put(key(rec.chainId, 'unb', n), encode(UnbondingCodec, { owner: v.owner, amount: v.power, releaseHeight: ctx.block.height + rec.unbondingPeriod, claimed: false }));
-        ctx.emit('unbonding', { chainId: rec.chainId, index: n, owner: toHex(v.owner), amount: v.power.toString(), releaseHeight: ctx.block.height + rec.unbondingPeriod });
-      }
     }
   }
-  if (set.filter((v) => !v.slashed && v.power > 0n).length === 0) reg('pending changes would leave the sidechain without validators');
+  if (set.filter((v) => !v.slashed && v.power > 0n).length === 0) {
+    ctx.emit('validatorSetChangeDeferred', { chainId: rec.chainId, reason: 'the pending changes would leave the sidechain without validators', pending: pending.length });
+    return;
+  }
+  for (const v of leaving) {
+    if (v.slashed || v.power === 0n) continue;
+    const n = rec.unbondings++;
+    ctx.view.put(key(rec.chainId, 'unb', n), encode(UnbondingCodec, { owner: v.owner, amount: v.power, releaseHeight: ctx.block.height + rec.unbondingPeriod, claimed: false }));
+    ctx.emit('unbonding', { chainId: rec.chainId, index: n, owner: toHex(v.owner), amount: v.power.toString(), releaseHeight: ctx.block.height + rec.unbondingPeriod });
+  }
   writeSet(ctx.view, rec.chainId, set);
   ctx.view.del(key(rec.chainId, 'pending'));
   rec.epoch++;
@@ -376,15 +386,23 @@ export function sidechainParentModules(): Module[] {
 
       bond(ctx, args) {
         const a = decode(BondArgs, args);
-        requireChain(ctx.view, a.chainId);
+        const rec = requireChain(ctx.view, a.chainId);
         checkValidatorArg(ctx, a.validator);
         const set = readValidatorSet(ctx.view, a.chainId);
         const existing = set.find((x) => bytesEqual(x.edPub, a.validator.edPub));
         if (existing?.slashed) reg('a slashed validator cannot bond again');
         if (existing && !bytesEqual(existing.owner, ctx.sender)) reg('only the account that bonded a validator may add to its stake');
-        if (!existing && set.length >= MAX_VALIDATORS) reg(`at most ${MAX_VALIDATORS} validators`);
-        transfer(ctx.view, ctx.sender, sidechainBondPool(a.chainId), a.validator.power);
         const pending = readPending(ctx.view, a.chainId);
+        if (!existing) {
+          // A new validator changes the set the next checkpoints are checked against: only the
+          // sidechain's owner (who runs the set change on the sidechain) may admit one, else any
+          // stranger could freeze checkpoints (and withdrawals) with a few 1-unit bonds.
+          if (!bytesEqual(ctx.sender, rec.owner)) reg(`only the owner of sidechain ${a.chainId} may admit a new validator`, { reason: 'not-owner' });
+          const joining = new Set(pending.filter((p) => p.kind === 1 && !set.some((x) => bytesEqual(x.edPub, p.validator.edPub))).map((p) => toHex(p.validator.edPub)));
+          joining.add(toHex(a.validator.edPub));
+          if (set.length + joining.size > MAX_VALIDATORS) reg(`at most ${MAX_VALIDATORS} validators (counting pending bonds)`);
+        }
+        transfer(ctx.view, ctx.sender, sidechainBondPool(a.chainId), a.validator.power);
         pending.push({ kind: 1, validator: { ...a.validator, owner: ctx.sender, slashed: false }, amount: a.validator.power });
         ctx.view.put(key(a.chainId, 'pending'), encode(PendingCodec, pending));
         ctx.emit('bondPending', { chainId: a.chainId, edPub: toHex(a.validator.edPub), amount: a.validator.power.toString() });
