@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeHeader, type Block } from '@strata/chain';
+import { encodeBlock, encodeHeader, type Block } from '@strata/chain';
 import { bytesEqual, encode, type KeyPair } from '@strata/primitives';
 import { getAccount, moduleAddress, TransferArgsCodec, type Receipt } from '@strata/runtime';
 import {
@@ -7,6 +7,7 @@ import {
   BondArgs,
   CheckpointArgs,
   ClaimArgs,
+  decodeProposedBlock,
   edSign,
   EvidenceArgs,
   isWithdrawn,
@@ -290,5 +291,13 @@ describe('sc_registry on the L1', () => {
     expect(getAccount(w.l1.chain.stateReader, alice.address).balance - before + r.fee).toBe(1000n);
     failed(claim(), 'SC_REGISTRY', 'already claimed');
   });
-});
 
+  it('a proposed block whose body does not match its header (same id, other bytes) is rejected', () => {
+    world = new SidechainWorld();
+    const w = world;
+    const user = l1Keys[2] as KeyPair;
+    const { block } = w.sc.mine([w.sc.tx(w.validators[0]!.producer, 'bank', 'transfer', encode(TransferArgsCodec, { to: user.address, amount: 5n }), 5_000)]);
+    expect(bytesEqual(decodeProposedBlock(encodeBlock(block)).hash, w.sc.chain.head.hash)).toBe(true);
+    expect(() => decodeProposedBlock(encodeBlock({ header: block.header, txs: [] }))).toThrow(/tx root/);
+  });
+});
