@@ -459,6 +459,7 @@ export class BftEngine implements BlockEngine {
           const from = this.node.chain.head.meta.height + 1;
           const items = decode(SyncResp, await p2p.request(peer.id, PROTO_BLOCKS, encode(SyncReq, { from, count: 32 }), BLOCKS_LIMITS), 16 * 1024 * 1024);
           if (items.length === 0) break;
+          const before = imported;
           for (const it of items) {
             const block = decodeBlock(it.block);
             const cert = decode(CertificateCodec, it.cert);
@@ -479,6 +480,12 @@ export class BftEngine implements BlockEngine {
             imported++;
             this.metrics.syncedBlocks.inc();
             this.onCommit?.(block.header.height, cert);
+          }
+          // A peer that claims a height but serves nothing importable (e.g. old blocks again)
+          // must not keep this loop, and with it every other sync, busy for ever.
+          if (imported === before) {
+            p2p.penalize(peer.id, 20, 'sync served no next block');
+            break;
           }
         }
       }
