@@ -28,8 +28,9 @@ describe('L1 network: partition and heal', () => {
   it('{A,B} | {C} mine apart; after healing all follow the heaviest chain and the losing side’s txs are re-mined', async () => {
     const t = tempDir('strata-part-');
     dirs.push(t.cleanup);
-    // The shipped config: 6 confirmations. The partition outlasts them on both sides.
-    const config = writeNetConfig(t.dir);
+    // The shipped config: 6 confirmations. The partition outlasts them on both sides (blocks of
+    // ~100k hashes: the longer partition must still finish on a loaded 2-core machine).
+    const config = writeNetConfig(t.dir, { hashesPerBlock: 100_000 });
     const cfg = parseChainConfig(JSON.parse(readFileSync(config, 'utf8')), defaultChainConfig());
     const a = await startNodeProcess({ name: 'a', dataDir: `${t.dir}/a`, config, mine: true });
     const boot = a.endpoints.multiaddrs;
@@ -65,7 +66,7 @@ describe('L1 network: partition and heal', () => {
     await waitUntil(async () => (await c.rpc.call('tx_getReceipt', [txC])) !== null, 'c to mine its side’s tx', 30_000);
     await waitUntil(async () => (await a.rpc.call('tx_getReceipt', [txAB])) !== null, 'a/b to mine their side’s tx', 30_000);
     expect(cfg.confirmations).toBe(6);
-    await waitUntil(async () => (await c.height()) >= forkHeight + cfg.confirmations + 2, 'c to build its own branch past its finality depth', 60_000);
+    await waitUntil(async () => (await c.height()) >= forkHeight + cfg.confirmations + 2, 'c to build its own branch past its finality depth', 120_000);
     // Make {a, b} clearly heavier (fixed difficulty: work grows with height), then stop mining.
     await setMining([c], 'off');
     const cHeight = await c.height();

@@ -24,7 +24,7 @@ describe('quick start', () => {
   it('strata devnet from an empty data dir: transfer over RPC, receipt, new balances; restart resumes', async () => {
     const t = tempDir('strata-qs-');
     rmSync(t.dir, { recursive: true, force: true }); // start from a dir that does not exist yet
-    let dev = await startDevnetProcess(['--data-dir', t.dir, '--no-rollup', '--no-sidechain']);
+    let dev = await startDevnetProcess(['--data-dir', t.dir, '--no-rollup', '--no-sidechain', '--no-channels']);
     try {
       const { l1 } = dev.banner.layers;
       expect(l1.rpc).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -60,7 +60,7 @@ describe('quick start', () => {
       expect(await dev.stop('SIGINT')).toBe(0);
 
       // Restart with the same data dir: the chain resumes where it was.
-      dev = await startDevnetProcess(['--data-dir', t.dir, '--no-rollup', '--no-sidechain']);
+      dev = await startDevnetProcess(['--data-dir', t.dir, '--no-rollup', '--no-sidechain', '--no-channels']);
       expect(dev.banner.layers.l1.head).toBe(2);
       const c2 = new RpcClient(dev.banner.layers.l1.rpc);
       const again1 = fromQuantity((await c2.call<{ balance: string }>('state_getAccount', [a1.address])).balance);

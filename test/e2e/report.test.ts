@@ -18,8 +18,9 @@ let devnet: Devnet;
 const out = mkdtempSync(join(tmpdir(), 'strata-report-'));
 
 beforeAll(async () => {
-  devnet = await startDevnet({ port: 0, explorer: false, rollup: { challengeWindow: 2 } }, { logger: pino({ level: 'silent' }) });
-}, 60_000);
+  // The layers without a report driver stay off to keep the test quick.
+  devnet = await startDevnet({ port: 0, explorer: false, rollup: { challengeWindow: 2 }, channels: false, sidechain: false, zk: false, l3: false }, { logger: pino({ level: 'silent' }) });
+}, 120_000);
 
 afterAll(async () => {
   await devnet?.stop();

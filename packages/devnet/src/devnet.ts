@@ -173,7 +173,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
   const l2Name = nameOf('optimistic', 'l2');
   if (l2) layers.push({ name: l2Name, kind: 'optimistic', parent: 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
   if (l3) layers.push({ name: 'l3', kind: 'optimistic', parent: l2Name, rpc: l3.rpcUrl, ws: l3.wsUrl });
-  if (zk?.rpcUrl) layers.push({ name: nameOf('zk', 'zk'), kind: 'zk', parent: 'l1', rpc: zk.rpcUrl, ws: ws(zk.rpcUrl) });
+  if (zk) layers.push({ name: nameOf('zk', 'zk'), kind: 'zk', parent: 'l1', rpc: zk.rpcUrl, ws: ws(zk.rpcUrl) });
   if (channels) {
     const first = channels.nodes[0] as (typeof channels.nodes)[number];
     layers.push({ name: nameOf('channels', 'channels'), kind: 'channels', parent: 'l1', rpc: first.rpcUrl, ws: ws(first.rpcUrl), members: channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl })) });

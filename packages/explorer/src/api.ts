@@ -31,7 +31,7 @@ export class ExplorerApi {
 
   /** The layers that are chains (blocks, transactions, accounts): all but the channel network. */
   private chains(): ExplorerLayer[] {
-    return this.layers.filter((l) => l.kind !== 'channels');
+    return this.layers.filter((l) => l.kind !== 'channels' && l.kind !== 'zk');
   }
 
   private client(name: string): RpcClient {

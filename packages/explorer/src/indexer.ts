@@ -100,7 +100,7 @@ export class LayerWatcher {
   /** Starts one poll loop per layer. */
   start(): void {
     for (const l of this.layers) {
-      const loop = l.kind === 'optimistic' ? this.rollupLoop(l) : l.kind === 'channels' ? this.channelsLoop(l) : this.chainLoop(l);
+      const loop = l.kind === 'optimistic' ? this.rollupLoop(l) : l.kind === 'channels' ? this.channelsLoop(l) : l.kind === 'zk' ? this.zkLoop(l) : this.chainLoop(l);
       const tick = async () => {
         if (this.stopped) return;
         try {
@@ -168,6 +168,28 @@ export class LayerWatcher {
       if (c) return c.name;
     }
     return chain;
+  }
+
+  /** A ZK-rollup: each batch and its proof status as it changes (proven, verified on the parent). */
+  private zkLoop(l: ExplorerLayer): () => Promise<void> {
+    const client = this.clients.get(l.name) as RpcClient;
+    const seen = new Map<number, string>();
+    let first = true;
+    return async () => {
+      const s = this.statuses.get(l.name) as LayerStatus;
+      s.prefix ??= this.prefixOf(l.parent ?? 'l1');
+      const batches = await client.call<{ index?: number; number?: string; status?: string }[]>('zk_getBatches');
+      s.head = batches.length;
+      this.mark(l, true, null);
+      for (const [i, b] of batches.entries()) {
+        const id = typeof b.index === 'number' ? b.index : i;
+        const st = String(b.status ?? 'unknown');
+        if (seen.get(id) === st) continue;
+        seen.set(id, st);
+        this.feed.push({ layer: l.name, chain: l.name, kind: 'zk.batch', text: `ZK batch ${id}: ${st}`, data: { ...b }, ...(first ? { replay: true } : {}) });
+      }
+      first = false;
+    };
   }
 
   /** A payment-channel network: channels appearing in the gossiped graph, and each node's channels changing state. */

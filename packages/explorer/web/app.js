@@ -92,6 +92,13 @@ function followHeads(layer) {
 /** Asks every layer for its head every 3 s as well: a layer whose socket is quiet or stuck is still seen, and seen down. */
 function pollHeads() {
   for (const l of store.layers) {
+    if (l.kind === 'zk') {
+      rpc(l.name, 'zk_getBatches').then(
+        (b) => setStatus(l.name, { up: true, error: null, head: b.length }),
+        (e) => setStatus(l.name, { up: false, error: e.message }),
+      );
+      continue;
+    }
     if (l.kind === 'channels') {
       // Not a chain: "up" when its first node answers; the count of channels in its graph as the head.
       rpc(l.name, 'channel_graph').then(
@@ -133,7 +140,7 @@ async function boot() {
   const status = {};
   for (const s of info.status) status[s.name] = { up: s.up, head: s.head, error: s.up ? null : s.error, prefix: s.prefix };
   store.set({ layers: info.layers, accounts: info.accounts, status });
-  for (const l of info.layers) if (l.kind !== 'channels') followHeads(l);
+  for (const l of info.layers) if (l.kind !== 'channels' && l.kind !== 'zk') followHeads(l);
   pollHeads();
   followEvents();
 }

@@ -192,9 +192,9 @@ export class ZkOperator {
 
   /** A prover reports it is still working on `id`. */
   heartbeat(id: number, prover: string): boolean {
-    const b = this.batches[id];
-    if (!b || b.status !== 'proving' || b.lease?.prover !== prover) return false;
-    b.lease.until = Date.now() + (this.opts.leaseMs ?? 30_000);
+    const lease = this.batches[id]?.status === 'proving' ? this.batches[id]?.lease : undefined;
+    if (lease?.prover !== prover) return false;
+    lease.until = Date.now() + (this.opts.leaseMs ?? 30_000);
     return true;
   }
 

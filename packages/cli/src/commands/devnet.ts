@@ -74,7 +74,7 @@ async function topologyOf(flags: DevnetFlags): Promise<Topology> {
   const dropRollup = !flags.rollup || (!flags.topology && (l1?.nodes ?? 1) > 1);
   // With several L1 processes the devnet runs the L1 alone (the extra processes run the bank only).
   const l1Only = !flags.topology && (l1?.nodes ?? 1) > 1;
-  const kept = layers.filter((l) => !(dropRollup && l.kind === 'optimistic') && !(l1Only && l.kind !== 'l1') && !(flags.sidechain === false && l.kind === 'sidechain'));
+  const kept = layers.filter((l) => !(dropRollup && l.kind === 'optimistic') && !(l1Only && l.kind !== 'l1') && !(flags.sidechain === false && l.kind === 'sidechain') && !(flags.channels === false && l.kind === 'channels'));
   for (const l of kept) {
     if (l.kind !== 'optimistic') continue;
     if (flags.maliciousProposer) l.settings.maliciousProposer = true;
@@ -183,7 +183,7 @@ export function registerDevnetCommand(program: Command): void {
                 }
               : {}),
             // Layers other branches start appear here with their name, kind, parent and URLs.
-            ...Object.fromEntries(devnet.layers.filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain').map((l) => [l.name, l])),
+            ...Object.fromEntries(devnet.layers.filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain' && l.kind !== 'zk').map((l) => [l.name, l])),
             ...(devnet.channels
               ? { channels: { ...devnet.layers.find((l) => l.kind === 'channels'), description: 'payment channels on the L1', nodes: devnet.channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl, nodeKey: n.node.info().nodeKey, p2p: n.node.p2p.multiaddrs[0] ?? null })), channels: devnet.channels.channels } }
               : {}),
@@ -226,7 +226,7 @@ export function registerDevnetCommand(program: Command): void {
               : []),
             // Layers without a section of their own below: name, kind, parent, endpoints.
             ...devnet.layers
-              .filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain')
+              .filter((l) => l.name !== 'l1' && l.name !== l2Name && l.kind !== 'channels' && l.kind !== 'sidechain' && l.kind !== 'zk')
               .flatMap((l) => [`  ${l.name.toUpperCase().padEnd(3)} ${l.kind}${l.parent ? ` on ${l.parent}` : ''}`, `      RPC      ${l.rpc}`, `      WS       ${l.ws}`, '']),
             ...(devnet.channels
               ? [

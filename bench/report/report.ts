@@ -1,0 +1,363 @@
+/**
+ * `npm run report`: the seed's question "L1 or L2?" answered by measurement. One workload (a
+ * fixed set of transfers between many accounts: first-time recipients, mixed amounts) runs on
+ * the L1 directly and through every layer of the devnet that has a driver here (today: the
+ * optimistic rollup), all over the layers' JSON-RPC as a user's wallet would. Every figure in
+ * the report comes from that run: throughput, L1 bytes per transaction, time to soft and to
+ * final confirmation, exit delay back to L1, cost in L1 fees per transaction, and each layer's
+ * trust assumptions (the explorer's risk panel, computed from the chains' configs).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Devnet, startDevnet } from '@strata/devnet';
+import { ExplorerApi, type RiskRow } from '@strata/explorer';
+import {
+  DepositArgs,
+  FinalizeWithdrawalArgs,
+  makeL2Env,
+  ProveWithdrawalArgs,
+  rollupModuleNames,
+  RpcL1Client,
+  signL2Transfer,
+  signL2Withdrawal,
+} from '@strata/optimistic';
+import { blake2b256, DEV_MNEMONIC, deriveKeyPairs, encode, fromHex, fromQuantity, type KeyPair, keyPairFromSecret, toHex, utf8 } from '@strata/primitives';
+import { RpcClient } from '@strata/rpc';
+import { encodeTx, signTx, TRANSFER_COMPUTE, TransferArgsCodec } from '@strata/runtime';
+import pino from 'pino';
+import { renderReport } from './render.js';
+
+/** Settings of {@link runReport}. */
+export interface ReportOptions {
+  /** Transfers in the workload (default 200). */
+  transfers?: number;
+  /** Sending accounts (default 5: dev accounts 0–4; 7–9 run the rollup). */
+  senders?: number;
+  /** Output directory (default report/). */
+  outDir?: string;
+  /** Progress callback: a phase name and the share done (0–1). */
+  progress?: (phase: string, done: number) => void;
+  /** Run against this devnet instead of starting one (it is left running). */
+  devnet?: Devnet;
+}
+
+/** One transfer of the workload as it happened on one layer. */
+export interface TxRecord {
+  layer: string;
+  hash: string;
+  block: number;
+  fee: string;
+  bytes: number;
+  submittedAt: number;
+  softAt: number;
+  finalAt: number;
+}
+
+/** The measured row of one layer. */
+export interface LayerResult {
+  layer: string;
+  kind: string;
+  transfers: number;
+  /** Transfers per second, first submission to last soft confirmation. */
+  throughput: number;
+  /** Bytes the L1 stores per transfer (the transfer itself on L1; the batch txs carrying it for a rollup). */
+  l1BytesPerTx: number;
+  softMs: { median: number; max: number };
+  finalMs: { median: number; max: number };
+  /** Withdrawal back to L1: submit → paid on L1 (0 on the L1 itself). */
+  exitMs: number;
+  /** The same in L1 blocks. */
+  exitL1Blocks: number;
+  /** L1 fees per transfer, base units (the user's fee on L1; the batcher's and proposer's L1 fees shared out for a rollup). */
+  l1FeePerTx: number;
+  /** The layer's own fee per transfer, base units. */
+  feePerTx: number;
+  risk: RiskRow[];
+  records: TxRecord[];
+}
+
+/** What the report found. */
+export interface Report {
+  startedAt: string;
+  workload: { transfers: number; senders: number; recipients: number; totalAmount: string };
+  layers: LayerResult[];
+  notMeasured: { layer: string; kind: string; why: string }[];
+  files: string[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : (s[Math.floor((s.length - 1) / 2)] as number);
+};
+
+/** The workload: `n` transfers from `senders` accounts to first-time recipients, mixed amounts. */
+export function workload(n: number, senders: number): { from: number; to: Uint8Array; amount: bigint }[] {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    // Recipients are fresh keys derived from a fixed seed, each used once or twice.
+    const to = keyPairFromSecret(blake2b256(utf8(`strata-report-recipient-${Math.floor(i / 2)}`))).address;
+    out.push({ from: i % senders, to, amount: BigInt(1_000 + ((i * 7919) % 900_000)) });
+  }
+  return out;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs: number, everyMs = 100): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== null && v !== false) return v;
+    if (Date.now() > end) throw new Error(`report: timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Runs the workload on the L1 directly. */
+async function runL1(l1: RpcClient, keys: KeyPair[], work: ReturnType<typeof workload>, progress: (d: number) => void): Promise<TxRecord[]> {
+  const cfg = await l1.call<{ chainId: string; fees: { perByte: string; perCompute: string }; addressPrefix: string }>('chain_getConfig');
+  const chainId = Number(fromQuantity(cfg.chainId));
+  const nonces = await Promise.all(keys.map(async (k) => Number(fromQuantity((await l1.call<{ nextNonce: string }>('state_getAccount', [toHex(k.address)])).nextNonce))));
+  const sent: { hash: string; at: number; bytes: number }[] = [];
+  for (const w of work) {
+    const key = keys[w.from] as KeyPair;
+    const unsigned = { chainId, nonce: nonces[w.from] as number, fee: 0n, computeLimit: TRANSFER_COMPUTE, module: 'bank', method: 'transfer', args: encode(TransferArgsCodec, { to: w.to, amount: w.amount }) };
+    const size = encodeTx(signTx({ ...unsigned, fee: 1n << 64n }, key.secretKey)).length;
+    const fee = BigInt(size) * BigInt(cfg.fees.perByte) + BigInt(TRANSFER_COMPUTE) * BigInt(cfg.fees.perCompute);
+    const raw = encodeTx(signTx({ ...unsigned, fee }, key.secretKey));
+    nonces[w.from] = (nonces[w.from] as number) + 1;
+    sent.push({ hash: await l1.call<string>('tx_sendRaw', [toHex(raw)]), at: Date.now(), bytes: raw.length });
+  }
+  return follow(l1, 'l1', sent, progress, async (block) => Number((await l1.call<{ number: string }>('chain_getHead', ['finalized'])).number) >= block);
+}
+
+/** Waits for every sent transaction's receipt (soft) and finality; records both times. */
+async function follow(
+  c: RpcClient,
+  layer: string,
+  sent: { hash: string; at: number; bytes: number }[],
+  progress: (d: number) => void,
+  isFinal: (block: number, receipt: Record<string, unknown>) => Promise<boolean>,
+): Promise<TxRecord[]> {
+  const recs = new Map<string, TxRecord>();
+  const receipts = new Map<string, Record<string, unknown>>();
+  await until(
+    `${layer} receipts`,
+    async () => {
+      const missing = sent.filter((s) => !recs.has(s.hash));
+      for (let i = 0; i < missing.length; i += 100) {
+        const chunk = missing.slice(i, i + 100);
+        const res = await c.batch(chunk.map((s) => ({ method: 'tx_getReceipt', params: [s.hash] })));
+        res.forEach((r, j) => {
+          const s = chunk[j] as (typeof chunk)[number];
+          if (!('result' in r) || !r.result) return;
+          const rc = r.result as { status: string; blockNumber: string; fee?: string };
+          if (rc.status !== '0x1') throw new Error(`report: ${layer} transfer ${s.hash} failed: ${JSON.stringify(rc)}`);
+          receipts.set(s.hash, rc as unknown as Record<string, unknown>);
+          recs.set(s.hash, { layer, hash: s.hash, block: Number(fromQuantity(rc.blockNumber)), fee: rc.fee ? fromQuantity(rc.fee).toString() : '', bytes: s.bytes, submittedAt: s.at, softAt: Date.now(), finalAt: 0 });
+        });
+        // A receipt without a fee (the rollup's): the fee is the transaction's own.
+        for (const s of chunk) {
+          const r = recs.get(s.hash);
+          if (r && r.fee === '') r.fee = fromQuantity((await c.call<{ fee: string }>('tx_get', [s.hash])).fee).toString();
+        }
+      }
+      progress((recs.size / sent.length) * 0.5);
+      return recs.size === sent.length;
+    },
+    300_000,
+    50,
+  );
+  await until(
+    `${layer} finality`,
+    async () => {
+      let done = 0;
+      for (const r of recs.values()) {
+        if (r.finalAt === 0) {
+          const rc = r.block >= 0 ? ((await c.call('tx_getReceipt', [r.hash])) as Record<string, unknown>) : (receipts.get(r.hash) as Record<string, unknown>);
+          if (await isFinal(r.block, rc)) r.finalAt = Date.now();
+        }
+        if (r.finalAt) done++;
+      }
+      progress(0.5 + (done / recs.size) * 0.5);
+      return done === recs.size;
+    },
+    600_000,
+    200,
+  );
+  return [...recs.values()];
+}
+
+/** L1 transactions sent by `senders` in L1 blocks (from, to]: their fees and sizes. */
+async function l1TxsBy(l1: RpcClient, senders: Set<string>, from: number, to: number): Promise<{ fee: bigint; bytes: number; count: number }> {
+  let fee = 0n;
+  let bytes = 0;
+  let count = 0;
+  for (let n = from + 1; n <= to; n++) {
+    const b = await l1.call<{ transactions: { hash: string; from: string; size: string }[] } | null>('chain_getBlockByNumber', [`0x${n.toString(16)}`, true]);
+    for (const t of b?.transactions ?? []) {
+      if (!senders.has(t.from)) continue;
+      const r = await l1.call<{ fee: string }>('tx_getReceipt', [t.hash]);
+      fee += fromQuantity(r.fee);
+      bytes += Number(fromQuantity(t.size));
+      count++;
+    }
+  }
+  return { fee, bytes, count };
+}
+
+/** Runs the workload through the optimistic rollup: deposits, transfers on L2, one withdrawal back. */
+async function runOptimistic(
+  devnet: Devnet,
+  l1: RpcClient,
+  l2: RpcClient,
+  keys: KeyPair[],
+  work: ReturnType<typeof workload>,
+  progress: (phase: string, d: number) => void,
+): Promise<{ records: TxRecord[]; l1Bytes: number; l1Fees: bigint; exitMs: number; exitL1Blocks: number }> {
+  const rollup = devnet.l2?.config;
+  if (!rollup) throw new Error('report: the devnet has no optimistic rollup');
+  const env = makeL2Env(rollup);
+  const l1c = new RpcL1Client(devnet.l1.rpcUrl);
+  const names = rollupModuleNames(rollup.rollupId);
+  // Fund every sender on L2 by a deposit (what the workload moves, plus fees).
+  const need = new Map<number, bigint>();
+  for (const w of work) need.set(w.from, (need.get(w.from) ?? 0n) + w.amount + 10_000_000n);
+  for (const [i, amount] of need) await l1c.send(keys[i] as KeyPair, names.bridge, 'deposit', encode(DepositArgs, { rollupId: rollup.rollupId, to: (keys[i] as KeyPair).address, amount }), 5_000);
+  await until(
+    'deposits on L2',
+    async () => {
+      for (const [i, amount] of need) {
+        const a = await l2.call<{ balance: string }>('state_getAccount', [toHex((keys[i] as KeyPair).address)]);
+        if (fromQuantity(a.balance) < amount) return false;
+      }
+      return true;
+    },
+    60_000,
+    200,
+  );
+  progress('optimistic: transfers', 0);
+  const l1Start = Number((await l1.call<{ number: string }>('chain_getHead')).number);
+  const nonces = await Promise.all(keys.map(async (k) => Number(fromQuantity((await l2.call<{ nextNonce: string }>('state_getAccount', [toHex(k.address)])).nextNonce))));
+  const sent: { hash: string; at: number; bytes: number }[] = [];
+  for (const w of work) {
+    const tx = encodeTx(signL2Transfer(env, (keys[w.from] as KeyPair).secretKey, nonces[w.from] as number, w.to, w.amount));
+    nonces[w.from] = (nonces[w.from] as number) + 1;
+    sent.push({ hash: await l2.call<string>('tx_sendRaw', [toHex(tx)]), at: Date.now(), bytes: tx.length });
+  }
+  const records = await follow(l2, 'l2', sent, (d) => progress('optimistic: transfers', d), async (_b, rc) => rc.safety === 'finalized');
+  const l1End = Number((await l1.call<{ number: string }>('chain_getHead')).number);
+  // What the L1 carried for these transfers: the batcher's and the proposer's transactions.
+  const n = devnet.accounts.length;
+  const roles = new Set([devnet.accounts[n - 1]?.address, devnet.accounts[n - 2]?.address].filter((x): x is string => !!x));
+  const carried = await l1TxsBy(l1, roles, l1Start, l1End);
+  // One withdrawal back to L1, timed from submission to the coins paid on L1.
+  progress('optimistic: exit', 0);
+  const key = keys[0] as KeyPair;
+  const wNonce = Number(fromQuantity((await l2.call<{ nextNonce: string }>('state_getAccount', [toHex(key.address)])).nextNonce));
+  const t0 = Date.now();
+  const h0 = Number((await l1.call<{ number: string }>('chain_getHead')).number);
+  const wHash = await l2.call<string>('tx_sendRaw', [toHex(encodeTx(signL2Withdrawal(env, key.secretKey, wNonce, key.address, 1_000_000n)))]);
+  const wLoc = await until('withdrawal on L2', () => l2.call<{ blockNumber: string } | null>('tx_getReceipt', [wHash]), 30_000);
+  void wLoc;
+  const list = await until(
+    'withdrawal ready',
+    async () => {
+      const ws = await l2.call<{ id: number; stage: string }[]>('rollup_listWithdrawals', [toHex(key.address)]);
+      const mine = ws.sort((a, b) => b.id - a.id)[0];
+      progress('optimistic: exit', mine?.stage === 'in challenge window' ? 0.5 : mine?.stage === 'ready' ? 0.9 : 0.2);
+      return mine?.stage === 'ready' ? mine : undefined;
+    },
+    300_000,
+    250,
+  );
+  const full = await l2.call<{ id: number; from: string; to: string; amount: string; outputIndex: number; proof: string[] }>('rollup_getWithdrawal', [list.id]);
+  const proveArgs = encode(ProveWithdrawalArgs, {
+    rollupId: rollup.rollupId,
+    outputIndex: full.outputIndex,
+    withdrawal: { id: full.id, l2Sender: fromHex(full.from, 20), l1Recipient: fromHex(full.to, 20), amount: BigInt(full.amount) },
+    proof: full.proof.map((p) => fromHex(p)),
+  });
+  const receipt = async (h: Uint8Array) => until('L1 receipt', () => l1c.receipt(h), 30_000);
+  const pr = await receipt(await l1c.send(key, names.bridge, 'proveWithdrawal', proveArgs, 40_000));
+  if (pr.status !== 'ok') throw new Error(`report: proving the withdrawal failed: ${pr.error}`);
+  const fr = await receipt(await l1c.send(key, names.bridge, 'finalizeWithdrawal', encode(FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: full.id }), 5_000));
+  if (fr.status !== 'ok') throw new Error(`report: finalizing the withdrawal failed: ${fr.error}`);
+  progress('optimistic: exit', 1);
+  return { records, l1Bytes: carried.bytes, l1Fees: carried.fee, exitMs: Date.now() - t0, exitL1Blocks: fr.height - h0 };
+}
+
+function summarize(layer: string, kind: string, recs: TxRecord[], extra: { l1BytesPerTx: number; l1FeePerTx: number; exitMs: number; exitL1Blocks: number; risk: RiskRow[] }): LayerResult {
+  const first = Math.min(...recs.map((r) => r.submittedAt));
+  const last = Math.max(...recs.map((r) => r.softAt));
+  return {
+    layer,
+    kind,
+    transfers: recs.length,
+    throughput: recs.length / Math.max(0.001, (last - first) / 1000),
+    l1BytesPerTx: extra.l1BytesPerTx,
+    softMs: { median: median(recs.map((r) => r.softAt - r.submittedAt)), max: Math.max(...recs.map((r) => r.softAt - r.submittedAt)) },
+    finalMs: { median: median(recs.map((r) => r.finalAt - r.submittedAt)), max: Math.max(...recs.map((r) => r.finalAt - r.submittedAt)) },
+    exitMs: extra.exitMs,
+    exitL1Blocks: extra.exitL1Blocks,
+    l1FeePerTx: extra.l1FeePerTx,
+    feePerTx: recs.reduce((s, r) => s + Number(r.fee), 0) / recs.length,
+    risk: extra.risk,
+    records: recs,
+  };
+}
+
+/** Runs the workload everywhere and writes report/ (Markdown, HTML, SVG plots, data.json). */
+export async function runReport(opts: ReportOptions = {}): Promise<Report> {
+  const n = opts.transfers ?? 200;
+  const senders = Math.min(opts.senders ?? 5, 7);
+  const outDir = opts.outDir ?? 'report';
+  const progress = opts.progress ?? (() => {});
+  const startedAt = new Date().toISOString();
+  progress('devnet', 0);
+  const devnet = opts.devnet ?? (await startDevnet({ port: 0, explorer: false }, { logger: pino({ level: 'silent' }) }));
+  try {
+    const keys = deriveKeyPairs(DEV_MNEMONIC, senders);
+    const work = workload(n, senders);
+    const l1 = new RpcClient(devnet.l1.rpcUrl);
+    const api = new ExplorerApi(devnet.layers, { status: () => [] } as never);
+    progress('l1: transfers', 0);
+    const l1Recs = await runL1(l1, keys, work, (d) => progress('l1: transfers', d));
+    const layers: LayerResult[] = [
+      summarize('l1', 'l1', l1Recs, {
+        l1BytesPerTx: l1Recs.reduce((s, r) => s + r.bytes, 0) / l1Recs.length,
+        l1FeePerTx: l1Recs.reduce((s, r) => s + Number(r.fee), 0) / l1Recs.length,
+        exitMs: 0,
+        exitL1Blocks: 0,
+        risk: (await api.risk('l1')) ?? [],
+      }),
+    ];
+    const notMeasured: Report['notMeasured'] = [];
+    for (const l of devnet.layers.filter((x) => x.name !== 'l1')) {
+      if (l.kind !== 'optimistic') {
+        notMeasured.push({ layer: l.name, kind: l.kind, why: `no workload driver for kind ${l.kind} in bench/report yet` });
+        continue;
+      }
+      const l2 = new RpcClient(l.rpc);
+      const r = await runOptimistic(devnet, l1, l2, keys, work, progress);
+      layers.push(summarize(l.name, l.kind, r.records, { l1BytesPerTx: r.l1Bytes / n, l1FeePerTx: Number(r.l1Fees) / n, exitMs: r.exitMs, exitL1Blocks: r.exitL1Blocks, risk: (await api.risk(l.name)) ?? [] }));
+    }
+    const report: Report = {
+      startedAt,
+      workload: { transfers: n, senders, recipients: new Set(work.map((w) => toHex(w.to))).size, totalAmount: work.reduce((s, w) => s + w.amount, 0n).toString() },
+      layers,
+      notMeasured,
+      files: [],
+    };
+    progress('render', 0);
+    mkdirSync(outDir, { recursive: true });
+    const files = await renderReport(report);
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(outDir, name), text);
+    report.files = Object.keys(files).map((f) => join(outDir, f));
+    writeFileSync(join(outDir, 'data.json'), JSON.stringify(report, null, 2));
+    report.files.push(join(outDir, 'data.json'));
+    progress('render', 1);
+    return report;
+  } finally {
+    if (!opts.devnet) await devnet.stop();
+  }
+}
