@@ -223,7 +223,7 @@ describe('sc_registry on the L1', () => {
     const vote = (blockHash: Uint8Array, type = PREVOTE): Vote => ({ type, height: 7, round: 1, blockHash, validator: 1, signature: edSign(k.ed, voteDigest(w.chainId, type, 7, 1, blockHash)), bls: new Uint8Array(0) });
     const a = vote(new Uint8Array(32).fill(9));
     const b = vote(NIL);
-    const send = (ev: { a: Vote; b: Vote }) => w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: w.chainId, evidence: ev }), 100_000);
+    const send = (ev: { a: Vote; b: Vote }) => w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: w.chainId, evidence: ev }), 400_000);
     failed(send({ a, b: a }), 'SC_EVIDENCE', 'do not conflict');
     failed(send({ a, b: { ...b, round: 2 } }), 'SC_EVIDENCE', 'do not conflict');
     failed(send({ a, b: { ...b, signature: edSign(w.validators[2]!.ed, voteDigest(w.chainId, PREVOTE, 7, 1, NIL)) } }), 'SC_EVIDENCE', 'does not verify');
@@ -299,5 +299,28 @@ describe('sc_registry on the L1', () => {
     const { block } = w.sc.mine([w.sc.tx(w.validators[0]!.producer, 'bank', 'transfer', encode(TransferArgsCodec, { to: user.address, amount: 5n }), 5_000)]);
     expect(bytesEqual(decodeProposedBlock(encodeBlock(block)).hash, w.sc.chain.head.hash)).toBe(true);
     expect(() => decodeProposedBlock(encodeBlock({ header: block.header, txs: [] }))).toThrow(/tx root/);
+  });
+
+  it('a validator that double-signed cannot escape slashing by unbonding (evidence is matched by key, not index)', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 2, 5);
+    const k = w.validators[3]!;
+    const vote = (blockHash: Uint8Array): Vote => ({ type: PREVOTE, height: 1, round: 0, blockHash, validator: 3, signature: edSign(k.ed, voteDigest(w.chainId, PREVOTE, 1, 0, blockHash)), bls: new Uint8Array(0) });
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: k.ed.publicKey }), 100_000).status).toBe('ok');
+    expect(postCheckpoint(w, scMineTo(w, 2)).status).toBe('ok');
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).length).toBe(3);
+    const pool = () => getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance;
+    const before = pool();
+    const r = w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: w.chainId, evidence: { a: vote(new Uint8Array(32).fill(1)), b: vote(NIL) } }), 400_000);
+    expect(r.status).toBe('ok');
+    expect(before - pool()).toBe(1000n);
+    // nothing left to claim after the unbonding period
+    w.l1.mine();
+    w.l1.mine();
+    w.l1.mine();
+    w.l1.mine();
+    w.l1.mine();
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'claim', encode(ClaimArgs, { chainId: w.chainId, index: 0 }), 10_000), 'SC_REGISTRY', 'already claimed');
   });
 });

@@ -151,12 +151,14 @@ const PendingCodec = list(struct('PendingChange', { kind: uint, validator: Bonde
 
 /** Stake leaving after the unbonding period. */
 export interface UnbondingRecord {
+  /** The leaving validator's ed25519 key (evidence can still slash it until release). */
+  edPub: Uint8Array;
   owner: Uint8Array;
   amount: bigint;
   releaseHeight: number;
   claimed: boolean;
 }
-const UnbondingCodec: Codec<UnbondingRecord> = struct('Unbonding', { owner: fixedBytes(20), amount: uintBig(128), releaseHeight: uint, claimed: bool });
+const UnbondingCodec: Codec<UnbondingRecord> = struct('Unbonding', { edPub: fixedBytes(ED_PUBKEY_LENGTH), owner: fixedBytes(20), amount: uintBig(128), releaseHeight: uint, claimed: bool });
 
 /** A validator in a registration or bond: keys, stake, proof of possession of the BLS key. */
 export interface ValidatorArg {
@@ -323,7 +325,7 @@ function applyPending(ctx: TxContext, rec: SidechainRecord): void {
   for (const v of leaving) {
     if (v.slashed || v.power === 0n) continue;
     const n = rec.unbondings++;
-    ctx.view.put(key(rec.chainId, 'unb', n), encode(UnbondingCodec, { owner: v.owner, amount: v.power, releaseHeight: ctx.block.height + rec.unbondingPeriod, claimed: false }));
+    ctx.view.put(key(rec.chainId, 'unb', n), encode(UnbondingCodec, { edPub: v.edPub, owner: v.owner, amount: v.power, releaseHeight: ctx.block.height + rec.unbondingPeriod, claimed: false }));
     ctx.emit('unbonding', { chainId: rec.chainId, index: n, owner: toHex(v.owner), amount: v.power.toString(), releaseHeight: ctx.block.height + rec.unbondingPeriod });
   }
   writeSet(ctx.view, rec.chainId, set);
@@ -467,20 +469,46 @@ export function sidechainParentModules(): Module[] {
           throw new StrataError('SC_EVIDENCE', msg, { reason, chainId: a.chainId });
         };
         if (!votesConflict(x, y)) ev('the two votes do not conflict (same validator, height, round and type, different blocks)', 'not-conflicting');
+        // The offender is found by key, not by index (indexes shift when the set changes): the
+        // validator at the vote's index first, then the rest of the set, then stake still
+        // unbonding (a validator cannot escape by leaving). Each candidate tried is metered.
+        const signedBy = (edPub: Uint8Array): boolean => {
+          ctx.charge(SIG_CHECK_COMPUTE);
+          return verifyVoteSignature(a.chainId, x, edPub) && verifyVoteSignature(a.chainId, y, edPub);
+        };
         const set = readValidatorSet(ctx.view, a.chainId);
-        const v = set[x.validator] ?? ev(`validator index ${x.validator} is not in the current set`, 'unknown-validator');
-        if (v.slashed) ev(`validator ${x.validator} was already slashed`, 'already-slashed');
-        ctx.charge(SIG_CHECK_COMPUTE);
-        if (!verifyVoteSignature(a.chainId, x, v.edPub) || !verifyVoteSignature(a.chainId, y, v.edPub)) ev('a vote signature does not verify against the validator\'s key', 'bad-signature');
-        const bond = v.power;
-        v.slashed = true;
-        v.power = 0n;
-        writeSet(ctx.view, a.chainId, set);
-        const reward = (bond * BigInt(REPORTER_REWARD_BPS)) / 10_000n;
+        const order = [x.validator, ...set.keys()].filter((i, k, arr) => i < set.length && arr.indexOf(i) === k);
         const pool = sidechainBondPool(a.chainId);
-        if (reward > 0n) transfer(ctx.view, pool, ctx.sender, reward);
-        if (bond - reward > 0n) burn(ctx.view, pool, bond - reward);
-        ctx.emit('slashed', { chainId: a.chainId, validator: x.validator, edPub: toHex(v.edPub), bond: bond.toString(), reward: reward.toString(), height: x.height, round: x.round });
+        const pay = (bond: bigint): bigint => {
+          const reward = (bond * BigInt(REPORTER_REWARD_BPS)) / 10_000n;
+          if (reward > 0n) transfer(ctx.view, pool, ctx.sender, reward);
+          if (bond - reward > 0n) burn(ctx.view, pool, bond - reward);
+          return reward;
+        };
+        for (const i of order) {
+          const v = set[i] as BondedValidator;
+          if (!signedBy(v.edPub)) continue;
+          if (v.slashed) ev(`validator ${i} was already slashed`, 'already-slashed');
+          const bond = v.power;
+          v.slashed = true;
+          v.power = 0n;
+          writeSet(ctx.view, a.chainId, set);
+          const reward = pay(bond);
+          ctx.emit('slashed', { chainId: a.chainId, validator: i, edPub: toHex(v.edPub), bond: bond.toString(), reward: reward.toString(), height: x.height, round: x.round });
+          return;
+        }
+        const rec = readSidechain(ctx.view, a.chainId) as SidechainRecord;
+        for (let n = rec.unbondings - 1; n >= 0 && n >= rec.unbondings - MAX_VALIDATORS; n--) {
+          const u = readUnbonding(ctx.view, a.chainId, n) as UnbondingRecord;
+          if (u.claimed || u.amount === 0n || ctx.block.height >= u.releaseHeight) continue;
+          if (!signedBy(u.edPub)) continue;
+          const bond = u.amount;
+          ctx.view.put(key(a.chainId, 'unb', n), encode(UnbondingCodec, { ...u, amount: 0n, claimed: true }));
+          const reward = pay(bond);
+          ctx.emit('slashed', { chainId: a.chainId, unbonding: n, edPub: toHex(u.edPub), bond: bond.toString(), reward: reward.toString(), height: x.height, round: x.round });
+          return;
+        }
+        ev("a vote signature does not verify against any bonded or unbonding validator's key", 'bad-signature');
       },
 
       deposit(ctx, args) {
