@@ -402,8 +402,16 @@ function dispute(msg: string, meta: Record<string, unknown> = {}): never {
 }
 
 const ZERO_ADDRESS = new Uint8Array(20);
-/** Bonds double per repeat, up to 2^MAX_BOND_DOUBLINGS times the base. */
-const MAX_BOND_DOUBLINGS = 20;
+/**
+ * Bonds double per repeat, up to 2^MAX_BOND_DOUBLINGS times the base. The cap is low on
+ * purpose: the count grows with every game anyone opens, so a dishonest proposer can challenge
+ * its own wrong root and lose on purpose (getting 80 % of each bond back as the defender) to
+ * raise the price an honest challenger must lock. With a cap of 16× that price is bounded, while
+ * every game past the fourth still costs its opener 16 base bonds if it loses (griefing stays
+ * paid for, linearly). One game tree per output with per-depth bonds (OP's FDG) would remove the
+ * trade-off.
+ */
+const MAX_BOND_DOUBLINGS = 4;
 
 /** Whether a game's defender slot is empty (a defender lost and no one took over yet). */
 export function defenderSlotEmpty(g: GameRecord): boolean {
@@ -559,8 +567,8 @@ function openGame(ctx: TxContext, cfg: RollupConfig, gameId: number): GameRecord
  * is decided by `timeout`), then extends the next mover's clock so it always has at least
  * `clockExtensionBlocks` left: a move in a clock's last block never wins on time.
  */
-function tick(ctx: TxContext, cfg: RollupConfig, g: GameRecord, nextTurn: number): GameRecord {
-  if (moverClock(g, ctx.block.height) > clockLimit(cfg, g)) dispute('clock ran out: the game can only be resolved by timeout now');
+function tick(ctx: TxContext, cfg: RollupConfig, g: GameRecord, nextTurn: number, limit = clockLimit(cfg, g)): GameRecord {
+  if (moverClock(g, ctx.block.height) > limit) dispute('clock ran out: the game can only be resolved by timeout now');
   const spent = ctx.block.height - g.lastMove;
   const next = { ...g, lastMove: ctx.block.height, moves: g.moves + 1, turn: nextTurn };
   if (g.turn === TURN_PROPOSER) next.proposerClock = g.proposerClock + spent;
@@ -778,6 +786,8 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
         checkRollup(cfg, a.rollupId);
         let g = openGame(ctx, cfg, a.gameId);
         if (g.turn !== TURN_PROPOSER) dispute("it is the challenger's move");
+        // The clock that runs is the one of the slot as it stands: `takeoverBlocks` while empty.
+        const limit = clockLimit(cfg, g);
         if (defenderSlotEmpty(g)) {
           // Permissionless defence: any party takes the empty slot with a (growing) bond.
           if (bytesEqual(ctx.sender, g.challenger)) dispute('the challenger cannot defend its own game');
@@ -788,7 +798,7 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
         } else if (!bytesEqual(ctx.sender, g.proposer)) {
           dispute(`game ${a.gameId} has a defender (${toHex(g.proposer)}); another party may take over only after it loses`);
         }
-        g = tick(ctx, cfg, g, TURN_CHALLENGER);
+        g = tick(ctx, cfg, g, TURN_CHALLENGER, limit);
         writeGame(ctx.view, cfg.rollupId, a.gameId, { ...g, midRoot: a.root });
         ctx.emit('gameMove', { gameId: a.gameId, by: 'defender', mid: Math.floor((g.lo + g.hi) / 2), root: toHex(a.root), move: g.moves });
       },
