@@ -22,6 +22,7 @@ import {
   readLaunch,
   readValidatorSet,
   SC_BRIDGE_MODULE,
+  DEFAULT_FEE_BALANCE,
   SC_REGISTRY_MODULE,
   ScDepositArgs,
   ScL1WithdrawArgs,
@@ -137,7 +138,7 @@ describe('a launched 4-validator sidechain', () => {
     const fee = BigInt(fromQuantity((paid as unknown as { fee: string }).fee));
     expect(getAccount(l1.chain.stateReader, carol.address).balance - before + fee).toBe(600_000n);
     await expect(L1.sendAndWait(carol, SC_REGISTRY_MODULE, 'withdraw', args, 60_000)).rejects.toThrow(/already paid/);
-    expect(getAccount(l1.chain.stateReader, sidechainEscrow(launch.chainId)).balance).toBe(5_000_000n - 600_000n);
+    expect(getAccount(l1.chain.stateReader, sidechainEscrow(launch.chainId)).balance).toBe(4n * DEFAULT_FEE_BALANCE + 5_000_000n - 600_000n);
     // sidechain conservation at every block so far: sum of every account = genesis + minted − burned
     const scAccounts = [user, carol].map((k) => toHex(k.address));
     const spec = JSON.parse(readFileSync(join(launch.dir, 'spec.json'), 'utf8')) as { validators: { producer: string }[] };
@@ -148,7 +149,7 @@ describe('a launched 4-validator sidechain', () => {
       const tag = `0x${h.toString(16)}`;
       const balances = await Promise.all(all.map((a) => client.call<{ balance: string }>('state_getAccount', [a, tag])));
       const sum = balances.reduce((s, b) => s + fromQuantity(b.balance), 0n);
-      expect(sum).toBe(4n * 1_000_000_000_000n + 5_000_000n - (h >= burnHeight ? 600_000n : 0n));
+      expect(sum).toBe(4n * DEFAULT_FEE_BALANCE + 5_000_000n - (h >= burnHeight ? 600_000n : 0n));
     }
     expect(l1Violations).toEqual([]);
   });

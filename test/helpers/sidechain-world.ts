@@ -10,6 +10,7 @@ import {
   bitmapSet,
   blsAggregate,
   blsSign,
+  genesisSupplyOf,
   bridgeTotals,
   PRECOMMIT,
   sidechainChainConfig,
@@ -82,7 +83,12 @@ export class SidechainWorld {
     this.l1 = new ChainDriver(devConfig({ chainId: 1, confirmations: 2 }), [bankModule, ...sidechainParentModules()], `${t.dir}/l1`, (l1Keys[3] as KeyPair).address);
     this.validators = Array.from({ length: n }, () => newValidatorKeys());
     const vals = this.validators.map((k) => validatorOf(k, 1000n));
-    this.sc = new ChainDriver(sidechainChainConfig({ chainId: this.chainId, name: 'world', validators: vals }), sidechainModules(), `${t.dir}/sc`, (this.validators[0] as ValidatorKeys).producer.address);
+    this.sc = new ChainDriver(sidechainChainConfig({ chainId: this.chainId, name: 'world', validators: vals, feeBalance: 100_000_000n }), sidechainModules(), `${t.dir}/sc`, (this.validators[0] as ValidatorKeys).producer.address);
+  }
+
+  /** Total sidechain genesis balance (what `register` locks in the escrow). */
+  get genesisSupply(): bigint {
+    return genesisSupplyOf(this.sc.config);
   }
 
   validatorArgs(power = 1000n) {

@@ -83,7 +83,7 @@ async function slashOnL1(sim: BftSim, ev: { a: import('@strata/sidechain').Vote;
   const l1 = new ChainDriver(devConfig({ chainId: 1 }), [bankModule, ...sidechainParentModules()], t.dir, (keys[3] as KeyPair).address);
   try {
     const validators = sim.keys.map((k, i) => ({ ...simValidators(sim.keys)[i]!, pop: blsProofOfPossession(k.bls, k.ed.publicKey) }));
-    const reg = l1.send(keys[0] as KeyPair, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: SIM_CHAIN_ID, name: 'sim', genesisHash: new Uint8Array(32), checkpointInterval: 10, unbondingPeriod: 5, validators }), 400_000);
+    const reg = l1.send(keys[0] as KeyPair, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: SIM_CHAIN_ID, name: 'sim', genesisHash: new Uint8Array(32), checkpointInterval: 10, unbondingPeriod: 5, genesisSupply: 0n, validators }), 400_000);
     expect(reg.status).toBe('ok');
     const r = l1.send(keys[1] as KeyPair, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: SIM_CHAIN_ID, evidence: ev }), 100_000);
     expect(r.status).toBe('ok');

@@ -72,6 +72,24 @@ describe('Tendermint locking and proof-of-lock', () => {
     expect(myVotes(sent, PREVOTE, 1).map((x) => bytesEqual(x, NIL))).toEqual([true]);
   });
 
+  it('keeps no block of a proposal whose signature does not verify, nor of a second proposal for the round', () => {
+    const { st } = harness(me);
+    st.begin();
+    const held = () => (st as unknown as { blocks: Map<string, unknown> }).blocks.size;
+    // anyone on the gossip network can name the scheduled proposer: 2 MiB each would pile up
+    for (let i = 0; i < 20; i++) {
+      const m = proposal(0, simBlock(H, 9, `forged-${i}`)) as { kind: 'proposal'; proposal: { signature: Uint8Array } };
+      m.proposal.signature = new Uint8Array(64).fill(i + 1);
+      expect(st.handleMessage(m as ConsensusMessage)).toBe('invalid');
+    }
+    expect(held()).toBe(0);
+    expect(st.handleMessage(proposal(0, A))).toBe('ok');
+    expect(held()).toBe(1);
+    // a byzantine proposer's conflicting second proposal is not kept either
+    expect(st.handleMessage(proposal(0, B))).toBe('ignored');
+    expect(held()).toBe(1);
+  });
+
   it('unlocks for a re-proposal carrying a proof of lock from a later round', () => {
     const { st, sent } = harness(me);
     st.begin();

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeHeader, type Block } from '@strata/chain';
+import { encodeBlock, encodeHeader, type Block } from '@strata/chain';
 import { bytesEqual, encode, type KeyPair } from '@strata/primitives';
 import { getAccount, moduleAddress, TransferArgsCodec, type Receipt } from '@strata/runtime';
 import {
@@ -7,6 +7,7 @@ import {
   BondArgs,
   CheckpointArgs,
   ClaimArgs,
+  decodeProposedBlock,
   edSign,
   EvidenceArgs,
   isWithdrawn,
@@ -49,7 +50,7 @@ function failed(r: Receipt, code: string, text: string): void {
 }
 
 function register(w: SidechainWorld, interval = 2, unbondingPeriod = 3): Receipt {
-  return w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: w.chainId, name: 'alpha', genesisHash: w.sc.chain.genesisHash, checkpointInterval: interval, unbondingPeriod, validators: w.validatorArgs() }), 400_000);
+  return w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: w.chainId, name: 'alpha', genesisHash: w.sc.chain.genesisHash, checkpointInterval: interval, unbondingPeriod, genesisSupply: w.genesisSupply, validators: w.validatorArgs() }), 400_000);
 }
 
 /** Mines sidechain blocks up to `height` (with optional txs in the first one). */
@@ -77,12 +78,14 @@ function accounts(w: SidechainWorld): Uint8Array[] {
 function checkConservation(w: SidechainWorld, deposited: bigint, withdrawn: bigint): void {
   const l1 = w.conserved(w.l1, accounts(w));
   expect(l1.sum).toBe(l1.supply);
-  expect(w.escrow()).toBe(deposited - withdrawn);
+  // the escrow backs the whole sidechain supply: the genesis balances (locked at registration) and every deposit
+  expect(w.escrow()).toBe(w.genesisSupply + deposited - withdrawn);
   const sc = w.conserved(w.sc, accounts(w));
   expect(sc.sum).toBe(sc.supply);
   const t = w.bridge();
   // sidechain supply = genesis fee balances + minted − burned
-  expect(sc.supply).toBe(BigInt(w.validators.length) * 1_000_000_000_000n + t.minted - t.burned);
+  expect(sc.supply).toBe(w.genesisSupply + t.minted - t.burned);
+  expect(w.escrow()).toBeGreaterThanOrEqual(sc.supply);
   // nothing is minted that was not locked, nothing paid out that was not burned
   expect(t.minted).toBeLessThanOrEqual(deposited);
   expect(withdrawn).toBeLessThanOrEqual(t.burned);
@@ -97,12 +100,12 @@ describe('sc_registry on the L1', () => {
     expect(getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance).toBe(4000n);
     expect(before - getAccount(w.l1.chain.stateReader, alice.address).balance).toBeGreaterThan(4000n);
     failed(register(w), 'SC_REGISTRY', 'already registered');
-    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 1, name: 'beta', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', "parent chain's own");
-    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 77, name: 'alpha', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', 'name alpha is already registered');
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 1, name: 'beta', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', "parent chain's own");
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 77, name: 'alpha', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', 'name alpha is already registered');
     // a rogue BLS key without a valid proof of possession is refused
     const k = newValidatorKeys();
     const rogue = { ...validatorArgOf(k, 10n), pop: blsProofOfPossession(newValidatorKeys().bls, k.ed.publicKey) };
-    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 78, name: 'gamma', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, validators: [rogue] }), 400_000), 'SC_REGISTRY', 'proof of possession');
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 78, name: 'gamma', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: [rogue] }), 400_000), 'SC_REGISTRY', 'proof of possession');
     expect(readSidechain(w.l1.chain.stateReader, 78)).toBeUndefined();
   });
 
@@ -187,6 +190,31 @@ describe('sc_registry on the L1', () => {
     checkConservation(w, deposited, withdrawn);
   });
 
+  it("a validator withdrawing its genesis fee balance is paid from the registration's backing, not from depositors' escrow", () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 3);
+    const user = l1Keys[2] as KeyPair;
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'deposit', encode(ScDepositArgs, { chainId: w.chainId, to: user.address, amount: 5_000_000n }), 10_000).status).toBe('ok');
+    const v0 = w.validators[0]!.producer;
+    const mint = w.sc.tx(v0, SC_BRIDGE_MODULE, 'mint', encode(MintArgs, { depositId: 0, to: user.address, amount: 5_000_000n }), 10_000);
+    // the validator burns 5_000_000 of its genesis (unbridged) balance, the user burns its deposit
+    const wdV = w.sc.tx(v0, SC_BRIDGE_MODULE, 'withdraw', encode(ScWithdrawArgs, { l1Recipient: bob.address, amount: 5_000_000n }), 10_000);
+    const wdU = w.sc.tx(user, SC_BRIDGE_MODULE, 'withdraw', encode(ScWithdrawArgs, { l1Recipient: user.address, amount: 4_000_000n }), 10_000);
+    expect(w.sc.mine([mint, wdV, wdU]).receipts.map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
+    const cpBlock = scMineTo(w, 3);
+    expect(postCheckpoint(w, cpBlock).status).toBe('ok');
+    const pay = (id: number) => {
+      const rec = readWithdrawal(w.sc.chain.stateReader, id)!;
+      const { proof } = w.sc.chain.proof(withdrawalKey(id), cpBlock.header.stateRoot);
+      return w.l1.send(bob, SC_REGISTRY_MODULE, 'withdraw', encode(ScL1WithdrawArgs, { chainId: w.chainId, checkpoint: 0, withdrawal: rec, proof }), 50_000);
+    };
+    expect(pay(0).status).toBe('ok');
+    // the depositor is still paid in full
+    expect(pay(1).status).toBe('ok');
+    checkConservation(w, 5_000_000n, 9_000_000n);
+  });
+
   it('double-sign evidence slashes the bond once; non-conflicting or forged evidence is rejected', () => {
     world = new SidechainWorld();
     const w = world;
@@ -195,7 +223,7 @@ describe('sc_registry on the L1', () => {
     const vote = (blockHash: Uint8Array, type = PREVOTE): Vote => ({ type, height: 7, round: 1, blockHash, validator: 1, signature: edSign(k.ed, voteDigest(w.chainId, type, 7, 1, blockHash)), bls: new Uint8Array(0) });
     const a = vote(new Uint8Array(32).fill(9));
     const b = vote(NIL);
-    const send = (ev: { a: Vote; b: Vote }) => w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: w.chainId, evidence: ev }), 100_000);
+    const send = (ev: { a: Vote; b: Vote }) => w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: w.chainId, evidence: ev }), 400_000);
     failed(send({ a, b: a }), 'SC_EVIDENCE', 'do not conflict');
     failed(send({ a, b: { ...b, round: 2 } }), 'SC_EVIDENCE', 'do not conflict');
     failed(send({ a, b: { ...b, signature: edSign(w.validators[2]!.ed, voteDigest(w.chainId, PREVOTE, 7, 1, NIL)) } }), 'SC_EVIDENCE', 'does not verify');
@@ -219,12 +247,30 @@ describe('sc_registry on the L1', () => {
     expect(postCheckpoint(w, blk, [0, 2, 3]).status).toBe('ok');
   });
 
+  it('a stranger cannot freeze checkpoints by bonding validators; pending changes never make a checkpoint fail', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 2, 3);
+    // five 1-unit validators would grow the L1 set to 9 (a 2-byte signer bitmap): every later
+    // certificate of the running 4-validator sidechain would be rejected, withdrawals frozen
+    for (let i = 0; i < 5; i++) w.l1.send(bob, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(newValidatorKeys(), 1n) }), 100_000);
+    expect(postCheckpoint(w, scMineTo(w, 2)).status).toBe('ok');
+    expect(postCheckpoint(w, scMineTo(w, 4)).status).toBe('ok');
+    // the owner unbonding every validator is deferred, not a reason to reject checkpoints
+    for (const v of w.validators) expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: v.ed.publicKey }), 100_000).status).toBe('ok');
+    const r = postCheckpoint(w, scMineTo(w, 6));
+    expect(r.status).toBe('ok');
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).length).toBe(4);
+  });
+
   it('bond and unbond take effect at the next checkpoint; unbonded stake is claimable after the unbonding period', () => {
     world = new SidechainWorld();
     const w = world;
     register(w, 2, 3);
     const newcomer = newValidatorKeys();
-    expect(w.l1.send(bob, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(newcomer, 2000n) }), 100_000).status).toBe('ok');
+    // only the sidechain's owner admits a new validator (a stranger's bond would change the set the checkpoints are checked against)
+    failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(newcomer, 2000n) }), 100_000), 'SC_REGISTRY', 'only the owner');
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(newcomer, 2000n) }), 100_000).status).toBe('ok');
     failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: w.validators[3]!.ed.publicKey }), 100_000), 'SC_REGISTRY', 'only the account that bonded');
     expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: w.validators[3]!.ed.publicKey }), 100_000).status).toBe('ok');
     expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).length).toBe(4); // not yet
@@ -245,5 +291,36 @@ describe('sc_registry on the L1', () => {
     expect(getAccount(w.l1.chain.stateReader, alice.address).balance - before + r.fee).toBe(1000n);
     failed(claim(), 'SC_REGISTRY', 'already claimed');
   });
-});
 
+  it('a proposed block whose body does not match its header (same id, other bytes) is rejected', () => {
+    world = new SidechainWorld();
+    const w = world;
+    const user = l1Keys[2] as KeyPair;
+    const { block } = w.sc.mine([w.sc.tx(w.validators[0]!.producer, 'bank', 'transfer', encode(TransferArgsCodec, { to: user.address, amount: 5n }), 5_000)]);
+    expect(bytesEqual(decodeProposedBlock(encodeBlock(block)).hash, w.sc.chain.head.hash)).toBe(true);
+    expect(() => decodeProposedBlock(encodeBlock({ header: block.header, txs: [] }))).toThrow(/tx root/);
+  });
+
+  it('a validator that double-signed cannot escape slashing by unbonding (evidence is matched by key, not index)', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 2, 5);
+    const k = w.validators[3]!;
+    const vote = (blockHash: Uint8Array): Vote => ({ type: PREVOTE, height: 1, round: 0, blockHash, validator: 3, signature: edSign(k.ed, voteDigest(w.chainId, PREVOTE, 1, 0, blockHash)), bls: new Uint8Array(0) });
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: k.ed.publicKey }), 100_000).status).toBe('ok');
+    expect(postCheckpoint(w, scMineTo(w, 2)).status).toBe('ok');
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).length).toBe(3);
+    const pool = () => getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance;
+    const before = pool();
+    const r = w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: w.chainId, evidence: { a: vote(new Uint8Array(32).fill(1)), b: vote(NIL) } }), 400_000);
+    expect(r.status).toBe('ok');
+    expect(before - pool()).toBe(1000n);
+    // nothing left to claim after the unbonding period
+    w.l1.mine();
+    w.l1.mine();
+    w.l1.mine();
+    w.l1.mine();
+    w.l1.mine();
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'claim', encode(ClaimArgs, { chainId: w.chainId, index: 0 }), 10_000), 'SC_REGISTRY', 'already claimed');
+  });
+});

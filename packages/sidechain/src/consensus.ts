@@ -187,13 +187,18 @@ export class ConsensusState {
     for (const m of queued) this.handleMessage(m);
   }
 
-  private known(bytes: Uint8Array): Known | undefined {
-    let id: Uint8Array;
+  private blockIdOf(bytes: Uint8Array): Uint8Array | undefined {
     try {
-      id = this.app.blockId(bytes);
+      return this.app.blockId(bytes);
     } catch {
       return undefined;
     }
+  }
+
+  /** Remembers a block (only after its proposal's signature verified: gossip is untrusted). */
+  private known(bytes: Uint8Array, knownId?: Uint8Array): Known | undefined {
+    const id = knownId ?? this.blockIdOf(bytes);
+    if (!id) return undefined;
     const k = bytesKey(id);
     const prev = this.blocks.get(k);
     if (prev) return prev;
@@ -284,15 +289,17 @@ export class ConsensusState {
   private onProposal(p: Proposal): 'ok' | 'ignored' | 'invalid' {
     if (p.proposer !== this.set.proposer(p.height, p.round)) return 'invalid';
     if (p.polRound > p.round) return 'invalid';
-    const b = this.known(p.block);
-    if (!b) return 'invalid';
+    const id = this.blockIdOf(p.block);
+    if (!id) return 'invalid';
     const pub = this.set.at(p.proposer).edPub;
-    if (!edVerify(pub, proposalDigest(this.opts.chainId, p.height, p.round, p.polRound, b.id), p.signature)) return 'invalid';
+    // Verify before keeping anything: anyone on the gossip network can name the proposer.
+    if (!edVerify(pub, proposalDigest(this.opts.chainId, p.height, p.round, p.polRound, id), p.signature)) return 'invalid';
     const prev = this.proposals.get(p.round);
     if (prev) {
-      if (!bytesEqual(prev.block.id, b.id)) this.log('conflicting proposal ignored', { proposer: p.proposer, first: toHex(prev.block.id), second: toHex(b.id) });
+      if (!bytesEqual(prev.block.id, id)) this.log('conflicting proposal ignored', { proposer: p.proposer, first: toHex(prev.block.id), second: toHex(id) });
       return 'ignored';
     }
+    const b = this.known(p.block, id) as Known;
     this.proposals.set(p.round, { proposal: p, block: b });
     return 'ok';
   }

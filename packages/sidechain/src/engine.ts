@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { blockHash, decodeBlock, encodeBlock, merkleRoot, type Block, type Execution } from '@strata/chain';
 import type { BlockEngine, StrataNode } from '@strata/node';
-import { bigintToFixed, blake2b256, bytesEqual, bytesKey, decode, encode, fromHex, list, struct, toHex, toStrataError, uint, varBytes, type KeyPair } from '@strata/primitives';
+import { bigintToFixed, blake2b256, bytesEqual, bytesKey, decode, encode, fromHex, list, StrataError, struct, toHex, toStrataError, uint, varBytes, type KeyPair } from '@strata/primitives';
 import { encodeTx, minimumFee, signTx, txHashOf, verifyRawTx, type VerifiedTx } from '@strata/runtime';
 import { binaryDb, openDatabase } from '@strata/state';
 import { bridgeTotals, MintArgs, SC_BRIDGE_MODULE } from './bridge.js';
+import { edVerify } from './crypto.js';
 import { ConsensusState, type LockState, type Timeout } from './consensus.js';
-import { CertificateCodec, decodeMessage, encodeMessage, PRECOMMIT, verifyVoteSignature, type Certificate, type ConsensusMessage, type Evidence } from './messages.js';
+import { CertificateCodec, decodeMessage, encodeMessage, PRECOMMIT, proposalDigest, verifyVoteSignature, type Certificate, type ConsensusMessage, type Evidence } from './messages.js';
 import { SidechainMetrics } from './metrics.js';
 import { BLOCKS_LIMITS, type BftNetwork, PROTO_BLOCKS, PROTO_STATUS, STATUS_LIMITS } from './network.js';
 import type { PrivValidator } from './privval.js';
@@ -252,8 +253,7 @@ export class BftEngine implements BlockEngine {
     const k = bytesKey(blake2b256(bytes));
     let d = this.decoded.get(k);
     if (!d) {
-      const block = decodeBlock(bytes);
-      d = { block, hash: blockHash(block.header) };
+      d = decodeProposedBlock(bytes);
       if (this.decoded.size > 64) this.decoded.clear();
       this.decoded.set(k, d);
     }
@@ -381,7 +381,20 @@ export class BftEngine implements BlockEngine {
     }
     const p = m.proposal;
     if (p.height + 1 < this.consensus.height || p.height > this.consensus.height + 1) return 'ignore';
-    return p.proposer < this.set.size ? 'accept' : 'reject';
+    if (p.proposer >= this.set.size || p.proposer !== this.set.proposer(p.height, p.round)) return 'reject';
+    // Relay only proposals the named proposer signed (and whose body matches the header).
+    let id: Uint8Array;
+    try {
+      id = this.decodeCached(p.block).hash;
+    } catch {
+      this.metrics.messagesRejected.inc({ reason: 'decode' });
+      return 'reject';
+    }
+    if (!edVerify(this.set.at(p.proposer).edPub, proposalDigest(this.opts.spec.chainId, p.height, p.round, p.polRound, id), p.signature)) {
+      this.metrics.messagesRejected.inc({ reason: 'signature' });
+      return 'reject';
+    }
+    return 'accept';
   }
 
   private onGossip(data: Uint8Array): void {
@@ -446,6 +459,7 @@ export class BftEngine implements BlockEngine {
           const from = this.node.chain.head.meta.height + 1;
           const items = decode(SyncResp, await p2p.request(peer.id, PROTO_BLOCKS, encode(SyncReq, { from, count: 32 }), BLOCKS_LIMITS), 16 * 1024 * 1024);
           if (items.length === 0) break;
+          const before = imported;
           for (const it of items) {
             const block = decodeBlock(it.block);
             const cert = decode(CertificateCodec, it.cert);
@@ -467,6 +481,12 @@ export class BftEngine implements BlockEngine {
             this.metrics.syncedBlocks.inc();
             this.onCommit?.(block.header.height, cert);
           }
+          // A peer that claims a height but serves nothing importable (e.g. old blocks again)
+          // must not keep this loop, and with it every other sync, busy for ever.
+          if (imported === before) {
+            p2p.penalize(peer.id, 20, 'sync served no next block');
+            break;
+          }
         }
       }
     } catch (e) {
@@ -481,6 +501,19 @@ export class BftEngine implements BlockEngine {
     }
     return imported;
   }
+}
+
+/**
+ * Decodes a proposed block and its id (the header hash), checking that the body matches the
+ * header's tx root: otherwise a peer could pair a proposer's signed header with another body
+ * (same id, different bytes) and get that body kept and voted on. Throws DECODE_INVALID.
+ */
+export function decodeProposedBlock(bytes: Uint8Array): { block: Block; hash: Uint8Array } {
+  const block = decodeBlock(bytes);
+  if (!bytesEqual(merkleRoot(block.txs.map((raw) => txHashOf(raw))), block.header.txRoot)) {
+    throw new StrataError('DECODE_INVALID', 'block transactions do not match the header tx root');
+  }
+  return { block, hash: blockHash(block.header) };
 }
 
 function heightKey(h: number): Uint8Array {

@@ -21,7 +21,7 @@ import { openDatabase } from '@strata/state';
 import { newValidatorKeys, saveValidatorKeys, validatorArgOf, validatorOf } from './keys.js';
 import { L1Client } from './l1-client.js';
 import { RegisterArgs, SC_REGISTRY_MODULE } from './registry.js';
-import { makeSidechainSpec, specToJson, type SidechainSpec } from './spec.js';
+import { genesisSupplyOf, makeSidechainSpec, specToJson, type SidechainSpec } from './spec.js';
 import { sidechainModules } from './validator.js';
 
 /** Default home of launched sidechains. */
@@ -219,7 +219,7 @@ export async function launchSidechain(opts: LaunchOptions, log?: Logger): Promis
     opts.funder,
     SC_REGISTRY_MODULE,
     'register',
-    encode(RegisterArgs, { chainId, name, genesisHash, checkpointInterval: spec.checkpointInterval, unbondingPeriod: spec.unbondingPeriod, validators: keys.map((k) => validatorArgOf(k, stake)) }),
+    encode(RegisterArgs, { chainId, name, genesisHash, checkpointInterval: spec.checkpointInterval, unbondingPeriod: spec.unbondingPeriod, genesisSupply: genesisSupplyOf(spec.chain), validators: keys.map((k) => validatorArgOf(k, stake)) }),
     40_000 * n + 20_000,
   );
   const relayer = randomKeyPair();

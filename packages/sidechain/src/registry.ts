@@ -151,12 +151,14 @@ const PendingCodec = list(struct('PendingChange', { kind: uint, validator: Bonde
 
 /** Stake leaving after the unbonding period. */
 export interface UnbondingRecord {
+  /** The leaving validator's ed25519 key (evidence can still slash it until release). */
+  edPub: Uint8Array;
   owner: Uint8Array;
   amount: bigint;
   releaseHeight: number;
   claimed: boolean;
 }
-const UnbondingCodec: Codec<UnbondingRecord> = struct('Unbonding', { owner: fixedBytes(20), amount: uintBig(128), releaseHeight: uint, claimed: bool });
+const UnbondingCodec: Codec<UnbondingRecord> = struct('Unbonding', { edPub: fixedBytes(ED_PUBKEY_LENGTH), owner: fixedBytes(20), amount: uintBig(128), releaseHeight: uint, claimed: bool });
 
 /** A validator in a registration or bond: keys, stake, proof of possession of the BLS key. */
 export interface ValidatorArg {
@@ -181,6 +183,13 @@ export const RegisterArgs = struct('ScRegisterArgs', {
   genesisHash: fixedBytes(32),
   checkpointInterval: uint,
   unbondingPeriod: uint,
+  /**
+   * Sum of the sidechain's genesis balances (validators' fee accounts and any other
+   * allocation). Locked in the bridge escrow at registration: those coins are the same asset
+   * as bridged ones and can be withdrawn, so without this backing a validator could withdraw
+   * its genesis balance out of the depositors' escrow.
+   */
+  genesisSupply: uintBig(128),
   validators: list(ValidatorArgCodec, MAX_VALIDATORS),
 });
 /** `sc_registry.bond` (a new validator, or more stake for an existing one) */
@@ -289,26 +298,36 @@ function writeSet(v: StateView, chainId: number, set: BondedValidator[]): void {
   v.put(key(chainId, 'set'), encode(SetCodec, set));
 }
 
+/**
+ * Applies the pending set changes at an accepted checkpoint. Never throws for the changes
+ * themselves (a checkpoint must not be rejected because of them, or the bridge would freeze):
+ * if they would leave no active validator they stay pending (event `validatorSetChangeDeferred`).
+ */
 function applyPending(ctx: TxContext, rec: SidechainRecord): void {
   const pending = readPending(ctx.view, rec.chainId);
   if (pending.length === 0) return;
   const set = readValidatorSet(ctx.view, rec.chainId);
+  const leaving: BondedValidator[] = [];
   for (const p of pending) {
     const i = set.findIndex((x) => bytesEqual(x.edPub, p.validator.edPub));
     if (p.kind === 1) {
       if (i >= 0) (set[i] as BondedValidator).power += p.amount;
       else set.push({ ...p.validator, power: p.amount, slashed: false });
     } else if (i >= 0) {
-      const v = set[i] as BondedValidator;
+      leaving.push(set[i] as BondedValidator);
       set.splice(i, 1);
-      if (!v.slashed && v.power > 0n) {
-        const n = rec.unbondings++;
-        ctx.view.put(key(rec.chainId, 'unb', n), encode(UnbondingCodec, { owner: v.owner, amount: v.power, releaseHeight: ctx.block.height + rec.unbondingPeriod, claimed: false }));
-        ctx.emit('unbonding', { chainId: rec.chainId, index: n, owner: toHex(v.owner), amount: v.power.toString(), releaseHeight: ctx.block.height + rec.unbondingPeriod });
-      }
     }
   }
-  if (set.filter((v) => !v.slashed && v.power > 0n).length === 0) reg('pending changes would leave the sidechain without validators');
+  if (set.filter((v) => !v.slashed && v.power > 0n).length === 0) {
+    ctx.emit('validatorSetChangeDeferred', { chainId: rec.chainId, reason: 'the pending changes would leave the sidechain without validators', pending: pending.length });
+    return;
+  }
+  for (const v of leaving) {
+    if (v.slashed || v.power === 0n) continue;
+    const n = rec.unbondings++;
+    ctx.view.put(key(rec.chainId, 'unb', n), encode(UnbondingCodec, { edPub: v.edPub, owner: v.owner, amount: v.power, releaseHeight: ctx.block.height + rec.unbondingPeriod, claimed: false }));
+    ctx.emit('unbonding', { chainId: rec.chainId, index: n, owner: toHex(v.owner), amount: v.power.toString(), releaseHeight: ctx.block.height + rec.unbondingPeriod });
+  }
   writeSet(ctx.view, rec.chainId, set);
   ctx.view.del(key(rec.chainId, 'pending'));
   rec.epoch++;
@@ -342,6 +361,7 @@ export function sidechainParentModules(): Module[] {
           total += v.power;
         }
         transfer(ctx.view, ctx.sender, sidechainBondPool(a.chainId), total);
+        if (a.genesisSupply > 0n) transfer(ctx.view, ctx.sender, sidechainEscrow(a.chainId), a.genesisSupply);
         const rec: SidechainRecord = {
           chainId: a.chainId,
           name: a.name,
@@ -363,20 +383,28 @@ export function sidechainParentModules(): Module[] {
         const count = cRaw ? decode(uint, cRaw) : 0;
         ctx.view.put(globalIndex(count), encode(uint, a.chainId));
         ctx.view.put(GLOBAL_COUNT, encode(uint, count + 1));
-        ctx.emit('registered', { chainId: a.chainId, name: a.name, genesisHash: toHex(a.genesisHash), validators: set.length, stake: total.toString() });
+        ctx.emit('registered', { chainId: a.chainId, name: a.name, genesisHash: toHex(a.genesisHash), validators: set.length, stake: total.toString(), genesisSupply: a.genesisSupply.toString() });
       },
 
       bond(ctx, args) {
         const a = decode(BondArgs, args);
-        requireChain(ctx.view, a.chainId);
+        const rec = requireChain(ctx.view, a.chainId);
         checkValidatorArg(ctx, a.validator);
         const set = readValidatorSet(ctx.view, a.chainId);
         const existing = set.find((x) => bytesEqual(x.edPub, a.validator.edPub));
         if (existing?.slashed) reg('a slashed validator cannot bond again');
         if (existing && !bytesEqual(existing.owner, ctx.sender)) reg('only the account that bonded a validator may add to its stake');
-        if (!existing && set.length >= MAX_VALIDATORS) reg(`at most ${MAX_VALIDATORS} validators`);
-        transfer(ctx.view, ctx.sender, sidechainBondPool(a.chainId), a.validator.power);
         const pending = readPending(ctx.view, a.chainId);
+        if (!existing) {
+          // A new validator changes the set the next checkpoints are checked against: only the
+          // sidechain's owner (who runs the set change on the sidechain) may admit one, else any
+          // stranger could freeze checkpoints (and withdrawals) with a few 1-unit bonds.
+          if (!bytesEqual(ctx.sender, rec.owner)) reg(`only the owner of sidechain ${a.chainId} may admit a new validator`, { reason: 'not-owner' });
+          const joining = new Set(pending.filter((p) => p.kind === 1 && !set.some((x) => bytesEqual(x.edPub, p.validator.edPub))).map((p) => toHex(p.validator.edPub)));
+          joining.add(toHex(a.validator.edPub));
+          if (set.length + joining.size > MAX_VALIDATORS) reg(`at most ${MAX_VALIDATORS} validators (counting pending bonds)`);
+        }
+        transfer(ctx.view, ctx.sender, sidechainBondPool(a.chainId), a.validator.power);
         pending.push({ kind: 1, validator: { ...a.validator, owner: ctx.sender, slashed: false }, amount: a.validator.power });
         ctx.view.put(key(a.chainId, 'pending'), encode(PendingCodec, pending));
         ctx.emit('bondPending', { chainId: a.chainId, edPub: toHex(a.validator.edPub), amount: a.validator.power.toString() });
@@ -441,20 +469,46 @@ export function sidechainParentModules(): Module[] {
           throw new StrataError('SC_EVIDENCE', msg, { reason, chainId: a.chainId });
         };
         if (!votesConflict(x, y)) ev('the two votes do not conflict (same validator, height, round and type, different blocks)', 'not-conflicting');
+        // The offender is found by key, not by index (indexes shift when the set changes): the
+        // validator at the vote's index first, then the rest of the set, then stake still
+        // unbonding (a validator cannot escape by leaving). Each candidate tried is metered.
+        const signedBy = (edPub: Uint8Array): boolean => {
+          ctx.charge(SIG_CHECK_COMPUTE);
+          return verifyVoteSignature(a.chainId, x, edPub) && verifyVoteSignature(a.chainId, y, edPub);
+        };
         const set = readValidatorSet(ctx.view, a.chainId);
-        const v = set[x.validator] ?? ev(`validator index ${x.validator} is not in the current set`, 'unknown-validator');
-        if (v.slashed) ev(`validator ${x.validator} was already slashed`, 'already-slashed');
-        ctx.charge(SIG_CHECK_COMPUTE);
-        if (!verifyVoteSignature(a.chainId, x, v.edPub) || !verifyVoteSignature(a.chainId, y, v.edPub)) ev('a vote signature does not verify against the validator\'s key', 'bad-signature');
-        const bond = v.power;
-        v.slashed = true;
-        v.power = 0n;
-        writeSet(ctx.view, a.chainId, set);
-        const reward = (bond * BigInt(REPORTER_REWARD_BPS)) / 10_000n;
+        const order = [x.validator, ...set.keys()].filter((i, k, arr) => i < set.length && arr.indexOf(i) === k);
         const pool = sidechainBondPool(a.chainId);
-        if (reward > 0n) transfer(ctx.view, pool, ctx.sender, reward);
-        if (bond - reward > 0n) burn(ctx.view, pool, bond - reward);
-        ctx.emit('slashed', { chainId: a.chainId, validator: x.validator, edPub: toHex(v.edPub), bond: bond.toString(), reward: reward.toString(), height: x.height, round: x.round });
+        const pay = (bond: bigint): bigint => {
+          const reward = (bond * BigInt(REPORTER_REWARD_BPS)) / 10_000n;
+          if (reward > 0n) transfer(ctx.view, pool, ctx.sender, reward);
+          if (bond - reward > 0n) burn(ctx.view, pool, bond - reward);
+          return reward;
+        };
+        for (const i of order) {
+          const v = set[i] as BondedValidator;
+          if (!signedBy(v.edPub)) continue;
+          if (v.slashed) ev(`validator ${i} was already slashed`, 'already-slashed');
+          const bond = v.power;
+          v.slashed = true;
+          v.power = 0n;
+          writeSet(ctx.view, a.chainId, set);
+          const reward = pay(bond);
+          ctx.emit('slashed', { chainId: a.chainId, validator: i, edPub: toHex(v.edPub), bond: bond.toString(), reward: reward.toString(), height: x.height, round: x.round });
+          return;
+        }
+        const rec = readSidechain(ctx.view, a.chainId) as SidechainRecord;
+        for (let n = rec.unbondings - 1; n >= 0 && n >= rec.unbondings - MAX_VALIDATORS; n--) {
+          const u = readUnbonding(ctx.view, a.chainId, n) as UnbondingRecord;
+          if (u.claimed || u.amount === 0n || ctx.block.height >= u.releaseHeight) continue;
+          if (!signedBy(u.edPub)) continue;
+          const bond = u.amount;
+          ctx.view.put(key(a.chainId, 'unb', n), encode(UnbondingCodec, { ...u, amount: 0n, claimed: true }));
+          const reward = pay(bond);
+          ctx.emit('slashed', { chainId: a.chainId, unbonding: n, edPub: toHex(u.edPub), bond: bond.toString(), reward: reward.toString(), height: x.height, round: x.round });
+          return;
+        }
+        ev("a vote signature does not verify against any bonded or unbonding validator's key", 'bad-signature');
       },
 
       deposit(ctx, args) {

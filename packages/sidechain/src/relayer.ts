@@ -73,7 +73,7 @@ export class CheckpointRelayer {
     while (this.evidence.length) {
       const ev = this.evidence[0] as Evidence;
       try {
-        const r = await this.l1.sendAndWait(this.opts.key, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: this.opts.chainId, evidence: ev }), SIG_CHECK_COMPUTE + 20_000);
+        const r = await this.l1.sendAndWait(this.opts.key, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: this.opts.chainId, evidence: ev }), SIG_CHECK_COMPUTE * 10 + 20_000);
         this.log.warn({ validator: ev.a.validator, l1Block: r.blockNumber }, 'double-sign evidence accepted on the parent: bond slashed');
       } catch (e) {
         this.log.info({ validator: ev.a.validator, err: toStrataError(e).message }, 'evidence not accepted');

@@ -27,6 +27,9 @@ export interface SidechainSpec {
   emptyBlockIntervalMs: number;
 }
 
+/** Genesis balance of each validator's fee (producer) account; backed in the escrow at registration. */
+export const DEFAULT_FEE_BALANCE = 10_000_000_000n;
+
 /** The chain config of a sidechain: dev-sealing rules (no PoW), instant finality, fee-paying validators. */
 export function sidechainChainConfig(opts: { chainId: number; name: string; validators: Validator[]; feeBalance?: bigint; timestamp?: number; alloc?: GenesisAlloc[] }): ChainConfig {
   return parseChainConfig(
@@ -40,11 +43,19 @@ export function sidechainChainConfig(opts: { chainId: number; name: string; vali
       pow: { enabled: false },
       genesis: {
         timestamp: opts.timestamp ?? 1_735_689_600_000,
-        alloc: [...opts.validators.map((v) => ({ address: toHex(v.producer), balance: (opts.feeBalance ?? 1_000_000_000_000n).toString() })), ...(opts.alloc ?? [])],
+        alloc: [...opts.validators.map((v) => ({ address: toHex(v.producer), balance: (opts.feeBalance ?? DEFAULT_FEE_BALANCE).toString() })), ...(opts.alloc ?? [])],
       },
     },
     defaultChainConfig(),
   );
+}
+
+/**
+ * Total of a chain's genesis balances: what the registration must lock in the bridge escrow,
+ * so that every coin on the sidechain is backed on the parent.
+ */
+export function genesisSupplyOf(chain: ChainConfig): bigint {
+  return chain.genesis.alloc.reduce((n, a) => n + BigInt(a.balance), 0n);
 }
 
 /** Builds a spec with defaults. */
