@@ -1321,13 +1321,28 @@ export class ChannelNode {
       const args = await this.withLock(ch.id, async () => {
         if (ch.round || ch.queue.length > 0 || ch.state.htlcs.length > 0) throw err('CHANNEL_STATE', 'channel has HTLCs or updates in flight; wait, or close with --force');
         const s = ch.state;
-        const mine = edSignMsg(this.key, closeDigest(this.domain, ch.id, s.balanceA, s.balanceB));
-        const reply = decode(CloseReply, await this.send(ch.peer, MSG.CLOSE, encode(CloseMsg, { channelId: ch.id, balanceA: s.balanceA, balanceB: s.balanceB, sig: mine })));
+        // A close signature is valid on chain for as long as the channel is open (it names no
+        // version), so once it leaves this node the channel takes no further update: persist
+        // 'closing' first, and if the peer does not countersign, close unilaterally with the
+        // latest state (same balances) instead of going back to 'open'.
         ch.status = 'closing';
         await this.save(ch);
+        const mine = edSignMsg(this.key, closeDigest(this.domain, ch.id, s.balanceA, s.balanceB));
+        let reply: { sig: Uint8Array };
+        try {
+          reply = decode(CloseReply, await this.send(ch.peer, MSG.CLOSE, encode(CloseMsg, { channelId: ch.id, balanceA: s.balanceA, balanceB: s.balanceB, sig: mine })));
+          if (!edVerifyMsg(this.peerKeyOf(ch), closeDigest(this.domain, ch.id, s.balanceA, s.balanceB), reply.sig)) throw err('CHANNEL_PEER', 'peer close signature does not verify');
+        } catch (e) {
+          this.log.warn({ channel: shortId(ch.id), err: (e as Error).message }, 'peer did not countersign the cooperative close; closing unilaterally');
+          return undefined;
+        }
         const { CoopCloseArgs } = await import('./adjudicator.js');
         return encode(CoopCloseArgs, { channelId: ch.id, balanceA: s.balanceA, balanceB: s.balanceB, sigA: ch.side === 0 ? mine : reply.sig, sigB: ch.side === 0 ? reply.sig : mine });
       });
+      if (!args) {
+        const height = await this.forceClose(ch, 'cooperative close refused');
+        return { how: 'unilateral', height };
+      }
       const height = await sendAndWait(this.deps.chain, this.wallet, 'coopClose', args);
       this.metrics.onchain.inc({ method: 'coopClose' });
       ch.status = 'closed';
