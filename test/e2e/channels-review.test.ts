@@ -2,7 +2,7 @@
  * Review findings (issue 10): attacks on the cooperative close. Real L1, real libp2p sockets.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloseMsg, CoopCloseArgs, closeDigest, edSignMsg, readChannelRecord, sendAndWait, type ChannelNode } from '@strata/channels';
+import { CloseMsg, CoopCloseArgs, END_PENALTY, closeDigest, edSignMsg, readChannelRecord, sendAndWait, type ChannelNode } from '@strata/channels';
 import { decode, encode, keyPairFromSecret } from '@strata/primitives';
 import { getAccount } from '@strata/runtime';
 import { waitUntil } from '../helpers/wait.js';
@@ -63,5 +63,43 @@ describe('cooperative close', () => {
     expect(latest.balanceA).toBeLessThanOrEqual(stolen!.balanceA);
     const ended = readChannelRecord(l1.node.chain.stateReader, id)!;
     if (ended.ending === 1) expect(getAccount(l1.node.chain.stateReader, rec.payA).balance - aliceBefore).toBeGreaterThanOrEqual(latest.balanceA);
+  }, 60_000);
+});
+
+describe('unilateral close after a lost commit reply', () => {
+  it('the proposer whose revocation left (reply lost, or a crash) publishes the newer state, not the one it revoked', async () => {
+    const alice = await startChannelNode(l1.client(), 'rc', l1.accounts[3]!);
+    const bob = await startChannelNode(l1.client(), 'rd', l1.accounts[4]!);
+    nodes.push(alice, bob);
+    const key = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const id = await alice.openChannel(key, CAP);
+    await waitUntil(() => bob.list().some((c) => c.status === 'open'), 'bob sees the channel open', 10_000, 20);
+    // alice's commit (her signature + her revocation of the current version) reaches bob; the reply never comes back
+    // biome-ignore lint/suspicious/noExplicitAny: wrapping a private method to drop a reply
+    const a = alice as any;
+    const realSend = a.send.bind(alice);
+    let dropped = 0;
+    a.send = async (peer: Uint8Array, type: number, body: Uint8Array, t?: number) => {
+      if (type === 5) {
+        if (dropped++ === 0) await realSend(peer, type, body, t);
+        throw new Error('connection reset');
+      }
+      return realSend(peer, type, body, t);
+    };
+    const { invoice } = await bob.createInvoice(100_000n);
+    void alice.pay(invoice).catch(() => undefined);
+    await waitUntil(() => dropped > 0 && bob.channelState(id).state.version >= 1, 'bob completed the round', 10_000, 20);
+    await new Promise((r) => setTimeout(r, 300));
+
+    expect(alice.channelState(id).state.version).toBe(0);
+    await alice.closeChannel(id, true);
+    await waitUntil(() => (readChannelRecord(l1.node.chain.stateReader, id)?.status ?? 0) !== 0, 'closing on chain', 10_000, 50);
+    for (let i = 0; i < 12; i++) {
+      await l1.mine(1);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    const rec = readChannelRecord(l1.node.chain.stateReader, id)!;
+    expect(rec.ending).not.toBe(END_PENALTY); // alice was honest: she must not lose the channel
+    expect(rec.state.version).toBe(bob.channelState(id).state.version);
   }, 60_000);
 });

@@ -1370,12 +1370,27 @@ export class ChannelNode {
     });
   }
 
+  /**
+   * The newest state both parties signed. A round whose next state carries both signatures
+   * counts even before it completes: our revocation of the current version may already have
+   * left (the commit went out and its reply was lost, or we crashed), so publishing the current
+   * version could hand the peer a penalty; the next one is never revoked.
+   */
+  private bestSigned(ch: LocalChannel): { state: ChannelState; sigA: Uint8Array | undefined; sigB: Uint8Array | undefined } {
+    const r = ch.round;
+    if (r && r.mySig && r.theirSig && r.next.version === ch.state.version + 1) {
+      return { state: r.next, sigA: ch.side === 0 ? r.mySig : r.theirSig, sigB: ch.side === 0 ? r.theirSig : r.mySig };
+    }
+    return { state: ch.state, sigA: ch.sigA, sigB: ch.sigB };
+  }
+
   private async forceClose(ch: LocalChannel, why: string): Promise<number> {
     const { SignedStateArgs } = await import('./adjudicator.js');
-    const s = ch.state;
+    const best = this.bestSigned(ch);
+    const s = best.state;
     ch.status = 'closing';
     await this.save(ch);
-    const args = encode(SignedStateArgs, { state: s, sigA: s.version === 0 ? undefined : ch.sigA, sigB: s.version === 0 ? undefined : ch.sigB });
+    const args = encode(SignedStateArgs, { state: s, sigA: s.version === 0 ? undefined : best.sigA, sigB: s.version === 0 ? undefined : best.sigB });
     const height = await sendAndWait(this.deps.chain, this.wallet, 'close', args);
     this.metrics.onchain.inc({ method: 'close' });
     this.log.warn({ channel: shortId(ch.id), version: s.version, htlcs: s.htlcs.length, reason: why }, 'channel closed unilaterally; dispute delay started');
@@ -1469,13 +1484,14 @@ export class ChannelNode {
     };
     const A = await import('./adjudicator.js');
     if (rec.status === CH_CLOSING) {
-      if (rec.closer !== ch.side && rec.state.version < ch.state.version) {
+      const best = this.bestSigned(ch);
+      if (rec.closer !== ch.side && rec.state.version < best.state.version) {
         if (ch.theirRevocation && ch.theirRevocation.version >= rec.state.version) {
           this.log.warn({ channel: shortId(ch.id), published: rec.state.version, latest: ch.state.version }, 'BREACH: peer published a revoked state; taking the channel');
           await act(`penalize:${rec.state.version}`, 'penalize', encode(A.PenalizeArgs, { channelId: ch.id, version: ch.theirRevocation.version, sig: ch.theirRevocation.sig }));
           return;
         }
-        await act(`update:${ch.state.version}`, 'update', encode(A.SignedStateArgs, { state: ch.state, sigA: ch.sigA, sigB: ch.sigB }));
+        await act(`update:${best.state.version}`, 'update', encode(A.SignedStateArgs, { state: best.state, sigA: best.sigA, sigB: best.sigB }));
         return;
       }
       // reveal preimages of HTLCs we receive, before their expiry
