@@ -103,3 +103,34 @@ describe('unilateral close after a lost commit reply', () => {
     expect(rec.state.version).toBe(bob.channelState(id).state.version);
   }, 60_000);
 });
+
+describe('a signed cooperative close that never lands', () => {
+  it('the parties close unilaterally after a few blocks instead of keeping the funds locked', async () => {
+    const alice = await startChannelNode(l1.client(), 're', l1.accounts[5]!);
+    const bob = await startChannelNode(l1.client(), 'rf', l1.accounts[6]!);
+    nodes.push(alice, bob);
+    const key = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const id = await alice.openChannel(key, CAP);
+    await waitUntil(() => bob.list().some((c) => c.status === 'open'), 'bob sees the channel open', 10_000, 20);
+    // alice gets bob's close signature and then hangs forever (never publishes)
+    // biome-ignore lint/suspicious/noExplicitAny: wrapping a private method to play a vanished peer
+    const a = alice as any;
+    const realSend = a.send.bind(alice);
+    a.send = async (peer: Uint8Array, type: number, body: Uint8Array, t?: number) => {
+      if (type === 6) {
+        await realSend(peer, type, body, t);
+        return new Promise(() => undefined);
+      }
+      return realSend(peer, type, body, t);
+    };
+    void alice.closeChannel(id);
+    await waitUntil(() => bob.list().some((c) => c.status === 'closing'), 'bob signed the close', 10_000, 20);
+    for (let i = 0; i < 12 && readChannelRecord(l1.node.chain.stateReader, id)!.status === 0; i++) {
+      await l1.mine(1);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const rec = readChannelRecord(l1.node.chain.stateReader, id)!;
+    expect(rec.status).not.toBe(0);
+    expect(rec.state.balanceA).toBe(CAP); // the latest state, published by whichever side timed out first
+  }, 60_000);
+});

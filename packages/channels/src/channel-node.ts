@@ -171,7 +171,12 @@ interface LocalChannel {
   onions: Record<string, Uint8Array>;
   announced: boolean;
   onchainActions: Record<string, boolean>;
+  /** Parent-chain height when a cooperative close was signed (unilateral fallback if it never lands). */
+  coopSince?: number;
 }
+
+/** Blocks a signed cooperative close may stay unpublished before the node closes unilaterally. */
+export const COOP_CLOSE_TIMEOUT_BLOCKS = 6;
 
 /** Outgoing HTLC → where it came from (a forward) or which payment part it is. */
 interface OutLink {
@@ -1326,6 +1331,7 @@ export class ChannelNode {
         // 'closing' first, and if the peer does not countersign, close unilaterally with the
         // latest state (same balances) instead of going back to 'open'.
         ch.status = 'closing';
+        ch.coopSince = this.heightCache;
         await this.save(ch);
         const mine = edSignMsg(this.key, closeDigest(this.domain, ch.id, s.balanceA, s.balanceB));
         let reply: { sig: Uint8Array };
@@ -1364,6 +1370,7 @@ export class ChannelNode {
       const d = closeDigest(this.domain, ch.id, m.balanceA, m.balanceB);
       if (!edVerifyMsg(this.peerKeyOf(ch), d, m.sig)) throw err('CHANNEL_PEER', 'close signature does not verify');
       ch.status = 'closing';
+      ch.coopSince = this.heightCache;
       await this.save(ch);
       this.log.info({ channel: shortId(ch.id) }, 'peer closes cooperatively');
       return encode(CloseReply, { sig: edSignMsg(this.key, d) });
@@ -1463,7 +1470,19 @@ export class ChannelNode {
     }
     const rec = await this.reader.channel(ch.id);
     if (!rec) return;
-    if (rec.status === CH_OPEN) return;
+    if (rec.status === CH_OPEN) {
+      // we signed a cooperative close that never reached the chain (the peer vanished, or the
+      // transaction failed): the funds must not stay locked, so close with the latest state
+      if (ch.status === 'closing' && ch.coopSince !== undefined && h >= ch.coopSince + COOP_CLOSE_TIMEOUT_BLOCKS && !ch.onchainActions['coop-fallback']) {
+        ch.onchainActions['coop-fallback'] = true;
+        await this.forceClose(ch, `cooperative close not on chain after ${COOP_CLOSE_TIMEOUT_BLOCKS} blocks`).catch(async (e) => {
+          ch.onchainActions['coop-fallback'] = false;
+          await this.save(ch);
+          throw e;
+        });
+      }
+      return;
+    }
     if (ch.status === 'open') {
       ch.status = 'closing';
       await this.save(ch);
