@@ -149,4 +149,32 @@ describe('L2 node persistence (lmdb)', () => {
       rmSync(l2Dir, { recursive: true, force: true });
     }
   });
+  it('a restarted verifier does not serve blocks past its L1 cursor (committed just before a crash, their L1 block may be gone)', async () => {
+    const l2Dir = join(t.dir, 'l2-cursor');
+    const l1 = openL1();
+    try {
+      const s1 = new L2Store({ path: l2Dir });
+      const first = new RollupNode({ rollup: persistRollup() }, l1.client, { store: s1 });
+      await first.syncL1();
+      expect(first.safeHead).toBe(BLOCKS);
+      // A block committed after the cursor's last L1 block (the crash window between the two
+      // transactions), here one no L1 batch defines.
+      const h = first.chain.head;
+      first.chain.build({ timestamp: h.timestamp + 1, delayedFrom: h.delayedFrom + h.delayedReads, delayedOps: [], ops: [] });
+      await s1.close();
+      const s2 = new L2Store({ path: l2Dir });
+      try {
+        const again = new RollupNode({ rollup: persistRollup() }, l1.client, { store: s2 });
+        expect(again.chain.head.number).toBe(BLOCKS);
+        expect(again.heads().unsafe).toBe(again.safeHead);
+        await again.syncL1();
+        expect(again.chain.head.number).toBe(BLOCKS);
+        expect(toHex(again.chain.head.stateRoot)).toBe(roots[BLOCKS]);
+      } finally {
+        await s2.close();
+      }
+    } finally {
+      await l1.close();
+    }
+  }, 120_000);
 });

@@ -118,4 +118,11 @@ describe('Merkle proofs bind their position', () => {
     expect(() => merkleProofShape(-1, 3)).toThrow(expect.objectContaining({ code: 'PROOF_INVALID' }));
     expect(merkleProofShape(2, 3)).toEqual([true]); // carried up at level 0, H(ab) on the left at level 1
   });
+
+  it('merkleProofShape is right beyond 2^31 leaves (no 32-bit wrap-around)', () => {
+    // The last leaf of 2^31 + 1 is carried up to the top, where H(first 2^31) is on its left.
+    expect(merkleProofShape(2 ** 31, 2 ** 31 + 1)).toEqual([true]);
+    // Leaf 2^31 + 1 of 2^31 + 2: its sibling 2^31 on the left, then carried up, then left.
+    expect(merkleProofShape(2 ** 31 + 1, 2 ** 31 + 2)).toEqual([true, true]);
+  });
 });

@@ -22,7 +22,9 @@ import {
   opHash,
   opLeaf,
   OUTPUT_DISCARDED,
+  ProposeArgs,
   ProveWithdrawalArgs,
+  readBatch,
   readGame,
   readOutput,
   readOutputsMeta,
@@ -293,5 +295,114 @@ describe('adversarial actors against the optimistic rollup', () => {
     expect(challenger).not.toBe(w.challenger);
     expect(game0(w).status).toBe(GAME_CHALLENGER_WON);
     expect(output(w, 0).status).toBe(OUTPUT_DISCARDED);
+  });
+});
+
+describe('review: clocks of an empty defender slot', () => {
+  it('a takeover after the empty slot ran out of time is refused; the timeout discards the root', async () => {
+    world = new RollupWorld({ proposer: { unresponsive: true }, rollup: { clockBlocks: 6, takeoverBlocks: 2 } });
+    const w = world;
+    const late = alice;
+    await busyRollup(w, 2);
+    await proposeOnly(w);
+    expect((await tx(w, mallory, names(w).disputes, 'challenge', encode(ChallengeArgs, { rollupId: w.rollup.rollupId, outputIndex: 0 }))).status).toBe('ok');
+    // The silent proposer's clock runs out: it loses, the slot is empty for takeoverBlocks.
+    for (let i = 0; i <= w.rollup.clockBlocks; i++) w.mine();
+    expect((await tx(w, mallory, names(w).disputes, 'timeout', encode(GameRefArgs, { rollupId: w.rollup.rollupId, gameId: 0 }))).status).toBe('ok');
+    const g = game0(w);
+    expect(g.status).toBe(GAME_OPEN);
+    expect(g.defenses).toBe(1);
+    // The empty slot's clock (takeoverBlocks) runs out; a late defender may not take it.
+    while (w.l1.chain.head.meta.height + 1 - g.lastMove <= w.rollup.takeoverBlocks) w.mine();
+    const root = w.verNode.chain.rootAfterOps(Math.floor((g.lo + g.hi) / 2)) ?? new Uint8Array(32);
+    const join = await tx(w, late, names(w).disputes, 'defend', encode(DefendArgs, { rollupId: w.rollup.rollupId, gameId: 0, root }));
+    expect(join.status).toBe('failed');
+    expect(game0(w).proposer).toEqual(new Uint8Array(20));
+    expect((await tx(w, mallory, names(w).disputes, 'timeout', encode(GameRefArgs, { rollupId: w.rollup.rollupId, gameId: 0 }))).status).toBe('ok');
+    expect(game0(w).status).toBe(GAME_CHALLENGER_WON);
+  });
+
+  it('a takeover within takeoverBlocks is accepted even when takeoverBlocks exceeds clockBlocks', async () => {
+    world = new RollupWorld({ proposer: { unresponsive: true }, rollup: { clockBlocks: 4, clockExtensionBlocks: 2, takeoverBlocks: 9 } });
+    const w = world;
+    const helper = alice;
+    await busyRollup(w, 2);
+    await proposeOnly(w);
+    expect((await tx(w, mallory, names(w).disputes, 'challenge', encode(ChallengeArgs, { rollupId: w.rollup.rollupId, outputIndex: 0 }))).status).toBe('ok');
+    for (let i = 0; i <= w.rollup.clockBlocks; i++) w.mine();
+    expect((await tx(w, mallory, names(w).disputes, 'timeout', encode(GameRefArgs, { rollupId: w.rollup.rollupId, gameId: 0 }))).status).toBe('ok');
+    const g = game0(w);
+    // Past clockBlocks but within takeoverBlocks: the slot is still open to a defender.
+    while (w.l1.chain.head.meta.height + 1 - g.lastMove <= w.rollup.clockBlocks + 1) w.mine();
+    const root = w.verNode.chain.rootAfterOps(Math.floor((g.lo + g.hi) / 2)) ?? new Uint8Array(32);
+    const join = await tx(w, helper, names(w).disputes, 'defend', encode(DefendArgs, { rollupId: w.rollup.rollupId, gameId: 0, root }));
+    expect(join.status).toBe('ok');
+    expect(game0(w).proposer).toEqual(helper.address);
+  });
+});
+
+describe('review: a correct output built on a wrong parent', () => {
+  it('the honest proposer does not build on a wrong parent root (its bond would be lost to a challenge from that root); it proposes again once the parent is discarded', async () => {
+    world = new RollupWorld();
+    const w = world;
+    await busyRollup(w, 2);
+    // Mallory proposes a wrong root for batch 0 before the honest proposer.
+    const wrong = new Uint8Array(32).fill(7);
+    expect((await tx(w, mallory, names(w).disputes, 'propose', encode(ProposeArgs, { rollupId: w.rollup.rollupId, batchIndex: 0, stateRoot: wrong }))).status).toBe('ok');
+    // A second batch lands; the honest proposer would cover it with an output whose parent is
+    // Mallory's root, and Mallory would then win a game against that correct output.
+    const env = w.seqNode.env;
+    w.l2Send(encodeTx(signL2Transfer(env, alice.secretKey, 3, mallory.address, 5n)));
+    await w.sequence();
+    await w.batch();
+    for (let i = 0; i < 3; i++) {
+      await w.syncAll();
+      await w.proposer.tick();
+      w.mine();
+    }
+    const meta = () => readOutputsMeta(w.l1.chain.stateReader, w.rollup.rollupId);
+    expect(meta().count).toBe(1);
+    // The honest challenger discards Mallory's root; then the proposer builds on genesis again.
+    for (let i = 0; i < 120 && output(w, 0).status !== OUTPUT_DISCARDED; i++) await w.roles();
+    expect(output(w, 0).status).toBe(OUTPUT_DISCARDED);
+    for (let i = 0; i < 6 && meta().count < 2; i++) await w.roles();
+    expect(meta().count).toBe(2);
+    const next = output(w, 1);
+    expect(next.parent).toBe(0);
+    expect(next.stateRoot).toEqual(w.verNode.chain.rootAfterOps(next.opEnd));
+  });
+});
+
+describe('review: a discard over many later outputs', () => {
+  it('Mallory stacks outputs on her wrong root so the discarding timeout needs more compute; the honest challenger still discards them all', async () => {
+    world = new RollupWorld({ rollup: { clockBlocks: 50, clockExtensionBlocks: 2, takeoverBlocks: 2, challengeWindow: 100 }, challenger: { defend: false } });
+    const w = world;
+    await busyRollup(w, 1);
+    const env = w.seqNode.env;
+    const propose = (batchIndex: number, stateRoot: Uint8Array) => tx(w, mallory, names(w).disputes, 'propose', encode(ProposeArgs, { rollupId: w.rollup.rollupId, batchIndex, stateRoot }));
+    expect((await propose(0, new Uint8Array(32).fill(9))).status).toBe('ok');
+    await w.challenger.tick(); // the honest challenger disputes the wrong root at once
+    w.mine();
+    // 20 more batches, each covered by one of Mallory's outputs stacked on the wrong root (with
+    // the correct roots, so no one challenges them on their own).
+    for (let b = 1; b <= 20; b++) {
+      w.l2Send(encodeTx(signL2Transfer(env, alice.secretKey, 1 + b, mallory.address, 1n)));
+      await w.sequence();
+      await w.batch();
+      const rec = readBatch(w.l1.chain.stateReader, w.rollup.rollupId, b)!;
+      expect((await propose(b, w.verNode.chain.rootAfterOps(rec.firstOp + rec.opCount)!)).status).toBe('ok');
+    }
+    const meta = readOutputsMeta(w.l1.chain.stateReader, w.rollup.rollupId);
+    expect(meta.count).toBe(21);
+    // The honest challenger plays; Mallory never defends (her clock runs out, the slot stays empty).
+    expect(game0(w).status).toBe(GAME_OPEN);
+    for (let i = 0; i < 80 && output(w, 0).status !== OUTPUT_DISCARDED; i++) {
+      await w.syncAll();
+      await w.challenger.tick();
+      w.mine();
+    }
+    expect(output(w, 0).status).toBe(OUTPUT_DISCARDED);
+    expect(output(w, 20).status).toBe(OUTPUT_DISCARDED);
+    expect(readOutputsMeta(w.l1.chain.stateReader, w.rollup.rollupId).gameCount).toBe(1);
   });
 });

@@ -62,8 +62,10 @@ export function merkleProofShape(index: number, count: number): boolean[] {
   let i = index;
   let n = count;
   while (n > 1) {
-    const sib = i ^ 1;
-    if (sib < n) sides.push((i & 1) === 1);
+    // Arithmetic, not `^`/`&`: bitwise operators wrap at 2^31 and counts go up to 2^32.
+    const odd = i % 2 === 1;
+    const sib = odd ? i - 1 : i + 1;
+    if (sib < n) sides.push(odd);
     i = Math.floor(i / 2);
     n = Math.ceil(n / 2);
   }

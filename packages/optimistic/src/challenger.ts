@@ -54,6 +54,12 @@ export interface ChallengerOptions {
 /** Compute declared by moves and by the one-step proof. */
 export const CHALLENGE_COMPUTE = 8_000;
 export const STEP_COMPUTE_BASE = 60_000;
+/**
+ * Compute a winning move declares per output it discards (the output and every later one are
+ * read, marked and their bonds returned): a dishonest proposer who stacks many outputs on a
+ * wrong root must not push the discarding move past a fixed compute limit.
+ */
+export const DISCARD_COMPUTE_PER_OUTPUT = 1_000;
 
 /** The challenger service. */
 export class ChallengerService {
@@ -127,29 +133,31 @@ export class ChallengerService {
     const cfg = node.opts.rollup;
     const next = node.l1Status.height + 1; // the block a move sent now lands in, at the earliest
     const me = this.opts.key.address;
+    const outputs = open.length > 0 ? (await node.l1.outputsMeta()).count : 0;
     for (const { id, game } of open) {
+      const discard = Math.max(0, outputs - game.outputIndex) * DISCARD_COMPUTE_PER_OUTPUT;
       const mineAsChallenger = bytesEqual(game.challenger, me);
       const mineAsDefender = !defenderSlotEmpty(game) && bytesEqual(game.proposer, me);
       const state = `${id}:${game.moves}:${game.defenses}`;
       // The opponent (or an empty defender slot) ran out of time: claim it.
       const opponentToMove = (mineAsChallenger && game.turn === TURN_PROPOSER) || (mineAsDefender && game.turn === TURN_CHALLENGER);
       if (moverClock(game, next) > clockLimit(cfg, game) && (opponentToMove || (!mineAsChallenger && !mineAsDefender))) {
-        if (await this.txs.send(`timeout:${state}`, this.opts.key, node.modules.disputes, 'timeout', encode(GameRefArgs, { rollupId: cfg.rollupId, gameId: id }), CHALLENGE_COMPUTE, `timeout game ${id}`)) {
+        if (await this.txs.send(`timeout:${state}`, this.opts.key, node.modules.disputes, 'timeout', encode(GameRefArgs, { rollupId: cfg.rollupId, gameId: id }), CHALLENGE_COMPUTE + discard, `timeout game ${id}`)) {
           this.log.info({ gameId: id, by: 'challenger', kind: 'timeout', timedOut: game.turn === TURN_PROPOSER ? (defenderSlotEmpty(game) ? 'empty defender slot' : 'defender') : 'challenger' }, 'dispute move');
         }
         continue;
       }
       if (this.opts.unresponsive) continue;
-      if (mineAsChallenger && game.turn === TURN_CHALLENGER) await this.challengerMove(id, game, state);
+      if (mineAsChallenger && game.turn === TURN_CHALLENGER) await this.challengerMove(id, game, state, discard);
       else if (game.turn === TURN_PROPOSER && !mineAsChallenger && (mineAsDefender || (defenderSlotEmpty(game) && (this.opts.defend ?? true)))) await this.defenderMove(id, game, state);
     }
   }
 
-  private async challengerMove(id: number, game: GameRecord, state: string): Promise<void> {
+  private async challengerMove(id: number, game: GameRecord, state: string, discard: number): Promise<void> {
     const node = this.node;
     const cfg = node.opts.rollup;
     if (game.hi - game.lo === 1) {
-      await this.step(id, game, state);
+      await this.step(id, game, state, discard);
       return;
     }
     const mid = Math.floor((game.lo + game.hi) / 2);
@@ -170,6 +178,10 @@ export class ChallengerService {
     if (!out || out.status === OUTPUT_DISCARDED || node.safeHead < out.l2Block) return;
     const local = node.chain.rootAfterOps(out.opEnd);
     if (!local || !bytesEqual(local, out.stateRoot)) return; // only correct roots are worth a bond
+    // The game starts from the parent output's root: when that root is wrong, a correct output
+    // still loses its one-step proof, so a takeover bond would only be lost to the challenger.
+    const start = node.chain.rootAfterOps(game.lo);
+    if (!start || !bytesEqual(start, game.rootLo)) return;
     const mid = Math.floor((game.lo + game.hi) / 2);
     const root = node.chain.rootAfterOps(mid);
     if (!root) return;
@@ -184,7 +196,7 @@ export class ChallengerService {
   }
 
   /** Builds and submits the one-step proof of operation `game.lo`. */
-  private async step(id: number, game: GameRecord, state: string): Promise<void> {
+  private async step(id: number, game: GameRecord, state: string, discard: number): Promise<void> {
     const node = this.node;
     const cfg = node.opts.rollup;
     const sw = node.chain.stepWitness(game.lo);
@@ -209,7 +221,7 @@ export class ChallengerService {
       witness: sw.witness,
     });
     const words = Math.ceil(args.length / 32);
-    if (await this.txs.send(`move:${state}`, this.opts.key, node.modules.disputes, 'step', args, STEP_COMPUTE_BASE + words * 8, `one-step proof game ${id}`)) {
+    if (await this.txs.send(`move:${state}`, this.opts.key, node.modules.disputes, 'step', args, STEP_COMPUTE_BASE + words * 8 + discard, `one-step proof game ${id}`)) {
       node.metrics.gameMoves.inc({ role: 'challenger' });
       this.log.info(
         { gameId: id, move: game.moves + 1, by: 'challenger', kind: 'one-step proof', op: game.lo, l2Block: sw.block.number, witnessNodes: sw.witness.length, computed: toHex(sw.postRoot), claimed: toHex(game.rootHi) },

@@ -228,9 +228,27 @@ export class L2Chain {
     return block;
   }
 
-  /** Drops every block after `number`; returns the dropped blocks (oldest first). */
-  truncate(number: number): L2Block[] {
+  /**
+   * Drops every block after `number`; returns the dropped blocks (oldest first). With
+   * `withTxs` (a sequencer that re-pools them) every dropped block carries its `txs`.
+   */
+  truncate(number: number, withTxs = false): L2Block[] {
     if (number >= this.head.number) return [];
+    // Blocks reloaded from the store have no transaction objects (only their ops are stored):
+    // rebuild them from the ops while the blocks are still on the chain (a compact transfer
+    // resolves its recipient index in its pre-state), so the sequencer can re-pool them.
+    for (let n = number + 1; withTxs && n <= this.head.number; n++) {
+      const b = this.blocks[n] as L2Block;
+      if (b.txs) continue;
+      const txs: VerifiedTx[] = [];
+      b.ops.forEach((_, j) => {
+        const i = b.delayedReads + j;
+        if (b.results[i]?.status === 'skipped') return;
+        const v = this.txAt(n, i);
+        if (v) txs.push(v);
+      });
+      b.txs = txs;
+    }
     this.store?.truncateBlocks(number);
     const dropped = this.blocks.splice(number + 1);
     for (const b of dropped) {

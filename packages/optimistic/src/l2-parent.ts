@@ -17,12 +17,13 @@
  */
 import { StrataError, toHex, type KeyPair } from '@strata/primitives';
 import { RpcError, type MethodSpec } from '@strata/rpc';
-import { encodeTx, minimumFee, signTx } from '@strata/runtime';
+import { decodeTx, encodeTx, minimumFee, signTx } from '@strata/runtime';
 import type { StateReader } from '@strata/state';
 import type { RollupConfig } from './config.js';
 import type { L1BlockData } from './derivation.js';
 import type { L1Client } from './l1-client.js';
 import { InboxMetaCodec } from './inbox-core.js';
+import { decodeOp } from './ops.js';
 import {
   GameCodec,
   OutputCodec,
@@ -49,9 +50,19 @@ export function l2ParentBlockData(node: RollupNode, height: number, rollupId: nu
   const txs: L1BlockData['txs'] = [];
   b.results.forEach((r, i) => {
     // Compact transfers and deposits never call a settlement module; skipped ops changed nothing.
-    if (r.status === 'skipped' || r.kind === 'transfer' || r.kind === 'deposit' || r.kind === 'invalid') return;
-    const v = node.chain.txAt(b.number, i);
-    if (v && mine.has(v.tx.module)) txs.push({ module: v.tx.module, method: v.tx.method, args: v.tx.args, sender: v.sender, ok: r.status === 'ok' });
+    if (r.status === 'skipped' || (r.kind !== 'tx' && r.kind !== 'forced') || !r.sender) return;
+    // The block's execution already verified the signature and recorded the sender: decode the
+    // transaction only (no signature check per op per read — this runs for every parent block a
+    // child derives and for every `rollup_l1Block` call, on any block height a caller names).
+    let tx: { module: string; method: string; args: Uint8Array };
+    try {
+      const op = decodeOp(b.allOps[i] as Uint8Array);
+      if (op.kind !== 'tx' && op.kind !== 'forced') return;
+      tx = decodeTx(op.raw);
+    } catch {
+      return;
+    }
+    if (mine.has(tx.module)) txs.push({ module: tx.module, method: tx.method, args: tx.args, sender: r.sender, ok: r.status === 'ok' });
   });
   return { height: b.number, hash: b.hash, parentHash: b.parentHash, timestamp: b.timestamp, txs };
 }

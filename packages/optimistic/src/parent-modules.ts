@@ -559,8 +559,8 @@ function openGame(ctx: TxContext, cfg: RollupConfig, gameId: number): GameRecord
  * is decided by `timeout`), then extends the next mover's clock so it always has at least
  * `clockExtensionBlocks` left: a move in a clock's last block never wins on time.
  */
-function tick(ctx: TxContext, cfg: RollupConfig, g: GameRecord, nextTurn: number): GameRecord {
-  if (moverClock(g, ctx.block.height) > clockLimit(cfg, g)) dispute('clock ran out: the game can only be resolved by timeout now');
+function tick(ctx: TxContext, cfg: RollupConfig, g: GameRecord, nextTurn: number, limit = clockLimit(cfg, g)): GameRecord {
+  if (moverClock(g, ctx.block.height) > limit) dispute('clock ran out: the game can only be resolved by timeout now');
   const spent = ctx.block.height - g.lastMove;
   const next = { ...g, lastMove: ctx.block.height, moves: g.moves + 1, turn: nextTurn };
   if (g.turn === TURN_PROPOSER) next.proposerClock = g.proposerClock + spent;
@@ -778,6 +778,8 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
         checkRollup(cfg, a.rollupId);
         let g = openGame(ctx, cfg, a.gameId);
         if (g.turn !== TURN_PROPOSER) dispute("it is the challenger's move");
+        // The clock that runs is the one of the slot as it stands: `takeoverBlocks` while empty.
+        const limit = clockLimit(cfg, g);
         if (defenderSlotEmpty(g)) {
           // Permissionless defence: any party takes the empty slot with a (growing) bond.
           if (bytesEqual(ctx.sender, g.challenger)) dispute('the challenger cannot defend its own game');
@@ -788,7 +790,7 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
         } else if (!bytesEqual(ctx.sender, g.proposer)) {
           dispute(`game ${a.gameId} has a defender (${toHex(g.proposer)}); another party may take over only after it loses`);
         }
-        g = tick(ctx, cfg, g, TURN_CHALLENGER);
+        g = tick(ctx, cfg, g, TURN_CHALLENGER, limit);
         writeGame(ctx.view, cfg.rollupId, a.gameId, { ...g, midRoot: a.root });
         ctx.emit('gameMove', { gameId: a.gameId, by: 'defender', mid: Math.floor((g.lo + g.hi) / 2), root: toHex(a.root), move: g.moves });
       },

@@ -46,6 +46,8 @@ export class ProposerService {
   private readonly driver: Driver;
   private proposals = 0;
   private inFlight: { countBefore: number; sentAt: number } | undefined;
+  /** Batch index of a wrong parent output already reported in the log. */
+  private warnedParent: number | undefined;
   /** Wrong traces by batch index: roots after each operation from `lo`. */
   private readonly faulty = new Map<number, { lo: number; roots: Uint8Array[] }>();
   private readonly games: GameTracker;
@@ -84,6 +86,20 @@ export class ProposerService {
       else return undefined;
     }
     const d = node.derivation;
+    // Never build on a parent root this node did not derive: a game against the new output
+    // starts from the parent's root, so its honest defender would lose the one-step proof (and
+    // its bond) to whoever challenges it. Wait until the wrong parent is discarded.
+    if (last.count > 0 && last.opEnd > 0 && !this.faulty.has(last.batchIndex)) {
+      if (node.safeHead < last.l2Block) return undefined;
+      const parentRoot = node.chain.rootAfterOps(last.opEnd);
+      if (!parentRoot || !bytesEqual(parentRoot, last.root)) {
+        if (this.warnedParent !== last.batchIndex) {
+          this.warnedParent = last.batchIndex;
+          this.log.warn({ batchIndex: last.batchIndex, claimed: toHex(last.root), local: parentRoot ? toHex(parentRoot) : null }, 'last live output root differs from the local derivation: not proposing on top of it until it is discarded');
+        }
+        return undefined;
+      }
+    }
     let pick: number | undefined;
     const stale = node.l1Status.height >= last.l1Height + (this.opts.maxWaitL1Blocks ?? 4);
     for (let b = d.meta.batchCount - 1; b > last.batchIndex; b--) {

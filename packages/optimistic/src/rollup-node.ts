@@ -83,6 +83,12 @@ export class RollupNode {
     if (deps.store) {
       this.derivation.restore(deps.store.loadDerivation());
       this.safe = Math.min(deps.store.safe, this.chain.head.number, this.derivation.meta.blockCount);
+      // A verifier's blocks past its L1 cursor were committed just before a crash, before their
+      // L1 block's cursor: that L1 block may be reorged away, so they are re-derived, never served.
+      if (!this.isSequencer && this.chain.head.number > this.derivation.meta.blockCount) {
+        const dropped = this.chain.truncate(this.derivation.meta.blockCount);
+        this.log.info({ dropped: dropped.length, l2Head: this.chain.head.number }, 'L2 blocks past the L1 cursor dropped on restart; they are re-derived');
+      }
       this.log.info(
         { l2Head: this.chain.head.number, safe: this.safe, l1Cursor: this.derivation.l1Tip?.height ?? -1, ms: Date.now() - t0 },
         this.chain.head.number > 0 || this.derivation.l1Tip ? 'L2 node resumed from its data dir' : 'L2 node starting with an empty data dir',
@@ -115,12 +121,14 @@ export class RollupNode {
   /** Follows the L1 up to its head: derives new L2 blocks, rolls back on L1 reorgs. */
   async syncL1(): Promise<void> {
     const head = await this.l1.head();
-    this.l1Head = { height: head.height, finalized: head.finalized };
     const tip = this.derivation.l1Tip;
     if (tip) {
       const cur = await this.l1.block(tip.height);
       if (!cur || !bytesEqual(cur.hash, tip.hash)) await this.rollbackToCommonAncestor(tip.height - 1);
     }
+    // Only once the derivation is known to extend the parent's chain does the parent's new
+    // finalized height apply to it (heads() may be read while the checks above await).
+    this.l1Head = { height: head.height, finalized: head.finalized };
     const max = this.opts.maxL1BlocksPerSync ?? 1_000;
     let next = (this.derivation.l1Tip?.height ?? -1) + 1;
     for (let i = 0; i < max && next <= head.height; i++) {
@@ -166,7 +174,7 @@ export class RollupNode {
       for (let n = meta.blockCount + 1; n <= this.chain.head.number; n++) {
         const b = this.chain.get(n) as L2Block;
         if (b.delayedFrom + b.delayedReads > meta.delayedCount || !this.delayedMatch(b)) {
-          this.requeue(this.chain.truncate(n - 1));
+          this.requeue(this.chain.truncate(n - 1, true));
           break;
         }
       }
@@ -185,7 +193,7 @@ export class RollupNode {
       return;
     }
     if (this.chain.head.number >= d.number) {
-      const dropped = this.chain.truncate(d.number - 1);
+      const dropped = this.chain.truncate(d.number - 1, this.isSequencer);
       this.log.warn({ l2Block: d.number, dropped: dropped.length, l1Height: d.l1Height }, 'unsafe L2 blocks differ from what L1 says; reorganising to the derived chain');
       this.requeue(dropped);
     }

@@ -39,18 +39,24 @@ function g1At(b: Uint8Array, off: number, what: string): G1 {
   try {
     const p = bn254.G1.Point.fromAffine({ x: be(b, off), y: be(b, off + 32) });
     p.assertValidity();
+    if (p.is0()) throw new Error('identity');
     return p;
   } catch {
-    throw new StrataError('PROOF_INVALID', `${what} is not a valid BN254 G1 point`, { reason: 'point' });
+    // The identity is refused too: no honest key or proof has it, and the pairing code would
+    // fail on it with an untyped error.
+    throw new StrataError('PROOF_INVALID', `${what} is not a valid BN254 G1 point (on the curve, in the subgroup, not the identity)`, { reason: 'point' });
   }
 }
 function g2At(b: Uint8Array, off: number, what: string): G2 {
   try {
     const p = bn254.G2.Point.fromAffine({ x: Fp2.create({ c0: be(b, off), c1: be(b, off + 32) }), y: Fp2.create({ c0: be(b, off + 64), c1: be(b, off + 96) }) });
     p.assertValidity();
+    if (p.is0()) throw new Error('identity');
     return p;
   } catch {
-    throw new StrataError('PROOF_INVALID', `${what} is not a valid BN254 G2 point`, { reason: 'point' });
+    // The identity is refused too: no honest key or proof has it, and the pairing code would
+    // fail on it with an untyped error.
+    throw new StrataError('PROOF_INVALID', `${what} is not a valid BN254 G2 point (on the curve, in the subgroup, not the identity)`, { reason: 'point' });
   }
 }
 
@@ -127,17 +133,22 @@ export class PreparedVk {
     const A = g1At(proof, 0, 'proof.A');
     const B = g2At(proof, 64, 'proof.B');
     const C = g1At(proof, 192, 'proof.C');
-    if (A.is0() || C.is0()) throw new StrataError('PROOF_INVALID', 'proof points must not be the identity', { reason: 'point' });
-    const vkx = publicInput === 0n ? this.ic0 : this.ic0.add(this.ic1.multiply(publicInput));
+        const vkx = publicInput === 0n ? this.ic0 : this.ic0.add(this.ic1.multiply(publicInput));
     const nA = A.negate().toAffine();
-    const x = vkx.toAffine();
     const c = C.toAffine();
-    const ml = millerLoopBatch([
-      [calcPre(B), nA.x, nA.y],
-      [this.gammaPre, x.x, x.y],
-      [this.deltaPre, c.x, c.y],
-    ]);
-    const res = Fp12.finalExponentiate(Fp12.mul(ml, this.alphaBeta));
+    if (vkx.is0()) throw new StrataError('PROOF_INVALID', 'the public input maps to the identity', { reason: 'input' });
+    const x = vkx.toAffine();
+    let res: ReturnType<typeof Fp12.finalExponentiate>;
+    try {
+      const ml = millerLoopBatch([
+        [calcPre(B), nA.x, nA.y],
+        [this.gammaPre, x.x, x.y],
+        [this.deltaPre, c.x, c.y],
+      ]);
+      res = Fp12.finalExponentiate(Fp12.mul(ml, this.alphaBeta));
+    } catch (e) {
+      throw new StrataError('PROOF_INVALID', `the pairing check failed: ${(e as Error).message}`, { reason: 'point' });
+    }
     if (!Fp12.eql(res, Fp12.ONE)) throw new StrataError('PROOF_INVALID', 'the proof does not verify against the rollup\'s verification key', { reason: 'pairing' });
   }
 }

@@ -32,6 +32,18 @@ export interface OperatorOptions {
   batchIntervalMs?: number;
   /** A prover must report within this long or its job is handed out again (default 30,000 ms). */
   leaseMs?: number;
+  /**
+   * However often its prover heartbeats, a job leased this long is handed to every other prover
+   * who asks (the first valid proof wins), so a stranger who leases every job and keeps the
+   * leases alive cannot stall the rollup into exodus (default 4 × leaseMs).
+   */
+  maxLeaseMs?: number;
+  /**
+   * Signed transactions refused (MEMPOOL_FULL) while this many operations wait to be verified on
+   * L1 (queued + in unverified batches), so a spammer cannot grow the backlog and the operator's
+   * memory without bound (default 32 × batchSize). L1 deposits are never refused.
+   */
+  maxPendingOps?: number;
   /** Driver interval (default 250 ms). */
   pollMs?: number;
   /** Stop handing out proving jobs (devnet `--zk-stall`: watch exodus happen). */
@@ -62,7 +74,7 @@ export interface OperatorBatch {
   data: Uint8Array;
   input: Record<string, unknown>;
   status: BatchStatus;
-  lease?: { prover: string; until: number };
+  lease?: { prover: string; until: number; since: number };
   proof?: Uint8Array;
   provedBy?: string;
   txHash?: Uint8Array;
@@ -152,6 +164,17 @@ export class ZkOperator {
   submit(tx: L2Tx): { status: 'soft-confirmed'; position: number; root: bigint } {
     if (this.frozen) throw new StrataError('L2_INVALID_BATCH', 'the rollup is in exodus mode: it takes no transactions', { reason: 'frozen' });
     if (tx.type !== OP_TRANSFER && tx.type !== OP_WITHDRAW) throw new StrataError('DECODE_INVALID', 'an L2 transaction is a transfer or a withdrawal', { reason: 'type' });
+    const maxPending = this.opts.maxPendingOps ?? 32 * this.params.batchSize;
+    let backlog = this.queue.length;
+    for (let i = this.batches.length - 1; i >= 0 && backlog < maxPending; i--) {
+      const b = this.batches[i] as OperatorBatch;
+      if (b.status === 'verified') break; // batches verify in order
+      backlog += b.built.ops.length;
+    }
+    if (backlog >= maxPending) {
+      this.metrics.rejectedTxs.inc({ code: 'MEMPOOL_FULL' });
+      throw new StrataError('MEMPOOL_FULL', `${backlog} operations wait for proofs; try again later`, { reason: 'backlog' });
+    }
     const from = this.soft.leaf(tx.from);
     const op: ZkOp = { type: tx.type, from: tx.from, to: tx.type === OP_TRANSFER ? tx.to : 0, amount: tx.amount, ax: 0n, ay: 0n, addr: tx.type === OP_WITHDRAW ? (from?.addr ?? 0n) : 0n, nonce: tx.nonce, sig: tx.sig };
     try {
@@ -179,15 +202,30 @@ export class ZkOperator {
         b.status = 'pending';
         delete b.lease;
       }
-      if (b.status === 'pending') {
-        b.status = 'proving';
-        b.lease = { prover, until: now + (this.opts.leaseMs ?? 30_000) };
-        this.updateJobGauges();
-        this.log.info({ batch: b.index, prover }, 'proving job leased');
-        return { id: b.index, circuitHash: this.opts.circuitHash, input: b.input, leaseMs: this.opts.leaseMs ?? 30_000 };
+      if (b.status === 'pending') return this.lease(b, prover, now);
+    }
+    // Nothing pending: a job held past maxLeaseMs (heartbeats or not) goes to another prover.
+    const leaseMs = this.opts.leaseMs ?? 30_000;
+    const maxLeaseMs = this.opts.maxLeaseMs ?? 4 * leaseMs;
+    for (const b of this.batches) {
+      if (b.status === 'proving' && b.lease && b.lease.prover !== prover && now - b.lease.since >= maxLeaseMs) {
+        // Keep the first lease's start: from now on every prover who asks gets this job (a
+        // squatter who grabs it again under a new name cannot lock honest provers out).
+        this.log.warn({ batch: b.index, prover: b.lease.prover, heldMs: now - b.lease.since }, 'proving job held too long; handed to another prover');
+        this.metrics.leaseExpired.inc();
+        return this.lease(b, prover, now, b.lease.since);
       }
     }
     return undefined;
+  }
+
+  private lease(b: OperatorBatch, prover: string, now: number, since = now): ProveJob {
+    const leaseMs = this.opts.leaseMs ?? 30_000;
+    b.status = 'proving';
+    b.lease = { prover, until: now + leaseMs, since };
+    this.updateJobGauges();
+    this.log.info({ batch: b.index, prover }, 'proving job leased');
+    return { id: b.index, circuitHash: this.opts.circuitHash, input: b.input, leaseMs };
   }
 
   /** A prover reports it is still working on `id`. */
