@@ -116,14 +116,17 @@ describe('a signed cooperative close that never lands', () => {
     // biome-ignore lint/suspicious/noExplicitAny: wrapping a private method to play a vanished peer
     const a = alice as any;
     const realSend = a.send.bind(alice);
+    let release: (e: Error) => void = () => undefined;
     a.send = async (peer: Uint8Array, type: number, body: Uint8Array, t?: number) => {
       if (type === 6) {
         await realSend(peer, type, body, t);
-        return new Promise(() => undefined);
+        return new Promise((_r, rej) => {
+          release = rej;
+        });
       }
       return realSend(peer, type, body, t);
     };
-    void alice.closeChannel(id);
+    const closing = alice.closeChannel(id).catch(() => undefined);
     await waitUntil(() => bob.list().some((c) => c.status === 'closing'), 'bob signed the close', 10_000, 20);
     for (let i = 0; i < 12 && readChannelRecord(l1.node.chain.stateReader, id)!.status === 0; i++) {
       await l1.mine(1);
@@ -132,5 +135,7 @@ describe('a signed cooperative close that never lands', () => {
     const rec = readChannelRecord(l1.node.chain.stateReader, id)!;
     expect(rec.status).not.toBe(0);
     expect(rec.state.balanceA).toBe(CAP); // the latest state, published by whichever side timed out first
+    release(new Error('test over'));
+    await closing;
   }, 60_000);
 });
