@@ -171,7 +171,12 @@ interface LocalChannel {
   onions: Record<string, Uint8Array>;
   announced: boolean;
   onchainActions: Record<string, boolean>;
+  /** Parent-chain height when a cooperative close was signed (unilateral fallback if it never lands). */
+  coopSince?: number;
 }
+
+/** Blocks a signed cooperative close may stay unpublished before the node closes unilaterally. */
+export const COOP_CLOSE_TIMEOUT_BLOCKS = 6;
 
 /** Outgoing HTLC → where it came from (a forward) or which payment part it is. */
 interface OutLink {
@@ -1321,13 +1326,29 @@ export class ChannelNode {
       const args = await this.withLock(ch.id, async () => {
         if (ch.round || ch.queue.length > 0 || ch.state.htlcs.length > 0) throw err('CHANNEL_STATE', 'channel has HTLCs or updates in flight; wait, or close with --force');
         const s = ch.state;
-        const mine = edSignMsg(this.key, closeDigest(this.domain, ch.id, s.balanceA, s.balanceB));
-        const reply = decode(CloseReply, await this.send(ch.peer, MSG.CLOSE, encode(CloseMsg, { channelId: ch.id, balanceA: s.balanceA, balanceB: s.balanceB, sig: mine })));
+        // A close signature is valid on chain for as long as the channel is open (it names no
+        // version), so once it leaves this node the channel takes no further update: persist
+        // 'closing' first, and if the peer does not countersign, close unilaterally with the
+        // latest state (same balances) instead of going back to 'open'.
         ch.status = 'closing';
+        ch.coopSince = this.heightCache;
         await this.save(ch);
+        const mine = edSignMsg(this.key, closeDigest(this.domain, ch.id, s.balanceA, s.balanceB));
+        let reply: { sig: Uint8Array };
+        try {
+          reply = decode(CloseReply, await this.send(ch.peer, MSG.CLOSE, encode(CloseMsg, { channelId: ch.id, balanceA: s.balanceA, balanceB: s.balanceB, sig: mine })));
+          if (!edVerifyMsg(this.peerKeyOf(ch), closeDigest(this.domain, ch.id, s.balanceA, s.balanceB), reply.sig)) throw err('CHANNEL_PEER', 'peer close signature does not verify');
+        } catch (e) {
+          this.log.warn({ channel: shortId(ch.id), err: (e as Error).message }, 'peer did not countersign the cooperative close; closing unilaterally');
+          return undefined;
+        }
         const { CoopCloseArgs } = await import('./adjudicator.js');
         return encode(CoopCloseArgs, { channelId: ch.id, balanceA: s.balanceA, balanceB: s.balanceB, sigA: ch.side === 0 ? mine : reply.sig, sigB: ch.side === 0 ? reply.sig : mine });
       });
+      if (!args) {
+        const height = await this.forceClose(ch, 'cooperative close refused');
+        return { how: 'unilateral', height };
+      }
       const height = await sendAndWait(this.deps.chain, this.wallet, 'coopClose', args);
       this.metrics.onchain.inc({ method: 'coopClose' });
       ch.status = 'closed';
@@ -1349,18 +1370,34 @@ export class ChannelNode {
       const d = closeDigest(this.domain, ch.id, m.balanceA, m.balanceB);
       if (!edVerifyMsg(this.peerKeyOf(ch), d, m.sig)) throw err('CHANNEL_PEER', 'close signature does not verify');
       ch.status = 'closing';
+      ch.coopSince = this.heightCache;
       await this.save(ch);
       this.log.info({ channel: shortId(ch.id) }, 'peer closes cooperatively');
       return encode(CloseReply, { sig: edSignMsg(this.key, d) });
     });
   }
 
+  /**
+   * The newest state both parties signed. A round whose next state carries both signatures
+   * counts even before it completes: our revocation of the current version may already have
+   * left (the commit went out and its reply was lost, or we crashed), so publishing the current
+   * version could hand the peer a penalty; the next one is never revoked.
+   */
+  private bestSigned(ch: LocalChannel): { state: ChannelState; sigA: Uint8Array | undefined; sigB: Uint8Array | undefined } {
+    const r = ch.round;
+    if (r && r.mySig && r.theirSig && r.next.version === ch.state.version + 1) {
+      return { state: r.next, sigA: ch.side === 0 ? r.mySig : r.theirSig, sigB: ch.side === 0 ? r.theirSig : r.mySig };
+    }
+    return { state: ch.state, sigA: ch.sigA, sigB: ch.sigB };
+  }
+
   private async forceClose(ch: LocalChannel, why: string): Promise<number> {
     const { SignedStateArgs } = await import('./adjudicator.js');
-    const s = ch.state;
+    const best = this.bestSigned(ch);
+    const s = best.state;
     ch.status = 'closing';
     await this.save(ch);
-    const args = encode(SignedStateArgs, { state: s, sigA: s.version === 0 ? undefined : ch.sigA, sigB: s.version === 0 ? undefined : ch.sigB });
+    const args = encode(SignedStateArgs, { state: s, sigA: s.version === 0 ? undefined : best.sigA, sigB: s.version === 0 ? undefined : best.sigB });
     const height = await sendAndWait(this.deps.chain, this.wallet, 'close', args);
     this.metrics.onchain.inc({ method: 'close' });
     this.log.warn({ channel: shortId(ch.id), version: s.version, htlcs: s.htlcs.length, reason: why }, 'channel closed unilaterally; dispute delay started');
@@ -1433,7 +1470,19 @@ export class ChannelNode {
     }
     const rec = await this.reader.channel(ch.id);
     if (!rec) return;
-    if (rec.status === CH_OPEN) return;
+    if (rec.status === CH_OPEN) {
+      // we signed a cooperative close that never reached the chain (the peer vanished, or the
+      // transaction failed): the funds must not stay locked, so close with the latest state
+      if (ch.status === 'closing' && ch.coopSince !== undefined && h >= ch.coopSince + COOP_CLOSE_TIMEOUT_BLOCKS && !ch.onchainActions['coop-fallback']) {
+        ch.onchainActions['coop-fallback'] = true;
+        await this.forceClose(ch, `cooperative close not on chain after ${COOP_CLOSE_TIMEOUT_BLOCKS} blocks`).catch(async (e) => {
+          ch.onchainActions['coop-fallback'] = false;
+          await this.save(ch);
+          throw e;
+        });
+      }
+      return;
+    }
     if (ch.status === 'open') {
       ch.status = 'closing';
       await this.save(ch);
@@ -1454,13 +1503,14 @@ export class ChannelNode {
     };
     const A = await import('./adjudicator.js');
     if (rec.status === CH_CLOSING) {
-      if (rec.closer !== ch.side && rec.state.version < ch.state.version) {
+      const best = this.bestSigned(ch);
+      if (rec.closer !== ch.side && rec.state.version < best.state.version) {
         if (ch.theirRevocation && ch.theirRevocation.version >= rec.state.version) {
           this.log.warn({ channel: shortId(ch.id), published: rec.state.version, latest: ch.state.version }, 'BREACH: peer published a revoked state; taking the channel');
           await act(`penalize:${rec.state.version}`, 'penalize', encode(A.PenalizeArgs, { channelId: ch.id, version: ch.theirRevocation.version, sig: ch.theirRevocation.sig }));
           return;
         }
-        await act(`update:${ch.state.version}`, 'update', encode(A.SignedStateArgs, { state: ch.state, sigA: ch.sigA, sigB: ch.sigB }));
+        await act(`update:${best.state.version}`, 'update', encode(A.SignedStateArgs, { state: best.state, sigA: best.sigA, sigB: best.sigB }));
         return;
       }
       // reveal preimages of HTLCs we receive, before their expiry
