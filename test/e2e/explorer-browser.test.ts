@@ -151,6 +151,9 @@ describe('explorer in chromium', () => {
       }
       expect(seen).toContain('ready');
       expect(seen.has('in challenge window') || seen.has('waiting for root')).toBe(true);
+      // The terminal polls stages once a second: a user reads READY there before finalizing.
+      const until = Date.now() + 15_000;
+      while (!/withdrawal #\d+ READY/.test(devnet.out()) && Date.now() < until) await page.waitForTimeout(200);
     });
     const fin = await bridge('finalize');
     expect(fin.code, fin.err).toBe(0);
