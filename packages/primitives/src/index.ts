@@ -9,4 +9,3 @@ export * from './encoding.js';
 export * from './errors.js';
 export * from './hash.js';
 export * from './keys.js';
-export * from './driver.js';
