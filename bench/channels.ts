@@ -56,7 +56,8 @@ interface Daemon {
 }
 
 function startDaemon(chainRpc: string, dataDir: string, alias: string, walletIndex: number): Promise<Daemon> {
-  const proc = spawn(process.execPath, ['packages/cli/bin/strata.js', 'channel', 'node', '--chain-rpc', chainRpc, '--data-dir', dataDir, '--alias', alias, '--port', '0', '--wallet-key', String(walletIndex), '--log-level', 'warn'], {
+  const prof = process.env.CHANNEL_BENCH_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.CHANNEL_BENCH_PROFILE_DIR] : [];
+  const proc = spawn(process.execPath, [...prof, 'packages/cli/bin/strata.js', 'channel', 'node', '--chain-rpc', chainRpc, '--data-dir', dataDir, '--alias', alias, '--port', '0', '--wallet-key', String(walletIndex), '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
