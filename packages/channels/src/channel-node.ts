@@ -13,7 +13,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { P2PNode } from '@strata/p2p';
+import { P2PNode, PENALTY, RateLimiter } from '@strata/p2p';
 import {
   blake2b256Parts,
   bytesEqual,
@@ -177,6 +177,13 @@ interface LocalChannel {
   coopSince?: number;
 }
 
+/** Gossip items a peer may push per second (and burst); beyond that they are dropped and the peer penalised. */
+export const GOSSIP_RATE = { perSecond: 20, burst: 200 };
+/** Most items taken from one graph sync reply. */
+export const MAX_GRAPH_SYNC_ITEMS = 20_000;
+/** A channel update or node announcement may be dated at most this far ahead, seconds (BOLT 7). */
+export const MAX_GOSSIP_FUTURE_SECONDS = 600;
+
 /** Inbound peer requests per second (and burst) a channel node serves from one peer. */
 export const CHANNEL_REQUEST_RATE = { perSecond: 1000, burst: 2000 };
 
@@ -253,6 +260,16 @@ const ANN_PERSONAL = utf8('strata-chan-anno');
 const UPD_PERSONAL = utf8('strata-chan-updt');
 const NODE_PERSONAL = utf8('strata-chan-node');
 
+/** Where a gossip item is kept: one record per channel, per channel direction and per node (a newer one replaces it). */
+function gossipKey(kind: number, body: Uint8Array): string {
+  if (kind === 0) return `g:0:${toHex(decode(ChannelAnnouncementCodec, body).channelId)}`;
+  if (kind === 1) {
+    const u = decode(ChannelUpdateCodec, body);
+    return `g:1:${toHex(u.channelId)}:${u.direction === 0 ? 0 : 1}`;
+  }
+  return `g:2:${toHex(decode(NodeAnnouncementCodec, body).nodeKey)}`;
+}
+
 function annDigest(a: ChannelAnnouncement): Uint8Array {
   return blake2b256Parts([encode(ChannelAnnouncementCodec, { ...a, sigA: new Uint8Array(64), sigB: new Uint8Array(64) })], ANN_PERSONAL);
 }
@@ -276,6 +293,7 @@ export class ChannelNode {
   private readonly links = new Map<string, OutLink>();
   private readonly payments = new Map<string, Payment>();
   private readonly settling = new Set<string>();
+  private readonly gossipLimiter = new RateLimiter(GOSSIP_RATE);
   private readonly mpp = new Map<string, { parts: { ch: Uint8Array; id: number; amount: bigint }[]; total: bigint; since: number }>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly scheduled = new Set<string>();
@@ -386,7 +404,7 @@ export class ChannelNode {
     this.p2p.handleSession(PROTOCOL, (req, from) => this.onRequest(req, from), SESSION_OPTS);
     this.p2p.subscribe(
       GOSSIP_TOPIC,
-      (data) => this.validateGossip(data),
+      (data, from) => this.validateGossip(data, from),
       (data, from) => {
         const g = decode(GossipMsg, data);
         void this.acceptGossip(g.kind, g.body, from);
@@ -503,11 +521,9 @@ export class ChannelNode {
           return await this.onCommit(peer.nodeKey, env.body);
         case MSG.CLOSE:
           return await this.onCloseRequest(peer.nodeKey, env.body);
-        case MSG.GOSSIP: {
-          const g = decode(GossipMsg, env.body);
-          if (await this.verifyGossip(g.kind, g.body)) await this.acceptGossip(g.kind, g.body, from);
+        case MSG.GOSSIP:
+          await this.onPeerGossip(env.body, from);
           return new Uint8Array(0);
-        }
         case MSG.GRAPH:
           return encode(GraphSyncReply, { items: this.store.list<{ kind: number; body: Uint8Array }>('g:').map(([, g]) => g) });
         default:
@@ -724,7 +740,7 @@ export class ChannelNode {
       this.orphans = this.orphans.filter((o) => !waiting.includes(o));
       for (const o of waiting) if (await this.verifyGossip(1, o.body).catch(() => false)) setImmediate(() => void this.acceptGossip(1, o.body, o.from));
     }
-    await this.store.put(`g:${kind}:${toHex(blake2b256Parts([body]))}`, { kind, body });
+    await this.store.put(gossipKey(kind, body), { kind, body });
     const msg = encode(Envelope, { type: MSG.GOSSIP, body: encode(GossipMsg, { kind, body }) });
     for (const pid of this.nodeByPeer.keys()) {
       if (pid === from) continue;
@@ -732,13 +748,35 @@ export class ChannelNode {
     }
   }
 
-  private async validateGossip(data: Uint8Array): Promise<'accept' | 'reject' | 'ignore'> {
+  private async validateGossip(data: Uint8Array, from: string): Promise<'accept' | 'reject' | 'ignore'> {
+    if (!this.gossipLimiter.take(from)) {
+      this.metrics.rejected.inc({ reason: 'gossip-rate' });
+      return 'ignore';
+    }
     try {
       const g = decode(GossipMsg, data);
       return (await this.verifyGossip(g.kind, g.body)) ? 'accept' : 'ignore';
     } catch {
       return 'reject';
     }
+  }
+
+  /** A gossip item pushed by a peer: rate-limited per peer; a forged one costs the peer score. */
+  private async onPeerGossip(body: Uint8Array, from: string): Promise<void> {
+    if (!this.gossipLimiter.take(from)) {
+      this.metrics.rejected.inc({ reason: 'gossip-rate' });
+      this.p2p.penalize(from, PENALTY.RATE_LIMITED, `channel gossip beyond ${GOSSIP_RATE.perSecond}/s`);
+      throw err('CHANNEL_PEER', 'gossip rate exceeded');
+    }
+    const g = decode(GossipMsg, body);
+    let ok: boolean;
+    try {
+      ok = await this.verifyGossip(g.kind, g.body);
+    } catch (e) {
+      this.p2p.penalize(from, PENALTY.GOSSIP_REJECTED, `invalid channel gossip: ${toStrataError(e).message}`);
+      throw e;
+    }
+    if (ok) await this.acceptGossip(g.kind, g.body, from);
   }
 
   /** Verifies a gossip item: signatures, and for a channel announcement the open channel on chain. Throws on forgery. */
@@ -752,15 +790,23 @@ export class ChannelNode {
       if (!rec || rec.status !== CH_OPEN || !bytesEqual(rec.keyA, a.nodeA) || !bytesEqual(rec.keyB, a.nodeB) || rec.capacity !== a.capacity) throw err('CHANNEL_INVALID', 'announced channel is not open on chain with those keys');
       return true;
     }
+    const future = Math.floor(Date.now() / 1000) + MAX_GOSSIP_FUTURE_SECONDS;
     if (kind === 1) {
       const u = decode(ChannelUpdateCodec, body);
       const c = this.graph.channel(u.channelId);
       if (!c) return false;
+      // not newer: nothing to do (checked before the signature, so a replayed flood costs nothing)
+      if ((c.policies[u.direction === 0 ? 0 : 1]?.timestamp ?? -1) >= u.timestamp) return false;
+      if (u.timestamp > future) throw err('CHANNEL_INVALID', 'channel update dated in the future');
       if (!edVerifyMsg(u.direction === 0 ? c.ann.nodeA : c.ann.nodeB, updDigest(u), u.sig)) throw err('CHANNEL_INVALID', 'bad channel update signature');
-      return (c.policies[u.direction === 0 ? 0 : 1]?.timestamp ?? -1) < u.timestamp;
+      return true;
     }
     if (kind === 2) {
       const n = decode(NodeAnnouncementCodec, body);
+      if ((this.graph.nodes.get(bytesKey(n.nodeKey))?.timestamp ?? -1) >= n.timestamp) return false;
+      // BOLT 7: a node is announced only once one of its channels is known (no free graph entries)
+      if (!bytesEqual(n.nodeKey, this.nodeKey) && ![...this.graph.channels.values()].some((c) => bytesEqual(c.ann.nodeA, n.nodeKey) || bytesEqual(c.ann.nodeB, n.nodeKey))) return false;
+      if (n.timestamp > future) throw err('CHANNEL_INVALID', 'node announcement dated in the future');
       if (!edVerifyMsg(n.nodeKey, nodeDigest(n), n.sig)) throw err('CHANNEL_INVALID', 'bad node announcement signature');
       return true;
     }
@@ -781,6 +827,9 @@ export class ChannelNode {
   /** Pulls a peer's whole graph (after connecting), verifying every item. */
   async syncGraph(peer: Uint8Array): Promise<number> {
     const r = decode(GraphSyncReply, await this.send(peer, MSG.GRAPH, new Uint8Array(0)));
+    const pid = this.peerByNode.get(bytesKey(peer));
+    if (r.items.length > MAX_GRAPH_SYNC_ITEMS) r.items.length = MAX_GRAPH_SYNC_ITEMS;
+    let forged = 0;
     let n = 0;
     // announcements first, then updates and nodes
     for (const kind of [0, 1, 2]) {
@@ -792,10 +841,12 @@ export class ChannelNode {
             await this.acceptGossip(g.kind, g.body, this.peerByNode.get(bytesKey(peer)));
           }
         } catch {
-          // a forged item from the peer: skipped
+          // a forged item from the peer: skipped, and the peer penalised (once per sync)
+          forged++;
         }
       }
     }
+    if (forged > 0 && pid) this.p2p.penalize(pid, PENALTY.GOSSIP_REJECTED, `${forged} invalid items in a graph sync`);
     return n;
   }
 
@@ -1480,7 +1531,7 @@ export class ChannelNode {
     }
     if (this.deps.tower && this.towerQueue.length > 0) {
       const batch = this.towerQueue.splice(0, 2000);
-      await this.deps.tower.submit(batch).catch((e) => {
+      await this.deps.tower.submit(batch, this.key).catch((e) => {
         this.towerQueue.unshift(...batch);
         this.log.warn({ error: toStrataError(e).message }, 'watchtower unreachable; justice blobs kept for later');
       });

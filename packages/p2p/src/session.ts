@@ -89,6 +89,7 @@ async function sendBytes(stream: Stream, bytes: Uint8Array): Promise<void> {
 /** The requester's side of a session: one outbound stream, requests matched to answers by id. */
 export class ClientSession {
   private nextId = 1;
+  private readonly slots: (() => void)[] = [];
   private readonly pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private readonly splitter: FrameSplitter;
   closed = false;
@@ -114,6 +115,7 @@ export class ClientSession {
     if (!p || f.kind === SESSION_KIND.REQUEST) throw new DecodeError('DECODE_INVALID', `unexpected session frame (kind ${f.kind}, id ${f.id})`);
     this.pending.delete(f.id);
     clearTimeout(p.timer);
+    this.release();
     if (f.kind === SESSION_KIND.OK) p.resolve(f.payload);
     else p.reject(new StrataError('NETWORK', `peer failed the request: ${new TextDecoder().decode(f.payload.subarray(0, MAX_ERROR_MESSAGE_BYTES))}`, { remoteError: new TextDecoder().decode(f.payload.subarray(0, MAX_ERROR_MESSAGE_BYTES)) }));
   }
@@ -126,6 +128,7 @@ export class ClientSession {
       p.reject(e);
     }
     this.pending.clear();
+    for (const w of this.slots.splice(0)) w();
     try {
       this.stream.abort(e);
     } catch {
@@ -134,14 +137,28 @@ export class ClientSession {
     this.onBroken(e);
   }
 
-  /** Sends one request and resolves with the answer (NETWORK on a remote error, timeout or a broken session). */
-  request(req: Uint8Array, timeoutMs = this.opts.timeoutMs): Promise<Uint8Array> {
+  /**
+   * Sends one request and resolves with the answer (NETWORK on a remote error, timeout or a
+   * broken session). At most `maxInFlight` requests are outstanding (the server's limit): more
+   * wait here for a free slot.
+   */
+  async request(req: Uint8Array, timeoutMs = this.opts.timeoutMs): Promise<Uint8Array> {
+    while (!this.closed && this.pending.size >= (this.opts.maxInFlight ?? 64)) await new Promise<void>((r) => this.slots.push(r));
+    return this.send(req, timeoutMs);
+  }
+
+  private release(): void {
+    this.slots.shift()?.();
+  }
+
+  private send(req: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     if (this.closed) return Promise.reject(new StrataError('NETWORK', 'session closed'));
     if (req.length > this.opts.maxFrameBytes) return Promise.reject(new StrataError('DECODE_OVERSIZED', `request of ${req.length} bytes exceeds ${this.opts.maxFrameBytes}`));
     const id = this.nextId++;
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        this.release();
         reject(new StrataError('NETWORK', `session request timed out after ${timeoutMs} ms`, { timeout: true }));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
