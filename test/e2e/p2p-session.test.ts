@@ -40,7 +40,7 @@ describe('p2p sessions', () => {
   it('answers many concurrent requests on one stream, out of order, each to its own caller', async () => {
     const { server, client } = await pair();
     const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => client.sessionRequest(server.peerId, 'echo/1', new Uint8Array([i, 1, 2]), OPTS)));
-    answers.forEach((a, i) => expect([...a]).toEqual([i, 1, 2]));
+    for (const [i, a] of answers.entries()) expect([...a]).toEqual([i, 1, 2]);
     const e = await client.sessionRequest(server.peerId, 'echo/1', new Uint8Array([0xff]), OPTS).catch((x: unknown) => x);
     expect(isStrataError(e) && e.code === 'NETWORK' && String(e.meta.remoteError)).toMatch(/NOT_FOUND: no such thing/);
     // one stream carried all of them

@@ -38,16 +38,16 @@ export function checkInitiatorLock(
   lock: SwapRecord | undefined,
   agreed: { hash: Uint8Array; amount: bigint; receiver: Uint8Array; heightX: number; ownTimeout: number },
 ): void {
-  const bad = (why: string, meta: Record<string, unknown> = {}) => {
+  const bad = (why: string, meta: Record<string, unknown> = {}): never => {
     throw new StrataError('SWAP_FAILED', `the initiator lock is not as agreed: ${why}`, meta);
   };
-  if (!lock) return bad('no lock on chain');
-  if (lock.status !== 0) return bad('not locked any more', { status: lock.status });
-  if (!bytesEqual(lock.hash, agreed.hash)) return bad('wrong payment hash');
-  if (lock.amount !== agreed.amount) return bad('wrong amount', { amount: lock.amount.toString(), agreed: agreed.amount.toString() });
-  if (!bytesEqual(lock.receiver, agreed.receiver)) return bad('it pays someone else', { receiver: toHex(lock.receiver), agreed: toHex(agreed.receiver) });
+  if (!lock) throw new StrataError('SWAP_FAILED', 'the initiator lock is not as agreed: no lock on chain');
+  if (lock.status !== 0) bad('not locked any more', { status: lock.status });
+  if (!bytesEqual(lock.hash, agreed.hash)) bad('wrong payment hash');
+  if (lock.amount !== agreed.amount) bad('wrong amount', { amount: lock.amount.toString(), agreed: agreed.amount.toString() });
+  if (!bytesEqual(lock.receiver, agreed.receiver)) bad('it pays someone else', { receiver: toHex(lock.receiver), agreed: toHex(agreed.receiver) });
   const need = agreed.heightX + agreed.ownTimeout + SWAP_EXPIRY_MARGIN;
-  if (lock.expiry < need) return bad(`it expires at ${lock.expiry}, before ${need} (our leg + margin)`, { expiry: lock.expiry, needed: need });
+  if (lock.expiry < need) bad(`it expires at ${lock.expiry}, before ${need} (our leg + margin)`, { expiry: lock.expiry, needed: need });
 }
 
 /** The outcome of a swap. */
