@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { blake2b256, blake2b256Parts, blake2b256Tagged, initHashing, toHex, utf8 } from '@strata/primitives';
-import { EMPTY_ROOT, MemoryNodeStore, SparseMerkleTree, openDatabase, StateDb } from '@strata/state';
+import { accountKey } from '@strata/runtime';
+import { EMPTY_ROOT, MemoryNodeStore, SparseMerkleTree, openDatabase, StateDb, stateKey } from '@strata/state';
 import { tempDir } from '../helpers/chain.js';
 
 await initHashing();
@@ -69,5 +70,16 @@ describe('sparse Merkle tree update', () => {
       void env.close();
       t.cleanup();
     }
+  });
+});
+
+describe('account keys', () => {
+  it('accountKey is stateKey("bank", "acct", address) for addresses of any length', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 40 }), (addr) => {
+        expect(toHex(accountKey(addr))).toBe(toHex(stateKey('bank', utf8('acct'), addr)));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
