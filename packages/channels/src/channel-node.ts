@@ -179,6 +179,8 @@ interface LocalChannel {
 
 /** Gossip items a peer may push per second (and burst); beyond that they are dropped and the peer penalised. */
 export const GOSSIP_RATE = { perSecond: 20, burst: 200 };
+/** Node announcements kept while none of the node's channels is known yet. */
+export const MAX_ORPHAN_NODES = 1000;
 /** Most items taken from one graph sync reply. */
 export const MAX_GRAPH_SYNC_ITEMS = 20_000;
 /** A channel update or node announcement may be dated at most this far ahead, seconds (BOLT 7). */
@@ -294,6 +296,7 @@ export class ChannelNode {
   private readonly payments = new Map<string, Payment>();
   private readonly settling = new Set<string>();
   private readonly gossipLimiter = new RateLimiter(GOSSIP_RATE);
+  private readonly orphanNodes = new Map<string, Uint8Array>();
   private readonly mpp = new Map<string, { parts: { ch: Uint8Array; id: number; amount: bigint }[]; total: bigint; since: number }>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly scheduled = new Set<string>();
@@ -736,6 +739,12 @@ export class ChannelNode {
       const ann = decode(ChannelAnnouncementCodec, body);
       const mine = this.channels.get(bytesKey(ann.channelId));
       if (mine && !this.graph.channel(ann.channelId)?.policies[mine.side]) setImmediate(() => void this.announceUpdate(mine).catch(() => undefined));
+      for (const nk of [ann.nodeA, ann.nodeB]) {
+        const body2 = this.orphanNodes.get(bytesKey(nk));
+        if (!body2) continue;
+        this.orphanNodes.delete(bytesKey(nk));
+        if (await this.verifyGossip(2, body2).catch(() => false)) setImmediate(() => void this.acceptGossip(2, body2, undefined));
+      }
       const waiting = this.orphans.filter((o) => bytesEqual(decode(ChannelUpdateCodec, o.body).channelId, ann.channelId));
       this.orphans = this.orphans.filter((o) => !waiting.includes(o));
       for (const o of waiting) if (await this.verifyGossip(1, o.body).catch(() => false)) setImmediate(() => void this.acceptGossip(1, o.body, o.from));
@@ -804,10 +813,15 @@ export class ChannelNode {
     if (kind === 2) {
       const n = decode(NodeAnnouncementCodec, body);
       if ((this.graph.nodes.get(bytesKey(n.nodeKey))?.timestamp ?? -1) >= n.timestamp) return false;
-      // BOLT 7: a node is announced only once one of its channels is known (no free graph entries)
-      if (!bytesEqual(n.nodeKey, this.nodeKey) && ![...this.graph.channels.values()].some((c) => bytesEqual(c.ann.nodeA, n.nodeKey) || bytesEqual(c.ann.nodeB, n.nodeKey))) return false;
       if (n.timestamp > future) throw err('CHANNEL_INVALID', 'node announcement dated in the future');
       if (!edVerifyMsg(n.nodeKey, nodeDigest(n), n.sig)) throw err('CHANNEL_INVALID', 'bad node announcement signature');
+      // BOLT 7: a node enters the graph only once one of its channels is known (no free graph
+      // entries); until then its latest announcement waits in a bounded map, off the store
+      if (!bytesEqual(n.nodeKey, this.nodeKey) && ![...this.graph.channels.values()].some((c) => bytesEqual(c.ann.nodeA, n.nodeKey) || bytesEqual(c.ann.nodeB, n.nodeKey))) {
+        const k = bytesKey(n.nodeKey);
+        if (this.orphanNodes.has(k) || this.orphanNodes.size < MAX_ORPHAN_NODES) this.orphanNodes.set(k, body);
+        return false;
+      }
       return true;
     }
     throw err('CHANNEL_INVALID', 'unknown gossip kind');
