@@ -14,6 +14,7 @@ import {
   escrowAddress,
   getWithdrawal,
   L3_SEQUENCING_WINDOW,
+  l1OriginClock,
   parentModules,
   ParentRollupClient,
   ProposerService,
@@ -51,7 +52,7 @@ export class L3World {
   l3Blocks = 0;
 
   constructor(opts: { proposer?: Partial<ProposerOptions>; challenger?: Partial<ChallengerOptions> } = {}) {
-    this.w = new RollupWorld({ rollup: { l2Modules: [...appModules(), ...parentModules(this.l3cfg)] }, sequencer: { heartbeatMs: 1 } });
+    this.w = new RollupWorld({ rollup: { l2Modules: [...appModules(), ...parentModules(this.l3cfg, { clock: l1OriginClock })] }, sequencer: { heartbeatMs: 1 } });
     // The L2 now also holds the L3's escrow and bonds.
     this.w.l2Addresses.push(escrowAddress(this.l3cfg.rollupId), bondAddress(this.l3cfg.rollupId));
     this.w.l2Burned = (node) => {

@@ -15,7 +15,7 @@ import { COIN, devAccounts, type DevAccount } from './accounts.js';
 import { devnetMainNetwork, multiNodeChainOverrides, startPeerNodes, type PeerNodeProcess } from './multinode.js';
 import { bankModule } from '@strata/runtime';
 import { appModules } from '@strata/apps';
-import { parentModules } from '@strata/optimistic';
+import { l1OriginClock, parentModules } from '@strata/optimistic';
 import { devnetL3Config, startDevnetL3, type DevnetL3, type DevnetL3Options } from './l3.js';
 import { devnetRollupConfig, devnetRollupModules, startDevnetRollup, type DevnetRollup, type DevnetRollupOptions } from './rollup.js';
 import { EventFeed, type ExplorerLayer, LayerWatcher, startExplorer } from '@strata/explorer';
@@ -130,7 +130,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
   const port = opts.port ?? 8545;
   // The extra L1 processes run the bank module only, so a multi-node L1 runs without the rollup.
   const l3Cfg = opts.rollup === false || multi || opts.l3 === false ? undefined : devnetL3Config(accounts, opts.l3 ?? {});
-  const rollupCfg = opts.rollup === false || multi ? undefined : devnetRollupConfig(accounts, opts.rollup ?? {}, l3Cfg ? parentModules(l3Cfg) : []);
+  const rollupCfg = opts.rollup === false || multi ? undefined : devnetRollupConfig(accounts, opts.rollup ?? {}, l3Cfg ? parentModules(l3Cfg, { clock: l1OriginClock }) : []);
   const zkOn = opts.zk !== false && !multi;
   const node = await StrataNode.create(
     {

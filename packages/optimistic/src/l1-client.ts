@@ -29,7 +29,11 @@ import { optional, struct, uint } from '@strata/primitives';
 
 /** The L1 as the rollup roles use it. */
 export interface L1Client {
-  head(): Promise<{ height: number; hash: Uint8Array; finalized: number }>;
+  /**
+   * The parent's head. `clock` is what its settlement modules count windows and game clocks in
+   * when that is not the block height: an L2 parent's L1 origin (`l1OriginClock`).
+   */
+  head(): Promise<{ height: number; hash: Uint8Array; finalized: number; clock?: number }>;
   block(height: number): Promise<L1BlockData | undefined>;
   outputsMeta(): Promise<OutputsMeta>;
   output(i: number): Promise<OutputRecord | undefined>;
@@ -210,8 +214,10 @@ export class RpcL1Client implements L1Client {
     return this.cfg;
   }
   async head() {
-    const [h, f] = await Promise.all([this.rpc.call<{ number: string; hash: string }>('chain_getHead', ['latest']), this.rpc.call<{ number: string }>('chain_getHead', ['finalized'])]);
-    return { height: Number(fromQuantity(h.number)), hash: fromHex(h.hash, 32), finalized: Number(fromQuantity(f.number)) };
+    const [h, f] = await Promise.all([this.rpc.call<{ number: string; hash: string; l1Clock?: string }>('chain_getHead', ['latest']), this.rpc.call<{ number: string }>('chain_getHead', ['finalized'])]);
+    const head = { height: Number(fromQuantity(h.number)), hash: fromHex(h.hash, 32), finalized: Number(fromQuantity(f.number)) };
+    // An L2 hosting children serves its L1 origin, the clock their settlement modules count in.
+    return typeof h.l1Clock === 'string' ? { ...head, clock: Number(fromQuantity(h.l1Clock)) } : head;
   }
   async block(height: number): Promise<L1BlockData | undefined> {
     const b = await this.rpc.call<{ height: number; hash: string; parentHash: string; timestamp: number; txs: { module: string; method: string; args: string; sender: string; ok: boolean }[] } | null>('rollup_l1Block', this.p(height));

@@ -53,7 +53,8 @@ export interface L2BlockContent {
   delayedFrom: number;
   delayedOps: Uint8Array[];
   ops: Uint8Array[];
-  txs?: VerifiedTx[];
+  /** The transaction behind each of `ops` (undefined for a sequencer marker such as `l1info`). */
+  txs?: (VerifiedTx | undefined)[];
 }
 
 const HeaderCodec = struct('L2Header', {
@@ -329,7 +330,7 @@ export class L2Chain {
     if (!b || !raw) return undefined;
     try {
       const op = decodeOp(raw);
-      if (op.kind === 'deposit') return undefined;
+      if (op.kind === 'deposit' || op.kind === 'l1info') return undefined;
       if (op.kind === 'transfer') {
         const pre = this.rootAfterOps(b.firstOp + index) as Uint8Array;
         const to = 'index' in op.to ? accountAtIndex(this.reader(pre), op.to.index) : op.to.address;

@@ -24,6 +24,7 @@ import type { L1BlockData } from './derivation.js';
 import type { L1Client } from './l1-client.js';
 import { InboxMetaCodec } from './inbox-core.js';
 import { decodeOp } from './ops.js';
+import { readL1Origin } from './stf.js';
 import {
   GameCodec,
   OutputCodec,
@@ -82,7 +83,7 @@ export class ParentRollupClient implements L1Client {
   }
   async head() {
     const h = this.read.chain.head;
-    return { height: h.number, hash: h.hash, finalized: this.read.heads().finalized };
+    return { height: h.number, hash: h.hash, finalized: this.read.heads().finalized, clock: readL1Origin(this.read.chain.reader()) };
   }
   async block(height: number) {
     return l2ParentBlockData(this.read, height, this.child.rollupId);

@@ -11,7 +11,7 @@ import type { L2Block } from './l2-chain.js';
 import { GAME_CHALLENGER_WON, GAME_OPEN, GAME_PROPOSER_WON, TURN_PROPOSER } from './parent-modules.js';
 import { isOutputFinalView, withdrawalStage } from './withdrawal-stage.js';
 import type { RollupNode } from './rollup-node.js';
-import { l1DataSize } from './stf.js';
+import { l1DataSize, readL1Origin } from './stf.js';
 
 function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, unknown> {
   const o = node.derivation.originOf(b.number);
@@ -23,6 +23,8 @@ function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, 
     stateRoot: toHex(b.stateRoot),
     operations: b.allOps.length,
     l1Origin: o ? toQuantity(o.l1Height) : null,
+    // The L1 origin the block's state carries: the clock of the children it settles.
+    ...(node.hostsChildren ? { l1Clock: toQuantity(readL1Origin(node.chain.reader(b.stateRoot))) } : {}),
     transactions: full
       ? b.results.map((r, i) => ({ index: i, kind: r.kind, status: r.status, hash: r.txHash ? toHex(r.txHash) : null, error: r.error ?? null, events: r.events }))
       : b.results.filter((r) => r.txHash).map((r) => toHex(r.txHash as Uint8Array)),

@@ -13,13 +13,22 @@ export const OP_TRANSFER = 0;
 export const OP_TX = 1;
 export const OP_DEPOSIT = 2;
 export const OP_FORCED = 3;
+/**
+ * The sequencer's L1-origin marker (OP Stack's L1 attributes): "from here on this L2 block's L1
+ * origin is L1 block `height`". Only the sequencer writes it (in batches); the inbox refuses one
+ * naming an L1 block not before the batch's own, and execution ignores one that goes backwards,
+ * so the origin never runs ahead of L1 nor back. Settlement modules the L2 hosts for a child
+ * (an L3) measure their windows and clocks in it: L1 time, which the L2 sequencer cannot speed up.
+ */
+export const OP_L1INFO = 4;
 
 /** A decoded L2 operation. */
 export type L2Op =
   | { kind: 'transfer'; nonce: number; fee: bigint; to: { index: number } | { address: Uint8Array }; amount: bigint; signature: Uint8Array }
   | { kind: 'tx'; raw: Uint8Array }
   | { kind: 'deposit'; depositId: number; from: Uint8Array; to: Uint8Array; amount: bigint }
-  | { kind: 'forced'; queueIndex: number; from: Uint8Array; raw: Uint8Array };
+  | { kind: 'forced'; queueIndex: number; from: Uint8Array; raw: Uint8Array }
+  | { kind: 'l1info'; height: number };
 
 const MAX_RAW_TX = 128 * 1024;
 
@@ -131,6 +140,9 @@ function writeOp(w: ByteWriter, op: L2Op): void {
     case 'forced':
       w.byte(OP_FORCED).varint(op.queueIndex).bytes(op.from).varint(op.raw.length).bytes(op.raw);
       return;
+    case 'l1info':
+      w.byte(OP_L1INFO).varint(op.height);
+      return;
   }
 }
 
@@ -160,6 +172,8 @@ function readOp(r: ByteReader): L2Op {
       if (n > MAX_RAW_TX) invalid(`transaction of ${n} bytes exceeds ${MAX_RAW_TX}`);
       return { kind: 'forced', queueIndex, from, raw: r.bytes(n) };
     }
+    case OP_L1INFO:
+      return { kind: 'l1info', height: r.varint() };
     default:
       return invalid(`unknown operation kind ${kind}`);
   }
@@ -178,7 +192,7 @@ export interface BatchBlock {
   timestamp: number;
   /** Delayed (L1-queued) operations read at the start of this block. */
   delayedReads: number;
-  /** Sequenced operations (kinds transfer and tx only), encoded. */
+  /** Sequenced operations (kinds transfer, tx and l1info only), encoded. */
   ops: Uint8Array[];
 }
 
@@ -220,7 +234,7 @@ export function decodeBatchPayload(payload: Uint8Array, maxOps: number): BatchBl
     for (let j = 0; j < count; j++) {
       const start = r.pos;
       const op = readOp(r);
-      if (op.kind !== 'transfer' && op.kind !== 'tx') invalid(`a batch may not carry a ${op.kind} operation`);
+      if (op.kind !== 'transfer' && op.kind !== 'tx' && op.kind !== 'l1info') invalid(`a batch may not carry a ${op.kind} operation`);
       ops.push(r.buf.slice(start, r.pos));
     }
     out.push({ timestamp: ts, delayedReads, ops });

@@ -600,14 +600,30 @@ export function executeStepOnWitness(env: L2Env, preRoot: Uint8Array, witness: U
   return new SparseMerkleTree(reader, 'WITNESS_INCOMPLETE').update(preRoot, view.changes()).root;
 }
 
+/** How the parent hosts the modules. */
+export interface ParentModuleOptions {
+  /**
+   * The clock windows, game clocks and finality count in, read from the parent's state (default:
+   * the parent's block height). An L2 hosting an L3 passes `l1OriginClock`: its own block height
+   * is the L2 sequencer's to make at will, its L1 origin is not.
+   */
+  clock?: (view: Pick<StateView, 'get'>) => number;
+}
+
 /**
  * The settlement modules for one rollup, to add to the parent chain's runtime:
  * `runtime: [bankModule, ...parentModules(cfgA), ...parentModules(cfgB)]`. Their names carry the
  * rollup's chain id (`rollupModuleNames`), so any number of rollups fit on one parent; the
  * parent's registry refuses two with one chain id, and `Chain.open` one with the parent's id.
  */
-export function parentModules(cfgIn: RollupConfig): Module[] {
+export function parentModules(cfgIn: RollupConfig, opts: ParentModuleOptions = {}): Module[] {
   const cfg = checkRollupConfig(cfgIn);
+  const clock = opts.clock;
+  /** The context with `block.height` replaced by the settlement clock (identity on an L1 parent). */
+  const timed = <T extends { view: StateView; block: BlockContext['block'] }>(ctx: T): T =>
+    clock ? (Object.create(ctx, { block: { value: { ...ctx.block, height: clock(ctx.view) } } }) as T) : ctx;
+  const timedMethods = (m: Module['methods']): Module['methods'] =>
+    Object.fromEntries(Object.entries(m).map(([name, h]) => [name, (ctx: TxContext, args: Uint8Array) => h(timed(ctx), args)]));
   const names = rollupModuleNames(cfg.rollupId);
   const settles = { chainId: cfg.rollupId, instance: `optimistic/${cfg.rollupId}` };
   const env = makeL2Env(cfg);
@@ -623,7 +639,7 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
   const bridge: Module = {
     name: names.bridge,
     settles,
-    methods: {
+    methods: timedMethods({
       deposit(ctx, args) {
         const a = decode(DepositArgs, args);
         checkRollup(cfg, a.rollupId);
@@ -682,7 +698,7 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
         ctx.view.put(k(BRIDGE_MODULE, cfg.rollupId, 'final', a.id), new Uint8Array([1]));
         ctx.emit('withdrawalFinalized', { id: a.id, to: toHex(w.l1Recipient), amount: w.amount.toString() });
       },
-    },
+    }),
   };
   const inbox: Module = {
     name: names.inbox,
@@ -714,7 +730,7 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
   const disputes: Module = {
     name: names.disputes,
     settles,
-    methods: {
+    methods: timedMethods({
       propose(ctx, args) {
         const a = decode(ProposeArgs, args);
         checkRollup(cfg, a.rollupId);
@@ -860,10 +876,10 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
         transfer(ctx.view, bonds, out.proposer, out.bond);
         writeOutput(ctx.view, cfg.rollupId, a.outputIndex, { ...out, status: OUTPUT_BOND_RECLAIMED, bond: 0n });
       },
-    },
+    }),
     endBlock(ctx: BlockContext) {
       // Finality moves with the L1 clock, a bounded number of outputs per block.
-      advanceFinality(ctx.view, cfg.rollupId, ctx.block.height, cfg.challengeWindow, FINALITY_STEPS_PER_BLOCK);
+      advanceFinality(ctx.view, cfg.rollupId, timed(ctx).block.height, cfg.challengeWindow, FINALITY_STEPS_PER_BLOCK);
     },
   };
   return [bridge, inbox, disputes];

@@ -70,6 +70,23 @@ const L2_BRIDGE = 'l2bridge';
 const ACCOUNTS = 'l2accounts';
 const WD_COUNT_KEY = stateKey(L2_BRIDGE, utf8('count'));
 const ACCT_COUNT_KEY = stateKey(ACCOUNTS, utf8('count'));
+/** L2 state key of the L1 origin height the sequencer's `l1info` operations set. */
+export const L1_ORIGIN_KEY = stateKey(L2_BRIDGE, utf8('l1origin'));
+
+/** The L2's current L1 origin height (0 before the first `l1info` operation). */
+export function readL1Origin(view: Pick<StateView, 'get'>): number {
+  return readCount(view, L1_ORIGIN_KEY);
+}
+
+/**
+ * The clock of settlement modules an L2 hosts for a child (pass as `parentModules(cfg, { clock:
+ * l1OriginClock })`): the L2 state's L1 origin, so the child's challenge window, game clocks and
+ * finality count L1 blocks, which the L2 sequencer cannot make faster (it can make L2 blocks at
+ * will). On an L1 parent the clock is the block height (the default).
+ */
+export function l1OriginClock(view: Pick<StateView, 'get'>): number {
+  return readL1Origin(view);
+}
 
 /** L2 state key of withdrawal `id`. */
 export function withdrawalKey(id: number): Uint8Array {
@@ -240,6 +257,12 @@ export function applyL2Op(view: StateView, env: L2Env, block: L2BlockCtx, opByte
     op = decodeOp(opBytes);
   } catch (e) {
     return { kind: 'invalid', status: 'skipped', error: toStrataError(e).message, events: [] };
+  }
+  if (op.kind === 'l1info') {
+    // Monotonic: a marker that does not move the origin forward has no effect.
+    if (op.height <= readL1Origin(view)) return { kind: 'l1info', status: 'skipped', error: `L1 origin ${op.height} does not move forward`, events: [] };
+    view.put(L1_ORIGIN_KEY, bigintToFixed(BigInt(op.height), 8));
+    return { kind: 'l1info', status: 'ok', events: [] };
   }
   if (op.kind === 'deposit') {
     mint(view, op.to, op.amount);

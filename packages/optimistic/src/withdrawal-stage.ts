@@ -17,7 +17,7 @@ export async function isOutputFinalView(node: RollupNode, i: number): Promise<bo
   const meta = await node.l1.outputsMeta();
   if (i < meta.finalCursor) return true;
   if (i - meta.finalCursor >= 64) return false;
-  const h = node.l1Status.height;
+  const h = node.l1Status.clock; // the parent's settlement clock
   for (let j = meta.finalCursor; j <= i; j++) {
     const x = await node.l1.output(j);
     if (!x) return false;
