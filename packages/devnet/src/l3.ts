@@ -15,7 +15,6 @@ import {
   DepositArgs,
   defaultRollupConfig,
   L2Store,
-  L3_SEQUENCING_WINDOW,
   NodeL1Client,
   ParentRollupClient,
   ProposerService,
@@ -55,8 +54,10 @@ export function devnetL3Config(accounts: DevAccount[], opts: DevnetL3Options = {
     batcher: roles(accounts).batcher.keys.address,
     challengeWindow: opts.challengeWindow ?? 20,
     clockBlocks: 24,
-    // Forced inclusion needs the parent's end-of-block hook, which an L2 parent does not run.
-    sequencingWindow: L3_SEQUENCING_WINDOW,
+    // The L2 runs no end-of-block hooks: forced inclusion is a call (`op_inbox/902.includeForced`)
+    // anyone makes once the oldest queued operation waited this many L2 blocks.
+    sequencingWindow: 120,
+    forcedInclusion: 'call',
     l2Modules: appModules(),
   });
 }

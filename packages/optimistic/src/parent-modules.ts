@@ -97,6 +97,8 @@ export const FinalizeWithdrawalArgs = struct('FinalizeWithdrawalArgs', { rollupI
 export const PostBatchArgsCodec = struct('PostBatchArgs', { rollupId: uint, firstBlock: uint, data: varBytes(1 << 20) });
 /** `op_inbox.forceTx` */
 export const ForceTxArgs = struct('ForceTxArgs', { rollupId: uint, raw: varBytes(128 * 1024) });
+/** `op_inbox.includeForced`: applies the sequencing window now (a parent without end-of-block hooks). */
+export const IncludeForcedArgs = struct('IncludeForcedArgs', { rollupId: uint });
 /** `op_disputes.propose` */
 export const ProposeArgs = struct('ProposeArgs', { rollupId: uint, batchIndex: uint, stateRoot: fixedBytes(32) });
 /** `op_disputes.challenge` */
@@ -720,11 +722,31 @@ export function parentModules(cfgIn: RollupConfig, opts: ParentModuleOptions = {
         appendDelayed(store, ctx.block, encodeOp({ kind: 'forced', queueIndex: i, from: ctx.sender, raw: a.raw }));
         ctx.emit('forcedTx', { queueIndex: i, from: toHex(ctx.sender), bytes: a.raw.length });
       },
+      includeForced(ctx, args) {
+        // Permissionless: once the oldest queued operation waited the sequencing window, anyone
+        // makes the inbox include every queued one (the end-of-block rule, run by a call).
+        const a = decode(IncludeForcedArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const store = new StateInboxStore(ctx.view, cfg.rollupId);
+        const b = forceInclusion(store, ctx.block, cfg);
+        if (!b) {
+          const m = store.meta();
+          const oldest = m.delayedRead < m.delayedCount ? store.delayed(m.delayedRead) : undefined;
+          throw new StrataError('L2_INVALID_BATCH', oldest ? `the oldest queued operation (${m.delayedRead}) is due at block ${oldest.l1Height + cfg.sequencingWindow}` : 'no queued operation is waiting', {
+            ...(oldest ? { dueAt: oldest.l1Height + cfg.sequencingWindow } : {}),
+          });
+        }
+        ctx.emit('forcedInclusion', { index: b.index, block: b.record.firstBlock, ops: b.record.opCount });
+      },
     },
-    endBlock(ctx: BlockContext) {
-      const b = forceInclusion(new StateInboxStore(ctx.view, cfg.rollupId), ctx.block, cfg);
-      if (b) ctx.emit(names.inbox, 'forcedInclusion', { index: b.index, block: b.record.firstBlock, ops: b.record.opCount });
-    },
+    ...(cfg.forcedInclusion === 'call'
+      ? {}
+      : {
+          endBlock(ctx: BlockContext) {
+            const b = forceInclusion(new StateInboxStore(ctx.view, cfg.rollupId), ctx.block, cfg);
+            if (b) ctx.emit(names.inbox, 'forcedInclusion', { index: b.index, block: b.record.firstBlock, ops: b.record.opCount });
+          },
+        }),
   };
 
   const disputes: Module = {
