@@ -103,6 +103,7 @@ export class L3World {
     this.now = Math.max(this.now + 100, this.w.seqNode.chain.head.timestamp);
     if (this.seq.sequence(this.now)) this.l3Blocks++;
     this.checkL3();
+    this.w.afterBlock?.();
   }
 
   /**

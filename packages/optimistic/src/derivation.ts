@@ -20,7 +20,7 @@ import {
 } from './inbox-core.js';
 import type { DerivationSnapshot, L1Delta } from './l2-store.js';
 import { encodeOp } from './ops.js';
-import { DepositArgs, ForceTxArgs, IncludeForcedArgs, PostBatchArgsCodec, rollupModuleNames, type RollupModuleNames } from './parent-modules.js';
+import { DepositArgs, DepositTokenArgs, tokenDepositOp, ForceTxArgs, IncludeForcedArgs, PostBatchArgsCodec, rollupModuleNames, type RollupModuleNames } from './parent-modules.js';
 
 /** One rollup-relevant transaction of an L1 block. */
 export interface L1TxData {
@@ -184,6 +184,13 @@ export class Derivation {
           if (a.rollupId !== this.cfg.rollupId) continue;
           const id = this.store.m.delayedCount;
           const op = encodeOp({ kind: 'deposit', depositId: id, from: tx.sender, to: a.to, amount: a.amount });
+          appendDelayed(this.store, at, op);
+          this.store.delayedOps[id] = op;
+        } else if (tx.module === this.names.bridge && tx.method === 'depositToken') {
+          const a = decode(DepositTokenArgs, tx.args);
+          if (a.rollupId !== this.cfg.rollupId) continue;
+          const id = this.store.m.delayedCount;
+          const op = encodeOp(tokenDepositOp(id, tx.sender, a));
           appendDelayed(this.store, at, op);
           this.store.delayedOps[id] = op;
         } else if (tx.module === this.names.inbox && tx.method === 'forceTx') {

@@ -330,7 +330,7 @@ export class L2Chain {
     if (!b || !raw) return undefined;
     try {
       const op = decodeOp(raw);
-      if (op.kind === 'deposit' || op.kind === 'l1info') return undefined;
+      if (op.kind === 'deposit' || op.kind === 'l1info' || op.kind === 'tokenDeposit') return undefined;
       if (op.kind === 'transfer') {
         const pre = this.rootAfterOps(b.firstOp + index) as Uint8Array;
         const to = 'index' in op.to ? accountAtIndex(this.reader(pre), op.to.index) : op.to.address;

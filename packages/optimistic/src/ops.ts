@@ -21,6 +21,12 @@ export const OP_FORCED = 3;
  * (an L3) measure their windows and clocks in it: L1 time, which the L2 sequencer cannot speed up.
  */
 export const OP_L1INFO = 4;
+/**
+ * A token deposit from the parent's bridge: the parent escrowed `amount` of its token
+ * `parentToken` (whose identity, origin chain and id, it carries) and the child mints the
+ * wrapped form 1:1. Like a coin deposit, only the parent's bridge creates one (never a batch).
+ */
+export const OP_TOKEN_DEPOSIT = 5;
 
 /** A decoded L2 operation. */
 export type L2Op =
@@ -28,7 +34,19 @@ export type L2Op =
   | { kind: 'tx'; raw: Uint8Array }
   | { kind: 'deposit'; depositId: number; from: Uint8Array; to: Uint8Array; amount: bigint }
   | { kind: 'forced'; queueIndex: number; from: Uint8Array; raw: Uint8Array }
-  | { kind: 'l1info'; height: number };
+  | { kind: 'l1info'; height: number }
+  | {
+      kind: 'tokenDeposit';
+      depositId: number;
+      from: Uint8Array;
+      to: Uint8Array;
+      parentToken: Uint8Array;
+      originChainId: number;
+      originId: Uint8Array;
+      symbol: string;
+      decimals: number;
+      amount: bigint;
+    };
 
 const MAX_RAW_TX = 128 * 1024;
 
@@ -143,6 +161,12 @@ function writeOp(w: ByteWriter, op: L2Op): void {
     case 'l1info':
       w.byte(OP_L1INFO).varint(op.height);
       return;
+    case 'tokenDeposit': {
+      const sym = new TextEncoder().encode(op.symbol);
+      w.byte(OP_TOKEN_DEPOSIT).varint(op.depositId).bytes(op.from).bytes(op.to).bytes(op.parentToken).varint(op.originChainId).bytes(op.originId);
+      w.varint(sym.length).bytes(sym).varint(op.decimals).varint(op.amount);
+      return;
+    }
   }
 }
 
@@ -174,6 +198,21 @@ function readOp(r: ByteReader): L2Op {
     }
     case OP_L1INFO:
       return { kind: 'l1info', height: r.varint() };
+    case OP_TOKEN_DEPOSIT: {
+      const depositId = r.varint();
+      const from = r.bytes(20);
+      const to = r.bytes(20);
+      const parentToken = r.bytes(32);
+      const originChainId = r.varint();
+      const originId = r.bytes(32);
+      const n = r.varint();
+      if (n > 12) invalid('token symbol longer than 12 bytes');
+      const symbol = new TextDecoder('utf-8', { fatal: true }).decode(r.bytes(n));
+      const decimals = r.varint();
+      const amount = r.varintBig();
+      if (amount >= 1n << 128n) invalid('amount exceeds 128 bits');
+      return { kind: 'tokenDeposit', depositId, from, to, parentToken, originChainId, originId, symbol, decimals, amount };
+    }
     default:
       return invalid(`unknown operation kind ${kind}`);
   }

@@ -14,6 +14,7 @@ import {
   fixedBytes,
   list,
   StrataError,
+  str,
   struct,
   toHex,
   uint,
@@ -48,7 +49,8 @@ import {
   type InboxStore,
 } from './inbox-core.js';
 import { encodeOp, opHash, opLeaf } from './ops.js';
-import { applyL2Op, makeL2Env, WithdrawalCodec, withdrawalKey, type L2Env } from './stf.js';
+import { applyL2Op, makeL2Env, TokenWithdrawalCodec, tokenWithdrawalKey, WithdrawalCodec, withdrawalKey, type L2Env } from './stf.js';
+import { requireToken, transferToken } from '@strata/apps';
 
 /** Base names of the three settlement modules; one instance per rollup is `<base>/<rollupId>`. */
 export const MODULE_BASE = { bridge: 'op_bridge', inbox: 'op_inbox', disputes: 'op_disputes' } as const;
@@ -84,6 +86,31 @@ export function bondAddress(rollupId: number): Uint8Array {
 
 /** `op_bridge.deposit` */
 export const DepositArgs = struct('DepositArgs', { rollupId: uint, to: fixedBytes(20), amount: uintBig(128) });
+/**
+ * `op_bridge.depositToken`: escrows `amount` of the parent's token `token`; the child mints its
+ * wrapped form. The token's identity (origin chain, origin id, symbol, decimals) is named in the
+ * arguments so the child's derivation reads it from the transaction alone; the bridge refuses
+ * arguments that differ from the parent's record.
+ */
+export const DepositTokenArgs = struct('DepositTokenArgs', {
+  rollupId: uint,
+  to: fixedBytes(20),
+  token: fixedBytes(32),
+  originChainId: uint,
+  originId: fixedBytes(32),
+  symbol: str(12),
+  decimals: uint,
+  amount: uintBig(128),
+});
+/** Decoded `op_bridge.depositToken` arguments. */
+export type DepositTokenArgsT = typeof DepositTokenArgs extends Codec<infer T> ? T : never;
+/** `op_bridge.proveTokenWithdrawal` */
+export const ProveTokenWithdrawalArgs = struct('ProveTokenWithdrawalArgs', {
+  rollupId: uint,
+  outputIndex: uint,
+  withdrawal: TokenWithdrawalCodec,
+  proof: list(varBytes(4096), 300),
+});
 /** `op_bridge.proveWithdrawal` */
 export const ProveWithdrawalArgs = struct('ProveWithdrawalArgs', {
   rollupId: uint,
@@ -330,6 +357,15 @@ function writeGame(v: StateView, rollupId: number, g: number, rec: GameRecord): 
 export interface WithdrawalL1State {
   proven?: { outputIndex: number; l1Height: number };
   finalized: boolean;
+}
+
+/** Reads a token withdrawal's state on the parent. */
+export function readTokenWithdrawalState(r: Reader, rollupId: number, id: number): WithdrawalL1State {
+  const p = r.get(k(BRIDGE_MODULE, rollupId, 'tproven', id));
+  const f = r.get(k(BRIDGE_MODULE, rollupId, 'tfinal', id));
+  const out: WithdrawalL1State = { finalized: !!f };
+  if (p) out.proven = decode(ProvenCodec, p);
+  return out;
 }
 
 /** Reads a withdrawal's L1 state. */
@@ -700,6 +736,59 @@ export function parentModules(cfgIn: RollupConfig, opts: ParentModuleOptions = {
         ctx.view.put(k(BRIDGE_MODULE, cfg.rollupId, 'final', a.id), new Uint8Array([1]));
         ctx.emit('withdrawalFinalized', { id: a.id, to: toHex(w.l1Recipient), amount: w.amount.toString() });
       },
+      depositToken(ctx, args) {
+        const a = decode(DepositTokenArgs, args);
+        checkRollup(cfg, a.rollupId);
+        if (a.amount <= 0n) throw new StrataError('L2_BRIDGE', 'deposit amount must be positive');
+        const t = requireToken(ctx.view, a.token);
+        if (t.originChainId !== a.originChainId || !bytesEqual(t.originId, a.originId) || t.symbol !== a.symbol || t.decimals !== a.decimals) {
+          throw new StrataError('L2_BRIDGE', `token ${toHex(a.token)} is ${t.symbol} (${t.decimals} decimals) from chain ${t.originChainId}: the deposit names another identity`);
+        }
+        transferToken(ctx.view, a.token, ctx.sender, escrow, a.amount);
+        const store = new StateInboxStore(ctx.view, cfg.rollupId);
+        const id = store.meta().delayedCount;
+        appendDelayed(store, ctx.block, encodeOp(tokenDepositOp(id, ctx.sender, a)));
+        ctx.emit('tokenDeposit', { id, from: toHex(ctx.sender), to: toHex(a.to), token: toHex(a.token), amount: a.amount.toString() });
+      },
+      proveTokenWithdrawal(ctx, args) {
+        const a = decode(ProveTokenWithdrawalArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const out = readOutput(ctx.view, cfg.rollupId, a.outputIndex);
+        if (!out) throw new StrataError('L2_WITHDRAWAL', `no output ${a.outputIndex}`);
+        if (out.status === OUTPUT_DISCARDED) throw new StrataError('L2_WITHDRAWAL', `output ${a.outputIndex} was discarded by a fraud proof; prove against a live output`);
+        const st = readTokenWithdrawalState(ctx.view, cfg.rollupId, a.withdrawal.id);
+        if (st.finalized) throw new StrataError('L2_WITHDRAWAL', `token withdrawal ${a.withdrawal.id} is already finalized`);
+        if (st.proven && (readOutput(ctx.view, cfg.rollupId, st.proven.outputIndex) as OutputRecord).status !== OUTPUT_DISCARDED) {
+          throw new StrataError('L2_WITHDRAWAL', `token withdrawal ${a.withdrawal.id} is already proven against live output ${st.proven.outputIndex}`, { outputIndex: st.proven.outputIndex });
+        }
+        ctx.charge(a.proof.reduce((n, p) => n + Math.ceil(p.length / 32), 0) * ctx.config.compute.perWord);
+        const proven = verifyProof(out.stateRoot, tokenWithdrawalKey(a.withdrawal.id), a.proof).value;
+        if (!proven || !bytesEqual(proven, encode(TokenWithdrawalCodec, a.withdrawal))) {
+          throw new StrataError('L2_WITHDRAWAL', `token withdrawal ${a.withdrawal.id} is not in output ${a.outputIndex}'s state`);
+        }
+        ctx.view.put(k(BRIDGE_MODULE, cfg.rollupId, 'tproven', a.withdrawal.id), encode(ProvenCodec, { outputIndex: a.outputIndex, l1Height: ctx.block.height }));
+        ctx.view.put(k(BRIDGE_MODULE, cfg.rollupId, 'twdata', a.withdrawal.id), encode(TokenWithdrawalCodec, a.withdrawal));
+        ctx.emit('tokenWithdrawalProven', { id: a.withdrawal.id, outputIndex: a.outputIndex });
+      },
+      finalizeTokenWithdrawal(ctx, args) {
+        const a = decode(FinalizeWithdrawalArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const st = readTokenWithdrawalState(ctx.view, cfg.rollupId, a.id);
+        if (st.finalized) throw new StrataError('L2_WITHDRAWAL', `token withdrawal ${a.id} is already finalized`);
+        if (!st.proven) throw new StrataError('L2_WITHDRAWAL', `token withdrawal ${a.id} has not been proven against an output root`);
+        const out = readOutput(ctx.view, cfg.rollupId, st.proven.outputIndex) as OutputRecord;
+        if (out.status === OUTPUT_DISCARDED) throw new StrataError('L2_WITHDRAWAL', `token withdrawal ${a.id} was proven against output ${st.proven.outputIndex}, which was discarded; prove it again`);
+        if (!finalNow(ctx.view, ctx.block.height, st.proven.outputIndex)) {
+          throw new StrataError('L2_WITHDRAWAL', `output ${st.proven.outputIndex} is still in its challenge window (until ${out.l1Height + cfg.challengeWindow}) or disputed`, {
+            readyAt: out.l1Height + cfg.challengeWindow,
+          });
+        }
+        const w = decode(TokenWithdrawalCodec, ctx.view.get(k(BRIDGE_MODULE, cfg.rollupId, 'twdata', a.id)) ?? fail(a.id));
+        // Released from what deposits of that very token escrowed: never more than came in.
+        transferToken(ctx.view, w.token, escrow, w.l1Recipient, w.amount);
+        ctx.view.put(k(BRIDGE_MODULE, cfg.rollupId, 'tfinal', a.id), new Uint8Array([1]));
+        ctx.emit('tokenWithdrawalFinalized', { id: a.id, to: toHex(w.l1Recipient), token: toHex(w.token), amount: w.amount.toString() });
+      },
     }),
   };
   const inbox: Module = {
@@ -915,6 +1004,22 @@ function resolveTimeout(ctx: Ctx, cfg: RollupConfig, gameId: number, g: GameReco
 
 /** Same as `parentModules` (the name the first version shipped with). */
 export const optimisticParentModules = parentModules;
+
+/** The child operation of a token deposit (the bridge and every derivation build it alike). */
+export function tokenDepositOp(depositId: number, from: Uint8Array, a: DepositTokenArgsT) {
+  return {
+    kind: 'tokenDeposit' as const,
+    depositId,
+    from,
+    to: a.to,
+    parentToken: a.token,
+    originChainId: a.originChainId,
+    originId: a.originId,
+    symbol: a.symbol,
+    decimals: a.decimals,
+    amount: a.amount,
+  };
+}
 
 function fail(id: number): never {
   throw new StrataError('L2_WITHDRAWAL', `withdrawal ${id} has no proven record`);
