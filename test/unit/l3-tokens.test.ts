@@ -30,6 +30,7 @@ import {
   escrowAddress,
   FinalizeWithdrawalArgs,
   getTokenWithdrawal,
+  l2RpcMethods,
   ProveTokenWithdrawalArgs,
   readOutput,
   readOutputsMeta,
@@ -40,7 +41,7 @@ import {
   tokenWithdrawalKey,
   type RollupNode,
 } from '@strata/optimistic';
-import { encode, type KeyPair } from '@strata/primitives';
+import { encode, toHex, type KeyPair } from '@strata/primitives';
 import { encodeTx as encodeRaw, signTx } from '@strata/runtime';
 import type { StateView } from '@strata/state';
 import { L3World } from '../helpers/l3.js';
@@ -174,13 +175,20 @@ describe('tokens over the bridges: L1 → L2 → L3 and back', () => {
       await x.l2Block();
       return x.l2client.receipt(h);
     };
+    // The child's RPC tracks the token withdrawal's stage (what `strata bridge status --token` prints).
+    const stage = async () => ((await l2RpcMethods(x.seq).rollup_listTokenWithdrawals!.handler([toHex(alice.address)], {} as never)) as { id: number; stage: string; token: string }[])[0];
+    expect(await stage()).toMatchObject({ id: 0, stage: 'in challenge window', token: toHex(w) });
     const early = await fin3();
     expect(early?.status).toBe('failed');
     expect(early?.error).toMatch(/challenge window/);
     for (let i = 0; i < x.l3cfg.challengeWindow; i++) await x.l2Batch();
     await x.l2Block();
     const l2Before = tokenBalance(l2(), w, alice.address);
+    await x.seq.syncL1();
+    expect((await stage())?.stage).toBe('ready');
     expect((await fin3())?.status).toBe('ok');
+    await x.seq.syncL1();
+    expect((await stage())?.stage).toBe('finalized');
     expect(tokenBalance(l2(), w, alice.address) - l2Before).toBe(back);
     expect((await fin3())?.status).toBe('failed'); // once
 

@@ -18,6 +18,7 @@ import {
   readInboxMeta,
   readOutput,
   readOutputsMeta,
+  readTokenWithdrawalState,
   readWithdrawalState,
   rollupModuleNames,
   type GameRecord,
@@ -39,6 +40,8 @@ export interface L1Client {
   output(i: number): Promise<OutputRecord | undefined>;
   game(g: number): Promise<GameRecord | undefined>;
   withdrawalState(id: number): Promise<WithdrawalL1State>;
+  /** Where token withdrawal `id` stands on the parent (proven, finalized). */
+  tokenWithdrawalState(id: number): Promise<WithdrawalL1State>;
   balance(address: Uint8Array): Promise<bigint>;
   /** Signs and submits a call; resolves with the tx hash once the L1 accepted it into its pool. */
   send(key: KeyPair, module: string, method: string, args: Uint8Array, computeLimit: number): Promise<Uint8Array>;
@@ -94,6 +97,9 @@ export class NodeL1Client implements L1Client {
   }
   async withdrawalState(id: number) {
     return readWithdrawalState(this.node.chain.stateReader, this.rollup.rollupId, id);
+  }
+  async tokenWithdrawalState(id: number) {
+    return readTokenWithdrawalState(this.node.chain.stateReader, this.rollup.rollupId, id);
   }
   async balance(address: Uint8Array) {
     return getAccount(this.node.chain.stateReader, address).balance;
@@ -189,6 +195,15 @@ export function rollupL1RpcMethods(node: { chain: Chain }, rollups: RollupConfig
         return { raw: toHex(encode(WdWire, { proven: w.proven, finalized: w.finalized ? 1 : 0 })), ...w };
       },
     },
+    rollup_tokenWithdrawalL1: {
+      minParams: 1,
+      maxParams: 2,
+      description: "A token withdrawal's state on this (parent) chain: proven against which output, finalized.",
+      handler: (p) => {
+        const w = readTokenWithdrawalState(r(), rid(p, 1), intParam(p, 0, 'id'));
+        return { raw: toHex(encode(WdWire, { proven: w.proven, finalized: w.finalized ? 1 : 0 })), ...w };
+      },
+    },
   };
 }
 
@@ -243,6 +258,10 @@ export class RpcL1Client implements L1Client {
   }
   async withdrawalState(id: number): Promise<WithdrawalL1State> {
     const w = decode(WdWire, fromHex((await this.rpc.call<{ raw: string }>('rollup_withdrawalL1', this.p(id))).raw));
+    return w.proven ? { proven: w.proven, finalized: w.finalized === 1 } : { finalized: w.finalized === 1 };
+  }
+  async tokenWithdrawalState(id: number): Promise<WithdrawalL1State> {
+    const w = decode(WdWire, fromHex((await this.rpc.call<{ raw: string }>('rollup_tokenWithdrawalL1', this.p(id))).raw));
     return w.proven ? { proven: w.proven, finalized: w.finalized === 1 } : { finalized: w.finalized === 1 };
   }
   async balance(address: Uint8Array) {

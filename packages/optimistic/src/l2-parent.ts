@@ -33,6 +33,7 @@ import {
   readInboxMeta,
   readOutput,
   readOutputsMeta,
+  readTokenWithdrawalState,
   readWithdrawalState,
   rollupModuleNames,
 } from './parent-modules.js';
@@ -99,6 +100,9 @@ export class ParentRollupClient implements L1Client {
   }
   async withdrawalState(id: number) {
     return readWithdrawalState(this.reader(), this.child.rollupId, id);
+  }
+  async tokenWithdrawalState(id: number) {
+    return readTokenWithdrawalState(this.reader(), this.child.rollupId, id);
   }
   async balance(address: Uint8Array) {
     return this.read.chain.account(address).balance;
@@ -191,6 +195,14 @@ export function rollupParentRpcMethods(node: RollupNode, children: RollupConfig[
       maxParams: 2,
       handler: (p) => {
         const w = readWithdrawalState(r(), rid(p, 1), intParam(p, 0, 'id'));
+        return { raw: toHex(encode(WdWire, { proven: w.proven, finalized: w.finalized ? 1 : 0 })), ...w };
+      },
+    },
+    rollup_tokenWithdrawalL1: {
+      minParams: 1,
+      maxParams: 2,
+      handler: (p) => {
+        const w = readTokenWithdrawalState(r(), rid(p, 1), intParam(p, 0, 'id'));
         return { raw: toHex(encode(WdWire, { proven: w.proven, finalized: w.finalized ? 1 : 0 })), ...w };
       },
     },

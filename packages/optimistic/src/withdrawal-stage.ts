@@ -2,7 +2,7 @@
 import { encode, bytesEqual } from '@strata/primitives';
 import { OUTPUT_DISCARDED } from './parent-modules.js';
 import type { RollupNode } from './rollup-node.js';
-import { getWithdrawal, WithdrawalCodec, withdrawalKey, type WithdrawalRecord } from './stf.js';
+import { getTokenWithdrawal, getWithdrawal, TokenWithdrawalCodec, tokenWithdrawalKey, WithdrawalCodec, withdrawalKey, type TokenWithdrawalRecord, type WithdrawalRecord } from './stf.js';
 
 /** A withdrawal's stage. */
 export type WithdrawalStage = 'waiting for root' | 'in challenge window' | 'ready' | 'finalized';
@@ -45,6 +45,30 @@ export async function withdrawalStage(
     if (!local || !bytesEqual(local, o.stateRoot)) continue;
     const { value, proof } = node.chain.proof(withdrawalKey(id), o.stateRoot);
     if (!value || !bytesEqual(value, encode(WithdrawalCodec, record))) continue;
+    const final = await isOutputFinalView(node, i);
+    return { record, l2Block, stage: final ? 'ready' : 'in challenge window', outputIndex: i, readyAt: o.l1Height + node.opts.rollup.challengeWindow, proof };
+  }
+  return { record, l2Block, stage: 'waiting for root' };
+}
+
+/** Stage, covering output and proof of token withdrawal `id` (undefined when unknown). */
+export async function tokenWithdrawalStage(
+  node: RollupNode,
+  id: number,
+): Promise<{ record: TokenWithdrawalRecord; l2Block: number; stage: WithdrawalStage; outputIndex?: number; readyAt?: number; proof?: Uint8Array[] } | undefined> {
+  const l2Block = node.chain.tokenWithdrawalBlock(id);
+  if (l2Block === undefined) return undefined;
+  const record = getTokenWithdrawal(node.chain.reader(), id) as TokenWithdrawalRecord;
+  const st = await node.l1.tokenWithdrawalState(id);
+  if (st.finalized) return { record, l2Block, stage: 'finalized' };
+  const meta = await node.l1.outputsMeta();
+  for (let i = 0; i < meta.count; i++) {
+    const o = await node.l1.output(i);
+    if (!o || o.status === OUTPUT_DISCARDED || o.l2Block < l2Block) continue;
+    const local = node.chain.rootAfterOps(o.opEnd);
+    if (!local || !bytesEqual(local, o.stateRoot)) continue;
+    const { value, proof } = node.chain.proof(tokenWithdrawalKey(id), o.stateRoot);
+    if (!value || !bytesEqual(value, encode(TokenWithdrawalCodec, record))) continue;
     const final = await isOutputFinalView(node, i);
     return { record, l2Block, stage: final ? 'ready' : 'in challenge window', outputIndex: i, readyAt: o.l1Height + node.opts.rollup.challengeWindow, proof };
   }
