@@ -12,6 +12,13 @@ import {
   compressBatch,
   defaultRollupConfig,
   DepositArgs,
+  FinalizeWithdrawalArgs,
+  getWithdrawal,
+  ProveWithdrawalArgs,
+  readOutput,
+  readOutputsMeta,
+  signL2Transfer,
+  withdrawalKey,
   EMPTY_INBOX,
   encodeBatchPayload,
   encodeOp,
@@ -79,6 +86,47 @@ describe('L1 origin: the clock of the settlement modules an L2 hosts', () => {
     expect(applyL2Op(view, env, blk, encodeOp({ kind: 'l1info', height: 3 })).status).toBe('skipped');
     expect(readL1Origin(view)).toBe(5);
   });
+
+  it('the L2-hosted finality cursor moves without end-of-block hooks: the proposer calls advanceFinality, so no withdrawal waits on a cursor left at 0 (a finalize call alone moves it 16 outputs and reverts if that is not enough)', async () => {
+    world = new L3World();
+    const x = world;
+    const alice = keys[0]!;
+    const n2 = rollupModuleNames(x.w.rollup.rollupId);
+    for (const k of [keys[0]!, keys[1]!, keys[2]!]) await x.w.client.send(k, n2.bridge, 'deposit', encode(DepositArgs, { rollupId: x.w.rollup.rollupId, to: k.address, amount: 10n ** 10n }), 5_000);
+    x.w.mine();
+    await x.l2Block();
+    const n3 = rollupModuleNames(x.l3cfg.rollupId);
+    await x.l2client.send(alice, n3.bridge, 'deposit', encode(DepositArgs, { rollupId: x.l3cfg.rollupId, to: alice.address, amount: 10n ** 9n }), 5_000);
+    await x.l2Block();
+    await x.l3Seal();
+    const l2r = () => x.w.seqNode.chain.reader();
+    // A few L3 outputs.
+    for (let i = 0; readOutputsMeta(l2r(), x.l3cfg.rollupId).count < 3 && i < 40; i++) {
+      await x.l3Send(signL2Transfer(x.seq.env, alice.secretKey, x.seq.nextNonce(alice.address), keys[2]!.address, 1n));
+      await x.l3Roles();
+    }
+    await x.l3Send(signL2Withdrawal(x.seq.env, alice.secretKey, x.seq.nextNonce(alice.address), alice.address, 10n ** 6n));
+    const wdBlock = x.seq.chain.head.number;
+    for (let i = 0; i < 20; i++) {
+      const m = readOutputsMeta(l2r(), x.l3cfg.rollupId);
+      if (m.count > 0 && readOutput(l2r(), x.l3cfg.rollupId, m.count - 1)!.l2Block >= wdBlock) break;
+      await x.l3Roles();
+    }
+    const outIdx = readOutputsMeta(l2r(), x.l3cfg.rollupId).count - 1;
+    expect(outIdx).toBeGreaterThanOrEqual(2);
+    const out = readOutput(l2r(), x.l3cfg.rollupId, outIdx)!;
+    const honest = x.ver.chain.rootAfterOps(out.opEnd)!;
+    const { proof } = x.ver.chain.proof(withdrawalKey(0), honest);
+    const p = await x.l2client.send(alice, n3.bridge, 'proveWithdrawal', encode(ProveWithdrawalArgs, { rollupId: x.l3cfg.rollupId, outputIndex: outIdx, withdrawal: getWithdrawal(x.ver.chain.reader(honest), 0)!, proof }), 40_000);
+    await x.l2Block();
+    expect((await x.l2client.receipt(p))?.status).toBe('ok');
+    // The window passes in L1 blocks while the roles run; nobody finalizes, yet the cursor moves.
+    for (let i = 0; i <= x.l3cfg.challengeWindow + 2; i++) await x.l3Roles();
+    expect(readOutputsMeta(l2r(), x.l3cfg.rollupId).finalCursor).toBeGreaterThan(outIdx);
+    const h = await x.l2client.send(alice, n3.bridge, 'finalizeWithdrawal', encode(FinalizeWithdrawalArgs, { rollupId: x.l3cfg.rollupId, id: 0 }), 5_000);
+    await x.l2Block();
+    expect((await x.l2client.receipt(h))?.status).toBe('ok');
+  }, 120_000);
 
   it("a fast L2 sequencer cannot run an L3 challenger's game clock down in no L1 time", async () => {
     // The L3 challenger is silenced (as a censoring L2 sequencer would): only time can decide.

@@ -48,7 +48,8 @@ export interface RollupConfig {
    * hook includes overdue operations by itself (an L1 parent). `call`: the parent runs no
    * end-of-block hooks (an L2 parent, whose state transition applies operations only), so anyone
    * calls `op_inbox.includeForced` once the oldest queued operation has waited the window, and
-   * derivation mirrors that call. Either way `includeForced` is accepted.
+   * derivation mirrors that call. Either way `includeForced` is accepted. Under `call` the
+   * proposer also moves the parent's finality cursor by `op_disputes.advanceFinality` calls.
    */
   forcedInclusion?: 'endBlock' | 'call';
   /**

@@ -978,6 +978,16 @@ export function parentModules(cfgIn: RollupConfig, opts: ParentModuleOptions = {
         if (used <= limit) dispute(`the ${g.turn === TURN_PROPOSER ? 'defender' : 'challenger'} still has ${limit - used + 1} L1 blocks on its clock`);
         resolveTimeout(ctx, cfg, a.gameId, g);
       },
+      advanceFinality(ctx, args) {
+        // A parent without end-of-block hooks (an L2) moves the finality cursor by this call:
+        // anyone may make it; it fails when the cursor cannot move (so it is never spam).
+        const a = decode(OutputRefArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const before = readOutputsMeta(ctx.view, cfg.rollupId).finalCursor;
+        const after = advanceFinality(ctx.view, cfg.rollupId, ctx.block.height, cfg.challengeWindow, FINALITY_STEPS_PER_BLOCK);
+        if (after === before) dispute(`the finality cursor cannot move past output ${before} yet`);
+        ctx.emit('finalityAdvanced', { from: before, to: after });
+      },
       reclaimBond(ctx, args) {
         const a = decode(OutputRefArgs, args);
         checkRollup(cfg, a.rollupId);
