@@ -282,7 +282,7 @@ export function registerBridgeCommands(program: Command): void {
           if (r.status !== 'ok') throw new StrataError('L2_WITHDRAWAL', `finalizing withdrawal ${w.id} failed: ${r.error}`);
           done.push({ id: w.id, amount: w.amount, l1Block: r.height });
         }
-        print(!!f.json, done, () => done.map((d) => `finalized withdrawal #${d.id}: ${d.amount} paid on L1 (block ${d.l1Block})`).join('\n'));
+        print(!!f.json, done, () => done.map((d) => `finalized withdrawal #${d.id}: ${d.amount} paid on the parent chain (block ${d.l1Block})`).join('\n'));
       } catch (e) {
         fail(!!f.json, e);
       }
