@@ -27,16 +27,21 @@ export async function isOutputFinalView(node: RollupNode, i: number): Promise<bo
   return true;
 }
 
-/** Stage, covering output and proof of withdrawal `id` (undefined when unknown). */
-export async function withdrawalStage(
+/** A withdrawal's stage with its record, the output covering it and the proof against that output. */
+export type StagedWithdrawal<R> = { record: R; l2Block: number; stage: WithdrawalStage; outputIndex?: number; readyAt?: number; proof?: Uint8Array[] };
+
+/** The stage of a withdrawal of either kind: where its record sits and how the parent holds it. */
+async function stageOf<R>(
   node: RollupNode,
-  id: number,
-): Promise<{ record: WithdrawalRecord; l2Block: number; stage: WithdrawalStage; outputIndex?: number; readyAt?: number; proof?: Uint8Array[] } | undefined> {
-  const l2Block = node.chain.withdrawalBlock(id);
+  l2Block: number | undefined,
+  record: () => R,
+  parentState: () => Promise<{ finalized: boolean }>,
+  key: Uint8Array,
+  bytes: (r: R) => Uint8Array,
+): Promise<StagedWithdrawal<R> | undefined> {
   if (l2Block === undefined) return undefined;
-  const record = getWithdrawal(node.chain.reader(), id) as WithdrawalRecord;
-  const st = await node.l1.withdrawalState(id);
-  if (st.finalized) return { record, l2Block, stage: 'finalized' };
+  const rec = record();
+  if ((await parentState()).finalized) return { record: rec, l2Block, stage: 'finalized' };
   const meta = await node.l1.outputsMeta();
   // The first live output covering the withdrawal's block whose root matches our derivation.
   for (let i = 0; i < meta.count; i++) {
@@ -44,34 +49,34 @@ export async function withdrawalStage(
     if (!o || o.status === OUTPUT_DISCARDED || o.l2Block < l2Block) continue;
     const local = node.chain.rootAfterOps(o.opEnd);
     if (!local || !bytesEqual(local, o.stateRoot)) continue;
-    const { value, proof } = node.chain.proof(withdrawalKey(id), o.stateRoot);
-    if (!value || !bytesEqual(value, encode(WithdrawalCodec, record))) continue;
+    const { value, proof } = node.chain.proof(key, o.stateRoot);
+    if (!value || !bytesEqual(value, bytes(rec))) continue;
     const final = await isOutputFinalView(node, i);
-    return { record, l2Block, stage: final ? 'ready' : 'in challenge window', outputIndex: i, readyAt: o.l1Height + node.opts.rollup.challengeWindow, proof };
+    return { record: rec, l2Block, stage: final ? 'ready' : 'in challenge window', outputIndex: i, readyAt: o.l1Height + node.opts.rollup.challengeWindow, proof };
   }
-  return { record, l2Block, stage: 'waiting for root' };
+  return { record: rec, l2Block, stage: 'waiting for root' };
+}
+
+/** Stage, covering output and proof of withdrawal `id` (undefined when unknown). */
+export function withdrawalStage(node: RollupNode, id: number): Promise<StagedWithdrawal<WithdrawalRecord> | undefined> {
+  return stageOf(
+    node,
+    node.chain.withdrawalBlock(id),
+    () => getWithdrawal(node.chain.reader(), id) as WithdrawalRecord,
+    () => node.l1.withdrawalState(id),
+    withdrawalKey(id),
+    (r) => encode(WithdrawalCodec, r),
+  );
 }
 
 /** Stage, covering output and proof of token withdrawal `id` (undefined when unknown). */
-export async function tokenWithdrawalStage(
-  node: RollupNode,
-  id: number,
-): Promise<{ record: TokenWithdrawalRecord; l2Block: number; stage: WithdrawalStage; outputIndex?: number; readyAt?: number; proof?: Uint8Array[] } | undefined> {
-  const l2Block = node.chain.tokenWithdrawalBlock(id);
-  if (l2Block === undefined) return undefined;
-  const record = getTokenWithdrawal(node.chain.reader(), id) as TokenWithdrawalRecord;
-  const st = await node.l1.tokenWithdrawalState(id);
-  if (st.finalized) return { record, l2Block, stage: 'finalized' };
-  const meta = await node.l1.outputsMeta();
-  for (let i = 0; i < meta.count; i++) {
-    const o = await node.l1.output(i);
-    if (!o || o.status === OUTPUT_DISCARDED || o.l2Block < l2Block) continue;
-    const local = node.chain.rootAfterOps(o.opEnd);
-    if (!local || !bytesEqual(local, o.stateRoot)) continue;
-    const { value, proof } = node.chain.proof(tokenWithdrawalKey(id), o.stateRoot);
-    if (!value || !bytesEqual(value, encode(TokenWithdrawalCodec, record))) continue;
-    const final = await isOutputFinalView(node, i);
-    return { record, l2Block, stage: final ? 'ready' : 'in challenge window', outputIndex: i, readyAt: o.l1Height + node.opts.rollup.challengeWindow, proof };
-  }
-  return { record, l2Block, stage: 'waiting for root' };
+export function tokenWithdrawalStage(node: RollupNode, id: number): Promise<StagedWithdrawal<TokenWithdrawalRecord> | undefined> {
+  return stageOf(
+    node,
+    node.chain.tokenWithdrawalBlock(id),
+    () => getTokenWithdrawal(node.chain.reader(), id) as TokenWithdrawalRecord,
+    () => node.l1.tokenWithdrawalState(id),
+    tokenWithdrawalKey(id),
+    (r) => encode(TokenWithdrawalCodec, r),
+  );
 }
