@@ -155,7 +155,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
         deps,
       )
     : undefined;
-  // With an L3 on top, the L2 seals a block at least every second: the L3's clocks count L2 blocks.
+  // With an L3 on top, the L2 seals a block at least every second (the L3 derives from L2 blocks; its clocks count their L1 origin).
   const l2 = rollupCfg
     ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port, dataDir: join(dataDir, 'l2'), ...(l3Cfg ? { heartbeatMs: 1000 } : {}) }, deps.logger)
     : undefined;

@@ -32,7 +32,7 @@ import type { DevnetRollup } from './rollup.js';
 
 /** L3 settings of the devnet. */
 export interface DevnetL3Options {
-  /** Challenge window in L2 blocks (default 20; the L2 seals a block at least every second). */
+  /** Challenge window in L1 blocks (default 20): the L3 clocks count the L2's L1 origin, not L2 blocks. */
   challengeWindow?: number;
   /** L3 RPC port (default L1 port + 2; 0 picks a free port). */
   port?: number;
