@@ -114,4 +114,16 @@ describe('compiled CLI', () => {
       for (const heavy of ['lmdb', 'libp2p', '@libp2p/tcp', ...(file.startsWith('chain') ? ['prom-client', 'pino'] : [])]) expect(pkgs, `${file} imports ${heavy}`).not.toContain(heavy);
     }
   });
+
+  it('bridge --token is checked before any RPC: a malformed token id is named in a typed error', () => {
+    let out = '';
+    try {
+      execFileSync(process.execPath, ['bin/strata.js', 'bridge', 'deposit', '--token', '0x12', '--amount', '5', '--parent-rpc', 'http://127.0.0.1:1', '--child-rpc', 'http://127.0.0.1:1', '--json'], { encoding: 'utf8', timeout: 60_000 });
+    } catch (e) {
+      out = String((e as { stdout?: string }).stdout ?? '');
+    }
+    const j = JSON.parse(out) as { error: { code: string; message: string; meta?: { errors?: string[] } } };
+    expect(j.error.code).toBe('INVALID_ARGUMENT');
+    expect(j.error.message).toMatch(/--token "0x12" must be a 0x hash/);
+  }, 90_000);
 });

@@ -155,6 +155,7 @@ export function registerBridgeCommands(program: Command): void {
           c.amount('--amount', f.amount);
           c.address('--to', f.to, { optional: true });
           c.signer('--from', f.from);
+          c.hash('--token', f.token);
         });
         const key = signer(f.from);
         const ep = endpoints(f);
@@ -198,6 +199,7 @@ export function registerBridgeCommands(program: Command): void {
           c.amount('--amount', f.amount);
           c.address('--to', f.to, { optional: true });
           c.signer('--from', f.from);
+          c.hash('--token', f.token);
         });
         const key = signer(f.from);
         const ep = endpoints(f);
@@ -220,7 +222,10 @@ export function registerBridgeCommands(program: Command): void {
   common(bridge.command('status').description("Each withdrawal's stage: waiting for root, in challenge window, ready, finalized"))
     .action(async (f: BridgeFlags) => {
       try {
-        checkArgs((c) => c.signer('--from', f.from));
+        checkArgs((c) => {
+          c.signer('--from', f.from);
+          c.hash('--token', f.token);
+        });
         const key = signer(f.from);
         const ep = endpoints(f);
         const raw = await new RpcClient(ep.l2).call<WdView[]>(f.token !== undefined ? 'rollup_listTokenWithdrawals' : 'rollup_listWithdrawals', [toHex(key.address)]);
@@ -240,6 +245,7 @@ export function registerBridgeCommands(program: Command): void {
         checkArgs((c) => {
           c.integer('[id]', id);
           c.signer('--from', f.from);
+          c.hash('--token', f.token);
         });
         const key = signer(f.from);
         const ep = endpoints(f);
