@@ -8,6 +8,7 @@ import {
   CheckpointArgs,
   checkpointArgs,
   deriveValidators,
+  genesisRegistration,
   readSetChangeRecord,
   readUnbonding,
   SetChangeArgs,
@@ -56,7 +57,7 @@ function failed(r: Receipt, code: string, text: string): void {
 }
 
 function register(w: SidechainWorld, interval = 2, unbondingPeriod = 3): Receipt {
-  return w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: w.chainId, name: 'alpha', genesisHash: w.sc.chain.genesisHash, checkpointInterval: interval, unbondingPeriod, genesisSupply: w.genesisSupply, validators: w.validatorArgs() }), 400_000);
+  return w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: w.chainId, name: 'alpha', genesisHash: w.sc.chain.genesisHash, checkpointInterval: interval, unbondingPeriod, genesisSupply: w.genesisSupply, validators: w.validatorArgs(), ...genesisRegistration(w.sc.chain) }), 400_000);
 }
 
 /** Mines sidechain blocks up to `height` (with optional txs in the first one). */
@@ -112,13 +113,37 @@ describe('sc_registry on the L1', () => {
     expect(getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance).toBe(4000n);
     expect(before - getAccount(w.l1.chain.stateReader, alice.address).balance).toBeGreaterThan(4000n);
     failed(register(w), 'SC_REGISTRY', 'already registered');
-    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 1, name: 'beta', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', "parent chain's own");
-    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 77, name: 'alpha', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', 'name alpha is already registered');
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 1, name: 'beta', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: w.validatorArgs(), ...genesisRegistration(w.sc.chain) }), 400_000), 'SC_REGISTRY', "parent chain's own");
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 77, name: 'alpha', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: w.validatorArgs(), ...genesisRegistration(w.sc.chain) }), 400_000), 'SC_REGISTRY', 'name alpha is already registered');
     // a rogue BLS key without a valid proof of possession is refused
     const k = newValidatorKeys();
     const rogue = { ...validatorArgOf(k, 10n), pop: blsProofOfPossession(newValidatorKeys().bls, k.ed.publicKey) };
-    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 78, name: 'gamma', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: [rogue] }), 400_000), 'SC_REGISTRY', 'proof of possession');
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 78, name: 'gamma', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: [rogue], ...genesisRegistration(w.sc.chain) }), 400_000), 'SC_REGISTRY', 'proof of possession');
     expect(readSidechain(w.l1.chain.stateReader, 78)).toBeUndefined();
+  });
+
+  it('refuses an unbonding period below the finality depth, and a genesis supply the genesis state does not hold', async () => {
+    world = new SidechainWorld();
+    const w = world;
+    const args = { chainId: w.chainId, name: 'alpha', genesisHash: w.sc.chain.genesisHash, checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: w.genesisSupply, validators: w.validatorArgs(), ...genesisRegistration(w.sc.chain) };
+    const send = (over: Partial<typeof args>) => w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { ...args, ...over }), 400_000);
+    // unbonding 0 would let a validator leave before evidence of its last votes can land
+    failed(send({ unbondingPeriod: 0 }), 'SC_REGISTRY', 'unbonding period must be at least 2');
+    failed(send({ unbondingPeriod: 1 }), 'SC_REGISTRY', 'unbonding period must be at least 2');
+    // an understated supply would leave validators' genesis coins unbacked in the escrow
+    failed(send({ genesisSupply: w.genesisSupply - 1n }), 'SC_REGISTRY', `genesis supply is ${w.genesisSupply} in the genesis state`);
+    failed(send({ genesisSupply: 0n }), 'SC_REGISTRY', 'genesis supply');
+    // a genesis header of another chain, a truncated or foreign proof
+    const other = new SidechainWorld();
+    try {
+      failed(send({ ...genesisRegistration(other.sc.chain) }), 'SC_REGISTRY', 'not the genesis block');
+      failed(send({ supplyProof: args.supplyProof.slice(1) }), 'SC_REGISTRY', 'genesis supply');
+      failed(send({ supplyProof: genesisRegistration(other.sc.chain).supplyProof }), 'SC_REGISTRY', 'genesis supply');
+    } finally {
+      await other.close();
+    }
+    expect(readSidechain(w.l1.chain.stateReader, w.chainId)).toBeUndefined();
+    expect(send({}).status).toBe('ok');
   });
 
   it('accepts a checkpoint signed by >2/3 of the stake; rejects too little stake, forged aggregates, wrong heights and chains with their reason', () => {

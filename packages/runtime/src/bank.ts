@@ -105,7 +105,8 @@ export interface TransferArgs {
 export const TransferArgsCodec: Codec<TransferArgs> = struct('TransferArgs', { to: fixedBytes(20), amount: uintBig(128) });
 
 const ACCOUNT_TAG = utf8('acct');
-const SUPPLY_KEY = stateKey('bank', utf8('supply'));
+/** State key of the native coin's total supply (proven against a genesis state root by the sidechain registry). */
+export const SUPPLY_KEY = stateKey('bank', utf8('supply'));
 
 /** State key of an account. */
 export function accountKey(address: Uint8Array): Uint8Array {

@@ -8,7 +8,7 @@
  * and the bridge escrow (deposits; withdrawals by Merkle proof against a checkpointed root,
  * each paid once).
  */
-import { blockHash, decodeHeader } from '@strata/chain';
+import { blockHash, decodeHeader, encodeHeader } from '@strata/chain';
 import {
   bigintToFixed,
   bool,
@@ -27,7 +27,7 @@ import {
   varBytes,
   type Codec,
 } from '@strata/primitives';
-import { burn, moduleAddress, transfer, type Module, type TxContext } from '@strata/runtime';
+import { burn, moduleAddress, SUPPLY_KEY, transfer, type Module, type TxContext } from '@strata/runtime';
 import { stateKey, verifyProof, type StateView } from '@strata/state';
 import { SET_CHANGES_KEY, withdrawalKey, WithdrawalRecordCodec } from './bridge.js';
 import { BLS_PUBKEY_LENGTH, BLS_SIGNATURE_LENGTH, ED_PUBKEY_LENGTH, verifyProofOfPossession } from './crypto.js';
@@ -50,6 +50,16 @@ const key = (id: number, tag: string, n?: number) => (n === undefined ? stateKey
 const GLOBAL_COUNT = stateKey(SC_REGISTRY_MODULE, utf8('count'));
 const globalIndex = (i: number) => stateKey(SC_REGISTRY_MODULE, utf8('index'), u64(i));
 const nameKey = (name: string) => stateKey(SC_REGISTRY_MODULE, utf8('name'), utf8(name));
+
+/**
+ * The genesis fields of `register` for a sidechain chain: its genesis header and the Merkle
+ * proof of its total supply against the genesis state root.
+ */
+export function genesisRegistration(chain: { blockAt(h: number): { header: Parameters<typeof blockHash>[0] } | undefined; proof(key: Uint8Array, root?: Uint8Array): { proof: Uint8Array[] } }): { genesisHeader: Uint8Array; supplyProof: Uint8Array[] } {
+  const g = chain.blockAt(0);
+  if (!g) throw new StrataError('SC_REGISTRY', 'the chain has no genesis block');
+  return { genesisHeader: encodeHeader(g.header), supplyProof: chain.proof(SUPPLY_KEY, g.header.stateRoot).proof };
+}
 
 /** Escrow of a sidechain's bridge on the parent. */
 export function sidechainEscrow(chainId: number): Uint8Array {
@@ -200,6 +210,10 @@ export const RegisterArgs = struct('ScRegisterArgs', {
    */
   genesisSupply: uintBig(128),
   validators: list(ValidatorArgCodec, MAX_VALIDATORS),
+  /** The sidechain's genesis header (its hash must be `genesisHash`). */
+  genesisHeader: varBytes(4096),
+  /** Merkle proof of the bank's total supply against the genesis state root (= `genesisSupply`). */
+  supplyProof: list(varBytes(4096), 300),
 });
 /** `sc_registry.bond` (a new validator, or more stake for an existing one) */
 export const BondArgs = struct('ScBondArgs', { chainId: uint, validator: ValidatorArgCodec });
@@ -387,6 +401,10 @@ export function sidechainParentModules(): Module[] {
         if (readSidechain(ctx.view, a.chainId)) reg(`chain id ${a.chainId} is already registered`, { reason: 'chain-id-taken' });
         if (ctx.view.get(nameKey(a.name))) reg(`sidechain name ${a.name} is already registered`, { reason: 'name-taken' });
         if (a.checkpointInterval < 1 || a.checkpointInterval > 100_000) reg('checkpoint interval must be 1-100000 blocks');
+        // A leaving validator's stake must stay slashable until evidence of what it signed last
+        // can land here: at least one block, and no less than this chain's finality depth.
+        const minUnbonding = Math.max(1, ctx.config.confirmations);
+        if (a.unbondingPeriod < minUnbonding) reg(`unbonding period must be at least ${minUnbonding} blocks (this chain's finality depth)`, { reason: 'unbonding-too-short', min: minUnbonding });
         if (a.validators.length === 0) reg('a sidechain needs at least one validator');
         const seen = new Set<string>();
         const set: BondedValidator[] = [];
@@ -400,6 +418,24 @@ export function sidechainParentModules(): Module[] {
           set.push({ edPub: v.edPub, blsPub: v.blsPub, producer: v.producer, power: v.power, owner: ctx.sender, slashed: false });
           total += v.power;
         }
+        // genesisSupply is what the escrow must back: bind it to the genesis hash (the header's
+        // state root holds the bank's supply), so the registrant cannot understate it.
+        let genesis: ReturnType<typeof decodeHeader>;
+        try {
+          genesis = decodeHeader(a.genesisHeader);
+        } catch (e) {
+          return reg(`genesis header does not decode: ${(e as Error).message}`, { reason: 'bad-genesis' });
+        }
+        if (!bytesEqual(blockHash(genesis), a.genesisHash) || genesis.height !== 0 || genesis.chainId !== a.chainId) reg('the genesis header is not the genesis block of this chain id and genesis hash', { reason: 'bad-genesis' });
+        ctx.charge(a.supplyProof.reduce((n, p) => n + Math.ceil(p.length / 32), 0) * ctx.config.compute.perWord * 4);
+        let supplyRaw: Uint8Array | undefined;
+        try {
+          supplyRaw = verifyProof(genesis.stateRoot, SUPPLY_KEY, a.supplyProof).value;
+        } catch (e) {
+          return reg(`genesis supply proof: ${(e as Error).message}`, { reason: 'bad-genesis-supply' });
+        }
+        const supply = supplyRaw ? decode(uintBig(256), supplyRaw) : 0n;
+        if (supply !== a.genesisSupply) reg(`genesis supply is ${supply} in the genesis state, not ${a.genesisSupply}`, { reason: 'bad-genesis-supply' });
         transfer(ctx.view, ctx.sender, sidechainBondPool(a.chainId), total);
         if (a.genesisSupply > 0n) transfer(ctx.view, ctx.sender, sidechainEscrow(a.chainId), a.genesisSupply);
         const rec: SidechainRecord = {
