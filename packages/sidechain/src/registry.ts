@@ -27,7 +27,7 @@ import {
   varBytes,
   type Codec,
 } from '@strata/primitives';
-import { burn, moduleAddress, SUPPLY_KEY, transfer, type Module, type TxContext } from '@strata/runtime';
+import { burn, claimChildChainId, moduleAddress, SUPPLY_KEY, transfer, type Module, type TxContext } from '@strata/runtime';
 import { stateKey, verifyProof, type StateView } from '@strata/state';
 import { SET_CHANGES_KEY, withdrawalKey, WithdrawalRecordCodec } from './bridge.js';
 import { BLS_PUBKEY_LENGTH, BLS_SIGNATURE_LENGTH, ED_PUBKEY_LENGTH, verifyProofOfPossession } from './crypto.js';
@@ -396,9 +396,10 @@ export function sidechainParentModules(): Module[] {
       register(ctx, args) {
         const a = decode(RegisterArgs, args, 256 * 1024);
         if (!NAME_RE.test(a.name)) reg(`sidechain name ${JSON.stringify(a.name)}: use 1-32 lowercase letters, digits and dashes`);
-        if (a.chainId === ctx.config.chainId) reg(`chain id ${a.chainId} is the parent chain's own`, { reason: 'chain-id-parent' });
         if (a.chainId <= 0) reg('chain id must be positive');
         if (readSidechain(ctx.view, a.chainId)) reg(`chain id ${a.chainId} is already registered`, { reason: 'chain-id-taken' });
+        // unique among every child of this chain (rollups of any kind too), not sidechains only
+        claimChildChainId(ctx, a.chainId, `sidechain/${a.chainId}`, 'SC_REGISTRY');
         if (ctx.view.get(nameKey(a.name))) reg(`sidechain name ${a.name} is already registered`, { reason: 'name-taken' });
         if (a.checkpointInterval < 1 || a.checkpointInterval > 100_000) reg('checkpoint interval must be 1-100000 blocks');
         // A leaving validator's stake must stay slashable until evidence of what it signed last
