@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { bytesKey, encode, type KeyPair } from '@strata/primitives';
 import { encodeTx, signTx, TransferArgsCodec, txHashOf, verifyRawTx } from '@strata/runtime';
-import { admitGossipedTxs, MAX_GOSSIP_TXS } from '@strata/sidechain';
+import { admitGossipedTxs, BftNetwork, decodeTxBatch, MAX_GOSSIP_TXS } from '@strata/sidechain';
 import { keys } from '../helpers/chain.js';
 
 const alice = keys[0] as KeyPair;
@@ -55,5 +55,24 @@ describe('sidechain tx gossip', () => {
     expect(f.forged?.code).toMatch(/SIGNATURE|DECODE/);
     expect(n.recoveries - before).toBe(1);
     expect(txHashOf(bad)).not.toEqual(txHashOf(forged[0]!));
+  });
+
+  it('transactions handed over one by one leave in batches, not one gossip message each', async () => {
+    const net = new BftNetwork({ dataDir: '/nonexistent', listen: [], bootnodes: [] });
+    const sent: Uint8Array[][] = [];
+    // the libp2p node's publish, recorded (the batching is in front of it)
+    net.p2p = { publish: async (_topic: string, data: Uint8Array) => void sent.push(decodeTxBatch(data)) } as never;
+    const all = txs(300);
+    for (const raw of all) net.broadcastTxs([raw]);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(sent.length).toBe(3);
+    expect(sent.map((b) => b.length)).toEqual([MAX_GOSSIP_TXS, MAX_GOSSIP_TXS, 300 - 2 * MAX_GOSSIP_TXS]);
+    expect(sent.flat()).toEqual(all);
+    // a lone transaction still leaves within a few milliseconds
+    net.broadcastTxs([all[0]!]);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(sent.length).toBe(4);
+    net.p2p = undefined;
+    await net.stop();
   });
 });

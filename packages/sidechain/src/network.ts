@@ -23,6 +23,14 @@ export const PROTO_BLOCKS = 'bft-blocks/1';
 export const MAX_GOSSIP_TXS = 128;
 const TxBatch = list(varBytes(512 * 1024), MAX_GOSSIP_TXS);
 
+/** Decodes a gossiped transaction batch (DECODE_* beyond MAX_GOSSIP_TXS). */
+export function decodeTxBatch(data: Uint8Array): Uint8Array[] {
+  return decode(TxBatch, data, 2 * 1024 * 1024);
+}
+
+/** Longest a transaction waits in the gossip queue (ms). */
+const TX_FLUSH_MS = 5;
+
 /** Error codes that show a transaction is malformed or forged in itself (its sender is at fault). */
 const FORGED_TX_CODES = new Set(['DECODE_TRUNCATED', 'DECODE_NON_CANONICAL', 'DECODE_OVERSIZED', 'DECODE_INVALID', 'INVALID_SIGNATURE', 'TX_WRONG_CHAIN']);
 
@@ -65,6 +73,8 @@ export class BftNetwork implements NodeNetwork {
   p2p: P2PNode | undefined;
   private onConsensus: ((data: Uint8Array, from: string) => void) | undefined;
   private consensusValidator: GossipValidator = () => 'ignore';
+  private txQueue: Uint8Array[] = [];
+  private txTimer: NodeJS.Timeout | undefined;
   private handlers: { protocol: string; fn: (req: Uint8Array, from: string) => Promise<Uint8Array>; limits: typeof STATUS_LIMITS }[] = [];
 
   constructor(
@@ -116,6 +126,8 @@ export class BftNetwork implements NodeNetwork {
   }
 
   async stop(): Promise<void> {
+    if (this.txTimer) clearTimeout(this.txTimer);
+    this.txTimer = undefined;
     await this.p2p?.stop();
   }
 
@@ -128,8 +140,24 @@ export class BftNetwork implements NodeNetwork {
     // Blocks travel inside proposals; committed ones by sync.
   }
 
+  /**
+   * Queues transactions for gossip: they leave in batches of up to MAX_GOSSIP_TXS, at the
+   * latest TX_FLUSH_MS after the first one is queued (the node hands them over one by one as
+   * RPC accepts them; a gossip message per transaction costs every peer a message's overhead).
+   */
   broadcastTxs(raw: Uint8Array[]): void {
-    for (let i = 0; i < raw.length; i += MAX_GOSSIP_TXS) this.p2p?.publish(TOPIC_TXS, encode(TxBatch, raw.slice(i, i + MAX_GOSSIP_TXS))).catch(() => {});
+    for (const r of raw) this.txQueue.push(r);
+    if (this.txQueue.length >= MAX_GOSSIP_TXS) this.flushTxs();
+    else this.txTimer ??= setTimeout(() => this.flushTxs(), TX_FLUSH_MS);
+  }
+
+  private flushTxs(): void {
+    if (this.txTimer) clearTimeout(this.txTimer);
+    this.txTimer = undefined;
+    while (this.txQueue.length > 0) {
+      const batch = this.txQueue.splice(0, MAX_GOSSIP_TXS);
+      this.p2p?.publish(TOPIC_TXS, encode(TxBatch, batch)).catch(() => {});
+    }
   }
 
   info(): { peerId: string; multiaddrs: string[]; networkId?: string } {
