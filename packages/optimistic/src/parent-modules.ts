@@ -740,6 +740,7 @@ export function parentModules(cfgIn: RollupConfig, opts: ParentModuleOptions = {
       depositToken(ctx, args) {
         const a = decode(DepositTokenArgs, args);
         checkRollup(cfg, a.rollupId);
+        checkChildChainId(ctx, cfg.rollupId, settles.instance, 'L2_BRIDGE'); // as the coin's deposit (rule 10)
         if (a.amount <= 0n) throw new StrataError('L2_BRIDGE', 'deposit amount must be positive');
         const t = requireToken(ctx.view, a.token);
         if (t.originChainId !== a.originChainId || !bytesEqual(t.originId, a.originId) || t.symbol !== a.symbol || t.decimals !== a.decimals) {
