@@ -171,16 +171,17 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
   const ws = (url: string) => url.replace(/^http/, 'ws');
   const layers: DevnetLayer[] = [{ name: nameOf('l1', 'l1'), kind: 'l1', parent: null, rpc: rpc.url, ws: rpc.wsUrl }];
   const l2Name = nameOf('optimistic', 'l2');
-  if (l2) layers.push({ name: l2Name, kind: 'optimistic', parent: 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
-  if (l3) layers.push({ name: 'l3', kind: 'optimistic', parent: l2Name, rpc: l3.rpcUrl, ws: l3.wsUrl });
-  if (zk) layers.push({ name: nameOf('zk', 'zk'), kind: 'zk', parent: 'l1', rpc: zk.rpcUrl, ws: ws(zk.rpcUrl) });
+  if (l2) layers.push({ name: l2Name, kind: 'optimistic', parent: layers[0]?.name ?? 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
+  // The L3 is an optimistic rollup whose parent is the L2 (kind `l3`: batches, roots, disputes on the L2).
+  if (l3) layers.push({ name: nameOf('l3', 'l3'), kind: 'l3', parent: l2Name, rpc: l3.rpcUrl, ws: l3.wsUrl });
+  if (zk) layers.push({ name: nameOf('zk', 'zk'), kind: 'zk', parent: layers[0]?.name ?? 'l1', rpc: zk.rpcUrl, ws: ws(zk.rpcUrl) });
   if (channels) {
     const first = channels.nodes[0] as (typeof channels.nodes)[number];
-    layers.push({ name: nameOf('channels', 'channels'), kind: 'channels', parent: 'l1', rpc: first.rpcUrl, ws: ws(first.rpcUrl), members: channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl })) });
+    layers.push({ name: nameOf('channels', 'channels'), kind: 'channels', parent: layers[0]?.name ?? 'l1', rpc: first.rpcUrl, ws: ws(first.rpcUrl), members: channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl })) });
   }
   if (sidechain) {
     const v0 = sidechain.launch.validators[0];
-    if (v0) layers.push({ name: nameOf('sidechain', 'sidechain'), kind: 'sidechain', parent: 'l1', rpc: v0.rpc, ws: ws(v0.rpc), members: sidechain.launch.validators.map((v) => ({ name: `v${v.index}`, rpc: v.rpc })) });
+    if (v0) layers.push({ name: nameOf('sidechain', 'sidechain'), kind: 'sidechain', parent: layers[0]?.name ?? 'l1', rpc: v0.rpc, ws: ws(v0.rpc), members: sidechain.launch.validators.map((v) => ({ name: `v${v.index}`, rpc: v.rpc })) });
   }
   const events = new EventFeed();
   const watcher = new LayerWatcher(layers, events, { history: 0 });
