@@ -114,4 +114,12 @@ describe('compiled CLI', () => {
       for (const heavy of ['lmdb', 'libp2p', '@libp2p/tcp', ...(file.startsWith('chain') ? ['prom-client', 'pino'] : [])]) expect(pkgs, `${file} imports ${heavy}`).not.toContain(heavy);
     }
   });
+
+  it('the processes the devnet spawns (sidechain validators, ZK provers) run compiled, not through tsx', async () => {
+    if (!existsSync(join(dist, 'manifest.json'))) execFileSync(process.execPath, ['packages/cli/scripts/build.mjs']);
+    const { compiledEntry } = await import('../../packages/cli/bin/compiled.js');
+    for (const name of ['validator', 'prover']) expect(compiledEntry(name), name).toMatch(/\/packages\/cli\/dist\/(validator|prover)\.js$/);
+    expect(compiledEntry('nonesuch')).toBeUndefined();
+    for (const bin of ['packages/sidechain/bin/validator.js', 'packages/zk/bin/prover.js']) expect(readFileSync(bin, 'utf8'), bin).toMatch(/compiledEntry\('(validator|prover)'\)/);
+  });
 });

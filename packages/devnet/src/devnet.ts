@@ -160,12 +160,40 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port, dataDir: join(dataDir, 'l2'), ...(l3Cfg ? { heartbeatMs: 1000 } : {}) }, deps.logger)
     : undefined;
   const l3 = l2 && l3Cfg ? await startDevnetL3(node, l2, l3Cfg, accounts, { ...(opts.l3 || {}), host, l1Port: port, dataDir: join(dataDir, 'l3') }, deps.logger) : undefined;
-  const channels = !multi && opts.channels !== false ? await startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
-  const sidechain =
+  // The channel network, the sidechain and the ZK-rollup start side by side (each needs only the
+  // L1; the sidechain's validator processes and the ZK operator's set-up dominate a warm start).
+  // The sidechain's funder and the ZK operator share an L1 account, so the sidechain registers
+  // only after the ZK-rollup has (no two transactions racing for one nonce).
+  let zkRegistered: () => void = () => {};
+  const registered = new Promise<void>((r) => {
+    zkRegistered = r;
+  });
+  const zkP = zkOn ? startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port, onRegistered: zkRegistered }, deps.logger) : undefined;
+  if (!zkP) zkRegistered();
+  const channelsP = !multi && opts.channels !== false ? startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
+  const sidechainP =
     opts.sidechain === false || multi
       ? undefined
-      : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
-  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port }, deps.logger) : undefined;
+      : Promise.race([registered, zkP?.then(() => {}) ?? registered]).then(() =>
+          startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger),
+        );
+  const started = await Promise.allSettled([channelsP, sidechainP, zkP]);
+  const failed = started.find((x) => x.status === 'rejected');
+  if (failed) {
+    // Stop what did start before reporting the first failure.
+    for (const x of started) if (x.status === 'fulfilled') await x.value?.stop().catch(() => {});
+    await l3?.stop().catch(() => {});
+    await l2?.stop().catch(() => {});
+    await peers?.stop().catch(() => {});
+    await rpc.stop().catch(() => {});
+    await node.metrics.stop().catch(() => {});
+    await node.stop().catch(() => {});
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const value = <T,>(x: PromiseSettledResult<T>): T | undefined => (x.status === 'fulfilled' ? x.value : undefined);
+  const channels = value(started[0] as PromiseSettledResult<DevnetChannels | undefined>);
+  const sidechain = value(started[1] as PromiseSettledResult<DevnetSidechain | undefined>);
+  const zk = value(started[2] as PromiseSettledResult<DevnetZk | undefined>);
   // Every layer, parents first (other layers append theirs here as they start).
   const nameOf = (kind: string, fallback: string) => opts.topology?.layers.find((x) => x.kind === kind)?.name ?? fallback;
   const ws = (url: string) => url.replace(/^http/, 'ws');

@@ -38,6 +38,8 @@ export interface DevnetZkOptions {
   heartbeat?: boolean;
   /** Setup progress (the first start compiles the circuit and makes keys). */
   onSetupProgress?: SetupProgress;
+  /** Called once the rollup is registered on the L1 (the devnet starts the layers sharing its L1 account after it). */
+  onRegistered?: () => void;
 }
 
 /** Rollup id of the devnet's ZK-rollup. */
@@ -93,6 +95,7 @@ export async function startDevnetZk(
     for (let i = 0; i < 100 && !(await client.rollup(params.rollupId)); i++) await new Promise((r) => setTimeout(r, 200));
     log.info({ rollupId: params.rollupId }, 'zk-rollup registered on L1');
   }
+  opts.onRegistered?.();
   let operator: ZkOperator | undefined;
   try {
     operator = await ZkOperator.create({ rollupId: params.rollupId, key: operatorKey, vk: artifacts.vk, circuitHash: artifacts.hash, ...(opts.stall ? { stall: true } : {}) }, { l1: client, crypto: await zkCrypto(), logger: log.child({ role: 'operator' }) });
