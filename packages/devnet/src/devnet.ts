@@ -22,6 +22,7 @@ import { EventFeed, type ExplorerLayer, LayerWatcher, startExplorer } from '@str
 import { applyTopology, type Topology } from './topology.js';
 import { channelChainRpcMethods, channelParentModules } from '@strata/channels';
 import { startDevnetChannels, type DevnetChannels } from './channels.js';
+import { sidechainL1RpcMethods } from '@strata/sidechain';
 import { devnetSidechainModules, startDevnetSidechain, type DevnetSidechain, type DevnetSidechainOptions } from './sidechain.js';
 import { devnetZkModules, startDevnetZk, type DevnetZk, type DevnetZkOptions } from './zk.js';
 
@@ -117,6 +118,20 @@ export function devnetChainConfig(opts: DevnetOptions = {}): ChainConfig {
   );
 }
 
+/** Resolves once some sidechain is registered on the L1 (read in-process), or after `maxMs`. */
+async function untilSidechainListed(node: StrataNode, maxMs: number): Promise<void> {
+  const end = Date.now() + maxMs;
+  const list = sidechainL1RpcMethods(node).sidechain_list;
+  while (Date.now() < end) {
+    if (((await list?.handler([], {} as never)) as unknown[] | undefined)?.length) {
+      // The validators spawn right after registration: give the launcher a moment to fork them.
+      await new Promise((r) => setTimeout(r, 700));
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Starts the devnet. */
 export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger }): Promise<Devnet> {
   const opts = optsIn.topology ? applyTopology(optsIn, optsIn.topology) : optsIn;
@@ -160,23 +175,27 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port, dataDir: join(dataDir, 'l2'), ...(l3Cfg ? { heartbeatMs: 1000 } : {}) }, deps.logger)
     : undefined;
   const l3 = l2 && l3Cfg ? await startDevnetL3(node, l2, l3Cfg, accounts, { ...(opts.l3 || {}), host, l1Port: port, dataDir: join(dataDir, 'l3') }, deps.logger) : undefined;
-  // The channel network, the sidechain and the ZK-rollup start side by side (each needs only the
-  // L1; the sidechain's validator processes and the ZK operator's set-up dominate a warm start).
-  // The sidechain's funder and the ZK operator share an L1 account, so the sidechain registers
-  // only after the ZK-rollup has (no two transactions racing for one nonce).
+  // The channel network starts first (in-process libp2p dials time out if the main thread is
+  // busy); then the sidechain and the ZK-rollup side by side: the sidechain's validator processes
+  // and the ZK operator's set-up dominate a warm start. The sidechain's funder and the ZK operator
+  // share an L1 account, so the sidechain registers only after the ZK-rollup has (no two
+  // transactions racing for one nonce), and the operator (seconds of main-thread work) is built
+  // once the sidechain is registered, i.e. about to spawn its validators.
+  const channelsP = !multi && opts.channels !== false ? startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
+  await channelsP?.catch(() => {});
   let zkRegistered: () => void = () => {};
   const registered = new Promise<void>((r) => {
     zkRegistered = r;
   });
-  const zkP = zkOn ? startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port, onRegistered: zkRegistered }, deps.logger) : undefined;
+  const scOn = opts.sidechain !== false && !multi;
+  const sidechainRegistered = scOn ? untilSidechainListed(node, 20_000) : Promise.resolve();
+  const zkP = zkOn ? startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port, onRegistered: zkRegistered, beforeOperator: sidechainRegistered }, deps.logger) : undefined;
   if (!zkP) zkRegistered();
-  const channelsP = !multi && opts.channels !== false ? startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
-  const sidechainP =
-    opts.sidechain === false || multi
-      ? undefined
-      : Promise.race([registered, zkP?.then(() => {}) ?? registered]).then(() =>
-          startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger),
-        );
+  const sidechainP = !scOn
+    ? undefined
+    : Promise.race([registered, zkP?.then(() => {}) ?? registered]).then(() =>
+        startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger),
+      );
   const started = await Promise.allSettled([channelsP, sidechainP, zkP]);
   const failed = started.find((x) => x.status === 'rejected');
   if (failed) {

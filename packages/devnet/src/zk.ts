@@ -40,6 +40,8 @@ export interface DevnetZkOptions {
   onSetupProgress?: SetupProgress;
   /** Called once the rollup is registered on the L1 (the devnet starts the layers sharing its L1 account after it). */
   onRegistered?: () => void;
+  /** Awaited before the operator is built (seconds of main-thread work): lets other layers spawn their processes first. */
+  beforeOperator?: Promise<unknown>;
 }
 
 /** Rollup id of the devnet's ZK-rollup. */
@@ -96,6 +98,7 @@ export async function startDevnetZk(
     log.info({ rollupId: params.rollupId }, 'zk-rollup registered on L1');
   }
   opts.onRegistered?.();
+  await opts.beforeOperator;
   let operator: ZkOperator | undefined;
   try {
     operator = await ZkOperator.create({ rollupId: params.rollupId, key: operatorKey, vk: artifacts.vk, circuitHash: artifacts.hash, ...(opts.stall ? { stall: true } : {}) }, { l1: client, crypto: await zkCrypto(), logger: log.child({ role: 'operator' }) });
