@@ -74,7 +74,7 @@ describe('explorer in chromium: every layer of one devnet', () => {
       await page.goto(`${explorer}#/layer/channels`);
       const rows = page.locator('[data-testid="channel-row"]');
       await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(2);
-      const text = await page.locator('[data-testid="channel-graph"]').innerText();
+      const text = (await page.locator('[data-testid="channel-graph"]').textContent()) ?? '';
       expect(text).toMatch(/alice ↔ bob|bob ↔ alice/i);
       expect(text).toMatch(/\d+(\.\d+)? STRA/);
     });
@@ -82,7 +82,7 @@ describe('explorer in chromium: every layer of one devnet', () => {
     await step('sidechain', async () => {
       await page.goto(`${explorer}#/layer/sidechain`);
       await expect.poll(() => page.locator('[data-testid="validator-row"]').count(), { timeout: 20_000 }).toBe(4);
-      expect(await page.locator('[data-testid="validators"]').innerText()).toMatch(/25\.00 %/);
+      expect(await page.locator('[data-testid="validators"]').textContent()).toMatch(/25\.00 %/);
       // Checkpoints every 10 sidechain blocks, accepted on the L1 by > 2/3 of the stake.
       await page.locator('[data-testid="checkpoint-row"]').first().waitFor({ timeout: 90_000 });
     });
