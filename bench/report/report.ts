@@ -313,7 +313,13 @@ async function runOptimistic(
   const receipt = async (h: Uint8Array) => until(`${t.parent} receipt`, () => l1c.receipt(h), 30_000);
   const pr = await receipt(await l1c.send(key, names.bridge, 'proveWithdrawal', proveArgs, 40_000));
   if (pr.status !== 'ok') throw new Error(`report: proving the ${t.name} withdrawal failed: ${pr.error}`);
-  const fr = await receipt(await l1c.send(key, names.bridge, 'finalizeWithdrawal', encode(FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: full.id }), 5_000));
+  // The rollup node calls a withdrawal ready from its own view of the parent; the parent may need
+  // a block or two more before its window has passed there: retry while it says so (timed too).
+  let fr = await receipt(await l1c.send(key, names.bridge, 'finalizeWithdrawal', encode(FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: full.id }), 5_000));
+  for (let i = 0; fr.status !== 'ok' && /challenge window/.test(fr.error ?? '') && i < 60; i++) {
+    await sleep(1000);
+    fr = await receipt(await l1c.send(key, names.bridge, 'finalizeWithdrawal', encode(FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: full.id }), 5_000));
+  }
   if (fr.status !== 'ok') throw new Error(`report: finalizing the ${t.name} withdrawal failed: ${fr.error}`);
   progress(`${t.phase}: exit`, 1);
   return { records, l1Bytes: carried.bytes, l1Fees: carried.fee, exitMs: Date.now() - t0, exitL1Blocks: fr.height - h0 };
