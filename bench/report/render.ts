@@ -51,7 +51,7 @@ export async function renderReport(r: Report): Promise<Record<string, string>> {
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...L.map(
       (l) =>
-        `| ${l.layer} | ${l.kind}${l.settlesOn && l.settlesOn !== l.layer ? ` on ${l.settlesOn}` : ''} | ${l.transfers} | ${fmt(l.throughput)} | ${fmt(l.l1BytesPerTx)} | ${sec(l.softMs.median)} / ${sec(l.softMs.max)} | ${sec(l.finalMs.median)} / ${sec(l.finalMs.max)} | ${l.exitMs ? `${sec(l.exitMs)} (${l.exitL1Blocks} L1 blocks)` : 'native'} | ${fmt(l.l1FeePerTx)} | ${fmt(l.feePerTx)} |`,
+        `| ${l.layer} | ${l.kind}${l.settlesOn && l.settlesOn !== l.layer ? ` on ${l.settlesOn}` : ''} | ${l.transfers} | ${fmt(l.throughput)} | ${fmt(l.l1BytesPerTx)} | ${sec(l.softMs.median)} / ${sec(l.softMs.max)} | ${sec(l.finalMs.median)} / ${sec(l.finalMs.max)} | ${l.exitMs ? `${sec(l.exitMs)} (${l.exitL1Blocks} ${l.settlesOn && l.settlesOn !== l.layer ? l.settlesOn : 'L1'} blocks)` : 'native'} | ${fmt(l.l1FeePerTx)} | ${fmt(l.feePerTx)} |`,
     ),
   ].join('\n');
   const trust = L.map((l) => [`### ${l.layer} (${l.kind})`, '', '| aspect | verdict | why |', '| --- | --- | --- |', ...l.risk.map((x) => `| ${x.aspect} | ${x.value} (${x.level}) | ${x.detail} |`), ''].join('\n')).join('\n');
