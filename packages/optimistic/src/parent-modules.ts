@@ -22,7 +22,7 @@ import {
   varBytes,
   type Codec,
 } from '@strata/primitives';
-import { burn, moduleAddress, transfer, type BlockContext, type Module, type TxContext } from '@strata/runtime';
+import { burn, checkChildChainId, moduleAddress, transfer, type BlockContext, type Module, type TxContext } from '@strata/runtime';
 import {
   EMPTY_ROOT,
   OverlayView,
@@ -627,6 +627,7 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
       deposit(ctx, args) {
         const a = decode(DepositArgs, args);
         checkRollup(cfg, a.rollupId);
+        checkChildChainId(ctx, cfg.rollupId, settles.instance, 'L2_BRIDGE'); // no other kind of child registered this id (rule 10)
         if (a.amount <= 0n) throw new StrataError('L2_BRIDGE', 'deposit amount must be positive');
         transfer(ctx.view, ctx.sender, escrow, a.amount);
         const store = new StateInboxStore(ctx.view, cfg.rollupId);
