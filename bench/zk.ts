@@ -109,15 +109,15 @@ export async function run(): Promise<Record<string, number | string>> {
 
   // prover path vs raw snarkjs on the same input
   t = performance.now();
-  const p0 = await proveInput(art, b0.input);
+  const p0 = await proveInput(art, b0.input!);
   const oursDeposit = (performance.now() - t) / 1000;
   t = performance.now();
-  const p1 = await proveInput(art, b1.input);
+  const p1 = await proveInput(art, b1.input!);
   const ours = (performance.now() - t) / 1000;
   t = performance.now();
   await snarkjs.groth16.prove(art.zkey, await (async () => {
     const wt = { type: 'mem' as const } as { type: 'mem'; data?: Uint8Array };
-    await snarkjs.wtns.calculate(b1.input, art.wasm, wt);
+    await snarkjs.wtns.calculate(b1.input!, art.wasm, wt);
     return wt.data as Uint8Array;
   })());
   const raw = (performance.now() - t) / 1000;
@@ -131,7 +131,7 @@ export async function run(): Promise<Record<string, number | string>> {
   const pvk = new PreparedVk(encodeVk(art.vk));
   const proofBytes = encodeProof(p1.proof);
   t = performance.now();
-  for (let i = 0; i < 5; i++) pvk.verify(proofBytes, b1.built.inputHash);
+  for (let i = 0; i < 5; i++) pvk.verify(proofBytes, b1.built!.inputHash);
   out.verifyMs = Number(((performance.now() - t) / 5).toFixed(1));
   w.op.submitProof(0, 'bench', p0.proof);
   w.op.submitProof(1, 'bench', p1.proof);

@@ -50,7 +50,8 @@ const hexq = (x: bigint) => `0x${x.toString(16)}`;
 function proven(): ZkState {
   const rec = readZkRollup(l1.chain.stateReader, TEST_ZK.rollupId);
   const n = rec?.batchCount ?? 0;
-  return n === 0 ? op.provenState() : (op.batches[n - 1] as (typeof op.batches)[number]).stateAfter;
+  // The operator moves its proven state when it sees the verification; until then, the batch's own.
+  return n === 0 ? op.provenState() : ((op.batches[n - 1] as (typeof op.batches)[number]).stateAfter ?? op.provenState());
 }
 
 /** Mines a block and checks conservation. */
@@ -142,7 +143,7 @@ describe('zk-rollup on L1', () => {
     await proveBatch(2);
     const b = op.batches[2] as (typeof op.batches)[number];
     const root0 = readZkRollup(l1.chain.stateReader, TEST_ZK.rollupId)?.root as Uint8Array;
-    const commit = (data: Uint8Array, proof: Uint8Array, newRoot = fieldToBytes(b.built.newRoot)) =>
+    const commit = (data: Uint8Array, proof: Uint8Array, newRoot = fieldToBytes(b.newRoot)) =>
       client.send(operatorKey, 'commitBatch', encode(CommitBatchArgs, { rollupId: TEST_ZK.rollupId, newRoot, data, proof }), 100_000);
     const wrongProof = new Uint8Array(b.proof as Uint8Array);
     wrongProof.set((b.proof as Uint8Array).slice(192, 256), 0); // A := C: valid points, wrong proof
@@ -151,7 +152,7 @@ describe('zk-rollup on L1', () => {
     const altered = new Uint8Array(b.data);
     altered[0] ^= 0x80; // the posted bytes changed after proving
     const garbage = new Uint8Array(256).fill(7); // not curve points
-    const hashes = [await commit(b.data, wrongProof), await commit(otherData, b.proof as Uint8Array), await commit(altered, b.proof as Uint8Array), await commit(b.data, garbage), await commit(b.data, b.proof as Uint8Array, fieldToBytes(b.built.oldRoot))];
+    const hashes = [await commit(b.data, wrongProof), await commit(otherData, b.proof as Uint8Array), await commit(altered, b.proof as Uint8Array), await commit(b.data, garbage), await commit(b.data, b.proof as Uint8Array, fieldToBytes(b.oldRoot))];
     mine();
     for (const h of hashes) {
       const r = l1.receiptOf(h);
@@ -161,7 +162,7 @@ describe('zk-rollup on L1', () => {
     expect(l1.receiptOf(hashes[0] as Uint8Array)?.error?.code).toBe('PROOF_INVALID');
     expect(toHex(readZkRollup(l1.chain.stateReader, TEST_ZK.rollupId)?.root as Uint8Array)).toBe(toHex(root0));
     // a stranger cannot commit even a valid batch
-    const h = await client.send(keys[3] as KeyPair, 'commitBatch', encode(CommitBatchArgs, { rollupId: TEST_ZK.rollupId, newRoot: fieldToBytes(b.built.newRoot), data: b.data, proof: b.proof as Uint8Array }), 100_000);
+    const h = await client.send(keys[3] as KeyPair, 'commitBatch', encode(CommitBatchArgs, { rollupId: TEST_ZK.rollupId, newRoot: fieldToBytes(b.newRoot), data: b.data, proof: b.proof as Uint8Array }), 100_000);
     mine();
     expect(l1.receiptOf(h)?.error?.code).toBe('UNAUTHORIZED');
     // the operator's own valid commit goes through
