@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, toHex, type KeyPair } from '@strata/primitives';
 import { getAccount } from '@strata/runtime';
-import { exitArgsFor, fieldToBytes, NodeZkL1Client, OP_TRANSFER, OP_WITHDRAW, opMessage, proveInput, readZkRollup, rebuildFromL1, ZkDepositArgs, zkCrypto, zkEscrowAddress, ZkOperator, type CircuitArtifacts, type ZkCrypto, type ZkKey } from '@strata/zk';
+import { exitArgsFor, fieldToBytes, NodeZkL1Client, RefundArgs, OP_TRANSFER, OP_WITHDRAW, opMessage, proveInput, readZkRollup, rebuildFromL1, ZkDepositArgs, zkCrypto, zkEscrowAddress, ZkOperator, type CircuitArtifacts, type ZkCrypto, type ZkKey } from '@strata/zk';
 import { tempDir } from '../helpers/chain.js';
 import { keys, registerTestRollup, TEST_UNIT, TEST_ZK, testArtifacts, ZkL1Miner } from '../helpers/zk.js';
 
@@ -125,9 +125,12 @@ describe('zk operator persistence', () => {
         let started = false;
         child.stdout.on('data', (d: Buffer) => {
           out += d.toString();
-          if (!started && out.includes('start ')) {
+          // Round 0 is killed just after a proof was accepted (mid-commit, mid-mine or mid-ack);
+          // later rounds at a random moment after start.
+          const trigger = round === 0 ? 'proven ' : 'start ';
+          if (!started && out.includes(trigger)) {
             started = true;
-            setTimeout(() => child.kill('SIGKILL'), 1500 + Math.floor(Math.random() * 6000));
+            setTimeout(() => child.kill('SIGKILL'), (round === 0 ? 0 : 500) + Math.floor(Math.random() * (round === 0 ? 1500 : 8000)));
           }
         });
         child.stderr.on('data', (d: Buffer) => {
@@ -184,13 +187,7 @@ describe('zk operator persistence', () => {
       await op.tick();
       l1.mine();
       await op.tick();
-      op.submit(sign(op, OP_TRANSFER, 1, 0, 9n));
-      await op.tick();
-      await proveAll(op);
-      await op.tick();
-      l1.mine();
-      await op.tick();
-      expect(op.batches.map((b) => b.status)).toEqual(['verified', 'verified', 'verified']);
+      expect(op.batches.map((b) => b.status)).toEqual(['verified', 'verified']);
       const proven = op.provenState();
       await op.stop();
 
@@ -199,7 +196,7 @@ describe('zk operator persistence', () => {
       expect(fresh.provenState().root).toBe(proven.root);
       expect(fresh.soft.root).toBe(proven.root);
       for (const i of [0, 1]) expect(fresh.provenState().leaf(i)).toEqual(proven.leaf(i));
-      expect(fresh.batches.map((b) => b.status)).toEqual(['verified', 'verified', 'verified']);
+      expect(fresh.batches.map((b) => b.status)).toEqual(['verified', 'verified']);
       expect(fresh.batches[1]?.withdrawals).toEqual([{ from: 1, amount: 45n, addr: proven.leaf(1)?.addr }]);
       // It carries on: a new deposit and a transfer are proven on top of the rebuilt state.
       await deposit(client, 3, 40n);
@@ -223,7 +220,7 @@ describe('zk operator persistence', () => {
       expect(toHex(fieldToBytes(rb.state.root))).toBe(toHex(readZkRollup(l1.chain.stateReader, TEST_ZK.rollupId)?.root as Uint8Array));
       const hashes = [];
       for (const i of rb.state.leaves.keys()) hashes.push(await client.send(keys[i + 1] as KeyPair, 'exit', exitArgsFor(rb.state, TEST_ZK.rollupId, i), 50_000));
-      hashes.push(await client.send(keys[1] as KeyPair, 'refundDeposit', encode((await import('@strata/zk')).RefundArgs, { rollupId: TEST_ZK.rollupId, depositId: 3 }), 50_000));
+      hashes.push(await client.send(keys[1] as KeyPair, 'refundDeposit', encode(RefundArgs, { rollupId: TEST_ZK.rollupId, depositId: 3 }), 50_000));
       l1.mine();
       for (const h of hashes) expect(l1.receiptOf(h)?.status).toBe('ok');
       expect(getAccount(l1.chain.stateReader, zkEscrowAddress(TEST_ZK.rollupId)).balance).toBe(0n);
