@@ -117,7 +117,7 @@ describe('zk operator persistence', () => {
       await l1.close();
     }
     let sawProven = false;
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 2; round++) {
       const run = await new Promise<{ acks: [number, bigint][]; proven: number[]; verified: number[] }>((resolve, reject) => {
         const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/zk-crash-operator.ts', l1Dir, opDir], { stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';

@@ -250,6 +250,31 @@ describe('zk-rollup on L1', () => {
     expect(l1.receiptOf(again)?.error?.code).toBe('L2_WITHDRAWAL');
   }, 240_000);
 
+  it('chain_getHead / chain_getBlockByNumber serve the common block shape (hash chain, hex quantities, state root, transactions) with zk fields', async () => {
+    const head = await callWithRetry<Record<string, unknown>>(zk, 'chain_getHead', ['latest']);
+    expect(head.number).toBe(`0x${op.batches.length.toString(16)}`);
+    const common = ['hash', 'number', 'parentHash', 'timestamp', 'txRoot', 'stateRoot', 'receiptRoot', 'producer', 'extra', 'nonce', 'size', 'transactions'];
+    let prev: Record<string, unknown> | undefined;
+    for (let n = 0; n <= op.batches.length; n++) {
+      const b = await callWithRetry<Record<string, unknown>>(zk, 'chain_getBlockByNumber', [`0x${n.toString(16)}`, false]);
+      for (const k of common) expect(b, k).toHaveProperty(k);
+      expect(b.number).toBe(`0x${n.toString(16)}`);
+      expect(String(b.hash)).toMatch(/^0x[0-9a-f]{64}$/);
+      if (prev) expect(b.parentHash).toBe(prev.hash);
+      if (n > 0) {
+        const batch = op.batches[n - 1] as (typeof op.batches)[number];
+        expect(b.stateRoot).toBe(toHex(fieldToBytes(batch.newRoot)));
+        expect((b.transactions as string[]).length).toBe(batch.ops);
+        expect(b.status).toBe(batch.status);
+      }
+      prev = b;
+    }
+    const full = await callWithRetry<{ transactions: { kind: string; amount: string }[] }>(zk, 'chain_getBlockByNumber', ['0x2', true]);
+    expect(full.transactions.map((x) => x.kind)).toEqual(['zk.transfer', 'zk.withdraw']);
+    expect(await callWithRetry(zk, 'chain_getBlockByNumber', [`0x${(op.batches.length + 1).toString(16)}`])).toBeNull();
+    await expect(zk.call('chain_getBlockByNumber', ['nonsense'])).rejects.toThrow(/number/);
+  });
+
   it('a fresh node re-executes every block (proofs, rejected proofs, exits) to the same receipts and roots', () => {
     const fresh = new ZkL1Miner();
     try {

@@ -165,7 +165,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     opts.sidechain === false || multi
       ? undefined
       : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
-  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port }, deps.logger) : undefined;
+  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port, dataDir: join(dataDir, 'zk') }, deps.logger) : undefined;
   // Every layer, parents first (other layers append theirs here as they start).
   const nameOf = (kind: string, fallback: string) => opts.topology?.layers.find((x) => x.kind === kind)?.name ?? fallback;
   const ws = (url: string) => url.replace(/^http/, 'ws');

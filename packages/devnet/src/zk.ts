@@ -38,6 +38,8 @@ export interface DevnetZkOptions {
   heartbeat?: boolean;
   /** Setup progress (the first start compiles the circuit and makes keys). */
   onSetupProgress?: SetupProgress;
+  /** lmdb directory of the operator's state (a resumed devnet resumes the rollup from it). */
+  dataDir?: string;
 }
 
 /** Rollup id of the devnet's ZK-rollup. */
@@ -95,9 +97,9 @@ export async function startDevnetZk(
   }
   let operator: ZkOperator | undefined;
   try {
-    operator = await ZkOperator.create({ rollupId: params.rollupId, key: operatorKey, vk: artifacts.vk, circuitHash: artifacts.hash, ...(opts.stall ? { stall: true } : {}) }, { l1: client, crypto: await zkCrypto(), logger: log.child({ role: 'operator' }) });
+    operator = await ZkOperator.create({ rollupId: params.rollupId, key: operatorKey, vk: artifacts.vk, circuitHash: artifacts.hash, ...(opts.stall ? { stall: true } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) }, { l1: client, crypto: await zkCrypto(), logger: log.child({ role: 'operator' }) });
   } catch (e) {
-    log.warn({ error: toStrataError(e).message }, 'zk operator not started (a resumed rollup with history is not rebuilt yet); users can still exit on L1 once it freezes');
+    log.warn({ error: toStrataError(e).message }, 'zk operator not started; users can still exit on L1 once it freezes (strata zk exit rebuilds the proof from L1 data)');
   }
   const rpc = operator ? await startZkRpc(operator, { host: opts.host, port: opts.port ?? (opts.l1Port === 0 ? 0 : opts.l1Port + 3) }, { logger: log }) : undefined;
   const provers: ChildProcess[] = [];
