@@ -41,7 +41,7 @@ beforeAll(async () => {
   crypto = await zkCrypto();
 }, 300_000);
 
-async function register(client: NodeZkL1Client, l1: ZkL1Miner, rollupId: number, opts: { maxBatchGap?: number } = {}) {
+async function register(client: NodeZkL1Client, _l1: ZkL1Miner, rollupId: number, opts: { maxBatchGap?: number } = {}) {
   const h = await client.send(operatorKey, 'register', encode(RegisterArgs, { rollupId, depth: TEST_ZK.depth, batchSize: TEST_ZK.batchSize, unit: TEST_UNIT, priorityDeadline: 50, maxBatchGap: opts.maxBatchGap ?? 0, vk: encodeVk(art.vk) }), 100_000);
   return h;
 }
