@@ -40,6 +40,8 @@ export interface DevnetZkOptions {
   onSetupProgress?: SetupProgress;
   /** lmdb directory of the operator's state (a resumed devnet resumes the rollup from it). */
   dataDir?: string;
+  /** Circuit size other than the devnet's depth 20 / 2 ops (tests use a CI-sized one). */
+  circuit?: { depth: number; batchSize: number };
 }
 
 /** Rollup id of the devnet's ZK-rollup. */
@@ -81,7 +83,7 @@ export async function startDevnetZk(
 ): Promise<DevnetZk> {
   const node = l1.node;
   const log = logger.child({ layer: 'zk' });
-  const params = devnetZkParams(node.chain.config.chainId);
+  const params = { ...devnetZkParams(node.chain.config.chainId), ...(opts.circuit ?? {}) };
   l1.rpc.registerAll(zkL1RpcMethods(node));
   const t = Date.now();
   const artifacts = await setupCircuit(params, opts.onSetupProgress ? { onProgress: opts.onSetupProgress } : {});

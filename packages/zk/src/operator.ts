@@ -410,16 +410,17 @@ export class ZkOperator {
   /** Marks batch `b` verified on L1: the proven state moves to it, the store drops its ops, memory drops its witness. */
   private markVerified(b: OperatorBatch, l1Height: number): void {
     if (!b.stateAfter || !b.built) throw new StrataError('INTERNAL', `batch ${b.index} has no state to verify`);
-    b.status = 'verified';
-    b.l1Height = l1Height;
     const after = b.stateAfter;
     const touched = new Set<number>();
     for (const o of b.built.ops) {
       touched.add(o.from);
       touched.add(o.to);
     }
+    // Stored first: if the write fails nothing in memory moved, and the next tick retries.
+    this.store?.verifyBatch({ ...storedOf(b), status: 'verified', l1Height }, [...touched].map((i) => [i, after.leaf(i)] as [number, Leaf | undefined]), { ...this.cursor(), verified: b.index + 1 });
+    b.status = 'verified';
+    b.l1Height = l1Height;
     this.verifiedCount = b.index + 1;
-    this.store?.verifyBatch(storedOf(b), [...touched].map((i) => [i, after.leaf(i)] as [number, Leaf | undefined]), this.cursor());
     this.proven = after;
     // Prune: a verified batch keeps only its summary in memory.
     delete b.stateAfter;
