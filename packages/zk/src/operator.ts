@@ -195,7 +195,11 @@ export class ZkOperator {
     const store = opts.dataDir ? new ZkStore(opts.dataDir) : undefined;
     try {
       store?.checkIdentity(params);
-      if (store && !store.empty) return new ZkOperator(opts, params, rec, deps, { store, ...ZkOperator.resume(store, params, rec, deps.crypto, log) });
+      if (store && !store.empty) {
+        const op = new ZkOperator(opts, params, rec, deps, { store, ...ZkOperator.resume(store, params, rec, deps.crypto, log) });
+        await op.reconcile(rec);
+        return op;
+      }
       // Fresh: an empty rollup, or one with history rebuilt from L1 data.
       const cursor: ZkCursor = { depositsSeen: 0, verified: 0, nextSeq: 0 };
       let proven = new ZkState(params);
@@ -431,6 +435,21 @@ export class ZkOperator {
     this.log.info({ batch: b.index, l1Height, withdrawals: b.withdrawals.length }, 'batch verified on L1');
   }
 
+  /**
+   * The L1 is the truth: every batch below its count is verified (a commit whose receipt was
+   * never seen, or one sent just before a crash, is recognised by its root).
+   */
+  private async reconcile(rec: ZkRollupRecord): Promise<void> {
+    for (let i = this.verifiedCount; i < rec.batchCount; i++) {
+      const b = this.batches[i];
+      const onL1 = await this.deps.l1.batch(this.params.rollupId, i);
+      if (!b || !onL1 || fieldFromBytes(onL1.root) !== b.newRoot) {
+        throw new StrataError('CONFIG_INVALID', `the L1 verified batch ${i} of rollup ${this.params.rollupId} with a root this operator did not build; its state is not this rollup's (another operator, or a lost data dir)`);
+      }
+      this.markVerified(b, onL1.height);
+    }
+  }
+
   /** One driver iteration (public for tests that step the operator by hand). */
   async tick(): Promise<void> {
     const l1 = this.deps.l1;
@@ -441,16 +460,7 @@ export class ZkOperator {
       this.log.warn({ rollupId: this.params.rollupId, frozenAt: rec.frozenAt }, 'rollup is in EXODUS mode: users exit with Merkle proofs (strata zk exit)');
     }
     if (this.frozen) return;
-    // The L1 is the truth: every batch below its count is verified (a commit whose receipt we
-    // never saw, or one sent just before a crash, is recognised by its root).
-    for (let i = this.verifiedCount; i < rec.batchCount; i++) {
-      const b = this.batches[i];
-      const onL1 = await l1.batch(this.params.rollupId, i);
-      if (!b || !onL1 || fieldFromBytes(onL1.root) !== b.newRoot) {
-        throw new StrataError('CONFIG_INVALID', `the L1 verified batch ${i} of rollup ${this.params.rollupId} with a root this operator did not build; its state is not this rollup's (another operator, or a lost data dir)`);
-      }
-      this.markVerified(b, onL1.height);
-    }
+    await this.reconcile(rec);
     // receipts of submitted batches
     for (const b of this.batches) {
       if (b.status !== 'submitted' || !b.txHash) continue;
