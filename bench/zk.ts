@@ -127,7 +127,7 @@ export async function run(): Promise<Record<string, number | string>> {
   const raws: number[] = [];
   const loads: number[] = [];
   let p1: Awaited<ReturnType<typeof proveInput>> | undefined;
-  for (let r = 0; r < 3; r++) {
+  for (let r = 0; r < Number(process.env.ZK_BENCH_PAIRS ?? 2); r++) {
     loads.push(load1());
     t = performance.now();
     p1 = await proveInput(art, b1.input!);
