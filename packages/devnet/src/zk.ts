@@ -42,6 +42,10 @@ export interface DevnetZkOptions {
   dataDir?: string;
   /** Circuit size other than the devnet's depth 20 / 2 ops (tests use a CI-sized one). */
   circuit?: { depth: number; batchSize: number };
+  /** Called once the rollup is registered on the L1 (the devnet starts the layers sharing its L1 account after it). */
+  onRegistered?: () => void;
+  /** Awaited before the operator is built (seconds of main-thread work): lets other layers spawn their processes first. */
+  beforeOperator?: Promise<unknown>;
 }
 
 /** Rollup id of the devnet's ZK-rollup. */
@@ -97,6 +101,8 @@ export async function startDevnetZk(
     for (let i = 0; i < 100 && !(await client.rollup(params.rollupId)); i++) await new Promise((r) => setTimeout(r, 200));
     log.info({ rollupId: params.rollupId }, 'zk-rollup registered on L1');
   }
+  opts.onRegistered?.();
+  await opts.beforeOperator;
   let operator: ZkOperator | undefined;
   try {
     operator = await ZkOperator.create({ rollupId: params.rollupId, key: operatorKey, vk: artifacts.vk, circuitHash: artifacts.hash, ...(opts.stall ? { stall: true } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) }, { l1: client, crypto: await zkCrypto(), logger: log.child({ role: 'operator' }) });
