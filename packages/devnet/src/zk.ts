@@ -38,6 +38,10 @@ export interface DevnetZkOptions {
   heartbeat?: boolean;
   /** Setup progress (the first start compiles the circuit and makes keys). */
   onSetupProgress?: SetupProgress;
+  /** lmdb directory of the operator's state (a resumed devnet resumes the rollup from it). */
+  dataDir?: string;
+  /** Circuit size other than the devnet's depth 20 / 2 ops (tests use a CI-sized one). */
+  circuit?: { depth: number; batchSize: number };
   /** Called once the rollup is registered on the L1 (the devnet starts the layers sharing its L1 account after it). */
   onRegistered?: () => void;
   /** Awaited before the operator is built (seconds of main-thread work): lets other layers spawn their processes first. */
@@ -83,7 +87,7 @@ export async function startDevnetZk(
 ): Promise<DevnetZk> {
   const node = l1.node;
   const log = logger.child({ layer: 'zk' });
-  const params = devnetZkParams(node.chain.config.chainId);
+  const params = { ...devnetZkParams(node.chain.config.chainId), ...(opts.circuit ?? {}) };
   l1.rpc.registerAll(zkL1RpcMethods(node));
   const t = Date.now();
   const artifacts = await setupCircuit(params, opts.onSetupProgress ? { onProgress: opts.onSetupProgress } : {});
@@ -101,9 +105,9 @@ export async function startDevnetZk(
   await opts.beforeOperator;
   let operator: ZkOperator | undefined;
   try {
-    operator = await ZkOperator.create({ rollupId: params.rollupId, key: operatorKey, vk: artifacts.vk, circuitHash: artifacts.hash, ...(opts.stall ? { stall: true } : {}) }, { l1: client, crypto: await zkCrypto(), logger: log.child({ role: 'operator' }) });
+    operator = await ZkOperator.create({ rollupId: params.rollupId, key: operatorKey, vk: artifacts.vk, circuitHash: artifacts.hash, ...(opts.stall ? { stall: true } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) }, { l1: client, crypto: await zkCrypto(), logger: log.child({ role: 'operator' }) });
   } catch (e) {
-    log.warn({ error: toStrataError(e).message }, 'zk operator not started (a resumed rollup with history is not rebuilt yet); users can still exit on L1 once it freezes');
+    log.warn({ error: toStrataError(e).message }, 'zk operator not started; users can still exit on L1 once it freezes (strata zk exit rebuilds the proof from L1 data)');
   }
   const rpc = operator ? await startZkRpc(operator, { host: opts.host, port: opts.port ?? (opts.l1Port === 0 ? 0 : opts.l1Port + 3) }, { logger: log }) : undefined;
   const provers: ChildProcess[] = [];
