@@ -7,7 +7,7 @@
  * returning (and then re-encoding to the very same bytes, where it has an encoder: canonical
  * form) or by throwing a StrataError with a code; anything else is a crash.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Block, BlockCodec, blockHash, decodeBlock, decodeHeader, encodeBlock, encodeHeader, HeaderCodec } from '@strata/chain';
@@ -247,13 +247,17 @@ export interface RpcHarness {
   targets: RpcTarget[];
   /** Handles one body as an authorized WebSocket caller would (so admin and subscription methods run too). */
   call(body: string): Promise<string | undefined>;
+  /** Puts the node back in dev sealing with no block timer (a fuzzed admin_setMining or dev_setBlockInterval may have changed them), so every method's run starts alike. */
+  reset(): void;
   close(): Promise<void>;
 }
 
 /** Starts a dev node with a few blocks and transactions and its full RPC method table. */
 export async function rpcHarness(): Promise<RpcHarness> {
   await initHashing();
-  const dir = mkdtempSync(join(tmpdir(), 'strata-fuzz-rpc-'));
+  // A RAM disk where there is one: a million calls commit many lmdb transactions (dev_mine,
+  // net_importBlock, dev_revert …), and the fsync of each would otherwise be most of the run.
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'strata-fuzz-rpc-'));
   const logger = pino({ level: 'silent' }, pino.destination({ dest: '/dev/null', sync: true }));
   const node = await StrataNode.create({ dataDir: dir, config: fuzzConfig, mining: 'dev', blockTimeMs: 0, verifierThreads: 0 }, { logger });
   await node.start();
@@ -309,6 +313,10 @@ export async function rpcHarness(): Promise<RpcHarness> {
   return {
     targets,
     call: (body) => server.handle(body, ctx),
+    reset: () => {
+      node.setMiningMode('dev');
+      node.setBlockInterval(0);
+    },
     close: async () => {
       for (const c of closers.splice(0)) c();
       await node.stop();
