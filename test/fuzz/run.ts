@@ -1,6 +1,8 @@
 /**
- * `npm run fuzz [-- --n 1000000] [--rpc-n 1000000] [--only <substring>] [--skip N] [--seed 1] [--max-seconds S] [--no-rpc] [--report file]`:
- * fuzzes every decoder and every L1 RPC method with seeded mutations and prints, per target, the
+ * `npm run fuzz [-- --n 1000000] [--rpc-n 1000000] [--http-n 2000] [--only <substring>] [--skip N] [--seed 1] [--max-seconds S] [--no-rpc] [--report file] [--markdown file]`:
+ * fuzzes every decoder and every L1 RPC method with seeded mutations — the RPC methods through
+ * the dispatcher in-process (`--rpc-n` each), then a smaller run over real HTTP (`--http-n`
+ * each) — and prints, per target, the
  * inputs run, the rate, accepted / typed-rejected counts and crashes. Exits 1 on any crash.
  */
 import { writeFileSync } from 'node:fs';
@@ -19,6 +21,8 @@ const flag = (name: string): string | undefined => {
 };
 const n = Number(flag('--n') ?? 1_000_000);
 const rpcN = Number(flag('--rpc-n') ?? n);
+/** Mutated requests per RPC method over real HTTP as well (after the in-process run; 0 skips it). */
+const httpN = Number(flag('--http-n') ?? Math.min(2000, rpcN));
 const seed = Number(flag('--seed') ?? 1);
 const only = flag('--only');
 const maxSeconds = Number(flag('--max-seconds') ?? Number.POSITIVE_INFINITY);
@@ -89,6 +93,20 @@ if (!args.includes('--no-rpc')) {
     }
   } finally {
     await h.close();
+  }
+  if (httpN > 0) {
+    const hh = await rpcHarness({ http: true });
+    try {
+      for (const [i, t] of hh.targets.entries()) {
+        if (only && !`rpc ${t.method}`.includes(only) && !`http ${t.method}`.includes(only)) continue;
+        const r = await fuzzRpc(hh, t, httpN, seed + 2000 + i, maxSeconds);
+        r.name = `rpc over HTTP ${t.method}`;
+        results.push(r);
+        line(r);
+      }
+    } finally {
+      await hh.close();
+    }
   }
 }
 const crashes = results.reduce((s, r) => s + r.crashes.length, 0);
