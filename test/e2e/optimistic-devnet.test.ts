@@ -64,7 +64,7 @@ function logLines(): LogLine[] {
 }
 
 beforeAll(async () => {
-  devnet = await startDevnetProcess(['--data-dir', dataDir, '--malicious-proposer', '--challenge-window', '4']);
+  devnet = await startDevnetProcess(['--data-dir', dataDir, '--malicious-proposer', '--challenge-window', '4', '--no-sidechain', '--no-channels', '--no-l3', '--no-explorer']);
   const l2 = devnet.banner.layers.l2 as { rpc: string; challengeWindow: number; maliciousProposer: boolean };
   expect(l2).toMatchObject({ challengeWindow: 4, maliciousProposer: true });
   l1Rpc = devnet.banner.layers.l1.rpc;

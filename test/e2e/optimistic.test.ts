@@ -308,8 +308,15 @@ describe('optimistic rollup over JSON-RPC (loopback)', () => {
     expect(won).toBeLessThanOrEqual((n * rollup.proposerBond * 8n) / 10n);
     expect((await l1Balance(proposerKey.address)) - proposerBefore).toBeLessThan(-n * rollup.proposerBond + 1n);
     // The honest proposer then posts the corrected root, which matches every node's derivation.
-    await until('a corrected live root', async () =>
-      (await l2c.call<typeof outputs>('rollup_getOutputs')).some((o) => o.index > game.outputIndex && o.matchesLocal === true),
+    // The proposer waits for the L1 to move on (a stale output, or its own proposal's retry
+    // after a few L1 blocks), so the heartbeat goes on here too.
+    await until(
+      'a corrected live root',
+      async () => {
+        if (++polls % 10 === 0) await l1c.call('dev_mine', ['0x1']);
+        return (await l2c.call<typeof outputs>('rollup_getOutputs')).some((o) => o.index > game.outputIndex && o.matchesLocal === true);
+      },
+      20_000,
     );
-  }, 45_000);
+  }, 75_000);
 });
