@@ -18,7 +18,9 @@ const suites: { name: string; file: string }[] = [
   { name: 'sidechain', file: './sidechain.ts' },
 ];
 
-const only = process.argv.slice(2);
+/** Short names for the L1 suites (`npm run bench -- import`, `-- sync`, `-- storage`). */
+const aliases: Record<string, string> = { import: 'l1-import', sync: 'l1-sync', storage: 'l1-storage' };
+const only = process.argv.slice(2).map((n) => aliases[n] ?? n);
 const results: Record<string, unknown> = {};
 for (const s of suites) {
   if (only.length && !only.includes(s.name)) continue;

@@ -65,9 +65,11 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
+const textEncoder = new TextEncoder();
+
 /** UTF-8 encodes a string. */
 export function utf8(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
+  return textEncoder.encode(s);
 }
 
 /** Big-endian minimal encoding of a non-negative bigint (zero is the empty array). */

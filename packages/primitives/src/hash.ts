@@ -106,6 +106,30 @@ export function blake2b256Parts(parts: Uint8Array[], personal: Uint8Array = DEFA
   return h.digest();
 }
 
+/**
+ * blake2b-256 of `tag ‖ a ‖ b` (one tag byte, then two byte strings): the shape of every tree
+ * node hash (a leaf is `0x00 ‖ key ‖ H(value)`, an internal node `0x01 ‖ left ‖ right`). Equal to
+ * `blake2b256Parts([Uint8Array.of(tag), a, b], personal)`, written straight into the hasher's
+ * memory without building the parts.
+ */
+export function blake2b256Tagged(tag: number, a: Uint8Array, b: Uint8Array, personal: Uint8Array = DEFAULT_PERSONAL): Uint8Array {
+  const w = wasm;
+  if (!w || personal.length !== 16) return blake2b256Parts([Uint8Array.of(tag), a, b], personal);
+  const end = INPUT + 1 + a.length + b.length;
+  if (end > mem.length) {
+    w.memory.grow(Math.ceil((end - mem.length) / 65536));
+    mem = new Uint8Array(w.memory.buffer);
+  }
+  const t = template(w, personal);
+  if (t >= 0) mem.copyWithin(STATE, t, t + STATE_BYTES);
+  mem[INPUT] = tag;
+  mem.set(a, INPUT + 1);
+  mem.set(b, INPUT + 1 + a.length);
+  w.blake2b_update(STATE, INPUT, end);
+  w.blake2b_final(STATE);
+  return mem.slice(STATE + 128, STATE + 160);
+}
+
 /** First 20 bytes of blake2b-256: CKB's `blake160`, used for addresses. */
 export function blake160(data: Uint8Array): Uint8Array {
   return blake2b256(data).subarray(0, 20);

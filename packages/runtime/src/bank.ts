@@ -6,6 +6,7 @@
  */
 import {
   blake160,
+  blake2b256Parts,
   bytesEqual,
   bytesKey,
   decode,
@@ -22,7 +23,7 @@ import {
   utf8,
   type Codec,
 } from '@strata/primitives';
-import { stateKey, type StateView } from '@strata/state';
+import { STATE_KEY_PERSONAL, stateKey, type StateView } from '@strata/state';
 import type { Module, TxContext } from './module.js';
 
 /** An account record. */
@@ -105,6 +106,8 @@ export interface TransferArgs {
 export const TransferArgsCodec: Codec<TransferArgs> = struct('TransferArgs', { to: fixedBytes(20), amount: uintBig(128) });
 
 const ACCOUNT_TAG = utf8('acct');
+/** What `stateKey('bank', ACCOUNT_TAG, address)` hashes before the address: 'bank' ‖ 0x00 ‖ 'acct'. */
+const ACCOUNT_KEY_PREFIX = new Uint8Array([...utf8('bank'), 0, ...ACCOUNT_TAG]);
 const SUPPLY_KEY = stateKey('bank', utf8('supply'));
 
 /** State key of an account. */
@@ -117,7 +120,8 @@ export function accountKey(address: Uint8Array): Uint8Array {
   const k = isAddress ? pairKey(address) : bytesKey(address);
   let key = cache.get(k);
   if (!key) {
-    key = stateKey('bank', ACCOUNT_TAG, address);
+    // stateKey('bank', ACCOUNT_TAG, address): the same bytes hashed, its prefix built once.
+    key = blake2b256Parts([ACCOUNT_KEY_PREFIX, address], STATE_KEY_PERSONAL);
     if (addressKeyCache.size + otherKeyCache.size >= 200_000) {
       addressKeyCache.clear();
       otherKeyCache.clear();

@@ -17,7 +17,9 @@ export interface StateReader {
   get(key: Uint8Array): Uint8Array | undefined;
 }
 
-const KEY_PERSONAL = utf8('strata-state-key');
+/** Personalization of state-key hashing (see {@link stateKey}). */
+export const STATE_KEY_PERSONAL: Uint8Array = utf8('strata-state-key');
+const KEY_PERSONAL = STATE_KEY_PERSONAL;
 
 /**
  * Builds a state key from a module name and key parts: H(module ‖ 0x00 ‖ parts…). Keys are
