@@ -12,11 +12,16 @@ import { readFileSync, existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { StrataNode, startRpc } from '@strata/node';
-import { encode, fromHex, fromQuantity, toHex, type KeyPair } from '@strata/primitives';
+import { bytesEqual, encode, fromHex, fromQuantity, toHex, type KeyPair } from '@strata/primitives';
 import { RpcClient, type RpcServer } from '@strata/rpc';
 import { bankModule, getAccount, getSupply, TransferArgsCodec } from '@strata/runtime';
 import {
+  addLaunchValidator,
+  BondArgs,
   isAlive,
+  newValidatorKeys,
+  UnbondArgs,
+  validatorArgOf,
   L1Client,
   launchSidechain,
   readLaunch,
@@ -205,5 +210,55 @@ describe('a launched 4-validator sidechain', () => {
     const logs = launch.validators.map((v) => readFileSync(v.logFile, 'utf8'));
     expect(logs.some((l) => l.includes('double-sign evidence'))).toBe(false);
     expect(readLaunch('e2e', join(launch.dir, '..')).name).toBe('e2e');
+  });
+
+  it('a bond and an unbond on the L1 switch the running chain\'s set at a checkpoint: checkpoints keep being accepted, the removed validator\'s votes no longer count, the new one\'s do', async () => {
+    const L1 = new L1Client(rpc.url);
+    const spec = JSON.parse(readFileSync(join(launch.dir, 'spec.json'), 'utf8')) as { validators: { edPub: string }[] };
+    // every validator is up again (earlier tests stopped and restarted some)
+    for (const v of launch.validators) if (!isAlive(v.pid)) await spawnValidator(launch, v.index);
+    const newcomer = newValidatorKeys();
+    const ni = await addLaunchValidator(launch, newcomer);
+    await spawnValidator(launch, ni);
+    await waitForHeight(rpcOf(ni), 1, 60_000);
+    const removed = fromHex(spec.validators[3]!.edPub, 32);
+    // the launcher (the sidechain's owner) bonds the newcomer and unbonds validator 3
+    expect((await L1.sendAndWait(funder, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: launch.chainId, validator: validatorArgOf(newcomer, 100_000_000_000n) }), 100_000)).status).toBe('0x1');
+    expect((await L1.sendAndWait(funder, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: launch.chainId, edPub: removed }), 100_000)).status).toBe('0x1');
+    const cpBefore = (await L1.sidechain(launch.chainId))!.lastCheckpointHeight;
+    // the sidechain includes both changes once final on the L1; the L1 applies them with the checkpoint of that block
+    // (the two may be final on the L1 at different heights, so land in different checkpoint periods)
+    const l1Set = () => readValidatorSet(l1.chain.stateReader, launch.chainId);
+    await until(async () => l1Set().some((v) => bytesEqual(v.edPub, newcomer.ed.publicKey)) && !l1Set().some((v) => bytesEqual(v.edPub, removed)), 90_000, 'the L1 set has the newcomer and not validator 3');
+    const set = l1Set();
+    expect(set.length).toBe(4);
+    const switched = (await L1.sidechain(launch.chainId))!.lastCheckpointHeight; // the new set signs from switched + 1
+    // every validator derived the same set: sidechain_info shows it on each (including the newcomer)
+    for (const v of launch.validators.filter((x) => x.index !== 3)) {
+      await until(async () => {
+        const info = await new RpcClient(v.rpc).call<{ validators: { edPub: string }[] }>('sidechain_info');
+        return info.validators.map((x) => x.edPub).join() === set.map((x) => toHex(x.edPub)).join();
+      }, 30_000, `validator ${v.index} uses the new set`);
+    }
+    // checkpoints keep being accepted with the new set
+    await until(async () => ((await L1.sidechain(launch.chainId))?.lastCheckpointHeight ?? 0) >= switched + 8, 90_000, 'two checkpoints signed by the new set');
+    expect(switched).toBeGreaterThan(cpBefore);
+    // the newcomer's votes count: with validator 2 down, 0 + 1 + the newcomer (3 of 4) keep committing
+    const v2 = launch.validators[2]!;
+    process.kill(v2.pid, 'SIGKILL');
+    await until(async () => !isAlive(v2.pid), 5000, 'v2 dead');
+    const h0 = await head(rpcOf(0));
+    await until(async () => (await head(rpcOf(0))) >= h0 + 3, 60_000, 'validators 0, 1 and the newcomer commit');
+    const cert = await new RpcClient(rpcOf(0)).call<{ signers: string }>('sidechain_certificate', [h0 + 2]);
+    expect(fromHex(cert.signers)[0]! & 0b1000).toBe(0b1000); // the newcomer is index 3 of the new set
+    // the removed validator's votes do not: with the newcomer down too, validator 3 (still running) cannot help, the chain halts
+    const vn = launch.validators[ni]!;
+    process.kill(vn.pid, 'SIGKILL');
+    await until(async () => !isAlive(vn.pid), 5000, 'newcomer dead');
+    expect(isAlive(launch.validators[3]!.pid)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1500));
+    const stalled = await head(rpcOf(0));
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(await head(rpcOf(0))).toBe(stalled);
   });
 });

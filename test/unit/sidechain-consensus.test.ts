@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { blake2b256, utf8 } from '@strata/primitives';
 import { bankModule } from '@strata/runtime';
 import { encode, type KeyPair } from '@strata/primitives';
-import { blsProofOfPossession, EvidenceArgs, readValidatorSet, RegisterArgs, SC_REGISTRY_MODULE, sidechainParentModules, ValidatorSet, votesConflict } from '@strata/sidechain';
+import { blsProofOfPossession, EvidenceArgs, genesisRegistration, genesisSupplyOf, readValidatorSet, RegisterArgs, SC_REGISTRY_MODULE, sidechainChainConfig, sidechainModules, sidechainParentModules, ValidatorSet, votesConflict } from '@strata/sidechain';
 import { BftSim, SIM_CHAIN_ID, simKeys, simValidators } from '../helpers/bft-sim.js';
 import { devConfig, keys, tempDir } from '../helpers/chain.js';
 import { ChainDriver } from '../helpers/sidechain-world.js';
@@ -80,11 +80,15 @@ describe('BFT consensus (simulated network, real signatures)', () => {
 /** The evidence an honest validator collected, submitted to a real L1 chain's registry, slashes the bond. */
 async function slashOnL1(sim: BftSim, ev: { a: import('@strata/sidechain').Vote; b: import('@strata/sidechain').Vote }): Promise<void> {
   const t = tempDir('strata-sim-l1-');
-  const l1 = new ChainDriver(devConfig({ chainId: 1 }), [bankModule, ...sidechainParentModules()], t.dir, (keys[3] as KeyPair).address);
+  const l1 = new ChainDriver(devConfig({ chainId: 1 }), [bankModule, ...sidechainParentModules()], `${t.dir}/l1`, (keys[3] as KeyPair).address);
   try {
     const validators = sim.keys.map((k, i) => ({ ...simValidators(sim.keys)[i]!, pop: blsProofOfPossession(k.bls, k.ed.publicKey) }));
-    const reg = l1.send(keys[0] as KeyPair, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: SIM_CHAIN_ID, name: 'sim', genesisHash: new Uint8Array(32), checkpointInterval: 10, unbondingPeriod: 5, genesisSupply: 0n, validators }), 400_000);
-    expect(reg.status).toBe('ok');
+    // the sim's chain as a real genesis (register binds the genesis supply to it)
+    const sc = new ChainDriver(sidechainChainConfig({ chainId: SIM_CHAIN_ID, name: 'sim', validators: simValidators(sim.keys) }), sidechainModules(), `${t.dir}/sc`, (keys[3] as KeyPair).address);
+    const genesis = { genesisHash: sc.chain.genesisHash, genesisSupply: genesisSupplyOf(sc.config), ...genesisRegistration(sc.chain) };
+    await sc.close();
+    const reg = l1.send(keys[0] as KeyPair, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: SIM_CHAIN_ID, name: 'sim', checkpointInterval: 10, unbondingPeriod: 10, validators, ...genesis }), 400_000);
+    expect(reg.error?.message ?? reg.status).toBe('ok');
     const r = l1.send(keys[1] as KeyPair, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: SIM_CHAIN_ID, evidence: ev }), 100_000);
     expect(r.status).toBe('ok');
     const set = readValidatorSet(l1.chain.stateReader, SIM_CHAIN_ID);

@@ -1,11 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeBlock, encodeHeader, type Block } from '@strata/chain';
-import { bytesEqual, encode, type KeyPair } from '@strata/primitives';
+import { encodeBlock, type Block } from '@strata/chain';
+import { bytesEqual, decode, encode, type KeyPair } from '@strata/primitives';
 import { getAccount, moduleAddress, TransferArgsCodec, type Receipt } from '@strata/runtime';
 import {
   blsProofOfPossession,
   BondArgs,
   CheckpointArgs,
+  checkpointArgs,
+  deriveValidators,
+  genesisRegistration,
+  readSetChangeRecord,
+  readUnbonding,
+  SetChangeArgs,
+  validatorOf,
   ClaimArgs,
   decodeProposedBlock,
   edSign,
@@ -50,7 +57,7 @@ function failed(r: Receipt, code: string, text: string): void {
 }
 
 function register(w: SidechainWorld, interval = 2, unbondingPeriod = 3): Receipt {
-  return w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: w.chainId, name: 'alpha', genesisHash: w.sc.chain.genesisHash, checkpointInterval: interval, unbondingPeriod, genesisSupply: w.genesisSupply, validators: w.validatorArgs() }), 400_000);
+  return w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: w.chainId, name: 'alpha', genesisHash: w.sc.chain.genesisHash, checkpointInterval: interval, unbondingPeriod, genesisSupply: w.genesisSupply, validators: w.validatorArgs(), ...genesisRegistration(w.sc.chain) }), 400_000);
 }
 
 /** Mines sidechain blocks up to `height` (with optional txs in the first one). */
@@ -64,10 +71,16 @@ function scMineTo(w: SidechainWorld, height: number, first: ReturnType<Sidechain
   return last as Block;
 }
 
-function postCheckpoint(w: SidechainWorld, block: Block, signers = [0, 1, 2], tweak?: (c: ReturnType<SidechainWorld['certify']>) => void): Receipt {
-  const cert = w.certify(block, signers);
+function postCheckpoint(w: SidechainWorld, block: Block, signers = [0, 1, 2], tweak?: (c: ReturnType<SidechainWorld['certify']>) => void, keys?: SidechainWorld['validators']): Receipt {
+  const cert = w.certify(block, signers, 0, keys);
   tweak?.(cert);
-  return w.l1.send(bob, SC_REGISTRY_MODULE, 'checkpoint', encode(CheckpointArgs, { chainId: w.chainId, header: encodeHeader(block.header), certificate: cert }), 100_000);
+  return w.l1.send(bob, SC_REGISTRY_MODULE, 'checkpoint', checkpointArgs(w.sc.chain, w.chainId, block.header, cert), 100_000);
+}
+
+/** The sidechain producer's tx including parent set change `id` (as the engine builds it once the change is final). */
+function includeChange(w: SidechainWorld, id: number) {
+  const c = readSetChangeRecord(w.l1.chain.stateReader, w.chainId, id)!;
+  return w.sc.tx(w.validators[0]!.producer, SC_BRIDGE_MODULE, 'setChange', encode(SetChangeArgs, { changeId: id, kind: c.kind, edPub: c.validator.edPub, blsPub: c.validator.blsPub, producer: c.validator.producer, amount: c.amount }), 10_000);
 }
 
 /** Every account that can hold coins in these tests, on both chains. */
@@ -100,13 +113,37 @@ describe('sc_registry on the L1', () => {
     expect(getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance).toBe(4000n);
     expect(before - getAccount(w.l1.chain.stateReader, alice.address).balance).toBeGreaterThan(4000n);
     failed(register(w), 'SC_REGISTRY', 'already registered');
-    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 1, name: 'beta', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', "parent chain's own");
-    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 77, name: 'alpha', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: w.validatorArgs() }), 400_000), 'SC_REGISTRY', 'name alpha is already registered');
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 1, name: 'beta', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: w.validatorArgs(), ...genesisRegistration(w.sc.chain) }), 400_000), 'SC_REGISTRY', "parent chain's own");
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 77, name: 'alpha', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: w.validatorArgs(), ...genesisRegistration(w.sc.chain) }), 400_000), 'SC_REGISTRY', 'name alpha is already registered');
     // a rogue BLS key without a valid proof of possession is refused
     const k = newValidatorKeys();
     const rogue = { ...validatorArgOf(k, 10n), pop: blsProofOfPossession(newValidatorKeys().bls, k.ed.publicKey) };
-    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 78, name: 'gamma', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: [rogue] }), 400_000), 'SC_REGISTRY', 'proof of possession');
+    failed(w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId: 78, name: 'gamma', genesisHash: new Uint8Array(32), checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: 0n, validators: [rogue], ...genesisRegistration(w.sc.chain) }), 400_000), 'SC_REGISTRY', 'proof of possession');
     expect(readSidechain(w.l1.chain.stateReader, 78)).toBeUndefined();
+  });
+
+  it('refuses an unbonding period below the finality depth, and a genesis supply the genesis state does not hold', async () => {
+    world = new SidechainWorld();
+    const w = world;
+    const args = { chainId: w.chainId, name: 'alpha', genesisHash: w.sc.chain.genesisHash, checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: w.genesisSupply, validators: w.validatorArgs(), ...genesisRegistration(w.sc.chain) };
+    const send = (over: Partial<typeof args>) => w.l1.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { ...args, ...over }), 400_000);
+    // unbonding 0 would let a validator leave before evidence of its last votes can land
+    failed(send({ unbondingPeriod: 0 }), 'SC_REGISTRY', 'unbonding period must be at least 2');
+    failed(send({ unbondingPeriod: 1 }), 'SC_REGISTRY', 'unbonding period must be at least 2');
+    // an understated supply would leave validators' genesis coins unbacked in the escrow
+    failed(send({ genesisSupply: w.genesisSupply - 1n }), 'SC_REGISTRY', `genesis supply is ${w.genesisSupply} in the genesis state`);
+    failed(send({ genesisSupply: 0n }), 'SC_REGISTRY', 'genesis supply');
+    // a genesis header of another chain, a truncated or foreign proof
+    const other = new SidechainWorld();
+    try {
+      failed(send({ ...genesisRegistration(other.sc.chain) }), 'SC_REGISTRY', 'not the genesis block');
+      failed(send({ supplyProof: args.supplyProof.slice(1) }), 'SC_REGISTRY', 'genesis supply');
+      failed(send({ supplyProof: genesisRegistration(other.sc.chain).supplyProof }), 'SC_REGISTRY', 'genesis supply');
+    } finally {
+      await other.close();
+    }
+    expect(readSidechain(w.l1.chain.stateReader, w.chainId)).toBeUndefined();
+    expect(send({}).status).toBe('ok');
   });
 
   it('accepts a checkpoint signed by >2/3 of the stake; rejects too little stake, forged aggregates, wrong heights and chains with their reason', () => {
@@ -247,49 +284,84 @@ describe('sc_registry on the L1', () => {
     expect(postCheckpoint(w, blk, [0, 2, 3]).status).toBe('ok');
   });
 
-  it('a stranger cannot freeze checkpoints by bonding validators; pending changes never make a checkpoint fail', () => {
+  it('a stranger cannot freeze checkpoints by bonding validators; recorded changes never make a checkpoint fail', () => {
     world = new SidechainWorld();
     const w = world;
     register(w, 2, 3);
-    // five 1-unit validators would grow the L1 set to 9 (a 2-byte signer bitmap): every later
-    // certificate of the running 4-validator sidechain would be rejected, withdrawals frozen
-    for (let i = 0; i < 5; i++) w.l1.send(bob, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(newValidatorKeys(), 1n) }), 100_000);
+    // only the owner admits validators: a stranger's five 1-unit bonds are refused
+    for (let i = 0; i < 5; i++) failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(newValidatorKeys(), 1n) }), 100_000), 'SC_REGISTRY', 'only the owner');
     expect(postCheckpoint(w, scMineTo(w, 2)).status).toBe('ok');
-    expect(postCheckpoint(w, scMineTo(w, 4)).status).toBe('ok');
-    // the owner unbonding every validator is deferred, not a reason to reject checkpoints
+    // the owner unbonding every validator: the last one is held (a chain never loses its whole set)
     for (const v of w.validators) expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: v.ed.publicKey }), 100_000).status).toBe('ok');
-    const r = postCheckpoint(w, scMineTo(w, 6));
-    expect(r.status).toBe('ok');
+    // not included by the sidechain yet: the next checkpoint is checked against the same set
+    expect(postCheckpoint(w, scMineTo(w, 4)).status).toBe('ok');
     expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).length).toBe(4);
+    scMineTo(w, 5, [0, 1, 2, 3].map((i) => includeChange(w, i)));
+    expect(postCheckpoint(w, scMineTo(w, 6)).status).toBe('ok');
+    const set = readValidatorSet(w.l1.chain.stateReader, w.chainId);
+    expect(set.length).toBe(1);
+    expect(bytesEqual(set[0]!.edPub, w.validators[3]!.ed.publicKey)).toBe(true);
+    expect(deriveValidators(w.validators.map((k) => validatorOf(k, 1000n)), w.sc.chain.stateReader, 6).map((v) => v.edPub)).toEqual(set.map((v) => v.edPub));
+    // the remaining validator alone signs the next checkpoint (index 0 of the new set)
+    expect(postCheckpoint(w, scMineTo(w, 8), [0], undefined, [w.validators[3]!]).status).toBe('ok');
   });
 
-  it('bond and unbond take effect at the next checkpoint; unbonded stake is claimable after the unbonding period', () => {
+  it('bond and unbond take effect at the checkpoint of the block that includes them, on both chains; unbonded stake is claimable after the unbonding period', () => {
     world = new SidechainWorld();
     const w = world;
-    register(w, 2, 3);
+    register(w, 2, 6);
     const newcomer = newValidatorKeys();
-    // only the sidechain's owner admits a new validator (a stranger's bond would change the set the checkpoints are checked against)
     failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(newcomer, 2000n) }), 100_000), 'SC_REGISTRY', 'only the owner');
     expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(newcomer, 2000n) }), 100_000).status).toBe('ok');
     failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: w.validators[3]!.ed.publicKey }), 100_000), 'SC_REGISTRY', 'only the account that bonded');
     expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: w.validators[3]!.ed.publicKey }), 100_000).status).toBe('ok');
-    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).length).toBe(4); // not yet
-    const b2 = scMineTo(w, 2);
-    expect(postCheckpoint(w, b2, [0, 1, 2]).status).toBe('ok');
+    // the sidechain has not included the changes: checkpoint 2 leaves the L1 set as it is
+    // (the old registry applied them here, to a set the running sidechain did not use)
+    expect(postCheckpoint(w, scMineTo(w, 2), [0, 1, 2]).status).toBe('ok');
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).some((v) => bytesEqual(v.edPub, w.validators[3]!.ed.publicKey))).toBe(true);
+    expect(readSidechain(w.l1.chain.stateReader, w.chainId)?.epoch).toBe(0);
+    // a checkpoint that lies about the included changes is refused
+    scMineTo(w, 3, [includeChange(w, 0), includeChange(w, 1)]);
+    const b4 = scMineTo(w, 4);
+    const lie = checkpointArgs(w.sc.chain, w.chainId, b4.header, w.certify(b4, [0, 1, 2]));
+    const dec = decode(CheckpointArgs, lie);
+    failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'checkpoint', encode(CheckpointArgs, { ...dec, setChanges: 1 }), 100_000), 'SC_CHECKPOINT', 'includes 2 set changes, not 1');
+    failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'checkpoint', encode(CheckpointArgs, { ...dec, setChanges: 0, setProof: [] }), 100_000), 'SC_CHECKPOINT', 'set-change proof');
+    // block 4 is still signed by the old set; accepting it applies the two included changes
+    expect(postCheckpoint(w, b4, [0, 1, 2]).status).toBe('ok');
     const set = readValidatorSet(w.l1.chain.stateReader, w.chainId);
     expect(set.length).toBe(4);
     expect(set.some((v) => bytesEqual(v.edPub, newcomer.ed.publicKey) && v.power === 2000n)).toBe(true);
     expect(set.some((v) => bytesEqual(v.edPub, w.validators[3]!.ed.publicKey))).toBe(false);
     expect(readSidechain(w.l1.chain.stateReader, w.chainId)?.epoch).toBe(1);
+    // the sidechain derives the same set (order and stakes) for heights 5…6
+    const derived = deriveValidators(w.validators.map((k) => validatorOf(k, 1000n)), w.sc.chain.stateReader, 4);
+    expect(derived.map((v) => [v.edPub, v.power])).toEqual(set.map((v) => [v.edPub, v.power]));
+    // from now on the removed validator's signature no longer counts and the newcomer's does
+    const b6 = scMineTo(w, 6);
+    const keysNow = [w.validators[0]!, w.validators[1]!, w.validators[2]!, newcomer];
+    failed(postCheckpoint(w, b6, [0, 1, 2], undefined, keysNow), 'SC_CHECKPOINT', 'not more than 2/3'); // 3000 of 5000
+    failed(postCheckpoint(w, b6, [0, 1, 3], undefined, [w.validators[0]!, w.validators[1]!, w.validators[2]!, w.validators[3]!]), 'SC_CHECKPOINT', 'does not verify'); // the old validator at index 3
+    expect(postCheckpoint(w, b6, [0, 1, 3], undefined, keysNow).status).toBe('ok');
     const claim = () => w.l1.send(alice, SC_REGISTRY_MODULE, 'claim', encode(ClaimArgs, { chainId: w.chainId, index: 0 }), 10_000);
     failed(claim(), 'SC_REGISTRY', 'released at height');
-    w.l1.mine();
-    w.l1.mine();
+    const release = readUnbonding(w.l1.chain.stateReader, w.chainId, 0)!.releaseHeight;
+    while (w.l1.chain.head.meta.height + 1 < release) w.l1.mine();
     const before = getAccount(w.l1.chain.stateReader, alice.address).balance;
     const r = claim();
     expect(r.status).toBe('ok');
     expect(getAccount(w.l1.chain.stateReader, alice.address).balance - before + r.fee).toBe(1000n);
     failed(claim(), 'SC_REGISTRY', 'already claimed');
+  });
+
+  it('a checkpoint whose state includes set changes the parent never recorded is refused', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 2, 3);
+    const fake = newValidatorKeys();
+    const tx = w.sc.tx(w.validators[0]!.producer, SC_BRIDGE_MODULE, 'setChange', encode(SetChangeArgs, { changeId: 0, kind: 1, edPub: fake.ed.publicKey, blsPub: fake.bls.publicKey, producer: fake.producer.address, amount: 10_000n }), 10_000);
+    failed(postCheckpoint(w, scMineTo(w, 2, [tx])), 'SC_CHECKPOINT', 'this chain recorded 0');
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).length).toBe(4);
   });
 
   it('a proposed block whose body does not match its header (same id, other bytes) is rejected', () => {
@@ -308,7 +380,7 @@ describe('sc_registry on the L1', () => {
     const k = w.validators[3]!;
     const vote = (blockHash: Uint8Array): Vote => ({ type: PREVOTE, height: 1, round: 0, blockHash, validator: 3, signature: edSign(k.ed, voteDigest(w.chainId, PREVOTE, 1, 0, blockHash)), bls: new Uint8Array(0) });
     expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: k.ed.publicKey }), 100_000).status).toBe('ok');
-    expect(postCheckpoint(w, scMineTo(w, 2)).status).toBe('ok');
+    expect(postCheckpoint(w, scMineTo(w, 2, [includeChange(w, 0)])).status).toBe('ok');
     expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).length).toBe(3);
     const pool = () => getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance;
     const before = pool();

@@ -108,7 +108,8 @@ export const TransferArgsCodec: Codec<TransferArgs> = struct('TransferArgs', { t
 const ACCOUNT_TAG = utf8('acct');
 /** What `stateKey('bank', ACCOUNT_TAG, address)` hashes before the address: 'bank' ‖ 0x00 ‖ 'acct'. */
 const ACCOUNT_KEY_PREFIX = new Uint8Array([...utf8('bank'), 0, ...ACCOUNT_TAG]);
-const SUPPLY_KEY = stateKey('bank', utf8('supply'));
+/** State key of the native coin's total supply (proven against a genesis state root by the sidechain registry). */
+export const SUPPLY_KEY = stateKey('bank', utf8('supply'));
 
 /** State key of an account. */
 export function accountKey(address: Uint8Array): Uint8Array {

@@ -4,6 +4,7 @@
  * flow out. Modules plug in through `ModuleRegistry`; the bank module holds the native coin.
  */
 export * from './bank.js';
+export * from './chain-ids.js';
 export * from './config.js';
 export * from './execute.js';
 export * from './module.js';

@@ -6,6 +6,8 @@
  * L1 later checks with a Merkle proof against a checkpointed state root.
  */
 import { bigintToFixed, bytesEqual, decode, encode, fixedBytes, StrataError, struct, toHex, uint, uintBig, type Codec } from '@strata/primitives';
+import { BLS_PUBKEY_LENGTH, ED_PUBKEY_LENGTH } from './crypto.js';
+import { applySetChange, type SetChange, type Validator } from './validator-set.js';
 import { burn, mint, type Module } from '@strata/runtime';
 import { stateKey, type StateView } from '@strata/state';
 
@@ -26,7 +28,49 @@ export const MintArgs = struct('ScMintArgs', { depositId: uint, to: fixedBytes(2
 /** `sc_bridge.withdraw` */
 export const ScWithdrawArgs = struct('ScWithdrawArgs', { l1Recipient: fixedBytes(20), amount: uintBig(128) });
 
+/** `sc_bridge.setChange`: parent set change `changeId`, included once final on the parent. */
+export const SetChangeArgs = struct('ScSetChangeArgs', {
+  changeId: uint,
+  kind: uint,
+  edPub: fixedBytes(ED_PUBKEY_LENGTH),
+  blsPub: fixedBytes(BLS_PUBKEY_LENGTH),
+  producer: fixedBytes(20),
+  amount: uintBig(128),
+});
+
+/** A set change as the sidechain records it: the change and the sidechain height that included it. */
+export interface IncludedSetChange extends SetChange {
+  height: number;
+}
+const IncludedSetChangeCodec: Codec<IncludedSetChange> = struct('ScIncludedSetChange', {
+  kind: uint,
+  edPub: fixedBytes(ED_PUBKEY_LENGTH),
+  blsPub: fixedBytes(BLS_PUBKEY_LENGTH),
+  producer: fixedBytes(20),
+  amount: uintBig(128),
+  height: uint,
+});
+
 const u64 = (n: number) => bigintToFixed(BigInt(n), 8);
+
+/**
+ * Sidechain state key of the number of parent set changes included so far. A checkpoint
+ * proves it against the checkpointed state root, so the parent applies exactly the changes
+ * the sidechain included up to that block.
+ */
+export const SET_CHANGES_KEY = stateKey(SC_BRIDGE_MODULE, new TextEncoder().encode('setChanges'));
+const setChangeKey = (id: number) => stateKey(SC_BRIDGE_MODULE, new TextEncoder().encode('c'), u64(id));
+
+/** Number of parent set changes included in a sidechain state. */
+export function setChangeCount(v: Pick<StateView, 'get'>): number {
+  return readNum(v, SET_CHANGES_KEY);
+}
+
+/** Included set change `id`. */
+export function readSetChange(v: Pick<StateView, 'get'>, id: number): IncludedSetChange | undefined {
+  const raw = v.get(setChangeKey(id));
+  return raw ? decode(IncludedSetChangeCodec, raw) : undefined;
+}
 
 /** Sidechain state key of withdrawal `id` (proven on the L1). */
 export function withdrawalKey(id: number): Uint8Array {
@@ -37,6 +81,24 @@ const NEXT_DEPOSIT = stateKey(SC_BRIDGE_MODULE, new TextEncoder().encode('nextDe
 const NEXT_WITHDRAWAL = stateKey(SC_BRIDGE_MODULE, new TextEncoder().encode('nextWithdrawal'));
 const MINTED = stateKey(SC_BRIDGE_MODULE, new TextEncoder().encode('minted'));
 const BURNED = stateKey(SC_BRIDGE_MODULE, new TextEncoder().encode('burned'));
+
+/**
+ * The validator set of every sidechain height after `boundary` (a checkpoint height) up to the
+ * next checkpoint: the genesis set with every parent set change included at a height ≤
+ * `boundary` applied in order. `v` is any sidechain state at or after `boundary` (change
+ * records never change once written). The parent applies the same changes when it accepts the
+ * checkpoint at `boundary`.
+ */
+export function deriveValidators(genesis: readonly Validator[], v: Pick<StateView, 'get'>, boundary: number): Validator[] {
+  let set = genesis.map((x) => ({ ...x }));
+  const n = setChangeCount(v);
+  for (let id = 0; id < n; id++) {
+    const c = readSetChange(v, id) as IncludedSetChange;
+    if (c.height > boundary) break;
+    set = applySetChange(set, c, (x) => ({ edPub: x.edPub, blsPub: x.blsPub, producer: x.producer, power: x.amount })).set;
+  }
+  return set;
+}
 
 function readNum(v: Pick<StateView, 'get'>, k: Uint8Array): number {
   const raw = v.get(k);
@@ -72,6 +134,16 @@ export const sidechainBridgeModule: Module = {
       ctx.view.put(NEXT_DEPOSIT, encode(uint, next + 1));
       ctx.view.put(MINTED, encode(uintBig(256), readBig(ctx.view, MINTED) + a.amount));
       ctx.emit('minted', { depositId: a.depositId, to: toHex(a.to), amount: a.amount.toString() });
+    },
+    setChange(ctx, args) {
+      const a = decode(SetChangeArgs, args);
+      if (!bytesEqual(ctx.sender, ctx.block.producer)) throw new StrataError('SC_BRIDGE', 'only the block producer may include validator-set changes');
+      const next = readNum(ctx.view, SET_CHANGES_KEY);
+      if (a.changeId !== next) throw new StrataError('SC_BRIDGE', `set change ${a.changeId} is out of order: next is ${next}`, { expected: next });
+      const rec: IncludedSetChange = { kind: a.kind, edPub: a.edPub, blsPub: a.blsPub, producer: a.producer, amount: a.amount, height: ctx.block.height };
+      ctx.view.put(setChangeKey(next), encode(IncludedSetChangeCodec, rec));
+      ctx.view.put(SET_CHANGES_KEY, encode(uint, next + 1));
+      ctx.emit('setChangeIncluded', { changeId: next, kind: a.kind, edPub: toHex(a.edPub), amount: a.amount.toString(), height: ctx.block.height });
     },
     withdraw(ctx, args) {
       const a = decode(ScWithdrawArgs, args);

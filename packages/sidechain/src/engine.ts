@@ -14,7 +14,7 @@ import type { BlockEngine, StrataNode } from '@strata/node';
 import { bigintToFixed, blake2b256, bytesEqual, bytesKey, decode, encode, fromHex, list, StrataError, struct, toHex, toStrataError, uint, varBytes, type KeyPair } from '@strata/primitives';
 import { encodeTx, minimumFee, signTx, txHashOf, verifyRawTx, type VerifiedTx } from '@strata/runtime';
 import { binaryDb, openDatabase } from '@strata/state';
-import { bridgeTotals, MintArgs, SC_BRIDGE_MODULE } from './bridge.js';
+import { bridgeTotals, deriveValidators, MintArgs, SC_BRIDGE_MODULE, SetChangeArgs, setChangeCount } from './bridge.js';
 import { edVerify } from './crypto.js';
 import { ConsensusState, type LockState, type Timeout } from './consensus.js';
 import { CertificateCodec, decodeMessage, encodeMessage, PRECOMMIT, proposalDigest, verifyVoteSignature, type Certificate, type ConsensusMessage, type Evidence } from './messages.js';
@@ -23,12 +23,14 @@ import { BLOCKS_LIMITS, type BftNetwork, PROTO_BLOCKS, PROTO_STATUS, STATUS_LIMI
 import type { PrivValidator } from './privval.js';
 import type { DepositRecord } from './registry.js';
 import type { SidechainSpec } from './spec.js';
-import { ValidatorSet } from './validator-set.js';
+import { ValidatorSet, type SetChange } from './validator-set.js';
 
-/** Where final L1 deposits come from (the L1 watcher). */
+/** Where final L1 deposits (and validator-set changes) come from (the L1 watcher). */
 export interface DepositSource {
   /** Deposit `id` if it is final on the parent chain. */
   finalDeposit(id: number): DepositRecord | undefined;
+  /** Validator-set change `id` if it is final on the parent chain. */
+  finalSetChange?(id: number): SetChange | undefined;
 }
 
 /** Options of the engine. */
@@ -66,7 +68,9 @@ export class BftEngine implements BlockEngine {
   readonly metrics: SidechainMetrics;
   consensus!: ConsensusState;
   private node!: StrataNode;
-  private readonly set: ValidatorSet;
+  private readonly genesisSet: ValidatorSet;
+  /** The set of the current checkpoint period (heights boundary+1 … boundary+interval). */
+  private period: { boundary: number; set: ValidatorSet } | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private running = false;
   private certs!: ReturnType<typeof binaryDb>;
@@ -91,7 +95,7 @@ export class BftEngine implements BlockEngine {
     metrics?: SidechainMetrics,
   ) {
     this.metrics = metrics ?? new SidechainMetrics();
-    this.set = new ValidatorSet(opts.spec.validators);
+    this.genesisSet = new ValidatorSet(opts.spec.validators);
     this.lockPath = join(opts.consensusDir, 'lock.json');
     network.onConsensusMessage(
       (d) => this.validateGossip(d),
@@ -101,14 +105,41 @@ export class BftEngine implements BlockEngine {
     network.handle(PROTO_BLOCKS, BLOCKS_LIMITS, async (req) => this.serveBlocks(req));
   }
 
-  /** This node's validator index (-1 for a full node). */
+  /** This node's validator index at the next height (-1 for a full node or a non-member). */
   get index(): number {
-    return this.opts.privval ? this.set.indexOf(this.opts.privval.ed.publicKey) : -1;
+    return this.opts.privval ? this.validators.indexOf(this.opts.privval.ed.publicKey) : -1;
   }
 
-  /** The validator set. */
+  /** The validator set of the next height. */
   get validators(): ValidatorSet {
-    return this.set;
+    return this.node ? (this.setFor(this.node.chain.head.meta.height + 1) ?? this.genesisSet) : this.genesisSet;
+  }
+
+  /**
+   * The validator set of sidechain height `h`: the genesis set with every parent set change
+   * included at or before the last checkpoint height below `h` (a change included in block
+   * `c ≤ boundary` takes effect at `boundary + 1`; the parent applies it when it accepts the
+   * checkpoint at `boundary`). Undefined if that boundary is past our head (not yet known).
+   */
+  setFor(h: number): ValidatorSet | undefined {
+    const interval = this.opts.spec.checkpointInterval;
+    const boundary = Math.floor(Math.max(0, h - 1) / interval) * interval;
+    if (this.period?.boundary === boundary) return this.period.set;
+    if (!this.node || boundary > this.node.chain.head.meta.height) return undefined;
+    const set = boundary === 0 ? this.genesisSet : new ValidatorSet(deriveValidators(this.opts.spec.validators, this.node.chain.stateReader, boundary));
+    // Cache only the newest period (the one heights are decided in); older ones are rare (sync).
+    if (!this.period || boundary > this.period.boundary) {
+      const before = this.period?.set;
+      this.period = { boundary, set };
+      if (before && before !== set && !sameSet(before, set)) this.log.info({ fromHeight: boundary + 1, validators: set.size, power: set.totalPower.toString(), index: this.opts.privval ? set.indexOf(this.opts.privval.ed.publicKey) : -1 }, 'validator set changed');
+    }
+    return set;
+  }
+
+  private requireSet(h: number): ValidatorSet {
+    const s = this.setFor(h);
+    if (!s) throw new StrataError('SC_CONSENSUS', `the validator set of height ${h} is not known yet (head ${this.node.chain.head.meta.height})`);
+    return s;
   }
 
   async start(node: StrataNode): Promise<void> {
@@ -118,7 +149,7 @@ export class BftEngine implements BlockEngine {
     this.running = true;
     const spec = this.opts.spec;
     this.consensus = new ConsensusState(
-      { chainId: spec.chainId, validators: () => this.set, ...(this.opts.privval ? { privval: this.opts.privval } : {}), timeouts: spec.timeouts },
+      { chainId: spec.chainId, validators: (h) => this.requireSet(h), ...(this.opts.privval ? { privval: this.opts.privval } : {}), timeouts: spec.timeouts },
       {
         propose: (h) => this.propose(h),
         blockId: (b) => this.decodeCached(b).hash,
@@ -141,7 +172,7 @@ export class BftEngine implements BlockEngine {
         log: (msg, f) => this.log.debug(f ?? {}, msg),
       },
     );
-    this.log.info({ validator: this.index, validators: this.set.size, chainId: spec.chainId, height: node.chain.head.meta.height }, 'bft engine started');
+    this.log.info({ validator: this.index, validators: this.validators.size, chainId: spec.chainId, height: node.chain.head.meta.height }, 'bft engine started');
     this.enterHeight();
     this.every(this.opts.rebroadcastMs ?? 1000, () => this.rebroadcast());
     this.every(this.opts.syncIntervalMs ?? 1500, () => void this.syncOnce());
@@ -199,7 +230,7 @@ export class BftEngine implements BlockEngine {
     const check = () => {
       if (!this.running || this.consensus.height !== h || this.consensus.step !== 'newHeight') return;
       const due = Date.now() - this.lastCommitAt >= spec.emptyBlockIntervalMs;
-      if (due || this.node.mempool.size > 0 || this.pendingMints().length > 0) {
+      if (due || this.node.mempool.size > 0 || this.pendingMints().length > 0 || this.pendingSetChanges().length > 0) {
         this.consensus.begin();
         return;
       }
@@ -221,7 +252,7 @@ export class BftEngine implements BlockEngine {
       this.metrics.roundsPerHeight.observe(cert.round);
       this.metrics.commitSeconds.observe((Date.now() - this.heightStartedAt) / 1000);
       this.lastCommitAt = Date.now();
-      this.log.info({ height: h, hash: toHex(hash), round: cert.round, txs: block.txs.length, signers: this.set.powerOf(cert.signers).toString() }, 'block committed');
+      this.log.info({ height: h, hash: toHex(hash), round: cert.round, txs: block.txs.length, signers: this.requireSet(h).powerOf(cert.signers).toString() }, 'block committed');
       this.onCommit?.(h, cert);
     } catch (e) {
       // A local fault (disk): the decision stands; sync re-imports it from peers.
@@ -274,21 +305,37 @@ export class BftEngine implements BlockEngine {
     return out;
   }
 
+  /** Parent set changes final there and not yet included here, in order. */
+  private pendingSetChanges(): { id: number; change: SetChange }[] {
+    const src = this.opts.deposits;
+    if (!src?.finalSetChange || !this.opts.producerKey) return [];
+    const out: { id: number; change: SetChange }[] = [];
+    let id = setChangeCount(this.node.chain.stateReader);
+    for (let i = 0; i < 64; i++, id++) {
+      const c = src.finalSetChange(id);
+      if (!c) break;
+      out.push({ id, change: c });
+    }
+    return out;
+  }
+
   private mintTxs(): VerifiedTx[] {
     const key = this.opts.producerKey;
     if (!key) return [];
     const cfg = this.node.opts.config;
     let nonce = this.node.chain.account(key.address).nonce;
-    return this.pendingMints().map((d) => {
-      const args = encode(MintArgs, { depositId: d.id, to: d.to, amount: d.amount });
+    const sign = (method: string, args: Uint8Array) => {
       const fee = minimumFee(cfg, 400, MINT_COMPUTE);
-      const tx = signTx({ chainId: cfg.chainId, nonce: nonce++, fee, computeLimit: MINT_COMPUTE, module: SC_BRIDGE_MODULE, method: 'mint', args }, key.secretKey);
-      return verifyRawTx(encodeTx(tx));
-    });
+      return verifyRawTx(encodeTx(signTx({ chainId: cfg.chainId, nonce: nonce++, fee, computeLimit: MINT_COMPUTE, module: SC_BRIDGE_MODULE, method, args }, key.secretKey)));
+    };
+    return [
+      ...this.pendingSetChanges().map(({ id, change: c }) => sign('setChange', encode(SetChangeArgs, { changeId: id, kind: c.kind, edPub: c.edPub, blsPub: c.blsPub, producer: c.producer, amount: c.amount }))),
+      ...this.pendingMints().map((d) => sign('mint', encode(MintArgs, { depositId: d.id, to: d.to, amount: d.amount }))),
+    ];
   }
 
   private propose(h: number): Uint8Array {
-    const producer = this.opts.producerKey?.address ?? this.set.at(Math.max(0, this.index)).producer;
+    const producer = this.opts.producerKey?.address ?? this.requireSet(h).at(Math.max(0, this.index)).producer;
     const mints = this.mintTxs();
     const built = this.node.buildCandidate({ producer, timestamp: Math.max(Date.now(), this.node.chain.head.header.timestamp + 1), leading: mints });
     if (built.header.height !== h) throw new Error(`head moved: building ${built.header.height}, deciding ${h}`);
@@ -315,7 +362,9 @@ export class BftEngine implements BlockEngine {
       return why(toStrataError(e).message);
     }
     if (block.header.timestamp > Date.now() + (this.opts.maxFutureMs ?? 5000)) return why('timestamp too far in the future');
-    if (!this.set.validators.some((v) => bytesEqual(v.producer, block.header.producer))) return why('producer is not a validator');
+    const set = this.setFor(h);
+    if (!set) return why('validator set of this height not known');
+    if (!set.validators.some((v) => bytesEqual(v.producer, block.header.producer))) return why('producer is not a validator');
     let verified: VerifiedTx[];
     try {
       // Transactions gossiped to us were verified on admission: reuse them (same hash = same bytes).
@@ -327,6 +376,15 @@ export class BftEngine implements BlockEngine {
     // Mints must match deposits that are final on the parent (validators check the L1, the
     // runtime checks order and that only the producer mints).
     for (const t of verified) {
+      if (t.tx.module === SC_BRIDGE_MODULE && t.tx.method === 'setChange') {
+        const a = tryDecode(() => decode(SetChangeArgs, t.tx.args));
+        if (!a) return why('malformed set change');
+        const c = this.opts.deposits?.finalSetChange?.(a.changeId);
+        if (!c || c.kind !== a.kind || !bytesEqual(c.edPub, a.edPub) || !bytesEqual(c.blsPub, a.blsPub) || !bytesEqual(c.producer, a.producer) || c.amount !== a.amount) {
+          return why(`set change ${a.changeId} does not match a final parent set change`);
+        }
+        continue;
+      }
       if (t.tx.module !== SC_BRIDGE_MODULE || t.tx.method !== 'mint') continue;
       let a: { depositId: number; to: Uint8Array; amount: bigint };
       try {
@@ -371,9 +429,11 @@ export class BftEngine implements BlockEngine {
     }
     if (m.kind === 'vote') {
       const v = m.vote;
-      if (v.validator >= this.set.size) return 'reject';
       if (v.height + 1 < this.consensus.height || v.height > this.consensus.height + 1) return 'ignore';
-      if (!verifyVoteSignature(this.opts.spec.chainId, v, this.set.at(v.validator).edPub)) {
+      const set = this.setFor(v.height);
+      if (!set) return 'ignore';
+      if (v.validator >= set.size) return 'reject';
+      if (!verifyVoteSignature(this.opts.spec.chainId, v, set.at(v.validator).edPub)) {
         this.metrics.messagesRejected.inc({ reason: 'signature' });
         return 'reject';
       }
@@ -381,7 +441,9 @@ export class BftEngine implements BlockEngine {
     }
     const p = m.proposal;
     if (p.height + 1 < this.consensus.height || p.height > this.consensus.height + 1) return 'ignore';
-    if (p.proposer >= this.set.size || p.proposer !== this.set.proposer(p.height, p.round)) return 'reject';
+    const set = this.setFor(p.height);
+    if (!set) return 'ignore';
+    if (p.proposer >= set.size || p.proposer !== set.proposer(p.height, p.round)) return 'reject';
     // Relay only proposals the named proposer signed (and whose body matches the header).
     let id: Uint8Array;
     try {
@@ -390,7 +452,7 @@ export class BftEngine implements BlockEngine {
       this.metrics.messagesRejected.inc({ reason: 'decode' });
       return 'reject';
     }
-    if (!edVerify(this.set.at(p.proposer).edPub, proposalDigest(this.opts.spec.chainId, p.height, p.round, p.polRound, id), p.signature)) {
+    if (!edVerify(set.at(p.proposer).edPub, proposalDigest(this.opts.spec.chainId, p.height, p.round, p.polRound, id), p.signature)) {
       this.metrics.messagesRejected.inc({ reason: 'signature' });
       return 'reject';
     }
@@ -468,8 +530,8 @@ export class BftEngine implements BlockEngine {
               p2p.penalize(peer.id, 50, 'sync certificate for another block');
               throw new Error('certificate does not match block');
             }
-            this.set.verifyCertificate(this.opts.spec.chainId, cert);
             if (block.header.height !== this.node.chain.head.meta.height + 1) break;
+            this.requireSet(block.header.height).verifyCertificate(this.opts.spec.chainId, cert);
             this.importing = true;
             try {
               this.certs.putSync(heightKey(block.header.height), it.cert);
@@ -514,6 +576,18 @@ export function decodeProposedBlock(bytes: Uint8Array): { block: Block; hash: Ui
     throw new StrataError('DECODE_INVALID', 'block transactions do not match the header tx root');
   }
   return { block, hash: blockHash(block.header) };
+}
+
+function tryDecode<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
+
+function sameSet(a: ValidatorSet, b: ValidatorSet): boolean {
+  return a.size === b.size && a.validators.every((v, i) => bytesEqual(v.edPub, b.at(i).edPub) && v.power === b.at(i).power);
 }
 
 function heightKey(h: number): Uint8Array {

@@ -11,6 +11,7 @@ import { encodeTx, signTx } from '@strata/runtime';
 import type { DepositSource } from './engine.js';
 import type { SidechainMetrics } from './metrics.js';
 import type { DepositRecord } from './registry.js';
+import type { SetChange } from './validator-set.js';
 
 /** A registration as `sidechain_get` returns it. */
 export interface SidechainSummary {
@@ -69,6 +70,10 @@ export class L1Client {
     return this.rpc.call('sidechain_deposits', [chainId, from]);
   }
 
+  async setChanges(chainId: number, from: number): Promise<{ finalizedHeight: number; recorded: number; applied: number; changes: { id: number; kind: number; edPub: string; blsPub: string; producer: string; amount: string; l1Height: number; final: boolean }[] }> {
+    return this.rpc.call('sidechain_setChanges', [chainId, from]);
+  }
+
   async checkpoint(chainId: number, index: number): Promise<{ height: number; blockHash: string; stateRoot: string } | null> {
     return this.rpc.call('sidechain_checkpoint', [chainId, index]);
   }
@@ -118,6 +123,8 @@ export interface DepositWatcherOptions {
 /** Driver loop keeping the parent-final deposits of one sidechain. */
 export class DepositWatcher implements DepositSource {
   private readonly final = new Map<number, DepositRecord>();
+  private readonly finalChanges = new Map<number, SetChange>();
+  private nextChange = 0;
   private timer: NodeJS.Timeout | undefined;
   private next = 0;
   private running = false;
@@ -131,6 +138,10 @@ export class DepositWatcher implements DepositSource {
 
   finalDeposit(id: number): DepositRecord | undefined {
     return this.final.get(id);
+  }
+
+  finalSetChange(id: number): SetChange | undefined {
+    return this.finalChanges.get(id);
   }
 
   start(): void {
@@ -154,6 +165,7 @@ export class DepositWatcher implements DepositSource {
 
   /** One poll of the parent. */
   async poll(): Promise<void> {
+    await this.pollSetChanges();
     for (;;) {
       const res = await this.l1.deposits(this.opts.chainId, this.next);
       let advanced = false;
@@ -165,6 +177,21 @@ export class DepositWatcher implements DepositSource {
         advanced = true;
       }
       if (!advanced || res.deposits.length < 100) return;
+    }
+  }
+
+  private async pollSetChanges(): Promise<void> {
+    for (;;) {
+      const res = await this.l1.setChanges(this.opts.chainId, this.nextChange);
+      let advanced = false;
+      for (const c of res.changes) {
+        if (!c.final) return;
+        this.finalChanges.set(c.id, { kind: c.kind, edPub: fromHex(c.edPub, 32), blsPub: fromHex(c.blsPub, 48), producer: fromHex(c.producer, 20), amount: BigInt(c.amount) });
+        this.log.info({ id: c.id, kind: c.kind, edPub: c.edPub, amount: c.amount, l1Height: c.l1Height }, 'validator-set change final on the parent');
+        this.nextChange = c.id + 1;
+        advanced = true;
+      }
+      if (!advanced || res.changes.length < 100) return;
     }
   }
 }

@@ -19,7 +19,12 @@ import {
   sidechainBondPool,
   sidechainEscrow,
   type BondedValidator,
+  readSetChangeRecord,
+  setChangeCounts,
 } from './registry.js';
+import { SET_BOND, SET_SLASH, SET_UNBOND } from './validator-set.js';
+
+const SET_KIND_NAMES: Record<number, string> = { [SET_BOND]: 'bond', [SET_UNBOND]: 'unbond', [SET_SLASH]: 'slash' };
 
 function intParam(p: unknown[], i: number, name: string): number {
   const v = p[i];
@@ -61,7 +66,7 @@ export function sidechainL1RpcMethods(node: { chain: Chain }): Record<string, Me
       stake: set.reduce((a, v) => a + (v.slashed ? 0n : v.power), 0n).toString(),
       escrow: getAccount(r(), sidechainEscrow(id)).balance.toString(),
       bondPool: getAccount(r(), sidechainBondPool(id)).balance.toString(),
-      pendingChanges: readPending(r(), id).map((p) => ({ kind: p.kind === 1 ? 'bond' : 'unbond', edPub: toHex(p.validator.edPub), amount: p.amount.toString() })),
+      pendingChanges: readPending(r(), id).map((p) => ({ id: p.id, kind: SET_KIND_NAMES[p.kind] ?? String(p.kind), edPub: toHex(p.validator.edPub), amount: p.amount.toString(), l1Height: p.l1Height })),
     };
   };
   return {
@@ -83,6 +88,26 @@ export function sidechainL1RpcMethods(node: { chain: Chain }): Record<string, Me
           out.push({ id: d.id, from: toHex(d.from), to: toHex(d.to), amount: d.amount.toString(), l1Height: d.l1Height, final: d.l1Height <= finalized });
         }
         return { finalizedHeight: finalized, head: node.chain.head.meta.height, deposits: out };
+      },
+    },
+    sidechain_setChanges: {
+      minParams: 2,
+      maxParams: 3,
+      description: 'Validator-set changes of a sidechain (bond, unbond, slash) from an id on, each with whether it is final on this chain; `applied` is how many took effect at accepted checkpoints.',
+      handler: (p) => {
+        const id = intParam(p, 0, 'chainId');
+        const from = intParam(p, 1, 'from');
+        const max = Math.min(p[2] === undefined ? 100 : intParam(p, 2, 'max'), 500);
+        const finalized = node.chain.finalized.meta.height;
+        const counts = setChangeCounts(r(), id);
+        const out = [];
+        for (let i = from; i < Math.min(from + max, counts.recorded); i++) {
+          const c = readSetChangeRecord(r(), id, i);
+          if (!c) break;
+          const v = c.validator;
+          out.push({ id: c.id, kind: c.kind, kindName: SET_KIND_NAMES[c.kind] ?? String(c.kind), edPub: toHex(v.edPub), blsPub: toHex(v.blsPub), producer: toHex(v.producer), amount: c.amount.toString(), l1Height: c.l1Height, final: c.l1Height <= finalized });
+        }
+        return { finalizedHeight: finalized, recorded: counts.recorded, applied: counts.applied, changes: out };
       },
     },
     sidechain_checkpoint: {

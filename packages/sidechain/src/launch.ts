@@ -18,9 +18,9 @@ import { RpcClient } from '@strata/rpc';
 import { initHashing } from '@strata/primitives';
 import { ModuleRegistry, TransferArgsCodec, TRANSFER_COMPUTE, type GenesisAlloc } from '@strata/runtime';
 import { openDatabase } from '@strata/state';
-import { newValidatorKeys, saveValidatorKeys, validatorArgOf, validatorOf } from './keys.js';
+import { newValidatorKeys, saveValidatorKeys, validatorArgOf, validatorOf, type ValidatorKeys } from './keys.js';
 import { L1Client } from './l1-client.js';
-import { RegisterArgs, SC_REGISTRY_MODULE } from './registry.js';
+import { genesisRegistration, RegisterArgs, SC_REGISTRY_MODULE } from './registry.js';
 import { genesisSupplyOf, makeSidechainSpec, specToJson, type SidechainSpec } from './spec.js';
 import { sidechainModules } from './validator.js';
 
@@ -99,11 +99,17 @@ function validatorScript(): string {
 
 /** Genesis hash of a sidechain spec (opens its genesis in a scratch database). */
 export async function sidechainGenesisHash(spec: SidechainSpec): Promise<Uint8Array> {
+  return (await sidechainGenesis(spec)).genesisHash;
+}
+
+/** Genesis hash, header and supply proof of a sidechain spec (what `register` needs). */
+export async function sidechainGenesis(spec: SidechainSpec): Promise<{ genesisHash: Uint8Array; genesisHeader: Uint8Array; supplyProof: Uint8Array[] }> {
   await initHashing();
   const dir = join(tmpdir(), `strata-sc-genesis-${process.pid}-${Date.now()}`);
   const store = new ChainStore(openDatabase({ path: dir }));
   try {
-    return Chain.open(spec.chain, new ModuleRegistry(sidechainModules()), store).genesisHash;
+    const chain = Chain.open(spec.chain, new ModuleRegistry(sidechainModules()), store);
+    return { genesisHash: chain.genesisHash, ...genesisRegistration(chain) };
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -212,14 +218,15 @@ export async function launchSidechain(opts: LaunchOptions, log?: Logger): Promis
     const peerId = await nodePeerId(join(vdir, 'p2p'));
     validators.push({ index: i, pid: 0, dir: vdir, rpc: `http://${host}:${rpcPort}`, rpcPort, p2pPort, p2p: `/ip4/${host}/tcp/${p2pPort}/p2p/${peerId}`, logFile: join(vdir, 'validator.log') });
   }
-  const genesisHash = await sidechainGenesisHash(spec);
+  const genesis = await sidechainGenesis(spec);
+  const genesisHash = genesis.genesisHash;
 
   say(`registering ${name} (chain id ${chainId}) on the parent chain ${parentChainId}, bonding ${n} × ${stake}`);
   await l1.sendAndWait(
     opts.funder,
     SC_REGISTRY_MODULE,
     'register',
-    encode(RegisterArgs, { chainId, name, genesisHash, checkpointInterval: spec.checkpointInterval, unbondingPeriod: spec.unbondingPeriod, genesisSupply: genesisSupplyOf(spec.chain), validators: keys.map((k) => validatorArgOf(k, stake)) }),
+    encode(RegisterArgs, { chainId, name, genesisHash, checkpointInterval: spec.checkpointInterval, unbondingPeriod: spec.unbondingPeriod, genesisSupply: genesisSupplyOf(spec.chain), validators: keys.map((k) => validatorArgOf(k, stake)), genesisHeader: genesis.genesisHeader, supplyProof: genesis.supplyProof }),
     40_000 * n + 20_000,
   );
   const relayer = randomKeyPair();
@@ -241,6 +248,24 @@ export async function launchSidechain(opts: LaunchOptions, log?: Logger): Promis
   writeLaunch(launch);
   say(`first block committed ${launch.firstBlockMs} ms after the launch started`);
   return launch;
+}
+
+/**
+ * Adds a validator slot to a launch (keys, ports, directory; not started and not bonded):
+ * `spawnValidator(launch, index)` starts it as a full node that becomes a validator once the
+ * parent's bond of its keys takes effect at a checkpoint. Returns its index.
+ */
+export async function addLaunchValidator(launch: LaunchedSidechain, keys: ValidatorKeys, host = '127.0.0.1'): Promise<number> {
+  const i = launch.validators.reduce((m, v) => Math.max(m, v.index + 1), 0);
+  const vdir = join(launch.dir, `v${i}`);
+  mkdirSync(vdir, { recursive: true });
+  saveValidatorKeys(join(vdir, 'keys.json'), keys);
+  const p2pPort = await freePort(host);
+  const rpcPort = await freePort(host);
+  const peerId = await nodePeerId(join(vdir, 'p2p'));
+  launch.validators.push({ index: i, pid: 0, dir: vdir, rpc: `http://${host}:${rpcPort}`, rpcPort, p2pPort, p2p: `/ip4/${host}/tcp/${p2pPort}/p2p/${peerId}`, logFile: join(vdir, 'validator.log') });
+  writeLaunch(launch);
+  return i;
 }
 
 /** Restarts every stopped validator of a launch (same keys, data, ports); waits for a block past the old head. */

@@ -6,7 +6,8 @@
  */
 import type { NodeNetwork, StrataNode } from '@strata/node';
 import { P2PNode, type GossipValidator, type P2POptions } from '@strata/p2p';
-import { decode, encode, list, toHex, varBytes } from '@strata/primitives';
+import { decode, encode, list, toHex, toStrataError, varBytes, type StrataError } from '@strata/primitives';
+import { txHashOf } from '@strata/runtime';
 import type { Logger } from 'pino';
 
 /** Gossip topics and protocols. */
@@ -15,7 +16,47 @@ export const TOPIC_TXS = 'bft-txs';
 export const PROTO_STATUS = 'bft-status/1';
 export const PROTO_BLOCKS = 'bft-blocks/1';
 
-const TxBatch = list(varBytes(512 * 1024), 1024);
+/**
+ * Most transactions in one gossiped batch: each one that is new costs a signature recovery, so
+ * this bounds the work one message can force (a larger batch is rejected before any check).
+ */
+export const MAX_GOSSIP_TXS = 128;
+const TxBatch = list(varBytes(512 * 1024), MAX_GOSSIP_TXS);
+
+/** Decodes a gossiped transaction batch (DECODE_* beyond MAX_GOSSIP_TXS). */
+export function decodeTxBatch(data: Uint8Array): Uint8Array[] {
+  return decode(TxBatch, data, 2 * 1024 * 1024);
+}
+
+/** Longest a transaction waits in the gossip queue (ms). */
+const TX_FLUSH_MS = 5;
+
+/** Error codes that show a transaction is malformed or forged in itself (its sender is at fault). */
+const FORGED_TX_CODES = new Set(['DECODE_TRUNCATED', 'DECODE_NON_CANONICAL', 'DECODE_OVERSIZED', 'DECODE_INVALID', 'INVALID_SIGNATURE', 'TX_WRONG_CHAIN']);
+
+/**
+ * Offers one gossiped batch to the mempool: transactions already known are skipped before any
+ * signature check (a hash), and the first forged one (bad encoding or signature, other chain)
+ * ends the batch, so a batch costs at most MAX_GOSSIP_TXS signature checks, and a forged batch
+ * one. Returns how many were checked and submitted, and the forgery if any.
+ */
+export function admitGossipedTxs(raws: Uint8Array[], node: Pick<StrataNode, 'submitTx'> & { mempool: { has(hash: Uint8Array): boolean } }): { checked: number; submitted: number; forged: StrataError | undefined } {
+  let checked = 0;
+  let submitted = 0;
+  for (const raw of raws.slice(0, MAX_GOSSIP_TXS)) {
+    if (node.mempool.has(txHashOf(raw))) continue;
+    checked++;
+    try {
+      node.submitTx(raw, { gossip: false });
+      submitted++;
+    } catch (e) {
+      const err = toStrataError(e);
+      if (FORGED_TX_CODES.has(err.code)) return { checked, submitted, forged: err };
+      // a miss of the moment (nonce used, pool full, fee too low here): not the peer's fault
+    }
+  }
+  return { checked, submitted, forged: undefined };
+}
 
 /** Limits of the sync protocols. */
 export const STATUS_LIMITS = { maxRequestBytes: 64, maxResponseBytes: 256, timeoutMs: 3000 };
@@ -32,6 +73,8 @@ export class BftNetwork implements NodeNetwork {
   p2p: P2PNode | undefined;
   private onConsensus: ((data: Uint8Array, from: string) => void) | undefined;
   private consensusValidator: GossipValidator = () => 'ignore';
+  private txQueue: Uint8Array[] = [];
+  private txTimer: NodeJS.Timeout | undefined;
   private handlers: { protocol: string; fn: (req: Uint8Array, from: string) => Promise<Uint8Array>; limits: typeof STATUS_LIMITS }[] = [];
 
   constructor(
@@ -65,14 +108,15 @@ export class BftNetwork implements NodeNetwork {
           return 'reject';
         }
       },
-      (d) => {
-        for (const raw of decode(TxBatch, d, 2 * 1024 * 1024)) {
-          try {
-            node.submitTx(raw, { gossip: false });
-          } catch {
-            // already known or invalid here: the mempool logged it
-          }
+      (d, from) => {
+        let raws: Uint8Array[];
+        try {
+          raws = decode(TxBatch, d, 2 * 1024 * 1024);
+        } catch {
+          return;
         }
+        const r = admitGossipedTxs(raws, node);
+        if (r.forged) p2p.penalize(from, 20, `forged transaction in gossip batch: ${r.forged.code}`);
       },
     );
     for (const h of this.handlers) p2p.handle(h.protocol, h.fn, h.limits);
@@ -82,6 +126,8 @@ export class BftNetwork implements NodeNetwork {
   }
 
   async stop(): Promise<void> {
+    if (this.txTimer) clearTimeout(this.txTimer);
+    this.txTimer = undefined;
     await this.p2p?.stop();
   }
 
@@ -94,8 +140,24 @@ export class BftNetwork implements NodeNetwork {
     // Blocks travel inside proposals; committed ones by sync.
   }
 
+  /**
+   * Queues transactions for gossip: they leave in batches of up to MAX_GOSSIP_TXS, at the
+   * latest TX_FLUSH_MS after the first one is queued (the node hands them over one by one as
+   * RPC accepts them; a gossip message per transaction costs every peer a message's overhead).
+   */
   broadcastTxs(raw: Uint8Array[]): void {
-    this.p2p?.publish(TOPIC_TXS, encode(TxBatch, raw)).catch(() => {});
+    for (const r of raw) this.txQueue.push(r);
+    if (this.txQueue.length >= MAX_GOSSIP_TXS) this.flushTxs();
+    else this.txTimer ??= setTimeout(() => this.flushTxs(), TX_FLUSH_MS);
+  }
+
+  private flushTxs(): void {
+    if (this.txTimer) clearTimeout(this.txTimer);
+    this.txTimer = undefined;
+    while (this.txQueue.length > 0) {
+      const batch = this.txQueue.splice(0, MAX_GOSSIP_TXS);
+      this.p2p?.publish(TOPIC_TXS, encode(TxBatch, batch)).catch(() => {});
+    }
   }
 
   info(): { peerId: string; multiaddrs: string[]; networkId?: string } {

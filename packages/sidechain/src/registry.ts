@@ -8,7 +8,7 @@
  * and the bridge escrow (deposits; withdrawals by Merkle proof against a checkpointed root,
  * each paid once).
  */
-import { blockHash, decodeHeader } from '@strata/chain';
+import { blockHash, decodeHeader, encodeHeader } from '@strata/chain';
 import {
   bigintToFixed,
   bool,
@@ -27,12 +27,12 @@ import {
   varBytes,
   type Codec,
 } from '@strata/primitives';
-import { burn, moduleAddress, transfer, type Module, type TxContext } from '@strata/runtime';
+import { burn, claimChildChainId, moduleAddress, SUPPLY_KEY, transfer, type Module, type TxContext } from '@strata/runtime';
 import { stateKey, verifyProof, type StateView } from '@strata/state';
-import { withdrawalKey, WithdrawalRecordCodec } from './bridge.js';
+import { SET_CHANGES_KEY, withdrawalKey, WithdrawalRecordCodec } from './bridge.js';
 import { BLS_PUBKEY_LENGTH, BLS_SIGNATURE_LENGTH, ED_PUBKEY_LENGTH, verifyProofOfPossession } from './crypto.js';
 import { CertificateCodec, EvidenceCodec, MAX_VALIDATORS, verifyVoteSignature, votesConflict } from './messages.js';
-import { ValidatorSet, type Validator } from './validator-set.js';
+import { applySetChange, SET_BOND, SET_SLASH, SET_UNBOND, ValidatorSet, type Validator } from './validator-set.js';
 
 /** Module name on the parent chain. */
 export const SC_REGISTRY_MODULE = 'sc_registry';
@@ -50,6 +50,16 @@ const key = (id: number, tag: string, n?: number) => (n === undefined ? stateKey
 const GLOBAL_COUNT = stateKey(SC_REGISTRY_MODULE, utf8('count'));
 const globalIndex = (i: number) => stateKey(SC_REGISTRY_MODULE, utf8('index'), u64(i));
 const nameKey = (name: string) => stateKey(SC_REGISTRY_MODULE, utf8('name'), utf8(name));
+
+/**
+ * The genesis fields of `register` for a sidechain chain: its genesis header and the Merkle
+ * proof of its total supply against the genesis state root.
+ */
+export function genesisRegistration(chain: { blockAt(h: number): { header: Parameters<typeof blockHash>[0] } | undefined; proof(key: Uint8Array, root?: Uint8Array): { proof: Uint8Array[] } }): { genesisHeader: Uint8Array; supplyProof: Uint8Array[] } {
+  const g = chain.blockAt(0);
+  if (!g) throw new StrataError('SC_REGISTRY', 'the chain has no genesis block');
+  return { genesisHeader: encodeHeader(g.header), supplyProof: chain.proof(SUPPLY_KEY, g.header.stateRoot).proof };
+}
 
 /** Escrow of a sidechain's bridge on the parent. */
 export function sidechainEscrow(chainId: number): Uint8Array {
@@ -141,13 +151,22 @@ export interface DepositRecord {
 
 export const DepositRecordCodec: Codec<DepositRecord> = struct('DepositRecord', { id: uint, from: fixedBytes(20), to: fixedBytes(20), amount: uintBig(128), l1Height: uint });
 
-/** A pending change of the validator set. */
-interface PendingChange {
-  kind: number; // 1 bond, 2 unbond
+/**
+ * A validator-set change recorded on the parent (bond, unbond, slash), numbered from 0 per
+ * sidechain. The sidechain's producer includes it once it is final here; the change takes
+ * effect on both chains after the first checkpoint whose block includes it.
+ */
+export interface SetChangeRecord {
+  id: number;
+  kind: number;
   validator: BondedValidator;
   amount: bigint;
+  l1Height: number;
 }
-const PendingCodec = list(struct('PendingChange', { kind: uint, validator: BondedValidatorCodec, amount: uintBig(128) }) as Codec<PendingChange>, 1024);
+const SetChangeRecordCodec: Codec<SetChangeRecord> = struct('ScSetChangeRecord', { id: uint, kind: uint, validator: BondedValidatorCodec, amount: uintBig(128), l1Height: uint });
+
+/** Most recorded set changes not yet applied at a checkpoint (bounds the work of one checkpoint). */
+export const MAX_PENDING_CHANGES = 256;
 
 /** Stake leaving after the unbonding period. */
 export interface UnbondingRecord {
@@ -191,6 +210,10 @@ export const RegisterArgs = struct('ScRegisterArgs', {
    */
   genesisSupply: uintBig(128),
   validators: list(ValidatorArgCodec, MAX_VALIDATORS),
+  /** The sidechain's genesis header (its hash must be `genesisHash`). */
+  genesisHeader: varBytes(4096),
+  /** Merkle proof of the bank's total supply against the genesis state root (= `genesisSupply`). */
+  supplyProof: list(varBytes(4096), 300),
 });
 /** `sc_registry.bond` (a new validator, or more stake for an existing one) */
 export const BondArgs = struct('ScBondArgs', { chainId: uint, validator: ValidatorArgCodec });
@@ -199,7 +222,15 @@ export const UnbondArgs = struct('ScUnbondArgs', { chainId: uint, edPub: fixedBy
 /** `sc_registry.claim` */
 export const ClaimArgs = struct('ScClaimArgs', { chainId: uint, index: uint });
 /** `sc_registry.checkpoint`: the sidechain header and its commit certificate. */
-export const CheckpointArgs = struct('ScCheckpointArgs', { chainId: uint, header: varBytes(4096), certificate: CertificateCodec });
+export const CheckpointArgs = struct('ScCheckpointArgs', {
+  chainId: uint,
+  header: varBytes(4096),
+  certificate: CertificateCodec,
+  /** Parent set changes the sidechain had included at this block (`sc_bridge` state). */
+  setChanges: uint,
+  /** Merkle proof of that count against the header's state root. */
+  setProof: list(varBytes(4096), 300),
+});
 /** `sc_registry.evidence` */
 export const EvidenceArgs = struct('ScEvidenceArgs', { chainId: uint, evidence: EvidenceCodec });
 /** `sc_registry.deposit` */
@@ -240,10 +271,41 @@ export function readValidatorSet(r: Reader, chainId: number): BondedValidator[] 
   return raw ? decode(SetCodec, raw, 256 * 1024) : [];
 }
 
-/** Pending validator-set changes. */
-export function readPending(r: Reader, chainId: number): PendingChange[] {
-  const raw = r.get(key(chainId, 'pending'));
-  return raw ? decode(PendingCodec, raw, 1024 * 1024) : [];
+/** Number of set changes recorded and number applied at accepted checkpoints. */
+export function setChangeCounts(r: Reader, chainId: number): { recorded: number; applied: number } {
+  const a = r.get(key(chainId, 'chgCount'));
+  const b = r.get(key(chainId, 'chgApplied'));
+  return { recorded: a ? decode(uint, a) : 0, applied: b ? decode(uint, b) : 0 };
+}
+
+/** Recorded set change `id`. */
+export function readSetChangeRecord(r: Reader, chainId: number, id: number): SetChangeRecord | undefined {
+  const raw = r.get(key(chainId, 'chg', id));
+  return raw ? decode(SetChangeRecordCodec, raw) : undefined;
+}
+
+/** Recorded changes not yet applied at a checkpoint. */
+export function readPending(r: Reader, chainId: number): SetChangeRecord[] {
+  const { recorded, applied } = setChangeCounts(r, chainId);
+  const out: SetChangeRecord[] = [];
+  for (let i = applied; i < recorded; i++) out.push(readSetChangeRecord(r, chainId, i) as SetChangeRecord);
+  return out;
+}
+
+/** Records a slash as a set change (the sidechain zeroes the power from the next checkpoint on). Never fails the evidence. */
+function recordSlash(ctx: TxContext, chainId: number, v: BondedValidator): void {
+  const { recorded, applied } = setChangeCounts(ctx.view, chainId);
+  if (recorded - applied >= MAX_PENDING_CHANGES * 2) return;
+  ctx.view.put(key(chainId, 'chg', recorded), encode(SetChangeRecordCodec, { id: recorded, kind: SET_SLASH, validator: { ...v, power: 0n }, amount: 0n, l1Height: ctx.block.height }));
+  ctx.view.put(key(chainId, 'chgCount'), encode(uint, recorded + 1));
+}
+
+function recordChange(ctx: TxContext, chainId: number, kind: number, validator: BondedValidator, amount: bigint): number {
+  const { recorded, applied } = setChangeCounts(ctx.view, chainId);
+  if (recorded - applied >= MAX_PENDING_CHANGES) reg(`sidechain ${chainId} has ${MAX_PENDING_CHANGES} set changes waiting for a checkpoint; retry after the next one`, { reason: 'too-many-pending' });
+  ctx.view.put(key(chainId, 'chg', recorded), encode(SetChangeRecordCodec, { id: recorded, kind, validator, amount, l1Height: ctx.block.height }));
+  ctx.view.put(key(chainId, 'chgCount'), encode(uint, recorded + 1));
+  return recorded;
 }
 
 /** Checkpoint `i` (0-based). */
@@ -299,39 +361,31 @@ function writeSet(v: StateView, chainId: number, set: BondedValidator[]): void {
 }
 
 /**
- * Applies the pending set changes at an accepted checkpoint. Never throws for the changes
- * themselves (a checkpoint must not be rejected because of them, or the bridge would freeze):
- * if they would leave no active validator they stay pending (event `validatorSetChangeDeferred`).
+ * Applies recorded set changes up to (not including) `upTo` at an accepted checkpoint: the
+ * changes the sidechain included up to the checkpointed block, which it applies itself from the
+ * next block on (the same `applySetChange` rule on both chains, so indexes and stakes agree).
+ * A leaving validator's stake starts unbonding; slashed stake stays at 0.
  */
-function applyPending(ctx: TxContext, rec: SidechainRecord): void {
-  const pending = readPending(ctx.view, rec.chainId);
-  if (pending.length === 0) return;
-  const set = readValidatorSet(ctx.view, rec.chainId);
-  const leaving: BondedValidator[] = [];
-  for (const p of pending) {
-    const i = set.findIndex((x) => bytesEqual(x.edPub, p.validator.edPub));
-    if (p.kind === 1) {
-      if (i >= 0) (set[i] as BondedValidator).power += p.amount;
-      else set.push({ ...p.validator, power: p.amount, slashed: false });
-    } else if (i >= 0) {
-      leaving.push(set[i] as BondedValidator);
-      set.splice(i, 1);
+function applyChanges(ctx: TxContext, rec: SidechainRecord, upTo: number): void {
+  const { applied } = setChangeCounts(ctx.view, rec.chainId);
+  if (upTo <= applied) return;
+  let set = readValidatorSet(ctx.view, rec.chainId);
+  for (let id = applied; id < upTo; id++) {
+    const c = readSetChangeRecord(ctx.view, rec.chainId, id) as SetChangeRecord;
+    const r = applySetChange(set, { kind: c.kind, edPub: c.validator.edPub, blsPub: c.validator.blsPub, producer: c.validator.producer, amount: c.amount }, () => ({ ...c.validator, power: c.amount, slashed: false }));
+    set = r.set;
+    if (!r.applied) ctx.emit('validatorSetChangeSkipped', { chainId: rec.chainId, change: id, reason: c.kind === SET_UNBOND ? 'the last validator cannot leave' : 'not applicable' });
+    const v = r.removed;
+    if (v && !v.slashed && v.power > 0n) {
+      const n = rec.unbondings++;
+      ctx.view.put(key(rec.chainId, 'unb', n), encode(UnbondingCodec, { edPub: v.edPub, owner: v.owner, amount: v.power, releaseHeight: ctx.block.height + rec.unbondingPeriod, claimed: false }));
+      ctx.emit('unbonding', { chainId: rec.chainId, index: n, owner: toHex(v.owner), amount: v.power.toString(), releaseHeight: ctx.block.height + rec.unbondingPeriod });
     }
   }
-  if (set.filter((v) => !v.slashed && v.power > 0n).length === 0) {
-    ctx.emit('validatorSetChangeDeferred', { chainId: rec.chainId, reason: 'the pending changes would leave the sidechain without validators', pending: pending.length });
-    return;
-  }
-  for (const v of leaving) {
-    if (v.slashed || v.power === 0n) continue;
-    const n = rec.unbondings++;
-    ctx.view.put(key(rec.chainId, 'unb', n), encode(UnbondingCodec, { edPub: v.edPub, owner: v.owner, amount: v.power, releaseHeight: ctx.block.height + rec.unbondingPeriod, claimed: false }));
-    ctx.emit('unbonding', { chainId: rec.chainId, index: n, owner: toHex(v.owner), amount: v.power.toString(), releaseHeight: ctx.block.height + rec.unbondingPeriod });
-  }
   writeSet(ctx.view, rec.chainId, set);
-  ctx.view.del(key(rec.chainId, 'pending'));
+  ctx.view.put(key(rec.chainId, 'chgApplied'), encode(uint, upTo));
   rec.epoch++;
-  ctx.emit('validatorSetChanged', { chainId: rec.chainId, epoch: rec.epoch, validators: set.length });
+  ctx.emit('validatorSetChanged', { chainId: rec.chainId, epoch: rec.epoch, validators: set.length, changes: upTo - applied });
 }
 
 /** The parent-chain modules of the sidechain layer (one module, any number of sidechains). */
@@ -342,11 +396,16 @@ export function sidechainParentModules(): Module[] {
       register(ctx, args) {
         const a = decode(RegisterArgs, args, 256 * 1024);
         if (!NAME_RE.test(a.name)) reg(`sidechain name ${JSON.stringify(a.name)}: use 1-32 lowercase letters, digits and dashes`);
-        if (a.chainId === ctx.config.chainId) reg(`chain id ${a.chainId} is the parent chain's own`, { reason: 'chain-id-parent' });
         if (a.chainId <= 0) reg('chain id must be positive');
         if (readSidechain(ctx.view, a.chainId)) reg(`chain id ${a.chainId} is already registered`, { reason: 'chain-id-taken' });
+        // unique among every child of this chain (rollups of any kind too), not sidechains only
+        claimChildChainId(ctx, a.chainId, `sidechain/${a.chainId}`, 'SC_REGISTRY');
         if (ctx.view.get(nameKey(a.name))) reg(`sidechain name ${a.name} is already registered`, { reason: 'name-taken' });
         if (a.checkpointInterval < 1 || a.checkpointInterval > 100_000) reg('checkpoint interval must be 1-100000 blocks');
+        // A leaving validator's stake must stay slashable until evidence of what it signed last
+        // can land here: at least one block, and no less than this chain's finality depth.
+        const minUnbonding = Math.max(1, ctx.config.confirmations);
+        if (a.unbondingPeriod < minUnbonding) reg(`unbonding period must be at least ${minUnbonding} blocks (this chain's finality depth)`, { reason: 'unbonding-too-short', min: minUnbonding });
         if (a.validators.length === 0) reg('a sidechain needs at least one validator');
         const seen = new Set<string>();
         const set: BondedValidator[] = [];
@@ -360,6 +419,24 @@ export function sidechainParentModules(): Module[] {
           set.push({ edPub: v.edPub, blsPub: v.blsPub, producer: v.producer, power: v.power, owner: ctx.sender, slashed: false });
           total += v.power;
         }
+        // genesisSupply is what the escrow must back: bind it to the genesis hash (the header's
+        // state root holds the bank's supply), so the registrant cannot understate it.
+        let genesis: ReturnType<typeof decodeHeader>;
+        try {
+          genesis = decodeHeader(a.genesisHeader);
+        } catch (e) {
+          return reg(`genesis header does not decode: ${(e as Error).message}`, { reason: 'bad-genesis' });
+        }
+        if (!bytesEqual(blockHash(genesis), a.genesisHash) || genesis.height !== 0 || genesis.chainId !== a.chainId) reg('the genesis header is not the genesis block of this chain id and genesis hash', { reason: 'bad-genesis' });
+        ctx.charge(a.supplyProof.reduce((n, p) => n + Math.ceil(p.length / 32), 0) * ctx.config.compute.perWord * 4);
+        let supplyRaw: Uint8Array | undefined;
+        try {
+          supplyRaw = verifyProof(genesis.stateRoot, SUPPLY_KEY, a.supplyProof).value;
+        } catch (e) {
+          return reg(`genesis supply proof: ${(e as Error).message}`, { reason: 'bad-genesis-supply' });
+        }
+        const supply = supplyRaw ? decode(uintBig(256), supplyRaw) : 0n;
+        if (supply !== a.genesisSupply) reg(`genesis supply is ${supply} in the genesis state, not ${a.genesisSupply}`, { reason: 'bad-genesis-supply' });
         transfer(ctx.view, ctx.sender, sidechainBondPool(a.chainId), total);
         if (a.genesisSupply > 0n) transfer(ctx.view, ctx.sender, sidechainEscrow(a.chainId), a.genesisSupply);
         const rec: SidechainRecord = {
@@ -396,18 +473,16 @@ export function sidechainParentModules(): Module[] {
         if (existing && !bytesEqual(existing.owner, ctx.sender)) reg('only the account that bonded a validator may add to its stake');
         const pending = readPending(ctx.view, a.chainId);
         if (!existing) {
-          // A new validator changes the set the next checkpoints are checked against: only the
-          // sidechain's owner (who runs the set change on the sidechain) may admit one, else any
-          // stranger could freeze checkpoints (and withdrawals) with a few 1-unit bonds.
+          // Only the sidechain's owner admits a new validator (the set is the sidechain's
+          // security: a stranger's keys must not join it by paying a bond).
           if (!bytesEqual(ctx.sender, rec.owner)) reg(`only the owner of sidechain ${a.chainId} may admit a new validator`, { reason: 'not-owner' });
-          const joining = new Set(pending.filter((p) => p.kind === 1 && !set.some((x) => bytesEqual(x.edPub, p.validator.edPub))).map((p) => toHex(p.validator.edPub)));
+          const joining = new Set(pending.filter((p) => p.kind === SET_BOND && !set.some((x) => bytesEqual(x.edPub, p.validator.edPub))).map((p) => toHex(p.validator.edPub)));
           joining.add(toHex(a.validator.edPub));
           if (set.length + joining.size > MAX_VALIDATORS) reg(`at most ${MAX_VALIDATORS} validators (counting pending bonds)`);
         }
         transfer(ctx.view, ctx.sender, sidechainBondPool(a.chainId), a.validator.power);
-        pending.push({ kind: 1, validator: { ...a.validator, owner: ctx.sender, slashed: false }, amount: a.validator.power });
-        ctx.view.put(key(a.chainId, 'pending'), encode(PendingCodec, pending));
-        ctx.emit('bondPending', { chainId: a.chainId, edPub: toHex(a.validator.edPub), amount: a.validator.power.toString() });
+        const id = recordChange(ctx, a.chainId, SET_BOND, { ...(existing ?? a.validator), owner: existing?.owner ?? ctx.sender, slashed: false, power: 0n }, a.validator.power);
+        ctx.emit('bondPending', { chainId: a.chainId, change: id, edPub: toHex(a.validator.edPub), amount: a.validator.power.toString() });
       },
 
       unbond(ctx, args) {
@@ -415,10 +490,8 @@ export function sidechainParentModules(): Module[] {
         requireChain(ctx.view, a.chainId);
         const v = readValidatorSet(ctx.view, a.chainId).find((x) => bytesEqual(x.edPub, a.edPub)) ?? reg(`validator ${toHex(a.edPub)} is not in the set`);
         if (!bytesEqual(v.owner, ctx.sender)) reg('only the account that bonded a validator may unbond it');
-        const pending = readPending(ctx.view, a.chainId);
-        pending.push({ kind: 2, validator: v, amount: 0n });
-        ctx.view.put(key(a.chainId, 'pending'), encode(PendingCodec, pending));
-        ctx.emit('unbondPending', { chainId: a.chainId, edPub: toHex(a.edPub) });
+        const id = recordChange(ctx, a.chainId, SET_UNBOND, { ...v, power: 0n }, 0n);
+        ctx.emit('unbondPending', { chainId: a.chainId, change: id, edPub: toHex(a.edPub) });
       },
 
       claim(ctx, args) {
@@ -452,11 +525,24 @@ export function sidechainParentModules(): Module[] {
         if (cert.height !== header.height || !bytesEqual(cert.blockHash, hash)) cp('certificate is for another block than the checkpoint header', 'certificate-mismatch');
         ctx.charge(CHECKPOINT_COMPUTE);
         toValidatorSet(readValidatorSet(ctx.view, a.chainId)).verifyCertificate(a.chainId, cert);
+        // How many of our set changes the sidechain had included at this block, proven
+        // against its state root: exactly those take effect now, on both chains.
+        ctx.charge(a.setProof.reduce((n, p) => n + Math.ceil(p.length / 32), 0) * ctx.config.compute.perWord * 4);
+        let included: Uint8Array | undefined;
+        try {
+          included = verifyProof(header.stateRoot, SET_CHANGES_KEY, a.setProof).value;
+        } catch (e) {
+          return cp(`set-change proof: ${(e as Error).message}`, 'bad-set-proof');
+        }
+        const n = included ? decode(uint, included) : 0;
+        if (n !== a.setChanges) cp(`the checkpointed state includes ${n} set changes, not ${a.setChanges}`, 'bad-set-proof');
+        const counts = setChangeCounts(ctx.view, a.chainId);
+        if (n > counts.recorded || n < counts.applied) cp(`the checkpointed state includes ${n} set changes; this chain recorded ${counts.recorded}, ${counts.applied} applied`, 'bad-set-changes');
         const index = rec.checkpoints;
         ctx.view.put(key(a.chainId, 'cp', index), encode(CheckpointRecordCodec, { height: header.height, blockHash: hash, stateRoot: header.stateRoot, round: cert.round, l1Height: ctx.block.height, epoch: rec.epoch }));
         rec.checkpoints++;
         rec.lastCheckpointHeight = header.height;
-        applyPending(ctx, rec);
+        applyChanges(ctx, rec, n);
         ctx.view.put(key(a.chainId, 'record'), encode(RecordCodec, rec));
         ctx.emit('checkpoint', { chainId: a.chainId, index, height: header.height, blockHash: toHex(hash), stateRoot: toHex(header.stateRoot) });
       },
@@ -493,6 +579,7 @@ export function sidechainParentModules(): Module[] {
           v.slashed = true;
           v.power = 0n;
           writeSet(ctx.view, a.chainId, set);
+          recordSlash(ctx, a.chainId, v);
           const reward = pay(bond);
           ctx.emit('slashed', { chainId: a.chainId, validator: i, edPub: toHex(v.edPub), bond: bond.toString(), reward: reward.toString(), height: x.height, round: x.round });
           return;

@@ -5,14 +5,26 @@
  * checks the aggregate signature, not who sent it.
  */
 import type { Logger } from 'pino';
-import { encodeHeader } from '@strata/chain';
+import { encodeHeader, type BlockHeader as Header, type Chain } from '@strata/chain';
 import type { StrataNode } from '@strata/node';
-import { encode, toStrataError, type KeyPair } from '@strata/primitives';
+import { decode, encode, toStrataError, uint, type KeyPair } from '@strata/primitives';
+import type { Certificate } from './messages.js';
+import { SET_CHANGES_KEY } from './bridge.js';
 import type { BftEngine } from './engine.js';
 import type { L1Client } from './l1-client.js';
 import type { Evidence } from './messages.js';
 import type { SidechainMetrics } from './metrics.js';
 import { CHECKPOINT_COMPUTE, CheckpointArgs, EvidenceArgs, SC_REGISTRY_MODULE, SIG_CHECK_COMPUTE } from './registry.js';
+
+/**
+ * Encoded `sc_registry.checkpoint` args for a committed sidechain header: the header, its
+ * certificate, and the number of parent set changes included at that block with its Merkle
+ * proof against the header's state root.
+ */
+export function checkpointArgs(chain: Pick<Chain, 'proof'>, chainId: number, header: Header, certificate: Certificate): Uint8Array {
+  const { value, proof } = chain.proof(SET_CHANGES_KEY, header.stateRoot);
+  return encode(CheckpointArgs, { chainId, header: encodeHeader(header), certificate, setChanges: value ? decode(uint, value) : 0, setProof: proof });
+}
 
 /** Options of the relayer. */
 export interface CheckpointRelayerOptions {
@@ -88,7 +100,7 @@ export class CheckpointRelayer {
     const ref = this.node.chain.blockAt(next);
     const cert = this.engine.certificate(next);
     if (!ref || !cert) return;
-    const args = encode(CheckpointArgs, { chainId: this.opts.chainId, header: encodeHeader(ref.header), certificate: cert });
+    const args = checkpointArgs(this.node.chain, this.opts.chainId, ref.header, cert);
     const r = await this.l1.sendAndWait(this.opts.key, SC_REGISTRY_MODULE, 'checkpoint', args, CHECKPOINT_COMPUTE + 20_000);
     this.posted++;
     this.metrics.checkpointsPosted.inc();

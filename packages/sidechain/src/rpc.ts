@@ -34,7 +34,9 @@ export function sidechainRpcMethods(node: StrataNode, engine: BftEngine, spec: S
         checkpointInterval: spec.checkpointInterval,
         engine: 'bft',
         validator: engine.index,
-        validators: spec.validators.map((v, i) => ({ index: i, edPub: toHex(v.edPub), blsPub: toHex(v.blsPub), producer: toHex(v.producer), stake: v.power.toString() })),
+        // The set of the next height (genesis set plus the parent's set changes in effect).
+        validators: engine.validators.validators.map((v, i) => ({ index: i, edPub: toHex(v.edPub), blsPub: toHex(v.blsPub), producer: toHex(v.producer), stake: v.power.toString() })),
+        genesisValidators: spec.validators.length,
         trust: trustStatement(spec),
         ...extra(),
       }),
@@ -48,7 +50,8 @@ export function sidechainRpcMethods(node: StrataNode, engine: BftEngine, spec: S
         const h = intParam(p, 0, 'height');
         const c = engine.certificate(h);
         const ref = node.chain.blockAt(h);
-        return c ? { height: c.height, round: c.round, blockHash: toHex(c.blockHash), signers: toHex(c.signers), aggregate: toHex(c.aggregate), stake: engine.validators.powerOf(c.signers).toString(), totalStake: engine.validators.totalPower.toString(), stateRoot: ref ? toHex(ref.header.stateRoot) : null } : null;
+        const set = engine.setFor(h) ?? engine.validators;
+        return c ? { height: c.height, round: c.round, blockHash: toHex(c.blockHash), signers: toHex(c.signers), aggregate: toHex(c.aggregate), stake: set.powerOf(c.signers).toString(), totalStake: set.totalPower.toString(), stateRoot: ref ? toHex(ref.header.stateRoot) : null } : null;
       },
     },
     sidechain_withdrawal: {

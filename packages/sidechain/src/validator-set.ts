@@ -160,3 +160,49 @@ function buildSchedule(powers: bigint[]): number[] {
   return out;
 }
 
+
+/** Kinds of validator-set change recorded on the parent and replayed by the sidechain. */
+export const SET_BOND = 1;
+export const SET_UNBOND = 2;
+export const SET_SLASH = 3;
+
+/**
+ * One validator-set change, as the parent's registry records it (in order, numbered from 0)
+ * and as the sidechain's producer includes it (`sc_bridge.setChange`) once it is final there.
+ */
+export interface SetChange {
+  kind: number;
+  edPub: Uint8Array;
+  blsPub: Uint8Array;
+  producer: Uint8Array;
+  amount: bigint;
+}
+
+/**
+ * Applies one set change to a validator list (returns a new list; the input is not changed).
+ * The one rule both halves run — the sidechain to derive the set of each height, the parent's
+ * registry to derive the set it checks checkpoints against — so both derive the same indexes
+ * and stakes. A bond adds stake (a new key joins at the end); an unbond removes the validator
+ * unless it is the last one (then it is held: no chain may lose its whole set); a slash sets
+ * the power to 0. `make` builds a joining entry (the registry adds its own fields).
+ */
+export function applySetChange<T extends Validator>(set: readonly T[], c: SetChange, make: (c: SetChange) => T): { set: T[]; removed: T | undefined; applied: boolean } {
+  const out = set.map((v) => ({ ...v }));
+  const i = out.findIndex((v) => bytesEqual(v.edPub, c.edPub));
+  if (c.kind === SET_BOND) {
+    if (i >= 0) (out[i] as T).power += c.amount;
+    else if (out.length < MAX_VALIDATORS) out.push(make(c));
+    else return { set: out, removed: undefined, applied: false };
+    return { set: out, removed: undefined, applied: true };
+  }
+  if (c.kind === SET_UNBOND) {
+    if (i < 0 || out.length === 1) return { set: out, removed: undefined, applied: false };
+    const [removed] = out.splice(i, 1);
+    return { set: out, removed, applied: true };
+  }
+  if (c.kind === SET_SLASH && i >= 0) {
+    (out[i] as T).power = 0n;
+    return { set: out, removed: undefined, applied: true };
+  }
+  return { set: out, removed: undefined, applied: false };
+}

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { bool, bigintToFixed, bytesEqual, decode, encode, fixedBytes, list, StrataError, struct, toHex, uint, uintBig, utf8, varBytes, type Codec } from '@strata/primitives';
-import { moduleAddress, transfer, type BlockContext, type Module, type TxContext } from '@strata/runtime';
+import { claimChildChainId, moduleAddress, transfer, type BlockContext, type Module, type TxContext } from '@strata/runtime';
 import { stateKey, type StateView } from '@strata/state';
 import { PreparedVk, PROOF_BYTES, VK_BYTES } from './groth16.js';
 import { isSafeKey } from './keys.js';
@@ -225,6 +225,7 @@ export function zkParentModules(opts: ZkModuleOptions = {}): Module[] {
         const a = decode(RegisterArgs, args);
         if (a.rollupId === ctx.config.chainId) fail('L2_BRIDGE', 'a rollup id must differ from its parent chain id', 'rollup-id');
         if (readZkRollup(ctx.view, a.rollupId)) fail('L2_BRIDGE', `ZK-rollup ${a.rollupId} is already registered`, 'rollup-id');
+        claimChildChainId(ctx, a.rollupId, `zk/${a.rollupId}`, 'L2_BRIDGE'); // unique among every kind of child (rule 10)
         const p = checkZkParams({ l1ChainId: ctx.config.chainId, rollupId: a.rollupId, depth: a.depth, batchSize: a.batchSize });
         if (a.unit < 1n) fail('L2_BRIDGE', 'unit must be at least 1', 'unit');
         if (a.priorityDeadline < 1) fail('L2_BRIDGE', 'priorityDeadline must be at least 1 L1 block', 'deadline');
