@@ -50,9 +50,8 @@ export interface DevnetZkOptions {
 
 /** Rollup id of the devnet's ZK-rollup. */
 export const DEVNET_ZK_ROLLUP_ID = 903; // 901 is the optimistic L2, 902 the L3: every devnet chain id differs
-/** Tree depth and batch size of the devnet circuit (see ARCHITECTURE.md for the setup time). */
-export const DEVNET_ZK_DEPTH = 20;
-export const DEVNET_ZK_BATCH = 2;
+import { DEVNET_ZK_BATCH, DEVNET_ZK_DEPTH } from './zk-circuit.js';
+export { DEVNET_ZK_BATCH, DEVNET_ZK_DEPTH };
 /** L1 blocks a deposit may wait; and without any verified batch. */
 export const DEVNET_ZK_DEADLINE = 600;
 export const DEVNET_ZK_MAX_GAP = 3600;
