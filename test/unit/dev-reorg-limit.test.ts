@@ -64,6 +64,9 @@ describe('dev mode (no proof of work): a reorg limit at `confirmations`', () => 
     expect(reorgBrake({ config, maxReorgDepth: Number.POSITIVE_INFINITY })).toEqual({});
     const pow = devConfig({ pow: { enabled: true } });
     expect(reorgBrake({ config: pow })).toEqual({});
+    // A chain final at once (a BFT sidechain's confirmations 0) brakes at depth 1, and a node
+    // on it starts (a depth of 0 is refused as a setting).
+    expect(reorgBrake({ config: devConfig({ confirmations: 0 }) })).toEqual({ maxReorgDepth: 1 });
   });
 
   it('a peer offering a longer branch that forks deeper than confirmations cannot rewrite the history', async () => {

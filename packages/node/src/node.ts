@@ -638,6 +638,7 @@ function bytesEqualHex(a: Uint8Array, b: Uint8Array): boolean {
  * chain's `confirmations`; else none. `Infinity` means no brake.
  */
 export function reorgBrake(opts: Pick<NodeOptions, 'config' | 'maxReorgDepth'>): { maxReorgDepth?: number } {
-  const depth = opts.maxReorgDepth ?? (opts.config.pow.enabled ? undefined : opts.config.confirmations);
+  // A chain final at once (confirmations 0, as a BFT sidechain) still brakes at depth 1.
+  const depth = opts.maxReorgDepth ?? (opts.config.pow.enabled ? undefined : Math.max(1, opts.config.confirmations));
   return depth === undefined || depth === Number.POSITIVE_INFINITY ? {} : { maxReorgDepth: depth };
 }
