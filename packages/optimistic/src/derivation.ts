@@ -95,6 +95,9 @@ export class Derivation {
   private readonly processed: { height: number; hash: Uint8Array; meta: InboxMeta }[] = [];
   /** Per derived L2 block: the L1 block and batch that carried it. */
   private readonly origin: { l1Height: number; batchIndex: number }[] = [];
+  /** After a lazy restore: reads the origin of a restored block (≤ `lazyBlocks`) from the store. */
+  private lazyOrigin: DerivationSnapshot['originOf'];
+  private lazyBlocks = 0;
   private readonly names: RollupModuleNames;
 
   constructor(
@@ -137,7 +140,7 @@ export class Derivation {
 
   /** Which L1 block and batch carried L2 block `number`. */
   originOf(number: number): { l1Height: number; batchIndex: number } | undefined {
-    return this.origin[number];
+    return this.origin[number] ?? (this.lazyOrigin && number <= this.lazyBlocks ? this.lazyOrigin(number) : undefined);
   }
 
   /** The batch holding global operation `op`. */
@@ -243,6 +246,7 @@ export class Derivation {
     this.store.delayedRecs.length = meta.delayedCount;
     this.store.delayedOps.length = meta.delayedCount;
     this.origin.length = meta.blockCount + 1;
+    this.lazyBlocks = Math.min(this.lazyBlocks, meta.blockCount);
     this.log.info({ l1Height: height, l2Blocks: meta.blockCount, batches: meta.batchCount }, 'derivation rolled back after an L1 reorg');
     return meta;
   }
@@ -284,6 +288,8 @@ export class Derivation {
     this.store.delayedOps.length = 0;
     this.store.batches.length = 0;
     this.origin.length = 0;
+    this.lazyOrigin = s.originOf;
+    this.lazyBlocks = s.originOf ? meta.blockCount : 0;
     for (let i = 0; i < meta.delayedCount; i++) {
       const r = s.delayedRecs[i];
       const op = s.delayedOps[i];
@@ -296,7 +302,7 @@ export class Derivation {
       if (!r) throw new StrataError('INTERNAL', `stored derivation state lacks batch ${b}`);
       this.store.batches[b] = r;
     }
-    for (let n = 1; n <= meta.blockCount; n++) {
+    for (let n = 1; !s.originOf && n <= meta.blockCount; n++) {
       const o = s.origin[n];
       if (o) this.origin[n] = o;
     }

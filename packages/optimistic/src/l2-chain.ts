@@ -2,7 +2,9 @@
  * The L2 chain held by every L2 node: blocks, the authenticated state after every operation
  * (so any intermediate root of a dispute can be produced and proven), and indexes for
  * transactions and withdrawals. In memory by default (rebuilt from L1 data on start); with an
- * `L2Store` every block is written through to lmdb in one transaction and reloaded on restart.
+ * `L2Store` every block is written through to lmdb in one transaction (with its index entries)
+ * and read back on demand: opening reads the head and its parent only (plus a small LRU of
+ * recent blocks), so a restart costs the same whatever the chain's length.
  */
 import { merkleRoot } from '@strata/chain';
 import { blake2b256, bytesEqual, encode, fixedBytes, struct, toHex, uint, utf8 } from '@strata/primitives';
@@ -20,7 +22,7 @@ import {
   type StateReader,
   type Witness,
 } from '@strata/state';
-import type { L2Store, StoredRun } from './l2-store.js';
+import { blockIndexEntries, type L2Store, type StoredRun } from './l2-store.js';
 import { decodeOp, opHash, opLeaf } from './ops.js';
 import { accountAtIndex, applyL2Op, expandTransfer, type L2Env, type L2OpResult } from './stf.js';
 
@@ -73,7 +75,12 @@ export class L2Chain {
   readonly nodes: NodeReader;
   /** Nodes of the block being built, before its commit (store mode). */
   private readonly pending = new MemoryNodeStore();
-  private blocks: L2Block[];
+  /** Every block, in memory mode (no store); store mode keeps only `headBlock` and `cache`. */
+  private readonly blocks: L2Block[];
+  private readonly genesis: L2Block;
+  private headBlock: L2Block;
+  /** Store mode: recently used blocks, least recent first (Map insertion order). */
+  private readonly cache = new Map<number, L2Block>();
   private readonly txIndex = new Map<string, { number: number; index: number }>();
   private readonly withdrawals = new Map<number, number>();
   private readonly tokenWithdrawals = new Map<number, number>();
@@ -97,7 +104,9 @@ export class L2Chain {
       stateRoot: EMPTY_ROOT,
       results: [],
     };
-    this.blocks = [genesis];
+    this.genesis = genesis;
+    this.headBlock = genesis;
+    this.blocks = store ? [] : [genesis];
     if (store) {
       store.checkIdentity({ rollupId: env.rollup.rollupId, l2ChainId: env.rollup.l2ChainId, genesis: genesis.hash });
       this.load(store);
@@ -105,20 +114,34 @@ export class L2Chain {
   }
 
   /**
-   * Reloads the stored blocks: each must extend the previous one, and the head's state root must
-   * be readable from the stored tree; anything after the first block that fails is dropped (it
-   * is re-derived from L1), never trusted.
+   * Opens the stored chain at its head: the head must extend its parent (number, parent hash,
+   * first op, one root per op, last op root = state root), its state root must be readable
+   * from the stored tree and its header must hash to its recorded hash. lmdb commits one
+   * transaction per block, so the head is whole or absent; a head that fails the link check is
+   * dropped (re-derived from L1) and its parent checked in turn, never trusted. Reads two block
+   * records, whatever the chain's length.
    */
   private load(store: L2Store): void {
-    for (const b of store.loadBlocks()) {
-      const parent = this.head;
-      const ok = b.number === parent.number + 1 && bytesEqual(b.parentHash, parent.hash) && b.opRoots.length === b.allOps.length && bytesEqual(b.opRoots[b.opRoots.length - 1] ?? parent.stateRoot, b.stateRoot);
-      if (!ok) {
-        store.truncateBlocks(parent.number);
+    store.ensureIndexes();
+    let n = store.lastBlockNumber();
+    while (n > 0) {
+      const b = store.getBlock(n);
+      const parent = n === 1 ? this.genesis : store.getBlock(n - 1);
+      const ok =
+        !!b &&
+        !!parent &&
+        b.number === parent.number + 1 &&
+        bytesEqual(b.parentHash, parent.hash) &&
+        b.firstOp === parent.firstOp + parent.allOps.length &&
+        b.opRoots.length === b.allOps.length &&
+        bytesEqual(b.opRoots[b.opRoots.length - 1] ?? parent.stateRoot, b.stateRoot);
+      if (ok && b) {
+        this.headBlock = b;
+        if (parent && parent.number > 0) this.remember(parent);
         break;
       }
-      this.blocks.push(b);
-      this.index(b);
+      store.truncateBlocks(n - 1);
+      n--;
     }
     const head = this.head;
     if (head.number > 0) {
@@ -133,22 +156,41 @@ export class L2Chain {
     }
   }
 
+  /** Store mode: keeps a block in the LRU of recent blocks. */
+  private remember(b: L2Block): void {
+    this.cache.delete(b.number);
+    this.cache.set(b.number, b);
+    while (this.cache.size > L2Chain.CACHE_BLOCKS) this.cache.delete(this.cache.keys().next().value as number);
+  }
+
+  /** Blocks kept in memory in store mode besides the head. */
+  static readonly CACHE_BLOCKS = 256;
+
+  /** Memory mode: indexes a block (store mode: the store writes its index entries with the block). */
   private index(b: L2Block): void {
-    b.results.forEach((r, index) => {
-      if (r.txHash && r.status !== 'skipped') this.txIndex.set(toHex(r.txHash), { number: b.number, index });
-      for (const e of r.events) {
-        if (e.module === 'l2bridge' && e.type === 'withdrawal') this.withdrawals.set(Number(e.data.id), b.number);
-        if (e.module === 'l2bridge' && e.type === 'tokenWithdrawal') this.tokenWithdrawals.set(Number(e.data.id), b.number);
-      }
-    });
+    const e = blockIndexEntries(b);
+    for (const [h, index] of e.txs) this.txIndex.set(toHex(h), { number: b.number, index });
+    for (const id of e.withdrawals) this.withdrawals.set(id, b.number);
+    for (const id of e.tokenWithdrawals) this.tokenWithdrawals.set(id, b.number);
   }
 
   get head(): L2Block {
-    return this.blocks[this.blocks.length - 1] as L2Block;
+    return this.store ? this.headBlock : (this.blocks[this.blocks.length - 1] as L2Block);
   }
 
   get(number: number): L2Block | undefined {
-    return this.blocks[number];
+    if (!this.store) return this.blocks[number];
+    if (!Number.isInteger(number) || number < 0 || number > this.headBlock.number) return undefined;
+    if (number === 0) return this.genesis;
+    if (number === this.headBlock.number) return this.headBlock;
+    const hit = this.cache.get(number);
+    if (hit) {
+      this.remember(hit);
+      return hit;
+    }
+    const b = this.store.getBlock(number);
+    if (b) this.remember(b);
+    return b;
   }
 
   /** Operations executed through the head. */
@@ -227,6 +269,9 @@ export class L2Chain {
       // One transaction per block; a disk fault throws here, before the block joins the chain.
       this.store.commitBlock(block, runs);
       this.pending.nodes.clear();
+      if (parent.number > 0) this.remember(parent);
+      this.headBlock = block;
+      return block;
     }
     this.blocks.push(block);
     this.index(block);
@@ -242,8 +287,10 @@ export class L2Chain {
     // Blocks reloaded from the store have no transaction objects (only their ops are stored):
     // rebuild them from the ops while the blocks are still on the chain (a compact transfer
     // resolves its recipient index in its pre-state), so the sequencer can re-pool them.
-    for (let n = number + 1; withTxs && n <= this.head.number; n++) {
-      const b = this.blocks[n] as L2Block;
+    const dropped: L2Block[] = [];
+    for (let n = number + 1; n <= this.head.number; n++) dropped.push(this.get(n) as L2Block);
+    for (const b of withTxs ? dropped : []) {
+      const n = b.number;
       if (b.txs) continue;
       const txs: VerifiedTx[] = [];
       b.ops.forEach((_, j) => {
@@ -254,8 +301,13 @@ export class L2Chain {
       });
       b.txs = txs;
     }
-    this.store?.truncateBlocks(number);
-    const dropped = this.blocks.splice(number + 1);
+    if (this.store) {
+      this.store.truncateBlocks(number, dropped);
+      for (const k of [...this.cache.keys()]) if (k > number) this.cache.delete(k);
+      this.headBlock = this.get(number) as L2Block;
+      return dropped;
+    }
+    this.blocks.splice(number + 1);
     for (const b of dropped) {
       for (const r of b.results) if (r.txHash) this.txIndex.delete(toHex(r.txHash));
       for (const [id, n] of this.withdrawals) if (n === b.number) this.withdrawals.delete(id);
@@ -266,13 +318,19 @@ export class L2Chain {
 
   /** Whether block `number` holds exactly this content. */
   matches(number: number, c: { timestamp: number; delayedFrom: number; delayedReads: number; ops: Uint8Array[] }): boolean {
-    const b = this.blocks[number];
+    const b = this.get(number);
     if (!b || b.timestamp !== c.timestamp || b.delayedFrom !== c.delayedFrom || b.delayedReads !== c.delayedReads || b.ops.length !== c.ops.length) return false;
     return b.ops.every((o, i) => bytesEqual(o, c.ops[i] as Uint8Array));
   }
 
   /** The block holding global operation `i`. */
   blockOfOp(i: number): L2Block | undefined {
+    if (this.store) {
+      if (!Number.isInteger(i) || i < 0 || i >= this.opCount) return undefined;
+      const n = this.store.blockOfOp(i);
+      const b = n === undefined ? undefined : this.get(n);
+      return b && i >= b.firstOp && i < b.firstOp + b.allOps.length ? b : undefined;
+    }
     let lo = 1;
     let hi = this.blocks.length - 1;
     while (lo <= hi) {
@@ -321,7 +379,7 @@ export class L2Chain {
 
   /** Block number and operation index of an included transaction. */
   txLocation(hash: Uint8Array): { number: number; index: number } | undefined {
-    return this.txIndex.get(toHex(hash));
+    return this.store ? this.store.txLocation(hash) : this.txIndex.get(toHex(hash));
   }
 
   /**
@@ -330,7 +388,7 @@ export class L2Chain {
    * deposit or an operation that does not decode.
    */
   txAt(number: number, index: number): VerifiedTx | undefined {
-    const b = this.blocks[number];
+    const b = this.get(number);
     const raw = b?.allOps[index];
     if (!b || !raw) return undefined;
     try {
@@ -349,21 +407,23 @@ export class L2Chain {
 
   /** L2 block in which withdrawal `id` was initiated. */
   withdrawalBlock(id: number): number | undefined {
-    return this.withdrawals.get(id);
+    return this.store ? this.store.withdrawalBlock(id) : this.withdrawals.get(id);
   }
 
   /** L2 block in which token withdrawal `id` was initiated. */
   tokenWithdrawalBlock(id: number): number | undefined {
-    return this.tokenWithdrawals.get(id);
+    return this.store ? this.store.withdrawalBlock(id, true) : this.tokenWithdrawals.get(id);
   }
 
   /** Every token withdrawal id initiated so far with its block. */
   allTokenWithdrawals(): [number, number][] {
+    if (this.store) return this.store.allWithdrawals(true);
     return [...this.tokenWithdrawals.entries()].sort((a, b) => a[0] - b[0]);
   }
 
   /** Every withdrawal id initiated so far with its block. */
   allWithdrawals(): [number, number][] {
+    if (this.store) return this.store.allWithdrawals();
     return [...this.withdrawals.entries()].sort((a, b) => a[0] - b[0]);
   }
 }

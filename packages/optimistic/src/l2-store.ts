@@ -34,8 +34,10 @@ export interface DerivationSnapshot {
   delayedRecs: DelayedRecord[];
   delayedOps: Uint8Array[];
   batches: BatchRecord[];
-  /** Index = L2 block number. */
+  /** Index = L2 block number (empty when `originOf` is given: the origins are read on demand). */
   origin: ({ l1Height: number; batchIndex: number } | undefined)[];
+  /** Reads one stored L2 block origin (lazy restore: per-L2-block records are not loaded on open). */
+  originOf?: (number: number) => { l1Height: number; batchIndex: number } | undefined;
 }
 
 /** What one processed L1 block adds to the derivation state. */
@@ -88,6 +90,26 @@ function fromStored(b: StoredBlock): L2Block {
   };
 }
 
+/** What one block adds to the chain's persisted indexes (transactions, withdrawals). */
+export function blockIndexEntries(b: L2Block): { txs: [Uint8Array, number][]; allTxHashes: Uint8Array[]; withdrawals: number[]; tokenWithdrawals: number[] } {
+  const txs: [Uint8Array, number][] = [];
+  const allTxHashes: Uint8Array[] = [];
+  const withdrawals: number[] = [];
+  const tokenWithdrawals: number[] = [];
+  b.results.forEach((r, index) => {
+    if (r.txHash) allTxHashes.push(r.txHash);
+    if (r.txHash && r.status !== 'skipped') txs.push([r.txHash, index]);
+    for (const e of r.events) {
+      if (e.module === 'l2bridge' && e.type === 'withdrawal') withdrawals.push(Number(e.data.id));
+      if (e.module === 'l2bridge' && e.type === 'tokenWithdrawal') tokenWithdrawals.push(Number(e.data.id));
+    }
+  });
+  return { txs, allTxHashes, withdrawals, tokenWithdrawals };
+}
+
+/** Version of the persisted indexes; a data dir without it has them rebuilt once on open. */
+const INDEX_VERSION = 1;
+
 function toStored(b: L2Block): StoredBlock {
   // The sequencer's transaction objects are not stored: they are only needed to re-pool the
   // transactions of blocks an L1 reorg drops, and the operations themselves are kept.
@@ -106,12 +128,23 @@ export class L2Store {
   private readonly delayed: Database<{ rec: DelayedRecord; op: Uint8Array }, number>;
   private readonly batches: Database<BatchRecord, number>;
   private readonly origins: Database<{ l1Height: number; batchIndex: number }, number>;
+  /** Transaction hash → [block number, op index] (non-skipped transactions). */
+  private readonly txIdx: Database<[number, number], Uint8Array>;
+  /** Withdrawal id → block number; token withdrawal id → block number. */
+  private readonly wdIdx: Database<number, number>;
+  private readonly twdIdx: Database<number, number>;
+  /** First global op index → block number, for blocks holding at least one op. */
+  private readonly opIdx: Database<number, number>;
+  /** Block records read so far (restart must read O(1) of them; tests and metrics read it). */
+  blockReads = 0;
+  /** Per-L2-block origin records read so far. */
+  originReads = 0;
 
   constructor(opts: L2StoreOptions) {
     mkdirSync(opts.path, { recursive: true });
     this.env = openDatabase({ path: opts.path, ...(opts.mapSize ? { mapSize: opts.mapSize } : {}) });
     this.state = new StateDb(this.env);
-    const db = <V, K extends string | number>(name: string, keyEncoding: 'uint32' | 'ordered-binary') =>
+    const db = <V, K extends string | number | Uint8Array>(name: string, keyEncoding: 'uint32' | 'ordered-binary') =>
       this.env.openDB<V, K>({ name, keyEncoding, encoding: 'msgpack', cache: false });
     this.blocks = db('l2blocks', 'uint32');
     this.info = db('l2info', 'ordered-binary');
@@ -119,6 +152,10 @@ export class L2Store {
     this.delayed = db('l2delayed', 'uint32');
     this.batches = db('l2batches', 'uint32');
     this.origins = db('l2origins', 'uint32');
+    this.txIdx = db<[number, number], Uint8Array>('l2txidx', 'ordered-binary');
+    this.wdIdx = db('l2wdidx', 'ordered-binary');
+    this.twdIdx = db('l2twdidx', 'ordered-binary');
+    this.opIdx = db('l2opidx', 'ordered-binary');
   }
 
   /**
@@ -137,14 +174,74 @@ export class L2Store {
     }
   }
 
-  /** Every stored L2 block after genesis, in order. */
+  /** Every stored L2 block after genesis, in order (linear: for tools and migrations, not for open). */
   loadBlocks(): L2Block[] {
     const out: L2Block[] = [];
-    for (const { value } of this.blocks.getRange({ start: 1 })) out.push(fromStored(value));
+    for (const { value } of this.blocks.getRange({ start: 1 })) {
+      this.blockReads++;
+      out.push(fromStored(value));
+    }
     return out;
   }
 
-  /** Writes one L2 block: its tree nodes (page runs), its op roots and its record, in one transaction. */
+  /** One stored L2 block (undefined when not stored). */
+  getBlock(number: number): L2Block | undefined {
+    if (!Number.isInteger(number) || number < 1 || number > 0xffffffff) return undefined;
+    this.blockReads++;
+    const v = this.blocks.get(number);
+    return v ? fromStored(v) : undefined;
+  }
+
+  /** Number of the last stored L2 block (0 when none). */
+  lastBlockNumber(): number {
+    for (const k of this.blocks.getKeys({ reverse: true, limit: 1 })) return k as number;
+    return 0;
+  }
+
+  /** Number of the stored block whose ops start at the greatest first-op index ≤ `op` (the caller checks the range). */
+  blockOfOp(op: number): number | undefined {
+    for (const { value } of this.opIdx.getRange({ start: op, reverse: true, limit: 1 })) return value;
+    return undefined;
+  }
+
+  /** Block number and op index of an included transaction. */
+  txLocation(hash: Uint8Array): { number: number; index: number } | undefined {
+    const v = this.txIdx.get(Buffer.from(hash));
+    return v ? { number: v[0], index: v[1] } : undefined;
+  }
+
+  /** Block of withdrawal `id` (`token`: of token withdrawal `id`). */
+  withdrawalBlock(id: number, token = false): number | undefined {
+    return (token ? this.twdIdx : this.wdIdx).get(id);
+  }
+
+  /** Every withdrawal id with its block, ordered by id (`token`: the token withdrawals). */
+  allWithdrawals(token = false): [number, number][] {
+    return [...(token ? this.twdIdx : this.wdIdx).getRange({})].map(({ key, value }) => [key, value] as [number, number]);
+  }
+
+  private putIndexes(block: L2Block): void {
+    const e = blockIndexEntries(block);
+    for (const [h, i] of e.txs) this.txIdx.putSync(Buffer.from(h), [block.number, i]);
+    for (const id of e.withdrawals) this.wdIdx.putSync(id, block.number);
+    for (const id of e.tokenWithdrawals) this.twdIdx.putSync(id, block.number);
+    if (block.allOps.length > 0) this.opIdx.putSync(block.firstOp, block.number);
+  }
+
+  /**
+   * Builds the indexes of a data dir written before they existed (once, linear in the chain:
+   * later opens find the version and read nothing).
+   */
+  ensureIndexes(): boolean {
+    if (this.info.get('indexes') === INDEX_VERSION) return false;
+    this.env.transactionSync(() => {
+      for (const { value } of this.blocks.getRange({ start: 1 })) this.putIndexes(fromStored(value));
+      this.info.putSync('indexes', INDEX_VERSION);
+    });
+    return true;
+  }
+
+  /** Writes one L2 block: its tree nodes (page runs), its op roots, its record and its index entries, in one transaction. */
   commitBlock(block: L2Block, runs: readonly StoredRun[]): void {
     this.env.transactionSync(() => {
       for (const r of runs) {
@@ -152,12 +249,25 @@ export class L2Store {
         this.state.putRoot(r.root, r.rootLoc);
       }
       this.blocks.putSync(block.number, toStored(block));
+      this.putIndexes(block);
     });
   }
 
-  /** Deletes every L2 block after `number` (one transaction). Tree nodes stay: they are content-addressed. */
-  truncateBlocks(number: number): void {
+  /**
+   * Deletes every L2 block after `number` and their index entries (one transaction); `dropped`
+   * are those blocks when the caller already read them. Tree nodes stay: they are content-addressed.
+   */
+  truncateBlocks(number: number, dropped?: readonly L2Block[]): void {
     this.env.transactionSync(() => {
+      const blocks = dropped ?? [...this.blocks.getRange({ start: number + 1 })].map(({ value }) => fromStored(value));
+      for (const b of blocks) {
+        const e = blockIndexEntries(b);
+        for (const h of e.allTxHashes) this.txIdx.removeSync(Buffer.from(h));
+        for (const id of e.withdrawals) if (this.wdIdx.get(id) === b.number) this.wdIdx.removeSync(id);
+        for (const id of e.tokenWithdrawals) if (this.twdIdx.get(id) === b.number) this.twdIdx.removeSync(id);
+      }
+      const first = blocks[0];
+      if (first) for (const k of this.opIdx.getKeys({ start: first.firstOp })) this.opIdx.removeSync(k as number);
       for (const k of this.blocks.getKeys({ start: number + 1 })) this.blocks.removeSync(k as number);
     });
   }
@@ -201,9 +311,13 @@ export class L2Store {
     }
     const batches: BatchRecord[] = [];
     for (const { key, value } of this.batches.getRange({})) batches[key] = { ...value, opsRoot: u8(value.opsRoot) };
-    const origin: DerivationSnapshot['origin'] = [];
-    for (const { key, value } of this.origins.getRange({})) origin[key] = value;
-    return { processed, delayedRecs, delayedOps, batches, origin };
+    // Per-L2-block origins are read on demand: their number grows with the chain.
+    const originOf = (n: number) => {
+      if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) return undefined;
+      this.originReads++;
+      return this.origins.get(n);
+    };
+    return { processed, delayedRecs, delayedOps, batches, origin: [], originOf };
   }
 
   /** Closes the database. */
