@@ -2,7 +2,8 @@
  * L3 and L2-persistence benchmark (`npm run bench -- l3`):
  *
  * 1. Rollup node restart (lmdb `L2Store`) against a full re-derivation from L1 genesis, at
- *    `L3_BENCH_BLOCKS` (default 10,000) L2 blocks: the ratio is restart ÷ derivation.
+ *    `L3_BENCH_BLOCKS` (default 10,000) L2 blocks: the ratio is restart ÷ derivation
+ *    (`L3_BENCH_PARTS=restart` runs this part alone).
  * 2. L1 bytes per L3 transfer: the L3's batches land on the L2 as transactions, whose batches
  *    land on the L1. Baseline in the same run: L1 bytes per transfer made on the L2 directly.
  * 3. Time to finality at each layer on the devnet (its configs and role intervals): a
@@ -51,6 +52,7 @@ async function restartVsDerivation(blocks: number): Promise<Record<string, numbe
     const again = new RollupNode(big, client, { store: store2 });
     await again.syncL1();
     const restartMs = performance.now() - t3;
+    const restartBlockReads = store2.blockReads;
     if (toHex(again.chain.head.stateRoot) !== toHex(fresh.chain.head.stateRoot) || again.chain.head.number !== blocks) throw new Error('restarted node disagrees with the fresh derivation');
     await store2.close();
     await chain.store.close();
@@ -61,6 +63,7 @@ async function restartVsDerivation(blocks: number): Promise<Record<string, numbe
       derivationWithStoreMs: Math.round(persistDeriveMs),
       restartMs: Math.round(restartMs),
       restartOverDerivation: Number((restartMs / deriveMs).toFixed(4)),
+      restartBlockReads,
       storeWriteOverhead: Number((persistDeriveMs / deriveMs).toFixed(2)),
     };
   } finally {
@@ -179,6 +182,8 @@ export async function run(): Promise<Record<string, unknown>> {
   const blocks = Number(process.env.L3_BENCH_BLOCKS ?? 10_000);
   const restart = await restartVsDerivation(blocks);
   process.stderr.write(`  restart ${JSON.stringify(restart)}\n`);
+  // L3_BENCH_PARTS=restart runs the restart figure alone.
+  if (process.env.L3_BENCH_PARTS === 'restart') return { restart };
   const bytes = await bytesPerTransfer(Number(process.env.L3_BENCH_TRANSFERS ?? 1000));
   process.stderr.write(`  bytes ${JSON.stringify(bytes)}\n`);
   const finality = await finalityPerLayer();
