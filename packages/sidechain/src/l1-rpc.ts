@@ -39,7 +39,7 @@ function intParam(p: unknown[], i: number, name: string): number {
 }
 
 function validatorJson(v: BondedValidator, i: number) {
-  return { index: i, edPub: toHex(v.edPub), blsPub: toHex(v.blsPub), producer: toHex(v.producer), stake: v.power.toString(), owner: toHex(v.owner), slashed: v.slashed };
+  return { index: i, edPub: toHex(v.edPub), blsPub: toHex(v.blsPub), producer: toHex(v.producer), stake: (v.slashed ? 0n : v.power).toString(), votingPower: v.power.toString(), owner: toHex(v.owner), slashed: v.slashed };
 }
 
 /** The `sidechain_*` methods of a parent node. */

@@ -73,7 +73,11 @@ export function sidechainBondPool(chainId: number): Uint8Array {
 
 // ---------------------------------------------------------------- records and args
 
-/** A validator as the registry holds it: keys, stake, the L1 account that bonded it. */
+/**
+ * A validator as the registry holds it: keys, voting power (= its bond, except for a slashed
+ * validator, whose bond is burned at once and whose power ends at the checkpoint that applies
+ * the slash), the L1 account that bonded it.
+ */
 export interface BondedValidator extends Validator {
   owner: Uint8Array;
   slashed: boolean;
@@ -331,9 +335,14 @@ export function readUnbonding(r: Reader, chainId: number, i: number): UnbondingR
   return raw ? decode(UnbondingCodec, raw) : undefined;
 }
 
-/** The consensus view of a bonded set (slashed validators have no power). */
+/**
+ * The consensus view of a bonded set: the set the sidechain uses for the heights the next
+ * checkpoint covers. A slashed validator keeps its voting power (its bond is already burned)
+ * until the slash change is included and checkpointed: the same boundary at which the
+ * sidechain's own set drops it, so both chains always check certificates against one set.
+ */
 export function toValidatorSet(set: BondedValidator[]): ValidatorSet {
-  return new ValidatorSet(set.map((v) => ({ edPub: v.edPub, blsPub: v.blsPub, producer: v.producer, power: v.slashed ? 0n : v.power })));
+  return new ValidatorSet(set.map((v) => ({ edPub: v.edPub, blsPub: v.blsPub, producer: v.producer, power: v.power })));
 }
 
 // ---------------------------------------------------------------- the module
@@ -576,8 +585,11 @@ export function sidechainParentModules(): Module[] {
           if (!signedBy(v.edPub)) continue;
           if (v.slashed) ev(`validator ${i} was already slashed`, 'already-slashed');
           const bond = v.power;
+          // The bond is burned now; the voting power stays until the slash change takes effect
+          // at a checkpoint, as on the sidechain. Zeroing it here would make the L1 refuse the
+          // certificates the running sidechain makes with the offender's precommit in them —
+          // and a checkpoint height has only the one certificate: the bridge would stop for good.
           v.slashed = true;
-          v.power = 0n;
           writeSet(ctx.view, a.chainId, set);
           recordSlash(ctx, a.chainId, v);
           const reward = pay(bond);
