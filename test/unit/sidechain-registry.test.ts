@@ -330,6 +330,26 @@ describe('sc_registry on the L1', () => {
     expect(postCheckpoint(w, scMineTo(w, 8), [0], undefined, [w.validators[3]!]).status).toBe('ok');
   });
 
+  it('unbonding every validator with power leaves the last one held even when a slashed (powerless) one remains: no set of zero power on either chain', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 2, 3);
+    const k = w.validators[0]!;
+    const vote = (blockHash: Uint8Array): Vote => ({ type: PREVOTE, height: 1, round: 0, blockHash, validator: 0, signature: edSign(k.ed, voteDigest(w.chainId, PREVOTE, 1, 0, blockHash)), bls: new Uint8Array(0) });
+    expect(w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: w.chainId, evidence: { a: vote(new Uint8Array(32).fill(3)), b: vote(NIL) } }), 400_000).status).toBe('ok');
+    // validators 1, 2 and 3 leave (change 0 is the slash of validator 0)
+    for (const v of w.validators.slice(1)) expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: v.ed.publicKey }), 100_000).status).toBe('ok');
+    expect(postCheckpoint(w, scMineTo(w, 2, [0, 1, 2, 3].map((i) => includeChange(w, i))), [1, 2, 3]).status).toBe('ok');
+    const genesis = w.validators.map((v) => validatorOf(v, 1000n));
+    const derived = deriveValidators(genesis, w.sc.chain.stateReader, 2);
+    // the sidechain must still have a set that can sign (the engine builds a ValidatorSet of it)
+    expect(derived.reduce((a, v) => a + v.power, 0n)).toBe(1000n);
+    const l1Set = readValidatorSet(w.l1.chain.stateReader, w.chainId);
+    expect(l1Set.map((v) => [v.edPub, v.power])).toEqual(derived.map((v) => [v.edPub, v.power]));
+    // the one left signs the next checkpoint (index 1 of [slashed 0, validator 3])
+    expect(postCheckpoint(w, scMineTo(w, 4), [1], undefined, [w.validators[0]!, w.validators[3]!]).status).toBe('ok');
+  });
+
   it('bond and unbond take effect at the checkpoint of the block that includes them, on both chains; unbonded stake is claimable after the unbonding period', () => {
     world = new SidechainWorld();
     const w = world;

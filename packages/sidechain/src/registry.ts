@@ -383,7 +383,7 @@ function applyChanges(ctx: TxContext, rec: SidechainRecord, upTo: number): void 
     const c = readSetChangeRecord(ctx.view, rec.chainId, id) as SetChangeRecord;
     const r = applySetChange(set, { kind: c.kind, edPub: c.validator.edPub, blsPub: c.validator.blsPub, producer: c.validator.producer, amount: c.amount }, () => ({ ...c.validator, power: c.amount, slashed: false }));
     set = r.set;
-    if (!r.applied) ctx.emit('validatorSetChangeSkipped', { chainId: rec.chainId, change: id, reason: c.kind === SET_UNBOND ? 'the last validator cannot leave' : 'not applicable' });
+    if (!r.applied) ctx.emit('validatorSetChangeSkipped', { chainId: rec.chainId, change: id, reason: c.kind === SET_UNBOND ? 'the last validator with power cannot leave' : 'not applicable' });
     const v = r.removed;
     if (v && !v.slashed && v.power > 0n) {
       const n = rec.unbondings++;
