@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBlock, type Block } from '@strata/chain';
-import { bytesEqual, decode, encode, type KeyPair } from '@strata/primitives';
+import { bytesEqual, decode, encode, toHex, type KeyPair } from '@strata/primitives';
 import { getAccount, moduleAddress, TransferArgsCodec, type Receipt } from '@strata/runtime';
 import {
   blsProofOfPossession,
@@ -38,6 +38,9 @@ import {
   voteDigest,
   withdrawalKey,
   readWithdrawal,
+  sidechainL1RpcMethods,
+  validatorSetLines,
+  type RegistrySet,
   type Vote,
 } from '@strata/sidechain';
 import { l1Keys, SidechainWorld } from '../helpers/sidechain-world.js';
@@ -295,9 +298,23 @@ describe('sc_registry on the L1', () => {
     const b2 = scMineTo(w, 2);
     expect(deriveValidators(genesis, w.sc.chain.stateReader, 0)[1]?.power).toBe(1000n);
     expect(postCheckpoint(w, b2, [0, 1, 2]).status).toBe('ok');
+    // the operator's view (`strata sidechain status`): both sets, the slash waiting for a checkpoint
+    const l1Rpc = sidechainL1RpcMethods({ chain: w.l1.chain });
+    const status = (boundary: number) => {
+      const info = { validator: 0, validators: deriveValidators(genesis, w.sc.chain.stateReader, boundary).map((v, index) => ({ index, edPub: toHex(v.edPub), stake: v.power.toString() })) };
+      return validatorSetLines(info, l1Rpc.sidechain_get!.handler([w.chainId], {} as never) as RegistrySet).join('\n');
+    };
+    expect(status(2)).toContain('4 validators, stake 4000');
+    expect(status(2)).toContain('1 slashed; 1 change waiting for a checkpoint');
+    expect(status(2)).toContain('change 0: slash');
+    expect(status(2)).toContain('use the same set');
     // the producer includes the slash (change 0); it takes effect after the checkpoint at 4, on both chains
     scMineTo(w, 3, [includeChange(w, 0)]);
     expect(postCheckpoint(w, scMineTo(w, 4), [0, 1, 2]).status).toBe('ok');
+    expect(status(4)).toContain('4 validators, stake 3000');
+    expect(status(4)).toContain('0 changes waiting');
+    expect(status(4)).toContain('use the same set');
+    expect(status(2)).toContain('sets differ');
     expect(deriveValidators(genesis, w.sc.chain.stateReader, 4)[1]?.power).toBe(0n);
     expect(readValidatorSet(w.l1.chain.stateReader, w.chainId)[1]?.power).toBe(0n);
     // from then on the offender's signature counts for nothing: 0,1,2 is 2000 of 3000

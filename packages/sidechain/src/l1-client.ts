@@ -23,7 +23,9 @@ export interface SidechainSummary {
   lastCheckpointHeight: number;
   deposits: number;
   epoch: number;
-  validators: { index: number; edPub: string; stake: string; slashed: boolean; owner: string }[];
+  validators: { index: number; edPub: string; stake: string; votingPower?: string; slashed: boolean; owner: string }[];
+  /** Recorded set changes not yet applied at a checkpoint. */
+  pendingChanges?: { id: number; kind: string; edPub: string; amount: string; l1Height: number }[];
   stake: string;
   escrow: string;
   bondPool: string;

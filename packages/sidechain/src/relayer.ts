@@ -106,6 +106,11 @@ export class CheckpointRelayer {
     this.metrics.checkpointsPosted.inc();
     this.metrics.checkpointHeight.set(next);
     this.log.info({ height: next, l1Block: r.blockNumber, index: s.checkpoints }, 'checkpoint accepted on the parent');
+    for (const e of r.events ?? []) {
+      if (e.module !== SC_REGISTRY_MODULE) continue;
+      if (e.type === 'validatorSetChanged') this.log.info({ height: next, ...e.data }, 'validator set changed on the parent (takes effect on the sidechain after this checkpoint)');
+      else if (e.type === 'validatorSetChangeSkipped' || e.type === 'unbonding') this.log.info({ height: next, event: e.type, ...e.data }, 'validator-set change applied on the parent');
+    }
   }
 }
 
