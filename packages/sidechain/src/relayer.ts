@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { encodeHeader, type BlockHeader as Header, type Chain } from '@strata/chain';
 import type { StrataNode } from '@strata/node';
-import { decode, encode, toStrataError, uint, type KeyPair } from '@strata/primitives';
+import { decode, encode, toHex, toStrataError, uint, type KeyPair } from '@strata/primitives';
 import type { Certificate } from './messages.js';
 import { SET_CHANGES_KEY } from './bridge.js';
 import type { BftEngine } from './engine.js';
@@ -53,9 +53,13 @@ export class CheckpointRelayer {
     private readonly metrics: SidechainMetrics,
   ) {}
 
-  /** Queues double-sign evidence for the parent. */
+  /**
+   * Queues double-sign evidence for the parent, once per offender. The offender is known by its
+   * key in the set of the vote's height: an index names another validator after a set change.
+   */
   reportEvidence(ev: Evidence): void {
-    const k = `${ev.a.validator}`;
+    const signer = this.engine.setFor(ev.a.height)?.validators[ev.a.validator];
+    const k = signer ? toHex(signer.edPub) : `${ev.a.height}/${ev.a.validator}`;
     if (this.reported.has(k)) return;
     this.reported.add(k);
     this.evidence.push(ev);
