@@ -347,6 +347,24 @@ describe('sc_registry on the L1', () => {
     expect(postCheckpoint(w, scMineTo(w, 8), [0], undefined, [w.validators[3]!]).status).toBe('ok');
   });
 
+  it('stake a slashed validator had added before the evidence landed is burned too, not left in the bond pool for no one', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 2, 3);
+    const k = w.validators[1]!;
+    const pool = () => getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance;
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(k, 500n) }), 100_000).status).toBe('ok');
+    const vote = (blockHash: Uint8Array): Vote => ({ type: PREVOTE, height: 1, round: 0, blockHash, validator: 1, signature: edSign(k.ed, voteDigest(w.chainId, PREVOTE, 1, 0, blockHash)), bls: new Uint8Array(0) });
+    expect(w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: w.chainId, evidence: { a: vote(new Uint8Array(32).fill(3)), b: vote(NIL) } }), 400_000).status).toBe('ok');
+    expect(pool()).toBe(3500n); // the 1000 bond is gone, the pending 500 not yet
+    expect(postCheckpoint(w, scMineTo(w, 2, [includeChange(w, 0), includeChange(w, 1)])).status).toBe('ok');
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId)[1]?.power).toBe(0n);
+    // the pool holds exactly the stake of the three others: nothing stranded
+    expect(pool()).toBe(3000n);
+    const l1 = w.conserved(w.l1, accounts(w));
+    expect(l1.sum).toBe(l1.supply);
+  });
+
   it('unbonding every validator with power leaves the last one held even when a slashed (powerless) one remains: no set of zero power on either chain', () => {
     world = new SidechainWorld();
     const w = world;

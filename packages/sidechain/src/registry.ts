@@ -381,6 +381,13 @@ function applyChanges(ctx: TxContext, rec: SidechainRecord, upTo: number): void 
   let set = readValidatorSet(ctx.view, rec.chainId);
   for (let id = applied; id < upTo; id++) {
     const c = readSetChangeRecord(ctx.view, rec.chainId, id) as SetChangeRecord;
+    // Stake a validator added before evidence against it landed: the slash burned only the
+    // bond in effect then; this part is burned now (a slashed validator's stake is never paid out).
+    const target = c.kind === SET_BOND ? set.find((x) => bytesEqual(x.edPub, c.validator.edPub)) : undefined;
+    if (target?.slashed && c.amount > 0n) {
+      burn(ctx.view, sidechainBondPool(rec.chainId), c.amount);
+      ctx.emit('slashed', { chainId: rec.chainId, change: id, edPub: toHex(c.validator.edPub), bond: c.amount.toString(), reward: '0' });
+    }
     const r = applySetChange(set, { kind: c.kind, edPub: c.validator.edPub, blsPub: c.validator.blsPub, producer: c.validator.producer, amount: c.amount }, () => ({ ...c.validator, power: c.amount, slashed: false }));
     set = r.set;
     if (!r.applied) ctx.emit('validatorSetChangeSkipped', { chainId: rec.chainId, change: id, reason: c.kind === SET_UNBOND ? 'the last validator with power cannot leave' : 'not applicable' });
