@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encode, type KeyPair } from '@strata/primitives';
 import { bankModule, childChainIdOwner, type Module, type Receipt } from '@strata/runtime';
 import { DepositArgs, defaultRollupConfig, parentModules, rollupModuleNames } from '@strata/optimistic';
-import { genesisRegistration, RegisterArgs, SC_REGISTRY_MODULE, sidechainParentModules } from '@strata/sidechain';
+import { freeChildChainId, genesisRegistration, RegisterArgs, SC_REGISTRY_MODULE, sidechainL1RpcMethods, sidechainParentModules } from '@strata/sidechain';
 import { RegisterArgs as ZkRegisterArgs, VK_BYTES, ZK_MODULE, zkParentModules } from '@strata/zk';
 import { devConfig, tempDir } from '../helpers/chain.js';
 import { ChainDriver, l1Keys, SidechainWorld } from '../helpers/sidechain-world.js';
@@ -54,5 +54,16 @@ describe('one chain-id record for every child of a parent', () => {
     failed(chain.send(alice, rollupModuleNames(5151).bridge, 'deposit', encode(DepositArgs, { rollupId: 5151, to: alice.address, amount: 10n }), 100_000), 'chain id 5151 is already used by sidechain/5151');
     // the rollup with its own id still does
     expect(chain.send(alice, rollupModuleNames(901).bridge, 'deposit', encode(DepositArgs, { rollupId: 901, to: alice.address, amount: 10n }), 100_000).status).toBe('ok');
+    // `sidechain launch` picks a free id from what the parent's RPC says holds each one
+    const rpc = sidechainL1RpcMethods({ chain: chain.chain });
+    const parent = { chainIdOwner: async (id: number) => rpc.sidechain_chainIdOwner!.handler([id], {} as never) as string | null };
+    expect(await parent.chainIdOwner(5151)).toBe('sidechain/5151');
+    expect(await parent.chainIdOwner(901)).toBe('optimistic/901');
+    expect(await parent.chainIdOwner(5152)).toBeNull();
+    // from 5151 on: the sidechain's id and a locally known one are skipped; the op rollup's too
+    expect(await freeChildChainId(parent, 1, 5151, new Set([5152]))).toBe(5153);
+    expect(await freeChildChainId(parent, 1, 900)).toBe(900);
+    expect(await freeChildChainId(parent, 1, 901)).toBe(902);
+    expect(await freeChildChainId(parent, 1, 1)).toBe(2);
   });
 });

@@ -76,6 +76,11 @@ export class L1Client {
     return this.rpc.call('sidechain_setChanges', [chainId, from]);
   }
 
+  /** The child chain holding `chainId` on the parent (any kind: sidechain, ZK, optimistic), or null. */
+  async chainIdOwner(chainId: number): Promise<string | null> {
+    return this.rpc.call<string | null>('sidechain_chainIdOwner', [chainId]);
+  }
+
   async checkpoint(chainId: number, index: number): Promise<{ height: number; blockHash: string; stateRoot: string } | null> {
     return this.rpc.call('sidechain_checkpoint', [chainId, index]);
   }

@@ -6,7 +6,7 @@
 import type { Chain } from '@strata/chain';
 import { fromQuantity, toHex } from '@strata/primitives';
 import { RpcError, type MethodSpec } from '@strata/rpc';
-import { getAccount } from '@strata/runtime';
+import { childChainIdOwner, getAccount } from '@strata/runtime';
 import {
   isWithdrawn,
   listSidechains,
@@ -109,6 +109,12 @@ export function sidechainL1RpcMethods(node: { chain: Chain }): Record<string, Me
         }
         return { finalizedHeight: finalized, recorded: counts.recorded, applied: counts.applied, changes: out };
       },
+    },
+    sidechain_chainIdOwner: {
+      minParams: 1,
+      maxParams: 1,
+      description: 'The child chain (e.g. `sidechain/77`, `zk/903`, `optimistic/901`) that holds a chain id on this chain, or null if it is free.',
+      handler: (p) => childChainIdOwner({ view: r() as never, registry: node.chain.registry }, intParam(p, 0, 'chainId')) ?? null,
     },
     sidechain_checkpoint: {
       minParams: 2,
