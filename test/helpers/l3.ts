@@ -13,7 +13,7 @@ import {
   defaultRollupConfig,
   escrowAddress,
   getWithdrawal,
-  L3_SEQUENCING_WINDOW,
+  l1OriginClock,
   parentModules,
   ParentRollupClient,
   ProposerService,
@@ -23,6 +23,7 @@ import {
   type ChallengerOptions,
   type ProposerOptions,
   type RollupConfig,
+  type SequencerOptions,
 } from '@strata/optimistic';
 import { encodeTx, getAccount, getSupply, type SignedTx } from '@strata/runtime';
 import { keys, RollupWorld } from './optimistic.js';
@@ -30,13 +31,14 @@ import { keys, RollupWorld } from './optimistic.js';
 const silent = { info() {}, warn() {}, debug() {} };
 
 /** The L3's rollup config (its parent is the L2 of chain id 901). */
-export function l3Config(): RollupConfig {
-  return defaultRollupConfig({ rollupId: 902, l2AddressPrefix: 'sx', batcher: keys[1]!.address, challengeWindow: 8, clockBlocks: 8, sequencingWindow: L3_SEQUENCING_WINDOW, l2Modules: appModules() });
+export function l3Config(over: Partial<RollupConfig> = {}): RollupConfig {
+  // Forced inclusion on an L2 parent is a call (`op_inbox.includeForced`): the L2 runs no end-of-block hooks.
+  return defaultRollupConfig({ rollupId: 902, l2AddressPrefix: 'sx', batcher: keys[1]!.address, challengeWindow: 8, clockBlocks: 8, sequencingWindow: 6, forcedInclusion: 'call', l2Modules: appModules(), ...over });
 }
 
 /** L1 + L2 (RollupWorld) + L3 on the L2. */
 export class L3World {
-  readonly l3cfg = l3Config();
+  readonly l3cfg: RollupConfig;
   readonly w: RollupWorld;
   readonly seq: RollupNode;
   readonly ver: RollupNode;
@@ -50,8 +52,9 @@ export class L3World {
   now = 1_700_000_000_000;
   l3Blocks = 0;
 
-  constructor(opts: { proposer?: Partial<ProposerOptions>; challenger?: Partial<ChallengerOptions> } = {}) {
-    this.w = new RollupWorld({ rollup: { l2Modules: [...appModules(), ...parentModules(this.l3cfg)] }, sequencer: { heartbeatMs: 1 } });
+  constructor(opts: { proposer?: Partial<ProposerOptions>; challenger?: Partial<ChallengerOptions>; l3?: Partial<RollupConfig>; l3Sequencer?: SequencerOptions } = {}) {
+    this.l3cfg = l3Config(opts.l3);
+    this.w = new RollupWorld({ rollup: { l2Modules: [...appModules(), ...parentModules(this.l3cfg, { clock: l1OriginClock })] }, sequencer: { heartbeatMs: 1 } });
     // The L2 now also holds the L3's escrow and bonds.
     this.w.l2Addresses.push(escrowAddress(this.l3cfg.rollupId), bondAddress(this.l3cfg.rollupId));
     this.w.l2Burned = (node) => {
@@ -65,7 +68,7 @@ export class L3World {
       return n;
     };
     this.l2client = new ParentRollupClient(this.w.seqNode, this.l3cfg);
-    this.seq = new RollupNode({ rollup: this.l3cfg, sequencer: {} }, this.l2client);
+    this.seq = new RollupNode({ rollup: this.l3cfg, sequencer: opts.l3Sequencer ?? {} }, this.l2client);
     // The L3 verifier reads the L2 as the L2's own verifier derived it from L1 data.
     this.ver = new RollupNode({ rollup: this.l3cfg }, new ParentRollupClient(this.w.verNode, this.l3cfg, this.w.seqNode));
     this.batcher = new BatcherService(this.seq, { key: keys[1]!, maxBatchBytes: 100_000 }, silent);
@@ -100,6 +103,7 @@ export class L3World {
     this.now = Math.max(this.now + 100, this.w.seqNode.chain.head.timestamp);
     if (this.seq.sequence(this.now)) this.l3Blocks++;
     this.checkL3();
+    this.w.afterBlock?.();
   }
 
   /**

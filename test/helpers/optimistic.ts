@@ -24,6 +24,7 @@ import {
 } from '@strata/optimistic';
 import { bankModule, getAccount, getSupply, ModuleRegistry, verifyRawTx, type VerifiedTx } from '@strata/runtime';
 import { openDatabase } from '@strata/state';
+import { tokenModule } from '@strata/apps';
 import { devConfig, keys, tempDir } from './chain.js';
 
 export { keys };
@@ -47,7 +48,8 @@ export class L1Miner {
     const t = dir ? { dir, cleanup: () => {} } : tempDir('strata-op-');
     this.cleanup = t.cleanup;
     const store = new ChainStore(openDatabase({ path: t.dir }));
-    const modules = [bankModule, ...parentModules(rollup), ...siblings.flatMap((s) => parentModules(s))];
+    // The token module too: tokens are bridged from the L1 (issue 13).
+    const modules = [bankModule, tokenModule, ...parentModules(rollup), ...siblings.flatMap((s) => parentModules(s))];
     this.chain = Chain.open(devConfig({ confirmations: 3 }), new ModuleRegistry(modules), store);
   }
   submitTx(raw: Uint8Array): VerifiedTx {
@@ -143,7 +145,11 @@ export class RollupWorld {
   mine(filter?: (v: VerifiedTx) => boolean): void {
     this.l1.mine(filter);
     this.checkConservation();
+    this.afterBlock?.();
   }
+
+  /** More checks after every L1 block and every sequenced L2 block (e.g. token conservation). */
+  afterBlock?: () => void;
 
   async syncAll(): Promise<void> {
     await this.seqNode.syncL1();
@@ -156,6 +162,7 @@ export class RollupWorld {
     // L2 time follows L1 time (L1 blocks here are 1 s apart), as a sequencer's clock would.
     this.now = Math.max(this.now + 100, this.l1.chain.head.header.timestamp);
     this.seqNode.sequence(this.now);
+    this.afterBlock?.();
   }
 
   /** Batcher posts, L1 mines, everyone derives. */

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encode, type KeyPair } from '@strata/primitives';
 import { bankModule, childChainIdOwner, type Module, type Receipt } from '@strata/runtime';
-import { DepositArgs, defaultRollupConfig, parentModules, rollupModuleNames } from '@strata/optimistic';
+import { DepositArgs, DepositTokenArgs, defaultRollupConfig, parentModules, rollupModuleNames } from '@strata/optimistic';
 import { freeChildChainId, genesisRegistration, RegisterArgs, SC_REGISTRY_MODULE, sidechainL1RpcMethods, sidechainParentModules } from '@strata/sidechain';
 import { RegisterArgs as ZkRegisterArgs, VK_BYTES, ZK_MODULE, zkParentModules } from '@strata/zk';
 import { devConfig, tempDir } from '../helpers/chain.js';
@@ -52,6 +52,9 @@ describe('one chain-id record for every child of a parent', () => {
     chain = l1(t.dir, [...sidechainParentModules(), ...zkParentModules(), ...op, ...parentModules(defaultRollupConfig({ rollupId: 5151 }))]);
     cleanups.push(() => chain.close());
     failed(chain.send(alice, rollupModuleNames(5151).bridge, 'deposit', encode(DepositArgs, { rollupId: 5151, to: alice.address, amount: 10n }), 100_000), 'chain id 5151 is already used by sidechain/5151');
+    // …nor token deposits
+    const tokenArgs = encode(DepositTokenArgs, { rollupId: 5151, to: alice.address, token: new Uint8Array(32), originChainId: 1, originId: new Uint8Array(32), symbol: 'GOLD', decimals: 6, amount: 10n });
+    failed(chain.send(alice, rollupModuleNames(5151).bridge, 'depositToken', tokenArgs, 100_000), 'chain id 5151 is already used by sidechain/5151');
     // the rollup with its own id still does
     expect(chain.send(alice, rollupModuleNames(901).bridge, 'deposit', encode(DepositArgs, { rollupId: 901, to: alice.address, amount: 10n }), 100_000).status).toBe('ok');
     // `sidechain launch` picks a free id from what the parent's RPC says holds each one

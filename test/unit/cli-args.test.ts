@@ -114,4 +114,23 @@ describe('compiled CLI', () => {
       for (const heavy of ['lmdb', 'libp2p', '@libp2p/tcp', ...(file.startsWith('chain') ? ['prom-client', 'pino'] : [])]) expect(pkgs, `${file} imports ${heavy}`).not.toContain(heavy);
     }
   });
+
+  it('the processes the devnet spawns (sidechain validators, ZK provers) run compiled, not through tsx', async () => {
+    if (!existsSync(join(dist, 'manifest.json'))) execFileSync(process.execPath, ['packages/cli/scripts/build.mjs']);
+    const { compiledEntry } = await import('../../packages/cli/bin/compiled.js');
+    for (const name of ['validator', 'prover']) expect(compiledEntry(name), name).toMatch(/\/packages\/cli\/dist\/(validator|prover)\.js$/);
+    expect(compiledEntry('nonesuch')).toBeUndefined();
+    for (const bin of ['packages/sidechain/bin/validator.js', 'packages/zk/bin/prover.js']) expect(readFileSync(bin, 'utf8'), bin).toMatch(/compiledEntry\('(validator|prover)'\)/);
+  });
+  it('bridge --token is checked before any RPC: a malformed token id is named in a typed error', () => {
+    let out = '';
+    try {
+      execFileSync(process.execPath, ['bin/strata.js', 'bridge', 'deposit', '--token', '0x12', '--amount', '5', '--parent-rpc', 'http://127.0.0.1:1', '--child-rpc', 'http://127.0.0.1:1', '--json'], { encoding: 'utf8', timeout: 60_000 });
+    } catch (e) {
+      out = String((e as { stdout?: string }).stdout ?? '');
+    }
+    const j = JSON.parse(out) as { error: { code: string; message: string; meta?: { errors?: string[] } } };
+    expect(j.error.code).toBe('INVALID_ARGUMENT');
+    expect(j.error.message).toMatch(/--token "0x12" must be a 0x hash/);
+  }, 90_000);
 });

@@ -22,6 +22,7 @@ import {
   OUTPUT_DISCARDED,
   ProveWithdrawalArgs,
   readGame,
+  readL1Origin,
   readOutput,
   readOutputsMeta,
   rollupModuleNames,
@@ -130,8 +131,18 @@ describe('L3: an app chain on the optimistic L2', () => {
     const early = await finalizeOnL2(x, 0);
     expect(early?.status).toBe('failed');
     expect(early?.error).toMatch(/challenge window/);
+    // The L2 sequencer makes L2 blocks at will: three windows' worth of them in no L1 time do
+    // not end the L3's window, which counts the L2's L1 origin (L1 blocks), not L2 blocks.
+    const l1At = x.w.l1.chain.head.meta.height;
+    for (let i = 0; i < 3 * x.l3cfg.challengeWindow; i++) await x.l2Block();
+    expect(x.w.l1.chain.head.meta.height).toBe(l1At);
+    const fast = await finalizeOnL2(x, 0);
+    expect(fast?.status).toBe('failed');
+    expect(fast?.error).toMatch(/challenge window/);
+    // A window of L1 blocks later (each L2 block after an L1 block carries its new origin) it is over.
+    for (let i = 0; i < x.l3cfg.challengeWindow; i++) await x.l2Batch();
+    await x.l2Block();
     const l2Before = x.w.seqNode.chain.account(alice.address).balance;
-    for (let i = 0; i < x.l3cfg.challengeWindow; i++) await x.l2Block();
     const ok = await finalizeOnL2(x, 0);
     expect(ok?.status).toBe('ok');
     // Paid: the amount, minus the finalize transaction's execution fee and its L1 data fee.
@@ -152,7 +163,7 @@ describe('L3: an app chain on the optimistic L2', () => {
     expect(x.seq.l1Status.finalized).toBe(x.w.seqNode.heads().finalized);
     // …and the L3's RPC heads say so: its parent is the L2, with the L2's finalized head.
     const heads = (await l2RpcMethods(x.seq).rollup_getHeads!.handler([], {} as never)) as { finalized: number; parent: { height: number; finalized: number } };
-    expect(heads.parent).toEqual({ height: x.w.seqNode.chain.head.number, finalized: x.w.seqNode.heads().finalized });
+    expect(heads.parent).toEqual({ height: x.w.seqNode.chain.head.number, finalized: x.w.seqNode.heads().finalized, clock: readL1Origin(x.w.seqNode.chain.reader()) });
     expect(heads.finalized).toBe(x.seq.heads().finalized);
 
     // L2 → L1 for the coins that came back from the L3.

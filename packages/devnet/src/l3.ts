@@ -15,7 +15,6 @@ import {
   DepositArgs,
   defaultRollupConfig,
   L2Store,
-  L3_SEQUENCING_WINDOW,
   NodeL1Client,
   ParentRollupClient,
   ProposerService,
@@ -33,7 +32,7 @@ import type { DevnetRollup } from './rollup.js';
 
 /** L3 settings of the devnet. */
 export interface DevnetL3Options {
-  /** Challenge window in L2 blocks (default 20; the L2 seals a block at least every second). */
+  /** Challenge window in L1 blocks (default 20): the L3 clocks count the L2's L1 origin, not L2 blocks. */
   challengeWindow?: number;
   /** L3 RPC port (default L1 port + 2; 0 picks a free port). */
   port?: number;
@@ -55,8 +54,10 @@ export function devnetL3Config(accounts: DevAccount[], opts: DevnetL3Options = {
     batcher: roles(accounts).batcher.keys.address,
     challengeWindow: opts.challengeWindow ?? 20,
     clockBlocks: 24,
-    // Forced inclusion needs the parent's end-of-block hook, which an L2 parent does not run.
-    sequencingWindow: L3_SEQUENCING_WINDOW,
+    // The L2 runs no end-of-block hooks: forced inclusion is a call (`op_inbox/902.includeForced`)
+    // anyone makes once the oldest queued operation waited this many L2 blocks.
+    sequencingWindow: 120,
+    forcedInclusion: 'call',
     l2Modules: appModules(),
   });
 }

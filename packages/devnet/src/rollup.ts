@@ -38,7 +38,7 @@ export interface DevnetRollupOptions {
   port?: number;
   /** L2 block interval (default 250 ms). */
   blockTimeMs?: number;
-  /** Seal an empty L2 block after this long without transactions (set when an L3 runs on the L2: its clocks count L2 blocks). */
+  /** Seal an empty L2 block after this long without transactions (set when an L3 runs on the L2: it derives from L2 blocks). */
   heartbeatMs?: number;
   /** Keep the L2 nodes' chains here (lmdb): a restart resumes instead of re-deriving from L1 genesis. */
   dataDir?: string;

@@ -97,7 +97,7 @@ export class ChallengerService {
     const node = this.node;
     const meta = await node.l1.outputsMeta();
     const cfg = node.opts.rollup;
-    const height = node.l1Status.height;
+    const height = node.l1Status.clock; // the parent's settlement clock (its L1 origin on an L2)
     const me = this.opts.key.address;
     for (let i = this.settledBelow; i < meta.count; i++) {
       const out = await node.l1.output(i);
@@ -131,7 +131,7 @@ export class ChallengerService {
   private async play(open: { id: number; game: GameRecord }[]): Promise<void> {
     const node = this.node;
     const cfg = node.opts.rollup;
-    const next = node.l1Status.height + 1; // the block a move sent now lands in, at the earliest
+    const next = node.l1Status.clock + 1; // the clock a move sent now lands at, at the earliest
     const me = this.opts.key.address;
     const outputs = open.length > 0 ? (await node.l1.outputsMeta()).count : 0;
     for (const { id, game } of open) {

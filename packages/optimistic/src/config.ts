@@ -44,6 +44,15 @@ export interface RollupConfig {
    */
   sequencingWindow: number;
   /**
+   * How the sequencing window is applied. `endBlock` (default): the parent's inbox end-of-block
+   * hook includes overdue operations by itself (an L1 parent). `call`: the parent runs no
+   * end-of-block hooks (an L2 parent, whose state transition applies operations only), so anyone
+   * calls `op_inbox.includeForced` once the oldest queued operation has waited the window, and
+   * derivation mirrors that call. Either way `includeForced` is accepted. Under `call` the
+   * proposer also moves the parent's finality cursor by `op_disputes.advanceFinality` calls.
+   */
+  forcedInclusion?: 'endBlock' | 'call';
+  /**
    * The parent chain's fee per byte of transaction data (its `fees.perByte`). Every sequenced L2
    * transaction pays an L1 data fee of its estimated compressed size × this × `l1FeeScalarBps`,
    * so the sequencer is paid back for the bytes its batcher posts (OP's L1 fee).
@@ -108,6 +117,7 @@ export function checkRollupConfig(cfg: RollupConfig): RollupConfig {
   if (!Number.isSafeInteger(cfg.takeoverBlocks) || cfg.takeoverBlocks < 1) bad('takeoverBlocks', 'must be at least 1 L1 block');
   if (cfg.bondBurnBps < 0 || cfg.bondBurnBps > 10_000) bad('bondBurnBps', 'must be between 0 and 10000');
   if (cfg.sequencingWindow < 1) bad('sequencingWindow', 'must be at least 1 L1 block');
+  if (cfg.forcedInclusion !== undefined && cfg.forcedInclusion !== 'endBlock' && cfg.forcedInclusion !== 'call') bad('forcedInclusion', "must be 'endBlock' or 'call'");
   if (cfg.l1FeePerByte < 0n) bad('l1FeePerByte', 'must not be negative');
   if (!Number.isSafeInteger(cfg.l1FeeScalarBps) || cfg.l1FeeScalarBps < 0) bad('l1FeeScalarBps', 'must be a non-negative integer');
   return cfg;

@@ -20,7 +20,7 @@ import {
 } from './inbox-core.js';
 import type { DerivationSnapshot, L1Delta } from './l2-store.js';
 import { encodeOp } from './ops.js';
-import { DepositArgs, ForceTxArgs, PostBatchArgsCodec, rollupModuleNames, type RollupModuleNames } from './parent-modules.js';
+import { DepositArgs, DepositTokenArgs, tokenDepositOp, ForceTxArgs, IncludeForcedArgs, PostBatchArgsCodec, rollupModuleNames, type RollupModuleNames } from './parent-modules.js';
 
 /** One rollup-relevant transaction of an L1 block. */
 export interface L1TxData {
@@ -186,6 +186,13 @@ export class Derivation {
           const op = encodeOp({ kind: 'deposit', depositId: id, from: tx.sender, to: a.to, amount: a.amount });
           appendDelayed(this.store, at, op);
           this.store.delayedOps[id] = op;
+        } else if (tx.module === this.names.bridge && tx.method === 'depositToken') {
+          const a = decode(DepositTokenArgs, tx.args);
+          if (a.rollupId !== this.cfg.rollupId) continue;
+          const id = this.store.m.delayedCount;
+          const op = encodeOp(tokenDepositOp(id, tx.sender, a));
+          appendDelayed(this.store, at, op);
+          this.store.delayedOps[id] = op;
         } else if (tx.module === this.names.inbox && tx.method === 'forceTx') {
           const a = decode(ForceTxArgs, tx.args);
           if (a.rollupId !== this.cfg.rollupId) continue;
@@ -197,13 +204,21 @@ export class Derivation {
           const a = decode(PostBatchArgsCodec, tx.args);
           if (a.rollupId !== this.cfg.rollupId || !bytesEqual(tx.sender, this.cfg.batcher)) continue;
           emit(appendBatch(this.store, at, { firstBlock: a.firstBlock, data: a.data }, this.cfg, () => {}));
+        } else if (tx.module === this.names.inbox && tx.method === 'includeForced') {
+          if (decode(IncludeForcedArgs, tx.args).rollupId !== this.cfg.rollupId) continue;
+          const forced = forceInclusion(this.store, at, this.cfg);
+          if (forced) {
+            this.log.info({ l1Height: block.height, l2Block: forced.record.firstBlock, ops: forced.record.opCount }, 'forced inclusion called: inbox included queued operations');
+            emit(forced);
+          }
         }
       } catch (e) {
         const err = toStrataError(e);
         this.log.warn({ l1Height: block.height, module: tx.module, method: tx.method, code: err.code, error: err.message }, 'skipping L1 transaction derivation cannot use');
       }
     }
-    const forced = forceInclusion(this.store, at, this.cfg);
+    // A parent without end-of-block hooks applies the window only when called (above).
+    const forced = this.cfg.forcedInclusion === 'call' ? undefined : forceInclusion(this.store, at, this.cfg);
     if (forced) {
       this.log.info({ l1Height: block.height, l2Block: forced.record.firstBlock, ops: forced.record.opCount }, 'sequencing window expired: inbox force-included queued operations');
       emit(forced);

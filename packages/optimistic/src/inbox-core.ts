@@ -12,7 +12,7 @@
 import { decode, encode, fixedBytes, StrataError, struct, uint, type Codec } from '@strata/primitives';
 import { merkleRoot } from '@strata/chain';
 import type { RollupConfig } from './config.js';
-import { decodeBatchPayload, decompressBatch, opHash, opLeaf } from './ops.js';
+import { decodeBatchPayload, decodeOp, decompressBatch, OP_L1INFO, opHash, opLeaf } from './ops.js';
 
 /** Counters of one rollup's inbox. */
 export interface InboxMeta {
@@ -180,6 +180,14 @@ export function appendBatch(store: InboxStore, at: L1Point, args: PostBatchArgs,
     }
     if (delayed + b.delayedReads > m.delayedCount) {
       throw new StrataError('L2_INVALID_BATCH', `L2 block ${m.blockCount + 1 + i} reads delayed operations up to ${delayed + b.delayedReads}, only ${m.delayedCount} are queued`);
+    }
+    for (const o of b.ops) {
+      if (o[0] !== OP_L1INFO) continue;
+      const origin = decodeOp(o) as { height: number };
+      // An L1 origin is an L1 block before the one carrying the batch: the L2's L1 clock never runs ahead.
+      if (origin.height >= at.height) {
+        throw new StrataError('L2_INVALID_BATCH', `L2 block ${m.blockCount + 1 + i} names L1 origin ${origin.height}, not before the L1 block ${at.height} carrying it`);
+      }
     }
     out.push({ number: m.blockCount + 1 + i, timestamp: b.timestamp, firstOp: op, delayedFrom: delayed, delayedReads: b.delayedReads, ops: b.ops });
     op += b.delayedReads + b.ops.length;

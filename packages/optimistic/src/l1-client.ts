@@ -18,6 +18,7 @@ import {
   readInboxMeta,
   readOutput,
   readOutputsMeta,
+  readTokenWithdrawalState,
   readWithdrawalState,
   rollupModuleNames,
   type GameRecord,
@@ -29,12 +30,18 @@ import { optional, struct, uint } from '@strata/primitives';
 
 /** The L1 as the rollup roles use it. */
 export interface L1Client {
-  head(): Promise<{ height: number; hash: Uint8Array; finalized: number }>;
+  /**
+   * The parent's head. `clock` is what its settlement modules count windows and game clocks in
+   * when that is not the block height: an L2 parent's L1 origin (`l1OriginClock`).
+   */
+  head(): Promise<{ height: number; hash: Uint8Array; finalized: number; clock?: number }>;
   block(height: number): Promise<L1BlockData | undefined>;
   outputsMeta(): Promise<OutputsMeta>;
   output(i: number): Promise<OutputRecord | undefined>;
   game(g: number): Promise<GameRecord | undefined>;
   withdrawalState(id: number): Promise<WithdrawalL1State>;
+  /** Where token withdrawal `id` stands on the parent (proven, finalized). */
+  tokenWithdrawalState(id: number): Promise<WithdrawalL1State>;
   balance(address: Uint8Array): Promise<bigint>;
   /** Signs and submits a call; resolves with the tx hash once the L1 accepted it into its pool. */
   send(key: KeyPair, module: string, method: string, args: Uint8Array, computeLimit: number): Promise<Uint8Array>;
@@ -90,6 +97,9 @@ export class NodeL1Client implements L1Client {
   }
   async withdrawalState(id: number) {
     return readWithdrawalState(this.node.chain.stateReader, this.rollup.rollupId, id);
+  }
+  async tokenWithdrawalState(id: number) {
+    return readTokenWithdrawalState(this.node.chain.stateReader, this.rollup.rollupId, id);
   }
   async balance(address: Uint8Array) {
     return getAccount(this.node.chain.stateReader, address).balance;
@@ -185,6 +195,15 @@ export function rollupL1RpcMethods(node: { chain: Chain }, rollups: RollupConfig
         return { raw: toHex(encode(WdWire, { proven: w.proven, finalized: w.finalized ? 1 : 0 })), ...w };
       },
     },
+    rollup_tokenWithdrawalL1: {
+      minParams: 1,
+      maxParams: 2,
+      description: "A token withdrawal's state on this (parent) chain: proven against which output, finalized.",
+      handler: (p) => {
+        const w = readTokenWithdrawalState(r(), rid(p, 1), intParam(p, 0, 'id'));
+        return { raw: toHex(encode(WdWire, { proven: w.proven, finalized: w.finalized ? 1 : 0 })), ...w };
+      },
+    },
   };
 }
 
@@ -210,8 +229,10 @@ export class RpcL1Client implements L1Client {
     return this.cfg;
   }
   async head() {
-    const [h, f] = await Promise.all([this.rpc.call<{ number: string; hash: string }>('chain_getHead', ['latest']), this.rpc.call<{ number: string }>('chain_getHead', ['finalized'])]);
-    return { height: Number(fromQuantity(h.number)), hash: fromHex(h.hash, 32), finalized: Number(fromQuantity(f.number)) };
+    const [h, f] = await Promise.all([this.rpc.call<{ number: string; hash: string; l1Clock?: string }>('chain_getHead', ['latest']), this.rpc.call<{ number: string }>('chain_getHead', ['finalized'])]);
+    const head = { height: Number(fromQuantity(h.number)), hash: fromHex(h.hash, 32), finalized: Number(fromQuantity(f.number)) };
+    // An L2 hosting children serves its L1 origin, the clock their settlement modules count in.
+    return typeof h.l1Clock === 'string' ? { ...head, clock: Number(fromQuantity(h.l1Clock)) } : head;
   }
   async block(height: number): Promise<L1BlockData | undefined> {
     const b = await this.rpc.call<{ height: number; hash: string; parentHash: string; timestamp: number; txs: { module: string; method: string; args: string; sender: string; ok: boolean }[] } | null>('rollup_l1Block', this.p(height));
@@ -237,6 +258,10 @@ export class RpcL1Client implements L1Client {
   }
   async withdrawalState(id: number): Promise<WithdrawalL1State> {
     const w = decode(WdWire, fromHex((await this.rpc.call<{ raw: string }>('rollup_withdrawalL1', this.p(id))).raw));
+    return w.proven ? { proven: w.proven, finalized: w.finalized === 1 } : { finalized: w.finalized === 1 };
+  }
+  async tokenWithdrawalState(id: number): Promise<WithdrawalL1State> {
+    const w = decode(WdWire, fromHex((await this.rpc.call<{ raw: string }>('rollup_tokenWithdrawalL1', this.p(id))).raw));
     return w.proven ? { proven: w.proven, finalized: w.finalized === 1 } : { finalized: w.finalized === 1 };
   }
   async balance(address: Uint8Array) {

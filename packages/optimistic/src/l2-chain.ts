@@ -53,7 +53,8 @@ export interface L2BlockContent {
   delayedFrom: number;
   delayedOps: Uint8Array[];
   ops: Uint8Array[];
-  txs?: VerifiedTx[];
+  /** The transaction behind each of `ops` (undefined for a sequencer marker such as `l1info`). */
+  txs?: (VerifiedTx | undefined)[];
 }
 
 const HeaderCodec = struct('L2Header', {
@@ -75,6 +76,7 @@ export class L2Chain {
   private blocks: L2Block[];
   private readonly txIndex = new Map<string, { number: number; index: number }>();
   private readonly withdrawals = new Map<number, number>();
+  private readonly tokenWithdrawals = new Map<number, number>();
 
   constructor(
     readonly env: L2Env,
@@ -134,7 +136,10 @@ export class L2Chain {
   private index(b: L2Block): void {
     b.results.forEach((r, index) => {
       if (r.txHash && r.status !== 'skipped') this.txIndex.set(toHex(r.txHash), { number: b.number, index });
-      for (const e of r.events) if (e.module === 'l2bridge' && e.type === 'withdrawal') this.withdrawals.set(Number(e.data.id), b.number);
+      for (const e of r.events) {
+        if (e.module === 'l2bridge' && e.type === 'withdrawal') this.withdrawals.set(Number(e.data.id), b.number);
+        if (e.module === 'l2bridge' && e.type === 'tokenWithdrawal') this.tokenWithdrawals.set(Number(e.data.id), b.number);
+      }
     });
   }
 
@@ -254,6 +259,7 @@ export class L2Chain {
     for (const b of dropped) {
       for (const r of b.results) if (r.txHash) this.txIndex.delete(toHex(r.txHash));
       for (const [id, n] of this.withdrawals) if (n === b.number) this.withdrawals.delete(id);
+      for (const [id, n] of this.tokenWithdrawals) if (n === b.number) this.tokenWithdrawals.delete(id);
     }
     return dropped;
   }
@@ -329,7 +335,7 @@ export class L2Chain {
     if (!b || !raw) return undefined;
     try {
       const op = decodeOp(raw);
-      if (op.kind === 'deposit') return undefined;
+      if (op.kind === 'deposit' || op.kind === 'l1info' || op.kind === 'tokenDeposit') return undefined;
       if (op.kind === 'transfer') {
         const pre = this.rootAfterOps(b.firstOp + index) as Uint8Array;
         const to = 'index' in op.to ? accountAtIndex(this.reader(pre), op.to.index) : op.to.address;
@@ -344,6 +350,16 @@ export class L2Chain {
   /** L2 block in which withdrawal `id` was initiated. */
   withdrawalBlock(id: number): number | undefined {
     return this.withdrawals.get(id);
+  }
+
+  /** L2 block in which token withdrawal `id` was initiated. */
+  tokenWithdrawalBlock(id: number): number | undefined {
+    return this.tokenWithdrawals.get(id);
+  }
+
+  /** Every token withdrawal id initiated so far with its block. */
+  allTokenWithdrawals(): [number, number][] {
+    return [...this.tokenWithdrawals.entries()].sort((a, b) => a[0] - b[0]);
   }
 
   /** Every withdrawal id initiated so far with its block. */

@@ -7,13 +7,13 @@
  * What a "parent block" is on an L2: an L2 block (height = its number, its hash and timestamp),
  * whose transactions to the child's settlement modules (`op_bridge/<id>`, `op_inbox/<id>`,
  * `op_disputes/<id>`, in the L2 runtime through `RollupConfig.l2Modules`) are read back from
- * its operations with their result status. Time (challenge windows, game clocks) counts parent
- * blocks, and the parent's finalized head is the L2's finalized head: an L3 block is final when
- * its batch sits in an L2 block whose own batch is final on the L1.
+ * its operations with their result status. Time (challenge windows, game clocks) counts the
+ * L2's L1 origin (`parentModules(cfg, { clock: l1OriginClock })`), never L2 blocks, which the L2
+ * sequencer makes at will; the parent's finalized head is the L2's finalized head: an L3 block is
+ * final when its batch sits in an L2 block whose own batch is final on the L1.
  *
- * Not available on an L2 parent: forced inclusion by the inbox's end-of-block hook (the L2 state
- * transition applies operations, not block hooks), so a child of an L2 must use a sequencing
- * window no parent chain reaches (`L3_SEQUENCING_WINDOW`).
+ * The L2 runs no end-of-block hooks, so a child of an L2 sets `forcedInclusion: 'call'`: anyone
+ * calls `op_inbox.includeForced` once the sequencing window (in L2 blocks) has passed.
  */
 import { StrataError, toHex, type KeyPair } from '@strata/primitives';
 import { RpcError, type MethodSpec } from '@strata/rpc';
@@ -24,6 +24,7 @@ import type { L1BlockData } from './derivation.js';
 import type { L1Client } from './l1-client.js';
 import { InboxMetaCodec } from './inbox-core.js';
 import { decodeOp } from './ops.js';
+import { readL1Origin } from './stf.js';
 import {
   GameCodec,
   OutputCodec,
@@ -32,13 +33,14 @@ import {
   readInboxMeta,
   readOutput,
   readOutputsMeta,
+  readTokenWithdrawalState,
   readWithdrawalState,
   rollupModuleNames,
 } from './parent-modules.js';
 import type { RollupNode } from './rollup-node.js';
 import { encode, fromQuantity, optional, struct, uint } from '@strata/primitives';
 
-/** Sequencing window of a rollup whose parent is an L2 (forced inclusion is not available there). */
+/** A sequencing window no parent reaches (forced inclusion off); kept for configs that want none. */
 export const L3_SEQUENCING_WINDOW = 2 ** 31;
 
 /** An L2 block seen as a parent block: its transactions to child rollup `rollupId`'s modules, with status. */
@@ -82,7 +84,7 @@ export class ParentRollupClient implements L1Client {
   }
   async head() {
     const h = this.read.chain.head;
-    return { height: h.number, hash: h.hash, finalized: this.read.heads().finalized };
+    return { height: h.number, hash: h.hash, finalized: this.read.heads().finalized, clock: readL1Origin(this.read.chain.reader()) };
   }
   async block(height: number) {
     return l2ParentBlockData(this.read, height, this.child.rollupId);
@@ -98,6 +100,9 @@ export class ParentRollupClient implements L1Client {
   }
   async withdrawalState(id: number) {
     return readWithdrawalState(this.reader(), this.child.rollupId, id);
+  }
+  async tokenWithdrawalState(id: number) {
+    return readTokenWithdrawalState(this.reader(), this.child.rollupId, id);
   }
   async balance(address: Uint8Array) {
     return this.read.chain.account(address).balance;
@@ -190,6 +195,14 @@ export function rollupParentRpcMethods(node: RollupNode, children: RollupConfig[
       maxParams: 2,
       handler: (p) => {
         const w = readWithdrawalState(r(), rid(p, 1), intParam(p, 0, 'id'));
+        return { raw: toHex(encode(WdWire, { proven: w.proven, finalized: w.finalized ? 1 : 0 })), ...w };
+      },
+    },
+    rollup_tokenWithdrawalL1: {
+      minParams: 1,
+      maxParams: 2,
+      handler: (p) => {
+        const w = readTokenWithdrawalState(r(), rid(p, 1), intParam(p, 0, 'id'));
         return { raw: toHex(encode(WdWire, { proven: w.proven, finalized: w.finalized ? 1 : 0 })), ...w };
       },
     },

@@ -9,9 +9,9 @@ import { accountKey, parseAddress, txToJson, type VerifiedTx } from '@strata/run
 import { verifyProof } from '@strata/state';
 import type { L2Block } from './l2-chain.js';
 import { GAME_CHALLENGER_WON, GAME_OPEN, GAME_PROPOSER_WON, TURN_PROPOSER } from './parent-modules.js';
-import { isOutputFinalView, withdrawalStage } from './withdrawal-stage.js';
+import { isOutputFinalView, tokenWithdrawalStage, withdrawalStage } from './withdrawal-stage.js';
 import type { RollupNode } from './rollup-node.js';
-import { l1DataSize } from './stf.js';
+import { l1DataSize, readL1Origin } from './stf.js';
 
 function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, unknown> {
   const o = node.derivation.originOf(b.number);
@@ -23,6 +23,8 @@ function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, 
     stateRoot: toHex(b.stateRoot),
     operations: b.allOps.length,
     l1Origin: o ? toQuantity(o.l1Height) : null,
+    // The L1 origin the block's state carries: the clock of the children it settles.
+    ...(node.hostsChildren ? { l1Clock: toQuantity(readL1Origin(node.chain.reader(b.stateRoot))) } : {}),
     transactions: full
       ? b.results.map((r, i) => ({ index: i, kind: r.kind, status: r.status, hash: r.txHash ? toHex(r.txHash) : null, error: r.error ?? null, events: r.events }))
       : b.results.filter((r) => r.txHash).map((r) => toHex(r.txHash as Uint8Array)),
@@ -232,6 +234,41 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
           readyAtL1: s.readyAt ?? null,
           proof: s.proof ? s.proof.map(toHex) : null,
         };
+      },
+    },
+    rollup_getTokenWithdrawal: {
+      minParams: 1,
+      maxParams: 1,
+      description: "A token withdrawal's stage, record (token = the parent's id) and proof.",
+      handler: async (p) => {
+        const s = await tokenWithdrawalStage(node, Number(p[0]));
+        if (!s) return null;
+        return {
+          id: s.record.id,
+          from: toHex(s.record.l2Sender),
+          to: toHex(s.record.l1Recipient),
+          token: toHex(s.record.token),
+          amount: s.record.amount.toString(),
+          l2Block: s.l2Block,
+          stage: s.stage,
+          outputIndex: s.outputIndex ?? null,
+          readyAtL1: s.readyAt ?? null,
+          proof: s.proof ? s.proof.map(toHex) : null,
+        };
+      },
+    },
+    rollup_listTokenWithdrawals: {
+      minParams: 0,
+      maxParams: 1,
+      handler: async (p) => {
+        const who = p[0] === undefined ? undefined : toHex(addr(p[0]));
+        const out = [];
+        for (const [id] of node.chain.allTokenWithdrawals()) {
+          const s = await tokenWithdrawalStage(node, id);
+          if (!s || (who && toHex(s.record.l2Sender) !== who && toHex(s.record.l1Recipient) !== who)) continue;
+          out.push({ id, token: toHex(s.record.token), amount: s.record.amount.toString(), to: toHex(s.record.l1Recipient), stage: s.stage, outputIndex: s.outputIndex ?? null, readyAtL1: s.readyAt ?? null });
+        }
+        return out;
       },
     },
     rollup_listWithdrawals: {

@@ -13,13 +13,40 @@ export const OP_TRANSFER = 0;
 export const OP_TX = 1;
 export const OP_DEPOSIT = 2;
 export const OP_FORCED = 3;
+/**
+ * The sequencer's L1-origin marker (OP Stack's L1 attributes): "from here on this L2 block's L1
+ * origin is L1 block `height`". Only the sequencer writes it (in batches); the inbox refuses one
+ * naming an L1 block not before the batch's own, and execution ignores one that goes backwards,
+ * so the origin never runs ahead of L1 nor back. Settlement modules the L2 hosts for a child
+ * (an L3) measure their windows and clocks in it: L1 time, which the L2 sequencer cannot speed up.
+ */
+export const OP_L1INFO = 4;
+/**
+ * A token deposit from the parent's bridge: the parent escrowed `amount` of its token
+ * `parentToken` (whose identity, origin chain and id, it carries) and the child mints the
+ * wrapped form 1:1. Like a coin deposit, only the parent's bridge creates one (never a batch).
+ */
+export const OP_TOKEN_DEPOSIT = 5;
 
 /** A decoded L2 operation. */
 export type L2Op =
   | { kind: 'transfer'; nonce: number; fee: bigint; to: { index: number } | { address: Uint8Array }; amount: bigint; signature: Uint8Array }
   | { kind: 'tx'; raw: Uint8Array }
   | { kind: 'deposit'; depositId: number; from: Uint8Array; to: Uint8Array; amount: bigint }
-  | { kind: 'forced'; queueIndex: number; from: Uint8Array; raw: Uint8Array };
+  | { kind: 'forced'; queueIndex: number; from: Uint8Array; raw: Uint8Array }
+  | { kind: 'l1info'; height: number }
+  | {
+      kind: 'tokenDeposit';
+      depositId: number;
+      from: Uint8Array;
+      to: Uint8Array;
+      parentToken: Uint8Array;
+      originChainId: number;
+      originId: Uint8Array;
+      symbol: string;
+      decimals: number;
+      amount: bigint;
+    };
 
 const MAX_RAW_TX = 128 * 1024;
 
@@ -131,6 +158,15 @@ function writeOp(w: ByteWriter, op: L2Op): void {
     case 'forced':
       w.byte(OP_FORCED).varint(op.queueIndex).bytes(op.from).varint(op.raw.length).bytes(op.raw);
       return;
+    case 'l1info':
+      w.byte(OP_L1INFO).varint(op.height);
+      return;
+    case 'tokenDeposit': {
+      const sym = new TextEncoder().encode(op.symbol);
+      w.byte(OP_TOKEN_DEPOSIT).varint(op.depositId).bytes(op.from).bytes(op.to).bytes(op.parentToken).varint(op.originChainId).bytes(op.originId);
+      w.varint(sym.length).bytes(sym).varint(op.decimals).varint(op.amount);
+      return;
+    }
   }
 }
 
@@ -160,6 +196,23 @@ function readOp(r: ByteReader): L2Op {
       if (n > MAX_RAW_TX) invalid(`transaction of ${n} bytes exceeds ${MAX_RAW_TX}`);
       return { kind: 'forced', queueIndex, from, raw: r.bytes(n) };
     }
+    case OP_L1INFO:
+      return { kind: 'l1info', height: r.varint() };
+    case OP_TOKEN_DEPOSIT: {
+      const depositId = r.varint();
+      const from = r.bytes(20);
+      const to = r.bytes(20);
+      const parentToken = r.bytes(32);
+      const originChainId = r.varint();
+      const originId = r.bytes(32);
+      const n = r.varint();
+      if (n > 12) invalid('token symbol longer than 12 bytes');
+      const symbol = new TextDecoder('utf-8', { fatal: true }).decode(r.bytes(n));
+      const decimals = r.varint();
+      const amount = r.varintBig();
+      if (amount >= 1n << 128n) invalid('amount exceeds 128 bits');
+      return { kind: 'tokenDeposit', depositId, from, to, parentToken, originChainId, originId, symbol, decimals, amount };
+    }
     default:
       return invalid(`unknown operation kind ${kind}`);
   }
@@ -178,7 +231,7 @@ export interface BatchBlock {
   timestamp: number;
   /** Delayed (L1-queued) operations read at the start of this block. */
   delayedReads: number;
-  /** Sequenced operations (kinds transfer and tx only), encoded. */
+  /** Sequenced operations (kinds transfer, tx and l1info only), encoded. */
   ops: Uint8Array[];
 }
 
@@ -220,7 +273,7 @@ export function decodeBatchPayload(payload: Uint8Array, maxOps: number): BatchBl
     for (let j = 0; j < count; j++) {
       const start = r.pos;
       const op = readOp(r);
-      if (op.kind !== 'transfer' && op.kind !== 'tx') invalid(`a batch may not carry a ${op.kind} operation`);
+      if (op.kind !== 'transfer' && op.kind !== 'tx' && op.kind !== 'l1info') invalid(`a batch may not carry a ${op.kind} operation`);
       ops.push(r.buf.slice(start, r.pos));
     }
     out.push({ timestamp: ts, delayedReads, ops });

@@ -14,6 +14,7 @@ import {
   fixedBytes,
   list,
   StrataError,
+  str,
   struct,
   toHex,
   uint,
@@ -48,7 +49,8 @@ import {
   type InboxStore,
 } from './inbox-core.js';
 import { encodeOp, opHash, opLeaf } from './ops.js';
-import { applyL2Op, makeL2Env, WithdrawalCodec, withdrawalKey, type L2Env } from './stf.js';
+import { applyL2Op, makeL2Env, TokenWithdrawalCodec, tokenWithdrawalKey, WithdrawalCodec, withdrawalKey, type L2Env } from './stf.js';
+import { requireToken, transferToken } from '@strata/apps';
 
 /** Base names of the three settlement modules; one instance per rollup is `<base>/<rollupId>`. */
 export const MODULE_BASE = { bridge: 'op_bridge', inbox: 'op_inbox', disputes: 'op_disputes' } as const;
@@ -84,6 +86,31 @@ export function bondAddress(rollupId: number): Uint8Array {
 
 /** `op_bridge.deposit` */
 export const DepositArgs = struct('DepositArgs', { rollupId: uint, to: fixedBytes(20), amount: uintBig(128) });
+/**
+ * `op_bridge.depositToken`: escrows `amount` of the parent's token `token`; the child mints its
+ * wrapped form. The token's identity (origin chain, origin id, symbol, decimals) is named in the
+ * arguments so the child's derivation reads it from the transaction alone; the bridge refuses
+ * arguments that differ from the parent's record.
+ */
+export const DepositTokenArgs = struct('DepositTokenArgs', {
+  rollupId: uint,
+  to: fixedBytes(20),
+  token: fixedBytes(32),
+  originChainId: uint,
+  originId: fixedBytes(32),
+  symbol: str(12),
+  decimals: uint,
+  amount: uintBig(128),
+});
+/** Decoded `op_bridge.depositToken` arguments. */
+export type DepositTokenArgsT = typeof DepositTokenArgs extends Codec<infer T> ? T : never;
+/** `op_bridge.proveTokenWithdrawal` */
+export const ProveTokenWithdrawalArgs = struct('ProveTokenWithdrawalArgs', {
+  rollupId: uint,
+  outputIndex: uint,
+  withdrawal: TokenWithdrawalCodec,
+  proof: list(varBytes(4096), 300),
+});
 /** `op_bridge.proveWithdrawal` */
 export const ProveWithdrawalArgs = struct('ProveWithdrawalArgs', {
   rollupId: uint,
@@ -97,6 +124,8 @@ export const FinalizeWithdrawalArgs = struct('FinalizeWithdrawalArgs', { rollupI
 export const PostBatchArgsCodec = struct('PostBatchArgs', { rollupId: uint, firstBlock: uint, data: varBytes(1 << 20) });
 /** `op_inbox.forceTx` */
 export const ForceTxArgs = struct('ForceTxArgs', { rollupId: uint, raw: varBytes(128 * 1024) });
+/** `op_inbox.includeForced`: applies the sequencing window now (a parent without end-of-block hooks). */
+export const IncludeForcedArgs = struct('IncludeForcedArgs', { rollupId: uint });
 /** `op_disputes.propose` */
 export const ProposeArgs = struct('ProposeArgs', { rollupId: uint, batchIndex: uint, stateRoot: fixedBytes(32) });
 /** `op_disputes.challenge` */
@@ -328,6 +357,15 @@ function writeGame(v: StateView, rollupId: number, g: number, rec: GameRecord): 
 export interface WithdrawalL1State {
   proven?: { outputIndex: number; l1Height: number };
   finalized: boolean;
+}
+
+/** Reads a token withdrawal's state on the parent. */
+export function readTokenWithdrawalState(r: Reader, rollupId: number, id: number): WithdrawalL1State {
+  const p = r.get(k(BRIDGE_MODULE, rollupId, 'tproven', id));
+  const f = r.get(k(BRIDGE_MODULE, rollupId, 'tfinal', id));
+  const out: WithdrawalL1State = { finalized: !!f };
+  if (p) out.proven = decode(ProvenCodec, p);
+  return out;
 }
 
 /** Reads a withdrawal's L1 state. */
@@ -600,14 +638,30 @@ export function executeStepOnWitness(env: L2Env, preRoot: Uint8Array, witness: U
   return new SparseMerkleTree(reader, 'WITNESS_INCOMPLETE').update(preRoot, view.changes()).root;
 }
 
+/** How the parent hosts the modules. */
+export interface ParentModuleOptions {
+  /**
+   * The clock windows, game clocks and finality count in, read from the parent's state (default:
+   * the parent's block height). An L2 hosting an L3 passes `l1OriginClock`: its own block height
+   * is the L2 sequencer's to make at will, its L1 origin is not.
+   */
+  clock?: (view: Pick<StateView, 'get'>) => number;
+}
+
 /**
  * The settlement modules for one rollup, to add to the parent chain's runtime:
  * `runtime: [bankModule, ...parentModules(cfgA), ...parentModules(cfgB)]`. Their names carry the
  * rollup's chain id (`rollupModuleNames`), so any number of rollups fit on one parent; the
  * parent's registry refuses two with one chain id, and `Chain.open` one with the parent's id.
  */
-export function parentModules(cfgIn: RollupConfig): Module[] {
+export function parentModules(cfgIn: RollupConfig, opts: ParentModuleOptions = {}): Module[] {
   const cfg = checkRollupConfig(cfgIn);
+  const clock = opts.clock;
+  /** The context with `block.height` replaced by the settlement clock (identity on an L1 parent). */
+  const timed = <T extends { view: StateView; block: BlockContext['block'] }>(ctx: T): T =>
+    clock ? (Object.create(ctx, { block: { value: { ...ctx.block, height: clock(ctx.view) } } }) as T) : ctx;
+  const timedMethods = (m: Module['methods']): Module['methods'] =>
+    Object.fromEntries(Object.entries(m).map(([name, h]) => [name, (ctx: TxContext, args: Uint8Array) => h(timed(ctx), args)]));
   const names = rollupModuleNames(cfg.rollupId);
   const settles = { chainId: cfg.rollupId, instance: `optimistic/${cfg.rollupId}` };
   const env = makeL2Env(cfg);
@@ -623,7 +677,7 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
   const bridge: Module = {
     name: names.bridge,
     settles,
-    methods: {
+    methods: timedMethods({
       deposit(ctx, args) {
         const a = decode(DepositArgs, args);
         checkRollup(cfg, a.rollupId);
@@ -683,7 +737,61 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
         ctx.view.put(k(BRIDGE_MODULE, cfg.rollupId, 'final', a.id), new Uint8Array([1]));
         ctx.emit('withdrawalFinalized', { id: a.id, to: toHex(w.l1Recipient), amount: w.amount.toString() });
       },
-    },
+      depositToken(ctx, args) {
+        const a = decode(DepositTokenArgs, args);
+        checkRollup(cfg, a.rollupId);
+        checkChildChainId(ctx, cfg.rollupId, settles.instance, 'L2_BRIDGE'); // as the coin's deposit (rule 10)
+        if (a.amount <= 0n) throw new StrataError('L2_BRIDGE', 'deposit amount must be positive');
+        const t = requireToken(ctx.view, a.token);
+        if (t.originChainId !== a.originChainId || !bytesEqual(t.originId, a.originId) || t.symbol !== a.symbol || t.decimals !== a.decimals) {
+          throw new StrataError('L2_BRIDGE', `token ${toHex(a.token)} is ${t.symbol} (${t.decimals} decimals) from chain ${t.originChainId}: the deposit names another identity`);
+        }
+        transferToken(ctx.view, a.token, ctx.sender, escrow, a.amount);
+        const store = new StateInboxStore(ctx.view, cfg.rollupId);
+        const id = store.meta().delayedCount;
+        appendDelayed(store, ctx.block, encodeOp(tokenDepositOp(id, ctx.sender, a)));
+        ctx.emit('tokenDeposit', { id, from: toHex(ctx.sender), to: toHex(a.to), token: toHex(a.token), amount: a.amount.toString() });
+      },
+      proveTokenWithdrawal(ctx, args) {
+        const a = decode(ProveTokenWithdrawalArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const out = readOutput(ctx.view, cfg.rollupId, a.outputIndex);
+        if (!out) throw new StrataError('L2_WITHDRAWAL', `no output ${a.outputIndex}`);
+        if (out.status === OUTPUT_DISCARDED) throw new StrataError('L2_WITHDRAWAL', `output ${a.outputIndex} was discarded by a fraud proof; prove against a live output`);
+        const st = readTokenWithdrawalState(ctx.view, cfg.rollupId, a.withdrawal.id);
+        if (st.finalized) throw new StrataError('L2_WITHDRAWAL', `token withdrawal ${a.withdrawal.id} is already finalized`);
+        if (st.proven && (readOutput(ctx.view, cfg.rollupId, st.proven.outputIndex) as OutputRecord).status !== OUTPUT_DISCARDED) {
+          throw new StrataError('L2_WITHDRAWAL', `token withdrawal ${a.withdrawal.id} is already proven against live output ${st.proven.outputIndex}`, { outputIndex: st.proven.outputIndex });
+        }
+        ctx.charge(a.proof.reduce((n, p) => n + Math.ceil(p.length / 32), 0) * ctx.config.compute.perWord);
+        const proven = verifyProof(out.stateRoot, tokenWithdrawalKey(a.withdrawal.id), a.proof).value;
+        if (!proven || !bytesEqual(proven, encode(TokenWithdrawalCodec, a.withdrawal))) {
+          throw new StrataError('L2_WITHDRAWAL', `token withdrawal ${a.withdrawal.id} is not in output ${a.outputIndex}'s state`);
+        }
+        ctx.view.put(k(BRIDGE_MODULE, cfg.rollupId, 'tproven', a.withdrawal.id), encode(ProvenCodec, { outputIndex: a.outputIndex, l1Height: ctx.block.height }));
+        ctx.view.put(k(BRIDGE_MODULE, cfg.rollupId, 'twdata', a.withdrawal.id), encode(TokenWithdrawalCodec, a.withdrawal));
+        ctx.emit('tokenWithdrawalProven', { id: a.withdrawal.id, outputIndex: a.outputIndex });
+      },
+      finalizeTokenWithdrawal(ctx, args) {
+        const a = decode(FinalizeWithdrawalArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const st = readTokenWithdrawalState(ctx.view, cfg.rollupId, a.id);
+        if (st.finalized) throw new StrataError('L2_WITHDRAWAL', `token withdrawal ${a.id} is already finalized`);
+        if (!st.proven) throw new StrataError('L2_WITHDRAWAL', `token withdrawal ${a.id} has not been proven against an output root`);
+        const out = readOutput(ctx.view, cfg.rollupId, st.proven.outputIndex) as OutputRecord;
+        if (out.status === OUTPUT_DISCARDED) throw new StrataError('L2_WITHDRAWAL', `token withdrawal ${a.id} was proven against output ${st.proven.outputIndex}, which was discarded; prove it again`);
+        if (!finalNow(ctx.view, ctx.block.height, st.proven.outputIndex)) {
+          throw new StrataError('L2_WITHDRAWAL', `output ${st.proven.outputIndex} is still in its challenge window (until ${out.l1Height + cfg.challengeWindow}) or disputed`, {
+            readyAt: out.l1Height + cfg.challengeWindow,
+          });
+        }
+        const w = decode(TokenWithdrawalCodec, ctx.view.get(k(BRIDGE_MODULE, cfg.rollupId, 'twdata', a.id)) ?? fail(a.id));
+        // Released from what deposits of that very token escrowed: never more than came in.
+        transferToken(ctx.view, w.token, escrow, w.l1Recipient, w.amount);
+        ctx.view.put(k(BRIDGE_MODULE, cfg.rollupId, 'tfinal', a.id), new Uint8Array([1]));
+        ctx.emit('tokenWithdrawalFinalized', { id: a.id, to: toHex(w.l1Recipient), token: toHex(w.token), amount: w.amount.toString() });
+      },
+    }),
   };
   const inbox: Module = {
     name: names.inbox,
@@ -705,17 +813,37 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
         appendDelayed(store, ctx.block, encodeOp({ kind: 'forced', queueIndex: i, from: ctx.sender, raw: a.raw }));
         ctx.emit('forcedTx', { queueIndex: i, from: toHex(ctx.sender), bytes: a.raw.length });
       },
+      includeForced(ctx, args) {
+        // Permissionless: once the oldest queued operation waited the sequencing window, anyone
+        // makes the inbox include every queued one (the end-of-block rule, run by a call).
+        const a = decode(IncludeForcedArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const store = new StateInboxStore(ctx.view, cfg.rollupId);
+        const b = forceInclusion(store, ctx.block, cfg);
+        if (!b) {
+          const m = store.meta();
+          const oldest = m.delayedRead < m.delayedCount ? store.delayed(m.delayedRead) : undefined;
+          throw new StrataError('L2_INVALID_BATCH', oldest ? `the oldest queued operation (${m.delayedRead}) is due at block ${oldest.l1Height + cfg.sequencingWindow}` : 'no queued operation is waiting', {
+            ...(oldest ? { dueAt: oldest.l1Height + cfg.sequencingWindow } : {}),
+          });
+        }
+        ctx.emit('forcedInclusion', { index: b.index, block: b.record.firstBlock, ops: b.record.opCount });
+      },
     },
-    endBlock(ctx: BlockContext) {
-      const b = forceInclusion(new StateInboxStore(ctx.view, cfg.rollupId), ctx.block, cfg);
-      if (b) ctx.emit(names.inbox, 'forcedInclusion', { index: b.index, block: b.record.firstBlock, ops: b.record.opCount });
-    },
+    ...(cfg.forcedInclusion === 'call'
+      ? {}
+      : {
+          endBlock(ctx: BlockContext) {
+            const b = forceInclusion(new StateInboxStore(ctx.view, cfg.rollupId), ctx.block, cfg);
+            if (b) ctx.emit(names.inbox, 'forcedInclusion', { index: b.index, block: b.record.firstBlock, ops: b.record.opCount });
+          },
+        }),
   };
 
   const disputes: Module = {
     name: names.disputes,
     settles,
-    methods: {
+    methods: timedMethods({
       propose(ctx, args) {
         const a = decode(ProposeArgs, args);
         checkRollup(cfg, a.rollupId);
@@ -852,6 +980,16 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
         if (used <= limit) dispute(`the ${g.turn === TURN_PROPOSER ? 'defender' : 'challenger'} still has ${limit - used + 1} L1 blocks on its clock`);
         resolveTimeout(ctx, cfg, a.gameId, g);
       },
+      advanceFinality(ctx, args) {
+        // A parent without end-of-block hooks (an L2) moves the finality cursor by this call:
+        // anyone may make it; it fails when the cursor cannot move (so it is never spam).
+        const a = decode(OutputRefArgs, args);
+        checkRollup(cfg, a.rollupId);
+        const before = readOutputsMeta(ctx.view, cfg.rollupId).finalCursor;
+        const after = advanceFinality(ctx.view, cfg.rollupId, ctx.block.height, cfg.challengeWindow, FINALITY_STEPS_PER_BLOCK);
+        if (after === before) dispute(`the finality cursor cannot move past output ${before} yet`);
+        ctx.emit('finalityAdvanced', { from: before, to: after });
+      },
       reclaimBond(ctx, args) {
         const a = decode(OutputRefArgs, args);
         checkRollup(cfg, a.rollupId);
@@ -861,10 +999,10 @@ export function parentModules(cfgIn: RollupConfig): Module[] {
         transfer(ctx.view, bonds, out.proposer, out.bond);
         writeOutput(ctx.view, cfg.rollupId, a.outputIndex, { ...out, status: OUTPUT_BOND_RECLAIMED, bond: 0n });
       },
-    },
+    }),
     endBlock(ctx: BlockContext) {
       // Finality moves with the L1 clock, a bounded number of outputs per block.
-      advanceFinality(ctx.view, cfg.rollupId, ctx.block.height, cfg.challengeWindow, FINALITY_STEPS_PER_BLOCK);
+      advanceFinality(ctx.view, cfg.rollupId, timed(ctx).block.height, cfg.challengeWindow, FINALITY_STEPS_PER_BLOCK);
     },
   };
   return [bridge, inbox, disputes];
@@ -878,6 +1016,22 @@ function resolveTimeout(ctx: Ctx, cfg: RollupConfig, gameId: number, g: GameReco
 
 /** Same as `parentModules` (the name the first version shipped with). */
 export const optimisticParentModules = parentModules;
+
+/** The child operation of a token deposit (the bridge and every derivation build it alike). */
+export function tokenDepositOp(depositId: number, from: Uint8Array, a: DepositTokenArgsT) {
+  return {
+    kind: 'tokenDeposit' as const,
+    depositId,
+    from,
+    to: a.to,
+    parentToken: a.token,
+    originChainId: a.originChainId,
+    originId: a.originId,
+    symbol: a.symbol,
+    decimals: a.decimals,
+    amount: a.amount,
+  };
+}
 
 function fail(id: number): never {
   throw new StrataError('L2_WITHDRAWAL', `withdrawal ${id} has no proven record`);

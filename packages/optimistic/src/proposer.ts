@@ -10,7 +10,7 @@ import { getAccount, putAccount } from '@strata/runtime';
 import { LayeredNodeReader, MemoryNodeStore, OverlayView, SparseMerkleTree, TreeReader } from '@strata/state';
 import type { RollupLogger } from './derivation.js';
 import { Driver } from './driver.js';
-import { DefendArgs, GAME_OPEN, ProposeArgs, TURN_PROPOSER, type OutputRecord } from './parent-modules.js';
+import { DefendArgs, GAME_OPEN, OUTPUT_DISCARDED, OutputRefArgs, ProposeArgs, TURN_PROPOSER, type OutputRecord } from './parent-modules.js';
 import type { RollupNode } from './rollup-node.js';
 import { applyL2Op } from './stf.js';
 import { GameTracker } from './game-tracker.js';
@@ -39,6 +39,8 @@ export interface ProposerOptions {
 
 /** Compute a proposal and a defence declare. */
 export const PROPOSE_COMPUTE = 6_000;
+/** Compute an `advanceFinality` call declares (up to 32 outputs read). */
+export const ADVANCE_COMPUTE = 40_000;
 export const MOVE_COMPUTE = 6_000;
 
 /** The proposer service. */
@@ -68,6 +70,28 @@ export class ProposerService {
     await this.txs.reconcile();
     await this.maybePropose();
     await this.defend();
+    await this.moveFinality();
+  }
+
+  /**
+   * On a parent without end-of-block hooks (`forcedInclusion: 'call'`, an L2) the finality
+   * cursor moves only by calls: when the output at the cursor is past its window, undisputed
+   * (or discarded), ask the parent to move it, so withdrawals against later outputs can finalize
+   * (a finalize call alone moves it by at most `FINALITY_STEPS_PER_CALL`).
+   */
+  private async moveFinality(): Promise<void> {
+    const node = this.node;
+    const cfg = node.opts.rollup;
+    if (cfg.forcedInclusion !== 'call') return;
+    const meta = await node.l1.outputsMeta();
+    if (meta.finalCursor >= meta.count) return;
+    const o = await node.l1.output(meta.finalCursor);
+    if (!o) return;
+    if (o.status !== OUTPUT_DISCARDED && (o.openGames > 0 || node.l1Status.clock < o.l1Height + cfg.challengeWindow)) return;
+    const args = encode(OutputRefArgs, { rollupId: cfg.rollupId, outputIndex: meta.finalCursor });
+    if (await this.txs.send(`finality:${meta.finalCursor}`, this.opts.key, node.modules.disputes, 'advanceFinality', args, ADVANCE_COMPUTE, `advance finality from output ${meta.finalCursor}`)) {
+      this.log.info({ from: meta.finalCursor }, 'finality cursor advance requested (parent without end-of-block hooks)');
+    }
   }
 
   private async lastLive(): Promise<{ count: number; batchIndex: number; l2Block: number; opEnd: number; root: Uint8Array; l1Height: number }> {

@@ -14,7 +14,7 @@ import type { L1Client } from './l1-client.js';
 import { RollupMetrics } from './metrics.js';
 import { encodeOp } from './ops.js';
 import { rollupModuleNames, type RollupModuleNames } from './parent-modules.js';
-import { compactOp, makeL2Env, type L2Env } from './stf.js';
+import { compactOp, makeL2Env, readL1Origin, type L2Env } from './stf.js';
 
 /** Sequencer settings. */
 export interface SequencerOptions {
@@ -48,13 +48,15 @@ export interface L2Heads {
 /** An L2 node. */
 export class RollupNode {
   readonly env: L2Env;
+  /** Whether this L2 hosts a child's settlement modules (its blocks then carry their L1 origin). */
+  readonly hostsChildren: boolean;
   readonly chain: L2Chain;
   readonly derivation: Derivation;
   readonly metrics: RollupMetrics;
   /** This rollup's settlement module names on the L1. */
   readonly modules: RollupModuleNames;
   private safe = 0;
-  private l1Head = { height: -1, finalized: -1 };
+  private l1Head = { height: -1, finalized: -1, clock: -1 };
   private readonly pool = new Map<string, VerifiedTx>();
   private readonly log: RollupLogger;
   private readonly headListeners = new Set<(b: L2Block) => void>();
@@ -75,6 +77,7 @@ export class RollupNode {
     this.log = deps.logger ?? silentLogger;
     this.metrics = deps.metrics ?? new RollupMetrics();
     this.env = makeL2Env(opts.rollup);
+    this.hostsChildren = (opts.rollup.l2Modules ?? []).some((m) => m.settles !== undefined);
     this.modules = rollupModuleNames(opts.rollup.rollupId);
     this.store = deps.store;
     const t0 = Date.now();
@@ -100,8 +103,11 @@ export class RollupNode {
     return this.opts.sequencer !== undefined;
   }
 
-  /** L1 head and finalized height as of the last sync. */
-  get l1Status(): { height: number; finalized: number } {
+  /**
+   * Parent head and finalized height as of the last sync, and the clock its settlement modules
+   * count in (the height on an L1, the L1 origin on an L2 parent).
+   */
+  get l1Status(): { height: number; finalized: number; clock: number } {
     return this.l1Head;
   }
 
@@ -128,7 +134,7 @@ export class RollupNode {
     }
     // Only once the derivation is known to extend the parent's chain does the parent's new
     // finalized height apply to it (heads() may be read while the checks above await).
-    this.l1Head = { height: head.height, finalized: head.finalized };
+    this.l1Head = { height: head.height, finalized: head.finalized, clock: head.clock ?? head.height };
     const max = this.opts.maxL1BlocksPerSync ?? 1_000;
     let next = (this.derivation.l1Tip?.height ?? -1) + 1;
     for (let i = 0; i < max && next <= head.height; i++) {
@@ -247,11 +253,19 @@ export class RollupNode {
     const delayedOps = seq.ignoreDelayed ? [] : this.derivation.delayedOps(delayedFrom);
     const max = seq.maxOpsPerBlock ?? 2_000;
     const candidates = [...this.pool.values()].sort((a, b) => (toHex(a.sender) < toHex(b.sender) ? -1 : toHex(a.sender) > toHex(b.sender) ? 1 : a.tx.nonce - b.tx.nonce)).slice(0, max);
-    const beat = seq.heartbeatMs !== undefined && now - this.chain.head.timestamp >= seq.heartbeatMs;
-    if (delayedOps.length === 0 && candidates.length === 0 && !beat) return undefined;
     const reader = this.chain.reader();
+    // An L2 hosting children's settlement modules carries its L1 origin (their clock): the first
+    // block after the L1 moved says so, even if it has nothing else to include.
+    const origin = this.hostsChildren && this.l1Head.height > readL1Origin(reader) ? this.l1Head.height : undefined;
+    const beat = (seq.heartbeatMs !== undefined && now - this.chain.head.timestamp >= seq.heartbeatMs) || origin !== undefined;
+    if (delayedOps.length === 0 && candidates.length === 0 && !beat) return undefined;
     const ops = candidates.map((t) => encodeOp(compactOp(this.env, reader, t)));
-    const block = this.chain.build({ timestamp: Math.max(this.chain.head.timestamp + 1, now), delayedFrom, delayedOps, ops, txs: candidates }, true);
+    const txs: (VerifiedTx | undefined)[] = [...candidates];
+    if (origin !== undefined) {
+      ops.unshift(encodeOp({ kind: 'l1info', height: origin }));
+      txs.unshift(undefined);
+    }
+    const block = this.chain.build({ timestamp: Math.max(this.chain.head.timestamp + 1, now), delayedFrom, delayedOps, ops, txs }, true);
     for (const t of candidates) this.pool.delete(toHex(t.hash));
     const skipped = candidates.length - (block.txs?.length ?? 0);
     this.log.debug({ l2Block: block.number, ops: block.allOps.length, delayed: delayedOps.length, skipped }, 'sequenced L2 block');

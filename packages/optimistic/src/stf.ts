@@ -7,6 +7,7 @@
  */
 import {
   bigintToFixed,
+  bytesEqual,
   bytesToBigint,
   decode,
   encode,
@@ -27,6 +28,7 @@ import {
   encodeTx,
   getAccount,
   mint,
+  moduleAddress,
   ModuleRegistry,
   putAccount,
   signTx,
@@ -41,6 +43,7 @@ import {
   type VerifiedTx,
 } from '@strata/runtime';
 import { OverlayView, stateKey, type StateView } from '@strata/state';
+import { burnToken, ensureWrappedToken, getToken, mintToken, wrappedTokenId } from '@strata/apps';
 import { l2ChainConfig, type RollupConfig } from './config.js';
 import { decodeOp, type L2Op } from './ops.js';
 
@@ -66,10 +69,81 @@ export const WithdrawArgsCodec: Codec<{ l1Recipient: Uint8Array; amount: bigint 
   amount: uintBig(128),
 });
 
+/** A token withdrawal recorded in child state: the parent releases `amount` of its token `token` from escrow. */
+export interface TokenWithdrawalRecord {
+  id: number;
+  l2Sender: Uint8Array;
+  l1Recipient: Uint8Array;
+  /** The token's id on the parent (what the parent's escrow holds). */
+  token: Uint8Array;
+  amount: bigint;
+}
+
+/** Codec of a token withdrawal record (the value under `tokenWithdrawalKey(id)`). */
+export const TokenWithdrawalCodec: Codec<TokenWithdrawalRecord> = struct('TokenWithdrawal', {
+  id: uint,
+  l2Sender: fixedBytes(20),
+  l1Recipient: fixedBytes(20),
+  token: fixedBytes(32),
+  amount: uintBig(128),
+});
+
+/** Arguments of `l2bridge.withdrawToken`: the child-side (wrapped) token id. */
+export const WithdrawTokenArgsCodec: Codec<{ l1Recipient: Uint8Array; token: Uint8Array; amount: bigint }> = struct('WithdrawTokenArgs', {
+  l1Recipient: fixedBytes(20),
+  token: fixedBytes(32),
+  amount: uintBig(128),
+});
+
 const L2_BRIDGE = 'l2bridge';
+/**
+ * Issuer of every wrapped token on a child: the bridge. The same address on every layer, so a
+ * token's wrapped id (`wrappedTokenId(origin chain, origin id, BRIDGE_MINTER)`) is one at L2 and L3.
+ */
+export const BRIDGE_MINTER: Uint8Array = moduleAddress(L2_BRIDGE);
+const TWD_COUNT_KEY = stateKey(L2_BRIDGE, utf8('tcount'));
+/** Child state key of token withdrawal `id`. */
+export function tokenWithdrawalKey(id: number): Uint8Array {
+  return stateKey(L2_BRIDGE, utf8('twd'), bigintToFixed(BigInt(id), 8));
+}
+/** Child state key: a wrapped token id → the parent token it stands for (written by deposits only). */
+const parentTokenKey = (wrapped: Uint8Array) => stateKey(L2_BRIDGE, utf8('tparent'), wrapped);
+
+/** The parent token a child token stands for, if it came over the bridge (undefined for a child-native token). */
+export function parentTokenOf(view: Pick<StateView, 'get'>, childToken: Uint8Array): Uint8Array | undefined {
+  return view.get(parentTokenKey(childToken));
+}
+
+/** Number of token withdrawals ever initiated on the child. */
+export function tokenWithdrawalCount(view: Pick<StateView, 'get'>): number {
+  return readCount(view, TWD_COUNT_KEY);
+}
+
+/** Reads a token withdrawal record. */
+export function getTokenWithdrawal(view: Pick<StateView, 'get'>, id: number): TokenWithdrawalRecord | undefined {
+  const raw = view.get(tokenWithdrawalKey(id));
+  return raw ? decode(TokenWithdrawalCodec, raw) : undefined;
+}
 const ACCOUNTS = 'l2accounts';
 const WD_COUNT_KEY = stateKey(L2_BRIDGE, utf8('count'));
 const ACCT_COUNT_KEY = stateKey(ACCOUNTS, utf8('count'));
+/** L2 state key of the L1 origin height the sequencer's `l1info` operations set. */
+export const L1_ORIGIN_KEY = stateKey(L2_BRIDGE, utf8('l1origin'));
+
+/** The L2's current L1 origin height (0 before the first `l1info` operation). */
+export function readL1Origin(view: Pick<StateView, 'get'>): number {
+  return readCount(view, L1_ORIGIN_KEY);
+}
+
+/**
+ * The clock of settlement modules an L2 hosts for a child (pass as `parentModules(cfg, { clock:
+ * l1OriginClock })`): the L2 state's L1 origin, so the child's challenge window, game clocks and
+ * finality count L1 blocks, which the L2 sequencer cannot make faster (it can make L2 blocks at
+ * will). On an L1 parent the clock is the block height (the default).
+ */
+export function l1OriginClock(view: Pick<StateView, 'get'>): number {
+  return readL1Origin(view);
+}
 
 /** L2 state key of withdrawal `id`. */
 export function withdrawalKey(id: number): Uint8Array {
@@ -104,8 +178,43 @@ export const l2BridgeModule: Module = {
       ctx.view.put(withdrawalKey(id), encode(WithdrawalCodec, { id, l2Sender: ctx.sender, l1Recipient, amount }));
       ctx.emit('withdrawal', { id, from: toHex(ctx.sender), to: toHex(l1Recipient), amount: amount.toString() });
     },
+    withdrawToken(ctx: TxContext, args: Uint8Array) {
+      const { l1Recipient, token, amount } = decode(WithdrawTokenArgsCodec, args);
+      // Only a token that came over this bridge goes back: a child-native token (even one its
+      // issuer named like a parent token) or an id no deposit wrapped has no parent token.
+      const parentToken = parentTokenOf(ctx.view, token);
+      const t = getToken(ctx.view, token);
+      if (!parentToken || !t || !bytesEqual(t.issuer, BRIDGE_MINTER)) {
+        throw new StrataError('L2_BRIDGE', `token ${toHex(token)} did not come over the bridge: only wrapped parent tokens withdraw`, { token: toHex(token) });
+      }
+      burnToken(ctx.view, token, ctx.sender, amount);
+      const id = readCount(ctx.view, TWD_COUNT_KEY);
+      ctx.view.put(TWD_COUNT_KEY, bigintToFixed(BigInt(id + 1), 8));
+      ctx.view.put(tokenWithdrawalKey(id), encode(TokenWithdrawalCodec, { id, l2Sender: ctx.sender, l1Recipient, token: parentToken, amount }));
+      ctx.emit('tokenWithdrawal', { id, from: toHex(ctx.sender), to: toHex(l1Recipient), token: toHex(parentToken), childToken: toHex(token), amount: amount.toString() });
+    },
   },
 };
+
+/** Signs a child token withdrawal (`token` = the child-side wrapped id). */
+export function signL2TokenWithdrawal(env: L2Env, secretKey: Uint8Array, nonce: number, l1Recipient: Uint8Array, token: Uint8Array, amount: bigint): SignedTx {
+  const computeLimit = TOKEN_WITHDRAW_COMPUTE;
+  return signTx(
+    {
+      chainId: env.config.chainId,
+      nonce,
+      fee: BigInt(computeLimit) * env.config.fees.perCompute,
+      computeLimit,
+      module: L2_BRIDGE,
+      method: 'withdrawToken',
+      args: encode(WithdrawTokenArgsCodec, { l1Recipient, token, amount }),
+    },
+    secretKey,
+  );
+}
+
+/** Compute a child token withdrawal declares. */
+export const TOKEN_WITHDRAW_COMPUTE = 6_000;
 
 /** Account index of an address (batches refer to known accounts by index), if it has one. */
 export function accountIndexOf(view: Pick<StateView, 'get'>, address: Uint8Array): number | undefined {
@@ -240,6 +349,32 @@ export function applyL2Op(view: StateView, env: L2Env, block: L2BlockCtx, opByte
     op = decodeOp(opBytes);
   } catch (e) {
     return { kind: 'invalid', status: 'skipped', error: toStrataError(e).message, events: [] };
+  }
+  if (op.kind === 'l1info') {
+    // Monotonic: a marker that does not move the origin forward has no effect.
+    if (op.height <= readL1Origin(view)) return { kind: 'l1info', status: 'skipped', error: `L1 origin ${op.height} does not move forward`, events: [] };
+    view.put(L1_ORIGIN_KEY, bigintToFixed(BigInt(op.height), 8));
+    return { kind: 'l1info', status: 'ok', events: [] };
+  }
+  if (op.kind === 'tokenDeposit') {
+    // The wrapped form keeps the token's identity: its id derives from the origin (chain, id)
+    // and the bridge, so a token wrapped at L2 and again at L3 has one id on both.
+    const child = new OverlayView(view);
+    try {
+      const id = wrappedTokenId(op.originChainId, op.originId, BRIDGE_MINTER);
+      ensureWrappedToken(child, BRIDGE_MINTER, { originChainId: op.originChainId, originId: op.originId, symbol: op.symbol, decimals: op.decimals });
+      if (!child.get(parentTokenKey(id))) child.put(parentTokenKey(id), op.parentToken);
+      mintToken(child, id, BRIDGE_MINTER, op.to, op.amount);
+      ensureIndex(child, op.to);
+      child.commitTo(view);
+      return {
+        kind: 'tokenDeposit',
+        status: 'ok',
+        events: [{ module: 'l2bridge', type: 'tokenDeposit', data: { id: op.depositId, to: toHex(op.to), token: toHex(id), parentToken: toHex(op.parentToken), amount: op.amount.toString() } }],
+      };
+    } catch (e) {
+      return { kind: 'tokenDeposit', status: 'failed', error: toStrataError(e).message, events: [] };
+    }
   }
   if (op.kind === 'deposit') {
     mint(view, op.to, op.amount);

@@ -119,7 +119,8 @@ async function proven(client: RpcClient, key: Uint8Array): Promise<{ value: Uint
   return { value: v.value, blockNumber: Number(fromQuantity(r.blockNumber)) };
 }
 
-async function readToken(client: RpcClient, id: Uint8Array): Promise<TokenInfo> {
+/** Reads a token record, Merkle-proof-checked (TOKEN_UNKNOWN when the chain has none). */
+export async function readToken(client: RpcClient, id: Uint8Array): Promise<TokenInfo> {
   const { value } = await proven(client, tokenInfoKey(id));
   if (!value) throw new StrataError('TOKEN_UNKNOWN', `no token ${toHex(id)} on this chain`);
   return decode(TokenInfoCodec, value);

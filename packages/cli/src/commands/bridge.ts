@@ -11,6 +11,7 @@ import { DEV_MNEMONIC, encodeAddress, fromHex, fromQuantity, keyPairFromSecret, 
 import { RpcClient } from '@strata/rpc';
 import { encodeTx, parseAddress } from '@strata/runtime';
 import { checkArgs } from '../args.js';
+import { readToken } from './apps.js';
 import { resolveRpc } from '../layers.js';
 import { fail, print } from '../output.js';
 
@@ -30,6 +31,14 @@ interface BridgeFlags {
   json?: boolean;
   amount?: string;
   to?: string;
+  token?: string;
+}
+
+/** `--token`: a 0x token id (32 bytes), or undefined for the native coin. */
+function tokenOf(v: string | undefined): Uint8Array | undefined {
+  if (v === undefined) return undefined;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(v)) throw new StrataError('CONFIG_INVALID', '--token must be a 0x token id of 32 bytes (see `strata token create` or `strata token balance`)');
+  return fromHex(v, 32);
 }
 
 /**
@@ -97,6 +106,7 @@ function common(cmd: Command): Command {
     .option('--l1-rpc <url>', 'L1 JSON-RPC endpoint, same as --parent-rpc (default: the running devnet\'s, $STRATA_RPC, or http://127.0.0.1:8545)')
     .option('--l2-rpc <url>', 'L2 JSON-RPC endpoint, same as --child-rpc (default: the running devnet\'s --layer, $STRATA_L2_RPC, or http://127.0.0.1:8546)')
     .option('--layer <name>', 'the child rollup layer of the running devnet (l2, or l3 with the l2 as parent)', 'l2')
+    .option('--token <id>', "move this token (0x id) instead of the coin: the parent's id to deposit, the child's (wrapped) id to withdraw; status/finalize then list token withdrawals")
     .option('--json', 'print machine-readable JSON');
 }
 
@@ -121,6 +131,8 @@ interface WdView {
   stage: string;
   outputIndex: number | null;
   readyAtL1?: number | null;
+  /** Token withdrawals: the parent's token id. */
+  token?: string;
 }
 
 /** A withdrawal's stage for people: what it waits for. */
@@ -143,6 +155,7 @@ export function registerBridgeCommands(program: Command): void {
           c.amount('--amount', f.amount);
           c.address('--to', f.to, { optional: true });
           c.signer('--from', f.from);
+          c.hash('--token', f.token);
         });
         const key = signer(f.from);
         const ep = endpoints(f);
@@ -150,11 +163,27 @@ export function registerBridgeCommands(program: Command): void {
         const BRIDGE_MODULE = O.rollupModuleNames(rollup.rollupId).bridge;
         const l1 = new O.RpcL1Client(ep.l1, rollup.rollupId);
         const to = f.to ? parseAddress(f.to, rollup.l2AddressPrefix) : key.address;
-        const h = await l1.send(key, BRIDGE_MODULE, 'deposit', encode(O.DepositArgs, { rollupId: rollup.rollupId, to, amount: amountOf(f.amount) }), 5_000);
+        const token = tokenOf(f.token);
+        let h: Uint8Array;
+        let wrapped: string | undefined;
+        if (token) {
+          // The token's identity as the parent records it (proof-checked): the child wraps it under one id.
+          const t = await readToken(new RpcClient(ep.l1), token);
+          const args = { rollupId: rollup.rollupId, to, token, originChainId: t.originChainId, originId: t.originId, symbol: t.symbol, decimals: t.decimals, amount: amountOf(f.amount) };
+          h = await l1.send(key, BRIDGE_MODULE, 'depositToken', encode(O.DepositTokenArgs, args), 20_000);
+          const A = await import('@strata/apps');
+          wrapped = toHex(A.wrappedTokenId(t.originChainId, t.originId, O.BRIDGE_MINTER));
+        } else {
+          h = await l1.send(key, BRIDGE_MODULE, 'deposit', encode(O.DepositArgs, { rollupId: rollup.rollupId, to, amount: amountOf(f.amount) }), 5_000);
+        }
         const r = await waitReceipt(l1, h);
         if (r.status !== 'ok') throw new StrataError('L2_BRIDGE', `deposit failed on the parent chain: ${r.error}`);
         const toText = encodeAddress(rollup.l2AddressPrefix, to);
-        print(!!f.json, { tx: toHex(h), l1Block: r.height, to: toText, toHex: toHex(to), amount: f.amount }, () => `deposited ${f.amount} to ${toText} on L2 (L1 tx ${toHex(h)}, block ${r.height}); it appears on L2 in a moment`);
+        print(
+          !!f.json,
+          { tx: toHex(h), l1Block: r.height, to: toText, toHex: toHex(to), amount: f.amount, ...(wrapped ? { token: f.token, childToken: wrapped } : {}) },
+          () => `deposited ${f.amount}${wrapped ? ` of token ${f.token}` : ''} to ${toText} on the child (parent tx ${toHex(h)}, block ${r.height}); it appears there in a moment${wrapped ? ` as token ${wrapped}` : ''}`,
+        );
       } catch (e) {
         fail(!!f.json, e);
       }
@@ -170,6 +199,7 @@ export function registerBridgeCommands(program: Command): void {
           c.amount('--amount', f.amount);
           c.address('--to', f.to, { optional: true });
           c.signer('--from', f.from);
+          c.hash('--token', f.token);
         });
         const key = signer(f.from);
         const ep = endpoints(f);
@@ -178,9 +208,12 @@ export function registerBridgeCommands(program: Command): void {
         const prefix = await l1Prefix(ep.l1);
         const to = f.to ? parseAddress(f.to, prefix) : key.address;
         const acct = await l2.call<{ nextNonce: string }>('state_getAccount', [toHex(key.address)]);
-        const tx = O.signL2Withdrawal(O.makeL2Env(rollup), key.secretKey, Number(fromQuantity(acct.nextNonce)), to, amountOf(f.amount));
+        const token = tokenOf(f.token);
+        const nonce = Number(fromQuantity(acct.nextNonce));
+        const env = O.makeL2Env(rollup);
+        const tx = token ? O.signL2TokenWithdrawal(env, key.secretKey, nonce, to, token, amountOf(f.amount)) : O.signL2Withdrawal(env, key.secretKey, nonce, to, amountOf(f.amount));
         const hash = await l2.call<string>('tx_sendRaw', [toHex(encodeTx(tx))]);
-        print(!!f.json, { l2Tx: hash, to: encodeAddress(prefix, to), amount: f.amount }, () => `withdrawal of ${f.amount} to ${encodeAddress(prefix, to)} submitted on L2 (tx ${hash}); track it with: strata bridge status`);
+        print(!!f.json, { l2Tx: hash, to: encodeAddress(prefix, to), amount: f.amount, ...(token ? { token: f.token } : {}) }, () => `withdrawal of ${f.amount}${token ? ` of token ${f.token}` : ''} to ${encodeAddress(prefix, to)} submitted on the child (tx ${hash}); track it with: strata bridge status${token ? ' --token' : ''}`);
       } catch (e) {
         fail(!!f.json, e);
       }
@@ -189,14 +222,17 @@ export function registerBridgeCommands(program: Command): void {
   common(bridge.command('status').description("Each withdrawal's stage: waiting for root, in challenge window, ready, finalized"))
     .action(async (f: BridgeFlags) => {
       try {
-        checkArgs((c) => c.signer('--from', f.from));
+        checkArgs((c) => {
+          c.signer('--from', f.from);
+          c.hash('--token', f.token);
+        });
         const key = signer(f.from);
         const ep = endpoints(f);
-        const raw = await new RpcClient(ep.l2).call<WdView[]>('rollup_listWithdrawals', [toHex(key.address)]);
+        const raw = await new RpcClient(ep.l2).call<WdView[]>(f.token !== undefined ? 'rollup_listTokenWithdrawals' : 'rollup_listWithdrawals', [toHex(key.address)]);
         const prefix = await l1Prefix(ep.l1);
         // Recipients are L1 addresses: print them as the L1 prints addresses (bech32m), hex beside in JSON.
         const list = raw.map((w) => ({ ...w, to: bech32(prefix, w.to), toHex: w.to }));
-        print(!!f.json, list, () => (list.length === 0 ? 'no withdrawals' : list.map((w) => `#${w.id}  ${w.amount} → ${w.to}  ${stageText(w)}`).join('\n')));
+        print(!!f.json, list, () => (list.length === 0 ? 'no withdrawals' : list.map((w) => `#${w.id}  ${w.amount}${w.token ? ` of ${w.token}` : ''} → ${w.to}  ${stageText(w)}`).join('\n')));
       } catch (e) {
         fail(!!f.json, e);
       }
@@ -209,6 +245,7 @@ export function registerBridgeCommands(program: Command): void {
         checkArgs((c) => {
           c.integer('[id]', id);
           c.signer('--from', f.from);
+          c.hash('--token', f.token);
         });
         const key = signer(f.from);
         const ep = endpoints(f);
@@ -216,7 +253,8 @@ export function registerBridgeCommands(program: Command): void {
         const BRIDGE_MODULE = O.rollupModuleNames(rollup.rollupId).bridge;
         const l2 = new RpcClient(ep.l2);
         const l1 = new O.RpcL1Client(ep.l1, rollup.rollupId);
-        const list = await l2.call<WdView[]>('rollup_listWithdrawals', [toHex(key.address)]);
+        const isToken = f.token !== undefined;
+        const list = await l2.call<WdView[]>(isToken ? 'rollup_listTokenWithdrawals' : 'rollup_listWithdrawals', [toHex(key.address)]);
         const targets = id === undefined ? list.filter((w) => w.stage === 'ready') : list.filter((w) => w.id === Number(id));
         if (targets.length === 0) {
           const pending = list.filter((w) => w.stage !== 'finalized');
@@ -234,23 +272,23 @@ export function registerBridgeCommands(program: Command): void {
         for (const w of targets) {
           if (w.stage === 'finalized') throw new StrataError('L2_WITHDRAWAL', `withdrawal ${w.id} is already finalized; a withdrawal pays out once`);
           if (w.stage !== 'ready') throw new StrataError('L2_WITHDRAWAL', `withdrawal ${w.id} is not ready: ${stageText(w)}`);
-          const full = await l2.call<{ id: number; from: string; to: string; amount: string; outputIndex: number; proof: string[] }>('rollup_getWithdrawal', [w.id]);
-          const st = await l1.withdrawalState(w.id);
+          const full = await l2.call<{ id: number; from: string; to: string; token?: string; amount: string; outputIndex: number; proof: string[] }>(isToken ? 'rollup_getTokenWithdrawal' : 'rollup_getWithdrawal', [w.id]);
+          const st = isToken ? await l1.tokenWithdrawalState(w.id) : await l1.withdrawalState(w.id);
           if (st.proven?.outputIndex !== full.outputIndex) {
-            const args = encode(O.ProveWithdrawalArgs, {
-              rollupId: rollup.rollupId,
-              outputIndex: full.outputIndex,
-              withdrawal: { id: full.id, l2Sender: fromHex(full.from, 20), l1Recipient: fromHex(full.to, 20), amount: BigInt(full.amount) },
-              proof: full.proof.map((p) => fromHex(p)),
-            });
-            const r = await waitReceipt(l1, await l1.send(key, BRIDGE_MODULE, 'proveWithdrawal', args, 40_000));
+            const base = { id: full.id, l2Sender: fromHex(full.from, 20), l1Recipient: fromHex(full.to, 20), amount: BigInt(full.amount) };
+            const proof = full.proof.map((p) => fromHex(p));
+            const args = isToken
+              ? encode(O.ProveTokenWithdrawalArgs, { rollupId: rollup.rollupId, outputIndex: full.outputIndex, withdrawal: { ...base, token: fromHex(full.token ?? '', 32) }, proof })
+              : encode(O.ProveWithdrawalArgs, { rollupId: rollup.rollupId, outputIndex: full.outputIndex, withdrawal: base, proof });
+            const r = await waitReceipt(l1, await l1.send(key, BRIDGE_MODULE, isToken ? 'proveTokenWithdrawal' : 'proveWithdrawal', args, 40_000));
             if (r.status !== 'ok') throw new StrataError('L2_WITHDRAWAL', `proving withdrawal ${w.id} failed: ${r.error}`);
           }
-          const r = await waitReceipt(l1, await l1.send(key, BRIDGE_MODULE, 'finalizeWithdrawal', encode(O.FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: w.id }), 5_000));
+          const fin = encode(O.FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: w.id });
+          const r = await waitReceipt(l1, await l1.send(key, BRIDGE_MODULE, isToken ? 'finalizeTokenWithdrawal' : 'finalizeWithdrawal', fin, isToken ? 20_000 : 5_000));
           if (r.status !== 'ok') throw new StrataError('L2_WITHDRAWAL', `finalizing withdrawal ${w.id} failed: ${r.error}`);
           done.push({ id: w.id, amount: w.amount, l1Block: r.height });
         }
-        print(!!f.json, done, () => done.map((d) => `finalized withdrawal #${d.id}: ${d.amount} paid on L1 (block ${d.l1Block})`).join('\n'));
+        print(!!f.json, done, () => done.map((d) => `finalized withdrawal #${d.id}: ${d.amount} paid on the parent chain (block ${d.l1Block})`).join('\n'));
       } catch (e) {
         fail(!!f.json, e);
       }
