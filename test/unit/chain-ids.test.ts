@@ -69,4 +69,22 @@ describe('one chain-id record for every child of a parent', () => {
     expect(await freeChildChainId(parent, 1, 901)).toBe(902);
     expect(await freeChildChainId(parent, 1, 1)).toBe(2);
   });
+
+  it("a grandchild's id is taken too: no sidechain or ZK-rollup on the L1 under the id of the L2's L3, and no L3 with the L1's id", async () => {
+    const t = tempDir('strata-chainids-gc-');
+    const w = new SidechainWorld();
+    cleanups.push(t.cleanup, () => w.close());
+    // the L2 (901) settles an L3 (902) in its own runtime; the L1 composes the L2's settlement modules
+    const l2 = defaultRollupConfig({ rollupId: 901, l2Modules: parentModules(defaultRollupConfig({ rollupId: 902 })) });
+    const chain = l1(t.dir, [...sidechainParentModules(), ...zkParentModules(), ...parentModules(l2)]);
+    cleanups.push(() => chain.close());
+    const sc = (chainId: number) =>
+      chain.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId, name: `sc${chainId}`, genesisHash: w.sc.chain.genesisHash, checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: w.genesisSupply, validators: w.validatorArgs(), ...genesisRegistration(w.sc.chain) }), 400_000);
+    // a transaction signed for the L3 would verify on a sidechain with id 902
+    failed(sc(902), 'chain id 902 is already used by optimistic/901');
+    failed(chain.send(alice, ZK_MODULE, 'register', encode(ZkRegisterArgs, { rollupId: 902, depth: 4, batchSize: 2, unit: 1n, priorityDeadline: 5, maxBatchGap: 0, vk: new Uint8Array(VK_BYTES) }), 100_000), 'chain id 902 is already used');
+    // an L3 under the L1's own id is refused when the L1 opens
+    const bad = defaultRollupConfig({ rollupId: 901, l2Modules: parentModules(defaultRollupConfig({ rollupId: 1 })) });
+    expect(() => l1(`${t.dir}/bad`, parentModules(bad))).toThrow(/chain id 1/);
+  });
 });

@@ -23,7 +23,7 @@ import {
   varBytes,
   type Codec,
 } from '@strata/primitives';
-import { burn, checkChildChainId, moduleAddress, transfer, type BlockContext, type Module, type TxContext } from '@strata/runtime';
+import { burn, checkChildChainId, descendantChainIds, moduleAddress, transfer, type BlockContext, type Module, type TxContext } from '@strata/runtime';
 import {
   EMPTY_ROOT,
   OverlayView,
@@ -663,7 +663,7 @@ export function parentModules(cfgIn: RollupConfig, opts: ParentModuleOptions = {
   const timedMethods = (m: Module['methods']): Module['methods'] =>
     Object.fromEntries(Object.entries(m).map(([name, h]) => [name, (ctx: TxContext, args: Uint8Array) => h(timed(ctx), args)]));
   const names = rollupModuleNames(cfg.rollupId);
-  const settles = { chainId: cfg.rollupId, instance: `optimistic/${cfg.rollupId}` };
+  const settles = { chainId: cfg.rollupId, instance: `optimistic/${cfg.rollupId}`, descendants: descendantChainIds(cfg.l2Modules ?? []) };
   const env = makeL2Env(cfg);
   const escrow = escrowAddress(cfg.rollupId);
   const bonds = bondAddress(cfg.rollupId);
