@@ -39,6 +39,7 @@ import {
   withdrawalKey,
   readWithdrawal,
   sidechainL1RpcMethods,
+  evidenceComputeLimit,
   validatorSetLines,
   type RegistrySet,
   type Vote,
@@ -363,6 +364,23 @@ describe('sc_registry on the L1', () => {
     expect(pool()).toBe(3000n);
     const l1 = w.conserved(w.l1, accounts(w));
     expect(l1.sum).toBe(l1.supply);
+  });
+
+  it('evidence against a validator that left a 12-validator set fits the compute limit the relayer gives it', () => {
+    world = new SidechainWorld(12);
+    const w = world;
+    register(w, 2, 5);
+    const k = w.validators[11]!;
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: k.ed.publicKey }), 100_000).status).toBe('ok');
+    expect(postCheckpoint(w, scMineTo(w, 2, [includeChange(w, 0)]), [0, 1, 2, 3, 4, 5, 6, 7, 8]).status).toBe('ok');
+    const rec = readSidechain(w.l1.chain.stateReader, w.chainId)!;
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).length).toBe(11);
+    // it double-signed at height 1, as validator 11 of the old set: the L1 tries the 11 members, then the unbonding entry
+    const vote = (blockHash: Uint8Array): Vote => ({ type: PREVOTE, height: 1, round: 0, blockHash, validator: 11, signature: edSign(k.ed, voteDigest(w.chainId, PREVOTE, 1, 0, blockHash)), bls: new Uint8Array(0) });
+    const args = encode(EvidenceArgs, { chainId: w.chainId, evidence: { a: vote(new Uint8Array(32).fill(1)), b: vote(NIL) } });
+    const r = w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', args, evidenceComputeLimit(11, rec.unbondings));
+    expect(r.error?.message ?? r.status).toBe('ok');
+    expect(readUnbonding(w.l1.chain.stateReader, w.chainId, 0)?.amount).toBe(0n);
   });
 
   it('unbonding every validator with power leaves the last one held even when a slashed (powerless) one remains: no set of zero power on either chain', () => {

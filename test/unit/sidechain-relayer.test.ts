@@ -23,6 +23,7 @@ describe('checkpoint relayer evidence', () => {
         return { status: '0x1', blockNumber: '0x1', error: null };
       },
       sidechain: async () => null,
+      maxBlockCompute: async () => 1_600_000,
     };
     const relayer = new CheckpointRelayer({ chainId: CHAIN, key: {} as KeyPair }, {} as never, engine as never, l1 as never, pino({ level: 'silent' }), new SidechainMetrics());
     const evidence = (k: (typeof keys)[number], height: number, index: number): Evidence => {

@@ -22,6 +22,8 @@ export interface SidechainSummary {
   checkpoints: number;
   lastCheckpointHeight: number;
   deposits: number;
+  /** Unbonding entries created so far. */
+  unbondings?: number;
   epoch: number;
   validators: { index: number; edPub: string; stake: string; votingPower?: string; slashed: boolean; owner: string }[];
   /** Recorded set changes not yet applied at a checkpoint. */
@@ -42,7 +44,7 @@ export interface L1Receipt {
 /** JSON-RPC client of a parent chain's registry. */
 export class L1Client {
   readonly rpc: RpcClient;
-  private cfg: { chainId: number; perByte: bigint; perCompute: bigint } | undefined;
+  private cfg: { chainId: number; perByte: bigint; perCompute: bigint; maxBlockCompute: number } | undefined;
 
   constructor(readonly url: string) {
     this.rpc = new RpcClient(url, { timeoutMs: 10_000 });
@@ -54,10 +56,15 @@ export class L1Client {
 
   private async config() {
     if (!this.cfg) {
-      const c = await this.rpc.call<{ chainId: string | number; fees: { perByte: string; perCompute: string } }>('chain_getConfig');
-      this.cfg = { chainId: Number(fromQuantity(c.chainId)), perByte: BigInt(c.fees.perByte), perCompute: BigInt(c.fees.perCompute) };
+      const c = await this.rpc.call<{ chainId: string | number; fees: { perByte: string; perCompute: string }; maxBlockCompute?: number | string }>('chain_getConfig');
+      this.cfg = { chainId: Number(fromQuantity(c.chainId)), perByte: BigInt(c.fees.perByte), perCompute: BigInt(c.fees.perCompute), maxBlockCompute: c.maxBlockCompute === undefined ? Number.MAX_SAFE_INTEGER : Number(c.maxBlockCompute) };
     }
     return this.cfg;
+  }
+
+  /** Most compute one parent block holds (no transaction may declare more). */
+  async maxBlockCompute(): Promise<number> {
+    return (await this.config()).maxBlockCompute;
   }
 
   async sidechain(chainId: number): Promise<SidechainSummary | null> {

@@ -12,7 +12,7 @@ import type { Certificate } from './messages.js';
 import { SET_CHANGES_KEY } from './bridge.js';
 import type { BftEngine } from './engine.js';
 import type { L1Client } from './l1-client.js';
-import type { Evidence } from './messages.js';
+import { MAX_VALIDATORS, type Evidence } from './messages.js';
 import type { SidechainMetrics } from './metrics.js';
 import { CHECKPOINT_COMPUTE, CheckpointArgs, EvidenceArgs, SC_REGISTRY_MODULE, SIG_CHECK_COMPUTE } from './registry.js';
 
@@ -24,6 +24,15 @@ import { CHECKPOINT_COMPUTE, CheckpointArgs, EvidenceArgs, SC_REGISTRY_MODULE, S
 export function checkpointArgs(chain: Pick<Chain, 'proof'>, chainId: number, header: Header, certificate: Certificate): Uint8Array {
   const { value, proof } = chain.proof(SET_CHANGES_KEY, header.stateRoot);
   return encode(CheckpointArgs, { chainId, header: encodeHeader(header), certificate, setChanges: value ? decode(uint, value) : 0, setProof: proof });
+}
+
+/**
+ * Compute limit of an `evidence` transaction on a sidechain whose parent set has `validators`
+ * entries and `unbondings` unbonding entries: the registry may try the vote's index, every set
+ * member and the newest unbonding entries (up to MAX_VALIDATORS), one signature check each.
+ */
+export function evidenceComputeLimit(validators: number, unbondings: number): number {
+  return SIG_CHECK_COMPUTE * (validators + Math.min(unbondings, MAX_VALIDATORS) + 1) + 20_000;
 }
 
 /** Options of the relayer. */
@@ -89,7 +98,9 @@ export class CheckpointRelayer {
     while (this.evidence.length) {
       const ev = this.evidence[0] as Evidence;
       try {
-        const r = await this.l1.sendAndWait(this.opts.key, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: this.opts.chainId, evidence: ev }), SIG_CHECK_COMPUTE * 10 + 20_000);
+        const s = await this.l1.sidechain(this.opts.chainId);
+        const limit = Math.min(evidenceComputeLimit(s?.validators.length ?? MAX_VALIDATORS, s?.unbondings ?? MAX_VALIDATORS), await this.l1.maxBlockCompute());
+        const r = await this.l1.sendAndWait(this.opts.key, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: this.opts.chainId, evidence: ev }), limit);
         this.log.warn({ validator: ev.a.validator, l1Block: r.blockNumber }, 'double-sign evidence accepted on the parent: bond slashed');
       } catch (e) {
         this.log.info({ validator: ev.a.validator, err: toStrataError(e).message }, 'evidence not accepted');
