@@ -40,6 +40,7 @@ import {
   readWithdrawal,
   sidechainL1RpcMethods,
   evidenceComputeLimit,
+  SIG_CHECK_COMPUTE,
   validatorSetLines,
   type RegistrySet,
   type Vote,
@@ -378,9 +379,29 @@ describe('sc_registry on the L1', () => {
     // it double-signed at height 1, as validator 11 of the old set: the L1 tries the 11 members, then the unbonding entry
     const vote = (blockHash: Uint8Array): Vote => ({ type: PREVOTE, height: 1, round: 0, blockHash, validator: 11, signature: edSign(k.ed, voteDigest(w.chainId, PREVOTE, 1, 0, blockHash)), bls: new Uint8Array(0) });
     const args = encode(EvidenceArgs, { chainId: w.chainId, evidence: { a: vote(new Uint8Array(32).fill(1)), b: vote(NIL) } });
-    const r = w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', args, evidenceComputeLimit(11, rec.unbondings));
+    expect(evidenceComputeLimit(11, rec.unbondings)).toBeGreaterThan(12 * SIG_CHECK_COMPUTE);
+    // the L1 knows the set of height 1 (epoch 0) by index: one candidate, whatever the set size
+    const r = w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', args, 2 * SIG_CHECK_COMPUTE + 20_000);
     expect(r.error?.message ?? r.status).toBe('ok');
     expect(readUnbonding(w.l1.chain.stateReader, w.chainId, 0)?.amount).toBe(0n);
+  });
+
+  it('evidence finds the offender by the set of the vote\'s height: after an unbond shifted the indexes, one signature check', () => {
+    world = new SidechainWorld(12);
+    const w = world;
+    register(w, 2, 5);
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: w.validators[0]!.ed.publicKey }), 100_000).status).toBe('ok');
+    expect(postCheckpoint(w, scMineTo(w, 2, [includeChange(w, 0)]), [0, 1, 2, 3, 4, 5, 6, 7, 8]).status).toBe('ok');
+    // validator 11 of the genesis set is index 10 from height 3 on; it double-signs at height 3 (as 10) and at height 1 (as 11)
+    const k = w.validators[11]!;
+    const ev = (height: number, index: number) => {
+      const vote = (blockHash: Uint8Array): Vote => ({ type: PREVOTE, height, round: 0, blockHash, validator: index, signature: edSign(k.ed, voteDigest(w.chainId, PREVOTE, height, 0, blockHash)), bls: new Uint8Array(0) });
+      return encode(EvidenceArgs, { chainId: w.chainId, evidence: { a: vote(new Uint8Array(32).fill(1)), b: vote(NIL) } });
+    };
+    const r = w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', ev(1, 11), 2 * SIG_CHECK_COMPUTE + 20_000);
+    expect(r.error?.message ?? r.status).toBe('ok');
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId)[10]?.slashed).toBe(true);
+    failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', ev(3, 10), 2 * SIG_CHECK_COMPUTE + 20_000), 'SC_EVIDENCE', 'already slashed');
   });
 
   it('unbonding every validator with power leaves the last one held even when a slashed (powerless) one remains: no set of zero power on either chain', () => {

@@ -369,6 +369,42 @@ function writeSet(v: StateView, chainId: number, set: BondedValidator[]): void {
   v.put(key(chainId, 'set'), encode(SetCodec, set));
 }
 
+const EpochKeysCodec = list(fixedBytes(ED_PUBKEY_LENGTH), MAX_VALIDATORS);
+
+/** Records epoch `epoch`: the set's ed25519 keys in index order, used from sidechain height `start + 1` on. */
+function writeEpoch(v: StateView, chainId: number, epoch: number, start: number, set: BondedValidator[]): void {
+  v.put(key(chainId, 'epStart', epoch), encode(uint, start));
+  v.put(key(chainId, 'epKeys', epoch), encode(EpochKeysCodec, set.map((x) => x.edPub)));
+}
+
+/**
+ * The ed25519 key at `index` of the set the sidechain used at `height`, if this chain knows it:
+ * heights up to the next checkpoint (later ones may already use a set not checkpointed here),
+ * of a sidechain registered with epoch records. Binary search over the epochs' start heights.
+ */
+function epochKeyAt(ctx: TxContext, rec: SidechainRecord, height: number, index: number): Uint8Array | undefined {
+  if (height < 1 || height > rec.lastCheckpointHeight + rec.checkpointInterval) return undefined;
+  const startOf = (e: number): number | undefined => {
+    const raw = ctx.view.get(key(rec.chainId, 'epStart', e));
+    return raw ? decode(uint, raw) : undefined;
+  };
+  let lo = 0;
+  let hi = rec.epoch;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const st = startOf(mid);
+    if (st === undefined) return undefined;
+    if (st < height) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (found < 0) return undefined;
+  const raw = ctx.view.get(key(rec.chainId, 'epKeys', found));
+  return raw ? decode(EpochKeysCodec, raw, 64 * 1024)[index] : undefined;
+}
+
 /**
  * Applies recorded set changes up to (not including) `upTo` at an accepted checkpoint: the
  * changes the sidechain included up to the checkpointed block, which it applies itself from the
@@ -401,6 +437,7 @@ function applyChanges(ctx: TxContext, rec: SidechainRecord, upTo: number): void 
   writeSet(ctx.view, rec.chainId, set);
   ctx.view.put(key(rec.chainId, 'chgApplied'), encode(uint, upTo));
   rec.epoch++;
+  writeEpoch(ctx.view, rec.chainId, rec.epoch, rec.lastCheckpointHeight, set);
   ctx.emit('validatorSetChanged', { chainId: rec.chainId, epoch: rec.epoch, validators: set.length, changes: upTo - applied });
 }
 
@@ -471,6 +508,7 @@ export function sidechainParentModules(): Module[] {
         };
         ctx.view.put(key(a.chainId, 'record'), encode(RecordCodec, rec));
         writeSet(ctx.view, a.chainId, set);
+        writeEpoch(ctx.view, a.chainId, 0, 0, set);
         ctx.view.put(nameKey(a.name), encode(uint, a.chainId));
         const cRaw = ctx.view.get(GLOBAL_COUNT);
         const count = cRaw ? decode(uint, cRaw) : 0;
@@ -587,9 +625,8 @@ export function sidechainParentModules(): Module[] {
           if (bond - reward > 0n) burn(ctx.view, pool, bond - reward);
           return reward;
         };
-        for (const i of order) {
+        const slashMember = (i: number): void => {
           const v = set[i] as BondedValidator;
-          if (!signedBy(v.edPub)) continue;
           if (v.slashed) ev(`validator ${i} was already slashed`, 'already-slashed');
           const bond = v.power;
           // The bond is burned now; the voting power stays until the slash change takes effect
@@ -601,18 +638,35 @@ export function sidechainParentModules(): Module[] {
           recordSlash(ctx, a.chainId, v);
           const reward = pay(bond);
           ctx.emit('slashed', { chainId: a.chainId, validator: i, edPub: toHex(v.edPub), bond: bond.toString(), reward: reward.toString(), height: x.height, round: x.round });
-          return;
-        }
+        };
         const rec = readSidechain(ctx.view, a.chainId) as SidechainRecord;
-        for (let n = rec.unbondings - 1; n >= 0 && n >= rec.unbondings - MAX_VALIDATORS; n--) {
-          const u = readUnbonding(ctx.view, a.chainId, n) as UnbondingRecord;
-          if (u.claimed || u.amount === 0n || ctx.block.height >= u.releaseHeight) continue;
-          if (!signedBy(u.edPub)) continue;
+        const slashable = (u: UnbondingRecord) => !u.claimed && u.amount > 0n && ctx.block.height < u.releaseHeight;
+        const slashUnbonding = (n: number, u: UnbondingRecord): void => {
           const bond = u.amount;
           ctx.view.put(key(a.chainId, 'unb', n), encode(UnbondingCodec, { ...u, amount: 0n, claimed: true }));
           const reward = pay(bond);
           ctx.emit('slashed', { chainId: a.chainId, unbonding: n, edPub: toHex(u.edPub), bond: bond.toString(), reward: reward.toString(), height: x.height, round: x.round });
-          return;
+        };
+        // The set of the vote's height is known here by index (one record per epoch): one
+        // signature check finds the offender whatever the set size, then its stake by key.
+        const known = epochKeyAt(ctx, rec, x.height, x.validator);
+        if (known && signedBy(known)) {
+          const i = set.findIndex((v) => bytesEqual(v.edPub, known));
+          if (i >= 0) return slashMember(i);
+          for (let n = rec.unbondings - 1; n >= 0 && n >= rec.unbondings - MAX_VALIDATORS; n--) {
+            const u = readUnbonding(ctx.view, a.chainId, n) as UnbondingRecord;
+            if (slashable(u) && bytesEqual(u.edPub, known)) return slashUnbonding(n, u);
+          }
+          ev(`validator ${toHex(known)} signed both votes but has no bond left here (released or slashed)`, 'not-bonded');
+        }
+        for (const i of order) {
+          if (!signedBy((set[i] as BondedValidator).edPub)) continue;
+          return slashMember(i);
+        }
+        for (let n = rec.unbondings - 1; n >= 0 && n >= rec.unbondings - MAX_VALIDATORS; n--) {
+          const u = readUnbonding(ctx.view, a.chainId, n) as UnbondingRecord;
+          if (!slashable(u) || !signedBy(u.edPub)) continue;
+          return slashUnbonding(n, u);
         }
         ev("a vote signature does not verify against any bonded or unbonding validator's key", 'bad-signature');
       },
