@@ -15,7 +15,13 @@ describe('BftEngine validator sets', () => {
     const network = { onConsensusMessage: () => {}, handle: () => {} };
     const engine = new BftEngine({ spec, consensusDir: '/nonexistent' }, network as never, pino({ level: 'silent' }));
     let reads = 0;
-    const stateReader = { get: () => (reads++, undefined) }; // no set change included: the genesis set
+    // no set change included: the genesis set
+    const stateReader = {
+      get: () => {
+        reads++;
+        return undefined;
+      },
+    };
     (engine as unknown as { node: unknown }).node = { chain: { head: { meta: { height: 8 } }, stateReader } };
     // heights 9… (period after boundary 8) and late votes of height 8 (period after boundary 4), interleaved
     for (let i = 0; i < 50; i++) {
