@@ -3,11 +3,12 @@
  * token escrow. Each test failed before its fix.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DepositArgs, IncludeForcedArgs, readL1Origin, rollupModuleNames, StateInboxStore } from '@strata/optimistic';
-import { encode } from '@strata/primitives';
+import { DepositArgs, IncludeForcedArgs, l2RpcMethods, readL1Origin, rollupModuleNames, signL2Withdrawal, StateInboxStore } from '@strata/optimistic';
+import { encode, toHex } from '@strata/primitives';
+import { encodeTx } from '@strata/runtime';
 import type { StateView } from '@strata/state';
 import { L3World } from '../helpers/l3.js';
-import { keys } from '../helpers/optimistic.js';
+import { keys, RollupWorld } from '../helpers/optimistic.js';
 
 let world: L3World | undefined;
 afterEach(() => {
@@ -42,4 +43,41 @@ describe('L3 review', () => {
     expect((await x.l2client.receipt(h))?.status).toBe('failed');
     expect(inbox.meta().blockCount).toBe(x.seq.derivation.meta.blockCount);
   }, 120_000);
+});
+
+describe('withdrawal listings (rule 11)', () => {
+  it("rollup_listWithdrawals / rollup_listTokenWithdrawals for one account read no other account's stage from the parent", async () => {
+    const w = new RollupWorld();
+    try {
+      const [alice, bob] = [keys[0]!, keys[2]!];
+      const n = rollupModuleNames(w.rollup.rollupId);
+      await w.client.send(alice, n.bridge, 'deposit', encode(DepositArgs, { rollupId: w.rollup.rollupId, to: alice.address, amount: 10n ** 10n }), 5_000);
+      w.mine();
+      await w.sequence();
+      const count = 5;
+      for (let i = 0; i < count; i++) w.l2Send(encodeTx(signL2Withdrawal(w.seqNode.env, alice.secretKey, i, alice.address, 1_000n + BigInt(i))));
+      await w.sequence();
+      await w.batch();
+      await w.roles();
+      const node = w.seqNode;
+      let parentReads = 0;
+      const l1 = node.l1 as unknown as Record<string, (...a: unknown[]) => unknown>;
+      for (const m of ['withdrawalState', 'tokenWithdrawalState', 'outputsMeta', 'output']) {
+        const f = l1[m]!.bind(l1);
+        l1[m] = (...a: unknown[]) => {
+          parentReads++;
+          return f(...a);
+        };
+      }
+      const rpc = l2RpcMethods(node);
+      const call = (m: string, p: unknown[]) => (rpc[m] as { handler: (p: unknown[]) => Promise<unknown> }).handler(p);
+      expect(await call('rollup_listWithdrawals', [toHex(bob.address)])).toEqual([]);
+      expect(await call('rollup_listTokenWithdrawals', [toHex(bob.address)])).toEqual([]);
+      expect(parentReads).toBe(0);
+      const mine = (await call('rollup_listWithdrawals', [toHex(alice.address)])) as unknown[];
+      expect(mine).toHaveLength(count);
+    } finally {
+      w.close();
+    }
+  }, 60_000);
 });
