@@ -3,9 +3,10 @@
  * token escrow. Each test failed before its fix.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DepositArgs, IncludeForcedArgs, l2RpcMethods, readL1Origin, rollupModuleNames, signL2Withdrawal, StateInboxStore } from '@strata/optimistic';
+import { ADJUDICATOR_COMPUTE, ADJUDICATOR_MODULE, ChannelRefArgs, channelParentModules, OpenArgs, openingState, SignedStateArgs, SwapLockArgs, SwapRefArgs } from '@strata/channels';
+import { DepositArgs, IncludeForcedArgs, l1OriginClock, l2RpcMethods, readL1Origin, rollupModuleNames, signL2Withdrawal, StateInboxStore } from '@strata/optimistic';
 import { encode, toHex } from '@strata/primitives';
-import { encodeTx } from '@strata/runtime';
+import { encodeTx, signTx } from '@strata/runtime';
 import type { StateView } from '@strata/state';
 import { L3World } from '../helpers/l3.js';
 import { keys, RollupWorld } from '../helpers/optimistic.js';
@@ -76,6 +77,52 @@ describe('withdrawal listings (rule 11)', () => {
       expect(parentReads).toBe(0);
       const mine = (await call('rollup_listWithdrawals', [toHex(alice.address)])) as unknown[];
       expect(mine).toHaveLength(count);
+    } finally {
+      w.close();
+    }
+  }, 60_000);
+});
+
+describe('channel adjudicator on the L2 (L1-origin clock)', () => {
+  it("a fast L2 sequencer cannot run a channel's dispute delay or a swap's expiry down with L2 blocks", async () => {
+    const w = new RollupWorld({ rollup: { l2Modules: channelParentModules({ clock: l1OriginClock }) } });
+    try {
+      const [alice, bob] = [keys[0]!, keys[2]!];
+      const n = rollupModuleNames(w.rollup.rollupId);
+      await w.client.send(alice, n.bridge, 'deposit', encode(DepositArgs, { rollupId: w.rollup.rollupId, to: alice.address, amount: 10n ** 10n }), 5_000);
+      w.mine();
+      await w.sequence();
+      await w.batch();
+      await w.sequence(); // the L2 carries the L1 origin (its blocks host a clocked module)
+      const node = w.seqNode;
+      expect(node.hostsChildren).toBe(true);
+      let nonce = 0;
+      const call = async (method: string, args: Uint8Array) => {
+        const env = node.env;
+        const tx = signTx({ chainId: env.config.chainId, nonce: nonce++, fee: 10n ** 7n, computeLimit: ADJUDICATOR_COMPUTE, module: ADJUDICATOR_MODULE, method, args }, alice.secretKey);
+        const { hash } = node.submitTx(encodeTx(tx));
+        await w.sequence();
+        const loc = node.chain.txLocation(hash);
+        const r = loc ? node.chain.get(loc.number)?.results[loc.index] : undefined;
+        return r?.status === 'ok' ? 'ok' : (r?.error ?? 'missing');
+      };
+      const channelId = new Uint8Array(32).fill(7);
+      const open = { channelId, keyA: new Uint8Array(32).fill(1), keyB: new Uint8Array(32).fill(2), payB: bob.address, capacity: 1_000_000n, push: 0n, toSelfDelay: 5 };
+      expect(await call('open', encode(OpenArgs, open))).toBe('ok');
+      expect(await call('close', encode(SignedStateArgs, { state: openingState(channelId, 1_000_000n, 0n), sigA: undefined, sigB: undefined }))).toBe('ok');
+      const swapId = new Uint8Array(32).fill(9);
+      const start = readL1Origin(node.chain.reader());
+      expect(await call('swapLock', encode(SwapLockArgs, { swapId, receiver: bob.address, hash: new Uint8Array(32).fill(3), expiry: start + 3, amount: 1_000n }))).toBe('ok');
+      // Twenty L2 blocks, no L1 block: no time has passed for the counterparty or its watchtower.
+      for (let i = 0; i < 20; i++) await w.sequence();
+      expect(await call('settle', encode(ChannelRefArgs, { channelId }))).toMatch(/dispute delay runs until/);
+      expect(await call('swapRefund', encode(SwapRefArgs, { swapId }))).toMatch(/swap expires at/);
+      // Five L1 blocks later (the L2 follows its L1 origin), the delay is over.
+      for (let i = 0; i < 5; i++) w.mine();
+      await w.sequence();
+      expect(readL1Origin(node.chain.reader())).toBeGreaterThanOrEqual(start + 5);
+      expect(await call('settle', encode(ChannelRefArgs, { channelId }))).toBe('ok');
+      expect(await call('swapRefund', encode(SwapRefArgs, { swapId }))).toBe('ok');
     } finally {
       w.close();
     }

@@ -48,7 +48,10 @@ export interface L2Heads {
 /** An L2 node. */
 export class RollupNode {
   readonly env: L2Env;
-  /** Whether this L2 hosts a child's settlement modules (its blocks then carry their L1 origin). */
+  /**
+   * Whether this L2 hosts a child's settlement modules or another module on the L1-origin clock
+   * (`Module.l1Clock`, e.g. the channel adjudicator): its blocks then carry their L1 origin.
+   */
   readonly hostsChildren: boolean;
   readonly chain: L2Chain;
   readonly derivation: Derivation;
@@ -77,7 +80,7 @@ export class RollupNode {
     this.log = deps.logger ?? silentLogger;
     this.metrics = deps.metrics ?? new RollupMetrics();
     this.env = makeL2Env(opts.rollup);
-    this.hostsChildren = (opts.rollup.l2Modules ?? []).some((m) => m.settles !== undefined);
+    this.hostsChildren = (opts.rollup.l2Modules ?? []).some((m) => m.settles !== undefined || m.l1Clock === true);
     this.modules = rollupModuleNames(opts.rollup.rollupId);
     this.store = deps.store;
     const t0 = Date.now();
