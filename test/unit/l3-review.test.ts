@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADJUDICATOR_COMPUTE, ADJUDICATOR_MODULE, ChannelRefArgs, channelParentModules, OpenArgs, openingState, SignedStateArgs, SwapLockArgs, SwapRefArgs } from '@strata/channels';
-import { DepositArgs, IncludeForcedArgs, l1OriginClock, l2RpcMethods, readL1Origin, rollupModuleNames, signL2Withdrawal, StateInboxStore } from '@strata/optimistic';
+import { DepositArgs, IncludeForcedArgs, l1OriginClock, l2RpcMethods, readL1Origin, readOutputsMeta, rollupModuleNames, signL2Withdrawal, StateInboxStore } from '@strata/optimistic';
 import { encode, toHex } from '@strata/primitives';
 import { encodeTx, signTx } from '@strata/runtime';
 import type { StateView } from '@strata/state';
@@ -126,5 +126,30 @@ describe('channel adjudicator on the L2 (L1-origin clock)', () => {
     } finally {
       w.close();
     }
+  }, 60_000);
+});
+
+describe('L3 proposer on the L2 clock', () => {
+  it('waits maxWaitL1Blocks of the parent clock (the L1 origin), not L2 blocks, before proposing a short output', async () => {
+    world = new L3World({ proposer: { interval: 1_000, maxWaitL1Blocks: 4 }, l3Sequencer: { heartbeatMs: 1 } });
+    const x = world;
+    const n2 = rollupModuleNames(x.w.rollup.rollupId);
+    for (const k of [keys[0]!, keys[1]!, keys[2]!]) await x.w.client.send(k, n2.bridge, 'deposit', encode(DepositArgs, { rollupId: x.w.rollup.rollupId, to: k.address, amount: 10n ** 10n }), 5_000);
+    x.w.mine();
+    for (let i = 0; i < 5; i++) await x.l2Batch(); // the L1 origin passes 4
+    const outputs = () => readOutputsMeta(x.w.seqNode.chain.reader(), x.l3cfg.rollupId).count;
+    for (let i = 0; i < 6 && outputs() === 0; i++) {
+      await x.l3Seal();
+      await x.l3Roles();
+    }
+    expect(outputs()).toBe(1);
+    // Three more rounds: new L3 batches, many L2 blocks, but only 3 L1 blocks: no new output yet.
+    for (let i = 0; i < 3; i++) {
+      for (let j = 0; j < 10; j++) await x.l2Block();
+      await x.l3Seal();
+      await x.l3Roles();
+    }
+    expect(x.w.seqNode.chain.head.number).toBeGreaterThan(readL1Origin(x.w.seqNode.chain.reader()) + 4);
+    expect(outputs()).toBe(1);
   }, 60_000);
 });
