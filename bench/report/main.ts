@@ -9,7 +9,7 @@ const arg = (name: string) => {
 };
 const bar = new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {phase}', hideCursor: true }, cliProgress.Presets.shades_classic);
 bar.start(100, 0, { phase: 'starting' });
-const weights: Record<string, [number, number]> = { devnet: [0, 5], 'l1: transfers': [5, 35], 'optimistic: transfers': [35, 75], 'optimistic: exit': [75, 95], render: [95, 100], trilemma: [0, 100] };
+const weights: Record<string, [number, number]> = { devnet: [0, 5], 'l1: transfers': [5, 25], 'optimistic: transfers': [25, 45], 'optimistic: exit': [45, 60], 'l3: transfers': [60, 75], 'l3: exit': [75, 90], sidechain: [90, 95], render: [95, 100], trilemma: [0, 100] };
 const progress = (phase: string, done: number) => {
   const [a, b] = weights[phase] ?? [0, 100];
   bar.update(Math.round(a + (b - a) * done), { phase });

@@ -51,7 +51,7 @@ export async function renderReport(r: Report): Promise<Record<string, string>> {
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...L.map(
       (l) =>
-        `| ${l.layer} | ${l.kind} | ${l.transfers} | ${fmt(l.throughput)} | ${fmt(l.l1BytesPerTx)} | ${sec(l.softMs.median)} / ${sec(l.softMs.max)} | ${sec(l.finalMs.median)} / ${sec(l.finalMs.max)} | ${l.exitMs ? `${sec(l.exitMs)} (${l.exitL1Blocks} L1 blocks)` : 'native'} | ${fmt(l.l1FeePerTx)} | ${fmt(l.feePerTx)} |`,
+        `| ${l.layer} | ${l.kind}${l.settlesOn && l.settlesOn !== l.layer ? ` on ${l.settlesOn}` : ''} | ${l.transfers} | ${fmt(l.throughput)} | ${fmt(l.l1BytesPerTx)} | ${sec(l.softMs.median)} / ${sec(l.softMs.max)} | ${sec(l.finalMs.median)} / ${sec(l.finalMs.max)} | ${l.exitMs ? `${sec(l.exitMs)} (${l.exitL1Blocks} ${l.settlesOn && l.settlesOn !== l.layer ? l.settlesOn : 'L1'} blocks)` : 'native'} | ${fmt(l.l1FeePerTx)} | ${fmt(l.feePerTx)} |`,
     ),
   ].join('\n');
   const trust = L.map((l) => [`### ${l.layer} (${l.kind})`, '', '| aspect | verdict | why |', '| --- | --- | --- |', ...l.risk.map((x) => `| ${x.aspect} | ${x.value} (${x.level}) | ${x.detail} |`), ''].join('\n')).join('\n');
@@ -62,7 +62,7 @@ export async function renderReport(r: Report): Promise<Record<string, string>> {
     '',
     table,
     '',
-    'How to read it: *soft* is the layer\'s own receipt (the L2 sequencer\'s block); *final* is the L1\'s finality depth for L1 transfers and, for a rollup, its batch in a final L1 block; *L1 bytes / tx* for a rollup are the batcher\'s and proposer\'s L1 transactions over the workload divided by the transfers; *L1 fees / tx* likewise their L1 fees; *exit* is one withdrawal from L2 submission until the coins are paid on L1 (prove + finalize after the challenge window).',
+    'How to read it: *soft* is the layer\'s own receipt (the L2 sequencer\'s block); *final* is the L1\'s finality depth for L1 transfers and, for a rollup, its batch in a final L1 block; *L1 bytes / tx* for a rollup are the batcher\'s and proposer\'s L1 transactions over the workload divided by the transfers; *L1 fees / tx* likewise their L1 fees; *exit* is one withdrawal from L2 submission until the coins are paid on L1 (prove + finalize after the challenge window). A layer "on X" settles on X: its *L1* columns are X\'s bytes, fees and blocks (the L3\'s are the L2 transactions of its batcher and proposer, and its exit is paid on the L2).',
     '',
     ...figures.map((f) => `![${f.title}](${f.file})`),
     '',

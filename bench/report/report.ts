@@ -16,12 +16,13 @@ import {
   FinalizeWithdrawalArgs,
   makeL2Env,
   ProveWithdrawalArgs,
+  type RollupConfig,
   rollupModuleNames,
   RpcL1Client,
   signL2Transfer,
   signL2Withdrawal,
 } from '@strata/optimistic';
-import { blake2b256, DEV_MNEMONIC, deriveKeyPairs, encode, fromHex, fromQuantity, type KeyPair, keyPairFromSecret, toHex, utf8 } from '@strata/primitives';
+import { blake2b256, decodeAddress, DEV_MNEMONIC, deriveKeyPairs, encode, fromHex, fromQuantity, type KeyPair, keyPairFromSecret, toHex, utf8 } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
 import { encodeTx, signTx, TRANSFER_COMPUTE, TransferArgsCodec } from '@strata/runtime';
 import pino from 'pino';
@@ -57,6 +58,8 @@ export interface TxRecord {
 export interface LayerResult {
   layer: string;
   kind: string;
+  /** The chain its "L1" figures are on: itself for the L1, the parent for a rollup (the L3's are L2 bytes and fees). */
+  settlesOn: string;
   transfers: number;
   /** Transfers per second, first submission to last soft confirmation. */
   throughput: number;
@@ -187,17 +190,26 @@ async function follow(
   return [...recs.values()];
 }
 
-/** L1 transactions sent by `senders` in L1 blocks (from, to]: their fees and sizes. */
+/** An address as lower-case 0x hex, whatever the chain's bech32 prefix. */
+function hexOf(a: string): string {
+  return a.startsWith('0x') ? a.toLowerCase() : toHex(decodeAddress(a));
+}
+
+/** L1 transactions sent by `senders` (0x hex) in L1 blocks (from, to]: their fees and sizes. */
 async function l1TxsBy(l1: RpcClient, senders: Set<string>, from: number, to: number): Promise<{ fee: bigint; bytes: number; count: number }> {
   let fee = 0n;
   let bytes = 0;
   let count = 0;
   for (let n = from + 1; n <= to; n++) {
-    const b = await l1.call<{ transactions: { hash: string; from: string; size: string }[] } | null>('chain_getBlockByNumber', [`0x${n.toString(16)}`, true]);
-    for (const t of b?.transactions ?? []) {
-      if (!senders.has(t.from)) continue;
-      const r = await l1.call<{ fee: string }>('tx_getReceipt', [t.hash]);
-      fee += fromQuantity(r.fee);
+    const b = await l1.call<{ transactions: { hash: string | null; from?: string; size?: string; fee?: string }[] } | null>('chain_getBlockByNumber', [`0x${n.toString(16)}`, true]);
+    for (const raw of b?.transactions ?? []) {
+      // An L2's full blocks (the L3's parent) list results only: read each signed tx by its hash.
+      if (typeof raw !== 'object' || !raw.hash) continue;
+      const t = typeof raw.from === 'string' ? (raw as { hash: string; from: string; size: string; fee: string }) : await l1.call<{ hash: string; from: string; size: string; fee: string }>('tx_get', [raw.hash]);
+      if (!t || !senders.has(hexOf(t.from))) continue;
+      const r = await l1.call<{ fee?: string }>('tx_getReceipt', [t.hash]);
+      // An L1 receipt states the fee paid; an L2's (the L3's parent) does not: the tx's own fee.
+      fee += fromQuantity(r.fee ?? t.fee);
       bytes += Number(fromQuantity(t.size));
       count++;
     }
@@ -205,37 +217,61 @@ async function l1TxsBy(l1: RpcClient, senders: Set<string>, from: number, to: nu
   return { fee, bytes, count };
 }
 
-/** Runs the workload through the optimistic rollup: deposits, transfers on L2, one withdrawal back. */
+/** One optimistic rollup as the report drives it: its config, its parent's RPC, and which parent accounts carry its data. */
+interface RollupTarget {
+  /** Layer name (`l2`, `l3`). */
+  name: string;
+  /** The parent's layer name (`l1` for the L2, `l2` for the L3). */
+  parent: string;
+  rollup: RollupConfig;
+  parentUrl: string;
+  childUrl: string;
+  /** The parent accounts whose transactions carry this rollup (batcher and proposer). */
+  roles: Set<string>;
+  /** Progress phase prefix (`optimistic`, `l3`). */
+  phase: string;
+}
+
+/** Deposits `need` per sender from the parent into the rollup and waits until credited. */
+async function fundRollup(t: RollupTarget, keys: KeyPair[], need: Map<number, bigint>): Promise<void> {
+  const parent = new RpcL1Client(t.parentUrl);
+  const child = new RpcClient(t.childUrl);
+  const names = rollupModuleNames(t.rollup.rollupId);
+  const before = new Map<number, bigint>();
+  for (const [i] of need) before.set(i, fromQuantity((await child.call<{ balance: string }>('state_getAccount', [toHex((keys[i] as KeyPair).address)])).balance));
+  for (const [i, amount] of need) await parent.send(keys[i] as KeyPair, names.bridge, 'deposit', encode(DepositArgs, { rollupId: t.rollup.rollupId, to: (keys[i] as KeyPair).address, amount }), 5_000);
+  await until(
+    `deposits on ${t.name}`,
+    async () => {
+      for (const [i, amount] of need) {
+        const a = await child.call<{ balance: string }>('state_getAccount', [toHex((keys[i] as KeyPair).address)]);
+        if (fromQuantity(a.balance) < (before.get(i) ?? 0n) + amount) return false;
+      }
+      return true;
+    },
+    120_000,
+    200,
+  );
+}
+
+/** Runs the workload through an optimistic rollup (the L2 on the L1, the L3 on the L2): deposits, transfers, one withdrawal back to its parent. */
 async function runOptimistic(
-  devnet: Devnet,
-  l1: RpcClient,
-  l2: RpcClient,
+  t: RollupTarget,
   keys: KeyPair[],
   work: ReturnType<typeof workload>,
   progress: (phase: string, d: number) => void,
 ): Promise<{ records: TxRecord[]; l1Bytes: number; l1Fees: bigint; exitMs: number; exitL1Blocks: number }> {
-  const rollup = devnet.l2?.config;
-  if (!rollup) throw new Error('report: the devnet has no optimistic rollup');
+  const rollup = t.rollup;
   const env = makeL2Env(rollup);
-  const l1c = new RpcL1Client(devnet.l1.rpcUrl);
+  const l1 = new RpcClient(t.parentUrl);
+  const l2 = new RpcClient(t.childUrl);
+  const l1c = new RpcL1Client(t.parentUrl);
   const names = rollupModuleNames(rollup.rollupId);
-  // Fund every sender on L2 by a deposit (what the workload moves, plus fees).
+  // Fund every sender on the rollup by a deposit (what the workload moves, plus fees).
   const need = new Map<number, bigint>();
   for (const w of work) need.set(w.from, (need.get(w.from) ?? 0n) + w.amount + 10_000_000n);
-  for (const [i, amount] of need) await l1c.send(keys[i] as KeyPair, names.bridge, 'deposit', encode(DepositArgs, { rollupId: rollup.rollupId, to: (keys[i] as KeyPair).address, amount }), 5_000);
-  await until(
-    'deposits on L2',
-    async () => {
-      for (const [i, amount] of need) {
-        const a = await l2.call<{ balance: string }>('state_getAccount', [toHex((keys[i] as KeyPair).address)]);
-        if (fromQuantity(a.balance) < amount) return false;
-      }
-      return true;
-    },
-    60_000,
-    200,
-  );
-  progress('optimistic: transfers', 0);
+  await fundRollup(t, keys, need);
+  progress(`${t.phase}: transfers`, 0);
   const l1Start = Number((await l1.call<{ number: string }>('chain_getHead')).number);
   const nonces = await Promise.all(keys.map(async (k) => Number(fromQuantity((await l2.call<{ nextNonce: string }>('state_getAccount', [toHex(k.address)])).nextNonce))));
   const sent: { hash: string; at: number; bytes: number }[] = [];
@@ -244,27 +280,24 @@ async function runOptimistic(
     nonces[w.from] = (nonces[w.from] as number) + 1;
     sent.push({ hash: await l2.call<string>('tx_sendRaw', [toHex(tx)]), at: Date.now(), bytes: tx.length });
   }
-  const records = await follow(l2, 'l2', sent, (d) => progress('optimistic: transfers', d), async (_b, rc) => rc.safety === 'finalized');
+  const records = await follow(l2, t.name, sent, (d) => progress(`${t.phase}: transfers`, d), async (_b, rc) => rc.safety === 'finalized');
   const l1End = Number((await l1.call<{ number: string }>('chain_getHead')).number);
-  // What the L1 carried for these transfers: the batcher's and the proposer's transactions.
-  const n = devnet.accounts.length;
-  const roles = new Set([devnet.accounts[n - 1]?.address, devnet.accounts[n - 2]?.address].filter((x): x is string => !!x));
-  const carried = await l1TxsBy(l1, roles, l1Start, l1End);
-  // One withdrawal back to L1, timed from submission to the coins paid on L1.
-  progress('optimistic: exit', 0);
+  // What the parent carried for these transfers: the batcher's and the proposer's transactions.
+  const carried = await l1TxsBy(l1, t.roles, l1Start, l1End);
+  // One withdrawal back to the parent, timed from submission to the coins paid there.
+  progress(`${t.phase}: exit`, 0);
   const key = keys[0] as KeyPair;
   const wNonce = Number(fromQuantity((await l2.call<{ nextNonce: string }>('state_getAccount', [toHex(key.address)])).nextNonce));
   const t0 = Date.now();
   const h0 = Number((await l1.call<{ number: string }>('chain_getHead')).number);
   const wHash = await l2.call<string>('tx_sendRaw', [toHex(encodeTx(signL2Withdrawal(env, key.secretKey, wNonce, key.address, 1_000_000n)))]);
-  const wLoc = await until('withdrawal on L2', () => l2.call<{ blockNumber: string } | null>('tx_getReceipt', [wHash]), 30_000);
-  void wLoc;
+  await until(`withdrawal on ${t.name}`, () => l2.call<{ blockNumber: string } | null>('tx_getReceipt', [wHash]), 30_000);
   const list = await until(
     'withdrawal ready',
     async () => {
       const ws = await l2.call<{ id: number; stage: string }[]>('rollup_listWithdrawals', [toHex(key.address)]);
       const mine = ws.sort((a, b) => b.id - a.id)[0];
-      progress('optimistic: exit', mine?.stage === 'in challenge window' ? 0.5 : mine?.stage === 'ready' ? 0.9 : 0.2);
+      progress(`${t.phase}: exit`, mine?.stage === 'in challenge window' ? 0.5 : mine?.stage === 'ready' ? 0.9 : 0.2);
       return mine?.stage === 'ready' ? mine : undefined;
     },
     300_000,
@@ -277,21 +310,28 @@ async function runOptimistic(
     withdrawal: { id: full.id, l2Sender: fromHex(full.from, 20), l1Recipient: fromHex(full.to, 20), amount: BigInt(full.amount) },
     proof: full.proof.map((p) => fromHex(p)),
   });
-  const receipt = async (h: Uint8Array) => until('L1 receipt', () => l1c.receipt(h), 30_000);
+  const receipt = async (h: Uint8Array) => until(`${t.parent} receipt`, () => l1c.receipt(h), 30_000);
   const pr = await receipt(await l1c.send(key, names.bridge, 'proveWithdrawal', proveArgs, 40_000));
-  if (pr.status !== 'ok') throw new Error(`report: proving the withdrawal failed: ${pr.error}`);
-  const fr = await receipt(await l1c.send(key, names.bridge, 'finalizeWithdrawal', encode(FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: full.id }), 5_000));
-  if (fr.status !== 'ok') throw new Error(`report: finalizing the withdrawal failed: ${fr.error}`);
-  progress('optimistic: exit', 1);
+  if (pr.status !== 'ok') throw new Error(`report: proving the ${t.name} withdrawal failed: ${pr.error}`);
+  // The rollup node calls a withdrawal ready from its own view of the parent; the parent may need
+  // a block or two more before its window has passed there: retry while it says so (timed too).
+  let fr = await receipt(await l1c.send(key, names.bridge, 'finalizeWithdrawal', encode(FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: full.id }), 5_000));
+  for (let i = 0; fr.status !== 'ok' && /challenge window/.test(fr.error ?? '') && i < 60; i++) {
+    await sleep(1000);
+    fr = await receipt(await l1c.send(key, names.bridge, 'finalizeWithdrawal', encode(FinalizeWithdrawalArgs, { rollupId: rollup.rollupId, id: full.id }), 5_000));
+  }
+  if (fr.status !== 'ok') throw new Error(`report: finalizing the ${t.name} withdrawal failed: ${fr.error}`);
+  progress(`${t.phase}: exit`, 1);
   return { records, l1Bytes: carried.bytes, l1Fees: carried.fee, exitMs: Date.now() - t0, exitL1Blocks: fr.height - h0 };
 }
 
-function summarize(layer: string, kind: string, recs: TxRecord[], extra: { l1BytesPerTx: number; l1FeePerTx: number; exitMs: number; exitL1Blocks: number; risk: RiskRow[] }): LayerResult {
+function summarize(layer: string, kind: string, recs: TxRecord[], extra: { l1BytesPerTx: number; l1FeePerTx: number; exitMs: number; exitL1Blocks: number; risk: RiskRow[]; settlesOn?: string }): LayerResult {
   const first = Math.min(...recs.map((r) => r.submittedAt));
   const last = Math.max(...recs.map((r) => r.softAt));
   return {
     layer,
     kind,
+    settlesOn: extra.settlesOn ?? layer,
     transfers: recs.length,
     throughput: recs.length / Math.max(0.001, (last - first) / 1000),
     l1BytesPerTx: extra.l1BytesPerTx,
@@ -332,14 +372,30 @@ export async function runReport(opts: ReportOptions = {}): Promise<Report> {
       }),
     ];
     const notMeasured: Report['notMeasured'] = [];
+    const n0 = devnet.accounts.length;
+    const addr = (i: number) => devnet.accounts[n0 - i]?.addressHex.toLowerCase();
+    const roleSet = (...i: number[]) => new Set(i.map(addr).filter((x): x is string => !!x));
     for (const l of devnet.layers.filter((x) => x.name !== 'l1')) {
-      if (l.kind !== 'optimistic') {
-        notMeasured.push({ layer: l.name, kind: l.kind, why: `no workload driver for kind ${l.kind} in bench/report yet` });
+      if (l.kind === 'optimistic' && devnet.l2) {
+        // The L2's batcher and proposer are the last two dev accounts.
+        const t: RollupTarget = { name: l.name, parent: l.parent ?? 'l1', rollup: devnet.l2.config, parentUrl: devnet.l1.rpcUrl, childUrl: l.rpc, roles: roleSet(1, 2), phase: 'optimistic' };
+        const r = await runOptimistic(t, keys, work, progress);
+        layers.push(summarize(l.name, l.kind, r.records, { l1BytesPerTx: r.l1Bytes / n, l1FeePerTx: Number(r.l1Fees) / n, exitMs: r.exitMs, exitL1Blocks: r.exitL1Blocks, risk: (await api.risk(l.name)) ?? [], settlesOn: t.parent }));
         continue;
       }
-      const l2 = new RpcClient(l.rpc);
-      const r = await runOptimistic(devnet, l1, l2, keys, work, progress);
-      layers.push(summarize(l.name, l.kind, r.records, { l1BytesPerTx: r.l1Bytes / n, l1FeePerTx: Number(r.l1Fees) / n, exitMs: r.exitMs, exitL1Blocks: r.exitL1Blocks, risk: (await api.risk(l.name)) ?? [] }));
+      if (l.kind === 'l3' && devnet.l3 && devnet.l2) {
+        // The L3 settles on the L2: its senders need L2 coins first (an L1 → L2 deposit), then L2 → L3.
+        const need = new Map<number, bigint>();
+        for (const w of work) need.set(w.from, (need.get(w.from) ?? 0n) + 2n * (w.amount + 10_000_000n));
+        const l2Layer = devnet.layers.find((x) => x.name === l.parent) ?? devnet.layers[1];
+        await fundRollup({ name: l.parent ?? 'l2', parent: 'l1', rollup: devnet.l2.config, parentUrl: devnet.l1.rpcUrl, childUrl: l2Layer?.rpc ?? devnet.l2.rpcUrl, roles: new Set(), phase: 'l3' }, keys, need);
+        // The L3's batcher and proposer are the 4th and 5th dev accounts from the end (devnet/l3.ts).
+        const t: RollupTarget = { name: l.name, parent: l.parent ?? 'l2', rollup: devnet.l3.config, parentUrl: l2Layer?.rpc ?? devnet.l2.rpcUrl, childUrl: l.rpc, roles: roleSet(4, 5), phase: 'l3' };
+        const r = await runOptimistic(t, keys, work, progress);
+        layers.push(summarize(l.name, l.kind, r.records, { l1BytesPerTx: r.l1Bytes / n, l1FeePerTx: Number(r.l1Fees) / n, exitMs: r.exitMs, exitL1Blocks: r.exitL1Blocks, risk: (await api.risk(l.name)) ?? [], settlesOn: t.parent }));
+        continue;
+      }
+      notMeasured.push({ layer: l.name, kind: l.kind, why: `no workload driver for kind ${l.kind} in bench/report yet` });
     }
     const report: Report = {
       startedAt,

@@ -3,7 +3,8 @@
  * WebSocket messages), never write or admin methods, and no URL reads a file outside its web dir.
  */
 import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
 import { startExplorer } from '@strata/explorer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -18,20 +19,46 @@ const chain = createServer((r, res) => {
     res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { number: '0x1' } }));
   });
 });
+// The chain's WebSocket side: answers every message.
+const chainWs = new WebSocketServer({ server: chain });
+chainWs.on('connection', (c) => c.on('message', (d) => c.send(JSON.stringify({ jsonrpc: '2.0', id: (JSON.parse(d.toString()) as { id: number }).id, result: 'ok' }))));
+// A layer whose WebSocket never finishes its handshake: the proxy's pre-connect queue fills.
+const stuckSockets: Socket[] = [];
+const stuck = createTcpServer((s) => stuckSockets.push(s));
 let url = '';
 let stop: () => Promise<void> = async () => {};
 
 beforeAll(async () => {
   await new Promise<void>((r) => chain.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => stuck.listen(0, '127.0.0.1', () => r()));
   const rpc = `http://127.0.0.1:${(chain.address() as AddressInfo).port}`;
-  const ex = await startExplorer({ port: 0, layers: [{ name: 'l1', kind: 'l1', parent: null, rpc, ws: rpc.replace('http', 'ws') }] as never });
+  const stuckWs = `ws://127.0.0.1:${(stuck.address() as AddressInfo).port}`;
+  const ex = await startExplorer({
+    port: 0,
+    layers: [
+      { name: 'l1', kind: 'l1', parent: null, rpc, ws: rpc.replace('http', 'ws') },
+      { name: 'stuck', kind: 'l1', parent: null, rpc, ws: stuckWs },
+    ] as never,
+  });
   url = ex.url.replace(/\/$/, '');
   stop = () => ex.stop();
 });
 afterAll(async () => {
   await stop();
+  for (const s of stuckSockets) s.destroy();
+  stuck.close();
+  chainWs.close();
   chain.close();
 });
+
+/** Opens `/ws/<layer>` with the given headers; resolves with the socket once open, or the refusal's status. */
+const openWs = (layer: string, headers: Record<string, string> = {}) =>
+  new Promise<{ ws?: WebSocket; status?: number }>((resolve, reject) => {
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws/${layer}`, { headers });
+    ws.once('open', () => resolve({ ws }));
+    ws.once('unexpected-response', (_q, res) => resolve({ status: res.statusCode ?? 0 }));
+    ws.once('error', reject);
+  });
 
 const post = async (body: unknown) => {
   const r = await fetch(`${url}/rpc/l1`, { method: 'POST', body: JSON.stringify(body) });
@@ -69,4 +96,33 @@ describe('explorer proxy', () => {
     }
     expect(await rawGet('/app.js')).toBe(200);
   });
+
+  it('the WebSocket proxy refuses another site\'s page and a DNS-rebound host; serves its own page', async () => {
+    expect((await openWs('l1', { origin: 'https://evil.example' })).status).toBe(403);
+    expect((await openWs('l1', { origin: 'null' })).status).toBe(403);
+    // DNS rebinding: the attacker's name resolves to 127.0.0.1, so Origin and Host agree but name another site.
+    expect((await openWs('l1', { origin: 'http://rebound.example:80', host: 'rebound.example:80' })).status).toBe(403);
+    const own = await openWs('l1', { origin: url });
+    expect(own.ws).toBeDefined();
+    const reply = new Promise<string>((r) => own.ws?.once('message', (d) => r(d.toString())));
+    own.ws?.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'chain_getHead' }));
+    expect(JSON.parse(await reply)).toMatchObject({ id: 7, result: 'ok' });
+    own.ws?.close();
+    // No Origin (curl, scripts): allowed. The HTTP proxy applies the same rule.
+    const plain = await openWs('l1');
+    expect(plain.ws).toBeDefined();
+    plain.ws?.close();
+    const r = await fetch(`${url}/rpc/l1`, { method: 'POST', headers: { origin: 'https://evil.example' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'chain_getHead' }) });
+    expect(r.status).toBe(403);
+  });
+
+  it('bounds the messages queued before a layer\'s socket opens', async () => {
+    const { ws } = await openWs('stuck', { origin: url });
+    if (!ws) throw new Error('not opened');
+    const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
+    for (let i = 0; i < 200 && ws.readyState === WebSocket.OPEN; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'chain_getHead' }));
+    const c = await closed;
+    expect(c.code).toBe(1008);
+    expect(c.reason).toMatch(/too many messages before stuck connected/);
+  }, 15_000);
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Devnet, startDevnet } from '@strata/devnet';
-import { fromQuantity, toHex } from '@strata/primitives';
+import { decodeAddress, fromQuantity, toHex } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
 import { runReport, workload } from '../../bench/report/report.js';
 import { simulate } from '../../bench/report/trilemma.js';
@@ -19,7 +19,7 @@ const out = mkdtempSync(join(tmpdir(), 'strata-report-'));
 
 beforeAll(async () => {
   // The layers without a report driver stay off to keep the test quick.
-  devnet = await startDevnet({ port: 0, explorer: false, rollup: { challengeWindow: 2 }, channels: false, sidechain: false, zk: false, l3: false }, { logger: pino({ level: 'silent' }) });
+  devnet = await startDevnet({ port: 0, explorer: false, rollup: { challengeWindow: 2 }, l3: { challengeWindow: 4 }, channels: false, sidechain: false, zk: false }, { logger: pino({ level: 'silent' }) });
 }, 120_000);
 
 afterAll(async () => {
@@ -28,12 +28,12 @@ afterAll(async () => {
 });
 
 describe('npm run report', () => {
-  it('runs one workload on the L1 and through the rollup; its tables match the receipts', async () => {
+  it('runs one workload on the L1, through the rollup and the L3 on it; its tables match the receipts', async () => {
     const phases = new Set<string>();
     const n = 6;
     const r = await runReport({ devnet, transfers: n, senders: 3, outDir: out, progress: (p) => phases.add(p) });
-    expect([...phases]).toEqual(expect.arrayContaining(['l1: transfers', 'optimistic: transfers', 'optimistic: exit', 'render']));
-    expect(r.layers.map((l) => l.layer)).toEqual(['l1', 'l2']);
+    expect([...phases]).toEqual(expect.arrayContaining(['l1: transfers', 'optimistic: transfers', 'optimistic: exit', 'l3: transfers', 'l3: exit', 'render']));
+    expect(r.layers.map((l) => `${l.layer}:${l.settlesOn}`)).toEqual(['l1:l1', 'l2:l1', 'l3:l2']);
     const l1 = new RpcClient(devnet.l1.rpcUrl);
     for (const layer of r.layers) {
       const c = new RpcClient(devnet.layers.find((x) => x.name === layer.layer)?.rpc as string);
@@ -56,11 +56,35 @@ describe('npm run report', () => {
         expect(layer.l1BytesPerTx).toBeCloseTo(bytes / n, 6);
         expect(layer.exitMs).toBe(0);
       } else {
-        // A rollup's L1 cost is its batcher's and proposer's: positive, and the exit took the window.
+        // A rollup's parent cost is its batcher's and proposer's transactions there, recomputed
+        // here from the parent's own blocks and receipts; the exit took the window.
+        const parent = new RpcClient(devnet.layers.find((x) => x.name === layer.settlesOn)?.rpc as string);
+        const n0 = devnet.accounts.length;
+        const roles = (layer.layer === 'l2' ? [1, 2] : [4, 5]).map((i) => devnet.accounts[n0 - i]?.addressHex.toLowerCase());
+        let pFees = 0n;
+        let pBytes = 0;
+        let pTxs = 0;
+        const head = Number(fromQuantity((await parent.call<{ number: string }>('chain_getHead')).number));
+        for (let b = 1; b <= head; b++) {
+          const blk = await parent.call<{ transactions: { hash: string | null }[] }>('chain_getBlockByNumber', [`0x${b.toString(16)}`, true]);
+          for (const x of blk.transactions) {
+            if (!x.hash) continue;
+            const t = await parent.call<{ hash: string; from: string; size: string; fee: string }>('tx_get', [x.hash]);
+            if (!roles.includes(toHex(decodeAddress(t.from)))) continue;
+            const rc = await parent.call<{ fee?: string }>('tx_getReceipt', [t.hash]);
+            pFees += fromQuantity(rc.fee ?? t.fee);
+            pBytes += Number(fromQuantity(t.size));
+            pTxs++;
+          }
+        }
+        // The report counts the parent txs of the workload's window; the whole chain holds at least those.
+        expect(pTxs).toBeGreaterThan(0);
         expect(layer.l1FeePerTx).toBeGreaterThan(0);
         expect(layer.l1BytesPerTx).toBeGreaterThan(0);
-        expect(layer.exitL1Blocks).toBeGreaterThanOrEqual(2);
-        expect(layer.risk.find((x) => x.aspect === 'Exit window')?.value).toMatch(/^2 l1 blocks/);
+        expect(layer.l1BytesPerTx * n).toBeLessThanOrEqual(pBytes);
+        expect(layer.l1FeePerTx * n).toBeLessThanOrEqual(Number(pFees));
+        expect(layer.exitL1Blocks).toBeGreaterThanOrEqual(layer.layer === 'l2' ? 2 : 4);
+        expect(layer.risk.find((x) => x.aspect === 'Exit window')?.value).toMatch(layer.layer === 'l2' ? /^2 l1 blocks/ : /^4 l2 blocks/);
       }
       expect(layer.throughput).toBeCloseTo(n / ((Math.max(...layer.records.map((x) => x.softAt)) - Math.min(...layer.records.map((x) => x.submittedAt))) / 1000), 6);
     }
@@ -68,9 +92,11 @@ describe('npm run report', () => {
     const expected = new Map<string, bigint>();
     for (const w of workload(n, 3)) expected.set(toHex(w.to), (expected.get(toHex(w.to)) ?? 0n) + w.amount);
     const l2 = new RpcClient(devnet.layers[1]?.rpc as string);
+    const l3 = new RpcClient(devnet.layers.find((x) => x.kind === 'l3')?.rpc as string);
     for (const [addr, amount] of expected) {
       expect(fromQuantity((await l1.call<{ balance: string }>('state_getAccount', [addr])).balance)).toBe(amount);
       expect(fromQuantity((await l2.call<{ balance: string }>('state_getAccount', [addr])).balance)).toBe(amount);
+      expect(fromQuantity((await l3.call<{ balance: string }>('state_getAccount', [addr])).balance)).toBe(amount);
     }
     // The files: the table in Markdown carries the same figures; plots are SVG.
     const md = readFileSync(join(out, 'report.md'), 'utf8');
@@ -80,7 +106,8 @@ describe('npm run report', () => {
     expect(md).toContain('Trust assumptions');
     for (const f of ['throughput.svg', 'l1-bytes.svg', 'soft.svg', 'final.svg', 'exit.svg', 'l1-fee.svg']) expect(readFileSync(join(out, f), 'utf8')).toMatch(/^<svg/);
     expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('<svg');
-    expect(JSON.parse(readFileSync(join(out, 'data.json'), 'utf8')).layers).toHaveLength(2);
+    expect(md).toContain(`| l3 | l3 on l2 | ${n} |`);
+    expect(JSON.parse(readFileSync(join(out, 'data.json'), 'utf8')).layers).toHaveLength(3);
   }, 180_000);
 
   it('trilemma simulation: bigger or faster blocks orphan more and cost each node more', () => {

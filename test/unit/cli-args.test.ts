@@ -115,6 +115,13 @@ describe('compiled CLI', () => {
     }
   });
 
+  it('the processes the devnet spawns (sidechain validators, ZK provers) run compiled, not through tsx', async () => {
+    if (!existsSync(join(dist, 'manifest.json'))) execFileSync(process.execPath, ['packages/cli/scripts/build.mjs']);
+    const { compiledEntry } = await import('../../packages/cli/bin/compiled.js');
+    for (const name of ['validator', 'prover']) expect(compiledEntry(name), name).toMatch(/\/packages\/cli\/dist\/(validator|prover)\.js$/);
+    expect(compiledEntry('nonesuch')).toBeUndefined();
+    for (const bin of ['packages/sidechain/bin/validator.js', 'packages/zk/bin/prover.js']) expect(readFileSync(bin, 'utf8'), bin).toMatch(/compiledEntry\('(validator|prover)'\)/);
+  });
   it('bridge --token is checked before any RPC: a malformed token id is named in a typed error', () => {
     let out = '';
     try {

@@ -1,6 +1,7 @@
 /** The devnet topology parser: the default, TOML and JSON files, and every kind of mistake named. */
 import { describe, expect, it } from 'vitest';
 import { applyTopology, DEFAULT_TOPOLOGY, parseTopology, parseTopologyText } from '@strata/devnet';
+import { topologyOf } from '../../packages/cli/src/commands/devnet.js';
 
 const err = (data: unknown): string => {
   try {
@@ -14,7 +15,41 @@ const err = (data: unknown): string => {
 
 describe('topology', () => {
   it('the default has every layer built, parents first', () => {
-    expect(parseTopology({ layers: DEFAULT_TOPOLOGY.layers.map(({ settings, ...l }) => ({ ...l, ...settings })) }).layers.map((l) => `${l.name}:${l.kind}:${l.parent ?? '-'}`)).toEqual(['l1:l1:-', 'l2:optimistic:l1', 'channels:channels:l1', 'sidechain:sidechain:l1']);
+    expect(parseTopology({ layers: DEFAULT_TOPOLOGY.layers.map(({ settings, ...l }) => ({ ...l, ...settings })) }).layers.map((l) => `${l.name}:${l.kind}:${l.parent ?? '-'}`)).toEqual(['l1:l1:-', 'l2:optimistic:l1', 'zk:zk:l1', 'channels:channels:l1', 'sidechain:sidechain:l1', 'l3:l3:l2']);
+  });
+
+  it('describes the ZK-rollup and the L3 as layers: kinds, parents, prover count, settings', async () => {
+    const toml = `[[layer]]\nname = "base"\nkind = "l1"\n\n[[layer]]\nname = "op"\nkind = "optimistic"\nparent = "base"\n\n[[layer]]\nname = "app"\nkind = "l3"\nparent = "op"\nchallengeWindow = 7\nblockTimeMs = 300\n\n[[layer]]\nname = "validity"\nkind = "zk"\nparent = "base"\nnodes = 2\nstall = true\n`;
+    const t = await parseTopologyText(toml, 'all.toml');
+    expect(t.layers.map((l) => `${l.name}:${l.kind}:${l.parent ?? '-'}`)).toEqual(['base:l1:-', 'op:optimistic:base', 'validity:zk:base', 'app:l3:op']);
+    const o = applyTopology({ zk: { heartbeat: false } }, t);
+    expect(o.zk).toEqual({ heartbeat: false, provers: 2, stall: true });
+    expect(o.l3).toEqual({ challengeWindow: 7, blockTimeMs: 300 });
+    // Leaving them out of the file leaves them out of the devnet.
+    const bare = applyTopology({ zk: {} }, parseTopology({ layers: [{ name: 'l1', kind: 'l1' }, { name: 'l2', kind: 'optimistic', parent: 'l1' }] }));
+    expect(bare.zk).toBe(false);
+    expect(bare.l3).toBe(false);
+    // The default starts both.
+    const def = applyTopology({}, DEFAULT_TOPOLOGY);
+    expect(def.zk).toEqual({ provers: 1 });
+    expect(def.l3).toEqual({});
+    // An L3 settles to an optimistic rollup, not to the L1 or the ZK-rollup.
+    expect(err({ layers: [{ name: 'l1', kind: 'l1' }, { name: 'l3', kind: 'l3', parent: 'l1' }] })).toMatch(/layer "l3": a l3 layer settles to a layer of kind optimistic, not to "l1" \(l1\)/);
+    expect(err({ layers: [{ name: 'l1', kind: 'l1' }, { name: 'zk', kind: 'zk', parent: 'l1', nodes: 9 }] })).toMatch(/"nodes" must be a whole number from 1 to 4/);
+    expect(() => applyTopology({}, parseTopology({ layers: [{ name: 'l1', kind: 'l1', nodes: 3 }, { name: 'zk', kind: 'zk', parent: 'l1' }] }))).toThrow(/layer "zk" needs a one-node L1/);
+  });
+
+  it('the --no-* flags still drop layers, with their children; --zk-stall reaches the ZK layer', async () => {
+    const flags = { l1Nodes: 1, blockTime: 0, rollup: true, sidechain: true, channels: true, zk: true, l3: true };
+    const names = async (f: Partial<typeof flags> & { zkStall?: boolean }) => (await topologyOf({ ...flags, ...f })).layers.map((l) => l.name);
+    expect(await names({})).toEqual(['l1', 'l2', 'l3', 'zk', 'channels', 'sidechain']);
+    expect(await names({ zk: false })).toEqual(['l1', 'l2', 'l3', 'channels', 'sidechain']);
+    expect(await names({ l3: false })).toEqual(['l1', 'l2', 'zk', 'channels', 'sidechain']);
+    expect(await names({ rollup: false })).toEqual(['l1', 'zk', 'channels', 'sidechain']);
+    expect(await names({ l1Nodes: 3 })).toEqual(['l1']);
+    const stalled = await topologyOf({ ...flags, zkStall: true });
+    expect(stalled.layers.find((l) => l.kind === 'zk')?.settings).toEqual({ stall: true });
+    expect(applyTopology({}, stalled).zk).toEqual({ provers: 1, stall: true });
   });
 
   it('reads TOML and JSON, orders parents first, keeps settings', async () => {

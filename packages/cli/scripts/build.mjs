@@ -60,7 +60,9 @@ const SIDE_EFFECT_FILES = ['/polyfill.ts', '/polyfill.js'];
 const started = Date.now();
 rmSync(tmp, { recursive: true, force: true });
 const result = await esbuild.build({
-  entryPoints: [join(cliDir, 'src/main.ts')],
+  // The CLI, and the processes the devnet spawns by the handful (sidechain validators, ZK
+  // provers): compiled once too, so none of them transpiles the sources at every start.
+  entryPoints: { main: join(cliDir, 'src/main.ts'), validator: join(root, 'packages/sidechain/src/main.ts'), prover: join(root, 'packages/zk/src/prover-main.ts') },
   bundle: true,
   splitting: true,
   format: 'esm',

@@ -16,6 +16,8 @@ export interface LayerEndpoint {
   parent: string | null;
   rpc: string;
   ws: string;
+  /** Nodes of the layer with their own RPC (channel nodes, sidechain validators). */
+  members?: { name: string; rpc: string }[];
 }
 
 /** What a devnet publishes for clients. */
@@ -64,4 +66,52 @@ export function resolveRpc(flags: { rpc?: string | undefined; layer?: string | u
   const def = DEFAULT_LAYER_RPC[layer];
   if (def) return def;
   throw new StrataError('INVALID_ARGUMENT', `--layer ${JSON.stringify(layer)}: no devnet is running to say where it is; pass --rpc URL`);
+}
+
+const LOCAL = 'http://127.0.0.1';
+/** The default devnet's layers on its default ports (used when no devnet file says otherwise). */
+export const DEFAULT_LAYERS: LayerEndpoint[] = [
+  { name: 'l1', kind: 'l1', parent: null, rpc: `${LOCAL}:8545`, ws: 'ws://127.0.0.1:8545' },
+  { name: 'l2', kind: 'optimistic', parent: 'l1', rpc: `${LOCAL}:8546`, ws: 'ws://127.0.0.1:8546' },
+  { name: 'l3', kind: 'l3', parent: 'l2', rpc: `${LOCAL}:8547`, ws: 'ws://127.0.0.1:8547' },
+  { name: 'zk', kind: 'zk', parent: 'l1', rpc: `${LOCAL}:8548`, ws: 'ws://127.0.0.1:8548' },
+  {
+    name: 'channels',
+    kind: 'channels',
+    parent: 'l1',
+    rpc: `${LOCAL}:8565`,
+    ws: 'ws://127.0.0.1:8565',
+    members: [
+      { name: 'alice', rpc: `${LOCAL}:8565` },
+      { name: 'bob', rpc: `${LOCAL}:8566` },
+      { name: 'carol', rpc: `${LOCAL}:8567` },
+    ],
+  },
+  { name: 'sidechain', kind: 'sidechain', parent: 'l1', rpc: `${LOCAL}:8575`, ws: 'ws://127.0.0.1:8575' },
+];
+
+/** A layer and its parent, for commands that talk to both (zk, swap, sidechain, channel). */
+export interface ResolvedLayer {
+  layer: LayerEndpoint;
+  parent: LayerEndpoint | undefined;
+}
+
+/**
+ * The layer `--layer NAME` names (default: the running devnet's first layer of `kinds[0]`, else
+ * `fallback`), checked to be one of `kinds`, with its parent. From the running devnet's file, or
+ * the default devnet's ports when none runs. Throws INVALID_ARGUMENT naming what exists.
+ */
+export function resolveLayer(name: string | undefined, kinds: string[], fallback: string): ResolvedLayer {
+  const running = readDevnetEndpoints();
+  const list = running?.layers ?? DEFAULT_LAYERS;
+  const want = name ?? list.find((l) => kinds.includes(l.kind))?.name ?? fallback;
+  const layer = list.find((l) => l.name === want);
+  const where = running ? 'the running devnet' : 'the default devnet (none is running)';
+  if (!layer) throw new StrataError('INVALID_ARGUMENT', `--layer ${JSON.stringify(want)}: ${where} has no such layer; it has ${list.map((l) => `${l.name} (${l.kind})`).join(', ')}`);
+  if (!kinds.includes(layer.kind)) {
+    const fits = list.filter((l) => kinds.includes(l.kind)).map((l) => l.name);
+    throw new StrataError('INVALID_ARGUMENT', `--layer ${want} is a ${layer.kind} layer; this command needs a layer of kind ${kinds.join(' or ')}${fits.length ? ` (${where}: ${fits.join(', ')})` : ''}`);
+  }
+  const parent = layer.parent === null ? undefined : list.find((l) => l.name === layer.parent);
+  return { layer, parent };
 }

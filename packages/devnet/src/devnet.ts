@@ -22,6 +22,7 @@ import { EventFeed, type ExplorerLayer, LayerWatcher, startExplorer } from '@str
 import { applyTopology, type Topology } from './topology.js';
 import { channelChainRpcMethods, channelParentModules } from '@strata/channels';
 import { startDevnetChannels, type DevnetChannels } from './channels.js';
+import { sidechainL1RpcMethods } from '@strata/sidechain';
 import { devnetSidechainModules, startDevnetSidechain, type DevnetSidechain, type DevnetSidechainOptions } from './sidechain.js';
 import { devnetZkModules, startDevnetZk, type DevnetZk, type DevnetZkOptions } from './zk.js';
 
@@ -117,6 +118,20 @@ export function devnetChainConfig(opts: DevnetOptions = {}): ChainConfig {
   );
 }
 
+/** Resolves once some sidechain is registered on the L1 (read in-process), or after `maxMs`. */
+async function untilSidechainListed(node: StrataNode, maxMs: number): Promise<void> {
+  const end = Date.now() + maxMs;
+  const list = sidechainL1RpcMethods(node).sidechain_list;
+  while (Date.now() < end) {
+    if (((await list?.handler([], {} as never)) as unknown[] | undefined)?.length) {
+      // The validators spawn right after registration: give the launcher a moment to fork them.
+      await new Promise((r) => setTimeout(r, 700));
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Starts the devnet. */
 export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger }): Promise<Devnet> {
   const opts = optsIn.topology ? applyTopology(optsIn, optsIn.topology) : optsIn;
@@ -160,27 +175,60 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
     ? await startDevnetRollup({ node, rpc }, rollupCfg, accounts, { ...(opts.rollup || {}), host, l1Port: port, dataDir: join(dataDir, 'l2'), ...(l3Cfg ? { heartbeatMs: 1000 } : {}) }, deps.logger)
     : undefined;
   const l3 = l2 && l3Cfg ? await startDevnetL3(node, l2, l3Cfg, accounts, { ...(opts.l3 || {}), host, l1Port: port, dataDir: join(dataDir, 'l3') }, deps.logger) : undefined;
-  const channels = !multi && opts.channels !== false ? await startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
-  const sidechain =
-    opts.sidechain === false || multi
-      ? undefined
-      : await startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger);
-  const zk = zkOn ? await startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port }, deps.logger) : undefined;
+  // The channel network starts first (in-process libp2p dials time out if the main thread is
+  // busy); then the sidechain and the ZK-rollup side by side: the sidechain's validator processes
+  // and the ZK operator's set-up dominate a warm start. The sidechain's funder and the ZK operator
+  // share an L1 account, so the sidechain registers only after the ZK-rollup has (no two
+  // transactions racing for one nonce), and the operator (seconds of main-thread work) is built
+  // once the sidechain is registered, i.e. about to spawn its validators.
+  const channelsP = !multi && opts.channels !== false ? startDevnetChannels(rpc.url, accounts, { dataDir, host, l1Port: port }, deps.logger) : undefined;
+  await channelsP?.catch(() => {});
+  let zkRegistered: () => void = () => {};
+  const registered = new Promise<void>((r) => {
+    zkRegistered = r;
+  });
+  const scOn = opts.sidechain !== false && !multi;
+  const sidechainRegistered = scOn ? untilSidechainListed(node, 20_000) : Promise.resolve();
+  const zkP = zkOn ? startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port, onRegistered: zkRegistered, beforeOperator: sidechainRegistered }, deps.logger) : undefined;
+  if (!zkP) zkRegistered();
+  const sidechainP = !scOn
+    ? undefined
+    : Promise.race([registered, zkP?.then(() => {}) ?? registered]).then(() =>
+        startDevnetSidechain({ node, rpc }, accounts, { ...(opts.sidechain || {}), host, l1Port: port, dataDir, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }, deps.logger),
+      );
+  const started = await Promise.allSettled([channelsP, sidechainP, zkP]);
+  const failed = started.find((x) => x.status === 'rejected');
+  if (failed) {
+    // Stop what did start before reporting the first failure.
+    for (const x of started) if (x.status === 'fulfilled') await x.value?.stop().catch(() => {});
+    await l3?.stop().catch(() => {});
+    await l2?.stop().catch(() => {});
+    await peers?.stop().catch(() => {});
+    await rpc.stop().catch(() => {});
+    await node.metrics.stop().catch(() => {});
+    await node.stop().catch(() => {});
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const value = <T,>(x: PromiseSettledResult<T>): T | undefined => (x.status === 'fulfilled' ? x.value : undefined);
+  const channels = value(started[0] as PromiseSettledResult<DevnetChannels | undefined>);
+  const sidechain = value(started[1] as PromiseSettledResult<DevnetSidechain | undefined>);
+  const zk = value(started[2] as PromiseSettledResult<DevnetZk | undefined>);
   // Every layer, parents first (other layers append theirs here as they start).
   const nameOf = (kind: string, fallback: string) => opts.topology?.layers.find((x) => x.kind === kind)?.name ?? fallback;
   const ws = (url: string) => url.replace(/^http/, 'ws');
   const layers: DevnetLayer[] = [{ name: nameOf('l1', 'l1'), kind: 'l1', parent: null, rpc: rpc.url, ws: rpc.wsUrl }];
   const l2Name = nameOf('optimistic', 'l2');
-  if (l2) layers.push({ name: l2Name, kind: 'optimistic', parent: 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
-  if (l3) layers.push({ name: 'l3', kind: 'optimistic', parent: l2Name, rpc: l3.rpcUrl, ws: l3.wsUrl });
-  if (zk) layers.push({ name: nameOf('zk', 'zk'), kind: 'zk', parent: 'l1', rpc: zk.rpcUrl, ws: ws(zk.rpcUrl) });
+  if (l2) layers.push({ name: l2Name, kind: 'optimistic', parent: layers[0]?.name ?? 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
+  // The L3 is an optimistic rollup whose parent is the L2 (kind `l3`: batches, roots, disputes on the L2).
+  if (l3) layers.push({ name: nameOf('l3', 'l3'), kind: 'l3', parent: l2Name, rpc: l3.rpcUrl, ws: l3.wsUrl });
+  if (zk) layers.push({ name: nameOf('zk', 'zk'), kind: 'zk', parent: layers[0]?.name ?? 'l1', rpc: zk.rpcUrl, ws: ws(zk.rpcUrl) });
   if (channels) {
     const first = channels.nodes[0] as (typeof channels.nodes)[number];
-    layers.push({ name: nameOf('channels', 'channels'), kind: 'channels', parent: 'l1', rpc: first.rpcUrl, ws: ws(first.rpcUrl), members: channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl })) });
+    layers.push({ name: nameOf('channels', 'channels'), kind: 'channels', parent: layers[0]?.name ?? 'l1', rpc: first.rpcUrl, ws: ws(first.rpcUrl), members: channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl })) });
   }
   if (sidechain) {
     const v0 = sidechain.launch.validators[0];
-    if (v0) layers.push({ name: nameOf('sidechain', 'sidechain'), kind: 'sidechain', parent: 'l1', rpc: v0.rpc, ws: ws(v0.rpc), members: sidechain.launch.validators.map((v) => ({ name: `v${v.index}`, rpc: v.rpc })) });
+    if (v0) layers.push({ name: nameOf('sidechain', 'sidechain'), kind: 'sidechain', parent: layers[0]?.name ?? 'l1', rpc: v0.rpc, ws: ws(v0.rpc), members: sidechain.launch.validators.map((v) => ({ name: `v${v.index}`, rpc: v.rpc })) });
   }
   const events = new EventFeed();
   const watcher = new LayerWatcher(layers, events, { history: 0 });

@@ -69,6 +69,18 @@ export const LAYER_KINDS: Record<string, LayerKind> = {
     settings: { challengeWindow: 'challenge window in parent blocks', maliciousProposer: 'post a wrong output root now and then', blockTimeMs: 'L2 block interval (ms)' },
     maxNodes: 1,
   },
+  l3: {
+    description: 'L3 app chain: an optimistic rollup (token + AMM) whose parent is the optimistic L2; its batches, roots and disputes live on the L2',
+    parents: ['optimistic'],
+    settings: { challengeWindow: 'challenge window in L2 blocks', blockTimeMs: 'L3 block interval (ms)' },
+    maxNodes: 1,
+  },
+  zk: {
+    description: 'ZK-rollup (operator + Groth16 provers; one validity proof per batch checked on the parent); nodes = prover processes',
+    parents: ['l1'],
+    settings: { stall: 'the operator stops proving (watch exodus happen)' },
+    maxNodes: 4,
+  },
   channels: {
     description: 'payment-channel network (Alice, Bob, Carol: two funded channels, HTLC payments, watchtower)',
     parents: ['l1'],
@@ -88,6 +100,8 @@ export const DEFAULT_TOPOLOGY: Topology = {
   layers: [
     { name: 'l1', kind: 'l1', nodes: 1, settings: {} },
     { name: 'l2', kind: 'optimistic', parent: 'l1', nodes: 1, settings: {} },
+    { name: 'l3', kind: 'l3', parent: 'l2', nodes: 1, settings: {} },
+    { name: 'zk', kind: 'zk', parent: 'l1', nodes: 1, settings: {} },
     { name: 'channels', kind: 'channels', parent: 'l1', nodes: 3, settings: {} },
     { name: 'sidechain', kind: 'sidechain', parent: 'l1', nodes: 4, settings: {} },
   ],
@@ -195,7 +209,8 @@ export function layerOfKind(t: Topology, kind: string): LayerSpec | undefined {
 /**
  * The devnet options a topology stands for: the L1's node count and block time, and each
  * layer's settings (the optimistic rollup's window, malicious proposer, block time). Layers it
- * does not list are not started.
+ * does not list are not started: ZK (`zk`, nodes = provers) and the L3 (`l3`, parent the
+ * optimistic layer) are topology kinds like the others.
  */
 export function applyTopology(opts: DevnetOptions, t: Topology): DevnetOptions {
   const l1 = t.layers.find((l) => l.kind === 'l1') as LayerSpec;
@@ -220,12 +235,27 @@ export function applyTopology(opts: DevnetOptions, t: Topology): DevnetOptions {
       ...(op.settings.maliciousProposer === true ? { maliciousProposer: true } : {}),
     };
   }
+  const l3 = layerOfKind(t, 'l3');
+  if (!l3) out.l3 = false;
+  else {
+    const cw = num(l3, 'challengeWindow');
+    const bms = num(l3, 'blockTimeMs');
+    out.l3 = { ...(opts.l3 || {}), ...(cw !== undefined ? { challengeWindow: cw } : {}), ...(bms !== undefined ? { blockTimeMs: bms } : {}) };
+  }
+  const zk = layerOfKind(t, 'zk');
+  out.zk = zk ? { ...(opts.zk || {}), provers: zk.nodes, ...(zk.settings.stall === true ? { stall: true } : {}) } : false;
   const ch = layerOfKind(t, 'channels');
   const sc = layerOfKind(t, 'sidechain');
   out.channels = !!ch;
   out.sidechain = sc ? { ...(opts.sidechain || {}), validators: sc.nodes } : false;
   if (ch && ch.nodes !== 3) throw new StrataError('CONFIG_INVALID', `topology: layer "${ch.name}": the devnet's channel network has 3 nodes (Alice, Bob, Carol)`, { layer: ch.name });
   if (op && l1.nodes > 1) throw new StrataError('CONFIG_INVALID', `topology: layer "${op.name}" needs a one-node L1 for now (the extra L1 processes run the bank module only); set nodes = 1 on "${l1.name}" or drop "${op.name}"`);
+  for (const other of [l3, zk, ch, sc]) {
+    if (other && l1.nodes > 1) throw new StrataError('CONFIG_INVALID', `topology: layer "${other.name}" needs a one-node L1 for now (the extra L1 processes run the bank module only); set nodes = 1 on "${l1.name}" or drop "${other.name}"`, { layer: other.name });
+  }
+  for (const kind of ['l3', 'zk', 'channels', 'sidechain']) {
+    if (t.layers.filter((l) => l.kind === kind).length > 1) throw new StrataError('CONFIG_INVALID', `topology: the devnet runs one ${kind} layer for now`);
+  }
   if (t.layers.filter((l) => l.kind === 'optimistic').length > 1) throw new StrataError('CONFIG_INVALID', 'topology: the devnet runs one optimistic rollup for now');
   return out;
 }

@@ -38,6 +38,10 @@ export interface DevnetZkOptions {
   heartbeat?: boolean;
   /** Setup progress (the first start compiles the circuit and makes keys). */
   onSetupProgress?: SetupProgress;
+  /** Called once the rollup is registered on the L1 (the devnet starts the layers sharing its L1 account after it). */
+  onRegistered?: () => void;
+  /** Awaited before the operator is built (seconds of main-thread work): lets other layers spawn their processes first. */
+  beforeOperator?: Promise<unknown>;
 }
 
 /** Rollup id of the devnet's ZK-rollup. */
@@ -93,6 +97,8 @@ export async function startDevnetZk(
     for (let i = 0; i < 100 && !(await client.rollup(params.rollupId)); i++) await new Promise((r) => setTimeout(r, 200));
     log.info({ rollupId: params.rollupId }, 'zk-rollup registered on L1');
   }
+  opts.onRegistered?.();
+  await opts.beforeOperator;
   let operator: ZkOperator | undefined;
   try {
     operator = await ZkOperator.create({ rollupId: params.rollupId, key: operatorKey, vk: artifacts.vk, circuitHash: artifacts.hash, ...(opts.stall ? { stall: true } : {}) }, { l1: client, crypto: await zkCrypto(), logger: log.child({ role: 'operator' }) });

@@ -4,7 +4,7 @@
  */
 import { decodeAddress, encodeAddress, fromHex, toHex } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
-import type { ExplorerLayer, LayerWatcher } from './indexer.js';
+import { type ExplorerLayer, kindIs, type LayerWatcher } from './indexer.js';
 import { type ChainConfigJson, channelsRisk, l1Risk, optimisticRisk, type RiskRow, type RollupConfigJson, type SidechainInfoJson, sidechainRisk } from './risk.js';
 
 /** One search result. */
@@ -107,7 +107,7 @@ export class ExplorerApi {
     const l = this.layers.find((x) => x.name === name);
     if (!l) return undefined;
     if (l.kind === 'l1') return l1Risk(await this.client(name).call<ChainConfigJson>('chain_getConfig'), await this.observedBlockMs(name));
-    if (l.kind === 'optimistic' && l.parent) {
+    if (kindIs(l.kind, 'optimistic') && l.parent) {
       const rc = await this.client(name).call<RollupConfigJson>('rollup_getConfig');
       try {
         rc.batcher = encodeAddress(this.prefix(l.parent), fromHex(rc.batcher, 20));

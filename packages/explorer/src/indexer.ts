@@ -35,6 +35,14 @@ export interface LayerStatus {
 /** Settlement module name prefixes → the kind of child layer their events are about. */
 export const MODULE_PREFIX_KIND: Record<string, string> = { op_: 'optimistic', sc_: 'sidechain', channels: 'channels' };
 
+/** Kinds that are optimistic rollups (the L3 is one whose parent is the L2): same loop, same panels. */
+export const OPTIMISTIC_KINDS: readonly string[] = ['optimistic', 'l3'];
+
+/** Whether a layer of `kind` is one of `want` (an `l3` counts as `optimistic`). */
+export function kindIs(kind: string, want: string): boolean {
+  return kind === want || (want === 'optimistic' && OPTIMISTIC_KINDS.includes(kind));
+}
+
 const COIN = 100_000_000n;
 /** Base units as coins (8 decimals). */
 export function coins(units: string): string {
@@ -100,7 +108,7 @@ export class LayerWatcher {
   /** Starts one poll loop per layer. */
   start(): void {
     for (const l of this.layers) {
-      const loop = l.kind === 'optimistic' ? this.rollupLoop(l) : l.kind === 'channels' ? this.channelsLoop(l) : l.kind === 'zk' ? this.zkLoop(l) : this.chainLoop(l);
+      const loop = kindIs(l.kind, 'optimistic') ? this.rollupLoop(l) : l.kind === 'channels' ? this.channelsLoop(l) : l.kind === 'zk' ? this.zkLoop(l) : this.chainLoop(l);
       const tick = async () => {
         if (this.stopped) return;
         try {
@@ -162,7 +170,7 @@ export class LayerWatcher {
     const [base, id] = module.split('/');
     for (const [prefix, kind] of Object.entries(MODULE_PREFIX_KIND)) {
       if (!(base as string).startsWith(prefix)) continue;
-      const children = this.layers.filter((l) => l.parent === chain && l.kind === kind);
+      const children = this.layers.filter((l) => l.parent === chain && kindIs(l.kind, kind));
       const byId = id === undefined ? undefined : children.find((l) => this.statuses.get(l.name)?.chainId === Number(id));
       const c = byId ?? children[0];
       if (c) return c.name;
@@ -333,6 +341,12 @@ export class LayerWatcher {
               } else if (ev.module === 'l2bridge' && ev.type === 'withdrawal') {
                 this.feed.push({ layer: l.name, chain: l.name, kind: 'withdrawal.started', text: `withdrawal #${ev.data.id} started on ${l.name} in block #${n}: ${coins(String(ev.data.amount))} to ${this.addr(String(ev.data.to), parent)} (waits for a root and the challenge window)`, block: n, ...(t.hash ? { tx: t.hash } : {}), data: ev.data, ...replay });
               } else if (ev.module === 'bank' && ev.type === 'transfer') transfers++;
+              else {
+                // Settlement modules hosted by this rollup (the L3's `op_inbox/902`… on the L2).
+                const fmt = MODULE_EVENT_TEXT[`${ev.module.split('/')[0]}.${ev.type}`];
+                const out = fmt?.(ev.data, { chain: l.name, child: this.childOf(l.name, ev.module), coins, addr: (h, layer) => this.addr(h, layer) });
+                if (out) this.feed.push({ layer: out.layer ?? l.name, chain: l.name, kind: out.kind, text: out.text, block: n, ...(t.hash ? { tx: t.hash } : {}), data: { ...ev.data, module: ev.module, type: ev.type }, ...replay });
+              }
             }
           }
           if (transfers > 0) this.feed.push({ layer: l.name, chain: l.name, kind: 'transfers', text: `block #${n}: ${transfers} transfer${transfers === 1 ? '' : 's'}`, block: n, data: { transfers, hash: b.hash }, ...(n <= replayTo ? { replay: true } : {}) });

@@ -41,7 +41,7 @@ export interface Explorer {
 }
 
 /** JSON-RPC methods the proxy lets through: reads only. */
-const READ_METHODS = /^(chain_(getHead|getBlockByNumber|getBlockByHash|getConfig|subscribe|unsubscribe)|tx_(get|getReceipt|estimateFee)|state_(getAccount|getProof)|mempool_status|net_(info|peers)|rollup_get\w+|rollup_list\w+|explorer_\w+|zk_get\w+|zk_list\w+|channel_(getInfo|graph|list|balance|listInvoices|peers)|sidechain_(info|consensusState|certificate|list|get|checkpoint|deposits|withdrawn|bridge)|l3_get\w+|token_get\w+)$/;
+const READ_METHODS = /^(chain_(getHead|getBlockByNumber|getBlockByHash|getConfig|subscribe|unsubscribe)|tx_(get|getReceipt|estimateFee)|state_(getAccount|getProof)|mempool_status|net_(info|peers)|rollup_get\w+|rollup_list\w+|explorer_\w+|zk_get\w+|zk_list\w+|zk_(info|status)|zkl1_(rollup|deposit|batch)|channel_(getInfo|graph|list|balance|listInvoices|peers)|sidechain_(info|consensusState|certificate|list|get|checkpoint|deposits|withdrawn|bridge)|l3_get\w+|token_get\w+)$/;
 
 // The web app's files: next to src/ when running from source; from the CLI's compiled bundle
 // (packages/cli/dist) they are in packages/explorer/web.
@@ -77,6 +77,31 @@ function readBody(r: IncomingMessage, max = 1 << 20): Promise<string> {
   });
 }
 
+/** Most messages (and bytes) a page may send through `/ws/<layer>` before the layer's socket opens. */
+export const MAX_PENDING_MESSAGES = 64;
+export const MAX_PENDING_BYTES = 1 << 20;
+const WILDCARD = new Set(['0.0.0.0', '::', '']);
+
+/**
+ * Why a request is refused, or undefined: unless the explorer listens on every interface the
+ * `Host` must be one of its names (no DNS rebinding), and an `Origin`, when a browser sends one,
+ * must be this explorer's own (`http://<Host>`): another site's page reads nothing through it.
+ */
+export function foreignOrigin(r: IncomingMessage, own: Set<string>): string | undefined {
+  const host = r.headers.host ?? '';
+  if (!own.has('*') && !own.has(host)) return `host ${host.slice(0, 80)} is not this explorer's`;
+  const origin = r.headers.origin;
+  if (origin === undefined) return undefined;
+  let o: URL;
+  try {
+    o = new URL(origin);
+  } catch {
+    return `origin ${JSON.stringify(origin).slice(0, 80)} refused`;
+  }
+  if ((o.protocol !== 'http:' && o.protocol !== 'https:') || o.host !== host) return `origin ${origin.slice(0, 80)} is another site: the explorer serves its own page only`;
+  return undefined;
+}
+
 /** Checks a JSON-RPC request (or batch) against {@link READ_METHODS}; returns the offending method. */
 function forbidden(body: unknown): string | undefined {
   const list = Array.isArray(body) ? body : [body];
@@ -103,6 +128,8 @@ export async function startExplorer(opts: ExplorerOptions): Promise<Explorer> {
   });
 
   const handle = async (r: IncomingMessage, res: ServerResponse) => {
+    const refused = foreignOrigin(r, ownHosts());
+    if (refused) return send(res, 403, 'text/plain', refused);
     const url = new URL(r.url ?? '/', 'http://x');
     const path = url.pathname;
     if (r.method === 'GET' && path === '/api/layers') {
@@ -170,6 +197,14 @@ export async function startExplorer(opts: ExplorerOptions): Promise<Explorer> {
     }
   };
 
+  // The host names this explorer answers to (a page on another site, or a DNS-rebound name, is refused).
+  const ownHosts = (): Set<string> => {
+    const a = server.address() as AddressInfo | null;
+    const port = a?.port ?? 0;
+    if (WILDCARD.has(opts.host ?? '127.0.0.1')) return new Set(['*']);
+    const names = ['127.0.0.1', 'localhost', '[::1]', ...(opts.host ? [opts.host.includes(':') ? `[${opts.host}]` : opts.host] : [])];
+    return new Set(names.flatMap((n) => (port === 80 ? [n, `${n}:80`] : [`${n}:${port}`])));
+  };
   const server: Server = createServer((r, res) => {
     handle(r, res).catch((e) => {
       if (!res.headersSent) send(res, 500, 'text/plain', (e as Error).message);
@@ -184,11 +219,19 @@ export async function startExplorer(opts: ExplorerOptions): Promise<Explorer> {
       socket.destroy();
       return;
     }
+    const refused = foreignOrigin(r, ownHosts());
+    if (refused) {
+      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${refused}\n`);
+      return;
+    }
     wss.handleUpgrade(r, socket, head, (client) => {
       const upstream = new WebSocket(layer.ws);
+      // Messages sent before the layer's socket opens wait here, bounded in count and bytes.
       const pending: string[] = [];
+      let pendingBytes = 0;
       upstream.on('open', () => {
         for (const p of pending.splice(0)) upstream.send(p);
+        pendingBytes = 0;
       });
       upstream.on('message', (d) => client.readyState === WebSocket.OPEN && client.send(d.toString()));
       const down = (why: string) => {
@@ -210,7 +253,13 @@ export async function startExplorer(opts: ExplorerOptions): Promise<Explorer> {
           return;
         }
         if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
-        else pending.push(text);
+        else if (pending.length >= MAX_PENDING_MESSAGES || pendingBytes + text.length > MAX_PENDING_BYTES) {
+          client.close(1008, `too many messages before ${layer.name} connected (at most ${MAX_PENDING_MESSAGES})`);
+          upstream.terminate();
+        } else {
+          pending.push(text);
+          pendingBytes += text.length;
+        }
       });
       client.on('close', () => upstream.terminate());
     });

@@ -250,7 +250,13 @@ function Overview() {
         <h2><a href=${`#/layer/${l.name}`}>${l.name}</a> <small>${l.kind}${l.parent ? ` on ${l.parent}` : ''}</small></h2>
         <div class="dim mono">${l.rpc}</div>
         <p>${st.up ? html`<span class="pill good">up</span> head #${st.head}` : html`<span class="pill bad">down</span> <span class="error">${st.error ?? ''}</span>`}</p>
-        ${l.kind !== 'channels' ? html`<${BlockList} layer=${l.name} />` : html`<p class="dim">${st.head ?? 0} channels in the graph · <a href=${`#/layer/${l.name}`}>graph and balances</a></p>`}
+        ${
+          l.kind === 'zk'
+            ? html`<p class="dim">${st.head ?? 0} batches · <a href=${`#/layer/${l.name}`}>batches, proofs, exodus, accounts</a></p>`
+            : l.kind !== 'channels'
+              ? html`<${BlockList} layer=${l.name} />`
+              : html`<p class="dim">${st.head ?? 0} channels in the graph · <a href=${`#/layer/${l.name}`}>graph and balances</a></p>`
+        }
       </section>`;
     })}
     <section>
@@ -427,6 +433,77 @@ function SidechainPanels({ layer }) {
     </section>`;
 }
 
+/** Proof status of a ZK batch in three words a user reads: pending (queued), proving (a prover has it), proven (proof made, on its way or verified on the parent). */
+function proofStage(status) {
+  return status === 'pending' ? 'pending' : status === 'proving' ? 'proving' : 'proven';
+}
+
+function ZkPanels({ layer }) {
+  const info = usePoll(() => rpc(layer.name, 'zk_info'), [layer.name]);
+  const status = usePoll(() => rpc(layer.name, 'zk_status'), [layer.name], 1500);
+  const batches = usePoll(() => rpc(layer.name, 'zk_getBatches'), [layer.name], 1500);
+  const rollupId = info.data?.rollupId;
+  const onParent = usePoll(() => (rollupId === undefined ? Promise.resolve(undefined) : rpc(layer.parent, 'zkl1_rollup', [rollupId])), [layer.name, rollupId], 2000);
+  const [q, setQ] = useState('');
+  const [acct, setAcct] = useState(null);
+  const lookup = (e) => {
+    e.preventDefault();
+    const i = Number(q);
+    if (!Number.isInteger(i) || i < 0) return setAcct({ error: 'an account index (leaf number) is a whole number' });
+    rpc(layer.name, 'zk_getAccount', [i, 'soft']).then(
+      (a) => setAcct({ data: a }),
+      (err) => setAcct({ error: err.message }),
+    );
+  };
+  const st = status.data;
+  const frozen = onParent.data?.frozen ?? st?.frozen;
+  return html`
+    <section data-testid="zk-state">
+      <h2>ZK-rollup ${rollupId ?? ''} <small>${info.data ? `depth ${info.data.depth}, ${info.data.batchSize} ops per proof, circuit ${short(info.data.circuitHash, 6)}` : ''}</small></h2>
+      ${status.error ? html`<p class="error">${status.error}</p>` : ''}
+      ${
+        st
+          ? html`<p>soft root <span class="mono">${short(st.softRoot, 8)}</span> · proven root <span class="mono">${short(st.provenRoot, 8)}</span> · ${st.batches} batches, ${st.verified} verified on ${layer.parent} · jobs pending ${st.jobs.pending}, proving ${st.jobs.proving}</p>`
+          : ''
+      }
+      <p data-testid="zk-exodus" data-frozen=${String(!!frozen)}>exodus: ${
+        frozen
+          ? html`<span class="pill bad">FROZEN</span> the operator missed a deadline: users exit on ${layer.parent} with a Merkle proof of their leaf (strata zk exit)`
+          : html`<span class="pill good">live</span> the operator proves in time${onParent.data ? html` · on ${layer.parent}: ${onParent.data.batchCount} batches, deposit queue ${onParent.data.queueHead}–${onParent.data.queueTail}, escrow ${coins(onParent.data.escrow)}` : ''}`
+      }</p>
+    </section>
+    <section data-testid="zk-batches">
+      <h2>Batches <small>validity proofs: pending → proving → proven (then verified on ${layer.parent})</small></h2>
+      ${batches.error ? html`<p class="error">${batches.error}</p>` : ''}
+      <table>
+        <tr><th>batch</th><th>ops</th><th>bytes</th><th>proof</th><th>status</th><th>prover</th><th>new root</th><th>${layer.parent} block</th></tr>
+        ${(batches.data ?? [])
+          .slice()
+          .reverse()
+          .map(
+            (b) => html`<tr data-testid="zk-batch-row" data-index=${b.index} data-proof=${proofStage(b.status)} data-status=${b.status}>
+              <td>${b.index}</td><td>${b.operations}</td><td>${b.bytes}</td>
+              <td><span class=${`pill ${b.status === 'pending' ? 'warning' : b.status === 'proving' ? 'warning' : 'good'}`}>${proofStage(b.status)}</span></td>
+              <td>${b.status}</td><td class="dim">${b.provedBy ?? ''}</td><td class="mono">${short(b.newRoot, 6)}</td>
+              <td>${b.l1Height != null ? html`<a href=${`#/layer/${layer.parent}/block/${b.l1Height}`}>#${b.l1Height}</a>` : ''}</td>
+            </tr>`,
+          )}
+      </table>
+    </section>
+    <section data-testid="zk-account">
+      <h2>Account lookup <small>leaf by index, soft state</small></h2>
+      <form onSubmit=${lookup}><input data-testid="zk-account-input" placeholder="leaf index" value=${q} onInput=${(e) => setQ(e.target.value)} /> <button>look up</button></form>
+      ${acct?.error ? html`<p class="error">${acct.error}</p>` : ''}
+      ${
+        acct?.data
+          ? html`<p data-testid="zk-account-result">leaf ${acct.data.index}: ${
+              acct.data.exists ? html`balance <b>${num(acct.data.balance)}</b> units · nonce ${num(acct.data.nonce)} · L1 ${addrOn(layer.parent, acct.data.l1Address)} · leaf <span class="mono">${short(acct.data.leaf, 6)}</span> · proof ${acct.data.siblings.length} siblings` : 'empty'
+            }</p>`
+          : ''
+      }
+    </section>`;
+}
+
 function LayerPage({ name }) {
   const s = useStore();
   const layer = s.layers.find((l) => l.name === name);
@@ -438,10 +515,11 @@ function LayerPage({ name }) {
       <p>${st.up ? html`<span class="pill good">up</span> head #${st.head}` : html`<span class="pill bad">down</span> <span class="error">${st.error}</span>`}</p>
     </section>
     <div class="grid">
-      ${layer.kind !== 'channels' ? html`<section><h2>Latest blocks <small>live</small></h2><${BlockList} layer=${name} /></section>` : ''}
+      ${layer.kind !== 'channels' && layer.kind !== 'zk' ? html`<section><h2>Latest blocks <small>live</small></h2><${BlockList} layer=${name} /></section>` : ''}
       <section><h2>Events</h2><${EventList} layer=${name} /></section>
     </div>
-    ${layer.kind === 'optimistic' ? html`<${RollupPanels} layer=${layer} />` : ''}
+    ${layer.kind === 'optimistic' || layer.kind === 'l3' ? html`<${RollupPanels} layer=${layer} />` : ''}
+    ${layer.kind === 'zk' ? html`<${ZkPanels} layer=${layer} />` : ''}
     ${layer.kind === 'channels' ? html`<${ChannelsPanels} layer=${layer} />` : ''}
     ${layer.kind === 'sidechain' ? html`<${SidechainPanels} layer=${layer} />` : ''}
     <${Risk} layer=${name} />`;

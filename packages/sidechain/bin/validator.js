@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-// One sidechain validator process (started by `strata sidechain launch`): runs the TypeScript
-// entry through tsx's loader.
-import { register } from 'tsx/esm/api';
+// One sidechain validator process (started by `strata sidechain launch`): the compiled entry
+// (packages/cli/dist/validator.js) while it is fresh, else the TypeScript entry through tsx.
+import { compiledEntry } from '../../cli/bin/compiled.js';
 
-register();
-await import('../src/main.ts');
+const compiled = compiledEntry('validator');
+if (compiled) await import(compiled);
+else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/main.ts');
+}

@@ -8,20 +8,47 @@ import { ChannelNode, RpcChainClient, RpcTowerClient, runAtomicSwap, startChanne
 import { CHANNEL_NODE_NAMES, devAccounts, devnetChannelRpcUrl, type ChannelNodeName } from '@strata/devnet';
 import { fromHex, keyPairFromSecret, StrataError, type KeyPair } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
+import { readDevnetEndpoints, resolveLayer } from '../layers.js';
 import { createLogger } from '../logger.js';
 import { fail, print } from '../output.js';
 
 interface ClientFlags {
   node: string;
   nodeRpc?: string;
+  layer?: string;
   json?: boolean;
 }
 
-function clientOf(f: ClientFlags): RpcClient {
-  if (f.nodeRpc) return new RpcClient(f.nodeRpc, { timeoutMs: 120_000 });
+/**
+ * The channel node's RPC: `--node-rpc`, else node `--node` of the channels layer `--layer` names
+ * (default: the running devnet's channel network), else the devnet's default ports.
+ */
+export function channelNodeRpc(f: Pick<ClientFlags, 'node' | 'nodeRpc' | 'layer'>): string {
+  if (f.nodeRpc) return f.nodeRpc;
+  if (f.layer !== undefined || readDevnetEndpoints()) {
+    const { layer } = resolveLayer(f.layer, ['channels'], 'channels');
+    const members = layer.members ?? [{ name: CHANNEL_NODE_NAMES[0], rpc: layer.rpc }];
+    const m = members.find((x) => x.name === f.node);
+    if (!m) throw new StrataError('CONFIG_INVALID', `--node must be one of ${members.map((x) => x.name).join(', ')} on layer ${layer.name} (or give --node-rpc URL)`);
+    return m.rpc;
+  }
   if (!(CHANNEL_NODE_NAMES as readonly string[]).includes(f.node)) throw new StrataError('CONFIG_INVALID', `--node must be one of ${CHANNEL_NODE_NAMES.join(', ')} (or give --node-rpc URL)`);
   const l1Port = Number(process.env.STRATA_DEVNET_PORT ?? 8545);
-  return new RpcClient(devnetChannelRpcUrl(f.node as ChannelNodeName, l1Port), { timeoutMs: 120_000 });
+  return devnetChannelRpcUrl(f.node as ChannelNodeName, l1Port);
+}
+
+function clientOf(f: ClientFlags): RpcClient {
+  return new RpcClient(channelNodeRpc(f), { timeoutMs: 120_000 });
+}
+
+/** The two chains of `strata swap`: `--l1-rpc`/`--l2-rpc`, else layer `--layer` (default l2) and its parent. */
+export function swapEndpoints(f: { l1Rpc?: string; l2Rpc?: string; layer?: string }): { l1Rpc: string; l2Rpc: string; names: [string, string] } {
+  const env = (k: string) => (f.layer === undefined ? process.env[k] : undefined);
+  let found: ReturnType<typeof resolveLayer> | undefined;
+  const pair = () => (found ??= resolveLayer(f.layer, ['optimistic', 'l3'], 'l2'));
+  const l2Rpc = f.l2Rpc ?? env('STRATA_L2_RPC') ?? pair().layer.rpc;
+  const l1Rpc = f.l1Rpc ?? env('STRATA_RPC') ?? pair().parent?.rpc ?? 'http://127.0.0.1:8545';
+  return { l1Rpc, l2Rpc, names: found ? [found.parent?.name ?? 'l1', found.layer.name] : ['l1', 'l2'] };
 }
 
 function keyOf(v: string, what: string): KeyPair {
@@ -42,7 +69,8 @@ function amount(v: string, name: string): string {
 function client(cmd: Command): Command {
   return cmd
     .option('--node <name>', 'devnet channel node: alice, bob or carol', 'alice')
-    .option('--node-rpc <url>', 'channel node JSON-RPC endpoint (overrides --node)')
+    .option('--layer <name>', 'the channels layer of the running devnet (default: its channel network)')
+    .option('--node-rpc <url>', 'channel node JSON-RPC endpoint (overrides --node and --layer)')
     .option('--json', 'print machine-readable JSON');
 }
 
@@ -199,18 +227,20 @@ export function registerChannelCommands(program: Command): void {
     .option('--receive <units>', 'what the counterparty locks (default: the same)')
     .option('--initiator <account>', 'initiator: dev account index or 0x secret', '0')
     .option('--counterparty <account>', 'counterparty: dev account index or 0x secret', '1')
-    .option('--l1-rpc <url>', 'L1 JSON-RPC', process.env.STRATA_RPC ?? 'http://127.0.0.1:8545')
-    .option('--l2-rpc <url>', 'L2 JSON-RPC', process.env.STRATA_L2_RPC ?? 'http://127.0.0.1:8546')
+    .option('--layer <name>', 'the rollup layer to swap with, against its parent (default l2, with l1; l3 swaps with l2)')
+    .option('--l1-rpc <url>', 'parent chain JSON-RPC (overrides --layer; default $STRATA_RPC or the layer\'s parent)')
+    .option('--l2-rpc <url>', 'rollup JSON-RPC (overrides --layer; default $STRATA_L2_RPC or the layer\'s)')
     .option('--timeout <blocks>', "initiator's lock in blocks (the counterparty's is half)", '40')
     .option('--abandon', 'the counterparty walks away after both lock: demonstrates the refunds')
     .option('--json', 'print machine-readable JSON')
-    .action(async (f: { from: string; amount: string; receive?: string; initiator: string; counterparty: string; l1Rpc: string; l2Rpc: string; timeout: string; abandon?: boolean; json?: boolean }) => {
+    .action(async (f: { from: string; amount: string; receive?: string; initiator: string; counterparty: string; l1Rpc?: string; l2Rpc?: string; layer?: string; timeout: string; abandon?: boolean; json?: boolean }) => {
       try {
         if (f.from !== 'l1' && f.from !== 'l2') throw new StrataError('CONFIG_INVALID', '--from must be l1 or l2');
         const i = keyOf(f.initiator, '--initiator');
         const c = keyOf(f.counterparty, '--counterparty');
-        const l1 = new RpcChainClient(f.l1Rpc);
-        const l2 = new RpcChainClient(f.l2Rpc);
+        const ends = swapEndpoints(f);
+        const l1 = new RpcChainClient(ends.l1Rpc);
+        const l2 = new RpcChainClient(ends.l2Rpc);
         const [x, y] = f.from === 'l1' ? [l1, l2] : [l2, l1];
         const t = Number(f.timeout);
         const legX = withClaimKey({ chain: x, payer: i, receiver: c.address, amount: BigInt(amount(f.amount, '--amount')), timeout: t }, c);

@@ -55,7 +55,7 @@ function zkSetupProgress(json: boolean): (stage: string, f: number) => void {
 }
 
 /** The topology to start: the file's, or the embedded default, with the flags applied on top. */
-async function topologyOf(flags: DevnetFlags): Promise<Topology> {
+export async function topologyOf(flags: Pick<DevnetFlags, 'topology' | 'l1Nodes' | 'blockTime' | 'rollup' | 'sidechain' | 'channels' | 'zk' | 'l3' | 'zkStall' | 'maliciousProposer' | 'challengeWindow'>): Promise<Topology> {
   let t: Topology;
   if (flags.topology) {
     let text: string;
@@ -74,7 +74,25 @@ async function topologyOf(flags: DevnetFlags): Promise<Topology> {
   const dropRollup = !flags.rollup || (!flags.topology && (l1?.nodes ?? 1) > 1);
   // With several L1 processes the devnet runs the L1 alone (the extra processes run the bank only).
   const l1Only = !flags.topology && (l1?.nodes ?? 1) > 1;
-  const kept = layers.filter((l) => !(dropRollup && l.kind === 'optimistic') && !(l1Only && l.kind !== 'l1') && !(flags.sidechain === false && l.kind === 'sidechain') && !(flags.channels === false && l.kind === 'channels'));
+  const dropped = (l: (typeof layers)[number]): boolean =>
+    (dropRollup && l.kind === 'optimistic') ||
+    (l1Only && l.kind !== 'l1') ||
+    (flags.sidechain === false && l.kind === 'sidechain') ||
+    (flags.channels === false && l.kind === 'channels') ||
+    (flags.zk === false && l.kind === 'zk') ||
+    (flags.l3 === false && l.kind === 'l3');
+  // A layer whose parent is dropped goes with it (`--no-rollup` drops the L3 on the L2).
+  const gone = new Set(layers.filter(dropped).map((l) => l.name));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const l of layers) {
+      if (gone.has(l.name) || l.parent === undefined || !gone.has(l.parent)) continue;
+      gone.add(l.name);
+      grew = true;
+    }
+  }
+  const kept = layers.filter((l) => !gone.has(l.name));
+  for (const l of kept) if (l.kind === 'zk' && flags.zkStall) l.settings.stall = true;
   for (const l of kept) {
     if (l.kind !== 'optimistic') continue;
     if (flags.maliciousProposer) l.settings.maliciousProposer = true;
@@ -138,10 +156,10 @@ export function registerDevnetCommand(program: Command): void {
             ...(chainOverrides ? { chain: chainOverrides } : {}),
             logLevel: flags.logLevel,
             topology,
-            ...(flags.l3 === false ? { l3: false as const } : {}),
             explorer: flags.explorer ? { ...(flags.explorerPort !== undefined ? { port: flags.explorerPort } : {}) } : false,
             ...(flags.sidechain === false ? { sidechain: false as const } : {}),
-            zk: flags.zk ? { ...(flags.zkStall ? { stall: true } : {}), onSetupProgress: zkSetupProgress(!!flags.json) } : false,
+            // Which layers run (and ZK's stall, provers, the L3's settings) comes from the topology.
+            zk: { onSetupProgress: zkSetupProgress(!!flags.json) },
             ...(flags.channels === false ? { channels: false } : {}),
           },
           { logger },
@@ -157,6 +175,7 @@ export function registerDevnetCommand(program: Command): void {
         const head = node.chain.head;
         const byName = new Map(devnet.layers.map((l) => [l.name, l]));
         const l2Name = devnet.layers.find((l) => l.kind === 'optimistic')?.name ?? 'l2';
+        const zkName = devnet.layers.find((l) => l.kind === 'zk')?.name ?? 'zk';
         const banner = {
           layers: {
             l1: {
@@ -190,7 +209,7 @@ export function registerDevnetCommand(program: Command): void {
             ...(devnet.sidechain
               ? { sidechain: { ...devnet.layers.find((l) => l.kind === 'sidechain'), description: 'bft sidechain', sidechainName: devnet.sidechain.launch.name, chainId: devnet.sidechain.launch.chainId, validators: devnet.sidechain.launch.validators.map((v) => ({ index: v.index, rpc: v.rpc, pid: v.pid })), firstBlockMs: devnet.sidechain.launch.firstBlockMs, dir: devnet.sidechain.launch.dir } }
               : {}),
-            ...(devnet.zk ? { zk: { kind: 'zk-rollup (Groth16)', rollupId: devnet.zk.params.rollupId, rpc: devnet.zk.rpcUrl, depth: devnet.zk.params.depth, batchSize: devnet.zk.params.batchSize, circuit: devnet.zk.artifacts.hash, devKeys: devnet.zk.artifacts.dev, stall: !!flags.zkStall } } : {}),
+            ...(devnet.zk ? { [zkName]: { ...(byName.get(zkName) as object), proofSystem: 'groth16', rollupId: devnet.zk.params.rollupId, rpc: devnet.zk.rpcUrl, depth: devnet.zk.params.depth, batchSize: devnet.zk.params.batchSize, circuit: devnet.zk.artifacts.hash, devKeys: devnet.zk.artifacts.dev, stall: !!flags.zkStall } } : {}),
           },
           explorer: devnet.explorer?.url ?? null,
           dataDir: devnet.dataDir,
@@ -245,8 +264,9 @@ export function registerDevnetCommand(program: Command): void {
               : []),
             ...(devnet.zk
               ? [
-                  `  ZK  zk-rollup ${devnet.zk.params.rollupId}  (Groth16, depth ${devnet.zk.params.depth}, ${devnet.zk.params.batchSize} ops per proof; operator + prover)`,
+                  `  ${zkName.toUpperCase().padEnd(3)} zk-rollup ${devnet.zk.params.rollupId} on ${byName.get(zkName)?.parent ?? 'l1'}  (Groth16, depth ${devnet.zk.params.depth}, ${devnet.zk.params.batchSize} ops per proof; operator + prover)`,
                   `      RPC      ${devnet.zk.rpcUrl}`,
+                  `      WS       ${byName.get(zkName)?.ws ?? ''}`,
                   `      Keys     ${devnet.zk.artifacts.dev ? 'DEV-ONLY insecure setup (known toxic secret)' : 'ceremony'}  circuit ${devnet.zk.artifacts.hash}${flags.zkStall ? '  (STALLED operator: exodus after the deposit deadline)' : ''}`,
                   '',
                 ]

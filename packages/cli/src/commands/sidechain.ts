@@ -24,10 +24,12 @@ import {
 } from '@strata/sidechain';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { resolveLayer } from '../layers.js';
 import { fail, print } from '../output.js';
 
 interface Flags {
-  rpc: string;
+  rpc?: string;
+  layer?: string;
   json?: boolean;
   dir: string;
   from: string;
@@ -58,7 +60,8 @@ function amountOf(v: string | undefined): bigint {
 
 function common(cmd: Command): Command {
   return cmd
-    .option('--rpc <url>', 'L1 JSON-RPC endpoint', process.env.STRATA_RPC ?? 'http://127.0.0.1:8545')
+    .option('--layer <name>', 'a layer of the running devnet: a sidechain layer (its parent is the L1 used) or the chain to register on')
+    .option('--rpc <url>', 'L1 JSON-RPC endpoint (overrides --layer; default $STRATA_RPC, else the devnet\'s L1)')
     .option('--dir <dir>', 'where launched sidechains live', defaultSidechainsDir())
     .option('--json', 'print machine-readable JSON');
 }
@@ -77,6 +80,14 @@ function progress(json: boolean): (s: string) => void {
 
 function endpointLines(l: LaunchedSidechain): string[] {
   return l.validators.map((v) => `      validator ${v.index}  RPC ${v.rpc}  pid ${v.pid}${isAlive(v.pid) ? '' : ' (stopped)'}`);
+}
+
+/** The parent chain's RPC: `--rpc`, else `--layer` (a sidechain's parent, or that chain itself), else $STRATA_RPC, else the devnet's L1. */
+export function sidechainParentRpc(f: Pick<Flags, 'rpc' | 'layer'>): string {
+  if (f.rpc) return f.rpc;
+  if (f.layer === undefined && process.env.STRATA_RPC) return process.env.STRATA_RPC;
+  const { layer, parent } = resolveLayer(f.layer, ['sidechain', 'l1', 'optimistic', 'l3'], 'sidechain');
+  return layer.kind === 'sidechain' ? (parent?.rpc ?? 'http://127.0.0.1:8545') : layer.rpc;
 }
 
 function scRpc(l: LaunchedSidechain): string {
@@ -103,7 +114,7 @@ export function registerSidechainCommands(program: Command): void {
       try {
         const l = await launchSidechain(
           {
-            l1Url: f.rpc,
+            l1Url: sidechainParentRpc(f),
             funder: signer(f.from),
             validators: f.validators ?? 4,
             ...(f.name ? { name: f.name } : {}),
@@ -137,7 +148,7 @@ export function registerSidechainCommands(program: Command): void {
     .description('Sidechains registered on the L1, with the local processes of the ones launched from here')
     .action(async (f: Flags) => {
       try {
-        const l1 = new L1Client(f.rpc);
+        const l1 = new L1Client(sidechainParentRpc(f));
         const registered = await l1.list();
         const local = existsSync(f.dir) ? readdirSync(f.dir).filter((n) => existsSync(join(f.dir, n, 'launch.json'))).map((n) => readLaunch(n, f.dir)) : [];
         const rows = registered.map((s) => {
@@ -159,7 +170,7 @@ export function registerSidechainCommands(program: Command): void {
     .action(async (name: string, f: Flags) => {
       try {
         const l = readLaunch(name, f.dir);
-        const l1 = new L1Client(f.rpc);
+        const l1 = new L1Client(sidechainParentRpc(f));
         const reg = await l1.sidechain(l.chainId);
         const validators = await Promise.all(
           l.validators.map(async (v) => {
@@ -202,7 +213,7 @@ export function registerSidechainCommands(program: Command): void {
         const key = signer(f.from);
         const amount = amountOf(f.amount);
         const to = f.to ? parseAddress(f.to, 'sc') : key.address;
-        const l1 = new L1Client(f.rpc);
+        const l1 = new L1Client(sidechainParentRpc(f));
         const sc = new L1Client(scRpc(l));
         const before = await sc.balance(to);
         const r = await l1.sendAndWait(key, SC_REGISTRY_MODULE, 'deposit', encode(ScDepositArgs, { chainId: l.chainId, to, amount }), 10_000);
@@ -236,7 +247,7 @@ export function registerSidechainCommands(program: Command): void {
         const key = signer(f.from);
         const amount = amountOf(f.amount);
         const to = f.to ? parseAddress(f.to, 'st') : key.address;
-        const l1 = new L1Client(f.rpc);
+        const l1 = new L1Client(sidechainParentRpc(f));
         const scUrl = scRpc(l);
         const sc = new L1Client(scUrl);
         const say = progress(!!f.json);

@@ -22,13 +22,15 @@ import {
   ZkDepositArgs,
   type ZkParams,
 } from '@strata/zk';
+import { resolveLayer } from '../layers.js';
 import { createLogger } from '../logger.js';
 import { fail, print } from '../output.js';
 
 interface ZkFlags {
   from: string;
-  l1Rpc: string;
-  zkRpc: string;
+  l1Rpc?: string;
+  zkRpc?: string;
+  layer?: string;
   json?: boolean;
   amount?: string;
   to?: string;
@@ -50,9 +52,20 @@ const hexq = (x: bigint) => `0x${x.toString(16)}`;
 function userOptions(cmd: Command): Command {
   return cmd
     .option('--from <account>', 'dev account index or 0x secret key (its L2 key is derived from it)', '0')
-    .option('--l1-rpc <url>', 'L1 JSON-RPC endpoint', process.env.STRATA_RPC ?? 'http://127.0.0.1:8545')
-    .option('--zk-rpc <url>', 'ZK-rollup JSON-RPC endpoint', process.env.STRATA_ZK_RPC ?? 'http://127.0.0.1:8548')
+    .option('--layer <name>', 'the ZK layer of the running devnet (default: its zk layer); its parent is the L1 used')
+    .option('--l1-rpc <url>', 'L1 JSON-RPC endpoint (overrides --layer; default $STRATA_RPC or the layer\'s parent)')
+    .option('--zk-rpc <url>', 'ZK-rollup JSON-RPC endpoint (overrides --layer; default $STRATA_ZK_RPC or the layer\'s)')
     .option('--json', 'print machine-readable JSON');
+}
+
+/** The ZK node's and its L1's RPC: the flags, else `--layer` (or the env), else the devnet's zk layer. */
+export function zkEndpoints(f: Pick<ZkFlags, 'l1Rpc' | 'zkRpc' | 'layer'>): { zkRpc: string; l1Rpc: string } {
+  const env = (k: string) => (f.layer === undefined ? process.env[k] : undefined);
+  let found: ReturnType<typeof resolveLayer> | undefined;
+  const layer = () => (found ??= resolveLayer(f.layer, ['zk'], 'zk'));
+  const zkRpc = f.zkRpc ?? env('STRATA_ZK_RPC') ?? layer().layer.rpc;
+  const l1Rpc = f.l1Rpc ?? env('STRATA_RPC') ?? layer().parent?.rpc ?? 'http://127.0.0.1:8545';
+  return { zkRpc, l1Rpc };
 }
 
 interface Info extends ZkParams {
@@ -64,10 +77,11 @@ async function context(f: ZkFlags) {
   const key = signer(f.from);
   // Build the (slow) EdDSA code before the first request, so no keep-alive socket idles meanwhile.
   const l2 = (await zkCrypto()).deriveKey(key.secretKey);
-  const zk = new RpcClient(f.zkRpc);
+  const ends = zkEndpoints(f);
+  const zk = new RpcClient(ends.zkRpc);
   const info = await zk.call<Info>('zk_info');
   const index = await zk.call<number | null>('zk_findAccount', [hexq(l2.ax), hexq(l2.ay)]);
-  return { key, zk, info, l2, index, unit: fromQuantity(info.unit), l1: new RpcZkL1Client(f.l1Rpc) };
+  return { key, zk, info, l2, index, unit: fromQuantity(info.unit), l1: new RpcZkL1Client(ends.l1Rpc) };
 }
 
 function amountOf(f: ZkFlags): bigint {
