@@ -4,8 +4,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADJUDICATOR_COMPUTE, ADJUDICATOR_MODULE, ChannelRefArgs, channelParentModules, OpenArgs, openingState, SignedStateArgs, SwapLockArgs, SwapRefArgs } from '@strata/channels';
-import { DepositArgs, IncludeForcedArgs, l1OriginClock, l2RpcMethods, readL1Origin, readOutputsMeta, rollupModuleNames, signL2Withdrawal, StateInboxStore } from '@strata/optimistic';
-import { encode, toHex } from '@strata/primitives';
+import { DepositArgs, IncludeForcedArgs, l1OriginClock, l2RpcMethods, readL1Origin, readGame, readOutput, readOutputsMeta, rollupModuleNames, signL2Transfer, signL2Withdrawal, StateInboxStore } from '@strata/optimistic';
+import { bytesEqual, encode, toHex } from '@strata/primitives';
 import { encodeTx, signTx } from '@strata/runtime';
 import type { StateView } from '@strata/state';
 import { L3World } from '../helpers/l3.js';
@@ -152,4 +152,48 @@ describe('L3 proposer on the L2 clock', () => {
     expect(x.w.seqNode.chain.head.number).toBeGreaterThan(readL1Origin(x.w.seqNode.chain.reader()) + 4);
     expect(outputs()).toBe(1);
   }, 60_000);
+});
+
+describe('L3 challenger censored by the L2 sequencer', () => {
+  for (const force of [false, true]) {
+    it(`${force ? 'gets its challenge in through the L2 inbox on the L1 (forceTx)' : 'without the fallback, never gets its challenge in'}`, async () => {
+      const challengerKey = keys[2]!;
+      world = new L3World({
+        proposer: { maliciousEvery: 1 },
+        l3Sequencer: { heartbeatMs: 1 },
+        l2Sequencer: { censor: (t) => bytesEqual(t.sender, challengerKey.address) },
+        ...(force ? { forceAfterL1Blocks: 1 } : {}),
+      });
+      const x = world;
+      const n2 = rollupModuleNames(x.w.rollup.rollupId);
+      for (const k of [keys[0]!, keys[1]!, challengerKey]) await x.w.client.send(k, n2.bridge, 'deposit', encode(DepositArgs, { rollupId: x.w.rollup.rollupId, to: k.address, amount: 10n ** 10n }), 5_000);
+      x.w.mine();
+      await x.l2Block();
+      // An L3 deposit: L3 operations the malicious proposer's root gets wrong.
+      const n3 = rollupModuleNames(x.l3cfg.rollupId);
+      await x.l2client.send(keys[0]!, n3.bridge, 'deposit', encode(DepositArgs, { rollupId: x.l3cfg.rollupId, to: keys[0]!.address, amount: 10n ** 9n }), 5_000);
+      await x.l2Block();
+      await x.l3Seal();
+      await x.l3Send(signL2Transfer(x.seq.env, keys[0]!.secretKey, 0, keys[3]!.address, 1_000n));
+      const l2r = () => x.w.verNode.chain.reader();
+      for (let i = 0; i < 12 && !readGame(l2r(), x.l3cfg.rollupId, 0); i++) {
+        await x.l3Seal();
+        await x.l3Roles();
+      }
+      const out = readOutput(l2r(), x.l3cfg.rollupId, 0);
+      expect(out).toBeDefined();
+      const game = readGame(l2r(), x.l3cfg.rollupId, 0);
+      if (!force) {
+        // The challenger did send its challenge: the censoring sequencer holds it in its pool.
+        expect(x.w.seqNode.nextNonce(challengerKey.address)).toBeGreaterThan(x.w.seqNode.chain.account(challengerKey.address).nonce);
+        expect(game).toBeUndefined();
+        return;
+      }
+      // The L2 block that carried it is one the L1 queued (a forced operation), not the sequencer's pick.
+      const forced = [];
+      for (let n = 1; n <= x.w.verNode.chain.head.number; n++) for (const r of x.w.verNode.chain.get(n)!.results) if (r.kind === 'forced' && r.status === 'ok') forced.push(n);
+      expect(forced.length).toBeGreaterThan(0);
+      expect(game?.challenger).toEqual(challengerKey.address);
+    }, 120_000);
+  }
 });

@@ -22,6 +22,8 @@ export interface SequencerOptions {
   maxOpsPerBlock?: number;
   /** Test/demo: never read the delayed queue (a censoring sequencer). */
   ignoreDelayed?: boolean;
+  /** Test/demo: leave the pool's transactions this selects out of every block (a censoring sequencer). */
+  censor?: (tx: VerifiedTx) => boolean;
   /**
    * Seal an empty block when nothing arrived for this long (ms): a chain that is a parent (of
    * an L3) keeps its children's clocks moving, since their windows count its blocks.
@@ -255,7 +257,7 @@ export class RollupNode {
     const delayedFrom = this.chain.delayedRead;
     const delayedOps = seq.ignoreDelayed ? [] : this.derivation.delayedOps(delayedFrom);
     const max = seq.maxOpsPerBlock ?? 2_000;
-    const candidates = [...this.pool.values()].sort((a, b) => (toHex(a.sender) < toHex(b.sender) ? -1 : toHex(a.sender) > toHex(b.sender) ? 1 : a.tx.nonce - b.tx.nonce)).slice(0, max);
+    const candidates = [...this.pool.values()].filter((t) => !seq.censor?.(t)).sort((a, b) => (toHex(a.sender) < toHex(b.sender) ? -1 : toHex(a.sender) > toHex(b.sender) ? 1 : a.tx.nonce - b.tx.nonce)).slice(0, max);
     const reader = this.chain.reader();
     // An L2 hosting children's settlement modules carries its L1 origin (their clock): the first
     // block after the L1 moved says so, even if it has nothing else to include.
