@@ -1662,6 +1662,11 @@ export class ChannelNode {
 
   /** After a restart: incoming HTLCs whose preimage we know get fulfilled, unprocessed onions processed. */
   private recover(): void {
+    // incoming HTLCs already forwarded: their onion may still be in the stored channel record (the
+    // record is not rewritten when a forward deletes it), but a second forward would pay the next
+    // hop twice and fail upstream what is still owed downstream
+    const forwarded = new Set<string>();
+    for (const l of this.links.values()) if (l.kind === 'forward') forwarded.add(`${toHex(l.inChannel as Uint8Array)}:${l.inId}`);
     for (const ch of this.channels.values()) {
       if (ch.status !== 'open') continue;
       const peerSide = this.peerSide(ch);
@@ -1673,6 +1678,10 @@ export class ChannelNode {
           continue;
         }
         const onion = ch.onions[String(x.id)];
+        if (onion && forwarded.has(`${toHex(ch.id)}:${x.id}`)) {
+          delete ch.onions[String(x.id)];
+          continue;
+        }
         if (onion) {
           void this.processIncoming(ch, { kind: 'add', id: x.id, amount: x.amount, hash: x.hash, expiry: x.expiry, onion }).catch(() => undefined);
         }
