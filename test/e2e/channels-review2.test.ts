@@ -68,3 +68,38 @@ describe('a forwarding node restarted while its forward is pending', () => {
     expect(local(bob, ab) + local(bob, bc)).toBeGreaterThanOrEqual(bobBefore);
   }, 90_000);
 });
+
+describe('a hold invoice paid twice at once', () => {
+  it('the second payment is refused while the first one\'s "held" write commits (before: both held, the first left hanging)', async () => {
+    const alice = await startChannelNode(l1.client(), 'alice-h', l1.accounts[4]!);
+    const dave = await startChannelNode(l1.client(), 'dave-h', l1.accounts[5]!);
+    const carol = await startChannelNode(l1.client(), 'carol-h', l1.accounts[6]!);
+    nodes.push(alice, dave, carol);
+    const ck = await alice.connect(carol.p2p.multiaddrs[0]!);
+    const ac = await alice.openChannel(ck, CAP);
+    await dave.connect(carol.p2p.multiaddrs[0]!);
+    const dc = await dave.openChannel(ck, CAP);
+    await waitUntil(() => carol.list().filter((c) => c.status === 'open').length === 2, 'carol sees both channels', 10_000, 20);
+    const { invoice, paymentHash } = await carol.createInvoice(5_000n, 'held twice', 3600, { hold: true });
+    // carol's disk commits late (a slow fsync): reads see a write only once it is committed
+    const store = carol.store as unknown as { put(k: string, v: unknown): Promise<void> };
+    const put = store.put.bind(store);
+    store.put = async (k, v) => {
+      await new Promise((r) => setTimeout(r, 150));
+      await put(k, v);
+    };
+    const outcomes: string[] = [];
+    const track = (n: ChannelNode, who: string) =>
+      void n.pay(invoice).then(
+        () => outcomes.push(`${who} ok`),
+        () => outcomes.push(`${who} failed`),
+      );
+    track(alice, 'alice');
+    track(dave, 'dave');
+    await waitUntil(() => outcomes.length === 1, 'one of the two payments is refused', 15_000, 20);
+    await carol.settleInvoice(Buffer.from(paymentHash.slice(2), 'hex'));
+    await waitUntil(() => outcomes.length === 2, 'the other one completes', 15_000, 20);
+    expect(outcomes.filter((o) => o.endsWith('ok'))).toHaveLength(1);
+    await waitUntil(() => carol.channelState(ac).state.htlcs.length === 0 && carol.channelState(dc).state.htlcs.length === 0, 'no HTLC left hanging at carol', 15_000, 20);
+  }, 90_000);
+});

@@ -1139,7 +1139,9 @@ export class ChannelNode {
     if (inv.hold) {
       inv.status = 'held';
       inv.held = set.parts;
-      await this.store.put(`inv:${hashHex}`, inv);
+      // as for a paid invoice below: until "held" is committed, a read still sees "open"
+      this.settling.add(hashHex);
+      await this.store.put(`inv:${hashHex}`, inv).finally(() => this.settling.delete(hashHex));
       this.log.info({ paymentHash: hashHex, amount: sum.toString() }, 'hold invoice: payment arrived, held until settled');
       return;
     }
