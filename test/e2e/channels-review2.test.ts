@@ -5,10 +5,10 @@
  * the code before its fix.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChannelNode } from '@strata/channels';
-import { toHex } from '@strata/primitives';
+import { END_PENALTY, RpcTowerClient, readChannelRecord, SignedStateArgs, sendAndWait, stateHash, towerHint, WatchtowerService, type ChannelNode } from '@strata/channels';
+import { encode, keyPairFromSecret, toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
-import { cleanupDirs, startChannelNode, startTestL1, tmp, type TestL1 } from '../helpers/channels.js';
+import { cleanupDirs, silentLogger, startChannelNode, startTestL1, tmp, type TestL1 } from '../helpers/channels.js';
 
 let l1: TestL1;
 const nodes: ChannelNode[] = [];
@@ -102,4 +102,49 @@ describe('a hold invoice paid twice at once', () => {
     expect(outcomes.filter((o) => o.endsWith('ok'))).toHaveLength(1);
     await waitUntil(() => carol.channelState(ac).state.htlcs.length === 0 && carol.channelState(dc).state.htlcs.length === 0, 'no HTLC left hanging at carol', 15_000, 20);
   }, 90_000);
+});
+
+describe('watchtower submissions', () => {
+  it('concurrent submissions of one client cannot together pass its quota or the tower limit', async () => {
+    const tower = new WatchtowerService({ dataDir: tmp('tower-cq-'), key: l1.accounts[7]!.keys, maxBlobsPerClient: 3, maxAnonymousBlobs: 3, maxBlobs: 5 }, { chain: l1.client(), logger: silentLogger });
+    const blobs = (n: number) => Array.from({ length: n }, () => ({ hint: crypto.getRandomValues(new Uint8Array(16)), blob: new Uint8Array(100).fill(1) }));
+    const client = crypto.getRandomValues(new Uint8Array(32));
+    const r = await Promise.allSettled(Array.from({ length: 4 }, () => tower.accept(blobs(3), client)));
+    const stored = r.reduce((a, x) => a + (x.status === 'fulfilled' ? x.value : 0), 0);
+    expect(stored).toBeLessThanOrEqual(3);
+    const r2 = await Promise.allSettled(Array.from({ length: 4 }, () => tower.accept(blobs(2), crypto.getRandomValues(new Uint8Array(32)))));
+    expect(stored + r2.reduce((a, x) => a + (x.status === 'fulfilled' ? x.value : 0), 0)).toBeLessThanOrEqual(5);
+    await tower.stop();
+  });
+
+  it("a breacher who files garbage under the victim's hint first does not stop the tower from punishing", async () => {
+    const tower = new WatchtowerService({ dataDir: tmp('tower-fr-'), key: l1.accounts[9]!.keys, pollMs: 100 }, { chain: l1.client(), logger: silentLogger });
+    const url = (await tower.start({ port: 0 })) as string;
+    try {
+      const alice = await startChannelNode(l1.client(), 'alice-t', l1.accounts[7]!);
+      const bob = await startChannelNode(l1.client(), 'bob-t', l1.accounts[8]!, {}, new RpcTowerClient(url));
+      nodes.push(alice, bob);
+      const key = await alice.connect(bob.p2p.multiaddrs[0]!);
+      const id = await alice.openChannel(key, CAP);
+      await waitUntil(() => bob.list().some((c) => c.status === 'open'), 'bob sees the channel', 10_000, 20);
+      const pay = async (amount: bigint) => {
+        const { invoice } = await bob.createInvoice(amount);
+        await alice.pay(invoice);
+        await waitUntil(() => alice.channelState(id).state.htlcs.length === 0 && bob.channelState(id).state.htlcs.length === 0, 'settled', 5000, 20);
+        return alice.channelState(id);
+      };
+      const old = await pay(40_000n);
+      // alice (the future breacher) knows the state she will publish: she files junk under its hint
+      await new RpcTowerClient(url).submit([{ hint: towerHint(stateHash(old.state)), blob: new Uint8Array(80).fill(7) }]);
+      await pay(200_000n);
+      await waitUntil(() => bob.towerPending === 0, 'blobs delivered to the tower', 5000, 20);
+      await bob.stop();
+      const wallet = keyPairFromSecret(alice.wallet.secretKey);
+      await alice.stop();
+      await sendAndWait(l1.client(), wallet, 'close', encode(SignedStateArgs, { state: old.state, sigA: old.sigA, sigB: old.sigB }));
+      await waitUntil(() => readChannelRecord(l1.node.chain.stateReader, id)!.ending === END_PENALTY, 'the tower punishes', 10_000, 50);
+    } finally {
+      await tower.stop();
+    }
+  }, 60_000);
 });
