@@ -5,7 +5,7 @@
  * the code before its fix.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { END_PENALTY, RpcTowerClient, readChannelRecord, SignedStateArgs, sendAndWait, stateHash, towerHint, WatchtowerService, type ChannelNode } from '@strata/channels';
+import { END_PENALTY, Envelope, MSG, PROTOCOL, RpcTowerClient, readChannelRecord, SignedStateArgs, sendAndWait, stateHash, towerHint, WatchtowerService, type ChannelNode } from '@strata/channels';
 import { encode, keyPairFromSecret, toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
 import { cleanupDirs, silentLogger, startChannelNode, startTestL1, tmp, type TestL1 } from '../helpers/channels.js';
@@ -147,4 +147,17 @@ describe('watchtower submissions', () => {
       await tower.stop();
     }
   }, 60_000);
+});
+
+describe('graph sync requests', () => {
+  it('a peer asking for the whole graph in a loop is refused past a small rate and penalised (each answer costs the whole graph)', async () => {
+    const alice = await startChannelNode(l1.client(), 'alice-g', l1.accounts[1]!);
+    const bob = await startChannelNode(l1.client(), 'bob-g', l1.accounts[2]!);
+    nodes.push(alice, bob);
+    await alice.connect(bob.p2p.multiaddrs[0]!);
+    const ask = () => alice.p2p.sessionRequest(bob.p2p.peerId, PROTOCOL, encode(Envelope, { type: MSG.GRAPH, body: new Uint8Array(0) }), { maxFrameBytes: 5 << 20, timeoutMs: 5000 }).then(() => 'ok', (e: unknown) => String(e));
+    const r = await Promise.all(Array.from({ length: 60 }, ask));
+    expect(r.filter((x) => x === 'ok').length).toBeLessThanOrEqual(20);
+    expect(bob.p2p.scoreOf(alice.p2p.peerId)).toBeLessThan(0);
+  }, 30_000);
 });

@@ -188,6 +188,8 @@ export const MAX_GOSSIP_FUTURE_SECONDS = 600;
 
 /** Inbound peer requests per second (and burst) a channel node serves from one peer. */
 export const CHANNEL_REQUEST_RATE = { perSecond: 1000, burst: 2000 };
+/** Per-peer rate of whole-graph sync requests served (a node asks every 3 s and on connect). */
+export const GRAPH_SYNC_RATE = { perSecond: 1, burst: 10 };
 
 /** The peer protocol's session limits (one long-lived stream per peer). */
 const SESSION_OPTS = { maxFrameBytes: MAX_MESSAGE_BYTES + 16, timeoutMs: 20_000, maxInFlight: 256 };
@@ -296,6 +298,7 @@ export class ChannelNode {
   private readonly payments = new Map<string, Payment>();
   private readonly settling = new Set<string>();
   private readonly gossipLimiter = new RateLimiter(GOSSIP_RATE);
+  private readonly graphLimiter = new RateLimiter(GRAPH_SYNC_RATE);
   private readonly orphanNodes = new Map<string, Uint8Array>();
   private readonly mpp = new Map<string, { parts: { ch: Uint8Array; id: number; amount: bigint }[]; total: bigint; since: number }>();
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -528,6 +531,11 @@ export class ChannelNode {
           await this.onPeerGossip(env.body, from);
           return new Uint8Array(0);
         case MSG.GRAPH:
+          // a tiny request answered with the whole graph: bounded per peer
+          if (!this.graphLimiter.take(from)) {
+            this.p2p.penalize(from, PENALTY.RATE_LIMITED, `graph sync requests beyond ${GRAPH_SYNC_RATE.perSecond}/s`);
+            throw err('CHANNEL_LIMIT', `graph sync requests beyond ${GRAPH_SYNC_RATE.perSecond}/s`);
+          }
           return encode(GraphSyncReply, { items: this.store.list<{ kind: number; body: Uint8Array }>('g:').map(([, g]) => g) });
         default:
           throw err('CHANNEL_INVALID', `unknown message type ${env.type}`);
