@@ -161,3 +161,18 @@ describe('graph sync requests', () => {
     expect(bob.p2p.scoreOf(alice.p2p.peerId)).toBeLessThan(0);
   }, 30_000);
 });
+
+describe('HTLC expiry bounds', () => {
+  it('an add expiring far in the future (funds locked that long) is refused', async () => {
+    const alice = await startChannelNode(l1.client(), 'alice-x', l1.accounts[1]!);
+    const bob = await startChannelNode(l1.client(), 'bob-x', l1.accounts[2]!);
+    nodes.push(alice, bob);
+    const key = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const id = await alice.openChannel(key, CAP);
+    await waitUntil(() => bob.list().some((c) => c.status === 'open'), 'bob sees the channel', 10_000, 20);
+    const r = await alice.sendRawProposal(id, [{ kind: 'add', id: 0, amount: 10_000n, hash: new Uint8Array(32).fill(5), expiry: l1.height() + 1_000_000, onion: new Uint8Array(1366) }]);
+    expect(r.ok).toBe(false);
+    expect(r.reason).toMatch(/CHANNEL_LIMIT.*more than 2016 blocks/);
+    expect(bob.channelState(id).state.htlcs).toHaveLength(0);
+  }, 30_000);
+});

@@ -114,6 +114,8 @@ export interface ChannelNodeOptions {
   minFinalExpiry?: number;
   /** Blocks before an outgoing HTLC expires at which an unresponsive channel goes on chain. Default 2. */
   expiryMargin?: number;
+  /** Furthest an HTLC's expiry may lie ahead of the current height, in blocks (LND's max_cltv_expiry). Default 2016. */
+  maxExpiryDelta?: number;
   /** Most updates per commitment round. Default 400. */
   maxBatch?: number;
   /** How long a payee holds parts of an incomplete multi-path payment, ms. Default 30 000. */
@@ -342,6 +344,7 @@ export class ChannelNode {
       policy: { feeBase: 1n, feePpm: 100, cltvDelta: 6, ...opts.policy },
       minFinalExpiry: opts.minFinalExpiry ?? 12,
       expiryMargin: opts.expiryMargin ?? 2,
+      maxExpiryDelta: opts.maxExpiryDelta ?? 2016,
       maxBatch: opts.maxBatch ?? 400,
       mppTimeoutMs: opts.mppTimeoutMs ?? 30_000,
       maxAttempts: opts.maxAttempts ?? 12,
@@ -1014,6 +1017,8 @@ export class ChannelNode {
         next = applyUpdates(ch.state, this.peerSide(ch), updates, ch.limits);
         for (const u of updates) {
           if (u.kind === 'add' && u.expiry <= this.heightCache + this.opts.expiryMargin) throw new StrataError('CHANNEL_LIMIT', `HTLC ${u.id} expires at ${u.expiry}, too close to the current height ${this.heightCache}`);
+          // an expiry far ahead locks this side's funds (and, forwarded, the next hop's) that long
+          if (u.kind === 'add' && u.expiry > this.heightCache + this.opts.maxExpiryDelta) throw new StrataError('CHANNEL_LIMIT', `HTLC ${u.id} expires at ${u.expiry}, more than ${this.opts.maxExpiryDelta} blocks after the current height ${this.heightCache}`);
         }
       } catch (e) {
         const se = toStrataError(e);
