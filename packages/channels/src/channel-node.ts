@@ -537,7 +537,7 @@ export class ChannelNode {
           // a tiny request answered with the whole graph: bounded per peer
           if (!this.graphLimiter.take(from)) {
             this.p2p.penalize(from, PENALTY.RATE_LIMITED, `graph sync requests beyond ${GRAPH_SYNC_RATE.perSecond}/s`);
-            throw err('CHANNEL_LIMIT', `graph sync requests beyond ${GRAPH_SYNC_RATE.perSecond}/s`);
+            throw new StrataError('CHANNEL_LIMIT', `graph sync requests beyond ${GRAPH_SYNC_RATE.perSecond}/s`);
           }
           return encode(GraphSyncReply, { items: this.store.list<{ kind: number; body: Uint8Array }>('g:').map(([, g]) => g) });
         default:
