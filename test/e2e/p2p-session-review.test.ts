@@ -40,6 +40,7 @@ const streamsOf = (n: P2PNode) =>
 describe('p2p sessions under timeouts', () => {
   it('an answer arriving after the requester timed out is dropped, not punished; the session lives on', async () => {
     const { server, client } = await pair();
+    await client.sessionRequest(server.peerId, 'slow/1', new Uint8Array([0]), SERVER); // session open (a 100 ms open could time out under load)
     const e = await client.sessionRequest(server.peerId, 'slow/1', new Uint8Array([40]), { ...SERVER, timeoutMs: 100 }).catch((x: unknown) => x);
     expect(isStrataError(e) && [e.message, e.meta.timeout]).toEqual([expect.stringMatching(/timed out/), true]);
     await new Promise((r) => setTimeout(r, 600)); // the late answer arrives
@@ -51,6 +52,7 @@ describe('p2p sessions under timeouts', () => {
   it('timed-out requests still count against the server in-flight limit: the requester is never penalised for them', async () => {
     const { server, client } = await pair();
     const short = { ...SERVER, timeoutMs: 100 };
+    await client.sessionRequest(server.peerId, 'slow/1', new Uint8Array([0]), SERVER);
     const timedOut = await Promise.all(Array.from({ length: 4 }, () => client.sessionRequest(server.peerId, 'slow/1', new Uint8Array([60]), short).catch((x: unknown) => x)));
     for (const e of timedOut) expect(isStrataError(e) && e.meta.timeout).toBe(true);
     // the server still runs those 4: more requests now must wait (or use a fresh session)
@@ -70,5 +72,33 @@ describe('p2p sessions under timeouts', () => {
     expect(out).toHaveLength(1);
     expect(out[0]!.length).toBe(2 + (4 << 20));
     expect(ms).toBeLessThan(1000); // quadratic re-copying took several seconds
+  });
+});
+
+describe('p2p sessions: a peer that never reads', () => {
+  it('an inbound session whose answers pile up unsent is aborted (unsent bytes stay bounded)', async () => {
+    const server = await P2PNode.create({ networkId: NET, requestRate: { perSecond: 100_000, burst: 100_000 } });
+    const client = await P2PNode.create({ networkId: NET });
+    nodes.push(server, client);
+    await server.start();
+    await client.start();
+    server.handleSession('echo/2', async (req) => req, { maxFrameBytes: 10_000, timeoutMs: 5000, maxInFlight: 64 });
+    await client.dial(server.multiaddrs[0] as string);
+    const raw = client as unknown as { node: { dialProtocol(p: unknown, id: string): Promise<{ send(b: Uint8Array): boolean; pause(): void; onDrain(): Promise<void>; status: string; addEventListener(e: string, f: () => void): void }> } };
+    const peer = (server as unknown as { node: { peerId: unknown } }).node.peerId;
+    const s = await raw.node.dialProtocol(peer, sessionProtocolId(NET, 'echo/2'));
+    let closed = false;
+    s.addEventListener('close', () => {
+      closed = true;
+    });
+    s.pause(); // no more window for the server: its answers can only queue
+    const req = new Uint8Array(8000).fill(1);
+    for (let i = 1; i <= 600 && !closed; i++) {
+      if (!s.send(encodeSessionFrame(SESSION_KIND.REQUEST, i, req))) await Promise.race([s.onDrain(), new Promise((r) => setTimeout(r, 200))]);
+      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    const t = Date.now();
+    while (!closed && Date.now() - t < 5000) await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(true); // 600 × 8 KB answers were all kept in the server's write buffer
   });
 });

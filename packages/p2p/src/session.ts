@@ -27,6 +27,11 @@ export interface SessionOptions {
   timeoutMs: number;
   /** Most unanswered requests a peer may have on one inbound session. Default 64. */
   maxInFlight?: number;
+  /**
+   * Most answer bytes an inbound session may hold unsent (the peer does not grant the window:
+   * it does not read); beyond, the session is aborted. Default 4 × maxFrameBytes + 1 MiB.
+   */
+  maxUnsentBytes?: number;
 }
 
 /** Encodes one session frame (length prefix included). */
@@ -247,9 +252,21 @@ export function serveSession(
       // already closed
     }
   };
+  const maxUnsent = opts.maxUnsentBytes ?? 4 * opts.maxFrameBytes + (1 << 20);
   const answer = (kind: number, id: number, payload: Uint8Array) => {
     if (dead) return;
-    sendBytes(stream, encodeSessionFrame(kind, id, payload)).catch(() => undefined);
+    const frame = encodeSessionFrame(kind, id, payload);
+    // libp2p's yamux buffers writes without limit while the peer withholds its window
+    if (stream.writeBufferLength + frame.length > maxUnsent) {
+      dead = true;
+      try {
+        stream.abort(new StrataError('NETWORK', `the peer does not read its answers (${stream.writeBufferLength} bytes unsent)`));
+      } catch {
+        // already closed
+      }
+      return;
+    }
+    sendBytes(stream, frame).catch(() => undefined);
   };
   stream.addEventListener('message', (evt) => {
     if (dead) return;
