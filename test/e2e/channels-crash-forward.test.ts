@@ -93,6 +93,7 @@ describe('crash safety of a forwarding node', () => {
     await waitUntil(() => outcome !== undefined, 'the payment resolves', 20_000, 50);
     expect(outcome).toBe('ok');
     await waitUntil(() => alice.channelState(ab).state.htlcs.length === 0 && carol.channelState(bc).state.htlcs.length === 0, 'both hops settled', 20_000, 50);
+    await waitUntil(async () => (await bob.rpc.call<{ htlcs: number }[]>('channel_list')).every((c) => c.htlcs === 0), 'bob sees both hops settled', 20_000, 50);
     const a = alice.channelState(ab).state;
     const c = carol.channelState(bc).state;
     // bob's side: B in A–B (he did not open it), A in B–C (he did)

@@ -63,7 +63,7 @@ describe('a forwarding node restarted while its forward is pending', () => {
     await carol.settleInvoice(Buffer.from(paymentHash.slice(2), 'hex'));
     await waitUntil(() => outcome !== undefined, 'the payment resolves', 15_000, 50);
     expect(outcome).toBe('ok');
-    await waitUntil(() => alice.channelState(ab).state.htlcs.length === 0 && bob.channelState(bc).state.htlcs.length === 0, 'both hops settled', 15_000, 50);
+    await waitUntil(() => alice.channelState(ab).state.htlcs.length === 0 && bob.channelState(ab).state.htlcs.length === 0 && bob.channelState(bc).state.htlcs.length === 0, 'both hops settled on both sides', 15_000, 50);
     // bob paid carol 30,000 and was paid at least that by alice: a forwarder never loses
     expect(local(bob, ab) + local(bob, bc)).toBeGreaterThanOrEqual(bobBefore);
   }, 90_000);
