@@ -150,14 +150,31 @@ export function isLocalFault(e: unknown): boolean {
 }
 
 /**
- * Whether a foreign (non-Strata) error may be the JavaScript engine running out of a local
- * resource (stack, memory, the largest string, array or BigInt it builds): how far code gets
- * before that happens differs between machines and engine versions, so such an error is a local
- * fault, never a deterministic outcome. Decided by the error's class alone — every `RangeError`
- * — and never by its message, whose wording is the engine's (a reworded V8 message must not
- * turn a stack overflow into a failed receipt on upgraded nodes only). Module code rejects bad
- * input with a StrataError, so a RangeError escaping a module is always treated as the engine's.
+ * This engine's own message for a stack overflow, probed once at load by overflowing the stack
+ * (cheap: a few thousand frames). Compared by equality, so a V8 that rewords the message still
+ * agrees with itself; undefined if the probe found no RangeError (then nothing is exhaustion).
+ */
+const STACK_OVERFLOW_MESSAGE: string | undefined = (() => {
+  const dive = (n: number): number => dive(n + 1) + 1;
+  try {
+    dive(0);
+  } catch (e) {
+    if (e instanceof RangeError) return e.message;
+  }
+  return undefined;
+})();
+
+/**
+ * Whether a foreign (non-Strata) error is the JavaScript engine running out of stack: how deep
+ * code gets before that happens differs between machines and engine builds, so it is a local
+ * fault, never a deterministic outcome. Recognised as a `RangeError` carrying exactly the message
+ * this engine gives a real stack overflow (probed at load, never a hard-coded text). Every other
+ * RangeError — division by zero, `BigInt(1.5)`, an invalid array length or radix, a DataView or
+ * Buffer read out of range — is decided by the input alone and is the same on every node, so it
+ * must be a failed receipt: treating it as a local fault let a block producer put such a call in
+ * a block that no node would ever judge (each import aborted and was retried for ever). Running
+ * out of heap is fatal in V8 (the process dies), never a catchable error.
  */
 export function isEngineExhaustion(e: unknown): boolean {
-  return e instanceof RangeError;
+  return e instanceof RangeError && STACK_OVERFLOW_MESSAGE !== undefined && e.message === STACK_OVERFLOW_MESSAGE;
 }
