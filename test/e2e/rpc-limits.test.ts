@@ -4,6 +4,7 @@
  * WebSockets, a client that stops reading its responses, and the full-block sender cache.
  */
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { StrataNode, startRpc } from '@strata/node';
 import { initHashing, toQuantity } from '@strata/primitives';
 import { RpcClient, RpcServer } from '@strata/rpc';
@@ -107,6 +108,32 @@ describe('rpc limits per connection', () => {
       ws.terminate();
     }
     expect(answers.every((a) => a.error?.code === -32005)).toBe(true);
+  });
+
+  it('a client that resets its connection right after sending a request is still charged to its address', async () => {
+    // Once the peer has reset the socket, Node's socket.remoteAddress reads undefined, and an
+    // undefined address was exempt: sending each call on a fresh socket and resetting it at once
+    // ran every call (the node still does the work) with no per-address budget at all.
+    let ran = 0;
+    const s = new RpcServer({ port: 0, maxCallsPerSecond: 5, callBurst: 10, maxCallsPerSecondPerAddress: 5, callBurstPerAddress: 10, addressBudgetExempt: [] });
+    s.registerAll({ work: { handler: () => ++ran } });
+    await s.start();
+    stops.push(() => s.stop());
+    const { port } = new URL(s.url);
+    const body = '{"jsonrpc":"2.0","id":1,"method":"work"}';
+    for (let i = 0; i < 30; i++) {
+      await new Promise<void>((resolve) => {
+        const sock = connect(Number(port), '127.0.0.1', () => {
+          sock.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+          sock.resetAndDestroy();
+          resolve();
+        });
+        sock.on('error', () => resolve());
+      });
+    }
+    await sleep(300);
+    expect(ran).toBeGreaterThan(0);
+    expect(ran).toBeLessThanOrEqual(12);
   });
 
   it('exempts loopback from the per-address budget by default (the devnet): fresh connections are served', async () => {

@@ -71,6 +71,8 @@ interface Conn {
 
 /** Remote addresses whose per-address call budget is kept at once (the oldest is forgotten beyond it). */
 const MAX_ADDRESS_BUDGETS = 4096;
+/** Budget key of sockets whose remote address could not be read (not an IP, so never exempt). */
+const UNKNOWN_ADDRESS = '(unknown)';
 
 /** A token bucket of calls for one connection or one remote address. */
 class CallBudget {
@@ -212,6 +214,9 @@ export class RpcServer {
     const http = createServer((req, res) => this.onRequest(req, res));
     const wss = new WebSocketServer({ noServer: true, maxPayload: this.maxBodyBytes, clientTracking: false });
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    // Read the peer's address as soon as the socket is accepted: Node caches it then, whereas a
+    // first read after the peer has reset the socket gives undefined (see takeAddress).
+    http.on('connection', (socket: { remoteAddress?: string | undefined }) => void socket.remoteAddress);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         reject(
@@ -416,17 +421,23 @@ export class RpcServer {
     return { text, refused };
   }
 
-  /** Charges `calls` to the remote address's budget (exempt and unknown addresses always pass). */
+  /**
+   * Charges `calls` to the remote address's budget (exempt addresses always pass). A socket whose
+   * address cannot be read (the peer reset it before it was first read) is charged to one shared
+   * budget: it used to pass free, so a client resetting each socket right after its request ran
+   * every call with no per-address bound.
+   */
   private takeAddress(address: string | undefined, calls: number): boolean {
-    if (address === undefined || this.budgetExempt.has(address)) return true;
-    let budget = this.addressBudgets.get(address);
+    if (address !== undefined && this.budgetExempt.has(address)) return true;
+    const k = address ?? UNKNOWN_ADDRESS;
+    let budget = this.addressBudgets.get(k);
     if (budget === undefined) {
       if (this.addressBudgets.size >= MAX_ADDRESS_BUDGETS) {
         const oldest = this.addressBudgets.keys().next().value;
         if (oldest !== undefined) this.addressBudgets.delete(oldest);
       }
       budget = new CallBudget(this.callsPerAddress, this.burstPerAddress);
-      this.addressBudgets.set(address, budget);
+      this.addressBudgets.set(k, budget);
     }
     return budget.take(calls);
   }
