@@ -7,7 +7,7 @@ import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { StrataNode, startRpc } from '@strata/node';
 import { initHashing, toQuantity } from '@strata/primitives';
-import { RpcClient, RpcServer } from '@strata/rpc';
+import { addressBudgetKey, RpcClient, RpcServer } from '@strata/rpc';
 import pino from 'pino';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
@@ -134,6 +134,18 @@ describe('rpc limits per connection', () => {
     await sleep(300);
     expect(ran).toBeGreaterThan(0);
     expect(ran).toBeLessThanOrEqual(12);
+  });
+
+  it('keys an IPv6 client by its /64 (one host gets a whole /64), IPv4-mapped IPv6 as the IPv4 address', () => {
+    // Keyed by the full address, a host rotating through its /64 took a fresh budget per call.
+    expect(addressBudgetKey('2001:db8:1:2:aaaa::1')).toBe(addressBudgetKey('2001:db8:1:2:ffff:ffff:ffff:ffff'));
+    expect(addressBudgetKey('2001:db8:1:2::7')).toBe('2001:db8:1:2::/64');
+    expect(addressBudgetKey('2001:0db8:0001:0002:0000:0000:0000:0007')).toBe('2001:db8:1:2::/64');
+    expect(addressBudgetKey('2001:db8:1:3::1')).not.toBe(addressBudgetKey('2001:db8:1:2::1'));
+    expect(addressBudgetKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(addressBudgetKey('::ffff:203.0.113.9')).toBe('203.0.113.9');
+    expect(addressBudgetKey('203.0.113.9')).toBe('203.0.113.9');
+    expect(addressBudgetKey('203.0.113.9')).not.toBe(addressBudgetKey('203.0.113.10'));
   });
 
   it('exempts loopback from the per-address budget by default (the devnet): fresh connections are served', async () => {

@@ -71,6 +71,26 @@ interface Conn {
 
 /** Remote addresses whose per-address call budget is kept at once (the oldest is forgotten beyond it). */
 const MAX_ADDRESS_BUDGETS = 4096;
+/**
+ * The key a remote address's call budget is kept under: an IPv4 address (also when written as
+ * IPv4-mapped IPv6, `::ffff:1.2.3.4`) as is; an IPv6 address by its /64 prefix, since a single
+ * host is routinely handed a whole /64 and could otherwise take a fresh budget per address.
+ */
+export function addressBudgetKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1] as string;
+  if (!address.includes(':')) return address;
+  const bare = address.split('%')[0] as string;
+  const [head = '', tail] = bare.split('::');
+  const h = head === '' ? [] : head.split(':');
+  const t = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (Number.parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`;
+}
+
 /** Budget key of sockets whose remote address could not be read (not an IP, so never exempt). */
 const UNKNOWN_ADDRESS = '(unknown)';
 
@@ -429,7 +449,7 @@ export class RpcServer {
    */
   private takeAddress(address: string | undefined, calls: number): boolean {
     if (address !== undefined && this.budgetExempt.has(address)) return true;
-    const k = address ?? UNKNOWN_ADDRESS;
+    const k = address === undefined ? UNKNOWN_ADDRESS : addressBudgetKey(address);
     let budget = this.addressBudgets.get(k);
     if (budget === undefined) {
       if (this.addressBudgets.size >= MAX_ADDRESS_BUDGETS) {
