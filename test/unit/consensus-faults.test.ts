@@ -267,7 +267,7 @@ describe('engine exhaustion: only a stack overflow (probed on this engine) is a 
     expect(built.rejected.map((r) => r.error.code)).toEqual(['ENGINE_FAULT']);
   });
 
-  it("the stack overflow is recognised against this engine's own wording (probed), not a hard-coded text", () => {
+  it("stack overflow and a failed buffer allocation are recognised by this engine's own wording (probed), not a hard-coded text", () => {
     const recurse = (n: number): number => recurse(n + 1) + 1;
     let overflow: unknown;
     try {
@@ -277,6 +277,13 @@ describe('engine exhaustion: only a stack overflow (probed on this engine) is a 
     }
     expect(isEngineExhaustion(overflow)).toBe(true);
     expect(isEngineExhaustion(new RangeError('Division by zero'))).toBe(false);
+    let alloc: unknown;
+    try {
+      void new ArrayBuffer(Number.MAX_SAFE_INTEGER);
+    } catch (e) {
+      alloc = e;
+    }
+    expect(isEngineExhaustion(alloc)).toBe(true);
     expect(isEngineExhaustion(new Error((overflow as Error).message))).toBe(false);
   });
 
