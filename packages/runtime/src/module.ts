@@ -61,6 +61,12 @@ export interface Module {
    * refuses two instances for one child chain id, and a chain refuses a child with its own id.
    */
   readonly settles?: { readonly chainId: number; readonly instance: string };
+  /**
+   * Set on a module that counts time in its host's L1 origin instead of block heights (e.g. the
+   * channel adjudicator on an L2, whose sequencer makes blocks at will): an L2 hosting it then
+   * carries its L1 origin in its blocks, as one hosting a child's settlement modules does.
+   */
+  readonly l1Clock?: boolean;
   /** Writes genesis state. */
   genesis?(ctx: BlockContext): void;
   /** Runs before the block's transactions. */
