@@ -412,16 +412,27 @@ export async function runReport(opts: ReportOptions = {}): Promise<Report> {
         notes.push({ layer: l.name, note: r.note });
         layers.push(summarize(l.name, l.kind, r.records, { l1BytesPerTx: r.l1Bytes / n, l1FeePerTx: Number(r.l1Fees) / n, exitMs: r.exitMs, exitL1Blocks: r.exitL1Blocks, risk: (await api.risk(l.name)) ?? [], settlesOn: l.parent ?? 'l1' }));
       };
-      if (l.kind === 'zk' && devnet.zk?.rpcUrl && opts.zk !== false) {
-        await push(await runZk(devnet.l1.rpcUrl, devnet.zk.rpcUrl, keys, work, progress));
+      // A driver that fails leaves its layer under "Not measured" with the error; the others still run.
+      const attempt = async (run: () => Promise<DriverResult>) => {
+        try {
+          await push(await run());
+        } catch (e) {
+          notMeasured.push({ layer: l.name, kind: l.kind, why: `the run failed: ${(e as Error).message}` });
+        }
+      };
+      const zkUrl = devnet.zk?.rpcUrl;
+      if (l.kind === 'zk' && zkUrl && opts.zk !== false) {
+        await attempt(() => runZk(devnet.l1.rpcUrl, zkUrl, keys, work, progress));
         continue;
       }
-      if (l.kind === 'sidechain' && devnet.sidechain) {
-        await push(await runSidechain(devnet.l1.rpcUrl, l.rpc, devnet.sidechain.launch.chainId, keys, work, progress, runChain));
+      const sc = devnet.sidechain;
+      if (l.kind === 'sidechain' && sc) {
+        await attempt(() => runSidechain(devnet.l1.rpcUrl, l.rpc, sc.launch.chainId, keys, work, progress, runChain));
         continue;
       }
-      if (l.kind === 'channels' && l.members) {
-        await push(await runChannels(devnet.l1.rpcUrl, l.members, work, progress));
+      const members = l.members;
+      if (l.kind === 'channels' && members) {
+        await attempt(() => runChannels(devnet.l1.rpcUrl, members, work, progress));
         continue;
       }
       notMeasured.push({ layer: l.name, kind: l.kind, why: l.kind === 'zk' ? (opts.zk === false ? 'skipped by this run (--no-zk)' : 'the ZK operator is not running') : `no workload driver for kind ${l.kind} in bench/report yet` });
