@@ -24,7 +24,7 @@ beforeAll(async () => {
   // yet (packages/devnet/src/zk.ts), and its proofs would take minutes here. The ZK driver has its
   // own case below, run with STRATA_REPORT_ZK=1 (needs the devnet's keys in .cache/zk).
   devnet = await startDevnet({ port: 0, explorer: false, rollup: { challengeWindow: 2 }, l3: { challengeWindow: 4 }, zk: process.env.STRATA_REPORT_ZK === '1' ? {} : false }, { logger: pino({ level: 'silent' }) });
-}, 180_000);
+}, 300_000); // with ZK the devnet start took 167 s at load 13
 
 afterAll(async () => {
   await devnet?.stop();
