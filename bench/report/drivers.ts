@@ -64,6 +64,8 @@ export interface DriverResult {
   exitMs: number;
   exitL1Blocks: number;
   note: string;
+  /** The L1 blocks (from, to] whose txs were counted, when the count is over a window. */
+  l1Range?: [number, number];
 }
 
 // ---------------------------------------------------------------------------------------- ZK
@@ -267,7 +269,7 @@ export async function runSidechain(
   const args = encode(ScL1WithdrawArgs, { chainId, checkpoint: index, withdrawal: { id, l1Recipient: fromHex(w.l1Recipient, 20), amount: BigInt(w.amount) }, proof: w.proof.map((p) => fromHex(p)) });
   const paid = await l1c.sendAndWait(key, SC_REGISTRY_MODULE, 'withdraw', args, 60_000);
   progress('sidechain: exit', 1);
-  return { records, l1Bytes: carried.bytes, l1Fees: carried.fee, l1Txs: carried.count, exitMs: Date.now() - t0, exitL1Blocks: Number(fromQuantity(paid.blockNumber)) - h0, note: `${carried.count} checkpoint txs in L1 blocks ${l1Start + 1}–${l1End} (until one covered sidechain block ${last})` };
+  return { records, l1Bytes: carried.bytes, l1Fees: carried.fee, l1Txs: carried.count, exitMs: Date.now() - t0, exitL1Blocks: Number(fromQuantity(paid.blockNumber)) - h0, note: `${carried.count} checkpoint txs in L1 blocks ${l1Start + 1}–${l1End} (until one covered sidechain block ${last})`, l1Range: [l1Start, l1End] };
 }
 
 // ---------------------------------------------------------------------------------- channels

@@ -72,6 +72,8 @@ export interface LayerResult {
   l1BytesPerTx: number;
   softMs: { median: number; max: number };
   finalMs: { median: number; max: number };
+  /** The L1 blocks (from, to] whose txs make the L1 figures, when they are counted over a window (the sidechain's checkpoints). */
+  l1Range?: [number, number];
   /** Withdrawal back to L1: submit → paid on L1 (0 on the L1 itself). */
   exitMs: number;
   /** The same in L1 blocks. */
@@ -337,7 +339,7 @@ async function runOptimistic(
   return { records, l1Bytes: carried.bytes, l1Fees: carried.fee, exitMs: Date.now() - t0, exitL1Blocks: fr.height - h0 };
 }
 
-function summarize(layer: string, kind: string, recs: TxRecord[], extra: { l1BytesPerTx: number; l1FeePerTx: number; exitMs: number; exitL1Blocks: number; risk: RiskRow[]; settlesOn?: string }): LayerResult {
+function summarize(layer: string, kind: string, recs: TxRecord[], extra: { l1BytesPerTx: number; l1FeePerTx: number; exitMs: number; exitL1Blocks: number; risk: RiskRow[]; settlesOn?: string; l1Range?: [number, number] }): LayerResult {
   const first = Math.min(...recs.map((r) => r.submittedAt));
   const last = Math.max(...recs.map((r) => r.softAt));
   return {
@@ -349,6 +351,7 @@ function summarize(layer: string, kind: string, recs: TxRecord[], extra: { l1Byt
     l1BytesPerTx: extra.l1BytesPerTx,
     softMs: { median: median(recs.map((r) => r.softAt - r.submittedAt)), max: Math.max(...recs.map((r) => r.softAt - r.submittedAt)) },
     finalMs: { median: median(recs.map((r) => r.finalAt - r.submittedAt)), max: Math.max(...recs.map((r) => r.finalAt - r.submittedAt)) },
+    ...(extra.l1Range ? { l1Range: extra.l1Range } : {}),
     exitMs: extra.exitMs,
     exitL1Blocks: extra.exitL1Blocks,
     l1FeePerTx: extra.l1FeePerTx,
@@ -410,7 +413,7 @@ export async function runReport(opts: ReportOptions = {}): Promise<Report> {
       }
       const push = async (r: DriverResult) => {
         notes.push({ layer: l.name, note: r.note });
-        layers.push(summarize(l.name, l.kind, r.records, { l1BytesPerTx: r.l1Bytes / n, l1FeePerTx: Number(r.l1Fees) / n, exitMs: r.exitMs, exitL1Blocks: r.exitL1Blocks, risk: (await api.risk(l.name)) ?? [], settlesOn: l.parent ?? 'l1' }));
+        layers.push(summarize(l.name, l.kind, r.records, { l1BytesPerTx: r.l1Bytes / n, l1FeePerTx: Number(r.l1Fees) / n, exitMs: r.exitMs, exitL1Blocks: r.exitL1Blocks, risk: (await api.risk(l.name)) ?? [], settlesOn: l.parent ?? 'l1', ...(r.l1Range ? { l1Range: r.l1Range } : {}) }));
       };
       // A driver that fails leaves its layer under "Not measured" with the error; the others still run.
       const attempt = async (run: () => Promise<DriverResult>) => {
