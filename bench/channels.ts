@@ -1,27 +1,34 @@
 /**
- * `npm run bench -- channels`: the Bottlepay harness shape. Two channel nodes over real libp2p
- * sockets on loopback with a real dev L1 (adjudicator in its runtime); 100 concurrent senders make
- * 10,000 payments A → B, each to its own invoice: payments/s and p50/p99 latency. Then the same
- * over three hops (A → B → C → D: two forwarding nodes, onion-routed).
+ * `npm run bench -- channels`: the Bottlepay harness shape. Four channel node daemons (`strata
+ * channel node`, one process each: no two nodes share an event loop) over real libp2p sockets on
+ * loopback, a real dev L1 (adjudicator in its runtime) in this process; 100 concurrent senders
+ * make 10,000 payments A → B over A's JSON-RPC (`channel_pay`), each to its own invoice:
+ * payments/s and p50/p99 latency. Then the same over three hops (A → B → C → D: two forwarding
+ * nodes, onion-routed). Also one sender alone (the latency of a payment on an idle channel).
  *
- * Baseline, measured in the same run: the raw ed25519 sign and verify rates of this machine
- * (node:crypto, cached KeyObjects). One payment over one channel needs two commitment rounds
- * (add, fulfil), each 4 signatures (two state signatures, two revocations) and 4 verifications,
- * so unbatched one payment costs 8 signs + 8 verifies per hop; the ratio says how far batching
- * and pipelining commitments carry a payment rate past doing those signature operations one
- * payment at a time (>1 means more payments/s than that).
+ * Baseline, measured in the same run: the raw ed25519 sign and verify rates of this machine on
+ * one core (node:crypto, cached KeyObjects). One payment over one channel done one at a time needs
+ * two commitment rounds (add, fulfil), each 4 signatures (two state signatures, two revocations)
+ * and 4 verifications: 8 signs + 8 verifies per hop. The ratio says how far batching many HTLCs
+ * into each round carries the payment rate past doing those operations once per payment (> 1: more
+ * payments/s than that). The rounds actually run are read from the channels' version numbers.
+ *
+ * CHANNEL_BENCH_PAYMENTS (default 10,000) and CHANNEL_BENCH_SENDERS (default 100) resize it.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { ChannelNode, channelChainRpcMethods, channelParentModules, edSignMsg, edVerifyMsg, randomEdKey, RpcChainClient } from '@strata/channels';
+import { channelChainRpcMethods, channelParentModules, edSignMsg, edVerifyMsg, randomEdKey } from '@strata/channels';
 import { devAccounts, devnetChainConfig } from '@strata/devnet';
 import { StrataNode, startRpc } from '@strata/node';
+import { RpcClient } from '@strata/rpc';
 import { bankModule } from '@strata/runtime';
 
 const PAYMENTS = Number(process.env.CHANNEL_BENCH_PAYMENTS ?? 10_000);
 const SENDERS = Number(process.env.CHANNEL_BENCH_SENDERS ?? 100);
+const SOLO = Math.min(200, Math.max(20, Math.floor(PAYMENTS / 50)));
 const logger = pino({ level: 'silent' });
 
 function rawSigRates(): { signPerSec: number; verifyPerSec: number } {
@@ -41,35 +48,81 @@ function rawSigRates(): { signPerSec: number; verifyPerSec: number } {
   return { signPerSec: Math.round(signPerSec), verifyPerSec: Math.round(verifyPerSec) };
 }
 
-async function runPayments(payer: ChannelNode, payee: ChannelNode, count: number): Promise<{ paymentsPerSec: number; p50ms: number; p99ms: number; failed: number }> {
-  const invoices: string[] = [];
-  for (let i = 0; i < count; i += 500) {
-    const batch = await Promise.all(Array.from({ length: Math.min(500, count - i) }, () => payee.createInvoice(1_000n)));
-    invoices.push(...batch.map((b) => b.invoice));
+interface Daemon {
+  proc: ChildProcess;
+  rpc: RpcClient;
+  addr: string;
+  out: () => string;
+}
+
+function startDaemon(chainRpc: string, dataDir: string, alias: string, walletIndex: number): Promise<Daemon> {
+  const prof = process.env.CHANNEL_BENCH_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.CHANNEL_BENCH_PROFILE_DIR] : [];
+  const proc = spawn(process.execPath, [...prof, 'packages/cli/bin/strata.js', 'channel', 'node', '--chain-rpc', chainRpc, '--data-dir', dataDir, '--alias', alias, '--port', '0', '--wallet-key', String(walletIndex), '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const take = (d: unknown) => {
+    out = (out + String(d)).slice(-20_000);
+  };
+  proc.stdout?.on('data', take);
+  proc.stderr?.on('data', take);
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const iv = setInterval(() => {
+      const m = new RegExp(`channel node ${alias}: RPC (\\S+)\\s+p2p (\\S+)`).exec(out);
+      if (m) {
+        clearInterval(iv);
+        resolve({ proc, rpc: new RpcClient(m[1] as string, { timeoutMs: 120_000 }), addr: m[2] as string, out: () => out });
+      } else if (proc.exitCode !== null || Date.now() - t0 > 120_000) {
+        clearInterval(iv);
+        reject(new Error(`channel node ${alias} did not start: ${out.slice(-500)}`));
+      }
+    }, 50);
+  });
+}
+
+async function invoices(payee: Daemon, count: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < count; i += 200) {
+    const batch = await Promise.all(Array.from({ length: Math.min(200, count - i) }, () => payee.rpc.call<{ invoice: string }>('channel_invoice', ['1000'])));
+    out.push(...batch.map((b) => b.invoice));
   }
+  return out;
+}
+
+const q = (lat: number[], p: number) => Number((lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0).toFixed(1));
+
+async function runPayments(payer: Daemon, payee: Daemon, count: number, senders: number): Promise<{ payments: number; paymentsPerSec: number; p50ms: number; p99ms: number; failed: number; firstError?: string }> {
+  const list = await invoices(payee, count);
   const lat: number[] = [];
   let next = 0;
   let failed = 0;
+  let firstError: string | undefined;
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: SENDERS }, async () => {
+    Array.from({ length: senders }, async () => {
       for (;;) {
         const i = next++;
-        if (i >= invoices.length) return;
+        if (i >= list.length) return;
         const t = performance.now();
         try {
-          await payer.pay(invoices[i] as string);
+          await payer.rpc.call('channel_pay', [list[i]]);
           lat.push(performance.now() - t);
-        } catch {
+        } catch (e) {
           failed++;
+          firstError ??= (e as Error).message;
         }
       }
     }),
   );
   const secs = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
-  const q = (p: number) => Number((lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0).toFixed(1));
-  return { paymentsPerSec: Math.round(lat.length / secs), p50ms: q(0.5), p99ms: q(0.99), failed };
+  return { payments: count, paymentsPerSec: Math.round(lat.length / secs), p50ms: q(lat, 0.5), p99ms: q(lat, 0.99), failed, ...(firstError ? { firstError } : {}) };
+}
+
+async function versionOf(d: Daemon, channelId: string): Promise<number> {
+  const l = await d.rpc.call<{ channelId: string; version: number }[]>('channel_list');
+  return l.find((c) => c.channelId === channelId)?.version ?? 0;
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -87,47 +140,52 @@ export async function run(): Promise<Record<string, unknown>> {
   await l1.start();
   const rpc = await startRpc(l1, { host: '127.0.0.1', port: 0 });
   rpc.registerAll(channelChainRpcMethods(() => l1.chain.stateReader));
-  const mk = async (alias: string, i: number) => {
-    const n = await ChannelNode.create(
-      { dataDir: tmp(`bench-chan-${alias}-`), alias, walletKey: accounts[i]!.keys.secretKey, pollMs: 300, maxAttempts: 3, limits: { maxHtlcs: 483 } },
-      { chain: new RpcChainClient(rpc.url), logger },
-    );
-    await n.start();
-    return n;
-  };
   const sig = rawSigRates();
   const perPaymentSigSeconds = 8 / sig.signPerSec + 8 / sig.verifyPerSec;
   const baselineSingle = 1 / perPaymentSigSeconds;
-  const cap = 10n ** 13n;
-  const [a, b, c, d] = [await mk('a', 1), await mk('b', 2), await mk('c', 3), await mk('d', 4)];
+  const cap = (10n ** 13n).toString();
+  const daemons: Daemon[] = [];
   try {
-    const bk = await a.connect(b.p2p.multiaddrs[0]!);
-    const ab = await a.openChannel(bk, cap);
-    void ab;
-    const single = await runPayments(a, b, PAYMENTS);
-    const ck = await b.connect(c.p2p.multiaddrs[0]!);
-    const dk = await c.connect(d.p2p.multiaddrs[0]!);
-    await b.openChannel(ck, cap);
-    await c.openChannel(dk, cap);
-    const deadline = Date.now() + 20_000;
-    while (a.graph.channels.size < 3 || ![...a.graph.channels.values()].every((x) => x.policies[0] && x.policies[1])) {
+    for (const [alias, i] of [['a', 1], ['b', 2], ['c', 3], ['d', 4]] as const) daemons.push(await startDaemon(rpc.url, tmp(`bench-chan-${alias}-`), alias, i));
+    const [a, b, c, d] = daemons as [Daemon, Daemon, Daemon, Daemon];
+    const ab = (await a.rpc.call<{ channelId: string }>('channel_open', [b.addr, cap])).channelId;
+    const loadBefore = loadavg()[0];
+    const soloSingle = await runPayments(a, b, SOLO, 1);
+    const v0 = await versionOf(a, ab);
+    const single = await runPayments(a, b, PAYMENTS, SENDERS);
+    const roundsSingle = (await versionOf(a, ab)) - v0;
+    const bc = (await b.rpc.call<{ channelId: string }>('channel_open', [c.addr, cap])).channelId;
+    await c.rpc.call('channel_open', [d.addr, cap]);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const g = await a.rpc.call<{ channels: { policies: unknown[] }[] }>('channel_graph');
+      if (g.channels.length >= 3 && g.channels.every((x) => x.policies.filter(Boolean).length === 2)) break;
       if (Date.now() > deadline) throw new Error('graph did not converge');
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 100));
     }
-    const three = await runPayments(a, d, PAYMENTS);
+    const soloThree = await runPayments(a, d, SOLO, 1);
+    const vb0 = await versionOf(b, bc);
+    const three = await runPayments(a, d, PAYMENTS, SENDERS);
+    const roundsThree = (await versionOf(b, bc)) - vb0;
     const baselineThree = baselineSingle / 3;
     return {
       payments: PAYMENTS,
       senders: SENDERS,
-      singleHop: single,
-      threeHops: three,
-      rawEd25519: sig,
+      processes: 'one per channel node (4) + this one (L1, senders)',
+      loadAverage1m: { start: Number(loadBefore?.toFixed(1)), end: Number(loadavg()[0]?.toFixed(1)) },
+      singleHop: { ...single, commitmentRounds: roundsSingle, htlcUpdatesPerRound: Number(((2 * PAYMENTS) / Math.max(1, roundsSingle)).toFixed(1)) },
+      singleHopOneSender: soloSingle,
+      threeHops: { ...three, commitmentRoundsPerChannel: roundsThree, htlcUpdatesPerRound: Number(((2 * PAYMENTS) / Math.max(1, roundsThree)).toFixed(1)) },
+      threeHopsOneSender: soloThree,
+      rawEd25519OneCore: sig,
       sigOnlyBaselinePaymentsPerSec: { singleHop: Math.round(baselineSingle), threeHops: Math.round(baselineThree) },
       ratioToSigBaseline: { singleHop: Number((single.paymentsPerSec / baselineSingle).toFixed(2)), threeHops: Number((three.paymentsPerSec / baselineThree).toFixed(2)) },
+      goal: { singleHopPerSec: 1000, singleHopP50ms: 10, threeHopsPerSec: 300 },
       published8vCpu: { eclair: 89, cln: 61, lnd: 33 },
     };
   } finally {
-    for (const n of [a, b, c, d]) await n.stop().catch(() => undefined);
+    for (const dm of daemons) dm.proc.kill('SIGTERM');
+    await Promise.all(daemons.map((dm) => (dm.proc.exitCode !== null ? undefined : new Promise((r) => dm.proc.once('exit', r)))));
     await rpc.stop();
     await l1.stop();
     for (const dd of dirs) rmSync(dd, { recursive: true, force: true });

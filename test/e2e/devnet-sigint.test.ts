@@ -51,7 +51,7 @@ const alive = (pid: number) => {
 describe('Ctrl-C on the whole stack', () => {
   it('stops every layer and every child process (validators, prover): none is left', async () => {
     const t0 = Date.now();
-    const dev = await startDevnetProcess(['--zk', '--quiet']);
+    const dev = await startDevnetProcess(['--zk', '--zk-depth', '4', '--quiet']);
     const startMs = Date.now() - t0;
     const layers = Object.keys(dev.banner.layers);
     process.stdout.write(`whole stack (${layers.join(', ')}) start to banner: ${startMs} ms\n`);

@@ -42,7 +42,7 @@ function cli(args: string[]): Promise<{ code: number; out: string; err: string }
 
 beforeAll(async () => {
   if (!CHROMIUM) throw new Error('chromium is not installed: apt-get install -y chromium (.ci/run does)');
-  dev = await startDevnetProcess(['--zk', '--quiet']);
+  dev = await startDevnetProcess(['--zk', '--zk-depth', '4', '--quiet']);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
 }, 180_000);

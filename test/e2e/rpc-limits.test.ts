@@ -77,6 +77,49 @@ describe('rpc limits per connection', () => {
     expect((await post(s.url, '{"jsonrpc":"2.0","id":1,"method":"ping"}', fresh)).status).toBe(200);
   });
 
+  it('budgets calls per remote address too: a client opening a new connection per request is refused past the address budget', async () => {
+    // Loopback is exempt by default (the devnet's processes); a remote address is not: drop the
+    // exemption to play one over loopback.
+    const s = await server({ maxCallsPerSecond: 5, callBurst: 10, maxCallsPerSecondPerAddress: 5, callBurstPerAddress: 10, addressBudgetExempt: [] });
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      // A fresh socket per request: every one starts with a full per-connection budget.
+      const agent = new Agent({ keepAlive: false });
+      statuses.push((await post(s.url, `{"jsonrpc":"2.0","id":${i},"method":"ping"}`, agent)).status);
+      agent.destroy();
+    }
+    expect(statuses.filter((x) => x === 200).length).toBeLessThanOrEqual(12);
+    const once = new Agent({ keepAlive: false });
+    stops.push(() => once.destroy());
+    const refused = await post(s.url, '{"jsonrpc":"2.0","id":"r","method":"ping"}', once);
+    expect(refused.status).toBe(429);
+    expect(refused.json).toMatchObject({ id: 'r', error: { code: -32005, data: { meta: { scope: 'address' } } } });
+    // WebSockets opened one per call share the address budget as well.
+    const answers: { error?: { code: number } }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const ws = await openWs(s.wsUrl);
+      answers.push(
+        await new Promise((resolve) => {
+          ws.once('message', (d) => resolve(JSON.parse(String(d))));
+          ws.send(`{"jsonrpc":"2.0","id":${i},"method":"ping"}`);
+        }),
+      );
+      ws.terminate();
+    }
+    expect(answers.every((a) => a.error?.code === -32005)).toBe(true);
+  });
+
+  it('exempts loopback from the per-address budget by default (the devnet): fresh connections are served', async () => {
+    const s = await server({ maxCallsPerSecond: 5, callBurst: 10, maxCallsPerSecondPerAddress: 5, callBurstPerAddress: 10 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const agent = new Agent({ keepAlive: false });
+      statuses.push((await post(s.url, `{"jsonrpc":"2.0","id":${i},"method":"ping"}`, agent)).status);
+      agent.destroy();
+    }
+    expect(statuses.every((x) => x === 200)).toBe(true);
+  });
+
   it('bounds calls in flight on one WebSocket and the number of WebSockets', async () => {
     const s = await server({ maxInflightPerConnection: 4, maxWsConnections: 2 });
     const ws = await openWs(s.wsUrl);

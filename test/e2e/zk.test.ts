@@ -50,7 +50,8 @@ const hexq = (x: bigint) => `0x${x.toString(16)}`;
 function proven(): ZkState {
   const rec = readZkRollup(l1.chain.stateReader, TEST_ZK.rollupId);
   const n = rec?.batchCount ?? 0;
-  return n === 0 ? op.provenState() : (op.batches[n - 1] as (typeof op.batches)[number]).stateAfter;
+  // The operator moves its proven state when it sees the verification; until then, the batch's own.
+  return n === 0 ? op.provenState() : ((op.batches[n - 1] as (typeof op.batches)[number]).stateAfter ?? op.provenState());
 }
 
 /** Mines a block and checks conservation. */
@@ -142,7 +143,7 @@ describe('zk-rollup on L1', () => {
     await proveBatch(2);
     const b = op.batches[2] as (typeof op.batches)[number];
     const root0 = readZkRollup(l1.chain.stateReader, TEST_ZK.rollupId)?.root as Uint8Array;
-    const commit = (data: Uint8Array, proof: Uint8Array, newRoot = fieldToBytes(b.built.newRoot)) =>
+    const commit = (data: Uint8Array, proof: Uint8Array, newRoot = fieldToBytes(b.newRoot)) =>
       client.send(operatorKey, 'commitBatch', encode(CommitBatchArgs, { rollupId: TEST_ZK.rollupId, newRoot, data, proof }), 100_000);
     const wrongProof = new Uint8Array(b.proof as Uint8Array);
     wrongProof.set((b.proof as Uint8Array).slice(192, 256), 0); // A := C: valid points, wrong proof
@@ -151,7 +152,7 @@ describe('zk-rollup on L1', () => {
     const altered = new Uint8Array(b.data);
     altered[0] ^= 0x80; // the posted bytes changed after proving
     const garbage = new Uint8Array(256).fill(7); // not curve points
-    const hashes = [await commit(b.data, wrongProof), await commit(otherData, b.proof as Uint8Array), await commit(altered, b.proof as Uint8Array), await commit(b.data, garbage), await commit(b.data, b.proof as Uint8Array, fieldToBytes(b.built.oldRoot))];
+    const hashes = [await commit(b.data, wrongProof), await commit(otherData, b.proof as Uint8Array), await commit(altered, b.proof as Uint8Array), await commit(b.data, garbage), await commit(b.data, b.proof as Uint8Array, fieldToBytes(b.oldRoot))];
     mine();
     for (const h of hashes) {
       const r = l1.receiptOf(h);
@@ -161,7 +162,7 @@ describe('zk-rollup on L1', () => {
     expect(l1.receiptOf(hashes[0] as Uint8Array)?.error?.code).toBe('PROOF_INVALID');
     expect(toHex(readZkRollup(l1.chain.stateReader, TEST_ZK.rollupId)?.root as Uint8Array)).toBe(toHex(root0));
     // a stranger cannot commit even a valid batch
-    const h = await client.send(keys[3] as KeyPair, 'commitBatch', encode(CommitBatchArgs, { rollupId: TEST_ZK.rollupId, newRoot: fieldToBytes(b.built.newRoot), data: b.data, proof: b.proof as Uint8Array }), 100_000);
+    const h = await client.send(keys[3] as KeyPair, 'commitBatch', encode(CommitBatchArgs, { rollupId: TEST_ZK.rollupId, newRoot: fieldToBytes(b.newRoot), data: b.data, proof: b.proof as Uint8Array }), 100_000);
     mine();
     expect(l1.receiptOf(h)?.error?.code).toBe('UNAUTHORIZED');
     // the operator's own valid commit goes through
@@ -248,6 +249,31 @@ describe('zk-rollup on L1', () => {
     mine();
     expect(l1.receiptOf(again)?.error?.code).toBe('L2_WITHDRAWAL');
   }, 240_000);
+
+  it('chain_getHead / chain_getBlockByNumber serve the common block shape (hash chain, hex quantities, state root, transactions) with zk fields', async () => {
+    const head = await callWithRetry<Record<string, unknown>>(zk, 'chain_getHead', ['latest']);
+    expect(head.number).toBe(`0x${op.batches.length.toString(16)}`);
+    const common = ['hash', 'number', 'parentHash', 'timestamp', 'txRoot', 'stateRoot', 'receiptRoot', 'producer', 'extra', 'nonce', 'size', 'transactions'];
+    let prev: Record<string, unknown> | undefined;
+    for (let n = 0; n <= op.batches.length; n++) {
+      const b = await callWithRetry<Record<string, unknown>>(zk, 'chain_getBlockByNumber', [`0x${n.toString(16)}`, false]);
+      for (const k of common) expect(b, k).toHaveProperty(k);
+      expect(b.number).toBe(`0x${n.toString(16)}`);
+      expect(String(b.hash)).toMatch(/^0x[0-9a-f]{64}$/);
+      if (prev) expect(b.parentHash).toBe(prev.hash);
+      if (n > 0) {
+        const batch = op.batches[n - 1] as (typeof op.batches)[number];
+        expect(b.stateRoot).toBe(toHex(fieldToBytes(batch.newRoot)));
+        expect((b.transactions as string[]).length).toBe(batch.ops);
+        expect(b.status).toBe(batch.status);
+      }
+      prev = b;
+    }
+    const full = await callWithRetry<{ transactions: { kind: string; amount: string }[] }>(zk, 'chain_getBlockByNumber', ['0x2', true]);
+    expect(full.transactions.map((x) => x.kind)).toEqual(['zk.transfer', 'zk.withdraw']);
+    expect(await callWithRetry(zk, 'chain_getBlockByNumber', [`0x${(op.batches.length + 1).toString(16)}`])).toBeNull();
+    await expect(zk.call('chain_getBlockByNumber', ['nonsense'])).rejects.toThrow(/number/);
+  });
 
   it('a fresh node re-executes every block (proofs, rejected proofs, exits) to the same receipts and roots', () => {
     const fresh = new ZkL1Miner();

@@ -102,6 +102,7 @@ export async function fuzzRpc(h: RpcHarness, t: RpcTarget, n: number, seed: numb
   const r: FuzzResult = { name: `rpc ${t.method}`, inputs: 0, accepted: 0, rejected: 0, crashes: [], ms: 0, slowestMs: 0, codes: {} };
   const started = performance.now();
   const deadline = started + maxSeconds * 1000;
+  h.reset();
   for (let i = 0; i < n; i++) {
     const body = mutateRequest(rng, t.method, t.seeds);
     const t0 = performance.now();

@@ -1,11 +1,18 @@
 /**
- * `npm run fuzz [-- --n 1000000] [--rpc-n 1000000] [--only <substring>] [--skip N] [--seed 1] [--max-seconds S] [--no-rpc] [--report file]`:
- * fuzzes every decoder and every L1 RPC method with seeded mutations and prints, per target, the
+ * `npm run fuzz [-- --n 1000000] [--rpc-n 1000000] [--http-n 2000] [--only <substring>] [--skip N] [--seed 1] [--max-seconds S] [--no-rpc] [--report file] [--markdown file]`:
+ * fuzzes every decoder and every L1 RPC method with seeded mutations — the RPC methods through
+ * the dispatcher in-process (`--rpc-n` each), then a smaller run over real HTTP (`--http-n`
+ * each) — and prints, per target, the
  * inputs run, the rate, accepted / typed-rejected counts and crashes. Exits 1 on any crash.
  */
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { type FuzzResult, fuzzBytes, fuzzRpc } from './fuzz.js';
 import { byteTargets, rpcHarness } from './targets.js';
+
+// Rejections are thrown errors: with tsx's source maps, capturing and formatting a stack costs more
+// than most decoders. The oracle reads only `code` and `message`, so the long run captures none.
+if (!process.argv.includes('--stacks')) Error.stackTraceLimit = 0;
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -14,10 +21,14 @@ const flag = (name: string): string | undefined => {
 };
 const n = Number(flag('--n') ?? 1_000_000);
 const rpcN = Number(flag('--rpc-n') ?? n);
+/** Mutated requests per RPC method over real HTTP as well (after the in-process run; 0 skips it). */
+const httpN = Number(flag('--http-n') ?? Math.min(2000, rpcN));
 const seed = Number(flag('--seed') ?? 1);
 const only = flag('--only');
 const maxSeconds = Number(flag('--max-seconds') ?? Number.POSITIVE_INFINITY);
 const report = flag('--report');
+/** A Markdown table of the run, rewritten after every target (so a cut-short run keeps its rows). */
+const markdown = flag('--markdown');
 /** Skips the first N byte-level targets (to split a long run across processes). */
 const skip = Number(flag('--skip') ?? 0);
 const results: FuzzResult[] = [];
@@ -27,7 +38,32 @@ process.on('unhandledRejection', (e) => {
   console.error('unhandled rejection during fuzzing:', e);
 });
 
+const startedAt = new Date().toISOString();
+const mdRow = (r: FuzzResult) => {
+  const codes = Object.entries(r.codes)
+    .sort((a, b) => b[1] - a[1])
+    .map(([c, k]) => `${c} ${k.toLocaleString('en-US')}`)
+    .join(', ');
+  const fmt = (x: number) => x.toLocaleString('en-US');
+  return `| ${r.name} | ${fmt(r.inputs)} | ${fmt(Math.round(r.inputs / (r.ms / 1000)))} | ${fmt(r.accepted)} | ${fmt(r.rejected)} | ${r.crashes.length} | ${r.slowestMs.toFixed(1)} | ${codes} |`;
+};
+const writeMarkdown = (done: boolean) => {
+  if (!markdown) return;
+  const crashes = results.reduce((s, r) => s + r.crashes.length, 0);
+  const inputs = results.reduce((s, r) => s + r.inputs, 0);
+  const head = [
+    `Command: \`npm run fuzz -- ${args.join(' ')}\` (seed ${seed}), started ${startedAt}, ${done ? `finished ${new Date().toISOString()}` : 'still running'}; load average at start ${loadAtStart}.`,
+    '',
+    `${results.length} targets, ${inputs.toLocaleString('en-US')} inputs in ${Math.round((Date.now() - t0) / 1000)} s, ${crashes} crashes, ${unhandled} unhandled rejections.`,
+    '',
+    '| target | inputs | inputs/s | accepted | typed rejections | crashes | slowest ms | rejection codes (typed StrataError codes; JSON-RPC codes for rpc) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  writeFileSync(markdown, `${[...head, ...results.map(mdRow)].join('\n')}\n`);
+};
+
 const line = (r: FuzzResult) => {
+  writeMarkdown(false);
   const rate = Math.round(r.inputs / (r.ms / 1000));
   const crashes = r.crashes.length;
   console.log(
@@ -37,6 +73,9 @@ const line = (r: FuzzResult) => {
 };
 
 const t0 = Date.now();
+const loadAtStart = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(', ');
 for (const [i, t] of (await byteTargets()).entries()) {
   if (i < skip || (only && !t.name.includes(only))) continue;
   const r = fuzzBytes(t, n, seed + i, maxSeconds);
@@ -55,9 +94,24 @@ if (!args.includes('--no-rpc')) {
   } finally {
     await h.close();
   }
+  if (httpN > 0) {
+    const hh = await rpcHarness({ http: true });
+    try {
+      for (const [i, t] of hh.targets.entries()) {
+        if (only && !`rpc ${t.method}`.includes(only) && !`http ${t.method}`.includes(only)) continue;
+        const r = await fuzzRpc(hh, t, httpN, seed + 2000 + i, maxSeconds);
+        r.name = `rpc over HTTP ${t.method}`;
+        results.push(r);
+        line(r);
+      }
+    } finally {
+      await hh.close();
+    }
+  }
 }
 const crashes = results.reduce((s, r) => s + r.crashes.length, 0);
 const inputs = results.reduce((s, r) => s + r.inputs, 0);
 console.log(`\n${results.length} targets, ${inputs} inputs in ${Math.round((Date.now() - t0) / 1000)} s, ${crashes} crashes, ${unhandled} unhandled rejections`);
+writeMarkdown(true);
 if (report) writeFileSync(report, JSON.stringify(results.map((r) => ({ ...r, crashes: r.crashes.slice(0, 5), crashCount: r.crashes.length })), null, 2));
 process.exit(crashes > 0 || unhandled > 0 ? 1 : 0);

@@ -7,7 +7,8 @@
  * returning (and then re-encoding to the very same bytes, where it has an encoder: canonical
  * form) or by throwing a StrataError with a code; anything else is a crash.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Block, BlockCodec, blockHash, decodeBlock, decodeHeader, encodeBlock, encodeHeader, HeaderCodec } from '@strata/chain';
@@ -247,20 +248,30 @@ export interface RpcHarness {
   targets: RpcTarget[];
   /** Handles one body as an authorized WebSocket caller would (so admin and subscription methods run too). */
   call(body: string): Promise<string | undefined>;
+  /** Puts the node back in dev sealing with no block timer (a fuzzed admin_setMining or dev_setBlockInterval may have changed them), so every method's run starts alike. */
+  reset(): void;
   close(): Promise<void>;
 }
 
-/** Starts a dev node with a few blocks and transactions and its full RPC method table. */
-export async function rpcHarness(): Promise<RpcHarness> {
+/**
+ * Starts a dev node with a few blocks and transactions and its full RPC method table. Calls go
+ * through the dispatcher in-process (the HTTP path minus the socket) or, with `http`, over a
+ * real HTTP server on 127.0.0.1 (port 0), with the admin token, on one keep-alive connection.
+ */
+export async function rpcHarness(opts: { http?: boolean } = {}): Promise<RpcHarness> {
   await initHashing();
-  const dir = mkdtempSync(join(tmpdir(), 'strata-fuzz-rpc-'));
+  // A RAM disk where there is one: a million calls commit many lmdb transactions (dev_mine,
+  // net_importBlock, dev_revert …), and the fsync of each would otherwise be most of the run.
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'strata-fuzz-rpc-'));
   const logger = pino({ level: 'silent' }, pino.destination({ dest: '/dev/null', sync: true }));
   const node = await StrataNode.create({ dataDir: dir, config: fuzzConfig, mining: 'dev', blockTimeMs: 0, verifierThreads: 0 }, { logger });
   await node.start();
   const txs = sampleTxs(4);
   for (const t of txs.slice(0, 3)) node.submitTx(t);
   await node.mineBlocks(2);
-  const server = new RpcServer({ handlerTimeoutMs: 5000 });
+  const adminToken = 'fuzz-admin-token';
+  // Over HTTP the per-connection call budget would answer most of the run -32005: lifted here.
+  const server = new RpcServer({ handlerTimeoutMs: 5000, port: 0, adminToken, maxCallsPerSecond: 1_000_000_000 });
   const hub = new SubscriptionHub();
   const methods = nodeRpcMethods(node, hub);
   server.registerAll(methods);
@@ -306,11 +317,37 @@ export async function rpcHarness(): Promise<RpcHarness> {
     admin_clearMempool: [[]],
   };
   const targets = Object.keys(methods).map((method) => ({ method, seeds: seeds[method] ?? [[]] }));
+  let call = (body: string) => server.handle(body, ctx);
+  if (opts.http) {
+    await server.start();
+    const url = server.url;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    closers.push(() => agent.destroy());
+    call = (body: string) =>
+      new Promise<string | undefined>((resolve, reject) => {
+        const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve(res.statusCode === 204 && text === '' ? undefined : text);
+          });
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+  }
   return {
     targets,
-    call: (body) => server.handle(body, ctx),
+    call,
+    reset: () => {
+      node.setMiningMode('dev');
+      node.setBlockInterval(0);
+    },
     close: async () => {
       for (const c of closers.splice(0)) c();
+      await server.stop();
       await node.stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -23,7 +23,7 @@ export function startDevnetProcess(args: string[] = []): Promise<DevnetProcess> 
         child.kill('SIGKILL');
         reject(new Error(`devnet did not print its banner in time: ${out} ${err}`));
       }
-    }, 60_000);
+    }, args.includes('--zk') ? 300_000 : 60_000); // a fresh clone builds the ZK keys first (CI-sized: under a minute)
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       if (done) return;

@@ -23,12 +23,14 @@ export interface SimNodeOptions {
   network?: NetworkOptions;
   /** Data dir to use (kept after stop) instead of a fresh temporary one. */
   dataDir?: string;
+  /** The node's reorg brake (without proof of work it defaults to the chain's confirmations). */
+  maxReorgDepth?: number;
 }
 
 /** Starts an in-process node with PoW off, mining off and no worker threads. */
 export async function simNode(name: string, config: ChainConfig, o: SimNodeOptions = {}): Promise<StrataNode> {
   const t = o.dataDir !== undefined ? { dir: o.dataDir, cleanup: () => undefined } : tempDir(`strata-sim-${name}-`);
-  const n = await StrataNode.create({ dataDir: t.dir, config, mining: 'off', verifierThreads: 0 }, { logger });
+  const n = await StrataNode.create({ dataDir: t.dir, config, mining: 'off', verifierThreads: 0, ...(o.maxReorgDepth !== undefined ? { maxReorgDepth: o.maxReorgDepth } : {}) }, { logger });
   n.network = new P2PNetwork({ listen: ['/ip4/127.0.0.1/tcp/0'], bootnodes: o.bootnodes ?? [], statusIntervalMs: 300, ...(o.network ?? {}) });
   const src = o.prefix?.from.chain;
   for (let h = 1; src && h <= (o.prefix?.blocks ?? 0); h++) {

@@ -42,8 +42,9 @@ export class ZkL1Miner {
   readonly chain: Chain;
   pending: VerifiedTx[] = [];
   private readonly cleanup: () => void;
-  constructor() {
-    const t = tempDir('strata-zk-');
+  /** With `dir`, the chain lives there (and survives close); else in a temp dir removed at close. */
+  constructor(dir?: string) {
+    const t = dir ? { dir, cleanup: () => {} } : tempDir('strata-zk-');
     this.cleanup = t.cleanup;
     const store = new ChainStore(openDatabase({ path: t.dir }));
     this.chain = Chain.open(devConfig({ confirmations: 3, maxBlockCompute: 2_000_000 }), new ModuleRegistry([bankModule, ...zkParentModules()]), store);
@@ -64,9 +65,9 @@ export class ZkL1Miner {
   receiptOf(hash: Uint8Array) {
     return this.chain.lookupTx(hash)?.receipt;
   }
-  close(): void {
-    void this.chain.store.close();
-    this.cleanup();
+  close(): Promise<void> {
+    const closing = this.chain.store.close();
+    return Promise.resolve(closing).then(() => this.cleanup());
   }
 }
 

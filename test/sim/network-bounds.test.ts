@@ -246,6 +246,54 @@ describe('bounded work per peer', () => {
     expect(bodies).toBe(0);
   });
 
+  /** A header chain on the victim's genesis, `stamp(h, parentTs)` giving each timestamp, served by an attacker that counts body requests. */
+  async function headerChainPeer(v: StrataNode, count: number, stamp: (h: number, parentTs: number) => number) {
+    const genesis = v.chain.head.header;
+    const headers: BlockHeader[] = [];
+    let parent = genesis;
+    for (let h = 1; h <= count; h++) {
+      const header: BlockHeader = { ...parent, parentHash: blockHash(parent), height: h, timestamp: stamp(h, parent.timestamp), producer: new Uint8Array(20).fill(9) };
+      headers.push(header);
+      parent = header;
+    }
+    let work = v.chain.head.meta.totalWork;
+    for (const h of headers) work += workOf(h.target);
+    const head = headers[count - 1]!;
+    const seen = { bodies: 0 };
+    const a = await attacker(v, {
+      [PROTO_STATUS]: async () => encodeStatus({ genesis: blockHash(genesis), headHash: blockHash(head), headHeight: count, totalWork: work, finalizedHeight: 0 }),
+      [PROTO_HEADERS]: async (req) => {
+        const { start, count: n } = decodeRange(req);
+        return encode(HeadersCodec, [genesis, ...headers].slice(start, start + n).map(encodeHeader));
+      },
+      [PROTO_BLOCKS_HASH]: async () => {
+        seen.bodies++;
+        throw new Error('no bodies');
+      },
+    });
+    return { a, seen };
+  }
+
+  it('headers first: a header not above the median time of the 11 before it gets its sender banned before any body is asked for', async () => {
+    const v = await victim('b-mtp');
+    // Heights 1..11 a second apart; height 12 is stamped after its parent's grandparent but below
+    // the median of the 11 before it (height 6's time): never valid.
+    const { a, seen } = await headerChainPeer(v, 12, (h, parentTs) => (h === 12 ? parentTs - 6000 : parentTs + 1000));
+    await waitUntil(() => p2pOf(v).isBanned(a.peerId), 'the peer serving a header below median-time-past to be banned', 15_000, 25);
+    expect(seen.bodies).toBe(0);
+    expect(v.chain.head.meta.height).toBe(0);
+  });
+
+  it('headers first: a header stamped beyond the clock allowance costs its sender score and no body is asked for', async () => {
+    const v = await victim('b-future');
+    const { a, seen } = await headerChainPeer(v, 3, (h, parentTs) => (h === 3 ? Date.now() + 10 * 60_000 : parentTs + 1000));
+    await waitUntil(() => p2pOf(v).scoreOf(a.peerId) < -5, 'the peer serving a far-future header to lose score', 15_000, 25);
+    expect(seen.bodies).toBe(0);
+    // Valid later, so not a ban at once.
+    expect(p2pOf(v).isBanned(a.peerId)).toBe(false);
+    expect(v.chain.head.meta.height).toBe(0);
+  });
+
   it('a body above the chain’s block limit is refused as it is decoded, before any signature is recovered', async () => {
     const small = devConfig({ pow: { enabled: false }, maxBlockBytes: 4096, maxTxBytes: 2048 });
     const v = await victim('b-bodycap', small);

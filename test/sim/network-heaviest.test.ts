@@ -26,9 +26,12 @@ await initHashing();
 afterAll(stopSimNodes);
 
 // The shipped confirmation depth (6): the switch to the heavy chain below reverts far more blocks.
+// Without proof of work a node's reorg brake defaults to that depth (a longer dev chain costs a
+// peer nothing); these nodes lift it, since this file is about which peer sync picks, by work.
+// Deep heals by real proof of work: network-pow-fork-choice and the partition e2e.
 const config = devConfig({ pow: { enabled: false } });
 const node = (name: string, blocks: number, producer: number, bootnodes: string[] = [], prefix?: { from: StrataNode; blocks: number }) =>
-  simNode(name, config, { blocks, producer, bootnodes, ...(prefix ? { prefix } : {}) });
+  simNode(name, config, { blocks, producer, bootnodes, maxReorgDepth: Number.POSITIVE_INFINITY, ...(prefix ? { prefix } : {}) });
 
 describe('sync chooses the heaviest chain', () => {
   it('a fresh node shown a light and a heavy chain syncs the heavy one, never the light one', async () => {

@@ -249,3 +249,42 @@ describe('an engine fault in one candidate does not halt block production', () =
     expect(built.rejected.map((r) => r.error.code)).toEqual(['ENGINE_FAULT']);
   });
 });
+
+describe('engine exhaustion is recognised by the error class, never by the engine text', () => {
+  // Stack and memory limits differ between machines and engine versions. A V8 that words its
+  // stack overflow differently must not turn it into a failed receipt (consensus output) on
+  // upgraded nodes only: any RangeError escaping a module is an engine fault.
+  const worded = (message: string): Module => ({
+    name: 'deep',
+    methods: {
+      dive: () => {
+        throw new RangeError(message);
+      },
+    },
+  });
+  const diveTx = () =>
+    verifyRawTx(
+      encodeTx(signTx({ chainId: config.chainId, nonce: 0, fee: 10_000n, computeLimit: TRANSFER_COMPUTE, module: 'deep', method: 'dive', args: new Uint8Array(0) }, bob.secretKey)),
+    );
+
+  it.each(['Maximum call stack size exceeded', 'Stack limit reached in a future engine', 'Array buffer allocation failed', ''])(
+    'a RangeError %j from a module is an engine fault: left out of the built block, never a failed receipt',
+    (message) => {
+      const chain = open([bankModule, worded(message)]);
+      const built = chain.buildBlock([diveTx()], { producer: alice.address, timestamp: chain.head.header.timestamp + 1000 });
+      expect(built.execution.txs).toHaveLength(0);
+      expect(built.rejected.map((r) => r.error.code)).toEqual(['ENGINE_FAULT']);
+    },
+  );
+
+  it('a block carrying such a transaction is not judged: the import aborts with ENGINE_FAULT, the block is not marked invalid', () => {
+    // Built by a producer on which the method succeeds; imported where it overflows.
+    const ok: Module = { name: 'deep', methods: { dive: () => undefined } };
+    const producer = open([bankModule, ok]);
+    const block = mineOn(producer, [diveTx()]);
+    const chain = open([bankModule, worded('Stack limit reached in a future engine')]);
+    expect(() => chain.importBlock(block)).toThrow(expect.objectContaining({ code: 'ENGINE_FAULT' }));
+    expect(chain.head.meta.height).toBe(0);
+    expect(chain.store.getMeta(producer.head.hash)?.status).not.toBe('invalid');
+  });
+});

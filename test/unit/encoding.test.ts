@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBlock, decodeHeader, encodeBlock, encodeHeader, type BlockHeader } from '@strata/chain';
-import { bytesEqual, decode, DecodeError, encode, fixedBytes, initHashing, list, recoverAddress, secpBackend, sign, struct, toHex, uint, uintBig, useNobleSecp256k1, varBytes } from '@strata/primitives';
+import { bytesEqual, decode, DecodeError, decodeRlp, encode, encodeRlp, MAX_RLP_DEPTH, type RlpItem, fixedBytes, initHashing, list, recoverAddress, secpBackend, sign, struct, toHex, uint, uintBig, useNobleSecp256k1, varBytes } from '@strata/primitives';
 import { decodeTx, encodeTx, recoverSender, signTx, type UnsignedTx } from '@strata/runtime';
 import { keys } from '../helpers/chain.js';
 import { editsArb, mutate } from '../helpers/mutate.js';
@@ -150,5 +150,47 @@ describe('canonical encoding', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('RLP nesting is bounded (no input makes decoding depend on the stack size)', () => {
+  /** `depth` lists around one byte, built without recursion (the encoder would recurse too). */
+  const nested = (depth: number): Uint8Array => {
+    const header = (len: number): number[] => {
+      if (len < 56) return [0xc0 + len];
+      const bytes: number[] = [];
+      for (let x = len; x > 0; x = Math.floor(x / 256)) bytes.unshift(x % 256);
+      return [0xf7 + bytes.length, ...bytes];
+    };
+    const headers: number[][] = [];
+    let len = 1;
+    for (let i = 0; i < depth; i++) {
+      const h = header(len);
+      headers.push(h);
+      len += h.length;
+    }
+    const out = new Uint8Array(len);
+    let o = 0;
+    for (let i = headers.length - 1; i >= 0; i--) for (const b of headers[i] as number[]) out[o++] = b;
+    out[o] = 1;
+    return out;
+  };
+  it(`decodes lists nested ${MAX_RLP_DEPTH} deep`, () => {
+    expect(MAX_RLP_DEPTH).toBe(64);
+    let wrapped: RlpItem = Uint8Array.of(1);
+    for (let i = 0; i < MAX_RLP_DEPTH; i++) wrapped = [wrapped];
+    expect(toHex(nested(MAX_RLP_DEPTH))).toBe(toHex(encodeRlp(wrapped)));
+    let item = decodeRlp(nested(MAX_RLP_DEPTH));
+    for (let i = 0; i < MAX_RLP_DEPTH; i++) item = (item as RlpItem[])[0] as RlpItem;
+    expect(item).toEqual(Uint8Array.of(1));
+  });
+  it.each([MAX_RLP_DEPTH + 1, 1000, 200_000])('refuses lists nested %i deep with DECODE_INVALID, without recursing', (depth) => {
+    // Before: the recursive reference decoder took these, and at some depth the stack ran out
+    // (where depends on the machine).
+    expect(() => decodeRlp(nested(depth))).toThrow(expect.objectContaining({ code: 'DECODE_INVALID', message: expect.stringMatching(/nested deeper than 64/) }));
+  });
+  it('a malformed deep input is refused with a typed error too', () => {
+    const deep = nested(5000);
+    expect(() => decodeRlp(deep.subarray(0, deep.length - 1))).toThrow(expect.objectContaining({ code: expect.stringMatching(/^DECODE_/) }));
   });
 });

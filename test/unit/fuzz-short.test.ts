@@ -34,4 +34,19 @@ describe('fuzz (short run)', () => {
     expect(rpc.targets.length).toBeGreaterThanOrEqual(30);
     expect(crashes).toEqual([]);
   });
+
+  it('every L1 RPC method over real HTTP: 10 mutated requests each, every answer JSON-RPC and every error typed', async () => {
+    const http = await rpcHarness({ http: true });
+    try {
+      const crashes: string[] = [];
+      for (const [i, t] of http.targets.entries()) {
+        const r = await fuzzRpc(http, t, 10, 500 + i);
+        expect(r.inputs).toBe(10);
+        for (const c of r.crashes) crashes.push(`${t.method}: ${c.error} <- ${c.input.slice(0, 200)}`);
+      }
+      expect(crashes).toEqual([]);
+    } finally {
+      await http.close();
+    }
+  });
 });

@@ -182,4 +182,41 @@ describe('persistent tree (nodes stored in pages by location)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a cold read copies one node out of lmdb, not its 256-node page; a page missed twice is cached', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { openDatabase, StateDb } = await import('@strata/state');
+    const dir = mkdtempSync(join(tmpdir(), 'strata-smt-cold-'));
+    const env = openDatabase({ path: dir });
+    try {
+      const writer = new StateDb(env);
+      const r = new SparseMerkleTree(writer.nodeReader).update(EMPTY_ROOT, Array.from({ length: 300 }, (_, i) => ({ key: key(i), value: Uint8Array.of(i & 0xff, 1) })), { locs: writer.locations });
+      env.transactionSync(() => {
+        writer.putNodes(r.newNodes);
+        writer.putRoot(r.root, r.rootLoc);
+      });
+      // A fresh reader: nothing cached. Every node is read from lmdb.
+      const cold = new StateDb(env, { pageCacheSize: 64 });
+      // One node from each of the first pages (256 locations a page), each read once.
+      const leafy = r.newNodes.filter((n) => n.loc !== undefined && n.loc % 256 === 7);
+      expect(leafy.length).toBeGreaterThanOrEqual(2);
+      const sizes: number[] = [];
+      for (const n of leafy) {
+        const got = cold.nodeReader.getNode(n.hash, n.loc);
+        expect(got && toHex(got)).toBe(toHex(n.encoding));
+        // Its bytes only: before, a node was a view into a fresh copy of its whole page.
+        sizes.push(got!.buffer.byteLength);
+      }
+      expect(sizes).toEqual(leafy.map((n) => n.encoding.length));
+      // The second miss on that page admits it: later reads are views into the cached page.
+      const again = cold.nodeReader.getNode(leafy[0]!.hash, leafy[0]!.loc)!;
+      expect(again.buffer.byteLength).toBeGreaterThan(again.length);
+      expect(toHex(again)).toBe(toHex(leafy[0]!.encoding));
+    } finally {
+      await env.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

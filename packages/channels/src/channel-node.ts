@@ -13,7 +13,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { P2PNode } from '@strata/p2p';
+import { P2PNode, PENALTY, RateLimiter } from '@strata/p2p';
 import {
   blake2b256Parts,
   bytesEqual,
@@ -122,6 +122,8 @@ export interface ChannelNodeOptions {
   maxAttempts?: number;
   /** Most parts a multi-path payment splits into. Default 8. */
   maxParts?: number;
+  /** How long a cooperative close waits for HTLCs in flight to settle before refusing, ms. Default 10 000. */
+  closeWaitMs?: number;
 }
 
 /** Dependencies. */
@@ -174,6 +176,21 @@ interface LocalChannel {
   /** Parent-chain height when a cooperative close was signed (unilateral fallback if it never lands). */
   coopSince?: number;
 }
+
+/** Gossip items a peer may push per second (and burst); beyond that they are dropped and the peer penalised. */
+export const GOSSIP_RATE = { perSecond: 20, burst: 200 };
+/** Node announcements kept while none of the node's channels is known yet. */
+export const MAX_ORPHAN_NODES = 1000;
+/** Most items taken from one graph sync reply. */
+export const MAX_GRAPH_SYNC_ITEMS = 20_000;
+/** A channel update or node announcement may be dated at most this far ahead, seconds (BOLT 7). */
+export const MAX_GOSSIP_FUTURE_SECONDS = 600;
+
+/** Inbound peer requests per second (and burst) a channel node serves from one peer. */
+export const CHANNEL_REQUEST_RATE = { perSecond: 1000, burst: 2000 };
+
+/** The peer protocol's session limits (one long-lived stream per peer). */
+const SESSION_OPTS = { maxFrameBytes: MAX_MESSAGE_BYTES + 16, timeoutMs: 20_000, maxInFlight: 256 };
 
 /** Blocks a signed cooperative close may stay unpublished before the node closes unilaterally. */
 export const COOP_CLOSE_TIMEOUT_BLOCKS = 6;
@@ -245,6 +262,16 @@ const ANN_PERSONAL = utf8('strata-chan-anno');
 const UPD_PERSONAL = utf8('strata-chan-updt');
 const NODE_PERSONAL = utf8('strata-chan-node');
 
+/** Where a gossip item is kept: one record per channel, per channel direction and per node (a newer one replaces it). */
+function gossipKey(kind: number, body: Uint8Array): string {
+  if (kind === 0) return `g:0:${toHex(decode(ChannelAnnouncementCodec, body).channelId)}`;
+  if (kind === 1) {
+    const u = decode(ChannelUpdateCodec, body);
+    return `g:1:${toHex(u.channelId)}:${u.direction === 0 ? 0 : 1}`;
+  }
+  return `g:2:${toHex(decode(NodeAnnouncementCodec, body).nodeKey)}`;
+}
+
 function annDigest(a: ChannelAnnouncement): Uint8Array {
   return blake2b256Parts([encode(ChannelAnnouncementCodec, { ...a, sigA: new Uint8Array(64), sigB: new Uint8Array(64) })], ANN_PERSONAL);
 }
@@ -267,6 +294,9 @@ export class ChannelNode {
   private readonly nodeByPeer = new Map<string, { nodeKey: Uint8Array; onionKey: Uint8Array; alias: string }>();
   private readonly links = new Map<string, OutLink>();
   private readonly payments = new Map<string, Payment>();
+  private readonly settling = new Set<string>();
+  private readonly gossipLimiter = new RateLimiter(GOSSIP_RATE);
+  private readonly orphanNodes = new Map<string, Uint8Array>();
   private readonly mpp = new Map<string, { parts: { ch: Uint8Array; id: number; amount: bigint }[]; total: bigint; since: number }>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly scheduled = new Set<string>();
@@ -313,6 +343,7 @@ export class ChannelNode {
       mppTimeoutMs: opts.mppTimeoutMs ?? 30_000,
       maxAttempts: opts.maxAttempts ?? 12,
       maxParts: opts.maxParts ?? 8,
+      closeWaitMs: opts.closeWaitMs ?? 10_000,
     };
     this.log = deps.logger.child({ role: 'channel-node', alias: this.opts.alias });
     this.metrics = deps.metrics ?? new ChannelMetrics();
@@ -337,7 +368,10 @@ export class ChannelNode {
     }
     const info = await deps.chain.info();
     const p2p = await P2PNode.create(
-      { networkId: `chan-${info.chainId}-${deps.chain.module}`, dataDir: opts.dataDir, listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], bootnodes: opts.bootnodes ?? [] },
+      // Requests per peer: a commitment round is two requests and a busy channel runs tens of
+      // rounds a second each way (p2p's default, 50/s, penalises and then bans the peer); each
+      // request is bounded in size and serialised per channel by the node's locks.
+      { networkId: `chan-${info.chainId}-${deps.chain.module}`, dataDir: opts.dataDir, listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], bootnodes: opts.bootnodes ?? [], requestRate: CHANNEL_REQUEST_RATE },
       { logger: deps.logger },
     );
     const node = new ChannelNode(opts, edKeyFromSecret(fromHex(id.node, 32)), fromHex(id.onion, 32), keyPairFromSecret(fromHex(id.wallet, 32)), ChannelStore.open(opts.dataDir), p2p, deps);
@@ -369,9 +403,11 @@ export class ChannelNode {
     for (const [, g] of this.store.list<{ kind: number; body: Uint8Array }>('g:')) this.applyGossip(g.kind, g.body);
     this.heightCache = await this.deps.chain.height();
     this.p2p.handle(PROTOCOL, (req, from) => this.onRequest(req, from), { maxRequestBytes: MAX_MESSAGE_BYTES, maxResponseBytes: MAX_MESSAGE_BYTES, timeoutMs: 20_000 });
+    // the same messages on one long-lived stream per peer (what the node itself sends on)
+    this.p2p.handleSession(PROTOCOL, (req, from) => this.onRequest(req, from), SESSION_OPTS);
     this.p2p.subscribe(
       GOSSIP_TOPIC,
-      (data) => this.validateGossip(data),
+      (data, from) => this.validateGossip(data, from),
       (data, from) => {
         const g = decode(GossipMsg, data);
         void this.acceptGossip(g.kind, g.body, from);
@@ -442,7 +478,7 @@ export class ChannelNode {
   }
 
   private async onConnect(peerId: string): Promise<void> {
-    const reply = await this.p2p.request(peerId, PROTOCOL, encode(Envelope, { type: MSG.INIT, body: this.initMsg() }), { maxRequestBytes: MAX_MESSAGE_BYTES, maxResponseBytes: 4096, timeoutMs: 5000 });
+    const reply = await this.p2p.sessionRequest(peerId, PROTOCOL, encode(Envelope, { type: MSG.INIT, body: this.initMsg() }), { ...SESSION_OPTS, timeoutMs: 5000 });
     this.acceptInit(peerId, reply);
   }
 
@@ -459,7 +495,7 @@ export class ChannelNode {
   private async send(peer: Uint8Array, type: number, body: Uint8Array, timeoutMs = 20_000): Promise<Uint8Array> {
     const pid = this.peerByNode.get(bytesKey(peer));
     if (!pid) throw err('CHANNEL_PEER', `peer ${toHex(peer).slice(0, 14)} is not connected`);
-    return this.p2p.request(pid, PROTOCOL, encode(Envelope, { type, body }), { maxRequestBytes: MAX_MESSAGE_BYTES, maxResponseBytes: MAX_MESSAGE_BYTES, timeoutMs });
+    return this.p2p.sessionRequest(pid, PROTOCOL, encode(Envelope, { type, body }), { ...SESSION_OPTS, timeoutMs });
   }
 
   private async onRequest(req: Uint8Array, from: string): Promise<Uint8Array> {
@@ -488,11 +524,9 @@ export class ChannelNode {
           return await this.onCommit(peer.nodeKey, env.body);
         case MSG.CLOSE:
           return await this.onCloseRequest(peer.nodeKey, env.body);
-        case MSG.GOSSIP: {
-          const g = decode(GossipMsg, env.body);
-          if (await this.verifyGossip(g.kind, g.body)) await this.acceptGossip(g.kind, g.body, from);
+        case MSG.GOSSIP:
+          await this.onPeerGossip(env.body, from);
           return new Uint8Array(0);
-        }
         case MSG.GRAPH:
           return encode(GraphSyncReply, { items: this.store.list<{ kind: number; body: Uint8Array }>('g:').map(([, g]) => g) });
         default:
@@ -705,25 +739,53 @@ export class ChannelNode {
       const ann = decode(ChannelAnnouncementCodec, body);
       const mine = this.channels.get(bytesKey(ann.channelId));
       if (mine && !this.graph.channel(ann.channelId)?.policies[mine.side]) setImmediate(() => void this.announceUpdate(mine).catch(() => undefined));
+      for (const nk of [ann.nodeA, ann.nodeB]) {
+        const body2 = this.orphanNodes.get(bytesKey(nk));
+        if (!body2) continue;
+        this.orphanNodes.delete(bytesKey(nk));
+        if (await this.verifyGossip(2, body2).catch(() => false)) setImmediate(() => void this.acceptGossip(2, body2, undefined));
+      }
       const waiting = this.orphans.filter((o) => bytesEqual(decode(ChannelUpdateCodec, o.body).channelId, ann.channelId));
       this.orphans = this.orphans.filter((o) => !waiting.includes(o));
       for (const o of waiting) if (await this.verifyGossip(1, o.body).catch(() => false)) setImmediate(() => void this.acceptGossip(1, o.body, o.from));
     }
-    await this.store.put(`g:${kind}:${toHex(blake2b256Parts([body]))}`, { kind, body });
+    await this.store.put(gossipKey(kind, body), { kind, body });
     const msg = encode(Envelope, { type: MSG.GOSSIP, body: encode(GossipMsg, { kind, body }) });
     for (const pid of this.nodeByPeer.keys()) {
       if (pid === from) continue;
-      void this.p2p.request(pid, PROTOCOL, msg, { maxRequestBytes: MAX_MESSAGE_BYTES, maxResponseBytes: 16, timeoutMs: 5000 }).catch(() => undefined);
+      void this.p2p.sessionRequest(pid, PROTOCOL, msg, { ...SESSION_OPTS, timeoutMs: 5000 }).catch(() => undefined);
     }
   }
 
-  private async validateGossip(data: Uint8Array): Promise<'accept' | 'reject' | 'ignore'> {
+  private async validateGossip(data: Uint8Array, from: string): Promise<'accept' | 'reject' | 'ignore'> {
+    if (!this.gossipLimiter.take(from)) {
+      this.metrics.rejected.inc({ reason: 'gossip-rate' });
+      return 'ignore';
+    }
     try {
       const g = decode(GossipMsg, data);
       return (await this.verifyGossip(g.kind, g.body)) ? 'accept' : 'ignore';
     } catch {
       return 'reject';
     }
+  }
+
+  /** A gossip item pushed by a peer: rate-limited per peer; a forged one costs the peer score. */
+  private async onPeerGossip(body: Uint8Array, from: string): Promise<void> {
+    if (!this.gossipLimiter.take(from)) {
+      this.metrics.rejected.inc({ reason: 'gossip-rate' });
+      this.p2p.penalize(from, PENALTY.RATE_LIMITED, `channel gossip beyond ${GOSSIP_RATE.perSecond}/s`);
+      throw err('CHANNEL_PEER', 'gossip rate exceeded');
+    }
+    const g = decode(GossipMsg, body);
+    let ok: boolean;
+    try {
+      ok = await this.verifyGossip(g.kind, g.body);
+    } catch (e) {
+      this.p2p.penalize(from, PENALTY.GOSSIP_REJECTED, `invalid channel gossip: ${toStrataError(e).message}`);
+      throw e;
+    }
+    if (ok) await this.acceptGossip(g.kind, g.body, from);
   }
 
   /** Verifies a gossip item: signatures, and for a channel announcement the open channel on chain. Throws on forgery. */
@@ -737,16 +799,29 @@ export class ChannelNode {
       if (!rec || rec.status !== CH_OPEN || !bytesEqual(rec.keyA, a.nodeA) || !bytesEqual(rec.keyB, a.nodeB) || rec.capacity !== a.capacity) throw err('CHANNEL_INVALID', 'announced channel is not open on chain with those keys');
       return true;
     }
+    const future = Math.floor(Date.now() / 1000) + MAX_GOSSIP_FUTURE_SECONDS;
     if (kind === 1) {
       const u = decode(ChannelUpdateCodec, body);
       const c = this.graph.channel(u.channelId);
       if (!c) return false;
+      // not newer: nothing to do (checked before the signature, so a replayed flood costs nothing)
+      if ((c.policies[u.direction === 0 ? 0 : 1]?.timestamp ?? -1) >= u.timestamp) return false;
+      if (u.timestamp > future) throw err('CHANNEL_INVALID', 'channel update dated in the future');
       if (!edVerifyMsg(u.direction === 0 ? c.ann.nodeA : c.ann.nodeB, updDigest(u), u.sig)) throw err('CHANNEL_INVALID', 'bad channel update signature');
-      return (c.policies[u.direction === 0 ? 0 : 1]?.timestamp ?? -1) < u.timestamp;
+      return true;
     }
     if (kind === 2) {
       const n = decode(NodeAnnouncementCodec, body);
+      if ((this.graph.nodes.get(bytesKey(n.nodeKey))?.timestamp ?? -1) >= n.timestamp) return false;
+      if (n.timestamp > future) throw err('CHANNEL_INVALID', 'node announcement dated in the future');
       if (!edVerifyMsg(n.nodeKey, nodeDigest(n), n.sig)) throw err('CHANNEL_INVALID', 'bad node announcement signature');
+      // BOLT 7: a node enters the graph only once one of its channels is known (no free graph
+      // entries); until then its latest announcement waits in a bounded map, off the store
+      if (!bytesEqual(n.nodeKey, this.nodeKey) && ![...this.graph.channels.values()].some((c) => bytesEqual(c.ann.nodeA, n.nodeKey) || bytesEqual(c.ann.nodeB, n.nodeKey))) {
+        const k = bytesKey(n.nodeKey);
+        if (this.orphanNodes.has(k) || this.orphanNodes.size < MAX_ORPHAN_NODES) this.orphanNodes.set(k, body);
+        return false;
+      }
       return true;
     }
     throw err('CHANNEL_INVALID', 'unknown gossip kind');
@@ -766,6 +841,9 @@ export class ChannelNode {
   /** Pulls a peer's whole graph (after connecting), verifying every item. */
   async syncGraph(peer: Uint8Array): Promise<number> {
     const r = decode(GraphSyncReply, await this.send(peer, MSG.GRAPH, new Uint8Array(0)));
+    const pid = this.peerByNode.get(bytesKey(peer));
+    if (r.items.length > MAX_GRAPH_SYNC_ITEMS) r.items.length = MAX_GRAPH_SYNC_ITEMS;
+    let forged = 0;
     let n = 0;
     // announcements first, then updates and nodes
     for (const kind of [0, 1, 2]) {
@@ -777,10 +855,12 @@ export class ChannelNode {
             await this.acceptGossip(g.kind, g.body, this.peerByNode.get(bytesKey(peer)));
           }
         } catch {
-          // a forged item from the peer: skipped
+          // a forged item from the peer: skipped, and the peer penalised (once per sync)
+          forged++;
         }
       }
     }
+    if (forged > 0 && pid) this.p2p.penalize(pid, PENALTY.GOSSIP_REJECTED, `${forged} invalid items in a graph sync`);
     return n;
   }
 
@@ -860,12 +940,15 @@ export class ChannelNode {
     await this.withLock(ch.id, async () => {
       if (ch.round !== round) return;
       if (!edVerifyMsg(this.peerKeyOf(ch), revocationDigest(this.domain, ch.id, ch.state.version), r2.revocation)) throw err('CHANNEL_PEER', 'peer revocation does not verify');
-      await this.completeRound(ch, round, myRev, r2.revocation);
+      // No message depends on this write (a crash before it leaves the round accepted with both
+      // signatures, which a reconnect resends and bestSigned publishes), and every later write of
+      // this channel is committed after it: not awaited, so the next round starts at once.
+      await this.completeRound(ch, round, myRev, r2.revocation, false);
     });
     this.afterRound(ch, round, true);
   }
 
-  private async completeRound(ch: LocalChannel, round: Round, myRev: Uint8Array, theirRev: Uint8Array): Promise<void> {
+  private async completeRound(ch: LocalChannel, round: Round, myRev: Uint8Array, theirRev: Uint8Array, durable = true): Promise<void> {
     const old = ch.state;
     ch.state = round.next;
     if (ch.side === 0) {
@@ -879,7 +962,8 @@ export class ChannelNode {
     ch.theirRevocation = { version: old.version, sig: theirRev };
     ch.round = undefined;
     for (const u of round.updates) if (u.kind === 'add' && round.role === 'receiver') ch.onions[String(u.id)] = u.onion;
-    await this.save(ch);
+    if (durable) await this.save(ch);
+    else void this.save(ch).catch((e) => this.log.error({ channel: shortId(ch.id), error: toStrataError(e).message }, 'channel write failed'));
     this.metrics.rounds.inc();
     this.metrics.updatesPerRound.observe(round.updates.length);
     if (this.deps.tower) this.towerQueue.push(towerBlobFor(old, { channelId: ch.id, version: old.version, sig: theirRev }));
@@ -931,9 +1015,14 @@ export class ChannelNode {
       }
       const sig = this.signState(ch, next);
       ch.round = { role: 'receiver', version: m.version, updates, next, stage: 'accepted', mySig: sig };
-      // preimages learnt from the peer's fulfils are kept before anything else happens
-      for (const u of updates) if (u.kind === 'fulfil') await this.store.put(`pre:${toHex(sha256(u.preimage))}`, u.preimage);
+      // preimages learnt from the peer's fulfils are kept before anything else happens: written
+      // with the round record in one commit (lmdb commits writes in the order they were issued)
+      const fulfils = updates.filter((u): u is Extract<Update, { kind: 'fulfil' }> => u.kind === 'fulfil');
+      for (const u of fulfils) void this.store.put(`pre:${toHex(sha256(u.preimage))}`, u.preimage).catch(() => undefined);
       await this.save(ch);
+      // a verified preimage is the proof of payment (LND settles a payment, and passes a forward's
+      // fulfil upstream, on update_fulfill_htlc): the state need not be committed to act on it
+      if (fulfils.length > 0) setImmediate(() => { for (const u of fulfils) this.resolveOutgoing(ch, u.id, { preimage: u.preimage }); });
       return encode(ProposeReply, { ok: true, sig, reason: new Uint8Array(0), conflict: false });
     });
   }
@@ -1022,7 +1111,8 @@ export class ChannelNode {
     const lk = `${toHex(out.id)}:${outId}`;
     this.links.set(lk, link);
     delete ch.onions[String(add.id)];
-    await this.store.put(`fwd:${lk}`, link);
+    // committed before the add leaves: the outgoing round's own write is ordered after this one
+    void this.store.put(`fwd:${lk}`, link).catch(() => undefined);
     this.enqueue(out, { kind: 'add', id: outId, amount: p.amount, hash: add.hash, expiry: p.expiry, onion: peeled.next });
     this.metrics.forwarded.inc({ result: 'forwarded' });
   }
@@ -1031,7 +1121,7 @@ export class ChannelNode {
     const hashHex = toHex(add.hash);
     const inv = this.store.get<InvoiceRecord>(`inv:${hashHex}`);
     delete ch.onions[String(add.id)];
-    if (!inv || inv.status !== 'open' || invoiceExpired(inv) || !bytesEqual(inv.secret, p.secret) || p.total < inv.amount) {
+    if (!inv || inv.status !== 'open' || this.settling.has(hashHex) || invoiceExpired(inv) || !bytesEqual(inv.secret, p.secret) || p.total < inv.amount) {
       this.log.info({ paymentHash: hashHex, reason: !inv ? 'unknown' : inv.status === 'paid' ? 'already paid' : invoiceExpired(inv) ? 'expired' : 'wrong details' }, 'payment refused');
       return fail(FAIL.INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS);
     }
@@ -1055,8 +1145,12 @@ export class ChannelNode {
     }
     inv.status = 'paid';
     inv.paidAt = Math.floor(Date.now() / 1000);
-    await this.store.put(`inv:${hashHex}`, inv);
-    await this.store.put(`pre:${hashHex}`, inv.preimage);
+    // a read of the store does not see a write before it commits: a second HTLC for this hash
+    // arriving meanwhile must not be accepted as a second payment
+    this.settling.add(hashHex);
+    // one commit for both, issued before the fulfils are queued: the fulfil round's own write
+    // (awaited before the preimage leaves) is committed after them
+    await Promise.all([this.store.put(`inv:${hashHex}`, inv), this.store.put(`pre:${hashHex}`, inv.preimage)]).finally(() => this.settling.delete(hashHex));
     this.metrics.paymentsReceived.inc();
     this.log.info({ paymentHash: hashHex, amount: sum.toString(), parts: set.parts.length }, 'invoice paid');
     for (const part of set.parts) {
@@ -1073,7 +1167,9 @@ export class ChannelNode {
   /** An HTLC we offered was fulfilled, failed, or could not be sent: pass it upstream or to the payment. */
   private resolveOutgoing(ch: LocalChannel, id: number, r: { preimage: Uint8Array } | { reason: Uint8Array } | { local: StrataError; channel: Uint8Array }): void {
     const lk = `${toHex(ch.id)}:${id}`;
-    const link = this.links.get(lk) ?? this.store.get<OutLink>(`fwd:${lk}`);
+    // every stored link is loaded at start and every new one is set here too, so the map is the
+    // whole truth (a store fallback could see a link whose delete is not committed yet: resolved twice)
+    const link = this.links.get(lk);
     if (!link) return;
     this.links.delete(lk);
     void this.store.del(`fwd:${lk}`);
@@ -1167,7 +1263,8 @@ export class ChannelNode {
       pay.done = (e) => (e ? reject(e) : resolve());
     });
     this.payments.set(hk2, pay);
-    await this.store.put(`pay:${hk2}`, { status: 'pending', amount: inv.amount });
+    // not awaited: the HTLC leaves only after its round's write, which lmdb commits after this one
+    void this.store.put(`pay:${hk2}`, { status: 'pending', amount: inv.amount }).catch(() => undefined);
     const maxParts = opts.maxParts ?? this.opts.maxParts;
     try {
       this.launch(pay, inv.amount, maxParts);
@@ -1179,10 +1276,12 @@ export class ChannelNode {
       this.payments.delete(hk2);
       throw e;
     }
-    await this.store.put(`pay:${hk2}`, { status: 'succeeded', amount: inv.amount, preimage: pay.preimage });
+    // the preimage is already kept (pre:…, written before the fulfil was accepted): the record is not awaited
+    void this.store.put(`pay:${hk2}`, { status: 'succeeded', amount: inv.amount, preimage: pay.preimage }).catch(() => undefined);
     this.metrics.paymentsSent.inc({ result: 'ok' });
     this.payments.delete(hk2);
-    const ok = pay.parts.filter((p) => p.status === 'ok');
+    // every part still in flight settles too: the payee released the preimage for all of them at once
+    const ok = pay.parts.filter((p) => p.status !== 'failed');
     return {
       paymentHash: hk2,
       preimage: toHex(pay.preimage as Uint8Array),
@@ -1323,6 +1422,10 @@ export class ChannelNode {
     const ch = this.chan(id);
     if (ch.status !== 'open') throw err('CHANNEL_STATE', `channel is ${ch.status}`);
     if (!force) {
+      // BOLT 2 shutdown: HTLCs already in flight settle first (a payment returns at the preimage,
+      // a round or two before its HTLC leaves the state), for up to `closeWaitMs`
+      const until = Date.now() + this.opts.closeWaitMs;
+      while ((ch.round || ch.queue.length > 0 || ch.state.htlcs.length > 0) && Date.now() < until && ch.status === 'open') await new Promise((r) => setTimeout(r, 20));
       const args = await this.withLock(ch.id, async () => {
         if (ch.round || ch.queue.length > 0 || ch.state.htlcs.length > 0) throw err('CHANNEL_STATE', 'channel has HTLCs or updates in flight; wait, or close with --force');
         const s = ch.state;
@@ -1442,7 +1545,7 @@ export class ChannelNode {
     }
     if (this.deps.tower && this.towerQueue.length > 0) {
       const batch = this.towerQueue.splice(0, 2000);
-      await this.deps.tower.submit(batch).catch((e) => {
+      await this.deps.tower.submit(batch, this.key).catch((e) => {
         this.towerQueue.unshift(...batch);
         this.log.warn({ error: toStrataError(e).message }, 'watchtower unreachable; justice blobs kept for later');
       });

@@ -25,6 +25,7 @@ import {
   type Codec,
 } from '@strata/primitives';
 import { sha256 } from './crypto.js';
+import { FAILURE_PACKET_SIZE, ONION_PACKET_SIZE } from './onion.js';
 
 /** Side of a channel: 0 = A (the opener), 1 = B. */
 export type Side = 0 | 1;
@@ -122,13 +123,18 @@ export function encodeUpdate(u: Update): { kind: number; id: number; amount: big
 export function decodeUpdate(w: { kind: number; id: number; amount: bigint; hash: Uint8Array; expiry: number; data: Uint8Array }): Update {
   if (w.kind === 0) {
     if (w.hash.length !== 32) throw new StrataError('CHANNEL_INVALID', 'update_add_htlc: payment hash must be 32 bytes');
+    // BOLT 2: the onion of an add is exactly one packet (a peer's larger blob would be kept per HTLC)
+    if (w.data.length !== ONION_PACKET_SIZE) throw new StrataError('CHANNEL_INVALID', `update_add_htlc: onion must be ${ONION_PACKET_SIZE} bytes, got ${w.data.length}`);
     return { kind: 'add', id: w.id, amount: w.amount, hash: w.hash, expiry: w.expiry, onion: w.data };
   }
   if (w.kind === 1) {
     if (w.data.length !== 32) throw new StrataError('CHANNEL_INVALID', 'update_fulfill_htlc: preimage must be 32 bytes');
     return { kind: 'fulfil', id: w.id, preimage: w.data };
   }
-  if (w.kind === 2) return { kind: 'fail', id: w.id, reason: w.data };
+  if (w.kind === 2) {
+    if (w.data.length !== 0 && w.data.length !== FAILURE_PACKET_SIZE) throw new StrataError('CHANNEL_INVALID', `update_fail_htlc: reason must be ${FAILURE_PACKET_SIZE} bytes (or empty), got ${w.data.length}`);
+    return { kind: 'fail', id: w.id, reason: w.data };
+  }
   throw new StrataError('CHANNEL_INVALID', `unknown update kind ${w.kind}`);
 }
 

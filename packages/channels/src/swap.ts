@@ -7,7 +7,7 @@
  */
 import { bytesEqual, StrataError, toHex, type KeyPair } from '@strata/primitives';
 import type { Logger } from 'pino';
-import { SwapClaimArgs, SwapLockArgs, SwapRefArgs } from './adjudicator.js';
+import { SwapClaimArgs, SwapLockArgs, SwapRefArgs, type SwapRecord } from './adjudicator.js';
 import { AdjudicatorReader, sendAndWait, type ChainClient } from './chain-client.js';
 import { random32, sha256 } from './crypto.js';
 import { encode } from '@strata/primitives';
@@ -24,6 +24,32 @@ export interface SwapLeg {
   timeout: number;
 }
 
+/** Blocks the initiator's lock must outlast the counterparty's own leg by (time to see the secret and claim). */
+export const SWAP_EXPIRY_MARGIN = 2;
+
+/**
+ * The counterparty's check of the initiator's lock on chain X before it locks its own funds on
+ * Y: the lock exists, is still locked, pays the agreed receiver (the counterparty's address on X)
+ * the agreed amount under the agreed hash, and expires at least `ownTimeout + SWAP_EXPIRY_MARGIN`
+ * blocks after X's current height — else the initiator could claim on Y with the secret and
+ * refund its own lock before the counterparty can claim it. Throws SWAP_FAILED naming the field.
+ */
+export function checkInitiatorLock(
+  lock: SwapRecord | undefined,
+  agreed: { hash: Uint8Array; amount: bigint; receiver: Uint8Array; heightX: number; ownTimeout: number },
+): void {
+  const bad = (why: string, meta: Record<string, unknown> = {}): never => {
+    throw new StrataError('SWAP_FAILED', `the initiator lock is not as agreed: ${why}`, meta);
+  };
+  if (!lock) throw new StrataError('SWAP_FAILED', 'the initiator lock is not as agreed: no lock on chain');
+  if (lock.status !== 0) bad('not locked any more', { status: lock.status });
+  if (!bytesEqual(lock.hash, agreed.hash)) bad('wrong payment hash');
+  if (lock.amount !== agreed.amount) bad('wrong amount', { amount: lock.amount.toString(), agreed: agreed.amount.toString() });
+  if (!bytesEqual(lock.receiver, agreed.receiver)) bad('it pays someone else', { receiver: toHex(lock.receiver), agreed: toHex(agreed.receiver) });
+  const need = agreed.heightX + agreed.ownTimeout + SWAP_EXPIRY_MARGIN;
+  if (lock.expiry < need) bad(`it expires at ${lock.expiry}, before ${need} (our leg + margin)`, { expiry: lock.expiry, needed: need });
+}
+
 /** The outcome of a swap. */
 export interface SwapOutcome {
   status: 'completed' | 'refunded';
@@ -35,7 +61,13 @@ export interface SwapOutcome {
 export async function runAtomicSwap(
   initiator: SwapLeg,
   counterparty: SwapLeg,
-  opts: { log?: Logger; stopAfter?: 'initiator-locked' | 'both-locked'; waitBlocks?: (chain: ChainClient, height: number) => Promise<void> } = {},
+  opts: {
+    log?: Logger;
+    stopAfter?: 'initiator-locked' | 'both-locked';
+    waitBlocks?: (chain: ChainClient, height: number) => Promise<void>;
+    /** A dishonest initiator's lock (tests, demos): another receiver, or a shorter expiry. */
+    cheat?: { receiver?: Uint8Array; timeout?: number };
+  } = {},
 ): Promise<SwapOutcome> {
   const log = opts.log;
   const secret = random32();
@@ -47,7 +79,8 @@ export async function runAtomicSwap(
   const expX = hX + initiator.timeout;
   const expY = hY + counterparty.timeout;
   if (counterparty.timeout >= initiator.timeout) throw new StrataError('SWAP_FAILED', 'the counterparty leg must expire before the initiator leg');
-  await sendAndWait(initiator.chain, initiator.payer, 'swapLock', encode(SwapLockArgs, { swapId: idX, receiver: initiator.receiver, hash, expiry: expX, amount: initiator.amount }));
+  const lockedX = { receiver: opts.cheat?.receiver ?? initiator.receiver, expiry: opts.cheat?.timeout !== undefined ? hX + opts.cheat.timeout : expX };
+  await sendAndWait(initiator.chain, initiator.payer, 'swapLock', encode(SwapLockArgs, { swapId: idX, receiver: lockedX.receiver, hash, expiry: lockedX.expiry, amount: initiator.amount }));
   log?.info({ swapId: toHex(idX), expiry: expX }, 'swap: initiator locked');
   const wait = opts.waitBlocks ?? (async (c: ChainClient, h: number) => {
     while ((await c.height()) <= h) {
@@ -67,7 +100,12 @@ export async function runAtomicSwap(
   // the counterparty checks the initiator's lock before locking its own
   const rx = new AdjudicatorReader(initiator.chain);
   const lockX = await rx.swap(idX);
-  if (!lockX || !bytesEqual(lockX.hash, hash) || lockX.amount !== initiator.amount) throw new StrataError('SWAP_FAILED', 'the initiator lock is not as agreed');
+  try {
+    checkInitiatorLock(lockX, { hash, amount: initiator.amount, receiver: initiator.receiver, heightX: await initiator.chain.height(), ownTimeout: counterparty.timeout });
+  } catch (e) {
+    log?.warn({ swapId: toHex(idX), error: (e as Error).message }, 'swap: counterparty refuses to lock');
+    throw e;
+  }
   await sendAndWait(counterparty.chain, counterparty.payer, 'swapLock', encode(SwapLockArgs, { swapId: idY, receiver: counterparty.receiver, hash, expiry: expY, amount: counterparty.amount }));
   log?.info({ swapId: toHex(idY), expiry: expY }, 'swap: counterparty locked');
   if (opts.stopAfter === 'both-locked') {

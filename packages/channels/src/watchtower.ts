@@ -7,12 +7,12 @@
  * blob, the key opens it, and the tower publishes the penalty with the breacher's own revocation.
  */
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { concatBytes, decode, encode, fixedBytes, fromHex, StrataError, struct, toHex, toStrataError, uint, utf8, type KeyPair } from '@strata/primitives';
+import { bigintToFixed, blake2b256Parts, concatBytes, decode, encode, fixedBytes, fromHex, StrataError, struct, toHex, toStrataError, uint, utf8, type KeyPair } from '@strata/primitives';
 import { RpcClient, RpcError, RpcServer, type MethodSpec } from '@strata/rpc';
 import type { Logger } from 'pino';
 import { PenalizeArgs } from './adjudicator.js';
 import { AdjudicatorReader, sendAndWait, type ChainClient } from './chain-client.js';
-import { sha256 } from './crypto.js';
+import { edSignMsg, edVerifyMsg, sha256, type EdKey } from './crypto.js';
 import { Driver } from './driver.js';
 import { ChannelMetrics } from './metrics.js';
 import { stateHash, type ChannelState } from './state.js';
@@ -44,7 +44,14 @@ export function towerBlobFor(revoked: ChannelState, justice: Justice): { hint: U
 
 /** How a channel node reaches a tower. */
 export interface TowerClient {
-  submit(blobs: { hint: Uint8Array; blob: Uint8Array }[]): Promise<void>;
+  /** Sends blobs; `client` (the channel node's key) signs the submission, which the tower's per-client quota counts against. */
+  submit(blobs: { hint: Uint8Array; blob: Uint8Array }[], client?: EdKey): Promise<void>;
+}
+
+const SUBMIT_PERSONAL = utf8('strata-tower-sub');
+/** What a client signs for one `tower_submit`: every hint and blob, in order. */
+export function towerSubmitDigest(items: { hint: Uint8Array; blob: Uint8Array }[]): Uint8Array {
+  return blake2b256Parts(items.flatMap((i) => [i.hint, bigintToFixed(BigInt(i.blob.length), 4), i.blob]), SUBMIT_PERSONAL);
 }
 
 /** TowerClient over the tower's JSON-RPC (`tower_submit`). */
@@ -53,8 +60,9 @@ export class RpcTowerClient implements TowerClient {
   constructor(url: string) {
     this.rpc = new RpcClient(url);
   }
-  async submit(blobs: { hint: Uint8Array; blob: Uint8Array }[]): Promise<void> {
-    await this.rpc.call('tower_submit', [blobs.map((b) => [toHex(b.hint), toHex(b.blob)])]);
+  async submit(blobs: { hint: Uint8Array; blob: Uint8Array }[], client?: EdKey): Promise<void> {
+    const list = blobs.map((b) => [toHex(b.hint), toHex(b.blob)]);
+    await this.rpc.call('tower_submit', client ? [list, { client: toHex(client.publicKey), sig: toHex(edSignMsg(client, towerSubmitDigest(blobs))) }] : [list]);
   }
 }
 
@@ -66,7 +74,14 @@ export interface WatchtowerOptions {
   pollMs?: number;
   /** Most blobs kept (oldest are not evicted: submissions beyond it are refused). */
   maxBlobs?: number;
+  /** Most blobs one client (one signing key) may keep here. Default 100,000. */
+  maxBlobsPerClient?: number;
+  /** Most blobs kept for unsigned submissions, all such clients together. Default 1,000. */
+  maxAnonymousBlobs?: number;
 }
+
+/** Default per-client quota of a watchtower. */
+export const TOWER_CLIENT_QUOTA = 100_000;
 
 /** The watchtower service: blob store, close-log scanner, JSON-RPC. */
 export class WatchtowerService {
@@ -90,21 +105,33 @@ export class WatchtowerService {
     this.driver = new Driver('watchtower', opts.pollMs ?? 500, () => this.tick(), deps.logger, () => this.metrics.loopErrors.inc({ role: 'watchtower' }));
   }
 
-  /** Stores blobs; returns how many were new. */
-  async accept(items: { hint: Uint8Array; blob: Uint8Array }[]): Promise<number> {
-    let n = 0;
+  /**
+   * Stores blobs; returns how many were new. `client` is the submitting key (its signature
+   * checked by the RPC method), or undefined for an unsigned submission. Refused whole
+   * (CHANNEL_LIMIT, nothing stored) when it would take the client past its quota or the tower
+   * past `maxBlobs`.
+   */
+  async accept(items: { hint: Uint8Array; blob: Uint8Array }[], client?: Uint8Array): Promise<number> {
     const max = this.opts.maxBlobs ?? 1_000_000;
+    const quota = client ? (this.opts.maxBlobsPerClient ?? TOWER_CLIENT_QUOTA) : (this.opts.maxAnonymousBlobs ?? 1_000);
+    const who = client ? toHex(client) : 'anonymous';
+    const fresh: { hint: Uint8Array; blob: Uint8Array }[] = [];
+    const seen = new Set<string>();
     for (const it of items) {
       if (it.hint.length !== 16 || it.blob.length > 256) throw new StrataError('CHANNEL_INVALID', 'a blob has a 16-byte hint and at most 256 bytes');
-      const k = `b:${toHex(it.hint)}`;
-      if (this.store.get(k)) continue;
-      if (this.blobs >= max) throw new StrataError('CHANNEL_LIMIT', `the tower holds ${max} blobs, its limit`);
-      await this.store.put(k, it.blob);
-      this.blobs++;
-      n++;
+      const h = toHex(it.hint);
+      if (seen.has(h) || this.store.get(`b:${h}`)) continue;
+      seen.add(h);
+      fresh.push(it);
     }
-    this.metrics.towerBlobs.inc(n);
-    return n;
+    const used = this.store.get<number>(`q:${who}`) ?? 0;
+    if (used + fresh.length > quota) throw new StrataError('CHANNEL_LIMIT', `client ${who.slice(0, 18)} would hold ${used + fresh.length} blobs, over its quota of ${quota}`, { client: who, used, quota });
+    if (this.blobs + fresh.length > max) throw new StrataError('CHANNEL_LIMIT', `the tower holds ${this.blobs} blobs; ${fresh.length} more would pass its limit ${max}`);
+    for (const it of fresh) void this.store.put(`b:${toHex(it.hint)}`, it.blob);
+    await this.store.put(`q:${who}`, used + fresh.length);
+    this.blobs += fresh.length;
+    this.metrics.towerBlobs.inc(fresh.length);
+    return fresh.length;
   }
 
   /** Scans new close-log entries; punishes breaches it holds blobs for. */
@@ -145,7 +172,7 @@ export class WatchtowerService {
     return {
       tower_submit: {
         minParams: 1,
-        maxParams: 1,
+        maxParams: 2,
         description: 'Stores encrypted justice blobs: [[hint(16 bytes hex), blob(hex)], …] (at most 10,000 per call).',
         handler: async (p) => {
           const list = p[0];
@@ -157,7 +184,21 @@ export class WatchtowerService {
               throw RpcError.invalidParams(`item ${i}: ${(e as Error).message}`);
             }
           });
-          return { stored: await this.accept(items) };
+          let client: Uint8Array | undefined;
+          if (p[1] !== undefined) {
+            const auth = p[1] as { client?: unknown; sig?: unknown };
+            let key: Uint8Array;
+            let sig: Uint8Array;
+            try {
+              key = fromHex(String(auth?.client), 32);
+              sig = fromHex(String(auth?.sig), 64);
+            } catch (e) {
+              throw RpcError.invalidParams(`parameter 1: expected { client: 32-byte key, sig: 64-byte signature }: ${(e as Error).message}`);
+            }
+            if (!edVerifyMsg(key, towerSubmitDigest(items), sig)) throw RpcError.invalidParams('parameter 1: the client signature does not cover these blobs');
+            client = key;
+          }
+          return { stored: await this.accept(items, client) };
         },
       },
       tower_info: { maxParams: 0, handler: () => ({ blobs: this.blobs, scannedCloses: this.scanned, wallet: toHex(this.opts.key.address) }) },

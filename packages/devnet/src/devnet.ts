@@ -189,7 +189,7 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
   });
   const scOn = opts.sidechain !== false && !multi;
   const sidechainRegistered = scOn ? untilSidechainListed(node, 20_000) : Promise.resolve();
-  const zkP = zkOn ? startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port, onRegistered: zkRegistered, beforeOperator: sidechainRegistered }, deps.logger) : undefined;
+  const zkP = zkOn ? startDevnetZk({ node, rpc }, accounts, { heartbeat: !l2, ...(opts.zk || {}), host, l1Port: port, dataDir: join(dataDir, 'zk'), onRegistered: zkRegistered, beforeOperator: sidechainRegistered }, deps.logger) : undefined;
   if (!zkP) zkRegistered();
   const sidechainP = !scOn
     ? undefined

@@ -23,6 +23,7 @@
  */
 import { StrataError } from '@strata/primitives';
 import type { DevnetOptions } from './devnet.js';
+import { DEVNET_ZK_BATCH, DEVNET_ZK_DEPTH } from './zk-circuit.js';
 
 /** One layer of a topology. */
 export interface LayerSpec {
@@ -78,7 +79,7 @@ export const LAYER_KINDS: Record<string, LayerKind> = {
   zk: {
     description: 'ZK-rollup (operator + Groth16 provers; one validity proof per batch checked on the parent); nodes = prover processes',
     parents: ['l1'],
-    settings: { stall: 'the operator stops proving (watch exodus happen)' },
+    settings: { stall: 'the operator stops proving (watch exodus happen)', depth: 'account tree depth of the circuit (default 20; small ones set up in seconds)', batchSize: 'operations per proof (default 2)' },
     maxNodes: 4,
   },
   channels: {
@@ -243,7 +244,15 @@ export function applyTopology(opts: DevnetOptions, t: Topology): DevnetOptions {
     out.l3 = { ...(opts.l3 || {}), ...(cw !== undefined ? { challengeWindow: cw } : {}), ...(bms !== undefined ? { blockTimeMs: bms } : {}) };
   }
   const zk = layerOfKind(t, 'zk');
-  out.zk = zk ? { ...(opts.zk || {}), provers: zk.nodes, ...(zk.settings.stall === true ? { stall: true } : {}) } : false;
+  if (zk) {
+    const depth = num(zk, 'depth');
+    const batchSize = num(zk, 'batchSize');
+    const base = opts.zk || {};
+    const circuit = depth !== undefined || batchSize !== undefined ? { depth: depth ?? base.circuit?.depth ?? DEVNET_ZK_DEPTH, batchSize: batchSize ?? base.circuit?.batchSize ?? DEVNET_ZK_BATCH } : base.circuit;
+    if (circuit && (circuit.depth < 2 || circuit.depth > 24 || circuit.batchSize < 1 || circuit.batchSize > 64))
+      throw new StrataError('CONFIG_INVALID', `topology: layer "${zk.name}": depth must be 2..24 and batchSize 1..64`, { layer: zk.name });
+    out.zk = { ...base, provers: zk.nodes, ...(zk.settings.stall === true ? { stall: true } : {}), ...(circuit ? { circuit } : {}) };
+  } else out.zk = false;
   const ch = layerOfKind(t, 'channels');
   const sc = layerOfKind(t, 'sidechain');
   out.channels = !!ch;

@@ -38,6 +38,10 @@ export interface DevnetZkOptions {
   heartbeat?: boolean;
   /** Setup progress (the first start compiles the circuit and makes keys). */
   onSetupProgress?: SetupProgress;
+  /** lmdb directory of the operator's state (a resumed devnet resumes the rollup from it). */
+  dataDir?: string;
+  /** Circuit size other than the devnet's depth 20 / 2 ops (tests use a CI-sized one). */
+  circuit?: { depth: number; batchSize: number };
   /** Called once the rollup is registered on the L1 (the devnet starts the layers sharing its L1 account after it). */
   onRegistered?: () => void;
   /** Awaited before the operator is built (seconds of main-thread work): lets other layers spawn their processes first. */
@@ -46,9 +50,8 @@ export interface DevnetZkOptions {
 
 /** Rollup id of the devnet's ZK-rollup. */
 export const DEVNET_ZK_ROLLUP_ID = 903; // 901 is the optimistic L2, 902 the L3: every devnet chain id differs
-/** Tree depth and batch size of the devnet circuit (see ARCHITECTURE.md for the setup time). */
-export const DEVNET_ZK_DEPTH = 20;
-export const DEVNET_ZK_BATCH = 2;
+import { DEVNET_ZK_BATCH, DEVNET_ZK_DEPTH } from './zk-circuit.js';
+export { DEVNET_ZK_BATCH, DEVNET_ZK_DEPTH };
 /** L1 blocks a deposit may wait; and without any verified batch. */
 export const DEVNET_ZK_DEADLINE = 600;
 export const DEVNET_ZK_MAX_GAP = 3600;
@@ -83,7 +86,7 @@ export async function startDevnetZk(
 ): Promise<DevnetZk> {
   const node = l1.node;
   const log = logger.child({ layer: 'zk' });
-  const params = devnetZkParams(node.chain.config.chainId);
+  const params = { ...devnetZkParams(node.chain.config.chainId), ...(opts.circuit ?? {}) };
   l1.rpc.registerAll(zkL1RpcMethods(node));
   const t = Date.now();
   const artifacts = await setupCircuit(params, opts.onSetupProgress ? { onProgress: opts.onSetupProgress } : {});
@@ -101,9 +104,9 @@ export async function startDevnetZk(
   await opts.beforeOperator;
   let operator: ZkOperator | undefined;
   try {
-    operator = await ZkOperator.create({ rollupId: params.rollupId, key: operatorKey, vk: artifacts.vk, circuitHash: artifacts.hash, ...(opts.stall ? { stall: true } : {}) }, { l1: client, crypto: await zkCrypto(), logger: log.child({ role: 'operator' }) });
+    operator = await ZkOperator.create({ rollupId: params.rollupId, key: operatorKey, vk: artifacts.vk, circuitHash: artifacts.hash, ...(opts.stall ? { stall: true } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) }, { l1: client, crypto: await zkCrypto(), logger: log.child({ role: 'operator' }) });
   } catch (e) {
-    log.warn({ error: toStrataError(e).message }, 'zk operator not started (a resumed rollup with history is not rebuilt yet); users can still exit on L1 once it freezes');
+    log.warn({ error: toStrataError(e).message }, 'zk operator not started; users can still exit on L1 once it freezes (strata zk exit rebuilds the proof from L1 data)');
   }
   const rpc = operator ? await startZkRpc(operator, { host: opts.host, port: opts.port ?? (opts.l1Port === 0 ? 0 : opts.l1Port + 3) }, { logger: log }) : undefined;
   const provers: ChildProcess[] = [];

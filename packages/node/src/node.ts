@@ -48,8 +48,12 @@ export interface NodeOptions {
   /** Blocks from the network with a timestamp further ahead than this are refused. */
   maxFutureMs?: number;
   /**
-   * Emergency reorg brake, off by default: refuse (and alarm on) a heavier branch that would
-   * revert more than this many blocks. See docs/network.md "Deep reorgs and the reorg brake".
+   * Reorg brake: refuse (and alarm on) a heavier branch that would revert more than this many
+   * blocks. With proof of work it is an emergency brake, off by default (the heaviest work wins
+   * however deep it forks). Without proof of work (dev sealing) "heaviest" is only "longest", so a
+   * peer could rewrite history for free: there it defaults to the chain's `confirmations`; a
+   * larger number raises it and `Infinity` turns it off. See docs/network.md "Deep reorgs and
+   * the reorg brake".
    */
   maxReorgDepth?: number;
   /**
@@ -151,7 +155,7 @@ export class StrataNode extends EventEmitter<NodeEvents> {
       this.chain = Chain.open(opts.config, this.registry, store, {
         logger: this.log,
         maxFutureMs: opts.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS,
-        ...(opts.maxReorgDepth !== undefined ? { maxReorgDepth: opts.maxReorgDepth } : {}),
+        ...reorgBrake(opts),
       });
     } catch (e) {
       this.unlock();
@@ -626,4 +630,15 @@ export class StrataNode extends EventEmitter<NodeEvents> {
 
 function bytesEqualHex(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(a, b) === 0;
+}
+
+/**
+ * The reorg brake a node runs with: the operator's setting; else, on a chain without proof of
+ * work (where every block weighs the same and a longer branch costs a peer nothing), the
+ * chain's `confirmations`; else none. `Infinity` means no brake.
+ */
+export function reorgBrake(opts: Pick<NodeOptions, 'config' | 'maxReorgDepth'>): { maxReorgDepth?: number } {
+  // A chain final at once (confirmations 0, as a BFT sidechain) still brakes at depth 1.
+  const depth = opts.maxReorgDepth ?? (opts.config.pow.enabled ? undefined : Math.max(1, opts.config.confirmations));
+  return depth === undefined || depth === Number.POSITIVE_INFINITY ? {} : { maxReorgDepth: depth };
 }

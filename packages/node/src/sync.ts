@@ -7,7 +7,7 @@
  * Every peer answer is checked; bad ones penalise the peer and abort that sync, never the node.
  */
 import type { VerifiedTx } from '@strata/runtime';
-import { type Block, type BlockHeader, blockHash, decodeBlock, decodeHeader, meetsTarget, nextTarget, workOf } from '@strata/chain';
+import { type Block, type BlockHeader, blockHash, DEFAULT_MAX_FUTURE_MS, decodeBlock, decodeHeader, MEDIAN_TIME_SPAN, medianTimestamp, meetsTarget, nextTarget, workOf } from '@strata/chain';
 import type { ChainConfig } from '@strata/runtime';
 import { bytesEqual, decode, encode, isLocalFault, StrataError, toHex, toStrataError } from '@strata/primitives';
 import type { StrataNode } from './node.js';
@@ -41,6 +41,8 @@ export const CHAIN_PENALTY = {
   USELESS: 10,
   /** Announced a total work its own headers do not add up to. */
   LIED_ABOUT_WORK: 100,
+  /** Served a header stamped beyond our clock's allowance (valid later, so not a ban at once). */
+  FUTURE_HEADER: 10,
 } as const;
 
 /**
@@ -342,10 +344,41 @@ export class BlockSync {
     const hashes: Uint8Array[] = [];
     let prev = parent;
     let prevHeader = along.get(parent.height) ?? this.node.chain.store.getHeader(parent.hash);
+    // Timestamps of the parent and up to ten ancestors (oldest first), rolled along the headers:
+    // each header must be above their median (median-time-past) and at most maxFutureMs ahead
+    // of our clock, as the import would require, before any body is asked for.
+    const recent = prevHeader ? this.timestampsUpTo(prevHeader, along) : undefined;
+    const latest = this.node.now() + (this.node.opts.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS);
     for (const h of headers) {
       const hash = blockHash(h);
       if (h.height !== prev.height + 1 || !bytesEqual(h.parentHash, prev.hash)) {
         throw new StrataError('BLOCK_INVALID', `header ${h.height} from ${peer} does not link to its predecessor`, { peer });
+      }
+      if (recent) {
+        const mtp = medianTimestamp(recent);
+        if (h.timestamp <= mtp) {
+          // Never valid, whatever the clock: as a bad proof of work.
+          this.net.penalize(peer, CHAIN_PENALTY.INVALID_BLOCK, `header ${toHex(hash)} has timestamp ${h.timestamp}, not above the median ${mtp} of the last ${MEDIAN_TIME_SPAN} blocks`);
+          throw new StrataError('BLOCK_BAD_TIMESTAMP', `header ${h.height} from ${peer} is not after the median time of the ${MEDIAN_TIME_SPAN} blocks before it`, {
+            peer,
+            height: h.height,
+            timestamp: h.timestamp,
+            medianTimePast: mtp,
+          });
+        }
+        recent.push(h.timestamp);
+        if (recent.length > MEDIAN_TIME_SPAN) recent.shift();
+      }
+      if (h.timestamp > latest) {
+        // Acceptable later (our clock may lag), so not a ban: but no body is fetched for it now,
+        // and a peer that keeps serving such headers runs out of score.
+        this.net.penalize(peer, CHAIN_PENALTY.FUTURE_HEADER, `header ${toHex(hash)} is stamped ${h.timestamp - latest} ms beyond our clock's allowance`);
+        throw new StrataError('BLOCK_BAD_TIMESTAMP', `header ${h.height} from ${peer} is stamped too far ahead of this node's clock; refused for now`, {
+          peer,
+          height: h.height,
+          timestamp: h.timestamp,
+          latest,
+        });
       }
       if (pow && prevHeader) {
         const want = this.expectedTarget(h.height, prevHeader, along);
@@ -364,6 +397,23 @@ export class BlockSync {
       prevHeader = h;
     }
     return hashes;
+  }
+
+  /**
+   * Timestamps of `parent` and up to ten of its ancestors, oldest first (this sync's headers,
+   * then our store along the parent links), as Chain.medianTimePast reads them. Undefined when an
+   * ancestor is missing (the import decides).
+   */
+  private timestampsUpTo(parent: BlockHeader, along: Map<number, BlockHeader>): number[] | undefined {
+    const ts = [parent.timestamp];
+    let h: BlockHeader | undefined = parent;
+    while (ts.length < MEDIAN_TIME_SPAN && h.height > 0) {
+      const below: BlockHeader | undefined = along.get(h.height - 1);
+      h = below && bytesEqual(blockHash(below), h.parentHash) ? below : this.node.chain.store.getHeader(h.parentHash);
+      if (!h) return undefined;
+      ts.push(h.timestamp);
+    }
+    return ts.reverse();
   }
 
   /**
@@ -412,7 +462,7 @@ export class BlockSync {
     let switchTo: string | undefined;
     // Headers of this sync by height, for the retarget window (only the last interval is kept).
     const along = new Map<number, BlockHeader>();
-    const window = this.node.opts.config.pow.retargetInterval + 2;
+    const window = Math.max(this.node.opts.config.pow.retargetInterval + 2, MEDIAN_TIME_SPAN + 1);
     // Headers-first: `hdr` is the last checked header and the work of the branch up to it. No
     // body is asked for until the branch shows more work than our head: until then checked
     // headers are held (bounded), as Bitcoin downloads headers before blocks.

@@ -35,7 +35,9 @@ export {
   PEERS_LIMITS,
   PROTO_PEERS,
   protocolId,
+  sessionProtocolId,
 } from './p2p-node.js';
+export { ClientSession, decodeSessionFrame, encodeSessionFrame, FrameSplitter, SESSION_KIND, type SessionOptions, serveSession } from './session.js';
 export { AddressBook, isLoopbackAddr, type KnownPeer, MAX_BOOK_PEERS, MAX_EXCHANGE_ADDRS, PEERS_FILE, PeerAddrsCodec, parsePeerAddr } from './address-book.js';
 export { type RateLimit, RateLimiter } from './rate-limiter.js';
 export {

@@ -29,6 +29,7 @@ import {
 import { AddressBook, isLoopbackAddr, MAX_EXCHANGE_ADDRS, type KnownPeer, PeerAddrsCodec } from './address-book.js';
 import { loadOrCreateNodeKey } from './node-key.js';
 import { RateLimiter } from './rate-limiter.js';
+import { ClientSession, serveSession, type SessionOptions } from './session.js';
 import { type P2POptions, type ResolvedP2POptions, resolveP2POptions } from './options.js';
 import { PENALTY, PeerScoreBook } from './peer-score-book.js';
 import { readFrame, toPlainBytes, writeAndClose } from './stream-io.js';
@@ -125,6 +126,11 @@ export function protocolId(networkId: string, protocol: string): string {
   return `/strata/${networkId}/req/${protocol.replace(/^\/+/, '')}`;
 }
 
+/** The libp2p protocol id of a session protocol. */
+export function sessionProtocolId(networkId: string, protocol: string): string {
+  return `/strata/${networkId}/sess/${protocol.replace(/^\/+/, '')}`;
+}
+
 type Services = { identify: Identify; pubsub: GossipSub };
 
 /** gossipsub implementation members that are not on its public interface (checked at runtime). */
@@ -181,6 +187,9 @@ export class P2PNode {
   /** Peers heard of, for discovery (persisted in the data dir). */
   private readonly book: AddressBook;
   private readonly requestLimiter: RateLimiter;
+  private readonly sessionHandlers = new Set<string>();
+  private readonly sessions = new Map<string, ClientSession>();
+  private readonly sessionsOpening = new Map<string, Promise<ClientSession>>();
   private discoveryTimer: NodeJS.Timeout | undefined;
   private discoveryRunning = false;
   private readonly exchangedAt = new Map<string, number>();
@@ -614,6 +623,86 @@ export class P2PNode {
     if (e.code === 'DECODE_OVERSIZED') this.penalize(peerId, PENALTY.OVERSIZED_FRAME, `oversized ${what}: ${e.message}`);
     else if (e.code === 'DECODE_INVALID') this.penalize(peerId, PENALTY.MALFORMED_FRAME, `malformed ${what}: ${e.message}`);
     else if (e.code === 'NETWORK' && e.meta.timeout === true) this.penalize(peerId, PENALTY.TIMEOUT, `${what} timed out after ${timeoutMs} ms`);
+  }
+
+  // ------------------------------------------------------- sessions
+
+  /**
+   * Serves a session protocol (`/strata/<networkId>/sess/<protocol>`): requests on one
+   * long-lived stream per peer, answered by id (see session.ts). Bans, the per-peer request rate
+   * and frame limits apply as for `handle`; a malformed or oversized frame penalises the peer and
+   * aborts its session.
+   */
+  handleSession(protocol: string, handler: (req: Uint8Array, from: string) => Promise<Uint8Array>, opts: SessionOptions): void {
+    const id = sessionProtocolId(this.opts.networkId, protocol);
+    if (this.sessionHandlers.has(id)) throw new StrataError('CONFIG_INVALID', `a session handler for protocol ${protocol} is already registered`, { protocol });
+    this.sessionHandlers.add(id);
+    this.node
+      .handle(
+        id,
+        (stream, connection) => {
+          const from = connection.remotePeer.toString();
+          if (this.scores.isBanned(from)) {
+            stream.abort(new StrataError('NETWORK', 'peer is banned'));
+            return;
+          }
+          serveSession(
+            stream,
+            opts,
+            (req) => handler(req, from),
+            () => {
+              if (this.requestLimiter.take(from)) return true;
+              this.penalize(from, PENALTY.RATE_LIMITED, `${protocol} session request beyond ${this.opts.requestRate.perSecond}/s`);
+              return false;
+            },
+            (e) => {
+              if (e.code === 'DECODE_OVERSIZED') this.penalize(from, PENALTY.OVERSIZED_FRAME, `oversized ${protocol} session frame`);
+              else this.penalize(from, PENALTY.MALFORMED_FRAME, `bad ${protocol} session: ${e.message}`);
+            },
+          );
+        },
+        { maxInboundStreams: 4, maxOutboundStreams: 4 },
+      )
+      .catch((e: unknown) => this.log?.error({ protocol, err: errMessage(e) }, 'cannot register session handler'));
+  }
+
+  /**
+   * Sends a request on the session to `peerId` (opened on first use, reopened after it breaks)
+   * and resolves with the answer. Errors: NETWORK (cannot open, remote error in
+   * meta.remoteError, timeout, broken session), DECODE_OVERSIZED.
+   */
+  async sessionRequest(peerId: string, protocol: string, req: Uint8Array, opts: SessionOptions): Promise<Uint8Array> {
+    if (!this.started) throw new StrataError('NETWORK', `cannot send ${protocol} request: p2p node is not started`, { protocol, peer: peerId });
+    if (this.scores.isBanned(peerId)) throw new StrataError('NETWORK', `cannot send ${protocol} request: peer ${peerId} is banned`, { protocol, peer: peerId });
+    const key = `${peerId} ${protocol}`;
+    let s = this.sessions.get(key);
+    if (!s || s.closed) {
+      const opening = this.sessionsOpening.get(key) ?? this.openSession(peerId, protocol, opts, key);
+      this.sessionsOpening.set(key, opening);
+      try {
+        s = await opening;
+      } finally {
+        this.sessionsOpening.delete(key);
+      }
+    }
+    return s.request(req, opts.timeoutMs);
+  }
+
+  private async openSession(peerId: string, protocol: string, opts: SessionOptions, key: string): Promise<ClientSession> {
+    const signal = AbortSignal.timeout(opts.timeoutMs);
+    let stream: Stream;
+    try {
+      stream = await this.node.dialProtocol(this.parsePeerId(peerId), sessionProtocolId(this.opts.networkId, protocol), { signal });
+    } catch (e) {
+      throw new StrataError('NETWORK', `cannot open a ${protocol} session to ${peerId}: ${signal.aborted ? 'timed out' : errMessage(e)}`, { protocol, peer: peerId }, { cause: e });
+    }
+    const s = new ClientSession(stream, opts, (e) => {
+      if (this.sessions.get(key) === s) this.sessions.delete(key);
+      if (e.code === 'DECODE_OVERSIZED') this.penalize(peerId, PENALTY.OVERSIZED_FRAME, `oversized ${protocol} session frame`);
+      else if (e.code === 'DECODE_INVALID') this.penalize(peerId, PENALTY.MALFORMED_FRAME, `bad ${protocol} session answer: ${e.message}`);
+    });
+    this.sessions.set(key, s);
+    return s;
   }
 
   // ------------------------------------------------------------------ peers

@@ -133,8 +133,49 @@ export function encodeRlp(item: RlpItem): Uint8Array {
   return out;
 }
 
-/** Lists nested deeper than this are left to the reference decoder (same result, its stack). */
-const MAX_FAST_DEPTH = 64;
+/**
+ * Deepest list nesting any input may have (a consensus rule of the decoder: deeper input is
+ * DECODE_INVALID). A fixed bound, far below any engine's stack, so no input can make decoding
+ * depend on how much stack a machine has: before it, lists nested deeper than 64 went to the
+ * recursive reference decoder, which decoded them or overflowed depending on the stack size.
+ */
+export const MAX_RLP_DEPTH = 64;
+const MAX_FAST_DEPTH = MAX_RLP_DEPTH;
+
+/** Whether the list nesting of RLP `b` exceeds `MAX_RLP_DEPTH` (iterative: reads prefixes only). */
+function nestedTooDeep(b: Uint8Array): boolean {
+  // Ends of the lists currently open; an item is read at `pos` when it lies inside all of them.
+  const ends: number[] = [];
+  let pos = 0;
+  while (pos < b.length) {
+    while (ends.length > 0 && pos >= (ends[ends.length - 1] as number)) ends.pop();
+    const fb = b[pos] as number;
+    if (fb < 0x80) pos += 1;
+    else if (fb <= 0xb7) pos += 1 + fb - 0x80;
+    else if (fb <= 0xbf) {
+      const n = fb - 0xb7;
+      let len = 0;
+      for (let i = 1; i <= n && pos + i < b.length; i++) len = len * 256 + (b[pos + i] as number);
+      pos += 1 + n + len;
+    } else {
+      let len: number;
+      let head: number;
+      if (fb <= 0xf7) {
+        len = fb - 0xc0;
+        head = 1;
+      } else {
+        const n = fb - 0xf7;
+        len = 0;
+        for (let i = 1; i <= n && pos + i < b.length; i++) len = len * 256 + (b[pos + i] as number);
+        head = 1 + n;
+      }
+      ends.push(pos + head + len);
+      if (ends.length > MAX_RLP_DEPTH) return true;
+      pos += head;
+    }
+  }
+  return false;
+}
 
 /** End of the item last read by `readItem`. */
 let readEnd = 0;
@@ -207,8 +248,8 @@ export function decodeRlp(bytes: Uint8Array, name = 'RLP'): RlpItem {
   if (bytes.length === 0) throw new DecodeError('DECODE_TRUNCATED', `${name}: empty input`);
   const item = readItem(bytes, 0, bytes.length, 0);
   if (item !== undefined && readEnd === bytes.length) return item;
-  // Not canonical RLP (or nested too deep for the fast reader): the reference decoder decides
-  // and names the fault.
+  if (nestedTooDeep(bytes)) throw new DecodeError('DECODE_INVALID', `${name}: lists nested deeper than ${MAX_RLP_DEPTH}`);
+  // Not canonical RLP: the reference decoder decides and names the fault.
   try {
     return RLP.decode(bytes) as RlpItem;
   } catch (e) {

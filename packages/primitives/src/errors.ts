@@ -150,10 +150,14 @@ export function isLocalFault(e: unknown): boolean {
 }
 
 /**
- * Whether a foreign (non-Strata) error is the JavaScript engine running out of a local resource
- * (stack, memory): how far code gets before that happens differs between machines, so such an
- * error is a local fault, never a deterministic outcome.
+ * Whether a foreign (non-Strata) error may be the JavaScript engine running out of a local
+ * resource (stack, memory, the largest string, array or BigInt it builds): how far code gets
+ * before that happens differs between machines and engine versions, so such an error is a local
+ * fault, never a deterministic outcome. Decided by the error's class alone — every `RangeError`
+ * — and never by its message, whose wording is the engine's (a reworded V8 message must not
+ * turn a stack overflow into a failed receipt on upgraded nodes only). Module code rejects bad
+ * input with a StrataError, so a RangeError escaping a module is always treated as the engine's.
  */
 export function isEngineExhaustion(e: unknown): boolean {
-  return e instanceof RangeError && /call stack|out of memory|allocation failed/i.test(e.message);
+  return e instanceof RangeError;
 }

@@ -40,6 +40,20 @@ export interface RpcServerOptions {
    */
   maxCallsPerSecond?: number | undefined;
   callBurst?: number | undefined;
+  /**
+   * Calls per second from one remote address, over all its connections together, and the burst
+   * above it (default 4× the per-connection figures: 8000/s, burst 20 000): a client that opens a
+   * new connection per request gets a fresh connection budget each time, not a fresh address
+   * budget. Beyond it calls are answered -32005 (HTTP 429) without running.
+   */
+  maxCallsPerSecondPerAddress?: number | undefined;
+  callBurstPerAddress?: number | undefined;
+  /**
+   * Remote addresses the per-address budget does not apply to (default loopback: `127.0.0.1`,
+   * `::1`, `::ffff:127.0.0.1` — the devnet's own processes, as the p2p layer's address bans
+   * exempt loopback). Each connection from them still has its own budget.
+   */
+  addressBudgetExempt?: readonly string[] | undefined;
   /** Calls running at once on one WebSocket; more are answered -32005 (default 128). */
   maxInflightPerConnection?: number | undefined;
   /** Open WebSockets at once; more upgrades get 503 (default 1024). */
@@ -55,7 +69,10 @@ interface Conn {
   alive: boolean;
 }
 
-/** A token bucket of calls for one connection. */
+/** Remote addresses whose per-address call budget is kept at once (the oldest is forgotten beyond it). */
+const MAX_ADDRESS_BUDGETS = 4096;
+
+/** A token bucket of calls for one connection or one remote address. */
 class CallBudget {
   private tokens: number;
   private at = Date.now();
@@ -101,6 +118,10 @@ export class RpcServer {
   private readonly maxInflight: number;
   private readonly maxWs: number;
   private readonly budgets = new WeakMap<object, CallBudget>();
+  private readonly addressBudgets = new Map<string, CallBudget>();
+  private readonly callsPerAddress: number;
+  private readonly burstPerAddress: number;
+  private readonly budgetExempt: ReadonlySet<string>;
   private readonly dispatcher: RpcDispatcher;
   private readonly logger: Logger | undefined;
 
@@ -121,6 +142,9 @@ export class RpcServer {
     this.maxBuffered = opts.maxWsBufferedBytes ?? 16 * 1024 * 1024;
     this.callsPerSecond = opts.maxCallsPerSecond ?? 2000;
     this.callBurst = opts.callBurst ?? Math.max(5000, this.callsPerSecond);
+    this.callsPerAddress = opts.maxCallsPerSecondPerAddress ?? 4 * this.callsPerSecond;
+    this.burstPerAddress = opts.callBurstPerAddress ?? Math.max(4 * this.callBurst, this.callsPerAddress);
+    this.budgetExempt = new Set(opts.addressBudgetExempt ?? ['127.0.0.1', '::1', '::ffff:127.0.0.1']);
     this.maxInflight = opts.maxInflightPerConnection ?? 128;
     this.maxWs = opts.maxWsConnections ?? 1024;
     if (!Number.isInteger(this.port0) || this.port0 < 0 || this.port0 > 65535) {
@@ -132,6 +156,8 @@ export class RpcServer {
       ['maxWsBufferedBytes', this.maxBuffered],
       ['maxCallsPerSecond', this.callsPerSecond],
       ['callBurst', this.callBurst],
+      ['maxCallsPerSecondPerAddress', this.callsPerAddress],
+      ['callBurstPerAddress', this.burstPerAddress],
       ['maxInflightPerConnection', this.maxInflight],
       ['maxWsConnections', this.maxWs],
     ] as const) {
@@ -319,7 +345,7 @@ export class RpcServer {
     req.on('end', () => {
       if (over) return;
       const ctx: RpcContext = { transport: 'http', authorized: this.checkToken(bearer(req.headers.authorization)) };
-      const limited = this.overBudget(req.socket, Buffer.concat(chunks).toString('utf8'));
+      const limited = this.overBudget(req.socket, Buffer.concat(chunks).toString('utf8'), req.socket.remoteAddress);
       if (limited.refused) {
         sendJson(res, 429, limited.refused, { 'Retry-After': '1' });
         return;
@@ -361,7 +387,7 @@ export class RpcServer {
    * (or the raw text when it does not parse, for the dispatcher's parse error), or `refused`: the
    * -32005 response to send instead of running anything.
    */
-  private overBudget(conn: object, text: string): { msg?: unknown; text: string; refused?: string } {
+  private overBudget(conn: object, text: string, address: string | undefined): { msg?: unknown; text: string; refused?: string } {
     let msg: unknown;
     try {
       msg = JSON.parse(text);
@@ -374,17 +400,35 @@ export class RpcServer {
       budget = new CallBudget(this.callsPerSecond, this.callBurst);
       this.budgets.set(conn, budget);
     }
-    if (budget.take(calls)) return { msg, text };
+    const perConnection = budget.take(calls);
+    const perAddress = perConnection && this.takeAddress(address, calls);
+    if (perConnection && perAddress) return { msg, text };
+    const limit = perConnection ? this.callsPerAddress : this.callsPerSecond;
     const refused = JSON.stringify({
       jsonrpc: '2.0',
       id: !Array.isArray(msg) && msg !== null && typeof msg === 'object' && 'id' in msg ? (msg as { id: unknown }).id ?? null : null,
       error: {
         code: RpcErrorCodes.LIMIT_EXCEEDED,
-        message: `more than ${this.callsPerSecond} calls per second on this connection; slow down and retry`,
-        data: { code: 'RPC_ERROR', meta: { limit: this.callsPerSecond } },
+        message: `more than ${limit} calls per second ${perConnection ? 'from this address' : 'on this connection'}; slow down and retry`,
+        data: { code: 'RPC_ERROR', meta: { limit, scope: perConnection ? 'address' : 'connection' } },
       },
     });
     return { text, refused };
+  }
+
+  /** Charges `calls` to the remote address's budget (exempt and unknown addresses always pass). */
+  private takeAddress(address: string | undefined, calls: number): boolean {
+    if (address === undefined || this.budgetExempt.has(address)) return true;
+    let budget = this.addressBudgets.get(address);
+    if (budget === undefined) {
+      if (this.addressBudgets.size >= MAX_ADDRESS_BUDGETS) {
+        const oldest = this.addressBudgets.keys().next().value;
+        if (oldest !== undefined) this.addressBudgets.delete(oldest);
+      }
+      budget = new CallBudget(this.callsPerAddress, this.burstPerAddress);
+      this.addressBudgets.set(address, budget);
+    }
+    return budget.take(calls);
   }
 
   private dispatch(parsed: { msg?: unknown; text: string }, ctx: RpcContext): Promise<string | undefined> {
@@ -425,7 +469,8 @@ export class RpcServer {
       return;
     }
     const authorized = this.checkToken(url.searchParams.get('token') ?? bearer(req.headers.authorization));
-    wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, authorized));
+    const address = req.socket.remoteAddress;
+    wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, authorized, address));
   }
 
   private originAllowed(req: IncomingMessage): boolean {
@@ -439,7 +484,7 @@ export class RpcServer {
     }
   }
 
-  private onConnection(ws: WebSocket, authorized: boolean): void {
+  private onConnection(ws: WebSocket, authorized: boolean, address: string | undefined): void {
     const conn: Conn = { alive: true };
     this.conns.set(ws, conn);
     const closers: (() => void)[] = [];
@@ -494,7 +539,7 @@ export class RpcServer {
       ws.send(out);
     };
     ws.on('message', (data: RawData) => {
-      const limited = this.overBudget(ws, rawToString(data));
+      const limited = this.overBudget(ws, rawToString(data), address);
       if (limited.refused) {
         send(limited.refused);
         return;

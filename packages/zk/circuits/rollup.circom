@@ -250,9 +250,13 @@ template Batch(D, N, AB, BB, TAG) {
             ops[i].bSib[j] <== bSib[i][j];
         }
     }
-    component out = Poseidon(3);
+    // The public input names the rollup (TAG = l1ChainId << 32 | rollupId): the L1 recomputes it
+    // with the rollup's own ids, so a proof of this circuit verifies for this rollup only, even
+    // if another rollup registered the same verification key.
+    component out = Poseidon(4);
     out.inputs[0] <== oldRoot;
     out.inputs[1] <== ops[N - 1].rootOut;
     out.inputs[2] <== ops[N - 1].cOut;
+    out.inputs[3] <== TAG;
     inputHash <== out.out;
 }

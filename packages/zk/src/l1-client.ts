@@ -6,8 +6,10 @@
 import type { Chain } from '@strata/chain';
 import { decode, encode, fromHex, fromQuantity, toHex, type KeyPair } from '@strata/primitives';
 import { RpcClient, RpcError, type MethodSpec } from '@strata/rpc';
-import { encodeTx, getAccount, minimumFee, signTx, type ChainConfig } from '@strata/runtime';
+import { createHash } from 'node:crypto';
+import { decodeTx, encodeTx, getAccount, minimumFee, signTx, type ChainConfig } from '@strata/runtime';
 import {
+  CommitBatchArgs,
   hasExited,
   readZkBatch,
   readZkDeposit,
@@ -34,6 +36,42 @@ export interface ZkL1Client {
   /** Signs and submits a `zk_rollup` call; resolves with the tx hash once the L1 pooled it. */
   send(key: KeyPair, method: string, args: Uint8Array, computeLimit: number): Promise<Uint8Array>;
   receipt(hash: Uint8Array): Promise<{ status: 'ok' | 'failed'; error?: string; height: number } | undefined>;
+  /**
+   * The posted bytes of verified batch `b`, read back from the L1 block that verified it (the
+   * `commitBatch` transaction whose data hashes to the batch record's `dataHash`).
+   */
+  batchData(id: number, b: number): Promise<Uint8Array | undefined>;
+}
+
+/**
+ * Finds a verified batch's posted data in the L1 block that verified it: L1 data alone (the
+ * module keeps only the data's hash; the bytes are in the block body).
+ */
+export function findBatchData(chain: Chain, id: number, b: number): Uint8Array | undefined {
+  const rec = readZkBatch(chain.stateReader, id, b);
+  if (!rec) return undefined;
+  const ref = chain.blockAt(rec.height);
+  if (!ref) return undefined;
+  for (const raw of chain.store.getBody(ref.hash) ?? []) {
+    let tx: ReturnType<typeof decodeTx>;
+    try {
+      tx = decodeTx(raw);
+    } catch {
+      continue;
+    }
+    if (tx.module !== ZK_MODULE || tx.method !== 'commitBatch') continue;
+    const a = (() => {
+      try {
+        return decode(CommitBatchArgs, tx.args);
+      } catch {
+        return undefined;
+      }
+    })();
+    if (!a || a.rollupId !== id) continue;
+    const h = createHash('sha256').update(a.data).digest();
+    if (toHex(h) === toHex(rec.dataHash) && toHex(a.newRoot) === toHex(rec.root)) return a.data;
+  }
+  return undefined;
 }
 
 function signCall(cfg: Pick<ChainConfig, 'chainId' | 'fees'>, key: KeyPair, nonce: number, method: string, args: Uint8Array, computeLimit: number): Uint8Array {
@@ -68,6 +106,9 @@ export class NodeZkL1Client implements ZkL1Client {
   }
   async exited(id: number, index: number) {
     return hasExited(this.r, id, index);
+  }
+  async batchData(id: number, b: number) {
+    return findBatchData(this.node.chain, id, b);
   }
   async balance(address: Uint8Array) {
     return getAccount(this.r, address).balance;
@@ -139,6 +180,15 @@ export function zkL1RpcMethods(node: { chain: Chain }): Record<string, MethodSpe
         return b ? { raw: toHex(encode(ZkBatchCodec, b)), height: b.height } : null;
       },
     },
+    zkl1_batchData: {
+      minParams: 2,
+      maxParams: 2,
+      description: 'The posted bytes of a verified batch, read from the L1 block that verified it.',
+      handler: (p) => {
+        const d = findBatchData(node.chain, intParam(p, 0, 'rollupId'), intParam(p, 1, 'index'));
+        return d ? toHex(d) : null;
+      },
+    },
     zkl1_exited: { minParams: 2, maxParams: 2, handler: (p) => hasExited(r(), intParam(p, 0, 'rollupId'), intParam(p, 1, 'index')) },
   };
 }
@@ -176,6 +226,10 @@ export class RpcZkL1Client implements ZkL1Client {
   }
   async exited(id: number, index: number) {
     return this.rpc.call<boolean>('zkl1_exited', [id, index]);
+  }
+  async batchData(id: number, b: number) {
+    const h = await this.rpc.call<string | null>('zkl1_batchData', [id, b]);
+    return h ? fromHex(h) : undefined;
   }
   async balance(address: Uint8Array) {
     return fromQuantity((await this.rpc.call<{ balance: string }>('state_getAccount', [toHex(address)])).balance);

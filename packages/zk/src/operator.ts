@@ -6,7 +6,7 @@
  * L1 in order. Proving never blocks soft confirmations: provers are other processes (local
  * children or remote machines) pulling jobs over JSON-RPC.
  */
-import { encode, StrataError, toHex, toStrataError, type KeyPair } from '@strata/primitives';
+import { encode, fromHex, StrataError, toHex, toStrataError, type KeyPair } from '@strata/primitives';
 import { Driver, silentLogger, type ZkLogger } from './driver.js';
 import { encodeProof, encodeVk, PreparedVk } from './groth16.js';
 import type { ZkCrypto, ZkSignature } from './keys.js';
@@ -17,7 +17,9 @@ import { OP_DEPOSIT, OP_TRANSFER, OP_WITHDRAW, type ZkParams } from './params.js
 import { CommitBatchArgs, DEFAULT_PROOF_COMPUTE, paramsOf, POSEIDON_COMPUTE, type ZkRollupRecord } from './parent-modules.js';
 import { fieldFromBytes, fieldToBytes } from './poseidon.js';
 import type { SnarkVk } from './setup.js';
-import { buildBatch, circuitInput, ZkState, type BuiltBatch, type ZkOp } from './stf.js';
+import { rebuildFromL1 } from './rebuild.js';
+import { buildBatch, circuitInput, ZkState, type BuiltBatch, type Leaf, type ZkOp } from './stf.js';
+import { ZkStore, type StoredBatch, type ZkCursor } from './store.js';
 
 /** Operator settings. */
 export interface OperatorOptions {
@@ -50,6 +52,11 @@ export interface OperatorOptions {
   stall?: boolean;
   /** Ignore L1 deposits (a misbehaving operator, for tests of the priority deadline). */
   skipDeposits?: boolean;
+  /**
+   * lmdb directory of the operator's state (accounts, queued operations, batches and their
+   * proofs, cursors). Without it the state lives in memory only (tests).
+   */
+  dataDir?: string;
   /** Compute the L1 charges per proof (must match the module's; default DEFAULT_PROOF_COMPUTE). */
   proofCompute?: number;
 }
@@ -67,21 +74,32 @@ export interface L2Tx {
 /** Where a batch is. */
 export type BatchStatus = 'pending' | 'proving' | 'proven' | 'submitted' | 'verified';
 
-/** A sealed batch. */
+/**
+ * A sealed batch. Once verified on L1 only its summary stays in memory: the witness, the circuit
+ * input and the state clone are dropped (the verified state is kept once, as `provenState()`).
+ */
 export interface OperatorBatch {
   index: number;
-  built: BuiltBatch;
-  data: Uint8Array;
-  input: Record<string, unknown>;
   status: BatchStatus;
+  oldRoot: bigint;
+  newRoot: bigint;
+  /** Operations the batch posts (the rest of its slots are noops). */
+  ops: number;
+  data: Uint8Array;
+  /** Sequence numbers of its operations: [firstSeq, firstSeq + ops). */
+  firstSeq: number;
+  /** The witness (unverified batches only). */
+  built?: BuiltBatch;
+  /** The circuit input (unverified batches only). */
+  input?: Record<string, unknown>;
+  /** State after this batch (unverified batches only). */
+  stateAfter?: ZkState;
   lease?: { prover: string; until: number; since: number };
   proof?: Uint8Array;
   provedBy?: string;
   txHash?: Uint8Array;
   l1Height?: number;
   createdAt: number;
-  /** State after this batch (for exit proofs against a verified root). */
-  stateAfter: ZkState;
   withdrawals: { from: number; amount: bigint; addr: bigint }[];
 }
 
@@ -93,58 +111,165 @@ export interface ProveJob {
   leaseMs: number;
 }
 
+type Deps = { l1: ZkL1Client; crypto: ZkCrypto; logger?: ZkLogger; metrics?: ZkMetrics };
+
+function storedOf(b: OperatorBatch): StoredBatch {
+  return {
+    index: b.index,
+    firstSeq: b.firstSeq,
+    count: b.ops,
+    status: b.status === 'proving' ? 'pending' : b.status,
+    oldRoot: toHex(fieldToBytes(b.oldRoot)),
+    newRoot: toHex(fieldToBytes(b.newRoot)),
+    data: toHex(b.data),
+    ...(b.proof ? { proof: toHex(b.proof) } : {}),
+    ...(b.provedBy ? { provedBy: b.provedBy } : {}),
+    ...(b.txHash ? { txHash: toHex(b.txHash) } : {}),
+    ...(b.l1Height !== undefined ? { l1Height: b.l1Height } : {}),
+    createdAt: b.createdAt,
+    withdrawals: b.withdrawals.map((w) => ({ from: w.from, amount: w.amount.toString(), addr: w.addr.toString() })),
+  };
+}
+
 /** The operator service. */
 export class ZkOperator {
   readonly params: ZkParams;
   readonly soft: ZkState;
-  private readonly sealed: ZkState;
-  private genesis: ZkState;
-  private queue: { op: ZkOp; at: number }[] = [];
+  private sealed: ZkState;
+  private proven: ZkState;
+  private queue: { op: ZkOp; at: number; seq: number }[] = [];
   readonly batches: OperatorBatch[] = [];
   private depositsSeen = 0;
+  private verifiedCount = 0;
+  private nextSeq = 0;
   private nextCommit = 0;
   private frozen = false;
+  private stuckDeposit: number | undefined;
   unit = 1n;
   private readonly pvk: PreparedVk;
   private readonly driver: Driver;
   private readonly log: ZkLogger;
   readonly metrics: ZkMetrics;
+  private readonly store: ZkStore | undefined;
 
   private constructor(
     readonly opts: OperatorOptions,
     params: ZkParams,
     rec: ZkRollupRecord,
-    private readonly deps: { l1: ZkL1Client; crypto: ZkCrypto; logger?: ZkLogger; metrics?: ZkMetrics },
+    private readonly deps: Deps,
+    init: { store?: ZkStore; proven: ZkState; sealed: ZkState; soft: ZkState; batches: OperatorBatch[]; queue: { op: ZkOp; seq: number }[]; cursor: ZkCursor },
   ) {
     this.params = params;
-    this.soft = new ZkState(params);
-    this.sealed = new ZkState(params);
-    this.genesis = new ZkState(params);
     this.unit = rec.unit;
     this.pvk = new PreparedVk(encodeVk(opts.vk));
     this.log = deps.logger ?? silentLogger;
     this.metrics = deps.metrics ?? new ZkMetrics();
-    if (fieldFromBytes(rec.root) !== this.soft.root || rec.batchCount !== 0) {
-      // Resuming a rollup with history needs its state rebuilt from the L1's posted data.
-      throw new StrataError('CONFIG_INVALID', `rollup ${opts.rollupId} already has ${rec.batchCount} batches; this operator starts from an empty rollup only`);
-    }
+    this.store = init.store;
+    this.proven = init.proven;
+    this.sealed = init.sealed;
+    this.soft = init.soft;
+    this.batches.push(...init.batches);
+    const now = Date.now();
+    this.queue = init.queue.map((q) => ({ ...q, at: now }));
+    this.depositsSeen = init.cursor.depositsSeen;
+    this.verifiedCount = init.cursor.verified;
+    this.nextSeq = init.cursor.nextSeq;
+    this.nextCommit = this.verifiedCount;
+    this.metrics.committed.set(this.verifiedCount);
+    this.updateJobGauges();
     this.driver = new Driver('zk-operator', opts.pollMs ?? 250, () => this.tick(), this.log, () => this.metrics.roleErrors.inc({ role: 'operator' }));
   }
 
-  /** Creates the operator for a rollup registered on the L1 (reads its params from there). */
-  static async create(opts: OperatorOptions, deps: { l1: ZkL1Client; crypto: ZkCrypto; logger?: ZkLogger; metrics?: ZkMetrics }): Promise<ZkOperator> {
-    const rec = await deps.l1.rollup(opts.rollupId);
+  /**
+   * Creates the operator for a rollup registered on the L1 (reads its params from there). With
+   * `dataDir` its state is kept in lmdb: a restart resumes from it. A data dir that is empty
+   * while the rollup already has verified batches is filled by rebuilding the L2 state from L1
+   * data alone (posted batch data + deposit queue).
+   */
+  static async create(opts: OperatorOptions, deps: Deps): Promise<ZkOperator> {
+    const l1 = deps.l1;
+    const log = deps.logger ?? silentLogger;
+    const rec = await l1.rollup(opts.rollupId);
     if (!rec) throw new StrataError('NOT_FOUND', `no ZK-rollup ${opts.rollupId} is registered on the L1`);
-    return new ZkOperator(opts, paramsOf(rec, await deps.l1.chainId(), opts.rollupId), rec, deps);
+    const params = paramsOf(rec, await l1.chainId(), opts.rollupId);
+    const store = opts.dataDir ? new ZkStore(opts.dataDir) : undefined;
+    try {
+      store?.checkIdentity(params);
+      if (store && !store.empty) {
+        const op = new ZkOperator(opts, params, rec, deps, { store, ...ZkOperator.resume(store, params, rec, deps.crypto, log) });
+        await op.reconcile(rec);
+        return op;
+      }
+      // Fresh: an empty rollup, or one with history rebuilt from L1 data.
+      const cursor: ZkCursor = { depositsSeen: 0, verified: 0, nextSeq: 0 };
+      let proven = new ZkState(params);
+      const batches: OperatorBatch[] = [];
+      if (rec.batchCount > 0) {
+        const t = Date.now();
+        const rb = await rebuildFromL1(l1, opts.rollupId);
+        proven = rb.state;
+        cursor.depositsSeen = rb.depositsConsumed;
+        cursor.verified = rb.batches.length;
+        for (const b of rb.batches) batches.push({ index: b.index, status: 'verified', oldRoot: b.oldRoot, newRoot: b.root, ops: b.ops, data: b.data, firstSeq: 0, l1Height: b.height, createdAt: Date.now(), withdrawals: b.withdrawals });
+        log.info({ rollupId: opts.rollupId, batches: rb.batches.length, accounts: proven.leaves.size, deposits: rb.depositsConsumed, ms: Date.now() - t }, 'L2 state rebuilt from L1 data');
+      }
+      store?.init(params, cursor, proven.leaves, batches.map(storedOf));
+      return new ZkOperator(opts, params, rec, deps, { ...(store ? { store } : {}), proven, sealed: proven.clone(), soft: proven.clone(), batches, queue: [], cursor });
+    } catch (e) {
+      await store?.close();
+      throw e;
+    }
+  }
+
+  /** Loads the stored state and replays the unverified operations into the sealed and soft states. */
+  private static resume(store: ZkStore, params: ZkParams, rec: ZkRollupRecord, crypto: ZkCrypto, log: ZkLogger) {
+    const t = Date.now();
+    const s = store.load();
+    const proven = new ZkState(params);
+    for (const [i, l] of s.leaves) proven.setLeaf(i, l);
+    const sealed = proven.clone();
+    const batches: OperatorBatch[] = [];
+    let seq = -1;
+    for (const sb of s.batches) {
+      const wd = sb.withdrawals.map((w) => ({ from: w.from, amount: BigInt(w.amount), addr: BigInt(w.addr) }));
+      const base = { index: sb.index, oldRoot: BigInt(sb.oldRoot), newRoot: BigInt(sb.newRoot), ops: sb.count, data: fromHex(sb.data), firstSeq: sb.firstSeq, createdAt: sb.createdAt, withdrawals: wd, ...(sb.proof ? { proof: fromHex(sb.proof) } : {}), ...(sb.provedBy ? { provedBy: sb.provedBy } : {}), ...(sb.txHash ? { txHash: fromHex(sb.txHash) } : {}), ...(sb.l1Height !== undefined ? { l1Height: sb.l1Height } : {}) };
+      if (sb.status === 'verified') {
+        batches.push({ ...base, status: 'verified' });
+        continue;
+      }
+      const ops: ZkOp[] = [];
+      for (let q = sb.firstSeq; q < sb.firstSeq + sb.count; q++) {
+        const op = s.ops.get(q);
+        if (!op) throw new StrataError('STORAGE_FAULT', `the ZK store lacks operation ${q} of batch ${sb.index}`);
+        ops.push(op);
+      }
+      const built = buildBatch(sealed, ops, crypto.verify, true);
+      if (built.newRoot !== base.newRoot) throw new StrataError('STORAGE_FAULT', `replaying batch ${sb.index} from the ZK store gives another root`);
+      // A commit sent before the crash may never have reached the L1 pool: send it again (a
+      // duplicate fails on L1 harmlessly; the L1's batch count tells which one landed).
+      batches.push({ ...base, status: sb.status === 'submitted' ? 'proven' : sb.status, built, input: circuitInput(built), stateAfter: sealed.clone() });
+      seq = sb.firstSeq + sb.count;
+    }
+    // Stored operations are those of unverified batches (above) and the queue (the rest).
+    const soft = sealed.clone();
+    const queue: { op: ZkOp; seq: number }[] = [];
+    for (const [q, op] of [...s.ops].sort((a, b) => a[0] - b[0])) {
+      if (q < seq) continue;
+      soft.apply(op, crypto.verify, true);
+      queue.push({ op, seq: q });
+    }
+    log.info({ rollupId: params.rollupId, batches: batches.length, verified: s.cursor.verified, unverified: batches.filter((b) => b.status !== 'verified').length, queued: queue.length, l1Batches: rec.batchCount, ms: Date.now() - t }, 'zk operator state resumed from its store');
+    return { proven, sealed, soft, batches, queue, cursor: s.cursor };
   }
 
   start(): void {
     this.driver.start();
-    this.log.info({ rollupId: this.params.rollupId, depth: this.params.depth, batchSize: this.params.batchSize, stall: !!this.opts.stall }, 'zk operator started');
+    this.log.info({ rollupId: this.params.rollupId, depth: this.params.depth, batchSize: this.params.batchSize, stall: !!this.opts.stall, persistent: !!this.store }, 'zk operator started');
   }
 
   async stop(): Promise<void> {
     await this.driver.stop();
+    await this.store?.close();
   }
 
   get isFrozen(): boolean {
@@ -153,14 +278,16 @@ export class ZkOperator {
 
   /** The state as of the last batch verified on L1. */
   provenState(): ZkState {
-    let last: ZkState = this.genesis;
-    for (const b of this.batches) if (b.status === 'verified') last = b.stateAfter;
-    return last;
+    return this.proven;
+  }
+
+  private cursor(): ZkCursor {
+    return { depositsSeen: this.depositsSeen, verified: this.verifiedCount, nextSeq: this.nextSeq };
   }
 
   // ------------------------------------------------------------------ L2 transactions
 
-  /** Validates and soft-confirms a signed transaction; throws a typed error otherwise. */
+  /** Validates and soft-confirms a signed transaction (stored before it returns); throws a typed error otherwise. */
   submit(tx: L2Tx): { status: 'soft-confirmed'; position: number; root: bigint } {
     if (this.frozen) throw new StrataError('L2_INVALID_BATCH', 'the rollup is in exodus mode: it takes no transactions', { reason: 'frozen' });
     if (tx.type !== OP_TRANSFER && tx.type !== OP_WITHDRAW) throw new StrataError('DECODE_INVALID', 'an L2 transaction is a transfer or a withdrawal', { reason: 'type' });
@@ -169,7 +296,7 @@ export class ZkOperator {
     for (let i = this.batches.length - 1; i >= 0 && backlog < maxPending; i--) {
       const b = this.batches[i] as OperatorBatch;
       if (b.status === 'verified') break; // batches verify in order
-      backlog += b.built.ops.length;
+      backlog += b.ops;
     }
     if (backlog >= maxPending) {
       this.metrics.rejectedTxs.inc({ code: 'MEMPOOL_FULL' });
@@ -183,10 +310,19 @@ export class ZkOperator {
       this.metrics.rejectedTxs.inc({ code: toStrataError(e).code });
       throw e;
     }
-    this.queue.push({ op, at: Date.now() });
+    this.accept(op);
     this.metrics.softTxs.inc();
     this.log.info({ type: tx.type === OP_TRANSFER ? 'transfer' : 'withdraw', from: tx.from, to: op.to, amount: tx.amount.toString(), nonce: tx.nonce.toString() }, 'L2 transaction soft-confirmed');
     return { status: 'soft-confirmed', position: this.queue.length - 1, root: this.soft.root };
+  }
+
+  /** Queues an operation already applied to the soft state, durably first. */
+  private accept(op: ZkOp, depositsSeen = this.depositsSeen): void {
+    const seq = this.nextSeq;
+    this.store?.appendOp(seq, op, { depositsSeen, verified: this.verifiedCount, nextSeq: seq + 1 });
+    this.nextSeq = seq + 1;
+    this.depositsSeen = depositsSeen;
+    this.queue.push({ op, at: Date.now(), seq });
   }
 
   // ------------------------------------------------------------------ provers
@@ -225,7 +361,7 @@ export class ZkOperator {
     b.lease = { prover, until: now + leaseMs, since };
     this.updateJobGauges();
     this.log.info({ batch: b.index, prover }, 'proving job leased');
-    return { id: b.index, circuitHash: this.opts.circuitHash, input: b.input, leaseMs };
+    return { id: b.index, circuitHash: this.opts.circuitHash, input: b.input as Record<string, unknown>, leaseMs };
   }
 
   /** A prover reports it is still working on `id`. */
@@ -236,11 +372,11 @@ export class ZkOperator {
     return true;
   }
 
-  /** Accepts the first valid proof of a job; throws a typed error for an invalid or duplicate one. */
+  /** Accepts the first valid proof of a job (stored before it returns); throws a typed error for an invalid or duplicate one. */
   submitProof(id: number, prover: string, proof: { pi_a: string[]; pi_b: string[][]; pi_c: string[] }): void {
     const b = this.batches[id];
     if (!b) throw new StrataError('NOT_FOUND', `no batch ${id}`);
-    if (b.status !== 'pending' && b.status !== 'proving') {
+    if ((b.status !== 'pending' && b.status !== 'proving') || !b.built) {
       this.metrics.badProofs.inc();
       throw new StrataError('TX_ALREADY_KNOWN', `batch ${id} is already proven`, { reason: 'duplicate' });
     }
@@ -262,6 +398,7 @@ export class ZkOperator {
     b.provedBy = prover;
     b.status = 'proven';
     delete b.lease;
+    this.store?.putBatch(storedOf(b));
     this.metrics.proofs.inc();
     this.updateJobGauges();
     this.log.info({ batch: id, prover }, 'batch proven');
@@ -274,6 +411,45 @@ export class ZkOperator {
 
   // ------------------------------------------------------------------ the loop
 
+  /** Marks batch `b` verified on L1: the proven state moves to it, the store drops its ops, memory drops its witness. */
+  private markVerified(b: OperatorBatch, l1Height: number): void {
+    if (!b.stateAfter || !b.built) throw new StrataError('INTERNAL', `batch ${b.index} has no state to verify`);
+    const after = b.stateAfter;
+    const touched = new Set<number>();
+    for (const o of b.built.ops) {
+      touched.add(o.from);
+      touched.add(o.to);
+    }
+    // Stored first: if the write fails nothing in memory moved, and the next tick retries.
+    this.store?.verifyBatch({ ...storedOf(b), status: 'verified', l1Height }, [...touched].map((i) => [i, after.leaf(i)] as [number, Leaf | undefined]), { ...this.cursor(), verified: b.index + 1 });
+    b.status = 'verified';
+    b.l1Height = l1Height;
+    this.verifiedCount = b.index + 1;
+    this.proven = after;
+    // Prune: a verified batch keeps only its summary in memory.
+    delete b.stateAfter;
+    delete b.built;
+    delete b.input;
+    delete b.lease;
+    this.metrics.committed.set(b.index + 1);
+    this.log.info({ batch: b.index, l1Height, withdrawals: b.withdrawals.length }, 'batch verified on L1');
+  }
+
+  /**
+   * The L1 is the truth: every batch below its count is verified (a commit whose receipt was
+   * never seen, or one sent just before a crash, is recognised by its root).
+   */
+  private async reconcile(rec: ZkRollupRecord): Promise<void> {
+    for (let i = this.verifiedCount; i < rec.batchCount; i++) {
+      const b = this.batches[i];
+      const onL1 = await this.deps.l1.batch(this.params.rollupId, i);
+      if (!b || !onL1 || fieldFromBytes(onL1.root) !== b.newRoot) {
+        throw new StrataError('CONFIG_INVALID', `the L1 verified batch ${i} of rollup ${this.params.rollupId} with a root this operator did not build; its state is not this rollup's (another operator, or a lost data dir)`);
+      }
+      this.markVerified(b, onL1.height);
+    }
+  }
+
   /** One driver iteration (public for tests that step the operator by hand). */
   async tick(): Promise<void> {
     const l1 = this.deps.l1;
@@ -284,19 +460,18 @@ export class ZkOperator {
       this.log.warn({ rollupId: this.params.rollupId, frozenAt: rec.frozenAt }, 'rollup is in EXODUS mode: users exit with Merkle proofs (strata zk exit)');
     }
     if (this.frozen) return;
+    await this.reconcile(rec);
     // receipts of submitted batches
     for (const b of this.batches) {
       if (b.status !== 'submitted' || !b.txHash) continue;
       const r = await l1.receipt(b.txHash);
       if (!r) continue;
-      if (r.status === 'ok') {
-        b.status = 'verified';
-        b.l1Height = r.height;
-        this.metrics.committed.set(b.index + 1);
-        this.log.info({ batch: b.index, l1Height: r.height, withdrawals: b.withdrawals.length }, 'batch verified on L1');
-      } else {
+      if (r.status === 'ok' && b.index === this.verifiedCount) this.markVerified(b, r.height);
+      else if (r.status !== 'ok') {
         this.log.warn({ batch: b.index, error: r.error }, 'batch commit failed on L1; retrying');
         b.status = 'proven';
+        delete b.txHash;
+        this.store?.putBatch(storedOf(b));
         this.nextCommit = Math.min(this.nextCommit, b.index);
       }
     }
@@ -308,14 +483,22 @@ export class ZkOperator {
         const ax = fieldFromBytes(d.ax);
         const ay = fieldFromBytes(d.ay);
         const addr = BigInt(toHex(d.addr));
-        const existing = this.soft.findKey(ax, ay);
-        const target = existing ?? this.soft.nextFreeIndex();
-        const op: ZkOp = { type: OP_DEPOSIT, from: target, to: 0, amount: d.amount, ax, ay, addr };
-        this.soft.apply(op, this.deps.crypto.verify, true);
-        this.queue.push({ op, at: Date.now() });
+        // The L1 assigned the account index (the key's account, or the next free one).
+        const op: ZkOp = { type: OP_DEPOSIT, from: d.index, to: 0, amount: d.amount, ax, ay, addr };
+        try {
+          this.soft.apply(op, this.deps.crypto.verify, true);
+        } catch (e) {
+          // The L1 refuses what the circuit cannot take (full tree, supply cap), so this means
+          // the operator's state is wrong: say so once, and do not spin on it.
+          if (this.stuckDeposit !== this.depositsSeen) {
+            this.stuckDeposit = this.depositsSeen;
+            this.log.warn({ deposit: this.depositsSeen, account: d.index, error: toStrataError(e).message }, 'L1 deposit cannot be applied: the rollup freezes at its deadline unless this is fixed');
+          }
+          break;
+        }
+        this.accept(op, this.depositsSeen + 1);
         this.metrics.deposits.inc();
-        this.log.info({ deposit: this.depositsSeen, account: target, amount: d.amount.toString() }, 'L1 deposit applied');
-        this.depositsSeen++;
+        this.log.info({ deposit: this.depositsSeen - 1, account: d.index, amount: d.amount.toString() }, 'L1 deposit applied');
       }
     }
     // seal batches
@@ -323,9 +506,9 @@ export class ZkOperator {
     const head = await l1.head();
     const idle = rec.maxBatchGap > 0 && this.queue.length === 0 && !this.batches.some((b) => b.status !== 'verified') && head - rec.lastBatchHeight >= Math.max(1, Math.floor(rec.maxBatchGap / 2));
     while (this.queue.length >= n || (this.queue.length > 0 && Date.now() - (this.queue[0] as { at: number }).at >= (this.opts.batchIntervalMs ?? 2000)) || (idle && this.batches.length === this.nextCommit)) {
-      const ops = this.queue.splice(0, n).map((q) => q.op);
-      this.seal(ops);
-      if (ops.length === 0) break;
+      const taken = this.queue.splice(0, n);
+      this.seal(taken.map((q) => q.op), taken[0]?.seq ?? this.nextSeq);
+      if (taken.length === 0) break;
     }
     // commit in order
     while (this.nextCommit < this.batches.length) {
@@ -335,28 +518,34 @@ export class ZkOperator {
         continue;
       }
       if (b.status !== 'proven') break;
-      const args = encode(CommitBatchArgs, { rollupId: this.params.rollupId, newRoot: fieldToBytes(b.built.newRoot), data: b.data, proof: b.proof as Uint8Array });
-      const compute = 2_000 + (this.opts.proofCompute ?? DEFAULT_PROOF_COMPUTE) + (n + 1) * POSEIDON_COMPUTE + Math.ceil(b.data.length / 32) + b.withdrawals.length * 400;
+      const args = encode(CommitBatchArgs, { rollupId: this.params.rollupId, newRoot: fieldToBytes(b.newRoot), data: b.data, proof: b.proof as Uint8Array });
+      const compute = 2_000 + (this.opts.proofCompute ?? DEFAULT_PROOF_COMPUTE) + (n + 1) * POSEIDON_COMPUTE + Math.ceil(b.data.length / 32) + b.withdrawals.length * 400 + b.ops * 60;
       b.txHash = await l1.send(this.opts.key, 'commitBatch', args, compute);
       b.status = 'submitted';
+      this.store?.putBatch(storedOf(b));
       this.log.info({ batch: b.index, bytes: b.data.length, tx: toHex(b.txHash) }, 'batch committed to L1');
       this.nextCommit++;
     }
   }
 
-  private seal(ops: ZkOp[]): void {
+  private seal(ops: ZkOp[], firstSeq: number): void {
     const built = buildBatch(this.sealed, ops, this.deps.crypto.verify, true);
     const b: OperatorBatch = {
       index: this.batches.length,
-      built,
-      data: encodeBatchData(this.params, built.ops),
-      input: circuitInput(built),
       status: 'pending',
+      oldRoot: built.oldRoot,
+      newRoot: built.newRoot,
+      ops: ops.length,
+      data: encodeBatchData(this.params, built.ops),
+      firstSeq,
+      built,
+      input: circuitInput(built),
       createdAt: Date.now(),
       stateAfter: this.sealed.clone(),
       withdrawals: ops.filter((o) => o.type === OP_WITHDRAW).map((o) => ({ from: o.from, amount: o.amount, addr: o.addr })),
     };
     this.batches.push(b);
+    this.store?.putBatch(storedOf(b));
     this.metrics.batches.inc();
     this.updateJobGauges();
     this.log.info({ batch: b.index, ops: ops.length, bytes: b.data.length, root: toHex(fieldToBytes(built.newRoot)) }, 'batch sealed; waiting for a prover');

@@ -127,9 +127,13 @@ export function dataCommitment(p: ZkParams, ops: readonly PostedOp[], deposits: 
   return c;
 }
 
-/** The circuit's single public input: Poseidon(oldRoot, newRoot, commitment). */
-export function publicInputHash(oldRoot: bigint, newRoot: bigint, commitment: bigint): bigint {
-  return poseidon([oldRoot % FIELD, newRoot % FIELD, commitment]);
+/**
+ * The circuit's single public input: Poseidon(oldRoot, newRoot, commitment, tag), where tag =
+ * messageTag(l1ChainId, rollupId). The L1 puts its own chain id and the rollup's id in, so a
+ * proof made for another rollup's (or another chain's) circuit never verifies here.
+ */
+export function publicInputHash(oldRoot: bigint, newRoot: bigint, commitment: bigint, tag: bigint): bigint {
+  return poseidon([oldRoot % FIELD, newRoot % FIELD, commitment, tag]);
 }
 
 /** Whether an op type is signed by the account owner. */

@@ -14,7 +14,7 @@ import { stateKey, type StateView } from '@strata/state';
 import { PreparedVk, PROOF_BYTES, VK_BYTES } from './groth16.js';
 import { isSafeKey } from './keys.js';
 import { dataCommitment, decodeBatchData, publicInputHash, type DepositFields } from './ops.js';
-import { amountBits, checkZkParams, OP_DEPOSIT, OP_WITHDRAW, type ZkParams } from './params.js';
+import { amountBits, checkZkParams, messageTag, OP_DEPOSIT, OP_WITHDRAW, type ZkParams } from './params.js';
 import { fieldFromBytes, fieldToBytes, poseidon } from './poseidon.js';
 import { emptyRoot, rootFromPath } from './tree.js';
 
@@ -31,7 +31,11 @@ export const DEFAULT_PROOF_COMPUTE = 45_000;
 
 const u64 = (n: number) => bigintToFixed(BigInt(n), 8);
 const key = (id: number, tag: string, n?: number) => (n === undefined ? stateKey(ZK_MODULE, u64(id), utf8(tag)) : stateKey(ZK_MODULE, u64(id), utf8(tag), u64(n)));
-const LIST_KEY = stateKey(ZK_MODULE, utf8('rollups'));
+const COUNT_KEY = stateKey(ZK_MODULE, utf8('count'));
+const idKey = (n: number) => stateKey(ZK_MODULE, utf8('id'), u64(n));
+/** Rollups whose deadline check falls at L1 height h (the end-of-block hook reads only this). */
+const dueKey = (h: number) => stateKey(ZK_MODULE, utf8('due'), u64(h));
+const acctKey = (id: number, ax: Uint8Array, ay: Uint8Array) => stateKey(ZK_MODULE, u64(id), utf8('acct'), ax, ay);
 
 /** Escrow account of a ZK-rollup. */
 export function zkEscrowAddress(rollupId: number): Uint8Array {
@@ -57,6 +61,12 @@ export interface ZkRollupRecord {
   frozen: boolean;
   frozenAt: number;
   vkHash: Uint8Array;
+  /** L2 accounts created so far (the L1 assigns each new key the next index; refused when the tree is full). */
+  accounts: number;
+  /** L2 units in the rollup (deposited, not yet withdrawn, exited or refunded): every balance stays below it, so below 2^64. */
+  supply: bigint;
+  /** The L1 height at which the end-of-block hook next checks this rollup's deadlines (0: none). */
+  dueAt: number;
 }
 /** Codec of a rollup record (state and RPC wire form). */
 export const ZkRollupCodec: Codec<ZkRollupRecord> = struct('ZkRollup', {
@@ -74,6 +84,9 @@ export const ZkRollupCodec: Codec<ZkRollupRecord> = struct('ZkRollup', {
   frozen: bool,
   frozenAt: uint,
   vkHash: fixedBytes(32),
+  accounts: uint,
+  supply: uintBig(64),
+  dueAt: uint,
 });
 
 /** A queued deposit. */
@@ -85,9 +98,11 @@ export interface ZkDeposit {
   amount: bigint;
   height: number;
   refunded: boolean;
+  /** The L2 account the deposit credits: the key's account, or the next free index for a new key (assigned by the L1). */
+  index: number;
 }
 /** Codec of a queued deposit. */
-export const ZkDepositCodec: Codec<ZkDeposit> = struct('ZkDeposit', { ax: fixedBytes(32), ay: fixedBytes(32), addr: fixedBytes(20), amount: uintBig(64), height: uint, refunded: bool });
+export const ZkDepositCodec: Codec<ZkDeposit> = struct('ZkDeposit', { ax: fixedBytes(32), ay: fixedBytes(32), addr: fixedBytes(20), amount: uintBig(64), height: uint, refunded: bool, index: uint });
 
 /** A verified batch. */
 export interface ZkBatchRecord {
@@ -153,10 +168,31 @@ export function hasExited(r: Reader, id: number, index: number): boolean {
 export function readZkVk(r: Reader, id: number): Uint8Array | undefined {
   return r.get(key(id, 'vk'));
 }
-/** Registered rollup ids. */
-export function readZkRollupIds(r: Reader): number[] {
-  const raw = r.get(LIST_KEY);
-  return raw ? decode(list(uint, 10_000), raw) : [];
+/** Registered rollup ids (in registration order; no cap: the end-of-block hook never walks them). */
+export function readZkRollupIds(r: Reader, max = 10_000): number[] {
+  const raw = r.get(COUNT_KEY);
+  const n = raw ? decode(uint, raw) : 0;
+  const out: number[] = [];
+  for (let i = 0; i < Math.min(n, max); i++) out.push(decode(uint, r.get(idKey(i)) as Uint8Array));
+  return out;
+}
+
+/**
+ * The L1 height at which a rollup's deadlines must next be checked: one past the head deposit's
+ * deadline or past `maxBatchGap` blocks without a batch, whichever comes first (0: none).
+ */
+export function nextDeadlineCheck(r: Reader, id: number, rec: ZkRollupRecord): number {
+  if (rec.frozen) return 0;
+  let h = 0;
+  if (rec.queueHead < rec.queueTail) {
+    const d = readZkDeposit(r, id, rec.queueHead) as ZkDeposit;
+    h = d.height + rec.priorityDeadline + 1;
+  }
+  if (rec.maxBatchGap > 0) {
+    const g = rec.lastBatchHeight + rec.maxBatchGap + 1;
+    h = h === 0 ? g : Math.min(h, g);
+  }
+  return h;
 }
 
 /** The rollup's ZkParams as registered. */
@@ -216,7 +252,19 @@ export function zkParentModules(opts: ZkModuleOptions = {}): Module[] {
     if (!rec) fail('NOT_FOUND', `no ZK-rollup ${id} is registered`, 'unknown-rollup');
     return rec as ZkRollupRecord;
   };
-  const save = (view: StateView, id: number, rec: ZkRollupRecord) => view.put(key(id, 'meta'), encode(ZkRollupCodec, rec));
+  const write = (view: StateView, id: number, rec: ZkRollupRecord) => view.put(key(id, 'meta'), encode(ZkRollupCodec, rec));
+  // Every write re-schedules the rollup's next deadline check in the due index, so the
+  // end-of-block hook reads only the rollups due at that height (each entry paid for by the
+  // transaction that created it), never the whole registry.
+  const save = (view: StateView, id: number, rec: ZkRollupRecord) => {
+    const due = nextDeadlineCheck(view, id, rec);
+    if (due !== 0 && due !== rec.dueAt) {
+      const raw = view.get(dueKey(due));
+      const ids = raw ? decode(list(uint, 1 << 20), raw) : [];
+      if (!ids.includes(id)) view.put(dueKey(due), encode(list(uint, 1 << 20), [...ids, id]));
+    }
+    write(view, id, { ...rec, dueAt: due });
+  };
 
   const mod: Module = {
     name: ZK_MODULE,
@@ -246,10 +294,16 @@ export function zkParentModules(opts: ZkModuleOptions = {}): Module[] {
           frozen: false,
           frozenAt: 0,
           vkHash: new Uint8Array(createHash('sha256').update(a.vk).digest()),
+          accounts: 0,
+          supply: 0n,
+          dueAt: 0,
         };
         save(ctx.view, a.rollupId, rec);
         ctx.view.put(key(a.rollupId, 'vk'), a.vk);
-        ctx.view.put(LIST_KEY, encode(list(uint, 10_000), [...readZkRollupIds(ctx.view), a.rollupId]));
+        const rawCount = ctx.view.get(COUNT_KEY);
+        const count = rawCount ? decode(uint, rawCount) : 0;
+        ctx.view.put(idKey(count), encode(uint, a.rollupId));
+        ctx.view.put(COUNT_KEY, encode(uint, count + 1));
         ctx.emit('registered', { rollupId: a.rollupId, operator: toHex(ctx.sender), depth: p.depth, batchSize: p.batchSize });
       },
       deposit(ctx, args) {
@@ -262,10 +316,23 @@ export function zkParentModules(opts: ZkModuleOptions = {}): Module[] {
         const ax = fieldFromBytes(a.ax);
         const ay = fieldFromBytes(a.ay);
         if (!isSafeKey(ax, ay)) fail('L2_BRIDGE', 'the L2 key is not a valid BabyJubjub public key', 'key');
+        // Refuse here what the circuit could never include (a deposit stuck at the queue head
+        // would freeze the rollup): a new key when the tree is full, or a supply reaching 2^64
+        // (every balance is at most the supply, so no balance can overflow).
+        if (rec.supply + l2 >= 1n << 64n) fail('L2_BRIDGE', 'the rollup holds the most L2 units its balances can carry (2^64)', 'supply');
+        const known = ctx.view.get(acctKey(a.rollupId, a.ax, a.ay));
+        let index: number;
+        let accounts = rec.accounts;
+        if (known) index = decode(uint, known);
+        else {
+          if (accounts >= 2 ** rec.depth) fail('L2_BRIDGE', `the account tree of rollup ${a.rollupId} is full (${accounts} accounts): only existing keys can deposit`, 'tree-full');
+          index = accounts++;
+          ctx.view.put(acctKey(a.rollupId, a.ax, a.ay), encode(uint, index));
+        }
         transfer(ctx.view, ctx.sender, zkEscrowAddress(a.rollupId), a.amount);
         const i = rec.queueTail;
-        ctx.view.put(key(a.rollupId, 'dep', i), encode(ZkDepositCodec, { ax: a.ax, ay: a.ay, addr: ctx.sender, amount: l2, height: ctx.block.height, refunded: false }));
-        save(ctx.view, a.rollupId, { ...rec, queueTail: i + 1 });
+        ctx.view.put(key(a.rollupId, 'dep', i), encode(ZkDepositCodec, { ax: a.ax, ay: a.ay, addr: ctx.sender, amount: l2, height: ctx.block.height, refunded: false, index }));
+        save(ctx.view, a.rollupId, { ...rec, queueTail: i + 1, accounts, supply: rec.supply + l2 });
         ctx.emit('deposit', { rollupId: a.rollupId, id: i, from: toHex(ctx.sender), amount: a.amount.toString(), deadline: ctx.block.height + rec.priorityDeadline });
       },
       commitBatch(ctx, args) {
@@ -285,26 +352,29 @@ export function zkParentModules(opts: ZkModuleOptions = {}): Module[] {
           if (q >= rec.queueTail) fail('L2_INVALID_BATCH', 'the batch includes more deposits than are queued', 'deposit');
           const d = readZkDeposit(ctx.view, a.rollupId, q) as ZkDeposit;
           if (d.amount !== op.amount) fail('L2_INVALID_BATCH', `deposit ${q} queued ${d.amount}, the batch credits ${op.amount}`, 'deposit');
+          if (d.index !== op.from) fail('L2_INVALID_BATCH', `deposit ${q} credits account ${d.index}, the batch credits ${op.from}`, 'deposit');
           deps.push({ ax: fieldFromBytes(d.ax), ay: fieldFromBytes(d.ay), addr: BigInt(toHex(d.addr)) });
           q++;
         }
         const commitment = dataCommitment(p, ops, deps);
-        const input = publicInputHash(fieldFromBytes(rec.root), newRoot, commitment);
+        const input = publicInputHash(fieldFromBytes(rec.root), newRoot, commitment, messageTag(p));
         ctx.charge(proofCompute);
         checkProof(preparedVk(ctx.view, a.rollupId), rec.vkHash, a.proof, input);
         // Valid: advance, and pay the withdrawals now (the proof makes them final).
         const escrow = zkEscrowAddress(a.rollupId);
         let wd = 0;
+        let out = 0n;
         for (const op of ops) {
           if (op.type !== OP_WITHDRAW) continue;
           const to = bigintToFixed(op.addr, 20);
           const amount = op.amount * rec.unit;
           transfer(ctx.view, escrow, to, amount);
+          out += op.amount;
           ctx.emit('withdrawal', { rollupId: a.rollupId, batch: rec.batchCount, from: op.from, to: toHex(to), amount: amount.toString() });
           wd++;
         }
         ctx.view.put(key(a.rollupId, 'batch', rec.batchCount), encode(ZkBatchCodec, { root: a.newRoot, dataHash: new Uint8Array(createHash('sha256').update(a.data).digest()), height: ctx.block.height, ops: ops.length, withdrawals: wd }));
-        save(ctx.view, a.rollupId, { ...rec, root: a.newRoot, batchCount: rec.batchCount + 1, queueHead: q, lastBatchHeight: ctx.block.height });
+        save(ctx.view, a.rollupId, { ...rec, root: a.newRoot, batchCount: rec.batchCount + 1, queueHead: q, lastBatchHeight: ctx.block.height, supply: rec.supply - out });
         ctx.emit('batchVerified', { rollupId: a.rollupId, index: rec.batchCount, root: toHex(a.newRoot), ops: ops.length, deposits: deps.length, withdrawals: wd, bytes: a.data.length });
       },
       exit(ctx, args) {
@@ -319,6 +389,7 @@ export function zkParentModules(opts: ZkModuleOptions = {}): Module[] {
         ctx.view.put(key(a.rollupId, 'exit', a.index), new Uint8Array([1]));
         const amount = a.balance * rec.unit;
         if (amount > 0n) transfer(ctx.view, zkEscrowAddress(a.rollupId), a.addr, amount);
+        write(ctx.view, a.rollupId, { ...rec, supply: rec.supply - a.balance });
         ctx.emit('exit', { rollupId: a.rollupId, index: a.index, to: toHex(a.addr), amount: amount.toString() });
       },
       refundDeposit(ctx, args) {
@@ -331,14 +402,18 @@ export function zkParentModules(opts: ZkModuleOptions = {}): Module[] {
         if (dep.refunded) fail('L2_WITHDRAWAL', `deposit ${a.depositId} was already refunded`, 'exited');
         ctx.view.put(key(a.rollupId, 'dep', a.depositId), encode(ZkDepositCodec, { ...dep, refunded: true }));
         transfer(ctx.view, zkEscrowAddress(a.rollupId), dep.addr, dep.amount * rec.unit);
+        write(ctx.view, a.rollupId, { ...rec, supply: rec.supply - dep.amount });
         ctx.emit('depositRefunded', { rollupId: a.rollupId, id: a.depositId, to: toHex(dep.addr), amount: (dep.amount * rec.unit).toString() });
       },
     },
     endBlock(ctx: BlockContext) {
-      for (const id of readZkRollupIds(ctx.view)) {
+      const h = ctx.block.height;
+      const raw = ctx.view.get(dueKey(h));
+      if (!raw) return;
+      ctx.view.del(dueKey(h));
+      for (const id of decode(list(uint, 1 << 20), raw)) {
         const rec = readZkRollup(ctx.view, id) as ZkRollupRecord;
-        if (rec.frozen) continue;
-        const h = ctx.block.height;
+        if (rec.frozen || rec.dueAt !== h) continue; // stale entry: re-scheduled since
         let reason = '';
         if (rec.queueHead < rec.queueTail) {
           const d = readZkDeposit(ctx.view, id, rec.queueHead) as ZkDeposit;
@@ -346,9 +421,9 @@ export function zkParentModules(opts: ZkModuleOptions = {}): Module[] {
         }
         if (!reason && rec.maxBatchGap > 0 && h > rec.lastBatchHeight + rec.maxBatchGap) reason = `no batch verified for ${rec.maxBatchGap} L1 blocks`;
         if (reason) {
-          save(ctx.view, id, { ...rec, frozen: true, frozenAt: h });
+          write(ctx.view, id, { ...rec, frozen: true, frozenAt: h, dueAt: 0 });
           ctx.emit(ZK_MODULE, 'exodus', { rollupId: id, height: h, reason, root: toHex(rec.root) });
-        }
+        } else save(ctx.view, id, { ...rec, dueAt: 0 });
       }
     },
   };

@@ -1,14 +1,17 @@
 /**
- * The ZK node's JSON-RPC: `chain_getHead` / `chain_getBlockByNumber` in the other chains' shape
- * (a batch is this chain's block), plus `zk_` methods: params, signed transactions, accounts
+ * The ZK node's JSON-RPC: `chain_getHead` / `chain_getBlockByNumber` in the other chains' block
+ * shape (a batch is this chain's block, with zk fields beside the common ones), plus `zk_` methods: params, signed transactions, accounts
  * with Merkle proofs (soft or last-verified state), batches with their proof status,
  * withdrawals, and the prover job protocol. Quantities are 0x hex.
  */
-import { fromQuantity, StrataError, toHex, toQuantity } from '@strata/primitives';
+import { createHash } from 'node:crypto';
+import { bigintToFixed, fromQuantity, StrataError, toHex, toQuantity } from '@strata/primitives';
 import { RpcError, RpcServer, type MethodSpec, type RpcServerOptions } from '@strata/rpc';
 import type { Logger } from 'pino';
 import type { OperatorBatch, ZkOperator, L2Tx } from './operator.js';
+import { decodeBatchData, type PostedOp } from './ops.js';
 import { OP_TRANSFER, OP_WITHDRAW } from './params.js';
+import { emptyRoot } from './tree.js';
 import { fieldToBytes, FIELD } from './poseidon.js';
 import { leafHash, type ZkState } from './stf.js';
 
@@ -47,15 +50,75 @@ function batchJson(b: OperatorBatch): Record<string, unknown> {
   return {
     index: b.index,
     status: b.status,
-    operations: b.built.ops.length,
+    operations: b.ops,
     bytes: b.data.length,
-    oldRoot: hex32(b.built.oldRoot),
-    newRoot: hex32(b.built.newRoot),
+    oldRoot: hex32(b.oldRoot),
+    newRoot: hex32(b.newRoot),
     provedBy: b.provedBy ?? null,
     l1Tx: b.txHash ? toHex(b.txHash) : null,
     l1Height: b.l1Height ?? null,
     withdrawals: b.withdrawals.map((w) => ({ from: w.from, amount: toQuantity(w.amount), to: toHex(fieldToBytes(w.addr).slice(12)) })),
   };
+}
+
+const ZERO32 = toHex(new Uint8Array(32));
+const OP_KINDS = ['noop', 'transfer', 'deposit', 'withdraw'] as const;
+
+/** Hash of batch `b` as a block: binds the rollup, the index, both roots and the posted data. */
+export function batchBlockHash(rollupId: number, b: Pick<OperatorBatch, 'index' | 'oldRoot' | 'newRoot' | 'data'>): Uint8Array {
+  const h = createHash('sha256').update('strata-zk-batch/v1').update(bigintToFixed(BigInt(rollupId), 4)).update(bigintToFixed(BigInt(b.index), 8));
+  h.update(fieldToBytes(b.oldRoot)).update(fieldToBytes(b.newRoot)).update(createHash('sha256').update(b.data).digest());
+  return new Uint8Array(h.digest());
+}
+
+/**
+ * A batch in the block shape the other chains' RPC serves (`chain_getBlockByNumber`): block 0 is
+ * the empty genesis state, block n is batch n − 1. `stateRoot` is the account tree root after the
+ * batch, `txRoot` the sha256 of its posted bytes, `transactions` its operations (hashes, or
+ * objects with `full`). The zk fields (`batch`, `status`, `oldRoot`, `l1Tx`…) ride along.
+ */
+export function batchBlockJson(op: ZkOperator, number: number, full: boolean): Record<string, unknown> | null {
+  const p = op.params;
+  const producer = toHex(op.opts.key.address);
+  if (number === 0) {
+    return { hash: toHex(genesisHash(op)), number: '0x0', parentHash: ZERO32, timestamp: '0x0', txRoot: ZERO32, stateRoot: hex32(emptyRoot(p.depth)), receiptRoot: ZERO32, producer, extra: '0x', nonce: '0x', size: '0x0', transactions: [], zk: true, batch: null, status: 'genesis' };
+  }
+  const b = op.batches[number - 1];
+  if (!b) return null;
+  const hash = batchBlockHash(p.rollupId, b);
+  const parent = number === 1 ? genesisHash(op) : batchBlockHash(p.rollupId, op.batches[number - 2] as OperatorBatch);
+  let posted: PostedOp[] = [];
+  try {
+    posted = decodeBatchData(p, b.data);
+  } catch {
+    posted = [];
+  }
+  const txs = posted.map((o, i) => {
+    const h = toHex(new Uint8Array(createHash('sha256').update(hash).update(bigintToFixed(BigInt(i), 4)).update(bigintToFixed(o.amount, 8)).digest()));
+    if (!full) return h;
+    return { hash: h, blockHash: toHex(hash), blockNumber: toQuantity(number), index: toQuantity(i), kind: `zk.${OP_KINDS[o.type]}`, from: o.from, to: o.type === OP_TRANSFER ? o.to : null, amount: toQuantity(o.amount), l1Recipient: o.type === OP_WITHDRAW ? toHex(fieldToBytes(o.addr).slice(12)) : null, status: b.status };
+  });
+  return {
+    hash: toHex(hash),
+    number: toQuantity(number),
+    parentHash: toHex(parent),
+    timestamp: toQuantity(b.createdAt),
+    txRoot: toHex(new Uint8Array(createHash('sha256').update(b.data).digest())),
+    stateRoot: hex32(b.newRoot),
+    receiptRoot: ZERO32,
+    producer,
+    extra: '0x',
+    nonce: '0x',
+    size: toQuantity(b.data.length),
+    transactions: txs,
+    zk: true,
+    ...batchJson(b),
+    batch: b.index,
+  };
+}
+
+function genesisHash(op: ZkOperator): Uint8Array {
+  return new Uint8Array(createHash('sha256').update('strata-zk-genesis/v1').update(bigintToFixed(BigInt(op.params.rollupId), 4)).update(fieldToBytes(emptyRoot(op.params.depth))).digest());
 }
 
 function accountJson(st: ZkState, index: number): Record<string, unknown> {
@@ -89,10 +152,16 @@ export function zkRpcMethods(op: ZkOperator): Record<string, MethodSpec> {
     }
   };
   return {
-    chain_getHead: { maxParams: 1, description: 'The latest batch as a block (number = batch index).', handler: () => (op.batches.length ? batchJson(op.batches[op.batches.length - 1] as OperatorBatch) : null) },
-    chain_getBlockByNumber: { minParams: 1, maxParams: 2, handler: (q) => {
-      const b = op.batches[Number(qty(q[0], 'number', 1n << 32n))];
-      return b ? batchJson(b) : null;
+    chain_getHead: { maxParams: 1, description: 'The latest batch as a block (block n = batch n − 1; block 0 is the empty genesis state); "finalized": the last batch verified on L1.', handler: (q) => {
+      const tag = q[0] ?? 'latest';
+      if (tag !== 'latest' && tag !== 'finalized') throw RpcError.invalidParams('invalid parameter 0 (tag): expected "latest" or "finalized"');
+      const n = tag === 'latest' ? op.batches.length : op.batches.filter((b) => b.status === 'verified').length;
+      return batchBlockJson(op, n, false);
+    } },
+    chain_getBlockByNumber: { minParams: 1, maxParams: 2, description: 'Block n (batch n − 1) in the common block shape plus zk fields; second param true: operations as objects.', handler: (q) => {
+      const n = q[0] === 'latest' ? op.batches.length : Number(qty(q[0], 'number', 1n << 32n));
+      if (q[1] !== undefined && typeof q[1] !== 'boolean') throw RpcError.invalidParams('invalid parameter 1 (full): expected a boolean');
+      return batchBlockJson(op, n, q[1] === true);
     } },
     zk_info: { maxParams: 0, description: 'Rollup params and circuit hash.', handler: () => ({ ...p, unit: toQuantity(op.unit), circuitHash: op.opts.circuitHash, operator: toHex(op.opts.key.address) }) },
     zk_sendTransaction: { minParams: 1, maxParams: 1, description: 'Submit a signed transfer or withdrawal; soft-confirmed at once.', handler: (q) => wrap(() => {
@@ -114,6 +183,7 @@ export function zkRpcMethods(op: ZkOperator): Record<string, MethodSpec> {
       verified: op.batches.filter((b) => b.status === 'verified').length,
       frozen: op.isFrozen,
       jobs: { pending: op.batches.filter((b) => b.status === 'pending').length, proving: op.batches.filter((b) => b.status === 'proving').length },
+      persistent: !!op.opts.dataDir,
     }) },
     zk_proverGetJob: { minParams: 1, maxParams: 1, description: 'Lease the next proving job (null when none).', handler: (q) => op.takeJob(String(q[0]).slice(0, 64)) ?? null },
     zk_proverHeartbeat: { minParams: 2, maxParams: 2, handler: (q) => op.heartbeat(Number(qty(q[0], 'id', 1n << 32n)), String(q[1]).slice(0, 64)) },

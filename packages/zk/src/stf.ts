@@ -110,6 +110,11 @@ export class ZkState {
     return i;
   }
 
+  /** Sets (or, with undefined, deletes) a leaf as is (loading a stored or rebuilt state). */
+  setLeaf(i: number, l: Leaf | undefined): void {
+    this.write(i, l);
+  }
+
   private write(i: number, l: Leaf | undefined): void {
     if (l) this.leaves.set(i, l);
     else this.leaves.delete(i);
@@ -234,7 +239,7 @@ export function buildBatch(state: ZkState, ops: readonly ZkOp[], verify: SigVeri
     c = commitStep(p, c, op, dep);
   }
   const newRoot = state.root;
-  return { oldRoot, newRoot, commitment: c, inputHash: publicInputHash(oldRoot, newRoot, c), ops: ops.map((o) => ({ type: o.type, from: o.from, to: o.to, amount: o.amount, addr: o.type === OP_DEPOSIT ? 0n : o.addr })), rows };
+  return { oldRoot, newRoot, commitment: c, inputHash: publicInputHash(oldRoot, newRoot, c, messageTag(p)), ops: ops.map((o) => ({ type: o.type, from: o.from, to: o.to, amount: o.amount, addr: o.type === OP_DEPOSIT ? 0n : o.addr })), rows };
 }
 
 /** The circuit input (snarkjs JSON shape, decimal strings) of a batch. */

@@ -30,6 +30,8 @@ interface DevnetFlags {
   l3: boolean;
   zk: boolean;
   zkStall?: boolean;
+  zkDepth?: number;
+  zkBatch?: number;
   l1Nodes: number;
   maliciousProposer?: boolean;
   challengeWindow?: number;
@@ -55,7 +57,7 @@ function zkSetupProgress(json: boolean): (stage: string, f: number) => void {
 }
 
 /** The topology to start: the file's, or the embedded default, with the flags applied on top. */
-export async function topologyOf(flags: Pick<DevnetFlags, 'topology' | 'l1Nodes' | 'blockTime' | 'rollup' | 'sidechain' | 'channels' | 'zk' | 'l3' | 'zkStall' | 'maliciousProposer' | 'challengeWindow'>): Promise<Topology> {
+export async function topologyOf(flags: Pick<DevnetFlags, 'topology' | 'l1Nodes' | 'blockTime' | 'rollup' | 'sidechain' | 'channels' | 'zk' | 'l3' | 'zkStall' | 'maliciousProposer' | 'challengeWindow'> & Partial<Pick<DevnetFlags, 'zkDepth' | 'zkBatch'>>): Promise<Topology> {
   let t: Topology;
   if (flags.topology) {
     let text: string;
@@ -92,7 +94,12 @@ export async function topologyOf(flags: Pick<DevnetFlags, 'topology' | 'l1Nodes'
     }
   }
   const kept = layers.filter((l) => !gone.has(l.name));
-  for (const l of kept) if (l.kind === 'zk' && flags.zkStall) l.settings.stall = true;
+  for (const l of kept) {
+    if (l.kind !== 'zk') continue;
+    if (flags.zkStall) l.settings.stall = true;
+    if (flags.zkDepth !== undefined) l.settings.depth = flags.zkDepth;
+    if (flags.zkBatch !== undefined) l.settings.batchSize = flags.zkBatch;
+  }
   for (const l of kept) {
     if (l.kind !== 'optimistic') continue;
     if (flags.maliciousProposer) l.settings.maliciousProposer = true;
@@ -125,6 +132,8 @@ export function registerDevnetCommand(program: Command): void {
     .option('--no-sidechain', 'do not launch the 4-validator BFT sidechain')
     .option('--no-zk', 'leave the ZK-rollup out')
     .option('--zk-stall', 'the ZK-rollup operator stops proving (watch exodus happen)')
+    .option('--zk-depth <n>', 'ZK circuit account tree depth (default 20; a small one, e.g. 4, sets up in seconds)', intOption('--zk-depth'))
+    .option('--zk-batch <n>', 'ZK circuit operations per proof (default 2)', intOption('--zk-batch'))
     .option('--no-l3', 'leave out the L3 app chain (token + AMM) that runs on the L2')
     .option('--l1-nodes <n>', 'L1 mining nodes: above 1, real PoW miners over libp2p on loopback, the extra ones as separate processes (L1 only)', intOption('--l1-nodes'), 1)
     .option('--quiet', 'print only the banner, not a line per block')

@@ -57,7 +57,7 @@ export function registerNodeCommand(program: Command): void {
     .option('--bootnodes <multiaddr,...>', 'peers to dial at start, each ending in /p2p/<peerId> (comma-separated or repeated)', multiaddrList)
     .option('--network <file>', 'node network settings (JSON or TOML): listen, announce, bootnodes, banSeconds, maxConnections; flags override')
     .option('--ban-seconds <n>', 'how long a misbehaving peer is refused', intOption('--ban-seconds'))
-    .option('--max-reorg-depth <n>', 'emergency brake (off by default): refuse and alarm on a heavier branch that reverts more than n blocks; release with admin_releaseReorgBrake', intOption('--max-reorg-depth'))
+    .option('--max-reorg-depth <n>', 'reorg brake: refuse and alarm on a heavier branch that reverts more than n blocks; release with admin_releaseReorgBrake (with proof of work off by default; without it, defaults to the chain confirmations)', intOption('--max-reorg-depth'))
     .option('--no-p2p', 'run without the peer-to-peer network')
     .option('--parent-pid <pid>', 'stop when this process is gone (set by `strata devnet` for its extra nodes)', intOption('--parent-pid'))
     .option('--print-endpoints', 'print one JSON line with the RPC URL, peer id and multiaddrs once ready')

@@ -10,11 +10,13 @@ import { DEV_MNEMONIC, encode, fromHex, fromQuantity, keyPairFromSecret, StrataE
 import { RpcClient } from '@strata/rpc';
 import {
   ExitArgs,
+  exitArgsFor,
   fieldToBytes,
   opMessage,
   OP_TRANSFER,
   OP_WITHDRAW,
   ProverService,
+  rebuildFromL1,
   RefundArgs,
   RpcZkL1Client,
   setupCircuit,
@@ -228,22 +230,56 @@ export function registerZkCommands(program: Command): void {
         fail(!!f.json, e);
       }
     });
-  userOptions(zk.command('exit').description('Exodus: withdraw your balance of the last proven state with a Merkle proof (only when the rollup is frozen); --deposit N refunds a queued deposit'))
+  userOptions(zk.command('exit').description('Exodus: withdraw your balance of the last proven state with a Merkle proof (only when the rollup is frozen); --deposit N refunds a queued deposit. The proof comes from the ZK node, or, when it is down (or with --from-l1), is rebuilt from L1 data alone'))
     .option('--deposit <id>', 'refund this queued (never included) deposit instead')
-    .action(async (f: ZkFlags) => {
+    .option('--from-l1', 'rebuild the last verified L2 state from L1 data (posted batches + deposit queue) instead of asking the ZK node')
+    .option('--rollup-id <n>', 'the rollup id (needed when the ZK node is down; default: the devnet\'s)')
+    .action(async (f: ZkFlags & { fromL1?: boolean; rollupId?: string }) => {
       try {
-        const c = await context(f);
-        let h: Uint8Array;
-        if (f.deposit !== undefined) {
-          h = await c.l1.send(c.key, 'refundDeposit', encode(RefundArgs, { rollupId: c.info.rollupId, depositId: Number(f.deposit) }), 50_000);
-        } else {
-          if (c.index === null) throw new StrataError('NOT_FOUND', 'this key has no L2 account');
-          const a = await c.zk.call<{ ax: string; ay: string; balance: string; nonce: string; l1Address: string; siblings: string[] }>('zk_getAccount', [hexq(BigInt(c.index)), 'proven']);
-          const args = encode(ExitArgs, { rollupId: c.info.rollupId, index: c.index, ax: fromHex(a.ax, 32), ay: fromHex(a.ay, 32), balance: fromQuantity(a.balance), nonce: fromQuantity(a.nonce), addr: fromHex(a.l1Address, 20), siblings: a.siblings.map((s) => fromHex(s, 32)) });
-          h = await c.l1.send(c.key, 'exit', args, 50_000);
+        const key = signer(f.from);
+        // With only --l1-rpc (no devnet record, the ZK node gone) the L1 is all it needs.
+        const ends = (() => {
+          try {
+            return zkEndpoints(f);
+          } catch (e) {
+            if (f.l1Rpc) return { l1Rpc: f.l1Rpc, zkRpc: undefined };
+            throw e;
+          }
+        })();
+        const l1 = new RpcZkL1Client(ends.l1Rpc);
+        const l2 = (await zkCrypto()).deriveKey(key.secretKey);
+        // The ZK node if it answers (unless --from-l1); the operator may well be gone in exodus.
+        let node: { zk: RpcClient; info: Info; index: number | null } | undefined;
+        if (!f.fromL1 && ends.zkRpc) {
+          try {
+            const zkc = new RpcClient(ends.zkRpc, { timeoutMs: 5000 });
+            const info = await zkc.call<Info>('zk_info');
+            node = { zk: zkc, info, index: await zkc.call<number | null>('zk_findAccount', [hexq(l2.ax), hexq(l2.ay)]) };
+          } catch (e) {
+            if (!f.json) process.stderr.write(`ZK node ${ends.zkRpc} does not answer (${(e as Error).message}); rebuilding the state from L1 data\n`);
+          }
         }
-        const r = await waitReceipt(c.l1, h);
-        print(!!f.json, { tx: toHex(h), l1Height: r.height }, () => `exit included in L1 block #${r.height}; tx ${toHex(h)}`);
+        const rollupId = node?.info.rollupId ?? (f.rollupId !== undefined ? Number(f.rollupId) : devnetZkParams(0).rollupId);
+        let h: Uint8Array;
+        let source = node ? 'zk-node' : 'l1';
+        if (f.deposit !== undefined) {
+          h = await l1.send(key, 'refundDeposit', encode(RefundArgs, { rollupId, depositId: Number(f.deposit) }), 50_000);
+        } else if (node) {
+          if (node.index === null) throw new StrataError('NOT_FOUND', 'this key has no L2 account');
+          const a = await node.zk.call<{ ax: string; ay: string; balance: string; nonce: string; l1Address: string; siblings: string[] }>('zk_getAccount', [hexq(BigInt(node.index)), 'proven']);
+          const args = encode(ExitArgs, { rollupId, index: node.index, ax: fromHex(a.ax, 32), ay: fromHex(a.ay, 32), balance: fromQuantity(a.balance), nonce: fromQuantity(a.nonce), addr: fromHex(a.l1Address, 20), siblings: a.siblings.map((s) => fromHex(s, 32)) });
+          h = await l1.send(key, 'exit', args, 50_000);
+        } else {
+          const bar = !f.json && process.stderr.isTTY ? new SingleBar({ format: '  rebuilding from L1  [{bar}] {value}/{total} batches', stream: process.stderr }, Presets.shades_classic) : undefined;
+          const rb = await rebuildFromL1(l1, rollupId, { onBatch: (i, n) => (i === 1 ? bar?.start(n, i) : bar?.update(i)) });
+          bar?.stop();
+          const index = rb.state.findKey(l2.ax, l2.ay);
+          if (index === undefined) throw new StrataError('NOT_FOUND', `this key has no account in the last verified state of rollup ${rollupId} (${rb.batches.length} batches rebuilt from L1)`);
+          h = await l1.send(key, 'exit', exitArgsFor(rb.state, rollupId, index), 50_000);
+          source = `l1 (${rb.batches.length} batches)`;
+        }
+        const r = await waitReceipt(l1, h);
+        print(!!f.json, { tx: toHex(h), l1Height: r.height, proofFrom: source }, () => `exit included in L1 block #${r.height}; tx ${toHex(h)} (proof from ${source})`);
       } catch (e) {
         fail(!!f.json, e);
       }
