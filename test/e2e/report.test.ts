@@ -20,11 +20,10 @@ let devnet: Devnet;
 const out = mkdtempSync(join(tmpdir(), 'strata-report-'));
 
 beforeAll(async () => {
-  // Every layer but the ZK-rollup: the devnet's circuit (depth 20) has no CI-sized option on main
-  // yet (packages/devnet/src/zk.ts), and its proofs would take minutes here. The ZK driver has its
-  // own case below, run with STRATA_REPORT_ZK=1 (needs the devnet's keys in .cache/zk).
-  devnet = await startDevnet({ port: 0, explorer: false, rollup: { challengeWindow: 2 }, l3: { challengeWindow: 4 }, zk: process.env.STRATA_REPORT_ZK === '1' ? {} : false }, { logger: pino({ level: 'silent' }) });
-}, 300_000); // with ZK the devnet start took 167 s at load 13
+  // Every layer; the ZK-rollup with the CI-sized circuit (depth 4, 2 ops per proof) the other
+  // whole-stack tests use (its keys are made once per key cache, ~1 min).
+  devnet = await startDevnet({ port: 0, explorer: false, rollup: { challengeWindow: 2 }, l3: { challengeWindow: 4 }, zk: { circuit: { depth: 4, batchSize: 2 } } }, { logger: pino({ level: 'silent' }) });
+}, 300_000);
 
 afterAll(async () => {
   await devnet?.stop();
@@ -179,12 +178,11 @@ describe('npm run report', () => {
     expect(JSON.parse(readFileSync(join(out, 'data.json'), 'utf8')).layers).toHaveLength(5);
   }, 300_000);
 
-  // The ZK-rollup driver, against the devnet's own circuit (depth 20, batch 2): minutes of Groth16
-  // proving here, so only with STRATA_REPORT_ZK=1 until packages/devnet/src/zk.ts has a CI-sized
-  // circuit option. Checks each transfer's batch against the L1's commitBatch receipts.
-  it.runIf(process.env.STRATA_REPORT_ZK === '1')('ZK-rollup: transfers in batches verified on the L1; its L1 bytes and fees are the commitBatch receipts', async () => {
+  // The ZK-rollup driver on its own run (the case above skips it: each batch of 2 is a Groth16
+  // proof, so fewer transfers here). Checks each transfer's batch against the L1's commitBatch receipts.
+  it('ZK-rollup: transfers in batches verified on the L1; its L1 bytes and fees are the commitBatch receipts', async () => {
     const n = 4;
-    const r = await runReport({ devnet, transfers: n, senders: 2, outDir: out, layers: ['zk'] });
+    const r = await runReport({ devnet, transfers: n, senders: 2, outDir: join(out, 'zk'), layers: ['zk'] });
     const zkLayer = r.layers.find((x) => x.kind === 'zk');
     expect(zkLayer?.records).toHaveLength(n);
     const zk = new RpcClient(devnet.layers.find((x) => x.kind === 'zk')?.rpc as string);
@@ -221,7 +219,7 @@ describe('npm run report', () => {
       const idx = await zk.call<number>('zk_findAccount', [`0x${key.ax.toString(16)}`, `0x${key.ay.toString(16)}`]);
       expect(fromQuantity((await zk.call<{ balance: string }>('zk_getAccount', [`0x${idx.toString(16)}`, 'proven'])).balance)).toBe(units);
     }
-  }, 1_200_000);
+  }, 600_000);
 
   it('trilemma simulation: bigger or faster blocks orphan more and cost each node more', () => {
     const base = { nodes: 8, latencyMs: 100, bandwidthMbps: 20, blocks: 1500, verifyMsPerBlock: 10, seed: 7 };
