@@ -124,7 +124,7 @@ describe('RLP layer', () => {
     for (let i = 0; i < P.MAX_RLP_DEPTH; i++) deep = [deep];
     check(RLP.encode(deep as never));
     for (let i = 0; i < 200; i++) deep = [deep];
-    expect(outcome(() => decodeRlp(RLP.encode(deep as never)))).toMatchObject({ error: 'DECODE_INVALID' });
+    expect(outcome(() => decodeRlp(RLP.encode(deep as never)))).toEqual({ err: 'DecodeError:DECODE_INVALID' });
   });
 
   it('returns fresh copies of byte items for Uint8Array input', () => {
