@@ -131,6 +131,17 @@ function storedOf(b: OperatorBatch): StoredBatch {
   };
 }
 
+/** Copies of the leaves at `indices` (undefined: absent), to put back if a store write fails. */
+function snapshot(st: ZkState, indices: Iterable<number>): [number, Leaf | undefined][] {
+  return [...new Set(indices)].map((i) => {
+    const l = st.leaf(i);
+    return [i, l ? { ...l } : undefined];
+  });
+}
+function restore(st: ZkState, snap: readonly [number, Leaf | undefined][]): void {
+  for (const [i, l] of snap) st.setLeaf(i, l);
+}
+
 /** The operator service. */
 export class ZkOperator {
   readonly params: ZkParams;
@@ -304,13 +315,16 @@ export class ZkOperator {
     }
     const from = this.soft.leaf(tx.from);
     const op: ZkOp = { type: tx.type, from: tx.from, to: tx.type === OP_TRANSFER ? tx.to : 0, amount: tx.amount, ax: 0n, ay: 0n, addr: tx.type === OP_WITHDRAW ? (from?.addr ?? 0n) : 0n, nonce: tx.nonce, sig: tx.sig };
+    const snap = snapshot(this.soft, [op.from, op.to]);
     try {
       this.soft.apply(op, this.deps.crypto.verify, true);
+      // Stored before it is confirmed; a failed write puts the soft state back (never ahead of the store).
+      this.accept(op);
     } catch (e) {
+      restore(this.soft, snap);
       this.metrics.rejectedTxs.inc({ code: toStrataError(e).code });
       throw e;
     }
-    this.accept(op);
     this.metrics.softTxs.inc();
     this.log.info({ type: tx.type === OP_TRANSFER ? 'transfer' : 'withdraw', from: tx.from, to: op.to, amount: tx.amount.toString(), nonce: tx.nonce.toString() }, 'L2 transaction soft-confirmed');
     return { status: 'soft-confirmed', position: this.queue.length - 1, root: this.soft.root };
@@ -485,6 +499,8 @@ export class ZkOperator {
         const addr = BigInt(toHex(d.addr));
         // The L1 assigned the account index (the key's account, or the next free one).
         const op: ZkOp = { type: OP_DEPOSIT, from: d.index, to: 0, amount: d.amount, ax, ay, addr };
+        const prev = this.soft.leaf(d.index);
+        const before = prev ? { ...prev } : undefined;
         try {
           this.soft.apply(op, this.deps.crypto.verify, true);
         } catch (e) {
@@ -496,7 +512,12 @@ export class ZkOperator {
           }
           break;
         }
-        this.accept(op, this.depositsSeen + 1);
+        try {
+          this.accept(op, this.depositsSeen + 1);
+        } catch (e) {
+          restore(this.soft, [[d.index, before]]); // not stored: not applied (the next tick retries it once)
+          throw e;
+        }
         this.metrics.deposits.inc();
         this.log.info({ deposit: this.depositsSeen - 1, account: d.index, amount: d.amount.toString() }, 'L1 deposit applied');
       }
@@ -507,7 +528,12 @@ export class ZkOperator {
     const idle = rec.maxBatchGap > 0 && this.queue.length === 0 && !this.batches.some((b) => b.status !== 'verified') && head - rec.lastBatchHeight >= Math.max(1, Math.floor(rec.maxBatchGap / 2));
     while (this.queue.length >= n || (this.queue.length > 0 && Date.now() - (this.queue[0] as { at: number }).at >= (this.opts.batchIntervalMs ?? 2000)) || (idle && this.batches.length === this.nextCommit)) {
       const taken = this.queue.splice(0, n);
-      this.seal(taken.map((q) => q.op), taken[0]?.seq ?? this.nextSeq);
+      try {
+        this.seal(taken.map((q) => q.op), taken[0]?.seq ?? this.nextSeq);
+      } catch (e) {
+        this.queue.unshift(...taken); // not sealed: the next tick seals them again
+        throw e;
+      }
       if (taken.length === 0) break;
     }
     // commit in order
@@ -529,6 +555,18 @@ export class ZkOperator {
   }
 
   private seal(ops: ZkOp[], firstSeq: number): void {
+    // A batch exists once it is stored: if building or the write fails, the sealed state is put
+    // back (a batch in memory but not on disk would make a later batch unreplayable at restart).
+    const snap = snapshot(this.sealed, ops.flatMap((o) => [o.from, o.to]));
+    try {
+      this.sealBatch(ops, firstSeq);
+    } catch (e) {
+      restore(this.sealed, snap);
+      throw e;
+    }
+  }
+
+  private sealBatch(ops: ZkOp[], firstSeq: number): void {
     const built = buildBatch(this.sealed, ops, this.deps.crypto.verify, true);
     const b: OperatorBatch = {
       index: this.batches.length,
@@ -544,8 +582,8 @@ export class ZkOperator {
       stateAfter: this.sealed.clone(),
       withdrawals: ops.filter((o) => o.type === OP_WITHDRAW).map((o) => ({ from: o.from, amount: o.amount, addr: o.addr })),
     };
-    this.batches.push(b);
     this.store?.putBatch(storedOf(b));
+    this.batches.push(b);
     this.metrics.batches.inc();
     this.updateJobGauges();
     this.log.info({ batch: b.index, ops: ops.length, bytes: b.data.length, root: toHex(fieldToBytes(built.newRoot)) }, 'batch sealed; waiting for a prover');

@@ -1,0 +1,135 @@
+/**
+ * Review round 2 of the ZK operator's lmdb store (CI circuit, real lmdb L1 and store): a write
+ * that fails (disk full, I/O error) must leave the operator's memory exactly as it was, so what
+ * it soft-confirmed never runs ahead of what it stored. Otherwise a refused transaction stays
+ * applied to the soft state (the user's retry is refused as a bad nonce, the next one is accepted
+ * on top of a phantom and makes every later seal throw: no batch, exodus), a deposit is applied
+ * twice, or a batch missing from the store makes the next restart fail.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encode, StrataError, type KeyPair } from '@strata/primitives';
+import { fieldToBytes, NodeZkL1Client, OP_TRANSFER, opMessage, ZkDepositArgs, zkCrypto, ZkOperator, type CircuitArtifacts, type ZkCrypto, type ZkKey } from '@strata/zk';
+import { tempDir } from '../helpers/chain.js';
+import { keys, registerTestRollup, TEST_UNIT, TEST_ZK, testArtifacts, ZkL1Miner } from '../helpers/zk.js';
+
+let art: CircuitArtifacts;
+let crypto: ZkCrypto;
+let l2: ZkKey[];
+let t: { dir: string; cleanup: () => void };
+const operatorKey = keys[0] as KeyPair;
+
+beforeAll(async () => {
+  art = await testArtifacts();
+  crypto = await zkCrypto();
+  l2 = [1, 2, 3].map((i) => crypto.deriveKey((keys[i] as KeyPair).secretKey));
+  t = tempDir('strata-zkreview2-');
+}, 300_000);
+afterAll(() => t?.cleanup());
+
+function deposit(client: NodeZkL1Client, who: number, units: bigint) {
+  const k = l2[who - 1] as ZkKey;
+  return client.send(keys[who] as KeyPair, 'deposit', encode(ZkDepositArgs, { rollupId: TEST_ZK.rollupId, ax: fieldToBytes(k.ax), ay: fieldToBytes(k.ay), amount: units * TEST_UNIT }), 50_000);
+}
+
+function transfer(op: ZkOperator, from: number, to: number, amount: bigint, nonce = op.soft.leaf(from)?.nonce ?? 0n) {
+  const tx = { type: OP_TRANSFER, from, to, amount };
+  return { ...tx, type: OP_TRANSFER as typeof OP_TRANSFER, nonce, sig: crypto.sign(l2[from] as ZkKey, opMessage(TEST_ZK, tx, nonce)) };
+}
+
+/** Makes the operator's next `times` lmdb transactions fail, as lmdb does on a full disk. */
+function failStore(op: ZkOperator, times = 1) {
+  const env = (op as unknown as { store: { env: { transactionSync: (f: () => unknown) => unknown } } }).store.env;
+  const real = env.transactionSync.bind(env);
+  let left = times;
+  env.transactionSync = (f: () => unknown) => {
+    if (left-- > 0) throw new Error('MDB_MAP_FULL: Environment mapsize limit reached');
+    return real(f);
+  };
+}
+
+async function setup(name: string, batchIntervalMs = 60_000) {
+  const l1 = new ZkL1Miner();
+  const client = await registerTestRollup(l1, operatorKey, { priorityDeadline: 50 });
+  await deposit(client, 1, 500n);
+  await deposit(client, 2, 300n);
+  l1.mine();
+  const dir = join(t.dir, name);
+  const mk = () => ZkOperator.create({ rollupId: TEST_ZK.rollupId, key: operatorKey, vk: art.vk, circuitHash: art.hash, batchIntervalMs, dataDir: dir }, { l1: client, crypto });
+  return { l1, client, mk };
+}
+
+describe('zk operator: a failed store write leaves memory as it was', () => {
+  it('a transaction whose write fails is not soft-confirmed: the retry is accepted and batches still seal', async () => {
+    const { l1, mk } = await setup('submit');
+    let op = await mk();
+    try {
+      await op.tick(); // the two deposits (sealed as batch 0)
+      const root = op.soft.root;
+      failStore(op);
+      let err: unknown;
+      try {
+        op.submit(transfer(op, 0, 1, 50n));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(StrataError);
+      expect((err as StrataError).code).toBe('STORAGE_FAULT');
+      expect(op.soft.root).toBe(root);
+      expect(op.soft.leaf(0)?.nonce).toBe(0n);
+      // The user's retry (same nonce) goes through, then a second transaction; both seal.
+      op.submit(transfer(op, 0, 1, 50n, 0n));
+      op.submit(transfer(op, 0, 1, 5n, 1n));
+      await op.tick();
+      expect(op.batches.length).toBe(2);
+      expect(op.batches[1]?.newRoot).toBe(op.soft.root);
+      const softRoot = op.soft.root;
+      await op.stop();
+      op = await mk();
+      expect(op.soft.root).toBe(softRoot);
+    } finally {
+      await op.stop();
+      await l1.close();
+    }
+  }, 120_000);
+
+  it('a deposit whose write fails is applied once, not twice', async () => {
+    const { l1, client, mk } = await setup('deposit');
+    const op = await mk();
+    try {
+      await op.tick();
+      await deposit(client, 3, 40n);
+      l1.mine();
+      failStore(op);
+      await expect(op.tick()).rejects.toThrow();
+      await op.tick();
+      expect(op.soft.leaf(2)?.balance).toBe(40n);
+    } finally {
+      await op.stop();
+      await l1.close();
+    }
+  }, 120_000);
+
+  it('a batch whose write fails is not sealed: its operations seal again and a restart resumes', async () => {
+    const { l1, mk } = await setup('seal', 0);
+    let op = await mk();
+    try {
+      await op.tick(); // batch 0: the deposits
+      op.submit(transfer(op, 0, 1, 50n));
+      op.submit(transfer(op, 1, 0, 10n));
+      failStore(op);
+      await expect(op.tick()).rejects.toThrow();
+      op.submit(transfer(op, 0, 1, 1n));
+      await op.tick(); // every queued operation is sealed (and stored)
+      expect(op.batches.map((b) => b.ops)).toEqual([2, 2, 1]);
+      const softRoot = op.soft.root;
+      await op.stop();
+      op = await mk();
+      expect(op.soft.root).toBe(softRoot);
+      expect(op.batches.map((b) => b.ops)).toEqual([2, 2, 1]);
+    } finally {
+      await op.stop();
+      await l1.close();
+    }
+  }, 120_000);
+});
