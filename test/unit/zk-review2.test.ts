@@ -133,3 +133,25 @@ describe('zk operator: a failed store write leaves memory as it was', () => {
     }
   }, 120_000);
 });
+
+describe('zk operator: a store kept across an L1 reset', () => {
+  it('is refused (CONFIG_INVALID), not resumed with deposits the new L1 never queued', async () => {
+    const { l1, mk } = await setup('reset');
+    const op = await mk();
+    await op.tick(); // applies the old L1's two deposits
+    await op.stop();
+    await l1.close();
+    // A new L1 (same chain id, same rollup id), one deposit queued.
+    const l1b = new ZkL1Miner();
+    try {
+      const client = await registerTestRollup(l1b, operatorKey, { priorityDeadline: 50 });
+      await deposit(client, 3, 40n);
+      l1b.mine();
+      const dir = join(t.dir, 'reset');
+      const again = ZkOperator.create({ rollupId: TEST_ZK.rollupId, key: operatorKey, vk: art.vk, circuitHash: art.hash, batchIntervalMs: 60_000, dataDir: dir }, { l1: client, crypto });
+      await expect(again).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    } finally {
+      await l1b.close();
+    }
+  }, 120_000);
+});

@@ -208,6 +208,7 @@ export class ZkOperator {
       store?.checkIdentity(params);
       if (store && !store.empty) {
         const op = new ZkOperator(opts, params, rec, deps, { store, ...ZkOperator.resume(store, params, rec, deps.crypto, log) });
+        await op.checkAgainstL1(rec);
         await op.reconcile(rec);
         return op;
       }
@@ -447,6 +448,25 @@ export class ZkOperator {
     delete b.lease;
     this.metrics.committed.set(b.index + 1);
     this.log.info({ batch: b.index, l1Height, withdrawals: b.withdrawals.length }, 'batch verified on L1');
+  }
+
+  /**
+   * A stored state must be a past of the L1's: a store kept across an L1 reset (same chain id and
+   * rollup id, new history) would otherwise resume with deposits the L1 never queued and roots it
+   * never verified, ignore the new L1's deposits (its cursor is past them) and freeze the rollup.
+   */
+  private async checkAgainstL1(rec: ZkRollupRecord): Promise<void> {
+    const id = this.params.rollupId;
+    const bad = (why: string): never => {
+      throw new StrataError('CONFIG_INVALID', `the ZK data dir does not match rollup ${id} on this L1 (${why}): was the L1 reset? use another data dir (or wait if the L1 is reorganising)`, { reason: 'store-ahead' });
+    };
+    if (this.depositsSeen > rec.queueTail) bad(`it applied ${this.depositsSeen} deposits, the L1 queued ${rec.queueTail}`);
+    if (this.verifiedCount > rec.batchCount) bad(`it holds ${this.verifiedCount} verified batches, the L1 ${rec.batchCount}`);
+    if (this.verifiedCount > 0) {
+      const b = this.batches[this.verifiedCount - 1];
+      const onL1 = await this.deps.l1.batch(id, this.verifiedCount - 1);
+      if (!b || !onL1 || fieldFromBytes(onL1.root) !== b.newRoot) bad(`batch ${this.verifiedCount - 1} has another root on the L1`);
+    }
   }
 
   /**
