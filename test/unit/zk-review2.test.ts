@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, StrataError, type KeyPair } from '@strata/primitives';
-import { fieldToBytes, NodeZkL1Client, OP_TRANSFER, opMessage, ZkDepositArgs, zkCrypto, ZkOperator, type CircuitArtifacts, type ZkCrypto, type ZkKey } from '@strata/zk';
+import { fieldToBytes, NodeZkL1Client, OP_TRANSFER, opMessage, proveInput, readZkRollup, ZkDepositArgs, zkCrypto, ZkOperator, type CircuitArtifacts, type ZkCrypto, type ZkKey } from '@strata/zk';
 import { tempDir } from '../helpers/chain.js';
 import { keys, registerTestRollup, TEST_UNIT, TEST_ZK, testArtifacts, ZkL1Miner } from '../helpers/zk.js';
 
@@ -48,9 +48,9 @@ function failStore(op: ZkOperator, times = 1) {
   };
 }
 
-async function setup(name: string, batchIntervalMs = 60_000) {
+async function setup(name: string, batchIntervalMs = 60_000, priorityDeadline = 50) {
   const l1 = new ZkL1Miner();
-  const client = await registerTestRollup(l1, operatorKey, { priorityDeadline: 50 });
+  const client = await registerTestRollup(l1, operatorKey, { priorityDeadline });
   await deposit(client, 1, 500n);
   await deposit(client, 2, 300n);
   l1.mine();
@@ -152,6 +152,32 @@ describe('zk operator: a store kept across an L1 reset', () => {
       await expect(again).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     } finally {
       await l1b.close();
+    }
+  }, 120_000);
+});
+
+describe('zk operator: a batch verified just before the freeze', () => {
+  it('is still taken as verified: the proven state (exit proofs from the ZK node) matches the L1 root', async () => {
+    const { l1, client, mk } = await setup('freeze', 0, 3);
+    const op = await mk();
+    try {
+      await op.tick(); // batch 0: the deposits
+      const b = op.batches[0];
+      op.submitProof(0, 'test', (await proveInput(art, b?.input as Record<string, unknown>)).proof);
+      await op.tick(); // commit sent
+      l1.mine(); // batch 0 verified on L1...
+      await deposit(client, 3, 40n);
+      for (let i = 0; i < 6; i++) l1.mine(); // ...then a deposit misses its deadline before the operator looks again
+      const rec = readZkRollup(l1.chain.stateReader, TEST_ZK.rollupId);
+      expect(rec?.frozen).toBe(true);
+      expect(rec?.batchCount).toBe(1);
+      await op.tick();
+      expect(op.isFrozen).toBe(true);
+      expect(op.batches[0]?.status).toBe('verified');
+      expect(fieldToBytes(op.provenState().root)).toEqual(rec?.root);
+    } finally {
+      await op.stop();
+      await l1.close();
     }
   }, 120_000);
 });

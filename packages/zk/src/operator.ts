@@ -489,12 +489,14 @@ export class ZkOperator {
     const l1 = this.deps.l1;
     const rec = await l1.rollup(this.params.rollupId);
     if (!rec) return;
+    // First: a batch the L1 verified just before it froze is still verified (the proven state,
+    // and so the exit proofs the ZK node serves, must match the root exits are checked against).
+    await this.reconcile(rec);
     if (rec.frozen && !this.frozen) {
       this.frozen = true;
       this.log.warn({ rollupId: this.params.rollupId, frozenAt: rec.frozenAt }, 'rollup is in EXODUS mode: users exit with Merkle proofs (strata zk exit)');
     }
     if (this.frozen) return;
-    await this.reconcile(rec);
     // receipts of submitted batches
     for (const b of this.batches) {
       if (b.status !== 'submitted' || !b.txHash) continue;
