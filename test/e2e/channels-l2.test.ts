@@ -35,15 +35,30 @@ async function l2Balance(addr: Uint8Array): Promise<bigint> {
   return l2.balance(addr);
 }
 
+/** The L2's block number (`l2.height()` is the adjudicator's clock there: the L2's L1 origin). */
+async function l2Number(): Promise<number> {
+  const h = await new RpcClient(devnet.l2!.rpcUrl).call<{ number: string }>('chain_getHead');
+  return Number(fromQuantity(h.number));
+}
+
+/** The adjudicator's clock on the L2 moves with L1 blocks: mine one, wait for the L2 to carry it. */
+async function mineL1For(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const c = await l2.height();
+    await devnet.l1.node.mineBlocks(1);
+    await waitUntil(async () => (await l2.height()) > c, 'the L2 carries the new L1 origin', 10_000, 30);
+  }
+}
+
 /** L2 blocks come with transactions: a tiny transfer per block moves the L2 height. */
 async function mineL2(n: number, key: KeyPair): Promise<void> {
   const env = makeL2Env(devnet.l2!.config);
   const rpc = new RpcClient(devnet.l2!.rpcUrl);
   for (let i = 0; i < n; i++) {
-    const h = await l2.height();
+    const h = await l2Number();
     const a = await rpc.call<{ nextNonce: string }>('state_getAccount', [toHex(key.address)]);
     await rpc.call('tx_sendRaw', [toHex(encodeTx(signL2Transfer(env, key.secretKey, Number(fromQuantity(a.nextNonce)), key.address, 1n)))]);
-    await waitUntil(async () => (await l2.height()) > h, 'an L2 block', 10_000, 30);
+    await waitUntil(async () => (await l2Number()) > h, 'an L2 block', 10_000, 30);
   }
 }
 
@@ -123,7 +138,7 @@ describe('channels with the optimistic L2 as parent', () => {
     const rec0 = (await new AdjudicatorReader(l2).channel(bc))!;
     const a0 = await l2Balance(rec0.payA);
     const c0 = await l2Balance(rec0.payB);
-    const h0 = await l2.height();
+    const h0 = await l2Number();
     const r = await carol.closeChannel(bc);
     expect(r.how).toBe('cooperative');
     expect(r.height).toBe(h0 + 1); // one L2 transaction
@@ -136,10 +151,16 @@ describe('channels with the optimistic L2 as parent', () => {
     const ck = carol.nodeKey;
     const bc2 = await bob.openChannel(ck, CAP);
     await waitUntil(() => carol.list().some((c) => c.channelId === toHex(bc2) && c.status === 'open'), 'carol sees bc2', 10_000, 20);
-    const u = await bob.closeChannel(bc2, true);
+    const t0 = await l2.height();
+    await bob.closeChannel(bc2, true);
+    const t1 = await l2.height();
     const rec = (await new AdjudicatorReader(l2).channel(bc2))!;
-    expect(rec.disputeEnd).toBe(u.height + 3);
-    await mineL2(4, devnet.accounts[5]!.keys);
+    // The delay counts L1 blocks (the L2's L1 origin), not L2 blocks the sequencer makes at will.
+    expect(rec.disputeEnd).toBeGreaterThanOrEqual(t0 + 3);
+    expect(rec.disputeEnd).toBeLessThanOrEqual(t1 + 3);
+    await mineL2(6, devnet.accounts[5]!.keys);
+    expect((await new AdjudicatorReader(l2).channel(bc2))?.ending).not.toBe(2);
+    await mineL1For(4);
     await waitUntil(async () => (await new AdjudicatorReader(l2).channel(bc2))?.ending === 2, 'settled after the delay on the L2', 15_000, 50);
   });
 });
@@ -148,7 +169,7 @@ describe('atomic swaps between the L1 and the L2', () => {
   const waitBlocks = async (chain: ChainClient, h: number) => {
     while ((await chain.height()) <= h) {
       if (chain === l1) await devnet.l1.node.mineBlocks(1);
-      else await mineL2(1, devnet.accounts[5]!.keys);
+      else await mineL1For(1);
     }
   };
   const A = () => devnet.accounts[4]!.keys;

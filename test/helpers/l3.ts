@@ -52,9 +52,9 @@ export class L3World {
   now = 1_700_000_000_000;
   l3Blocks = 0;
 
-  constructor(opts: { proposer?: Partial<ProposerOptions>; challenger?: Partial<ChallengerOptions>; l3?: Partial<RollupConfig>; l3Sequencer?: SequencerOptions } = {}) {
+  constructor(opts: { proposer?: Partial<ProposerOptions>; challenger?: Partial<ChallengerOptions>; l3?: Partial<RollupConfig>; l3Sequencer?: SequencerOptions; l2Sequencer?: SequencerOptions; forceAfterL1Blocks?: number } = {}) {
     this.l3cfg = l3Config(opts.l3);
-    this.w = new RollupWorld({ rollup: { l2Modules: [...appModules(), ...parentModules(this.l3cfg, { clock: l1OriginClock })] }, sequencer: { heartbeatMs: 1 } });
+    this.w = new RollupWorld({ rollup: { l2Modules: [...appModules(), ...parentModules(this.l3cfg, { clock: l1OriginClock })] }, sequencer: { heartbeatMs: 1, ...opts.l2Sequencer } });
     // The L2 now also holds the L3's escrow and bonds.
     this.w.l2Addresses.push(escrowAddress(this.l3cfg.rollupId), bondAddress(this.l3cfg.rollupId));
     this.w.l2Burned = (node) => {
@@ -70,7 +70,7 @@ export class L3World {
     this.l2client = new ParentRollupClient(this.w.seqNode, this.l3cfg);
     this.seq = new RollupNode({ rollup: this.l3cfg, sequencer: opts.l3Sequencer ?? {} }, this.l2client);
     // The L3 verifier reads the L2 as the L2's own verifier derived it from L1 data.
-    this.ver = new RollupNode({ rollup: this.l3cfg }, new ParentRollupClient(this.w.verNode, this.l3cfg, this.w.seqNode));
+    this.ver = new RollupNode({ rollup: this.l3cfg }, new ParentRollupClient(this.w.verNode, this.l3cfg, this.w.seqNode, opts.forceAfterL1Blocks === undefined ? {} : { forceAfterL1Blocks: opts.forceAfterL1Blocks }));
     this.batcher = new BatcherService(this.seq, { key: keys[1]!, maxBatchBytes: 100_000 }, silent);
     this.proposer = new ProposerService(this.seq, { key: keys[1]!, interval: 1, ...opts.proposer }, silent);
     this.challenger = new ChallengerService(this.ver, { key: keys[2]!, ...opts.challenger }, silent);

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encode, type KeyPair } from '@strata/primitives';
 import { bankModule, childChainIdOwner, type Module, type Receipt } from '@strata/runtime';
 import { DepositArgs, DepositTokenArgs, defaultRollupConfig, parentModules, rollupModuleNames } from '@strata/optimistic';
-import { genesisRegistration, RegisterArgs, SC_REGISTRY_MODULE, sidechainParentModules } from '@strata/sidechain';
+import { freeChildChainId, genesisRegistration, RegisterArgs, SC_REGISTRY_MODULE, sidechainL1RpcMethods, sidechainParentModules } from '@strata/sidechain';
 import { RegisterArgs as ZkRegisterArgs, VK_BYTES, ZK_MODULE, zkParentModules } from '@strata/zk';
 import { devConfig, tempDir } from '../helpers/chain.js';
 import { ChainDriver, l1Keys, SidechainWorld } from '../helpers/sidechain-world.js';
@@ -57,5 +57,34 @@ describe('one chain-id record for every child of a parent', () => {
     failed(chain.send(alice, rollupModuleNames(5151).bridge, 'depositToken', tokenArgs, 100_000), 'chain id 5151 is already used by sidechain/5151');
     // the rollup with its own id still does
     expect(chain.send(alice, rollupModuleNames(901).bridge, 'deposit', encode(DepositArgs, { rollupId: 901, to: alice.address, amount: 10n }), 100_000).status).toBe('ok');
+    // `sidechain launch` picks a free id from what the parent's RPC says holds each one
+    const rpc = sidechainL1RpcMethods({ chain: chain.chain });
+    const parent = { chainIdOwner: async (id: number) => rpc.sidechain_chainIdOwner!.handler([id], {} as never) as string | null };
+    expect(await parent.chainIdOwner(5151)).toBe('sidechain/5151');
+    expect(await parent.chainIdOwner(901)).toBe('optimistic/901');
+    expect(await parent.chainIdOwner(5152)).toBeNull();
+    // from 5151 on: the sidechain's id and a locally known one are skipped; the op rollup's too
+    expect(await freeChildChainId(parent, 1, 5151, new Set([5152]))).toBe(5153);
+    expect(await freeChildChainId(parent, 1, 900)).toBe(900);
+    expect(await freeChildChainId(parent, 1, 901)).toBe(902);
+    expect(await freeChildChainId(parent, 1, 1)).toBe(2);
+  });
+
+  it("a grandchild's id is taken too: no sidechain or ZK-rollup on the L1 under the id of the L2's L3, and no L3 with the L1's id", async () => {
+    const t = tempDir('strata-chainids-gc-');
+    const w = new SidechainWorld();
+    cleanups.push(t.cleanup, () => w.close());
+    // the L2 (901) settles an L3 (902) in its own runtime; the L1 composes the L2's settlement modules
+    const l2 = defaultRollupConfig({ rollupId: 901, l2Modules: parentModules(defaultRollupConfig({ rollupId: 902 })) });
+    const chain = l1(t.dir, [...sidechainParentModules(), ...zkParentModules(), ...parentModules(l2)]);
+    cleanups.push(() => chain.close());
+    const sc = (chainId: number) =>
+      chain.send(alice, SC_REGISTRY_MODULE, 'register', encode(RegisterArgs, { chainId, name: `sc${chainId}`, genesisHash: w.sc.chain.genesisHash, checkpointInterval: 2, unbondingPeriod: 3, genesisSupply: w.genesisSupply, validators: w.validatorArgs(), ...genesisRegistration(w.sc.chain) }), 400_000);
+    // a transaction signed for the L3 would verify on a sidechain with id 902
+    failed(sc(902), 'chain id 902 is already used by optimistic/901');
+    failed(chain.send(alice, ZK_MODULE, 'register', encode(ZkRegisterArgs, { rollupId: 902, depth: 4, batchSize: 2, unit: 1n, priorityDeadline: 5, maxBatchGap: 0, vk: new Uint8Array(VK_BYTES) }), 100_000), 'chain id 902 is already used');
+    // an L3 under the L1's own id is refused when the L1 opens
+    const bad = defaultRollupConfig({ rollupId: 901, l2Modules: parentModules(defaultRollupConfig({ rollupId: 1 })) });
+    expect(() => l1(`${t.dir}/bad`, parentModules(bad))).toThrow(/chain id 1/);
   });
 });

@@ -3,11 +3,14 @@
  * signature recoveries per message, known transactions cost no recovery, and the first forged
  * transaction ends the batch (real secp256k1 signatures, the node's own verifyRawTx).
  */
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { bytesKey, encode, type KeyPair } from '@strata/primitives';
+import { bytesKey, encode, list, varBytes, type KeyPair } from '@strata/primitives';
+import { P2PNode } from '@strata/p2p';
 import { encodeTx, signTx, TransferArgsCodec, txHashOf, verifyRawTx } from '@strata/runtime';
-import { admitGossipedTxs, BftNetwork, decodeTxBatch, MAX_GOSSIP_TXS } from '@strata/sidechain';
+import { admitGossipedTxs, BftNetwork, decodeTxBatch, MAX_GOSSIP_TXS, TOPIC_TXS } from '@strata/sidechain';
 import { keys } from '../helpers/chain.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const alice = keys[0] as KeyPair;
 
@@ -74,5 +77,51 @@ describe('sidechain tx gossip', () => {
     expect(sent.length).toBe(4);
     net.p2p = undefined;
     await net.stop();
+  });
+
+  it('a batch with a forged transaction is not relayed: the peer that sent it loses score, the honest relay does not (real libp2p)', async () => {
+    const NET = 'sc-gossip-relay';
+    const fake = () => {
+      const n = node();
+      return Object.assign(n, { opts: { config: { chainId: 5151 } }, log: pino({ level: 'silent' }) });
+    };
+    const hNode = fake();
+    const vNode = fake();
+    const honest = new BftNetwork({ networkId: NET });
+    await honest.start(hNode as never);
+    const h = honest.p2p!;
+    const victim = new BftNetwork({ networkId: NET, bootnodes: h.multiaddrs });
+    const attacker = await P2PNode.create({ networkId: NET, bootnodes: h.multiaddrs });
+    try {
+      await victim.start(vNode as never);
+      const v = victim.p2p!;
+      attacker.subscribe(TOPIC_TXS, () => 'accept', () => {});
+      await attacker.start();
+      await h.waitForPeers(2);
+      await waitFor(() => attacker.topicPeers(TOPIC_TXS).includes(h.peerId) && h.meshPeers(TOPIC_TXS).includes(v.peerId), 'the tx topic mesh attacker - honest - victim');
+      const batch = (raws: Uint8Array[]) => encode(list(varBytes(512 * 1024), MAX_GOSSIP_TXS), raws);
+      // a good batch travels two hops
+      const good = txs(3);
+      await attacker.publish(TOPIC_TXS, batch(good));
+      await waitFor(() => vNode.mempool.has(txHashOf(good[2]!)), 'good batch at the victim');
+      // forged batches (a truncated tx first): the honest node must not relay them
+      for (let i = 0; i < 6; i++) {
+        const f = txs(2, 100 + i * 2);
+        await attacker.publish(TOPIC_TXS, batch([f[0]!.slice(0, -3), f[1]!]));
+      }
+      await sleep(800);
+      expect(v.scoreOf(h.peerId)).toBe(0);
+      expect(v.isBanned(h.peerId)).toBe(false);
+      expect(h.scoreOf(attacker.peerId)).toBeLessThan(0);
+      // and a good batch afterwards still reaches the victim through the honest node
+      const later = txs(2, 500);
+      await attacker.publish(TOPIC_TXS, batch(later)).catch(() => {});
+      await waitFor(() => vNode.mempool.has(txHashOf(later[1]!)) || h.isBanned(attacker.peerId), 'later batch at the victim (or the attacker banned)');
+      expect(v.peers().some((p) => p.id === h.peerId)).toBe(true);
+    } finally {
+      await attacker.stop();
+      await victim.stop();
+      await honest.stop();
+    }
   });
 });

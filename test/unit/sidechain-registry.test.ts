@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBlock, type Block } from '@strata/chain';
-import { bytesEqual, decode, encode, type KeyPair } from '@strata/primitives';
+import { bytesEqual, decode, encode, toHex, type KeyPair } from '@strata/primitives';
 import { getAccount, moduleAddress, TransferArgsCodec, type Receipt } from '@strata/runtime';
 import {
   blsProofOfPossession,
@@ -38,6 +38,11 @@ import {
   voteDigest,
   withdrawalKey,
   readWithdrawal,
+  sidechainL1RpcMethods,
+  evidenceComputeLimit,
+  SIG_CHECK_COMPUTE,
+  validatorSetLines,
+  type RegistrySet,
   type Vote,
 } from '@strata/sidechain';
 import { l1Keys, SidechainWorld } from '../helpers/sidechain-world.js';
@@ -272,16 +277,54 @@ describe('sc_registry on the L1', () => {
     expect(r.status).toBe('ok');
     const set = readValidatorSet(w.l1.chain.stateReader, w.chainId);
     expect(set[1]?.slashed).toBe(true);
-    expect(set[1]?.power).toBe(0n);
     expect(getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance).toBe(3000n);
     // reporter gets 10 % of the 1000 bond (minus the fee it paid), 900 is burned
     expect(getAccount(w.l1.chain.stateReader, bob.address).balance - bobBefore + r.fee).toBe(100n);
     expect(supplyBefore - w.conserved(w.l1, accounts(w)).supply).toBe(900n);
     failed(send({ a, b }), 'SC_EVIDENCE', 'already slashed');
-    // the slashed validator's signature no longer counts toward a checkpoint: 0,1,2 is 2000 of 3000
-    const blk = scMineTo(w, 2);
-    failed(postCheckpoint(w, blk, [0, 1, 2]), 'SC_CHECKPOINT', 'not more than 2/3');
-    expect(postCheckpoint(w, blk, [0, 2, 3]).status).toBe('ok');
+    expect(postCheckpoint(w, scMineTo(w, 2), [0, 2, 3]).status).toBe('ok');
+  });
+
+  it('a slash does not freeze the bridge: the certificate the sidechain made with the offender in it still checkpoints; its power ends on both chains at the same boundary', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 2, 3);
+    const k = w.validators[1]!;
+    const vote = (blockHash: Uint8Array): Vote => ({ type: PREVOTE, height: 1, round: 0, blockHash, validator: 1, signature: edSign(k.ed, voteDigest(w.chainId, PREVOTE, 1, 0, blockHash)), bls: new Uint8Array(0) });
+    expect(w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: w.chainId, evidence: { a: vote(new Uint8Array(32).fill(3)), b: vote(NIL) } }), 400_000).status).toBe('ok');
+    expect(getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance).toBe(3000n);
+    // The running sidechain still counts validator 1 (the slash is not included yet): it commits
+    // block 2 with the precommits of 0, 1 and 2 (3000 of 4000). That certificate is the only one
+    // block 2 will ever have; refusing it would stop every later checkpoint and withdrawal.
+    const genesis = w.validators.map((v) => validatorOf(v, 1000n));
+    const b2 = scMineTo(w, 2);
+    expect(deriveValidators(genesis, w.sc.chain.stateReader, 0)[1]?.power).toBe(1000n);
+    expect(postCheckpoint(w, b2, [0, 1, 2]).status).toBe('ok');
+    // the operator's view (`strata sidechain status`): both sets, the slash waiting for a checkpoint
+    const l1Rpc = sidechainL1RpcMethods({ chain: w.l1.chain });
+    const status = (boundary: number) => {
+      const info = { validator: 0, validators: deriveValidators(genesis, w.sc.chain.stateReader, boundary).map((v, index) => ({ index, edPub: toHex(v.edPub), stake: v.power.toString() })) };
+      return validatorSetLines(info, l1Rpc.sidechain_get!.handler([w.chainId], {} as never) as RegistrySet).join('\n');
+    };
+    expect(status(2)).toContain('4 validators, stake 4000');
+    expect(status(2)).toContain('1 slashed; 1 change waiting for a checkpoint');
+    expect(status(2)).toContain('change 0: slash');
+    expect(status(2)).toContain('use the same set');
+    // the producer includes the slash (change 0); it takes effect after the checkpoint at 4, on both chains
+    scMineTo(w, 3, [includeChange(w, 0)]);
+    expect(postCheckpoint(w, scMineTo(w, 4), [0, 1, 2]).status).toBe('ok');
+    expect(status(4)).toContain('4 validators, stake 3000');
+    expect(status(4)).toContain('0 changes waiting');
+    expect(status(4)).toContain('use the same set');
+    expect(status(2)).toContain('sets differ');
+    expect(deriveValidators(genesis, w.sc.chain.stateReader, 4)[1]?.power).toBe(0n);
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId)[1]?.power).toBe(0n);
+    // from then on the offender's signature counts for nothing: 0,1,2 is 2000 of 3000
+    const b6 = scMineTo(w, 6);
+    failed(postCheckpoint(w, b6, [0, 1, 2]), 'SC_CHECKPOINT', '2000 of 3000 stake, not more than 2/3');
+    expect(postCheckpoint(w, b6, [0, 2, 3]).status).toBe('ok');
+    // the bond was burned once, at the evidence: nothing more left the pool
+    expect(getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance).toBe(3000n);
   });
 
   it('a stranger cannot freeze checkpoints by bonding validators; recorded changes never make a checkpoint fail', () => {
@@ -304,6 +347,81 @@ describe('sc_registry on the L1', () => {
     expect(deriveValidators(w.validators.map((k) => validatorOf(k, 1000n)), w.sc.chain.stateReader, 6).map((v) => v.edPub)).toEqual(set.map((v) => v.edPub));
     // the remaining validator alone signs the next checkpoint (index 0 of the new set)
     expect(postCheckpoint(w, scMineTo(w, 8), [0], undefined, [w.validators[3]!]).status).toBe('ok');
+  });
+
+  it('stake a slashed validator had added before the evidence landed is burned too, not left in the bond pool for no one', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 2, 3);
+    const k = w.validators[1]!;
+    const pool = () => getAccount(w.l1.chain.stateReader, sidechainBondPool(w.chainId)).balance;
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'bond', encode(BondArgs, { chainId: w.chainId, validator: validatorArgOf(k, 500n) }), 100_000).status).toBe('ok');
+    const vote = (blockHash: Uint8Array): Vote => ({ type: PREVOTE, height: 1, round: 0, blockHash, validator: 1, signature: edSign(k.ed, voteDigest(w.chainId, PREVOTE, 1, 0, blockHash)), bls: new Uint8Array(0) });
+    expect(w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: w.chainId, evidence: { a: vote(new Uint8Array(32).fill(3)), b: vote(NIL) } }), 400_000).status).toBe('ok');
+    expect(pool()).toBe(3500n); // the 1000 bond is gone, the pending 500 not yet
+    expect(postCheckpoint(w, scMineTo(w, 2, [includeChange(w, 0), includeChange(w, 1)])).status).toBe('ok');
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId)[1]?.power).toBe(0n);
+    // the pool holds exactly the stake of the three others: nothing stranded
+    expect(pool()).toBe(3000n);
+    const l1 = w.conserved(w.l1, accounts(w));
+    expect(l1.sum).toBe(l1.supply);
+  });
+
+  it('evidence against a validator that left a 12-validator set fits the compute limit the relayer gives it', () => {
+    world = new SidechainWorld(12);
+    const w = world;
+    register(w, 2, 5);
+    const k = w.validators[11]!;
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: k.ed.publicKey }), 100_000).status).toBe('ok');
+    expect(postCheckpoint(w, scMineTo(w, 2, [includeChange(w, 0)]), [0, 1, 2, 3, 4, 5, 6, 7, 8]).status).toBe('ok');
+    const rec = readSidechain(w.l1.chain.stateReader, w.chainId)!;
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId).length).toBe(11);
+    // it double-signed at height 1, as validator 11 of the old set: the L1 tries the 11 members, then the unbonding entry
+    const vote = (blockHash: Uint8Array): Vote => ({ type: PREVOTE, height: 1, round: 0, blockHash, validator: 11, signature: edSign(k.ed, voteDigest(w.chainId, PREVOTE, 1, 0, blockHash)), bls: new Uint8Array(0) });
+    const args = encode(EvidenceArgs, { chainId: w.chainId, evidence: { a: vote(new Uint8Array(32).fill(1)), b: vote(NIL) } });
+    expect(evidenceComputeLimit(11, rec.unbondings)).toBeGreaterThan(12 * SIG_CHECK_COMPUTE);
+    // the L1 knows the set of height 1 (epoch 0) by index: one candidate, whatever the set size
+    const r = w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', args, 2 * SIG_CHECK_COMPUTE + 20_000);
+    expect(r.error?.message ?? r.status).toBe('ok');
+    expect(readUnbonding(w.l1.chain.stateReader, w.chainId, 0)?.amount).toBe(0n);
+  });
+
+  it('evidence finds the offender by the set of the vote\'s height: after an unbond shifted the indexes, one signature check', () => {
+    world = new SidechainWorld(12);
+    const w = world;
+    register(w, 2, 5);
+    expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: w.validators[0]!.ed.publicKey }), 100_000).status).toBe('ok');
+    expect(postCheckpoint(w, scMineTo(w, 2, [includeChange(w, 0)]), [0, 1, 2, 3, 4, 5, 6, 7, 8]).status).toBe('ok');
+    // validator 11 of the genesis set is index 10 from height 3 on; it double-signs at height 3 (as 10) and at height 1 (as 11)
+    const k = w.validators[11]!;
+    const ev = (height: number, index: number) => {
+      const vote = (blockHash: Uint8Array): Vote => ({ type: PREVOTE, height, round: 0, blockHash, validator: index, signature: edSign(k.ed, voteDigest(w.chainId, PREVOTE, height, 0, blockHash)), bls: new Uint8Array(0) });
+      return encode(EvidenceArgs, { chainId: w.chainId, evidence: { a: vote(new Uint8Array(32).fill(1)), b: vote(NIL) } });
+    };
+    const r = w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', ev(1, 11), 2 * SIG_CHECK_COMPUTE + 20_000);
+    expect(r.error?.message ?? r.status).toBe('ok');
+    expect(readValidatorSet(w.l1.chain.stateReader, w.chainId)[10]?.slashed).toBe(true);
+    failed(w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', ev(3, 10), 2 * SIG_CHECK_COMPUTE + 20_000), 'SC_EVIDENCE', 'already slashed');
+  });
+
+  it('unbonding every validator with power leaves the last one held even when a slashed (powerless) one remains: no set of zero power on either chain', () => {
+    world = new SidechainWorld();
+    const w = world;
+    register(w, 2, 3);
+    const k = w.validators[0]!;
+    const vote = (blockHash: Uint8Array): Vote => ({ type: PREVOTE, height: 1, round: 0, blockHash, validator: 0, signature: edSign(k.ed, voteDigest(w.chainId, PREVOTE, 1, 0, blockHash)), bls: new Uint8Array(0) });
+    expect(w.l1.send(bob, SC_REGISTRY_MODULE, 'evidence', encode(EvidenceArgs, { chainId: w.chainId, evidence: { a: vote(new Uint8Array(32).fill(3)), b: vote(NIL) } }), 400_000).status).toBe('ok');
+    // validators 1, 2 and 3 leave (change 0 is the slash of validator 0)
+    for (const v of w.validators.slice(1)) expect(w.l1.send(alice, SC_REGISTRY_MODULE, 'unbond', encode(UnbondArgs, { chainId: w.chainId, edPub: v.ed.publicKey }), 100_000).status).toBe('ok');
+    expect(postCheckpoint(w, scMineTo(w, 2, [0, 1, 2, 3].map((i) => includeChange(w, i))), [1, 2, 3]).status).toBe('ok');
+    const genesis = w.validators.map((v) => validatorOf(v, 1000n));
+    const derived = deriveValidators(genesis, w.sc.chain.stateReader, 2);
+    // the sidechain must still have a set that can sign (the engine builds a ValidatorSet of it)
+    expect(derived.reduce((a, v) => a + v.power, 0n)).toBe(1000n);
+    const l1Set = readValidatorSet(w.l1.chain.stateReader, w.chainId);
+    expect(l1Set.map((v) => [v.edPub, v.power])).toEqual(derived.map((v) => [v.edPub, v.power]));
+    // the one left signs the next checkpoint (index 1 of [slashed 0, validator 3])
+    expect(postCheckpoint(w, scMineTo(w, 4), [1], undefined, [w.validators[0]!, w.validators[3]!]).status).toBe('ok');
   });
 
   it('bond and unbond take effect at the checkpoint of the block that includes them, on both chains; unbonded stake is claimable after the unbonding period', () => {

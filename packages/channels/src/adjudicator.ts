@@ -203,6 +203,14 @@ export interface AdjudicatorOptions {
   minToSelfDelay?: number;
   /** Most HTLCs a published state may carry. */
   maxHtlcs?: number;
+  /**
+   * The clock dispute delays, HTLC and swap expiries count in, read from the host's state
+   * (default: the block height). On an L2 pass `l1OriginClock` (@strata/optimistic): the L2
+   * sequencer makes blocks at will, so a delay in L2 blocks could end before a watchtower that
+   * the sequencer censors gets in; in L1 blocks it cannot be sped up. Off-chain roles read the
+   * same clock (`RpcChainClient.height()` takes the head's `l1Clock` when the chain serves one).
+   */
+  clock?: (view: Pick<StateView, 'get'>) => number;
 }
 
 function rule(msg: string, meta: Record<string, unknown> = {}): never {
@@ -216,6 +224,9 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
   const maxHtlcs = opts.maxHtlcs ?? 966;
   const keys = channelKeys(name);
   const vault = adjudicatorAddress(name);
+  const clock = opts.clock;
+  /** The adjudicator's time: the block height, or the host's clock (an L2's L1 origin). */
+  const now = (ctx: TxContext): number => (clock ? clock(ctx.view) : ctx.block.height);
   const domain = (ctx: TxContext): ChannelDomain => ({ chainId: ctx.config.chainId, module: name });
 
   const load = (ctx: TxContext, id: Uint8Array): ChannelRecord => {
@@ -247,7 +258,7 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
     rec.stateHash = stateHash(s);
     rec.htlcDone = s.htlcs.map(() => false);
     const n = readCloseCount(ctx.view, name);
-    ctx.view.put(keys.close(n), encode(CloseLogCodec, { channelId: s.channelId, stateHash: rec.stateHash, height: ctx.block.height }));
+    ctx.view.put(keys.close(n), encode(CloseLogCodec, { channelId: s.channelId, stateHash: rec.stateHash, height: now(ctx) }));
     ctx.view.put(keys.closeCount, encode(uint, n + 1));
   };
   const pay = (ctx: TxContext, to: Uint8Array, amount: bigint) => {
@@ -261,6 +272,7 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
 
   const mod: Module = {
     name,
+    ...(clock ? { l1Clock: true } : {}),
     methods: {
       open(ctx, args) {
         const a = decode(OpenArgs, args);
@@ -278,7 +290,7 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
           capacity: a.capacity,
           push: a.push,
           toSelfDelay: a.toSelfDelay,
-          openHeight: ctx.block.height,
+          openHeight: now(ctx),
           status: CH_OPEN,
           ending: END_NONE,
           closer: 0,
@@ -315,7 +327,7 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
         checkState(ctx, rec, a);
         rec.status = CH_CLOSING;
         rec.closer = closer;
-        rec.disputeEnd = ctx.block.height + rec.toSelfDelay;
+        rec.disputeEnd = now(ctx) + rec.toSelfDelay;
         publish(ctx, rec, a.state);
         save(ctx, a.state.channelId, rec);
         ctx.emit('channelClosing', { channelId: toHex(a.state.channelId), closer, version: a.state.version, disputeEnd: rec.disputeEnd, stateHash: toHex(rec.stateHash) });
@@ -324,7 +336,7 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
         const a = decode(SignedStateArgs, args);
         const rec = load(ctx, a.state.channelId);
         if (rec.status !== CH_CLOSING) rule('only a closing channel takes a newer state');
-        if (ctx.block.height >= rec.disputeEnd) rule(`the dispute delay ended at block ${rec.disputeEnd}`);
+        if (now(ctx) >= rec.disputeEnd) rule(`the dispute delay ended at block ${rec.disputeEnd}`);
         if (a.state.version <= rec.state.version) rule(`version ${a.state.version} is not newer than the published ${rec.state.version}`);
         checkState(ctx, rec, a);
         publish(ctx, rec, a.state);
@@ -335,7 +347,7 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
         const a = decode(PenalizeArgs, args);
         const rec = load(ctx, a.channelId);
         if (rec.status !== CH_CLOSING) rule('only a closing channel can be penalized');
-        if (ctx.block.height >= rec.disputeEnd) rule(`the dispute delay ended at block ${rec.disputeEnd}`);
+        if (now(ctx) >= rec.disputeEnd) rule(`the dispute delay ended at block ${rec.disputeEnd}`);
         if (a.version < rec.state.version) rule(`a revocation of version ${a.version} does not cover the published version ${rec.state.version}`);
         const closerKey = rec.closer === 0 ? rec.keyA : rec.keyB;
         verify(ctx, closerKey, revocationDigest(domain(ctx), a.channelId, a.version), a.sig, 'the closer');
@@ -351,7 +363,7 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
         const a = decode(ChannelRefArgs, args);
         const rec = load(ctx, a.channelId);
         if (rec.status !== CH_CLOSING) rule('only a closing channel settles');
-        if (ctx.block.height < rec.disputeEnd) rule(`the dispute delay runs until block ${rec.disputeEnd}`, { disputeEnd: rec.disputeEnd });
+        if (now(ctx) < rec.disputeEnd) rule(`the dispute delay runs until block ${rec.disputeEnd}`, { disputeEnd: rec.disputeEnd });
         pay(ctx, rec.payA, rec.state.balanceA);
         pay(ctx, rec.payB, rec.state.balanceB);
         rec.status = CH_CLOSED;
@@ -362,7 +374,7 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
       reveal(ctx, args) {
         const a = decode(RevealArgs, args);
         const h = sha256(a.preimage);
-        if (!ctx.view.get(keys.preimage(h))) ctx.view.put(keys.preimage(h), encode(PreimageRecordCodec, { preimage: a.preimage, height: ctx.block.height }));
+        if (!ctx.view.get(keys.preimage(h))) ctx.view.put(keys.preimage(h), encode(PreimageRecordCodec, { preimage: a.preimage, height: now(ctx) }));
         ctx.emit('preimage', { hash: toHex(h), preimage: toHex(a.preimage) });
       },
       claimHtlc(ctx, args) {
@@ -383,7 +395,7 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
         const h = rec.state.htlcs[a.index];
         if (rec.ending !== END_SETTLED || !h) rule('no HTLC at that index in a settled channel');
         if (rec.htlcDone[a.index]) rule('that HTLC is already resolved');
-        if (ctx.block.height <= h.expiry) rule(`HTLC ${a.index} expires at block ${h.expiry}`, { expiry: h.expiry });
+        if (now(ctx) <= h.expiry) rule(`HTLC ${a.index} expires at block ${h.expiry}`, { expiry: h.expiry });
         if (preimageOk(ctx, h)) rule(`HTLC ${a.index} was claimable with a preimage revealed in time; it goes to the receiver`);
         pay(ctx, h.offerer === 0 ? rec.payA : rec.payB, h.amount);
         rec.htlcDone[a.index] = true;
@@ -394,7 +406,7 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
         const a = decode(SwapLockArgs, args);
         if (ctx.view.get(keys.swap(a.swapId))) rule('swap id already used');
         if (a.amount <= 0n) rule('swap amount must be positive');
-        if (a.expiry <= ctx.block.height) rule('swap expiry must be in the future');
+        if (a.expiry <= now(ctx)) rule('swap expiry must be in the future');
         transfer(ctx.view, ctx.sender, vault, a.amount);
         ctx.view.put(keys.swap(a.swapId), encode(SwapRecordCodec, { sender: ctx.sender, receiver: a.receiver, amount: a.amount, hash: a.hash, expiry: a.expiry, status: 0 }));
         ctx.emit('swapLocked', { swapId: toHex(a.swapId), hash: toHex(a.hash), amount: a.amount.toString(), expiry: a.expiry });
@@ -403,10 +415,10 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
         const a = decode(SwapClaimArgs, args);
         const s = readSwap(ctx.view, a.swapId, name);
         if (!s || s.status !== 0) rule('no locked swap with that id');
-        if (ctx.block.height > s.expiry) rule(`swap expired at block ${s.expiry}`);
+        if (now(ctx) > s.expiry) rule(`swap expired at block ${s.expiry}`);
         const h = sha256(a.preimage);
         if (!bytesEqual(h, s.hash)) rule('preimage does not match the swap hash');
-        if (!ctx.view.get(keys.preimage(h))) ctx.view.put(keys.preimage(h), encode(PreimageRecordCodec, { preimage: a.preimage, height: ctx.block.height }));
+        if (!ctx.view.get(keys.preimage(h))) ctx.view.put(keys.preimage(h), encode(PreimageRecordCodec, { preimage: a.preimage, height: now(ctx) }));
         pay(ctx, s.receiver, s.amount);
         ctx.view.put(keys.swap(a.swapId), encode(SwapRecordCodec, { ...s, status: 1 }));
         ctx.emit('swapClaimed', { swapId: toHex(a.swapId), preimage: toHex(a.preimage) });
@@ -415,7 +427,7 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
         const a = decode(SwapRefArgs, args);
         const s = readSwap(ctx.view, a.swapId, name);
         if (!s || s.status !== 0) rule('no locked swap with that id');
-        if (ctx.block.height <= s.expiry) rule(`swap expires at block ${s.expiry}`, { expiry: s.expiry });
+        if (now(ctx) <= s.expiry) rule(`swap expires at block ${s.expiry}`, { expiry: s.expiry });
         pay(ctx, s.sender, s.amount);
         ctx.view.put(keys.swap(a.swapId), encode(SwapRecordCodec, { ...s, status: 2 }));
         ctx.emit('swapRefunded', { swapId: toHex(a.swapId) });

@@ -24,6 +24,7 @@ import {
 export interface ChainClient {
   /** Chain id, address prefix and fee schedule. */
   info(): Promise<{ chainId: number; addressPrefix: string; perByte: bigint; perCompute: bigint }>;
+  /** The chain's clock: its head height, or the L1 origin an L2 serves as `l1Clock` (the adjudicator's time there). */
   height(): Promise<number>;
   /** Raw state value under a key (null when absent). */
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
@@ -59,8 +60,9 @@ export class RpcChainClient implements ChainClient {
     return this.cached;
   }
   async height() {
-    const h = await this.rpc.call<{ number: string }>('chain_getHead');
-    return Number(fromQuantity(h.number));
+    // An L2 whose modules count its L1 origin serves it as `l1Clock`: the adjudicator's time there.
+    const h = await this.rpc.call<{ number: string; l1Clock?: string }>('chain_getHead');
+    return Number(fromQuantity(typeof h.l1Clock === 'string' ? h.l1Clock : h.number));
   }
   async get(key: Uint8Array) {
     const v = await this.rpc.call<string | null>('chan_getState', [toHex(key)]);

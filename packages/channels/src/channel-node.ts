@@ -114,6 +114,8 @@ export interface ChannelNodeOptions {
   minFinalExpiry?: number;
   /** Blocks before an outgoing HTLC expires at which an unresponsive channel goes on chain. Default 2. */
   expiryMargin?: number;
+  /** Furthest an HTLC's expiry may lie ahead of the current height, in blocks (LND's max_cltv_expiry). Default 2016. */
+  maxExpiryDelta?: number;
   /** Most updates per commitment round. Default 400. */
   maxBatch?: number;
   /** How long a payee holds parts of an incomplete multi-path payment, ms. Default 30 000. */
@@ -188,6 +190,8 @@ export const MAX_GOSSIP_FUTURE_SECONDS = 600;
 
 /** Inbound peer requests per second (and burst) a channel node serves from one peer. */
 export const CHANNEL_REQUEST_RATE = { perSecond: 1000, burst: 2000 };
+/** Per-peer rate of whole-graph sync requests served (a node asks every 3 s and on connect). */
+export const GRAPH_SYNC_RATE = { perSecond: 1, burst: 10 };
 
 /** The peer protocol's session limits (one long-lived stream per peer). */
 const SESSION_OPTS = { maxFrameBytes: MAX_MESSAGE_BYTES + 16, timeoutMs: 20_000, maxInFlight: 256 };
@@ -296,6 +300,7 @@ export class ChannelNode {
   private readonly payments = new Map<string, Payment>();
   private readonly settling = new Set<string>();
   private readonly gossipLimiter = new RateLimiter(GOSSIP_RATE);
+  private readonly graphLimiter = new RateLimiter(GRAPH_SYNC_RATE);
   private readonly orphanNodes = new Map<string, Uint8Array>();
   private readonly mpp = new Map<string, { parts: { ch: Uint8Array; id: number; amount: bigint }[]; total: bigint; since: number }>();
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -339,6 +344,7 @@ export class ChannelNode {
       policy: { feeBase: 1n, feePpm: 100, cltvDelta: 6, ...opts.policy },
       minFinalExpiry: opts.minFinalExpiry ?? 12,
       expiryMargin: opts.expiryMargin ?? 2,
+      maxExpiryDelta: opts.maxExpiryDelta ?? 2016,
       maxBatch: opts.maxBatch ?? 400,
       mppTimeoutMs: opts.mppTimeoutMs ?? 30_000,
       maxAttempts: opts.maxAttempts ?? 12,
@@ -528,6 +534,11 @@ export class ChannelNode {
           await this.onPeerGossip(env.body, from);
           return new Uint8Array(0);
         case MSG.GRAPH:
+          // a tiny request answered with the whole graph: bounded per peer
+          if (!this.graphLimiter.take(from)) {
+            this.p2p.penalize(from, PENALTY.RATE_LIMITED, `graph sync requests beyond ${GRAPH_SYNC_RATE.perSecond}/s`);
+            throw new StrataError('CHANNEL_LIMIT', `graph sync requests beyond ${GRAPH_SYNC_RATE.perSecond}/s`);
+          }
           return encode(GraphSyncReply, { items: this.store.list<{ kind: number; body: Uint8Array }>('g:').map(([, g]) => g) });
         default:
           throw err('CHANNEL_INVALID', `unknown message type ${env.type}`);
@@ -1006,6 +1017,8 @@ export class ChannelNode {
         next = applyUpdates(ch.state, this.peerSide(ch), updates, ch.limits);
         for (const u of updates) {
           if (u.kind === 'add' && u.expiry <= this.heightCache + this.opts.expiryMargin) throw new StrataError('CHANNEL_LIMIT', `HTLC ${u.id} expires at ${u.expiry}, too close to the current height ${this.heightCache}`);
+          // an expiry far ahead locks this side's funds (and, forwarded, the next hop's) that long
+          if (u.kind === 'add' && u.expiry > this.heightCache + this.opts.maxExpiryDelta) throw new StrataError('CHANNEL_LIMIT', `HTLC ${u.id} expires at ${u.expiry}, more than ${this.opts.maxExpiryDelta} blocks after the current height ${this.heightCache}`);
         }
       } catch (e) {
         const se = toStrataError(e);
@@ -1139,7 +1152,9 @@ export class ChannelNode {
     if (inv.hold) {
       inv.status = 'held';
       inv.held = set.parts;
-      await this.store.put(`inv:${hashHex}`, inv);
+      // as for a paid invoice below: until "held" is committed, a read still sees "open"
+      this.settling.add(hashHex);
+      await this.store.put(`inv:${hashHex}`, inv).finally(() => this.settling.delete(hashHex));
       this.log.info({ paymentHash: hashHex, amount: sum.toString() }, 'hold invoice: payment arrived, held until settled');
       return;
     }
@@ -1662,6 +1677,11 @@ export class ChannelNode {
 
   /** After a restart: incoming HTLCs whose preimage we know get fulfilled, unprocessed onions processed. */
   private recover(): void {
+    // incoming HTLCs already forwarded: their onion may still be in the stored channel record (the
+    // record is not rewritten when a forward deletes it), but a second forward would pay the next
+    // hop twice and fail upstream what is still owed downstream
+    const forwarded = new Set<string>();
+    for (const l of this.links.values()) if (l.kind === 'forward') forwarded.add(`${toHex(l.inChannel as Uint8Array)}:${l.inId}`);
     for (const ch of this.channels.values()) {
       if (ch.status !== 'open') continue;
       const peerSide = this.peerSide(ch);
@@ -1673,6 +1693,10 @@ export class ChannelNode {
           continue;
         }
         const onion = ch.onions[String(x.id)];
+        if (onion && forwarded.has(`${toHex(ch.id)}:${x.id}`)) {
+          delete ch.onions[String(x.id)];
+          continue;
+        }
         if (onion) {
           void this.processIncoming(ch, { kind: 'add', id: x.id, amount: x.amount, hash: x.hash, expiry: x.expiry, onion }).catch(() => undefined);
         }

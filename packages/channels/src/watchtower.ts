@@ -35,6 +35,12 @@ function towerKey(hash: Uint8Array): Uint8Array {
   return sha256(concatBytes(utf8('strata-tower-key!'), hash));
 }
 
+// `b:<hint>:<first 16 bytes of the blob's sha256>` (records of older versions: `b:<hint>`; both
+// are found by the hint prefix)
+function blobKey(hint: Uint8Array, blob: Uint8Array): string {
+  return `b:${toHex(hint)}:${toHex(sha256(blob).subarray(0, 16))}`;
+}
+
 /** The client side: the blob for a revoked state. */
 export function towerBlobFor(revoked: ChannelState, justice: Justice): { hint: Uint8Array; blob: Uint8Array } {
   const h = stateHash(revoked);
@@ -91,6 +97,7 @@ export class WatchtowerService {
   private readonly reader: AdjudicatorReader;
   private scanned = 0;
   private blobs = 0;
+  private accepting: Promise<unknown> = Promise.resolve();
   private server: RpcServer | undefined;
 
   constructor(
@@ -111,7 +118,15 @@ export class WatchtowerService {
    * (CHANNEL_LIMIT, nothing stored) when it would take the client past its quota or the tower
    * past `maxBlobs`.
    */
-  async accept(items: { hint: Uint8Array; blob: Uint8Array }[], client?: Uint8Array): Promise<number> {
+  accept(items: { hint: Uint8Array; blob: Uint8Array }[], client?: Uint8Array): Promise<number> {
+    // one at a time: the quota and the blob count are read, checked and written as one step
+    // (concurrent submissions each read the same committed count and together passed the quota)
+    const run = this.accepting.then(() => this.acceptNow(items, client));
+    this.accepting = run.catch(() => undefined);
+    return run;
+  }
+
+  private async acceptNow(items: { hint: Uint8Array; blob: Uint8Array }[], client?: Uint8Array): Promise<number> {
     const max = this.opts.maxBlobs ?? 1_000_000;
     const quota = client ? (this.opts.maxBlobsPerClient ?? TOWER_CLIENT_QUOTA) : (this.opts.maxAnonymousBlobs ?? 1_000);
     const who = client ? toHex(client) : 'anonymous';
@@ -119,15 +134,18 @@ export class WatchtowerService {
     const seen = new Set<string>();
     for (const it of items) {
       if (it.hint.length !== 16 || it.blob.length > 256) throw new StrataError('CHANNEL_INVALID', 'a blob has a 16-byte hint and at most 256 bytes');
-      const h = toHex(it.hint);
-      if (seen.has(h) || this.store.get(`b:${h}`)) continue;
-      seen.add(h);
+      // filed under hint and content: anyone may add a blob under a hint, nobody can pre-empt
+      // another's (the breacher knows the revoked state's hash, so its hint, before the victim
+      // files the real blob there)
+      const k = blobKey(it.hint, it.blob);
+      if (seen.has(k) || this.store.get(k)) continue;
+      seen.add(k);
       fresh.push(it);
     }
     const used = this.store.get<number>(`q:${who}`) ?? 0;
     if (used + fresh.length > quota) throw new StrataError('CHANNEL_LIMIT', `client ${who.slice(0, 18)} would hold ${used + fresh.length} blobs, over its quota of ${quota}`, { client: who, used, quota });
     if (this.blobs + fresh.length > max) throw new StrataError('CHANNEL_LIMIT', `the tower holds ${this.blobs} blobs; ${fresh.length} more would pass its limit ${max}`);
-    for (const it of fresh) void this.store.put(`b:${toHex(it.hint)}`, it.blob);
+    for (const it of fresh) void this.store.put(blobKey(it.hint, it.blob), it.blob);
     await this.store.put(`q:${who}`, used + fresh.length);
     this.blobs += fresh.length;
     this.metrics.towerBlobs.inc(fresh.length);
@@ -140,20 +158,26 @@ export class WatchtowerService {
     while (this.scanned < count) {
       const e = await this.reader.closeEntry(this.scanned);
       if (e) {
-        const blob = this.store.get<Uint8Array>(`b:${toHex(towerHint(e.stateHash))}`);
-        if (blob) await this.punish(e.stateHash, blob);
+        const blobs = this.store.list<Uint8Array>(`b:${toHex(towerHint(e.stateHash))}`).map(([, b]) => b);
+        if (blobs.length > 0) await this.punish(e.stateHash, blobs);
       }
       this.scanned++;
       await this.store.put('scanned', this.scanned);
     }
   }
 
-  private async punish(hash: Uint8Array, blob: Uint8Array): Promise<void> {
-    let j: Justice;
-    try {
-      j = decode(JusticeCodec, chacha20poly1305(towerKey(hash), NONCE).decrypt(blob));
-    } catch {
-      this.deps.logger.warn({ hint: toHex(towerHint(hash)) }, 'watchtower: a blob under this hint does not decrypt (not ours to act on)');
+  private async punish(hash: Uint8Array, blobs: Uint8Array[]): Promise<void> {
+    let j: Justice | undefined;
+    for (const blob of blobs) {
+      try {
+        j = decode(JusticeCodec, chacha20poly1305(towerKey(hash), NONCE).decrypt(blob));
+        break;
+      } catch {
+        // someone else's (or junk) under the same hint: try the next one
+      }
+    }
+    if (!j) {
+      this.deps.logger.warn({ hint: toHex(towerHint(hash)), blobs: blobs.length }, 'watchtower: no blob under this hint decrypts (not ours to act on)');
       return;
     }
     const rec = await this.reader.channel(j.channelId);

@@ -94,9 +94,11 @@ export async function startDevnetL3(
   const stores = opts.dataDir ? [new L2Store({ path: join(opts.dataDir, 'sequencer') }), new L2Store({ path: join(opts.dataDir, 'verifier') })] : [];
   const metrics = new RollupMetrics();
   // A block at least every 2 s, so the L3's heads (and the explorer) move on an idle devnet.
-  const seqNode = new RollupNode({ rollup: cfg, sequencer: { heartbeatMs: 2000 } }, new ParentRollupClient(l2.sequencer, cfg), { logger: log.child({ role: 'sequencer' }), metrics, ...(stores[0] ? { store: stores[0] } : {}) });
+  const seqNode = new RollupNode({ rollup: cfg, sequencer: { heartbeatMs: 2000 } }, new ParentRollupClient(l2.sequencer, cfg, l2.sequencer, { forceAfterL1Blocks: 4 }), { logger: log.child({ role: 'sequencer' }), metrics, ...(stores[0] ? { store: stores[0] } : {}) });
   // The L3 verifier reads the L2 as the L2's own verifier derived it from L1 data; it sends to the L2 sequencer.
-  const verNode = new RollupNode({ rollup: cfg }, new ParentRollupClient(l2.verifier, cfg, l2.sequencer), { logger: log.child({ role: 'verifier' }), metrics: new RollupMetrics(), ...(stores[1] ? { store: stores[1] } : {}) });
+  // A role's tx the L2 has not included 4 L1 blocks later is forced through the L2's inbox on the L1
+  // (then in within the L2's sequencing window, 10): 14 < the L3's challenge window (20) and game clock (24).
+  const verNode = new RollupNode({ rollup: cfg }, new ParentRollupClient(l2.verifier, cfg, l2.sequencer, { forceAfterL1Blocks: 4 }), { logger: log.child({ role: 'verifier' }), metrics: new RollupMetrics(), ...(stores[1] ? { store: stores[1] } : {}) });
   const sequencer = new SequencerService(seqNode, { blockTimeMs: opts.blockTimeMs ?? 500 }, log.child({ role: 'sequencer' }));
   // L3 batches ride in L2 transactions, which carry at most 128 KiB.
   const batcher = new BatcherService(seqNode, { key: r.batcher.keys, intervalMs: 2000, maxBatchBytes: 100_000 }, log.child({ role: 'batcher' }));

@@ -10,6 +10,7 @@ import {
   BatcherService,
   ChallengerService,
   L2Store,
+  l1OriginClock,
   defaultRollupConfig,
   NodeL1Client,
   optimisticParentModules,
@@ -48,8 +49,10 @@ export interface DevnetRollupOptions {
 export function devnetRollupConfig(accounts: DevAccount[], opts: DevnetRollupOptions = {}, childModules: Module[] = []): RollupConfig {
   const batcher = accounts[accounts.length - 1] as DevAccount;
   // The L2 runtime: token and AMM, the channel adjudicator, plus the settlement modules of its children (the L3).
+  // The adjudicator counts the L2's L1 origin (dispute delays, HTLC and swap expiries in L1 blocks): the
+  // L2 sequencer makes L2 blocks at will, it cannot make L1 blocks.
   // An empty defender slot (a beaten defender) stays open 4 L1 blocks for anyone to take over.
-  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, takeoverBlocks: 4, sequencingWindow: 10, l2Modules: [...appModules(), ...channelParentModules(), ...childModules] });
+  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, takeoverBlocks: 4, sequencingWindow: 10, l2Modules: [...appModules(), ...channelParentModules({ clock: l1OriginClock }), ...childModules] });
 }
 
 /** The L1 modules the rollup needs. */

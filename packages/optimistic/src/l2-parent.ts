@@ -15,7 +15,7 @@
  * The L2 runs no end-of-block hooks, so a child of an L2 sets `forcedInclusion: 'call'`: anyone
  * calls `op_inbox.includeForced` once the sequencing window (in L2 blocks) has passed.
  */
-import { StrataError, toHex, type KeyPair } from '@strata/primitives';
+import { fromHex, StrataError, toHex, type KeyPair } from '@strata/primitives';
 import { RpcError, type MethodSpec } from '@strata/rpc';
 import { decodeTx, encodeTx, minimumFee, signTx } from '@strata/runtime';
 import type { StateReader } from '@strata/state';
@@ -34,11 +34,15 @@ import {
   readOutput,
   readOutputsMeta,
   readTokenWithdrawalState,
+  ForceTxArgs,
   readWithdrawalState,
   rollupModuleNames,
 } from './parent-modules.js';
 import type { RollupNode } from './rollup-node.js';
 import { encode, fromQuantity, optional, struct, uint } from '@strata/primitives';
+
+/** Compute a forced L2 transaction (`op_inbox.forceTx` on the L1) declares. */
+const FORCE_TX_COMPUTE = 20_000;
 
 /** A sequencing window no parent reaches (forced inclusion off); kept for configs that want none. */
 export const L3_SEQUENCING_WINDOW = 2 ** 31;
@@ -74,15 +78,46 @@ export function l2ParentBlockData(node: RollupNode, height: number, rollupId: nu
  * trusts), sends to `sequencer` (the L2's only entry for transactions).
  */
 export class ParentRollupClient implements L1Client {
+  /** Transactions sent and not yet in the `read` node's chain, for the forced-inclusion fallback. */
+  private readonly sent = new Map<string, { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean }>();
   constructor(
     private readonly read: RollupNode,
     private readonly child: RollupConfig,
     private readonly sequencer: RollupNode = read,
+    /**
+     * `forceAfterL1Blocks`: a transaction `read` has not seen included this many L1 blocks after it
+     * was sent (the L2 sequencer censors it or lost it) is queued on the L1 by `op_inbox.forceTx`
+     * of the L2, paid by the same key there: the L2 must include it within its sequencing window.
+     * A challenger's or defender's move thus lands in L1 time whatever the L2 sequencer does.
+     */
+    private readonly opts: { forceAfterL1Blocks?: number } = {},
   ) {}
+  /** Forces, through the L2's inbox on the L1, every sent transaction overdue in `read`'s chain. */
+  private async forceOverdue(): Promise<void> {
+    const after = this.opts.forceAfterL1Blocks;
+    if (after === undefined) return;
+    const l1Height = this.sequencer.l1Status.height;
+    for (const [h, s] of this.sent) {
+      if (this.read.chain.txLocation(fromHex(h, 32))) {
+        this.sent.delete(h);
+        continue;
+      }
+      if (s.forced) {
+        // Forced long ago and still not seen (e.g. its nonce went to another tx): stop tracking it.
+        if (l1Height > s.sentAt + after + 256) this.sent.delete(h);
+        continue;
+      }
+      if (l1Height < s.sentAt + after) continue;
+      s.forced = true;
+      const l2 = this.sequencer.opts.rollup.rollupId;
+      await this.sequencer.l1.send(s.key, rollupModuleNames(l2).inbox, 'forceTx', encode(ForceTxArgs, { rollupId: l2, raw: s.raw }), FORCE_TX_COMPUTE);
+    }
+  }
   private reader(): StateReader {
     return this.read.chain.reader();
   }
   async head() {
+    await this.forceOverdue().catch(() => undefined); // retried at the next head() until it goes out
     const h = this.read.chain.head;
     return { height: h.number, hash: h.hash, finalized: this.read.heads().finalized, clock: readL1Origin(this.read.chain.reader()) };
   }
@@ -112,7 +147,9 @@ export class ParentRollupClient implements L1Client {
     const base = { chainId: cfg.chainId, nonce: this.sequencer.nextNonce(key.address), fee: 0n, computeLimit, module, method, args };
     const probe = encodeTx(signTx(base, key.secretKey)).length + 24;
     const raw = encodeTx(signTx({ ...base, fee: minimumFee(cfg, probe, computeLimit) }, key.secretKey));
-    return this.sequencer.submitTx(raw).hash;
+    const hash = this.sequencer.submitTx(raw).hash;
+    if (this.opts.forceAfterL1Blocks !== undefined) this.sent.set(toHex(hash), { raw, key, sentAt: this.sequencer.l1Status.height, forced: false });
+    return hash;
   }
   async receipt(hash: Uint8Array) {
     const loc = this.read.chain.txLocation(hash);

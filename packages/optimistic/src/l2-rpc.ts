@@ -3,7 +3,7 @@
  * chain_getBlockByNumber, tx_sendRaw, tx_getReceipt, state_getAccount, mempool_status…) plus
  * rollup methods: the three heads, output roots with their status, a withdrawal's stage and proof.
  */
-import { encodeAddress, fromHex, fromQuantity, toHex, toQuantity } from '@strata/primitives';
+import { bytesEqual, encodeAddress, fromHex, fromQuantity, toHex, toQuantity } from '@strata/primitives';
 import { RpcError, RpcServer, SubscriptionHub, type MethodSpec, type RpcServerOptions } from '@strata/rpc';
 import { accountKey, parseAddress, txToJson, type VerifiedTx } from '@strata/runtime';
 import { verifyProof } from '@strata/state';
@@ -11,7 +11,25 @@ import type { L2Block } from './l2-chain.js';
 import { GAME_CHALLENGER_WON, GAME_OPEN, GAME_PROPOSER_WON, TURN_PROPOSER } from './parent-modules.js';
 import { isOutputFinalView, tokenWithdrawalStage, withdrawalStage } from './withdrawal-stage.js';
 import type { RollupNode } from './rollup-node.js';
-import { l1DataSize, readL1Origin } from './stf.js';
+import { getTokenWithdrawal, getWithdrawal, l1DataSize, readL1Origin } from './stf.js';
+
+/** Most withdrawals one `rollup_list*Withdrawals` call stages (the newest; each stage reads the parent). */
+export const MAX_LISTED_WITHDRAWALS = 256;
+
+/**
+ * The withdrawal ids a listing stages: those `who` sent or receives (read from the local record,
+ * before any parent read), the newest `MAX_LISTED_WITHDRAWALS` of them — so one call's parent
+ * reads are bounded and never spent on other accounts' withdrawals.
+ */
+function listed(all: [number, number][], who: Uint8Array | undefined, record: (id: number) => { l2Sender: Uint8Array; l1Recipient: Uint8Array } | undefined): number[] {
+  const ids: number[] = [];
+  for (const [id] of all) {
+    const r = record(id);
+    if (!r || (who && !bytesEqual(r.l2Sender, who) && !bytesEqual(r.l1Recipient, who))) continue;
+    ids.push(id);
+  }
+  return ids.slice(-MAX_LISTED_WITHDRAWALS);
+}
 
 function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, unknown> {
   const o = node.derivation.originOf(b.number);
@@ -261,11 +279,12 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
       minParams: 0,
       maxParams: 1,
       handler: async (p) => {
-        const who = p[0] === undefined ? undefined : toHex(addr(p[0]));
+        const who = p[0] === undefined ? undefined : addr(p[0]);
         const out = [];
-        for (const [id] of node.chain.allTokenWithdrawals()) {
+        const reader = node.chain.reader();
+        for (const id of listed(node.chain.allTokenWithdrawals(), who, (id) => getTokenWithdrawal(reader, id))) {
           const s = await tokenWithdrawalStage(node, id);
-          if (!s || (who && toHex(s.record.l2Sender) !== who && toHex(s.record.l1Recipient) !== who)) continue;
+          if (!s) continue;
           out.push({ id, token: toHex(s.record.token), amount: s.record.amount.toString(), to: toHex(s.record.l1Recipient), stage: s.stage, outputIndex: s.outputIndex ?? null, readyAtL1: s.readyAt ?? null });
         }
         return out;
@@ -275,11 +294,12 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
       minParams: 0,
       maxParams: 1,
       handler: async (p) => {
-        const who = p[0] === undefined ? undefined : toHex(addr(p[0]));
+        const who = p[0] === undefined ? undefined : addr(p[0]);
         const out = [];
-        for (const [id] of node.chain.allWithdrawals()) {
+        const reader = node.chain.reader();
+        for (const id of listed(node.chain.allWithdrawals(), who, (id) => getWithdrawal(reader, id))) {
           const s = await withdrawalStage(node, id);
-          if (!s || (who && toHex(s.record.l2Sender) !== who && toHex(s.record.l1Recipient) !== who)) continue;
+          if (!s) continue;
           out.push({ id, amount: s.record.amount.toString(), to: toHex(s.record.l1Recipient), stage: s.stage, outputIndex: s.outputIndex ?? null, readyAtL1: s.readyAt ?? null });
         }
         return out;

@@ -23,7 +23,7 @@ import {
   varBytes,
   type Codec,
 } from '@strata/primitives';
-import { burn, checkChildChainId, moduleAddress, transfer, type BlockContext, type Module, type TxContext } from '@strata/runtime';
+import { burn, checkChildChainId, descendantChainIds, moduleAddress, transfer, type BlockContext, type Module, type TxContext } from '@strata/runtime';
 import {
   EMPTY_ROOT,
   OverlayView,
@@ -660,10 +660,16 @@ export function parentModules(cfgIn: RollupConfig, opts: ParentModuleOptions = {
   /** The context with `block.height` replaced by the settlement clock (identity on an L1 parent). */
   const timed = <T extends { view: StateView; block: BlockContext['block'] }>(ctx: T): T =>
     clock ? (Object.create(ctx, { block: { value: { ...ctx.block, height: clock(ctx.view) } } }) as T) : ctx;
-  const timedMethods = (m: Module['methods']): Module['methods'] =>
-    Object.fromEntries(Object.entries(m).map(([name, h]) => [name, (ctx: TxContext, args: Uint8Array) => h(timed(ctx), args)]));
+  /**
+   * Methods on the settlement clock, except `inboxClock` ones: those queue delayed operations,
+   * which the inbox (`includeForced`, batches) and every child's derivation date in parent block
+   * heights — a deposit dated in the L1 origin instead would be due at another time on the
+   * parent than in derivation (a forced inclusion the child's nodes do not mirror).
+   */
+  const timedMethods = (m: Module['methods'], inboxClock: string[] = []): Module['methods'] =>
+    Object.fromEntries(Object.entries(m).map(([name, h]) => [name, inboxClock.includes(name) ? h : (ctx: TxContext, args: Uint8Array) => h(timed(ctx), args)]));
   const names = rollupModuleNames(cfg.rollupId);
-  const settles = { chainId: cfg.rollupId, instance: `optimistic/${cfg.rollupId}` };
+  const settles = { chainId: cfg.rollupId, instance: `optimistic/${cfg.rollupId}`, descendants: descendantChainIds(cfg.l2Modules ?? []) };
   const env = makeL2Env(cfg);
   const escrow = escrowAddress(cfg.rollupId);
   const bonds = bondAddress(cfg.rollupId);
@@ -791,7 +797,7 @@ export function parentModules(cfgIn: RollupConfig, opts: ParentModuleOptions = {
         ctx.view.put(k(BRIDGE_MODULE, cfg.rollupId, 'tfinal', a.id), new Uint8Array([1]));
         ctx.emit('tokenWithdrawalFinalized', { id: a.id, to: toHex(w.l1Recipient), token: toHex(w.token), amount: w.amount.toString() });
       },
-    }),
+    }, ['deposit', 'depositToken']),
   };
   const inbox: Module = {
     name: names.inbox,

@@ -125,7 +125,9 @@ export class ProposerService {
       }
     }
     let pick: number | undefined;
-    const stale = node.l1Status.height >= last.l1Height + (this.opts.maxWaitL1Blocks ?? 4);
+    // The output's age in the clock it was stamped with (the parent's settlement clock: the L1
+    // origin on an L2, whose own height runs ahead at the sequencer's will).
+    const stale = node.l1Status.clock >= last.l1Height + (this.opts.maxWaitL1Blocks ?? 4);
     for (let b = d.meta.batchCount - 1; b > last.batchIndex; b--) {
       const rec = d.batch(b);
       if (!rec) continue;

@@ -22,6 +22,8 @@ export interface SequencerOptions {
   maxOpsPerBlock?: number;
   /** Test/demo: never read the delayed queue (a censoring sequencer). */
   ignoreDelayed?: boolean;
+  /** Test/demo: leave the pool's transactions this selects out of every block (a censoring sequencer). */
+  censor?: (tx: VerifiedTx) => boolean;
   /**
    * Seal an empty block when nothing arrived for this long (ms): a chain that is a parent (of
    * an L3) keeps its children's clocks moving, since their windows count its blocks.
@@ -48,7 +50,10 @@ export interface L2Heads {
 /** An L2 node. */
 export class RollupNode {
   readonly env: L2Env;
-  /** Whether this L2 hosts a child's settlement modules (its blocks then carry their L1 origin). */
+  /**
+   * Whether this L2 hosts a child's settlement modules or another module on the L1-origin clock
+   * (`Module.l1Clock`, e.g. the channel adjudicator): its blocks then carry their L1 origin.
+   */
   readonly hostsChildren: boolean;
   readonly chain: L2Chain;
   readonly derivation: Derivation;
@@ -77,7 +82,7 @@ export class RollupNode {
     this.log = deps.logger ?? silentLogger;
     this.metrics = deps.metrics ?? new RollupMetrics();
     this.env = makeL2Env(opts.rollup);
-    this.hostsChildren = (opts.rollup.l2Modules ?? []).some((m) => m.settles !== undefined);
+    this.hostsChildren = (opts.rollup.l2Modules ?? []).some((m) => m.settles !== undefined || m.l1Clock === true);
     this.modules = rollupModuleNames(opts.rollup.rollupId);
     this.store = deps.store;
     const t0 = Date.now();
@@ -252,7 +257,7 @@ export class RollupNode {
     const delayedFrom = this.chain.delayedRead;
     const delayedOps = seq.ignoreDelayed ? [] : this.derivation.delayedOps(delayedFrom);
     const max = seq.maxOpsPerBlock ?? 2_000;
-    const candidates = [...this.pool.values()].sort((a, b) => (toHex(a.sender) < toHex(b.sender) ? -1 : toHex(a.sender) > toHex(b.sender) ? 1 : a.tx.nonce - b.tx.nonce)).slice(0, max);
+    const candidates = [...this.pool.values()].filter((t) => !seq.censor?.(t)).sort((a, b) => (toHex(a.sender) < toHex(b.sender) ? -1 : toHex(a.sender) > toHex(b.sender) ? 1 : a.tx.nonce - b.tx.nonce)).slice(0, max);
     const reader = this.chain.reader();
     // An L2 hosting children's settlement modules carries its L1 origin (their clock): the first
     // block after the L1 moved says so, even if it has nothing else to include.

@@ -675,17 +675,25 @@ export class P2PNode {
     if (!this.started) throw new StrataError('NETWORK', `cannot send ${protocol} request: p2p node is not started`, { protocol, peer: peerId });
     if (this.scores.isBanned(peerId)) throw new StrataError('NETWORK', `cannot send ${protocol} request: peer ${peerId} is banned`, { protocol, peer: peerId });
     const key = `${peerId} ${protocol}`;
-    let s = this.sessions.get(key);
-    if (!s || s.closed) {
-      const opening = this.sessionsOpening.get(key) ?? this.openSession(peerId, protocol, opts, key);
-      this.sessionsOpening.set(key, opening);
+    for (let attempt = 0; ; attempt++) {
+      let s = this.sessions.get(key);
+      if (!s || s.closed) {
+        const opening = this.sessionsOpening.get(key) ?? this.openSession(peerId, protocol, opts, key);
+        this.sessionsOpening.set(key, opening);
+        try {
+          s = await opening;
+        } finally {
+          this.sessionsOpening.delete(key);
+        }
+      }
       try {
-        s = await opening;
-      } finally {
-        this.sessionsOpening.delete(key);
+        return await s.request(req, opts.timeoutMs);
+      } catch (e) {
+        // the session broke (or stalled) while this request waited for a slot: it was never sent
+        if (attempt === 0 && isStrataError(e) && e.meta.unsent === true) continue;
+        throw e;
       }
     }
-    return s.request(req, opts.timeoutMs);
   }
 
   private async openSession(peerId: string, protocol: string, opts: SessionOptions, key: string): Promise<ClientSession> {

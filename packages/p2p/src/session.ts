@@ -27,6 +27,11 @@ export interface SessionOptions {
   timeoutMs: number;
   /** Most unanswered requests a peer may have on one inbound session. Default 64. */
   maxInFlight?: number;
+  /**
+   * Most answer bytes an inbound session may hold unsent (the peer does not grant the window:
+   * it does not read); beyond, the session is aborted. Default 4 × maxFrameBytes + 1 MiB.
+   */
+  maxUnsentBytes?: number;
 }
 
 /** Encodes one session frame (length prefix included). */
@@ -57,27 +62,60 @@ export function decodeSessionFrame(inner: Uint8Array): { kind: number; id: numbe
  * than `maxBytes` (before buffering it), DECODE_INVALID on a bad prefix.
  */
 export class FrameSplitter {
-  private buf: Uint8Array = new Uint8Array(0);
+  // received bytes not yet returned, as the chunks they came in (a frame trickled in small chunks
+  // is copied once, when complete: re-concatenating the buffer per chunk was quadratic)
+  private chunks: Uint8Array[] = [];
+  private head = 0; // bytes of chunks[0] already consumed
+  private total = 0; // unconsumed bytes
+  private want: { prefix: number; size: number } | undefined;
   constructor(private readonly maxBytes: number) {}
   push(chunk: Uint8Array): Uint8Array[] {
-    if (this.buf.length === 0) this.buf = chunk;
-    else {
-      const b = new Uint8Array(this.buf.length + chunk.length);
-      b.set(this.buf, 0);
-      b.set(chunk, this.buf.length);
-      this.buf = b;
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.total += chunk.length;
     }
     const out: Uint8Array[] = [];
-    let off = 0;
     for (;;) {
-      const v = decodeVarint(this.buf, off);
-      if (v === null) break;
-      if (v.value > this.maxBytes) throw new DecodeError('DECODE_OVERSIZED', `session frame of ${v.value} bytes exceeds the limit of ${this.maxBytes}`, { size: v.value, limit: this.maxBytes });
-      if (this.buf.length - off - v.bytes < v.value) break;
-      out.push(this.buf.slice(off + v.bytes, off + v.bytes + v.value));
-      off += v.bytes + v.value;
+      if (this.want === undefined) {
+        const v = decodeVarint(this.peek(Math.min(5, this.total)), 0);
+        if (v === null) break;
+        if (v.value > this.maxBytes) throw new DecodeError('DECODE_OVERSIZED', `session frame of ${v.value} bytes exceeds the limit of ${this.maxBytes}`, { size: v.value, limit: this.maxBytes });
+        this.want = { prefix: v.bytes, size: v.value };
+      }
+      if (this.total < this.want.prefix + this.want.size) break;
+      this.take(this.want.prefix);
+      out.push(this.take(this.want.size));
+      this.want = undefined;
     }
-    this.buf = off === 0 ? this.buf : this.buf.slice(off);
+    return out;
+  }
+  private peek(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let got = 0;
+    for (let i = 0; got < n; i++) {
+      const c = this.chunks[i] as Uint8Array;
+      const from = i === 0 ? this.head : 0;
+      const k = Math.min(n - got, c.length - from);
+      out.set(c.subarray(from, from + k), got);
+      got += k;
+    }
+    return out;
+  }
+  private take(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const c = this.chunks[0] as Uint8Array;
+      const k = Math.min(n - got, c.length - this.head);
+      out.set(c.subarray(this.head, this.head + k), got);
+      got += k;
+      this.head += k;
+      if (this.head === c.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
+    }
+    this.total -= n;
     return out;
   }
 }
@@ -91,6 +129,9 @@ export class ClientSession {
   private nextId = 1;
   private readonly slots: (() => void)[] = [];
   private readonly pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  // ids whose caller timed out: the server may still be working on them (it counts them against
+  // its in-flight limit) and an honest late answer is dropped, not treated as a protocol violation
+  private readonly abandoned = new Set<number>();
   private readonly splitter: FrameSplitter;
   closed = false;
 
@@ -111,6 +152,10 @@ export class ClientSession {
   }
 
   private onFrame(f: { kind: number; id: number; payload: Uint8Array }): void {
+    if (f.kind !== SESSION_KIND.REQUEST && this.abandoned.delete(f.id)) {
+      this.release();
+      return;
+    }
     const p = this.pending.get(f.id);
     if (!p || f.kind === SESSION_KIND.REQUEST) throw new DecodeError('DECODE_INVALID', `unexpected session frame (kind ${f.kind}, id ${f.id})`);
     this.pending.delete(f.id);
@@ -128,6 +173,7 @@ export class ClientSession {
       p.reject(e);
     }
     this.pending.clear();
+    this.abandoned.clear();
     for (const w of this.slots.splice(0)) w();
     try {
       this.stream.abort(e);
@@ -143,7 +189,16 @@ export class ClientSession {
    * wait here for a free slot.
    */
   async request(req: Uint8Array, timeoutMs = this.opts.timeoutMs): Promise<Uint8Array> {
-    while (!this.closed && this.pending.size >= (this.opts.maxInFlight ?? 64)) await new Promise<void>((r) => this.slots.push(r));
+    const max = this.opts.maxInFlight ?? 64;
+    while (!this.closed && this.pending.size + this.abandoned.size >= max) {
+      if (this.abandoned.size >= max) {
+        // every slot is held by a request the server never answered: start over on a fresh stream
+        this.fail(new StrataError('NETWORK', `session stalled: ${max} requests unanswered`, { stalled: true }));
+        break;
+      }
+      await new Promise<void>((r) => this.slots.push(r));
+    }
+    if (this.closed) return Promise.reject(new StrataError('NETWORK', 'session closed before the request was sent', { unsent: true }));
     return this.send(req, timeoutMs);
   }
 
@@ -158,7 +213,7 @@ export class ClientSession {
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        this.release();
+        this.abandoned.add(id);
         reject(new StrataError('NETWORK', `session request timed out after ${timeoutMs} ms`, { timeout: true }));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
@@ -197,9 +252,21 @@ export function serveSession(
       // already closed
     }
   };
+  const maxUnsent = opts.maxUnsentBytes ?? 4 * opts.maxFrameBytes + (1 << 20);
   const answer = (kind: number, id: number, payload: Uint8Array) => {
     if (dead) return;
-    sendBytes(stream, encodeSessionFrame(kind, id, payload)).catch(() => undefined);
+    const frame = encodeSessionFrame(kind, id, payload);
+    // libp2p's yamux buffers writes without limit while the peer withholds its window
+    if (stream.writeBufferLength + frame.length > maxUnsent) {
+      dead = true;
+      try {
+        stream.abort(new StrataError('NETWORK', `the peer does not read its answers (${stream.writeBufferLength} bytes unsent)`));
+      } catch {
+        // already closed
+      }
+      return;
+    }
+    sendBytes(stream, frame).catch(() => undefined);
   };
   stream.addEventListener('message', (evt) => {
     if (dead) return;

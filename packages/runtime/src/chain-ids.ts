@@ -8,7 +8,7 @@
  */
 import { bigintToFixed, StrataError, utf8, type ErrorCode } from '@strata/primitives';
 import { stateKey } from '@strata/state';
-import type { TxContext } from './module.js';
+import type { Module, TxContext } from './module.js';
 
 const claimKey = (chainId: number) => stateKey('chain_ids', bigintToFixed(BigInt(chainId), 8));
 
@@ -39,4 +39,19 @@ export function checkChildChainId(ctx: Pick<TxContext, 'view'>, chainId: number,
   const raw = ctx.view.get(claimKey(chainId));
   const owner = raw ? new TextDecoder().decode(raw) : undefined;
   if (owner !== undefined && owner !== instance) throw new StrataError(code, `chain id ${chainId} is already used by ${owner} on this chain; this rollup needs its own id`, { reason: 'chain-id-taken', chainId, owner });
+}
+
+/**
+ * Chain ids of every chain settled by `modules` (a child runtime's modules) and their
+ * descendants: what a settlement module of that child declares as `settles.descendants` on
+ * its parent, so ids stay unique down the whole tree, not only among siblings.
+ */
+export function descendantChainIds(modules: readonly Module[]): number[] {
+  const out = new Set<number>();
+  for (const m of modules) {
+    if (!m.settles) continue;
+    out.add(m.settles.chainId);
+    for (const d of m.settles.descendants ?? []) out.add(d);
+  }
+  return [...out];
 }

@@ -60,7 +60,22 @@ export interface Module {
    * `optimistic/901`; the bridge, inbox and disputes modules of one rollup share it). A registry
    * refuses two instances for one child chain id, and a chain refuses a child with its own id.
    */
-  readonly settles?: { readonly chainId: number; readonly instance: string };
+  readonly settles?: {
+    readonly chainId: number;
+    readonly instance: string;
+    /**
+     * Ids of the child's own descendants (the chains its runtime settles, theirs, …), reserved
+     * on this chain too: a sibling under a grandchild's id would accept the grandchild's signed
+     * transactions. See `descendantChainIds`.
+     */
+    readonly descendants?: readonly number[];
+  };
+  /**
+   * Set on a module that counts time in its host's L1 origin instead of block heights (e.g. the
+   * channel adjudicator on an L2, whose sequencer makes blocks at will): an L2 hosting it then
+   * carries its L1 origin in its blocks, as one hosting a child's settlement modules does.
+   */
+  readonly l1Clock?: boolean;
   /** Writes genesis state. */
   genesis?(ctx: BlockContext): void;
   /** Runs before the block's transactions. */
@@ -83,6 +98,11 @@ export class ModuleRegistry {
           throw new StrataError('CONFIG_INVALID', `child chain id ${chainId} is settled twice on this chain (${other} and ${instance}); every child needs its own chain id`, { chainId });
         }
         this.children.set(chainId, instance);
+        for (const d of m.settles.descendants ?? []) {
+          const o = this.children.get(d);
+          if (o !== undefined && o !== instance) throw new StrataError('CONFIG_INVALID', `chain id ${d} is used twice below this chain (${o} and a descendant of ${instance}); every chain needs its own id`, { chainId: d });
+          this.children.set(d, instance);
+        }
       }
       this.byName.set(m.name, m);
     }
@@ -94,7 +114,7 @@ export class ModuleRegistry {
   /** Throws CONFIG_INVALID when a child chain uses the parent's own chain id. */
   checkChildrenOf(parentChainId: number): this {
     const own = this.children.get(parentChainId);
-    if (own !== undefined) throw new StrataError('CONFIG_INVALID', `${own} settles chain id ${parentChainId}, the id of its parent chain; a child needs its own chain id`, { chainId: parentChainId });
+    if (own !== undefined) throw new StrataError('CONFIG_INVALID', `${own} settles chain id ${parentChainId} (itself or below it), the id of its parent chain; a child needs its own chain id`, { chainId: parentChainId });
     return this;
   }
   get(name: string): Module | undefined {

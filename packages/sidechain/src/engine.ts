@@ -69,8 +69,9 @@ export class BftEngine implements BlockEngine {
   consensus!: ConsensusState;
   private node!: StrataNode;
   private readonly genesisSet: ValidatorSet;
-  /** The set of the current checkpoint period (heights boundary+1 … boundary+interval). */
-  private period: { boundary: number; set: ValidatorSet } | undefined;
+  /** Sets of the newest checkpoint periods (boundary → set of heights boundary+1 … boundary+interval). */
+  private readonly periods = new Map<number, ValidatorSet>();
+  private newestBoundary = -1;
   private readonly timers = new Set<NodeJS.Timeout>();
   private running = false;
   private certs!: ReturnType<typeof binaryDb>;
@@ -124,15 +125,19 @@ export class BftEngine implements BlockEngine {
   setFor(h: number): ValidatorSet | undefined {
     const interval = this.opts.spec.checkpointInterval;
     const boundary = Math.floor(Math.max(0, h - 1) / interval) * interval;
-    if (this.period?.boundary === boundary) return this.period.set;
+    const cached = this.periods.get(boundary);
+    if (cached) return cached;
     if (!this.node || boundary > this.node.chain.head.meta.height) return undefined;
     const set = boundary === 0 ? this.genesisSet : new ValidatorSet(deriveValidators(this.opts.spec.validators, this.node.chain.stateReader, boundary));
-    // Cache only the newest period (the one heights are decided in); older ones are rare (sync).
-    if (!this.period || boundary > this.period.boundary) {
-      const before = this.period?.set;
-      this.period = { boundary, set };
+    // Keep the newest few periods: heights are decided in the newest, and late votes of the
+    // previous one keep arriving after a boundary (each would otherwise re-derive the set).
+    if (boundary > this.newestBoundary) {
+      const before = this.periods.get(this.newestBoundary);
+      this.newestBoundary = boundary;
       if (before && before !== set && !sameSet(before, set)) this.log.info({ fromHeight: boundary + 1, validators: set.size, power: set.totalPower.toString(), index: this.opts.privval ? set.indexOf(this.opts.privval.ed.publicKey) : -1 }, 'validator set changed');
     }
+    this.periods.set(boundary, set);
+    if (this.periods.size > 4) this.periods.delete(Math.min(...this.periods.keys()));
     return set;
   }
 

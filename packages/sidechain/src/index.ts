@@ -20,3 +20,4 @@ export * from './relayer.js';
 export * from './rpc.js';
 export * from './validator.js';
 export * from './launch.js';
+export * from './status.js';

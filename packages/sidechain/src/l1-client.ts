@@ -22,8 +22,12 @@ export interface SidechainSummary {
   checkpoints: number;
   lastCheckpointHeight: number;
   deposits: number;
+  /** Unbonding entries created so far. */
+  unbondings?: number;
   epoch: number;
-  validators: { index: number; edPub: string; stake: string; slashed: boolean; owner: string }[];
+  validators: { index: number; edPub: string; stake: string; votingPower?: string; slashed: boolean; owner: string }[];
+  /** Recorded set changes not yet applied at a checkpoint. */
+  pendingChanges?: { id: number; kind: string; edPub: string; amount: string; l1Height: number }[];
   stake: string;
   escrow: string;
   bondPool: string;
@@ -40,7 +44,7 @@ export interface L1Receipt {
 /** JSON-RPC client of a parent chain's registry. */
 export class L1Client {
   readonly rpc: RpcClient;
-  private cfg: { chainId: number; perByte: bigint; perCompute: bigint } | undefined;
+  private cfg: { chainId: number; perByte: bigint; perCompute: bigint; maxBlockCompute: number } | undefined;
 
   constructor(readonly url: string) {
     this.rpc = new RpcClient(url, { timeoutMs: 10_000 });
@@ -52,10 +56,15 @@ export class L1Client {
 
   private async config() {
     if (!this.cfg) {
-      const c = await this.rpc.call<{ chainId: string | number; fees: { perByte: string; perCompute: string } }>('chain_getConfig');
-      this.cfg = { chainId: Number(fromQuantity(c.chainId)), perByte: BigInt(c.fees.perByte), perCompute: BigInt(c.fees.perCompute) };
+      const c = await this.rpc.call<{ chainId: string | number; fees: { perByte: string; perCompute: string }; maxBlockCompute?: number | string }>('chain_getConfig');
+      this.cfg = { chainId: Number(fromQuantity(c.chainId)), perByte: BigInt(c.fees.perByte), perCompute: BigInt(c.fees.perCompute), maxBlockCompute: c.maxBlockCompute === undefined ? Number.MAX_SAFE_INTEGER : Number(c.maxBlockCompute) };
     }
     return this.cfg;
+  }
+
+  /** Most compute one parent block holds (no transaction may declare more). */
+  async maxBlockCompute(): Promise<number> {
+    return (await this.config()).maxBlockCompute;
   }
 
   async sidechain(chainId: number): Promise<SidechainSummary | null> {
@@ -72,6 +81,11 @@ export class L1Client {
 
   async setChanges(chainId: number, from: number): Promise<{ finalizedHeight: number; recorded: number; applied: number; changes: { id: number; kind: number; edPub: string; blsPub: string; producer: string; amount: string; l1Height: number; final: boolean }[] }> {
     return this.rpc.call('sidechain_setChanges', [chainId, from]);
+  }
+
+  /** The child chain holding `chainId` on the parent (any kind: sidechain, ZK, optimistic), or null. */
+  async chainIdOwner(chainId: number): Promise<string | null> {
+    return this.rpc.call<string | null>('sidechain_chainIdOwner', [chainId]);
   }
 
   async checkpoint(chainId: number, index: number): Promise<{ height: number; blockHash: string; stateRoot: string } | null> {

@@ -6,7 +6,7 @@
 import type { Chain } from '@strata/chain';
 import { fromQuantity, toHex } from '@strata/primitives';
 import { RpcError, type MethodSpec } from '@strata/rpc';
-import { getAccount } from '@strata/runtime';
+import { childChainIdOwner, getAccount } from '@strata/runtime';
 import {
   isWithdrawn,
   listSidechains,
@@ -39,7 +39,7 @@ function intParam(p: unknown[], i: number, name: string): number {
 }
 
 function validatorJson(v: BondedValidator, i: number) {
-  return { index: i, edPub: toHex(v.edPub), blsPub: toHex(v.blsPub), producer: toHex(v.producer), stake: v.power.toString(), owner: toHex(v.owner), slashed: v.slashed };
+  return { index: i, edPub: toHex(v.edPub), blsPub: toHex(v.blsPub), producer: toHex(v.producer), stake: (v.slashed ? 0n : v.power).toString(), votingPower: v.power.toString(), owner: toHex(v.owner), slashed: v.slashed };
 }
 
 /** The `sidechain_*` methods of a parent node. */
@@ -109,6 +109,12 @@ export function sidechainL1RpcMethods(node: { chain: Chain }): Record<string, Me
         }
         return { finalizedHeight: finalized, recorded: counts.recorded, applied: counts.applied, changes: out };
       },
+    },
+    sidechain_chainIdOwner: {
+      minParams: 1,
+      maxParams: 1,
+      description: 'The child chain (e.g. `sidechain/77`, `zk/903`, `optimistic/901`) that holds a chain id on this chain, or null if it is free.',
+      handler: (p) => childChainIdOwner({ view: r() as never, registry: node.chain.registry }, intParam(p, 0, 'chainId')) ?? null,
     },
     sidechain_checkpoint: {
       minParams: 2,

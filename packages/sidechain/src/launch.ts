@@ -182,6 +182,27 @@ export async function waitForHeight(url: string, height: number, timeoutMs: numb
 }
 
 /** Registers, bonds and starts a sidechain; resolves once its first block is committed. */
+/**
+ * The first chain id from `start` on that no child of the parent holds (sidechains, and the
+ * rollups of any kind: a ZK-rollup or optimistic rollup with that id would make the
+ * registration fail), nor the parent itself.
+ */
+export async function freeChildChainId(l1: Pick<L1Client, 'chainIdOwner'>, parentChainId: number, start: number, taken: ReadonlySet<number> = new Set()): Promise<number> {
+  for (let id = start; id < start + 1000; id++) {
+    if (id === parentChainId || taken.has(id)) continue;
+    let owner: string | null;
+    try {
+      owner = await l1.chainIdOwner(id);
+    } catch (e) {
+      // a parent without the method (older node): only the sidechain ids are known
+      if ((e as { rpcCode?: unknown }).rpcCode === -32601) return id;
+      throw e;
+    }
+    if (owner === null) return id;
+  }
+  throw new StrataError('CONFIG_INVALID', `no free child chain id in ${start}…${start + 999}; pass a chain id`);
+}
+
 export async function launchSidechain(opts: LaunchOptions, log?: Logger): Promise<LaunchedSidechain> {
   const t0 = Date.now();
   const say = (s: string) => {
@@ -194,9 +215,7 @@ export async function launchSidechain(opts: LaunchOptions, log?: Logger): Promis
   const l1 = new L1Client(opts.l1Url);
   const parentChainId = await l1.chainId();
   const existing = await l1.list();
-  const taken = new Set(existing.map((s) => s.chainId));
-  let chainId = opts.chainId ?? parentChainId + 100 + existing.length;
-  while (opts.chainId === undefined && (taken.has(chainId) || chainId === parentChainId)) chainId++;
+  const chainId = opts.chainId ?? (await freeChildChainId(l1, parentChainId, parentChainId + 100 + existing.length, new Set(existing.map((s) => s.chainId))));
   const name = opts.name ?? `sc-${chainId}`;
   const baseDir = opts.baseDir ?? defaultSidechainsDir();
   const dir = join(baseDir, name);

@@ -38,7 +38,8 @@ const FORGED_TX_CODES = new Set(['DECODE_TRUNCATED', 'DECODE_NON_CANONICAL', 'DE
  * Offers one gossiped batch to the mempool: transactions already known are skipped before any
  * signature check (a hash), and the first forged one (bad encoding or signature, other chain)
  * ends the batch, so a batch costs at most MAX_GOSSIP_TXS signature checks, and a forged batch
- * one. Returns how many were checked and submitted, and the forgery if any.
+ * one. Runs in the topic's gossip validator, so a batch holding a forgery is rejected before it
+ * is relayed. Returns how many were checked and submitted, and the forgery if any.
  */
 export function admitGossipedTxs(raws: Uint8Array[], node: Pick<StrataNode, 'submitTx'> & { mempool: { has(hash: Uint8Array): boolean } }): { checked: number; submitted: number; forged: StrataError | undefined } {
   let checked = 0;
@@ -98,26 +99,27 @@ export class BftNetwork implements NodeNetwork {
     const { networkId: _ignored, ...rest } = this.opts;
     const p2p = await P2PNode.create({ ...rest, networkId }, this.log ? { logger: this.log } : {});
     p2p.subscribe(TOPIC_CONSENSUS, (d, f) => this.consensusValidator(d, f), (d, f) => this.onConsensus?.(d, f));
+    // A batch is admitted in the validator, before gossipsub relays it: one with a forged
+    // transaction is rejected (its sender penalized) and never forwarded. Accepting it on
+    // decoding alone had every honest node relay an attacker's forged batches and be penalized
+    // (then banned) by its own peers for them: one peer could split the validators apart.
     p2p.subscribe(
       TOPIC_TXS,
       (d) => {
+        let raws: Uint8Array[];
         try {
-          decode(TxBatch, d, 2 * 1024 * 1024);
-          return 'accept';
+          raws = decodeTxBatch(d);
         } catch {
           return 'reject';
         }
-      },
-      (d, from) => {
-        let raws: Uint8Array[];
-        try {
-          raws = decode(TxBatch, d, 2 * 1024 * 1024);
-        } catch {
-          return;
-        }
         const r = admitGossipedTxs(raws, node);
-        if (r.forged) p2p.penalize(from, 20, `forged transaction in gossip batch: ${r.forged.code}`);
+        if (r.forged) {
+          this.log?.debug({ code: r.forged.code, checked: r.checked }, 'gossiped tx batch with a forged transaction rejected');
+          return 'reject';
+        }
+        return 'accept';
       },
+      () => {},
     );
     for (const h of this.handlers) p2p.handle(h.protocol, h.fn, h.limits);
     await p2p.start();

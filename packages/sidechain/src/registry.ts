@@ -73,7 +73,11 @@ export function sidechainBondPool(chainId: number): Uint8Array {
 
 // ---------------------------------------------------------------- records and args
 
-/** A validator as the registry holds it: keys, stake, the L1 account that bonded it. */
+/**
+ * A validator as the registry holds it: keys, voting power (= its bond, except for a slashed
+ * validator, whose bond is burned at once and whose power ends at the checkpoint that applies
+ * the slash), the L1 account that bonded it.
+ */
 export interface BondedValidator extends Validator {
   owner: Uint8Array;
   slashed: boolean;
@@ -331,9 +335,14 @@ export function readUnbonding(r: Reader, chainId: number, i: number): UnbondingR
   return raw ? decode(UnbondingCodec, raw) : undefined;
 }
 
-/** The consensus view of a bonded set (slashed validators have no power). */
+/**
+ * The consensus view of a bonded set: the set the sidechain uses for the heights the next
+ * checkpoint covers. A slashed validator keeps its voting power (its bond is already burned)
+ * until the slash change is included and checkpointed: the same boundary at which the
+ * sidechain's own set drops it, so both chains always check certificates against one set.
+ */
 export function toValidatorSet(set: BondedValidator[]): ValidatorSet {
-  return new ValidatorSet(set.map((v) => ({ edPub: v.edPub, blsPub: v.blsPub, producer: v.producer, power: v.slashed ? 0n : v.power })));
+  return new ValidatorSet(set.map((v) => ({ edPub: v.edPub, blsPub: v.blsPub, producer: v.producer, power: v.power })));
 }
 
 // ---------------------------------------------------------------- the module
@@ -360,6 +369,42 @@ function writeSet(v: StateView, chainId: number, set: BondedValidator[]): void {
   v.put(key(chainId, 'set'), encode(SetCodec, set));
 }
 
+const EpochKeysCodec = list(fixedBytes(ED_PUBKEY_LENGTH), MAX_VALIDATORS);
+
+/** Records epoch `epoch`: the set's ed25519 keys in index order, used from sidechain height `start + 1` on. */
+function writeEpoch(v: StateView, chainId: number, epoch: number, start: number, set: BondedValidator[]): void {
+  v.put(key(chainId, 'epStart', epoch), encode(uint, start));
+  v.put(key(chainId, 'epKeys', epoch), encode(EpochKeysCodec, set.map((x) => x.edPub)));
+}
+
+/**
+ * The ed25519 key at `index` of the set the sidechain used at `height`, if this chain knows it:
+ * heights up to the next checkpoint (later ones may already use a set not checkpointed here),
+ * of a sidechain registered with epoch records. Binary search over the epochs' start heights.
+ */
+function epochKeyAt(ctx: TxContext, rec: SidechainRecord, height: number, index: number): Uint8Array | undefined {
+  if (height < 1 || height > rec.lastCheckpointHeight + rec.checkpointInterval) return undefined;
+  const startOf = (e: number): number | undefined => {
+    const raw = ctx.view.get(key(rec.chainId, 'epStart', e));
+    return raw ? decode(uint, raw) : undefined;
+  };
+  let lo = 0;
+  let hi = rec.epoch;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const st = startOf(mid);
+    if (st === undefined) return undefined;
+    if (st < height) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (found < 0) return undefined;
+  const raw = ctx.view.get(key(rec.chainId, 'epKeys', found));
+  return raw ? decode(EpochKeysCodec, raw, 64 * 1024)[index] : undefined;
+}
+
 /**
  * Applies recorded set changes up to (not including) `upTo` at an accepted checkpoint: the
  * changes the sidechain included up to the checkpointed block, which it applies itself from the
@@ -372,9 +417,16 @@ function applyChanges(ctx: TxContext, rec: SidechainRecord, upTo: number): void 
   let set = readValidatorSet(ctx.view, rec.chainId);
   for (let id = applied; id < upTo; id++) {
     const c = readSetChangeRecord(ctx.view, rec.chainId, id) as SetChangeRecord;
+    // Stake a validator added before evidence against it landed: the slash burned only the
+    // bond in effect then; this part is burned now (a slashed validator's stake is never paid out).
+    const target = c.kind === SET_BOND ? set.find((x) => bytesEqual(x.edPub, c.validator.edPub)) : undefined;
+    if (target?.slashed && c.amount > 0n) {
+      burn(ctx.view, sidechainBondPool(rec.chainId), c.amount);
+      ctx.emit('slashed', { chainId: rec.chainId, change: id, edPub: toHex(c.validator.edPub), bond: c.amount.toString(), reward: '0' });
+    }
     const r = applySetChange(set, { kind: c.kind, edPub: c.validator.edPub, blsPub: c.validator.blsPub, producer: c.validator.producer, amount: c.amount }, () => ({ ...c.validator, power: c.amount, slashed: false }));
     set = r.set;
-    if (!r.applied) ctx.emit('validatorSetChangeSkipped', { chainId: rec.chainId, change: id, reason: c.kind === SET_UNBOND ? 'the last validator cannot leave' : 'not applicable' });
+    if (!r.applied) ctx.emit('validatorSetChangeSkipped', { chainId: rec.chainId, change: id, reason: c.kind === SET_UNBOND ? 'the last validator with power cannot leave' : 'not applicable' });
     const v = r.removed;
     if (v && !v.slashed && v.power > 0n) {
       const n = rec.unbondings++;
@@ -385,6 +437,7 @@ function applyChanges(ctx: TxContext, rec: SidechainRecord, upTo: number): void 
   writeSet(ctx.view, rec.chainId, set);
   ctx.view.put(key(rec.chainId, 'chgApplied'), encode(uint, upTo));
   rec.epoch++;
+  writeEpoch(ctx.view, rec.chainId, rec.epoch, rec.lastCheckpointHeight, set);
   ctx.emit('validatorSetChanged', { chainId: rec.chainId, epoch: rec.epoch, validators: set.length, changes: upTo - applied });
 }
 
@@ -455,6 +508,7 @@ export function sidechainParentModules(): Module[] {
         };
         ctx.view.put(key(a.chainId, 'record'), encode(RecordCodec, rec));
         writeSet(ctx.view, a.chainId, set);
+        writeEpoch(ctx.view, a.chainId, 0, 0, set);
         ctx.view.put(nameKey(a.name), encode(uint, a.chainId));
         const cRaw = ctx.view.get(GLOBAL_COUNT);
         const count = cRaw ? decode(uint, cRaw) : 0;
@@ -571,29 +625,48 @@ export function sidechainParentModules(): Module[] {
           if (bond - reward > 0n) burn(ctx.view, pool, bond - reward);
           return reward;
         };
-        for (const i of order) {
+        const slashMember = (i: number): void => {
           const v = set[i] as BondedValidator;
-          if (!signedBy(v.edPub)) continue;
           if (v.slashed) ev(`validator ${i} was already slashed`, 'already-slashed');
           const bond = v.power;
+          // The bond is burned now; the voting power stays until the slash change takes effect
+          // at a checkpoint, as on the sidechain. Zeroing it here would make the L1 refuse the
+          // certificates the running sidechain makes with the offender's precommit in them —
+          // and a checkpoint height has only the one certificate: the bridge would stop for good.
           v.slashed = true;
-          v.power = 0n;
           writeSet(ctx.view, a.chainId, set);
           recordSlash(ctx, a.chainId, v);
           const reward = pay(bond);
           ctx.emit('slashed', { chainId: a.chainId, validator: i, edPub: toHex(v.edPub), bond: bond.toString(), reward: reward.toString(), height: x.height, round: x.round });
-          return;
-        }
+        };
         const rec = readSidechain(ctx.view, a.chainId) as SidechainRecord;
-        for (let n = rec.unbondings - 1; n >= 0 && n >= rec.unbondings - MAX_VALIDATORS; n--) {
-          const u = readUnbonding(ctx.view, a.chainId, n) as UnbondingRecord;
-          if (u.claimed || u.amount === 0n || ctx.block.height >= u.releaseHeight) continue;
-          if (!signedBy(u.edPub)) continue;
+        const slashable = (u: UnbondingRecord) => !u.claimed && u.amount > 0n && ctx.block.height < u.releaseHeight;
+        const slashUnbonding = (n: number, u: UnbondingRecord): void => {
           const bond = u.amount;
           ctx.view.put(key(a.chainId, 'unb', n), encode(UnbondingCodec, { ...u, amount: 0n, claimed: true }));
           const reward = pay(bond);
           ctx.emit('slashed', { chainId: a.chainId, unbonding: n, edPub: toHex(u.edPub), bond: bond.toString(), reward: reward.toString(), height: x.height, round: x.round });
-          return;
+        };
+        // The set of the vote's height is known here by index (one record per epoch): one
+        // signature check finds the offender whatever the set size, then its stake by key.
+        const known = epochKeyAt(ctx, rec, x.height, x.validator);
+        if (known && signedBy(known)) {
+          const i = set.findIndex((v) => bytesEqual(v.edPub, known));
+          if (i >= 0) return slashMember(i);
+          for (let n = rec.unbondings - 1; n >= 0 && n >= rec.unbondings - MAX_VALIDATORS; n--) {
+            const u = readUnbonding(ctx.view, a.chainId, n) as UnbondingRecord;
+            if (slashable(u) && bytesEqual(u.edPub, known)) return slashUnbonding(n, u);
+          }
+          ev(`validator ${toHex(known)} signed both votes but has no bond left here (released or slashed)`, 'not-bonded');
+        }
+        for (const i of order) {
+          if (!signedBy((set[i] as BondedValidator).edPub)) continue;
+          return slashMember(i);
+        }
+        for (let n = rec.unbondings - 1; n >= 0 && n >= rec.unbondings - MAX_VALIDATORS; n--) {
+          const u = readUnbonding(ctx.view, a.chainId, n) as UnbondingRecord;
+          if (!slashable(u) || !signedBy(u.edPub)) continue;
+          return slashUnbonding(n, u);
         }
         ev("a vote signature does not verify against any bonded or unbonding validator's key", 'bad-signature');
       },

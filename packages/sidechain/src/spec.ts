@@ -135,7 +135,9 @@ export function trustStatement(spec: Pick<SidechainSpec, 'validators' | 'checkpo
     bridge:
       'only as safe as the validators: withdrawals are paid against checkpointed state roots, so a >2/3 colluding set can sign a root that steals the escrow; there is no escape hatch or exit window',
     finality: `a block is final when committed (no reorgs); the parent learns of it at the next checkpoint (every ${spec.checkpointInterval} blocks)`,
-    slashing: 'double-sign evidence (two conflicting signed votes) submitted by anyone burns the offender\'s bond on the parent (the reporter gets 10 %)',
+    slashing: 'double-sign evidence (two conflicting signed votes) submitted by anyone burns the offender\'s bond on the parent (the reporter gets 10 %); its voting power ends at the checkpoint that applies the slash, on both chains; a validator that left can be slashed until its unbonding period ends',
+    validatorSet: 'the sidechain owner admits new validators; a bonded validator may add stake without the owner, so one bonder can buy more than 2/3 of the power; set changes recorded on the parent take effect at the checkpoint of the block that includes them',
+    genesis: 'the parent checks the genesis header and its total supply (backed in the escrow), not the rest of the chain config: users trust the owner that the spec mints nothing else (block reward 0)',
     dataAvailability: 'sidechain data lives only with its validators and full nodes; the parent stores checkpoint headers only',
   };
 }

@@ -183,7 +183,7 @@ export interface SetChange {
  * The one rule both halves run — the sidechain to derive the set of each height, the parent's
  * registry to derive the set it checks checkpoints against — so both derive the same indexes
  * and stakes. A bond adds stake (a new key joins at the end); an unbond removes the validator
- * unless it is the last one (then it is held: no chain may lose its whole set); a slash sets
+ * unless no other one has power (then it is held: no chain may lose its whole set); a slash sets
  * the power to 0. `make` builds a joining entry (the registry adds its own fields).
  */
 export function applySetChange<T extends Validator>(set: readonly T[], c: SetChange, make: (c: SetChange) => T): { set: T[]; removed: T | undefined; applied: boolean } {
@@ -196,7 +196,9 @@ export function applySetChange<T extends Validator>(set: readonly T[], c: SetCha
     return { set: out, removed: undefined, applied: true };
   }
   if (c.kind === SET_UNBOND) {
-    if (i < 0 || out.length === 1) return { set: out, removed: undefined, applied: false };
+    // The last validator with power is held (not just the last one: slashed validators stay
+    // in the set with no power, and a set of zero power could never sign again).
+    if (i < 0 || !out.some((v, k) => k !== i && v.power > 0n)) return { set: out, removed: undefined, applied: false };
     const [removed] = out.splice(i, 1);
     return { set: out, removed, applied: true };
   }

@@ -20,7 +20,9 @@ import {
   ScL1WithdrawArgs,
   ScWithdrawArgs,
   stopSidechain,
+  validatorSetLines,
   type LaunchedSidechain,
+  type SidechainInfoSet,
 } from '@strata/sidechain';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -185,13 +187,14 @@ export function registerSidechainCommands(program: Command): void {
             }
           }),
         );
-        const info = await new RpcClient(scRpc(l), { timeoutMs: 2000 }).call<{ trust: Record<string, string> }>('sidechain_info').catch(() => null);
-        const out = { name: l.name, chainId: l.chainId, parentChainId: l.parentChainId, registered: reg, validators, trust: info?.trust ?? null };
+        const info = await new RpcClient(scRpc(l), { timeoutMs: 2000 }).call<SidechainInfoSet & { trust: Record<string, string> }>('sidechain_info').catch(() => null);
+        const out = { name: l.name, chainId: l.chainId, parentChainId: l.parentChainId, registered: reg, validators, validatorSet: info?.validators ?? null, trust: info?.trust ?? null };
         print(!!f.json, out, () =>
           [
             `${l.name}  chain ${l.chainId}  (parent ${l.parentChainId})`,
             ...validators.map((v) => `  validator ${v.index}  ${v.rpc}  ${v.running ? ('head' in v ? `head #${v.head}  height ${v.consensus?.height} round ${v.consensus?.round} ${v.consensus?.step}` : `error: ${'error' in v ? v.error : ''}`) : 'stopped'}`),
             reg ? `  L1: ${reg.checkpoints} checkpoints (last at #${reg.lastCheckpointHeight}), stake ${reg.stake}, escrow ${reg.escrow}, ${reg.deposits} deposits` : '  not registered on this L1',
+            ...validatorSetLines(info, reg),
             ...(info ? ['  Trust:', ...Object.entries(info.trust).map(([k, v]) => `    ${k}: ${v}`)] : []),
           ].join('\n'),
         );

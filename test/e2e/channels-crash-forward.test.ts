@@ -1,0 +1,103 @@
+/**
+ * kill -9 of a forwarding channel node daemon (`strata channel node`, a child process) while a
+ * payment Alice → Bob → Carol is held at Carol; restart on the same data dir. Bob must neither
+ * forward the incoming HTLC a second time nor fail it upstream while his outgoing HTLC is still
+ * pending: when Carol settles, the payment succeeds and Bob is paid upstream what he paid down.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChannelNode } from '@strata/channels';
+import { RpcClient } from '@strata/rpc';
+import { waitUntil } from '../helpers/wait.js';
+import { cleanupDirs, startChannelNode, startTestL1, tmp, type TestL1 } from '../helpers/channels.js';
+
+let l1: TestL1;
+let alice: ChannelNode;
+let carol: ChannelNode;
+let child: ChildProcess | undefined;
+const CAP = 1_000_000n;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function startBob(dataDir: string, p2pPort: number, rpcPort: number): Promise<{ proc: ChildProcess; rpc: RpcClient; addr: string }> {
+  const proc = spawn(process.execPath, ['packages/cli/bin/strata.js', 'channel', 'node', '--chain-rpc', l1.url, '--data-dir', dataDir, '--alias', 'bob', '--port', String(rpcPort), '--listen', `/ip4/127.0.0.1/tcp/${p2pPort}`, '--wallet-key', '2', '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d) => {
+    out += String(d);
+  });
+  proc.stderr?.on('data', (d) => {
+    out += String(d);
+  });
+  await waitUntil(() => /channel node bob: RPC (\S+)\s+p2p (\S+)/.test(out), `bob's daemon to start (output: ${out.slice(0, 300)})`, 30_000, 50);
+  const m = /channel node bob: RPC (\S+)\s+p2p (\S+)/.exec(out) as RegExpExecArray;
+  return { proc, rpc: new RpcClient(m[1] as string), addr: m[2] as string };
+}
+
+beforeAll(async () => {
+  l1 = await startTestL1();
+  alice = await startChannelNode(l1.client(), 'alice', l1.accounts[1]!);
+  carol = await startChannelNode(l1.client(), 'carol', l1.accounts[3]!);
+}, 30_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  await alice?.stop();
+  await carol?.stop();
+  await l1?.stop();
+  cleanupDirs();
+});
+
+describe('crash safety of a forwarding node', () => {
+  it('kill -9 with a forward pending, restart: not forwarded twice, not failed upstream, paid upstream when it settles', async () => {
+    const dir = tmp('chan-bob-fwd-crash-');
+    const p2pPort = await freePort();
+    const rpcPort = await freePort();
+    let bob = await startBob(dir, p2pPort, rpcPort);
+    child = bob.proc;
+    const bobKey = await alice.connect(bob.addr);
+    const ab = await alice.openChannel(bobKey, CAP);
+    const { channelId: bcHex } = await bob.rpc.call<{ channelId: string }>('channel_open', [carol.p2p.multiaddrs[0], CAP.toString()]);
+    const bc = Buffer.from(bcHex.slice(2), 'hex');
+    await waitUntil(() => alice.graph.channel(bc)?.policies[0] !== undefined && alice.graph.channel(bc)?.policies[1] !== undefined, 'alice learns B–C', 15_000, 50);
+    const { invoice, paymentHash } = await carol.createInvoice(30_000n, 'held', 3600, { hold: true });
+    let outcome: string | undefined;
+    void alice.pay(invoice).then(
+      () => {
+        outcome = 'ok';
+      },
+      (e: unknown) => {
+        outcome = `failed: ${String(e)}`;
+      },
+    );
+    await waitUntil(() => carol.invoices().some((i) => i.paymentHash === paymentHash && i.status === 'held'), 'carol holds the payment', 10_000, 20);
+    bob.proc.kill('SIGKILL');
+    await new Promise((r) => bob.proc.once('exit', r));
+    bob = await startBob(dir, p2pPort, rpcPort);
+    child = bob.proc;
+    await waitUntil(async () => (await bob.rpc.call<unknown[]>('channel_peers')).length === 2, 'bob reconnects to alice and carol', 20_000, 100);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(outcome).toBeUndefined();
+    expect(carol.channelState(bc).state.htlcs.length).toBe(1);
+    await carol.settleInvoice(Buffer.from(paymentHash.slice(2), 'hex'));
+    await waitUntil(() => outcome !== undefined, 'the payment resolves', 20_000, 50);
+    expect(outcome).toBe('ok');
+    await waitUntil(() => alice.channelState(ab).state.htlcs.length === 0 && carol.channelState(bc).state.htlcs.length === 0, 'both hops settled', 20_000, 50);
+    await waitUntil(async () => (await bob.rpc.call<{ htlcs: number }[]>('channel_list')).every((c) => c.htlcs === 0), 'bob sees both hops settled', 20_000, 50);
+    const a = alice.channelState(ab).state;
+    const c = carol.channelState(bc).state;
+    // bob's side: B in A–B (he did not open it), A in B–C (he did)
+    expect(a.balanceB + c.balanceA).toBeGreaterThanOrEqual(CAP);
+    bob.proc.kill('SIGTERM');
+  }, 120_000);
+});
