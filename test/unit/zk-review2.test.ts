@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, StrataError, type KeyPair } from '@strata/primitives';
-import { fieldToBytes, NodeZkL1Client, OP_TRANSFER, opMessage, proveInput, readZkRollup, ZkDepositArgs, zkCrypto, ZkOperator, type CircuitArtifacts, type ZkCrypto, type ZkKey } from '@strata/zk';
+import { fieldToBytes, NodeZkL1Client, OP_TRANSFER, opMessage, proveInput, readZkRollup, zkRpcMethods, ZkDepositArgs, zkCrypto, ZkOperator, type CircuitArtifacts, type ZkCrypto, type ZkKey } from '@strata/zk';
 import { tempDir } from '../helpers/chain.js';
 import { keys, registerTestRollup, TEST_UNIT, TEST_ZK, testArtifacts, ZkL1Miner } from '../helpers/zk.js';
 
@@ -180,4 +180,23 @@ describe('zk operator: a batch verified just before the freeze', () => {
       await l1.close();
     }
   }, 120_000);
+});
+
+describe('zk RPC: malformed input gets invalid params', () => {
+  it('zk_getAccount refuses a state tag it does not know (a typo would silently serve the soft state)', async () => {
+    const { l1, mk } = await setup('rpc');
+    const op = await mk();
+    try {
+      const m = zkRpcMethods(op);
+      const call = (name: string, params: unknown[]) => (m[name] as { handler: (p: unknown[]) => unknown }).handler(params);
+      expect(() => call('zk_getAccount', [0, 'proved'])).toThrow(expect.objectContaining({ rpcCode: -32602 }));
+      expect(() => call('zk_getAccount', [0, 7])).toThrow(expect.objectContaining({ rpcCode: -32602 }));
+      expect((call('zk_getAccount', [0, 'proven']) as { index: number }).index).toBe(0);
+      for (const bad of [[{}], ['0x1'.repeat(40)], [-1], ['latest2']]) expect(() => call('chain_getBlockByNumber', bad)).toThrow(expect.objectContaining({ rpcCode: -32602 }));
+      expect(() => call('zk_sendTransaction', [{ type: 'transfer', from: '0x0', to: '0x1', amount: '0x1', nonce: '0x0', signature: [] }])).toThrow(expect.objectContaining({ rpcCode: -32602 }));
+    } finally {
+      await op.stop();
+      await l1.close();
+    }
+  }, 60_000);
 });
