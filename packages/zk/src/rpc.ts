@@ -141,7 +141,10 @@ function accountJson(st: ZkState, index: number): Record<string, unknown> {
 export function zkRpcMethods(op: ZkOperator): Record<string, MethodSpec> {
   const p = op.params;
   const index = (v: unknown) => Number(qty(v, 'index', BigInt(2 ** p.depth)));
-  const stateOf = (tag: unknown): ZkState => (tag === 'proven' || tag === 'verified' ? op.provenState() : op.soft);
+  const stateOf = (tag: unknown): ZkState => {
+    if (tag !== undefined && tag !== 'soft' && tag !== 'proven' && tag !== 'verified') throw RpcError.invalidParams('invalid parameter 1 (state): expected "soft", "proven" or "verified"');
+    return tag === 'proven' || tag === 'verified' ? op.provenState() : op.soft;
+  };
   const wrap = <T>(f: () => T): T => {
     try {
       return f();
