@@ -30,6 +30,8 @@ export interface OperatorOptions {
   vk: SnarkVk;
   /** The circuit hash provers must match. */
   circuitHash: string;
+  /** The proving key came from the documented dev-only secret (reported by `zk_info`, shown in the explorer's risk panel). */
+  devKeys?: boolean;
   /** Close a partial batch after this long (default 2,000 ms). */
   batchIntervalMs?: number;
   /** A prover must report within this long or its job is handed out again (default 30,000 ms). */
