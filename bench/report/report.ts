@@ -26,6 +26,7 @@ import { blake2b256, decodeAddress, DEV_MNEMONIC, deriveKeyPairs, encode, fromHe
 import { RpcClient } from '@strata/rpc';
 import { encodeTx, signTx, TRANSFER_COMPUTE, TransferArgsCodec } from '@strata/runtime';
 import pino from 'pino';
+import { type DriverResult, runChannels, runSidechain, runZk } from './drivers.js';
 import { renderReport } from './render.js';
 
 /** Settings of {@link runReport}. */
@@ -38,6 +39,10 @@ export interface ReportOptions {
   outDir?: string;
   /** Progress callback: a phase name and the share done (0–1). */
   progress?: (phase: string, done: number) => void;
+  /** Only these layers (by name) besides the L1; default every layer of the devnet. */
+  layers?: string[];
+  /** `false` skips the ZK-rollup (its Groth16 proofs take the longest); it is then listed as not measured. */
+  zk?: boolean;
   /** Run against this devnet instead of starting one (it is left running). */
   devnet?: Devnet;
 }
@@ -67,6 +72,8 @@ export interface LayerResult {
   l1BytesPerTx: number;
   softMs: { median: number; max: number };
   finalMs: { median: number; max: number };
+  /** The L1 blocks (from, to] whose txs make the L1 figures, when they are counted over a window (the sidechain's checkpoints). */
+  l1Range?: [number, number];
   /** Withdrawal back to L1: submit → paid on L1 (0 on the L1 itself). */
   exitMs: number;
   /** The same in L1 blocks. */
@@ -85,6 +92,8 @@ export interface Report {
   workload: { transfers: number; senders: number; recipients: number; totalAmount: string };
   layers: LayerResult[];
   notMeasured: { layer: string; kind: string; why: string }[];
+  /** How each non-rollup layer's L1 figures were counted (from the run). */
+  notes: { layer: string; note: string }[];
   files: string[];
 }
 
@@ -117,6 +126,11 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | null | f
 
 /** Runs the workload on the L1 directly. */
 async function runL1(l1: RpcClient, keys: KeyPair[], work: ReturnType<typeof workload>, progress: (d: number) => void): Promise<TxRecord[]> {
+  return runChain(l1, 'l1', keys, work, progress);
+}
+
+/** Runs the workload as bank transfers on a chain of the Strata runtime (the L1, the sidechain): soft = receipt, final = its finalized head. */
+async function runChain(l1: RpcClient, layer: string, keys: KeyPair[], work: ReturnType<typeof workload>, progress: (d: number) => void): Promise<TxRecord[]> {
   const cfg = await l1.call<{ chainId: string; fees: { perByte: string; perCompute: string }; addressPrefix: string }>('chain_getConfig');
   const chainId = Number(fromQuantity(cfg.chainId));
   const nonces = await Promise.all(keys.map(async (k) => Number(fromQuantity((await l1.call<{ nextNonce: string }>('state_getAccount', [toHex(k.address)])).nextNonce))));
@@ -130,7 +144,7 @@ async function runL1(l1: RpcClient, keys: KeyPair[], work: ReturnType<typeof wor
     nonces[w.from] = (nonces[w.from] as number) + 1;
     sent.push({ hash: await l1.call<string>('tx_sendRaw', [toHex(raw)]), at: Date.now(), bytes: raw.length });
   }
-  return follow(l1, 'l1', sent, progress, async (block) => Number((await l1.call<{ number: string }>('chain_getHead', ['finalized'])).number) >= block);
+  return follow(l1, layer, sent, progress, async (block) => Number((await l1.call<{ number: string }>('chain_getHead', ['finalized'])).number) >= block);
 }
 
 /** Waits for every sent transaction's receipt (soft) and finality; records both times. */
@@ -325,7 +339,7 @@ async function runOptimistic(
   return { records, l1Bytes: carried.bytes, l1Fees: carried.fee, exitMs: Date.now() - t0, exitL1Blocks: fr.height - h0 };
 }
 
-function summarize(layer: string, kind: string, recs: TxRecord[], extra: { l1BytesPerTx: number; l1FeePerTx: number; exitMs: number; exitL1Blocks: number; risk: RiskRow[]; settlesOn?: string }): LayerResult {
+function summarize(layer: string, kind: string, recs: TxRecord[], extra: { l1BytesPerTx: number; l1FeePerTx: number; exitMs: number; exitL1Blocks: number; risk: RiskRow[]; settlesOn?: string; l1Range?: [number, number] }): LayerResult {
   const first = Math.min(...recs.map((r) => r.submittedAt));
   const last = Math.max(...recs.map((r) => r.softAt));
   return {
@@ -337,6 +351,7 @@ function summarize(layer: string, kind: string, recs: TxRecord[], extra: { l1Byt
     l1BytesPerTx: extra.l1BytesPerTx,
     softMs: { median: median(recs.map((r) => r.softAt - r.submittedAt)), max: Math.max(...recs.map((r) => r.softAt - r.submittedAt)) },
     finalMs: { median: median(recs.map((r) => r.finalAt - r.submittedAt)), max: Math.max(...recs.map((r) => r.finalAt - r.submittedAt)) },
+    ...(extra.l1Range ? { l1Range: extra.l1Range } : {}),
     exitMs: extra.exitMs,
     exitL1Blocks: extra.exitL1Blocks,
     l1FeePerTx: extra.l1FeePerTx,
@@ -372,10 +387,11 @@ export async function runReport(opts: ReportOptions = {}): Promise<Report> {
       }),
     ];
     const notMeasured: Report['notMeasured'] = [];
+    const notes: Report['notes'] = [];
     const n0 = devnet.accounts.length;
     const addr = (i: number) => devnet.accounts[n0 - i]?.addressHex.toLowerCase();
     const roleSet = (...i: number[]) => new Set(i.map(addr).filter((x): x is string => !!x));
-    for (const l of devnet.layers.filter((x) => x.name !== 'l1')) {
+    for (const l of devnet.layers.filter((x) => x.name !== 'l1' && (!opts.layers || opts.layers.includes(x.name)))) {
       if (l.kind === 'optimistic' && devnet.l2) {
         // The L2's batcher and proposer are the last two dev accounts.
         const t: RollupTarget = { name: l.name, parent: l.parent ?? 'l1', rollup: devnet.l2.config, parentUrl: devnet.l1.rpcUrl, childUrl: l.rpc, roles: roleSet(1, 2), phase: 'optimistic' };
@@ -395,13 +411,41 @@ export async function runReport(opts: ReportOptions = {}): Promise<Report> {
         layers.push(summarize(l.name, l.kind, r.records, { l1BytesPerTx: r.l1Bytes / n, l1FeePerTx: Number(r.l1Fees) / n, exitMs: r.exitMs, exitL1Blocks: r.exitL1Blocks, risk: (await api.risk(l.name)) ?? [], settlesOn: t.parent }));
         continue;
       }
-      notMeasured.push({ layer: l.name, kind: l.kind, why: `no workload driver for kind ${l.kind} in bench/report yet` });
+      const push = async (r: DriverResult) => {
+        notes.push({ layer: l.name, note: r.note });
+        layers.push(summarize(l.name, l.kind, r.records, { l1BytesPerTx: r.l1Bytes / n, l1FeePerTx: Number(r.l1Fees) / n, exitMs: r.exitMs, exitL1Blocks: r.exitL1Blocks, risk: (await api.risk(l.name)) ?? [], settlesOn: l.parent ?? 'l1', ...(r.l1Range ? { l1Range: r.l1Range } : {}) }));
+      };
+      // A driver that fails leaves its layer under "Not measured" with the error; the others still run.
+      const attempt = async (run: () => Promise<DriverResult>) => {
+        try {
+          await push(await run());
+        } catch (e) {
+          notMeasured.push({ layer: l.name, kind: l.kind, why: `the run failed: ${(e as Error).message}` });
+        }
+      };
+      const zkUrl = devnet.zk?.rpcUrl;
+      if (l.kind === 'zk' && zkUrl && opts.zk !== false) {
+        await attempt(() => runZk(devnet.l1.rpcUrl, zkUrl, keys, work, progress));
+        continue;
+      }
+      const sc = devnet.sidechain;
+      if (l.kind === 'sidechain' && sc) {
+        await attempt(() => runSidechain(devnet.l1.rpcUrl, l.rpc, sc.launch.chainId, keys, work, progress, runChain));
+        continue;
+      }
+      const members = l.members;
+      if (l.kind === 'channels' && members) {
+        await attempt(() => runChannels(devnet.l1.rpcUrl, members, work, progress));
+        continue;
+      }
+      notMeasured.push({ layer: l.name, kind: l.kind, why: l.kind === 'zk' ? (opts.zk === false ? 'skipped by this run (--no-zk)' : 'the ZK operator is not running') : `no workload driver for kind ${l.kind} in bench/report yet` });
     }
     const report: Report = {
       startedAt,
       workload: { transfers: n, senders, recipients: new Set(work.map((w) => toHex(w.to))).size, totalAmount: work.reduce((s, w) => s + w.amount, 0n).toString() },
       layers,
       notMeasured,
+      notes,
       files: [],
     };
     progress('render', 0);

@@ -92,6 +92,9 @@ describe('explorer in chromium: every layer of one devnet', () => {
     await step('zk', async () => {
       await page.goto(`${explorer}#/layer/zk`);
       await page.locator('[data-testid="zk-exodus"][data-frozen="false"]').waitFor({ timeout: 20_000 });
+      // The risk panel, from the rollup's L1 record: dev keys named, exodus deadlines shown.
+      await page.locator('[data-testid="risk"] tr[data-aspect="State validation"]').getByText('DEV-ONLY').waitFor({ timeout: 20_000 });
+      await page.locator('[data-testid="risk"] tr[data-aspect="Sequencer failure"]').getByText(/Exodus after \d+ l1 blocks/).waitFor({ timeout: 5_000 });
       // The deposit's batch: pending → proving → proven (and then verified on the L1).
       await page.locator('[data-testid="zk-batch-row"][data-proof="proven"]').first().waitFor({ timeout: 150_000 });
       await page.locator('[data-testid="zk-account-input"]').fill('0');

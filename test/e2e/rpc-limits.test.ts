@@ -4,9 +4,10 @@
  * WebSockets, a client that stops reading its responses, and the full-block sender cache.
  */
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { StrataNode, startRpc } from '@strata/node';
 import { initHashing, toQuantity } from '@strata/primitives';
-import { RpcClient, RpcServer } from '@strata/rpc';
+import { addressBudgetKey, RpcClient, RpcServer } from '@strata/rpc';
 import pino from 'pino';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
@@ -107,6 +108,44 @@ describe('rpc limits per connection', () => {
       ws.terminate();
     }
     expect(answers.every((a) => a.error?.code === -32005)).toBe(true);
+  });
+
+  it('a client that resets its connection right after sending a request is still charged to its address', async () => {
+    // Once the peer has reset the socket, Node's socket.remoteAddress reads undefined, and an
+    // undefined address was exempt: sending each call on a fresh socket and resetting it at once
+    // ran every call (the node still does the work) with no per-address budget at all.
+    let ran = 0;
+    const s = new RpcServer({ port: 0, maxCallsPerSecond: 5, callBurst: 10, maxCallsPerSecondPerAddress: 5, callBurstPerAddress: 10, addressBudgetExempt: [] });
+    s.registerAll({ work: { handler: () => ++ran } });
+    await s.start();
+    stops.push(() => s.stop());
+    const { port } = new URL(s.url);
+    const body = '{"jsonrpc":"2.0","id":1,"method":"work"}';
+    for (let i = 0; i < 30; i++) {
+      await new Promise<void>((resolve) => {
+        const sock = connect(Number(port), '127.0.0.1', () => {
+          sock.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+          sock.resetAndDestroy();
+          resolve();
+        });
+        sock.on('error', () => resolve());
+      });
+    }
+    await sleep(300);
+    expect(ran).toBeGreaterThan(0);
+    expect(ran).toBeLessThanOrEqual(12);
+  });
+
+  it('keys an IPv6 client by its /64 (one host gets a whole /64), IPv4-mapped IPv6 as the IPv4 address', () => {
+    // Keyed by the full address, a host rotating through its /64 took a fresh budget per call.
+    expect(addressBudgetKey('2001:db8:1:2:aaaa::1')).toBe(addressBudgetKey('2001:db8:1:2:ffff:ffff:ffff:ffff'));
+    expect(addressBudgetKey('2001:db8:1:2::7')).toBe('2001:db8:1:2::/64');
+    expect(addressBudgetKey('2001:0db8:0001:0002:0000:0000:0000:0007')).toBe('2001:db8:1:2::/64');
+    expect(addressBudgetKey('2001:db8:1:3::1')).not.toBe(addressBudgetKey('2001:db8:1:2::1'));
+    expect(addressBudgetKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(addressBudgetKey('::ffff:203.0.113.9')).toBe('203.0.113.9');
+    expect(addressBudgetKey('203.0.113.9')).toBe('203.0.113.9');
+    expect(addressBudgetKey('203.0.113.9')).not.toBe(addressBudgetKey('203.0.113.10'));
   });
 
   it('exempts loopback from the per-address budget by default (the devnet): fresh connections are served', async () => {

@@ -6,7 +6,7 @@
  */
 import { type Block, Chain, ChainStore, MEDIAN_TIME_SPAN, medianTimestamp } from '@strata/chain';
 import { StrataNode } from '@strata/node';
-import { bytesEqual, encodeAddress, initHashing, StrataError, toHex } from '@strata/primitives';
+import { bytesEqual, encodeAddress, initHashing, isEngineExhaustion, StrataError, toHex } from '@strata/primitives';
 import { accountKey, bankModule, encodeTx, ModuleRegistry, signTx, TRANSFER_COMPUTE, verifyRawTx, type Module } from '@strata/runtime';
 import { openDatabase } from '@strata/state';
 import pino from 'pino';
@@ -250,39 +250,93 @@ describe('an engine fault in one candidate does not halt block production', () =
   });
 });
 
-describe('engine exhaustion is recognised by the error class, never by the engine text', () => {
-  // Stack and memory limits differ between machines and engine versions. A V8 that words its
-  // stack overflow differently must not turn it into a failed receipt (consensus output) on
-  // upgraded nodes only: any RangeError escaping a module is an engine fault.
-  const worded = (message: string): Module => ({
-    name: 'deep',
-    methods: {
-      dive: () => {
-        throw new RangeError(message);
-      },
-    },
-  });
+describe('engine exhaustion: only a stack overflow (probed on this engine) is a local fault', () => {
+  // Stack limits differ between machines: a stack overflow is the engine's, never the input's.
+  // It is recognised by the engine's own wording, probed at load, so a V8 that rewords it
+  // still agrees with itself. Every other RangeError is the input's and fails the call.
   const diveTx = () =>
     verifyRawTx(
       encodeTx(signTx({ chainId: config.chainId, nonce: 0, fee: 10_000n, computeLimit: TRANSFER_COMPUTE, module: 'deep', method: 'dive', args: new Uint8Array(0) }, bob.secretKey)),
     );
 
-  it.each(['Maximum call stack size exceeded', 'Stack limit reached in a future engine', 'Array buffer allocation failed', ''])(
-    'a RangeError %j from a module is an engine fault: left out of the built block, never a failed receipt',
-    (message) => {
-      const chain = open([bankModule, worded(message)]);
-      const built = chain.buildBlock([diveTx()], { producer: alice.address, timestamp: chain.head.header.timestamp + 1000 });
-      expect(built.execution.txs).toHaveLength(0);
-      expect(built.rejected.map((r) => r.error.code)).toEqual(['ENGINE_FAULT']);
-    },
-  );
+  it('a real stack overflow from a module is an engine fault: left out of the built block, never a failed receipt', () => {
+    const recurse = (n: number): number => recurse(n + 1) + 1;
+    const chain = open([bankModule, { name: 'deep', methods: { dive: () => void recurse(0) } }]);
+    const built = chain.buildBlock([diveTx()], { producer: alice.address, timestamp: chain.head.header.timestamp + 1000 });
+    expect(built.execution.txs).toHaveLength(0);
+    expect(built.rejected.map((r) => r.error.code)).toEqual(['ENGINE_FAULT']);
+  });
+
+  it("stack overflow and a failed buffer allocation are recognised by this engine's own wording (probed), not a hard-coded text", () => {
+    const recurse = (n: number): number => recurse(n + 1) + 1;
+    let overflow: unknown;
+    try {
+      recurse(0);
+    } catch (e) {
+      overflow = e;
+    }
+    expect(isEngineExhaustion(overflow)).toBe(true);
+    expect(isEngineExhaustion(new RangeError('Division by zero'))).toBe(false);
+    let alloc: unknown;
+    try {
+      void new ArrayBuffer(Number.MAX_SAFE_INTEGER);
+    } catch (e) {
+      alloc = e;
+    }
+    expect(isEngineExhaustion(alloc)).toBe(true);
+    expect(isEngineExhaustion(new Error((overflow as Error).message))).toBe(false);
+  });
+
+  // Input-dependent RangeErrors are deterministic: the same on every node. Treating them as
+  // engine faults let any sender make a producer drop its tx (fine) but let a block producer
+  // put one in a block that every other node then refused to judge and retried for ever
+  // (a consensus DoS; the fork choice kept the block as the heaviest candidate).
+  const deterministic: [string, () => unknown][] = [
+    ['bigint division by zero', () => 1n / (0n as bigint)],
+    ['a negative bigint exponent', () => 2n ** (-1n as bigint)],
+    ['a non-integer number to BigInt', () => BigInt(1.5)],
+    ['an invalid array length', () => new Array(-1)],
+    ['a bad toString radix', () => (255).toString(99)],
+    ['an invalid typed array length', () => new Uint8Array(-1)],
+    ['a negative repeat count', () => 'x'.repeat(-1)],
+    ['a DataView read out of bounds', () => new DataView(new ArrayBuffer(1)).getUint32(0)],
+    ['a Buffer read out of range (ERR_OUT_OF_RANGE)', () => Buffer.alloc(1).readUInt32BE(0)],
+  ];
+  it.each(deterministic)('a deterministic RangeError (%s) is a failed receipt, the block is built with it', (_what, fn) => {
+    const chain = open([bankModule, { name: 'deep', methods: { dive: () => void fn() } }]);
+    const built = chain.buildBlock([diveTx()], { producer: alice.address, timestamp: chain.head.header.timestamp + 1000 });
+    expect(built.rejected).toHaveLength(0);
+    expect(built.execution.result.receipts.map((r) => r.status)).toEqual(['failed']);
+  });
+
+  it('a block carrying a tx that divides by zero is imported by every node (same failed receipt), not retried for ever', () => {
+    // The producer's module fails the call with the code a foreign error maps to (INTERNAL);
+    // the importer's module divides by zero. Receipts hash the code only, so the roots agree.
+    const producer = open([
+      bankModule,
+      {
+        name: 'deep',
+        methods: {
+          dive: () => {
+            throw new StrataError('INTERNAL', 'x');
+          },
+        },
+      },
+    ]);
+    const block = mineOn(producer, [diveTx()]);
+    const chain = open([bankModule, { name: 'deep', methods: { dive: () => void (1n / (0n as bigint)) } }]);
+    expect(chain.importBlock(block).status).toBe('head');
+    expect(chain.receipts(chain.head.hash)?.[0]).toMatchObject({ status: 'failed', error: { code: 'INTERNAL' } });
+    expect(toHex(chain.head.header.receiptRoot)).toBe(toHex(producer.head.header.receiptRoot));
+  });
 
   it('a block carrying such a transaction is not judged: the import aborts with ENGINE_FAULT, the block is not marked invalid', () => {
     // Built by a producer on which the method succeeds; imported where it overflows.
     const ok: Module = { name: 'deep', methods: { dive: () => undefined } };
     const producer = open([bankModule, ok]);
     const block = mineOn(producer, [diveTx()]);
-    const chain = open([bankModule, worded('Stack limit reached in a future engine')]);
+    const recurse = (n: number): number => recurse(n + 1) + 1;
+    const chain = open([bankModule, { name: 'deep', methods: { dive: () => void recurse(0) } }]);
     expect(() => chain.importBlock(block)).toThrow(expect.objectContaining({ code: 'ENGINE_FAULT' }));
     expect(chain.head.meta.height).toBe(0);
     expect(chain.store.getMeta(producer.head.hash)?.status).not.toBe('invalid');

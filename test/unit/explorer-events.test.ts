@@ -1,6 +1,6 @@
 /** Human lines for settlement events, and the risk panel computed from configs. */
 import { describe, expect, it } from 'vitest';
-import { coins, l1Risk, MODULE_EVENT_TEXT, optimisticRisk } from '@strata/explorer';
+import { coins, l1Risk, MODULE_EVENT_TEXT, optimisticRisk, zkRisk } from '@strata/explorer';
 
 const ctx = { chain: 'l1', child: 'l2', coins, addr: (h: string, layer: string) => `${layer}:${h.slice(0, 6)}` };
 
@@ -26,5 +26,11 @@ describe('explorer events and risk', () => {
     const l1 = l1Risk({ confirmations: 6, powEnabled: false, maxBlockBytes: 100 }, 1000);
     expect(l1.find((r) => r.aspect === 'Finality')?.detail).toMatch(/after 6 blocks \(≈ 6 s/);
     expect(l1.find((r) => r.aspect === 'Consensus')?.level).toBe('warning');
+    const zk = zkRisk({ rollupId: 903, depth: 20, batchSize: 2, priorityDeadline: 600, maxBatchGap: 3600, frozen: false, circuitHash: 'abcd', devKeys: true }, { name: 'l1', blockMs: 1000 });
+    expect(zk.map((r) => r.aspect)).toEqual(['State validation', 'Data availability', 'Exit window', 'Sequencer failure', 'Proposer failure']);
+    expect(zk[0]).toMatchObject({ level: 'bad', value: 'Validity proofs, DEV-ONLY keys' });
+    expect(zk[3]?.value).toBe('Exodus after 600 l1 blocks (≈ 10 min)');
+    expect(zk[4]?.value).toBe('Exodus after 3600 l1 blocks (≈ 60 min) without a proof');
+    expect(zkRisk({ rollupId: 903, depth: 20, batchSize: 2, priorityDeadline: 5, maxBatchGap: 9, frozen: true, devKeys: false }, { name: 'l1', blockMs: 0 })[0]?.level).toBe('good');
   });
 });

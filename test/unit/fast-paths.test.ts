@@ -118,10 +118,13 @@ describe('RLP layer', () => {
       [0xf8],
     ];
     for (const c of crafted) check(Uint8Array.from(c));
-    // Deeper than the fast reader goes: the reference path answers, identically.
+    // Nesting up to MAX_RLP_DEPTH decodes as the reference does; deeper is refused with a typed
+    // error before any recursion (the reference would recurse into it).
     let deep: RlpItem = new Uint8Array([1]);
-    for (let i = 0; i < 200; i++) deep = [deep];
+    for (let i = 0; i < P.MAX_RLP_DEPTH; i++) deep = [deep];
     check(RLP.encode(deep as never));
+    for (let i = 0; i < 200; i++) deep = [deep];
+    expect(outcome(() => decodeRlp(RLP.encode(deep as never)))).toEqual({ err: 'DecodeError:DECODE_INVALID' });
   });
 
   it('returns fresh copies of byte items for Uint8Array input', () => {

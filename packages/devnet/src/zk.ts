@@ -104,7 +104,7 @@ export async function startDevnetZk(
   await opts.beforeOperator;
   let operator: ZkOperator | undefined;
   try {
-    operator = await ZkOperator.create({ rollupId: params.rollupId, key: operatorKey, vk: artifacts.vk, circuitHash: artifacts.hash, ...(opts.stall ? { stall: true } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) }, { l1: client, crypto: await zkCrypto(), logger: log.child({ role: 'operator' }) });
+    operator = await ZkOperator.create({ rollupId: params.rollupId, key: operatorKey, vk: artifacts.vk, circuitHash: artifacts.hash, devKeys: artifacts.dev, ...(opts.stall ? { stall: true } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) }, { l1: client, crypto: await zkCrypto(), logger: log.child({ role: 'operator' }) });
   } catch (e) {
     log.warn({ error: toStrataError(e).message }, 'zk operator not started; users can still exit on L1 once it freezes (strata zk exit rebuilds the proof from L1 data)');
   }

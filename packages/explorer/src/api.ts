@@ -5,7 +5,7 @@
 import { decodeAddress, encodeAddress, fromHex, toHex } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
 import { type ExplorerLayer, kindIs, type LayerWatcher } from './indexer.js';
-import { type ChainConfigJson, channelsRisk, l1Risk, optimisticRisk, type RiskRow, type RollupConfigJson, type SidechainInfoJson, sidechainRisk } from './risk.js';
+import { type ChainConfigJson, channelsRisk, l1Risk, optimisticRisk, type RiskRow, type RollupConfigJson, type SidechainInfoJson, sidechainRisk, type ZkRollupJson, zkRisk } from './risk.js';
 
 /** One search result. */
 export interface SearchHit {
@@ -125,6 +125,12 @@ export class ExplorerApi {
       const list = await this.client(name).call<{ toSelfDelay: number }[]>('channel_list');
       const graph = await this.client(name).call<{ channels: unknown[] }>('channel_graph');
       return channelsRisk({ toSelfDelay: list[0]?.toSelfDelay ?? null, channels: graph.channels.length }, { name: l.parent, blockMs: (await this.observedBlockMs(l.parent)) ?? 0 });
+    }
+    if (l.kind === 'zk' && l.parent) {
+      const info = await this.client(name).call<{ rollupId: number; circuitHash?: string; devKeys?: boolean }>('zk_info');
+      const rec = await this.client(l.parent).call<Omit<ZkRollupJson, 'rollupId'> | null>('zkl1_rollup', [info.rollupId]);
+      if (!rec) return [];
+      return zkRisk({ ...rec, rollupId: info.rollupId, ...(info.circuitHash ? { circuitHash: info.circuitHash } : {}), ...(info.devKeys !== undefined ? { devKeys: info.devKeys } : {}) }, { name: l.parent, blockMs: (await this.observedBlockMs(l.parent)) ?? 0 });
     }
     return [];
   }

@@ -154,3 +154,50 @@ export function channelsRisk(ch: { toSelfDelay: number | null; channels: number 
     { aspect: 'Proposer failure', level: 'warning', value: 'Must watch the chain', detail: `A user offline longer than ${wait} while a revoked state is published can lose funds unless a watchtower answers (${ch.channels} channels in the graph).` },
   ];
 }
+
+/** What the parent's `zkl1_rollup` and the ZK node's `zk_info` report (the fields used here). */
+export interface ZkRollupJson {
+  rollupId: number;
+  depth: number;
+  batchSize: number;
+  priorityDeadline: number;
+  maxBatchGap: number;
+  frozen: boolean;
+  circuitHash?: string;
+  /** The proving key came from the documented dev-only secret (anyone can forge proofs). */
+  devKeys?: boolean;
+}
+
+/** A ZK-rollup's panel: validity proofs checked by the parent, data on the parent, exodus as the exit of last resort. */
+export function zkRisk(z: ZkRollupJson, parent: { name: string; blockMs: number }): RiskRow[] {
+  const wait = (n: number) => `${n} ${parent.name} blocks${parent.blockMs ? ` (≈ ${seconds(n * parent.blockMs)})` : ''}`;
+  return [
+    z.devKeys === false
+      ? { aspect: 'State validation', level: 'good', value: 'Validity proofs (Groth16)', detail: `Every batch carries a Groth16 proof that ${parent.name} checks before the root moves (circuit ${z.circuitHash ?? '?'}); soundness rests on the trusted setup.` }
+      : {
+          aspect: 'State validation',
+          level: 'bad',
+          value: 'Validity proofs, DEV-ONLY keys',
+          detail: `${parent.name} checks a Groth16 proof per batch, but ${z.devKeys ? 'the proving key comes from a published toxic secret: anyone can forge a proof' : 'whether the setup was a real ceremony is not reported'} (circuit ${z.circuitHash ?? '?'}).`,
+        },
+    { aspect: 'Data availability', level: 'good', value: `On ${parent.name}`, detail: `Each batch posts its operations (no signatures) in the commitBatch transaction; anyone can rebuild every balance from ${parent.name}'s blocks (\`strata zk exit --from-l1\`).` },
+    {
+      aspect: 'Exit window',
+      level: 'good',
+      value: 'Paid in the verifying block',
+      detail: `A withdrawal is paid on ${parent.name} in the block that verifies its batch's proof: no challenge period. ${z.frozen ? 'The rollup is FROZEN (exodus): users exit with Merkle proofs of the last proven state.' : ''}`.trim(),
+    },
+    {
+      aspect: 'Sequencer failure',
+      level: 'warning',
+      value: `Exodus after ${wait(z.priorityDeadline)}`,
+      detail: `A deposit the operator leaves out for ${wait(z.priorityDeadline)} freezes the rollup; every user then withdraws the balance of the last proven state with a Merkle proof, once. Transfers cannot be forced in.`,
+    },
+    {
+      aspect: 'Proposer failure',
+      level: 'warning',
+      value: `Exodus after ${wait(z.maxBatchGap)} without a proof`,
+      detail: `Only the operator posts batches; if none is proven for ${wait(z.maxBatchGap)}, the rollup freezes and users exit on ${parent.name}.`,
+    },
+  ];
+}

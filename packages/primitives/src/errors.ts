@@ -150,14 +150,39 @@ export function isLocalFault(e: unknown): boolean {
 }
 
 /**
- * Whether a foreign (non-Strata) error may be the JavaScript engine running out of a local
- * resource (stack, memory, the largest string, array or BigInt it builds): how far code gets
- * before that happens differs between machines and engine versions, so such an error is a local
- * fault, never a deterministic outcome. Decided by the error's class alone — every `RangeError`
- * — and never by its message, whose wording is the engine's (a reworded V8 message must not
- * turn a stack overflow into a failed receipt on upgraded nodes only). Module code rejects bad
- * input with a StrataError, so a RangeError escaping a module is always treated as the engine's.
+ * This engine's own messages for running out of a local resource, probed once at load: a stack
+ * overflow (a few thousand frames) and an ArrayBuffer no machine can allocate (2^53 - 1 bytes:
+ * refused at once, nothing is reserved). Compared by equality, so a V8 that rewords them still
+ * agrees with itself.
+ */
+const EXHAUSTION_MESSAGES: ReadonlySet<string> = (() => {
+  const out = new Set<string>();
+  const dive = (n: number): number => dive(n + 1) + 1;
+  try {
+    dive(0);
+  } catch (e) {
+    if (e instanceof RangeError) out.add(e.message);
+  }
+  try {
+    void new ArrayBuffer(Number.MAX_SAFE_INTEGER);
+  } catch (e) {
+    if (e instanceof RangeError) out.add(e.message);
+  }
+  return out;
+})();
+
+/**
+ * Whether a foreign (non-Strata) error is the JavaScript engine running out of stack or of
+ * memory for a buffer: how far code gets before that happens differs between machines and
+ * engine builds, so it is a local fault, never a deterministic outcome. Recognised as a
+ * `RangeError` carrying exactly the message this engine gives a real stack overflow or a failed
+ * ArrayBuffer allocation (probed at load, never a hard-coded text). Every other RangeError —
+ * division by zero, `BigInt(1.5)`, an invalid array length or radix, a DataView or Buffer read
+ * out of range — is decided by the input alone and is the same on every node, so it must be a
+ * failed receipt: treating it as a local fault let a block producer put such a call in a block
+ * that no node would ever judge (each import aborted and was retried for ever). Running out of
+ * heap is fatal in V8 (the process dies), never a catchable error.
  */
 export function isEngineExhaustion(e: unknown): boolean {
-  return e instanceof RangeError;
+  return e instanceof RangeError && EXHAUSTION_MESSAGES.has(e.message);
 }

@@ -71,6 +71,28 @@ interface Conn {
 
 /** Remote addresses whose per-address call budget is kept at once (the oldest is forgotten beyond it). */
 const MAX_ADDRESS_BUDGETS = 4096;
+/**
+ * The key a remote address's call budget is kept under: an IPv4 address (also when written as
+ * IPv4-mapped IPv6, `::ffff:1.2.3.4`) as is; an IPv6 address by its /64 prefix, since a single
+ * host is routinely handed a whole /64 and could otherwise take a fresh budget per address.
+ */
+export function addressBudgetKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1] as string;
+  if (!address.includes(':')) return address;
+  const bare = address.split('%')[0] as string;
+  const [head = '', tail] = bare.split('::');
+  const h = head === '' ? [] : head.split(':');
+  const t = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (Number.parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`;
+}
+
+/** Budget key of sockets whose remote address could not be read (not an IP, so never exempt). */
+const UNKNOWN_ADDRESS = '(unknown)';
 
 /** A token bucket of calls for one connection or one remote address. */
 class CallBudget {
@@ -212,6 +234,9 @@ export class RpcServer {
     const http = createServer((req, res) => this.onRequest(req, res));
     const wss = new WebSocketServer({ noServer: true, maxPayload: this.maxBodyBytes, clientTracking: false });
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    // Read the peer's address as soon as the socket is accepted: Node caches it then, whereas a
+    // first read after the peer has reset the socket gives undefined (see takeAddress).
+    http.on('connection', (socket: { remoteAddress?: string | undefined }) => void socket.remoteAddress);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         reject(
@@ -416,17 +441,23 @@ export class RpcServer {
     return { text, refused };
   }
 
-  /** Charges `calls` to the remote address's budget (exempt and unknown addresses always pass). */
+  /**
+   * Charges `calls` to the remote address's budget (exempt addresses always pass). A socket whose
+   * address cannot be read (the peer reset it before it was first read) is charged to one shared
+   * budget: it used to pass free, so a client resetting each socket right after its request ran
+   * every call with no per-address bound.
+   */
   private takeAddress(address: string | undefined, calls: number): boolean {
-    if (address === undefined || this.budgetExempt.has(address)) return true;
-    let budget = this.addressBudgets.get(address);
+    if (address !== undefined && this.budgetExempt.has(address)) return true;
+    const k = address === undefined ? UNKNOWN_ADDRESS : addressBudgetKey(address);
+    let budget = this.addressBudgets.get(k);
     if (budget === undefined) {
       if (this.addressBudgets.size >= MAX_ADDRESS_BUDGETS) {
         const oldest = this.addressBudgets.keys().next().value;
         if (oldest !== undefined) this.addressBudgets.delete(oldest);
       }
       budget = new CallBudget(this.callsPerAddress, this.burstPerAddress);
-      this.addressBudgets.set(address, budget);
+      this.addressBudgets.set(k, budget);
     }
     return budget.take(calls);
   }

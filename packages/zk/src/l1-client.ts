@@ -160,6 +160,10 @@ export function zkL1RpcMethods(node: { chain: Chain }): Record<string, MethodSpe
           queueHead: rec.queueHead,
           queueTail: rec.queueTail,
           frozen: rec.frozen,
+          depth: rec.depth,
+          batchSize: rec.batchSize,
+          priorityDeadline: rec.priorityDeadline,
+          maxBatchGap: rec.maxBatchGap,
           escrow: `0x${getAccount(r(), zkEscrowAddress(id)).balance.toString(16)}`,
         };
       },

@@ -30,6 +30,8 @@ export interface OperatorOptions {
   vk: SnarkVk;
   /** The circuit hash provers must match. */
   circuitHash: string;
+  /** The proving key came from the documented dev-only secret (reported by `zk_info`, shown in the explorer's risk panel). */
+  devKeys?: boolean;
   /** Close a partial batch after this long (default 2,000 ms). */
   batchIntervalMs?: number;
   /** A prover must report within this long or its job is handed out again (default 30,000 ms). */
@@ -131,6 +133,17 @@ function storedOf(b: OperatorBatch): StoredBatch {
   };
 }
 
+/** Copies of the leaves at `indices` (undefined: absent), to put back if a store write fails. */
+function snapshot(st: ZkState, indices: Iterable<number>): [number, Leaf | undefined][] {
+  return [...new Set(indices)].map((i) => {
+    const l = st.leaf(i);
+    return [i, l ? { ...l } : undefined];
+  });
+}
+function restore(st: ZkState, snap: readonly [number, Leaf | undefined][]): void {
+  for (const [i, l] of snap) st.setLeaf(i, l);
+}
+
 /** The operator service. */
 export class ZkOperator {
   readonly params: ZkParams;
@@ -197,6 +210,7 @@ export class ZkOperator {
       store?.checkIdentity(params);
       if (store && !store.empty) {
         const op = new ZkOperator(opts, params, rec, deps, { store, ...ZkOperator.resume(store, params, rec, deps.crypto, log) });
+        await op.checkAgainstL1(rec);
         await op.reconcile(rec);
         return op;
       }
@@ -304,13 +318,16 @@ export class ZkOperator {
     }
     const from = this.soft.leaf(tx.from);
     const op: ZkOp = { type: tx.type, from: tx.from, to: tx.type === OP_TRANSFER ? tx.to : 0, amount: tx.amount, ax: 0n, ay: 0n, addr: tx.type === OP_WITHDRAW ? (from?.addr ?? 0n) : 0n, nonce: tx.nonce, sig: tx.sig };
+    const snap = snapshot(this.soft, [op.from, op.to]);
     try {
       this.soft.apply(op, this.deps.crypto.verify, true);
+      // Stored before it is confirmed; a failed write puts the soft state back (never ahead of the store).
+      this.accept(op);
     } catch (e) {
+      restore(this.soft, snap);
       this.metrics.rejectedTxs.inc({ code: toStrataError(e).code });
       throw e;
     }
-    this.accept(op);
     this.metrics.softTxs.inc();
     this.log.info({ type: tx.type === OP_TRANSFER ? 'transfer' : 'withdraw', from: tx.from, to: op.to, amount: tx.amount.toString(), nonce: tx.nonce.toString() }, 'L2 transaction soft-confirmed');
     return { status: 'soft-confirmed', position: this.queue.length - 1, root: this.soft.root };
@@ -436,6 +453,25 @@ export class ZkOperator {
   }
 
   /**
+   * A stored state must be a past of the L1's: a store kept across an L1 reset (same chain id and
+   * rollup id, new history) would otherwise resume with deposits the L1 never queued and roots it
+   * never verified, ignore the new L1's deposits (its cursor is past them) and freeze the rollup.
+   */
+  private async checkAgainstL1(rec: ZkRollupRecord): Promise<void> {
+    const id = this.params.rollupId;
+    const bad = (why: string): never => {
+      throw new StrataError('CONFIG_INVALID', `the ZK data dir does not match rollup ${id} on this L1 (${why}): was the L1 reset? use another data dir (or wait if the L1 is reorganising)`, { reason: 'store-ahead' });
+    };
+    if (this.depositsSeen > rec.queueTail) bad(`it applied ${this.depositsSeen} deposits, the L1 queued ${rec.queueTail}`);
+    if (this.verifiedCount > rec.batchCount) bad(`it holds ${this.verifiedCount} verified batches, the L1 ${rec.batchCount}`);
+    if (this.verifiedCount > 0) {
+      const b = this.batches[this.verifiedCount - 1];
+      const onL1 = await this.deps.l1.batch(id, this.verifiedCount - 1);
+      if (!b || !onL1 || fieldFromBytes(onL1.root) !== b.newRoot) bad(`batch ${this.verifiedCount - 1} has another root on the L1`);
+    }
+  }
+
+  /**
    * The L1 is the truth: every batch below its count is verified (a commit whose receipt was
    * never seen, or one sent just before a crash, is recognised by its root).
    */
@@ -455,12 +491,14 @@ export class ZkOperator {
     const l1 = this.deps.l1;
     const rec = await l1.rollup(this.params.rollupId);
     if (!rec) return;
+    // First: a batch the L1 verified just before it froze is still verified (the proven state,
+    // and so the exit proofs the ZK node serves, must match the root exits are checked against).
+    await this.reconcile(rec);
     if (rec.frozen && !this.frozen) {
       this.frozen = true;
       this.log.warn({ rollupId: this.params.rollupId, frozenAt: rec.frozenAt }, 'rollup is in EXODUS mode: users exit with Merkle proofs (strata zk exit)');
     }
     if (this.frozen) return;
-    await this.reconcile(rec);
     // receipts of submitted batches
     for (const b of this.batches) {
       if (b.status !== 'submitted' || !b.txHash) continue;
@@ -485,6 +523,8 @@ export class ZkOperator {
         const addr = BigInt(toHex(d.addr));
         // The L1 assigned the account index (the key's account, or the next free one).
         const op: ZkOp = { type: OP_DEPOSIT, from: d.index, to: 0, amount: d.amount, ax, ay, addr };
+        const prev = this.soft.leaf(d.index);
+        const before = prev ? { ...prev } : undefined;
         try {
           this.soft.apply(op, this.deps.crypto.verify, true);
         } catch (e) {
@@ -496,7 +536,12 @@ export class ZkOperator {
           }
           break;
         }
-        this.accept(op, this.depositsSeen + 1);
+        try {
+          this.accept(op, this.depositsSeen + 1);
+        } catch (e) {
+          restore(this.soft, [[d.index, before]]); // not stored: not applied (the next tick retries it once)
+          throw e;
+        }
         this.metrics.deposits.inc();
         this.log.info({ deposit: this.depositsSeen - 1, account: d.index, amount: d.amount.toString() }, 'L1 deposit applied');
       }
@@ -507,7 +552,12 @@ export class ZkOperator {
     const idle = rec.maxBatchGap > 0 && this.queue.length === 0 && !this.batches.some((b) => b.status !== 'verified') && head - rec.lastBatchHeight >= Math.max(1, Math.floor(rec.maxBatchGap / 2));
     while (this.queue.length >= n || (this.queue.length > 0 && Date.now() - (this.queue[0] as { at: number }).at >= (this.opts.batchIntervalMs ?? 2000)) || (idle && this.batches.length === this.nextCommit)) {
       const taken = this.queue.splice(0, n);
-      this.seal(taken.map((q) => q.op), taken[0]?.seq ?? this.nextSeq);
+      try {
+        this.seal(taken.map((q) => q.op), taken[0]?.seq ?? this.nextSeq);
+      } catch (e) {
+        this.queue.unshift(...taken); // not sealed: the next tick seals them again
+        throw e;
+      }
       if (taken.length === 0) break;
     }
     // commit in order
@@ -529,6 +579,18 @@ export class ZkOperator {
   }
 
   private seal(ops: ZkOp[], firstSeq: number): void {
+    // A batch exists once it is stored: if building or the write fails, the sealed state is put
+    // back (a batch in memory but not on disk would make a later batch unreplayable at restart).
+    const snap = snapshot(this.sealed, ops.flatMap((o) => [o.from, o.to]));
+    try {
+      this.sealBatch(ops, firstSeq);
+    } catch (e) {
+      restore(this.sealed, snap);
+      throw e;
+    }
+  }
+
+  private sealBatch(ops: ZkOp[], firstSeq: number): void {
     const built = buildBatch(this.sealed, ops, this.deps.crypto.verify, true);
     const b: OperatorBatch = {
       index: this.batches.length,
@@ -544,8 +606,8 @@ export class ZkOperator {
       stateAfter: this.sealed.clone(),
       withdrawals: ops.filter((o) => o.type === OP_WITHDRAW).map((o) => ({ from: o.from, amount: o.amount, addr: o.addr })),
     };
-    this.batches.push(b);
     this.store?.putBatch(storedOf(b));
+    this.batches.push(b);
     this.metrics.batches.inc();
     this.updateJobGauges();
     this.log.info({ batch: b.index, ops: ops.length, bytes: b.data.length, root: toHex(fieldToBytes(built.newRoot)) }, 'batch sealed; waiting for a prover');

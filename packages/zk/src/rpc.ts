@@ -141,7 +141,10 @@ function accountJson(st: ZkState, index: number): Record<string, unknown> {
 export function zkRpcMethods(op: ZkOperator): Record<string, MethodSpec> {
   const p = op.params;
   const index = (v: unknown) => Number(qty(v, 'index', BigInt(2 ** p.depth)));
-  const stateOf = (tag: unknown): ZkState => (tag === 'proven' || tag === 'verified' ? op.provenState() : op.soft);
+  const stateOf = (tag: unknown): ZkState => {
+    if (tag !== undefined && tag !== 'soft' && tag !== 'proven' && tag !== 'verified') throw RpcError.invalidParams('invalid parameter 1 (state): expected "soft", "proven" or "verified"');
+    return tag === 'proven' || tag === 'verified' ? op.provenState() : op.soft;
+  };
   const wrap = <T>(f: () => T): T => {
     try {
       return f();
@@ -163,7 +166,7 @@ export function zkRpcMethods(op: ZkOperator): Record<string, MethodSpec> {
       if (q[1] !== undefined && typeof q[1] !== 'boolean') throw RpcError.invalidParams('invalid parameter 1 (full): expected a boolean');
       return batchBlockJson(op, n, q[1] === true);
     } },
-    zk_info: { maxParams: 0, description: 'Rollup params and circuit hash.', handler: () => ({ ...p, unit: toQuantity(op.unit), circuitHash: op.opts.circuitHash, operator: toHex(op.opts.key.address) }) },
+    zk_info: { maxParams: 0, description: 'Rollup params and circuit hash.', handler: () => ({ ...p, unit: toQuantity(op.unit), circuitHash: op.opts.circuitHash, ...(op.opts.devKeys !== undefined ? { devKeys: op.opts.devKeys } : {}), operator: toHex(op.opts.key.address) }) },
     zk_sendTransaction: { minParams: 1, maxParams: 1, description: 'Submit a signed transfer or withdrawal; soft-confirmed at once.', handler: (q) => wrap(() => {
       const r = op.submit(parseL2Tx(q[0]));
       return { status: r.status, position: r.position, root: hex32(r.root) };

@@ -105,6 +105,16 @@ export class ZkStore {
     this.batches = db('zkbatches', 'uint32');
   }
 
+  /** One durable write; any lmdb failure (full disk, I/O error) becomes STORAGE_FAULT and nothing of it lands. */
+  private write(what: string, f: () => void): void {
+    try {
+      this.env.transactionSync(f);
+    } catch (e) {
+      if (e instanceof StrataError) throw e;
+      throw new StrataError('STORAGE_FAULT', `the ZK store could not write ${what}: ${(e as Error).message}`, { what });
+    }
+  }
+
   /** Whether the store holds an operator's state yet. */
   get empty(): boolean {
     return this.info.get('identity') === undefined;
@@ -122,7 +132,7 @@ export class ZkStore {
 
   /** Writes the initial state (empty, or rebuilt from L1 data) in one transaction. */
   init(p: ZkParams, cursor: ZkCursor, leaves: Iterable<[number, Leaf]>, batches: readonly StoredBatch[]): void {
-    this.env.transactionSync(() => {
+    this.write('the initial state', () => {
       this.info.putSync('identity', { l1ChainId: p.l1ChainId, rollupId: p.rollupId, depth: p.depth, batchSize: p.batchSize });
       this.info.putSync('cursor', cursor);
       for (const [i, l] of leaves) this.leaves.putSync(i, leafOut(l));
@@ -144,7 +154,7 @@ export class ZkStore {
 
   /** Appends one accepted operation (and the cursor, e.g. a deposit consumed) durably. */
   appendOp(seq: number, op: ZkOp, cursor: ZkCursor): void {
-    this.env.transactionSync(() => {
+    this.write(`operation ${seq}`, () => {
       this.ops.putSync(seq, opOut(op));
       this.info.putSync('cursor', cursor);
     });
@@ -152,7 +162,7 @@ export class ZkStore {
 
   /** Writes a batch record (sealed, proven, submitted). */
   putBatch(b: StoredBatch): void {
-    this.env.transactionSync(() => this.batches.putSync(b.index, b));
+    this.write(`batch ${b.index}`, () => this.batches.putSync(b.index, b));
   }
 
   /**
@@ -160,7 +170,7 @@ export class ZkStore {
    * land together, and its operations are dropped (the leaves now carry them).
    */
   verifyBatch(b: StoredBatch, changed: Iterable<[number, Leaf | undefined]>, cursor: ZkCursor): void {
-    this.env.transactionSync(() => {
+    this.write(`verified batch ${b.index}`, () => {
       for (const [i, l] of changed) {
         if (l) this.leaves.putSync(i, leafOut(l));
         else this.leaves.removeSync(i);

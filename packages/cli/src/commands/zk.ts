@@ -236,6 +236,9 @@ export function registerZkCommands(program: Command): void {
     .option('--rollup-id <n>', 'the rollup id (needed when the ZK node is down; default: the devnet\'s)')
     .action(async (f: ZkFlags & { fromL1?: boolean; rollupId?: string }) => {
       try {
+        for (const [flag, v] of [['--rollup-id', f.rollupId], ['--deposit', f.deposit]] as const) {
+          if (v !== undefined && !/^\d{1,10}$/.test(String(v))) throw new StrataError('INVALID_ARGUMENT', `${flag} must be a non-negative integer, not ${JSON.stringify(v)}`);
+        }
         const key = signer(f.from);
         // With only --l1-rpc (no devnet record, the ZK node gone) the L1 is all it needs.
         const ends = (() => {
@@ -250,16 +253,23 @@ export function registerZkCommands(program: Command): void {
         const l2 = (await zkCrypto()).deriveKey(key.secretKey);
         // The ZK node if it answers (unless --from-l1); the operator may well be gone in exodus.
         let node: { zk: RpcClient; info: Info; index: number | null } | undefined;
+        let nodeRollupId: number | undefined;
         if (!f.fromL1 && ends.zkRpc) {
           try {
             const zkc = new RpcClient(ends.zkRpc, { timeoutMs: 5000 });
             const info = await zkc.call<Info>('zk_info');
+            // A node whose proven root is not the L1's (lagging, or another history) would give a
+            // proof the L1 refuses: use L1 data then.
+            nodeRollupId = info.rollupId;
+            const st = await zkc.call<{ provenRoot: string }>('zk_status');
+            const rec = await l1.rollup(info.rollupId);
+            if (rec && st.provenRoot.toLowerCase() !== toHex(rec.root).toLowerCase()) throw new Error(`its proven root ${st.provenRoot} is not the L1's ${toHex(rec.root)}`);
             node = { zk: zkc, info, index: await zkc.call<number | null>('zk_findAccount', [hexq(l2.ax), hexq(l2.ay)]) };
           } catch (e) {
-            if (!f.json) process.stderr.write(`ZK node ${ends.zkRpc} does not answer (${(e as Error).message}); rebuilding the state from L1 data\n`);
+            if (!f.json) process.stderr.write(`ZK node ${ends.zkRpc} cannot give the proof (${(e as Error).message}); rebuilding the state from L1 data\n`);
           }
         }
-        const rollupId = node?.info.rollupId ?? (f.rollupId !== undefined ? Number(f.rollupId) : devnetZkParams(0).rollupId);
+        const rollupId = node?.info.rollupId ?? nodeRollupId ?? (f.rollupId !== undefined ? Number(f.rollupId) : devnetZkParams(0).rollupId);
         let h: Uint8Array;
         let source = node ? 'zk-node' : 'l1';
         if (f.deposit !== undefined) {
