@@ -21,7 +21,7 @@
  * difference). The locations are not hashed; proofs and witnesses always carry the canonical
  * 65-byte form.
  */
-import { blake2b256, blake2b256Tagged, bytesEqual, bytesKey, StrataError, toHex, utf8 } from '@strata/primitives';
+import { blake2b256, blake2b256Parts, bytesEqual, bytesKey, StrataError, toHex, utf8 } from '@strata/primitives';
 
 /** Personalization for tree hashing, separating it from every other blake2b use. */
 const SMT_PERSONAL = utf8('strata-smt-nodes');
@@ -84,8 +84,10 @@ export function valueHash(value: Uint8Array): Uint8Array {
 
 /** Hash of a leaf for (key, value). */
 export function leafHash(key: Uint8Array, value: Uint8Array): Uint8Array {
-  return blake2b256Tagged(LEAF, key, valueHash(value), SMT_PERSONAL);
+  return blake2b256Parts([LEAF_PREFIX, key, valueHash(value)], SMT_PERSONAL);
 }
+
+const LEAF_PREFIX = new Uint8Array([LEAF]);
 
 /** Hash of a node from its encoding (canonical or storage form). */
 export function nodeHash(encoding: Uint8Array): Uint8Array {
@@ -127,12 +129,6 @@ function bitAt(key: Uint8Array, depth: number): number {
 }
 
 type Kind = 'empty' | 'leaf' | 'internal' | 'unknown';
-/** A leaf to place in a rebuilt subtree; `ref` is its existing node when it has one to keep. */
-interface Entry {
-  key: Uint8Array;
-  value: Uint8Array;
-  ref?: Ref | undefined;
-}
 interface Ref {
   hash: Uint8Array;
   kind: Kind;
@@ -280,7 +276,7 @@ export class SparseMerkleTree {
   private updateRef(ref: Ref, depth: number, ch: KeyChange[], lo: number, hi: number, out: NewNode[]): Ref {
     if (lo === hi) return ref;
     if (ref.kind === 'empty') {
-      const entries: Entry[] = [];
+      const entries: { key: Uint8Array; value: Uint8Array }[] = [];
       for (let i = lo; i < hi; i++) {
         const c = ch[i] as KeyChange;
         if (c.value !== null) entries.push({ key: c.key, value: c.value });
@@ -290,12 +286,7 @@ export class SparseMerkleTree {
     const node = this.load(ref.hash, ref.loc);
     if (node.type === 'leaf') {
       // Merge the existing leaf into the change set (unless a change overrides it), then rebuild.
-      // A leaf's hash does not depend on its depth, so the existing leaf keeps its node (hash and
-      // location) wherever it lands: it is neither re-hashed nor written again. Only when its
-      // location is unknown (the tree's root) and this update stores its nodes is it re-created,
-      // since a stored parent must record where its children are.
-      const keep: Ref | undefined = ref.loc !== undefined || this.nextLoc === undefined ? { hash: ref.hash, kind: 'leaf', loc: ref.loc } : undefined;
-      const entries: Entry[] = [];
+      const entries: { key: Uint8Array; value: Uint8Array }[] = [];
       let placed = false;
       for (let i = lo; i < hi; i++) {
         const c = ch[i] as KeyChange;
@@ -307,13 +298,13 @@ export class SparseMerkleTree {
             continue;
           }
           if (cmp > 0) {
-            entries.push({ key: node.key, value: node.value, ref: keep });
+            entries.push({ key: node.key, value: node.value });
             placed = true;
           }
         }
         if (c.value !== null) entries.push({ key: c.key, value: c.value });
       }
-      if (!placed) entries.push({ key: node.key, value: node.value, ref: keep });
+      if (!placed) entries.push({ key: node.key, value: node.value });
       return this.build(depth, entries, 0, entries.length, out);
     }
     let mid = lo;
@@ -341,8 +332,7 @@ export class SparseMerkleTree {
     enc[0] = INTERNAL;
     enc.set(left.hash, 1);
     enc.set(right.hash, 33);
-    // The hash of 0x01 ‖ left ‖ right (the canonical encoding), without hashing a view of it.
-    const hash = blake2b256Tagged(INTERNAL, left.hash, right.hash, SMT_PERSONAL);
+    const hash = blake2b256(stored ? enc.subarray(0, 65) : enc, SMT_PERSONAL);
     if (stored) {
       writeU48(enc, 65, le ? NO_LOC : (left.loc ?? NO_LOC));
       writeU48(enc, 71, re ? NO_LOC : (right.loc ?? NO_LOC));
@@ -350,11 +340,10 @@ export class SparseMerkleTree {
     return { hash, kind: 'internal', loc: this.emit(hash, enc, out) };
   }
 
-  private build(depth: number, entries: Entry[], lo: number, hi: number, out: NewNode[]): Ref {
+  private build(depth: number, entries: { key: Uint8Array; value: Uint8Array }[], lo: number, hi: number, out: NewNode[]): Ref {
     if (lo === hi) return EMPTY_REF;
     if (hi - lo === 1) {
-      const e = entries[lo] as Entry;
-      if (e.ref) return e.ref;
+      const e = entries[lo] as { key: Uint8Array; value: Uint8Array };
       const enc = new Uint8Array(33 + e.value.length);
       enc[0] = LEAF;
       enc.set(e.key, 1);
