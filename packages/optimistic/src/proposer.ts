@@ -62,7 +62,13 @@ export class ProposerService {
   ) {
     this.games = new GameTracker(node, log, 'proposer', opts.logGames ?? false);
     this.txs = new TxTracker(node, log, 'proposer', opts.retryAfterL1Blocks ?? 3);
-    this.driver = new Driver('proposer', opts.intervalMs ?? 500, () => this.tick(), log, () => node.metrics.roleErrors.inc({ role: 'proposer' }));
+    this.driver = new Driver(
+      'proposer',
+      opts.intervalMs ?? 500,
+      () => this.tick(),
+      log,
+      () => node.metrics.roleErrors.inc({ role: 'proposer' }),
+    );
   }
 
   /** One iteration: propose if due, then answer every game waiting on us. */
@@ -89,7 +95,17 @@ export class ProposerService {
     if (!o) return;
     if (o.status !== OUTPUT_DISCARDED && (o.openGames > 0 || node.l1Status.clock < o.l1Height + cfg.challengeWindow)) return;
     const args = encode(OutputRefArgs, { rollupId: cfg.rollupId, outputIndex: meta.finalCursor });
-    if (await this.txs.send(`finality:${meta.finalCursor}`, this.opts.key, node.modules.disputes, 'advanceFinality', args, ADVANCE_COMPUTE, `advance finality from output ${meta.finalCursor}`)) {
+    if (
+      await this.txs.send(
+        `finality:${meta.finalCursor}`,
+        this.opts.key,
+        node.modules.disputes,
+        'advanceFinality',
+        args,
+        ADVANCE_COMPUTE,
+        `advance finality from output ${meta.finalCursor}`,
+      )
+    ) {
       this.log.info({ from: meta.finalCursor }, 'finality cursor advance requested (parent without end-of-block hooks)');
     }
   }
@@ -106,7 +122,8 @@ export class ProposerService {
     const node = this.node;
     const last = await this.lastLive();
     if (this.inFlight) {
-      if (last.count > this.inFlight.countBefore || node.l1Status.height >= this.inFlight.sentAt + (this.opts.retryAfterL1Blocks ?? 3)) this.inFlight = undefined;
+      if (last.count > this.inFlight.countBefore || node.l1Status.height >= this.inFlight.sentAt + (this.opts.retryAfterL1Blocks ?? 3))
+        this.inFlight = undefined;
       else return undefined;
     }
     const d = node.derivation;
@@ -119,7 +136,10 @@ export class ProposerService {
       if (!parentRoot || !bytesEqual(parentRoot, last.root)) {
         if (this.warnedParent !== last.batchIndex) {
           this.warnedParent = last.batchIndex;
-          this.log.warn({ batchIndex: last.batchIndex, claimed: toHex(last.root), local: parentRoot ? toHex(parentRoot) : null }, 'last live output root differs from the local derivation: not proposing on top of it until it is discarded');
+          this.log.warn(
+            { batchIndex: last.batchIndex, claimed: toHex(last.root), local: parentRoot ? toHex(parentRoot) : null },
+            'last live output root differs from the local derivation: not proposing on top of it until it is discarded',
+          );
         }
         return undefined;
       }
@@ -148,7 +168,10 @@ export class ProposerService {
       const trace = this.faultyTrace(last.opEnd, opEnd, last.root);
       this.faulty.set(pick, trace);
       root = trace.roots[trace.roots.length - 1] as Uint8Array;
-      this.log.warn({ batchIndex: pick, l2Block: rec.firstBlock + rec.blockCount - 1, faultAt: trace.lo + Math.floor(((opEnd - last.opEnd) * 2) / 3) }, 'MALICIOUS proposer: posting a wrong output root');
+      this.log.warn(
+        { batchIndex: pick, l2Block: rec.firstBlock + rec.blockCount - 1, faultAt: trace.lo + Math.floor(((opEnd - last.opEnd) * 2) / 3) },
+        'MALICIOUS proposer: posting a wrong output root',
+      );
     }
     const args = encode(ProposeArgs, { rollupId: node.opts.rollup.rollupId, batchIndex: pick, stateRoot: root });
     await node.l1.send(this.opts.key, node.modules.disputes, 'propose', args, PROPOSE_COMPUTE);
@@ -164,6 +187,15 @@ export class ProposerService {
     const mem = new MemoryNodeStore();
     const nodes = new LayeredNodeReader(mem, chain.nodes);
     const tree = new SparseMerkleTree(nodes);
+    const traceLocs = {
+      next: 2 ** 47,
+      begin(): number {
+        return this.next;
+      },
+      end(n: number): void {
+        this.next = n;
+      },
+    };
     const fault = lo + Math.floor(((hi - lo) * 2) / 3);
     let root = lo === 0 ? (chain.rootAfterOps(0) as Uint8Array) : anchorRoot;
     const roots: Uint8Array[] = [];
@@ -176,7 +208,9 @@ export class ProposerService {
         const a = getAccount(view, this.opts.key.address);
         putAccount(view, this.opts.key.address, { ...a, balance: a.balance + 1n });
       }
-      const up = tree.update(root, view.changes());
+      // Storage form: the new nodes keep the locations of the stored children they point at
+      // (a stored node is found by its location, not its hash); their own are never stored.
+      const up = tree.update(root, view.changes(), { locs: traceLocs });
       mem.addAll(up.newNodes);
       root = up.root;
       roots.push(root);
@@ -199,9 +233,23 @@ export class ProposerService {
       const root = this.rootFor(out.batchIndex, mid);
       if (!root) continue;
       const args = encode(DefendArgs, { rollupId: this.node.opts.rollup.rollupId, gameId: id, root });
-      if (!(await this.txs.send(`move:${id}:${game.moves}:${game.defenses}`, this.opts.key, this.node.modules.disputes, 'defend', args, MOVE_COMPUTE, `defend game ${id}`))) continue;
+      if (
+        !(await this.txs.send(
+          `move:${id}:${game.moves}:${game.defenses}`,
+          this.opts.key,
+          this.node.modules.disputes,
+          'defend',
+          args,
+          MOVE_COMPUTE,
+          `defend game ${id}`,
+        ))
+      )
+        continue;
       this.node.metrics.gameMoves.inc({ role: 'proposer' });
-      this.log.info({ gameId: id, move: game.moves + 1, by: 'proposer', kind: 'midpoint root', range: [game.lo, game.hi], mid, root: toHex(root) }, 'dispute move');
+      this.log.info(
+        { gameId: id, move: game.moves + 1, by: 'proposer', kind: 'midpoint root', range: [game.lo, game.hi], mid, root: toHex(root) },
+        'dispute move',
+      );
     }
   }
 
