@@ -193,6 +193,8 @@ export class P2PNode {
   private discoveryTimer: NodeJS.Timeout | undefined;
   private discoveryRunning = false;
   private readonly exchangedAt = new Map<string, number>();
+  /** Peer exchanges in flight: a second ask while one runs waits for the same answer. */
+  private readonly exchanging = new Map<string, Promise<number>>();
   private readonly dialing = new Set<string>();
   /** Addresses banned together with a peer, to lift with it. */
   private readonly bannedAddrsOf = new Map<string, string[]>();
@@ -925,8 +927,20 @@ export class P2PNode {
     return encode(PeerAddrsCodec, addrs);
   }
 
-  /** Asks a peer for the addresses it knows (at most once a minute per peer); returns how many were new. */
-  async askPeers(peer: string): Promise<number> {
+  /**
+   * Asks a peer for the addresses it knows (at most once a minute per peer); returns how many were
+   * new. A call while an exchange with that peer is in flight resolves with that exchange's result
+   * (so a malformed answer has been scored by the time either call returns).
+   */
+  askPeers(peer: string): Promise<number> {
+    const inflight = this.exchanging.get(peer);
+    if (inflight) return inflight;
+    const p = this.exchangePeers(peer).finally(() => this.exchanging.delete(peer));
+    this.exchanging.set(peer, p);
+    return p;
+  }
+
+  private async exchangePeers(peer: string): Promise<number> {
     const last = this.exchangedAt.get(peer);
     if (last !== undefined && Date.now() - last < EXCHANGE_MIN_INTERVAL_MS) return 0;
     this.exchangedAt.set(peer, Date.now());
