@@ -27,13 +27,24 @@ const externalNpm = {
     });
     b.onResolve({ filter: /.*/ }, async (args) => {
       if (args.pluginData?.inner || args.kind === 'entry-point') return undefined;
-      if (/^[^./]/.test(args.path) && !args.path.startsWith('@strata/')) return { path: args.path, external: true };
+      if (/^[^./]/.test(args.path) && !args.path.startsWith('@strata/') && !BUNDLED_NPM.some((n) => args.path === n || args.path.startsWith(`${n}/`))) return { path: args.path, external: true };
       const r = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: { inner: true } });
       if (r.errors.length > 0) return { errors: r.errors };
       return { path: r.path, external: r.external, sideEffects: SIDE_EFFECT_FILES.some((f) => r.path.endsWith(f)) };
     });
   },
 };
+/**
+ * Small pure-JS npm packages every command loads, bundled instead of loaded from node_modules:
+ * resolving a bare specifier through node_modules and package.json `exports`, and (commander is
+ * CommonJS) lexing its exports for ESM, cost a client command ~30 ms of its 200 ms budget.
+ */
+const BUNDLED_NPM = ['commander', '@scure/base'];
+/**
+ * Bundled CommonJS (commander) calls `require` for node builtins: give every chunk one (ES
+ * modules have none). The name is the one esbuild's CommonJS wrapper looks up.
+ */
+const REQUIRE_BANNER = "import { createRequire as __strataCreateRequire } from 'node:module'; const require = __strataCreateRequire(import.meta.url);";
 /** Workspace files that are imported for their side effects (they must never be tree-shaken). */
 const SIDE_EFFECT_FILES = ['/polyfill.ts', '/polyfill.js'];
 
@@ -59,6 +70,7 @@ export async function bundleCli({ outdir, write = true }) {
     sourcemap: 'linked',
     sourcesContent: false,
     logLevel: 'warning',
+    banner: { js: REQUIRE_BANNER },
     plugins: [externalNpm],
   });
 }
