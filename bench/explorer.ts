@@ -83,7 +83,9 @@ export async function run(): Promise<Record<string, number | string>> {
   execFileSync(process.execPath, ['packages/cli/scripts/build.mjs'], { stdio: 'ignore' });
   // Devnet start per layer set, cold then warm.
   for (const [name, args] of [
-    ['l1', ['--no-rollup', '--no-explorer']],
+    // (`--no-rollup` alone left the ZK-rollup, the channels and the sidechain running: the old
+    // "L1 alone" figure was most of the stack.)
+    ['l1', ['--no-rollup', '--no-zk', '--no-sidechain', '--no-channels', '--no-explorer']],
     ['rollups', ['--no-zk', '--no-sidechain', '--no-channels', '--no-explorer']],
     ['stack', zkArgs],
   ] as const) {
