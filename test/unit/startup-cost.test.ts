@@ -5,8 +5,10 @@
  * runs on the first isEngineExhaustion call; the answer stays the same.
  */
 import { execFileSync } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { isEngineExhaustion } from '@strata/primitives';
+import { RpcClient } from '@strata/rpc';
 
 describe('start-up cost of @strata/primitives', () => {
   it('importing the errors module triggers no external-memory garbage collection', () => {
@@ -39,5 +41,27 @@ describe('start-up cost of @strata/primitives', () => {
     }
     expect(isEngineExhaustion(div)).toBe(false);
     expect(isEngineExhaustion(new Error('Maximum call stack size exceeded'))).toBe(false);
+  });
+});
+
+describe('RpcClient loads node:https on demand', () => {
+  it('an https URL still speaks TLS (a ClientHello reaches the socket), an http URL plain HTTP', async () => {
+    const first: Buffer[] = [];
+    const server = createServer((s) => {
+      s.once('data', (d: Buffer) => {
+        first.push(d);
+        s.destroy();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      await expect(new RpcClient(`https://127.0.0.1:${port}`, { timeoutMs: 5000 }).call('x')).rejects.toMatchObject({ code: 'NETWORK' });
+      await expect(new RpcClient(`http://127.0.0.1:${port}`, { timeoutMs: 5000 }).call('x')).rejects.toMatchObject({ code: 'NETWORK' });
+    } finally {
+      server.close();
+    }
+    expect(first[0]?.[0]).toBe(0x16); // TLS handshake record
+    expect(first[1]?.subarray(0, 4).toString()).toBe('POST');
   });
 });
