@@ -3,9 +3,9 @@
  * account index (`strata account balance 0`) does not derive keys: the derivation (bip39 seed,
  * bip32 path, secp256k1) loads about 100 ms of modules. test/unit/cli-dev-addresses.test.ts checks
  * these against the real derivation (`devAccounts` of @strata/devnet, DEV_MNEMONIC).
- * Beyond these, callers derive (see `devAddress`).
+ * Beyond these, callers derive (see `devAddressHex`).
  */
-import { encodeAddress, fromHex, StrataError } from '@strata/primitives';
+import { encodeAddress, fromHex, StrataError, toHex } from '@strata/primitives';
 
 /** Addresses (20 bytes, hex) of dev accounts 0–9 of DEV_MNEMONIC (path m/44'/309'/0'/0/i). */
 export const DEV_ADDRESSES_HEX: readonly string[] = [
@@ -21,17 +21,14 @@ export const DEV_ADDRESSES_HEX: readonly string[] = [
   '0xcc4050fa207725ff24189a62838500d150633c63',
 ];
 
-/**
- * The bech32m address of dev account `index` under `prefix`: from the table when it has it,
- * else derived (the key code is loaded only then).
- */
-export async function devAddress(prefix: string, index: number): Promise<string> {
+/** The 0x address (20 bytes) of dev account `index`: from the table when it has it, else derived. */
+export async function devAddressHex(index: number): Promise<string> {
   const hex = DEV_ADDRESSES_HEX[index];
-  if (hex !== undefined) return encodeAddress(prefix, fromHex(hex, 20));
+  if (hex !== undefined) return hex;
   const { deriveKeyPairs, DEV_MNEMONIC } = await import('./signing.js');
   const found = deriveKeyPairs(DEV_MNEMONIC, 1, index)[0];
   if (!found) throw new StrataError('INVALID_KEY', `no dev account ${index}`);
-  return encodeAddress(prefix, found.address);
+  return toHex(found.address);
 }
 
 /** Dev accounts 0..count-1 as `{ index, address }` (derived only past the table). */

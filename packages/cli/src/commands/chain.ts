@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { encodeAddress, formatCoins, fromHex, fromQuantity, StrataError, toHex, type KeyPair } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
 import { checkArgs } from '../args.js';
-import { devAddress, devAddresses } from '../dev-addresses.js';
+import { devAddressHex, devAddresses } from '../dev-addresses.js';
 import { clientOptions, resolveRpc } from '../layers.js';
 import { print } from '../output.js';
 
@@ -145,8 +145,9 @@ export function registerChainCommands(program: Command): void {
       c.block('--block', flags.block);
     });
     const client = clientOf(flags);
-    const info = await chainInfo(client);
-    const address = /^\d+$/.test(who) ? await devAddress(info.addressPrefix, Number(who)) : who;
+    // One round trip: a dev index is sent as its 0x address (every chain's state_getAccount takes
+    // one), and the node answers with the address in its own prefix.
+    const address = /^\d+$/.test(who) ? await devAddressHex(Number(who)) : who;
     const tag = /^\d+$/.test(flags.block) ? `0x${Number(flags.block).toString(16)}` : flags.block;
     const a = await client.call<{ address: string; balance: string; nonce: string; blockNumber: string }>('state_getAccount', [address, tag]);
     const out = { address: a.address, balance: fromQuantity(a.balance).toString(), nonce: Number(fromQuantity(a.nonce)), block: Number(fromQuantity(a.blockNumber)) };
