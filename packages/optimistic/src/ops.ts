@@ -170,6 +170,18 @@ function writeOp(w: ByteWriter, op: L2Op): void {
   }
 }
 
+// Fatal: bytes that are not UTF-8 are refused, not replaced. `ignoreBOM`: a leading U+FEFF stays
+// in the string, so two byte strings never decode to one symbol (one encoding per operation).
+const SYMBOL_DECODER = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function decodeSymbol(bytes: Uint8Array): string {
+  try {
+    return SYMBOL_DECODER.decode(bytes);
+  } catch {
+    return invalid('token symbol is not UTF-8');
+  }
+}
+
 function readOp(r: ByteReader): L2Op {
   const kind = r.byte();
   switch (kind) {
@@ -207,7 +219,7 @@ function readOp(r: ByteReader): L2Op {
       const originId = r.bytes(32);
       const n = r.varint();
       if (n > 12) invalid('token symbol longer than 12 bytes');
-      const symbol = new TextDecoder('utf-8', { fatal: true }).decode(r.bytes(n));
+      const symbol = decodeSymbol(r.bytes(n));
       const decimals = r.varint();
       const amount = r.varintBig();
       if (amount >= 1n << 128n) invalid('amount exceeds 128 bits');
