@@ -140,6 +140,9 @@ class MethodContext implements TxContext {
   charge(units: number): void {
     this.meter.charge(units);
   }
+  get computeLeft(): number {
+    return Math.max(0, this.meter.limit - this.meter.used);
+  }
   emit(type: string, data: RuntimeEvent['data']): void {
     this.events.push({ module: this.module, type, data });
   }
