@@ -8,11 +8,10 @@
  * child processes (test/fuzz/child.ts): a byte target with `perProcess` (the brotli decoder), and
  * every RPC method in-process (`--rpc-per-process` calls per fresh node and store).
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { type FuzzResult, fuzzBytes, fuzzRpc } from './fuzz.js';
+import { runChild } from './split.js';
 import { byteTargets, rpcHarness } from './targets.js';
 
 // Rejections are thrown errors: with tsx's source maps, capturing and formatting a stack costs more
@@ -86,31 +85,6 @@ const line = (r: FuzzResult) => {
   );
   for (const c of r.crashes.slice(0, 3)) console.log(`    CRASH ${c.error}\n      input ${c.input.slice(0, 300)}`);
 };
-
-const childPath = fileURLToPath(new URL('./child.ts', import.meta.url));
-
-/** Runs one slice of a target in a fresh process (test/fuzz/child.ts); a dead child is a crash. */
-function runChild(kind: 'bytes' | 'rpc', index: number, count: number, childSeed: number, seconds: number): Promise<FuzzResult & { unhandled?: number }> {
-  return new Promise((resolve) => {
-    const argv = ['--import', 'tsx', childPath, '--kind', kind, '--index', String(index), '--n', String(count), '--seed', String(childSeed)];
-    if (Number.isFinite(seconds)) argv.push('--max-seconds', String(Math.max(1, Math.round(seconds))));
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString('utf8');
-    });
-    child.on('close', (code, signal) => {
-      const last = out.trim().split('\n').pop() ?? '';
-      try {
-        if (code !== 0) throw new Error('no result');
-        resolve(JSON.parse(last) as FuzzResult & { unhandled?: number });
-      } catch {
-        const error = `fuzz child process ${kind} #${index} (seed ${childSeed}) exited with ${signal ?? `code ${code}`}`;
-        resolve({ name: '', inputs: 0, accepted: 0, rejected: 0, crashes: [{ input: `seed ${childSeed}`, error }], ms: 0, slowestMs: 0, codes: {} });
-      }
-    });
-  });
-}
 
 /**
  * Runs `total` inputs of one target as slices of `perProcess` inputs, each in a fresh process
