@@ -3,6 +3,7 @@
  * second on one keep-alive socket or WebSocket, calls in flight on one WebSocket, the number of
  * WebSockets, a client that stops reading its responses, and the full-block sender cache.
  */
+import { execFile } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { StrataNode, startRpc } from '@strata/node';
@@ -111,6 +112,19 @@ describe('rpc behind a reverse proxy (trustedProxies, strata node --rpc-trusted-
     const s = await server(budget);
     expect(served(await freshCalls(s.url, 30, () => ({ 'x-forwarded-for': '198.51.100.7' })))).toBe(30);
   });
+
+  it('strata node --rpc-trusted-proxy reaches the RPC server: an address that is not an IP stops the node at start', async () => {
+    const t = tempDir('strata-proxy-flag-');
+    stops.push(() => t.cleanup());
+    const bin = new URL('../../packages/cli/bin/strata.js', import.meta.url).pathname;
+    const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const args = [bin, 'node', '--data-dir', t.dir, '--dev', '--no-p2p', '--rpc-port', '0', '--metrics-port', '0', '--rpc-trusted-proxy', '127.0.0.1,proxy.example', '--json'];
+      const child = execFile(process.execPath, args, { env: { ...process.env, STRATA_CLI_FROM_SOURCE: '1' }, timeout: 60_000 }, (_e, stdout) => resolve({ code: child.exitCode, stdout }));
+    });
+    expect(out.code).toBe(1);
+    // The node's log lines come first; the error is printed last.
+    expect(out.stdout).toMatch(/"code": "CONFIG_INVALID",\s*"message": "rpc trusted proxy must be an IP address, got proxy\.example"/);
+  }, 60_000);
 
   it('clientAddress: the right-most hop that is not a trusted proxy; ports, brackets and IPv4-mapped forms; anything malformed is the proxy', () => {
     const proxies = new Set(['127.0.0.1', '10.0.0.2']);
