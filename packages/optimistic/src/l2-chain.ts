@@ -309,7 +309,7 @@ export class L2Chain {
     }
     this.blocks.splice(number + 1);
     for (const b of dropped) {
-      for (const r of b.results) if (r.txHash) this.txIndex.delete(toHex(r.txHash));
+      for (const r of b.results) if (r.txHash && this.txIndex.get(toHex(r.txHash))?.number === b.number) this.txIndex.delete(toHex(r.txHash));
       for (const [id, n] of this.withdrawals) if (n === b.number) this.withdrawals.delete(id);
       for (const [id, n] of this.tokenWithdrawals) if (n === b.number) this.tokenWithdrawals.delete(id);
     }

@@ -262,7 +262,9 @@ export class L2Store {
       const blocks = dropped ?? [...this.blocks.getRange({ start: number + 1 })].map(({ value }) => fromStored(value));
       for (const b of blocks) {
         const e = blockIndexEntries(b);
-        for (const h of e.allTxHashes) this.txIdx.removeSync(Buffer.from(h));
+        // Only an entry pointing at the dropped block: a skipped replay of a transaction (anyone
+        // can force one on the L1) carries the hash of its real inclusion in a kept block.
+        for (const h of e.allTxHashes) if (this.txIdx.get(Buffer.from(h))?.[0] === b.number) this.txIdx.removeSync(Buffer.from(h));
         for (const id of e.withdrawals) if (this.wdIdx.get(id) === b.number) this.wdIdx.removeSync(id);
         for (const id of e.tokenWithdrawals) if (this.twdIdx.get(id) === b.number) this.twdIdx.removeSync(id);
       }

@@ -1,0 +1,77 @@
+/**
+ * Review r3 of the on-demand L2 store: indexes across truncations (L1 reorgs), crash points of
+ * a rollback, and restarts after a rewind.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { compactOp, encodeOp, L2Chain, L2Store, makeL2Env, signL2Transfer, signL2Withdrawal } from '@strata/optimistic';
+import { initHashing, toHex } from '@strata/primitives';
+import { encodeTx, verifyRawTx } from '@strata/runtime';
+import { keys, tempDir } from '../helpers/chain.js';
+import { persistRollup } from '../helpers/l2-persist.js';
+
+await initHashing();
+
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const alice = keys[0]!;
+
+/** Block 1: a deposit to alice; block 2: her transfer `tx` (nonce 0); block 3: `tx` again, forced by anyone on the L1 (a replay: skipped). */
+function replayed(chain: L2Chain) {
+  const env = chain.env;
+  chain.build({ timestamp: 1_000, delayedFrom: 0, delayedOps: [encodeOp({ kind: 'deposit', depositId: 0, from: alice.address, to: alice.address, amount: 10n ** 12n })], ops: [] });
+  const raw = encodeTx(signL2Transfer(env, alice.secretKey, 0, new Uint8Array(20).fill(0x42), 5n));
+  const vtx = verifyRawTx(raw);
+  const b2 = chain.build({ timestamp: 2_000, delayedFrom: 1, delayedOps: [], ops: [encodeOp(compactOp(env, chain.reader(), vtx))], txs: [vtx] });
+  expect(b2.results[0]?.status).toBe('ok');
+  const b3 = chain.build({ timestamp: 3_000, delayedFrom: 1, delayedOps: [encodeOp({ kind: 'forced', queueIndex: 1, from: keys[3]!.address, raw })], ops: [] });
+  expect(b3.results[0]?.status).toBe('skipped');
+  expect(toHex(b3.results[0]?.txHash as Uint8Array)).toBe(toHex(vtx.hash));
+  return vtx;
+}
+
+describe('L2 store indexes (review r3)', () => {
+  it('dropping a block that holds a skipped replay of a transaction keeps the index of its real inclusion (memory and lmdb)', async () => {
+    const t = tempDir('strata-r3-l2idx-');
+    cleanups.push(t.cleanup);
+    const env = makeL2Env(persistRollup());
+    const mem = new L2Chain(env);
+    const store = new L2Store({ path: t.dir });
+    cleanups.push(() => store.close());
+    const stored = new L2Chain(env, store);
+    for (const chain of [mem, stored]) {
+      const vtx = replayed(chain);
+      expect(chain.txLocation(vtx.hash)).toEqual({ number: 2, index: 0 });
+      // An L1 reorg drops block 3 (the forced replay): the transfer is still in block 2.
+      chain.truncate(2);
+      expect(chain.head.number).toBe(2);
+      expect(chain.txLocation(vtx.hash)).toEqual({ number: 2, index: 0 });
+      // Dropping block 2 itself does remove it.
+      chain.truncate(1);
+      expect(chain.txLocation(vtx.hash)).toBeUndefined();
+    }
+  });
+
+  it('a withdrawal of a dropped block is not found afterwards, and one re-made in a new block is found there', async () => {
+    const t = tempDir('strata-r3-l2wd-');
+    cleanups.push(t.cleanup);
+    const env = makeL2Env(persistRollup());
+    const store = new L2Store({ path: t.dir });
+    cleanups.push(() => store.close());
+    const chain = new L2Chain(env, store);
+    chain.build({ timestamp: 1_000, delayedFrom: 0, delayedOps: [encodeOp({ kind: 'deposit', depositId: 0, from: alice.address, to: alice.address, amount: 10n ** 12n })], ops: [] });
+    const w = verifyRawTx(encodeTx(signL2Withdrawal(env, alice.secretKey, 0, alice.address, 1_000n)));
+    chain.build({ timestamp: 2_000, delayedFrom: 1, delayedOps: [], ops: [encodeOp(compactOp(env, chain.reader(), w))], txs: [w] });
+    expect(chain.withdrawalBlock(0)).toBe(2);
+    chain.truncate(1);
+    expect(chain.withdrawalBlock(0)).toBeUndefined();
+    expect(chain.txLocation(w.hash)).toBeUndefined();
+    expect(chain.allWithdrawals()).toEqual([]);
+    chain.build({ timestamp: 2_500, delayedFrom: 1, delayedOps: [], ops: [] });
+    chain.build({ timestamp: 3_000, delayedFrom: 1, delayedOps: [], ops: [encodeOp(compactOp(env, chain.reader(), w))], txs: [w] });
+    expect(chain.withdrawalBlock(0)).toBe(3);
+    expect(chain.txLocation(w.hash)).toEqual({ number: 3, index: 0 });
+  });
+});
