@@ -2,12 +2,16 @@
  * Review r3 of the on-demand L2 store: indexes across truncations (L1 reorgs), crash points of
  * a rollback, and restarts after a rewind.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { compactOp, encodeOp, L2Chain, L2Store, makeL2Env, signL2Transfer, signL2Withdrawal } from '@strata/optimistic';
+import { Chain, ChainStore } from '@strata/chain';
+import { compactOp, encodeOp, L2Chain, L2Store, makeL2Env, NodeL1Client, optimisticParentModules, RollupNode, signL2Transfer, signL2Withdrawal } from '@strata/optimistic';
 import { initHashing, toHex } from '@strata/primitives';
-import { encodeTx, verifyRawTx } from '@strata/runtime';
-import { keys, tempDir } from '../helpers/chain.js';
-import { persistRollup } from '../helpers/l2-persist.js';
+import { bankModule, encodeTx, ModuleRegistry, verifyRawTx } from '@strata/runtime';
+import { openDatabase } from '@strata/state';
+import { devConfig, keys, tempDir } from '../helpers/chain.js';
+import { persistRollup, recordHistory } from '../helpers/l2-persist.js';
 
 await initHashing();
 
@@ -73,5 +77,54 @@ describe('L2 store indexes (review r3)', () => {
     chain.build({ timestamp: 3_000, delayedFrom: 1, delayedOps: [], ops: [encodeOp(compactOp(env, chain.reader(), w))], txs: [w] });
     expect(chain.withdrawalBlock(0)).toBe(3);
     expect(chain.txLocation(w.hash)).toEqual({ number: 3, index: 0 });
+  });
+});
+
+describe('heads() over the lazy origins (review r3)', () => {
+  it('the finalized head is found in O(log n) origin reads, not one per safe block (heads() runs on every RPC head call)', async () => {
+    const t = tempDir('strata-r3-heads-');
+    cleanups.push(t.cleanup);
+    const l1Dir = join(t.dir, 'l1');
+    mkdirSync(l1Dir);
+    await recordHistory(l1Dir, { blocks: 80, txsPerBlock: 1, blocksPerBatch: 2 });
+    const rollup = persistRollup();
+    const chain = Chain.open(devConfig({ confirmations: 3 }), new ModuleRegistry([bankModule, ...optimisticParentModules(rollup)]), new ChainStore(openDatabase({ path: l1Dir })));
+    cleanups.push(() => chain.store.close());
+    const client = new NodeL1Client({ chain, submitTx: () => undefined }, rollup);
+    const l2Dir = join(t.dir, 'l2');
+    let store = new L2Store({ path: l2Dir });
+    await new RollupNode({ rollup }, client, { store }).syncL1();
+    await store.close();
+    store = new L2Store({ path: l2Dir });
+    cleanups.push(() => store.close());
+    // A parent whose finality lags (half its height): part of the safe chain is final.
+    const lagging = new Proxy(client, {
+      get(target, prop) {
+        if (prop === 'head') return async () => ({ ...(await target.head()), finalized: Math.floor((await target.head()).height / 2) });
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const node = new RollupNode({ rollup }, lagging, { store });
+    expect(node.safeHead).toBe(80);
+    // Before the first sync the parent's finalized height is unknown (-1): nothing is final.
+    const before = store.originReads;
+    expect(node.heads().finalized).toBe(0);
+    expect(store.originReads - before).toBeLessThanOrEqual(10);
+    await node.syncL1();
+    // The answer is the linear scan's: the last safe block whose L1 origin is final.
+    const fin = node.l1Status.finalized;
+    let want = 0;
+    for (let n = node.safeHead; n > 0; n--) {
+      if ((node.derivation.originOf(n)?.l1Height ?? Number.POSITIVE_INFINITY) <= fin) {
+        want = n;
+        break;
+      }
+    }
+    expect(want).toBeGreaterThan(0);
+    expect(want).toBeLessThan(80);
+    const mid = store.originReads;
+    expect(node.heads().finalized).toBe(want);
+    expect(store.originReads - mid).toBeLessThanOrEqual(10);
   });
 });
