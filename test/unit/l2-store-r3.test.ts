@@ -128,3 +128,34 @@ describe('heads() over the lazy origins (review r3)', () => {
     expect(store.originReads - mid).toBeLessThanOrEqual(10);
   });
 });
+
+describe('a crash inside an L1 rollback (review r3)', () => {
+  it('blocks truncated but the L1 cursor not yet rolled back (kill -9 between the two transactions), and the L1 back on the old branch: the restarted node re-derives instead of skipping every block', async () => {
+    const t = tempDir('strata-r3-crash-');
+    cleanups.push(t.cleanup);
+    const l1Dir = join(t.dir, 'l1');
+    mkdirSync(l1Dir);
+    const roots = await recordHistory(l1Dir, { blocks: 30, txsPerBlock: 1, blocksPerBatch: 3 });
+    const rollup = persistRollup();
+    const chain = Chain.open(devConfig({ confirmations: 3 }), new ModuleRegistry([bankModule, ...optimisticParentModules(rollup)]), new ChainStore(openDatabase({ path: l1Dir })));
+    cleanups.push(() => chain.store.close());
+    const client = new NodeL1Client({ chain, submitTx: () => undefined }, rollup);
+    const l2Dir = join(t.dir, 'l2');
+    let store = new L2Store({ path: l2Dir });
+    const first = new RollupNode({ rollup }, client, { store });
+    await first.syncL1();
+    expect(first.chain.head.number).toBe(30);
+    // An L1 reorg was being handled: the L2 blocks after 20 were dropped (their own lmdb
+    // transaction), then the process died before the cursor's rollback was written.
+    first.chain.truncate(20);
+    await store.close();
+    // The reorg was itself undone: the L1 is back on the branch the cursor names.
+    store = new L2Store({ path: l2Dir });
+    cleanups.push(() => store.close());
+    const node = new RollupNode({ rollup }, client, { store });
+    await node.syncL1();
+    expect(node.chain.head.number).toBe(30);
+    expect(node.safeHead).toBe(30);
+    expect(toHex(node.chain.head.stateRoot)).toBe(roots[30]);
+  });
+});

@@ -237,6 +237,18 @@ export class Derivation {
     return !!tip && (block.height !== tip.height + 1 || !bytesEqual(block.parentHash, tip.hash));
   }
 
+  /**
+   * Height of the newest processed L1 block after which at most `blocks` L2 blocks were derived
+   * (-1 when no kept record qualifies: derivation restarts from the parent's genesis).
+   */
+  lastL1WithBlocksAtMost(blocks: number): number {
+    for (let i = this.processed.length - 1; i >= 0; i--) {
+      const p = this.processed[i] as { height: number; meta: InboxMeta };
+      if (p.meta.blockCount <= blocks) return p.height;
+    }
+    return -1;
+  }
+
   /** Rolls back to just after L1 block `height` (every later L1 block is forgotten). */
   rollbackTo(height: number): InboxMeta {
     while (this.processed.length > 0 && (this.l1Tip as { height: number }).height > height) this.processed.pop();

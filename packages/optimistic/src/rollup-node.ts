@@ -91,6 +91,18 @@ export class RollupNode {
     if (deps.store) {
       this.derivation.restore(deps.store.loadDerivation());
       this.safe = Math.min(deps.store.safe, this.chain.head.number, this.derivation.meta.blockCount);
+      // The L1 cursor counts more L2 blocks than are stored: a crash inside an L1 rollback, after
+      // the blocks' truncation and before the cursor's (two transactions). Were the L1 back on
+      // the cursor's branch, those blocks would never be derived again (every later one skipped
+      // as not following the head): move the cursor back to where the stored blocks end.
+      if (this.chain.head.number < this.derivation.meta.blockCount) {
+        const cursorBlocks = this.derivation.meta.blockCount;
+        const h = this.derivation.lastL1WithBlocksAtMost(this.chain.head.number);
+        const meta = this.derivation.rollbackTo(h);
+        this.safe = Math.min(this.safe, meta.blockCount);
+        deps.store.rollbackL1(h, meta, this.safe);
+        this.log.warn({ l2Head: this.chain.head.number, cursorBlocks, l1Cursor: h }, 'L1 cursor was past the stored L2 blocks (crash during a rollback); it is moved back and those blocks re-derived');
+      }
       // A verifier's blocks past its L1 cursor were committed just before a crash, before their
       // L1 block's cursor: that L1 block may be reorged away, so they are re-derived, never served.
       if (!this.isSequencer && this.chain.head.number > this.derivation.meta.blockCount) {
