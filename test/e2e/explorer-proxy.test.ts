@@ -78,7 +78,7 @@ const rawGet = (path: string) =>
 
 describe('explorer proxy', () => {
   it('refuses write and admin methods, alone or hidden in a batch; passes reads', async () => {
-    for (const m of ['tx_sendRaw', 'dev_mine', 'admin_setMining', 'channel_pay', 'zk_sendTransaction', 'rollup_game', 'chain_getHeadX', '__proto__']) {
+    for (const m of ['tx_sendRaw', 'dev_mine', 'admin_setMining', 'channel_pay', 'zk_sendTransaction', 'rollup_game', 'chain_getHeadX', '__proto__', 'channel_listInvoices', 'channel_balance']) {
       const r = await post({ jsonrpc: '2.0', id: 1, method: m, params: [] });
       expect(r.status, m).toBe(403);
       expect(r.body.error?.message).toContain('only reads');

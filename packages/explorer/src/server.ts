@@ -40,8 +40,12 @@ export interface Explorer {
   stop(): Promise<void>;
 }
 
-/** JSON-RPC methods the proxy lets through: reads only. */
-const READ_METHODS = /^(chain_(getHead|getBlockByNumber|getBlockByHash|getConfig|subscribe|unsubscribe)|tx_(get|getReceipt|estimateFee)|state_(getAccount|getProof)|mempool_status|net_(info|peers)|rollup_get\w+|rollup_list\w+|explorer_\w+|zk_get\w+|zk_list\w+|zk_(info|status)|zkl1_(rollup|deposit|batch)|channel_(getInfo|graph|list|balance|listInvoices|peers)|sidechain_(info|consensusState|certificate|list|get|checkpoint|deposits|withdrawn|bridge)|l3_get\w+|token_get\w+)$/;
+/**
+ * JSON-RPC methods the proxy lets through: public reads only. Not a channel node's invoices (each
+ * carries its payment secret, amount and description) nor its wallet balance: private to the
+ * node's owner, who asks the node itself.
+ */
+const READ_METHODS = /^(chain_(getHead|getBlockByNumber|getBlockByHash|getConfig|subscribe|unsubscribe)|tx_(get|getReceipt|estimateFee)|state_(getAccount|getProof)|mempool_status|net_(info|peers)|rollup_get\w+|rollup_list\w+|explorer_\w+|zk_get\w+|zk_list\w+|zk_(info|status)|zkl1_(rollup|deposit|batch)|channel_(getInfo|graph|list|peers)|sidechain_(info|consensusState|certificate|list|get|checkpoint|deposits|withdrawn|bridge)|l3_get\w+|token_get\w+)$/;
 
 // The web app's files: next to src/ when running from source; from the CLI's compiled bundle
 // (packages/cli/dist) they are in packages/explorer/web.
