@@ -159,3 +159,41 @@ describe('a crash inside an L1 rollback (review r3)', () => {
     expect(toHex(node.chain.head.stateRoot)).toBe(roots[30]);
   });
 });
+
+describe('a failed block commit (review r3)', () => {
+  it('leaves no node of the uncommitted block readable, and the retried block commits and reopens', async () => {
+    const t = tempDir('strata-r3-fault-');
+    cleanups.push(t.cleanup);
+    const env = makeL2Env(persistRollup());
+    const store = new L2Store({ path: t.dir });
+    let closed = false;
+    cleanups.push(() => (closed ? undefined : store.close()));
+    const chain = new L2Chain(env, store);
+    const deposit = (amount: bigint) => ({ timestamp: 1_000, delayedFrom: 0, delayedOps: [encodeOp({ kind: 'deposit', depositId: 0, from: alice.address, to: alice.address, amount })], ops: [] });
+    // The disk fails during the block's transaction (as lmdb does on a full disk).
+    const env2 = store.env as unknown as { transactionSync: (f: () => unknown) => unknown };
+    const real = env2.transactionSync.bind(store.env);
+    env2.transactionSync = () => {
+      throw new Error('MDB_MAP_FULL: Environment mapsize limit reached');
+    };
+    const probe = chain.nodes.getNode.bind(chain.nodes);
+    expect(() => chain.build(deposit(7n))).toThrow(/MDB_MAP_FULL/);
+    env2.transactionSync = real;
+    // What the failed block's root would have been (the same content built in memory).
+    const failedRoot = new L2Chain(env).build(deposit(7n)).stateRoot;
+    expect(chain.head.number).toBe(0);
+    expect(probe(failedRoot)).toBeUndefined();
+    const b = chain.build(deposit(9n));
+    expect(chain.head.number).toBe(1);
+    await store.close();
+    closed = true;
+    const again = new L2Store({ path: t.dir });
+    try {
+      const reopened = new L2Chain(env, again);
+      expect(toHex(reopened.head.stateRoot)).toBe(toHex(b.stateRoot));
+      expect(reopened.account(alice.address).balance).toBe(9n);
+    } finally {
+      await again.close();
+    }
+  });
+});

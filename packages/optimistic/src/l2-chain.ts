@@ -267,8 +267,14 @@ export class L2Chain {
     if (content.txs) block.txs = txs;
     if (this.store) {
       // One transaction per block; a disk fault throws here, before the block joins the chain.
-      this.store.commitBlock(block, runs);
-      this.pending.nodes.clear();
+      // Either way the block's nodes leave `pending`: kept after a failure, they would shadow
+      // stored nodes of the same hash with encodings whose child locations were never written
+      // (and are handed out again after a restart), and a root never committed stayed readable.
+      try {
+        this.store.commitBlock(block, runs);
+      } finally {
+        this.pending.nodes.clear();
+      }
       if (parent.number > 0) this.remember(parent);
       this.headBlock = block;
       return block;
