@@ -6,7 +6,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Chain, ChainStore } from '@strata/chain';
-import { compactOp, encodeOp, L2Chain, L2Store, makeL2Env, NodeL1Client, optimisticParentModules, RollupNode, signL2Transfer, signL2Withdrawal } from '@strata/optimistic';
+import { compactOp, DepositArgs, encodeOp, L2Chain, L2Store, l2RpcMethods, makeL2Env, NodeL1Client, optimisticParentModules, RollupNode, rollupModuleNames, signL2Transfer, signL2Withdrawal } from '@strata/optimistic';
+import { encode } from '@strata/primitives';
+import { RollupWorld } from '../helpers/optimistic.js';
 import { initHashing, toHex } from '@strata/primitives';
 import { bankModule, encodeTx, ModuleRegistry, verifyRawTx } from '@strata/runtime';
 import { openDatabase } from '@strata/state';
@@ -196,4 +198,86 @@ describe('a failed block commit (review r3)', () => {
       await again.close();
     }
   });
+});
+
+describe('withdrawal listings by account (review r3, rule 11)', () => {
+  it('the per-account index answers like a scan of every withdrawal (memory, lmdb, truncation, reopen)', async () => {
+    const t = tempDir('strata-r3-acct-');
+    cleanups.push(t.cleanup);
+    const env = makeL2Env(persistRollup());
+    const mem = new L2Chain(env);
+    let store = new L2Store({ path: t.dir });
+    let stored = new L2Chain(env, store);
+    let closed = false;
+    cleanups.push(() => (closed ? undefined : store.close()));
+    const bob = keys[2]!;
+    const carol = { address: new Uint8Array(20).fill(0xc4) };
+    for (const c of [mem, stored]) c.build({ timestamp: 1_000, delayedFrom: 0, delayedOps: [encodeOp({ kind: 'deposit', depositId: 0, from: alice.address, to: alice.address, amount: 10n ** 12n })], ops: [] });
+    // Blocks 2..7: alice withdraws to herself, and once (block 5) to bob's L1 address.
+    for (let i = 0; i < 6; i++) {
+      const v = verifyRawTx(encodeTx(signL2Withdrawal(env, alice.secretKey, i, i === 3 ? bob.address : alice.address, 1_000n + BigInt(i))));
+      for (const c of [mem, stored]) c.build({ timestamp: 2_000 + i, delayedFrom: 1, delayedOps: [], ops: [encodeOp(compactOp(env, c.reader(), v))], txs: [v] });
+    }
+    const check = (c: L2Chain) => {
+      expect(c.withdrawalsOf(alice.address)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(c.withdrawalsOf(alice.address, false, 2)).toEqual([4, 5]);
+      expect(c.withdrawalsOf(bob.address)).toEqual([3]);
+      expect(c.withdrawalsOf(carol.address)).toEqual([]);
+      expect(c.withdrawalsOf(alice.address, true)).toEqual([]);
+      expect(c.recentWithdrawals(false, 3)).toEqual([3, 4, 5]);
+    };
+    check(mem);
+    check(stored);
+    // A reorg drops blocks 5..7 (withdrawals 3, 4, 5): gone from every account's list.
+    for (const c of [mem, stored]) c.truncate(4);
+    for (const c of [mem, stored]) {
+      expect(c.withdrawalsOf(alice.address)).toEqual([0, 1, 2]);
+      expect(c.withdrawalsOf(bob.address)).toEqual([]);
+      expect(c.recentWithdrawals(false, 256)).toEqual([0, 1, 2]);
+    }
+    // A data dir written before this index (index version 1, no per-account entries) gets it on open.
+    const internals = store as unknown as { acctWdIdx: { clearSync(): void }; info: { putSync(k: string, v: unknown): void }; env: { transactionSync(f: () => void): void } };
+    internals.env.transactionSync(() => {
+      internals.acctWdIdx.clearSync();
+      internals.info.putSync('indexes', 1);
+    });
+    expect(stored.withdrawalsOf(alice.address)).toEqual([]);
+    await store.close();
+    store = new L2Store({ path: t.dir });
+    stored = new L2Chain(env, store);
+    expect(stored.withdrawalsOf(alice.address)).toEqual([0, 1, 2]);
+    await store.close();
+    closed = true;
+  });
+
+  it("rollup_listWithdrawals for one account reads no other account's withdrawal records", async () => {
+    const w = new RollupWorld();
+    cleanups.push(() => w.close());
+    const bob = keys[2]!;
+    const carol = { address: new Uint8Array(20).fill(0xc4) };
+    const n = rollupModuleNames(w.rollup.rollupId);
+    await w.client.send(alice, n.bridge, 'deposit', encode(DepositArgs, { rollupId: w.rollup.rollupId, to: alice.address, amount: 10n ** 10n }), 5_000);
+    w.mine();
+    await w.sequence();
+    const count = 30;
+    for (let i = 0; i < count; i++) w.l2Send(encodeTx(signL2Withdrawal(w.seqNode.env, alice.secretKey, i, i === 7 ? bob.address : alice.address, 1_000n + BigInt(i))));
+    await w.sequence();
+    await w.batch();
+    const node = w.seqNode;
+    const rpc = l2RpcMethods(node);
+    const call = (m: string, p: unknown[]) => (rpc[m] as { handler: (p: unknown[]) => Promise<unknown> }).handler(p);
+    let reads = 0;
+    const nodes = node.chain.nodes as { getNode: (h: Uint8Array, l?: number) => Uint8Array | undefined };
+    const real = nodes.getNode.bind(nodes);
+    nodes.getNode = (h, l) => {
+      reads++;
+      return real(h, l);
+    };
+    expect(await call('rollup_listWithdrawals', [toHex(carol.address)])).toEqual([]);
+    // Before: each of the 30 withdrawals' records was read from the state tree (a walk each).
+    expect(reads).toBe(0);
+    const bobs = (await call('rollup_listWithdrawals', [toHex(bob.address)])) as { id: number }[];
+    expect(bobs.map((x) => x.id)).toEqual([7]);
+    expect(((await call('rollup_listWithdrawals', [toHex(alice.address)])) as unknown[]).length).toBe(count);
+  }, 60_000);
 });
