@@ -4,16 +4,22 @@
  * any key setup (before: the registration was skipped, keys for the other circuit were made —
  * minutes at full size — and an operator ran whose proofs the L1 could never accept).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDevnet } from '@strata/devnet';
 import { tempDir } from '../helpers/chain.js';
 
 const t = tempDir('strata-r3-zkdev-');
-afterAll(() => t.cleanup());
+const t2 = tempDir('strata-r3-zkdev2-');
+afterAll(() => {
+  t.cleanup();
+  t2.cleanup();
+});
 
-const start = (depth: number) =>
-  startDevnet({ dataDir: t.dir, port: 0, rollup: false, l3: false, channels: false, sidechain: false, explorer: false, zk: { port: 0, provers: 0, circuit: { depth, batchSize: 2 } } }, { logger: pino({ level: 'silent' }) });
+const start = (depth: number, dataDir = t.dir) =>
+  startDevnet({ dataDir, port: 0, rollup: false, l3: false, channels: false, sidechain: false, explorer: false, zk: { port: 0, provers: 0, circuit: { depth, batchSize: 2 } } }, { logger: pino({ level: 'silent' }) });
 
 describe('devnet ZK circuit flags against a resumed L1 (review r3)', () => {
   it('refuses another depth than the registered one, fast and by name; the registered one resumes', async () => {
@@ -25,4 +31,21 @@ describe('devnet ZK circuit flags against a resumed L1 (review r3)', () => {
     const again = await start(4);
     await again.stop();
   }, 180_000);
+});
+
+describe('devnet without its ZK operator (review r3)', () => {
+  it('an operator that cannot start leaves the devnet up without the ZK layer (as its warning says), not failing on an empty RPC URL', async () => {
+    // The operator's store cannot be opened: its directory is a file.
+    mkdirSync(t2.dir, { recursive: true });
+    writeFileSync(join(t2.dir, 'zk'), 'not a directory');
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    const dev = await startDevnet({ dataDir: t2.dir, port: 0, rollup: false, l3: false, channels: false, sidechain: false, explorer: false, zk: { port: 0, provers: 0, circuit: { depth: 4, batchSize: 2 } } }, { logger });
+    try {
+      expect(dev.layers.map((l) => l.kind)).not.toContain('zk');
+      expect(lines.some((l) => l.includes('zk operator not started'))).toBe(true);
+    } finally {
+      await dev.stop();
+    }
+  }, 120_000);
 });
