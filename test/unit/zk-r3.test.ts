@@ -3,9 +3,13 @@
  * started with another --zk-depth/--zk-batch, or a stale key cache) is refused at start with a
  * typed error, instead of running and never getting a batch verified (exodus follows).
  */
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import * as snarkjs from 'snarkjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyPair } from '@strata/primitives';
-import { zkCrypto, ZkOperator, type CircuitArtifacts, type ZkCrypto } from '@strata/zk';
+import { setupCircuit, terminateSnarkjs, zkCrypto, ZkOperator, type CircuitArtifacts, type SnarkVk, type ZkCrypto } from '@strata/zk';
+import { tempDir } from '../helpers/chain.js';
 import { keys, registerTestRollup, TEST_ZK, testArtifacts, ZkL1Miner } from '../helpers/zk.js';
 
 let art: CircuitArtifacts;
@@ -32,4 +36,36 @@ describe('ZK operator keys against the L1 record (review r3)', () => {
     const ok = await ZkOperator.create({ rollupId: TEST_ZK.rollupId, key: operatorKey, vk: art.vk, circuitHash: art.hash, batchIntervalMs: 60_000 }, { l1: client, crypto });
     await ok.stop();
   });
+});
+
+describe('the ZK key cache (review r3)', () => {
+  it('a zkey changed after its vk.json was exported (a contribution written over it: a new δ) gets its key exported again; --ptau never returns cached dev keys', async () => {
+    const t = tempDir('strata-r3-zkcache-');
+    try {
+      const dir = join(t.dir, basename(art.dir));
+      cpSync(art.dir, dir, { recursive: true });
+      const first = await setupCircuit(TEST_ZK, { cacheDir: t.dir });
+      expect(first.vk.vk_delta_2).toEqual(art.vk.vk_delta_2);
+      // What a phase-2 contribution does to the zkey: a new δ. Written over the cached zkey in
+      // place (δ₂ := γ₂ here, a valid point, so the key export reads it; a real beacon or
+      // contribution takes ~40 s at this size).
+      const zkey = join(dir, 'circuit.zkey');
+      const bytes = readFileSync(zkey);
+      expect(bytes.readUInt32LE(28)).toBe(2);
+      const header = 40; // 'zkey', version, count, section 1 (12 + 4), section 2's own 12 bytes
+      bytes.copy(bytes, header + 532, header + 340, header + 468);
+      writeFileSync(zkey, bytes);
+      const want = (await snarkjs.zKey.exportVerificationKey(zkey)) as SnarkVk;
+      await terminateSnarkjs();
+      expect(want.vk_delta_2).toEqual(art.vk.vk_gamma_2);
+      expect(want.vk_delta_2).not.toEqual(art.vk.vk_delta_2);
+      const after = await setupCircuit(TEST_ZK, { cacheDir: t.dir });
+      expect(after.vk.vk_delta_2).toEqual(want.vk_delta_2);
+      // And the next start reads it from the cache as is.
+      expect((await setupCircuit(TEST_ZK, { cacheDir: t.dir })).vk.vk_delta_2).toEqual(want.vk_delta_2);
+      await expect(setupCircuit(TEST_ZK, { cacheDir: t.dir, ptau: join(t.dir, 'ceremony.ptau') })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    } finally {
+      t.cleanup();
+    }
+  }, 120_000);
 });
