@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import * as snarkjs from 'snarkjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyPair } from '@strata/primitives';
-import { setupCircuit, terminateSnarkjs, zkCrypto, ZkOperator, type CircuitArtifacts, type SnarkVk, type ZkCrypto } from '@strata/zk';
+import { setupCircuit, terminateSnarkjs, zkCrypto, zkeyContributions, ZkOperator, type CircuitArtifacts, type SnarkVk, type ZkCrypto } from '@strata/zk';
 import { tempDir } from '../helpers/chain.js';
 import { keys, registerTestRollup, TEST_ZK, testArtifacts, ZkL1Miner } from '../helpers/zk.js';
 
@@ -39,7 +39,7 @@ describe('ZK operator keys against the L1 record (review r3)', () => {
 });
 
 describe('the ZK key cache (review r3)', () => {
-  it('a zkey changed after its vk.json was exported (a contribution written over it: a new δ) gets its key exported again; --ptau never returns cached dev keys', async () => {
+  it('a zkey changed after its vk.json was exported (a contribution written over it: a new δ) gets its key exported again; --ptau never returns cached dev keys; an uncontributed key counts as dev', async () => {
     const t = tempDir('strata-r3-zkcache-');
     try {
       const dir = join(t.dir, basename(art.dir));
@@ -64,6 +64,12 @@ describe('the ZK key cache (review r3)', () => {
       // And the next start reads it from the cache as is.
       expect((await setupCircuit(TEST_ZK, { cacheDir: t.dir })).vk.vk_delta_2).toEqual(want.vk_delta_2);
       await expect(setupCircuit(TEST_ZK, { cacheDir: t.dir, ptau: join(t.dir, 'ceremony.ptau') })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+      // A key set from a ptau (ready.json: not dev) that no one contributed to yet: δ is the
+      // generator, anyone can forge its proofs — reported as dev keys.
+      const ready = join(dir, 'ready.json');
+      writeFileSync(ready, JSON.stringify({ ...JSON.parse(readFileSync(ready, 'utf8')), dev: false, toxic: undefined }));
+      expect(zkeyContributions(join(dir, 'circuit.zkey'))).toBe(0);
+      expect((await setupCircuit(TEST_ZK, { cacheDir: t.dir })).dev).toBe(true);
     } finally {
       t.cleanup();
     }

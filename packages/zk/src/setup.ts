@@ -101,7 +101,8 @@ export function loadArtifacts(p: ZkParams, cacheDir = defaultCacheDir()): Circui
     vk: JSON.parse(readFileSync(join(dir, 'vk.json'), 'utf8')) as SnarkVk,
     constraints: meta.constraints,
     cached: true,
-    dev: meta.dev,
+    // Not contributed to since a ptau setup: as forgeable as the dev keys, whatever ready.json says.
+    dev: meta.dev || zkeyContributions(join(dir, 'circuit.zkey')) === 0,
     ...(meta.zkeyHeader ? { zkeyHeader: meta.zkeyHeader } : {}),
   };
 }
@@ -112,6 +113,22 @@ export function loadArtifacts(p: ZkParams, cacheDir = defaultCacheDir()): Circui
  * verification key: a cached `vk.json` is only valid for the header it was exported from.
  */
 export function zkeyHeaderHash(file: string): string {
+  return createHash('sha256').update(zkeySection(file, 2, 1 << 16)).digest('hex');
+}
+
+/**
+ * Phase-2 contributions recorded in a zkey (section 10: transcript hash, then their count). A
+ * key made from a ptau and not yet contributed to has δ = the generator, known to everyone:
+ * its proofs can be forged exactly as with the dev keys.
+ */
+export function zkeyContributions(file: string): number {
+  const data = zkeySection(file, 10, 1 << 20);
+  if (data.length < 68) throw new StrataError('CONFIG_INVALID', `${file} has a truncated contributions section`);
+  return data.readUInt32LE(64);
+}
+
+/** One section of a zkey file, read by walking the section table (the big sections are skipped, not read). */
+function zkeySection(file: string, type: number, maxBytes: number): Buffer {
   const fd = openSync(file, 'r');
   try {
     const head = Buffer.alloc(12);
@@ -122,15 +139,15 @@ export function zkeyHeaderHash(file: string): string {
       const sh = Buffer.alloc(12);
       if (readSync(fd, sh, 0, 12, pos) < 12) break;
       const size = Number(sh.readBigUInt64LE(4));
-      if (sh.readUInt32LE(0) === 2) {
-        if (size > 1 << 16) break;
+      if (sh.readUInt32LE(0) === type) {
+        if (size > maxBytes) break;
         const data = Buffer.alloc(size);
         if (readSync(fd, data, 0, size, pos + 12) < size) break;
-        return createHash('sha256').update(data).digest('hex');
+        return data;
       }
       pos += 12 + size;
     }
-    throw new StrataError('CONFIG_INVALID', `${file} has no readable zkey header section`);
+    throw new StrataError('CONFIG_INVALID', `${file} has no readable zkey section ${type}`);
   } finally {
     closeSync(fd);
   }
