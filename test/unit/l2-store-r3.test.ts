@@ -281,3 +281,63 @@ describe('withdrawal listings by account (review r3, rule 11)', () => {
     expect(((await call('rollup_listWithdrawals', [toHex(alice.address)])) as unknown[]).length).toBe(count);
   }, 60_000);
 });
+
+describe('an L1 reorg that rewinds derivation across the LRU (review r3)', () => {
+  it('a stored verifier drops 300 L2 blocks (more than the 256 it caches): same chain as an in-memory one, reverted txs and withdrawals not found, same after a reopen', async () => {
+    const w = new RollupWorld();
+    cleanups.push(() => w.close());
+    const t = tempDir('strata-r3-deep-');
+    cleanups.push(t.cleanup);
+    let store = new L2Store({ path: t.dir });
+    let closed = false;
+    cleanups.push(() => (closed ? undefined : store.close()));
+    let ver = new RollupNode({ rollup: w.rollup }, w.client, { store });
+    const n = rollupModuleNames(w.rollup.rollupId);
+    await w.client.send(alice, n.bridge, 'deposit', encode(DepositArgs, { rollupId: w.rollup.rollupId, to: alice.address, amount: 10n ** 10n }), 5_000);
+    w.mine();
+    await w.sequence();
+    await w.batch();
+    await ver.syncL1();
+    const forkHeight = w.l1.chain.head.meta.height;
+    const kept = ver.chain.head.number;
+    const rival = w.l1.fork();
+    cleanups.push(() => rival.close());
+    const env = w.seqNode.env;
+    const reverted: Uint8Array[] = [];
+    const blocks = L2Chain.CACHE_BLOCKS + 44;
+    for (let i = 0; i < blocks; i++) {
+      const raw = encodeTx(i === 100 ? signL2Withdrawal(env, alice.secretKey, i, alice.address, 5_000n) : signL2Transfer(env, alice.secretKey, i, keys[1]!.address, 1n));
+      reverted.push(w.seqNode.submitTx(raw).hash);
+      await w.sequence();
+      if (i % 60 === 59 || i === blocks - 1) await w.batch();
+    }
+    await ver.syncL1();
+    expect(ver.chain.head.number).toBe(kept + blocks);
+    expect(ver.chain.withdrawalBlock(0)).toBeDefined();
+    expect(ver.chain.txLocation(reverted[0]!)).toBeDefined();
+    // A heavier rival branch from before all of it.
+    for (let i = 0; i < 12; i++) rival.mine();
+    expect(w.l1.adopt(rival, forkHeight + 1).reorged).toBe(true);
+    await ver.syncL1();
+    await w.verNode.syncL1();
+    const check = (node: RollupNode) => {
+      expect(node.chain.head.number).toBe(w.verNode.chain.head.number);
+      expect(node.chain.head.number).toBe(kept);
+      expect(toHex(node.chain.head.stateRoot)).toBe(toHex(w.verNode.chain.head.stateRoot));
+      for (const h of reverted) expect(node.chain.txLocation(h)).toBeUndefined();
+      expect(node.chain.withdrawalBlock(0)).toBeUndefined();
+      expect(node.chain.withdrawalsOf(alice.address)).toEqual([]);
+      expect(node.chain.blockOfOp(node.chain.opCount)).toBeUndefined();
+      expect(node.safeHead).toBe(kept);
+    };
+    check(ver);
+    await store.close();
+    store = new L2Store({ path: t.dir });
+    ver = new RollupNode({ rollup: w.rollup }, w.client, { store });
+    check(ver);
+    await ver.syncL1();
+    check(ver);
+    await store.close();
+    closed = true;
+  }, 120_000);
+});
