@@ -341,3 +341,28 @@ describe('an L1 reorg that rewinds derivation across the LRU (review r3)', () =>
     closed = true;
   }, 120_000);
 });
+
+describe('derivation memory with a store (review r3)', () => {
+  it('a stored node keeps no per-L2-block origin in memory once committed with the cursor, and answers originOf like an in-memory node', async () => {
+    const t = tempDir('strata-r3-origins-');
+    cleanups.push(t.cleanup);
+    const l1Dir = join(t.dir, 'l1');
+    mkdirSync(l1Dir);
+    await recordHistory(l1Dir, { blocks: 60, txsPerBlock: 1, blocksPerBatch: 4 });
+    const rollup = persistRollup();
+    const chain = Chain.open(devConfig({ confirmations: 3 }), new ModuleRegistry([bankModule, ...optimisticParentModules(rollup)]), new ChainStore(openDatabase({ path: l1Dir })));
+    cleanups.push(() => chain.store.close());
+    const client = new NodeL1Client({ chain, submitTx: () => undefined }, rollup);
+    const store = new L2Store({ path: join(t.dir, 'l2') });
+    cleanups.push(() => store.close());
+    const stored = new RollupNode({ rollup }, client, { store });
+    const mem = new RollupNode({ rollup }, client);
+    await stored.syncL1();
+    await mem.syncL1();
+    expect(stored.chain.head.number).toBe(60);
+    // Before: one in-memory record per L2 block derived since the start (the chain's length).
+    expect((stored.derivation as unknown as { origin: Map<number, unknown> }).origin.size).toBe(0);
+    for (let n = 0; n <= 61; n++) expect(stored.derivation.originOf(n)).toEqual(mem.derivation.originOf(n));
+    expect(stored.heads()).toEqual(mem.heads());
+  });
+});

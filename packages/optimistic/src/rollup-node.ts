@@ -170,7 +170,10 @@ export class RollupNode {
       for (const d of this.derivation.apply(b)) this.applyDerived(d);
       // The cursor is committed after the L2 blocks the L1 block defined (each in its own
       // transaction): a crash in between re-derives this L1 block and recognises those blocks.
-      if (this.store && before) this.store.commitL1(this.derivation.deltaSince(before), this.safe, 10_000);
+      if (this.store && before) {
+        this.store.commitL1(this.derivation.deltaSince(before), this.safe, 10_000);
+        this.derivation.originsPersisted(this.derivation.meta.blockCount);
+      }
       next++;
     }
     this.updateMetrics();
