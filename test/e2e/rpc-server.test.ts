@@ -726,9 +726,9 @@ describe('RpcServer under garbage', () => {
     // Raw TCP: not HTTP at all, and broken upgrades.
     const tcpJunk = [
       garbage(rand, 4096),
-      new TextEncoder().encode('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
-      new TextEncoder().encode('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999\r\n\r\n{"a":'),
-      new TextEncoder().encode('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'),
+      new TextEncoder().encode('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
+      new TextEncoder().encode('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 99999999\r\n\r\n{"a":'),
+      new TextEncoder().encode('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'),
     ];
     await Promise.all(
       tcpJunk.map(
