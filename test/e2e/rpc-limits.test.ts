@@ -207,7 +207,7 @@ describe('rpc limits per connection', () => {
     for (let i = 0; i < 30; i++) {
       await new Promise<void>((resolve) => {
         const sock = connect(Number(port), '127.0.0.1', () => {
-          sock.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+          sock.write(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
           sock.resetAndDestroy();
           resolve();
         });

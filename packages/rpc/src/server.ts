@@ -365,6 +365,10 @@ export class RpcServer {
       res.setHeader('Access-Control-Allow-Headers', 'Content-Type, Authorization');
       res.setHeader('Access-Control-Max-Age', '600');
     }
+    if (!this.hostAllowed(req)) {
+      sendError(res, 403, RpcErrorCodes.INVALID_REQUEST, `host ${JSON.stringify(String(req.headers.host).slice(0, 80))} is not this node's; connect by its address (start it with RPC cors enabled, or bound to 0.0.0.0, to serve other names)`);
+      return;
+    }
     const path = pathOf(req.url);
     if (path === '/health') {
       if (req.method === 'GET' || req.method === 'HEAD') {
@@ -545,6 +549,10 @@ export class RpcServer {
       rejectUpgrade(socket, 404, 'WebSocket endpoint is /');
       return;
     }
+    if (!this.hostAllowed(req)) {
+      rejectUpgrade(socket, 403, 'host is not this node\'s; connect by its address');
+      return;
+    }
     if (!this.originAllowed(req)) {
       rejectUpgrade(socket, 403, 'browser origin not allowed; start the node with RPC cors enabled to allow it');
       return;
@@ -556,6 +564,26 @@ export class RpcServer {
     const authorized = this.checkToken(url.searchParams.get('token') ?? bearer(req.headers.authorization));
     const address = this.clientOf(req);
     wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, authorized, address));
+  }
+
+  /**
+   * DNS rebinding: a page on a name the attacker points at 127.0.0.1 is same-origin to the
+   * browser (no preflight, Origin = Host), so a node bound to loopback or one address answers
+   * only its own names: loopback ones and the bound address. Bound to every interface (0.0.0.0,
+   * ::) or with cors on, it serves any name, as asked. A request without Host passes (not a browser).
+   */
+  private hostAllowed(req: IncomingMessage): boolean {
+    if (this.cors || this.host === '0.0.0.0' || this.host === '::' || this.host === '') return true;
+    const h = req.headers.host;
+    if (h === undefined) return true;
+    let name: string;
+    try {
+      name = new URL(`http://${h}`).hostname.toLowerCase();
+    } catch {
+      return false;
+    }
+    const bound = this.host.toLowerCase();
+    return LOOPBACK_HOSTS.has(name) || name === bound || name === `[${bound}]`;
   }
 
   private originAllowed(req: IncomingMessage): boolean {
