@@ -116,7 +116,9 @@ describe('bounded work per peer', () => {
     const vid = v.network!.info().peerId;
     let served = 0;
     let refused = 0;
-    for (let i = 0; i < 40 && !p2pOf(v).isBanned(a.peerId); i++) {
+    // (up to 160 pushes, 24 s: each costs the attacker only once the victim's sync loop has tried
+    // its head, which a loaded machine makes slow; a quiet one bans after about 20)
+    for (let i = 0; i < 160 && !p2pOf(v).isBanned(a.peerId); i++) {
       try {
         await a.request(vid, PROTO_STATUS, encodeStatus((v.network as P2PNetwork).sync!.localStatus()), PROTOCOL_LIMITS.status);
         served++;
@@ -200,7 +202,9 @@ describe('bounded work per peer', () => {
     });
     // A fresh "heavier" head in every status push: each one used to reset the victim's
     // stuck-on-this-head memory and win its sync loop again, at no cost to the attacker.
-    for (let i = 0; i < 40 && !p2pOf(v).isBanned(a.peerId); i++) {
+    // (up to 160 pushes, 24 s: each costs the attacker only once the victim's sync loop has tried
+    // its head, which a loaded machine makes slow; a quiet one bans after about 20)
+    for (let i = 0; i < 160 && !p2pOf(v).isBanned(a.peerId); i++) {
       const head = new Uint8Array(32).fill(i + 1);
       try {
         await a.request(vid, PROTO_STATUS, encodeStatus({ genesis: blockHash(g), headHash: head, headHeight: 50, totalWork: 10n ** 30n, finalizedHeight: 0 }), PROTOCOL_LIMITS.status);
