@@ -32,7 +32,11 @@ import type { DevnetRollup } from './rollup.js';
 
 /** L3 settings of the devnet. */
 export interface DevnetL3Options {
-  /** Challenge window in L1 blocks (default 20): the L3 clocks count the L2's L1 origin, not L2 blocks. */
+  /**
+   * Challenge window in L1 blocks (default 30): the L3 clocks count the L2's L1 origin, not L2
+   * blocks. It must exceed 2 × the L2's sequencing window (10) + the roles' forced-inclusion
+   * delay (4): see docs/l3.md ("The L2's L1 origin is bounded").
+   */
   challengeWindow?: number;
   /** L3 RPC port (default L1 port + 2; 0 picks a free port). */
   port?: number;
@@ -52,8 +56,14 @@ export function devnetL3Config(accounts: DevAccount[], opts: DevnetL3Options = {
     rollupId: 902,
     l2AddressPrefix: 'sx',
     batcher: roles(accounts).batcher.keys.address,
-    challengeWindow: opts.challengeWindow ?? 20,
-    clockBlocks: 24,
+    // Windows on the L2's L1 origin: an L2 sequencer may stamp a move up to its sequencing window
+    // (10) late and put the answer's L2 block at the newest origin, and a censored role waits 4
+    // L1 blocks before forcing its tx through the L2's inbox on the L1 (in within 10 more):
+    // every window a party must act in is ≥ 2 × 10 + 4 + 1 = 25 L1 blocks.
+    challengeWindow: opts.challengeWindow ?? 30,
+    clockBlocks: 30,
+    clockExtensionBlocks: 25,
+    takeoverBlocks: 25,
     // The L2 runs no end-of-block hooks: forced inclusion is a call (`op_inbox/902.includeForced`)
     // anyone makes once the oldest queued operation waited this many L2 blocks.
     sequencingWindow: 120,
@@ -97,7 +107,7 @@ export async function startDevnetL3(
   const seqNode = new RollupNode({ rollup: cfg, sequencer: { heartbeatMs: 2000 } }, new ParentRollupClient(l2.sequencer, cfg, l2.sequencer, { forceAfterL1Blocks: 4 }), { logger: log.child({ role: 'sequencer' }), metrics, ...(stores[0] ? { store: stores[0] } : {}) });
   // The L3 verifier reads the L2 as the L2's own verifier derived it from L1 data; it sends to the L2 sequencer.
   // A role's tx the L2 has not included 4 L1 blocks later is forced through the L2's inbox on the L1
-  // (then in within the L2's sequencing window, 10): 14 < the L3's challenge window (20) and game clock (24).
+  // (then in within the L2's sequencing window, 10): see the windows in devnetL3Config.
   const verNode = new RollupNode({ rollup: cfg }, new ParentRollupClient(l2.verifier, cfg, l2.sequencer, { forceAfterL1Blocks: 4 }), { logger: log.child({ role: 'verifier' }), metrics: new RollupMetrics(), ...(stores[1] ? { store: stores[1] } : {}) });
   const sequencer = new SequencerService(seqNode, { blockTimeMs: opts.blockTimeMs ?? 500 }, log.child({ role: 'sequencer' }));
   // L3 batches ride in L2 transactions, which carry at most 128 KiB.
