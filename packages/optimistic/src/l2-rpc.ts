@@ -11,7 +11,7 @@ import type { L2Block } from './l2-chain.js';
 import { GAME_CHALLENGER_WON, GAME_OPEN, GAME_PROPOSER_WON, TURN_PROPOSER } from './parent-modules.js';
 import { isOutputFinalView, tokenWithdrawalStage, withdrawalStage } from './withdrawal-stage.js';
 import type { RollupNode } from './rollup-node.js';
-import { getTokenWithdrawal, getWithdrawal, l1DataSize, readL1Origin } from './stf.js';
+import { getTokenWithdrawal, getWithdrawal, l1DataSize, parentTokenOf, readL1Origin } from './stf.js';
 
 /** Most withdrawals one `rollup_list*Withdrawals` call stages (the newest; each stage reads the parent). */
 export const MAX_LISTED_WITHDRAWALS = 256;
@@ -21,11 +21,11 @@ export const MAX_LISTED_WITHDRAWALS = 256;
  * before any parent read), the newest `MAX_LISTED_WITHDRAWALS` of them — so one call's parent
  * reads are bounded and never spent on other accounts' withdrawals.
  */
-function listed(all: [number, number][], who: Uint8Array | undefined, record: (id: number) => { l2Sender: Uint8Array; l1Recipient: Uint8Array } | undefined): number[] {
+function listed<R extends { l2Sender: Uint8Array; l1Recipient: Uint8Array }>(all: [number, number][], who: Uint8Array | undefined, record: (id: number) => R | undefined, keep: (r: R) => boolean = () => true): number[] {
   const ids: number[] = [];
   for (const [id] of all) {
     const r = record(id);
-    if (!r || (who && !bytesEqual(r.l2Sender, who) && !bytesEqual(r.l1Recipient, who))) continue;
+    if (!r || (who && !bytesEqual(r.l2Sender, who) && !bytesEqual(r.l1Recipient, who)) || !keep(r)) continue;
     ids.push(id);
   }
   return ids.slice(-MAX_LISTED_WITHDRAWALS);
@@ -277,12 +277,16 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
     },
     rollup_listTokenWithdrawals: {
       minParams: 0,
-      maxParams: 1,
+      maxParams: 2,
+      description: "Token withdrawals (newest 256) of an account (or null: all), optionally of one token: the child's id or the parent's (a withdrawal records the parent's).",
       handler: async (p) => {
-        const who = p[0] === undefined ? undefined : addr(p[0]);
-        const out = [];
+        const who = p[0] === undefined || p[0] === null ? undefined : addr(p[0]);
         const reader = node.chain.reader();
-        for (const id of listed(node.chain.allTokenWithdrawals(), who, (id) => getTokenWithdrawal(reader, id))) {
+        const token = p[1] === undefined || p[1] === null ? undefined : hash32(p[1], 1);
+        const parent = token ? parentTokenOf(reader, token) : undefined;
+        const ofToken = (r: { token: Uint8Array }) => !token || bytesEqual(r.token, token) || (parent !== undefined && bytesEqual(r.token, parent));
+        const out = [];
+        for (const id of listed<{ l2Sender: Uint8Array; l1Recipient: Uint8Array; token: Uint8Array }>(node.chain.allTokenWithdrawals(), who, (id) => getTokenWithdrawal(reader, id), ofToken)) {
           const s = await tokenWithdrawalStage(node, id);
           if (!s) continue;
           out.push({ id, token: toHex(s.record.token), amount: s.record.amount.toString(), to: toHex(s.record.l1Recipient), stage: s.stage, outputIndex: s.outputIndex ?? null, readyAtL1: s.readyAt ?? null });
