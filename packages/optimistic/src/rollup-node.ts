@@ -155,11 +155,17 @@ export class RollupNode {
         next = (this.derivation.l1Tip?.height ?? -1) + 1;
         continue;
       }
-      const before = this.store ? { ...this.derivation.meta } : undefined;
-      for (const d of this.derivation.apply(b)) this.applyDerived(d);
-      // The cursor is committed after the L2 blocks the L1 block defined (each in its own
-      // transaction): a crash in between re-derives this L1 block and recognises those blocks.
-      if (this.store && before) this.store.commitL1(this.derivation.deltaSince(before), this.safe, 10_000);
+      const store = this.store;
+      if (store) {
+        // The L2 blocks this L1 block defines and its cursor commit together (one transaction,
+        // each block a child of it): one fsync per parent block, not per L2 block. A crash
+        // keeps all or none, and none means this L1 block is derived again.
+        const before = { ...this.derivation.meta };
+        store.atomically(() => {
+          for (const d of this.derivation.apply(b)) this.applyDerived(d);
+          store.commitL1(this.derivation.deltaSince(before), this.safe, 10_000);
+        });
+      } else for (const d of this.derivation.apply(b)) this.applyDerived(d);
       next++;
     }
     this.updateMetrics();
