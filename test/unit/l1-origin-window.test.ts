@@ -25,6 +25,8 @@ import {
   PostBatchArgsCodec,
   readInboxMeta,
   readL1Origin,
+  readOutput,
+  readOutputsMeta,
   RollupNode,
   rollupModuleNames,
   signL2Transfer,
@@ -36,6 +38,7 @@ import {
 } from '@strata/optimistic';
 import { encode } from '@strata/primitives';
 import { encodeTx, type Module } from '@strata/runtime';
+import { L3World } from '../helpers/l3.js';
 import { keys, RollupWorld } from '../helpers/optimistic.js';
 import { tempDir } from '../helpers/chain.js';
 
@@ -307,5 +310,40 @@ describe('the L1 origin is within the sequencing window of the L1 block carrying
     expect(w.verNode.chain.account(alice.address).nonce).toBe(3);
     expect(await refusedPosts(w, posts)).toEqual([]);
   }, 60_000);
-});
 
+  it("the issue's attack: an L3 output proposed while the L2 sequencer held the origin back still gets its challenge window in L1 blocks (minus at most the sequencing window)", async () => {
+    const x = new L3World({ l2Sequencer: { holdL1Origin: true } });
+    cleanups.push(() => x.close());
+    const alice = keys[0]!;
+    const n2 = rollupModuleNames(x.w.rollup.rollupId);
+    for (const k of [alice, keys[1]!, keys[2]!]) await x.w.client.send(k, n2.bridge, 'deposit', encode(DepositArgs, { rollupId: x.w.rollup.rollupId, to: k.address, amount: 10n ** 10n }), 5_000);
+    x.w.mine();
+    await x.l2Block();
+    const n3 = rollupModuleNames(x.l3cfg.rollupId);
+    await x.l2client.send(alice, n3.bridge, 'deposit', encode(DepositArgs, { rollupId: x.l3cfg.rollupId, to: alice.address, amount: 10n ** 9n }), 5_000);
+    await x.l2Block();
+    await x.l3Seal();
+    const cw = x.l3cfg.challengeWindow;
+    const lag = x.w.rollup.sequencingWindow;
+    // L1 time passes (a challenge window and more) while the L2 sequencer holds its origin back.
+    for (let i = 0; i < cw + 2; i++) await x.l2Batch();
+    // The L3 proposer's output lands on the L2, stamped in the L2's (held) L1-origin clock.
+    const l2v = () => x.w.verNode.chain.reader();
+    for (let i = 0; i < 20 && readOutputsMeta(l2v(), x.l3cfg.rollupId).count === 0; i++) await x.l3Roles();
+    expect(readOutputsMeta(l2v(), x.l3cfg.rollupId).count).toBeGreaterThan(0);
+    const proposedAt = x.w.l1.chain.head.meta.height; // the L2 block carrying it is on the L1 by now
+    const stamp = readOutput(l2v(), x.l3cfg.rollupId, 0)!.l1Height;
+    expect(stamp).toBeGreaterThanOrEqual(proposedAt - lag - 1);
+    // The sequencer lets go: the origin may catch up, but by no more than it lagged.
+    x.w.seqNode.opts.sequencer!.holdL1Origin = false;
+    let over = -1;
+    for (let i = 0; i < 3 * cw && over < 0; i++) {
+      await x.l2Block();
+      await x.l2Batch();
+      if (readL1Origin(l2v()) >= stamp + cw) over = x.w.l1.chain.head.meta.height;
+    }
+    expect(over).toBeGreaterThan(0);
+    // A challenger watching the L1 had at least the window minus the sequencing window.
+    expect(over - proposedAt).toBeGreaterThanOrEqual(cw - lag);
+  }, 60_000);
+});
