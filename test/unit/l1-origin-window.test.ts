@@ -38,6 +38,7 @@ import {
 } from '@strata/optimistic';
 import { encode } from '@strata/primitives';
 import { encodeTx, type Module } from '@strata/runtime';
+import { devAccounts, devnetL3Config, devnetRollupConfig, safeL3Window, shortL3Windows } from '@strata/devnet';
 import { L3World } from '../helpers/l3.js';
 import { keys, RollupWorld } from '../helpers/optimistic.js';
 import { tempDir } from '../helpers/chain.js';
@@ -346,4 +347,13 @@ describe('the L1 origin is within the sequencing window of the L1 block carrying
     // A challenger watching the L1 had at least the window minus the sequencing window.
     expect(over - proposedAt).toBeGreaterThanOrEqual(cw - lag);
   }, 60_000);
+
+  it("the devnet L3's windows leave a party the L2 sequencer censors its time (2 × the L2's sequencing window + the force delay + 1)", () => {
+    const accounts = devAccounts('st', 10);
+    const l2 = devnetRollupConfig(accounts);
+    expect(safeL3Window(l2)).toBe(25);
+    expect(shortL3Windows(devnetL3Config(accounts), l2)).toEqual([]);
+    // A short window is named (the devnet logs a warning for it).
+    expect(shortL3Windows(devnetL3Config(accounts, { challengeWindow: 4 }), l2)).toEqual(['challengeWindow']);
+  });
 });
