@@ -17,7 +17,6 @@ import {
   DepositArgs,
   defaultRollupConfig,
   Derivation,
-  EMPTY_INBOX,
   encodeBatchPayload,
   encodeOp,
   forceInclusion,
@@ -30,16 +29,13 @@ import {
   RollupNode,
   rollupModuleNames,
   signL2Transfer,
-  type BatchRecord,
-  type DelayedRecord,
-  type InboxMeta,
-  type InboxStore,
   type L1BlockData,
 } from '@strata/optimistic';
 import { encode } from '@strata/primitives';
 import { encodeTx, type Module } from '@strata/runtime';
 import { devAccounts, devnetL3Config, devnetRollupConfig, safeL3Window, shortL3Windows } from '@strata/devnet';
 import { L3World } from '../helpers/l3.js';
+import { MemInbox } from '../helpers/inbox.js';
 import { keys, RollupWorld } from '../helpers/optimistic.js';
 import { tempDir } from '../helpers/chain.js';
 
@@ -47,24 +43,6 @@ const silent = { info() {}, warn() {}, debug() {} };
 /** A module counting its host's L1 origin: the L2 hosting it carries its origin in its blocks. */
 const clocked: Module = { name: 'clocked', l1Clock: true, methods: {} };
 const W = 4;
-
-class MemInbox implements InboxStore {
-  m: InboxMeta = { ...EMPTY_INBOX };
-  d: DelayedRecord[] = [];
-  b: BatchRecord[] = [];
-  meta = () => this.m;
-  setMeta = (m: InboxMeta) => {
-    this.m = m;
-  };
-  delayed = (i: number) => this.d[i];
-  setDelayed = (i: number, r: DelayedRecord) => {
-    this.d[i] = r;
-  };
-  batch = (i: number) => this.b[i];
-  setBatch = (i: number, r: BatchRecord) => {
-    this.b[i] = r;
-  };
-}
 
 const info = (height: number) => encodeOp({ kind: 'l1info', height });
 /** A batch of blocks, each with the given sequenced ops. */
