@@ -17,18 +17,25 @@ import { getTokenWithdrawal, getWithdrawal, l1DataSize, parentTokenOf, readL1Ori
 export const MAX_LISTED_WITHDRAWALS = 256;
 
 /**
- * The withdrawal ids a listing stages: those `who` sent or receives (read from the local record,
- * before any parent read), the newest `MAX_LISTED_WITHDRAWALS` of them — so one call's parent
- * reads are bounded and never spent on other accounts' withdrawals.
+ * The withdrawal ids a listing stages: those `who` sent or receives (from the chain's
+ * per-account index, checked against the local record before any parent read), or everyone's,
+ * the newest `MAX_LISTED_WITHDRAWALS` of them — so one call's work is bounded whatever the
+ * chain's other withdrawals (before, every withdrawal ever made was read from the state tree).
  */
-function listed<R extends { l2Sender: Uint8Array; l1Recipient: Uint8Array }>(all: [number, number][], who: Uint8Array | undefined, record: (id: number) => R | undefined, keep: (r: R) => boolean = () => true): number[] {
-  const ids: number[] = [];
-  for (const [id] of all) {
+function listed<R extends { l2Sender: Uint8Array; l1Recipient: Uint8Array }>(
+  node: RollupNode,
+  token: boolean,
+  who: Uint8Array | undefined,
+  record: (id: number) => R | undefined,
+  keep: (r: R) => boolean = () => true,
+): number[] {
+  const candidates = who
+    ? node.chain.withdrawalsOf(who, token, MAX_LISTED_WITHDRAWALS)
+    : node.chain.recentWithdrawals(token, MAX_LISTED_WITHDRAWALS);
+  return candidates.filter((id) => {
     const r = record(id);
-    if (!r || (who && !bytesEqual(r.l2Sender, who) && !bytesEqual(r.l1Recipient, who)) || !keep(r)) continue;
-    ids.push(id);
-  }
-  return ids.slice(-MAX_LISTED_WITHDRAWALS);
+    return !!r && (!who || bytesEqual(r.l2Sender, who) || bytesEqual(r.l1Recipient, who)) && keep(r);
+  });
 }
 
 function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, unknown> {
@@ -286,7 +293,7 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
         const parent = token ? parentTokenOf(reader, token) : undefined;
         const ofToken = (r: { token: Uint8Array }) => !token || bytesEqual(r.token, token) || (parent !== undefined && bytesEqual(r.token, parent));
         const out = [];
-        for (const id of listed<{ l2Sender: Uint8Array; l1Recipient: Uint8Array; token: Uint8Array }>(node.chain.allTokenWithdrawals(), who, (id) => getTokenWithdrawal(reader, id), ofToken)) {
+        for (const id of listed<{ l2Sender: Uint8Array; l1Recipient: Uint8Array; token: Uint8Array }>(node, true, who, (id) => getTokenWithdrawal(reader, id), ofToken)) {
           const s = await tokenWithdrawalStage(node, id);
           if (!s) continue;
           out.push({ id, token: toHex(s.record.token), amount: s.record.amount.toString(), to: toHex(s.record.l1Recipient), stage: s.stage, outputIndex: s.outputIndex ?? null, readyAtL1: s.readyAt ?? null });
@@ -301,7 +308,7 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
         const who = p[0] === undefined ? undefined : addr(p[0]);
         const out = [];
         const reader = node.chain.reader();
-        for (const id of listed(node.chain.allWithdrawals(), who, (id) => getWithdrawal(reader, id))) {
+        for (const id of listed(node, false, who, (id) => getWithdrawal(reader, id))) {
           const s = await withdrawalStage(node, id);
           if (!s) continue;
           out.push({ id, amount: s.record.amount.toString(), to: toHex(s.record.l1Recipient), stage: s.stage, outputIndex: s.outputIndex ?? null, readyAtL1: s.readyAt ?? null });
