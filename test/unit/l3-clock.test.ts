@@ -19,7 +19,6 @@ import {
   readOutputsMeta,
   signL2Transfer,
   withdrawalKey,
-  EMPTY_INBOX,
   encodeBatchPayload,
   encodeOp,
   GAME_OPEN,
@@ -31,33 +30,12 @@ import {
   rollupModuleNames,
   signL2Withdrawal,
   TURN_CHALLENGER,
-  type BatchRecord,
-  type DelayedRecord,
-  type InboxMeta,
-  type InboxStore,
 } from '@strata/optimistic';
 import { encode } from '@strata/primitives';
 import { MemoryNodeStore, OverlayView, TreeReader, EMPTY_ROOT } from '@strata/state';
 import { L3World } from '../helpers/l3.js';
+import { MemInbox } from '../helpers/inbox.js';
 import { keys } from '../helpers/optimistic.js';
-
-class MemInbox implements InboxStore {
-  m: InboxMeta = { ...EMPTY_INBOX };
-  d: DelayedRecord[] = [];
-  b: BatchRecord[] = [];
-  meta = () => this.m;
-  setMeta = (m: InboxMeta) => {
-    this.m = m;
-  };
-  delayed = (i: number) => this.d[i];
-  setDelayed = (i: number, r: DelayedRecord) => {
-    this.d[i] = r;
-  };
-  batch = (i: number) => this.b[i];
-  setBatch = (i: number, r: BatchRecord) => {
-    this.b[i] = r;
-  };
-}
 
 let world: L3World | undefined;
 afterEach(() => {

@@ -3,7 +3,7 @@
  * token escrow. Each test failed before its fix.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADJUDICATOR_COMPUTE, ADJUDICATOR_MODULE, ChannelRefArgs, channelParentModules, OpenArgs, openingState, SignedStateArgs, SwapLockArgs, SwapRefArgs } from '@strata/channels';
+import { ADJUDICATOR_COMPUTE, ADJUDICATOR_MODULE, adjudicatorAddress, ChannelRefArgs, channelParentModules, OpenArgs, openingState, SignedStateArgs, SwapLockArgs, SwapRefArgs } from '@strata/channels';
 import { DepositArgs, IncludeForcedArgs, l1OriginClock, l2RpcMethods, readL1Origin, readGame, readOutput, readOutputsMeta, rollupModuleNames, signL2Transfer, signL2Withdrawal, StateInboxStore } from '@strata/optimistic';
 import { bytesEqual, encode, toHex } from '@strata/primitives';
 import { encodeTx, signTx } from '@strata/runtime';
@@ -96,6 +96,8 @@ describe('channel adjudicator on the L2 (L1-origin clock)', () => {
       await w.sequence(); // the L2 carries the L1 origin (its blocks host a clocked module)
       const node = w.seqNode;
       expect(node.hostsChildren).toBe(true);
+      // Channel capacity and swap locks sit in the adjudicator's account (counted by the conservation check).
+      w.l2Addresses.push(adjudicatorAddress());
       let nonce = 0;
       const call = async (method: string, args: Uint8Array) => {
         const env = node.env;
@@ -117,8 +119,10 @@ describe('channel adjudicator on the L2 (L1-origin clock)', () => {
       for (let i = 0; i < 20; i++) await w.sequence();
       expect(await call('settle', encode(ChannelRefArgs, { channelId }))).toMatch(/dispute delay runs until/);
       expect(await call('swapRefund', encode(SwapRefArgs, { swapId }))).toMatch(/swap expires at/);
-      // Five L1 blocks later (the L2 follows its L1 origin), the delay is over.
-      for (let i = 0; i < 5; i++) w.mine();
+      // Five L1 blocks later (the L2 follows its L1 origin), the delay is over. The L2 blocks are
+      // posted meanwhile: unposted ones would give way to the inbox's own origin advance after
+      // the sequencing window (their transactions sequenced again, the dispute delay restarted).
+      for (let i = 0; i < 5; i++) await w.batch();
       await w.sequence();
       expect(readL1Origin(node.chain.reader())).toBeGreaterThanOrEqual(start + 5);
       expect(await call('settle', encode(ChannelRefArgs, { channelId }))).toBe('ok');

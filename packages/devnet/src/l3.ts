@@ -32,7 +32,11 @@ import type { DevnetRollup } from './rollup.js';
 
 /** L3 settings of the devnet. */
 export interface DevnetL3Options {
-  /** Challenge window in L1 blocks (default 20): the L3 clocks count the L2's L1 origin, not L2 blocks. */
+  /**
+   * Challenge window in L1 blocks (default 30): the L3 clocks count the L2's L1 origin, not L2
+   * blocks. It must exceed 2 × the L2's sequencing window (10) + the roles' forced-inclusion
+   * delay (4): see docs/l3.md ("The L2's L1 origin is bounded").
+   */
   challengeWindow?: number;
   /** L3 RPC port (default L1 port + 2; 0 picks a free port). */
   port?: number;
@@ -52,14 +56,38 @@ export function devnetL3Config(accounts: DevAccount[], opts: DevnetL3Options = {
     rollupId: 902,
     l2AddressPrefix: 'sx',
     batcher: roles(accounts).batcher.keys.address,
-    challengeWindow: opts.challengeWindow ?? 20,
-    clockBlocks: 24,
+    // Windows on the L2's L1 origin: an L2 sequencer may stamp a move up to its sequencing window
+    // (10) late and put the answer's L2 block at the newest origin, and a censored role waits 4
+    // L1 blocks before forcing its tx through the L2's inbox on the L1 (in within 10 more):
+    // every window a party must act in is ≥ 2 × 10 + 4 + 1 = 25 L1 blocks.
+    challengeWindow: opts.challengeWindow ?? 30,
+    clockBlocks: 30,
+    clockExtensionBlocks: 25,
+    takeoverBlocks: 25,
     // The L2 runs no end-of-block hooks: forced inclusion is a call (`op_inbox/902.includeForced`)
     // anyone makes once the oldest queued operation waited this many L2 blocks.
     sequencingWindow: 120,
     forcedInclusion: 'call',
     l2Modules: appModules(),
   });
+}
+
+/** L1 blocks after which an L3 role the L2 sequencer censors forces its tx through the L2's inbox on the L1. */
+export const L3_FORCE_AFTER_L1_BLOCKS = 4;
+
+/**
+ * The shortest L3 window (in the L2's L1-origin clock) in which a party the L2 sequencer censors
+ * still acts on time: the sequencer may stamp the other side's move up to its sequencing window
+ * `W` late and put the answer's L2 block at the newest origin, and the party forces its tx through
+ * the L1 after `L3_FORCE_AFTER_L1_BLOCKS`, in within `W` more: 2W + F + 1 (docs/l3.md).
+ */
+export function safeL3Window(l2: RollupConfig): number {
+  return 2 * l2.sequencingWindow + L3_FORCE_AFTER_L1_BLOCKS + 1;
+}
+
+/** The L3 windows shorter than `safeL3Window` (the devnet logs a warning naming them). */
+export function shortL3Windows(l3: RollupConfig, l2: RollupConfig): string[] {
+  return (['challengeWindow', 'clockBlocks', 'clockExtensionBlocks', 'takeoverBlocks'] as const).filter((f) => l3[f] < safeL3Window(l2));
 }
 
 /** A running devnet L3. */
@@ -94,11 +122,11 @@ export async function startDevnetL3(
   const stores = opts.dataDir ? [new L2Store({ path: join(opts.dataDir, 'sequencer') }), new L2Store({ path: join(opts.dataDir, 'verifier') })] : [];
   const metrics = new RollupMetrics();
   // A block at least every 2 s, so the L3's heads (and the explorer) move on an idle devnet.
-  const seqNode = new RollupNode({ rollup: cfg, sequencer: { heartbeatMs: 2000 } }, new ParentRollupClient(l2.sequencer, cfg, l2.sequencer, { forceAfterL1Blocks: 4 }), { logger: log.child({ role: 'sequencer' }), metrics, ...(stores[0] ? { store: stores[0] } : {}) });
+  const seqNode = new RollupNode({ rollup: cfg, sequencer: { heartbeatMs: 2000 } }, new ParentRollupClient(l2.sequencer, cfg, l2.sequencer, { forceAfterL1Blocks: L3_FORCE_AFTER_L1_BLOCKS }), { logger: log.child({ role: 'sequencer' }), metrics, ...(stores[0] ? { store: stores[0] } : {}) });
   // The L3 verifier reads the L2 as the L2's own verifier derived it from L1 data; it sends to the L2 sequencer.
   // A role's tx the L2 has not included 4 L1 blocks later is forced through the L2's inbox on the L1
-  // (then in within the L2's sequencing window, 10): 14 < the L3's challenge window (20) and game clock (24).
-  const verNode = new RollupNode({ rollup: cfg }, new ParentRollupClient(l2.verifier, cfg, l2.sequencer, { forceAfterL1Blocks: 4 }), { logger: log.child({ role: 'verifier' }), metrics: new RollupMetrics(), ...(stores[1] ? { store: stores[1] } : {}) });
+  // (then in within the L2's sequencing window, 10): see the windows in devnetL3Config.
+  const verNode = new RollupNode({ rollup: cfg }, new ParentRollupClient(l2.verifier, cfg, l2.sequencer, { forceAfterL1Blocks: L3_FORCE_AFTER_L1_BLOCKS }), { logger: log.child({ role: 'verifier' }), metrics: new RollupMetrics(), ...(stores[1] ? { store: stores[1] } : {}) });
   const sequencer = new SequencerService(seqNode, { blockTimeMs: opts.blockTimeMs ?? 500 }, log.child({ role: 'sequencer' }));
   // L3 batches ride in L2 transactions, which carry at most 128 KiB.
   const batcher = new BatcherService(seqNode, { key: r.batcher.keys, intervalMs: 2000, maxBatchBytes: 100_000 }, log.child({ role: 'batcher' }));
@@ -107,6 +135,8 @@ export async function startDevnetL3(
   const rpc = await startL2Rpc(seqNode, { host: opts.host, port: opts.port ?? (opts.l1Port === 0 ? 0 : opts.l1Port + 2) }, { logger: log });
   for (const s of [sequencer, batcher, proposer, challenger]) s.start();
   log.info({ rpc: rpc.url, parent: 'l2', challengeWindow: cfg.challengeWindow }, 'L3 started on the L2');
+  const short = shortL3Windows(cfg, l2.config);
+  if (short.length > 0) log.warn({ fields: short, safeWindow: safeL3Window(l2.config) }, 'L3 windows shorter than a hostile L2 sequencer plus forced inclusion may need: a censored L3 party may not get in on time');
   return {
     config: cfg,
     rpcUrl: rpc.url,

@@ -6,6 +6,7 @@
 import { encode, toHex, toStrataError, type KeyPair } from '@strata/primitives';
 import type { RollupLogger } from './derivation.js';
 import { Driver } from './driver.js';
+import { blockOrigin } from './inbox-core.js';
 import type { L2Block } from './l2-chain.js';
 import { batchWindowBytes, compressBatch, encodeBatchPayload, type BatchBlock } from './ops.js';
 import { PostBatchArgsCodec } from './parent-modules.js';
@@ -26,6 +27,9 @@ export interface BatcherOptions {
   retryAfterL1Blocks?: number;
   intervalMs?: number;
 }
+
+/** L1 blocks of slack the batcher keeps below the origin rule's bound (its post may land a block late). */
+const ORIGIN_SLACK = 1;
 
 /** Compute limit a batch post declares: metered state access plus per-word work. */
 export function batchComputeLimit(payloadBytes: number, dataBytes: number, ops: number): number {
@@ -77,12 +81,30 @@ export class BatcherService {
     const blocks: L2Block[] = [];
     let ops = 0;
     const maxOps = Math.min(this.opts.maxBatchOps ?? node.opts.rollup.maxBatchOps, node.opts.rollup.maxBatchOps);
+    // Never a block the L1-origin rule refuses (`blockOrigin`, as the inbox runs it): the batch
+    // lands in L1 block l1Height + 1 at the earliest, and one block later is allowed for.
+    const cfg = node.opts.rollup;
+    let origin = node.derivation.meta.l1Origin;
     for (let n = onL1 + 1; n <= head; n++) {
       const b = node.chain.get(n) as L2Block;
       if (blocks.length > 0 && ops + b.allOps.length > maxOps) break;
+      let v = blockOrigin(origin, b.ops, l1Height + 1, cfg);
+      const late = v.ok ? blockOrigin(origin, b.ops, l1Height + 1 + ORIGIN_SLACK, cfg) : v;
+      if (!late.ok && late.reason === 'stale') v = late;
+      if (!v.ok) {
+        // Origin ahead of the L1 we know (an L1 reorg shortened it): wait for L1 to catch up.
+        // Stale (or malformed): those blocks can never be posted; the sequencer seals them again.
+        if (v.reason !== 'ahead') {
+          this.log.warn({ l2Block: n, reason: v.reason, l1Height, error: `L2 block ${n} ${v.message}` }, 'unsafe blocks the L1-origin rule refuses; sequencing them again');
+          node.resequenceFrom(n, v.reason);
+        }
+        break;
+      }
+      origin = v.origin;
       blocks.push(b);
       ops += b.allOps.length;
     }
+    if (blocks.length === 0) return undefined;
     // The most blocks whose compressed batch fits the byte cap (binary search over whole blocks).
     const maxBytes = this.opts.maxBatchBytes ?? 480_000;
     let batch = buildBatch(blocks);

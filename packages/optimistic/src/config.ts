@@ -40,7 +40,10 @@ export interface RollupConfig {
   bondBurnBps: number;
   /**
    * Sequencing window: a deposit or forced transaction queued on L1 at height h is included by
-   * the inbox itself at the end of L1 block h + window if the batcher has not included it.
+   * the inbox itself at the end of L1 block h + window if the batcher has not included it. On an
+   * L2 that carries its L1 origin (`carriesL1Origin`) it also bounds the origin's lag: every L2
+   * block's origin is at least (the L1 block carrying its batch − window), and when none is, the
+   * inbox appends a block that advances the origin by itself (see `inbox-core`).
    */
   sequencingWindow: number;
   /**
@@ -98,6 +101,16 @@ export function defaultRollupConfig(overrides: Partial<RollupConfig> = {}): Roll
     maxTimestampDriftMs: 60_000,
     ...overrides,
   };
+}
+
+/**
+ * Whether the rollup's L2 blocks carry their L1 origin (the sequencer's `l1info` operations): it
+ * hosts a child's settlement modules, or a module counting the L1 origin (`Module.l1Clock`, e.g.
+ * the channel adjudicator). A pure function of the config, so the parent's inbox and every L2
+ * node agree on whether the origin rule (`inbox-core`'s `blockOrigin`) binds the rollup.
+ */
+export function carriesL1Origin(cfg: Pick<RollupConfig, 'l2Modules'>): boolean {
+  return (cfg.l2Modules ?? []).some((m) => m.settles !== undefined || m.l1Clock === true);
 }
 
 /** Checks a rollup config once at start; throws CONFIG_INVALID naming the field. */

@@ -11,7 +11,7 @@ import type { L2Block } from './l2-chain.js';
 import { GAME_CHALLENGER_WON, GAME_OPEN, GAME_PROPOSER_WON, TURN_PROPOSER } from './parent-modules.js';
 import { isOutputFinalView, tokenWithdrawalStage, withdrawalStage } from './withdrawal-stage.js';
 import type { RollupNode } from './rollup-node.js';
-import { getTokenWithdrawal, getWithdrawal, l1DataSize, readL1Origin } from './stf.js';
+import { getTokenWithdrawal, getWithdrawal, l1DataSize, parentTokenOf, readL1Origin } from './stf.js';
 
 /** Most withdrawals one `rollup_list*Withdrawals` call stages (the newest; each stage reads the parent). */
 export const MAX_LISTED_WITHDRAWALS = 256;
@@ -22,13 +22,19 @@ export const MAX_LISTED_WITHDRAWALS = 256;
  * the newest `MAX_LISTED_WITHDRAWALS` of them — so one call's work is bounded whatever the
  * chain's other withdrawals (before, every withdrawal ever made was read from the state tree).
  */
-function listed(node: RollupNode, token: boolean, who: Uint8Array | undefined, record: (id: number) => { l2Sender: Uint8Array; l1Recipient: Uint8Array } | undefined): number[] {
+function listed<R extends { l2Sender: Uint8Array; l1Recipient: Uint8Array }>(
+  node: RollupNode,
+  token: boolean,
+  who: Uint8Array | undefined,
+  record: (id: number) => R | undefined,
+  keep: (r: R) => boolean = () => true,
+): number[] {
   const candidates = who
     ? node.chain.withdrawalsOf(who, token, MAX_LISTED_WITHDRAWALS)
     : node.chain.recentWithdrawals(token, MAX_LISTED_WITHDRAWALS);
   return candidates.filter((id) => {
     const r = record(id);
-    return !!r && (!who || bytesEqual(r.l2Sender, who) || bytesEqual(r.l1Recipient, who));
+    return !!r && (!who || bytesEqual(r.l2Sender, who) || bytesEqual(r.l1Recipient, who)) && keep(r);
   });
 }
 
@@ -278,12 +284,16 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
     },
     rollup_listTokenWithdrawals: {
       minParams: 0,
-      maxParams: 1,
+      maxParams: 2,
+      description: "Token withdrawals (newest 256) of an account (or null: all), optionally of one token: the child's id or the parent's (a withdrawal records the parent's).",
       handler: async (p) => {
-        const who = p[0] === undefined ? undefined : addr(p[0]);
-        const out = [];
+        const who = p[0] === undefined || p[0] === null ? undefined : addr(p[0]);
         const reader = node.chain.reader();
-        for (const id of listed(node, true, who, (id) => getTokenWithdrawal(reader, id))) {
+        const token = p[1] === undefined || p[1] === null ? undefined : hash32(p[1], 1);
+        const parent = token ? parentTokenOf(reader, token) : undefined;
+        const ofToken = (r: { token: Uint8Array }) => !token || bytesEqual(r.token, token) || (parent !== undefined && bytesEqual(r.token, parent));
+        const out = [];
+        for (const id of listed<{ l2Sender: Uint8Array; l1Recipient: Uint8Array; token: Uint8Array }>(node, true, who, (id) => getTokenWithdrawal(reader, id), ofToken)) {
           const s = await tokenWithdrawalStage(node, id);
           if (!s) continue;
           out.push({ id, token: toHex(s.record.token), amount: s.record.amount.toString(), to: toHex(s.record.l1Recipient), stage: s.stage, outputIndex: s.outputIndex ?? null, readyAtL1: s.readyAt ?? null });

@@ -5,11 +5,12 @@
  * cursor: one record per processed L1 block (its hash and the inbox counters after it, so an L1
  * reorg rolls back exactly), the delayed queue, the batch records and each L2 block's L1 origin.
  *
- * Writes: one lmdb transaction per L2 block (its tree nodes, its op roots, its record) and one
- * per processed L1 block (the cursor and what that block appended). lmdb commits are durable
- * when they return, so a `kill -9` at any moment leaves the last committed block and cursor; a
- * restart re-derives only the L1 blocks after the cursor, and blocks it already holds are
- * recognised (`L2Chain.matches`) instead of re-executed.
+ * Writes: one lmdb transaction per sequenced L2 block (its tree nodes, its op roots, its record)
+ * and one per processed L1 block (the cursor and what that block appended, with the L2 blocks it
+ * defined as child transactions: `atomically`, one fsync per parent block instead of one per L2
+ * block). lmdb commits are durable when they return, so a `kill -9` at any moment leaves the last
+ * committed block and cursor; a restart re-derives only the L1 blocks after the cursor, and
+ * blocks it already holds are recognised (`L2Chain.matches`) instead of re-executed.
  */
 import { mkdirSync } from 'node:fs';
 import type { Database, RootDatabase } from 'lmdb';
@@ -331,6 +332,16 @@ export class L2Store {
       if (first) for (const k of this.opIdx.getKeys({ start: first.firstOp })) this.opIdx.removeSync(k as number);
       for (const k of this.blocks.getKeys({ start: number + 1 })) this.blocks.removeSync(k as number);
     });
+  }
+
+  /**
+   * Runs `fn` in one write transaction: the `commitBlock`/`commitL1` calls it makes become child
+   * transactions, made durable together by one commit (one fsync). Derivation writes the L2
+   * blocks one parent block defines and that block's cursor this way: a crash keeps all or none
+   * of them, as re-deriving that parent block would. Returns what `fn` returns.
+   */
+  atomically<T>(fn: () => T): T {
+    return this.env.transactionSync(fn);
   }
 
   /** Records one processed L1 block and the safe head after it (one transaction). */

@@ -35,7 +35,7 @@ import {
   type StateReader,
   type StateView,
 } from '@strata/state';
-import { checkRollupConfig, type RollupConfig } from './config.js';
+import { carriesL1Origin, checkRollupConfig, type RollupConfig } from './config.js';
 import {
   appendBatch,
   appendDelayed,
@@ -832,8 +832,12 @@ export function parentModules(cfgIn: RollupConfig, opts: ParentModuleOptions = {
         if (!b) {
           const m = store.meta();
           const oldest = m.delayedRead < m.delayedCount ? store.delayed(m.delayedRead) : undefined;
-          throw new StrataError('L2_INVALID_BATCH', oldest ? `the oldest queued operation (${m.delayedRead}) is due at block ${oldest.l1Height + cfg.sequencingWindow}` : 'no queued operation is waiting', {
-            ...(oldest ? { dueAt: oldest.l1Height + cfg.sequencingWindow } : {}),
+          // A rollup carrying its L1 origin: the inbox also advances it once it lags more than the window.
+          const originDue = carriesL1Origin(cfg) ? m.l1Origin + cfg.sequencingWindow + 1 : undefined;
+          const dueAt = Math.min(oldest ? oldest.l1Height + cfg.sequencingWindow : Infinity, originDue ?? Infinity);
+          const why = oldest ? `the oldest queued operation (${m.delayedRead}) is due at block ${oldest.l1Height + cfg.sequencingWindow}` : 'no queued operation is waiting';
+          throw new StrataError('L2_INVALID_BATCH', originDue === undefined ? why : `${why}; the L1 origin (${m.l1Origin}) is advanced at block ${originDue}`, {
+            ...(Number.isFinite(dueAt) ? { dueAt } : {}),
           });
         }
         ctx.emit('forcedInclusion', { index: b.index, block: b.record.firstBlock, ops: b.record.opCount });

@@ -5,7 +5,7 @@
  */
 import { bytesEqual, StrataError, toHex, toStrataError } from '@strata/primitives';
 import { verifyRawTx, type VerifiedTx } from '@strata/runtime';
-import { checkRollupConfig, type RollupConfig } from './config.js';
+import { carriesL1Origin, checkRollupConfig, type RollupConfig } from './config.js';
 import { Derivation, silentLogger, type DerivedBlock, type RollupLogger } from './derivation.js';
 import type { InboxMeta } from './inbox-core.js';
 import { L2Chain, type L2Block } from './l2-chain.js';
@@ -24,6 +24,11 @@ export interface SequencerOptions {
   ignoreDelayed?: boolean;
   /** Test/demo: leave the pool's transactions this selects out of every block (a censoring sequencer). */
   censor?: (tx: VerifiedTx) => boolean;
+  /**
+   * Test/demo: never move the L1 origin (a sequencer holding the clock of the modules its L2
+   * hosts back). The inbox bounds the lag by the sequencing window and advances it by itself.
+   */
+  holdL1Origin?: boolean;
   /**
    * Seal an empty block when nothing arrived for this long (ms): a chain that is a parent (of
    * an L3) keeps its children's clocks moving, since their windows count its blocks.
@@ -82,7 +87,7 @@ export class RollupNode {
     this.log = deps.logger ?? silentLogger;
     this.metrics = deps.metrics ?? new RollupMetrics();
     this.env = makeL2Env(opts.rollup);
-    this.hostsChildren = (opts.rollup.l2Modules ?? []).some((m) => m.settles !== undefined || m.l1Clock === true);
+    this.hostsChildren = carriesL1Origin(opts.rollup);
     this.modules = rollupModuleNames(opts.rollup.rollupId);
     this.store = deps.store;
     const t0 = Date.now();
@@ -166,14 +171,19 @@ export class RollupNode {
         next = (this.derivation.l1Tip?.height ?? -1) + 1;
         continue;
       }
-      const before = this.store ? { ...this.derivation.meta } : undefined;
-      for (const d of this.derivation.apply(b)) this.applyDerived(d);
-      // The cursor is committed after the L2 blocks the L1 block defined (each in its own
-      // transaction): a crash in between re-derives this L1 block and recognises those blocks.
-      if (this.store && before) {
-        this.store.commitL1(this.derivation.deltaSince(before), this.safe, 10_000);
+      const store = this.store;
+      if (store) {
+        // The L2 blocks this L1 block defines and its cursor commit together (one transaction,
+        // each block a child of it): one fsync per parent block, not per L2 block. A crash
+        // keeps all or none, and none means this L1 block is derived again.
+        const before = { ...this.derivation.meta };
+        store.atomically(() => {
+          for (const d of this.derivation.apply(b)) this.applyDerived(d);
+          store.commitL1(this.derivation.deltaSince(before), this.safe, 10_000);
+        });
+        // Committed: the origins of those blocks are read from the store from now on.
         this.derivation.originsPersisted(this.derivation.meta.blockCount);
-      }
+      } else for (const d of this.derivation.apply(b)) this.applyDerived(d);
       next++;
     }
     this.updateMetrics();
@@ -241,6 +251,23 @@ export class RollupNode {
     for (const b of blocks) for (const t of b.txs ?? []) this.pool.set(toHex(t.hash), t);
   }
 
+  /**
+   * Sequencer: drops the blocks from `from` on, which L1 does not hold yet, and re-pools their
+   * transactions; the next `sequence` reseals them with a fresh L1 origin (and the delayed
+   * operations they read). The batcher calls it for blocks the origin rule would refuse (their
+   * origin fell more than the sequencing window behind L1: a pause or restart longer than that).
+   * Returns how many blocks were dropped.
+   */
+  resequenceFrom(from: number, reason: string): number {
+    if (!this.isSequencer) throw new StrataError('UNAUTHORIZED', 'this node is not the sequencer');
+    if (from <= this.derivation.meta.blockCount) throw new StrataError('INVALID_ARGUMENT', `L2 block ${from} is already on L1`);
+    const dropped = this.chain.truncate(from - 1, true);
+    this.requeue(dropped);
+    if (dropped.length > 0) this.log.warn({ fromBlock: from, dropped: dropped.length, requeued: this.pool.size, reason }, 'unsafe L2 blocks dropped to be sequenced again with a fresh L1 origin');
+    this.updateMetrics();
+    return dropped.length;
+  }
+
   /** Validates and pools an L2 transaction (sequencer). Throws a StrataError naming the problem. */
   submitTx(raw: Uint8Array): VerifiedTx {
     if (!this.isSequencer) throw new StrataError('UNAUTHORIZED', 'this L2 node does not sequence; send transactions to the sequencer');
@@ -280,7 +307,7 @@ export class RollupNode {
     const reader = this.chain.reader();
     // An L2 hosting children's settlement modules carries its L1 origin (their clock): the first
     // block after the L1 moved says so, even if it has nothing else to include.
-    const origin = this.hostsChildren && this.l1Head.height > readL1Origin(reader) ? this.l1Head.height : undefined;
+    const origin = this.hostsChildren && !seq.holdL1Origin && this.l1Head.height > readL1Origin(reader) ? this.l1Head.height : undefined;
     const beat = (seq.heartbeatMs !== undefined && now - this.chain.head.timestamp >= seq.heartbeatMs) || origin !== undefined;
     if (delayedOps.length === 0 && candidates.length === 0 && !beat) return undefined;
     const ops = candidates.map((t) => encodeOp(compactOp(this.env, reader, t)));

@@ -106,7 +106,7 @@ function common(cmd: Command): Command {
     .option('--l1-rpc <url>', 'L1 JSON-RPC endpoint, same as --parent-rpc (default: the running devnet\'s, $STRATA_RPC, or http://127.0.0.1:8545)')
     .option('--l2-rpc <url>', 'L2 JSON-RPC endpoint, same as --child-rpc (default: the running devnet\'s --layer, $STRATA_L2_RPC, or http://127.0.0.1:8546)')
     .option('--layer <name>', 'the child rollup layer of the running devnet (l2, or l3 with the l2 as parent)', 'l2')
-    .option('--token <id>', "move this token (0x id) instead of the coin: the parent's id to deposit, the child's (wrapped) id to withdraw; status/finalize then list token withdrawals")
+    .option('--token <id>', "move this token (0x id) instead of the coin: the parent's id to deposit, the child's (wrapped) id to withdraw; status/finalize then take that token's withdrawals only (the child's or the parent's id)")
     .option('--json', 'print machine-readable JSON');
 }
 
@@ -228,7 +228,8 @@ export function registerBridgeCommands(program: Command): void {
         });
         const key = signer(f.from);
         const ep = endpoints(f);
-        const raw = await new RpcClient(ep.l2).call<WdView[]>(f.token !== undefined ? 'rollup_listTokenWithdrawals' : 'rollup_listWithdrawals', [toHex(key.address)]);
+        // --token filters by that token (the child's id or the parent's); the child does the filtering.
+        const raw = await new RpcClient(ep.l2).call<WdView[]>(f.token !== undefined ? 'rollup_listTokenWithdrawals' : 'rollup_listWithdrawals', f.token !== undefined ? [toHex(key.address), f.token] : [toHex(key.address)]);
         const prefix = await l1Prefix(ep.l1);
         // Recipients are L1 addresses: print them as the L1 prints addresses (bech32m), hex beside in JSON.
         const list = raw.map((w) => ({ ...w, to: bech32(prefix, w.to), toHex: w.to }));
@@ -254,7 +255,7 @@ export function registerBridgeCommands(program: Command): void {
         const l2 = new RpcClient(ep.l2);
         const l1 = new O.RpcL1Client(ep.l1, rollup.rollupId);
         const isToken = f.token !== undefined;
-        const list = await l2.call<WdView[]>(isToken ? 'rollup_listTokenWithdrawals' : 'rollup_listWithdrawals', [toHex(key.address)]);
+        const list = await l2.call<WdView[]>(isToken ? 'rollup_listTokenWithdrawals' : 'rollup_listWithdrawals', isToken ? [toHex(key.address), f.token] : [toHex(key.address)]);
         const targets = id === undefined ? list.filter((w) => w.stage === 'ready') : list.filter((w) => w.id === Number(id));
         if (targets.length === 0) {
           const pending = list.filter((w) => w.stage !== 'finalized');
