@@ -126,6 +126,12 @@ export interface ChannelNodeOptions {
   maxParts?: number;
   /** How long a cooperative close waits for HTLCs in flight to settle before refusing, ms. Default 10 000. */
   closeWaitMs?: number;
+  /**
+   * Most time a committed write waits for its fsync, ms (0: fsync inside every commit). Default 20.
+   * Writes are committed before any message that depends on them leaves either way (a killed
+   * process loses nothing); this bounds what a power loss can take (see docs/channels.md).
+   */
+  flushMs?: number;
 }
 
 /** Dependencies. */
@@ -352,6 +358,7 @@ export class ChannelNode {
       maxAttempts: opts.maxAttempts ?? 12,
       maxParts: opts.maxParts ?? 8,
       closeWaitMs: opts.closeWaitMs ?? 10_000,
+      flushMs: opts.flushMs ?? 20,
     };
     this.log = deps.logger.child({ role: 'channel-node', alias: this.opts.alias });
     this.metrics = deps.metrics ?? new ChannelMetrics();
@@ -382,7 +389,7 @@ export class ChannelNode {
       { networkId: `chan-${info.chainId}-${deps.chain.module}`, dataDir: opts.dataDir, listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'], bootnodes: opts.bootnodes ?? [], requestRate: CHANNEL_REQUEST_RATE },
       { logger: deps.logger },
     );
-    const node = new ChannelNode(opts, edKeyFromSecret(fromHex(id.node, 32)), fromHex(id.onion, 32), keyPairFromSecret(fromHex(id.wallet, 32)), ChannelStore.open(opts.dataDir), p2p, deps);
+    const node = new ChannelNode(opts, edKeyFromSecret(fromHex(id.node, 32)), fromHex(id.onion, 32), keyPairFromSecret(fromHex(id.wallet, 32)), ChannelStore.open(opts.dataDir, opts.flushMs === undefined ? {} : { flushMs: opts.flushMs }), p2p, deps);
     node.prefix = info.addressPrefix;
     node.domainCache = { chainId: info.chainId, module: deps.chain.module };
     return node;
