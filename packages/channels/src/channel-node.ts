@@ -147,7 +147,10 @@ type ChannelStatus = 'opening' | 'open' | 'closing' | 'closed';
 interface Round {
   role: 'proposer' | 'receiver';
   version: number;
+  /** The proposer's updates. */
   updates: Update[];
+  /** The receiver's own updates added in its accepting reply (applied after the proposer's). */
+  counter?: Update[];
   next: ChannelState;
   stage: 'proposed' | 'accepted';
   mySig?: Uint8Array;
@@ -591,6 +594,52 @@ export class ChannelNode {
     return ch.side === 0 ? ch.keyB : ch.keyA;
   }
 
+  /** The updates of a round this node made (the proposer's, or the receiver's counter-updates). */
+  private ownUpdates(ch: LocalChannel, r: Round): Update[] {
+    void ch;
+    return r.role === 'proposer' ? r.updates : (r.counter ?? []);
+  }
+  /** The updates of a round the peer made. */
+  private peerUpdates(r: Round): Update[] {
+    return r.role === 'proposer' ? (r.counter ?? []) : r.updates;
+  }
+
+  /**
+   * Applies the peer's updates on top of `s` as the peer's side, with the checks a node makes of
+   * anything its peer proposes (limits, and an added HTLC's expiry neither too close nor too far).
+   */
+  private applyPeerUpdates(ch: LocalChannel, s: ChannelState, updates: Update[]): ChannelState {
+    const next = applyUpdates(s, this.peerSide(ch), updates, ch.limits);
+    for (const u of updates) {
+      if (u.kind === 'add' && u.expiry <= this.heightCache + this.opts.expiryMargin) throw new StrataError('CHANNEL_LIMIT', `HTLC ${u.id} expires at ${u.expiry}, too close to the current height ${this.heightCache}`);
+      // an expiry far ahead locks this side's funds (and, forwarded, the next hop's) that long
+      if (u.kind === 'add' && u.expiry > this.heightCache + this.opts.maxExpiryDelta) throw new StrataError('CHANNEL_LIMIT', `HTLC ${u.id} expires at ${u.expiry}, more than ${this.opts.maxExpiryDelta} blocks after the current height ${this.heightCache}`);
+    }
+    return next;
+  }
+
+  /** Takes up to `max` of this node's queued updates that apply on top of `s` (the rest are dropped as propose drops them). */
+  private takeOwn(ch: LocalChannel, s: ChannelState, max: number): { next: ChannelState; taken: Update[] } {
+    const taken: Update[] = [];
+    if (max <= 0 || ch.queue.length === 0) return { next: s, taken };
+    for (const u of ch.queue.splice(0, max)) {
+      try {
+        s = applyUpdates(s, ch.side, [u], ch.limits);
+        taken.push(u);
+      } catch (e) {
+        this.dropUpdate(ch, u, toStrataError(e));
+      }
+    }
+    return { next: s, taken };
+  }
+
+  /** The preimages of fulfils in `updates` as store entries (kept before anything acts on them). */
+  private preimageEntries(updates: Update[]): [string, unknown][] {
+    const out: [string, unknown][] = [];
+    for (const u of updates) if (u.kind === 'fulfil') out.push([`pre:${toHex(sha256(u.preimage))}`, u.preimage]);
+    return out;
+  }
+
   /** Signs a state, refusing to sign a second different state for the same version. */
   private signState(ch: LocalChannel, s: ChannelState): Uint8Array {
     const h = stateHash(s);
@@ -897,6 +946,8 @@ export class ChannelNode {
     const k = bytesKey(ch.id);
     if (this.scheduled.has(k)) return;
     this.scheduled.add(k);
+    // a microtask, not a timer or setImmediate: updates enqueued in this turn join the round,
+    // and the round starts before the event loop turns again
     setImmediate(() => {
       this.scheduled.delete(k);
       void this.propose(ch).catch((e) => this.log.debug({ channel: shortId(ch.id), error: toStrataError(e).message }, 'commitment round interrupted'));
@@ -913,17 +964,7 @@ export class ChannelNode {
     if (this.stopped) return;
     const started = await this.withLock(ch.id, async () => {
       if (ch.round || ch.queue.length === 0 || ch.status !== 'open' || !this.peerByNode.has(bytesKey(ch.peer))) return undefined;
-      const taken = ch.queue.splice(0, this.opts.maxBatch);
-      let s = ch.state;
-      const ok: Update[] = [];
-      for (const u of taken) {
-        try {
-          s = applyUpdates(s, ch.side, [u], ch.limits);
-          ok.push(u);
-        } catch (e) {
-          this.dropUpdate(ch, u, toStrataError(e));
-        }
-      }
+      const { next: s, taken: ok } = this.takeOwn(ch, ch.state, this.opts.maxBatch);
       if (ok.length === 0) return undefined;
       const next = { ...s, version: ch.state.version + 1 };
       ch.round = { role: 'proposer', version: next.version, updates: ok, next, stage: 'proposed' };
@@ -942,24 +983,52 @@ export class ChannelNode {
         if (ch.round !== round) return false;
         if (!reply.ok || !reply.sig) {
           ch.round = undefined;
-          if (reply.conflict) ch.queue.unshift(...round.updates);
-          else {
-            const why = new TextDecoder().decode(reply.reason);
-            this.log.warn({ channel: shortId(ch.id), reason: why }, 'peer refused our commitment');
-            for (const u of round.updates) this.dropUpdate(ch, u, new StrataError('CHANNEL_LIMIT', why));
+          if (reply.conflict) {
+            // the peer runs a round of its own: it takes our queue into it (its PROPOSE reaches
+            // us and we answer with our updates), or we propose again once it completes
+            ch.queue.unshift(...round.updates);
+            await this.save(ch);
+            const t = setTimeout(() => this.schedule(ch), 50);
+            t.unref();
+            return false;
           }
+          const why = new TextDecoder().decode(reply.reason);
+          this.log.warn({ channel: shortId(ch.id), reason: why }, 'peer refused our commitment');
+          for (const u of round.updates) this.dropUpdate(ch, u, new StrataError('CHANNEL_LIMIT', why));
           await this.save(ch);
           this.schedule(ch);
           return false;
         }
-        if (!edVerifyMsg(this.peerKeyOf(ch), stateDigest(this.domain, round.next), reply.sig)) throw err('CHANNEL_PEER', 'peer signature on the new state does not verify');
+        // the peer's own updates ride in its reply: checked as any proposal of the peer's
+        let counter: Update[];
+        let next: ChannelState;
+        try {
+          counter = reply.updates.map(decodeUpdate);
+          next = counter.length > 0 ? { ...this.applyPeerUpdates(ch, round.next, counter), version: round.version } : round.next;
+        } catch (e) {
+          const se = toStrataError(e);
+          this.metrics.rejected.inc({ reason: se.code });
+          // the peer signed a state with updates no honest node makes: nothing of ours is signed
+          // for this version, so the last state both signed is safe to publish
+          this.log.error({ channel: shortId(ch.id), code: se.code, error: se.message }, 'peer answered our commitment with invalid updates of its own; closing the channel');
+          ch.round = undefined;
+          for (const u of round.updates) this.dropUpdate(ch, u, new StrataError('CHANNEL_PEER', 'peer misbehaved'));
+          void this.forceClose(ch, `peer sent invalid updates: ${se.message}`).catch(() => undefined);
+          return false;
+        }
+        if (!edVerifyMsg(this.peerKeyOf(ch), stateDigest(this.domain, next), reply.sig)) throw err('CHANNEL_PEER', 'peer signature on the new state does not verify');
+        round.counter = counter;
+        round.next = next;
         round.theirSig = reply.sig;
         round.mySig = this.signState(ch, round.next);
         round.stage = 'accepted';
-        await this.save(ch);
+        // preimages of the peer's fulfils are kept with the round record, in one commit
+        this.store.write([...this.preimageEntries(counter), [`ch:${toHex(ch.id)}`, ch]]);
         return true;
       });
       if (!go) return;
+      // settle at the verified preimage, as for a fulfil the peer proposes (see onPropose)
+      for (const u of round.counter ?? []) if (u.kind === 'fulfil') this.resolveOutgoing(ch, u.id, { preimage: u.preimage });
     }
     const myRev = edSignMsg(this.key, revocationDigest(this.domain, ch.id, ch.state.version));
     const raw2 = await this.send(ch.peer, MSG.COMMIT, encode(CommitMsg, { channelId: ch.id, version: round.version, sig: round.mySig as Uint8Array, revocation: myRev }));
@@ -972,7 +1041,7 @@ export class ChannelNode {
       // this channel is committed after it: not awaited, so the next round starts at once.
       await this.completeRound(ch, round, myRev, r2.revocation, false);
     });
-    this.afterRound(ch, round, true);
+    this.afterRound(ch, round);
   }
 
   private async completeRound(ch: LocalChannel, round: Round, myRev: Uint8Array, theirRev: Uint8Array, durable = true): Promise<void> {
@@ -988,20 +1057,19 @@ export class ChannelNode {
     ch.myRevocation = { version: old.version, sig: myRev };
     ch.theirRevocation = { version: old.version, sig: theirRev };
     ch.round = undefined;
-    for (const u of round.updates) if (u.kind === 'add' && round.role === 'receiver') ch.onions[String(u.id)] = u.onion;
+    for (const u of this.peerUpdates(round)) if (u.kind === 'add') ch.onions[String(u.id)] = u.onion;
     if (durable) await this.save(ch);
     else void this.save(ch).catch((e) => this.log.error({ channel: shortId(ch.id), error: toStrataError(e).message }, 'channel write failed'));
     this.metrics.rounds.inc();
-    this.metrics.updatesPerRound.observe(round.updates.length);
+    this.metrics.updatesPerRound.observe(round.updates.length + (round.counter?.length ?? 0));
     if (this.deps.tower) this.towerQueue.push(towerBlobFor(old, { channelId: ch.id, version: old.version, sig: theirRev }));
   }
 
-  private afterRound(ch: LocalChannel, round: Round, proposer: boolean): void {
-    if (!proposer) {
-      for (const u of round.updates) {
-        if (u.kind === 'add') void this.processIncoming(ch, u).catch((e) => this.log.warn({ error: toStrataError(e).message }, 'incoming HTLC handling failed'));
-        else this.resolveOutgoing(ch, u.id, u.kind === 'fulfil' ? { preimage: u.preimage } : { reason: u.reason });
-      }
+  /** A completed round: the peer's updates take effect here (adds processed, our HTLCs it removed resolved). */
+  private afterRound(ch: LocalChannel, round: Round): void {
+    for (const u of this.peerUpdates(round)) {
+      if (u.kind === 'add') void this.processIncoming(ch, u).catch((e) => this.log.warn({ error: toStrataError(e).message }, 'incoming HTLC handling failed'));
+      else this.resolveOutgoing(ch, u.id, u.kind === 'fulfil' ? { preimage: u.preimage } : { reason: u.reason });
     }
     this.schedule(ch);
   }
@@ -1011,13 +1079,13 @@ export class ChannelNode {
     const ch = this.chan(m.channelId);
     if (!bytesEqual(ch.peer, peer)) throw err('CHANNEL_PEER', 'not your channel');
     return this.withLock(ch.id, async () => {
-      const refuse = (reason: string, conflict = false) => encode(ProposeReply, { ok: false, sig: undefined, reason: utf8(reason.slice(0, 500)), conflict });
+      const refuse = (reason: string, conflict = false) => encode(ProposeReply, { ok: false, sig: undefined, reason: utf8(reason.slice(0, 500)), conflict, updates: [] });
       if (ch.status !== 'open') return refuse(`channel is ${ch.status}`);
       const updates = m.updates.map(decodeUpdate);
       if (ch.round) {
         if (ch.round.role === 'receiver' && ch.round.version === m.version) {
           // a resend after a lost reply: same content gets the same signature
-          return encode(ProposeReply, { ok: true, sig: ch.round.mySig, reason: new Uint8Array(0), conflict: false });
+          return encode(ProposeReply, { ok: true, sig: ch.round.mySig, reason: new Uint8Array(0), conflict: false, updates: (ch.round.counter ?? []).map(encodeUpdate) });
         }
         if (ch.round.role === 'proposer' && ch.round.version === m.version && ch.round.stage === 'proposed' && compareBytes(this.nodeKey, peer) > 0) {
           // both proposed at once and the peer's key is smaller: ours is withdrawn (we signed nothing)
@@ -1030,29 +1098,26 @@ export class ChannelNode {
       if (m.version !== ch.state.version + 1) return refuse(`expected version ${ch.state.version + 1}, got ${m.version}`);
       let next: ChannelState;
       try {
-        next = applyUpdates(ch.state, this.peerSide(ch), updates, ch.limits);
-        for (const u of updates) {
-          if (u.kind === 'add' && u.expiry <= this.heightCache + this.opts.expiryMargin) throw new StrataError('CHANNEL_LIMIT', `HTLC ${u.id} expires at ${u.expiry}, too close to the current height ${this.heightCache}`);
-          // an expiry far ahead locks this side's funds (and, forwarded, the next hop's) that long
-          if (u.kind === 'add' && u.expiry > this.heightCache + this.opts.maxExpiryDelta) throw new StrataError('CHANNEL_LIMIT', `HTLC ${u.id} expires at ${u.expiry}, more than ${this.opts.maxExpiryDelta} blocks after the current height ${this.heightCache}`);
-        }
+        next = this.applyPeerUpdates(ch, ch.state, updates);
       } catch (e) {
         const se = toStrataError(e);
         this.metrics.rejected.inc({ reason: se.code });
         this.log.warn({ channel: shortId(ch.id), code: se.code, error: se.message }, 'refused the peer\'s commitment');
         return refuse(`${se.code}: ${se.message}`);
       }
+      // our own pending updates join this round (after the peer's): one commitment for both sides
+      const own = this.takeOwn(ch, next, this.opts.maxBatch - updates.length);
+      next = { ...own.next, version: m.version };
       const sig = this.signState(ch, next);
-      ch.round = { role: 'receiver', version: m.version, updates, next, stage: 'accepted', mySig: sig };
+      ch.round = { role: 'receiver', version: m.version, updates, counter: own.taken, next, stage: 'accepted', mySig: sig };
       // preimages learnt from the peer's fulfils are kept before anything else happens: written
-      // with the round record in one commit (lmdb commits writes in the order they were issued)
-      const fulfils = updates.filter((u): u is Extract<Update, { kind: 'fulfil' }> => u.kind === 'fulfil');
-      for (const u of fulfils) void this.store.put(`pre:${toHex(sha256(u.preimage))}`, u.preimage).catch(() => undefined);
-      await this.save(ch);
+      // with the round record in one commit
+      this.store.write([...this.preimageEntries(updates), [`ch:${toHex(ch.id)}`, ch]]);
       // a verified preimage is the proof of payment (LND settles a payment, and passes a forward's
       // fulfil upstream, on update_fulfill_htlc): the state need not be committed to act on it
+      const fulfils = updates.filter((u): u is Extract<Update, { kind: 'fulfil' }> => u.kind === 'fulfil');
       if (fulfils.length > 0) setImmediate(() => { for (const u of fulfils) this.resolveOutgoing(ch, u.id, { preimage: u.preimage }); });
-      return encode(ProposeReply, { ok: true, sig, reason: new Uint8Array(0), conflict: false });
+      return encode(ProposeReply, { ok: true, sig, reason: new Uint8Array(0), conflict: false, updates: own.taken.map(encodeUpdate) });
     });
   }
 
@@ -1078,7 +1143,7 @@ export class ChannelNode {
     });
     if (done) {
       const r = done;
-      setImmediate(() => this.afterRound(ch, r, false));
+      setImmediate(() => this.afterRound(ch, r));
     }
     return reply;
   }
@@ -1498,6 +1563,10 @@ export class ChannelNode {
     const m = decode(CloseMsg, body);
     const ch = this.chan(m.channelId);
     if (!bytesEqual(ch.peer, peer)) throw err('CHANNEL_PEER', 'not your channel');
+    // the peer saw the last round complete on its side; ours completes when its answer, which
+    // travels on another stream, is handled: give it a moment
+    const until = Date.now() + 2000;
+    while (ch.round && ch.status === 'open' && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     return this.withLock(ch.id, async () => {
       if (ch.status !== 'open' || ch.round || ch.state.htlcs.length > 0) throw err('CHANNEL_STATE', 'cannot close now: updates in flight');
       if (m.balanceA !== ch.state.balanceA || m.balanceB !== ch.state.balanceB) throw err('CHANNEL_STATE', 'close balances do not match the latest state');
@@ -1705,7 +1774,7 @@ export class ChannelNode {
         if (x.offerer !== peerSide) continue;
         const pre = this.store.get<Uint8Array>(`pre:${toHex(x.hash)}`);
         if (pre) {
-          if (!ch.queue.some((u) => u.kind === 'fulfil' && u.id === x.id) && !(ch.round?.updates.some((u) => u.kind === 'fulfil' && u.id === x.id))) ch.queue.push({ kind: 'fulfil', id: x.id, preimage: pre });
+          if (!ch.queue.some((u) => u.kind === 'fulfil' && u.id === x.id) && !(ch.round && this.ownUpdates(ch, ch.round).some((u) => u.kind === 'fulfil' && u.id === x.id))) ch.queue.push({ kind: 'fulfil', id: x.id, preimage: pre });
           continue;
         }
         const onion = ch.onions[String(x.id)];
