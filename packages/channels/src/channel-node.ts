@@ -1268,12 +1268,15 @@ export class ChannelNode {
     const link = this.links.get(lk);
     if (!link) return;
     this.links.delete(lk);
-    void this.store.del(`fwd:${lk}`);
     if (link.kind === 'forward') {
       const inCh = this.channels.get(bytesKey(link.inChannel as Uint8Array));
-      if (!inCh) return;
+      if (!inCh) {
+        void this.store.del(`fwd:${lk}`);
+        return;
+      }
+      const writes: [string, unknown][] = [[`fwd:${lk}`, undefined]];
       if ('preimage' in r) {
-        void this.store.put(`pre:${toHex(sha256(r.preimage))}`, r.preimage);
+        writes.push([`pre:${toHex(sha256(r.preimage))}`, r.preimage]);
         this.enqueue(inCh, { kind: 'fulfil', id: link.inId as number, preimage: r.preimage });
         this.metrics.forwarded.inc({ result: 'settled' });
       } else if ('reason' in r) {
@@ -1283,8 +1286,16 @@ export class ChannelNode {
         this.enqueue(inCh, { kind: 'fail', id: link.inId as number, reason: createFailure(link.secret as Uint8Array, { code: FAIL.TEMPORARY_CHANNEL_FAILURE, data: r.channel }) });
         this.metrics.forwarded.inc({ result: 'failed' });
       }
+      // The update on its way upstream is kept with the incoming channel (its queue is part of
+      // the record) in the same commit that drops the link: a crash before the upstream peer takes
+      // it (offline, or a round in progress) resends it after restart. Before, the queue lived in
+      // memory until that channel's next write, and with the link gone nothing failed the
+      // incoming HTLC: the upstream peer went on chain at its expiry.
+      if (inCh.status === 'open') writes.push([`ch:${toHex(inCh.id)}`, inCh]);
+      this.store.write(writes);
       return;
     }
+    void this.store.del(`fwd:${lk}`);
     const pay = this.payments.get(toHex(link.paymentHash as Uint8Array));
     if (!pay) return;
     this.onPartResolved(pay, link.part as number, r);
@@ -1317,6 +1328,27 @@ export class ChannelNode {
     this.metrics.paymentsReceived.inc();
     for (const part of inv.held ?? []) this.enqueue(this.chan(part.ch), { kind: 'fulfil', id: part.id, preimage: inv.preimage });
     this.log.info({ paymentHash: toHex(paymentHash) }, 'hold invoice settled');
+  }
+
+  /**
+   * Cancels an invoice (LND's CancelInvoice): an open one refuses any later payment; a held one
+   * fails its HTLCs back to the payer. The fails are kept with their channels in the same commit.
+   */
+  async cancelInvoice(paymentHash: Uint8Array): Promise<void> {
+    const k = `inv:${toHex(paymentHash)}`;
+    const inv = this.store.get<InvoiceRecord>(k);
+    if (!inv || (inv.status !== 'open' && inv.status !== 'held')) throw new StrataError('CHANNEL_INVOICE', 'no open or held invoice for that hash');
+    const parts = inv.status === 'held' ? (inv.held ?? []) : [];
+    inv.status = 'cancelled';
+    delete inv.held;
+    const writes: [string, unknown][] = [[k, inv]];
+    for (const part of parts) {
+      const c = this.chan(part.ch);
+      this.enqueue(c, { kind: 'fail', id: part.id, reason: new Uint8Array(0) });
+      writes.push([`ch:${toHex(c.id)}`, c]);
+    }
+    this.store.write(writes);
+    this.log.info({ paymentHash: toHex(paymentHash), failed: parts.length }, 'invoice cancelled');
   }
 
   /** Invoices this node issued. */
