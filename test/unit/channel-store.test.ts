@@ -49,6 +49,22 @@ describe('channel store', () => {
     void s.close();
   }, 60_000);
 
+  it('writeSoon: the writes of one turn share one commit; a write before then commits them first, in order', async () => {
+    const s = ChannelStore.open(tmp());
+    const c0 = s.commits;
+    for (let i = 0; i < 10; i++) s.writeSoon(`d${i}`, i);
+    s.writeSoon('d0', undefined);
+    await Promise.resolve();
+    expect(s.commits - c0).toBe(1);
+    expect(s.get('d0')).toBeUndefined();
+    expect(s.get('d9')).toBe(9);
+    s.writeSoon('o', 'first');
+    s.write([['o2', 'second']]);
+    expect(s.commits - c0).toBe(2);
+    expect(s.get('o')).toBe('first');
+    await s.close();
+  });
+
   it('flushMs must be a non-negative integer', () => {
     expect(() => ChannelStore.open(tmp(), { flushMs: -1 })).toThrow(/flushMs/);
   });

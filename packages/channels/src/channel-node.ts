@@ -1205,8 +1205,8 @@ export class ChannelNode {
     const lk = `${toHex(out.id)}:${outId}`;
     this.links.set(lk, link);
     delete ch.onions[String(add.id)];
-    // committed before the add leaves: the outgoing round's own write is ordered after this one
-    void this.store.put(`fwd:${lk}`, link).catch(() => undefined);
+    // committed before the add leaves: the outgoing round's own write commits it first
+    this.store.writeSoon(`fwd:${lk}`, link);
     this.enqueue(out, { kind: 'add', id: outId, amount: p.amount, hash: add.hash, expiry: p.expiry, onion: peeled.next });
     this.metrics.forwarded.inc({ result: 'forwarded' });
   }
@@ -1246,7 +1246,14 @@ export class ChannelNode {
     this.settling.add(hashHex);
     // one commit for both, issued before the fulfils are queued: the fulfil round's own write
     // (awaited before the preimage leaves) is committed after them
-    await Promise.all([this.store.put(`inv:${hashHex}`, inv), this.store.put(`pre:${hashHex}`, inv.preimage)]).finally(() => this.settling.delete(hashHex));
+    try {
+      this.store.write([
+        [`inv:${hashHex}`, inv],
+        [`pre:${hashHex}`, inv.preimage],
+      ]);
+    } finally {
+      this.settling.delete(hashHex);
+    }
     this.metrics.paymentsReceived.inc();
     this.log.info({ paymentHash: hashHex, amount: sum.toString(), parts: set.parts.length }, 'invoice paid');
     for (const part of set.parts) {
@@ -1295,7 +1302,7 @@ export class ChannelNode {
       this.store.write(writes);
       return;
     }
-    void this.store.del(`fwd:${lk}`);
+    this.store.writeSoon(`fwd:${lk}`, undefined);
     const pay = this.payments.get(toHex(link.paymentHash as Uint8Array));
     if (!pay) return;
     this.onPartResolved(pay, link.part as number, r);
@@ -1391,8 +1398,8 @@ export class ChannelNode {
       pay.done = (e) => (e ? reject(e) : resolve());
     });
     this.payments.set(hk2, pay);
-    // not awaited: the HTLC leaves only after its round's write, which lmdb commits after this one
-    void this.store.put(`pay:${hk2}`, { status: 'pending', amount: inv.amount }).catch(() => undefined);
+    // in this turn's commit: the HTLC leaves only after its round's write, which commits it first
+    this.store.writeSoon(`pay:${hk2}`, { status: 'pending', amount: inv.amount });
     const maxParts = opts.maxParts ?? this.opts.maxParts;
     try {
       this.launch(pay, inv.amount, maxParts);
@@ -1405,7 +1412,7 @@ export class ChannelNode {
       throw e;
     }
     // the preimage is already kept (pre:…, written before the fulfil was accepted): the record is not awaited
-    void this.store.put(`pay:${hk2}`, { status: 'succeeded', amount: inv.amount, preimage: pay.preimage }).catch(() => undefined);
+    this.store.writeSoon(`pay:${hk2}`, { status: 'succeeded', amount: inv.amount, preimage: pay.preimage });
     this.metrics.paymentsSent.inc({ result: 'ok' });
     this.payments.delete(hk2);
     // every part still in flight settles too: the payee released the preimage for all of them at once
@@ -1481,7 +1488,7 @@ export class ChannelNode {
     const lk = `${toHex(ch.id)}:${id}`;
     const link: OutLink = { kind: 'payment', paymentHash: pay.hash, part: index };
     this.links.set(lk, link);
-    void this.store.put(`fwd:${lk}`, link);
+    this.store.writeSoon(`fwd:${lk}`, link);
     this.enqueue(ch, { kind: 'add', id, amount: route.amount, hash: pay.hash, expiry: first.expiry, onion: packet });
   }
 

@@ -28,6 +28,7 @@ export class ChannelStore {
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private deferred: [string, unknown][] = [];
   /** Commits made (tests and metrics). */
   commits = 0;
   /** Background fsyncs run. */
@@ -49,6 +50,7 @@ export class ChannelStore {
     }
   }
   get<T>(key: string): T | undefined {
+    if (this.deferred.length > 0) this.commitDeferred();
     const b = this.db.get(key);
     return b === undefined ? undefined : (deserialize(b) as T);
   }
@@ -59,9 +61,23 @@ export class ChannelStore {
   async del(key: string): Promise<void> {
     this.write([[key, undefined]]);
   }
+  /**
+   * Queues a write for the end of this turn (a microtask): the writes of one turn share one
+   * commit. For records nothing sent depends on yet; any `write`/`put` before then commits them
+   * first, in order, so a message that leaves after a later write never overtakes them.
+   */
+  writeSoon(key: string, value: unknown): void {
+    if (this.closed) return;
+    if (this.deferred.length === 0) queueMicrotask(() => this.commitDeferred());
+    this.deferred.push([key, value]);
+  }
+  private commitDeferred(): void {
+    if (this.deferred.length > 0 && !this.closed) this.write([]);
+  }
   /** Writes several records in one transaction (undefined deletes); committed when it returns. */
   write(entries: [string, unknown][]): void {
     if (this.closed) throw new StrataError('NODE_STOPPED', 'the channel database is closed');
+    if (this.deferred.length > 0) entries = [...this.deferred.splice(0), ...entries];
     const bufs = entries.map(([k, v]) => [k, v === undefined ? undefined : serialize(v)] as const);
     this.db.transactionSync(() => {
       for (const [k, b] of bufs) {
@@ -97,6 +113,7 @@ export class ChannelStore {
   }
   /** All records whose key starts with `prefix`. */
   list<T>(prefix: string): [string, T][] {
+    if (this.deferred.length > 0) this.commitDeferred();
     const out: [string, T][] = [];
     for (const { key, value } of this.db.getRange({ start: prefix })) {
       if (!key.startsWith(prefix)) break;
@@ -106,6 +123,7 @@ export class ChannelStore {
   }
   async close(): Promise<void> {
     if (this.closed) return;
+    this.commitDeferred();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.flush();
