@@ -315,6 +315,8 @@ export class ChannelNode {
   private readonly orphanNodes = new Map<string, Uint8Array>();
   private readonly mpp = new Map<string, { parts: { ch: Uint8Array; id: number; amount: bigint }[]; total: bigint; since: number }>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Callbacks run when a round completes (a peer's next proposal waiting for our side of it). */
+  private readonly roundWaiters = new WeakMap<object, (() => void)[]>();
   private readonly scheduled = new Set<string>();
   private readonly dialing = new Set<string>();
   private lastSync = 0;
@@ -984,12 +986,12 @@ export class ChannelNode {
         if (!reply.ok || !reply.sig) {
           ch.round = undefined;
           if (reply.conflict) {
-            // the peer runs a round of its own: it takes our queue into it (its PROPOSE reaches
-            // us and we answer with our updates), or we propose again once it completes
+            // the peer runs a round of its own: its PROPOSE reaching us takes our queue into its
+            // round, or ours goes again at once (a timer here cost the conflicting updates 50 ms
+            // and more under load: the benchmark's first burst waited seconds)
             ch.queue.unshift(...round.updates);
             await this.save(ch);
-            const t = setTimeout(() => this.schedule(ch), 50);
-            t.unref();
+            this.schedule(ch);
             return false;
           }
           const why = new TextDecoder().decode(reply.reason);
@@ -1057,6 +1059,8 @@ export class ChannelNode {
     ch.myRevocation = { version: old.version, sig: myRev };
     ch.theirRevocation = { version: old.version, sig: theirRev };
     ch.round = undefined;
+    for (const w of this.roundWaiters.get(round) ?? []) w();
+    this.roundWaiters.delete(round);
     for (const u of this.peerUpdates(round)) if (u.kind === 'add') ch.onions[String(u.id)] = u.onion;
     if (durable) await this.save(ch);
     else void this.save(ch).catch((e) => this.log.error({ channel: shortId(ch.id), error: toStrataError(e).message }, 'channel write failed'));
@@ -1078,6 +1082,20 @@ export class ChannelNode {
     const m = decode(ProposeMsg, body);
     const ch = this.chan(m.channelId);
     if (!bytesEqual(ch.peer, peer)) throw err('CHANNEL_PEER', 'not your channel');
+    // The peer proposes the version after our round's: it completed our round (its revocation
+    // is on its way to us on the other stream). Refusing would cost the peer a retry; the
+    // revocation completes our round within a round trip, so wait for it (bounded).
+    const until = Date.now() + 2000;
+    while (ch.round?.role === 'proposer' && ch.round.stage === 'accepted' && m.version === ch.round.version + 1 && Date.now() < until) {
+      const r = ch.round;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 20);
+        (this.roundWaiters.get(r) ?? this.roundWaiters.set(r, []).get(r))?.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
     return this.withLock(ch.id, async () => {
       const refuse = (reason: string, conflict = false) => encode(ProposeReply, { ok: false, sig: undefined, reason: utf8(reason.slice(0, 500)), conflict, updates: [] });
       if (ch.status !== 'open') return refuse(`channel is ${ch.status}`);
