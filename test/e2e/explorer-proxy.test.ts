@@ -25,12 +25,30 @@ chainWs.on('connection', (c) => c.on('message', (d) => c.send(JSON.stringify({ j
 // A layer whose WebSocket never finishes its handshake: the proxy's pre-connect queue fills.
 const stuckSockets: Socket[] = [];
 const stuck = createTcpServer((s) => stuckSockets.push(s));
+// A layer whose WebSocket streams without end (a busy subscription): counts what it sent, and whether the proxy hung up.
+const flood = createServer();
+const floodWs = new WebSocketServer({ server: flood });
+const floodStats = { sent: 0, closed: false };
+floodWs.on('connection', (c) => {
+  const chunk = 'x'.repeat(256 * 1024);
+  c.on('close', () => {
+    floodStats.closed = true;
+  });
+  const pump = () => {
+    if (c.readyState !== WebSocket.OPEN || floodStats.sent > 256 << 20) return;
+    c.send(chunk);
+    floodStats.sent += chunk.length;
+    setImmediate(pump);
+  };
+  pump();
+});
 let url = '';
 let stop: () => Promise<void> = async () => {};
 
 beforeAll(async () => {
   await new Promise<void>((r) => chain.listen(0, '127.0.0.1', () => r()));
   await new Promise<void>((r) => stuck.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => flood.listen(0, '127.0.0.1', () => r()));
   const rpc = `http://127.0.0.1:${(chain.address() as AddressInfo).port}`;
   const stuckWs = `ws://127.0.0.1:${(stuck.address() as AddressInfo).port}`;
   const ex = await startExplorer({
@@ -38,6 +56,7 @@ beforeAll(async () => {
     layers: [
       { name: 'l1', kind: 'l1', parent: null, rpc, ws: rpc.replace('http', 'ws') },
       { name: 'stuck', kind: 'l1', parent: null, rpc, ws: stuckWs },
+      { name: 'flood', kind: 'l1', parent: null, rpc, ws: `ws://127.0.0.1:${(flood.address() as AddressInfo).port}` },
     ] as never,
   });
   url = ex.url.replace(/\/$/, '');
@@ -47,6 +66,8 @@ afterAll(async () => {
   await stop();
   for (const s of stuckSockets) s.destroy();
   stuck.close();
+  floodWs.close();
+  flood.close();
   chainWs.close();
   chain.close();
 });
@@ -78,7 +99,7 @@ const rawGet = (path: string) =>
 
 describe('explorer proxy', () => {
   it('refuses write and admin methods, alone or hidden in a batch; passes reads', async () => {
-    for (const m of ['tx_sendRaw', 'dev_mine', 'admin_setMining', 'channel_pay', 'zk_sendTransaction', 'rollup_game', 'chain_getHeadX', '__proto__']) {
+    for (const m of ['tx_sendRaw', 'dev_mine', 'admin_setMining', 'channel_pay', 'zk_sendTransaction', 'rollup_game', 'chain_getHeadX', '__proto__', 'channel_listInvoices', 'channel_balance']) {
       const r = await post({ jsonrpc: '2.0', id: 1, method: m, params: [] });
       expect(r.status, m).toBe(403);
       expect(r.body.error?.message).toContain('only reads');
@@ -125,4 +146,17 @@ describe('explorer proxy', () => {
     expect(c.code).toBe(1008);
     expect(c.reason).toMatch(/too many messages before stuck connected/);
   }, 15_000);
+
+  it('disconnects a page that stops reading a layer\'s stream instead of buffering it without bound', async () => {
+    const { ws } = await openWs('flood', { origin: url });
+    if (!ws) throw new Error('not opened');
+    // The page reads nothing: its socket is paused, so the proxy's sends pile up.
+    (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const t0 = Date.now();
+    while (!floodStats.closed && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
+    expect(floodStats.closed).toBe(true);
+    // Cut near the 16 MiB backlog bound (plus what the sockets' kernel buffers hold), long before the 256 MiB the layer would send.
+    expect(floodStats.sent).toBeLessThan(128 << 20);
+    ws.terminate();
+  }, 30_000);
 });

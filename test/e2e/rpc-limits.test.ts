@@ -3,11 +3,12 @@
  * second on one keep-alive socket or WebSocket, calls in flight on one WebSocket, the number of
  * WebSockets, a client that stops reading its responses, and the full-block sender cache.
  */
+import { execFile } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { StrataNode, startRpc } from '@strata/node';
 import { initHashing, toQuantity } from '@strata/primitives';
-import { addressBudgetKey, RpcClient, RpcServer } from '@strata/rpc';
+import { addressBudgetKey, clientAddress, RpcClient, RpcServer } from '@strata/rpc';
 import pino from 'pino';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
@@ -37,9 +38,9 @@ async function server(opts: ConstructorParameters<typeof RpcServer>[0]): Promise
   return s;
 }
 
-function post(url: string, body: string, agent: Agent): Promise<{ status: number; json: unknown }> {
+function post(url: string, body: string, agent: Agent, headers: Record<string, string> = {}): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
       let text = '';
       res.on('data', (c) => (text += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
@@ -49,14 +50,96 @@ function post(url: string, body: string, agent: Agent): Promise<{ status: number
   });
 }
 
-function openWs(url: string): Promise<WebSocket> {
+function openWs(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { headers });
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
     stops.push(() => ws.terminate());
   });
 }
+
+/** `n` calls from this host, each on a fresh connection, with the given headers: the HTTP statuses. */
+async function freshCalls(url: string, n: number, headers: (i: number) => Record<string, string>): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const agent = new Agent({ keepAlive: false });
+    statuses.push((await post(url, `{"jsonrpc":"2.0","id":${i},"method":"ping"}`, agent, headers(i))).status);
+    agent.destroy();
+  }
+  return statuses;
+}
+const served = (statuses: number[]) => statuses.filter((x) => x === 200).length;
+const wsPing = async (url: string, headers: Record<string, string>) => {
+  const ws = await openWs(url, headers);
+  const answer = await new Promise<{ result?: string; error?: { code: number } }>((resolve) => {
+    ws.once('message', (d) => resolve(JSON.parse(String(d))));
+    ws.send('{"jsonrpc":"2.0","id":1,"method":"ping"}');
+  });
+  ws.terminate();
+  return answer;
+};
+
+describe('rpc behind a reverse proxy (trustedProxies, strata node --rpc-trusted-proxy)', () => {
+  // A slow refill (1 call/s) so that the few ms between two checks give no fresh call.
+  const budget = { maxCallsPerSecond: 1000, callBurst: 1000, maxCallsPerSecondPerAddress: 1, callBurstPerAddress: 10 };
+
+  it('charges each client a trusted proxy names in X-Forwarded-For; loopback is not exempt once a proxy is configured', async () => {
+    // Before, a same-host proxy made every client loopback, and loopback was exempt: 30 of 30.
+    const s = await server({ ...budget, trustedProxies: ['127.0.0.1'] });
+    const a = await freshCalls(s.url, 30, () => ({ 'x-forwarded-for': '198.51.100.7' }));
+    expect(served(a)).toBeLessThanOrEqual(12);
+    // Another client behind the same proxy has its own budget; what a client writes to the left
+    // of the proxy's own entry proves nothing (the right-most untrusted hop counts).
+    expect(await freshCalls(s.url, 1, () => ({ 'x-forwarded-for': '198.51.100.7, 198.51.100.8' }))).toEqual([200]);
+    expect((await freshCalls(s.url, 1, () => ({ 'x-forwarded-for': '198.51.100.8, 198.51.100.7' })))[0]).toBe(429);
+    // WebSockets through the proxy too.
+    expect((await wsPing(s.wsUrl, { 'x-forwarded-for': '198.51.100.7' })).error?.code).toBe(-32005);
+    expect((await wsPing(s.wsUrl, { 'x-forwarded-for': '198.51.100.9' })).result).toBe('pong');
+    // Calls from the proxy that name no client are charged to the proxy itself, not exempt.
+    expect(served(await freshCalls(s.url, 30, () => ({})))).toBeLessThanOrEqual(12);
+    // A malformed header is the proxy's own call too: its budget, already spent (a few refill meanwhile).
+    expect(served(await freshCalls(s.url, 30, () => ({ 'x-forwarded-for': 'not-an-ip' })))).toBeLessThanOrEqual(2);
+  });
+
+  it('ignores X-Forwarded-For from an address that is not a trusted proxy (a client rotating the header gets no fresh budgets)', async () => {
+    const s = await server({ ...budget, trustedProxies: ['192.0.2.1'] });
+    const rotated = await freshCalls(s.url, 30, (i) => ({ 'x-forwarded-for': `203.0.113.${i + 1}` }));
+    expect(served(rotated)).toBeLessThanOrEqual(12);
+  });
+
+  it('without a proxy configured, loopback stays exempt and the header is never read', async () => {
+    const s = await server(budget);
+    expect(served(await freshCalls(s.url, 30, () => ({ 'x-forwarded-for': '198.51.100.7' })))).toBe(30);
+  });
+
+  it('strata node --rpc-trusted-proxy reaches the RPC server: an address that is not an IP stops the node at start', async () => {
+    const t = tempDir('strata-proxy-flag-');
+    stops.push(() => t.cleanup());
+    const bin = new URL('../../packages/cli/bin/strata.js', import.meta.url).pathname;
+    const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const args = [bin, 'node', '--data-dir', t.dir, '--dev', '--no-p2p', '--rpc-port', '0', '--metrics-port', '0', '--rpc-trusted-proxy', '127.0.0.1,proxy.example', '--json'];
+      const child = execFile(process.execPath, args, { env: { ...process.env, STRATA_CLI_FROM_SOURCE: '1' }, timeout: 60_000 }, (_e, stdout) => resolve({ code: child.exitCode, stdout }));
+    });
+    expect(out.code).toBe(1);
+    // The node's log lines come first; the error is printed last.
+    expect(out.stdout).toMatch(/"code": "CONFIG_INVALID",\s*"message": "rpc trusted proxy must be an IP address, got proxy\.example"/);
+  }, 60_000);
+
+  it('clientAddress: the right-most hop that is not a trusted proxy; ports, brackets and IPv4-mapped forms; anything malformed is the proxy', () => {
+    const proxies = new Set(['127.0.0.1', '10.0.0.2']);
+    expect(clientAddress('127.0.0.1', '198.51.100.1', proxies)).toBe('198.51.100.1');
+    expect(clientAddress('::ffff:127.0.0.1', '198.51.100.1', proxies)).toBe('198.51.100.1');
+    expect(clientAddress('127.0.0.1', '6.6.6.6, 198.51.100.1, 10.0.0.2', proxies)).toBe('198.51.100.1');
+    expect(clientAddress('127.0.0.1', ['6.6.6.6', '198.51.100.1:4711'], proxies)).toBe('198.51.100.1');
+    expect(clientAddress('127.0.0.1', '[2001:db8::5]:443', proxies)).toBe('2001:db8::5');
+    expect(clientAddress('127.0.0.1', '10.0.0.2', proxies)).toBe('127.0.0.1');
+    expect(clientAddress('127.0.0.1', undefined, proxies)).toBe('127.0.0.1');
+    expect(clientAddress('127.0.0.1', '198.51.100.1, garbage', proxies)).toBe('127.0.0.1');
+    expect(clientAddress('203.0.113.5', '198.51.100.1', proxies)).toBe('203.0.113.5');
+    expect(() => new RpcServer({ trustedProxies: ['proxy.example'] })).toThrow(/must be an IP address/);
+  });
+});
 
 describe('rpc limits per connection', () => {
   it('refuses calls beyond the per-connection rate with -32005 (HTTP 429); another connection is served', async () => {
@@ -124,7 +207,7 @@ describe('rpc limits per connection', () => {
     for (let i = 0; i < 30; i++) {
       await new Promise<void>((resolve) => {
         const sock = connect(Number(port), '127.0.0.1', () => {
-          sock.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+          sock.write(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
           sock.resetAndDestroy();
           resolve();
         });

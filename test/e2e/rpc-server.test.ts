@@ -655,6 +655,25 @@ describe('RpcServer over WebSocket', () => {
     expect((await local.next()).result).toBe(2);
     local.ws.close();
   });
+
+  it('refuses a DNS-rebound Host on HTTP and WebSocket while bound to loopback (a page whose own name resolves here is same-origin to the browser)', async () => {
+    const port = new URL(server.url).port;
+    const rawPost = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const q = request({ host: '127.0.0.1', port, path: '/', method: 'POST', headers: { host, 'content-type': 'application/json', origin: `http://${host}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        q.on('error', reject);
+        q.end('{"jsonrpc":"2.0","id":1,"method":"bump","params":[]}');
+      });
+    const before = bumps;
+    expect(await rawPost(`rebound.example:${port}`)).toBe(403);
+    await expect(rawWs(server.wsUrl, { host: `rebound.example:${port}`, origin: `http://rebound.example:${port}` })).rejects.toThrow(/403/);
+    expect(bumps).toBe(before);
+    // Its own names still work.
+    for (const h of [`127.0.0.1:${port}`, `localhost:${port}`, 'localhost']) expect(await rawPost(h)).toBe(200);
+  });
 });
 
 describe('RpcServer with cors', () => {
@@ -707,9 +726,9 @@ describe('RpcServer under garbage', () => {
     // Raw TCP: not HTTP at all, and broken upgrades.
     const tcpJunk = [
       garbage(rand, 4096),
-      new TextEncoder().encode('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
-      new TextEncoder().encode('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999\r\n\r\n{"a":'),
-      new TextEncoder().encode('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'),
+      new TextEncoder().encode('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
+      new TextEncoder().encode('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 99999999\r\n\r\n{"a":'),
+      new TextEncoder().encode('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'),
     ];
     await Promise.all(
       tcpJunk.map(

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, toHex, type KeyPair } from '@strata/primitives';
 import { getAccount } from '@strata/runtime';
-import { exitArgsFor, fieldToBytes, NodeZkL1Client, RefundArgs, OP_TRANSFER, OP_WITHDRAW, opMessage, proveInput, readZkRollup, rebuildFromL1, ZkDepositArgs, zkCrypto, zkEscrowAddress, ZkOperator, type CircuitArtifacts, type ZkCrypto, type ZkKey } from '@strata/zk';
+import { exitArgsFor, fieldToBytes, NodeZkL1Client, RefundArgs, OP_TRANSFER, OP_WITHDRAW, opMessage, proveInput, readZkRollup, rebuildFromL1, zkCrypto, zkEscrowAddress, ZkOperator, type CircuitArtifacts, type ZkCrypto, type ZkKey } from '@strata/zk';
 import { tempDir } from '../helpers/chain.js';
-import { keys, registerTestRollup, TEST_UNIT, TEST_ZK, testArtifacts, ZkL1Miner } from '../helpers/zk.js';
+import { keys, registerTestRollup, TEST_UNIT, TEST_ZK, testArtifacts, ZkL1Miner, zkDeposit, } from '../helpers/zk.js';
 
 let art: CircuitArtifacts;
 let crypto: ZkCrypto;
@@ -28,10 +28,7 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(() => t?.cleanup());
 
-async function deposit(client: NodeZkL1Client, who: number, units: bigint) {
-  const k = l2[who - 1] as ZkKey;
-  return client.send(keys[who] as KeyPair, 'deposit', encode(ZkDepositArgs, { rollupId: TEST_ZK.rollupId, ax: fieldToBytes(k.ax), ay: fieldToBytes(k.ay), amount: units * TEST_UNIT }), 50_000);
-}
+const deposit = (client: NodeZkL1Client, who: number, units: bigint) => zkDeposit(client, keys[who] as KeyPair, l2[who - 1] as ZkKey, units);
 
 function sign(op: ZkOperator, kind: number, from: number, to: number, amount: bigint) {
   const nonce = op.soft.leaf(from)?.nonce ?? 0n;

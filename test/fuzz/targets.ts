@@ -52,6 +52,11 @@ export interface ByteTarget {
   run(input: Uint8Array): void;
   /** Largest input the mutator builds (default 64 KiB). */
   maxLen?: number;
+  /**
+   * Inputs per process in a long run: more are split across fresh child processes (each its own
+   * heap). For the brotli decoder, which keeps ~14 KB per damaged stream in Node 20.
+   */
+  perProcess?: number;
 }
 
 /** Whether `e` is a typed rejection: a StrataError with a code. */
@@ -147,6 +152,19 @@ export async function byteTargets(): Promise<ByteTarget[]> {
     rawOp,
     encodeOp({ kind: 'deposit', depositId: 4, from: new Uint8Array(20).fill(1), to: new Uint8Array(20).fill(2), amount: 10n }),
     encodeOp({ kind: 'forced', queueIndex: 1, from: new Uint8Array(20).fill(3), raw: txs[1] as Uint8Array }),
+    encodeOp({ kind: 'l1info', height: 300 }),
+    encodeOp({
+      kind: 'tokenDeposit',
+      depositId: 2,
+      from: new Uint8Array(20).fill(4),
+      to: new Uint8Array(20).fill(5),
+      parentToken: new Uint8Array(32).fill(6),
+      originChainId: 1,
+      originId: new Uint8Array(32).fill(7),
+      symbol: 'TOK',
+      decimals: 18,
+      amount: 1000n,
+    }),
   ];
   const payloads = [
     encodeBatchPayload([{ timestamp: 1_700_000_000_000, delayedReads: 0, ops: [transfer, rawOp] }]),
@@ -231,6 +249,7 @@ export async function byteTargets(): Promise<ByteTarget[]> {
       name: 'rollup compressed batch (brotli, capped) + payload',
       seeds: payloads.map(compressBatch),
       maxLen: 4096,
+      perProcess: 50_000,
       run: (b) => void decodeBatchPayload(decompressBatch(b, 1 << 20), 20_000),
     },
     codecTarget('rollup postBatch args', PostBatchArgsCodec, [{ rollupId: 1, firstBlock: 3, data: compressBatch(payloads[0] as Uint8Array) }]),
@@ -271,7 +290,8 @@ export async function rpcHarness(opts: { http?: boolean } = {}): Promise<RpcHarn
   await node.mineBlocks(2);
   const adminToken = 'fuzz-admin-token';
   // Over HTTP the per-connection call budget would answer most of the run -32005: lifted here.
-  const server = new RpcServer({ handlerTimeoutMs: 5000, port: 0, adminToken, maxCallsPerSecond: 1_000_000_000 });
+  // The node's own handler timeout (30 s): a fuzzed dev_mine of 10,000 blocks may take seconds on a loaded machine.
+  const server = new RpcServer({ port: 0, adminToken, maxCallsPerSecond: 1_000_000_000 });
   const hub = new SubscriptionHub();
   const methods = nodeRpcMethods(node, hub);
   server.registerAll(methods);

@@ -17,7 +17,12 @@ import {
   setupCircuit,
   zkEscrowAddress,
   zkParentModules,
+  OP_TRANSFER,
+  opMessage,
+  ZkDepositArgs,
   type CircuitArtifacts,
+  type ZkCrypto,
+  type ZkKey,
   type ZkParams,
   type ZkState,
 } from '@strata/zk';
@@ -100,3 +105,14 @@ export function conservationGap(l1: ZkL1Miner, proven: ZkState, exitedBalances =
 }
 
 export { fieldToBytes };
+
+/** Sends an L1 deposit of `units` L2 units from `from` to the L2 key `key` (mined by the next `mine()`). */
+export function zkDeposit(client: NodeZkL1Client, from: KeyPair, key: ZkKey, units: bigint, rollupId = TEST_ZK.rollupId) {
+  return client.send(from, 'deposit', encode(ZkDepositArgs, { rollupId, ax: fieldToBytes(key.ax), ay: fieldToBytes(key.ay), amount: units * TEST_UNIT }), 50_000);
+}
+
+/** A transfer op from account `from` to `to`, signed with `key` (the sender's L2 key) at `nonce`. */
+export function zkTransfer(crypto: ZkCrypto, key: ZkKey, from: number, to: number, amount: bigint, nonce: bigint) {
+  const tx = { type: OP_TRANSFER, from, to, amount };
+  return { ...tx, type: OP_TRANSFER as typeof OP_TRANSFER, nonce, sig: crypto.sign(key, opMessage(TEST_ZK, tx, nonce)) };
+}

@@ -31,6 +31,9 @@ describe('explorer events and risk', () => {
     expect(zk[0]).toMatchObject({ level: 'bad', value: 'Validity proofs, DEV-ONLY keys' });
     expect(zk[3]?.value).toBe('Exodus after 600 l1 blocks (≈ 10 min)');
     expect(zk[4]?.value).toBe('Exodus after 3600 l1 blocks (≈ 60 min) without a proof');
-    expect(zkRisk({ rollupId: 903, depth: 20, batchSize: 2, priorityDeadline: 5, maxBatchGap: 9, frozen: true, devKeys: false }, { name: 'l1', blockMs: 0 })[0]?.level).toBe('good');
+    // A real setup is the operator's word, which the explorer cannot check: a warning, naming the parent's key hash.
+    const real = zkRisk({ rollupId: 903, depth: 20, batchSize: 2, priorityDeadline: 5, maxBatchGap: 9, frozen: true, devKeys: false, vkHash: '0xabc123' }, { name: 'l1', blockMs: 0 })[0];
+    expect(real?.level).toBe('warning');
+    expect(real?.detail).toContain('key hash 0xabc123');
   });
 });

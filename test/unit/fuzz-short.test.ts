@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fuzzBytes, fuzzRpc } from '../fuzz/fuzz.js';
+import { runChild } from '../fuzz/split.js';
 import { type ByteTarget, byteTargets, type RpcHarness, rpcHarness } from '../fuzz/targets.js';
 
 const targets: ByteTarget[] = await byteTargets();
@@ -24,6 +25,15 @@ describe('fuzz (short run)', () => {
     // The mutations reach both outcomes: some inputs decode, most are rejected.
     expect(r.rejected).toBeGreaterThan(0);
   });
+
+  it('a slice run in a child process (how `npm run fuzz` splits the brotli decoder and the RPC methods) counts exactly as in-process', async () => {
+    const i = targets.findIndex((t) => t.perProcess !== undefined);
+    expect(targets[i]?.name).toMatch(/brotli/);
+    const here = fuzzBytes(targets[i] as ByteTarget, 1500, 4242);
+    const there = await runChild('bytes', i, 1500, 4242, Number.POSITIVE_INFINITY);
+    expect({ ...there, ms: 0, slowestMs: 0 }).toMatchObject({ ...here, ms: 0, slowestMs: 0 });
+    expect(there.inputs).toBe(1500);
+  }, 60_000);
 
   it('every L1 RPC method: 150 mutated requests each, every answer JSON-RPC and every error typed', async () => {
     const crashes: string[] = [];

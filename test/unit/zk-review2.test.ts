@@ -8,10 +8,10 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encode, StrataError, type KeyPair } from '@strata/primitives';
-import { fieldToBytes, NodeZkL1Client, OP_TRANSFER, opMessage, proveInput, readZkRollup, zkRpcMethods, ZkDepositArgs, zkCrypto, ZkOperator, type CircuitArtifacts, type ZkCrypto, type ZkKey } from '@strata/zk';
+import { StrataError, type KeyPair } from '@strata/primitives';
+import { fieldToBytes, type NodeZkL1Client, proveInput, readZkRollup, zkRpcMethods, zkCrypto, ZkOperator, type CircuitArtifacts, type ZkCrypto, type ZkKey } from '@strata/zk';
 import { tempDir } from '../helpers/chain.js';
-import { keys, registerTestRollup, TEST_UNIT, TEST_ZK, testArtifacts, ZkL1Miner } from '../helpers/zk.js';
+import { keys, registerTestRollup, TEST_ZK, testArtifacts, ZkL1Miner, zkDeposit, zkTransfer } from '../helpers/zk.js';
 
 let art: CircuitArtifacts;
 let crypto: ZkCrypto;
@@ -27,15 +27,9 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(() => t?.cleanup());
 
-function deposit(client: NodeZkL1Client, who: number, units: bigint) {
-  const k = l2[who - 1] as ZkKey;
-  return client.send(keys[who] as KeyPair, 'deposit', encode(ZkDepositArgs, { rollupId: TEST_ZK.rollupId, ax: fieldToBytes(k.ax), ay: fieldToBytes(k.ay), amount: units * TEST_UNIT }), 50_000);
-}
+const deposit = (client: NodeZkL1Client, who: number, units: bigint) => zkDeposit(client, keys[who] as KeyPair, l2[who - 1] as ZkKey, units);
 
-function transfer(op: ZkOperator, from: number, to: number, amount: bigint, nonce = op.soft.leaf(from)?.nonce ?? 0n) {
-  const tx = { type: OP_TRANSFER, from, to, amount };
-  return { ...tx, type: OP_TRANSFER as typeof OP_TRANSFER, nonce, sig: crypto.sign(l2[from] as ZkKey, opMessage(TEST_ZK, tx, nonce)) };
-}
+const transfer = (op: ZkOperator, from: number, to: number, amount: bigint, nonce = op.soft.leaf(from)?.nonce ?? 0n) => zkTransfer(crypto, l2[from] as ZkKey, from, to, amount, nonce);
 
 /** Makes the operator's next `times` lmdb transactions fail, as lmdb does on a full disk. */
 function failStore(op: ZkOperator, times = 1) {

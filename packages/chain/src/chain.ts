@@ -28,6 +28,7 @@ import {
   type VerifiedTx,
   applyTx,
   checkBlockLimits,
+  HOOK_FAILED_EVENT,
   txHashOf,
 } from '@strata/runtime';
 import {
@@ -573,6 +574,11 @@ export class Chain {
       this.store.putTxLocation(t.hash, { blockHash: hash, index });
     });
     this.store.setHead(hash);
+    for (const e of exec.result.events) {
+      if (e.type === HOOK_FAILED_EVENT) {
+        this.log.warn({ height: meta.height, hash: toHex(hash), module: e.module, ...e.data }, 'module block hook failed; its state changes were rolled back and the block went on');
+      }
+    }
   }
 
   /** Decodes and recovers the senders of raw transactions on this thread. */

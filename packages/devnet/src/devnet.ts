@@ -221,7 +221,8 @@ export async function startDevnet(optsIn: DevnetOptions, deps: { logger: Logger 
   if (l2) layers.push({ name: l2Name, kind: 'optimistic', parent: layers[0]?.name ?? 'l1', rpc: l2.rpcUrl, ws: l2.wsUrl });
   // The L3 is an optimistic rollup whose parent is the L2 (kind `l3`: batches, roots, disputes on the L2).
   if (l3) layers.push({ name: nameOf('l3', 'l3'), kind: 'l3', parent: l2Name, rpc: l3.rpcUrl, ws: l3.wsUrl });
-  if (zk) layers.push({ name: nameOf('zk', 'zk'), kind: 'zk', parent: layers[0]?.name ?? 'l1', rpc: zk.rpcUrl, ws: ws(zk.rpcUrl) });
+  // No RPC when its operator could not start (logged): the devnet runs on without the layer.
+  if (zk?.rpcUrl) layers.push({ name: nameOf('zk', 'zk'), kind: 'zk', parent: layers[0]?.name ?? 'l1', rpc: zk.rpcUrl, ws: ws(zk.rpcUrl) });
   if (channels) {
     const first = channels.nodes[0] as (typeof channels.nodes)[number];
     layers.push({ name: nameOf('channels', 'channels'), kind: 'channels', parent: layers[0]?.name ?? 'l1', rpc: first.rpcUrl, ws: ws(first.rpcUrl), members: channels.nodes.map((n) => ({ name: n.name, rpc: n.rpcUrl })) });

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { StrataNode } from '@strata/node';
-import { encode, toStrataError } from '@strata/primitives';
+import { encode, StrataError, toStrataError } from '@strata/primitives';
 import type { RpcServer } from '@strata/rpc';
 import {
   encodeVk,
@@ -88,6 +88,16 @@ export async function startDevnetZk(
   const log = logger.child({ layer: 'zk' });
   const params = { ...devnetZkParams(node.chain.config.chainId), ...(opts.circuit ?? {}) };
   l1.rpc.registerAll(zkL1RpcMethods(node));
+  // A resumed L1 already holds the rollup: its circuit is fixed there. Say so before minutes of
+  // key setup for another one (whose proofs the L1 would never accept).
+  const registered = await new NodeZkL1Client(node).rollup(params.rollupId);
+  if (registered && (registered.depth !== params.depth || registered.batchSize !== params.batchSize)) {
+    throw new StrataError(
+      'CONFIG_INVALID',
+      `this devnet's L1 (its data dir) has ZK-rollup ${params.rollupId} registered with depth ${registered.depth} and batch ${registered.batchSize}, not ${params.depth} and ${params.batchSize}: start it with --zk-depth ${registered.depth} --zk-batch ${registered.batchSize}, or use a fresh --data-dir`,
+      { rollupId: params.rollupId, registered: { depth: registered.depth, batchSize: registered.batchSize }, requested: { depth: params.depth, batchSize: params.batchSize } },
+    );
+  }
   const t = Date.now();
   const artifacts = await setupCircuit(params, opts.onSetupProgress ? { onProgress: opts.onSetupProgress } : {});
   log.info({ circuit: artifacts.hash, constraints: artifacts.constraints, cached: artifacts.cached, seconds: (Date.now() - t) / 1000, dev: artifacts.dev }, artifacts.dev ? 'zk keys ready (DEV-ONLY insecure setup)' : 'zk keys ready');

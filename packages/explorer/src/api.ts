@@ -130,7 +130,11 @@ export class ExplorerApi {
       const info = await this.client(name).call<{ rollupId: number; circuitHash?: string; devKeys?: boolean }>('zk_info');
       const rec = await this.client(l.parent).call<Omit<ZkRollupJson, 'rollupId'> | null>('zkl1_rollup', [info.rollupId]);
       if (!rec) return [];
-      return zkRisk({ ...rec, rollupId: info.rollupId, ...(info.circuitHash ? { circuitHash: info.circuitHash } : {}), ...(info.devKeys !== undefined ? { devKeys: info.devKeys } : {}) }, { name: l.parent, blockMs: (await this.observedBlockMs(l.parent)) ?? 0 });
+      // devKeys and circuitHash are the operator's word; the key hash is the parent's record.
+      return zkRisk(
+        { ...rec, rollupId: info.rollupId, ...(info.circuitHash ? { circuitHash: info.circuitHash } : {}), ...(info.devKeys !== undefined ? { devKeys: info.devKeys } : {}) },
+        { name: l.parent, blockMs: (await this.observedBlockMs(l.parent)) ?? 0 },
+      );
     }
     return [];
   }

@@ -164,16 +164,24 @@ export interface ZkRollupJson {
   maxBatchGap: number;
   frozen: boolean;
   circuitHash?: string;
-  /** The proving key came from the documented dev-only secret (anyone can forge proofs). */
+  /** The proving key came from the documented dev-only secret (anyone can forge proofs). Reported by the operator itself. */
   devKeys?: boolean;
+  /** Hash of the verification key the parent checks proofs with (from the parent's record). */
+  vkHash?: string;
 }
 
 /** A ZK-rollup's panel: validity proofs checked by the parent, data on the parent, exodus as the exit of last resort. */
 export function zkRisk(z: ZkRollupJson, parent: { name: string; blockMs: number }): RiskRow[] {
   const wait = (n: number) => `${n} ${parent.name} blocks${parent.blockMs ? ` (≈ ${seconds(n * parent.blockMs)})` : ''}`;
   return [
+    // The setup's origin is the operator's word, which the explorer cannot check: never 'good' on it.
     z.devKeys === false
-      ? { aspect: 'State validation', level: 'good', value: 'Validity proofs (Groth16)', detail: `Every batch carries a Groth16 proof that ${parent.name} checks before the root moves (circuit ${z.circuitHash ?? '?'}); soundness rests on the trusted setup.` }
+      ? {
+          aspect: 'State validation',
+          level: 'warning',
+          value: 'Validity proofs (Groth16), trusted setup',
+          detail: `Every batch carries a Groth16 proof that ${parent.name} checks before the root moves, against the verification key registered there (${z.vkHash ? `key hash ${z.vkHash}` : 'key hash not reported'}; circuit ${z.circuitHash ?? '?'}). The operator reports a real setup ceremony; the explorer cannot check that: if the setup's secret is known to anyone, they can forge a proof.`,
+        }
       : {
           aspect: 'State validation',
           level: 'bad',

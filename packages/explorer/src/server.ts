@@ -40,8 +40,12 @@ export interface Explorer {
   stop(): Promise<void>;
 }
 
-/** JSON-RPC methods the proxy lets through: reads only. */
-const READ_METHODS = /^(chain_(getHead|getBlockByNumber|getBlockByHash|getConfig|subscribe|unsubscribe)|tx_(get|getReceipt|estimateFee)|state_(getAccount|getProof)|mempool_status|net_(info|peers)|rollup_get\w+|rollup_list\w+|explorer_\w+|zk_get\w+|zk_list\w+|zk_(info|status)|zkl1_(rollup|deposit|batch)|channel_(getInfo|graph|list|balance|listInvoices|peers)|sidechain_(info|consensusState|certificate|list|get|checkpoint|deposits|withdrawn|bridge)|l3_get\w+|token_get\w+)$/;
+/**
+ * JSON-RPC methods the proxy lets through: public reads only. Not a channel node's invoices (each
+ * carries its payment secret, amount and description) nor its wallet balance: private to the
+ * node's owner, who asks the node itself.
+ */
+const READ_METHODS = /^(chain_(getHead|getBlockByNumber|getBlockByHash|getConfig|subscribe|unsubscribe)|tx_(get|getReceipt|estimateFee)|state_(getAccount|getProof)|mempool_status|net_(info|peers)|rollup_get\w+|rollup_list\w+|explorer_\w+|zk_get\w+|zk_list\w+|zk_(info|status)|zkl1_(rollup|deposit|batch)|channel_(getInfo|graph|list|peers)|sidechain_(info|consensusState|certificate|list|get|checkpoint|deposits|withdrawn|bridge)|l3_get\w+|token_get\w+)$/;
 
 // The web app's files: next to src/ when running from source; from the CLI's compiled bundle
 // (packages/cli/dist) they are in packages/explorer/web.
@@ -80,6 +84,8 @@ function readBody(r: IncomingMessage, max = 1 << 20): Promise<string> {
 /** Most messages (and bytes) a page may send through `/ws/<layer>` before the layer's socket opens. */
 export const MAX_PENDING_MESSAGES = 64;
 export const MAX_PENDING_BYTES = 1 << 20;
+/** A page whose unread backlog from a layer passes this many bytes is disconnected (1008), and its layer socket with it. */
+export const MAX_CLIENT_BACKLOG_BYTES = 16 << 20;
 const WILDCARD = new Set(['0.0.0.0', '::', '']);
 
 /**
@@ -233,7 +239,18 @@ export async function startExplorer(opts: ExplorerOptions): Promise<Explorer> {
         for (const p of pending.splice(0)) upstream.send(p);
         pendingBytes = 0;
       });
-      upstream.on('message', (d) => client.readyState === WebSocket.OPEN && client.send(d.toString()));
+      upstream.on('message', (d) => {
+        if (client.readyState !== WebSocket.OPEN) return;
+        // A page that stops reading (a paused tab, a hostile script) would make the explorer
+        // buffer a layer's subscription stream without bound.
+        if (client.bufferedAmount > MAX_CLIENT_BACKLOG_BYTES) {
+          client.close(1008, `too far behind ${layer.name}'s messages`.slice(0, 120));
+          client.terminate();
+          upstream.terminate();
+          return;
+        }
+        client.send(d.toString());
+      });
       const down = (why: string) => {
         if (client.readyState === WebSocket.OPEN) client.close(4000, `layer ${layer.name} is down: ${why}`.slice(0, 120));
       };

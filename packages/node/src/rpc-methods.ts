@@ -353,7 +353,15 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
       description: 'Submits a raw encoded block (as a peer would).',
       handler: async (p) => {
         const block = param(p, 0, 'block', (v) => decodeBlock(fromHex(String(v))));
-        const res = await node.importNetworkBlock(block, 'rpc');
+        let res: Awaited<ReturnType<typeof node.importNetworkBlock>>;
+        try {
+          res = await node.importNetworkBlock(block, 'rpc');
+        } catch (e) {
+          // A block the chain refuses is the caller's bad parameter (-32602, its BLOCK_* code in
+          // data), not a node fault: before, it was answered -32603 "internal error".
+          if (e instanceof StrataError && e.code.startsWith('BLOCK_')) throw RpcError.invalidParams(e.message, { code: e.code, meta: e.meta });
+          throw e;
+        }
         return { status: res.status, hash: toHex(blockHash(block.header)), height: toQuantity(res.height) };
       },
     },

@@ -94,7 +94,7 @@ export class Derivation {
   /** Processed L1 blocks: height, hash and the inbox counters after it. */
   private readonly processed: { height: number; hash: Uint8Array; meta: InboxMeta }[] = [];
   /** Per derived L2 block: the L1 block and batch that carried it. */
-  private readonly origin: { l1Height: number; batchIndex: number }[] = [];
+  private readonly origin = new Map<number, { l1Height: number; batchIndex: number }>();
   /** After a lazy restore: reads the origin of a restored block (≤ `lazyBlocks`) from the store. */
   private lazyOrigin: DerivationSnapshot['originOf'];
   private lazyBlocks = 0;
@@ -140,7 +140,7 @@ export class Derivation {
 
   /** Which L1 block and batch carried L2 block `number`. */
   originOf(number: number): { l1Height: number; batchIndex: number } | undefined {
-    return this.origin[number] ?? (this.lazyOrigin && number <= this.lazyBlocks ? this.lazyOrigin(number) : undefined);
+    return this.origin.get(number) ?? (this.lazyOrigin && number <= this.lazyBlocks ? this.lazyOrigin(number) : undefined);
   }
 
   /** The batch holding global operation `op`. */
@@ -176,7 +176,7 @@ export class Derivation {
           l1Height: block.height,
           batchIndex: b.index,
         });
-        this.origin[blk.number] = { l1Height: block.height, batchIndex: b.index };
+        this.origin.set(blk.number, { l1Height: block.height, batchIndex: b.index });
       }
     };
     for (const tx of block.txs) {
@@ -237,6 +237,30 @@ export class Derivation {
     return !!tip && (block.height !== tip.height + 1 || !bytesEqual(block.parentHash, tip.hash));
   }
 
+  /**
+   * Height of the newest processed L1 block after which at most `blocks` L2 blocks were derived
+   * (-1 when no kept record qualifies: derivation restarts from the parent's genesis).
+   */
+  lastL1WithBlocksAtMost(blocks: number): number {
+    for (let i = this.processed.length - 1; i >= 0; i--) {
+      const p = this.processed[i] as { height: number; meta: InboxMeta };
+      if (p.meta.blockCount <= blocks) return p.height;
+    }
+    return -1;
+  }
+
+  /**
+   * With a store's lazy reader: the origins of blocks through `blocks` are durable there
+   * (committed with the L1 cursor), so memory stops holding them and they are read on demand,
+   * like those restored on open (memory no longer grows with the chain). Without a store it does
+   * nothing: an in-memory node keeps every origin.
+   */
+  originsPersisted(blocks: number): void {
+    if (!this.lazyOrigin) return;
+    for (const k of this.origin.keys()) if (k <= blocks) this.origin.delete(k);
+    this.lazyBlocks = Math.max(this.lazyBlocks, blocks);
+  }
+
   /** Rolls back to just after L1 block `height` (every later L1 block is forgotten). */
   rollbackTo(height: number): InboxMeta {
     while (this.processed.length > 0 && (this.l1Tip as { height: number }).height > height) this.processed.pop();
@@ -245,7 +269,7 @@ export class Derivation {
     this.store.batches.length = meta.batchCount;
     this.store.delayedRecs.length = meta.delayedCount;
     this.store.delayedOps.length = meta.delayedCount;
-    this.origin.length = meta.blockCount + 1;
+    for (const k of this.origin.keys()) if (k > meta.blockCount) this.origin.delete(k);
     this.lazyBlocks = Math.min(this.lazyBlocks, meta.blockCount);
     this.log.info({ l1Height: height, l2Blocks: meta.blockCount, batches: meta.batchCount }, 'derivation rolled back after an L1 reorg');
     return meta;
@@ -263,7 +287,7 @@ export class Derivation {
     for (let i = before.delayedCount; i < m.delayedCount; i++) delayed.push({ rec: this.store.delayedRecs[i] as DelayedRecord, op: this.store.delayedOps[i] as Uint8Array });
     const origins: L1Delta['origins'] = [];
     for (let n = before.blockCount + 1; n <= m.blockCount; n++) {
-      const o = this.origin[n];
+      const o = this.origin.get(n);
       if (o) origins.push({ number: n, ...o });
     }
     return {
@@ -287,7 +311,7 @@ export class Derivation {
     this.store.delayedRecs.length = 0;
     this.store.delayedOps.length = 0;
     this.store.batches.length = 0;
-    this.origin.length = 0;
+    this.origin.clear();
     this.lazyOrigin = s.originOf;
     this.lazyBlocks = s.originOf ? meta.blockCount : 0;
     for (let i = 0; i < meta.delayedCount; i++) {
@@ -304,7 +328,7 @@ export class Derivation {
     }
     for (let n = 1; !s.originOf && n <= meta.blockCount; n++) {
       const o = s.origin[n];
-      if (o) this.origin[n] = o;
+      if (o) this.origin.set(n, o);
     }
   }
 

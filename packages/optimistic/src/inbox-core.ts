@@ -12,7 +12,7 @@
 import { decode, encode, fixedBytes, StrataError, struct, uint, type Codec } from '@strata/primitives';
 import { merkleRoot } from '@strata/chain';
 import type { RollupConfig } from './config.js';
-import { decodeBatchPayload, decodeOp, decompressBatch, OP_L1INFO, opHash, opLeaf } from './ops.js';
+import { brotliWindowBytes, decodeBatchPayload, decodeOp, decompressBatch, MAX_BATCH_WINDOW_BYTES, OP_L1INFO, opHash, opLeaf } from './ops.js';
 
 /** Counters of one rollup's inbox. */
 export interface InboxMeta {
@@ -156,9 +156,22 @@ function commit(store: InboxStore, m: InboxMeta, at: L1Point, blocks: AppendedBl
 /**
  * Appends a batcher's batch. Throws L2_INVALID_BATCH naming the rule broken: wrong first block,
  * corrupt or oversized data, timestamps not increasing or too far ahead of L1, reading delayed
- * operations that are not queued. `charge` meters the work (per 32 bytes decompressed, per op).
+ * operations that are not queued. `charge` meters the work, per 32 bytes: the data, the brotli
+ * window it declares (the decoder may fill that much before any output cap bites; a window
+ * above `maxBatchBytes` and 4 MiB is refused unread), and the decompressed output, which is
+ * charged also when decompression fails: a stream that would expand past the cap pays for the
+ * whole cap (before, a 106-byte batch expanding past 4 MiB cost every node ~100 ms and its
+ * sender nothing). `affordableBytes`, when given (the L1 module: what the transaction's compute
+ * left can pay for), lowers the cap, so the decompression work never exceeds what is paid for.
  */
-export function appendBatch(store: InboxStore, at: L1Point, args: PostBatchArgs, cfg: RollupConfig, charge: (words: number) => void): AppendedBatch {
+export function appendBatch(
+  store: InboxStore,
+  at: L1Point,
+  args: PostBatchArgs,
+  cfg: RollupConfig,
+  charge: (words: number) => void,
+  affordableBytes?: () => number,
+): AppendedBatch {
   const m = store.meta();
   if (args.firstBlock !== m.blockCount + 1) {
     throw new StrataError('L2_INVALID_BATCH', `batch starts at L2 block ${args.firstBlock}, the next block is ${m.blockCount + 1}`, {
@@ -166,8 +179,21 @@ export function appendBatch(store: InboxStore, at: L1Point, args: PostBatchArgs,
       got: args.firstBlock,
     });
   }
-  const payload = decompressBatch(args.data, cfg.maxBatchBytes);
-  charge(Math.ceil(payload.length / 32) + Math.ceil(args.data.length / 32));
+  const window = brotliWindowBytes(args.data);
+  if (window > Math.max(cfg.maxBatchBytes, MAX_BATCH_WINDOW_BYTES)) {
+    throw new StrataError('L2_INVALID_BATCH', `batch data declares a brotli window of ${window} bytes, more than the ${Math.max(cfg.maxBatchBytes, MAX_BATCH_WINDOW_BYTES)} allowed`);
+  }
+  charge(Math.ceil(args.data.length / 32) + Math.ceil(Math.min(window, cfg.maxBatchBytes) / 32));
+  const cap = Math.max(0, Math.min(cfg.maxBatchBytes, Math.floor(affordableBytes?.() ?? Number.POSITIVE_INFINITY)));
+  let payload: Uint8Array;
+  try {
+    payload = decompressBatch(args.data, cap);
+  } catch (e) {
+    // Up to `cap` bytes came out before it failed (or would have gone past the cap): paid for.
+    charge(Math.ceil(cap / 32));
+    throw e;
+  }
+  charge(Math.ceil(payload.length / 32));
   const blocks = decodeBatchPayload(payload, cfg.maxBatchOps);
   let ts = m.lastTimestamp;
   let delayed = m.delayedRead;

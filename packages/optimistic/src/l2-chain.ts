@@ -84,6 +84,8 @@ export class L2Chain {
   private readonly txIndex = new Map<string, { number: number; index: number }>();
   private readonly withdrawals = new Map<number, number>();
   private readonly tokenWithdrawals = new Map<number, number>();
+  /** Memory mode: kind ('c'/'t') + account hex → withdrawal ids it sent or receives, ascending. */
+  private readonly accountWithdrawals = new Map<string, number[]>();
 
   constructor(
     readonly env: L2Env,
@@ -172,6 +174,15 @@ export class L2Chain {
     for (const [h, index] of e.txs) this.txIndex.set(toHex(h), { number: b.number, index });
     for (const id of e.withdrawals) this.withdrawals.set(id, b.number);
     for (const id of e.tokenWithdrawals) this.tokenWithdrawals.set(id, b.number);
+    for (const [kind, list] of [['c', e.withdrawalParties], ['t', e.tokenWithdrawalParties]] as const) {
+      for (const w of list) {
+        for (const a of w.accounts) {
+          const ids = this.accountWithdrawals.get(kind + a) ?? [];
+          ids.push(w.id);
+          this.accountWithdrawals.set(kind + a, ids);
+        }
+      }
+    }
   }
 
   get head(): L2Block {
@@ -267,8 +278,14 @@ export class L2Chain {
     if (content.txs) block.txs = txs;
     if (this.store) {
       // One transaction per block; a disk fault throws here, before the block joins the chain.
-      this.store.commitBlock(block, runs);
-      this.pending.nodes.clear();
+      // Either way the block's nodes leave `pending`: kept after a failure, they would shadow
+      // stored nodes of the same hash with encodings whose child locations were never written
+      // (and are handed out again after a restart), and a root never committed stayed readable.
+      try {
+        this.store.commitBlock(block, runs);
+      } finally {
+        this.pending.nodes.clear();
+      }
       if (parent.number > 0) this.remember(parent);
       this.headBlock = block;
       return block;
@@ -309,7 +326,18 @@ export class L2Chain {
     }
     this.blocks.splice(number + 1);
     for (const b of dropped) {
-      for (const r of b.results) if (r.txHash) this.txIndex.delete(toHex(r.txHash));
+      for (const r of b.results) if (r.txHash && this.txIndex.get(toHex(r.txHash))?.number === b.number) this.txIndex.delete(toHex(r.txHash));
+      const e = blockIndexEntries(b);
+      for (const [kind, list, byId] of [['c', e.withdrawalParties, this.withdrawals], ['t', e.tokenWithdrawalParties, this.tokenWithdrawals]] as const) {
+        for (const w of list) {
+          if (byId.get(w.id) !== b.number) continue;
+          for (const a of w.accounts) {
+            const ids = (this.accountWithdrawals.get(kind + a) ?? []).filter((x) => x !== w.id);
+            if (ids.length > 0) this.accountWithdrawals.set(kind + a, ids);
+            else this.accountWithdrawals.delete(kind + a);
+          }
+        }
+      }
       for (const [id, n] of this.withdrawals) if (n === b.number) this.withdrawals.delete(id);
       for (const [id, n] of this.tokenWithdrawals) if (n === b.number) this.tokenWithdrawals.delete(id);
     }
@@ -419,6 +447,22 @@ export class L2Chain {
   allTokenWithdrawals(): [number, number][] {
     if (this.store) return this.store.allWithdrawals(true);
     return [...this.tokenWithdrawals.entries()].sort((a, b) => a[0] - b[0]);
+  }
+
+  /** The newest `limit` withdrawal ids (ascending; `token`: token withdrawals), whatever the chain's total. */
+  recentWithdrawals(token: boolean, limit: number): number[] {
+    if (this.store) return this.store.allWithdrawals(token, limit).map(([id]) => id);
+    return [...(token ? this.tokenWithdrawals : this.withdrawals).keys()].sort((a, b) => a - b).slice(-limit);
+  }
+
+  /**
+   * The newest `limit` withdrawal ids (ascending) that `account` sent (L2 sender) or receives (L1
+   * recipient); `token`: token withdrawals. From a per-account index: the work does not grow with
+   * the chain's other withdrawals.
+   */
+  withdrawalsOf(account: Uint8Array, token = false, limit = 256): number[] {
+    if (this.store) return this.store.withdrawalsOf(account, token, limit);
+    return (this.accountWithdrawals.get((token ? 't' : 'c') + toHex(account).toLowerCase()) ?? []).slice(-limit);
   }
 
   /** Every withdrawal id initiated so far with its block. */

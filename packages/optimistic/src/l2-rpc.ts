@@ -17,18 +17,19 @@ import { getTokenWithdrawal, getWithdrawal, l1DataSize, readL1Origin } from './s
 export const MAX_LISTED_WITHDRAWALS = 256;
 
 /**
- * The withdrawal ids a listing stages: those `who` sent or receives (read from the local record,
- * before any parent read), the newest `MAX_LISTED_WITHDRAWALS` of them — so one call's parent
- * reads are bounded and never spent on other accounts' withdrawals.
+ * The withdrawal ids a listing stages: those `who` sent or receives (from the chain's
+ * per-account index, checked against the local record before any parent read), or everyone's,
+ * the newest `MAX_LISTED_WITHDRAWALS` of them — so one call's work is bounded whatever the
+ * chain's other withdrawals (before, every withdrawal ever made was read from the state tree).
  */
-function listed(all: [number, number][], who: Uint8Array | undefined, record: (id: number) => { l2Sender: Uint8Array; l1Recipient: Uint8Array } | undefined): number[] {
-  const ids: number[] = [];
-  for (const [id] of all) {
+function listed(node: RollupNode, token: boolean, who: Uint8Array | undefined, record: (id: number) => { l2Sender: Uint8Array; l1Recipient: Uint8Array } | undefined): number[] {
+  const candidates = who
+    ? node.chain.withdrawalsOf(who, token, MAX_LISTED_WITHDRAWALS)
+    : node.chain.recentWithdrawals(token, MAX_LISTED_WITHDRAWALS);
+  return candidates.filter((id) => {
     const r = record(id);
-    if (!r || (who && !bytesEqual(r.l2Sender, who) && !bytesEqual(r.l1Recipient, who))) continue;
-    ids.push(id);
-  }
-  return ids.slice(-MAX_LISTED_WITHDRAWALS);
+    return !!r && (!who || bytesEqual(r.l2Sender, who) || bytesEqual(r.l1Recipient, who));
+  });
 }
 
 function blockJson(node: RollupNode, b: L2Block, full: boolean): Record<string, unknown> {
@@ -282,7 +283,7 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
         const who = p[0] === undefined ? undefined : addr(p[0]);
         const out = [];
         const reader = node.chain.reader();
-        for (const id of listed(node.chain.allTokenWithdrawals(), who, (id) => getTokenWithdrawal(reader, id))) {
+        for (const id of listed(node, true, who, (id) => getTokenWithdrawal(reader, id))) {
           const s = await tokenWithdrawalStage(node, id);
           if (!s) continue;
           out.push({ id, token: toHex(s.record.token), amount: s.record.amount.toString(), to: toHex(s.record.l1Recipient), stage: s.stage, outputIndex: s.outputIndex ?? null, readyAtL1: s.readyAt ?? null });
@@ -297,7 +298,7 @@ export function l2RpcMethods(node: RollupNode, hub: SubscriptionHub = new Subscr
         const who = p[0] === undefined ? undefined : addr(p[0]);
         const out = [];
         const reader = node.chain.reader();
-        for (const id of listed(node.chain.allWithdrawals(), who, (id) => getWithdrawal(reader, id))) {
+        for (const id of listed(node, false, who, (id) => getWithdrawal(reader, id))) {
           const s = await withdrawalStage(node, id);
           if (!s) continue;
           out.push({ id, amount: s.record.amount.toString(), to: toHex(s.record.l1Recipient), stage: s.stage, outputIndex: s.outputIndex ?? null, readyAtL1: s.readyAt ?? null });

@@ -90,25 +90,61 @@ function fromStored(b: StoredBlock): L2Block {
   };
 }
 
+/** A withdrawal's accounts (its L2 sender and L1 recipient, lowercase hex), as its event names them. */
+export interface WithdrawalParties {
+  id: number;
+  accounts: string[];
+}
+
+function parties(data: Record<string, unknown>): WithdrawalParties {
+  const accounts = [...new Set([data.from, data.to].filter((a): a is string => typeof a === 'string').map((a) => a.toLowerCase()))];
+  return { id: Number(data.id), accounts };
+}
+
 /** What one block adds to the chain's persisted indexes (transactions, withdrawals). */
-export function blockIndexEntries(b: L2Block): { txs: [Uint8Array, number][]; allTxHashes: Uint8Array[]; withdrawals: number[]; tokenWithdrawals: number[] } {
+export function blockIndexEntries(b: L2Block): {
+  txs: [Uint8Array, number][];
+  allTxHashes: Uint8Array[];
+  withdrawals: number[];
+  tokenWithdrawals: number[];
+  withdrawalParties: WithdrawalParties[];
+  tokenWithdrawalParties: WithdrawalParties[];
+} {
   const txs: [Uint8Array, number][] = [];
   const allTxHashes: Uint8Array[] = [];
   const withdrawals: number[] = [];
   const tokenWithdrawals: number[] = [];
+  const withdrawalParties: WithdrawalParties[] = [];
+  const tokenWithdrawalParties: WithdrawalParties[] = [];
   b.results.forEach((r, index) => {
     if (r.txHash) allTxHashes.push(r.txHash);
     if (r.txHash && r.status !== 'skipped') txs.push([r.txHash, index]);
     for (const e of r.events) {
-      if (e.module === 'l2bridge' && e.type === 'withdrawal') withdrawals.push(Number(e.data.id));
-      if (e.module === 'l2bridge' && e.type === 'tokenWithdrawal') tokenWithdrawals.push(Number(e.data.id));
+      if (e.module === 'l2bridge' && e.type === 'withdrawal') {
+        withdrawals.push(Number(e.data.id));
+        withdrawalParties.push(parties(e.data));
+      }
+      if (e.module === 'l2bridge' && e.type === 'tokenWithdrawal') {
+        tokenWithdrawals.push(Number(e.data.id));
+        tokenWithdrawalParties.push(parties(e.data));
+      }
     }
   });
-  return { txs, allTxHashes, withdrawals, tokenWithdrawals };
+  return { txs, allTxHashes, withdrawals, tokenWithdrawals, withdrawalParties, tokenWithdrawalParties };
 }
 
-/** Version of the persisted indexes; a data dir without it has them rebuilt once on open. */
-const INDEX_VERSION = 1;
+/** Version of the persisted indexes; a data dir with an older one has them rebuilt once on open (2: per-account withdrawals). */
+const INDEX_VERSION = 2;
+
+/** Key of the per-account withdrawal index: kind (0 coin, 1 token) ‖ account (20 bytes) ‖ id (u64 BE). */
+function accountKey(token: boolean, account: string | Uint8Array, id: number): Buffer {
+  const k = Buffer.alloc(29);
+  k[0] = token ? 1 : 0;
+  const a = typeof account === 'string' ? Buffer.from(account.replace(/^0x/, ''), 'hex') : Buffer.from(account);
+  a.copy(k, 1, 0, 20);
+  k.writeBigUInt64BE(BigInt(id), 21);
+  return k;
+}
 
 function toStored(b: L2Block): StoredBlock {
   // The sequencer's transaction objects are not stored: they are only needed to re-pool the
@@ -135,6 +171,8 @@ export class L2Store {
   private readonly twdIdx: Database<number, number>;
   /** First global op index → block number, for blocks holding at least one op. */
   private readonly opIdx: Database<number, number>;
+  /** kind ‖ account ‖ withdrawal id → id: the withdrawals an account sent or receives (see `accountKey`). */
+  private readonly acctWdIdx: Database<number, Buffer>;
   /** Block records read so far (restart must read O(1) of them; tests and metrics read it). */
   blockReads = 0;
   /** Per-L2-block origin records read so far. */
@@ -156,6 +194,7 @@ export class L2Store {
     this.wdIdx = db('l2wdidx', 'ordered-binary');
     this.twdIdx = db('l2twdidx', 'ordered-binary');
     this.opIdx = db('l2opidx', 'ordered-binary');
+    this.acctWdIdx = this.env.openDB<number, Buffer>({ name: 'l2acctwdidx', keyEncoding: 'binary', encoding: 'msgpack', cache: false });
   }
 
   /**
@@ -215,9 +254,23 @@ export class L2Store {
     return (token ? this.twdIdx : this.wdIdx).get(id);
   }
 
-  /** Every withdrawal id with its block, ordered by id (`token`: the token withdrawals). */
-  allWithdrawals(token = false): [number, number][] {
-    return [...(token ? this.twdIdx : this.wdIdx).getRange({})].map(({ key, value }) => [key, value] as [number, number]);
+  /** Every withdrawal id with its block, ordered by id (`token`: the token withdrawals; `limit`: the newest that many). */
+  allWithdrawals(token = false, limit?: number): [number, number][] {
+    const db = token ? this.twdIdx : this.wdIdx;
+    if (limit !== undefined) return [...db.getRange({ reverse: true, limit })].map(({ key, value }) => [key, value] as [number, number]).reverse();
+    return [...db.getRange({})].map(({ key, value }) => [key, value] as [number, number]);
+  }
+
+  /**
+   * The newest `limit` withdrawal ids (ascending) that `account` sent or receives (`token`: token
+   * withdrawals): one range read of the per-account index, whatever the chain's total.
+   */
+  withdrawalsOf(account: Uint8Array, token: boolean, limit: number): number[] {
+    const ids: number[] = [];
+    for (const { value } of this.acctWdIdx.getRange({ start: accountKey(token, account, Number.MAX_SAFE_INTEGER), end: accountKey(token, account, 0), reverse: true, limit })) ids.push(value);
+    // `end` is exclusive: id 0 is read on its own.
+    if (ids.length < limit && this.acctWdIdx.get(accountKey(token, account, 0)) !== undefined) ids.push(0);
+    return ids.reverse();
   }
 
   private putIndexes(block: L2Block): void {
@@ -225,6 +278,9 @@ export class L2Store {
     for (const [h, i] of e.txs) this.txIdx.putSync(Buffer.from(h), [block.number, i]);
     for (const id of e.withdrawals) this.wdIdx.putSync(id, block.number);
     for (const id of e.tokenWithdrawals) this.twdIdx.putSync(id, block.number);
+    for (const [token, list] of [[false, e.withdrawalParties], [true, e.tokenWithdrawalParties]] as const) {
+      for (const w of list) for (const a of w.accounts) this.acctWdIdx.putSync(accountKey(token, a, w.id), w.id);
+    }
     if (block.allOps.length > 0) this.opIdx.putSync(block.firstOp, block.number);
   }
 
@@ -262,7 +318,12 @@ export class L2Store {
       const blocks = dropped ?? [...this.blocks.getRange({ start: number + 1 })].map(({ value }) => fromStored(value));
       for (const b of blocks) {
         const e = blockIndexEntries(b);
-        for (const h of e.allTxHashes) this.txIdx.removeSync(Buffer.from(h));
+        // Only an entry pointing at the dropped block: a skipped replay of a transaction (anyone
+        // can force one on the L1) carries the hash of its real inclusion in a kept block.
+        for (const h of e.allTxHashes) if (this.txIdx.get(Buffer.from(h))?.[0] === b.number) this.txIdx.removeSync(Buffer.from(h));
+        for (const [token, list] of [[false, e.withdrawalParties], [true, e.tokenWithdrawalParties]] as const) {
+          for (const w of list) if ((token ? this.twdIdx : this.wdIdx).get(w.id) === b.number) for (const a of w.accounts) this.acctWdIdx.removeSync(accountKey(token, a, w.id));
+        }
         for (const id of e.withdrawals) if (this.wdIdx.get(id) === b.number) this.wdIdx.removeSync(id);
         for (const id of e.tokenWithdrawals) if (this.twdIdx.get(id) === b.number) this.twdIdx.removeSync(id);
       }

@@ -170,6 +170,18 @@ function writeOp(w: ByteWriter, op: L2Op): void {
   }
 }
 
+// Fatal: bytes that are not UTF-8 are refused, not replaced. `ignoreBOM`: a leading U+FEFF stays
+// in the string, so two byte strings never decode to one symbol (one encoding per operation).
+const SYMBOL_DECODER = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function decodeSymbol(bytes: Uint8Array): string {
+  try {
+    return SYMBOL_DECODER.decode(bytes);
+  } catch {
+    return invalid('token symbol is not UTF-8');
+  }
+}
+
 function readOp(r: ByteReader): L2Op {
   const kind = r.byte();
   switch (kind) {
@@ -207,7 +219,7 @@ function readOp(r: ByteReader): L2Op {
       const originId = r.bytes(32);
       const n = r.varint();
       if (n > 12) invalid('token symbol longer than 12 bytes');
-      const symbol = new TextDecoder('utf-8', { fatal: true }).decode(r.bytes(n));
+      const symbol = decodeSymbol(r.bytes(n));
       const decimals = r.varint();
       const amount = r.varintBig();
       if (amount >= 1n << 128n) invalid('amount exceeds 128 bits');
@@ -282,13 +294,56 @@ export function decodeBatchPayload(payload: Uint8Array, maxOps: number): BatchBl
   return out;
 }
 
-/** Compresses a batch payload (brotli, max quality: batches are written once and read by all). */
+/** Largest brotli window a batch may declare besides its rollup's `maxBatchBytes`: 2^22 - 16 bytes. */
+export const MAX_BATCH_WINDOW_BYTES = (1 << 22) - 16;
+
+/** The brotli window bits a batch of `payloadBytes` is compressed with: the smallest window that holds it (10..22). */
+function batchLgwin(payloadBytes: number): number {
+  let w = 10;
+  while (w < 22 && (1 << w) - 16 < payloadBytes) w++;
+  return w;
+}
+
+/**
+ * The window (bytes) `compressBatch` declares for a payload of `payloadBytes`: the inbox charges
+ * it up front (see {@link brotliWindowBytes}), so a batcher budgets its compute with it.
+ */
+export function batchWindowBytes(payloadBytes: number): number {
+  return (1 << batchLgwin(payloadBytes)) - 16;
+}
+
+/**
+ * Compresses a batch payload (brotli, max quality: batches are written once and read by all),
+ * with the smallest window that holds the payload (no match reaches further anyway; the inbox
+ * charges the declared window).
+ */
 export function compressBatch(payload: Uint8Array): Uint8Array {
   return new Uint8Array(
     brotliCompressSync(payload, {
-      params: { [zc.BROTLI_PARAM_QUALITY]: 11, [zc.BROTLI_PARAM_SIZE_HINT]: payload.length, [zc.BROTLI_PARAM_LGWIN]: 22 },
+      params: { [zc.BROTLI_PARAM_QUALITY]: 11, [zc.BROTLI_PARAM_SIZE_HINT]: payload.length, [zc.BROTLI_PARAM_LGWIN]: batchLgwin(payload.length) },
     }),
   );
+}
+
+/**
+ * The sliding-window size a brotli stream declares in its first bits (RFC 7932 §9.1:
+ * (1 << WBITS) - 16 bytes). The decoder may fill a ring buffer of up to this size before any
+ * output limit is checked, so a 50-byte stream declaring 16 MiB costs ~100 ms whatever the cap:
+ * the inbox refuses windows above its limit and charges the rest. Throws L2_INVALID_BATCH on an
+ * empty stream or a large-window one (not RFC 7932; the decoder refuses it too).
+ */
+export function brotliWindowBytes(data: Uint8Array): number {
+  if (data.length === 0) invalid('batch data is empty');
+  const b = (data[0] as number) | ((data[1] ?? 0) << 8);
+  let wbits: number;
+  if ((b & 1) === 0) wbits = 16;
+  else if (((b >> 1) & 7) !== 0) wbits = 17 + ((b >> 1) & 7);
+  else {
+    const m = (b >> 4) & 7;
+    if (m === 1) invalid('batch data declares a large brotli window (not RFC 7932)');
+    wbits = m === 0 ? 17 : 8 + m;
+  }
+  return (1 << wbits) - 16;
 }
 
 /** Decompresses a batch with a hard cap on the output (zip-bomb guard); throws L2_INVALID_BATCH. */

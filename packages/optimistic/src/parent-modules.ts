@@ -808,7 +808,10 @@ export function parentModules(cfgIn: RollupConfig, opts: ParentModuleOptions = {
         checkRollup(cfg, a.rollupId);
         if (!bytesEqual(ctx.sender, cfg.batcher)) throw new StrataError('L2_INVALID_BATCH', `only the batcher ${toHex(cfg.batcher)} may post batches`);
         const store = new StateInboxStore(ctx.view, cfg.rollupId);
-        const b = appendBatch(store, ctx.block, { firstBlock: a.firstBlock, data: a.data }, cfg, (w) => ctx.charge(w * ctx.config.compute.perWord));
+        const perWord = ctx.config.compute.perWord;
+        // Decompression stops at what the transaction's compute left pays for (32 bytes a word).
+        const affordable = () => (ctx.computeLeft === undefined ? Number.POSITIVE_INFINITY : perWord > 0 ? Math.floor((ctx.computeLeft as number) / perWord) * 32 : Number.POSITIVE_INFINITY);
+        const b = appendBatch(store, ctx.block, { firstBlock: a.firstBlock, data: a.data }, cfg, (w) => ctx.charge(w * perWord), affordable);
         ctx.emit('batch', { index: b.index, firstBlock: b.record.firstBlock, blocks: b.record.blockCount, ops: b.record.opCount, bytes: a.data.length });
       },
       forceTx(ctx, args) {

@@ -52,6 +52,8 @@ export class ProposerService {
   private warnedParent: number | undefined;
   /** Wrong traces by batch index: roots after each operation from `lo`. */
   private readonly faulty = new Map<number, { lo: number; roots: Uint8Array[] }>();
+  /** Tree nodes of every wrong trace (see `faultyTrace`). */
+  private readonly traceNodes = new MemoryNodeStore();
   private readonly games: GameTracker;
   private readonly txs: TxTracker;
 
@@ -184,7 +186,11 @@ export class ProposerService {
   /** Roots after each operation in (lo, hi] with one wrong operation injected. */
   private faultyTrace(lo: number, hi: number, anchorRoot: Uint8Array): { lo: number; roots: Uint8Array[] } {
     const chain = this.node.chain;
-    const mem = new MemoryNodeStore();
+    // Every wrong trace's nodes are kept: the next wrong output is built on the last one's
+    // root, which no honest store holds (a fresh store per trace made the second stacked wrong
+    // root fail with STATE_MISSING_NODE, so no dispute opened). A dev-only actor: the nodes of
+    // a few hundred operations per wrong output.
+    const mem = this.traceNodes;
     const nodes = new LayeredNodeReader(mem, chain.nodes);
     const tree = new SparseMerkleTree(nodes);
     const traceLocs = {

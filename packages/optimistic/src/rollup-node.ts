@@ -91,6 +91,18 @@ export class RollupNode {
     if (deps.store) {
       this.derivation.restore(deps.store.loadDerivation());
       this.safe = Math.min(deps.store.safe, this.chain.head.number, this.derivation.meta.blockCount);
+      // The L1 cursor counts more L2 blocks than are stored: a crash inside an L1 rollback, after
+      // the blocks' truncation and before the cursor's (two transactions). Were the L1 back on
+      // the cursor's branch, those blocks would never be derived again (every later one skipped
+      // as not following the head): move the cursor back to where the stored blocks end.
+      if (this.chain.head.number < this.derivation.meta.blockCount) {
+        const cursorBlocks = this.derivation.meta.blockCount;
+        const h = this.derivation.lastL1WithBlocksAtMost(this.chain.head.number);
+        const meta = this.derivation.rollbackTo(h);
+        this.safe = Math.min(this.safe, meta.blockCount);
+        deps.store.rollbackL1(h, meta, this.safe);
+        this.log.warn({ l2Head: this.chain.head.number, cursorBlocks, l1Cursor: h }, 'L1 cursor was past the stored L2 blocks (crash during a rollback); it is moved back and those blocks re-derived');
+      }
       // A verifier's blocks past its L1 cursor were committed just before a crash, before their
       // L1 block's cursor: that L1 block may be reorged away, so they are re-derived, never served.
       if (!this.isSequencer && this.chain.head.number > this.derivation.meta.blockCount) {
@@ -118,15 +130,19 @@ export class RollupNode {
 
   /** The unsafe, safe and finalized L2 heads. */
   heads(): L2Heads {
-    let fin = 0;
-    for (let n = this.safe; n > 0; n--) {
-      const o = this.derivation.originOf(n);
-      if (o && o.l1Height <= this.l1Head.finalized) {
-        fin = n;
-        break;
-      }
+    // Blocks are derived in L1 order, so their origins' L1 heights never decrease: a binary
+    // search finds the last final one in O(log n) origin reads (each one an lmdb read after a
+    // restart; a linear scan read one per safe block on every head RPC while the parent's
+    // finality lagged, e.g. all of them before the first sync).
+    let lo = 0;
+    let hi = this.safe;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      const o = this.derivation.originOf(mid);
+      if (o && o.l1Height <= this.l1Head.finalized) lo = mid;
+      else hi = mid - 1;
     }
-    return { unsafe: this.chain.head.number, safe: this.safe, finalized: fin };
+    return { unsafe: this.chain.head.number, safe: this.safe, finalized: lo };
   }
 
   /** Follows the L1 up to its head: derives new L2 blocks, rolls back on L1 reorgs. */
@@ -154,7 +170,10 @@ export class RollupNode {
       for (const d of this.derivation.apply(b)) this.applyDerived(d);
       // The cursor is committed after the L2 blocks the L1 block defined (each in its own
       // transaction): a crash in between re-derives this L1 block and recognises those blocks.
-      if (this.store && before) this.store.commitL1(this.derivation.deltaSince(before), this.safe, 10_000);
+      if (this.store && before) {
+        this.store.commitL1(this.derivation.deltaSince(before), this.safe, 10_000);
+        this.derivation.originsPersisted(this.derivation.meta.blockCount);
+      }
       next++;
     }
     this.updateMetrics();

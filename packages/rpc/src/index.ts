@@ -12,7 +12,7 @@ export { type BatchCall, type BatchResult, DEFAULT_CLIENT_TIMEOUT_MS, RpcClient,
 export { DEFAULT_HANDLER_TIMEOUT_MS, DEFAULT_MAX_BATCH, RpcDispatcher, type RpcDispatcherOptions } from './dispatcher.js';
 export { type JsonRpcErrorObject, RpcError, type RpcErrorCode, RpcErrorCodes, toRpcErrorObject } from './errors.js';
 export { encodeJson } from './json.js';
-export { addressBudgetKey, DEFAULT_MAX_BODY_BYTES, RpcServer, type RpcServerOptions } from './server.js';
+export { addressBudgetKey, clientAddress, DEFAULT_MAX_BODY_BYTES, RpcServer, type RpcServerOptions } from './server.js';
 export { type Subscription, SubscriptionHub } from './subscriptions.js';
 export type {
   JsonRpcFailure,

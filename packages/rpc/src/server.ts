@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, STATUS_CODES, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StrataError } from '@strata/primitives';
 import type { Logger } from 'pino';
@@ -54,6 +54,16 @@ export interface RpcServerOptions {
    * exempt loopback). Each connection from them still has its own budget.
    */
   addressBudgetExempt?: readonly string[] | undefined;
+  /**
+   * Reverse proxies in front of this server, by the address they connect from (e.g. `127.0.0.1`
+   * for nginx on the same host). A call arriving from one of them is charged to the client its
+   * `X-Forwarded-For` names (the right-most address there that is not itself a trusted proxy;
+   * the proxy's own address when the header is missing or malformed); from anyone else the header
+   * is ignored, so it cannot be spoofed. With a proxy configured, nothing is exempt from the
+   * per-address budget by default, loopback included: behind a same-host proxy every client
+   * would otherwise be loopback, hence exempt. (`strata node --rpc-trusted-proxy`.)
+   */
+  trustedProxies?: readonly string[] | undefined;
   /** Calls running at once on one WebSocket; more are answered -32005 (default 128). */
   maxInflightPerConnection?: number | undefined;
   /** Open WebSockets at once; more upgrades get 503 (default 1024). */
@@ -89,6 +99,38 @@ export function addressBudgetKey(address: string): string {
     .slice(0, 4)
     .map((g) => (Number.parseInt(g, 16) || 0).toString(16))
     .join(':')}::/64`;
+}
+
+/** An address as compared with trusted proxies and exemptions: IPv4-mapped IPv6 as IPv4, lower case. */
+function plainAddress(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return mapped ? (mapped[1] as string) : address.toLowerCase();
+}
+
+/** One `X-Forwarded-For` entry as a bare IP (`[v6]:port` and `v4:port` forms too), or undefined. */
+function forwardedAddress(entry: string): string | undefined {
+  let a = entry.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(a);
+  if (bracketed) a = bracketed[1] as string;
+  else if (/^\d+\.\d+\.\d+\.\d+:\d+$/.test(a)) a = a.slice(0, a.lastIndexOf(':'));
+  return isIP(a) ? plainAddress(a) : undefined;
+}
+
+/**
+ * The client a call is charged to. From a trusted proxy: the right-most `X-Forwarded-For`
+ * address that is not itself a trusted proxy (entries to its left were written by the client
+ * and prove nothing); the proxy itself when the header is missing, names only proxies, or has
+ * an entry that is not an IP address. From anyone else: the socket's peer address.
+ */
+export function clientAddress(socketAddress: string | undefined, forwardedFor: string | string[] | undefined, trustedProxies: ReadonlySet<string>): string | undefined {
+  if (socketAddress === undefined || !trustedProxies.has(plainAddress(socketAddress))) return socketAddress;
+  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : (forwardedFor ?? '')).split(',').filter((h) => h.trim() !== '');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const a = forwardedAddress(hops[i] as string);
+    if (a === undefined) return socketAddress;
+    if (!trustedProxies.has(a)) return a;
+  }
+  return socketAddress;
 }
 
 /** Budget key of sockets whose remote address could not be read (not an IP, so never exempt). */
@@ -144,6 +186,7 @@ export class RpcServer {
   private readonly callsPerAddress: number;
   private readonly burstPerAddress: number;
   private readonly budgetExempt: ReadonlySet<string>;
+  private readonly trustedProxies: ReadonlySet<string>;
   private readonly dispatcher: RpcDispatcher;
   private readonly logger: Logger | undefined;
 
@@ -166,7 +209,12 @@ export class RpcServer {
     this.callBurst = opts.callBurst ?? Math.max(5000, this.callsPerSecond);
     this.callsPerAddress = opts.maxCallsPerSecondPerAddress ?? 4 * this.callsPerSecond;
     this.burstPerAddress = opts.callBurstPerAddress ?? Math.max(4 * this.callBurst, this.callsPerAddress);
-    this.budgetExempt = new Set(opts.addressBudgetExempt ?? ['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+    this.trustedProxies = new Set((opts.trustedProxies ?? []).map((a) => {
+      if (isIP(a) === 0) throw new StrataError('CONFIG_INVALID', `rpc trusted proxy must be an IP address, got ${a}`, { trustedProxy: a });
+      return plainAddress(a);
+    }));
+    // Behind a proxy every client may arrive from loopback: no default exemption then.
+    this.budgetExempt = new Set(opts.addressBudgetExempt ?? (this.trustedProxies.size > 0 ? [] : ['127.0.0.1', '::1', '::ffff:127.0.0.1']));
     this.maxInflight = opts.maxInflightPerConnection ?? 128;
     this.maxWs = opts.maxWsConnections ?? 1024;
     if (!Number.isInteger(this.port0) || this.port0 < 0 || this.port0 > 65535) {
@@ -317,6 +365,10 @@ export class RpcServer {
       res.setHeader('Access-Control-Allow-Headers', 'Content-Type, Authorization');
       res.setHeader('Access-Control-Max-Age', '600');
     }
+    if (!this.hostAllowed(req)) {
+      sendError(res, 403, RpcErrorCodes.INVALID_REQUEST, `host ${JSON.stringify(String(req.headers.host).slice(0, 80))} is not this node's; connect by its address (start it with RPC cors enabled, or bound to 0.0.0.0, to serve other names)`);
+      return;
+    }
     const path = pathOf(req.url);
     if (path === '/health') {
       if (req.method === 'GET' || req.method === 'HEAD') {
@@ -370,7 +422,7 @@ export class RpcServer {
     req.on('end', () => {
       if (over) return;
       const ctx: RpcContext = { transport: 'http', authorized: this.checkToken(bearer(req.headers.authorization)) };
-      const limited = this.overBudget(req.socket, Buffer.concat(chunks).toString('utf8'), req.socket.remoteAddress);
+      const limited = this.overBudget(req.socket, Buffer.concat(chunks).toString('utf8'), this.clientOf(req));
       if (limited.refused) {
         sendJson(res, 429, limited.refused, { 'Retry-After': '1' });
         return;
@@ -448,7 +500,8 @@ export class RpcServer {
    * every call with no per-address bound.
    */
   private takeAddress(address: string | undefined, calls: number): boolean {
-    if (address !== undefined && this.budgetExempt.has(address)) return true;
+    // A trusted proxy's own address is never exempt: its calls without a client named are charged to it.
+    if (address !== undefined && this.budgetExempt.has(address) && !this.trustedProxies.has(plainAddress(address))) return true;
     const k = address === undefined ? UNKNOWN_ADDRESS : addressBudgetKey(address);
     let budget = this.addressBudgets.get(k);
     if (budget === undefined) {
@@ -460,6 +513,11 @@ export class RpcServer {
       this.addressBudgets.set(k, budget);
     }
     return budget.take(calls);
+  }
+
+  /** The client address a request is charged to (see {@link clientAddress}). */
+  private clientOf(req: IncomingMessage): string | undefined {
+    return clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.trustedProxies);
   }
 
   private dispatch(parsed: { msg?: unknown; text: string }, ctx: RpcContext): Promise<string | undefined> {
@@ -491,6 +549,10 @@ export class RpcServer {
       rejectUpgrade(socket, 404, 'WebSocket endpoint is /');
       return;
     }
+    if (!this.hostAllowed(req)) {
+      rejectUpgrade(socket, 403, 'host is not this node\'s; connect by its address');
+      return;
+    }
     if (!this.originAllowed(req)) {
       rejectUpgrade(socket, 403, 'browser origin not allowed; start the node with RPC cors enabled to allow it');
       return;
@@ -500,8 +562,28 @@ export class RpcServer {
       return;
     }
     const authorized = this.checkToken(url.searchParams.get('token') ?? bearer(req.headers.authorization));
-    const address = req.socket.remoteAddress;
+    const address = this.clientOf(req);
     wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, authorized, address));
+  }
+
+  /**
+   * DNS rebinding: a page on a name the attacker points at 127.0.0.1 is same-origin to the
+   * browser (no preflight, Origin = Host), so a node bound to loopback or one address answers
+   * only its own names: loopback ones and the bound address. Bound to every interface (0.0.0.0,
+   * ::) or with cors on, it serves any name, as asked. A request without Host passes (not a browser).
+   */
+  private hostAllowed(req: IncomingMessage): boolean {
+    if (this.cors || this.host === '0.0.0.0' || this.host === '::' || this.host === '') return true;
+    const h = req.headers.host;
+    if (h === undefined) return true;
+    let name: string;
+    try {
+      name = new URL(`http://${h}`).hostname.toLowerCase();
+    } catch {
+      return false;
+    }
+    const bound = this.host.toLowerCase();
+    return LOOPBACK_HOSTS.has(name) || name === bound || name === `[${bound}]`;
   }
 
   private originAllowed(req: IncomingMessage): boolean {

@@ -7,7 +7,7 @@ import { isEngineExhaustion, isLocalFault, StrataError, toHex, toStrataError } f
 import { OverlayView, type StateView } from '@strata/state';
 import { accountKey, decodeAccount, encodeAccount, settleBlockFees } from './bank.js';
 import type { ChainConfig } from './config.js';
-import type { BlockContext, BlockInfo, ModuleRegistry, RuntimeEvent, TxContext } from './module.js';
+import type { BlockContext, BlockInfo, Module, ModuleRegistry, RuntimeEvent, TxContext } from './module.js';
 import type { VerifiedTx } from './tx.js';
 
 /** Outcome of one transaction. */
@@ -140,6 +140,9 @@ class MethodContext implements TxContext {
   charge(units: number): void {
     this.meter.charge(units);
   }
+  get computeLeft(): number {
+    return Math.max(0, this.meter.limit - this.meter.used);
+  }
   emit(type: string, data: RuntimeEvent['data']): void {
     this.events.push({ module: this.module, type, data });
   }
@@ -243,8 +246,7 @@ export function checkBlockLimits(config: ChainConfig, txs: readonly VerifiedTx[]
 export function applyBlock(view: StateView, env: ExecEnv, txs: readonly VerifiedTx[]): BlockResult {
   const { bytes, compute } = checkBlockLimits(env.config, txs);
   const events: RuntimeEvent[] = [];
-  const bctx = blockContext(view, env, events);
-  for (const m of env.registry.all()) m.beginBlock?.(bctx);
+  for (const m of env.registry.all()) if (m.beginBlock) runHook(view, env, events, m, 'beginBlock');
   const receipts: Receipt[] = [];
   let fees = 0n;
   for (let i = 0; i < txs.length; i++) {
@@ -252,12 +254,41 @@ export function applyBlock(view: StateView, env: ExecEnv, txs: readonly Verified
     receipts.push(r);
     fees += r.fee;
   }
-  for (const m of env.registry.all()) m.endBlock?.(bctx);
+  for (const m of env.registry.all()) if (m.endBlock) runHook(view, env, events, m, 'endBlock');
   const burned = (fees * BigInt(env.config.fees.burnBps)) / 10_000n;
   if (fees > 0n || env.config.blockReward > 0n) {
     settleBlockFees(view, env.block.producer, fees, burned, env.config.blockReward);
   }
   return { receipts, events, bytesUsed: bytes, computeDeclared: compute, fees, burned };
+}
+
+/** The block-level event a failed begin/end-block hook leaves (its `data.code` is the stable error code). */
+export const HOOK_FAILED_EVENT = 'hook_failed';
+
+/**
+ * Runs one module's begin/end-block hook in its own overlay. A hook that throws (a module bug,
+ * or state it did not expect) has its state changes and events dropped and the block goes on,
+ * as a failed transaction's do: the outcome depends only on the state, so every node gets the
+ * same state root, and a hook fault can no longer halt the chain (before, the producer could not
+ * build a block and every importer refused or retried each one). A `hook_failed` event names the
+ * module, the hook and the error's stable code. A local fault (storage, engine exhaustion) still
+ * aborts the whole execution: it says nothing about the block and is retried.
+ */
+function runHook(view: StateView, env: ExecEnv, events: RuntimeEvent[], m: Module, hook: 'beginBlock' | 'endBlock'): void {
+  const overlay = new OverlayView(view);
+  const own: RuntimeEvent[] = [];
+  try {
+    m[hook]?.(blockContext(overlay, env, own));
+  } catch (e) {
+    if (isLocalFault(e)) throw e;
+    if (isEngineExhaustion(e)) {
+      throw new StrataError('ENGINE_FAULT', `engine fault in ${m.name}.${hook}: ${(e as Error).message}; the import is aborted and retried`, {}, { cause: e });
+    }
+    events.push({ module: m.name, type: HOOK_FAILED_EVENT, data: { hook, code: toStrataError(e).code } });
+    return;
+  }
+  overlay.commitTo(view);
+  for (const ev of own) events.push(ev);
 }
 
 /** Writes genesis state: every module's genesis hook. */

@@ -6,6 +6,7 @@
 export * from './bank.js';
 export * from './chain-ids.js';
 export * from './config.js';
+export * from './driver.js';
 export * from './execute.js';
 export * from './module.js';
 export * from './receipt.js';

@@ -34,6 +34,11 @@ export interface TxContext {
   txIndex: number;
   /** Charges compute units; throws TX_COMPUTE_EXCEEDED past the limit. */
   charge(units: number): void;
+  /**
+   * Compute units the transaction has left before its limit (a method bounds costly work by it,
+   * e.g. the rollup inbox's decompression). Optional: contexts that do not meter may omit it.
+   */
+  readonly computeLeft?: number;
   emit(type: string, data: RuntimeEvent['data']): void;
   /** Other modules, for cross-module calls (e.g. a bridge moving coins through the bank). */
   registry: ModuleRegistry;

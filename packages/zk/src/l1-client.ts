@@ -164,6 +164,7 @@ export function zkL1RpcMethods(node: { chain: Chain }): Record<string, MethodSpe
           batchSize: rec.batchSize,
           priorityDeadline: rec.priorityDeadline,
           maxBatchGap: rec.maxBatchGap,
+          vkHash: toHex(rec.vkHash),
           escrow: `0x${getAccount(r(), zkEscrowAddress(id)).balance.toString(16)}`,
         };
       },

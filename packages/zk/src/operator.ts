@@ -6,7 +6,8 @@
  * L1 in order. Proving never blocks soft confirmations: provers are other processes (local
  * children or remote machines) pulling jobs over JSON-RPC.
  */
-import { encode, fromHex, StrataError, toHex, toStrataError, type KeyPair } from '@strata/primitives';
+import { createHash } from 'node:crypto';
+import { bytesEqual, encode, fromHex, StrataError, toHex, toStrataError, type KeyPair } from '@strata/primitives';
 import { Driver, silentLogger, type ZkLogger } from './driver.js';
 import { encodeProof, encodeVk, PreparedVk } from './groth16.js';
 import type { ZkCrypto, ZkSignature } from './keys.js';
@@ -205,6 +206,17 @@ export class ZkOperator {
     const rec = await l1.rollup(opts.rollupId);
     if (!rec) throw new StrataError('NOT_FOUND', `no ZK-rollup ${opts.rollupId} is registered on the L1`);
     const params = paramsOf(rec, await l1.chainId(), opts.rollupId);
+    // Proofs made with other keys never verify on the L1: no batch would ever be accepted and
+    // the rollup would drift into exodus (a devnet resumed with another --zk-depth/--zk-batch,
+    // or a key cache rebuilt since the registration).
+    const vkHash = new Uint8Array(createHash('sha256').update(encodeVk(opts.vk)).digest());
+    if (!bytesEqual(vkHash, rec.vkHash)) {
+      throw new StrataError(
+        'CONFIG_INVALID',
+        `the verification key given to the operator (circuit ${opts.circuitHash}) is not the one ZK-rollup ${opts.rollupId} is registered with on the L1 (depth ${rec.depth}, batch ${rec.batchSize}); use that circuit's keys, or register a new rollup`,
+        { rollupId: opts.rollupId, depth: rec.depth, batchSize: rec.batchSize, l1VkHash: toHex(rec.vkHash), vkHash: toHex(vkHash) },
+      );
+    }
     const store = opts.dataDir ? new ZkStore(opts.dataDir) : undefined;
     try {
       store?.checkIdentity(params);

@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StrataError } from '@strata/primitives';
@@ -43,6 +43,8 @@ export interface CircuitArtifacts {
   /** True when this call found everything cached. */
   cached: boolean;
   dev: boolean;
+  /** sha256 of the zkey's header section when `vk` was exported from it (see {@link zkeyHeaderHash}). */
+  zkeyHeader?: string;
 }
 
 /** snarkjs's verification key JSON (the fields used here). */
@@ -86,7 +88,7 @@ export function loadArtifacts(p: ZkParams, cacheDir = defaultCacheDir()): Circui
   const dir = join(cacheDir, hash);
   const ready = join(dir, 'ready.json');
   if (!existsSync(ready)) return undefined;
-  const meta = JSON.parse(readFileSync(ready, 'utf8')) as { constraints: number; dev: boolean };
+  const meta = JSON.parse(readFileSync(ready, 'utf8')) as { constraints: number; dev: boolean; zkeyHeader?: string };
   // circom emits its witness calculator as CommonJS; give it a .cjs twin inside this ESM repo.
   const wc = join(dir, 'main_js', 'witness_calculator.cjs');
   if (!existsSync(wc)) writeFileSync(wc, readFileSync(join(dir, 'main_js', 'witness_calculator.js')));
@@ -99,8 +101,63 @@ export function loadArtifacts(p: ZkParams, cacheDir = defaultCacheDir()): Circui
     vk: JSON.parse(readFileSync(join(dir, 'vk.json'), 'utf8')) as SnarkVk,
     constraints: meta.constraints,
     cached: true,
-    dev: meta.dev,
+    // Not contributed to since a ptau setup: as forgeable as the dev keys, whatever ready.json says.
+    dev: meta.dev || zkeyContributions(join(dir, 'circuit.zkey')) === 0,
+    ...(meta.zkeyHeader ? { zkeyHeader: meta.zkeyHeader } : {}),
   };
+}
+
+/**
+ * sha256 of a zkey file's header section (section 2: α, β, γ, δ and the sizes), read from the
+ * file's first bytes. A phase-2 contribution (`snarkjs zkey contribute`) changes δ, hence the
+ * verification key: a cached `vk.json` is only valid for the header it was exported from.
+ */
+export function zkeyHeaderHash(file: string): string {
+  return createHash('sha256').update(zkeySection(file, 2, 1 << 16)).digest('hex');
+}
+
+/**
+ * Phase-2 contributions recorded in a zkey (section 10: transcript hash, then their count). A
+ * key made from a ptau and not yet contributed to has δ = the generator, known to everyone:
+ * its proofs can be forged exactly as with the dev keys.
+ */
+export function zkeyContributions(file: string): number {
+  const data = zkeySection(file, 10, 1 << 20);
+  if (data.length < 68) throw new StrataError('CONFIG_INVALID', `${file} has a truncated contributions section`);
+  return data.readUInt32LE(64);
+}
+
+/** One section of a zkey file, read by walking the section table (the big sections are skipped, not read). */
+function zkeySection(file: string, type: number, maxBytes: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(12);
+    if (readSync(fd, head, 0, 12, 0) < 12 || head.toString('latin1', 0, 4) !== 'zkey') throw new StrataError('CONFIG_INVALID', `${file} is not a zkey file`);
+    const sections = head.readUInt32LE(8);
+    let pos = 12;
+    for (let i = 0; i < sections && i < 64; i++) {
+      const sh = Buffer.alloc(12);
+      if (readSync(fd, sh, 0, 12, pos) < 12) break;
+      const size = Number(sh.readBigUInt64LE(4));
+      if (sh.readUInt32LE(0) === type) {
+        if (size > maxBytes) break;
+        const data = Buffer.alloc(size);
+        if (readSync(fd, data, 0, size, pos + 12) < size) break;
+        return data;
+      }
+      pos += 12 + size;
+    }
+    throw new StrataError('CONFIG_INVALID', `${file} has no readable zkey section ${type}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes a file whole or not at all (provers and the operator may read the cache meanwhile). */
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
 }
 
 /** Compiles (if needed) and makes keys (if needed); returns the artifacts. */
@@ -110,6 +167,24 @@ export async function setupCircuit(pIn: ZkParams, opts: { cacheDir?: string; onP
   const hit = loadArtifacts(p, cacheDir);
   const progress = opts.onProgress ?? (() => {});
   if (hit) {
+    // Asked for keys from a ceremony's ptau, the cache holds the forgeable dev ones: never hand those out.
+    if (opts.ptau && hit.dev) {
+      throw new StrataError('CONFIG_INVALID', `the key cache ${hit.dir} holds DEV-ONLY keys for this circuit; remove that directory (or pass another cache dir) to make keys from ${opts.ptau}`, { dir: hit.dir });
+    }
+    // The zkey changed since vk.json was exported (a contribution written over it, or a cache
+    // from before this check): export its key again, else the rollup would be registered (or
+    // proofs checked) with a key that is not the prover's.
+    const header = zkeyHeaderHash(hit.zkey);
+    if (hit.zkeyHeader !== header) {
+      progress('verification key (zkey changed)', 0.95);
+      const vk = (await snarkjs.zKey.exportVerificationKey(hit.zkey)) as SnarkVk;
+      await terminateSnarkjs();
+      writeAtomic(join(hit.dir, 'vk.json'), JSON.stringify(vk));
+      const meta = JSON.parse(readFileSync(join(hit.dir, 'ready.json'), 'utf8')) as Record<string, unknown>;
+      writeAtomic(join(hit.dir, 'ready.json'), JSON.stringify({ ...meta, zkeyHeader: header }));
+      progress('cached', 1);
+      return { ...hit, vk, zkeyHeader: header };
+    }
     progress('cached', 1);
     return hit;
   }
@@ -136,7 +211,7 @@ export async function setupCircuit(pIn: ZkParams, opts: { cacheDir?: string; onP
     const vk = (await snarkjs.zKey.exportVerificationKey(join(work, 'circuit.zkey'))) as SnarkVk;
     await terminateSnarkjs();
     writeFileSync(join(work, 'vk.json'), JSON.stringify(vk));
-    writeFileSync(join(work, 'ready.json'), JSON.stringify({ constraints: info.nConstraints, dev: !opts.ptau, params: p, toxic: opts.ptau ? undefined : DEV_TOXIC_SECRET }));
+    writeFileSync(join(work, 'ready.json'), JSON.stringify({ constraints: info.nConstraints, dev: !opts.ptau, params: p, toxic: opts.ptau ? undefined : DEV_TOXIC_SECRET, zkeyHeader: zkeyHeaderHash(join(work, 'circuit.zkey')) }));
     rmSync(dir, { recursive: true, force: true });
     renameSync(work, dir);
   } catch (e) {

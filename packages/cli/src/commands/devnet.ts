@@ -274,7 +274,7 @@ export function registerDevnetCommand(program: Command): void {
             ...(devnet.zk
               ? [
                   `  ${zkName.toUpperCase().padEnd(3)} zk-rollup ${devnet.zk.params.rollupId} on ${byName.get(zkName)?.parent ?? 'l1'}  (Groth16, depth ${devnet.zk.params.depth}, ${devnet.zk.params.batchSize} ops per proof; operator + prover)`,
-                  `      RPC      ${devnet.zk.rpcUrl}`,
+                  `      RPC      ${devnet.zk.rpcUrl || 'none: the operator did not start (see the warning above)'}`,
                   `      WS       ${byName.get(zkName)?.ws ?? ''}`,
                   `      Keys     ${devnet.zk.artifacts.dev ? 'DEV-ONLY insecure setup (known toxic secret)' : 'ceremony'}  circuit ${devnet.zk.artifacts.hash}${flags.zkStall ? '  (STALLED operator: exodus after the deposit deadline)' : ''}`,
                   '',

@@ -29,6 +29,7 @@ interface NodeFlags {
   printEndpoints?: boolean;
   maxReorgDepth?: number;
   parentPid?: number;
+  rpcTrustedProxy?: string[];
 }
 
 /** Splits repeated and comma-separated multiaddr flags into one list. */
@@ -44,6 +45,11 @@ export function registerNodeCommand(program: Command): void {
     .option('--config <file>', 'chain config (JSON or TOML): block interval, limits, confirmations, fees, genesis')
     .option('--host <host>', 'interface for RPC and metrics', '127.0.0.1')
     .option('--rpc-port <port>', 'JSON-RPC port (HTTP and WebSocket)', intOption('--rpc-port'), 8545)
+    .option(
+      '--rpc-trusted-proxy <ip...>',
+      'reverse proxy in front of the RPC (its address, e.g. 127.0.0.1): calls from it are charged to the client its X-Forwarded-For names, and loopback is no longer exempt from the per-address call budget (comma-separated or repeated)',
+      multiaddrList,
+    )
     .option('--metrics-port <port>', 'Prometheus metrics port (default: RPC port + 1000)', intOption('--metrics-port'))
     .option('--mine', 'mine blocks with proof of work on a worker thread')
     .option('--dev', 'dev sealing instead of proof of work (needs a config with pow.enabled = false)')
@@ -96,7 +102,13 @@ export function registerNodeCommand(program: Command): void {
           });
         }
         await node.start();
-        const rpc = await startRpc(node, { host: flags.host, port: flags.rpcPort, ...(flags.adminToken ? { adminToken: flags.adminToken } : {}) });
+        const rpc = await startRpc(node, {
+          host: flags.host,
+          port: flags.rpcPort,
+          ...(flags.adminToken ? { adminToken: flags.adminToken } : {}),
+          ...(flags.rpcTrustedProxy?.length ? { trustedProxies: flags.rpcTrustedProxy } : {}),
+        });
+        if (flags.rpcTrustedProxy?.length) logger.info({ trustedProxies: flags.rpcTrustedProxy }, 'RPC behind reverse proxies: clients are read from X-Forwarded-For, loopback is not exempt from the call budget');
         const metricsUrl = await node.metrics.serve(flags.host, flags.metricsPort ?? (flags.rpcPort === 0 ? 0 : flags.rpcPort + 1000));
         const net = node.network?.info();
         const endpoints = { rpc: rpc.url, ws: rpc.wsUrl, metrics: metricsUrl, genesis: toHex(node.chain.genesisHash), peerId: net?.peerId ?? null, multiaddrs: net?.multiaddrs ?? [] };

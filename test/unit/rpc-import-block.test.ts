@@ -1,0 +1,48 @@
+/**
+ * `net_importBlock` answers a block the chain refuses as the caller's bad parameter: -32602 with
+ * the BLOCK_* code in `data` (found by `npm run fuzz`: it was -32603, "internal error").
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeBlock } from '@strata/chain';
+import { nodeRpcMethods, StrataNode } from '@strata/node';
+import { initHashing, toHex } from '@strata/primitives';
+import { RpcServer, SubscriptionHub } from '@strata/rpc';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { devConfig } from '../helpers/chain.js';
+
+await initHashing();
+const dir = mkdtempSync(join(tmpdir(), 'strata-rpc-import-'));
+const node = await StrataNode.create({ dataDir: dir, config: devConfig(), mining: 'dev', blockTimeMs: 0, verifierThreads: 0 }, { logger: pino({ level: 'silent' }) });
+await node.start();
+await node.mineBlocks(2);
+const server = new RpcServer({ port: 0 });
+server.registerAll(nodeRpcMethods(node, new SubscriptionHub()));
+afterAll(async () => {
+  await node.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const call = async (block: string) => JSON.parse((await server.handle(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'net_importBlock', params: [block] }))) as string);
+
+describe('net_importBlock', () => {
+  const head = node.chain.head;
+  const body = node.chain.store.getBody(head.hash) ?? [];
+
+  it('a block the chain refuses is -32602 with its BLOCK_* code', async () => {
+    const target = head.header.target.slice();
+    target[31] = (target[31] as number) ^ 1;
+    const badTarget = await call(toHex(encodeBlock({ header: { ...head.header, target }, txs: body })));
+    expect(badTarget.error).toMatchObject({ code: -32602, data: { code: 'BLOCK_BAD_TARGET' } });
+    const orphan = await call(toHex(encodeBlock({ header: { ...head.header, parentHash: new Uint8Array(32).fill(7) }, txs: body })));
+    expect(orphan.error).toMatchObject({ code: -32602, data: { code: expect.stringMatching(/^BLOCK_/) } });
+  });
+
+  it('a block it already has is answered with its status', async () => {
+    const known = await call(toHex(encodeBlock({ header: head.header, txs: body })));
+    expect(known.error).toBeUndefined();
+    expect(known.result).toMatchObject({ hash: toHex(head.hash) });
+  });
+});
