@@ -597,8 +597,7 @@ export class ChannelNode {
   }
 
   /** The updates of a round this node made (the proposer's, or the receiver's counter-updates). */
-  private ownUpdates(ch: LocalChannel, r: Round): Update[] {
-    void ch;
+  private ownUpdates(r: Round): Update[] {
     return r.role === 'proposer' ? r.updates : (r.counter ?? []);
   }
   /** The updates of a round the peer made. */
@@ -1831,7 +1830,7 @@ export class ChannelNode {
         if (x.offerer !== peerSide) continue;
         const pre = this.store.get<Uint8Array>(`pre:${toHex(x.hash)}`);
         if (pre) {
-          if (!ch.queue.some((u) => u.kind === 'fulfil' && u.id === x.id) && !(ch.round && this.ownUpdates(ch, ch.round).some((u) => u.kind === 'fulfil' && u.id === x.id))) ch.queue.push({ kind: 'fulfil', id: x.id, preimage: pre });
+          if (!ch.queue.some((u) => u.kind === 'fulfil' && u.id === x.id) && !(ch.round && this.ownUpdates(ch.round).some((u) => u.kind === 'fulfil' && u.id === x.id))) ch.queue.push({ kind: 'fulfil', id: x.id, preimage: pre });
           continue;
         }
         const onion = ch.onions[String(x.id)];
