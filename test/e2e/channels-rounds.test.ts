@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyUpdates, ONION_PACKET_SIZE, type ChannelNode, type ChannelState, type Update } from '@strata/channels';
+import { toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
 import { cleanupDirs, startChannelNode, startTestL1, type TestL1 } from '../helpers/channels.js';
 
@@ -60,6 +61,21 @@ describe('commitment rounds', () => {
     // and the rounds: K+K updates, then bob's K fulfils of the new payments: 2 rounds (before: 3)
     expect(alice.channelState(id).state.version - v0).toBeLessThanOrEqual(2);
     expect(alice.channelState(id).state.balanceA + bob.channelState(id).state.balanceB).toBe(10_000_000n);
+  }, 60_000);
+
+  it("incoming onions are stored once in records of their own, not rewritten with the channel at every round", async () => {
+    const held = await Promise.all(Array.from({ length: 3 }, () => bob.createInvoice(1_000n, 'held', 3600, { hold: true })));
+    const pays = held.map((h) => alice.pay(h.invoice).catch(() => undefined));
+    await waitUntil(() => bob.invoices().filter((i) => i.status === 'held').length === 3, 'bob holds the payments', 15_000, 20);
+    await waitUntil(() => bob.channelState(id).state.htlcs.length === 3, 'the adds are committed at bob', 15_000, 20);
+    const rec = bob.store.get<{ onions: Record<string, Uint8Array>; round?: unknown }>(`ch:${toHex(id)}`);
+    // before: the completed round's write kept every incoming onion (1366 bytes each) in the record
+    expect(Object.keys(rec?.onions ?? {})).toHaveLength(0);
+    // consumed (held) onions are gone from the store too
+    expect(bob.store.list(`on:${toHex(id)}:`)).toHaveLength(0);
+    for (const h of held) await bob.cancelInvoice(Buffer.from(h.paymentHash.slice(2), 'hex'));
+    await Promise.all(pays);
+    await waitUntil(() => alice.channelState(id).state.htlcs.length === 0, 'the cancelled HTLCs are failed back', 15_000, 20);
   }, 60_000);
 
   it('a receiver whose own updates in its reply break the rules (an add expiring at once) gets no signature: the proposer closes on chain', async () => {
