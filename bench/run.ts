@@ -20,7 +20,8 @@ const suites: { name: string; file: string }[] = [
 
 /** Short names for the L1 suites (`npm run bench -- import`, `-- sync`, `-- storage`). */
 const aliases: Record<string, string> = { import: 'l1-import', sync: 'l1-sync', storage: 'l1-storage' };
-const only = process.argv.slice(2).map((n) => aliases[n] ?? n);
+// Suite names; `--name=value` arguments are options the suites read themselves (e.g. explorer's --zk-depth=4).
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--')).map((n) => aliases[n] ?? n);
 const results: Record<string, unknown> = {};
 for (const s of suites) {
   if (only.length && !only.includes(s.name)) continue;

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { Command } from 'commander';
 import { StrataError } from '@strata/primitives';
 
 /** One layer of a running devnet, as `strata devnet --json` lists it. */
@@ -114,4 +115,24 @@ export function resolveLayer(name: string | undefined, kinds: string[], fallback
   }
   const parent = layer.parent === null ? undefined : list.find((l) => l.name === layer.parent);
   return { layer, parent };
+}
+
+/** Default L1 RPC endpoint: the devnet's. */
+export const DEFAULT_RPC = 'http://127.0.0.1:8545';
+
+/**
+ * Adds the options every client command shares: `--rpc URL`, `--layer NAME` (see layers.ts), `--json`.
+ * Before the action runs, `--rpc` is resolved (an explicit `--rpc` wins, else the layer's endpoint),
+ * so an action may read `opts.rpc` directly.
+ */
+export function clientOptions(cmd: Command, defaultLayer = 'l1'): Command {
+  return cmd
+    .option('--rpc <url>', `JSON-RPC endpoint of the node (default: the --layer's endpoint of the running devnet, $STRATA_RPC, or ${DEFAULT_RPC})`)
+    .option('--layer <name>', `which layer of the running devnet to talk to (l1, l2, l3, … as its banner lists them)`, defaultLayer)
+    .option('--json', 'print machine-readable JSON')
+    .hook('preAction', (c) => {
+      const rpc = c.getOptionValue('rpc') as string | undefined;
+      const layer = c.getOptionValue('layer') as string | undefined;
+      c.setOptionValue('rpc', resolveRpc({ rpc, layer }));
+    });
 }

@@ -20,12 +20,6 @@ export function devAccounts(prefix: string, count = 10, mnemonic = DEV_MNEMONIC)
   }));
 }
 
-/** Base units per coin (8 decimals, as CKB's shannons). */
-export const COIN = 100_000_000n;
-
-/** Formats base units as coins with up to 8 decimals. */
-export function formatCoins(units: bigint, symbol = 'STRA'): string {
-  const whole = units / COIN;
-  const frac = (units % COIN).toString().padStart(8, '0').replace(/0+$/, '');
-  return `${whole}${frac ? `.${frac}` : ''} ${symbol}`;
-}
+// Coin formatting lives in @strata/primitives (light enough for the CLI's client commands);
+// re-exported here for the devnet's users.
+export { COIN, formatCoins } from '@strata/primitives';

@@ -9,4 +9,5 @@ export { coins, type ExplorerLayer, type LayerStatus, LayerWatcher, type LayerWa
 export { EventFeed, type EventText, type FeedEvent, MODULE_EVENT_TEXT } from './events.js';
 export { type Explorer, type ExplorerOptions, startExplorer } from './server.js';
 export { ExplorerApi, type SearchHit } from './api.js';
+export { buildLayerTree, discoverLayers, type EndpointProbe, parseEndpointSpec } from './discover.js';
 export { channelsRisk, l1Risk, optimisticRisk, type RiskRow, sidechainRisk, type ZkRollupJson, zkRisk } from './risk.js';

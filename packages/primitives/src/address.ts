@@ -5,7 +5,13 @@
  */
 import { bech32m } from '@scure/base';
 import { StrataError } from './errors.js';
-import { ADDRESS_LENGTH } from './keys.js';
+
+/**
+ * Address payload length (blake160 of the compressed public key). Defined here, not in keys.ts,
+ * so that address helpers load without the key code (bip39 word list, secp256k1): the CLI's
+ * client commands import only these.
+ */
+export const ADDRESS_LENGTH = 20;
 
 /** Encodes 20 address bytes as bech32m with the given prefix. */
 export function encodeAddress(prefix: string, address: Uint8Array): string {

@@ -150,12 +150,15 @@ export function isLocalFault(e: unknown): boolean {
 }
 
 /**
- * This engine's own messages for running out of a local resource, probed once at load: a stack
+ * This engine's own messages for running out of a local resource, probed once, on first use
+ * (not at load: the failed allocation costs V8 four full collections, ~45 ms, which every
+ * process importing this module paid, the CLI's one-line client commands included): a stack
  * overflow (a few thousand frames) and an ArrayBuffer no machine can allocate (2^53 - 1 bytes:
- * refused at once, nothing is reserved). Compared by equality, so a V8 that rewords them still
- * agrees with itself.
+ * refused, nothing is reserved). Compared by equality, so a V8 that rewords them still agrees
+ * with itself.
  */
-const EXHAUSTION_MESSAGES: ReadonlySet<string> = (() => {
+let exhaustionMessages: ReadonlySet<string> | undefined;
+function probeExhaustionMessages(): ReadonlySet<string> {
   const out = new Set<string>();
   const dive = (n: number): number => dive(n + 1) + 1;
   try {
@@ -169,14 +172,14 @@ const EXHAUSTION_MESSAGES: ReadonlySet<string> = (() => {
     if (e instanceof RangeError) out.add(e.message);
   }
   return out;
-})();
+}
 
 /**
  * Whether a foreign (non-Strata) error is the JavaScript engine running out of stack or of
  * memory for a buffer: how far code gets before that happens differs between machines and
  * engine builds, so it is a local fault, never a deterministic outcome. Recognised as a
  * `RangeError` carrying exactly the message this engine gives a real stack overflow or a failed
- * ArrayBuffer allocation (probed at load, never a hard-coded text). Every other RangeError —
+ * ArrayBuffer allocation (probed on the first call, never a hard-coded text). Every other RangeError —
  * division by zero, `BigInt(1.5)`, an invalid array length or radix, a DataView or Buffer read
  * out of range — is decided by the input alone and is the same on every node, so it must be a
  * failed receipt: treating it as a local fault let a block producer put such a call in a block
@@ -184,5 +187,7 @@ const EXHAUSTION_MESSAGES: ReadonlySet<string> = (() => {
  * heap is fatal in V8 (the process dies), never a catchable error.
  */
 export function isEngineExhaustion(e: unknown): boolean {
-  return e instanceof RangeError && EXHAUSTION_MESSAGES.has(e.message);
+  if (!(e instanceof RangeError)) return false;
+  exhaustionMessages ??= probeExhaustionMessages();
+  return exhaustionMessages.has(e.message);
 }

@@ -5,6 +5,7 @@
  */
 export * from './address.js';
 export * from './bytes.js';
+export * from './coins.js';
 export * from './encoding.js';
 export * from './errors.js';
 export * from './hash.js';

@@ -50,9 +50,6 @@ export function useNobleSecp256k1(): void {
 /** Signature length: r(32) ‖ s(32) ‖ recid(1). */
 export const SIGNATURE_LENGTH = 65;
 
-/** Address payload length (blake160 of the compressed public key). */
-export const ADDRESS_LENGTH = 20;
-
 /** Signs a 32-byte digest; returns r ‖ s ‖ recid (low-s). */
 export function sign(digest: Uint8Array, secretKey: Uint8Array): Uint8Array {
   if (digest.length !== 32) throw new StrataError('INVALID_KEY', 'digest must be 32 bytes');

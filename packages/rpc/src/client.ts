@@ -1,5 +1,4 @@
 import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { StrataError } from '@strata/primitives';
 import { type JsonRpcErrorObject, RpcError } from './errors.js';
 import { encodeJson } from './json.js';
@@ -131,9 +130,10 @@ export class RpcClient {
 }
 
 /** POSTs `body` and resolves with the status and the whole response text; rejects on a socket error or after `timeoutMs` (an error named TimeoutError). */
-function postText(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+async function postText(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  // node:https (and tls under it) is loaded only for an https URL: it costs a CLI run as much as node:http.
+  const send = url.startsWith('https:') ? (await import('node:https')).request : httpRequest;
   return new Promise((resolve, reject) => {
-    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
     const payload = Buffer.from(body, 'utf8');
     const req = send(url, { method: 'POST', headers: { ...headers, 'content-length': String(payload.length) } }, (res) => {
       const chunks: Buffer[] = [];

@@ -7,23 +7,17 @@
  * codes) flow back. Over WebSocket, handlers push subscription notifications through
  * {@link SubscriptionHub}. {@link RpcClient} (HTTP) and {@link WsRpcClient} (WebSocket) are the
  * other end, used by the CLI, the devnet and the layer roles.
+ *
+ * `export *` (as every other package), not a list of names: the CLI's bundler (esbuild, code
+ * splitting) treats a barrel with named re-exports as code of its own, and then every module it
+ * re-exports lands in the chunk of any command that imports one name, so `strata account
+ * balance` (which needs RpcClient) loaded the server and `ws` (~80 ms).
  */
-export { type BatchCall, type BatchResult, DEFAULT_CLIENT_TIMEOUT_MS, RpcClient, type RpcClientOptions } from './client.js';
-export { DEFAULT_HANDLER_TIMEOUT_MS, DEFAULT_MAX_BATCH, RpcDispatcher, type RpcDispatcherOptions } from './dispatcher.js';
-export { type JsonRpcErrorObject, RpcError, type RpcErrorCode, RpcErrorCodes, toRpcErrorObject } from './errors.js';
-export { encodeJson } from './json.js';
-export { addressBudgetKey, clientAddress, DEFAULT_MAX_BODY_BYTES, RpcServer, type RpcServerOptions } from './server.js';
-export { type Subscription, SubscriptionHub } from './subscriptions.js';
-export type {
-  JsonRpcFailure,
-  JsonRpcId,
-  JsonRpcNotification,
-  JsonRpcRequest,
-  JsonRpcResponse,
-  JsonRpcSuccess,
-  MethodInfo,
-  MethodSpec,
-  RpcContext,
-  RpcHandler,
-} from './types.js';
-export { WsRpcClient, type WsRpcClientOptions } from './wsClient.js';
+export * from './client.js';
+export * from './dispatcher.js';
+export * from './errors.js';
+export * from './json.js';
+export * from './server.js';
+export * from './subscriptions.js';
+export * from './types.js';
+export * from './wsClient.js';

@@ -1,13 +1,14 @@
 /**
  * BabyJubjub keys and EdDSA-Poseidon signatures of L2 operations. A user's L2 key is derived
  * from their L1 secret key (as zkSync derives its L2 key from the L1 account), so the dev
- * mnemonic's accounts have L2 keys too. Signing and verification use circomlibjs; the curve
+ * mnemonic's accounts have L2 keys too. Point arithmetic uses circomlibjs' BabyJubjub; the curve
  * checks the L1 needs at deposit time are plain BigInt arithmetic here (synchronous).
  */
 import { createHash } from 'node:crypto';
 import { StrataError } from '@strata/primitives';
-import { buildEddsa } from 'circomlibjs';
-import { FIELD } from './poseidon.js';
+import { blake512 } from '@noble/hashes/blake1.js';
+import { buildBabyjub } from 'circomlibjs';
+import { FIELD, poseidon } from './poseidon.js';
 
 /** An L2 signature: R8 point and scalar S. */
 export interface ZkSignature {
@@ -24,12 +25,41 @@ export interface ZkKey {
   ay: bigint;
 }
 
-// circomlibjs' EdDSA object (untyped JavaScript).
-interface Eddsa {
-  F: { e(x: bigint): unknown; toObject(x: unknown): bigint };
-  prv2pub(prv: Uint8Array): [unknown, unknown];
-  signPoseidon(prv: Uint8Array, msg: unknown): { R8: [unknown, unknown]; S: bigint };
-  verifyPoseidon(msg: unknown, sig: { R8: [unknown, unknown]; S: bigint }, pub: [unknown, unknown]): boolean;
+// circomlibjs' BabyJubjub object (untyped JavaScript): points are [x, y] of its field's elements.
+type Point = [unknown, unknown];
+interface BabyJub {
+  F: { e(x: bigint): unknown; toObject(x: unknown): bigint; eq(a: unknown, b: unknown): boolean };
+  Base8: Point;
+  mulPointEscalar(p: Point, e: bigint): Point;
+  addPoint(p: Point, q: Point): Point;
+  inCurve(p: Point): boolean;
+}
+
+/** Little-endian bytes as an integer. */
+function leInt(b: Uint8Array): bigint {
+  let x = 0n;
+  for (let i = b.length - 1; i >= 0; i--) x = (x << 8n) | BigInt(b[i] as number);
+  return x;
+}
+
+/** The 32 little-endian bytes of a field element. */
+function le32(x: bigint): Uint8Array {
+  const out = new Uint8Array(32);
+  for (let i = 0, v = x; i < 32; i++, v >>= 8n) out[i] = Number(v & 0xffn);
+  return out;
+}
+
+/**
+ * EdDSA over BabyJubjub with Poseidon (iden3's scheme, what circomlib's EdDSAPoseidonVerifier
+ * checks): h = BLAKE-512(prv); the secret scalar s is h[0..32] pruned (low 3 bits cleared, bit
+ * 255 cleared, bit 254 set), little-endian; the public key A = Base8 · (s >> 3).
+ */
+function secretScalar(prv: Uint8Array): { s: bigint; h: Uint8Array } {
+  const h = blake512(prv);
+  const sb = h.slice(0, 32);
+  sb[0] = (sb[0] as number) & 0xf8;
+  sb[31] = ((sb[31] as number) & 0x7f) | 0x40;
+  return { s: leInt(sb), h };
 }
 
 /** Signing and verification (async to build once: circomlibjs loads its field code). */
@@ -44,11 +74,16 @@ let built: Promise<ZkCrypto> | undefined;
 
 /** The process-wide ZkCrypto. */
 export function zkCrypto(): Promise<ZkCrypto> {
+  // Only BabyJubjub is built (its WebAssembly field code); Poseidon is ours (poseidon.ts) and
+  // BLAKE-512 @noble/hashes'. circomlibjs' buildEddsa also built a second BabyJubjub, its own
+  // Poseidon, MiMC7, MiMCSponge and a Pedersen hash that nothing here uses: seconds of a devnet's
+  // warm start (test/unit/zk-keys-eddsa.test.ts checks the signatures are byte-for-byte its).
   built ??= (async () => {
-    const eddsa = (await buildEddsa()) as Eddsa;
-    const F = eddsa.F;
+    const bj = (await buildBabyjub()) as BabyJub;
+    const F = bj.F;
+    const point = (x: bigint, y: bigint): Point => [F.e(x), F.e(y)];
     const keyFromPrivate = (prv: Uint8Array): ZkKey => {
-      const [x, y] = eddsa.prv2pub(prv);
+      const [x, y] = bj.mulPointEscalar(bj.Base8, secretScalar(prv).s >> 3n);
       return { prv, ax: F.toObject(x), ay: F.toObject(y) };
     };
     return {
@@ -58,14 +93,32 @@ export function zkCrypto(): Promise<ZkCrypto> {
         return keyFromPrivate(prv);
       },
       sign(key, msg) {
-        const sig = eddsa.signPoseidon(key.prv, F.e(msg));
-        return { r8x: F.toObject(sig.R8[0]), r8y: F.toObject(sig.R8[1]), s: sig.S };
+        // r = BLAKE-512(h[32..64] ‖ msg as 32 LE bytes) mod l; R8 = Base8 · r;
+        // S = r + Poseidon(R8, A, msg) · s mod l.
+        const { s, h } = secretScalar(key.prv);
+        const m = ((msg % FIELD) + FIELD) % FIELD;
+        const seed = new Uint8Array(64);
+        seed.set(h.subarray(32, 64), 0);
+        seed.set(le32(m), 32);
+        const r = leInt(blake512(seed)) % SUBORDER;
+        const [rx, ry] = bj.mulPointEscalar(bj.Base8, r);
+        const r8x = F.toObject(rx);
+        const r8y = F.toObject(ry);
+        const hm = poseidon([r8x, r8y, key.ax, key.ay, m]);
+        return { r8x, r8y, s: (r + hm * s) % SUBORDER };
       },
       verify(msg, sig, ax, ay) {
         if (!isSafeKey(ax, ay)) return false;
-        if (sig.s >= SUBORDER || sig.r8x >= FIELD || sig.r8y >= FIELD || msg >= FIELD) return false;
+        if (sig.s >= SUBORDER || sig.r8x >= FIELD || sig.r8y >= FIELD || msg >= FIELD || msg < 0n || sig.s < 0n || sig.r8x < 0n || sig.r8y < 0n) return false;
         try {
-          return eddsa.verifyPoseidon(F.e(msg), { R8: [F.e(sig.r8x), F.e(sig.r8y)], S: sig.s }, [F.e(ax), F.e(ay)]);
+          const R8 = point(sig.r8x, sig.r8y);
+          const A = point(ax, ay);
+          if (!bj.inCurve(R8) || !bj.inCurve(A)) return false;
+          // Base8 · S = R8 + A · (8 · Poseidon(R8, A, msg))
+          const hm = poseidon([sig.r8x, sig.r8y, ax, ay, msg]);
+          const left = bj.mulPointEscalar(bj.Base8, sig.s);
+          const right = bj.addPoint(R8, bj.mulPointEscalar(A, hm * 8n));
+          return F.eq(left[0], right[0]) && F.eq(left[1], right[1]);
         } catch {
           return false;
         }

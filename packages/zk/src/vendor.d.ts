@@ -1,6 +1,7 @@
 // Minimal typings of the untyped JavaScript packages this layer uses.
 declare module 'circomlibjs' {
   export function buildEddsa(): Promise<unknown>;
+  export function buildBabyjub(): Promise<unknown>;
   export function buildPoseidonReference(): Promise<unknown>;
 }
 declare module 'snarkjs' {

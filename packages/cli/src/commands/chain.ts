@@ -2,25 +2,16 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { devAccounts, formatCoins } from '@strata/devnet';
-import { checkArgs } from '../args.js';
-import { resolveRpc } from '../layers.js';
-import {
-  DEV_MNEMONIC,
-  encode,
-  encodeAddress,
-  fromHex,
-  fromQuantity,
-  keyPairFromSecret,
-  randomKeyPair,
-  StrataError,
-  toHex,
-  type KeyPair,
-} from '@strata/primitives';
+// Light imports only at the top: `account balance`, `block` and `tx` must answer in well under
+// 200 ms, so nothing here may load key derivation, signing, the runtime's codecs, lmdb, libp2p,
+// ws or @strata/devnet (test/unit/cli-import-graph.test.ts checks the bundle's static import
+// graph). What signs (send, account new, a --from index) loads its modules in its action.
+import { encodeAddress, formatCoins, fromHex, fromQuantity, StrataError, toHex, type KeyPair } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
-import { encodeTx, parseAddress, signTx, TRANSFER_COMPUTE, TransferArgsCodec } from '@strata/runtime';
+import { checkArgs } from '../args.js';
+import { devAddressHex, devAddresses } from '../dev-addresses.js';
+import { clientOptions, resolveRpc } from '../layers.js';
 import { print } from '../output.js';
-import { clientOptions } from './common.js';
 
 interface ClientFlags {
   rpc?: string;
@@ -65,13 +56,14 @@ function readKeystore(dir: string): StoredKey[] {
 /**
  * Resolves --from: a dev account index (0–9), a keystore address, or a 0x secret key.
  */
-function resolveSigner(from: string | undefined, prefix: string, keystore: string): KeyPair {
+async function resolveSigner(from: string | undefined, prefix: string, keystore: string): Promise<KeyPair> {
+  const { deriveKeyPairs, DEV_MNEMONIC, keyPairFromSecret, parseAddress } = await import('../signing.js');
   const f = from ?? '0';
   if (/^\d+$/.test(f)) {
     const i = Number(f);
-    const acct = devAccounts(prefix, i + 1, DEV_MNEMONIC)[i];
+    const acct = deriveKeyPairs(DEV_MNEMONIC, 1, i)[0];
     if (!acct) throw new StrataError('INVALID_KEY', `no dev account ${i}`);
-    return acct.keys;
+    return acct;
   }
   if (/^0x[0-9a-fA-F]{64}$/.test(f)) return keyPairFromSecret(fromHex(f, 32));
   const addr = toHex(parseAddress(f, prefix));
@@ -98,7 +90,8 @@ export function registerChainCommands(program: Command): void {
     .option('--keystore <dir>', 'keystore directory (default ~/.strata/keystore or $STRATA_KEYSTORE)')
     .option('--prefix <hrp>', 'address prefix of the chain', 'st')
     .option('--json', 'print machine-readable JSON')
-    .action((flags: { keystore?: string; prefix: string; json?: boolean }) => {
+    .action(async (flags: { keystore?: string; prefix: string; json?: boolean }) => {
+      const { randomKeyPair } = await import('../signing.js');
       const k = randomKeyPair();
       const dir = keystoreDir(flags.keystore);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -125,7 +118,7 @@ export function registerChainCommands(program: Command): void {
       online = false;
     }
     const rows: { source: string; address: string; balance?: string }[] = [
-      ...devAccounts(prefix, Number(flags.count)).map((a) => ({ source: `dev ${a.index}`, address: a.address })),
+      ...(await devAddresses(prefix, Number(flags.count))).map((a) => ({ source: `dev ${a.index}`, address: a.address })),
       ...readKeystore(keystoreDir(flags.keystore)).map((k) => ({ source: 'keystore', address: encodeAddress(prefix, fromHex(k.addressHex, 20)) })),
     ];
     if (online) {
@@ -152,8 +145,9 @@ export function registerChainCommands(program: Command): void {
       c.block('--block', flags.block);
     });
     const client = clientOf(flags);
-    const info = await chainInfo(client);
-    const address = /^\d+$/.test(who) ? (devAccounts(info.addressPrefix, Number(who) + 1)[Number(who)]?.address ?? who) : who;
+    // One round trip: a dev index is sent as its 0x address (every chain's state_getAccount takes
+    // one), and the node answers with the address in its own prefix.
+    const address = /^\d+$/.test(who) ? await devAddressHex(Number(who)) : who;
     const tag = /^\d+$/.test(flags.block) ? `0x${Number(flags.block).toString(16)}` : flags.block;
     const a = await client.call<{ address: string; balance: string; nonce: string; blockNumber: string }>('state_getAccount', [address, tag]);
     const out = { address: a.address, balance: fromQuantity(a.balance).toString(), nonce: Number(fromQuantity(a.nonce)), block: Number(fromQuantity(a.blockNumber)) };
@@ -181,7 +175,8 @@ export function registerChainCommands(program: Command): void {
     });
     const client = clientOf(flags);
     const info = await chainInfo(client);
-    const signer = resolveSigner(flags.from, info.addressPrefix, keystoreDir(flags.keystore));
+    const { encode, encodeTx, parseAddress, signTx, TRANSFER_COMPUTE, TransferArgsCodec } = await import('../signing.js');
+    const signer = await resolveSigner(flags.from, info.addressPrefix, keystoreDir(flags.keystore));
     const to = parseAddress(flags.to, info.addressPrefix);
     const amount = parseAmount(flags.amount);
     const from = encodeAddress(info.addressPrefix, signer.address);

@@ -2,28 +2,11 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseToml } from 'smol-toml';
 import { StrataError } from '@strata/primitives';
-import { resolveRpc } from '../layers.js';
 import { defaultChainConfig, parseChainConfig, type ChainConfig } from '@strata/runtime';
 
-/** Default L1 RPC endpoint: the devnet's. */
-export const DEFAULT_RPC = 'http://127.0.0.1:8545';
-
-/**
- * Adds the options every client command shares: `--rpc URL`, `--layer NAME` (see layers.ts), `--json`.
- * Before the action runs, `--rpc` is resolved (an explicit `--rpc` wins, else the layer's endpoint),
- * so an action may read `opts.rpc` directly.
- */
-export function clientOptions(cmd: Command, defaultLayer = 'l1'): Command {
-  return cmd
-    .option('--rpc <url>', `JSON-RPC endpoint of the node (default: the --layer's endpoint of the running devnet, $STRATA_RPC, or ${DEFAULT_RPC})`)
-    .option('--layer <name>', `which layer of the running devnet to talk to (l1, l2, l3, … as its banner lists them)`, defaultLayer)
-    .option('--json', 'print machine-readable JSON')
-    .hook('preAction', (c) => {
-      const rpc = c.getOptionValue('rpc') as string | undefined;
-      const layer = c.getOptionValue('layer') as string | undefined;
-      c.setOptionValue('rpc', resolveRpc({ rpc, layer }));
-    });
-}
+// `clientOptions` lives in layers.ts (light: client commands import it without smol-toml and
+// @strata/runtime); re-exported for the command modules that import it from here.
+export { clientOptions, DEFAULT_RPC } from '../layers.js';
 
 /** Reads a chain config file (JSON, or TOML when the name ends in .toml). */
 export function readChainConfig(path: string | undefined, base: ChainConfig = defaultChainConfig()): ChainConfig {
