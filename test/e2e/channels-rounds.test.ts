@@ -102,3 +102,29 @@ describe('commitment rounds', () => {
     }
   }, 60_000);
 });
+
+describe('persist before send', () => {
+  it('no message to a peer (request or reply) leaves while a commit of ours is not yet fsynced', async () => {
+    const unsynced: string[] = [];
+    const dirty = (n: ChannelNode) => (n as unknown as { store: { dirty: boolean } }).store.dirty;
+    for (const [name, n] of [['alice', alice], ['bob', bob]] as const) {
+      const p2p = n.p2p as unknown as { sessionRequest: (...a: unknown[]) => Promise<Uint8Array> };
+      const send = p2p.sessionRequest.bind(p2p);
+      p2p.sessionRequest = (...a: unknown[]) => {
+        if (dirty(n)) unsynced.push(`${name} request`);
+        return send(...a);
+      };
+      const self = n as unknown as { onRequest: (req: Uint8Array, from: string) => Promise<Uint8Array> };
+      const answer = self.onRequest.bind(n);
+      self.onRequest = async (req, from) => {
+        const out = await answer(req, from);
+        if (dirty(n)) unsynced.push(`${name} reply`);
+        return out;
+      };
+    }
+    // (the peer protocol's handler calls this.onRequest at each request, so the patch is seen)
+    const invoices = await Promise.all(Array.from({ length: 5 }, () => bob.createInvoice(500n)));
+    await Promise.all(invoices.map((i) => alice.pay(i.invoice)));
+    expect(unsynced).toEqual([]);
+  });
+});

@@ -127,9 +127,10 @@ export interface ChannelNodeOptions {
   /** How long a cooperative close waits for HTLCs in flight to settle before refusing, ms. Default 10 000. */
   closeWaitMs?: number;
   /**
-   * Most time a committed write waits for its fsync, ms (0: fsync inside every commit). Default 20.
-   * Writes are committed before any message that depends on them leaves either way (a killed
-   * process loses nothing); this bounds what a power loss can take (see docs/channels.md).
+   * Most time a committed write waits for its fsync when no message is waiting for it, ms (0: fsync
+   * inside every commit). Default 20. Either way every commit is fsynced before any message to a
+   * peer leaves (one fsync shared by all messages waiting), so neither a killed process nor a
+   * power loss loses a state we signed (see docs/channels.md, "Durability").
    */
   flushMs?: number;
 }
@@ -519,10 +520,20 @@ export class ChannelNode {
   private async send(peer: Uint8Array, type: number, body: Uint8Array, timeoutMs = 20_000): Promise<Uint8Array> {
     const pid = this.peerByNode.get(bytesKey(peer));
     if (!pid) throw err('CHANNEL_PEER', `peer ${toHex(peer).slice(0, 14)} is not connected`);
+    // Persist before send: every commit made so far is on disk (fsynced) before a message leaves,
+    // so not even a power loss can make us sign a second state for a commitment number we already
+    // signed. The fsync is shared by every channel's messages waiting at that moment (group commit).
+    await this.store.flush();
     return this.p2p.sessionRequest(pid, PROTOCOL, encode(Envelope, { type, body }), { ...SESSION_OPTS, timeoutMs });
   }
 
   private async onRequest(req: Uint8Array, from: string): Promise<Uint8Array> {
+    const reply = await this.answer(req, from);
+    await this.store.flush(); // persist before send, as in send(): the reply may carry our signature
+    return reply;
+  }
+
+  private async answer(req: Uint8Array, from: string): Promise<Uint8Array> {
     let env: { type: number; body: Uint8Array };
     try {
       env = decode(Envelope, req, MAX_MESSAGE_BYTES + 16);
