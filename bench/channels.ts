@@ -7,7 +7,9 @@
  * nodes, onion-routed). Also one sender alone (the latency of a payment on an idle channel).
  *
  * Baseline, measured in the same run: the raw ed25519 sign and verify rates of this machine on
- * one core (node:crypto, cached KeyObjects). One payment over one channel done one at a time needs
+ * ALL its cores (one worker thread per core, all at once, node:crypto with cached KeyObjects as
+ * the nodes use; the payments run in several processes across every core, so a one-thread
+ * baseline would flatter them). One payment over one channel done one at a time needs
  * two commitment rounds (add, fulfil), each 4 signatures (two state signatures, two revocations)
  * and 4 verifications: 8 signs + 8 verifies per hop. The ratio says how far batching many HTLCs
  * into each round carries the payment rate past doing those operations once per payment (> 1: more
@@ -16,8 +18,9 @@
  * CHANNEL_BENCH_PAYMENTS (default 10,000) and CHANNEL_BENCH_SENDERS (default 100) resize it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import pino from 'pino';
 import { channelChainRpcMethods, channelParentModules, edSignMsg, edVerifyMsg, randomEdKey } from '@strata/channels';
@@ -46,6 +49,44 @@ function rawSigRates(): { signPerSec: number; verifyPerSec: number } {
   for (let i = 0; i < n; i++) edVerifyMsg(k.publicKey, msg, sig);
   const verifyPerSec = n / ((performance.now() - t) / 1000);
   return { signPerSec: Math.round(signPerSec), verifyPerSec: Math.round(verifyPerSec) };
+}
+
+/** The same loop on every core at once (worker threads), for `ms` each: summed sign and verify rates. */
+async function rawSigRatesAllCores(ms = 1500): Promise<{ cores: number; signPerSec: number; verifyPerSec: number }> {
+  const cores = availableParallelism();
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { generateKeyPairSync, sign, verify } = require('node:crypto');
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const msg = Buffer.alloc(32, 3);
+    let sig = sign(null, msg, privateKey);
+    let t = performance.now(); let n = 0;
+    while (performance.now() - t < workerData.ms) { for (let i = 0; i < 100; i++) { msg[0] = i; sig = sign(null, msg, privateKey); } n += 100; }
+    const signPerSec = n / ((performance.now() - t) / 1000);
+    t = performance.now(); n = 0;
+    while (performance.now() - t < workerData.ms) { for (let i = 0; i < 100; i++) verify(null, msg, publicKey, sig); n += 100; }
+    parentPort.postMessage({ signPerSec, verifyPerSec: n / ((performance.now() - t) / 1000) });`;
+  const rates = await Promise.all(
+    Array.from({ length: cores }, () => new Promise<{ signPerSec: number; verifyPerSec: number }>((resolve, reject) => {
+      const w = new Worker(code, { eval: true, workerData: { ms } });
+      w.once('message', (m) => {
+        resolve(m);
+        void w.terminate();
+      });
+      w.once('error', reject);
+    })),
+  );
+  return { cores, signPerSec: Math.round(rates.reduce((a, r) => a + r.signPerSec, 0)), verifyPerSec: Math.round(rates.reduce((a, r) => a + r.verifyPerSec, 0)) };
+}
+
+/** CPU time (user + system) a process has used so far, ms (Linux /proc). */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 interface Daemon {
@@ -140,7 +181,8 @@ export async function run(): Promise<Record<string, unknown>> {
   await l1.start();
   const rpc = await startRpc(l1, { host: '127.0.0.1', port: 0 });
   rpc.registerAll(channelChainRpcMethods(() => l1.chain.stateReader));
-  const sig = rawSigRates();
+  const sigOneCore = rawSigRates();
+  const sig = await rawSigRatesAllCores();
   const perPaymentSigSeconds = 8 / sig.signPerSec + 8 / sig.verifyPerSec;
   const baselineSingle = 1 / perPaymentSigSeconds;
   const cap = (10n ** 13n).toString();
@@ -152,7 +194,11 @@ export async function run(): Promise<Record<string, unknown>> {
     const loadBefore = loadavg()[0];
     const soloSingle = await runPayments(a, b, SOLO, 1);
     const v0 = await versionOf(a, ab);
+    const cpu = () => daemons.reduce((t, dm) => t + cpuMs(dm.proc.pid), 0);
+    const cpu0 = cpu();
     const single = await runPayments(a, b, PAYMENTS, SENDERS);
+    // the daemons' CPU over the whole phase (invoices included: the payee makes one per payment)
+    const cpuSingle = (cpu() - cpu0) / PAYMENTS;
     const roundsSingle = (await versionOf(a, ab)) - v0;
     const bc = (await b.rpc.call<{ channelId: string }>('channel_open', [c.addr, cap])).channelId;
     await c.rpc.call('channel_open', [d.addr, cap]);
@@ -165,7 +211,9 @@ export async function run(): Promise<Record<string, unknown>> {
     }
     const soloThree = await runPayments(a, d, SOLO, 1);
     const vb0 = await versionOf(b, bc);
+    const cpu1 = cpu();
     const three = await runPayments(a, d, PAYMENTS, SENDERS);
+    const cpuThree = (cpu() - cpu1) / PAYMENTS;
     const roundsThree = (await versionOf(b, bc)) - vb0;
     const baselineThree = baselineSingle / 3;
     return {
@@ -173,11 +221,12 @@ export async function run(): Promise<Record<string, unknown>> {
       senders: SENDERS,
       processes: 'one per channel node (4) + this one (L1, senders)',
       loadAverage1m: { start: Number(loadBefore?.toFixed(1)), end: Number(loadavg()[0]?.toFixed(1)) },
-      singleHop: { ...single, commitmentRounds: roundsSingle, htlcUpdatesPerRound: Number(((2 * PAYMENTS) / Math.max(1, roundsSingle)).toFixed(1)) },
+      singleHop: { ...single, commitmentRounds: roundsSingle, htlcUpdatesPerRound: Number(((2 * PAYMENTS) / Math.max(1, roundsSingle)).toFixed(1)), daemonCpuMsPerPayment: Number(cpuSingle.toFixed(2)) },
       singleHopOneSender: soloSingle,
-      threeHops: { ...three, commitmentRoundsPerChannel: roundsThree, htlcUpdatesPerRound: Number(((2 * PAYMENTS) / Math.max(1, roundsThree)).toFixed(1)) },
+      threeHops: { ...three, commitmentRoundsPerChannel: roundsThree, htlcUpdatesPerRound: Number(((2 * PAYMENTS) / Math.max(1, roundsThree)).toFixed(1)), daemonCpuMsPerPayment: Number(cpuThree.toFixed(2)) },
       threeHopsOneSender: soloThree,
-      rawEd25519OneCore: sig,
+      rawEd25519AllCores: sig,
+      rawEd25519OneCore: sigOneCore,
       sigOnlyBaselinePaymentsPerSec: { singleHop: Math.round(baselineSingle), threeHops: Math.round(baselineThree) },
       ratioToSigBaseline: { singleHop: Number((single.paymentsPerSec / baselineSingle).toFixed(2)), threeHops: Number((three.paymentsPerSec / baselineThree).toFixed(2)) },
       goal: { singleHopPerSec: 1000, singleHopP50ms: 10, threeHopsPerSec: 300 },

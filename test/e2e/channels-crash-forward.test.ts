@@ -4,13 +4,11 @@
  * forward the incoming HTLC a second time nor fail it upstream while his outgoing HTLC is still
  * pending: when Carol settles, the payment succeeds and Bob is paid upstream what he paid down.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelNode } from '@strata/channels';
-import { RpcClient } from '@strata/rpc';
 import { waitUntil } from '../helpers/wait.js';
-import { cleanupDirs, startChannelNode, startTestL1, tmp, type TestL1 } from '../helpers/channels.js';
+import { cleanupDirs, freePort, startChannelDaemon, startChannelNode, startTestL1, tmp, type TestL1 } from '../helpers/channels.js';
 
 let l1: TestL1;
 let alice: ChannelNode;
@@ -18,31 +16,7 @@ let carol: ChannelNode;
 let child: ChildProcess | undefined;
 const CAP = 1_000_000n;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-async function startBob(dataDir: string, p2pPort: number, rpcPort: number): Promise<{ proc: ChildProcess; rpc: RpcClient; addr: string }> {
-  const proc = spawn(process.execPath, ['packages/cli/bin/strata.js', 'channel', 'node', '--chain-rpc', l1.url, '--data-dir', dataDir, '--alias', 'bob', '--port', String(rpcPort), '--listen', `/ip4/127.0.0.1/tcp/${p2pPort}`, '--wallet-key', '2', '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout?.on('data', (d) => {
-    out += String(d);
-  });
-  proc.stderr?.on('data', (d) => {
-    out += String(d);
-  });
-  await waitUntil(() => /channel node bob: RPC (\S+)\s+p2p (\S+)/.test(out), `bob's daemon to start (output: ${out.slice(0, 300)})`, 30_000, 50);
-  const m = /channel node bob: RPC (\S+)\s+p2p (\S+)/.exec(out) as RegExpExecArray;
-  return { proc, rpc: new RpcClient(m[1] as string), addr: m[2] as string };
-}
+const startBob = (dataDir: string, p2pPort: number, rpcPort: number) => startChannelDaemon(l1.url, dataDir, 'bob', 2, p2pPort, rpcPort);
 
 beforeAll(async () => {
   l1 = await startTestL1();

@@ -2,14 +2,16 @@
  * Channel test actors: a real L1 node in-process (dev sealing, the adjudicator in its runtime,
  * RPC on a free loopback port) and channel nodes over real libp2p sockets on loopback.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { ChannelNode, channelChainRpcMethods, channelParentModules, RpcChainClient, type ChainClient, type ChannelNodeOptions, type TowerClient } from '@strata/channels';
 import { devAccounts, devnetChainConfig, type DevAccount } from '@strata/devnet';
 import { StrataNode, startRpc } from '@strata/node';
-import type { RpcServer } from '@strata/rpc';
+import { RpcClient, type RpcServer } from '@strata/rpc';
 import { bankModule } from '@strata/runtime';
 
 export const silentLogger = pino({ level: process.env.CHANNEL_TEST_LOG ?? 'silent' });
@@ -77,4 +79,37 @@ export async function startChannelNode(chain: ChainClient, alias: string, wallet
 export async function link(a: ChannelNode, b: ChannelNode): Promise<void> {
   const key = await a.connect(b.p2p.multiaddrs[0] as string);
   void key;
+}
+
+/** A free loopback TCP port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** Starts `strata channel node` as a child process (for kill -9 tests) on fixed ports; resolves once it serves. */
+export async function startChannelDaemon(chainUrl: string, dataDir: string, alias: string, walletIndex: number, p2pPort: number, rpcPort: number): Promise<{ proc: ChildProcess; rpc: RpcClient; addr: string }> {
+  const proc = spawn(process.execPath, ['packages/cli/bin/strata.js', 'channel', 'node', '--chain-rpc', chainUrl, '--data-dir', dataDir, '--alias', alias, '--port', String(rpcPort), '--listen', `/ip4/127.0.0.1/tcp/${p2pPort}`, '--wallet-key', String(walletIndex), '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d) => {
+    out += String(d);
+  });
+  proc.stderr?.on('data', (d) => {
+    out += String(d);
+  });
+  const re = new RegExp(`channel node ${alias}: RPC (\\S+)\\s+p2p (\\S+)`);
+  const deadline = Date.now() + 30_000;
+  while (!re.test(out)) {
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`${alias}'s daemon did not start (output: ${out.slice(0, 300)})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const m = re.exec(out) as RegExpExecArray;
+  return { proc, rpc: new RpcClient(m[1] as string), addr: m[2] as string };
 }

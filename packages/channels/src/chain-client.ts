@@ -4,7 +4,7 @@
  * tx_getReceipt) plus `chan_getState`, which whoever composes the adjudicator into a chain
  * registers on that chain's RPC server ({@link channelChainRpcMethods}).
  */
-import { decode, fromHex, fromQuantity, StrataError, toHex, uint, type KeyPair } from '@strata/primitives';
+import { decode, encode, fromHex, fromQuantity, StrataError, struct, toHex, uint, varBytes, type KeyPair } from '@strata/primitives';
 import { RpcClient, RpcError, type MethodSpec } from '@strata/rpc';
 import { encodeTx, signTx } from '@strata/runtime';
 import type { StateReader } from '@strata/state';
@@ -73,31 +73,39 @@ export class RpcChainClient implements ChainClient {
     return fromQuantity(a.balance);
   }
   send(key: KeyPair, method: string, args: Uint8Array): Promise<Uint8Array> {
+    return this.sendWithRaw(key, method, args).then((r) => r.hash);
+  }
+  /** As `send`, also returning the signed transaction's bytes (what a forced inclusion submits). */
+  sendWithRaw(key: KeyPair, method: string, args: Uint8Array, computeLimit = ADJUDICATOR_COMPUTE): Promise<{ hash: Uint8Array; raw: Uint8Array }> {
     // One transaction at a time per client, so nonces never collide.
     const run = this.sendQueue.then(async () => {
       const info = await this.info();
       const acct = await this.rpc.call<{ nextNonce: string }>('state_getAccount', [toHex(key.address)]);
       const k = toHex(key.address);
       const nonce = Math.max(Number(fromQuantity(acct.nextNonce)), this.nonces.get(k) ?? 0);
-      const base = { chainId: info.chainId, nonce, fee: 0n, computeLimit: ADJUDICATOR_COMPUTE, module: this.module, method, args };
+      const base = { chainId: info.chainId, nonce, fee: 0n, computeLimit, module: this.module, method, args };
       const probe = encodeTx(signTx(base, key.secretKey)).length + 24;
-      const fee = BigInt(probe) * info.perByte + BigInt(ADJUDICATOR_COMPUTE) * info.perCompute;
+      const fee = BigInt(probe) * info.perByte + BigInt(computeLimit) * info.perCompute;
       const raw = encodeTx(signTx({ ...base, fee }, key.secretKey));
       const hash = fromHex(await this.rpc.call<string>('tx_sendRaw', [toHex(raw)]), 32);
       this.nonces.set(k, nonce + 1);
-      return hash;
+      return { hash, raw };
     });
     this.sendQueue = run.catch(() => undefined);
     return run;
   }
+  /** The receipt of a transaction, if it is included yet. */
+  async receipt(hash: Uint8Array): Promise<{ ok: boolean; error?: string; height: number } | undefined> {
+    const r = await this.rpc.call<{ status: string; error: { code: string; message: string } | string | null; blockNumber: string } | null>('tx_getReceipt', [toHex(hash)]);
+    if (!r) return undefined;
+    const err = r.error === null ? undefined : typeof r.error === 'string' ? r.error : `${r.error.code}: ${r.error.message}`;
+    return { ok: r.status === '0x1', height: Number(fromQuantity(r.blockNumber)), ...(err ? { error: err } : {}) };
+  }
   async waitReceipt(hash: Uint8Array, timeoutMs = 20_000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const r = await this.rpc.call<{ status: string; error: { code: string; message: string } | string | null; blockNumber: string } | null>('tx_getReceipt', [toHex(hash)]);
-      if (r) {
-        const err = r.error === null ? undefined : typeof r.error === 'string' ? r.error : `${r.error.code}: ${r.error.message}`;
-        return { ok: r.status === '0x1', height: Number(fromQuantity(r.blockNumber)), ...(err ? { error: err } : {}) };
-      }
+      const r = await this.receipt(hash);
+      if (r) return r;
       if (Date.now() > deadline) throw new StrataError('NETWORK', `transaction ${toHex(hash)} was not included within ${timeoutMs} ms`);
       await new Promise((r2) => setTimeout(r2, 50));
     }
@@ -107,6 +115,99 @@ export class RpcChainClient implements ChainClient {
       await this.rpc.call('dev_mine', [n]);
     } catch (e) {
       if (!(e instanceof RpcError)) throw e;
+    }
+  }
+}
+
+/** Settings of {@link ForcedInclusionChainClient}. */
+export interface ForcedInclusionOptions {
+  /** The L1 under the L2 (its JSON-RPC): where the forced transaction is queued. */
+  l1Url: string;
+  /** The L2's rollup id on that L1 (its inbox is `op_inbox/<id>`). */
+  rollupId: number;
+  /** L1 blocks a sent transaction may stay out of the L2 before it is forced. Default 4. */
+  forceAfterL1Blocks?: number;
+  /** How long `waitReceipt` waits in all (the forced path takes L1 blocks), ms. Default 180 000. */
+  timeoutMs?: number;
+  /** The L1 inbox module's name (default `op_inbox/<rollupId>`). */
+  inboxModule?: string;
+}
+
+/** The L1 inbox's forceTx arguments (the optimistic package's `ForceTxArgs`: rollup id, raw L2 transaction). */
+const ForceTxWire = struct('ForceTxArgs', { rollupId: uint, raw: varBytes(128 * 1024) });
+/** Compute an `op_inbox.forceTx` declares (as the optimistic package's L3 roles do). */
+const FORCE_TX_COMPUTE = 20_000;
+
+/**
+ * A channel node's (or watchtower's) client of an optimistic L2 that does not depend on the L2
+ * sequencer for inclusion. Its transactions go to the sequencer as usual; one the L2 has not
+ * included `forceAfterL1Blocks` L1 blocks after it was sent (the sequencer censors a close, a
+ * penalty, a preimage reveal, or lost it) is queued on the L1 through the L2's inbox
+ * (`op_inbox.forceTx`, paid by the same key on the L1), which the L2 must include within its
+ * sequencing window: a close or penalty lands in L1 time whatever the sequencer does — the path
+ * the optimistic package's roles of an L3 already take (`ParentRollupClient`).
+ */
+export class ForcedInclusionChainClient implements ChainClient {
+  readonly module: string;
+  private readonly l1: RpcChainClient;
+  private readonly sent = new Map<string, { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean }>();
+  /** Transactions forced through the L1 inbox so far. */
+  forced = 0;
+
+  constructor(
+    readonly l2: RpcChainClient,
+    private readonly opts: ForcedInclusionOptions,
+  ) {
+    if (!Number.isInteger(opts.rollupId) || opts.rollupId < 0) throw new StrataError('CONFIG_INVALID', 'forced inclusion: rollupId must be a non-negative integer');
+    this.module = l2.module;
+    this.l1 = new RpcChainClient(opts.l1Url, opts.inboxModule ?? `op_inbox/${opts.rollupId}`);
+  }
+  info() {
+    return this.l2.info();
+  }
+  height() {
+    return this.l2.height();
+  }
+  get(key: Uint8Array) {
+    return this.l2.get(key);
+  }
+  balance(address: Uint8Array) {
+    return this.l2.balance(address);
+  }
+  mine(n: number) {
+    return this.l2.mine(n);
+  }
+  private async l1Height(): Promise<number> {
+    return Number(fromQuantity((await this.l1.rpc.call<{ number: string }>('chain_getHead')).number));
+  }
+  async send(key: KeyPair, method: string, args: Uint8Array): Promise<Uint8Array> {
+    const { hash, raw } = await this.l2.sendWithRaw(key, method, args);
+    this.sent.set(toHex(hash), { raw, key, sentAt: await this.l1Height(), forced: false });
+    return hash;
+  }
+  /** Forces `hash` through the L1 inbox if it is overdue; true once it was forced. */
+  private async forceIfOverdue(hash: Uint8Array): Promise<void> {
+    const s = this.sent.get(toHex(hash));
+    if (!s || s.forced) return;
+    if ((await this.l1Height()) < s.sentAt + (this.opts.forceAfterL1Blocks ?? 4)) return;
+    const h = await this.l1.sendWithRaw(s.key, 'forceTx', encode(ForceTxWire, { rollupId: this.opts.rollupId, raw: s.raw }), FORCE_TX_COMPUTE);
+    const r = await this.l1.waitReceipt(h.hash);
+    if (!r.ok) throw new StrataError('CHANNEL_STATE', `forcing a transaction through the L1 inbox failed: ${r.error ?? 'unknown error'}`);
+    s.forced = true;
+    this.forced++;
+  }
+  async waitReceipt(hash: Uint8Array, timeoutMs = this.opts.timeoutMs ?? 180_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.l2.receipt(hash);
+      if (r) {
+        this.sent.delete(toHex(hash));
+        return r;
+      }
+      // retried at the next poll until it goes out (the L1 may be unreachable for a while)
+      await this.forceIfOverdue(hash).catch(() => undefined);
+      if (Date.now() > deadline) throw new StrataError('NETWORK', `transaction ${toHex(hash)} was not included within ${timeoutMs} ms (forced through the L1 inbox: ${this.sent.get(toHex(hash))?.forced === true})`);
+      await new Promise((r2) => setTimeout(r2, 100));
     }
   }
 }

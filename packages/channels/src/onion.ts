@@ -10,9 +10,7 @@
  * Deviation from BOLT 4: the per-hop length prefix is 2 bytes instead of a BigSize, and the hop
  * payload is an RLP struct instead of a TLV stream. Curve ops: crypto.ts (native addon or noble).
  */
-import { chacha20 } from '@noble/ciphers/chacha.js';
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 as nsha256 } from '@noble/hashes/sha2.js';
+import { createCipheriv, createHash, createHmac } from 'node:crypto';
 import { bytesEqual, concatBytes, decode, encode, StrataError, struct, uint, uintBig, utf8, varBytes, type Codec } from '@strata/primitives';
 import { ecdhSecret, secpPublic, secpRandomSecret, secpTweakPublic, secpTweakSecret } from './crypto.js';
 
@@ -39,9 +37,14 @@ export interface HopPayload {
 }
 export const HopPayloadCodec: Codec<HopPayload> = struct('HopPayload', { next: varBytes(32), amount: uintBig(128), expiry: uint, secret: varBytes(32), total: uintBig(128) });
 
-const ZERO12 = new Uint8Array(12);
-const key = (name: string, secret: Uint8Array) => hmac(nsha256, utf8(name), secret);
-const stream = (k: Uint8Array, len: number) => chacha20(k, ZERO12, new Uint8Array(len));
+// node:crypto (OpenSSL) for the hashes and the stream: the same bytes as @noble's, several times
+// faster per packet. OpenSSL's chacha20 IV is the 32-bit block counter (little endian) then the
+// 96-bit nonce: all zero here, as BOLT 4's (counter 0, zero nonce).
+const ZERO_IV = Buffer.alloc(16);
+const hmacSha256 = (k: Uint8Array, data: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(createHmac('sha256', k).update(data).digest());
+const nsha256 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(data).digest());
+const key = (name: string, secret: Uint8Array) => hmacSha256(utf8(name), secret);
+const stream = (k: Uint8Array, len: number): Uint8Array => new Uint8Array(createCipheriv('chacha20', k, ZERO_IV).update(Buffer.alloc(len)));
 const xorInto = (a: Uint8Array, b: Uint8Array, bOff = 0) => {
   for (let i = 0; i < a.length; i++) a[i] = (a[i] as number) ^ (b[i + bOff] as number);
 };
@@ -102,7 +105,7 @@ export function buildOnion(hops: { key: Uint8Array; payload: HopPayload }[], ass
     xorInto(m, stream(rhos[i] as Uint8Array, ROUTING_INFO_SIZE));
     if (i === hops.length - 1 && filler.length > 0) m.set(filler, ROUTING_INFO_SIZE - filler.length);
     mix = m;
-    nextHmac = hmac(nsha256, key('mu', secrets[i] as Uint8Array), concatBytes(mix, assocData));
+    nextHmac = hmacSha256(key('mu', secrets[i] as Uint8Array), concatBytes(mix, assocData));
   }
   const packet = new Uint8Array(ONION_PACKET_SIZE);
   packet[0] = 0;
@@ -129,7 +132,7 @@ export function peelOnion(packet: Uint8Array, onionSecret: Uint8Array, assocData
   const routing = packet.subarray(34, 34 + ROUTING_INFO_SIZE);
   const mac = packet.subarray(34 + ROUTING_INFO_SIZE);
   const ss = ecdhSecret(E, onionSecret);
-  const expect = hmac(nsha256, key('mu', ss), concatBytes(routing, assocData));
+  const expect = hmacSha256(key('mu', ss), concatBytes(routing, assocData));
   if (!bytesEqual(expect, mac)) onionErr('onion HMAC does not verify: the packet was tampered with or is not for this node');
   const d = new Uint8Array(ROUTING_INFO_SIZE * 2);
   d.set(routing, 0);
@@ -189,7 +192,7 @@ export function createFailure(secret: Uint8Array, msg: FailureMessage): Uint8Arr
   payload[0] = body.length >> 8;
   payload[1] = body.length & 0xff;
   payload.set(body, 2);
-  const pkt = concatBytes(hmac(nsha256, key('um', secret), payload), payload);
+  const pkt = concatBytes(hmacSha256(key('um', secret), payload), payload);
   return wrapFailure(secret, pkt);
 }
 
@@ -208,7 +211,7 @@ export function decryptFailure(secrets: Uint8Array[], packet: Uint8Array): { hop
     const s = secrets[i] as Uint8Array;
     p = Uint8Array.from(p);
     xorInto(p, stream(key('ammag', s), FAILURE_PACKET_SIZE));
-    const mac = hmac(nsha256, key('um', s), p.subarray(HMAC_SIZE));
+    const mac = hmacSha256(key('um', s), p.subarray(HMAC_SIZE));
     if (bytesEqual(mac, p.subarray(0, HMAC_SIZE))) {
       const len = ((p[HMAC_SIZE] as number) << 8) | (p[HMAC_SIZE + 1] as number);
       try {

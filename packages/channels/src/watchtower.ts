@@ -104,7 +104,7 @@ export class WatchtowerService {
     private readonly opts: WatchtowerOptions,
     private readonly deps: { chain: ChainClient; logger: Logger; metrics?: ChannelMetrics },
   ) {
-    this.store = ChannelStore.open(opts.dataDir);
+    this.store = ChannelStore.open(opts.dataDir, { flushMs: 0 }); // an acknowledged blob is on disk: fsync per commit (few, small)
     this.metrics = deps.metrics ?? new ChannelMetrics();
     this.reader = new AdjudicatorReader(deps.chain);
     this.scanned = this.store.get<number>('scanned') ?? 0;

@@ -50,8 +50,13 @@ export const AcceptMsg = struct('AcceptChannel', { payB: fixedBytes(20) });
 export const ReadyMsg = struct('ChannelReady', { channelId: fixedBytes(32) });
 
 export const ProposeMsg = struct('Propose', { channelId: fixedBytes(32), version: uint, updates: list(UpdateWire, 2000) });
-/** Answer to a propose: accepted with a signature, or refused (conflict, limit, invalid). */
-export const ProposeReply = struct('ProposeReply', { ok: bool, sig: optional(fixedBytes(64)), reason: varBytes(512), conflict: bool });
+/**
+ * Answer to a propose: accepted with a signature, or refused (conflict, limit, invalid). An
+ * accepting receiver adds its own pending updates (`updates`, applied after the proposer's): the
+ * state it signs covers both sides' updates, so one round carries the payer's adds and the payee's
+ * fulfils (BOLT 2 lets both sides' updates into one commitment).
+ */
+export const ProposeReply = struct('ProposeReply', { ok: bool, sig: optional(fixedBytes(64)), reason: varBytes(512), conflict: bool, updates: list(UpdateWire, 2000) });
 export const CommitMsg = struct('Commit', { channelId: fixedBytes(32), version: uint, sig: fixedBytes(64), revocation: fixedBytes(64) });
 export const CommitReply = struct('CommitReply', { revocation: fixedBytes(64) });
 

@@ -4,7 +4,7 @@
  * JSON-RPC (`--node-rpc URL`, or on the devnet `--node alice|bob|carol`, default alice).
  */
 import type { Command } from 'commander';
-import { ChannelNode, RpcChainClient, RpcTowerClient, runAtomicSwap, startChannelRpc, WatchtowerService, withClaimKey } from '@strata/channels';
+import { ChannelNode, ForcedInclusionChainClient, RpcChainClient, RpcTowerClient, runAtomicSwap, startChannelRpc, WatchtowerService, withClaimKey, type ChainClient } from '@strata/channels';
 import { CHANNEL_NODE_NAMES, devAccounts, devnetChannelRpcUrl, type ChannelNodeName } from '@strata/devnet';
 import { fromHex, keyPairFromSecret, StrataError, type KeyPair } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
@@ -83,9 +83,25 @@ function act<T>(f: ClientFlags, fn: (c: RpcClient) => Promise<T>, text: (r: T) =
 }
 
 export function registerChannelCommands(program: Command): void {
+  /** The parent chain's client; on an optimistic L2 with `--force-via-l1`, one that forces censored transactions through the L1 inbox. */
+  const parentClient = (f: { chainRpc: string; forceViaL1?: string; rollupId?: string; forceAfter: string }): ChainClient => {
+    const l2 = new RpcChainClient(f.chainRpc);
+    if (!f.forceViaL1) return l2;
+    const rollupId = Number(f.rollupId);
+    const after = Number(f.forceAfter);
+    if (f.rollupId === undefined || !Number.isInteger(rollupId) || rollupId < 0) throw new StrataError('CONFIG_INVALID', '--force-via-l1 needs --rollup-id <id> (the L2\'s rollup id on that L1)');
+    if (!Number.isInteger(after) || after < 1) throw new StrataError('CONFIG_INVALID', '--force-after must be a positive number of L1 blocks');
+    return new ForcedInclusionChainClient(l2, { l1Url: f.forceViaL1, rollupId, forceAfterL1Blocks: after });
+  };
+  const forceOptions = (c: Command): Command =>
+    c
+      .option('--force-via-l1 <url>', 'parent is an optimistic L2: force transactions its sequencer leaves out through the L1 inbox at this L1 JSON-RPC')
+      .option('--rollup-id <id>', "with --force-via-l1: the L2's rollup id on the L1")
+      .option('--force-after <l1Blocks>', 'with --force-via-l1: L1 blocks a transaction may stay out of the L2 before it is forced', '4');
+
   const ch = program.command('channel').description('Payment channels: run a channel node or watchtower, open, pay, close (Lightning-style)');
 
-  ch.command('node')
+  forceOptions(ch.command('node'))
     .description('Run a channel node daemon: node key, libp2p peers, channels in lmdb, JSON-RPC')
     .requiredOption('--chain-rpc <url>', 'JSON-RPC of the parent chain (L1 or L2) running the channel adjudicator')
     .requiredOption('--data-dir <dir>', 'data directory (identity, channels database, p2p key)')
@@ -97,12 +113,12 @@ export function registerChannelCommands(program: Command): void {
     .option('--wallet-key <0xsecret|index>', 'wallet key on the parent chain (default: generated, kept in the data dir)')
     .option('--watchtower <url>', 'watchtower JSON-RPC to send justice blobs to')
     .option('--log-level <level>', 'log level', 'info')
-    .action(async (f: { chainRpc: string; dataDir: string; alias: string; host: string; port: string; listen: string; peer?: string[]; walletKey?: string; watchtower?: string; logLevel: string }) => {
+    .action(async (f: { chainRpc: string; dataDir: string; alias: string; host: string; port: string; listen: string; peer?: string[]; walletKey?: string; watchtower?: string; logLevel: string; forceViaL1?: string; rollupId?: string; forceAfter: string }) => {
       try {
         const logger = createLogger({ level: f.logLevel });
         const node = await ChannelNode.create(
           { dataDir: f.dataDir, alias: f.alias, listen: [f.listen], bootnodes: f.peer ?? [], ...(f.walletKey ? { walletKey: keyOf(f.walletKey, '--wallet-key').secretKey } : {}) },
-          { chain: new RpcChainClient(f.chainRpc), logger, ...(f.watchtower ? { tower: new RpcTowerClient(f.watchtower) } : {}) },
+          { chain: parentClient(f), logger, ...(f.watchtower ? { tower: new RpcTowerClient(f.watchtower) } : {}) },
         );
         await node.start();
         for (const p of f.peer ?? []) await node.connect(p).catch((e) => logger.warn({ peer: p, error: (e as Error).message }, 'cannot connect to peer'));
@@ -121,7 +137,7 @@ export function registerChannelCommands(program: Command): void {
       }
     });
 
-  ch.command('watchtower')
+  forceOptions(ch.command('watchtower'))
     .description('Run a watchtower: stores encrypted justice blobs, publishes penalties for breaches')
     .requiredOption('--chain-rpc <url>', 'JSON-RPC of the parent chain')
     .requiredOption('--data-dir <dir>', 'data directory')
@@ -129,10 +145,10 @@ export function registerChannelCommands(program: Command): void {
     .option('--host <host>', 'RPC host', '127.0.0.1')
     .option('--port <port>', 'RPC port (0: a free one)', '0')
     .option('--log-level <level>', 'log level', 'info')
-    .action(async (f: { chainRpc: string; dataDir: string; key: string; host: string; port: string; logLevel: string }) => {
+    .action(async (f: { chainRpc: string; dataDir: string; key: string; host: string; port: string; logLevel: string; forceViaL1?: string; rollupId?: string; forceAfter: string }) => {
       try {
         const logger = createLogger({ level: f.logLevel });
-        const tower = new WatchtowerService({ dataDir: f.dataDir, key: keyOf(f.key, '--key') }, { chain: new RpcChainClient(f.chainRpc), logger });
+        const tower = new WatchtowerService({ dataDir: f.dataDir, key: keyOf(f.key, '--key') }, { chain: parentClient(f), logger });
         const url = await tower.start({ host: f.host, port: Number(f.port) });
         process.stdout.write(`watchtower: RPC ${url}\n`);
         const stop = async () => {

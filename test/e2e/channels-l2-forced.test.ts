@@ -1,0 +1,69 @@
+/**
+ * A channel node on the optimistic L2 whose L2 sequencer censors it: its unilateral close is left
+ * out of every L2 block, so after a few L1 blocks the node's client (ForcedInclusionChainClient)
+ * queues the same signed transaction through the L2's inbox on the L1 (`op_inbox.forceTx`), which
+ * the L2 must include: the close lands whatever the sequencer does. With a plain client to the
+ * sequencer the close never lands (the dispute clock of a breach, or an HTLC's expiry, would run out).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdjudicatorReader, CH_CLOSING, ForcedInclusionChainClient, RpcChainClient, type ChannelNode } from '@strata/channels';
+import { startDevnet, type Devnet } from '@strata/devnet';
+import { DepositArgs, NodeL1Client, rollupModuleNames } from '@strata/optimistic';
+import { bytesEqual, encode } from '@strata/primitives';
+import { waitUntil } from '../helpers/wait.js';
+import { cleanupDirs, silentLogger, startChannelNode, tmp } from '../helpers/channels.js';
+
+let devnet: Devnet;
+let l2: RpcChainClient;
+const nodes: ChannelNode[] = [];
+
+beforeAll(async () => {
+  devnet = await startDevnet({ dataDir: tmp('chan-l2f-devnet-'), port: 0, channels: false, zk: false, sidechain: false, l3: false, explorer: false, rollup: { port: 0, blockTimeMs: 50 } }, { logger: silentLogger });
+  l2 = new RpcChainClient(devnet.l2!.rpcUrl);
+  const node = devnet.l1.node;
+  const client = new NodeL1Client(node, devnet.l2!.config, (a) => node.mempool.nextNonce(a, node.chain.account(a).nonce));
+  for (const i of [1, 2]) {
+    const k = devnet.accounts[i]!.keys;
+    await client.send(k, rollupModuleNames(devnet.l2!.config.rollupId).bridge, 'deposit', encode(DepositArgs, { rollupId: devnet.l2!.config.rollupId, to: k.address, amount: 50_000_000n }), 5_000);
+  }
+  await waitUntil(async () => (await l2.balance(devnet.accounts[2]!.keys.address)) > 0n, 'deposits credited on the L2', 30_000, 100);
+}, 90_000);
+
+afterAll(async () => {
+  for (const n of nodes) await n.stop().catch(() => undefined);
+  await devnet?.stop();
+  cleanupDirs();
+});
+
+describe('forced inclusion for channel nodes on the L2', () => {
+  it('a close the L2 sequencer censors is forced through the L1 inbox and lands', async () => {
+    const forcing = new ForcedInclusionChainClient(l2, { l1Url: devnet.l1.rpcUrl, rollupId: devnet.l2!.config.rollupId, forceAfterL1Blocks: 2, timeoutMs: 60_000 });
+    const alice = await startChannelNode(forcing, 'alice', devnet.accounts[1]!);
+    const bob = await startChannelNode(l2, 'bob', devnet.accounts[2]!);
+    nodes.push(alice, bob);
+    const bk = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const ab = await alice.openChannel(bk, 1_000_000n);
+    expect((await new AdjudicatorReader(l2).channel(ab))?.capacity).toBe(1_000_000n);
+    // from now on the sequencer leaves every transaction of alice's out of its blocks
+    const seq = devnet.l2!.sequencer.opts.sequencer as { censor?: (t: { sender: Uint8Array }) => boolean };
+    seq.censor = (t) => bytesEqual(t.sender, alice.wallet.address);
+    let done: string | undefined;
+    void alice.closeChannel(ab, true).then(
+      () => {
+        done = 'ok';
+      },
+      (e: unknown) => {
+        done = `failed: ${String(e)}`;
+      },
+    );
+    // L1 blocks go by; the L2 keeps sealing blocks without alice's close
+    for (let i = 0; i < 200 && done === undefined; i++) {
+      await devnet.l1.node.mineBlocks(1);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(done).toBe('ok');
+    expect(forcing.forced).toBe(1);
+    expect((await new AdjudicatorReader(l2).channel(ab))?.status).toBe(CH_CLOSING);
+    delete seq.censor;
+  }, 90_000);
+});

@@ -1,0 +1,130 @@
+/**
+ * Commitment rounds carry both sides' updates (BOLT 2 lets a commitment cover every pending
+ * update, whoever offered it): when both nodes have updates queued at once, the receiver of a
+ * proposal adds its own to its accepting reply, and one round — one state signed by both — carries
+ * the payer's adds and the payee's fulfils.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyUpdates, ONION_PACKET_SIZE, type ChannelNode, type ChannelState, type Update } from '@strata/channels';
+import { toHex } from '@strata/primitives';
+import { waitUntil } from '../helpers/wait.js';
+import { cleanupDirs, startChannelNode, startTestL1, type TestL1 } from '../helpers/channels.js';
+
+let l1: TestL1;
+let alice: ChannelNode;
+let bob: ChannelNode;
+let id: Uint8Array;
+
+beforeAll(async () => {
+  l1 = await startTestL1();
+  alice = await startChannelNode(l1.client(), 'alice', l1.accounts[1]!);
+  bob = await startChannelNode(l1.client(), 'bob', l1.accounts[2]!);
+  const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
+  id = await alice.openChannel(bobKey, 10_000_000n);
+  await waitUntil(() => bob.list().some((c) => c.status === 'open'), 'bob sees the channel', 10_000, 20);
+}, 60_000);
+
+afterAll(async () => {
+  for (const n of [alice, bob]) await n?.stop();
+  await l1?.stop();
+  cleanupDirs();
+});
+
+async function largestRound(n: ChannelNode): Promise<number> {
+  const h = await n.metrics.updatesPerRound.get();
+  const count = h.values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+  // the smallest bucket holding every observation
+  const full = h.values.filter((v) => v.metricName?.endsWith('_bucket') && v.value === count && v.labels.le !== '+Inf').map((v) => Number(v.labels.le));
+  return full.length ? Math.min(...full) : Number.POSITIVE_INFINITY;
+}
+
+describe('commitment rounds', () => {
+  it("the payee's fulfils and the payer's new adds, queued at once, go into one round", async () => {
+    const K = 6;
+    const held = await Promise.all(Array.from({ length: K }, () => bob.createInvoice(1_000n, 'held', 3600, { hold: true })));
+    const pays = held.map((h) => alice.pay(h.invoice));
+    await waitUntil(() => bob.invoices().filter((i) => i.status === 'held').length === K, 'bob holds every payment', 15_000, 20);
+    await waitUntil(() => alice.channelState(id).state.htlcs.length === K, 'the adds are committed', 15_000, 20);
+    await new Promise((r) => setTimeout(r, 200));
+    const fresh = await Promise.all(Array.from({ length: K }, () => bob.createInvoice(1_000n)));
+    const v0 = alice.channelState(id).state.version;
+    const before = await largestRound(alice);
+    expect(before).toBeLessThanOrEqual(10);
+    // in one turn: bob queues K fulfils, alice queues K adds; both propose the same version
+    const settles = held.map((h) => bob.settleInvoice(Buffer.from(h.paymentHash.slice(2), 'hex')));
+    const more = fresh.map((f) => alice.pay(f.invoice));
+    await Promise.all([...settles, ...pays, ...more]);
+    await waitUntil(() => alice.channelState(id).state.htlcs.length === 0 && bob.channelState(id).state.htlcs.length === 0, 'every HTLC settled', 15_000, 20);
+    // one round took the 2K updates (fulfils + adds): before, the withdrawn side's updates waited
+    // for a round of their own (largest round K)
+    expect(await largestRound(alice)).toBeGreaterThanOrEqual(2 * K);
+    // and the rounds: K+K updates, then bob's K fulfils of the new payments: 2 rounds (before: 3)
+    expect(alice.channelState(id).state.version - v0).toBeLessThanOrEqual(2);
+    expect(alice.channelState(id).state.balanceA + bob.channelState(id).state.balanceB).toBe(10_000_000n);
+  }, 60_000);
+
+  it("incoming onions are stored once in records of their own, not rewritten with the channel at every round", async () => {
+    const held = await Promise.all(Array.from({ length: 3 }, () => bob.createInvoice(1_000n, 'held', 3600, { hold: true })));
+    const pays = held.map((h) => alice.pay(h.invoice).catch(() => undefined));
+    await waitUntil(() => bob.invoices().filter((i) => i.status === 'held').length === 3, 'bob holds the payments', 15_000, 20);
+    await waitUntil(() => bob.channelState(id).state.htlcs.length === 3, 'the adds are committed at bob', 15_000, 20);
+    const rec = bob.store.get<{ onions: Record<string, Uint8Array>; round?: unknown }>(`ch:${toHex(id)}`);
+    // before: the completed round's write kept every incoming onion (1366 bytes each) in the record
+    expect(Object.keys(rec?.onions ?? {})).toHaveLength(0);
+    // consumed (held) onions are gone from the store too
+    expect(bob.store.list(`on:${toHex(id)}:`)).toHaveLength(0);
+    for (const h of held) await bob.cancelInvoice(Buffer.from(h.paymentHash.slice(2), 'hex'));
+    await Promise.all(pays);
+    await waitUntil(() => alice.channelState(id).state.htlcs.length === 0, 'the cancelled HTLCs are failed back', 15_000, 20);
+  }, 60_000);
+
+  it('a receiver whose own updates in its reply break the rules (an add expiring at once) gets no signature: the proposer closes on chain', async () => {
+    const carol = await startChannelNode(l1.client(), 'carol', l1.accounts[3]!);
+    const dave = await startChannelNode(l1.client(), 'dave', l1.accounts[4]!);
+    try {
+      const daveKey = await carol.connect(dave.p2p.multiaddrs[0]!);
+      const cd = await carol.openChannel(daveKey, 10_000_000n, 1_000_000n);
+      await waitUntil(() => dave.list().some((c) => c.status === 'open'), 'dave sees the channel', 10_000, 20);
+      // dave answers carol's next proposal with an HTLC of its own that expires next block
+      const bad: Update = { kind: 'add', id: 77, amount: 5_000n, hash: new Uint8Array(32).fill(9), expiry: l1.height() + 1, onion: new Uint8Array(ONION_PACKET_SIZE) };
+      const d = dave as unknown as { takeOwn(ch: { side: 0 | 1; limits: never }, s: ChannelState, max: number): { next: ChannelState; taken: Update[] } };
+      d.takeOwn = (ch, s) => ({ next: applyUpdates(s, ch.side, [bad], ch.limits), taken: [bad] });
+      const v = carol.channelState(cd).state.version;
+      const { invoice } = await dave.createInvoice(1_000n);
+      await expect(carol.pay(invoice)).rejects.toThrow();
+      await waitUntil(() => carol.channelState(cd).status !== 'open', 'carol takes the channel on chain', 15_000, 20);
+      // carol never signed the state with dave's bad HTLC: the closing state is the last one both signed
+      expect(carol.channelState(cd).state.version).toBe(v);
+      expect(carol.channelState(cd).state.htlcs).toHaveLength(0);
+    } finally {
+      await carol.stop();
+      await dave.stop();
+    }
+  }, 60_000);
+});
+
+describe('persist before send', () => {
+  it('no message to a peer (request or reply) leaves while a commit of ours is not yet fsynced', async () => {
+    const unsynced: string[] = [];
+    const dirty = (n: ChannelNode) => (n as unknown as { store: { dirty: boolean } }).store.dirty;
+    for (const [name, n] of [['alice', alice], ['bob', bob]] as const) {
+      const p2p = n.p2p as unknown as { sessionRequest: (...a: unknown[]) => Promise<Uint8Array> };
+      const send = p2p.sessionRequest.bind(p2p);
+      p2p.sessionRequest = (...a: unknown[]) => {
+        if (dirty(n)) unsynced.push(`${name} request`);
+        return send(...a);
+      };
+      const self = n as unknown as { onRequest: (req: Uint8Array, from: string) => Promise<Uint8Array> };
+      const answer = self.onRequest.bind(n);
+      self.onRequest = async (req, from) => {
+        const out = await answer(req, from);
+        if (dirty(n)) unsynced.push(`${name} reply`);
+        return out;
+      };
+    }
+    // (the peer protocol's handler calls this.onRequest at each request, so the patch is seen)
+    const invoices = await Promise.all(Array.from({ length: 5 }, () => bob.createInvoice(500n)));
+    await Promise.all(invoices.map((i) => alice.pay(i.invoice)));
+    expect(unsynced).toEqual([]);
+  });
+});

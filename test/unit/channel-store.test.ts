@@ -1,0 +1,71 @@
+/**
+ * The channel store's durability contract (store.ts): a write is committed — readable, and in the
+ * operating system's page cache where a killed process cannot lose it — when `put` returns, with
+ * no fsync on the caller's path; fsyncs run in the background, many commits to one.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ChannelStore } from '@strata/channels';
+
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'chan-store-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('channel store', () => {
+  it('a write is committed when put is called (readable at once, before any await), and fsyncs are batched off the caller', async () => {
+    const s = ChannelStore.open(tmp(), { flushMs: 20 });
+    for (let i = 0; i < 50; i++) {
+      void s.put(`k${i}`, { i, b: new Uint8Array([i]), n: BigInt(i) });
+      // before: the write committed on lmdb's thread a turn later (and after an fsync)
+      expect(s.get<{ i: number }>(`k${i}`)?.i).toBe(i);
+    }
+    expect(s.commits).toBe(50);
+    await s.flush();
+    expect(s.flushes).toBeGreaterThanOrEqual(1);
+    expect(s.flushes).toBeLessThan(50);
+    s.write([['a', 1], ['k0', undefined]]);
+    expect(s.get('a')).toBe(1);
+    expect(s.get('k0')).toBeUndefined();
+    await s.close();
+  });
+
+  it('survives kill -9 of the writing process before any fsync ran', () => {
+    const dir = tmp();
+    // a child writes with fsyncs a minute away, then kills itself with SIGKILL
+    const script = `import { ChannelStore } from '@strata/channels'; const s = ChannelStore.open(${JSON.stringify(dir)}, { flushMs: 60000 }); for (let i = 0; i < 20; i++) await s.put('x' + i, i); process.kill(process.pid, 'SIGKILL');`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd(), encoding: 'utf8', timeout: 60_000 });
+    expect(r.signal).toBe('SIGKILL');
+    const s = ChannelStore.open(dir);
+    for (let i = 0; i < 20; i++) expect(s.get(`x${i}`)).toBe(i);
+    void s.close();
+  }, 60_000);
+
+  it('writeSoon: the writes of one turn share one commit; a write before then commits them first, in order', async () => {
+    const s = ChannelStore.open(tmp());
+    const c0 = s.commits;
+    for (let i = 0; i < 10; i++) s.writeSoon(`d${i}`, i);
+    s.writeSoon('d0', undefined);
+    await Promise.resolve();
+    expect(s.commits - c0).toBe(1);
+    expect(s.get('d0')).toBeUndefined();
+    expect(s.get('d9')).toBe(9);
+    s.writeSoon('o', 'first');
+    s.write([['o2', 'second']]);
+    expect(s.commits - c0).toBe(2);
+    expect(s.get('o')).toBe('first');
+    await s.close();
+  });
+
+  it('flushMs must be a non-negative integer', () => {
+    expect(() => ChannelStore.open(tmp(), { flushMs: -1 })).toThrow(/flushMs/);
+  });
+});
