@@ -12,13 +12,14 @@ import {
   batchWindowBytes,
   brotliWindowBytes,
   compressBatch,
+  DECOMPRESS_WORD_COMPUTE,
   defaultRollupConfig,
   encodeBatchPayload,
   encodeOp,
   PostBatchArgsCodec,
   rollupModuleNames,
 } from '@strata/optimistic';
-import { encodeTx, minimumFee, signTx } from '@strata/runtime';
+import { defaultChainConfig, encodeTx, minimumFee, signTx } from '@strata/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import { keys, L1Miner } from '../helpers/optimistic.js';
 
@@ -82,8 +83,32 @@ describe('the inbox charges decompression', () => {
     const { r } = post(bomb106(), 1_000_000);
     expect(r.status).toBe('failed');
     expect(r.error?.code).toBe('L2_INVALID_BATCH');
-    // Data, window and the 4 MiB cap, 32 bytes a unit (perWord 1).
-    expect(r.computeUsed).toBeGreaterThanOrEqual(Math.ceil(rollup.maxBatchBytes / 32) * 2);
+    // Window and the 4 MiB cap, DECOMPRESS_WORD_COMPUTE units per 32 bytes (perWord 1).
+    expect(r.computeUsed).toBeGreaterThanOrEqual(Math.ceil(rollup.maxBatchBytes / 32) * 2 * DECOMPRESS_WORD_COMPUTE);
+  });
+
+  it("a block's whole compute limit buys at most a small fraction of the block time in decompression", () => {
+    // Measured (quiet machine, load ~3, Node 20): the slowest streams decode at ~0.24 us per 32
+    // bytes out; a bomb's (fastest to write, few bytes in) at ~0.10 us, and its window fill at
+    // ~0.06 us. At 1 unit a word (before) one block's 1.6M compute bought ~51 MB, ~0.2-0.4 s
+    // quiet and ~1 s at load 12 (of an 8 s block, executed by every node and by derivation).
+    expect(DECOMPRESS_WORD_COMPUTE).toBeGreaterThanOrEqual(3);
+    l1 = new L1Miner(rollup);
+    const cfg = l1.chain.config;
+    const wordsPerBlock = cfg.maxBlockCompute / (DECOMPRESS_WORD_COMPUTE * cfg.compute.perWord);
+    // <= 2% of the block time at the slowest measured rate.
+    expect(wordsPerBlock * 0.24e-3).toBeLessThanOrEqual(cfg.targetBlockTimeMs * 0.02);
+    // And the cap follows the price: a bomb given 300,000 compute stops within what it pays for.
+    const { r } = post(bomb106(), 300_000);
+    expect(r.status).toBe('failed');
+    expect(r.computeUsed).toBe(300_000);
+    expect(r.error?.code).toBe('TX_COMPUTE_EXCEEDED');
+  });
+
+  it("an honest 4 MiB payload (the largest) still fits one block at the batcher's compute limit", () => {
+    const limit = batchComputeLimit(rollup.maxBatchBytes, 480_000, 20_000);
+    expect(limit).toBeLessThanOrEqual(defaultChainConfig().maxBlockCompute);
+    expect(limit).toBeGreaterThanOrEqual(Math.ceil(rollup.maxBatchBytes / 32) * 2 * DECOMPRESS_WORD_COMPUTE);
   });
 
   it('a stream declaring a window above the limit (16 MiB) is refused before decompressing: ~100 ms whatever the output cap', () => {
@@ -101,7 +126,10 @@ describe('the inbox charges decompression', () => {
 
   it("an honest batch fits the batcher's compute limit: the compressor declares the smallest window that holds the payload", () => {
     l1 = new L1Miner(rollup);
-    const op = encodeOp({ kind: 'l1info', height: 0 });
+    // An L1 origin must move forward from 0 and name a block before the carrier: mine two first.
+    l1.mine();
+    l1.mine();
+    const op = encodeOp({ kind: 'l1info', height: 1 });
     const payload = encodeBatchPayload([{ timestamp: l1.chain.head.header.timestamp, delayedReads: 0, ops: [op] }]);
     const data = compressBatch(payload);
     expect(brotliWindowBytes(data)).toBe(batchWindowBytes(payload.length));
@@ -109,6 +137,7 @@ describe('the inbox charges decompression', () => {
     expect(batchWindowBytes(100_000)).toBe(131_056);
     expect(batchWindowBytes(10 << 20)).toBe((1 << 22) - 16);
     const { r } = post(data, batchComputeLimit(payload.length, data.length, 1));
+    expect(r.error).toBeUndefined();
     expect(r.status).toBe('ok');
   });
 });

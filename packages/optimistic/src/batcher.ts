@@ -8,7 +8,7 @@ import type { RollupLogger } from './derivation.js';
 import { Driver } from './driver.js';
 import { blockOrigin } from './inbox-core.js';
 import type { L2Block } from './l2-chain.js';
-import { batchWindowBytes, compressBatch, encodeBatchPayload, type BatchBlock } from './ops.js';
+import { batchWindowBytes, compressBatch, DECOMPRESS_WORD_COMPUTE, encodeBatchPayload, type BatchBlock } from './ops.js';
 import { PostBatchArgsCodec } from './parent-modules.js';
 import type { RollupNode } from './rollup-node.js';
 
@@ -33,8 +33,9 @@ const ORIGIN_SLACK = 1;
 
 /** Compute limit a batch post declares: metered state access plus per-word work. */
 export function batchComputeLimit(payloadBytes: number, dataBytes: number, ops: number): number {
-  // The inbox charges the data, the brotli window it declares and the output, per 32 bytes.
-  return 30_000 + Math.ceil(payloadBytes / 32) + Math.ceil(dataBytes / 32) + Math.ceil(batchWindowBytes(payloadBytes) / 32) + ops + 200 * 20;
+  // The inbox charges the data, the brotli window it declares and the output, per 32 bytes
+  // (the window and output DECOMPRESS_WORD_COMPUTE each).
+  return 30_000 + (Math.ceil(payloadBytes / 32) + Math.ceil(batchWindowBytes(payloadBytes) / 32)) * DECOMPRESS_WORD_COMPUTE + Math.ceil(dataBytes / 32) + ops + 200 * 20;
 }
 
 /** Builds one batch from blocks (encoded, compressed). */

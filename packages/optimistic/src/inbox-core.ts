@@ -19,7 +19,7 @@
 import { decode, encode, fixedBytes, StrataError, struct, uint, type Codec } from '@strata/primitives';
 import { merkleRoot } from '@strata/chain';
 import { carriesL1Origin, type RollupConfig } from './config.js';
-import { brotliWindowBytes, decodeBatchPayload, decodeOp, decompressBatch, encodeOp, MAX_BATCH_WINDOW_BYTES, OP_L1INFO, opHash, opLeaf } from './ops.js';
+import { brotliWindowBytes, DECOMPRESS_WORD_COMPUTE, decodeBatchPayload, decodeOp, decompressBatch, encodeOp, MAX_BATCH_WINDOW_BYTES, OP_L1INFO, opHash, opLeaf } from './ops.js';
 
 /** Counters of one rollup's inbox. */
 export interface InboxMeta {
@@ -213,7 +213,7 @@ function commit(store: InboxStore, m: InboxMeta, at: L1Point, blocks: AppendedBl
 /**
  * Appends a batcher's batch. Throws L2_INVALID_BATCH naming the rule broken: wrong first block,
  * corrupt or oversized data, timestamps not increasing or too far ahead of L1, reading delayed
- * operations that are not queued. `charge` meters the work, per 32 bytes: the data, the brotli
+ * operations that are not queued. `charge` meters the work, per 32 bytes: the data (1 word), the brotli
  * window it declares (the decoder may fill that much before any output cap bites; a window
  * above `maxBatchBytes` and 4 MiB is refused unread), and the decompressed output, which is
  * charged also when decompression fails: a stream that would expand past the cap pays for the
@@ -240,17 +240,17 @@ export function appendBatch(
   if (window > Math.max(cfg.maxBatchBytes, MAX_BATCH_WINDOW_BYTES)) {
     throw new StrataError('L2_INVALID_BATCH', `batch data declares a brotli window of ${window} bytes, more than the ${Math.max(cfg.maxBatchBytes, MAX_BATCH_WINDOW_BYTES)} allowed`);
   }
-  charge(Math.ceil(args.data.length / 32) + Math.ceil(Math.min(window, cfg.maxBatchBytes) / 32));
+  charge(Math.ceil(args.data.length / 32) + Math.ceil(Math.min(window, cfg.maxBatchBytes) / 32) * DECOMPRESS_WORD_COMPUTE);
   const cap = Math.max(0, Math.min(cfg.maxBatchBytes, Math.floor(affordableBytes?.() ?? Number.POSITIVE_INFINITY)));
   let payload: Uint8Array;
   try {
     payload = decompressBatch(args.data, cap);
   } catch (e) {
     // Up to `cap` bytes came out before it failed (or would have gone past the cap): paid for.
-    charge(Math.ceil(cap / 32));
+    charge(Math.ceil(cap / 32) * DECOMPRESS_WORD_COMPUTE);
     throw e;
   }
-  charge(Math.ceil(payload.length / 32));
+  charge(Math.ceil(payload.length / 32) * DECOMPRESS_WORD_COMPUTE);
   const blocks = decodeBatchPayload(payload, cfg.maxBatchOps);
   let ts = m.lastTimestamp;
   let delayed = m.delayedRead;

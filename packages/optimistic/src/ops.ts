@@ -294,6 +294,19 @@ export function decodeBatchPayload(payload: Uint8Array, maxOps: number): BatchBl
   return out;
 }
 
+/**
+ * Compute units (times the chain's `perWord`) the inbox charges per 32 bytes of brotli window a
+ * batch declares and per 32 bytes it decompresses to (the compressed data itself pays 1).
+ * Measured on Node 20 (quiet machine): the slowest streams decode at ~0.24 us per 32 bytes out,
+ * a bomb's at ~0.10 us and its window fill at ~0.06 us, while the chain's other work costs
+ * ~0.075 us a unit (a signature check: 1,000 units, ~75 us). At 1 unit a word one block's
+ * compute (1.6M) bought ~51 MB of decompression, ~0.2-0.4 s of every node's CPU quiet and
+ * ~1 s loaded, per 8 s block; at 3 it buys ~17 MB, at most ~130 ms at the slowest rate (under
+ * 2 % of the block time). The largest honest batch (4 MiB out, 4 MiB window) costs ~0.8M: it
+ * still fits a block.
+ */
+export const DECOMPRESS_WORD_COMPUTE = 3;
+
 /** Largest brotli window a batch may declare besides its rollup's `maxBatchBytes`: 2^22 - 16 bytes. */
 export const MAX_BATCH_WINDOW_BYTES = (1 << 22) - 16;
 

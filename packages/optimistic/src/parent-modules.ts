@@ -48,7 +48,7 @@ import {
   type InboxMeta,
   type InboxStore,
 } from './inbox-core.js';
-import { encodeOp, opHash, opLeaf } from './ops.js';
+import { DECOMPRESS_WORD_COMPUTE, encodeOp, opHash, opLeaf } from './ops.js';
 import { applyL2Op, makeL2Env, TokenWithdrawalCodec, tokenWithdrawalKey, WithdrawalCodec, withdrawalKey, type L2Env } from './stf.js';
 import { requireToken, transferToken } from '@strata/apps';
 
@@ -809,8 +809,9 @@ export function parentModules(cfgIn: RollupConfig, opts: ParentModuleOptions = {
         if (!bytesEqual(ctx.sender, cfg.batcher)) throw new StrataError('L2_INVALID_BATCH', `only the batcher ${toHex(cfg.batcher)} may post batches`);
         const store = new StateInboxStore(ctx.view, cfg.rollupId);
         const perWord = ctx.config.compute.perWord;
-        // Decompression stops at what the transaction's compute left pays for (32 bytes a word).
-        const affordable = () => (ctx.computeLeft === undefined ? Number.POSITIVE_INFINITY : perWord > 0 ? Math.floor((ctx.computeLeft as number) / perWord) * 32 : Number.POSITIVE_INFINITY);
+        // Decompression stops at what the transaction's compute left pays for (32 bytes per DECOMPRESS_WORD_COMPUTE words).
+        const affordable = () =>
+          ctx.computeLeft === undefined ? Number.POSITIVE_INFINITY : perWord > 0 ? Math.floor((ctx.computeLeft as number) / (perWord * DECOMPRESS_WORD_COMPUTE)) * 32 : Number.POSITIVE_INFINITY;
         const b = appendBatch(store, ctx.block, { firstBlock: a.firstBlock, data: a.data }, cfg, (w) => ctx.charge(w * perWord), affordable);
         ctx.emit('batch', { index: b.index, firstBlock: b.record.firstBlock, blocks: b.record.blockCount, ops: b.record.opCount, bytes: a.data.length });
       },
