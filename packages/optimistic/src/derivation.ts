@@ -5,7 +5,7 @@
  * Nothing read from L1 can make it throw: a transaction it cannot interpret is skipped with a
  * log line (the L1 receipt already says whether the inbox accepted it).
  */
-import { bytesEqual, decode, StrataError, toHex, toStrataError } from '@strata/primitives';
+import { bytesEqual, decode, isEngineExhaustion, isLocalFault, StrataError, toHex, toStrataError } from '@strata/primitives';
 import type { RollupConfig } from './config.js';
 import {
   appendBatch,
@@ -221,7 +221,7 @@ export class Derivation {
       }
     }
     // A parent without end-of-block hooks applies the window only when called (above).
-    const forced = this.cfg.forcedInclusion === 'call' ? undefined : forceInclusion(this.store, at, this.cfg);
+    const forced = this.cfg.forcedInclusion === 'call' ? undefined : this.endBlockRule(at, block.height);
     if (forced) {
       this.log.info({ l1Height: block.height, l2Block: forced.record.firstBlock, ops: forced.record.opCount }, 'sequencing window expired: inbox force-included queued operations');
       emit(forced);
@@ -229,6 +229,26 @@ export class Derivation {
     this.processed.push({ height: block.height, hash: block.hash, meta: { ...this.store.m } });
     if (this.processed.length > 10_000) this.processed.splice(0, this.processed.length - 10_000);
     return out;
+  }
+
+  /**
+   * The inbox's end-of-block rule, as the L1 runs it: in a hook whose throw is rolled back (a
+   * `hook_failed` event, the L1 block goes on). So a throw here changes nothing and is skipped
+   * with a warning; escaping `apply` would stall derivation on this L1 block for ever.
+   */
+  private endBlockRule(at: { height: number; timestamp: number }, height: number): AppendedBatch | undefined {
+    const m = this.store.m;
+    const batches = this.store.batches.length;
+    try {
+      return forceInclusion(this.store, at, this.cfg);
+    } catch (e) {
+      if (isLocalFault(e) || isEngineExhaustion(e)) throw e; // the L1 aborts that block's import too
+      this.store.m = m;
+      this.store.batches.length = batches;
+      const err = toStrataError(e);
+      this.log.warn({ l1Height: height, code: err.code, error: err.message }, 'inbox end-of-block rule failed: skipped, as the L1 rolls its hook back');
+      return undefined;
+    }
   }
 
   /** Whether `block` does not extend the last processed L1 block (an L1 reorg happened). */
