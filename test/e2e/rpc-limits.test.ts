@@ -102,6 +102,21 @@ describe('rpc behind a reverse proxy (trustedProxies, strata node --rpc-trusted-
     expect(served(await freshCalls(s.url, 30, () => ({ 'x-forwarded-for': 'not-an-ip' })))).toBeLessThanOrEqual(2);
   });
 
+  it("one client cannot spend a pooled proxy connection's budget for the other clients on it", async () => {
+    // A proxy keeps one keep-alive socket to the node and sends every client's calls on it. The
+    // socket's own budget (10) is tighter here than a client's (20): before, client A spending it
+    // got client B refused on the same socket; each named client is bounded by its own budget.
+    const s = await server({ maxCallsPerSecond: 1, callBurst: 10, maxCallsPerSecondPerAddress: 1, callBurstPerAddress: 20, trustedProxies: ['127.0.0.1'] });
+    const pooled = new Agent({ keepAlive: true, maxSockets: 1 });
+    stops.push(() => pooled.destroy());
+    const ping = (i: number, client: string) => post(s.url, `{"jsonrpc":"2.0","id":${i},"method":"ping"}`, pooled, { 'x-forwarded-for': client });
+    const a: number[] = [];
+    for (let i = 0; i < 30; i++) a.push((await ping(i, '198.51.100.7')).status);
+    expect(served(a)).toBeGreaterThanOrEqual(18); // its own budget, not the socket's 10
+    expect(served(a)).toBeLessThanOrEqual(22);
+    expect((await ping(99, '198.51.100.8')).status).toBe(200);
+  });
+
   it('ignores X-Forwarded-For from an address that is not a trusted proxy (a client rotating the header gets no fresh budgets)', async () => {
     const s = await server({ ...budget, trustedProxies: ['192.0.2.1'] });
     const rotated = await freshCalls(s.url, 30, (i) => ({ 'x-forwarded-for': `203.0.113.${i + 1}` }));

@@ -422,7 +422,13 @@ export class RpcServer {
     req.on('end', () => {
       if (over) return;
       const ctx: RpcContext = { transport: 'http', authorized: this.checkToken(bearer(req.headers.authorization)) };
-      const limited = this.overBudget(req.socket, Buffer.concat(chunks).toString('utf8'), this.clientOf(req));
+      const address = this.clientOf(req);
+      // Behind a trusted proxy one keep-alive socket carries many clients' calls: each client it
+      // names is bounded by its own address budget, not the socket's (one client spending that
+      // refused every other client the proxy sent on the same socket). A call naming no client is
+      // the proxy's own: the socket's budget applies.
+      const conn = address !== req.socket.remoteAddress && this.trustedProxies.has(plainAddress(req.socket.remoteAddress ?? '')) ? undefined : req.socket;
+      const limited = this.overBudget(conn, Buffer.concat(chunks).toString('utf8'), address);
       if (limited.refused) {
         sendJson(res, 429, limited.refused, { 'Retry-After': '1' });
         return;
@@ -464,7 +470,7 @@ export class RpcServer {
    * (or the raw text when it does not parse, for the dispatcher's parse error), or `refused`: the
    * -32005 response to send instead of running anything.
    */
-  private overBudget(conn: object, text: string, address: string | undefined): { msg?: unknown; text: string; refused?: string } {
+  private overBudget(conn: object | undefined, text: string, address: string | undefined): { msg?: unknown; text: string; refused?: string } {
     let msg: unknown;
     try {
       msg = JSON.parse(text);
@@ -472,12 +478,15 @@ export class RpcServer {
       return { text };
     }
     const calls = Array.isArray(msg) ? Math.max(1, msg.length) : 1;
-    let budget = this.budgets.get(conn);
-    if (budget === undefined) {
-      budget = new CallBudget(this.callsPerSecond, this.callBurst);
-      this.budgets.set(conn, budget);
+    let perConnection = true;
+    if (conn !== undefined) {
+      let budget = this.budgets.get(conn);
+      if (budget === undefined) {
+        budget = new CallBudget(this.callsPerSecond, this.callBurst);
+        this.budgets.set(conn, budget);
+      }
+      perConnection = budget.take(calls);
     }
-    const perConnection = budget.take(calls);
     const perAddress = perConnection && this.takeAddress(address, calls);
     if (perConnection && perAddress) return { msg, text };
     const limit = perConnection ? this.callsPerAddress : this.callsPerSecond;
