@@ -31,7 +31,7 @@ import {
   signL2Transfer,
   type L1BlockData,
 } from '@strata/optimistic';
-import { encode } from '@strata/primitives';
+import { encode, keyPairFromSecret, toHex } from '@strata/primitives';
 import { encodeTx, type Module } from '@strata/runtime';
 import { devAccounts, devnetL3Config, devnetRollupConfig, safeL3Window, shortL3Windows } from '@strata/devnet';
 import { L3World } from '../helpers/l3.js';
@@ -289,6 +289,36 @@ describe('the L1 origin is within the sequencing window of the L1 block carrying
     expect(w.verNode.chain.account(alice.address).nonce).toBe(3);
     expect(await refusedPosts(w, posts)).toEqual([]);
   }, 60_000);
+
+  it('re-sequencing after a pause keeps every soft-confirmed transaction, even one spending what an earlier dropped block paid it', async () => {
+    const w = world();
+    await fund(w);
+    const alice = keys[0]!;
+    // Bob sorts before Alice (the pool's order is by sender): sealed again in one block by that
+    // order, Bob's payment would run before the one funding it and be skipped, then dropped.
+    let bob = keyPairFromSecret(new Uint8Array(32).fill(7));
+    for (let i = 8; toHex(bob.address) >= toHex(alice.address); i++) bob = keyPairFromSecret(new Uint8Array(32).fill(i));
+    w.l2Addresses.push(bob.address); // counted in the conservation checks
+    const carol = keys[2]!;
+    const carolBefore = w.seqNode.chain.account(carol.address).balance;
+    w.l2Send(encodeTx(signL2Transfer(w.seqNode.env, alice.secretKey, w.seqNode.nextNonce(alice.address), bob.address, 1_000_000n)));
+    await w.sequence();
+    w.l2Send(encodeTx(signL2Transfer(w.seqNode.env, bob.secretKey, 0, carol.address, 1_000n)));
+    await w.sequence();
+    // Soft-confirmed: the sequencer's chain holds both.
+    expect(w.seqNode.chain.account(bob.address).nonce).toBe(1);
+    const sealedOrigin = readL1Origin(w.seqNode.chain.reader());
+    while (w.l1.chain.head.meta.height < sealedOrigin + W - 1) w.mine();
+    await w.seqNode.syncL1();
+    expect(await w.batcher.tick()).toBeUndefined(); // stale: both blocks dropped, their txs re-pooled
+    expect(w.seqNode.poolSize).toBe(2);
+    for (let i = 0; i < 3; i++) {
+      await w.sequence();
+      await w.batch();
+    }
+    expect(w.verNode.chain.account(bob.address).nonce).toBe(1);
+    expect(w.verNode.chain.account(carol.address).balance - carolBefore).toBe(1_000n);
+  }, 30_000);
 
   it("the issue's attack: an L3 output proposed while the L2 sequencer held the origin back still gets its challenge window in L1 blocks (minus at most the sequencing window)", async () => {
     const x = new L3World({ l2Sequencer: { holdL1Origin: true } });

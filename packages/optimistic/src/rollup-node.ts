@@ -68,6 +68,12 @@ export class RollupNode {
   private safe = 0;
   private l1Head = { height: -1, finalized: -1, clock: -1 };
   private readonly pool = new Map<string, VerifiedTx>();
+  /**
+   * Hashes of re-pooled transactions (from unsafe blocks dropped by a reorg or a re-sequencing),
+   * in the order those blocks ran them: the next blocks seal them first, in that order, so a
+   * soft-confirmed transaction spending what an earlier dropped one gave it still runs after it.
+   */
+  private replay: string[] = [];
   private readonly log: RollupLogger;
   private readonly headListeners = new Set<(b: L2Block) => void>();
 
@@ -248,7 +254,15 @@ export class RollupNode {
 
   private requeue(blocks: L2Block[]): void {
     if (!this.isSequencer) return;
-    for (const b of blocks) for (const t of b.txs ?? []) this.pool.set(toHex(t.hash), t);
+    const queued = new Set(this.replay);
+    for (const b of blocks) {
+      for (const t of b.txs ?? []) {
+        const h = toHex(t.hash);
+        this.pool.set(h, t);
+        if (!queued.has(h)) this.replay.push(h);
+        queued.add(h);
+      }
+    }
   }
 
   /**
@@ -303,7 +317,12 @@ export class RollupNode {
     const delayedFrom = this.chain.delayedRead;
     const delayedOps = seq.ignoreDelayed ? [] : this.derivation.delayedOps(delayedFrom);
     const max = seq.maxOpsPerBlock ?? 2_000;
-    const candidates = [...this.pool.values()].filter((t) => !seq.censor?.(t)).sort((a, b) => (toHex(a.sender) < toHex(b.sender) ? -1 : toHex(a.sender) > toHex(b.sender) ? 1 : a.tx.nonce - b.tx.nonce)).slice(0, max);
+    // Re-pooled transactions first, in the order their dropped blocks ran them; then the rest by sender and nonce.
+    const replayed = new Set(this.replay);
+    const first = this.replay.map((h) => this.pool.get(h)).filter((t): t is VerifiedTx => t !== undefined && !seq.censor?.(t));
+    const rest = [...this.pool.entries()].filter(([h, t]) => !replayed.has(h) && !seq.censor?.(t)).map(([, t]) => t);
+    rest.sort((a, b) => (toHex(a.sender) < toHex(b.sender) ? -1 : toHex(a.sender) > toHex(b.sender) ? 1 : a.tx.nonce - b.tx.nonce));
+    const candidates = [...first, ...rest].slice(0, max);
     const reader = this.chain.reader();
     // An L2 hosting children's settlement modules carries its L1 origin (their clock): the first
     // block after the L1 moved says so, even if it has nothing else to include.
@@ -318,6 +337,7 @@ export class RollupNode {
     }
     const block = this.chain.build({ timestamp: Math.max(this.chain.head.timestamp + 1, now), delayedFrom, delayedOps, ops, txs }, true);
     for (const t of candidates) this.pool.delete(toHex(t.hash));
+    if (this.replay.length > 0) this.replay = this.replay.filter((h) => this.pool.has(h));
     const skipped = candidates.length - (block.txs?.length ?? 0);
     this.log.debug({ l2Block: block.number, ops: block.allOps.length, delayed: delayedOps.length, skipped }, 'sequenced L2 block');
     this.updateMetrics();
