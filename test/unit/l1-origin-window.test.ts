@@ -247,8 +247,10 @@ describe('the L1 origin is within the sequencing window of the L1 block carrying
     expect(w.l1.chain.head.meta.height).toBeLessThanOrEqual(inboxOrigin + W);
     await w.seqNode.syncL1();
     expect(await w.batcher.tick()).toBeUndefined();
-    expect(w.seqNode.chain.head.number).toBe(sealed - 1);
-    expect(w.seqNode.poolSize).toBe(1);
+    // Sealed again at once, with a fresh origin.
+    expect(w.seqNode.chain.head.number).toBe(sealed);
+    expect(readL1Origin(w.seqNode.chain.reader())).toBeGreaterThan(sealedOrigin);
+    expect(w.seqNode.poolSize).toBe(0);
     await w.sequence();
     await w.batch();
     expect(w.verNode.chain.account(alice.address).nonce).toBe(1);
@@ -310,14 +312,49 @@ describe('the L1 origin is within the sequencing window of the L1 block carrying
     const sealedOrigin = readL1Origin(w.seqNode.chain.reader());
     while (w.l1.chain.head.meta.height < sealedOrigin + W - 1) w.mine();
     await w.seqNode.syncL1();
-    expect(await w.batcher.tick()).toBeUndefined(); // stale: both blocks dropped, their txs re-pooled
-    expect(w.seqNode.poolSize).toBe(2);
+    expect(await w.batcher.tick()).toBeUndefined(); // stale: both blocks dropped and sealed again
+    expect(readL1Origin(w.seqNode.chain.reader())).toBeGreaterThan(sealedOrigin);
     for (let i = 0; i < 3; i++) {
       await w.sequence();
       await w.batch();
     }
     expect(w.verNode.chain.account(bob.address).nonce).toBe(1);
     expect(w.verNode.chain.account(carol.address).balance - carolBefore).toBe(1_000n);
+  }, 30_000);
+
+  it('a persisted sequencer killed right after a re-sequencing keeps the soft-confirmed transactions (dropped blocks are sealed again in the same commit)', async () => {
+    const w = world();
+    await fund(w);
+    const alice = keys[0]!;
+    const t = tempDir('strata-reseq-');
+    cleanups.push(t.cleanup);
+    const open = () => {
+      const store = new L2Store({ path: t.dir });
+      const node = new RollupNode({ rollup: w.rollup, sequencer: {} }, w.client, { store });
+      return { store, node, batcher: new BatcherService(node, { key: keys[1]! }, silent) };
+    };
+    let s = open();
+    await s.node.syncL1();
+    s.node.submitTx(encodeTx(signL2Transfer(s.node.env, alice.secretKey, s.node.nextNonce(alice.address), keys[2]!.address, 1n)));
+    const sealed = s.node.sequence(w.now + 1_000)!;
+    const txHash = sealed.txs![0]!.hash;
+    const sealedOrigin = readL1Origin(s.node.chain.reader());
+    while (w.l1.chain.head.meta.height < sealedOrigin + W - 1) w.mine();
+    await s.node.syncL1();
+    expect(await s.batcher.tick()).toBeUndefined(); // stale: re-sequenced
+    // Killed here (nothing more is written): what is on disk is all a restart has.
+    await s.store.close();
+    s = open();
+    cleanups.push(() => s.store.close());
+    await s.node.syncL1();
+    expect(s.node.chain.txLocation(txHash)).toBeDefined();
+    for (let i = 0; i < 2; i++) {
+      await s.batcher.tick();
+      w.mine();
+      await s.node.syncL1();
+      await w.verNode.syncL1();
+    }
+    expect(w.verNode.chain.account(alice.address).nonce).toBe(1);
   }, 30_000);
 
   it("the issue's attack: an L3 output proposed while the L2 sequencer held the origin back still gets its challenge window in L1 blocks (minus at most the sequencing window)", async () => {

@@ -266,20 +266,35 @@ export class RollupNode {
   }
 
   /**
-   * Sequencer: drops the blocks from `from` on, which L1 does not hold yet, and re-pools their
-   * transactions; the next `sequence` reseals them with a fresh L1 origin (and the delayed
-   * operations they read). The batcher calls it for blocks the origin rule would refuse (their
+   * Sequencer: drops the blocks from `from` on, which L1 does not hold yet, and seals their
+   * transactions again at once, in their order, with a fresh L1 origin (and the delayed
+   * operations they read); with a store, drop and reseal are one commit. The batcher calls it for blocks the origin rule would refuse (their
    * origin fell more than the sequencing window behind L1: a pause or restart longer than that).
    * Returns how many blocks were dropped.
    */
   resequenceFrom(from: number, reason: string): number {
     if (!this.isSequencer) throw new StrataError('UNAUTHORIZED', 'this node is not the sequencer');
     if (from <= this.derivation.meta.blockCount) throw new StrataError('INVALID_ARGUMENT', `L2 block ${from} is already on L1`);
-    const dropped = this.chain.truncate(from - 1, true);
-    this.requeue(dropped);
-    if (dropped.length > 0) this.log.warn({ fromBlock: from, dropped: dropped.length, requeued: this.pool.size, reason }, 'unsafe L2 blocks dropped to be sequenced again with a fresh L1 origin');
+    // Dropped and sealed again in one commit (with a store): a crash in between would lose the
+    // soft-confirmed transactions, which only the in-memory pool would hold. The new blocks take
+    // the dropped ones' last timestamp at most (those passed the inbox's drift rule already).
+    const redo = (): { dropped: number; resealed: number } => {
+      const dropped = this.chain.truncate(from - 1, true);
+      if (dropped.length === 0) return { dropped: 0, resealed: 0 };
+      this.requeue(dropped);
+      const now = (dropped[dropped.length - 1] as L2Block).timestamp;
+      let resealed = 0;
+      while (this.replay.length > 0) {
+        const before = this.replay.length;
+        if (!this.sequence(now) || this.replay.length >= before) break;
+        resealed++;
+      }
+      return { dropped: dropped.length, resealed };
+    };
+    const r = this.store ? this.store.atomically(redo) : redo();
+    if (r.dropped > 0) this.log.warn({ fromBlock: from, dropped: r.dropped, resealed: r.resealed, pooled: this.pool.size, reason }, 'unsafe L2 blocks dropped and sequenced again with a fresh L1 origin');
     this.updateMetrics();
-    return dropped.length;
+    return r.dropped;
   }
 
   /** Validates and pools an L2 transaction (sequencer). Throws a StrataError naming the problem. */
