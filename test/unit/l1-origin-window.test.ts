@@ -357,6 +357,34 @@ describe('the L1 origin is within the sequencing window of the L1 block carrying
     expect(w.verNode.chain.account(alice.address).nonce).toBe(1);
   }, 30_000);
 
+  it('a persisted sequencer whose unsafe block gives way to a forced origin advance keeps its transaction across a kill -9 right after', async () => {
+    const w = world();
+    await fund(w);
+    const alice = keys[0]!;
+    const t = tempDir('strata-reorg-requeue-');
+    cleanups.push(t.cleanup);
+    const open = () => {
+      const store = new L2Store({ path: t.dir });
+      const node = new RollupNode({ rollup: w.rollup, sequencer: {} }, w.client, { store });
+      return { store, node, batcher: new BatcherService(node, { key: keys[1]! }, silent) };
+    };
+    let s = open();
+    await s.node.syncL1();
+    s.node.submitTx(encodeTx(signL2Transfer(s.node.env, alice.secretKey, s.node.nextNonce(alice.address), keys[2]!.address, 1n)));
+    const sealed = s.node.sequence(w.now + 1_000)!;
+    const txHash = sealed.txs![0]!.hash;
+    // Never posted: the inbox advances the origin by itself and appends a block at that number.
+    for (let i = 0; i < 3 * W; i++) w.mine();
+    await s.node.syncL1(); // the derived forced block replaces the unsafe one
+    expect(s.node.chain.get(sealed.number)?.txs?.length ?? 0).toBe(0);
+    // Killed here: what is on disk is all a restart has.
+    await s.store.close();
+    s = open();
+    cleanups.push(() => s.store.close());
+    await s.node.syncL1();
+    expect(s.node.chain.txLocation(txHash) !== undefined || s.node.pooledTx(txHash) !== undefined).toBe(true);
+  }, 30_000);
+
   it("the issue's attack: an L3 output proposed while the L2 sequencer held the origin back still gets its challenge window in L1 blocks (minus at most the sequencing window)", async () => {
     const x = new L3World({ l2Sequencer: { holdL1Origin: true } });
     cleanups.push(() => x.close());

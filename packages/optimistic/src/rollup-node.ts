@@ -74,6 +74,8 @@ export class RollupNode {
    * soft-confirmed transaction spending what an earlier dropped one gave it still runs after it.
    */
   private replay: string[] = [];
+  /** The newest timestamp among the dropped blocks behind `replay` (their reseal takes at most it). */
+  private replayTs = 0;
   private readonly log: RollupLogger;
   private readonly headListeners = new Set<(b: L2Block) => void>();
 
@@ -186,6 +188,9 @@ export class RollupNode {
         store.atomically(() => {
           for (const d of this.derivation.apply(b)) this.applyDerived(d);
           store.commitL1(this.derivation.deltaSince(before), this.safe, 10_000);
+          // Unsafe blocks the derived ones replaced: their transactions are sealed again in this
+          // same commit (the pool is memory only).
+          this.resealReplay();
         });
         // Committed: the origins of those blocks are read from the store from now on.
         this.derivation.originsPersisted(this.derivation.meta.blockCount);
@@ -204,9 +209,16 @@ export class RollupNode {
       h--;
     }
     this.metrics.l1Reorgs.inc();
-    const meta = this.derivation.rollbackTo(h);
-    this.onRollback(meta);
-    this.store?.rollbackL1(h, meta, this.safe);
+    // The chain's truncation, the cursor's rollback and the reseal of dropped unsafe blocks'
+    // transactions commit together: a crash in between left a chain shorter than its cursor.
+    const rewind = () => {
+      const meta = this.derivation.rollbackTo(h);
+      this.onRollback(meta);
+      this.store?.rollbackL1(h, meta, this.safe);
+      this.resealReplay();
+    };
+    if (this.store) this.store.atomically(rewind);
+    else rewind();
   }
 
   private onRollback(meta: InboxMeta): void {
@@ -256,6 +268,7 @@ export class RollupNode {
     if (!this.isSequencer) return;
     const queued = new Set(this.replay);
     for (const b of blocks) {
+      this.replayTs = Math.max(this.replayTs, b.timestamp);
       for (const t of b.txs ?? []) {
         const h = toHex(t.hash);
         this.pool.set(h, t);
@@ -263,6 +276,22 @@ export class RollupNode {
         queued.add(h);
       }
     }
+  }
+
+  /**
+   * Sequencer: seals the re-pooled transactions again at once (in their order). Called inside
+   * the store transaction that dropped their blocks, so a crash keeps either the old blocks or
+   * the new ones, never only the in-memory pool. Returns how many blocks it sealed.
+   */
+  private resealReplay(): number {
+    if (!this.opts.sequencer) return 0;
+    let resealed = 0;
+    while (this.replay.length > 0) {
+      const before = this.replay.length;
+      if (!this.sequence(this.replayTs) || this.replay.length >= before) break;
+      resealed++;
+    }
+    return resealed;
   }
 
   /**
@@ -282,14 +311,7 @@ export class RollupNode {
       const dropped = this.chain.truncate(from - 1, true);
       if (dropped.length === 0) return { dropped: 0, resealed: 0 };
       this.requeue(dropped);
-      const now = (dropped[dropped.length - 1] as L2Block).timestamp;
-      let resealed = 0;
-      while (this.replay.length > 0) {
-        const before = this.replay.length;
-        if (!this.sequence(now) || this.replay.length >= before) break;
-        resealed++;
-      }
-      return { dropped: dropped.length, resealed };
+      return { dropped: dropped.length, resealed: this.resealReplay() };
     };
     const r = this.store ? this.store.atomically(redo) : redo();
     if (r.dropped > 0) this.log.warn({ fromBlock: from, dropped: r.dropped, resealed: r.resealed, pooled: this.pool.size, reason }, 'unsafe L2 blocks dropped and sequenced again with a fresh L1 origin');
