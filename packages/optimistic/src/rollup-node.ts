@@ -286,10 +286,15 @@ export class RollupNode {
   private resealReplay(): number {
     if (!this.opts.sequencer) return 0;
     let resealed = 0;
-    while (this.replay.length > 0) {
-      const before = this.replay.length;
-      if (!this.sequence(this.replayTs) || this.replay.length >= before) break;
-      resealed++;
+    try {
+      while (this.replay.length > 0) {
+        const before = this.replay.length;
+        if (!this.sequence(this.replayTs) || this.replay.length >= before) break;
+        resealed++;
+      }
+    } catch (e) {
+      // Never fails the commit it runs in: what is left stays pooled for the next tick.
+      this.log.warn({ pooled: this.pool.size, error: toStrataError(e).message }, 'sealing re-pooled transactions again failed; they stay pooled');
     }
     return resealed;
   }
