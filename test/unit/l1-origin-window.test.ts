@@ -31,7 +31,7 @@ import {
   signL2Transfer,
   type L1BlockData,
 } from '@strata/optimistic';
-import { encode } from '@strata/primitives';
+import { encode, keyPairFromSecret, toHex } from '@strata/primitives';
 import { encodeTx, type Module } from '@strata/runtime';
 import { devAccounts, devnetL3Config, devnetRollupConfig, safeL3Window, shortL3Windows } from '@strata/devnet';
 import { L3World } from '../helpers/l3.js';
@@ -247,8 +247,10 @@ describe('the L1 origin is within the sequencing window of the L1 block carrying
     expect(w.l1.chain.head.meta.height).toBeLessThanOrEqual(inboxOrigin + W);
     await w.seqNode.syncL1();
     expect(await w.batcher.tick()).toBeUndefined();
-    expect(w.seqNode.chain.head.number).toBe(sealed - 1);
-    expect(w.seqNode.poolSize).toBe(1);
+    // Sealed again at once, with a fresh origin.
+    expect(w.seqNode.chain.head.number).toBe(sealed);
+    expect(readL1Origin(w.seqNode.chain.reader())).toBeGreaterThan(sealedOrigin);
+    expect(w.seqNode.poolSize).toBe(0);
     await w.sequence();
     await w.batch();
     expect(w.verNode.chain.account(alice.address).nonce).toBe(1);
@@ -289,6 +291,99 @@ describe('the L1 origin is within the sequencing window of the L1 block carrying
     expect(w.verNode.chain.account(alice.address).nonce).toBe(3);
     expect(await refusedPosts(w, posts)).toEqual([]);
   }, 60_000);
+
+  it('re-sequencing after a pause keeps every soft-confirmed transaction, even one spending what an earlier dropped block paid it', async () => {
+    const w = world();
+    await fund(w);
+    const alice = keys[0]!;
+    // Bob sorts before Alice (the pool's order is by sender): sealed again in one block by that
+    // order, Bob's payment would run before the one funding it and be skipped, then dropped.
+    let bob = keyPairFromSecret(new Uint8Array(32).fill(7));
+    for (let i = 8; toHex(bob.address) >= toHex(alice.address); i++) bob = keyPairFromSecret(new Uint8Array(32).fill(i));
+    w.l2Addresses.push(bob.address); // counted in the conservation checks
+    const carol = keys[2]!;
+    const carolBefore = w.seqNode.chain.account(carol.address).balance;
+    w.l2Send(encodeTx(signL2Transfer(w.seqNode.env, alice.secretKey, w.seqNode.nextNonce(alice.address), bob.address, 1_000_000n)));
+    await w.sequence();
+    w.l2Send(encodeTx(signL2Transfer(w.seqNode.env, bob.secretKey, 0, carol.address, 1_000n)));
+    await w.sequence();
+    // Soft-confirmed: the sequencer's chain holds both.
+    expect(w.seqNode.chain.account(bob.address).nonce).toBe(1);
+    const sealedOrigin = readL1Origin(w.seqNode.chain.reader());
+    while (w.l1.chain.head.meta.height < sealedOrigin + W - 1) w.mine();
+    await w.seqNode.syncL1();
+    expect(await w.batcher.tick()).toBeUndefined(); // stale: both blocks dropped and sealed again
+    expect(readL1Origin(w.seqNode.chain.reader())).toBeGreaterThan(sealedOrigin);
+    for (let i = 0; i < 3; i++) {
+      await w.sequence();
+      await w.batch();
+    }
+    expect(w.verNode.chain.account(bob.address).nonce).toBe(1);
+    expect(w.verNode.chain.account(carol.address).balance - carolBefore).toBe(1_000n);
+  }, 30_000);
+
+  it('a persisted sequencer killed right after a re-sequencing keeps the soft-confirmed transactions (dropped blocks are sealed again in the same commit)', async () => {
+    const w = world();
+    await fund(w);
+    const alice = keys[0]!;
+    const t = tempDir('strata-reseq-');
+    cleanups.push(t.cleanup);
+    const open = () => {
+      const store = new L2Store({ path: t.dir });
+      const node = new RollupNode({ rollup: w.rollup, sequencer: {} }, w.client, { store });
+      return { store, node, batcher: new BatcherService(node, { key: keys[1]! }, silent) };
+    };
+    let s = open();
+    await s.node.syncL1();
+    s.node.submitTx(encodeTx(signL2Transfer(s.node.env, alice.secretKey, s.node.nextNonce(alice.address), keys[2]!.address, 1n)));
+    const sealed = s.node.sequence(w.now + 1_000)!;
+    const txHash = sealed.txs![0]!.hash;
+    const sealedOrigin = readL1Origin(s.node.chain.reader());
+    while (w.l1.chain.head.meta.height < sealedOrigin + W - 1) w.mine();
+    await s.node.syncL1();
+    expect(await s.batcher.tick()).toBeUndefined(); // stale: re-sequenced
+    // Killed here (nothing more is written): what is on disk is all a restart has.
+    await s.store.close();
+    s = open();
+    cleanups.push(() => s.store.close());
+    await s.node.syncL1();
+    expect(s.node.chain.txLocation(txHash)).toBeDefined();
+    for (let i = 0; i < 2; i++) {
+      await s.batcher.tick();
+      w.mine();
+      await s.node.syncL1();
+      await w.verNode.syncL1();
+    }
+    expect(w.verNode.chain.account(alice.address).nonce).toBe(1);
+  }, 30_000);
+
+  it('a persisted sequencer whose unsafe block gives way to a forced origin advance keeps its transaction across a kill -9 right after', async () => {
+    const w = world();
+    await fund(w);
+    const alice = keys[0]!;
+    const t = tempDir('strata-reorg-requeue-');
+    cleanups.push(t.cleanup);
+    const open = () => {
+      const store = new L2Store({ path: t.dir });
+      const node = new RollupNode({ rollup: w.rollup, sequencer: {} }, w.client, { store });
+      return { store, node, batcher: new BatcherService(node, { key: keys[1]! }, silent) };
+    };
+    let s = open();
+    await s.node.syncL1();
+    s.node.submitTx(encodeTx(signL2Transfer(s.node.env, alice.secretKey, s.node.nextNonce(alice.address), keys[2]!.address, 1n)));
+    const sealed = s.node.sequence(w.now + 1_000)!;
+    const txHash = sealed.txs![0]!.hash;
+    // Never posted: the inbox advances the origin by itself and appends a block at that number.
+    for (let i = 0; i < 3 * W; i++) w.mine();
+    await s.node.syncL1(); // the derived forced block replaces the unsafe one
+    expect(s.node.chain.get(sealed.number)?.txs?.length ?? 0).toBe(0);
+    // Killed here: what is on disk is all a restart has.
+    await s.store.close();
+    s = open();
+    cleanups.push(() => s.store.close());
+    await s.node.syncL1();
+    expect(s.node.chain.txLocation(txHash) !== undefined || s.node.pooledTx(txHash) !== undefined).toBe(true);
+  }, 30_000);
 
   it("the issue's attack: an L3 output proposed while the L2 sequencer held the origin back still gets its challenge window in L1 blocks (minus at most the sequencing window)", async () => {
     const x = new L3World({ l2Sequencer: { holdL1Origin: true } });

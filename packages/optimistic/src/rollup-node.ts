@@ -68,6 +68,14 @@ export class RollupNode {
   private safe = 0;
   private l1Head = { height: -1, finalized: -1, clock: -1 };
   private readonly pool = new Map<string, VerifiedTx>();
+  /**
+   * Hashes of re-pooled transactions (from unsafe blocks dropped by a reorg or a re-sequencing),
+   * in the order those blocks ran them: the next blocks seal them first, in that order, so a
+   * soft-confirmed transaction spending what an earlier dropped one gave it still runs after it.
+   */
+  private replay: string[] = [];
+  /** The newest timestamp among the dropped blocks behind `replay` (their reseal takes at most it). */
+  private replayTs = 0;
   private readonly log: RollupLogger;
   private readonly headListeners = new Set<(b: L2Block) => void>();
 
@@ -180,6 +188,9 @@ export class RollupNode {
         store.atomically(() => {
           for (const d of this.derivation.apply(b)) this.applyDerived(d);
           store.commitL1(this.derivation.deltaSince(before), this.safe, 10_000);
+          // Unsafe blocks the derived ones replaced: their transactions are sealed again in this
+          // same commit (the pool is memory only).
+          this.resealReplay();
         });
         // Committed: the origins of those blocks are read from the store from now on.
         this.derivation.originsPersisted(this.derivation.meta.blockCount);
@@ -198,9 +209,16 @@ export class RollupNode {
       h--;
     }
     this.metrics.l1Reorgs.inc();
-    const meta = this.derivation.rollbackTo(h);
-    this.onRollback(meta);
-    this.store?.rollbackL1(h, meta, this.safe);
+    // The chain's truncation, the cursor's rollback and the reseal of dropped unsafe blocks'
+    // transactions commit together: a crash in between left a chain shorter than its cursor.
+    const rewind = () => {
+      const meta = this.derivation.rollbackTo(h);
+      this.onRollback(meta);
+      this.store?.rollbackL1(h, meta, this.safe);
+      this.resealReplay();
+    };
+    if (this.store) this.store.atomically(rewind);
+    else rewind();
   }
 
   private onRollback(meta: InboxMeta): void {
@@ -248,24 +266,62 @@ export class RollupNode {
 
   private requeue(blocks: L2Block[]): void {
     if (!this.isSequencer) return;
-    for (const b of blocks) for (const t of b.txs ?? []) this.pool.set(toHex(t.hash), t);
+    const queued = new Set(this.replay);
+    for (const b of blocks) {
+      this.replayTs = Math.max(this.replayTs, b.timestamp);
+      for (const t of b.txs ?? []) {
+        const h = toHex(t.hash);
+        this.pool.set(h, t);
+        if (!queued.has(h)) this.replay.push(h);
+        queued.add(h);
+      }
+    }
   }
 
   /**
-   * Sequencer: drops the blocks from `from` on, which L1 does not hold yet, and re-pools their
-   * transactions; the next `sequence` reseals them with a fresh L1 origin (and the delayed
-   * operations they read). The batcher calls it for blocks the origin rule would refuse (their
+   * Sequencer: seals the re-pooled transactions again at once (in their order). Called inside
+   * the store transaction that dropped their blocks, so a crash keeps either the old blocks or
+   * the new ones, never only the in-memory pool. Returns how many blocks it sealed.
+   */
+  private resealReplay(): number {
+    if (!this.opts.sequencer) return 0;
+    let resealed = 0;
+    try {
+      while (this.replay.length > 0) {
+        const before = this.replay.length;
+        if (!this.sequence(this.replayTs) || this.replay.length >= before) break;
+        resealed++;
+      }
+    } catch (e) {
+      // Never fails the commit it runs in: what is left stays pooled for the next tick.
+      this.log.warn({ pooled: this.pool.size, error: toStrataError(e).message }, 'sealing re-pooled transactions again failed; they stay pooled');
+    }
+    return resealed;
+  }
+
+  /**
+   * Sequencer: drops the blocks from `from` on, which L1 does not hold yet, and seals their
+   * transactions again at once, in their order, with a fresh L1 origin (and the delayed
+   * operations they read); with a store, drop and reseal are one commit. The batcher calls it for blocks the origin rule would refuse (their
    * origin fell more than the sequencing window behind L1: a pause or restart longer than that).
    * Returns how many blocks were dropped.
    */
   resequenceFrom(from: number, reason: string): number {
     if (!this.isSequencer) throw new StrataError('UNAUTHORIZED', 'this node is not the sequencer');
     if (from <= this.derivation.meta.blockCount) throw new StrataError('INVALID_ARGUMENT', `L2 block ${from} is already on L1`);
-    const dropped = this.chain.truncate(from - 1, true);
-    this.requeue(dropped);
-    if (dropped.length > 0) this.log.warn({ fromBlock: from, dropped: dropped.length, requeued: this.pool.size, reason }, 'unsafe L2 blocks dropped to be sequenced again with a fresh L1 origin');
+    // Dropped and sealed again in one commit (with a store): a crash in between would lose the
+    // soft-confirmed transactions, which only the in-memory pool would hold. The new blocks take
+    // the dropped ones' last timestamp at most (those passed the inbox's drift rule already).
+    const redo = (): { dropped: number; resealed: number } => {
+      const dropped = this.chain.truncate(from - 1, true);
+      if (dropped.length === 0) return { dropped: 0, resealed: 0 };
+      this.requeue(dropped);
+      return { dropped: dropped.length, resealed: this.resealReplay() };
+    };
+    const r = this.store ? this.store.atomically(redo) : redo();
+    if (r.dropped > 0) this.log.warn({ fromBlock: from, dropped: r.dropped, resealed: r.resealed, pooled: this.pool.size, reason }, 'unsafe L2 blocks dropped and sequenced again with a fresh L1 origin');
     this.updateMetrics();
-    return dropped.length;
+    return r.dropped;
   }
 
   /** Validates and pools an L2 transaction (sequencer). Throws a StrataError naming the problem. */
@@ -303,7 +359,12 @@ export class RollupNode {
     const delayedFrom = this.chain.delayedRead;
     const delayedOps = seq.ignoreDelayed ? [] : this.derivation.delayedOps(delayedFrom);
     const max = seq.maxOpsPerBlock ?? 2_000;
-    const candidates = [...this.pool.values()].filter((t) => !seq.censor?.(t)).sort((a, b) => (toHex(a.sender) < toHex(b.sender) ? -1 : toHex(a.sender) > toHex(b.sender) ? 1 : a.tx.nonce - b.tx.nonce)).slice(0, max);
+    // Re-pooled transactions first, in the order their dropped blocks ran them; then the rest by sender and nonce.
+    const replayed = new Set(this.replay);
+    const first = this.replay.map((h) => this.pool.get(h)).filter((t): t is VerifiedTx => t !== undefined && !seq.censor?.(t));
+    const rest = [...this.pool.entries()].filter(([h, t]) => !replayed.has(h) && !seq.censor?.(t)).map(([, t]) => t);
+    rest.sort((a, b) => (toHex(a.sender) < toHex(b.sender) ? -1 : toHex(a.sender) > toHex(b.sender) ? 1 : a.tx.nonce - b.tx.nonce));
+    const candidates = [...first, ...rest].slice(0, max);
     const reader = this.chain.reader();
     // An L2 hosting children's settlement modules carries its L1 origin (their clock): the first
     // block after the L1 moved says so, even if it has nothing else to include.
@@ -318,6 +379,7 @@ export class RollupNode {
     }
     const block = this.chain.build({ timestamp: Math.max(this.chain.head.timestamp + 1, now), delayedFrom, delayedOps, ops, txs }, true);
     for (const t of candidates) this.pool.delete(toHex(t.hash));
+    if (this.replay.length > 0) this.replay = this.replay.filter((h) => this.pool.has(h));
     const skipped = candidates.length - (block.txs?.length ?? 0);
     this.log.debug({ l2Block: block.number, ops: block.allOps.length, delayed: delayedOps.length, skipped }, 'sequenced L2 block');
     this.updateMetrics();
