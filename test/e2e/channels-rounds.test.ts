@@ -133,6 +133,30 @@ describe('commitment rounds', () => {
       await dave.stop();
     }
   }, 60_000);
+
+  it("a refused proposal fails its adds but sends its fulfils again: the payee's preimage is not lost with someone else's bad HTLC", async () => {
+    const carol = await startChannelNode(l1.client(), 'carol3', l1.accounts[7]!);
+    const dave = await startChannelNode(l1.client(), 'dave3', l1.accounts[8]!);
+    try {
+      const daveKey = await carol.connect(dave.p2p.multiaddrs[0]!);
+      const cd = await carol.openChannel(daveKey, 10_000_000n, 1_000_000n);
+      await waitUntil(() => dave.list().some((c) => c.status === 'open'), 'dave sees the channel', 10_000, 20);
+      const held = await dave.createInvoice(1_000n, 'held', 3600, { hold: true });
+      const paid = carol.pay(held.invoice);
+      await waitUntil(() => dave.invoices().some((i) => i.status === 'held'), 'dave holds the payment', 15_000, 20);
+      type Priv = { chan(id: Uint8Array): { queue: Update[]; nextHtlcId: number } };
+      const dch = (dave as unknown as Priv).chan(cd);
+      // an add carol refuses (expires next block), queued just before dave's fulfil: one proposal
+      dch.queue.push({ kind: 'add', id: dch.nextHtlcId++, amount: 5_000n, hash: new Uint8Array(32).fill(8), expiry: l1.height() + 1, onion: new Uint8Array(ONION_PACKET_SIZE) });
+      await dave.settleInvoice(Buffer.from(held.paymentHash.slice(2), 'hex'));
+      await Promise.race([paid, new Promise((_, rej) => setTimeout(() => rej(new Error('the fulfil was dropped with the refused proposal')), 10_000))]);
+      await waitUntil(() => carol.channelState(cd).state.htlcs.length === 0, 'the HTLC is settled off chain', 10_000, 20);
+      expect(carol.channelState(cd).status).toBe('open');
+    } finally {
+      await carol.stop();
+      await dave.stop();
+    }
+  }, 60_000);
 });
 
 describe('persist before send', () => {
