@@ -1072,7 +1072,7 @@ export class ChannelNode {
           // An add is what a peer refuses (limits, expiry window); the fulfils and fails batched
           // with it go again on their own (once: a round without adds is dropped whole): dropped,
           // a fulfil's preimage would reach the peer only on chain, and a fail not at all.
-          const retry = round.updates.some((u) => u.kind === 'add') ? round.updates.filter((u) => u.kind !== 'add') : [];
+          const retry: Update[] = round.updates.some((u) => u.kind === 'add') ? round.updates.filter((u) => u.kind !== 'add') : [];
           for (const u of round.updates) if (!retry.includes(u)) this.dropUpdate(ch, u, new StrataError('CHANNEL_LIMIT', why));
           ch.queue.unshift(...retry);
           await this.save(ch);
