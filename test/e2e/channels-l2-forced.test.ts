@@ -47,6 +47,15 @@ describe('forced inclusion for channel nodes on the L2', () => {
     // from now on the sequencer leaves every transaction of alice's out of its blocks
     const seq = devnet.l2!.sequencer.opts.sequencer as { censor?: (t: { sender: Uint8Array }) => boolean };
     seq.censor = (t) => bytesEqual(t.sender, alice.wallet.address);
+    // a second waiter on the same transaction (a driver tick awaiting it again) forces it no second time
+    const sends: Uint8Array[] = [];
+    const send = forcing.send.bind(forcing);
+    forcing.send = async (...a) => {
+      const h = await send(...a);
+      sends.push(h);
+      void forcing.waitReceipt(h).catch(() => undefined);
+      return h;
+    };
     let done: string | undefined;
     void alice.closeChannel(ab, true).then(
       () => {

@@ -101,6 +101,62 @@ describe('commitment rounds', () => {
       await dave.stop();
     }
   }, 60_000);
+
+  it("an honest receiver's add near its expiry window is not put in its reply: a peer whose height is a block ahead refuses it, it does not close the channel", async () => {
+    // a payer picks a forward's outgoing expiry (the onion): at the forwarder's lower bound, the
+    // next hop, one block ahead, sees it too close. Piggybacked, that closed the channel on chain.
+    const carol = await startChannelNode(l1.client(), 'carol2', l1.accounts[5]!);
+    const dave = await startChannelNode(l1.client(), 'dave2', l1.accounts[6]!);
+    try {
+      const daveKey = await carol.connect(dave.p2p.multiaddrs[0]!);
+      const cd = await carol.openChannel(daveKey, 10_000_000n, 1_000_000n);
+      await waitUntil(() => dave.list().some((c) => c.status === 'open'), 'dave sees the channel', 10_000, 20);
+      type Priv = { tick: () => Promise<void>; heightCache: number; chan(id: Uint8Array): { queue: Update[]; nextHtlcId: number } };
+      const c = carol as unknown as Priv;
+      const d = dave as unknown as Priv;
+      c.tick = async () => undefined;
+      d.tick = async () => undefined;
+      const h = l1.height();
+      d.heightCache = h;
+      c.heightCache = h + 1; // carol has seen the next block, dave not yet
+      const dch = d.chan(cd);
+      // valid in dave's view (expiry > height + margin 2), too close in carol's
+      dch.queue.push({ kind: 'add', id: dch.nextHtlcId++, amount: 5_000n, hash: new Uint8Array(32).fill(7), expiry: h + 3, onion: new Uint8Array(ONION_PACKET_SIZE) });
+      const { invoice } = await dave.createInvoice(1_000n);
+      // the add is refused; dave's fulfil, batched after it in dave's own round, still goes
+      await Promise.race([carol.pay(invoice), new Promise((_, rej) => setTimeout(() => rej(new Error('carol\'s payment never settled')), 15_000))]);
+      await waitUntil(() => dave.channelState(cd).state.htlcs.length === 0 && dch.queue.length === 0, 'dave proposes its add itself and carol refuses it', 15_000, 20);
+      expect(carol.channelState(cd).status).toBe('open');
+      expect(dave.channelState(cd).status).toBe('open');
+    } finally {
+      await carol.stop();
+      await dave.stop();
+    }
+  }, 60_000);
+
+  it("a refused proposal fails its adds but sends its fulfils again: the payee's preimage is not lost with someone else's bad HTLC", async () => {
+    const carol = await startChannelNode(l1.client(), 'carol3', l1.accounts[7]!);
+    const dave = await startChannelNode(l1.client(), 'dave3', l1.accounts[8]!);
+    try {
+      const daveKey = await carol.connect(dave.p2p.multiaddrs[0]!);
+      const cd = await carol.openChannel(daveKey, 10_000_000n, 1_000_000n);
+      await waitUntil(() => dave.list().some((c) => c.status === 'open'), 'dave sees the channel', 10_000, 20);
+      const held = await dave.createInvoice(1_000n, 'held', 3600, { hold: true });
+      const paid = carol.pay(held.invoice);
+      await waitUntil(() => dave.invoices().some((i) => i.status === 'held'), 'dave holds the payment', 15_000, 20);
+      type Priv = { chan(id: Uint8Array): { queue: Update[]; nextHtlcId: number } };
+      const dch = (dave as unknown as Priv).chan(cd);
+      // an add carol refuses (expires next block), queued just before dave's fulfil: one proposal
+      dch.queue.push({ kind: 'add', id: dch.nextHtlcId++, amount: 5_000n, hash: new Uint8Array(32).fill(8), expiry: l1.height() + 1, onion: new Uint8Array(ONION_PACKET_SIZE) });
+      await dave.settleInvoice(Buffer.from(held.paymentHash.slice(2), 'hex'));
+      await Promise.race([paid, new Promise((_, rej) => setTimeout(() => rej(new Error('the fulfil was dropped with the refused proposal')), 10_000))]);
+      await waitUntil(() => carol.channelState(cd).state.htlcs.length === 0, 'the HTLC is settled off chain', 10_000, 20);
+      expect(carol.channelState(cd).status).toBe('open');
+    } finally {
+      await carol.stop();
+      await dave.stop();
+    }
+  }, 60_000);
 });
 
 describe('persist before send', () => {

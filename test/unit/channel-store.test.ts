@@ -21,6 +21,15 @@ afterAll(() => {
 });
 
 describe('channel store', () => {
+  it('flush covers the writes queued by writeSoon in this turn (a message waiting for it may follow them)', async () => {
+    const s = ChannelStore.open(tmp(), { flushMs: 1000 });
+    s.writeSoon('fwd:x', { a: 1 });
+    await s.flush();
+    // before: the deferred write was committed at the next microtask, after flush found nothing dirty
+    expect(s.commits).toBe(1);
+    expect(s.flushes).toBe(1);
+    await s.close();
+  });
   it('a write is committed when put is called (readable at once, before any await), and fsyncs are batched off the caller', async () => {
     const s = ChannelStore.open(tmp(), { flushMs: 20 });
     for (let i = 0; i < 50; i++) {

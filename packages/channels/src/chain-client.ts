@@ -150,7 +150,7 @@ const FORCE_TX_COMPUTE = 20_000;
 export class ForcedInclusionChainClient implements ChainClient {
   readonly module: string;
   private readonly l1: RpcChainClient;
-  private readonly sent = new Map<string, { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean }>();
+  private readonly sent = new Map<string, { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean; forceHash?: Uint8Array | undefined; forcing?: Promise<void> | undefined }>();
   /** Transactions forced through the L1 inbox so far. */
   forced = 0;
 
@@ -185,14 +185,33 @@ export class ForcedInclusionChainClient implements ChainClient {
     this.sent.set(toHex(hash), { raw, key, sentAt: await this.l1Height(), forced: false });
     return hash;
   }
-  /** Forces `hash` through the L1 inbox if it is overdue; true once it was forced. */
-  private async forceIfOverdue(hash: Uint8Array): Promise<void> {
+  /**
+   * Forces `hash` through the L1 inbox if it is overdue. One force per transaction: concurrent
+   * waiters share it, and a forceTx already sent is waited for (across polls), not sent again —
+   * only one the L1 included as failed is retried (each copy costs an L1 fee; the L2 runs the
+   * transaction once, its nonce refuses the rest).
+   */
+  private forceIfOverdue(hash: Uint8Array): Promise<void> {
     const s = this.sent.get(toHex(hash));
-    if (!s || s.forced) return;
-    if ((await this.l1Height()) < s.sentAt + (this.opts.forceAfterL1Blocks ?? 4)) return;
-    const h = await this.l1.sendWithRaw(s.key, 'forceTx', encode(ForceTxWire, { rollupId: this.opts.rollupId, raw: s.raw }), FORCE_TX_COMPUTE);
-    const r = await this.l1.waitReceipt(h.hash);
-    if (!r.ok) throw new StrataError('CHANNEL_STATE', `forcing a transaction through the L1 inbox failed: ${r.error ?? 'unknown error'}`);
+    if (!s || s.forced) return Promise.resolve();
+    if (!s.forcing) {
+      s.forcing = this.force(s).finally(() => {
+        s.forcing = undefined;
+      });
+    }
+    return s.forcing;
+  }
+  private async force(s: { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean; forceHash?: Uint8Array | undefined }): Promise<void> {
+    if (!s.forceHash) {
+      if ((await this.l1Height()) < s.sentAt + (this.opts.forceAfterL1Blocks ?? 4)) return;
+      s.forceHash = (await this.l1.sendWithRaw(s.key, 'forceTx', encode(ForceTxWire, { rollupId: this.opts.rollupId, raw: s.raw }), FORCE_TX_COMPUTE)).hash;
+    }
+    const r = await this.l1.receipt(s.forceHash);
+    if (!r) return; // pending on the L1: looked at again at the next poll
+    if (!r.ok) {
+      s.forceHash = undefined;
+      throw new StrataError('CHANNEL_STATE', `forcing a transaction through the L1 inbox failed: ${r.error ?? 'unknown error'}`);
+    }
     s.forced = true;
     this.forced++;
   }

@@ -274,6 +274,8 @@ export interface PaymentResult {
 
 const ANN_PERSONAL = utf8('strata-chan-anno');
 const NO_ONION = new Uint8Array(0);
+/** Blocks of height difference between two peers an add in a reply tolerates (see takeOwn). */
+const PIGGYBACK_SLACK = 2;
 const UPD_PERSONAL = utf8('strata-chan-updt');
 const NODE_PERSONAL = utf8('strata-chan-node');
 
@@ -675,11 +677,27 @@ export class ChannelNode {
     return next;
   }
 
-  /** Takes up to `max` of this node's queued updates that apply on top of `s` (the rest are dropped as propose drops them). */
-  private takeOwn(ch: LocalChannel, s: ChannelState, max: number): { next: ChannelState; taken: Update[] } {
+  /**
+   * Takes up to `max` of this node's queued updates that apply on top of `s` (the rest are dropped
+   * as propose drops them). For a reply (`reply`), the updates stop before the first add whose
+   * expiry is within PIGGYBACK_SLACK blocks of the window the peer checks (expiryMargin,
+   * maxExpiryDelta): the peer's height may be a block or two ahead of ours, and an add it finds
+   * out of its window in a reply makes it close the channel on chain, where in a proposal of our
+   * own it only refuses that update (a payer picks a forward's outgoing expiry: at the lower bound,
+   * any remote payer could otherwise close channels it does not own).
+   */
+  private takeOwn(ch: LocalChannel, s: ChannelState, max: number, reply = false): { next: ChannelState; taken: Update[] } {
     const taken: Update[] = [];
     if (max <= 0 || ch.queue.length === 0) return { next: s, taken };
-    for (const u of ch.queue.splice(0, max)) {
+    let n = Math.min(max, ch.queue.length);
+    if (reply) {
+      const lo = this.heightCache + this.opts.expiryMargin + PIGGYBACK_SLACK;
+      const hi = this.heightCache + this.opts.maxExpiryDelta - PIGGYBACK_SLACK;
+      const edge = ch.queue.findIndex((u, i) => i < n && u.kind === 'add' && (u.expiry <= lo || u.expiry > hi));
+      if (edge >= 0) n = edge;
+      if (n === 0) return { next: s, taken };
+    }
+    for (const u of ch.queue.splice(0, n)) {
       try {
         s = applyUpdates(s, ch.side, [u], ch.limits);
         taken.push(u);
@@ -1051,7 +1069,12 @@ export class ChannelNode {
           }
           const why = new TextDecoder().decode(reply.reason);
           this.log.warn({ channel: shortId(ch.id), reason: why }, 'peer refused our commitment');
-          for (const u of round.updates) this.dropUpdate(ch, u, new StrataError('CHANNEL_LIMIT', why));
+          // An add is what a peer refuses (limits, expiry window); the fulfils and fails batched
+          // with it go again on their own (once: a round without adds is dropped whole): dropped,
+          // a fulfil's preimage would reach the peer only on chain, and a fail not at all.
+          const retry: Update[] = round.updates.some((u) => u.kind === 'add') ? round.updates.filter((u) => u.kind !== 'add') : [];
+          for (const u of round.updates) if (!retry.includes(u)) this.dropUpdate(ch, u, new StrataError('CHANNEL_LIMIT', why));
+          ch.queue.unshift(...retry);
           await this.save(ch);
           this.schedule(ch);
           return false;
@@ -1179,7 +1202,7 @@ export class ChannelNode {
         return refuse(`${se.code}: ${se.message}`);
       }
       // our own pending updates join this round (after the peer's): one commitment for both sides
-      const own = this.takeOwn(ch, next, this.opts.maxBatch - updates.length);
+      const own = this.takeOwn(ch, next, this.opts.maxBatch - updates.length, true);
       next = { ...own.next, version: m.version };
       const sig = this.signState(ch, next);
       ch.round = { role: 'receiver', version: m.version, updates, counter: own.taken, next, stage: 'accepted', mySig: sig };

@@ -99,6 +99,10 @@ export class ChannelStore {
   }
   /** fsyncs every commit made so far (off the main thread); resolves when they are durable. */
   flush(): Promise<void> {
+    // writes queued by writeSoon are commits-to-be of this turn: a message waiting for this flush
+    // may follow them, so it waits for their commit (at the end of the turn, as queued: committing
+    // them here instead split them from the writes of the same turn) and fsyncs them too
+    if (this.deferred.length > 0 && !this.closed) return Promise.resolve().then(() => this.flush());
     if (this.flushing) return this.flushing.then(() => (this.dirty ? this.flush() : undefined));
     if (!this.dirty) return Promise.resolve();
     this.dirty = false;
