@@ -82,9 +82,9 @@ describe('channel disputes on the L1', () => {
     const { alice, bob, id } = await pair(3, 4, true);
     const old = await payAndSnapshot(alice, bob, id, 40_000n);
     await payAndSnapshot(alice, bob, id, 200_000n);
-    await waitUntil(() => bob.towerPending === 0, 'blobs delivered to the tower', 5000, 20);
-    const info = tower.rpcMethods().tower_info!.handler([], { transport: 'http', authorized: false }) as { blobs: number };
-    expect(info.blobs).toBeGreaterThanOrEqual(2);
+    // (towerPending is 0 too before the revocations' blobs are queued: wait on what the tower holds)
+    const towerBlobs = () => (tower.rpcMethods().tower_info!.handler([], { transport: 'http', authorized: false }) as { blobs: number }).blobs;
+    await waitUntil(() => towerBlobs() >= 2 && bob.towerPending === 0, 'blobs delivered to the tower', 10_000, 20);
     await bob.stop(); // the victim goes offline
     const payB = readChannelRecord(l1.node.chain.stateReader, id)!.payB;
     const before = getAccount(l1.node.chain.stateReader, payB).balance;

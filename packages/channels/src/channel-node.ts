@@ -1802,8 +1802,12 @@ export class ChannelNode {
   private async watchChannel(ch: LocalChannel, h: number): Promise<void> {
     // an HTLC we offered close to expiry with nothing happening: go on chain
     if (ch.status === 'open') {
-      const soon = ch.state.htlcs.find((x) => x.offerer === ch.side && x.expiry <= h + this.opts.expiryMargin);
-      const theirs = ch.state.htlcs.find((x) => x.offerer !== ch.side && x.expiry <= h + this.opts.expiryMargin + 1 && this.store.get(`pre:${toHex(x.hash)}`));
+      // the HTLCs of the state we would publish: a round both sides signed counts even before it
+      // completes (the peer may have vanished between its signature and its revocation, with our
+      // add in that state and not yet in ch.state: then nothing here saw it expire)
+      const htlcs = this.bestSigned(ch).state.htlcs;
+      const soon = htlcs.find((x) => x.offerer === ch.side && x.expiry <= h + this.opts.expiryMargin);
+      const theirs = htlcs.find((x) => x.offerer !== ch.side && x.expiry <= h + this.opts.expiryMargin + 1 && this.store.get(`pre:${toHex(x.hash)}`));
       if (theirs && h < theirs.expiry && !(await this.reader.preimage(theirs.hash))) {
         // the preimage goes on chain first (it must land by the expiry), then the channel
         const { RevealArgs } = await import('./adjudicator.js');
