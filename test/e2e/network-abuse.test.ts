@@ -145,6 +145,21 @@ describe('L1 network: misbehaving peers', () => {
     await waitUntil(async () => (await a.height()) >= h1 + 3 && (await b.height()) >= h1 + 3, 'honest nodes to keep producing', 30_000);
     await Promise.all([a, b].map((n) => n.rpc.call('admin_setMining', ['off'])));
     await new Promise((r) => setTimeout(r, 1000));
-    await waitUntil(async () => (await a.head()).hash === (await b.head()).hash, 'a and b to agree', 15_000);
+    // Two miners stopped at once can sit on two branches of equal work, which the heaviest-work
+    // rule leaves as they are (first seen wins): then a extends its branch by one block, and b
+    // must follow it.
+    await waitUntil(
+      async () => {
+        if ((await a.head()).hash === (await b.head()).hash) return true;
+        const h = await a.height();
+        await a.rpc.call('admin_setMining', ['pow']);
+        await waitUntil(async () => (await a.height()) > h, 'a to mine one more block', 15_000);
+        await a.rpc.call('admin_setMining', ['off']);
+        await new Promise((r) => setTimeout(r, 1000));
+        return (await a.head()).hash === (await b.head()).hash;
+      },
+      'a and b to agree',
+      45_000,
+    );
   }, 120_000);
 });
