@@ -9,8 +9,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelNode } from '@strata/channels';
+import { toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
-import { cleanupDirs, freePort, startChannelDaemon, startChannelNode, startTestL1, tmp, type TestL1 } from '../helpers/channels.js';
+import { cleanupDirs, startChannelNode, startDaemonForwarder, startTestL1, tmp, type TestL1 } from '../helpers/channels.js';
 
 let l1: TestL1;
 let alice: ChannelNode;
@@ -20,7 +21,6 @@ const CAP = 1_000_000n;
 const aliceDir = () => aliceDirPath;
 let aliceDirPath = '';
 
-const startBob = (dataDir: string, p2pPort: number, rpcPort: number) => startChannelDaemon(l1.url, dataDir, 'bob', 2, p2pPort, rpcPort);
 
 beforeAll(async () => {
   l1 = await startTestL1();
@@ -39,16 +39,10 @@ afterAll(async () => {
 
 describe('a fail on its way upstream', () => {
   it('kill -9 of the forwarder before the fail leaves: after restart it is sent, the upstream HTLC removed off chain', async () => {
-    const dir = tmp('chan-bob-failcrash-');
-    const p2pPort = await freePort();
-    const rpcPort = await freePort();
-    let bob = await startBob(dir, p2pPort, rpcPort);
+    const fwd = await startDaemonForwarder(l1, alice, carol, CAP, 'chan-bob-failcrash-');
+    let bob = fwd.bob;
+    const { ab, bc } = fwd;
     child = bob.proc;
-    const bobKey = await alice.connect(bob.addr);
-    const ab = await alice.openChannel(bobKey, CAP);
-    const { channelId: bcHex } = await bob.rpc.call<{ channelId: string }>('channel_open', [carol.p2p.multiaddrs[0], CAP.toString()]);
-    const bc = Buffer.from(bcHex.slice(2), 'hex');
-    await waitUntil(() => alice.graph.channel(bc)?.policies[0] !== undefined && alice.graph.channel(bc)?.policies[1] !== undefined, 'alice learns B–C', 15_000, 50);
     const held = [await carol.createInvoice(30_000n, 'held 1', 3600, { hold: true }), await carol.createInvoice(20_000n, 'held 2', 3600, { hold: true })];
     for (const h of held) {
       void alice.pay(h.invoice).catch(() => undefined);
@@ -60,11 +54,11 @@ describe('a fail on its way upstream', () => {
     // the first payment is cancelled: carol fails it to bob, who cannot pass it on to alice yet
     await carol.cancelInvoice(Buffer.from(held[0]!.paymentHash.slice(2), 'hex'));
     await waitUntil(() => carol.channelState(bc).state.htlcs.length === 1, 'the fail is committed on B–C', 10_000, 20);
-    await waitUntil(async () => (await bob.rpc.call<{ channelId: string; htlcs: number }[]>('channel_list')).find((c) => c.channelId === bcHex)?.htlcs === 1, 'bob has the fail on B–C', 10_000, 20);
+    await waitUntil(async () => (await bob.rpc.call<{ channelId: string; htlcs: number }[]>('channel_list')).find((c) => c.channelId === toHex(bc))?.htlcs === 1, 'bob has the fail on B–C', 10_000, 20);
     await new Promise((r) => setTimeout(r, 300));
     bob.proc.kill('SIGKILL');
     await new Promise((r) => bob.proc.once('exit', r));
-    bob = await startBob(dir, p2pPort, rpcPort);
+    bob = await fwd.restart();
     child = bob.proc;
     alice = await startChannelNode(l1.client(), 'alice', l1.accounts[1]!, { dataDir: aliceDir() });
     await waitUntil(async () => (await bob.rpc.call<unknown[]>('channel_peers')).length === 2, 'bob reconnects to alice and carol', 20_000, 100);

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelNode } from '@strata/channels';
 import { waitUntil } from '../helpers/wait.js';
-import { cleanupDirs, freePort, startChannelDaemon, startChannelNode, startTestL1, tmp, type TestL1 } from '../helpers/channels.js';
+import { cleanupDirs, startChannelNode, startDaemonForwarder, startTestL1, type TestL1 } from '../helpers/channels.js';
 
 let l1: TestL1;
 let alice: ChannelNode;
@@ -16,7 +16,6 @@ let carol: ChannelNode;
 let child: ChildProcess | undefined;
 const CAP = 1_000_000n;
 
-const startBob = (dataDir: string, p2pPort: number, rpcPort: number) => startChannelDaemon(l1.url, dataDir, 'bob', 2, p2pPort, rpcPort);
 
 beforeAll(async () => {
   l1 = await startTestL1();
@@ -34,16 +33,10 @@ afterAll(async () => {
 
 describe('crash safety of a forwarding node', () => {
   it('kill -9 with a forward pending, restart: not forwarded twice, not failed upstream, paid upstream when it settles', async () => {
-    const dir = tmp('chan-bob-fwd-crash-');
-    const p2pPort = await freePort();
-    const rpcPort = await freePort();
-    let bob = await startBob(dir, p2pPort, rpcPort);
+    const fwd = await startDaemonForwarder(l1, alice, carol, CAP, 'chan-bob-fwd-crash-');
+    let bob = fwd.bob;
+    const { ab, bc } = fwd;
     child = bob.proc;
-    const bobKey = await alice.connect(bob.addr);
-    const ab = await alice.openChannel(bobKey, CAP);
-    const { channelId: bcHex } = await bob.rpc.call<{ channelId: string }>('channel_open', [carol.p2p.multiaddrs[0], CAP.toString()]);
-    const bc = Buffer.from(bcHex.slice(2), 'hex');
-    await waitUntil(() => alice.graph.channel(bc)?.policies[0] !== undefined && alice.graph.channel(bc)?.policies[1] !== undefined, 'alice learns B–C', 15_000, 50);
     const { invoice, paymentHash } = await carol.createInvoice(30_000n, 'held', 3600, { hold: true });
     let outcome: string | undefined;
     void alice.pay(invoice).then(
@@ -57,7 +50,7 @@ describe('crash safety of a forwarding node', () => {
     await waitUntil(() => carol.invoices().some((i) => i.paymentHash === paymentHash && i.status === 'held'), 'carol holds the payment', 10_000, 20);
     bob.proc.kill('SIGKILL');
     await new Promise((r) => bob.proc.once('exit', r));
-    bob = await startBob(dir, p2pPort, rpcPort);
+    bob = await fwd.restart();
     child = bob.proc;
     await waitUntil(async () => (await bob.rpc.call<unknown[]>('channel_peers')).length === 2, 'bob reconnects to alice and carol', 20_000, 100);
     await new Promise((r) => setTimeout(r, 2000));

@@ -13,6 +13,7 @@ import { devAccounts, devnetChainConfig, type DevAccount } from '@strata/devnet'
 import { StrataNode, startRpc } from '@strata/node';
 import { RpcClient, type RpcServer } from '@strata/rpc';
 import { bankModule } from '@strata/runtime';
+import { waitUntil } from './wait.js';
 
 export const silentLogger = pino({ level: process.env.CHANNEL_TEST_LOG ?? 'silent' });
 
@@ -112,4 +113,23 @@ export async function startChannelDaemon(chainUrl: string, dataDir: string, alia
   }
   const m = re.exec(out) as RegExpExecArray;
   return { proc, rpc: new RpcClient(m[1] as string), addr: m[2] as string };
+}
+
+/**
+ * Alice → Bob → Carol with Bob as a `strata channel node` daemon (wallet 2, so it can be
+ * SIGKILLed and restarted on the same ports and data dir): opens A–B from Alice and B–C from Bob
+ * over Bob's RPC, and waits until Alice's graph has B–C with both policies.
+ */
+export async function startDaemonForwarder(l1: TestL1, alice: ChannelNode, carol: ChannelNode, capacity: bigint, dirPrefix: string) {
+  const dir = tmp(dirPrefix);
+  const p2pPort = await freePort();
+  const rpcPort = await freePort();
+  const restart = () => startChannelDaemon(l1.url, dir, 'bob', 2, p2pPort, rpcPort);
+  const bob = await restart();
+  const bobKey = await alice.connect(bob.addr);
+  const ab = await alice.openChannel(bobKey, capacity);
+  const { channelId: bcHex } = await bob.rpc.call<{ channelId: string }>('channel_open', [carol.p2p.multiaddrs[0], capacity.toString()]);
+  const bc = Buffer.from(bcHex.slice(2), 'hex');
+  await waitUntil(() => alice.graph.channel(bc)?.policies[0] !== undefined && alice.graph.channel(bc)?.policies[1] !== undefined, 'alice learns B–C', 15_000, 50);
+  return { bob, ab, bc, restart };
 }
