@@ -95,15 +95,19 @@ export async function freePort(): Promise<number> {
 
 /** Starts `strata channel node` as a child process (for kill -9 tests) on fixed ports; resolves once it serves. */
 export async function startChannelDaemon(chainUrl: string, dataDir: string, alias: string, walletIndex: number, p2pPort: number, rpcPort: number): Promise<{ proc: ChildProcess; rpc: RpcClient; addr: string }> {
-  const proc = spawn(process.execPath, ['packages/cli/bin/strata.js', 'channel', 'node', '--chain-rpc', chainUrl, '--data-dir', dataDir, '--alias', alias, '--port', String(rpcPort), '--listen', `/ip4/127.0.0.1/tcp/${p2pPort}`, '--wallet-key', String(walletIndex), '--log-level', 'warn'], {
+  const proc = spawn(process.execPath, ['packages/cli/bin/strata.js', 'channel', 'node', '--chain-rpc', chainUrl, '--data-dir', dataDir, '--alias', alias, '--port', String(rpcPort), '--listen', `/ip4/127.0.0.1/tcp/${p2pPort}`, '--wallet-key', String(walletIndex), '--log-level', process.env.CHANNEL_TEST_LOG ?? 'warn'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  // CHANNEL_TEST_LOG=<level> shows the daemon's log too (on this process's stderr)
+  const echo = process.env.CHANNEL_TEST_LOG !== undefined;
   proc.stdout?.on('data', (d) => {
     out += String(d);
+    if (echo) process.stderr.write(d);
   });
   proc.stderr?.on('data', (d) => {
     out += String(d);
+    if (echo) process.stderr.write(d);
   });
   const re = new RegExp(`channel node ${alias}: RPC (\\S+)\\s+p2p (\\S+)`);
   const deadline = Date.now() + 30_000;

@@ -1223,8 +1223,11 @@ export class ChannelNode {
     if (!bytesEqual(ch.peer, peer)) throw err('CHANNEL_PEER', 'not your channel');
     let done: Round | undefined;
     const reply = await this.withLock(ch.id, async () => {
-      if (!ch.round && ch.state.version === m.version && ch.myRevocation && ch.myRevocation.version === m.version - 1) {
-        return encode(CommitReply, { revocation: ch.myRevocation.sig }); // resend
+      // A resend (our reply was lost: the peer crashed or the connection dropped after its COMMIT
+      // left): answered with the same revocation even when we have since proposed the next
+      // version ourselves; refused, the peer's round and ours would wait on each other forever
+      if (ch.state.version === m.version && ch.myRevocation && ch.myRevocation.version === m.version - 1) {
+        return encode(CommitReply, { revocation: ch.myRevocation.sig });
       }
       const round = ch.round;
       if (!round || round.role !== 'receiver' || round.version !== m.version) throw err('CHANNEL_STATE', `no accepted proposal for version ${m.version}`);
