@@ -38,8 +38,9 @@ afterAll(async () => {
 describe('forced inclusion for channel nodes on the L2', () => {
   it('a close the L2 sequencer censors is forced through the L1 inbox and lands', async () => {
     const forcing = new ForcedInclusionChainClient(l2, { l1Url: devnet.l1.rpcUrl, rollupId: devnet.l2!.config.rollupId, forceAfterL1Blocks: 2, timeoutMs: 60_000 });
-    const alice = await startChannelNode(forcing, 'alice', devnet.accounts[1]!);
-    const bob = await startChannelNode(l2, 'bob', devnet.accounts[2]!);
+    // the devnet L2's floor for dispute delays: 2W + F + 1 = 25 L1 blocks
+    const alice = await startChannelNode(forcing, 'alice', devnet.accounts[1]!, { toSelfDelay: 25 });
+    const bob = await startChannelNode(l2, 'bob', devnet.accounts[2]!, { toSelfDelay: 25 });
     nodes.push(alice, bob);
     const bk = await alice.connect(bob.p2p.multiaddrs[0]!);
     const ab = await alice.openChannel(bk, 1_000_000n);

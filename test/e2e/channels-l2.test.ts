@@ -19,7 +19,7 @@ import {
 } from '@strata/channels';
 import { startDevnet, type Devnet } from '@strata/devnet';
 import { DepositArgs, rollupModuleNames, makeL2Env, NodeL1Client, signL2Transfer } from '@strata/optimistic';
-import { encode, fromQuantity, keyPairFromSecret, toHex, type KeyPair } from '@strata/primitives';
+import { encode, fromQuantity, keyPairFromSecret, StrataError, toHex, type KeyPair } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
 import { encodeTx } from '@strata/runtime';
 import { waitUntil } from '../helpers/wait.js';
@@ -30,6 +30,8 @@ let l2: RpcChainClient;
 let l1: RpcChainClient;
 const nodes: ChannelNode[] = [];
 const CAP = 1_000_000n;
+/** The devnet L2's floor for dispute delays, 2W + F + 1 L1 blocks (minL2ToSelfDelay). */
+const DELAY = 25;
 
 async function l2Balance(addr: Uint8Array): Promise<bigint> {
   return l2.balance(addr);
@@ -90,9 +92,9 @@ describe('channels with the optimistic L2 as parent', () => {
   let bc: Uint8Array;
 
   it('opens Alice–Bob and Bob–Carol on the L2; a three-hop payment settles; value conserved', async () => {
-    alice = await startChannelNode(l2, 'alice', devnet.accounts[1]!);
-    bob = await startChannelNode(l2, 'bob', devnet.accounts[2]!);
-    carol = await startChannelNode(l2, 'carol', devnet.accounts[3]!);
+    alice = await startChannelNode(l2, 'alice', devnet.accounts[1]!, { toSelfDelay: DELAY });
+    bob = await startChannelNode(l2, 'bob', devnet.accounts[2]!, { toSelfDelay: DELAY });
+    carol = await startChannelNode(l2, 'carol', devnet.accounts[3]!, { toSelfDelay: DELAY });
     nodes.push(alice, bob, carol);
     expect(alice.info().addressPrefix).toBe(devnet.l2!.config.l2AddressPrefix);
     const bk = await alice.connect(bob.p2p.multiaddrs[0]!);
@@ -113,6 +115,18 @@ describe('channels with the optimistic L2 as parent', () => {
       expect(s.balanceA + s.balanceB + s.htlcs.reduce((x, h) => x + h.amount, 0n)).toBe(CAP);
     }
     expect(carol.channelState(bc).state.balanceB).toBe(25_000n);
+  });
+
+  it('a channel with a dispute delay below the L2 floor is refused on chain (a typed error): the peer may be censored past it', async () => {
+    const dave = await startChannelNode(l2, 'dave', devnet.accounts[5]!, { toSelfDelay: DELAY - 1 });
+    nodes.push(dave);
+    const bk = await dave.connect(bob.p2p.multiaddrs[0]!);
+    const before = await l2Balance(dave.wallet.address);
+    const e = await dave.openChannel(bk, CAP).then(() => undefined, (x: unknown) => x as StrataError);
+    expect(e).toBeInstanceOf(StrataError);
+    expect(e?.code).toBe('CHANNEL_STATE');
+    expect(e?.message).toMatch(/open failed on chain: CHANNEL_LIMIT.*toSelfDelay must be at least 25 blocks/);
+    expect(before - (await l2Balance(dave.wallet.address))).toBeLessThan(CAP); // only the fee: nothing locked
   });
 
   it('a breach on the L2 is punished by the victim', async () => {
@@ -160,11 +174,11 @@ describe('channels with the optimistic L2 as parent', () => {
     const t1 = await l2.height();
     const rec = (await new AdjudicatorReader(l2).channel(bc2))!;
     // The delay counts L1 blocks (the L2's L1 origin), not L2 blocks the sequencer makes at will.
-    expect(rec.disputeEnd).toBeGreaterThanOrEqual(t0 + 3);
-    expect(rec.disputeEnd).toBeLessThanOrEqual(t1 + 3);
+    expect(rec.disputeEnd).toBeGreaterThanOrEqual(t0 + DELAY);
+    expect(rec.disputeEnd).toBeLessThanOrEqual(t1 + DELAY);
     await mineL2(6, devnet.accounts[5]!.keys);
     expect((await new AdjudicatorReader(l2).channel(bc2))?.ending).not.toBe(2);
-    await mineL1For(4);
+    await mineL1For(DELAY + 1);
     await waitUntil(async () => (await new AdjudicatorReader(l2).channel(bc2))?.ending === 2, 'settled after the delay on the L2', 15_000, 50);
   });
 });

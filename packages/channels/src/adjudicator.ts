@@ -217,6 +217,19 @@ function rule(msg: string, meta: Record<string, unknown> = {}): never {
   throw new StrataError('CHANNEL_STATE', msg, meta);
 }
 
+/** How many L1 blocks a channel node or watchtower on an L2 waits for a transaction before forcing it through the L1 inbox (`ForcedInclusionChainClient`'s default). */
+export const L2_FORCE_AFTER_L1_BLOCKS = 4;
+
+/**
+ * The smallest safe dispute delay (`toSelfDelay`, in L1 blocks) for channels on an L2 whose
+ * adjudicator counts the L2's L1 origin: `2W + F + 1` (docs/l3.md). A close stamped at origin `o`
+ * may ride in an L1 block up to `W` later; a party the sequencer censors waits `F` L1 blocks,
+ * then forces its penalty through the L1 inbox, where it lands within `W` more.
+ */
+export function minL2ToSelfDelay(sequencingWindow: number, forceAfterL1Blocks = L2_FORCE_AFTER_L1_BLOCKS): number {
+  return 2 * sequencingWindow + forceAfterL1Blocks + 1;
+}
+
 /** The adjudicator module for a parent chain's runtime. */
 export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
   const name = opts.module ?? ADJUDICATOR_MODULE;
@@ -278,7 +291,7 @@ export function channelParentModules(opts: AdjudicatorOptions = {}): Module[] {
         const a = decode(OpenArgs, args);
         if (ctx.view.get(keys.channel(a.channelId))) rule(`channel ${toHex(a.channelId)} already exists; pick a fresh id`);
         if (a.capacity <= 0n || a.push > a.capacity) rule('capacity must be positive and the push at most the capacity');
-        if (a.toSelfDelay < minDelay) rule(`toSelfDelay must be at least ${minDelay} blocks`, { min: minDelay });
+        if (a.toSelfDelay < minDelay) throw new StrataError('CHANNEL_LIMIT', `toSelfDelay must be at least ${minDelay} blocks on this chain`, { min: minDelay, got: a.toSelfDelay });
         if (bytesEqual(a.keyA, a.keyB)) rule('the two channel keys must differ');
         transfer(ctx.view, ctx.sender, vault, a.capacity);
         const s = openingState(a.channelId, a.capacity, a.push);

@@ -14,6 +14,7 @@ import {
   channelKeys,
   ChannelRecordCodec,
   CloseLogCodec,
+  L2_FORCE_AFTER_L1_BLOCKS,
   PreimageRecordCodec,
   SwapRecordCodec,
   type ChannelRecord,
@@ -125,7 +126,7 @@ export interface ForcedInclusionOptions {
   l1Url: string;
   /** The L2's rollup id on that L1 (its inbox is `op_inbox/<id>`). */
   rollupId: number;
-  /** L1 blocks a sent transaction may stay out of the L2 before it is forced. Default 4. */
+  /** L1 blocks a sent transaction may stay out of the L2 before it is forced. Default `L2_FORCE_AFTER_L1_BLOCKS` (4). */
   forceAfterL1Blocks?: number;
   /** How long `waitReceipt` waits in all (the forced path takes L1 blocks), ms. Default 180 000. */
   timeoutMs?: number;
@@ -203,7 +204,7 @@ export class ForcedInclusionChainClient implements ChainClient {
   }
   private async force(s: { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean; forceHash?: Uint8Array | undefined }): Promise<void> {
     if (!s.forceHash) {
-      if ((await this.l1Height()) < s.sentAt + (this.opts.forceAfterL1Blocks ?? 4)) return;
+      if ((await this.l1Height()) < s.sentAt + (this.opts.forceAfterL1Blocks ?? L2_FORCE_AFTER_L1_BLOCKS)) return;
       s.forceHash = (await this.l1.sendWithRaw(s.key, 'forceTx', encode(ForceTxWire, { rollupId: this.opts.rollupId, raw: s.raw }), FORCE_TX_COMPUTE)).hash;
     }
     const r = await this.l1.receipt(s.forceHash);

@@ -27,7 +27,7 @@ import type { RpcServer } from '@strata/rpc';
 import type { Module } from '@strata/runtime';
 import { appModules } from '@strata/apps';
 import type { DevAccount } from './accounts.js';
-import { channelChainRpcMethods, channelParentModules } from '@strata/channels';
+import { channelChainRpcMethods, channelParentModules, minL2ToSelfDelay } from '@strata/channels';
 
 /** Rollup settings of the devnet. */
 export interface DevnetRollupOptions {
@@ -52,7 +52,10 @@ export function devnetRollupConfig(accounts: DevAccount[], opts: DevnetRollupOpt
   // The adjudicator counts the L2's L1 origin (dispute delays, HTLC and swap expiries in L1 blocks): the
   // L2 sequencer makes L2 blocks at will, it cannot make L1 blocks.
   // An empty defender slot (a beaten defender) stays open 4 L1 blocks for anyone to take over.
-  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, takeoverBlocks: 4, sequencingWindow: 10, l2Modules: [...appModules(), ...channelParentModules({ clock: l1OriginClock }), ...childModules] });
+  // Its dispute delays are at least 2W + F + 1 L1 blocks (minL2ToSelfDelay): a party the sequencer
+  // censors forces its penalty through the L1 inbox in time.
+  const sequencingWindow = 10;
+  return defaultRollupConfig({ batcher: batcher.keys.address, challengeWindow: opts.challengeWindow ?? 10, clockBlocks: 12, takeoverBlocks: 4, sequencingWindow, l2Modules: [...appModules(), ...channelParentModules({ clock: l1OriginClock, minToSelfDelay: minL2ToSelfDelay(sequencingWindow) }), ...childModules] });
 }
 
 /** The L1 modules the rollup needs. */
