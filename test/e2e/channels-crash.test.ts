@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChannelNode } from '@strata/channels';
+import { AdjudicatorReader, type ChannelNode } from '@strata/channels';
 import { waitUntil } from '../helpers/wait.js';
 import { cleanupDirs, freePort, startChannelDaemon, startChannelNode, startTestL1, tmp, type TestL1 } from '../helpers/channels.js';
 
@@ -77,5 +77,19 @@ describe('crash safety of a channel node', () => {
     const paid = (await bob.rpc.call<{ status: string }[]>('channel_listInvoices')).filter((i) => i.status === 'paid').length;
     expect(paid).toBe(ok);
     bob.proc.kill('SIGTERM');
+  });
+});
+
+describe('strata channel node --to-self-delay', () => {
+  it('the daemon opens its channels with the dispute delay given (the devnet L2 needs 25, the default is 6)', async () => {
+    const d = await startChannelDaemon(l1.url, tmp('chan-delay-'), 'dora', 3, await freePort(), await freePort(), ['--to-self-delay', '9']);
+    child = d.proc;
+    try {
+      const { channelId } = await d.rpc.call<{ channelId: string }>('channel_open', [alice.p2p.multiaddrs[0], '1000000']);
+      const rec = await new AdjudicatorReader(l1.client()).channel(Buffer.from(channelId.slice(2), 'hex'));
+      expect(rec?.toSelfDelay).toBe(9);
+    } finally {
+      d.proc.kill('SIGTERM');
+    }
   });
 });

@@ -94,8 +94,8 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts `strata channel node` as a child process (for kill -9 tests) on fixed ports; resolves once it serves. */
-export async function startChannelDaemon(chainUrl: string, dataDir: string, alias: string, walletIndex: number, p2pPort: number, rpcPort: number): Promise<{ proc: ChildProcess; rpc: RpcClient; addr: string }> {
-  const proc = spawn(process.execPath, ['packages/cli/bin/strata.js', 'channel', 'node', '--chain-rpc', chainUrl, '--data-dir', dataDir, '--alias', alias, '--port', String(rpcPort), '--listen', `/ip4/127.0.0.1/tcp/${p2pPort}`, '--wallet-key', String(walletIndex), '--log-level', process.env.CHANNEL_TEST_LOG ?? 'warn'], {
+export async function startChannelDaemon(chainUrl: string, dataDir: string, alias: string, walletIndex: number, p2pPort: number, rpcPort: number, extraArgs: string[] = []): Promise<{ proc: ChildProcess; rpc: RpcClient; addr: string }> {
+  const proc = spawn(process.execPath, ['packages/cli/bin/strata.js', 'channel', 'node', '--chain-rpc', chainUrl, '--data-dir', dataDir, '--alias', alias, '--port', String(rpcPort), '--listen', `/ip4/127.0.0.1/tcp/${p2pPort}`, '--wallet-key', String(walletIndex), '--log-level', process.env.CHANNEL_TEST_LOG ?? 'warn', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
