@@ -181,6 +181,11 @@ interface LocalChannel {
   round?: Round | undefined;
   queue: Update[];
   nextHtlcId: number;
+  /**
+   * The lowest id the peer's next add may carry (BOLT 2 next_htlc_id): one above the highest id of
+   * an add of the peer's that a completed round took. Missing in records made before it (0).
+   */
+  peerNextHtlcId?: number;
   /** Incoming HTLC onions (by HTLC id) until processed. */
   onions: Record<string, Uint8Array>;
   announced: boolean;
@@ -669,6 +674,14 @@ export class ChannelNode {
    */
   private applyPeerUpdates(ch: LocalChannel, s: ChannelState, updates: Update[]): ChannelState {
     const next = applyUpdates(s, this.peerSide(ch), updates, ch.limits);
+    // HTLC ids increase (BOLT 2 next_htlc_id): an id the peer used before, even one whose HTLC is
+    // gone, is refused, so a fulfil or fail meant for the old HTLC can never match the new one
+    let floor = ch.peerNextHtlcId ?? 0;
+    for (const u of updates) {
+      if (u.kind !== 'add') continue;
+      if (u.id < floor) throw new StrataError('CHANNEL_INVALID', `HTLC id ${u.id} is below the peer's next id ${floor}: ids must increase`, { id: u.id, next: floor });
+      floor = u.id + 1;
+    }
     for (const u of updates) {
       if (u.kind === 'add' && u.expiry <= this.heightCache + this.opts.expiryMargin) throw new StrataError('CHANNEL_LIMIT', `HTLC ${u.id} expires at ${u.expiry}, too close to the current height ${this.heightCache}`);
       // an expiry far ahead locks this side's funds (and, forwarded, the next hop's) that long
@@ -1139,7 +1152,11 @@ export class ChannelNode {
     ch.round = undefined;
     for (const w of this.roundWaiters.get(round) ?? []) w();
     this.roundWaiters.delete(round);
-    for (const u of this.peerUpdates(round)) if (u.kind === 'add') ch.onions[String(u.id)] = u.onion;
+    for (const u of this.peerUpdates(round)) {
+      if (u.kind !== 'add') continue;
+      ch.onions[String(u.id)] = u.onion;
+      ch.peerNextHtlcId = Math.max(ch.peerNextHtlcId ?? 0, u.id + 1);
+    }
     if (durable) await this.save(ch);
     else void this.save(ch).catch((e) => this.log.error({ channel: shortId(ch.id), error: toStrataError(e).message }, 'channel write failed'));
     this.metrics.rounds.inc();

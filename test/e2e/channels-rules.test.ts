@@ -1,0 +1,57 @@
+/**
+ * Rules of the commitment round (issue 10, review r3-ch "found, not fixed"), each with the peer
+ * who breaks it: HTLC ids increase (BOLT 2 next_htlc_id); a receiver adds no more updates to its
+ * reply than the round has room for; a reply whose signature does not verify fails the round
+ * (typed) instead of leaving it set; the onion records of a round that never completed go when
+ * the channel closes. Real L1, real libp2p sockets.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyUpdates, ONION_PACKET_SIZE, ProposeReply, type ChannelNode, type ChannelState, type Update } from '@strata/channels';
+import { decode, encode, toHex } from '@strata/primitives';
+import { waitUntil } from '../helpers/wait.js';
+import { cleanupDirs, startChannelNode, startTestL1, type TestL1 } from '../helpers/channels.js';
+
+let l1: TestL1;
+const nodes: ChannelNode[] = [];
+
+beforeAll(async () => {
+  l1 = await startTestL1();
+}, 30_000);
+
+afterAll(async () => {
+  for (const n of nodes) await n.stop().catch(() => undefined);
+  await l1?.stop();
+  cleanupDirs();
+});
+
+let wallet = 1;
+async function pair(opts: { maxBatch?: number } = {}, push = 0n): Promise<{ a: ChannelNode; b: ChannelNode; id: Uint8Array }> {
+  const a = await startChannelNode(l1.client(), `a${wallet}`, l1.accounts[wallet++]!, opts);
+  const b = await startChannelNode(l1.client(), `b${wallet}`, l1.accounts[wallet++]!);
+  nodes.push(a, b);
+  const key = await a.connect(b.p2p.multiaddrs[0]!);
+  const id = await a.openChannel(key, 10_000_000n, push);
+  await waitUntil(() => b.list().some((c) => c.status === 'open'), 'the peer sees the channel', 10_000, 20);
+  return { a, b, id };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the tests play the attacker on private members
+const priv = (n: ChannelNode) => n as any;
+const roundOf = (n: ChannelNode): { version: number } | undefined => (priv(n).channels as Map<string, { round?: { version: number } }>).values().next().value?.round;
+const timeout = (ms: number, what: () => string) => new Promise<never>((_, rej) => setTimeout(() => rej(new Error(what())), ms));
+
+describe('commitment round rules', () => {
+  it('an add reusing an HTLC id the peer used before is refused: the proposal gets no signature', async () => {
+    const { a, b, id } = await pair();
+    await a.pay((await b.createInvoice(1_000n)).invoice); // HTLC 0, settled and removed
+    await waitUntil(() => a.channelState(id).state.htlcs.length === 0 && b.channelState(id).state.htlcs.length === 0, 'settled', 5000, 20);
+    const v = b.channelState(id).state.version;
+    // the payer's node gives every new add id 0 again
+    const ch = [...(priv(a).channels as Map<string, object>).values()][0]!;
+    Object.defineProperty(ch, 'nextHtlcId', { get: () => 0, set: () => undefined, enumerable: true });
+    await expect(a.pay((await b.createInvoice(2_000n)).invoice)).rejects.toThrow();
+    expect(b.channelState(id).state.version).toBe(v);
+    expect(b.channelState(id).state.balanceB).toBe(1_000n);
+    expect(b.channelState(id).status).toBe('open'); // refused, not a reason to close
+  }, 60_000);
+});
