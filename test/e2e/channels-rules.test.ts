@@ -54,4 +54,18 @@ describe('commitment round rules', () => {
     expect(b.channelState(id).state.balanceB).toBe(1_000n);
     expect(b.channelState(id).status).toBe('open'); // refused, not a reason to close
   }, 60_000);
+
+  it('a receiver that adds more updates to its reply than the round has room for gets no signature: the proposer closes', async () => {
+    const { a, b, id } = await pair({ maxBatch: 2 }, 1_000_000n);
+    // b answers a's next proposal (1 add: room for 1 more) with 3 valid adds of its own
+    const h = l1.height();
+    const extra: Update[] = [0, 1, 2].map((i) => ({ kind: 'add', id: 100 + i, amount: 5_000n, hash: new Uint8Array(32).fill(i + 1), expiry: h + 60, onion: new Uint8Array(ONION_PACKET_SIZE) }));
+    priv(b).takeOwn = (c: { side: 0 | 1; limits: never }, s: ChannelState) => ({ next: applyUpdates(s, c.side, extra, c.limits), taken: extra });
+    const v = a.channelState(id).state.version;
+    const paid = a.pay((await b.createInvoice(1_000n)).invoice).then(() => 'paid', () => 'failed');
+    expect(await Promise.race([paid, timeout(15_000, () => `payment still pending at version ${a.channelState(id).state.version}`)])).toBe('failed');
+    await waitUntil(() => a.channelState(id).status !== 'open', 'the proposer takes the channel on chain', 15_000, 20);
+    expect(a.channelState(id).state.version).toBe(v); // it never signed the state with b's 3 adds
+    expect(a.channelState(id).state.htlcs).toHaveLength(0);
+  }, 60_000);
 });

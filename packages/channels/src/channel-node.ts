@@ -1096,6 +1096,9 @@ export class ChannelNode {
         let counter: Update[];
         let next: ChannelState;
         try {
+          // an honest receiver adds at most what the round has room for (onPropose's takeOwn)
+          const room = this.opts.maxBatch - round.updates.length;
+          if (reply.updates.length > room) throw new StrataError('CHANNEL_LIMIT', `peer added ${reply.updates.length} updates of its own to our ${round.updates.length}: at most ${room} fit in a round of ${this.opts.maxBatch}`, { counter: reply.updates.length, room });
           counter = reply.updates.map(decodeUpdate);
           next = counter.length > 0 ? { ...this.applyPeerUpdates(ch, round.next, counter), version: round.version } : round.next;
         } catch (e) {
