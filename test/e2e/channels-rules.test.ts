@@ -68,4 +68,26 @@ describe('commitment round rules', () => {
     expect(a.channelState(id).state.version).toBe(v); // it never signed the state with b's 3 adds
     expect(a.channelState(id).state.htlcs).toHaveLength(0);
   }, 60_000);
+
+  it('a reply whose signature does not verify fails the round cleanly (typed) instead of leaving it set', async () => {
+    const { a, b, id } = await pair();
+    const real = priv(b).onPropose.bind(b);
+    priv(b).onPropose = async (peer: Uint8Array, body: Uint8Array) => {
+      const r = decode(ProposeReply, await real(peer, body));
+      if (r.ok && r.sig) {
+        r.sig = r.sig.slice();
+        r.sig[0] = (r.sig[0] as number) ^ 1;
+      }
+      return encode(ProposeReply, r);
+    };
+    const v = a.channelState(id).state.version;
+    const paid = a.pay((await b.createInvoice(1_000n)).invoice).then(
+      () => 'paid',
+      (e: { code?: string }) => `failed ${e.code}`,
+    );
+    expect(await Promise.race([paid, timeout(10_000, () => `payment still pending, the payer's round at version ${roundOf(a)?.version}`)])).toMatch(/^failed CHANNEL_/);
+    expect(roundOf(a)).toBeUndefined();
+    expect(a.channelState(id).state.version).toBe(v);
+    await waitUntil(() => a.channelState(id).status !== 'open', 'the proposer closes with the last state both signed', 15_000, 20);
+  }, 60_000);
 });

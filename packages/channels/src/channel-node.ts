@@ -1101,18 +1101,21 @@ export class ChannelNode {
           if (reply.updates.length > room) throw new StrataError('CHANNEL_LIMIT', `peer added ${reply.updates.length} updates of its own to our ${round.updates.length}: at most ${room} fit in a round of ${this.opts.maxBatch}`, { counter: reply.updates.length, room });
           counter = reply.updates.map(decodeUpdate);
           next = counter.length > 0 ? { ...this.applyPeerUpdates(ch, round.next, counter), version: round.version } : round.next;
+          // a signature that does not verify fails the round here too: left set, the round would
+          // wait for a reconnect, and the peer's stored round would answer a resend the same way
+          if (!edVerifyMsg(this.peerKeyOf(ch), stateDigest(this.domain, next), reply.sig)) throw err('CHANNEL_PEER', 'peer signature on the new state does not verify');
         } catch (e) {
           const se = toStrataError(e);
           this.metrics.rejected.inc({ reason: se.code });
-          // the peer signed a state with updates no honest node makes: nothing of ours is signed
-          // for this version, so the last state both signed is safe to publish
-          this.log.error({ channel: shortId(ch.id), code: se.code, error: se.message }, 'peer answered our commitment with invalid updates of its own; closing the channel');
+          // the peer signed a state with updates no honest node makes, or sent a signature that
+          // does not verify: nothing of ours is signed for this version, so the last state both
+          // signed is safe to publish
+          this.log.error({ channel: shortId(ch.id), code: se.code, error: se.message }, 'peer answered our commitment with an invalid reply; closing the channel');
           ch.round = undefined;
           for (const u of round.updates) this.dropUpdate(ch, u, new StrataError('CHANNEL_PEER', 'peer misbehaved'));
           void this.forceClose(ch, `peer sent invalid updates: ${se.message}`).catch(() => undefined);
           return false;
         }
-        if (!edVerifyMsg(this.peerKeyOf(ch), stateDigest(this.domain, next), reply.sig)) throw err('CHANNEL_PEER', 'peer signature on the new state does not verify');
         round.counter = counter;
         round.next = next;
         round.theirSig = reply.sig;
