@@ -90,4 +90,24 @@ describe('commitment round rules', () => {
     expect(a.channelState(id).state.version).toBe(v);
     await waitUntil(() => a.channelState(id).status !== 'open', 'the proposer closes with the last state both signed', 15_000, 20);
   }, 60_000);
+
+  it("the onion records of a round the receiver accepted but that never completed are removed when the channel closes", async () => {
+    const { a, b, id } = await pair();
+    // a's COMMIT never leaves: a dies after b accepted its add (and wrote the add's onion)
+    const realSend = priv(a).send.bind(a);
+    priv(a).send = async (peer: Uint8Array, type: number, body: Uint8Array, t?: number) => {
+      if (type === 5) throw new Error('crashed');
+      return realSend(peer, type, body, t);
+    };
+    void a.pay((await b.createInvoice(1_000n)).invoice).catch(() => undefined);
+    await waitUntil(() => b.store.list(`on:${toHex(id)}:`).length === 1 && roundOf(b)?.version === 1, 'b accepted the add', 10_000, 20);
+    await a.stop();
+    await b.closeChannel(id, true); // the last state both signed: version 0
+    for (let i = 0; i < 40 && b.channelState(id).status !== 'closed'; i++) {
+      await l1.mine(1);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(b.channelState(id).status).toBe('closed');
+    expect(b.store.list(`on:${toHex(id)}:`)).toHaveLength(0);
+  }, 60_000);
 });

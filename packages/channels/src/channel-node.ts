@@ -1907,7 +1907,10 @@ export class ChannelNode {
         if (left > 0) return;
       }
       ch.status = 'closed';
-      await this.save(ch);
+      // every HTLC is resolved on chain: the peer's onions are of no use any more, among them
+      // those of a round we accepted that never completed (written with the accepting round)
+      ch.onions = {};
+      this.store.write([...this.store.list(`on:${toHex(ch.id)}:`).map(([k]): [string, unknown] => [k, undefined]), [`ch:${toHex(ch.id)}`, this.rec(ch)]]);
       this.log.info({ channel: shortId(ch.id), ending: ['none', 'cooperative', 'settled', 'penalty'][rec.ending] }, 'channel closed on chain');
     }
   }
