@@ -88,6 +88,12 @@ describe('channels with the optimistic L2 as parent', () => {
   let alice: ChannelNode;
   let bob: ChannelNode;
   let carol: ChannelNode;
+  // the swaps below pay from carol's wallet (dev account 3): her node must not send from it
+  // meanwhile (with the 25-block delay her chain watch still sent a settle of bc2 then, and the
+  // walk-away swap's refund found no lock: most likely the two senders' nonces collided)
+  afterAll(async () => {
+    for (const n of nodes) await n.stop().catch(() => undefined);
+  });
   let ab: Uint8Array;
   let bc: Uint8Array;
 
