@@ -66,4 +66,29 @@ describe('reconnect resumes a half-done round', () => {
     expect(alice.channelState(id).state.balanceB).toBe(3_000n);
     expect(bob.channelState(id).state.balanceB).toBe(3_000n);
   }, 60_000);
+
+  it("a round whose request timed out while the peer stays connected is resumed (hang-up, re-dial), not left waiting for a reconnect", async () => {
+    const alice = await startChannelNode(l1.client(), 'alice2', l1.accounts[3]!, { requestTimeoutMs: 1000 });
+    const bob = await startChannelNode(l1.client(), 'bob2', l1.accounts[4]!);
+    nodes.push(alice, bob);
+    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const id = await alice.openChannel(bobKey, 10_000_000n);
+    await waitUntil(() => bob.list().some((c) => c.status === 'open'), 'bob sees the channel', 10_000, 20);
+    // bob accepts alice's first proposal (his half of the round is stored) but answers too late
+    // biome-ignore lint/suspicious/noExplicitAny: wrapping a private handler to stall one answer
+    const b = bob as any;
+    const real = b.onPropose.bind(bob);
+    let stalled = 0;
+    b.onPropose = async (peer: Uint8Array, body: Uint8Array) => {
+      const r = await real(peer, body);
+      if (stalled++ === 0) await new Promise((res) => setTimeout(res, 1500));
+      return r;
+    };
+    const { invoice } = await bob.createInvoice(1_000n);
+    const paid = alice.pay(invoice);
+    await Promise.race([paid, new Promise((_, rej) => setTimeout(() => rej(new Error(`payment still pending (alice at version ${alice.channelState(id).state.version}, bob at ${bob.channelState(id).state.version})`)), 15_000))]);
+    expect(stalled).toBeGreaterThan(1); // the round's PROPOSE went again, after the re-dial
+    await waitUntil(() => alice.channelState(id).state.htlcs.length === 0 && bob.channelState(id).state.version === alice.channelState(id).state.version, 'both agree, nothing pending', 10_000, 20);
+    expect(bob.channelState(id).state.balanceB).toBe(1_000n);
+  }, 60_000);
 });

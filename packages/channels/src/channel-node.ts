@@ -126,6 +126,8 @@ export interface ChannelNodeOptions {
   maxParts?: number;
   /** How long a cooperative close waits for HTLCs in flight to settle before refusing, ms. Default 10 000. */
   closeWaitMs?: number;
+  /** How long a request to a peer waits for its answer, ms. Default 20 000. A commitment round's request that times out hangs up on the peer (see `roundFailed`). */
+  requestTimeoutMs?: number;
   /**
    * Most time a committed write waits for its fsync when no message is waiting for it, ms (0: fsync
    * inside every commit). Default 20. Either way every commit is fsynced before any message to a
@@ -372,6 +374,7 @@ export class ChannelNode {
       maxAttempts: opts.maxAttempts ?? 12,
       maxParts: opts.maxParts ?? 8,
       closeWaitMs: opts.closeWaitMs ?? 10_000,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 20_000,
       flushMs: opts.flushMs ?? 20,
     };
     this.log = deps.logger.child({ role: 'channel-node', alias: this.opts.alias });
@@ -524,7 +527,7 @@ export class ChannelNode {
     }));
   }
 
-  private async send(peer: Uint8Array, type: number, body: Uint8Array, timeoutMs = 20_000): Promise<Uint8Array> {
+  private async send(peer: Uint8Array, type: number, body: Uint8Array, timeoutMs = this.opts.requestTimeoutMs): Promise<Uint8Array> {
     const pid = this.peerByNode.get(bytesKey(peer));
     if (!pid) throw err('CHANNEL_PEER', `peer ${toHex(peer).slice(0, 14)} is not connected`);
     // Persist before send: every commit made so far is on disk (fsynced) before a message leaves,
@@ -1038,7 +1041,7 @@ export class ChannelNode {
     // and the round starts before the event loop turns again
     setImmediate(() => {
       this.scheduled.delete(k);
-      void this.propose(ch).catch((e) => this.log.debug({ channel: shortId(ch.id), error: toStrataError(e).message }, 'commitment round interrupted'));
+      void this.propose(ch).catch((e) => this.roundFailed(ch, e, 'commitment round interrupted'));
     });
   }
 
@@ -1270,6 +1273,22 @@ export class ChannelNode {
     return reply;
   }
 
+  /**
+   * A round of ours stopped on an error. If its request timed out while the peer stays connected,
+   * the round (kept, as after a crash) would wait for a reconnect that never comes, and the peer's
+   * half of it blocks the peer's rounds too: hang up (as LND does on a stalled peer); the driver
+   * re-dials, and `reestablish` resumes the round, which the peer answers from its stored half.
+   */
+  private roundFailed(ch: LocalChannel, e: unknown, what: string): void {
+    const se = toStrataError(e);
+    this.log.debug({ channel: shortId(ch.id), error: se.message }, what);
+    if (this.stopped || se.code !== 'NETWORK' || se.meta.timeout !== true || !ch.round) return;
+    const pid = this.peerByNode.get(bytesKey(ch.peer));
+    if (!pid) return;
+    this.log.warn({ channel: shortId(ch.id), version: ch.round.version, stage: ch.round.stage }, 'commitment round timed out; reconnecting to the peer to resume it');
+    void this.p2p.hangUp(pid).catch(() => undefined);
+  }
+
   /** After reconnecting: resume a round we proposed. */
   private reestablish(peer: Uint8Array): void {
     for (const ch of this.channels.values()) {
@@ -1277,7 +1296,7 @@ export class ChannelNode {
       const r = ch.round;
       if (r && r.role === 'proposer') {
         this.log.info({ channel: shortId(ch.id), version: r.version, stage: r.stage }, 'resuming a commitment round after reconnect');
-        void this.runProposer(ch, r).catch((e) => this.log.debug({ error: toStrataError(e).message }, 'resume failed'));
+        void this.runProposer(ch, r).catch((e) => this.roundFailed(ch, e, 'resume failed'));
       } else this.schedule(ch);
     }
   }
