@@ -57,7 +57,7 @@ import {
   type ChannelUpdate,
   type NodeAnnouncement,
 } from './wire.js';
-import { CH_CLOSED, CH_CLOSING, CH_OPEN, END_SETTLED, openingState, type ChannelRecord } from './adjudicator.js';
+import { CH_CLOSED, CH_CLOSING, CH_OPEN, END_COOPERATIVE, END_SETTLED, openingState, type ChannelRecord } from './adjudicator.js';
 import { AdjudicatorReader, sendAndWait, type ChainClient } from './chain-client.js';
 import { edKeyFromSecret, edSignMsg, edVerifyMsg, ecdhSecret, random32, secpPublic, secpRandomSecret, sha256, type EdKey } from './crypto.js';
 import { Driver } from './driver.js';
@@ -330,6 +330,12 @@ export class ChannelNode {
   private readonly roundWaiters = new WeakMap<object, (() => void)[]>();
   private readonly scheduled = new Set<string>();
   private readonly dialing = new Set<string>();
+  /**
+   * Cooperative closes this node has signed, by channel: the balances and our signature. A CLOSE
+   * from the peer for the same balances while ours is on its way (both sides closing at once) is
+   * answered with that same signature, without the channel's lock (which our own close holds).
+   */
+  private readonly coopSigned = new Map<string, { balanceA: bigint; balanceB: bigint; sig: Uint8Array }>();
   private lastSync = 0;
   private orphans: { body: Uint8Array; from: string | undefined }[] = [];
   private readonly driver: Driver;
@@ -1723,6 +1729,7 @@ export class ChannelNode {
         ch.coopSince = this.heightCache;
         await this.save(ch);
         const mine = edSignMsg(this.key, closeDigest(this.domain, ch.id, s.balanceA, s.balanceB));
+        this.coopSigned.set(bytesKey(ch.id), { balanceA: s.balanceA, balanceB: s.balanceB, sig: mine });
         let reply: { sig: Uint8Array };
         try {
           reply = decode(CloseReply, await this.send(ch.peer, MSG.CLOSE, encode(CloseMsg, { channelId: ch.id, balanceA: s.balanceA, balanceB: s.balanceB, sig: mine })));
@@ -1738,8 +1745,16 @@ export class ChannelNode {
         const height = await this.forceClose(ch, 'cooperative close refused');
         return { how: 'unilateral', height };
       }
-      const height = await sendAndWait(this.deps.chain, this.wallet, 'coopClose', args);
-      this.metrics.onchain.inc({ method: 'coopClose' });
+      let height: number;
+      try {
+        height = await sendAndWait(this.deps.chain, this.wallet, 'coopClose', args);
+        this.metrics.onchain.inc({ method: 'coopClose' });
+      } catch (e) {
+        // both sides closing at once both hold both signatures and both publish: the first wins
+        const rec = await this.reader.channel(ch.id).catch(() => undefined);
+        if (rec?.ending !== END_COOPERATIVE) throw e;
+        height = this.heightCache;
+      }
       ch.status = 'closed';
       await this.save(ch);
       this.log.info({ channel: shortId(ch.id), balance: this.myBalance(ch).toString() }, 'channel closed cooperatively');
@@ -1753,6 +1768,16 @@ export class ChannelNode {
     const m = decode(CloseMsg, body);
     const ch = this.chan(m.channelId);
     if (!bytesEqual(ch.peer, peer)) throw err('CHANNEL_PEER', 'not your channel');
+    // Both sides asked at once: our own CLOSE (same balances, signed) is on its way and holds the
+    // lock until the peer answers it, so the peer's would wait for ours and ours for the peer's
+    // until both timed out and closed unilaterally. Answered at once with the signature we already
+    // gave for exactly these balances: nothing new is signed.
+    const ours = this.coopSigned.get(bytesKey(ch.id));
+    if (ch.status === 'closing' && ours && ours.balanceA === m.balanceA && ours.balanceB === m.balanceB) {
+      if (!edVerifyMsg(this.peerKeyOf(ch), closeDigest(this.domain, ch.id, m.balanceA, m.balanceB), m.sig)) throw err('CHANNEL_PEER', 'close signature does not verify');
+      this.log.info({ channel: shortId(ch.id) }, 'peer closes cooperatively at the same time as we do');
+      return encode(CloseReply, { sig: ours.sig });
+    }
     // the peer saw the last round complete on its side; ours completes when its answer, which
     // travels on another stream, is handled: give it a moment
     const until = Date.now() + 2000;
