@@ -40,4 +40,35 @@ describe('review r4-ch', () => {
     expect([ra.how, rb.how]).toEqual(['cooperative', 'cooperative']);
     expect(rec?.state.balanceB).toBe(10_000n);
   }, 60_000);
+
+  it('a channel record from before peerNextHtlcId still refuses an add reusing an id below the peer\'s live HTLCs', async () => {
+    const a = await startChannelNode(l1.client(), 'a2', l1.accounts[3]!);
+    const b = await startChannelNode(l1.client(), 'b2', l1.accounts[4]!);
+    nodes.push(a, b);
+    const key = await a.connect(b.p2p.multiaddrs[0]!);
+    const id = await a.openChannel(key, 1_000_000n);
+    await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
+    // HTLCs 0 and 1 held at b; 0 is failed back and leaves the state, 1 stays
+    const h0 = await b.createInvoice(1_000n, 'h0', 3600, { hold: true });
+    const h1 = await b.createInvoice(2_000n, 'h1', 3600, { hold: true });
+    const p0 = a.pay(h0.invoice).catch((e: Error) => e);
+    await waitUntil(() => b.invoices().some((i) => i.paymentHash === h0.paymentHash && i.status === 'held'), 'h0 held', 10_000, 20);
+    void a.pay(h1.invoice).catch(() => undefined);
+    await waitUntil(() => b.invoices().some((i) => i.paymentHash === h1.paymentHash && i.status === 'held'), 'h1 held', 10_000, 20);
+    await b.cancelInvoice(Buffer.from(h0.paymentHash.slice(2), 'hex'));
+    await p0;
+    await waitUntil(() => b.channelState(id).state.htlcs.length === 1 && a.channelState(id).state.version === b.channelState(id).state.version, 'HTLC 0 removed', 10_000, 20);
+    expect(b.channelState(id).state.htlcs[0]?.id).toBe(1);
+    // b's record as a node before this field stored it; a's node gives its next add id 0 again
+    // biome-ignore lint/suspicious/noExplicitAny: the test plays an old record and a cheating peer
+    const bch = [...((b as any).channels as Map<string, { peerNextHtlcId?: number }>).values()][0]!;
+    delete bch.peerNextHtlcId;
+    // biome-ignore lint/suspicious/noExplicitAny: as above
+    const ach = [...((a as any).channels as Map<string, object>).values()][0]!;
+    Object.defineProperty(ach, 'nextHtlcId', { get: () => 0, set: () => undefined, enumerable: true });
+    const v = b.channelState(id).state.version;
+    await expect(a.pay((await b.createInvoice(3_000n)).invoice)).rejects.toThrow();
+    expect(b.channelState(id).state.version).toBe(v);
+    expect(b.channelState(id).state.htlcs.map((x) => x.id)).toEqual([1]);
+  }, 60_000);
 });

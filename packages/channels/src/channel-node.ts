@@ -685,7 +685,7 @@ export class ChannelNode {
     const next = applyUpdates(s, this.peerSide(ch), updates, ch.limits);
     // HTLC ids increase (BOLT 2 next_htlc_id): an id the peer used before, even one whose HTLC is
     // gone, is refused, so a fulfil or fail meant for the old HTLC can never match the new one
-    let floor = ch.peerNextHtlcId ?? 0;
+    let floor = this.peerNextHtlcId(ch);
     for (const u of updates) {
       if (u.kind !== 'add') continue;
       if (u.id < floor) throw new StrataError('CHANNEL_INVALID', `HTLC id ${u.id} is below the peer's next id ${floor}: ids must increase`, { id: u.id, next: floor });
@@ -696,6 +696,19 @@ export class ChannelNode {
       // an expiry far ahead locks this side's funds (and, forwarded, the next hop's) that long
       if (u.kind === 'add' && u.expiry > this.heightCache + this.opts.maxExpiryDelta) throw new StrataError('CHANNEL_LIMIT', `HTLC ${u.id} expires at ${u.expiry}, more than ${this.opts.maxExpiryDelta} blocks after the current height ${this.heightCache}`);
     }
+    return next;
+  }
+
+  /**
+   * The lowest id the peer's next add may carry. A record stored before the field existed has
+   * none: then one above the highest id among the peer's HTLCs in the current state (the ids of
+   * its HTLCs already removed are not known any more; those below a live one are refused still).
+   */
+  private peerNextHtlcId(ch: LocalChannel): number {
+    if (ch.peerNextHtlcId !== undefined) return ch.peerNextHtlcId;
+    const peerSide = this.peerSide(ch);
+    let next = 0;
+    for (const x of ch.state.htlcs) if (x.offerer === peerSide && x.id + 1 > next) next = x.id + 1;
     return next;
   }
 
@@ -1170,7 +1183,7 @@ export class ChannelNode {
     for (const u of this.peerUpdates(round)) {
       if (u.kind !== 'add') continue;
       ch.onions[String(u.id)] = u.onion;
-      ch.peerNextHtlcId = Math.max(ch.peerNextHtlcId ?? 0, u.id + 1);
+      ch.peerNextHtlcId = Math.max(this.peerNextHtlcId(ch), u.id + 1);
     }
     if (durable) await this.save(ch);
     else void this.save(ch).catch((e) => this.log.error({ channel: shortId(ch.id), error: toStrataError(e).message }, 'channel write failed'));
