@@ -71,4 +71,82 @@ describe('review r4-ch', () => {
     expect(b.channelState(id).state.version).toBe(v);
     expect(b.channelState(id).state.htlcs.map((x) => x.id)).toEqual([1]);
   }, 60_000);
+
+  it('a node that closed unilaterally does not complete a round afterwards: its revocation of the state it published would hand the peer a penalty', async () => {
+    const a = await startChannelNode(l1.client(), 'a3', l1.accounts[5]!);
+    const b = await startChannelNode(l1.client(), 'b3', l1.accounts[6]!);
+    nodes.push(a, b);
+    const key = await a.connect(b.p2p.multiaddrs[0]!);
+    const id = await a.openChannel(key, 1_000_000n, 400_000n); // b owns 400 000
+    await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
+    // a's COMMIT of its next round (an add) waits until b has closed with the state before it
+    let bClosed = false;
+    // biome-ignore lint/suspicious/noExplicitAny: holding back one message of a's
+    const ap = a as any;
+    const realSend = ap.send.bind(a);
+    let commitAnswered = false;
+    ap.send = async (peer: Uint8Array, type: number, body: Uint8Array, t?: number) => {
+      if (type !== 5) return realSend(peer, type, body, t);
+      await waitUntil(() => bClosed, 'b closed', 20_000, 10);
+      return realSend(peer, type, body, t).finally(() => {
+        commitAnswered = true;
+      });
+    };
+    void a.pay((await b.createInvoice(10_000n)).invoice).catch(() => undefined);
+    // b accepted a's proposal (signed version 1, its half of the round stored), then closes with
+    // version 0, the last state both signed
+    // biome-ignore lint/suspicious/noExplicitAny: reading b's round
+    await waitUntil(() => (((b as any).channels as Map<string, { round?: { version: number } }>).values().next().value?.round?.version ?? 0) === 1, 'b accepted version 1', 10_000, 5);
+    await b.closeChannel(id, true);
+    bClosed = true;
+    await waitUntil(() => commitAnswered, "b answers a's COMMIT", 10_000, 5);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(a.channelState(id).theirRevocation).toBeUndefined(); // b revoked nothing
+    const reader = new AdjudicatorReader(l1.client());
+    // the dispute runs out; whatever a does meanwhile (it holds both signatures of version 1)
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      await l1.mine(1);
+    }
+    await waitUntil(async () => ((await reader.channel(id))?.ending ?? 0) !== 0, 'the channel ends on chain', 20_000, 50);
+    const rec = await reader.channel(id);
+    expect(rec?.ending).not.toBe(3); // not a penalty: b breached nothing
+    expect(rec?.ending).toBe(2);
+  }, 60_000);
+
+  it('a proposer that closed unilaterally while its proposal was out does not sign and commit the answer', async () => {
+    const a = await startChannelNode(l1.client(), 'a4', l1.accounts[7]!);
+    const b = await startChannelNode(l1.client(), 'b4', l1.accounts[8]!);
+    nodes.push(a, b);
+    const key = await a.connect(b.p2p.multiaddrs[0]!);
+    const id = await a.openChannel(key, 1_000_000n);
+    await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
+    // b's answer to a's proposal comes only after a has closed with version 0
+    let aClosed = false;
+    let proposed = false;
+    // biome-ignore lint/suspicious/noExplicitAny: holding back one answer of b's
+    const bp = b as any;
+    const realPropose = bp.onPropose.bind(b);
+    bp.onPropose = async (peer: Uint8Array, body: Uint8Array) => {
+      const r = await realPropose(peer, body);
+      proposed = true;
+      await waitUntil(() => aClosed, 'a closed', 20_000, 10);
+      return r;
+    };
+    void a.pay((await b.createInvoice(10_000n)).invoice).catch(() => undefined);
+    await waitUntil(() => proposed, 'b accepted version 1', 10_000, 5);
+    await a.closeChannel(id, true);
+    aClosed = true;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(b.channelState(id).theirRevocation).toBeUndefined(); // a revoked nothing
+    const reader = new AdjudicatorReader(l1.client());
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      await l1.mine(1);
+    }
+    await waitUntil(async () => ((await reader.channel(id))?.ending ?? 0) !== 0, 'the channel ends on chain', 20_000, 50);
+    const rec = await reader.channel(id);
+    expect(rec?.ending).not.toBe(3); // not a penalty: a breached nothing
+    expect(rec?.ending).toBe(2);
+  }, 60_000);
 });

@@ -1138,6 +1138,15 @@ export class ChannelNode {
           void this.forceClose(ch, `peer sent invalid updates: ${se.message}`).catch(() => undefined);
           return false;
         }
+        if (ch.status !== 'open') {
+          // we closed unilaterally meanwhile, with the state before this round: signing the new
+          // one and revoking the published one (our COMMIT) would hand the peer a penalty
+          this.log.warn({ channel: shortId(ch.id), version: round.version, status: ch.status }, 'commitment round abandoned: the channel is closing');
+          ch.round = undefined;
+          for (const u of round.updates) this.dropUpdate(ch, u, new StrataError('CHANNEL_STATE', `channel is ${ch.status}`));
+          await this.save(ch);
+          return false;
+        }
         round.counter = counter;
         round.next = next;
         round.theirSig = reply.sig;
@@ -1276,6 +1285,10 @@ export class ChannelNode {
       }
       const round = ch.round;
       if (!round || round.role !== 'receiver' || round.version !== m.version) throw err('CHANNEL_STATE', `no accepted proposal for version ${m.version}`);
+      // Closing unilaterally, we published the last state both signed (this round's next state has
+      // only our signature): our revocation of it would let the peer take the whole channel. The
+      // peer, holding both signatures of the new state, publishes that one instead.
+      if (ch.status !== 'open') throw err('CHANNEL_STATE', `channel is ${ch.status}: version ${ch.state.version} is on chain, not revoked`);
       const pk = this.peerKeyOf(ch);
       if (!edVerifyMsg(pk, stateDigest(this.domain, round.next), m.sig)) throw err('CHANNEL_PEER', 'commit signature does not verify');
       if (!edVerifyMsg(pk, revocationDigest(this.domain, ch.id, ch.state.version), m.revocation)) throw err('CHANNEL_PEER', 'revocation does not verify');
@@ -1823,10 +1836,12 @@ export class ChannelNode {
   }
 
   private async forceClose(ch: LocalChannel, why: string): Promise<number> {
-    const { SignedStateArgs } = await import('./adjudicator.js');
+    // 'closing' before any await: from here on no round completes (onCommit, runProposer), so
+    // the state picked here is never revoked by us
     const best = this.bestSigned(ch);
     const s = best.state;
     ch.status = 'closing';
+    const { SignedStateArgs } = await import('./adjudicator.js');
     await this.save(ch);
     const args = encode(SignedStateArgs, { state: s, sigA: s.version === 0 ? undefined : best.sigA, sigB: s.version === 0 ? undefined : best.sigB });
     const height = await sendAndWait(this.deps.chain, this.wallet, 'close', args);
