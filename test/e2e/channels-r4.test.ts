@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdjudicatorReader, type ChannelNode } from '@strata/channels';
+import { StrataError } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
 import { cleanupDirs, startChannelNode, startTestL1, type TestL1 } from '../helpers/channels.js';
 
@@ -148,5 +149,29 @@ describe('review r4-ch', () => {
     const rec = await reader.channel(id);
     expect(rec?.ending).not.toBe(3); // not a penalty: a breached nothing
     expect(rec?.ending).toBe(2);
+  }, 60_000);
+
+  it('a unilateral close whose transaction failed is published again (the channel does not stay closing off chain only)', async () => {
+    // a's chain client fails its first `close` (an RPC outage, a transaction that never lands)
+    const chain = l1.client();
+    const realSend = chain.send.bind(chain);
+    let failed = 0;
+    chain.send = (k, method, args) => (method === 'close' && failed++ === 0 ? Promise.reject(new StrataError('NETWORK', 'chain RPC unreachable')) : realSend(k, method, args));
+    const a = await startChannelNode(chain, 'a5', l1.accounts[9]!);
+    const b = await startChannelNode(l1.client(), 'b5', l1.accounts[1]!);
+    nodes.push(a, b);
+    const key = await a.connect(b.p2p.multiaddrs[0]!);
+    const id = await a.openChannel(key, 1_000_000n);
+    await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
+    await expect(a.closeChannel(id, true)).rejects.toThrow(/unreachable/);
+    expect(a.channelState(id).status).toBe('closing');
+    const reader = new AdjudicatorReader(l1.client());
+    const closing = async () => ((await reader.channel(id))?.status ?? 0) !== 0;
+    for (let i = 0; i < 20 && !(await closing()); i++) {
+      await l1.mine(1);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(await closing()).toBe(true);
+    expect(failed).toBe(2);
   }, 60_000);
 });

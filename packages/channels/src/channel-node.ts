@@ -194,6 +194,8 @@ interface LocalChannel {
   onchainActions: Record<string, boolean>;
   /** Parent-chain height when a cooperative close was signed (unilateral fallback if it never lands). */
   coopSince?: number;
+  /** Parent-chain height when our unilateral close was last sent (sent again if it never lands). */
+  closeSentAt?: number;
 }
 
 /** Gossip items a peer may push per second (and burst); beyond that they are dropped and the peer penalised. */
@@ -215,6 +217,8 @@ const SESSION_OPTS = { maxFrameBytes: MAX_MESSAGE_BYTES + 16, timeoutMs: 20_000,
 
 /** Blocks a signed cooperative close may stay unpublished before the node closes unilaterally. */
 export const COOP_CLOSE_TIMEOUT_BLOCKS = 6;
+/** Blocks after which a unilateral close not yet on chain is sent again. */
+export const CLOSE_RESEND_BLOCKS = 3;
 
 /** Outgoing HTLC → where it came from (a forward) or which payment part it is. */
 interface OutLink {
@@ -336,6 +340,8 @@ export class ChannelNode {
    * answered with that same signature, without the channel's lock (which our own close holds).
    */
   private readonly coopSigned = new Map<string, { balanceA: bigint; balanceB: bigint; sig: Uint8Array }>();
+  /** Channels whose unilateral close transaction is being sent. */
+  private readonly closeInFlight = new Set<string>();
   private lastSync = 0;
   private orphans: { body: Uint8Array; from: string | undefined }[] = [];
   private readonly driver: Driver;
@@ -1841,10 +1847,21 @@ export class ChannelNode {
     const best = this.bestSigned(ch);
     const s = best.state;
     ch.status = 'closing';
+    ch.closeSentAt = this.heightCache;
     const { SignedStateArgs } = await import('./adjudicator.js');
     await this.save(ch);
     const args = encode(SignedStateArgs, { state: s, sigA: s.version === 0 ? undefined : best.sigA, sigB: s.version === 0 ? undefined : best.sigB });
-    const height = await sendAndWait(this.deps.chain, this.wallet, 'close', args);
+    const k = bytesKey(ch.id);
+    this.closeInFlight.add(k);
+    let height: number;
+    try {
+      height = await sendAndWait(this.deps.chain, this.wallet, 'close', args);
+    } catch (e) {
+      this.log.error({ channel: shortId(ch.id), version: s.version, error: toStrataError(e).message }, 'unilateral close transaction failed; the chain watch sends it again');
+      throw e;
+    } finally {
+      this.closeInFlight.delete(k);
+    }
     this.metrics.onchain.inc({ method: 'close' });
     this.log.warn({ channel: shortId(ch.id), version: s.version, htlcs: s.htlcs.length, reason: why }, 'channel closed unilaterally; dispute delay started');
     return height;
@@ -1930,6 +1947,12 @@ export class ChannelNode {
           await this.save(ch);
           throw e;
         });
+        return;
+      }
+      // our unilateral close never reached the chain (its transaction failed or was dropped):
+      // 'closing' here only, the channel would wait forever while its HTLCs expire: send it again
+      if (ch.status === 'closing' && (ch.coopSince === undefined || ch.onchainActions['coop-fallback']) && h >= (ch.closeSentAt ?? 0) + CLOSE_RESEND_BLOCKS && !this.closeInFlight.has(bytesKey(ch.id))) {
+        await this.forceClose(ch, `unilateral close not on chain ${h - (ch.closeSentAt ?? 0)} blocks after it was sent; sending it again`);
       }
       return;
     }
