@@ -8,7 +8,7 @@ import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { StrataNode, startRpc } from '@strata/node';
 import { initHashing, toQuantity } from '@strata/primitives';
-import { addressBudgetKey, clientAddress, RpcClient, RpcServer } from '@strata/rpc';
+import { addressBudgetKey, clientAddress, RpcClient, RpcServer, TrustedProxies } from '@strata/rpc';
 import pino from 'pino';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
@@ -128,6 +128,31 @@ describe('rpc behind a reverse proxy (trustedProxies, strata node --rpc-trusted-
     expect(served(await freshCalls(s.url, 30, () => ({ 'x-forwarded-for': '198.51.100.7' })))).toBe(30);
   });
 
+  it('trusted proxies as CIDR ranges (10.0.0.0/8, fd00::/8, 127.0.0.0/8): any spelling of an address matches; bad ranges are refused', async () => {
+    const p = new TrustedProxies(['10.0.0.0/8', 'fd00::/8', '192.0.2.1', '::1']);
+    expect(p.has('10.200.3.4')).toBe(true);
+    expect(p.has('::ffff:10.0.0.1')).toBe(true);
+    expect(p.has('11.0.0.1')).toBe(false);
+    expect(p.has('fd12:3456::1')).toBe(true);
+    expect(p.has('FD00:0:0:0:0:0:0:9')).toBe(true);
+    expect(p.has('fe80::1')).toBe(false);
+    expect(p.has('192.0.2.1')).toBe(true);
+    expect(p.has('192.0.2.2')).toBe(false);
+    expect(p.has('0:0:0:0:0:0:0:1')).toBe(true);
+    expect(p.has('not-an-ip')).toBe(false);
+    expect(clientAddress('10.9.8.7', '198.51.100.1, 10.1.1.1', p)).toBe('198.51.100.1');
+    expect(clientAddress('fd00::5', '[2001:db8::5]:443', p)).toBe('2001:db8::5');
+    expect(new TrustedProxies(['::ffff:10.0.0.0/104']).has('10.1.2.3')).toBe(true);
+    expect(new TrustedProxies(['0.0.0.0/0']).has('203.0.113.9')).toBe(true);
+    for (const bad of ['10.0.0.0/33', 'fd00::/129', '10.0.0.0/', '10.0.0.0/8x', 'proxy.example/8', '10.0.0.0/-1']) {
+      expect(() => new RpcServer({ trustedProxies: [bad] }), bad).toThrow(/must be an IP address or a CIDR range/);
+    }
+    // Over real sockets: a proxy trusted by range (the loopback /8) has its X-Forwarded-For read.
+    const s = await server({ ...budget, trustedProxies: ['127.0.0.0/8'] });
+    expect(served(await freshCalls(s.url, 30, () => ({ 'x-forwarded-for': '198.51.100.7' })))).toBeLessThanOrEqual(12);
+    expect(await freshCalls(s.url, 1, () => ({ 'x-forwarded-for': '198.51.100.8' }))).toEqual([200]);
+  });
+
   it('strata node --rpc-trusted-proxy reaches the RPC server: an address that is not an IP stops the node at start', async () => {
     const t = tempDir('strata-proxy-flag-');
     stops.push(() => t.cleanup());
@@ -138,7 +163,7 @@ describe('rpc behind a reverse proxy (trustedProxies, strata node --rpc-trusted-
     });
     expect(out.code).toBe(1);
     // The node's log lines come first; the error is printed last.
-    expect(out.stdout).toMatch(/"code": "CONFIG_INVALID",\s*"message": "rpc trusted proxy must be an IP address, got proxy\.example"/);
+    expect(out.stdout).toMatch(/"code": "CONFIG_INVALID",\s*"message": "rpc trusted proxy must be an IP address or a CIDR range \(e\.g\. 10\.0\.0\.0\/8, fd00::\/8\), got proxy\.example"/);
   }, 60_000);
 
   it('clientAddress: the right-most hop that is not a trusted proxy; ports, brackets and IPv4-mapped forms; anything malformed is the proxy', () => {
@@ -152,7 +177,7 @@ describe('rpc behind a reverse proxy (trustedProxies, strata node --rpc-trusted-
     expect(clientAddress('127.0.0.1', undefined, proxies)).toBe('127.0.0.1');
     expect(clientAddress('127.0.0.1', '198.51.100.1, garbage', proxies)).toBe('127.0.0.1');
     expect(clientAddress('203.0.113.5', '198.51.100.1', proxies)).toBe('203.0.113.5');
-    expect(() => new RpcServer({ trustedProxies: ['proxy.example'] })).toThrow(/must be an IP address/);
+    expect(() => new RpcServer({ trustedProxies: ['proxy.example'] })).toThrow(/must be an IP address or a CIDR range/);
   });
 });
 

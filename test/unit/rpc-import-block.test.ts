@@ -1,6 +1,7 @@
 /**
  * `net_importBlock` answers a block the chain refuses as the caller's bad parameter: -32602 with
- * the BLOCK_* code in `data` (found by `npm run fuzz`: it was -32603, "internal error").
+ * the BLOCK_* code in `data` (found by `npm run fuzz`: it was -32603, "internal error"); likewise
+ * `admin_setMining` with a mode the chain config cannot take (CONFIG_INVALID).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,5 +45,18 @@ describe('net_importBlock', () => {
     const known = await call(toHex(encodeBlock({ header: head.header, txs: body })));
     expect(known.error).toBeUndefined();
     expect(known.result).toMatchObject({ hash: toHex(head.hash) });
+  });
+});
+
+describe('admin_setMining', () => {
+  const admin = async (mode: string) =>
+    JSON.parse((await server.handle(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'admin_setMining', params: [mode] }), { transport: 'http', authorized: true })) as string);
+
+  it('"pow" on a dev chain is the caller\'s bad parameter: -32602 with CONFIG_INVALID (was -32603, internal error)', async () => {
+    const r = await admin('pow');
+    expect(r.error).toMatchObject({ code: -32602, data: { code: 'CONFIG_INVALID' } });
+    expect(r.error.message).toMatch(/pow\.enabled = true/);
+    expect(await admin('bogus')).toMatchObject({ error: { code: -32602 } });
+    expect(await admin('dev')).toMatchObject({ result: true });
   });
 });

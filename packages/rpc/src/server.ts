@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, STATUS_CODES, type ServerResponse } from 'node:http';
-import { type AddressInfo, isIP } from 'node:net';
+import { type AddressInfo, BlockList, isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StrataError } from '@strata/primitives';
 import type { Logger } from 'pino';
@@ -56,7 +56,7 @@ export interface RpcServerOptions {
   addressBudgetExempt?: readonly string[] | undefined;
   /**
    * Reverse proxies in front of this server, by the address they connect from (e.g. `127.0.0.1`
-   * for nginx on the same host). A call arriving from one of them is charged to the client its
+   * for nginx on the same host) or by CIDR range (`10.0.0.0/8`, `fd00::/8`). A call arriving from one of them is charged to the client its
    * `X-Forwarded-For` names (the right-most address there that is not itself a trusted proxy;
    * the proxy's own address when the header is missing or malformed); from anyone else the header
    * is ignored, so it cannot be spoofed. With a proxy configured, nothing is exempt from the
@@ -116,13 +116,59 @@ function forwardedAddress(entry: string): string | undefined {
   return isIP(a) ? plainAddress(a) : undefined;
 }
 
+/** What {@link clientAddress} asks of the trusted proxies: whether an address is one (a `Set` of plain addresses will do). */
+export interface ProxyMatcher {
+  has(address: string): boolean;
+}
+
+/**
+ * Trusted reverse proxies given as addresses or CIDR ranges (`127.0.0.1`, `10.0.0.0/8`,
+ * `fd00::/8`). Addresses are compared as parsed IPs, so any spelling of an IPv6 address matches
+ * (`0:0:0:0:0:0:0:1` is `::1`), and an IPv4-mapped IPv6 address matches its IPv4 form.
+ * Throws CONFIG_INVALID on an entry that is neither an IP address nor `ip/prefix` with a prefix
+ * in range (0–32 for IPv4, 0–128 for IPv6).
+ */
+export class TrustedProxies implements ProxyMatcher {
+  private readonly list = new BlockList();
+  /** The number of entries (addresses and ranges). */
+  readonly size: number;
+
+  constructor(entries: readonly string[]) {
+    for (const raw of entries) {
+      const e = raw.trim();
+      const slash = e.indexOf('/');
+      const ip = slash < 0 ? e : e.slice(0, slash);
+      const family = isIP(ip);
+      const prefixText = slash < 0 ? undefined : e.slice(slash + 1);
+      const prefix = prefixText === undefined ? undefined : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : Number.NaN;
+      if (family === 0 || (prefix !== undefined && !(prefix >= 0 && prefix <= (family === 4 ? 32 : 128)))) {
+        throw new StrataError('CONFIG_INVALID', `rpc trusted proxy must be an IP address or a CIDR range (e.g. 10.0.0.0/8, fd00::/8), got ${raw}`, { trustedProxy: raw });
+      }
+      const type = family === 4 ? 'ipv4' : 'ipv6';
+      const mapped = family === 6 ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip) : null;
+      if (mapped && (prefix === undefined || prefix >= 96)) this.list.addSubnet(mapped[1] as string, prefix === undefined ? 32 : prefix - 96, 'ipv4');
+      else if (prefix === undefined) this.list.addAddress(ip, type);
+      else this.list.addSubnet(ip, prefix, type);
+    }
+    this.size = entries.length;
+  }
+
+  /** Whether `address` (an IP in any spelling, IPv4-mapped too) is a trusted proxy; false for anything that is not an IP. */
+  has(address: string): boolean {
+    const a = plainAddress(address.split('%')[0] as string);
+    const family = isIP(a);
+    if (family === 0) return false;
+    return this.list.check(a, family === 4 ? 'ipv4' : 'ipv6');
+  }
+}
+
 /**
  * The client a call is charged to. From a trusted proxy: the right-most `X-Forwarded-For`
  * address that is not itself a trusted proxy (entries to its left were written by the client
  * and prove nothing); the proxy itself when the header is missing, names only proxies, or has
  * an entry that is not an IP address. From anyone else: the socket's peer address.
  */
-export function clientAddress(socketAddress: string | undefined, forwardedFor: string | string[] | undefined, trustedProxies: ReadonlySet<string>): string | undefined {
+export function clientAddress(socketAddress: string | undefined, forwardedFor: string | string[] | undefined, trustedProxies: ProxyMatcher): string | undefined {
   if (socketAddress === undefined || !trustedProxies.has(plainAddress(socketAddress))) return socketAddress;
   const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : (forwardedFor ?? '')).split(',').filter((h) => h.trim() !== '');
   for (let i = hops.length - 1; i >= 0; i--) {
@@ -186,7 +232,7 @@ export class RpcServer {
   private readonly callsPerAddress: number;
   private readonly burstPerAddress: number;
   private readonly budgetExempt: ReadonlySet<string>;
-  private readonly trustedProxies: ReadonlySet<string>;
+  private readonly trustedProxies: TrustedProxies;
   private readonly dispatcher: RpcDispatcher;
   private readonly logger: Logger | undefined;
 
@@ -209,10 +255,7 @@ export class RpcServer {
     this.callBurst = opts.callBurst ?? Math.max(5000, this.callsPerSecond);
     this.callsPerAddress = opts.maxCallsPerSecondPerAddress ?? 4 * this.callsPerSecond;
     this.burstPerAddress = opts.callBurstPerAddress ?? Math.max(4 * this.callBurst, this.callsPerAddress);
-    this.trustedProxies = new Set((opts.trustedProxies ?? []).map((a) => {
-      if (isIP(a) === 0) throw new StrataError('CONFIG_INVALID', `rpc trusted proxy must be an IP address, got ${a}`, { trustedProxy: a });
-      return plainAddress(a);
-    }));
+    this.trustedProxies = new TrustedProxies(opts.trustedProxies ?? []);
     // Behind a proxy every client may arrive from loopback: no default exemption then.
     this.budgetExempt = new Set(opts.addressBudgetExempt ?? (this.trustedProxies.size > 0 ? [] : ['127.0.0.1', '::1', '::ffff:127.0.0.1']));
     this.maxInflight = opts.maxInflightPerConnection ?? 128;

@@ -47,7 +47,7 @@ export function registerNodeCommand(program: Command): void {
     .option('--rpc-port <port>', 'JSON-RPC port (HTTP and WebSocket)', intOption('--rpc-port'), 8545)
     .option(
       '--rpc-trusted-proxy <ip...>',
-      'reverse proxy in front of the RPC (its address, e.g. 127.0.0.1): calls from it are charged to the client its X-Forwarded-For names, and loopback is no longer exempt from the per-address call budget (comma-separated or repeated)',
+      'reverse proxy in front of the RPC (its address or CIDR range, e.g. 127.0.0.1, 10.0.0.0/8, fd00::/8): calls from it are charged to the client its X-Forwarded-For names, and loopback is no longer exempt from the per-address call budget (comma-separated or repeated)',
       multiaddrList,
     )
     .option('--metrics-port <port>', 'Prometheus metrics port (default: RPC port + 1000)', intOption('--metrics-port'))
