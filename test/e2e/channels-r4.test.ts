@@ -151,6 +151,46 @@ describe('review r4-ch', () => {
     expect(rec?.ending).toBe(2);
   }, 60_000);
 
+  it("a proposer abandoning its round at a close still keeps the preimage of the peer's fulfil in the answer", async () => {
+    // b reveals nothing on chain: the preimage can reach a only in b's answer
+    const bChain = l1.client();
+    const realSend = bChain.send.bind(bChain);
+    bChain.send = (k, method, args) => (method === 'reveal' || method === 'claimHtlc' ? Promise.reject(new StrataError('NETWORK', 'no reveal in this test')) : realSend(k, method, args));
+    const a = await startChannelNode(l1.client(), 'a6', l1.accounts[2]!);
+    const b = await startChannelNode(bChain, 'b6', l1.accounts[3]!);
+    nodes.push(a, b);
+    const key = await a.connect(b.p2p.multiaddrs[0]!);
+    const id = await a.openChannel(key, 1_000_000n);
+    await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
+    const held = await b.createInvoice(5_000n, 'held', 3600, { hold: true });
+    const first = a.pay(held.invoice);
+    await waitUntil(() => b.invoices().some((i) => i.paymentHash === held.paymentHash && i.status === 'held'), 'b holds it', 10_000, 20);
+    // biome-ignore lint/suspicious/noExplicitAny: reading the rounds
+    await waitUntil(() => a.channelState(id).state.version === b.channelState(id).state.version && !(a as any).channels.values().next().value.round && !(b as any).channels.values().next().value.round, 'idle', 5000, 10);
+    // b's fulfil waits in its queue (b proposes nothing itself) and rides in its answer to a's
+    // next proposal, which comes after a closed
+    // biome-ignore lint/suspicious/noExplicitAny: b proposes nothing of its own; its answer waits
+    const bp = b as any;
+    bp.propose = async () => undefined;
+    let aClosed = false;
+    let proposed = false;
+    const realPropose = bp.onPropose.bind(b);
+    bp.onPropose = async (peer: Uint8Array, body: Uint8Array) => {
+      const r = await realPropose(peer, body);
+      proposed = true;
+      await waitUntil(() => aClosed, 'a closed', 20_000, 10);
+      return r;
+    };
+    await b.settleInvoice(Buffer.from(held.paymentHash.slice(2), 'hex'));
+    void a.pay((await b.createInvoice(1_000n)).invoice).catch(() => undefined);
+    await waitUntil(() => proposed, 'b answered with its fulfil', 10_000, 5);
+    await a.closeChannel(id, true);
+    aClosed = true;
+    const r = await Promise.race([first, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('the held payment did not settle at the preimage in the answer')), 3000))]);
+    expect(r.paymentHash).toBe(held.paymentHash);
+    expect(r.preimage).toMatch(/^0x[0-9a-f]{64}$/);
+  }, 60_000);
+
   it('a unilateral close whose transaction failed is published again (the channel does not stay closing off chain only)', async () => {
     // a's chain client fails its first `close` (an RPC outage, a transaction that never lands)
     const chain = l1.client();

@@ -1150,7 +1150,10 @@ export class ChannelNode {
           this.log.warn({ channel: shortId(ch.id), version: round.version, status: ch.status }, 'commitment round abandoned: the channel is closing');
           ch.round = undefined;
           for (const u of round.updates) this.dropUpdate(ch, u, new StrataError('CHANNEL_STATE', `channel is ${ch.status}`));
-          await this.save(ch);
+          // a preimage in the peer's (verified) fulfils still settles: kept, and passed upstream
+          this.store.write([...this.preimageEntries(counter), [`ch:${toHex(ch.id)}`, this.rec(ch)]]);
+          const fulfils = counter.filter((u): u is Extract<Update, { kind: 'fulfil' }> => u.kind === 'fulfil');
+          if (fulfils.length > 0) setImmediate(() => { for (const u of fulfils) this.resolveOutgoing(ch, u.id, { preimage: u.preimage }); });
           return false;
         }
         round.counter = counter;
