@@ -186,7 +186,7 @@ describe('review r4-ch', () => {
     await waitUntil(() => proposed, 'b answered with its fulfil', 10_000, 5);
     await a.closeChannel(id, true);
     aClosed = true;
-    const r = await Promise.race([first, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('the held payment did not settle at the preimage in the answer')), 3000))]);
+    const r = await Promise.race([first, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('the held payment did not settle at the preimage in the answer')), 10_000))]);
     expect(r.paymentHash).toBe(held.paymentHash);
     expect(r.preimage).toMatch(/^0x[0-9a-f]{64}$/);
   }, 60_000);
@@ -207,7 +207,7 @@ describe('review r4-ch', () => {
     expect(a.channelState(id).status).toBe('closing');
     const reader = new AdjudicatorReader(l1.client());
     const closing = async () => ((await reader.channel(id))?.status ?? 0) !== 0;
-    for (let i = 0; i < 20 && !(await closing()); i++) {
+    for (let i = 0; i < 40 && !(await closing()); i++) {
       await l1.mine(1);
       await new Promise((r) => setTimeout(r, 150));
     }
