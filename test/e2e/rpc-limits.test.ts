@@ -147,6 +147,10 @@ describe('rpc behind a reverse proxy (trustedProxies, strata node --rpc-trusted-
     for (const bad of ['10.0.0.0/33', 'fd00::/129', '10.0.0.0/', '10.0.0.0/8x', 'proxy.example/8', '10.0.0.0/-1']) {
       expect(() => new RpcServer({ trustedProxies: [bad] }), bad).toThrow(/must be an IP address or a CIDR range/);
     }
+    // A zone id is not compared (fe80::1 on every interface would be trusted): refused, not silently widened.
+    for (const zoned of ['fe80::1%eth0', 'fe80::%eth0/10', '::ffff:10.0.0.1%1']) {
+      expect(() => new RpcServer({ trustedProxies: [zoned] }), zoned).toThrow(/zone id/);
+    }
     // Over real sockets: a proxy trusted by range (the loopback /8) has its X-Forwarded-For read.
     const s = await server({ ...budget, trustedProxies: ['127.0.0.0/8'] });
     expect(served(await freshCalls(s.url, 30, () => ({ 'x-forwarded-for': '198.51.100.7' })))).toBeLessThanOrEqual(12);
