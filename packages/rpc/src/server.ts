@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, STATUS_CODES, type ServerResponse } from 'node:http';
-import { type AddressInfo, BlockList, isIP } from 'node:net';
+import { type AddressInfo, BlockList, isIP, SocketAddress } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StrataError } from '@strata/primitives';
 import type { Logger } from 'pino';
@@ -113,7 +113,16 @@ function forwardedAddress(entry: string): string | undefined {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(a);
   if (bracketed) a = bracketed[1] as string;
   else if (/^\d+\.\d+\.\d+\.\d+:\d+$/.test(a)) a = a.slice(0, a.lastIndexOf(':'));
-  return isIP(a) ? plainAddress(a) : undefined;
+  const family = isIP(a);
+  if (family === 0) return undefined;
+  // One client, one spelling (so one budget key): IPv6 in canonical form, without zone id, and
+  // every IPv4-mapped form (0:0:0:0:0:ffff:a.b.c.d, ::ffff:c633:6407) as the IPv4 address.
+  if (family === 4) return a;
+  try {
+    return plainAddress(new SocketAddress({ address: a, family: 'ipv6' }).address);
+  } catch {
+    return undefined; // isIP took it but libuv does not: malformed, as any other entry
+  }
 }
 
 /** What {@link clientAddress} asks of the trusted proxies: whether an address is one (a `Set` of plain addresses will do). */
