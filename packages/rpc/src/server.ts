@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, STATUS_CODES, type ServerResponse } from 'node:http';
-import { type AddressInfo, BlockList, isIP } from 'node:net';
+import { type AddressInfo, BlockList, isIP, SocketAddress } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StrataError } from '@strata/primitives';
 import type { Logger } from 'pino';
@@ -113,7 +113,16 @@ function forwardedAddress(entry: string): string | undefined {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(a);
   if (bracketed) a = bracketed[1] as string;
   else if (/^\d+\.\d+\.\d+\.\d+:\d+$/.test(a)) a = a.slice(0, a.lastIndexOf(':'));
-  return isIP(a) ? plainAddress(a) : undefined;
+  const family = isIP(a);
+  if (family === 0) return undefined;
+  // One client, one spelling (so one budget key): IPv6 in canonical form, without zone id, and
+  // every IPv4-mapped form (0:0:0:0:0:ffff:a.b.c.d, ::ffff:c633:6407) as the IPv4 address.
+  if (family === 4) return a;
+  try {
+    return plainAddress(new SocketAddress({ address: a, family: 'ipv6' }).address);
+  } catch {
+    return undefined; // isIP took it but libuv does not: malformed, as any other entry
+  }
 }
 
 /** What {@link clientAddress} asks of the trusted proxies: whether an address is one (a `Set` of plain addresses will do). */
@@ -126,7 +135,9 @@ export interface ProxyMatcher {
  * `fd00::/8`). Addresses are compared as parsed IPs, so any spelling of an IPv6 address matches
  * (`0:0:0:0:0:0:0:1` is `::1`), and an IPv4-mapped IPv6 address matches its IPv4 form.
  * Throws CONFIG_INVALID on an entry that is neither an IP address nor `ip/prefix` with a prefix
- * in range (0–32 for IPv4, 0–128 for IPv6).
+ * in range (0–32 for IPv4, 0–128 for IPv6), and on an IPv6 zone id (`fe80::1%eth0`: not
+ * compared, it would trust the address on every interface). An IPv6 range that covers
+ * `::ffff:0:0/96` (such as `::/0`) also covers every IPv4 address.
  */
 export class TrustedProxies implements ProxyMatcher {
   private readonly list = new BlockList();
@@ -143,6 +154,10 @@ export class TrustedProxies implements ProxyMatcher {
       const prefix = prefixText === undefined ? undefined : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : Number.NaN;
       if (family === 0 || (prefix !== undefined && !(prefix >= 0 && prefix <= (family === 4 ? 32 : 128)))) {
         throw new StrataError('CONFIG_INVALID', `rpc trusted proxy must be an IP address or a CIDR range (e.g. 10.0.0.0/8, fd00::/8), got ${raw}`, { trustedProxy: raw });
+      }
+      if (ip.includes('%')) {
+        // BlockList ignores zone ids, so fe80::1%eth0 would trust fe80::1 on every interface.
+        throw new StrataError('CONFIG_INVALID', `rpc trusted proxy ${raw}: zone ids (%eth0) are not supported (the address would match on every interface); write it without the zone`, { trustedProxy: raw });
       }
       const type = family === 4 ? 'ipv4' : 'ipv6';
       const mapped = family === 6 ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip) : null;
