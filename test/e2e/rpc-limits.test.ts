@@ -312,6 +312,30 @@ describe('rpc limits per connection', () => {
     await expect(openWs(s.wsUrl)).rejects.toThrow(/503/);
   });
 
+  it('bounds the WebSockets one address may hold (a freed slot can be reused; loopback exempt by default)', async () => {
+    // Clients named by a trusted proxy on loopback: each forwarded address is its own client.
+    const s = await server({ trustedProxies: ['127.0.0.1'], maxWsConnections: 10, maxWsConnectionsPerAddress: 2 });
+    const alice = { 'x-forwarded-for': '203.0.113.5' };
+    const first = await openWs(s.wsUrl, alice);
+    await openWs(s.wsUrl, alice);
+    await expect(openWs(s.wsUrl, alice)).rejects.toThrow(/429/);
+    // Another client still gets in: one address cannot take every slot.
+    await openWs(s.wsUrl, { 'x-forwarded-for': '198.51.100.7' });
+    // Same /64 is the same client, as for the call budget.
+    await openWs(s.wsUrl, { 'x-forwarded-for': '2001:db8::1' });
+    await openWs(s.wsUrl, { 'x-forwarded-for': '2001:db8::2' });
+    await expect(openWs(s.wsUrl, { 'x-forwarded-for': '2001:db8::3' })).rejects.toThrow(/429/);
+    const closed = new Promise((r) => first.once('close', r));
+    first.close();
+    await closed;
+    await sleep(50);
+    await openWs(s.wsUrl, alice);
+    // Without a proxy, loopback (the devnet's own processes) is exempt.
+    const local = await server({ maxWsConnections: 10, maxWsConnectionsPerAddress: 1 });
+    for (let i = 0; i < 3; i++) await openWs(local.wsUrl);
+    await expect(server({ maxWsConnectionsPerAddress: 0 })).rejects.toThrow(/maxWsConnectionsPerAddress/);
+  });
+
   it('bounds the subscriptions one WebSocket may hold', async () => {
     const s = await server({ maxInflightPerConnection: 1000 });
     s.register('sub', { handler: (_p, ctx) => s.subscriptions.add(ctx, 'newHeads') });

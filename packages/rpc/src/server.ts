@@ -68,6 +68,13 @@ export interface RpcServerOptions {
   maxInflightPerConnection?: number | undefined;
   /** Open WebSockets at once; more upgrades get 503 (default 1024). */
   maxWsConnections?: number | undefined;
+  /**
+   * Open WebSockets at once from one remote address (IPv6 counted per /64, as the call budget;
+   * behind a trusted proxy, per forwarded client); more upgrades from it get 429 (default 64).
+   * Addresses exempt from the call budget (loopback by default) are exempt here too. Without it
+   * one address could take every one of the `maxWsConnections` slots.
+   */
+  maxWsConnectionsPerAddress?: number | undefined;
 }
 
 /** Default {@link RpcServerOptions.maxBodyBytes}: 5 MiB. */
@@ -242,6 +249,7 @@ export class RpcServer {
   private readonly callBurst: number;
   private readonly maxInflight: number;
   private readonly maxWs: number;
+  private readonly maxWsPerAddress: number;
   private readonly budgets = new WeakMap<object, CallBudget>();
   private readonly addressBudgets = new Map<string, CallBudget>();
   private readonly callsPerAddress: number;
@@ -254,6 +262,8 @@ export class RpcServer {
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
   private readonly conns = new Map<WebSocket, Conn>();
+  /** Open WebSockets per address key (exempt addresses are not counted). */
+  private readonly wsPerAddress = new Map<string, number>();
   private pingTimer: NodeJS.Timeout | undefined;
   private boundPort: number | undefined;
   private stopping = false;
@@ -275,6 +285,7 @@ export class RpcServer {
     this.budgetExempt = new Set(opts.addressBudgetExempt ?? (this.trustedProxies.size > 0 ? [] : ['127.0.0.1', '::1', '::ffff:127.0.0.1']));
     this.maxInflight = opts.maxInflightPerConnection ?? 128;
     this.maxWs = opts.maxWsConnections ?? 1024;
+    this.maxWsPerAddress = opts.maxWsConnectionsPerAddress ?? 64;
     if (!Number.isInteger(this.port0) || this.port0 < 0 || this.port0 > 65535) {
       throw new StrataError('CONFIG_INVALID', `rpc port must be an integer in 0..65535, got ${this.port0}`, { port: this.port0 });
     }
@@ -288,6 +299,7 @@ export class RpcServer {
       ['callBurstPerAddress', this.burstPerAddress],
       ['maxInflightPerConnection', this.maxInflight],
       ['maxWsConnections', this.maxWs],
+      ['maxWsConnectionsPerAddress', this.maxWsPerAddress],
     ] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new StrataError('CONFIG_INVALID', `rpc ${k} must be a positive integer, got ${v}`, { [k]: v });
     }
@@ -628,9 +640,29 @@ export class RpcServer {
       rejectUpgrade(socket, 503, `too many WebSocket connections (limit ${this.maxWs})`);
       return;
     }
-    const authorized = this.checkToken(url.searchParams.get('token') ?? bearer(req.headers.authorization));
     const address = this.clientOf(req);
-    wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, authorized, address));
+    const key = this.wsAddressKey(address);
+    if (key !== undefined && (this.wsPerAddress.get(key) ?? 0) >= this.maxWsPerAddress) {
+      rejectUpgrade(socket, 429, `too many WebSocket connections from this address (limit ${this.maxWsPerAddress})`);
+      return;
+    }
+    const authorized = this.checkToken(url.searchParams.get('token') ?? bearer(req.headers.authorization));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (key !== undefined) this.wsPerAddress.set(key, (this.wsPerAddress.get(key) ?? 0) + 1);
+      ws.once('close', () => {
+        if (key === undefined) return;
+        const n = (this.wsPerAddress.get(key) ?? 1) - 1;
+        if (n <= 0) this.wsPerAddress.delete(key);
+        else this.wsPerAddress.set(key, n);
+      });
+      this.onConnection(ws, authorized, address);
+    });
+  }
+
+  /** The key an upgrade counts against in {@link RpcServerOptions.maxWsConnectionsPerAddress}; undefined = exempt. */
+  private wsAddressKey(address: string | undefined): string | undefined {
+    if (address !== undefined && this.budgetExempt.has(address) && !this.trustedProxies.has(plainAddress(address))) return undefined;
+    return address === undefined ? UNKNOWN_ADDRESS : addressBudgetKey(address);
   }
 
   /**
