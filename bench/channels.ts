@@ -15,7 +15,9 @@
  * into each round carries the payment rate past doing those operations once per payment (> 1: more
  * payments/s than that). The rounds actually run are read from the channels' version numbers.
  *
- * CHANNEL_BENCH_PAYMENTS (default 10,000) and CHANNEL_BENCH_SENDERS (default 100) resize it.
+ * CHANNEL_BENCH_PAYMENTS (default 10,000), CHANNEL_BENCH_SENDERS (default 100) and CHANNEL_BENCH_SOLO
+ * (one-sender payments, default payments / 50 within 20..200) resize it; CHANNEL_BENCH_SINGLE_ONLY=1
+ * skips the three-hop phases.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -31,7 +33,9 @@ import { bankModule } from '@strata/runtime';
 
 const PAYMENTS = Number(process.env.CHANNEL_BENCH_PAYMENTS ?? 10_000);
 const SENDERS = Number(process.env.CHANNEL_BENCH_SENDERS ?? 100);
-const SOLO = Math.min(200, Math.max(20, Math.floor(PAYMENTS / 50)));
+const SOLO = Number(process.env.CHANNEL_BENCH_SOLO ?? Math.min(200, Math.max(20, Math.floor(PAYMENTS / 50))));
+/** CHANNEL_BENCH_SINGLE_ONLY=1: the one-hop phases only (quick A/B runs of a change). */
+const SINGLE_ONLY = process.env.CHANNEL_BENCH_SINGLE_ONLY === '1';
 const logger = pino({ level: 'silent' });
 
 function rawSigRates(): { signPerSec: number; verifyPerSec: number } {
@@ -89,6 +93,31 @@ function cpuMs(pid: number | undefined): number {
   }
 }
 
+/** Busy and total CPU time of the whole machine so far, ms (Linux /proc/stat, every core). */
+function machineCpu(): { busy: number; total: number } {
+  try {
+    const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { busy: ((total - idle) * 1000) / 100, total: (total * 1000) / 100 };
+  } catch {
+    return { busy: Number.NaN, total: Number.NaN };
+  }
+}
+
+/** CPU of a phase: this process (L1, senders' RPC clients) per payment, and the machine's busy cores over it. */
+function phaseCpu(): () => { benchProcessCpuMsPerPayment: (n: number) => number; machineBusyCores: number } {
+  const p0 = process.cpuUsage();
+  const m0 = machineCpu();
+  const t0 = performance.now();
+  return () => {
+    const p = process.cpuUsage(p0);
+    const m = machineCpu();
+    const secs = (performance.now() - t0) / 1000;
+    return { benchProcessCpuMsPerPayment: (n: number) => Number(((p.user + p.system) / 1000 / n).toFixed(2)), machineBusyCores: Number(((m.busy - m0.busy) / 1000 / secs).toFixed(2)) };
+  };
+}
+
 interface Daemon {
   proc: ChildProcess;
   rpc: RpcClient;
@@ -133,12 +162,14 @@ async function invoices(payee: Daemon, count: number): Promise<string[]> {
 
 const q = (lat: number[], p: number) => Number((lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0).toFixed(1));
 
-async function runPayments(payer: Daemon, payee: Daemon, count: number, senders: number): Promise<{ payments: number; paymentsPerSec: number; p50ms: number; p99ms: number; failed: number; firstError?: string }> {
+async function runPayments(payer: Daemon, payee: Daemon, count: number, senders: number): Promise<{ payments: number; paymentsPerSec: number; p50ms: number; p99ms: number; failed: number; firstError?: string; benchProcessCpuMsPerPayment: number; machineBusyCores: number }> {
   const list = await invoices(payee, count);
   const lat: number[] = [];
   let next = 0;
   let failed = 0;
   let firstError: string | undefined;
+  // the payments only (the invoices are made before): how busy the two cores were, and what this process took of them
+  const cpu = phaseCpu();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: senders }, async () => {
@@ -157,8 +188,9 @@ async function runPayments(payer: Daemon, payee: Daemon, count: number, senders:
     }),
   );
   const secs = (performance.now() - t0) / 1000;
+  const c = cpu();
   lat.sort((a, b) => a - b);
-  return { payments: count, paymentsPerSec: Math.round(lat.length / secs), p50ms: q(lat, 0.5), p99ms: q(lat, 0.99), failed, ...(firstError ? { firstError } : {}) };
+  return { payments: count, paymentsPerSec: Math.round(lat.length / secs), p50ms: q(lat, 0.5), p99ms: q(lat, 0.99), failed, ...(firstError ? { firstError } : {}), benchProcessCpuMsPerPayment: c.benchProcessCpuMsPerPayment(count), machineBusyCores: c.machineBusyCores };
 }
 
 async function versionOf(d: Daemon, channelId: string): Promise<number> {
@@ -200,6 +232,15 @@ export async function run(): Promise<Record<string, unknown>> {
     // the daemons' CPU over the whole phase (invoices included: the payee makes one per payment)
     const cpuSingle = (cpu() - cpu0) / PAYMENTS;
     const roundsSingle = (await versionOf(a, ab)) - v0;
+    if (SINGLE_ONLY) {
+      return {
+        payments: PAYMENTS,
+        senders: SENDERS,
+        loadAverage1m: { start: Number(loadBefore?.toFixed(1)), end: Number(loadavg()[0]?.toFixed(1)) },
+        singleHop: { ...single, commitmentRounds: roundsSingle, htlcUpdatesPerRound: Number(((2 * PAYMENTS) / Math.max(1, roundsSingle)).toFixed(1)), daemonCpuMsPerPayment: Number(cpuSingle.toFixed(2)) },
+        singleHopOneSender: soloSingle,
+      };
+    }
     const bc = (await b.rpc.call<{ channelId: string }>('channel_open', [c.addr, cap])).channelId;
     await c.rpc.call('channel_open', [d.addr, cap]);
     const deadline = Date.now() + 60_000;

@@ -74,7 +74,24 @@ describe('L1 network: misbehaving peers', () => {
     // only stored, not executed, until its branch becomes the heaviest — as in Bitcoin).
     await Promise.all([a, b].map((n) => n.rpc.call('admin_setMining', ['off'])));
     await new Promise((r) => setTimeout(r, 1000));
-    await waitUntil(async () => (await a.head()).hash === (await b.head()).hash, 'a and b to agree before the attacks', 15_000);
+    // Two miners stopped at once can sit on two branches of equal work, which the heaviest-work
+    // rule leaves as they are (first seen wins): then a extends its branch by one block, and b
+    // must follow it. Used before the attacks and after them.
+    const agree = (label: string) =>
+      waitUntil(
+        async () => {
+          if ((await a.head()).hash === (await b.head()).hash) return true;
+          const h = await a.height();
+          await a.rpc.call('admin_setMining', ['pow']);
+          await waitUntil(async () => (await a.height()) > h, 'a to mine one more block', 15_000);
+          await a.rpc.call('admin_setMining', ['off']);
+          await new Promise((r) => setTimeout(r, 1000));
+          return (await a.head()).hash === (await b.head()).hash;
+        },
+        label,
+        45_000,
+      );
+    await agree('a and b to agree before the attacks');
 
     // The current head block, fetched over blocks-by-range as any peer would (right before each
     // forgery, so the forged block extends the real head and is fully executed).
@@ -145,21 +162,6 @@ describe('L1 network: misbehaving peers', () => {
     await waitUntil(async () => (await a.height()) >= h1 + 3 && (await b.height()) >= h1 + 3, 'honest nodes to keep producing', 30_000);
     await Promise.all([a, b].map((n) => n.rpc.call('admin_setMining', ['off'])));
     await new Promise((r) => setTimeout(r, 1000));
-    // Two miners stopped at once can sit on two branches of equal work, which the heaviest-work
-    // rule leaves as they are (first seen wins): then a extends its branch by one block, and b
-    // must follow it.
-    await waitUntil(
-      async () => {
-        if ((await a.head()).hash === (await b.head()).hash) return true;
-        const h = await a.height();
-        await a.rpc.call('admin_setMining', ['pow']);
-        await waitUntil(async () => (await a.height()) > h, 'a to mine one more block', 15_000);
-        await a.rpc.call('admin_setMining', ['off']);
-        await new Promise((r) => setTimeout(r, 1000));
-        return (await a.head()).hash === (await b.head()).hash;
-      },
-      'a and b to agree',
-      45_000,
-    );
+    await agree('a and b to agree');
   }, 120_000);
 });

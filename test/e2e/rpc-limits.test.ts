@@ -147,6 +147,10 @@ describe('rpc behind a reverse proxy (trustedProxies, strata node --rpc-trusted-
     for (const bad of ['10.0.0.0/33', 'fd00::/129', '10.0.0.0/', '10.0.0.0/8x', 'proxy.example/8', '10.0.0.0/-1']) {
       expect(() => new RpcServer({ trustedProxies: [bad] }), bad).toThrow(/must be an IP address or a CIDR range/);
     }
+    // A zone id is not compared (fe80::1 on every interface would be trusted): refused, not silently widened.
+    for (const zoned of ['fe80::1%eth0', 'fe80::%eth0/10', '::ffff:10.0.0.1%1']) {
+      expect(() => new RpcServer({ trustedProxies: [zoned] }), zoned).toThrow(/zone id/);
+    }
     // Over real sockets: a proxy trusted by range (the loopback /8) has its X-Forwarded-For read.
     const s = await server({ ...budget, trustedProxies: ['127.0.0.0/8'] });
     expect(served(await freshCalls(s.url, 30, () => ({ 'x-forwarded-for': '198.51.100.7' })))).toBeLessThanOrEqual(12);
@@ -178,6 +182,13 @@ describe('rpc behind a reverse proxy (trustedProxies, strata node --rpc-trusted-
     expect(clientAddress('127.0.0.1', '198.51.100.1, garbage', proxies)).toBe('127.0.0.1');
     expect(clientAddress('203.0.113.5', '198.51.100.1', proxies)).toBe('203.0.113.5');
     expect(() => new RpcServer({ trustedProxies: ['proxy.example'] })).toThrow(/must be an IP address or a CIDR range/);
+    // Any spelling of one client is one budget: IPv4-mapped forms other than ::ffff:a.b.c.d used
+    // to be keyed as the shared 0:0:0:0::/64 (every such client in one budget), and other IPv6
+    // spellings kept their case and zeros.
+    for (const spelled of ['0:0:0:0:0:ffff:198.51.100.7', '::ffff:c633:6407', '::FFFF:198.51.100.7']) {
+      expect(addressBudgetKey(clientAddress('127.0.0.1', spelled, proxies) as string), spelled).toBe('198.51.100.7');
+    }
+    expect(clientAddress('127.0.0.1', '2001:DB8:0:0:0:0:0:5', proxies)).toBe('2001:db8::5');
   });
 });
 
@@ -299,6 +310,30 @@ describe('rpc limits per connection', () => {
     expect(answers.filter((a) => a.error?.code === -32005)).toHaveLength(6);
     await openWs(s.wsUrl);
     await expect(openWs(s.wsUrl)).rejects.toThrow(/503/);
+  });
+
+  it('bounds the WebSockets one address may hold (a freed slot can be reused; loopback exempt by default)', async () => {
+    // Clients named by a trusted proxy on loopback: each forwarded address is its own client.
+    const s = await server({ trustedProxies: ['127.0.0.1'], maxWsConnections: 10, maxWsConnectionsPerAddress: 2 });
+    const alice = { 'x-forwarded-for': '203.0.113.5' };
+    const first = await openWs(s.wsUrl, alice);
+    await openWs(s.wsUrl, alice);
+    await expect(openWs(s.wsUrl, alice)).rejects.toThrow(/429/);
+    // Another client still gets in: one address cannot take every slot.
+    await openWs(s.wsUrl, { 'x-forwarded-for': '198.51.100.7' });
+    // Same /64 is the same client, as for the call budget.
+    await openWs(s.wsUrl, { 'x-forwarded-for': '2001:db8::1' });
+    await openWs(s.wsUrl, { 'x-forwarded-for': '2001:db8::2' });
+    await expect(openWs(s.wsUrl, { 'x-forwarded-for': '2001:db8::3' })).rejects.toThrow(/429/);
+    const closed = new Promise((r) => first.once('close', r));
+    first.close();
+    await closed;
+    await sleep(50);
+    await openWs(s.wsUrl, alice);
+    // Without a proxy, loopback (the devnet's own processes) is exempt.
+    const local = await server({ maxWsConnections: 10, maxWsConnectionsPerAddress: 1 });
+    for (let i = 0; i < 3; i++) await openWs(local.wsUrl);
+    await expect(server({ maxWsConnectionsPerAddress: 0 })).rejects.toThrow(/maxWsConnectionsPerAddress/);
   });
 
   it('bounds the subscriptions one WebSocket may hold', async () => {

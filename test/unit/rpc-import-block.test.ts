@@ -10,6 +10,7 @@ import { encodeBlock } from '@strata/chain';
 import { nodeRpcMethods, StrataNode } from '@strata/node';
 import { initHashing, toHex } from '@strata/primitives';
 import { RpcServer, SubscriptionHub } from '@strata/rpc';
+import { ValidatorSet } from '@strata/sidechain';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { devConfig } from '../helpers/chain.js';
@@ -58,5 +59,21 @@ describe('admin_setMining', () => {
     expect(r.error.message).toMatch(/pow\.enabled = true/);
     expect(await admin('bogus')).toMatchObject({ error: { code: -32602 } });
     expect(await admin('dev')).toMatchObject({ result: true });
+  });
+});
+
+describe('CONFIG_INVALID thrown by the node itself at request time', () => {
+  it('is an internal error (-32603, the code in data), not the caller\'s invalid params', async () => {
+    // What a sidechain node's RPC hits once its only validator is slashed: the engine derives
+    // the next validator set (sidechain_certificate, the engine's `validators`) and ValidatorSet
+    // refuses a set of zero power with CONFIG_INVALID. Nothing the caller sent is wrong: with
+    // CONFIG_INVALID in the blanket invalid-params set this was answered -32602.
+    server.register('test_brokenValidatorSet', {
+      maxParams: 0,
+      handler: () => new ValidatorSet([{ edPub: new Uint8Array(32), blsPub: new Uint8Array(48), producer: new Uint8Array(20), power: 0n }]).totalPower,
+    });
+    const r = JSON.parse((await server.handle(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'test_brokenValidatorSet', params: [] }))) as string);
+    expect(r.error).toMatchObject({ code: -32603, data: { code: 'CONFIG_INVALID' } });
+    expect(r.error.message).toMatch(/positive total power/);
   });
 });

@@ -317,7 +317,14 @@ export function nodeRpcMethods(node: StrataNode, hub: SubscriptionHub): Record<s
       handler: (p) => {
         const mode = String(p[0]);
         if (mode !== 'off' && mode !== 'pow' && mode !== 'dev') throw RpcError.invalidParams('invalid parameter 0 (mode): expected "off", "pow" or "dev"');
-        node.setMiningMode(mode);
+        try {
+          node.setMiningMode(mode);
+        } catch (e) {
+          // A mode this chain's config cannot take ("pow" on a dev chain) is the caller's bad
+          // parameter: -32602 with CONFIG_INVALID in data (CONFIG_INVALID elsewhere is -32603).
+          if (e instanceof StrataError && e.code === 'CONFIG_INVALID') throw RpcError.invalidParams(e.message, { code: e.code, meta: e.meta });
+          throw e;
+        }
         return true;
       },
     },

@@ -94,14 +94,17 @@ export class RpcError extends StrataError {
 }
 
 // StrataError codes that mean "the caller's input was malformed" → -32602.
-// CONFIG_INVALID: a setting the caller asked for that this node's config cannot take (e.g.
-// admin_setMining "pow" on a dev chain) — the caller's parameter, not an internal fault.
-const INVALID_PARAM_CODES = new Set<string>(['INVALID_HEX', 'INVALID_ADDRESS', 'INVALID_SIGNATURE', 'CONFIG_INVALID']);
+// Not CONFIG_INVALID: at request time it is mostly the node's own state or config failing (a
+// sidechain's validator set of zero power once its only validator is slashed, a data dir that
+// does not match), which is no fault of the caller's params. A handler whose caller asked for a
+// setting this node's config cannot take (admin_setMining "pow" on a dev chain) turns it into
+// RpcError.invalidParams itself.
+const INVALID_PARAM_CODES = new Set<string>(['INVALID_HEX', 'INVALID_ADDRESS', 'INVALID_SIGNATURE']);
 
 /**
  * Maps anything a handler threw to a JSON-RPC error object:
  * RpcError → its own code; StrataError INVALID_HEX / DECODE_* / INVALID_ADDRESS /
- * INVALID_SIGNATURE / CONFIG_INVALID → -32602; TX_* / MEMPOOL_* → -32003; NOT_FOUND → -32001;
+ * INVALID_SIGNATURE → -32602; TX_* / MEMPOOL_* → -32003; NOT_FOUND → -32001;
  * UNAUTHORIZED → -32007; other StrataErrors → -32603 with their (caller-facing) message;
  * foreign errors → -32603 with a generic message (never a stack trace or internal detail).
  * StrataErrors carry `data: { code, meta }`.

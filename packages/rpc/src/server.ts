@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, STATUS_CODES, type ServerResponse } from 'node:http';
-import { type AddressInfo, BlockList, isIP } from 'node:net';
+import { type AddressInfo, BlockList, isIP, SocketAddress } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StrataError } from '@strata/primitives';
 import type { Logger } from 'pino';
@@ -68,6 +68,13 @@ export interface RpcServerOptions {
   maxInflightPerConnection?: number | undefined;
   /** Open WebSockets at once; more upgrades get 503 (default 1024). */
   maxWsConnections?: number | undefined;
+  /**
+   * Open WebSockets at once from one remote address (IPv6 counted per /64, as the call budget;
+   * behind a trusted proxy, per forwarded client); more upgrades from it get 429 (default 64).
+   * Addresses exempt from the call budget (loopback by default) are exempt here too. Without it
+   * one address could take every one of the `maxWsConnections` slots.
+   */
+  maxWsConnectionsPerAddress?: number | undefined;
 }
 
 /** Default {@link RpcServerOptions.maxBodyBytes}: 5 MiB. */
@@ -113,7 +120,16 @@ function forwardedAddress(entry: string): string | undefined {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(a);
   if (bracketed) a = bracketed[1] as string;
   else if (/^\d+\.\d+\.\d+\.\d+:\d+$/.test(a)) a = a.slice(0, a.lastIndexOf(':'));
-  return isIP(a) ? plainAddress(a) : undefined;
+  const family = isIP(a);
+  if (family === 0) return undefined;
+  // One client, one spelling (so one budget key): IPv6 in canonical form, without zone id, and
+  // every IPv4-mapped form (0:0:0:0:0:ffff:a.b.c.d, ::ffff:c633:6407) as the IPv4 address.
+  if (family === 4) return a;
+  try {
+    return plainAddress(new SocketAddress({ address: a, family: 'ipv6' }).address);
+  } catch {
+    return undefined; // isIP took it but libuv does not: malformed, as any other entry
+  }
 }
 
 /** What {@link clientAddress} asks of the trusted proxies: whether an address is one (a `Set` of plain addresses will do). */
@@ -126,7 +142,9 @@ export interface ProxyMatcher {
  * `fd00::/8`). Addresses are compared as parsed IPs, so any spelling of an IPv6 address matches
  * (`0:0:0:0:0:0:0:1` is `::1`), and an IPv4-mapped IPv6 address matches its IPv4 form.
  * Throws CONFIG_INVALID on an entry that is neither an IP address nor `ip/prefix` with a prefix
- * in range (0–32 for IPv4, 0–128 for IPv6).
+ * in range (0–32 for IPv4, 0–128 for IPv6), and on an IPv6 zone id (`fe80::1%eth0`: not
+ * compared, it would trust the address on every interface). An IPv6 range that covers
+ * `::ffff:0:0/96` (such as `::/0`) also covers every IPv4 address.
  */
 export class TrustedProxies implements ProxyMatcher {
   private readonly list = new BlockList();
@@ -143,6 +161,10 @@ export class TrustedProxies implements ProxyMatcher {
       const prefix = prefixText === undefined ? undefined : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : Number.NaN;
       if (family === 0 || (prefix !== undefined && !(prefix >= 0 && prefix <= (family === 4 ? 32 : 128)))) {
         throw new StrataError('CONFIG_INVALID', `rpc trusted proxy must be an IP address or a CIDR range (e.g. 10.0.0.0/8, fd00::/8), got ${raw}`, { trustedProxy: raw });
+      }
+      if (ip.includes('%')) {
+        // BlockList ignores zone ids, so fe80::1%eth0 would trust fe80::1 on every interface.
+        throw new StrataError('CONFIG_INVALID', `rpc trusted proxy ${raw}: zone ids (%eth0) are not supported (the address would match on every interface); write it without the zone`, { trustedProxy: raw });
       }
       const type = family === 4 ? 'ipv4' : 'ipv6';
       const mapped = family === 6 ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip) : null;
@@ -227,6 +249,7 @@ export class RpcServer {
   private readonly callBurst: number;
   private readonly maxInflight: number;
   private readonly maxWs: number;
+  private readonly maxWsPerAddress: number;
   private readonly budgets = new WeakMap<object, CallBudget>();
   private readonly addressBudgets = new Map<string, CallBudget>();
   private readonly callsPerAddress: number;
@@ -239,6 +262,8 @@ export class RpcServer {
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
   private readonly conns = new Map<WebSocket, Conn>();
+  /** Open WebSockets per address key (exempt addresses are not counted). */
+  private readonly wsPerAddress = new Map<string, number>();
   private pingTimer: NodeJS.Timeout | undefined;
   private boundPort: number | undefined;
   private stopping = false;
@@ -260,6 +285,7 @@ export class RpcServer {
     this.budgetExempt = new Set(opts.addressBudgetExempt ?? (this.trustedProxies.size > 0 ? [] : ['127.0.0.1', '::1', '::ffff:127.0.0.1']));
     this.maxInflight = opts.maxInflightPerConnection ?? 128;
     this.maxWs = opts.maxWsConnections ?? 1024;
+    this.maxWsPerAddress = opts.maxWsConnectionsPerAddress ?? 64;
     if (!Number.isInteger(this.port0) || this.port0 < 0 || this.port0 > 65535) {
       throw new StrataError('CONFIG_INVALID', `rpc port must be an integer in 0..65535, got ${this.port0}`, { port: this.port0 });
     }
@@ -273,6 +299,7 @@ export class RpcServer {
       ['callBurstPerAddress', this.burstPerAddress],
       ['maxInflightPerConnection', this.maxInflight],
       ['maxWsConnections', this.maxWs],
+      ['maxWsConnectionsPerAddress', this.maxWsPerAddress],
     ] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new StrataError('CONFIG_INVALID', `rpc ${k} must be a positive integer, got ${v}`, { [k]: v });
     }
@@ -613,9 +640,29 @@ export class RpcServer {
       rejectUpgrade(socket, 503, `too many WebSocket connections (limit ${this.maxWs})`);
       return;
     }
-    const authorized = this.checkToken(url.searchParams.get('token') ?? bearer(req.headers.authorization));
     const address = this.clientOf(req);
-    wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, authorized, address));
+    const key = this.wsAddressKey(address);
+    if (key !== undefined && (this.wsPerAddress.get(key) ?? 0) >= this.maxWsPerAddress) {
+      rejectUpgrade(socket, 429, `too many WebSocket connections from this address (limit ${this.maxWsPerAddress})`);
+      return;
+    }
+    const authorized = this.checkToken(url.searchParams.get('token') ?? bearer(req.headers.authorization));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (key !== undefined) this.wsPerAddress.set(key, (this.wsPerAddress.get(key) ?? 0) + 1);
+      ws.once('close', () => {
+        if (key === undefined) return;
+        const n = (this.wsPerAddress.get(key) ?? 1) - 1;
+        if (n <= 0) this.wsPerAddress.delete(key);
+        else this.wsPerAddress.set(key, n);
+      });
+      this.onConnection(ws, authorized, address);
+    });
+  }
+
+  /** The key an upgrade counts against in {@link RpcServerOptions.maxWsConnectionsPerAddress}; undefined = exempt. */
+  private wsAddressKey(address: string | undefined): string | undefined {
+    if (address !== undefined && this.budgetExempt.has(address) && !this.trustedProxies.has(plainAddress(address))) return undefined;
+    return address === undefined ? UNKNOWN_ADDRESS : addressBudgetKey(address);
   }
 
   /**
