@@ -21,6 +21,22 @@ afterAll(() => {
 });
 
 describe('channel store', () => {
+  it('every flush waits for an fsync that covers the commits made before it was called (two waiters during one fsync)', async () => {
+    const s = ChannelStore.open(tmp(), { flushMs: 1000 });
+    await s.put('a', 1);
+    const f1 = s.flush(); // fsync 1 starts: covers 'a' only
+    await s.put('b', 2); // committed while fsync 1 runs
+    const w1 = s.flush();
+    let at = -1;
+    const w2 = s.flush().then(() => {
+      at = s.flushes;
+    });
+    await Promise.all([f1, w1, w2]);
+    // before: the second waiter resolved with fsync 1 (the first waiter's re-check had reset the
+    // shared dirty flag while starting fsync 2), so 'b' could leave in a message before its fsync
+    expect(at).toBeGreaterThanOrEqual(2);
+    await s.close();
+  });
   it('flush covers the writes queued by writeSoon in this turn (a message waiting for it may follow them)', async () => {
     const s = ChannelStore.open(tmp(), { flushMs: 1000 });
     s.writeSoon('fwd:x', { a: 1 });

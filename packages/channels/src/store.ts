@@ -33,6 +33,8 @@ export class ChannelStore {
   commits = 0;
   /** Background fsyncs run. */
   flushes = 0;
+  /** Commits (by count) an fsync has covered. */
+  private synced = 0;
 
   private constructor(
     private readonly db: RootDatabase<Buffer, string>,
@@ -87,6 +89,7 @@ export class ChannelStore {
     });
     this.commits++;
     if (this.flushMs > 0) this.scheduleFlush();
+    else this.synced = this.commits; // fsynced inside the commit
   }
   private scheduleFlush(): void {
     this.dirty = true;
@@ -103,17 +106,32 @@ export class ChannelStore {
     // may follow them, so it waits for their commit (at the end of the turn, as queued: committing
     // them here instead split them from the writes of the same turn) and fsyncs them too
     if (this.deferred.length > 0 && !this.closed) return Promise.resolve().then(() => this.flush());
-    if (this.flushing) return this.flushing.then(() => (this.dirty ? this.flush() : undefined));
-    if (!this.dirty) return Promise.resolve();
-    this.dirty = false;
-    this.flushing = new Promise<void>((resolve, reject) => {
-      (this.db as unknown as { sync(cb: (e?: unknown) => void): void }).sync((e) => (e ? reject(e) : resolve()));
-    }).finally(() => {
-      this.flushing = undefined;
-      this.flushes++;
-      if (this.dirty && !this.closed) this.scheduleFlush();
-    });
-    return this.flushing;
+    return this.syncUpTo(this.commits);
+  }
+  /**
+   * Resolves once an fsync that started after commit number `target` has completed. (A shared
+   * "dirty" flag is not enough: with two callers waiting on one fsync, the first one's re-check
+   * starts the next fsync and clears the flag, and the second then returned before its own
+   * commits were fsynced.)
+   */
+  private async syncUpTo(target: number): Promise<void> {
+    while (this.synced < target) {
+      if (this.flushing) {
+        await this.flushing;
+        continue;
+      }
+      const upTo = this.commits;
+      this.dirty = false;
+      this.flushing = new Promise<void>((resolve, reject) => {
+        (this.db as unknown as { sync(cb: (e?: unknown) => void): void }).sync((e) => (e ? reject(e) : resolve()));
+      }).finally(() => {
+        this.flushing = undefined;
+        this.flushes++;
+        if (this.dirty && !this.closed) this.scheduleFlush();
+      });
+      await this.flushing;
+      this.synced = Math.max(this.synced, upTo);
+    }
   }
   /** All records whose key starts with `prefix`. */
   list<T>(prefix: string): [string, T][] {
