@@ -52,6 +52,15 @@ async function mineL1For(n: number): Promise<void> {
   }
 }
 
+/** Waits (up to 5 s, never fails) for the L2's safe head to reach its unsafe head as it is now. */
+async function l2SafeCatchUp(): Promise<void> {
+  const rpc = new RpcClient(devnet.l2!.rpcUrl);
+  const head = async (tag?: string) => Number(fromQuantity((await rpc.call<{ number: string }>('chain_getHead', tag === undefined ? [] : [tag])).number));
+  const unsafe = await head();
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline && (await head('safe')) < unsafe) await new Promise((r) => setTimeout(r, 50));
+}
+
 /** L2 blocks come with transactions: a tiny transfer per block moves the L2 height. */
 async function mineL2(n: number, key: KeyPair): Promise<void> {
   const env = makeL2Env(devnet.l2!.config);
@@ -193,7 +202,15 @@ describe('atomic swaps between the L1 and the L2', () => {
   const waitBlocks = async (chain: ChainClient, h: number) => {
     while ((await chain.height()) <= h) {
       if (chain === l1) await devnet.l1.node.mineBlocks(1);
-      else await mineL1For(1);
+      else {
+        // L1 blocks mined faster than the batcher posts push the L2's unsafe blocks out of their
+        // sequencing window: the L2 re-sequences them at a newer L1 origin, where a swap lock
+        // with a 4-block expiry has already expired and is dropped (the refund then finds no
+        // lock). Let the batcher put the L2's blocks on the L1 before mining the next one, as
+        // a swap on an L2 leg should wait for a safe lock (docs/channels.md).
+        await l2SafeCatchUp();
+        await mineL1For(1);
+      }
     }
   };
   const A = () => devnet.accounts[4]!.keys;
