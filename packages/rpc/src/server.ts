@@ -579,9 +579,8 @@ export class RpcServer {
    * every call with no per-address bound.
    */
   private takeAddress(address: string | undefined, calls: number): boolean {
-    // A trusted proxy's own address is never exempt: its calls without a client named are charged to it.
-    if (address !== undefined && this.budgetExempt.has(address) && !this.trustedProxies.has(plainAddress(address))) return true;
-    const k = address === undefined ? UNKNOWN_ADDRESS : addressBudgetKey(address);
+    const k = this.limitKey(address);
+    if (k === undefined) return true;
     let budget = this.addressBudgets.get(k);
     if (budget === undefined) {
       if (this.addressBudgets.size >= MAX_ADDRESS_BUDGETS) {
@@ -641,7 +640,7 @@ export class RpcServer {
       return;
     }
     const address = this.clientOf(req);
-    const key = this.wsAddressKey(address);
+    const key = this.limitKey(address);
     if (key !== undefined && (this.wsPerAddress.get(key) ?? 0) >= this.maxWsPerAddress) {
       rejectUpgrade(socket, 429, `too many WebSocket connections from this address (limit ${this.maxWsPerAddress})`);
       return;
@@ -659,8 +658,12 @@ export class RpcServer {
     });
   }
 
-  /** The key an upgrade counts against in {@link RpcServerOptions.maxWsConnectionsPerAddress}; undefined = exempt. */
-  private wsAddressKey(address: string | undefined): string | undefined {
+  /**
+   * The key a client address counts against in the per-address limits (its call budget and its
+   * WebSocket count); undefined for an exempt address. A trusted proxy's own address is never
+   * exempt: its calls without a client named are charged to it.
+   */
+  private limitKey(address: string | undefined): string | undefined {
     if (address !== undefined && this.budgetExempt.has(address) && !this.trustedProxies.has(plainAddress(address))) return undefined;
     return address === undefined ? UNKNOWN_ADDRESS : addressBudgetKey(address);
   }
