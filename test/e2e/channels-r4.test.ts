@@ -2,31 +2,21 @@
  * Review r4-ch (issue 10): what an honest pair of channel nodes must not end in. Real L1, real
  * libp2p sockets.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdjudicatorReader, type ChannelNode } from '@strata/channels';
+import { describe, expect, it } from 'vitest';
+import { AdjudicatorReader } from '@strata/channels';
 import { StrataError } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
-import { cleanupDirs, startChannelNode, startTestL1, type TestL1 } from '../helpers/channels.js';
+import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
 
-let l1: TestL1;
-const nodes: ChannelNode[] = [];
-
-beforeAll(async () => {
-  l1 = await startTestL1();
-}, 30_000);
-
-afterAll(async () => {
-  for (const n of nodes) await n.stop().catch(() => undefined);
-  await l1?.stop();
-  cleanupDirs();
-});
+const world = channelTestWorld();
+const nodes = world.nodes;
 
 describe('review r4-ch', () => {
   it('both sides asking for a cooperative close at the same moment close cooperatively (not two unilateral closes)', async () => {
     // a short request timeout: without the fix each side's CLOSE waits for it, then both close unilaterally
     const opts = { requestTimeoutMs: 3000 };
-    const a = await startChannelNode(l1.client(), 'a', l1.accounts[1]!, opts);
-    const b = await startChannelNode(l1.client(), 'b', l1.accounts[2]!, opts);
+    const a = await startChannelNode(world.l1.client(), 'a', world.l1.accounts[1]!, opts);
+    const b = await startChannelNode(world.l1.client(), 'b', world.l1.accounts[2]!, opts);
     nodes.push(a, b);
     const key = await a.connect(b.p2p.multiaddrs[0]!);
     const id = await a.openChannel(key, 1_000_000n);
@@ -36,15 +26,15 @@ describe('review r4-ch', () => {
     await waitUntil(() => a.channelState(id).state.version === b.channelState(id).state.version, 'same version', 5000, 20);
 
     const [ra, rb] = await Promise.all([a.closeChannel(id), b.closeChannel(id)]);
-    const rec = await new AdjudicatorReader(l1.client()).channel(id);
+    const rec = await new AdjudicatorReader(world.l1.client()).channel(id);
     expect(rec?.ending).toBe(1); // cooperative: both paid at once, no dispute delay
     expect([ra.how, rb.how]).toEqual(['cooperative', 'cooperative']);
     expect(rec?.state.balanceB).toBe(10_000n);
   }, 60_000);
 
   it('a channel record from before peerNextHtlcId still refuses an add reusing an id below the peer\'s live HTLCs', async () => {
-    const a = await startChannelNode(l1.client(), 'a2', l1.accounts[3]!);
-    const b = await startChannelNode(l1.client(), 'b2', l1.accounts[4]!);
+    const a = await startChannelNode(world.l1.client(), 'a2', world.l1.accounts[3]!);
+    const b = await startChannelNode(world.l1.client(), 'b2', world.l1.accounts[4]!);
     nodes.push(a, b);
     const key = await a.connect(b.p2p.multiaddrs[0]!);
     const id = await a.openChannel(key, 1_000_000n);
@@ -74,8 +64,8 @@ describe('review r4-ch', () => {
   }, 60_000);
 
   it('a node that closed unilaterally does not complete a round afterwards: its revocation of the state it published would hand the peer a penalty', async () => {
-    const a = await startChannelNode(l1.client(), 'a3', l1.accounts[5]!);
-    const b = await startChannelNode(l1.client(), 'b3', l1.accounts[6]!);
+    const a = await startChannelNode(world.l1.client(), 'a3', world.l1.accounts[5]!);
+    const b = await startChannelNode(world.l1.client(), 'b3', world.l1.accounts[6]!);
     nodes.push(a, b);
     const key = await a.connect(b.p2p.multiaddrs[0]!);
     const id = await a.openChannel(key, 1_000_000n, 400_000n); // b owns 400 000
@@ -103,11 +93,11 @@ describe('review r4-ch', () => {
     await waitUntil(() => commitAnswered, "b answers a's COMMIT", 10_000, 5);
     await new Promise((r) => setTimeout(r, 100));
     expect(a.channelState(id).theirRevocation).toBeUndefined(); // b revoked nothing
-    const reader = new AdjudicatorReader(l1.client());
+    const reader = new AdjudicatorReader(world.l1.client());
     // the dispute runs out; whatever a does meanwhile (it holds both signatures of version 1)
     for (let i = 0; i < 10; i++) {
       await new Promise((r) => setTimeout(r, 300));
-      await l1.mine(1);
+      await world.l1.mine(1);
     }
     await waitUntil(async () => ((await reader.channel(id))?.ending ?? 0) !== 0, 'the channel ends on chain', 20_000, 50);
     const rec = await reader.channel(id);
@@ -116,8 +106,8 @@ describe('review r4-ch', () => {
   }, 60_000);
 
   it('a proposer that closed unilaterally while its proposal was out does not sign and commit the answer', async () => {
-    const a = await startChannelNode(l1.client(), 'a4', l1.accounts[7]!);
-    const b = await startChannelNode(l1.client(), 'b4', l1.accounts[8]!);
+    const a = await startChannelNode(world.l1.client(), 'a4', world.l1.accounts[7]!);
+    const b = await startChannelNode(world.l1.client(), 'b4', world.l1.accounts[8]!);
     nodes.push(a, b);
     const key = await a.connect(b.p2p.multiaddrs[0]!);
     const id = await a.openChannel(key, 1_000_000n);
@@ -140,10 +130,10 @@ describe('review r4-ch', () => {
     aClosed = true;
     await new Promise((r) => setTimeout(r, 500));
     expect(b.channelState(id).theirRevocation).toBeUndefined(); // a revoked nothing
-    const reader = new AdjudicatorReader(l1.client());
+    const reader = new AdjudicatorReader(world.l1.client());
     for (let i = 0; i < 10; i++) {
       await new Promise((r) => setTimeout(r, 300));
-      await l1.mine(1);
+      await world.l1.mine(1);
     }
     await waitUntil(async () => ((await reader.channel(id))?.ending ?? 0) !== 0, 'the channel ends on chain', 20_000, 50);
     const rec = await reader.channel(id);
@@ -153,11 +143,11 @@ describe('review r4-ch', () => {
 
   it("a proposer abandoning its round at a close still keeps the preimage of the peer's fulfil in the answer", async () => {
     // b reveals nothing on chain: the preimage can reach a only in b's answer
-    const bChain = l1.client();
+    const bChain = world.l1.client();
     const realSend = bChain.send.bind(bChain);
     bChain.send = (k, method, args) => (method === 'reveal' || method === 'claimHtlc' ? Promise.reject(new StrataError('NETWORK', 'no reveal in this test')) : realSend(k, method, args));
-    const a = await startChannelNode(l1.client(), 'a6', l1.accounts[2]!);
-    const b = await startChannelNode(bChain, 'b6', l1.accounts[3]!);
+    const a = await startChannelNode(world.l1.client(), 'a6', world.l1.accounts[2]!);
+    const b = await startChannelNode(bChain, 'b6', world.l1.accounts[3]!);
     nodes.push(a, b);
     const key = await a.connect(b.p2p.multiaddrs[0]!);
     const id = await a.openChannel(key, 1_000_000n);
@@ -193,22 +183,22 @@ describe('review r4-ch', () => {
 
   it('a unilateral close whose transaction failed is published again (the channel does not stay closing off chain only)', async () => {
     // a's chain client fails its first `close` (an RPC outage, a transaction that never lands)
-    const chain = l1.client();
+    const chain = world.l1.client();
     const realSend = chain.send.bind(chain);
     let failed = 0;
     chain.send = (k, method, args) => (method === 'close' && failed++ === 0 ? Promise.reject(new StrataError('NETWORK', 'chain RPC unreachable')) : realSend(k, method, args));
-    const a = await startChannelNode(chain, 'a5', l1.accounts[9]!);
-    const b = await startChannelNode(l1.client(), 'b5', l1.accounts[1]!);
+    const a = await startChannelNode(chain, 'a5', world.l1.accounts[9]!);
+    const b = await startChannelNode(world.l1.client(), 'b5', world.l1.accounts[1]!);
     nodes.push(a, b);
     const key = await a.connect(b.p2p.multiaddrs[0]!);
     const id = await a.openChannel(key, 1_000_000n);
     await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
     await expect(a.closeChannel(id, true)).rejects.toThrow(/unreachable/);
     expect(a.channelState(id).status).toBe('closing');
-    const reader = new AdjudicatorReader(l1.client());
+    const reader = new AdjudicatorReader(world.l1.client());
     const closing = async () => ((await reader.channel(id))?.status ?? 0) !== 0;
     for (let i = 0; i < 40 && !(await closing()); i++) {
-      await l1.mine(1);
+      await world.l1.mine(1);
       await new Promise((r) => setTimeout(r, 150));
     }
     expect(await closing()).toBe(true);

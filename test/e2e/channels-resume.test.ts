@@ -7,28 +7,17 @@
  * revocation, refuses it. After the reconnect the proposer resends its COMMIT. Real L1, real
  * libp2p sockets.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChannelNode } from '@strata/channels';
+import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../helpers/wait.js';
-import { cleanupDirs, startChannelNode, startTestL1, type TestL1 } from '../helpers/channels.js';
+import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
 
-let l1: TestL1;
-const nodes: ChannelNode[] = [];
-
-beforeAll(async () => {
-  l1 = await startTestL1();
-}, 30_000);
-
-afterAll(async () => {
-  for (const n of nodes) await n.stop().catch(() => undefined);
-  await l1?.stop();
-  cleanupDirs();
-});
+const world = channelTestWorld();
+const nodes = world.nodes;
 
 describe('reconnect resumes a half-done round', () => {
   it('a COMMIT resent after its reply was lost is answered although the peer has since proposed the next version', async () => {
-    const alice = await startChannelNode(l1.client(), 'alice', l1.accounts[1]!);
-    const bob = await startChannelNode(l1.client(), 'bob', l1.accounts[2]!);
+    const alice = await startChannelNode(world.l1.client(), 'alice', world.l1.accounts[1]!);
+    const bob = await startChannelNode(world.l1.client(), 'bob', world.l1.accounts[2]!);
     nodes.push(alice, bob);
     const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
     const id = await alice.openChannel(bobKey, 10_000_000n);
@@ -68,8 +57,8 @@ describe('reconnect resumes a half-done round', () => {
   }, 60_000);
 
   it("a round whose request timed out while the peer stays connected is resumed (hang-up, re-dial), not left waiting for a reconnect", async () => {
-    const alice = await startChannelNode(l1.client(), 'alice2', l1.accounts[3]!, { requestTimeoutMs: 1000 });
-    const bob = await startChannelNode(l1.client(), 'bob2', l1.accounts[4]!);
+    const alice = await startChannelNode(world.l1.client(), 'alice2', world.l1.accounts[3]!, { requestTimeoutMs: 1000 });
+    const bob = await startChannelNode(world.l1.client(), 'bob2', world.l1.accounts[4]!);
     nodes.push(alice, bob);
     const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
     const id = await alice.openChannel(bobKey, 10_000_000n);

@@ -1,31 +1,21 @@
 /**
  * Review findings (issue 10): attacks on the cooperative close. Real L1, real libp2p sockets.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloseMsg, CoopCloseArgs, END_PENALTY, closeDigest, edSignMsg, readChannelRecord, sendAndWait, type ChannelNode } from '@strata/channels';
+import { describe, expect, it } from 'vitest';
+import { CloseMsg, CoopCloseArgs, END_PENALTY, closeDigest, edSignMsg, readChannelRecord, sendAndWait } from '@strata/channels';
 import { decode, encode, keyPairFromSecret } from '@strata/primitives';
 import { getAccount } from '@strata/runtime';
 import { waitUntil } from '../helpers/wait.js';
-import { cleanupDirs, startChannelNode, startTestL1, type TestL1 } from '../helpers/channels.js';
+import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
 
-let l1: TestL1;
-const nodes: ChannelNode[] = [];
+const world = channelTestWorld();
+const nodes = world.nodes;
 const CAP = 1_000_000n;
-
-beforeAll(async () => {
-  l1 = await startTestL1();
-}, 30_000);
-
-afterAll(async () => {
-  for (const n of nodes) await n.stop().catch(() => undefined);
-  await l1?.stop();
-  cleanupDirs();
-});
 
 describe('cooperative close', () => {
   it('a peer that keeps our close signature and refuses cannot later use it on older balances', async () => {
-    const alice = await startChannelNode(l1.client(), 'ra', l1.accounts[1]!);
-    const bob = await startChannelNode(l1.client(), 'rb', l1.accounts[2]!);
+    const alice = await startChannelNode(world.l1.client(), 'ra', world.l1.accounts[1]!);
+    const bob = await startChannelNode(world.l1.client(), 'rb', world.l1.accounts[2]!);
     nodes.push(alice, bob);
     const key = await alice.connect(bob.p2p.multiaddrs[0]!);
     const id = await alice.openChannel(key, CAP);
@@ -53,23 +43,23 @@ describe('cooperative close', () => {
 
     // bob publishes the cooperative close with alice's old signature
     const bobKey = keyPairFromSecret(bob.wallet.secretKey);
-    const domain = { chainId: l1.node.chain.config.chainId, module: 'channels' };
+    const domain = { chainId: world.l1.node.chain.config.chainId, module: 'channels' };
     const mine = edSignMsg(bob.key, closeDigest(domain, id, stolen!.balanceA, stolen!.balanceB));
-    const rec = readChannelRecord(l1.node.chain.stateReader, id)!;
-    const aliceBefore = getAccount(l1.node.chain.stateReader, rec.payA).balance;
-    await sendAndWait(l1.client(), bobKey, 'coopClose', encode(CoopCloseArgs, { channelId: id, balanceA: stolen!.balanceA, balanceB: stolen!.balanceB, sigA: stolen!.sig, sigB: mine })).catch(() => undefined);
+    const rec = readChannelRecord(world.l1.node.chain.stateReader, id)!;
+    const aliceBefore = getAccount(world.l1.node.chain.stateReader, rec.payA).balance;
+    await sendAndWait(world.l1.client(), bobKey, 'coopClose', encode(CoopCloseArgs, { channelId: id, balanceA: stolen!.balanceA, balanceB: stolen!.balanceB, sigA: stolen!.sig, sigB: mine })).catch(() => undefined);
     // alice's latest state must be what she can claim: her balance never below the latest she agreed to
     const latest = alice.channelState(id).state;
     expect(latest.balanceA).toBeLessThanOrEqual(stolen!.balanceA);
-    const ended = readChannelRecord(l1.node.chain.stateReader, id)!;
-    if (ended.ending === 1) expect(getAccount(l1.node.chain.stateReader, rec.payA).balance - aliceBefore).toBeGreaterThanOrEqual(latest.balanceA);
+    const ended = readChannelRecord(world.l1.node.chain.stateReader, id)!;
+    if (ended.ending === 1) expect(getAccount(world.l1.node.chain.stateReader, rec.payA).balance - aliceBefore).toBeGreaterThanOrEqual(latest.balanceA);
   }, 60_000);
 });
 
 describe('unilateral close after a lost commit reply', () => {
   it('the proposer whose revocation left (reply lost, or a crash) publishes the newer state, not the one it revoked', async () => {
-    const alice = await startChannelNode(l1.client(), 'rc', l1.accounts[3]!);
-    const bob = await startChannelNode(l1.client(), 'rd', l1.accounts[4]!);
+    const alice = await startChannelNode(world.l1.client(), 'rc', world.l1.accounts[3]!);
+    const bob = await startChannelNode(world.l1.client(), 'rd', world.l1.accounts[4]!);
     nodes.push(alice, bob);
     const key = await alice.connect(bob.p2p.multiaddrs[0]!);
     const id = await alice.openChannel(key, CAP);
@@ -93,12 +83,12 @@ describe('unilateral close after a lost commit reply', () => {
 
     expect(alice.channelState(id).state.version).toBe(0);
     await alice.closeChannel(id, true);
-    await waitUntil(() => (readChannelRecord(l1.node.chain.stateReader, id)?.status ?? 0) !== 0, 'closing on chain', 10_000, 50);
+    await waitUntil(() => (readChannelRecord(world.l1.node.chain.stateReader, id)?.status ?? 0) !== 0, 'closing on chain', 10_000, 50);
     for (let i = 0; i < 12; i++) {
-      await l1.mine(1);
+      await world.l1.mine(1);
       await new Promise((r) => setTimeout(r, 150));
     }
-    const rec = readChannelRecord(l1.node.chain.stateReader, id)!;
+    const rec = readChannelRecord(world.l1.node.chain.stateReader, id)!;
     expect(rec.ending).not.toBe(END_PENALTY); // alice was honest: she must not lose the channel
     expect(rec.state.version).toBe(bob.channelState(id).state.version);
   }, 60_000);
@@ -106,8 +96,8 @@ describe('unilateral close after a lost commit reply', () => {
 
 describe('a signed cooperative close that never lands', () => {
   it('the parties close unilaterally after a few blocks instead of keeping the funds locked', async () => {
-    const alice = await startChannelNode(l1.client(), 're', l1.accounts[5]!);
-    const bob = await startChannelNode(l1.client(), 'rf', l1.accounts[6]!);
+    const alice = await startChannelNode(world.l1.client(), 're', world.l1.accounts[5]!);
+    const bob = await startChannelNode(world.l1.client(), 'rf', world.l1.accounts[6]!);
     nodes.push(alice, bob);
     const key = await alice.connect(bob.p2p.multiaddrs[0]!);
     const id = await alice.openChannel(key, CAP);
@@ -128,11 +118,11 @@ describe('a signed cooperative close that never lands', () => {
     };
     const closing = alice.closeChannel(id).catch(() => undefined);
     await waitUntil(() => bob.list().some((c) => c.status === 'closing'), 'bob signed the close', 10_000, 20);
-    for (let i = 0; i < 12 && readChannelRecord(l1.node.chain.stateReader, id)!.status === 0; i++) {
-      await l1.mine(1);
+    for (let i = 0; i < 12 && readChannelRecord(world.l1.node.chain.stateReader, id)!.status === 0; i++) {
+      await world.l1.mine(1);
       await new Promise((r) => setTimeout(r, 250));
     }
-    const rec = readChannelRecord(l1.node.chain.stateReader, id)!;
+    const rec = readChannelRecord(world.l1.node.chain.stateReader, id)!;
     expect(rec.status).not.toBe(0);
     expect(rec.state.balanceA).toBe(CAP); // the latest state, published by whichever side timed out first
     release(new Error('test over'));

@@ -4,34 +4,24 @@
  * data dir (what a kill -9 leaves once the issued lmdb writes are committed). Each test failed on
  * the code before its fix.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { END_PENALTY, Envelope, MSG, PROTOCOL, RpcTowerClient, readChannelRecord, SignedStateArgs, sendAndWait, stateHash, towerHint, WatchtowerService, type ChannelNode } from '@strata/channels';
 import { encode, keyPairFromSecret, toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
-import { cleanupDirs, silentLogger, startChannelNode, startTestL1, tmp, type TestL1 } from '../helpers/channels.js';
+import { channelTestWorld, silentLogger, startChannelNode, tmp } from '../helpers/channels.js';
 
-let l1: TestL1;
-const nodes: ChannelNode[] = [];
+const world = channelTestWorld();
+const nodes = world.nodes;
 const CAP = 1_000_000n;
-
-beforeAll(async () => {
-  l1 = await startTestL1();
-}, 30_000);
-
-afterAll(async () => {
-  for (const n of nodes) await n.stop().catch(() => undefined);
-  await l1?.stop();
-  cleanupDirs();
-});
 
 const local = (n: ChannelNode, id: Uint8Array) => BigInt(String(n.list().find((c) => c.channelId === toHex(id))?.local));
 
 describe('a forwarding node restarted while its forward is pending', () => {
   it('does not forward the same incoming HTLC a second time (and so never fails upstream what it still owes downstream)', async () => {
-    const alice = await startChannelNode(l1.client(), 'alice', l1.accounts[1]!);
+    const alice = await startChannelNode(world.l1.client(), 'alice', world.l1.accounts[1]!);
     const bobDir = tmp('chan-bob-r2-');
-    let bob = await startChannelNode(l1.client(), 'bob', l1.accounts[2]!, { dataDir: bobDir });
-    const carol = await startChannelNode(l1.client(), 'carol', l1.accounts[3]!);
+    let bob = await startChannelNode(world.l1.client(), 'bob', world.l1.accounts[2]!, { dataDir: bobDir });
+    const carol = await startChannelNode(world.l1.client(), 'carol', world.l1.accounts[3]!);
     nodes.push(alice, bob, carol);
     const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
     const ab = await alice.openChannel(bobKey, CAP);
@@ -49,10 +39,13 @@ describe('a forwarding node restarted while its forward is pending', () => {
       },
     );
     await waitUntil(() => carol.invoices().some((i) => i.paymentHash === paymentHash && i.status === 'held'), 'carol holds the payment', 10_000, 20);
+    // carol holds once her side of the B–C round is done; bob's side (his balance less the HTLC he
+    // offered) only once her revocation reaches him: measure after that, or the offered amount counts twice
+    await waitUntil(() => bob.channelState(bc).state.htlcs.length === 1 && bob.channelState(ab).state.htlcs.length === 1, "bob's side of both rounds done", 10_000, 20);
     const bobBefore = local(bob, ab) + local(bob, bc) + bob.channelState(ab).state.htlcs.reduce((a, x) => a + x.amount, 0n);
     // bob crashes with the forward pending, and comes back on the same data dir
     await bob.stop();
-    bob = await startChannelNode(l1.client(), 'bob', l1.accounts[2]!, { dataDir: bobDir });
+    bob = await startChannelNode(world.l1.client(), 'bob', world.l1.accounts[2]!, { dataDir: bobDir });
     nodes.push(bob);
     await alice.connect(bob.p2p.multiaddrs[0]!);
     await carol.connect(bob.p2p.multiaddrs[0]!);
@@ -71,9 +64,9 @@ describe('a forwarding node restarted while its forward is pending', () => {
 
 describe('a hold invoice paid twice at once', () => {
   it('the second payment is refused while the first one\'s "held" write commits (before: both held, the first left hanging)', async () => {
-    const alice = await startChannelNode(l1.client(), 'alice-h', l1.accounts[4]!);
-    const dave = await startChannelNode(l1.client(), 'dave-h', l1.accounts[5]!);
-    const carol = await startChannelNode(l1.client(), 'carol-h', l1.accounts[6]!);
+    const alice = await startChannelNode(world.l1.client(), 'alice-h', world.l1.accounts[4]!);
+    const dave = await startChannelNode(world.l1.client(), 'dave-h', world.l1.accounts[5]!);
+    const carol = await startChannelNode(world.l1.client(), 'carol-h', world.l1.accounts[6]!);
     nodes.push(alice, dave, carol);
     const ck = await alice.connect(carol.p2p.multiaddrs[0]!);
     const ac = await alice.openChannel(ck, CAP);
@@ -106,7 +99,7 @@ describe('a hold invoice paid twice at once', () => {
 
 describe('watchtower submissions', () => {
   it('concurrent submissions of one client cannot together pass its quota or the tower limit', async () => {
-    const tower = new WatchtowerService({ dataDir: tmp('tower-cq-'), key: l1.accounts[7]!.keys, maxBlobsPerClient: 3, maxAnonymousBlobs: 3, maxBlobs: 5 }, { chain: l1.client(), logger: silentLogger });
+    const tower = new WatchtowerService({ dataDir: tmp('tower-cq-'), key: world.l1.accounts[7]!.keys, maxBlobsPerClient: 3, maxAnonymousBlobs: 3, maxBlobs: 5 }, { chain: world.l1.client(), logger: silentLogger });
     const blobs = (n: number) => Array.from({ length: n }, () => ({ hint: crypto.getRandomValues(new Uint8Array(16)), blob: new Uint8Array(100).fill(1) }));
     const client = crypto.getRandomValues(new Uint8Array(32));
     const r = await Promise.allSettled(Array.from({ length: 4 }, () => tower.accept(blobs(3), client)));
@@ -118,11 +111,11 @@ describe('watchtower submissions', () => {
   });
 
   it("a breacher who files garbage under the victim's hint first does not stop the tower from punishing", async () => {
-    const tower = new WatchtowerService({ dataDir: tmp('tower-fr-'), key: l1.accounts[9]!.keys, pollMs: 100 }, { chain: l1.client(), logger: silentLogger });
+    const tower = new WatchtowerService({ dataDir: tmp('tower-fr-'), key: world.l1.accounts[9]!.keys, pollMs: 100 }, { chain: world.l1.client(), logger: silentLogger });
     const url = (await tower.start({ port: 0 })) as string;
     try {
-      const alice = await startChannelNode(l1.client(), 'alice-t', l1.accounts[7]!);
-      const bob = await startChannelNode(l1.client(), 'bob-t', l1.accounts[8]!, {}, new RpcTowerClient(url));
+      const alice = await startChannelNode(world.l1.client(), 'alice-t', world.l1.accounts[7]!);
+      const bob = await startChannelNode(world.l1.client(), 'bob-t', world.l1.accounts[8]!, {}, new RpcTowerClient(url));
       nodes.push(alice, bob);
       const key = await alice.connect(bob.p2p.multiaddrs[0]!);
       const id = await alice.openChannel(key, CAP);
@@ -141,8 +134,8 @@ describe('watchtower submissions', () => {
       await bob.stop();
       const wallet = keyPairFromSecret(alice.wallet.secretKey);
       await alice.stop();
-      await sendAndWait(l1.client(), wallet, 'close', encode(SignedStateArgs, { state: old.state, sigA: old.sigA, sigB: old.sigB }));
-      await waitUntil(() => readChannelRecord(l1.node.chain.stateReader, id)!.ending === END_PENALTY, 'the tower punishes', 10_000, 50);
+      await sendAndWait(world.l1.client(), wallet, 'close', encode(SignedStateArgs, { state: old.state, sigA: old.sigA, sigB: old.sigB }));
+      await waitUntil(() => readChannelRecord(world.l1.node.chain.stateReader, id)!.ending === END_PENALTY, 'the tower punishes', 10_000, 50);
     } finally {
       await tower.stop();
     }
@@ -151,8 +144,8 @@ describe('watchtower submissions', () => {
 
 describe('graph sync requests', () => {
   it('a peer asking for the whole graph in a loop is refused past a small rate and penalised (each answer costs the whole graph)', async () => {
-    const alice = await startChannelNode(l1.client(), 'alice-g', l1.accounts[1]!);
-    const bob = await startChannelNode(l1.client(), 'bob-g', l1.accounts[2]!);
+    const alice = await startChannelNode(world.l1.client(), 'alice-g', world.l1.accounts[1]!);
+    const bob = await startChannelNode(world.l1.client(), 'bob-g', world.l1.accounts[2]!);
     nodes.push(alice, bob);
     await alice.connect(bob.p2p.multiaddrs[0]!);
     const ask = () => alice.p2p.sessionRequest(bob.p2p.peerId, PROTOCOL, encode(Envelope, { type: MSG.GRAPH, body: new Uint8Array(0) }), { maxFrameBytes: 5 << 20, timeoutMs: 5000 }).then(() => 'ok', (e: unknown) => String(e));
@@ -164,13 +157,13 @@ describe('graph sync requests', () => {
 
 describe('HTLC expiry bounds', () => {
   it('an add expiring far in the future (funds locked that long) is refused', async () => {
-    const alice = await startChannelNode(l1.client(), 'alice-x', l1.accounts[1]!);
-    const bob = await startChannelNode(l1.client(), 'bob-x', l1.accounts[2]!);
+    const alice = await startChannelNode(world.l1.client(), 'alice-x', world.l1.accounts[1]!);
+    const bob = await startChannelNode(world.l1.client(), 'bob-x', world.l1.accounts[2]!);
     nodes.push(alice, bob);
     const key = await alice.connect(bob.p2p.multiaddrs[0]!);
     const id = await alice.openChannel(key, CAP);
     await waitUntil(() => bob.list().some((c) => c.status === 'open'), 'bob sees the channel', 10_000, 20);
-    const r = await alice.sendRawProposal(id, [{ kind: 'add', id: 0, amount: 10_000n, hash: new Uint8Array(32).fill(5), expiry: l1.height() + 1_000_000, onion: new Uint8Array(1366) }]);
+    const r = await alice.sendRawProposal(id, [{ kind: 'add', id: 0, amount: 10_000n, hash: new Uint8Array(32).fill(5), expiry: world.l1.height() + 1_000_000, onion: new Uint8Array(1366) }]);
     expect(r.ok).toBe(false);
     expect(r.reason).toMatch(/CHANNEL_LIMIT.*more than 2016 blocks/);
     expect(bob.channelState(id).state.htlcs).toHaveLength(0);

@@ -5,29 +5,19 @@
  * (typed) instead of leaving it set; the onion records of a round that never completed go when
  * the channel closes. Real L1, real libp2p sockets.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { applyUpdates, ONION_PACKET_SIZE, ProposeReply, type ChannelNode, type ChannelState, type Update } from '@strata/channels';
 import { decode, encode, toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
-import { cleanupDirs, startChannelNode, startTestL1, type TestL1 } from '../helpers/channels.js';
+import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
 
-let l1: TestL1;
-const nodes: ChannelNode[] = [];
-
-beforeAll(async () => {
-  l1 = await startTestL1();
-}, 30_000);
-
-afterAll(async () => {
-  for (const n of nodes) await n.stop().catch(() => undefined);
-  await l1?.stop();
-  cleanupDirs();
-});
+const world = channelTestWorld();
+const nodes = world.nodes;
 
 let wallet = 1;
 async function pair(opts: { maxBatch?: number } = {}, push = 0n): Promise<{ a: ChannelNode; b: ChannelNode; id: Uint8Array }> {
-  const a = await startChannelNode(l1.client(), `a${wallet}`, l1.accounts[wallet++]!, opts);
-  const b = await startChannelNode(l1.client(), `b${wallet}`, l1.accounts[wallet++]!);
+  const a = await startChannelNode(world.l1.client(), `a${wallet}`, world.l1.accounts[wallet++]!, opts);
+  const b = await startChannelNode(world.l1.client(), `b${wallet}`, world.l1.accounts[wallet++]!);
   nodes.push(a, b);
   const key = await a.connect(b.p2p.multiaddrs[0]!);
   const id = await a.openChannel(key, 10_000_000n, push);
@@ -58,7 +48,7 @@ describe('commitment round rules', () => {
   it('a receiver that adds more updates to its reply than the round has room for gets no signature: the proposer closes', async () => {
     const { a, b, id } = await pair({ maxBatch: 2 }, 1_000_000n);
     // b answers a's next proposal (1 add: room for 1 more) with 3 valid adds of its own
-    const h = l1.height();
+    const h = world.l1.height();
     const extra: Update[] = [0, 1, 2].map((i) => ({ kind: 'add', id: 100 + i, amount: 5_000n, hash: new Uint8Array(32).fill(i + 1), expiry: h + 60, onion: new Uint8Array(ONION_PACKET_SIZE) }));
     priv(b).takeOwn = (c: { side: 0 | 1; limits: never }, s: ChannelState) => ({ next: applyUpdates(s, c.side, extra, c.limits), taken: extra });
     const v = a.channelState(id).state.version;
@@ -104,7 +94,7 @@ describe('commitment round rules', () => {
     await a.stop();
     await b.closeChannel(id, true); // the last state both signed: version 0
     for (let i = 0; i < 40 && b.channelState(id).status !== 'closed'; i++) {
-      await l1.mine(1);
+      await world.l1.mine(1);
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(b.channelState(id).status).toBe('closed');

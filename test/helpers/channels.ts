@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { ChannelNode, channelChainRpcMethods, channelParentModules, RpcChainClient, type ChainClient, type ChannelNodeOptions, type TowerClient } from '@strata/channels';
 import { devAccounts, devnetChainConfig, type DevAccount } from '@strata/devnet';
 import { StrataNode, startRpc } from '@strata/node';
@@ -136,4 +137,36 @@ export async function startDaemonForwarder(l1: TestL1, alice: ChannelNode, carol
   const bc = Buffer.from(bcHex.slice(2), 'hex');
   await waitUntil(() => alice.graph.channel(bc)?.policies[0] !== undefined && alice.graph.channel(bc)?.policies[1] !== undefined, 'alice learns B–C', 15_000, 50);
   return { bob, ab, bc, restart };
+}
+
+/** The fixture most channel test files share: see {@link channelTestWorld}. */
+export interface ChannelTestWorld {
+  /** The file's L1 (set before its first test). */
+  readonly l1: TestL1;
+  /** Channel nodes a test starts: stopped after the file's tests. */
+  readonly nodes: ChannelNode[];
+}
+
+/**
+ * Registers the usual `beforeAll`/`afterAll` of a channel test file: one in-process L1 started
+ * before its tests; after them every node in `nodes` stopped, the L1 stopped, the temp dirs removed.
+ */
+export function channelTestWorld(): ChannelTestWorld {
+  let l1: TestL1 | undefined;
+  const nodes: ChannelNode[] = [];
+  beforeAll(async () => {
+    l1 = await startTestL1();
+  }, 30_000);
+  afterAll(async () => {
+    for (const n of nodes) await n.stop().catch(() => undefined);
+    await l1?.stop();
+    cleanupDirs();
+  });
+  return {
+    get l1(): TestL1 {
+      if (l1 === undefined) throw new Error('the test L1 is not started yet (use it inside a test or hook)');
+      return l1;
+    },
+    nodes,
+  };
 }
