@@ -24,6 +24,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
+import { open as openLmdb } from 'lmdb';
 import pino from 'pino';
 import { channelChainRpcMethods, channelParentModules, edSignMsg, edVerifyMsg, randomEdKey } from '@strata/channels';
 import { devAccounts, devnetChainConfig } from '@strata/devnet';
@@ -272,6 +273,7 @@ export async function run(): Promise<Record<string, unknown>> {
       ratioToSigBaseline: { singleHop: Number((single.paymentsPerSec / baselineSingle).toFixed(2)), threeHops: Number((three.paymentsPerSec / baselineThree).toFixed(2)) },
       goal: { singleHopPerSec: 1000, singleHopP50ms: 10, threeHopsPerSec: 300 },
       published8vCpu: { eclair: 89, cln: 61, lnd: 33 },
+      lmdbCommitFsync: await lmdbSyncProbe(),
     };
   } finally {
     for (const dm of daemons) dm.proc.kill('SIGTERM');
@@ -280,6 +282,31 @@ export async function run(): Promise<Record<string, unknown>> {
     await l1.stop();
     for (const dd of dirs) rmSync(dd, { recursive: true, force: true });
   }
+}
+
+/**
+ * What a peer message waits for before it leaves (persist before send): one commit of a ~2 KB
+ * channel record, then its fsync, opened as the channel store opens its lmdb (noSync, synced on
+ * demand). 200 rounds; milliseconds of the fsync alone.
+ */
+async function lmdbSyncProbe(): Promise<{ p50ms: number; p90ms: number; maxMs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-bench-sync-'));
+  const db = openLmdb<Buffer, string>({ path: `${dir}/probe.lmdb`, encoding: 'binary', noSync: true });
+  const t: number[] = [];
+  try {
+    for (let i = 0; i < 200; i++) {
+      db.transactionSync(() => db.putSync(`ch:${i % 50}`, Buffer.alloc(2000, i)));
+      const s0 = performance.now();
+      await new Promise<void>((res, rej) => (db as unknown as { sync(cb: (e?: unknown) => void): void }).sync((e) => (e ? rej(e) : res())));
+      t.push(performance.now() - s0);
+    }
+  } finally {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  t.sort((x, y) => x - y);
+  const r = (v: number) => Number(v.toFixed(2));
+  return { p50ms: r(t[100] as number), p90ms: r(t[180] as number), maxMs: r(t[199] as number) };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
