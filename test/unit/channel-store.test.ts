@@ -90,6 +90,25 @@ describe('channel store', () => {
     await s.close();
   });
 
+  it('stats: counts commits and fsyncs and reports the fsyncs\' durations; onSync sees each one', async () => {
+    const s = ChannelStore.open(tmp(), { flushMs: 1000 });
+    const seen: number[] = [];
+    s.onSync = (sec) => seen.push(sec);
+    expect(s.stats()).toMatchObject({ commits: 0, fsyncs: 0, fsyncP50Ms: 0, fsyncMaxMs: 0 });
+    for (let i = 0; i < 3; i++) {
+      await s.put(`k${i}`, i);
+      await s.flush();
+    }
+    const st = s.stats();
+    expect(st.commits).toBe(3);
+    expect(st.fsyncs).toBe(3);
+    expect(seen).toHaveLength(3);
+    expect(st.fsyncMaxMs).toBeGreaterThan(0);
+    expect(st.fsyncP50Ms).toBeLessThanOrEqual(st.fsyncP90Ms);
+    expect(st.fsyncP90Ms).toBeLessThanOrEqual(st.fsyncMaxMs);
+    await s.close();
+  });
+
   it('flushMs must be a non-negative integer', () => {
     expect(() => ChannelStore.open(tmp(), { flushMs: -1 })).toThrow(/flushMs/);
   });

@@ -392,6 +392,7 @@ export class ChannelNode {
     this.log = deps.logger.child({ role: 'channel-node', alias: this.opts.alias });
     this.metrics = deps.metrics ?? new ChannelMetrics();
     this.reader = new AdjudicatorReader(deps.chain);
+    store.onSync = (sec) => this.metrics.fsyncSeconds.observe(sec);
     this.driver = new Driver('channel-node', this.opts.pollMs, () => this.tick(), this.log, () => this.metrics.loopErrors.inc({ role: 'channel-node' }));
   }
 
@@ -2128,7 +2129,7 @@ export class ChannelNode {
 
   /** The info line of this node. */
   info(): Record<string, unknown> {
-    return { alias: this.opts.alias, nodeKey: toHex(this.nodeKey), onionKey: toHex(this.onionKey), peerId: this.p2p.peerId, addrs: this.p2p.multiaddrs, wallet: toHex(this.wallet.address), chainId: this.domain.chainId, addressPrefix: this.prefix, height: this.heightCache, channels: this.channels.size };
+    return { alias: this.opts.alias, nodeKey: toHex(this.nodeKey), onionKey: toHex(this.onionKey), peerId: this.p2p.peerId, addrs: this.p2p.multiaddrs, wallet: toHex(this.wallet.address), chainId: this.domain.chainId, addressPrefix: this.prefix, height: this.heightCache, channels: this.channels.size, store: this.store.stats() };
   }
 
   /** Encodes a state the way the adjudicator stores it (tests). */

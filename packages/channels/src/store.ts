@@ -16,6 +16,9 @@ import { deserialize, serialize } from 'node:v8';
 import { open, type RootDatabase } from 'lmdb';
 import { StrataError } from '@strata/primitives';
 
+/** How many of the latest fsyncs {@link ChannelStore.stats} summarises. */
+export const SYNC_WINDOW = 2048;
+
 /** Store settings. */
 export interface ChannelStoreOptions {
   /** Most time a committed write waits for its fsync, ms (0: fsync inside every commit). Default 20. */
@@ -35,6 +38,11 @@ export class ChannelStore {
   flushes = 0;
   /** Commits (by count) an fsync has covered. */
   private synced = 0;
+  /** Durations of the last SYNC_WINDOW fsyncs, ms (a ring: what a message waiting for one pays). */
+  private readonly syncMs: number[] = [];
+  private syncAt = 0;
+  /** Called with each fsync's duration in seconds (the node's metrics histogram). */
+  onSync: ((seconds: number) => void) | undefined;
 
   private constructor(
     private readonly db: RootDatabase<Buffer, string>,
@@ -122,9 +130,13 @@ export class ChannelStore {
       }
       const upTo = this.commits;
       this.dirty = false;
+      const t0 = performance.now();
       this.flushing = new Promise<void>((resolve, reject) => {
         (this.db as unknown as { sync(cb: (e?: unknown) => void): void }).sync((e) => (e ? reject(e) : resolve()));
       }).finally(() => {
+        const ms = performance.now() - t0;
+        this.syncMs[this.syncAt++ % SYNC_WINDOW] = ms;
+        this.onSync?.(ms / 1000);
         this.flushing = undefined;
         this.flushes++;
         if (this.dirty && !this.closed) this.scheduleFlush();
@@ -132,6 +144,15 @@ export class ChannelStore {
       await this.flushing;
       this.synced = Math.max(this.synced, upTo);
     }
+  }
+  /**
+   * Commits and fsyncs so far, and the fsync durations (ms) over the last {@link SYNC_WINDOW}: each
+   * message to a peer waits for one (or for the one in progress and then its own).
+   */
+  stats(): { commits: number; fsyncs: number; fsyncP50Ms: number; fsyncP90Ms: number; fsyncMaxMs: number } {
+    const a = [...this.syncMs].sort((x, y) => x - y);
+    const at = (q: number) => Number((a[Math.min(a.length - 1, Math.floor(a.length * q))] ?? 0).toFixed(3));
+    return { commits: this.commits, fsyncs: this.flushes, fsyncP50Ms: at(0.5), fsyncP90Ms: at(0.9), fsyncMaxMs: Number((a[a.length - 1] ?? 0).toFixed(3)) };
   }
   /** All records whose key starts with `prefix`. */
   list<T>(prefix: string): [string, T][] {
