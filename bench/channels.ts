@@ -169,12 +169,31 @@ async function invoices(payee: Daemon, count: number): Promise<string[]> {
 
 const q = (lat: number[], p: number) => Number((lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0).toFixed(1));
 
-async function runPayments(payer: Daemon, payee: Daemon, count: number, senders: number): Promise<{ payments: number; paymentsPerSec: number; p50ms: number; p99ms: number; failed: number; firstError?: string; benchProcessCpuMsPerPayment: number; machineBusyCores: number }> {
-  const list = await invoices(payee, count);
+/** Latencies and failures of a phase's payments. */
+function tally(): { lat: number[]; failures: () => { failed: number; firstError?: string }; pay: (d: Daemon, invoice: string, from: number) => Promise<void> } {
   const lat: number[] = [];
-  let next = 0;
   let failed = 0;
   let firstError: string | undefined;
+  return {
+    lat,
+    failures: () => ({ failed, ...(firstError ? { firstError } : {}) }),
+    pay: (d, invoice, from) =>
+      d.rpc.call('channel_pay', [invoice]).then(
+        () => {
+          lat.push(performance.now() - from);
+        },
+        (e) => {
+          failed++;
+          firstError ??= (e as Error).message;
+        },
+      ),
+  };
+}
+
+async function runPayments(payer: Daemon, payee: Daemon, count: number, senders: number): Promise<{ payments: number; paymentsPerSec: number; p50ms: number; p99ms: number; failed: number; firstError?: string; benchProcessCpuMsPerPayment: number; machineBusyCores: number }> {
+  const list = await invoices(payee, count);
+  const t = tally();
+  let next = 0;
   // the payments only (the invoices are made before): how busy the two cores were, and what this process took of them
   const cpu = phaseCpu();
   const t0 = performance.now();
@@ -183,21 +202,14 @@ async function runPayments(payer: Daemon, payee: Daemon, count: number, senders:
       for (;;) {
         const i = next++;
         if (i >= list.length) return;
-        const t = performance.now();
-        try {
-          await payer.rpc.call('channel_pay', [list[i]]);
-          lat.push(performance.now() - t);
-        } catch (e) {
-          failed++;
-          firstError ??= (e as Error).message;
-        }
+        await t.pay(payer, list[i] as string, performance.now());
       }
     }),
   );
   const secs = (performance.now() - t0) / 1000;
   const c = cpu();
-  lat.sort((a, b) => a - b);
-  return { payments: count, paymentsPerSec: Math.round(lat.length / secs), p50ms: q(lat, 0.5), p99ms: q(lat, 0.99), failed, ...(firstError ? { firstError } : {}), benchProcessCpuMsPerPayment: c.benchProcessCpuMsPerPayment(count), machineBusyCores: c.machineBusyCores };
+  const lat = t.lat.sort((a, b) => a - b);
+  return { payments: count, paymentsPerSec: Math.round(lat.length / secs), p50ms: q(lat, 0.5), p99ms: q(lat, 0.99), ...t.failures(), benchProcessCpuMsPerPayment: c.benchProcessCpuMsPerPayment(count), machineBusyCores: c.machineBusyCores };
 }
 
 /**
@@ -209,43 +221,34 @@ async function runPayments(payer: Daemon, payee: Daemon, count: number, senders:
  */
 async function runOpenLoop(payer: Daemon, payee: Daemon, count: number, rate: number): Promise<{ offeredPerSec: number; payments: number; paymentsPerSec: number; p50ms: number; p90ms: number; p99ms: number; maxInFlight: number; failed: number; firstError?: string; machineBusyCores: number }> {
   const list = await invoices(payee, count);
-  const lat: number[] = [];
-  let failed = 0;
-  let firstError: string | undefined;
+  const t = tally();
   let inFlight = 0;
   let maxInFlight = 0;
   const cpu = phaseCpu();
   const t0 = performance.now();
   const pending: Promise<void>[] = [];
-  let i = 0;
-  while (i < count) {
-    const now = performance.now();
-    const due = Math.min(count, Math.floor(((now - t0) * rate) / 1000) + 1);
+  for (let i = 0; i < count; ) {
+    const due = Math.min(count, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
     for (; i < due; i++) {
-      const dueAt = t0 + (i * 1000) / rate;
-      inFlight++;
-      if (inFlight > maxInFlight) maxInFlight = inFlight;
-      pending.push(
-        payer.rpc.call('channel_pay', [list[i]]).then(
-          () => {
-            lat.push(performance.now() - dueAt);
-          },
-          (e) => {
-            failed++;
-            firstError ??= (e as Error).message;
-          },
-        ).finally(() => {
-          inFlight--;
-        }),
-      );
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      pending.push(t.pay(payer, list[i] as string, t0 + (i * 1000) / rate).finally(() => inFlight--));
     }
     await new Promise((r) => setTimeout(r, 1));
   }
   await Promise.all(pending);
   const secs = (performance.now() - t0) / 1000;
   const c = cpu();
-  lat.sort((a, b) => a - b);
-  return { offeredPerSec: rate, payments: count, paymentsPerSec: Math.round(lat.length / secs), p50ms: q(lat, 0.5), p90ms: q(lat, 0.9), p99ms: q(lat, 0.99), maxInFlight, failed, ...(firstError ? { firstError } : {}), machineBusyCores: c.machineBusyCores };
+  const lat = t.lat.sort((a, b) => a - b);
+  return { offeredPerSec: rate, payments: count, paymentsPerSec: Math.round(lat.length / secs), p50ms: q(lat, 0.5), p90ms: q(lat, 0.9), p99ms: q(lat, 0.99), maxInFlight, ...t.failures(), machineBusyCores: c.machineBusyCores };
+}
+
+/**
+ * The one-hop goals. p50 ≤ 10 ms is read at the goal's rate (open loop at 1,000/s, at least 98 %
+ * of it achieved, no failure): at 100 closed-loop senders the p50 is 100 / throughput by Little's
+ * law (10 ms would need 10,000/s).
+ */
+function singleHopGoals(single: { paymentsPerSec: number }, open: { offeredPerSec: number; paymentsPerSec: number; p50ms: number; failed: number }): { singleHopPerSec: boolean; singleHopP50msAt1000: boolean } {
+  return { singleHopPerSec: single.paymentsPerSec >= 1000, singleHopP50msAt1000: open.offeredPerSec >= 1000 && open.paymentsPerSec >= 0.98 * open.offeredPerSec && open.p50ms <= 10 && open.failed === 0 };
 }
 
 async function versionOf(d: Daemon, channelId: string): Promise<number> {
@@ -303,7 +306,7 @@ export async function run(): Promise<Record<string, unknown>> {
         singleHopOneSender: soloSingle,
         singleHopOpenLoop: openSingle,
         daemonFsyncAfterOpenLoop: fsyncSingle,
-        goalMet: { singleHopPerSec: single.paymentsPerSec >= 1000, singleHopP50msAt1000: openSingle.offeredPerSec >= 1000 && openSingle.paymentsPerSec >= 0.98 * openSingle.offeredPerSec && openSingle.p50ms <= 10 && openSingle.failed === 0 },
+        goalMet: singleHopGoals(single, openSingle),
       };
     }
     const bc = (await b.rpc.call<{ channelId: string }>('channel_open', [c.addr, cap])).channelId;
@@ -341,13 +344,7 @@ export async function run(): Promise<Record<string, unknown>> {
       sigOnlyBaselinePaymentsPerSec: { singleHop: Math.round(baselineSingle), threeHops: Math.round(baselineThree) },
       ratioToSigBaseline: { singleHop: Number((single.paymentsPerSec / baselineSingle).toFixed(2)), threeHops: Number((three.paymentsPerSec / baselineThree).toFixed(2)) },
       goal: { singleHopPerSec: 1000, singleHopP50ms: 10, threeHopsPerSec: 300 },
-      // p50 ≤ 10 ms is read at the goal's rate (open loop at 1,000/s): at 100 closed-loop senders the
-      // p50 is 100 / throughput by Little's law (10 ms would need 10,000/s)
-      goalMet: {
-        singleHopPerSec: single.paymentsPerSec >= 1000,
-        singleHopP50msAt1000: openSingle.offeredPerSec >= 1000 && openSingle.paymentsPerSec >= 0.98 * openSingle.offeredPerSec && openSingle.p50ms <= 10 && openSingle.failed === 0,
-        threeHopsPerSec: three.paymentsPerSec >= 300,
-      },
+      goalMet: { ...singleHopGoals(single, openSingle), threeHopsPerSec: three.paymentsPerSec >= 300 },
       published8vCpu: { eclair: 89, cln: 61, lnd: 33 },
       lmdbCommitFsync: await lmdbSyncProbe(),
     };

@@ -109,6 +109,19 @@ describe('channel store', () => {
     await s.close();
   });
 
+  it('an onSync observer that throws does not fail the flush or stall the next one', async () => {
+    const s = ChannelStore.open(tmp(), { flushMs: 1000 });
+    s.onSync = () => {
+      throw new Error('observer bug');
+    };
+    await s.put('a', 1);
+    await s.flush();
+    await s.put('b', 2);
+    await s.flush();
+    expect(s.stats().fsyncs).toBe(2);
+    await s.close();
+  });
+
   it('flushMs must be a non-negative integer', () => {
     expect(() => ChannelStore.open(tmp(), { flushMs: -1 })).toThrow(/flushMs/);
   });

@@ -134,12 +134,18 @@ export class ChannelStore {
       this.flushing = new Promise<void>((resolve, reject) => {
         (this.db as unknown as { sync(cb: (e?: unknown) => void): void }).sync((e) => (e ? reject(e) : resolve()));
       }).finally(() => {
-        const ms = performance.now() - t0;
-        this.syncMs[this.syncAt++ % SYNC_WINDOW] = ms;
-        this.onSync?.(ms / 1000);
         this.flushing = undefined;
         this.flushes++;
         if (this.dirty && !this.closed) this.scheduleFlush();
+        // recorded after the store's own state is settled: a throwing observer cannot leave
+        // `flushing` set (every later message would wait on it)
+        const ms = performance.now() - t0;
+        this.syncMs[this.syncAt++ % SYNC_WINDOW] = ms;
+        try {
+          this.onSync?.(ms / 1000);
+        } catch {
+          // a metrics observer's failure is not the store's
+        }
       });
       await this.flushing;
       this.synced = Math.max(this.synced, upTo);
@@ -152,7 +158,7 @@ export class ChannelStore {
   stats(): { commits: number; fsyncs: number; fsyncP50Ms: number; fsyncP90Ms: number; fsyncMaxMs: number } {
     const a = [...this.syncMs].sort((x, y) => x - y);
     const at = (q: number) => Number((a[Math.min(a.length - 1, Math.floor(a.length * q))] ?? 0).toFixed(3));
-    return { commits: this.commits, fsyncs: this.flushes, fsyncP50Ms: at(0.5), fsyncP90Ms: at(0.9), fsyncMaxMs: Number((a[a.length - 1] ?? 0).toFixed(3)) };
+    return { commits: this.commits, fsyncs: this.flushes, fsyncP50Ms: at(0.5), fsyncP90Ms: at(0.9), fsyncMaxMs: at(1) };
   }
   /** All records whose key starts with `prefix`. */
   list<T>(prefix: string): [string, T][] {
