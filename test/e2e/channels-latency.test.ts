@@ -55,4 +55,32 @@ describe('commits on the critical path of a payment', () => {
     lat.sort((a, b) => a - b);
     expect(lat[1]).toBeLessThan(10 * DELAY);
   });
+
+  it("the payer learns the preimage in the payee's revoke: a payment completes though the payee never proposes the fulfil round", async () => {
+    // the payee's own rounds are held back: without EarlyFulfil the preimage would only reach the
+    // payer in the payee's fulfil round (its propose), and the payment would wait for it
+    const b = bob as unknown as { propose(ch: unknown): Promise<void> };
+    const propose = b.propose.bind(bob);
+    let held = 0;
+    b.propose = async () => {
+      held++;
+    };
+    try {
+      const { invoice, paymentHash } = await bob.createInvoice(2_000n);
+      const r = await Promise.race([alice.pay(invoice), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('payment waited for the fulfil round')), 5_000))]);
+      expect(r.paymentHash).toBe(paymentHash);
+      expect(held).toBeGreaterThan(0);
+      // the HTLC is still in the channel (its fulfil round has not run): paid, not yet settled
+      const ch = alice.list()[0] as { htlcs: number } | undefined;
+      expect(ch?.htlcs).toBe(1);
+    } finally {
+      b.propose = propose;
+    }
+  });
+
+  it('a revealed preimage that opens none of our HTLCs is ignored (the state is untouched, the payment waits for the real one)', async () => {
+    const a = alice as unknown as { acceptEarlyFulfils(ch: unknown, f: { id: number; preimage: Uint8Array }[]): unknown[]; channels: Map<string, unknown> };
+    const ch = [...a.channels.values()][0];
+    expect(a.acceptEarlyFulfils(ch, [{ id: 0, preimage: new Uint8Array(32).fill(7) }, { id: 999_999, preimage: new Uint8Array(32) }])).toEqual([]);
+  });
 });

@@ -1173,6 +1173,7 @@ export class ChannelNode {
     const myRev = edSignMsg(this.key, revocationDigest(this.domain, ch.id, ch.state.version));
     const raw2 = await this.send(ch.peer, MSG.COMMIT, encode(CommitMsg, { channelId: ch.id, version: round.version, sig: round.mySig as Uint8Array, revocation: myRev }));
     const r2 = decode(CommitReply, raw2);
+    let early: { id: number; preimage: Uint8Array }[] = [];
     await this.withLock(ch.id, async () => {
       if (ch.round !== round) return;
       if (!edVerifyMsg(this.peerKeyOf(ch), revocationDigest(this.domain, ch.id, ch.state.version), r2.revocation)) throw err('CHANNEL_PEER', 'peer revocation does not verify');
@@ -1180,8 +1181,11 @@ export class ChannelNode {
       // signatures, which a reconnect resends and bestSigned publishes), and every later write of
       // this channel is committed after it: not awaited, so the next round starts at once.
       await this.completeRound(ch, round, myRev, r2.revocation, false);
+      early = this.acceptEarlyFulfils(ch, r2.fulfils);
     });
     this.afterRound(ch, round);
+    // a verified preimage is the proof of payment (as for a fulfil the peer proposes): settled now
+    for (const f of early) this.resolveOutgoing(ch, f.id, { preimage: f.preimage });
   }
 
   private async completeRound(ch: LocalChannel, round: Round, myRev: Uint8Array, theirRev: Uint8Array, durable = true): Promise<void> {
@@ -1209,6 +1213,37 @@ export class ChannelNode {
     this.metrics.rounds.inc();
     this.metrics.updatesPerRound.observe(round.updates.length + (round.counter?.length ?? 0));
     if (this.deps.tower) this.towerQueue.push(towerBlobFor(old, { channelId: ch.id, version: old.version, sig: theirRev }));
+  }
+
+  /**
+   * The fulfils queued on `ch` (each for an HTLC of the peer's that is irrevocably committed, its
+   * preimage ours to reveal): sent early in a `revoke` (see EarlyFulfil); they stay queued for
+   * their own round.
+   */
+  private revealable(ch: LocalChannel): { id: number; preimage: Uint8Array }[] {
+    const out: { id: number; preimage: Uint8Array }[] = [];
+    for (const u of ch.queue) if (u.kind === 'fulfil' && out.length < 2000) out.push({ id: u.id, preimage: u.preimage });
+    return out;
+  }
+
+  /**
+   * Early preimages from the peer's `revoke` (EarlyFulfil): each must open an HTLC we offered
+   * that is in the state both sides just signed. The valid ones are kept (in one commit) before
+   * anything acts on them, and returned; a wrong one is logged and ignored (the state is not
+   * touched: the HTLC settles in the fulfil round, or on chain).
+   */
+  private acceptEarlyFulfils(ch: LocalChannel, fulfils: { id: number; preimage: Uint8Array }[]): { id: number; preimage: Uint8Array }[] {
+    const ok: { id: number; preimage: Uint8Array }[] = [];
+    for (const f of fulfils) {
+      const h = ch.state.htlcs.find((x) => x.id === f.id && x.offerer === ch.side);
+      if (h && bytesEqual(sha256(f.preimage), h.hash) && this.links.has(`${toHex(ch.id)}:${f.id}`)) ok.push(f);
+      else if (!h || !bytesEqual(sha256(f.preimage), h.hash)) {
+        this.metrics.rejected.inc({ reason: 'CHANNEL_PEER' });
+        this.log.warn({ channel: shortId(ch.id), htlc: f.id }, 'peer revealed a preimage that opens none of our HTLCs; ignored');
+      }
+    }
+    if (ok.length > 0) this.store.write(ok.map((f): [string, unknown] => [`pre:${toHex(sha256(f.preimage))}`, f.preimage]));
+    return ok;
   }
 
   /** A completed round: the peer's updates take effect here (adds processed, our HTLCs it removed resolved). */
@@ -1285,13 +1320,12 @@ export class ChannelNode {
     const m = decode(CommitMsg, body);
     const ch = this.chan(m.channelId);
     if (!bytesEqual(ch.peer, peer)) throw err('CHANNEL_PEER', 'not your channel');
-    let done: Round | undefined;
-    const reply = await this.withLock(ch.id, async () => {
+    return this.withLock(ch.id, async () => {
       // A resend (our reply was lost: the peer crashed or the connection dropped after its COMMIT
       // left): answered with the same revocation even when we have since proposed the next
       // version ourselves; refused, the peer's round and ours would wait on each other forever
       if (ch.state.version === m.version && ch.myRevocation && ch.myRevocation.version === m.version - 1) {
-        return encode(CommitReply, { revocation: ch.myRevocation.sig });
+        return encode(CommitReply, { revocation: ch.myRevocation.sig, fulfils: [] });
       }
       const round = ch.round;
       if (!round || round.role !== 'receiver' || round.version !== m.version) throw err('CHANNEL_STATE', `no accepted proposal for version ${m.version}`);
@@ -1305,14 +1339,13 @@ export class ChannelNode {
       round.theirSig = m.sig;
       const myRev = edSignMsg(this.key, revocationDigest(this.domain, ch.id, ch.state.version));
       await this.completeRound(ch, round, myRev, m.revocation);
-      done = round;
-      return encode(CommitReply, { revocation: myRev });
+      // The peer's adds are irrevocably committed now: handled before we answer (onions peeled,
+      // forwards queued, invoices settled), so that the preimages of those we are paid for go back
+      // in this reply (EarlyFulfil) instead of a round later. Anything asynchronous in that handling
+      // (a hold invoice's write) just finishes after the reply, as before.
+      this.afterRound(ch, round);
+      return encode(CommitReply, { revocation: myRev, fulfils: this.revealable(ch) });
     });
-    if (done) {
-      const r = done;
-      setImmediate(() => this.afterRound(ch, r));
-    }
-    return reply;
   }
 
   /**

@@ -7,7 +7,8 @@
  * - `open_channel` → `accept_channel`; `channel_ready` once the open is on chain.
  * - A commitment round: `propose` (updates: add / fulfil / fail) → `accept` (the receiver's
  *   signature on version n+1), then `commit` (the proposer's signature on n+1 and its revocation
- *   of n) → `revoke` (the receiver's revocation of n). Either side may propose; when both propose
+ *   of n) → `revoke` (the receiver's revocation of n, with the preimages of the proposer's HTLCs
+ *   it pays at once: `EarlyFulfil`). Either side may propose; when both propose
  *   the same version at once, the smaller node key wins and the other withdraws (it had signed
  *   nothing yet), so no node ever signs two states with one number.
  * - `close_request` → the peer's signature on the final split (cooperative close).
@@ -58,7 +59,15 @@ export const ProposeMsg = struct('Propose', { channelId: fixedBytes(32), version
  */
 export const ProposeReply = struct('ProposeReply', { ok: bool, sig: optional(fixedBytes(64)), reason: varBytes(512), conflict: bool, updates: list(UpdateWire, 2000) });
 export const CommitMsg = struct('Commit', { channelId: fixedBytes(32), version: uint, sig: fixedBytes(64), revocation: fixedBytes(64) });
-export const CommitReply = struct('CommitReply', { revocation: fixedBytes(64) });
+/**
+ * A preimage the receiver of a `commit` reveals in its `revoke`: an HTLC the proposer offered, just
+ * irrevocably committed (the receiver holds the proposer's signature on the new state and its
+ * revocation of the old one), paid at once. The fulfil itself still goes in a commitment round of
+ * its own; this only tells the payer the preimage one message sooner (as a Lightning node sends
+ * `update_fulfill_htlc` right after its `revoke_and_ack`, in the same flight).
+ */
+export const EarlyFulfil = struct('EarlyFulfil', { id: uint, preimage: fixedBytes(32) });
+export const CommitReply = struct('CommitReply', { revocation: fixedBytes(64), fulfils: list(EarlyFulfil, 2000) });
 
 export const CloseMsg = struct('CloseRequest', { channelId: fixedBytes(32), balanceA: uintBig(128), balanceB: uintBig(128), sig: fixedBytes(64) });
 export const CloseReply = struct('CloseReply', { sig: fixedBytes(64) });
