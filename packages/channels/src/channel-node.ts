@@ -1343,7 +1343,12 @@ export class ChannelNode {
       // forwards queued, invoices settled), so that the preimages of those we are paid for go back
       // in this reply (EarlyFulfil) instead of a round later. Anything asynchronous in that handling
       // (a hold invoice's write) just finishes after the reply, as before.
-      this.afterRound(ch, round);
+      try {
+        this.afterRound(ch, round);
+      } catch (e) {
+        // the round is complete and kept: its revocation goes back whatever the handling did
+        this.log.error({ channel: shortId(ch.id), error: toStrataError(e).message }, 'handling the updates of a completed round failed');
+      }
       return encode(CommitReply, { revocation: myRev, fulfils: this.revealable(ch) });
     });
   }
