@@ -40,6 +40,7 @@ export {
 export { ClientSession, decodeSessionFrame, encodeSessionFrame, FrameSplitter, SESSION_KIND, type SessionOptions, serveSession } from './session.js';
 export { AddressBook, isLoopbackAddr, type KnownPeer, MAX_BOOK_PEERS, MAX_EXCHANGE_ADDRS, PEERS_FILE, PeerAddrsCodec, parsePeerAddr } from './address-book.js';
 export { type RateLimit, RateLimiter } from './rate-limiter.js';
+export { batchWrites, withWriteBatching } from './write-batching.js';
 export {
   DEFAULT_BAN_SECONDS,
   DEFAULT_LISTEN,

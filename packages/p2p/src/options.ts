@@ -53,6 +53,11 @@ export interface P2POptions {
    * are refused for the length of the ban, whatever peer id they present.
    */
   addressBanExempt?: string[];
+  /**
+   * Coalesce each connection's socket writes per event-loop turn into one `writev` (default true;
+   * see write-batching.ts). Off writes every buffer libp2p hands over with its own syscall.
+   */
+  batchWrites?: boolean;
 }
 
 /** P2POptions with every default filled in. */
@@ -73,6 +78,7 @@ export interface ResolvedP2POptions {
   localNetwork: boolean;
   requestRate: { perSecond: number; burst: number };
   addressBanExempt: string[];
+  batchWrites: boolean;
 }
 
 /** Default listen address: loopback, ephemeral port. */
@@ -175,5 +181,6 @@ export function resolveP2POptions(opts: P2POptions): ResolvedP2POptions {
     localNetwork: opts.localNetwork === true,
     requestRate: { perSecond: rate.perSecond, burst: rate.burst },
     addressBanExempt: [...exempt],
+    batchWrites: opts.batchWrites !== false,
   };
 }

@@ -33,6 +33,7 @@ import { ClientSession, serveSession, type SessionOptions } from './session.js';
 import { type P2POptions, type ResolvedP2POptions, resolveP2POptions } from './options.js';
 import { PENALTY, PeerScoreBook } from './peer-score-book.js';
 import { readFrame, toPlainBytes, writeAndClose } from './stream-io.js';
+import { withWriteBatching } from './write-batching.js';
 
 /** What an application gossip validator decides about one message. */
 export type GossipVerdict = 'accept' | 'reject' | 'ignore';
@@ -242,7 +243,8 @@ export class P2PNode {
         start: false,
         nodeInfo: { name: 'strata', version: '0.1.0' },
         addresses: o.announce.length > 0 ? { listen: o.listen, announce: o.announce } : { listen: o.listen },
-        transports: [tcp()],
+        // one writev per connection and event-loop turn instead of one write per buffer
+        transports: [o.batchWrites ? withWriteBatching(tcp()) : tcp()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
         connectionManager: {
