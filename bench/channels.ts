@@ -18,6 +18,19 @@
  * CHANNEL_BENCH_PAYMENTS (default 10,000), CHANNEL_BENCH_SENDERS (default 100) and CHANNEL_BENCH_SOLO
  * (one-sender payments, default payments / 50 within 20..200) resize it; CHANNEL_BENCH_SINGLE_ONLY=1
  * skips the three-hop phases.
+ *
+ * The payment calls (`channel_pay`, every phase) go over persistent WebSockets by default, as
+ * LND/CLN users drive payments over gRPC: a pool of CHANNEL_BENCH_WS_CONNECTIONS (default 8)
+ * WsRpcClient connections per payer, round-robin, at most 120 calls in flight on each (the
+ * server answers a 129th with an error carrying no id, which a client cannot match to its call);
+ * beyond that a call waits in the bench (its latency counts from when it was due).
+ * CHANNEL_BENCH_TRANSPORT=http puts them back on RpcClient (one HTTP request each), to reproduce
+ * the earlier figures; setup calls (invoices, opens, lists) stay on HTTP either way.
+ *
+ * CHANNEL_BENCH_SWEEP (default 250,500,750,1000; empty skips it): one-hop open loops at each of
+ * these offered rates, max(500, 3 × rate) payments each (CHANNEL_BENCH_SWEEP_PAYMENTS overrides),
+ * and `maxRateWithP50Under10ms`: the highest swept rate achieved at ≥ 98 % with no failure and a
+ * p50 ≤ 10 ms (null if none), i.e. up to what load the latency goal holds on this machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -29,7 +42,7 @@ import pino from 'pino';
 import { channelChainRpcMethods, channelParentModules, edSignMsg, edVerifyMsg, randomEdKey } from '@strata/channels';
 import { devAccounts, devnetChainConfig } from '@strata/devnet';
 import { StrataNode, startRpc } from '@strata/node';
-import { RpcClient } from '@strata/rpc';
+import { RpcClient, WsRpcClient } from '@strata/rpc';
 import { bankModule } from '@strata/runtime';
 
 const PAYMENTS = Number(process.env.CHANNEL_BENCH_PAYMENTS ?? 10_000);
@@ -43,6 +56,20 @@ const OPEN_RATE_THREE = Number(process.env.CHANNEL_BENCH_OPEN_RATE_THREE ?? 300)
 const OPEN_PAYMENTS = Number(process.env.CHANNEL_BENCH_OPEN_PAYMENTS ?? Math.max(100, Math.floor(PAYMENTS / 2)));
 /** CHANNEL_BENCH_SINGLE_ONLY=1: the one-hop phases only (quick A/B runs of a change). */
 const SINGLE_ONLY = process.env.CHANNEL_BENCH_SINGLE_ONLY === '1';
+/** Transport of the payment calls: `ws` (default, a pool of persistent WebSockets per payer) or `http`. */
+const TRANSPORT = process.env.CHANNEL_BENCH_TRANSPORT || 'ws';
+if (TRANSPORT !== 'ws' && TRANSPORT !== 'http') throw new Error(`CHANNEL_BENCH_TRANSPORT must be ws or http, not ${JSON.stringify(TRANSPORT)}`);
+const WS_CONNECTIONS = Math.max(1, Number(process.env.CHANNEL_BENCH_WS_CONNECTIONS ?? 8));
+/** Calls in flight on one WebSocket: below the server's maxInflightPerConnection (128), whose refusal carries no id. */
+const WS_MAX_IN_FLIGHT = 120;
+/** One-hop open-loop rate sweep (offered payments/s); empty: none. */
+const SWEEP = (process.env.CHANNEL_BENCH_SWEEP ?? '250,500,750,1000')
+  .split(',')
+  .map((x) => x.trim())
+  .filter(Boolean)
+  .map(Number);
+if (SWEEP.some((r) => !(r > 0))) throw new Error(`CHANNEL_BENCH_SWEEP must be positive rates, comma-separated: ${process.env.CHANNEL_BENCH_SWEEP}`);
+const sweepPayments = (rate: number) => Number(process.env.CHANNEL_BENCH_SWEEP_PAYMENTS ?? Math.max(500, Math.round(rate * 3)));
 const logger = pino({ level: 'silent' });
 
 function rawSigRates(): { signPerSec: number; verifyPerSec: number } {
@@ -125,9 +152,72 @@ function phaseCpu(): () => { benchProcessCpuMsPerPayment: (n: number) => number;
   };
 }
 
+/** Where payment calls go: the daemon's HTTP client, or a pool of WebSockets. */
+interface Caller {
+  call<T = unknown>(method: string, params?: unknown[]): Promise<T>;
+}
+
+/**
+ * Persistent WebSockets to one daemon, used round-robin; a connection with WS_MAX_IN_FLIGHT calls
+ * outstanding is skipped, and when all are, the call waits here in FIFO order (`maxQueued` says
+ * whether that ever happened).
+ */
+class WsPool implements Caller {
+  private next = 0;
+  private readonly inFlight: number[];
+  private readonly queue: (() => void)[] = [];
+  maxQueued = 0;
+  private constructor(private readonly conns: WsRpcClient[]) {
+    this.inFlight = conns.map(() => 0);
+  }
+
+  static async connect(url: string, n: number): Promise<WsPool> {
+    return new WsPool(await Promise.all(Array.from({ length: n }, () => WsRpcClient.connect(url, { timeoutMs: 120_000 }))));
+  }
+
+  async call<T = unknown>(method: string, params: unknown[] = []): Promise<T> {
+    // a new call does not overtake the waiting ones; a woken one that lost its slot keeps its place
+    let k = this.queue.length ? -1 : this.free();
+    for (let first = true; k < 0; first = false) {
+      await new Promise<void>((r) => {
+        if (first) this.queue.push(r);
+        else this.queue.unshift(r);
+        this.maxQueued = Math.max(this.maxQueued, this.queue.length);
+      });
+      k = this.free();
+    }
+    this.inFlight[k] = (this.inFlight[k] ?? 0) + 1;
+    try {
+      return await (this.conns[k] as WsRpcClient).call<T>(method, params);
+    } finally {
+      this.inFlight[k] = (this.inFlight[k] ?? 1) - 1;
+      this.queue.shift()?.();
+    }
+  }
+
+  /** The next connection round-robin with room for a call, or -1. */
+  private free(): number {
+    for (let j = 0; j < this.conns.length; j++) {
+      const k = (this.next + j) % this.conns.length;
+      if ((this.inFlight[k] ?? 0) < WS_MAX_IN_FLIGHT) {
+        this.next = (k + 1) % this.conns.length;
+        return k;
+      }
+    }
+    return -1;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.conns.map((c) => c.close()));
+  }
+}
+
 interface Daemon {
   proc: ChildProcess;
   rpc: RpcClient;
+  /** The client of `channel_pay`: `rpc` (CHANNEL_BENCH_TRANSPORT=http) or a WsPool, connected on first use. */
+  pay: () => Promise<Caller>;
+  pool?: Promise<WsPool>;
   addr: string;
   out: () => string;
 }
@@ -149,7 +239,20 @@ function startDaemon(chainRpc: string, dataDir: string, alias: string, walletInd
       const m = new RegExp(`channel node ${alias}: RPC (\\S+)\\s+p2p (\\S+)`).exec(out);
       if (m) {
         clearInterval(iv);
-        resolve({ proc, rpc: new RpcClient(m[1] as string, { timeoutMs: 120_000 }), addr: m[2] as string, out: () => out });
+        const url = m[1] as string;
+        const rpc = new RpcClient(url, { timeoutMs: 120_000 });
+        const d: Daemon = {
+          proc,
+          rpc,
+          pay: () => {
+            if (TRANSPORT === 'http') return Promise.resolve(rpc);
+            d.pool ??= WsPool.connect(url.replace(/^http/, 'ws'), WS_CONNECTIONS);
+            return d.pool;
+          },
+          addr: m[2] as string,
+          out: () => out,
+        };
+        resolve(d);
       } else if (proc.exitCode !== null || Date.now() - t0 > 120_000) {
         clearInterval(iv);
         reject(new Error(`channel node ${alias} did not start: ${out.slice(-500)}`));
@@ -169,22 +272,33 @@ async function invoices(payee: Daemon, count: number): Promise<string[]> {
 
 const q = (lat: number[], p: number) => Number((lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0).toFixed(1));
 
-/** Latencies and failures of a phase's payments. */
-function tally(): { lat: number[]; failures: () => { failed: number; firstError?: string }; pay: (d: Daemon, invoice: string, from: number) => Promise<void> } {
+/**
+ * Latencies and failures of a phase's payments. `errors`: the failures counted by message (hex
+ * and numbers masked, so one cause is one entry; the 5 most frequent), with the phase's failed.
+ */
+function tally(): { lat: number[]; failures: () => { failed: number; firstError?: string; errors?: Record<string, number> }; pay: (c: Caller, invoice: string, from: number) => Promise<void> } {
   const lat: number[] = [];
   let failed = 0;
   let firstError: string | undefined;
+  const kinds = new Map<string, number>();
   return {
     lat,
-    failures: () => ({ failed, ...(firstError ? { firstError } : {}) }),
-    pay: (d, invoice, from) =>
-      d.rpc.call('channel_pay', [invoice]).then(
+    failures: () => ({
+      failed,
+      ...(firstError ? { firstError } : {}),
+      ...(kinds.size ? { errors: Object.fromEntries([...kinds].sort((x, y) => y[1] - x[1]).slice(0, 5)) } : {}),
+    }),
+    pay: (c, invoice, from) =>
+      c.call('channel_pay', [invoice]).then(
         () => {
           lat.push(performance.now() - from);
         },
         (e) => {
           failed++;
-          firstError ??= (e as Error).message;
+          const msg = (e as Error).message;
+          firstError ??= msg;
+          const k = msg.replace(/0x[0-9a-f]+/gi, '0x…').replace(/\b[0-9a-f]{16,}\b/gi, '…').replace(/\d+(\.\d+)?/g, 'N').slice(0, 200);
+          kinds.set(k, (kinds.get(k) ?? 0) + 1);
         },
       ),
   };
@@ -192,6 +306,7 @@ function tally(): { lat: number[]; failures: () => { failed: number; firstError?
 
 async function runPayments(payer: Daemon, payee: Daemon, count: number, senders: number): Promise<{ payments: number; paymentsPerSec: number; p50ms: number; p99ms: number; failed: number; firstError?: string; benchProcessCpuMsPerPayment: number; machineBusyCores: number }> {
   const list = await invoices(payee, count);
+  const caller = await payer.pay();
   const t = tally();
   let next = 0;
   // the payments only (the invoices are made before): how busy the two cores were, and what this process took of them
@@ -202,7 +317,7 @@ async function runPayments(payer: Daemon, payee: Daemon, count: number, senders:
       for (;;) {
         const i = next++;
         if (i >= list.length) return;
-        await t.pay(payer, list[i] as string, performance.now());
+        await t.pay(caller, list[i] as string, performance.now());
       }
     }),
   );
@@ -219,8 +334,30 @@ async function runPayments(payer: Daemon, payee: Daemon, count: number, senders:
  * of "≥ 1,000/s with p50 ≤ 10 ms" that a closed loop cannot give: with 100 senders each waiting
  * for its last payment, latency is 100 / throughput (Little's law) whatever the node does.
  */
-async function runOpenLoop(payer: Daemon, payee: Daemon, count: number, rate: number): Promise<{ offeredPerSec: number; payments: number; paymentsPerSec: number; p50ms: number; p90ms: number; p99ms: number; maxInFlight: number; failed: number; firstError?: string; machineBusyCores: number }> {
+interface OpenLoopResult {
+  offeredPerSec: number;
+  payments: number;
+  paymentsPerSec: number;
+  p50ms: number;
+  p90ms: number;
+  p99ms: number;
+  maxInFlight: number;
+  failed: number;
+  firstError?: string;
+  errors?: Record<string, number>;
+  machineBusyCores: number;
+  benchProcessCpuMsPerPayment: number;
+  /** The daemons' CPU over the phase, invoices included (as singleHop's), per payment. */
+  daemonCpuMsPerPayment: number;
+  /** Most payments waiting in the bench for a WebSocket with room (ws transport only; 0: none waited). */
+  wsMaxQueued?: number;
+}
+
+async function runOpenLoop(payer: Daemon, payee: Daemon, count: number, rate: number, daemonCpu: () => number): Promise<OpenLoopResult> {
+  const d0 = daemonCpu();
   const list = await invoices(payee, count);
+  const caller = await payer.pay();
+  if (caller instanceof WsPool) caller.maxQueued = 0;
   const t = tally();
   let inFlight = 0;
   let maxInFlight = 0;
@@ -231,7 +368,7 @@ async function runOpenLoop(payer: Daemon, payee: Daemon, count: number, rate: nu
     const due = Math.min(count, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
     for (; i < due; i++) {
       maxInFlight = Math.max(maxInFlight, ++inFlight);
-      pending.push(t.pay(payer, list[i] as string, t0 + (i * 1000) / rate).finally(() => inFlight--));
+      pending.push(t.pay(caller, list[i] as string, t0 + (i * 1000) / rate).finally(() => inFlight--));
     }
     await new Promise((r) => setTimeout(r, 1));
   }
@@ -239,7 +376,44 @@ async function runOpenLoop(payer: Daemon, payee: Daemon, count: number, rate: nu
   const secs = (performance.now() - t0) / 1000;
   const c = cpu();
   const lat = t.lat.sort((a, b) => a - b);
-  return { offeredPerSec: rate, payments: count, paymentsPerSec: Math.round(lat.length / secs), p50ms: q(lat, 0.5), p90ms: q(lat, 0.9), p99ms: q(lat, 0.99), maxInFlight, ...t.failures(), machineBusyCores: c.machineBusyCores };
+  const dCpu = (daemonCpu() - d0) / count;
+  const queued = caller instanceof WsPool ? { wsMaxQueued: caller.maxQueued } : {};
+  return {
+    offeredPerSec: rate,
+    payments: count,
+    paymentsPerSec: Math.round(lat.length / secs),
+    p50ms: q(lat, 0.5),
+    p90ms: q(lat, 0.9),
+    p99ms: q(lat, 0.99),
+    maxInFlight,
+    ...t.failures(),
+    machineBusyCores: c.machineBusyCores,
+    benchProcessCpuMsPerPayment: c.benchProcessCpuMsPerPayment(count),
+    daemonCpuMsPerPayment: Number(dCpu.toFixed(2)),
+    ...queued,
+  };
+}
+
+/** The one-hop rate sweep: an open loop at each rate of CHANNEL_BENCH_SWEEP, and the highest at which p50 ≤ 10 ms held. */
+async function runSweep(payer: Daemon, payee: Daemon, channelId: string, daemonCpu: () => number): Promise<{ rates: (OpenLoopResult & { idleWaitMs: number })[]; maxRateWithP50Under10ms: number | null }> {
+  const rates: (OpenLoopResult & { idleWaitMs: number })[] = [];
+  for (const rate of SWEEP) {
+    // each rate starts on an idle channel: no HTLC left of the phase before (an overloaded one
+    // leaves its failed parts to be removed), the version unchanged over 100 ms, then 300 ms more
+    const w0 = performance.now();
+    let last = -1;
+    for (;;) {
+      const ch = (await payer.rpc.call<{ channelId: string; version: number; htlcs: number }[]>('channel_list')).find((x) => x.channelId === channelId);
+      if (!ch || (ch.htlcs === 0 && ch.version === last) || performance.now() - w0 > 15_000) break;
+      last = ch.version;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const idleWaitMs = Math.round(performance.now() - w0);
+    rates.push({ ...(await runOpenLoop(payer, payee, sweepPayments(rate), rate, daemonCpu)), idleWaitMs });
+  }
+  const ok = rates.filter((r) => r.paymentsPerSec >= 0.98 * r.offeredPerSec && r.failed === 0 && r.p50ms <= 10).map((r) => r.offeredPerSec);
+  return { rates, maxRateWithP50Under10ms: ok.length ? Math.max(...ok) : null };
 }
 
 /**
@@ -280,31 +454,36 @@ export async function run(): Promise<Record<string, unknown>> {
   try {
     for (const [alias, i] of [['a', 1], ['b', 2], ['c', 3], ['d', 4]] as const) daemons.push(await startDaemon(rpc.url, tmp(`bench-chan-${alias}-`), alias, i));
     const [a, b, c, d] = daemons as [Daemon, Daemon, Daemon, Daemon];
+    const cpu = () => daemons.reduce((t, dm) => t + cpuMs(dm.proc.pid), 0);
     const ab = (await a.rpc.call<{ channelId: string }>('channel_open', [b.addr, cap])).channelId;
     const loadBefore = loadavg()[0];
     // warm-up: the first payments after a daemon starts run its payment path cold (JIT); a node
     // is long-running, so the measured phases start warm (session 4's one-sender p50 ran first)
     await runPayments(a, b, WARMUP, SENDERS);
     const v0 = await versionOf(a, ab);
-    const cpu = () => daemons.reduce((t, dm) => t + cpuMs(dm.proc.pid), 0);
     const cpu0 = cpu();
     const single = await runPayments(a, b, PAYMENTS, SENDERS);
     // the daemons' CPU over the whole phase (invoices included: the payee makes one per payment)
     const cpuSingle = (cpu() - cpu0) / PAYMENTS;
     const roundsSingle = (await versionOf(a, ab)) - v0;
     const soloSingle = await runPayments(a, b, SOLO, 1);
-    const openSingle = await runOpenLoop(a, b, OPEN_PAYMENTS, OPEN_RATE);
+    const openSingle = await runOpenLoop(a, b, OPEN_PAYMENTS, OPEN_RATE, cpu);
     // what each message to the peer waited for during the open loop: the payer's and the payee's
     // store fsyncs (the last 2,048 of each, from channel_getInfo)
     const fsyncSingle = { payer: (await a.rpc.call<{ store: unknown }>('channel_getInfo')).store, payee: (await b.rpc.call<{ store: unknown }>('channel_getInfo')).store };
+    // after the fsync read, so that it is the 1,000/s phase's
+    const sweep = SWEEP.length ? await runSweep(a, b, ab, cpu) : undefined;
+    const transport = { transport: TRANSPORT, ...(TRANSPORT === 'ws' ? { wsConnectionsPerPayer: WS_CONNECTIONS } : {}) };
     if (SINGLE_ONLY) {
       return {
         payments: PAYMENTS,
         senders: SENDERS,
+        ...transport,
         loadAverage1m: { start: Number(loadBefore?.toFixed(1)), end: Number(loadavg()[0]?.toFixed(1)) },
         singleHop: { ...single, commitmentRounds: roundsSingle, htlcUpdatesPerRound: Number(((2 * PAYMENTS) / Math.max(1, roundsSingle)).toFixed(1)), daemonCpuMsPerPayment: Number(cpuSingle.toFixed(2)) },
         singleHopOneSender: soloSingle,
         singleHopOpenLoop: openSingle,
+        ...(sweep ? { singleHopSweep: sweep } : {}),
         daemonFsyncAfterOpenLoop: fsyncSingle,
         goalMet: singleHopGoals(single, openSingle),
       };
@@ -325,16 +504,18 @@ export async function run(): Promise<Record<string, unknown>> {
     const cpuThree = (cpu() - cpu1) / PAYMENTS;
     const roundsThree = (await versionOf(b, bc)) - vb0;
     const soloThree = await runPayments(a, d, SOLO, 1);
-    const openThree = await runOpenLoop(a, d, Math.max(100, Math.floor((OPEN_PAYMENTS * OPEN_RATE_THREE) / OPEN_RATE)), OPEN_RATE_THREE);
+    const openThree = await runOpenLoop(a, d, Math.max(100, Math.floor((OPEN_PAYMENTS * OPEN_RATE_THREE) / OPEN_RATE)), OPEN_RATE_THREE, cpu);
     const baselineThree = baselineSingle / 3;
     return {
       payments: PAYMENTS,
       senders: SENDERS,
       processes: 'one per channel node (4) + this one (L1, senders)',
+      ...transport,
       loadAverage1m: { start: Number(loadBefore?.toFixed(1)), end: Number(loadavg()[0]?.toFixed(1)) },
       singleHop: { ...single, commitmentRounds: roundsSingle, htlcUpdatesPerRound: Number(((2 * PAYMENTS) / Math.max(1, roundsSingle)).toFixed(1)), daemonCpuMsPerPayment: Number(cpuSingle.toFixed(2)) },
       singleHopOneSender: soloSingle,
       singleHopOpenLoop: openSingle,
+      ...(sweep ? { singleHopSweep: sweep } : {}),
       daemonFsyncAfterOpenLoop: fsyncSingle,
       threeHops: { ...three, commitmentRoundsPerChannel: roundsThree, htlcUpdatesPerRound: Number(((2 * PAYMENTS) / Math.max(1, roundsThree)).toFixed(1)), daemonCpuMsPerPayment: Number(cpuThree.toFixed(2)) },
       threeHopsOneSender: soloThree,
@@ -349,6 +530,7 @@ export async function run(): Promise<Record<string, unknown>> {
       lmdbCommitFsync: await lmdbSyncProbe(),
     };
   } finally {
+    await Promise.all(daemons.map((dm) => dm.pool?.then((p) => p.close(), () => undefined)));
     for (const dm of daemons) dm.proc.kill('SIGTERM');
     await Promise.all(daemons.map((dm) => (dm.proc.exitCode !== null ? undefined : new Promise((r) => dm.proc.once('exit', r)))));
     await rpc.stop();
