@@ -79,7 +79,7 @@ describe('channel store', () => {
     const c0 = s.commits;
     for (let i = 0; i < 10; i++) s.writeSoon(`d${i}`, i);
     s.writeSoon('d0', undefined);
-    await Promise.resolve();
+    await new Promise((r) => setImmediate(r));
     expect(s.commits - c0).toBe(1);
     expect(s.get('d0')).toBeUndefined();
     expect(s.get('d9')).toBe(9);
@@ -87,6 +87,32 @@ describe('channel store', () => {
     s.write([['o2', 'second']]);
     expect(s.commits - c0).toBe(2);
     expect(s.get('o')).toBe('first');
+    await s.close();
+  });
+
+  it('writeSoon: the writes of several callbacks in one event-loop turn share one commit, and get reads them without committing', async () => {
+    const s = ChannelStore.open(tmp());
+    s.write([['seed', 0]]);
+    const c0 = s.commits;
+    // three I/O-like callbacks of one turn (timers due together), each queueing a record and reading one back
+    const seen: unknown[] = [];
+    await new Promise<void>((resolve) => {
+      for (let i = 0; i < 3; i++) {
+        setTimeout(() => {
+          s.writeSoon(`t${i}`, { i });
+          seen.push(s.get<{ i: number }>(`t${i}`)?.i, s.get('seed'));
+          if (i === 2) setImmediate(resolve);
+        }, 0);
+      }
+    });
+    expect(seen).toEqual([0, 0, 1, 0, 2, 0]);
+    expect(s.commits - c0).toBe(1);
+    // a read returns a copy: mutating it does not change what is committed
+    s.writeSoon('obj', { n: 1 });
+    const o = s.get<{ n: number }>('obj') as { n: number };
+    o.n = 99;
+    await s.flush();
+    expect(s.get<{ n: number }>('obj')?.n).toBe(1);
     await s.close();
   });
 

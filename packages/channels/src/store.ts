@@ -32,6 +32,8 @@ export class ChannelStore {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private deferred: [string, unknown][] = [];
+  /** The latest value queued for each key in `deferred` (undefined: a delete). */
+  private readonly pending = new Map<string, unknown>();
   /** Commits made (tests and metrics). */
   commits = 0;
   /** Background fsyncs run. */
@@ -59,8 +61,17 @@ export class ChannelStore {
       throw new StrataError('CONFIG_INVALID', `cannot open the channel database in ${dir}: ${(e as Error).message}`, { dir }, { cause: e });
     }
   }
+  /**
+   * Reads a record. A write queued by {@link writeSoon} in this turn is read from the queue (a
+   * copy, as a committed record would be) rather than committed first: committing there split one
+   * turn's writes into a commit per read (the payer reads a payment record in every `pay`, so
+   * under load every payment paid a commit of its own).
+   */
   get<T>(key: string): T | undefined {
-    if (this.deferred.length > 0) this.commitDeferred();
+    if (this.pending.has(key)) {
+      const v = this.pending.get(key);
+      return v === undefined ? undefined : (deserialize(serialize(v)) as T);
+    }
     const b = this.db.get(key);
     return b === undefined ? undefined : (deserialize(b) as T);
   }
@@ -72,14 +83,17 @@ export class ChannelStore {
     this.write([[key, undefined]]);
   }
   /**
-   * Queues a write for the end of this turn (a microtask): the writes of one turn share one
-   * commit. For records nothing sent depends on yet; any `write`/`put` before then commits them
-   * first, in order, so a message that leaves after a later write never overtakes them.
+   * Queues a write for the end of this event-loop turn (setImmediate, after the I/O callbacks of
+   * the turn: under load the payments of many requests share one commit; a microtask committed
+   * once per request). For records nothing sent depends on yet; any `write`/`put`/`flush` before
+   * then commits them first, in order, so a message that leaves after a later write never
+   * overtakes them, and `get` reads them from the queue.
    */
   writeSoon(key: string, value: unknown): void {
     if (this.closed) return;
-    if (this.deferred.length === 0) queueMicrotask(() => this.commitDeferred());
+    if (this.deferred.length === 0) setImmediate(() => this.commitDeferred());
     this.deferred.push([key, value]);
+    this.pending.set(key, value);
   }
   private commitDeferred(): void {
     if (this.deferred.length > 0 && !this.closed) this.write([]);
@@ -87,7 +101,10 @@ export class ChannelStore {
   /** Writes several records in one transaction (undefined deletes); committed when it returns. */
   write(entries: [string, unknown][]): void {
     if (this.closed) throw new StrataError('NODE_STOPPED', 'the channel database is closed');
-    if (this.deferred.length > 0) entries = [...this.deferred.splice(0), ...entries];
+    if (this.deferred.length > 0) {
+      entries = [...this.deferred.splice(0), ...entries];
+      this.pending.clear();
+    }
     const bufs = entries.map(([k, v]) => [k, v === undefined ? undefined : serialize(v)] as const);
     this.db.transactionSync(() => {
       for (const [k, b] of bufs) {
@@ -113,7 +130,7 @@ export class ChannelStore {
     // writes queued by writeSoon are commits-to-be of this turn: a message waiting for this flush
     // may follow them, so it waits for their commit (at the end of the turn, as queued: committing
     // them here instead split them from the writes of the same turn) and fsyncs them too
-    if (this.deferred.length > 0 && !this.closed) return Promise.resolve().then(() => this.flush());
+    if (this.deferred.length > 0 && !this.closed) this.commitDeferred();
     return this.syncUpTo(this.commits);
   }
   /**
