@@ -929,11 +929,11 @@ export class ChannelNode {
         const body2 = this.orphanNodes.get(bytesKey(nk));
         if (!body2) continue;
         this.orphanNodes.delete(bytesKey(nk));
-        if (await this.verifyGossip(2, body2).catch(() => false)) setImmediate(() => void this.acceptGossip(2, body2, undefined));
+        if (await this.verifyGossip(2, body2).catch(() => false)) setImmediate(() => void this.acceptGossip(2, body2, undefined).catch(() => undefined));
       }
       const waiting = this.orphans.filter((o) => bytesEqual(decode(ChannelUpdateCodec, o.body).channelId, ann.channelId));
       this.orphans = this.orphans.filter((o) => !waiting.includes(o));
-      for (const o of waiting) if (await this.verifyGossip(1, o.body).catch(() => false)) setImmediate(() => void this.acceptGossip(1, o.body, o.from));
+      for (const o of waiting) if (await this.verifyGossip(1, o.body).catch(() => false)) setImmediate(() => void this.acceptGossip(1, o.body, o.from).catch(() => undefined));
     }
     await this.store.put(gossipKey(kind, body), { kind, body });
     const msg = encode(Envelope, { type: MSG.GOSSIP, body: encode(GossipMsg, { kind, body }) });
@@ -1185,7 +1185,14 @@ export class ChannelNode {
     });
     this.afterRound(ch, round);
     // a verified preimage is the proof of payment (as for a fulfil the peer proposes): settled now
-    for (const f of early) this.resolveOutgoing(ch, f.id, { preimage: f.preimage });
+    for (const f of early) {
+      try {
+        this.resolveOutgoing(ch, f.id, { preimage: f.preimage });
+      } catch (e) {
+        // its preimage is kept (pre:): a restart settles it
+        this.roundHandlingFailed(ch, f.id, e);
+      }
+    }
   }
 
   private async completeRound(ch: LocalChannel, round: Round, myRev: Uint8Array, theirRev: Uint8Array, durable = true): Promise<void> {
@@ -1233,26 +1240,56 @@ export class ChannelNode {
    * touched: the HTLC settles in the fulfil round, or on chain).
    */
   private acceptEarlyFulfils(ch: LocalChannel, fulfils: { id: number; preimage: Uint8Array }[]): { id: number; preimage: Uint8Array }[] {
-    const ok: { id: number; preimage: Uint8Array }[] = [];
+    if (fulfils.length === 0) return [];
+    const ok: { id: number; preimage: Uint8Array; hash: Uint8Array }[] = [];
+    const seen = new Set<number>();
+    const ours = new Map<number, Uint8Array>();
+    for (const x of ch.state.htlcs) if (x.offerer === ch.side) ours.set(x.id, x.hash);
+    let invalid = 0;
+    let stale = 0;
     for (const f of fulfils) {
-      const h = ch.state.htlcs.find((x) => x.id === f.id && x.offerer === ch.side);
-      if (h && bytesEqual(sha256(f.preimage), h.hash) && this.links.has(`${toHex(ch.id)}:${f.id}`)) ok.push(f);
-      else if (!h || !bytesEqual(sha256(f.preimage), h.hash)) {
-        this.metrics.rejected.inc({ reason: 'CHANNEL_PEER' });
-        this.log.warn({ channel: shortId(ch.id), htlc: f.id }, 'peer revealed a preimage that opens none of our HTLCs; ignored');
-      }
+      if (seen.has(f.id)) continue;
+      seen.add(f.id);
+      const h = ours.get(f.id);
+      const hash = h ? sha256(f.preimage) : undefined;
+      if (!h || !hash || !bytesEqual(hash, h)) invalid++;
+      else if (!this.links.has(`${toHex(ch.id)}:${f.id}`)) stale++;
+      else ok.push({ id: f.id, preimage: f.preimage, hash });
     }
-    if (ok.length > 0) this.store.write(ok.map((f): [string, unknown] => [`pre:${toHex(sha256(f.preimage))}`, f.preimage]));
-    return ok;
+    if (ok.length > 0) this.metrics.earlyFulfils.inc({ result: 'accepted' }, ok.length);
+    if (stale > 0) this.metrics.earlyFulfils.inc({ result: 'stale' }, stale);
+    if (invalid > 0) {
+      // one line per reply, however many entries: a hostile peer cannot turn a revoke into 2,000
+      this.metrics.earlyFulfils.inc({ result: 'invalid' }, invalid);
+      this.metrics.rejected.inc({ reason: 'CHANNEL_PEER' });
+      this.log.warn({ channel: shortId(ch.id), invalid, of: fulfils.length }, 'peer revealed preimages that open none of our HTLCs; ignored');
+    }
+    if (ok.length > 0) this.store.write(ok.map((f): [string, unknown] => [`pre:${toHex(f.hash)}`, f.preimage]));
+    return ok.map(({ id, preimage }) => ({ id, preimage }));
   }
 
   /** A completed round: the peer's updates take effect here (adds processed, our HTLCs it removed resolved). */
   private afterRound(ch: LocalChannel, round: Round): void {
-    for (const u of this.peerUpdates(round)) {
-      if (u.kind === 'add') void this.processIncoming(ch, u).catch((e) => this.log.warn({ error: toStrataError(e).message }, 'incoming HTLC handling failed'));
-      else this.resolveOutgoing(ch, u.id, u.kind === 'fulfil' ? { preimage: u.preimage } : { reason: u.reason });
+    try {
+      for (const u of this.peerUpdates(round)) {
+        // each update on its own: one that throws (a failed write) leaves the others handled
+        try {
+          if (u.kind === 'add') void this.processIncoming(ch, u).catch((e) => this.roundHandlingFailed(ch, u.id, e));
+          else this.resolveOutgoing(ch, u.id, u.kind === 'fulfil' ? { preimage: u.preimage } : { reason: u.reason });
+        } catch (e) {
+          this.roundHandlingFailed(ch, u.id, e);
+        }
+      }
+    } finally {
+      this.schedule(ch);
     }
-    this.schedule(ch);
+  }
+
+  /** An update of a completed round whose handling threw: logged and counted; a restart handles it again (its onion or link is kept). */
+  private roundHandlingFailed(ch: LocalChannel, htlc: number, e: unknown): void {
+    const se = toStrataError(e);
+    this.metrics.roundHandlingErrors.inc();
+    this.log.error({ channel: shortId(ch.id), htlc, code: se.code, error: se.message, stack: se.stack }, 'handling an update of a completed round failed');
   }
 
   private async onPropose(peer: Uint8Array, body: Uint8Array): Promise<Uint8Array> {
@@ -1325,7 +1362,7 @@ export class ChannelNode {
       // left): answered with the same revocation even when we have since proposed the next
       // version ourselves; refused, the peer's round and ours would wait on each other forever
       if (ch.state.version === m.version && ch.myRevocation && ch.myRevocation.version === m.version - 1) {
-        return encode(CommitReply, { revocation: ch.myRevocation.sig, fulfils: [] });
+        return encode(CommitReply, { revocation: ch.myRevocation.sig, fulfils: this.revealable(ch) });
       }
       const round = ch.round;
       if (!round || round.role !== 'receiver' || round.version !== m.version) throw err('CHANNEL_STATE', `no accepted proposal for version ${m.version}`);
@@ -1343,12 +1380,9 @@ export class ChannelNode {
       // forwards queued, invoices settled), so that the preimages of those we are paid for go back
       // in this reply (EarlyFulfil) instead of a round later. Anything asynchronous in that handling
       // (a hold invoice's write) just finishes after the reply, as before.
-      try {
-        this.afterRound(ch, round);
-      } catch (e) {
-        // the round is complete and kept: its revocation goes back whatever the handling did
-        this.log.error({ channel: shortId(ch.id), error: toStrataError(e).message }, 'handling the updates of a completed round failed');
-      }
+      // (afterRound catches per update: the round is complete and kept, its revocation goes back
+      // whatever the handling did)
+      this.afterRound(ch, round);
       return encode(CommitReply, { revocation: myRev, fulfils: this.revealable(ch) });
     });
   }

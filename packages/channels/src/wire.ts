@@ -17,7 +17,12 @@
 import { bool, fixedBytes, list, optional, struct, uint, uintBig, utf8, varBytes, type Codec } from '@strata/primitives';
 import { UpdateWire } from './state.js';
 
-export const PROTOCOL = 'chan/1';
+/**
+ * The peer protocol's id. chan/2 (session 6): `revoke` (CommitReply) carries EarlyFulfil
+ * preimages; a chan/1 node cannot decode it (nor a chan/2 node chan/1's), so the two do not
+ * talk: the protocol negotiation refuses the stream instead of a round failing mid-way.
+ */
+export const PROTOCOL = 'chan/2';
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 export const MSG = {

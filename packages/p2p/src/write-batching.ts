@@ -39,6 +39,7 @@ export function batchWrites<T extends MultiaddrConnection>(maConn: T): T {
   if (!isCorkable(socket) || typeof send !== 'function') return maConn;
   let corked = false;
   const flush = (): void => {
+    if (!corked) return;
     corked = false;
     socket.uncork();
   };
@@ -48,7 +49,11 @@ export function batchWrites<T extends MultiaddrConnection>(maConn: T): T {
       socket.cork();
       setImmediate(flush);
     }
-    return send.call(this, data);
+    const r = send.call(this, data);
+    // past the high-water mark: flush now (the caller waits for 'drain', which a cork held to the
+    // end of the turn would delay by a whole event-loop iteration)
+    if (corked && (socket as unknown as { writableNeedDrain?: boolean }).writableNeedDrain) flush();
+    return r;
   };
   return maConn;
 }
