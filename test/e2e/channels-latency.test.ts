@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelNode } from '@strata/channels';
 import { cleanupDirs, startChannelNode, startTestL1, type TestL1 } from '../helpers/channels.js';
+import { waitFor } from '../helpers/wait.js';
 
 const DELAY = 60;
 let l1: TestL1;
@@ -82,5 +83,33 @@ describe('commits on the critical path of a payment', () => {
     const a = alice as unknown as { acceptEarlyFulfils(ch: unknown, f: { id: number; preimage: Uint8Array }[]): unknown[]; channels: Map<string, unknown> };
     const ch = [...a.channels.values()][0];
     expect(a.acceptEarlyFulfils(ch, [{ id: 0, preimage: new Uint8Array(32).fill(7) }, { id: 999_999, preimage: new Uint8Array(32) }])).toEqual([]);
+  });
+});
+
+describe('revealed fulfils wait for the payer\'s next round (fulfilBatchMs)', () => {
+  it('payments one after another take one round each (the payee\'s fulfils ride in the payer\'s proposals); the last fulfil goes on its own after fulfilBatchMs', async () => {
+    const carol = await startChannelNode(l1.client(), 'carol', l1.accounts[3]!);
+    const dave = await startChannelNode(l1.client(), 'dave', l1.accounts[4]!, { fulfilBatchMs: 400 });
+    try {
+      const daveKey = await carol.connect(dave.p2p.multiaddrs[0]!);
+      await carol.openChannel(daveKey, 1_000_000n);
+      const version = () => (carol.list()[0] as { version: number }).version;
+      const htlcs = () => (carol.list()[0] as { htlcs: number }).htlcs;
+      const invoices = await Promise.all(Array.from({ length: 5 }, () => dave.createInvoice(1_000n)));
+      const v0 = version();
+      for (const { invoice } of invoices) await carol.pay(invoice);
+      // five add rounds, each carrying the previous payment's fulfil in dave's accepting reply;
+      // without the deferral dave proposed a fulfil round after each payment (ten rounds)
+      expect(version() - v0).toBe(5);
+      expect(htlcs()).toBe(1);
+      const t = performance.now();
+      await waitFor(() => htlcs() === 0, 'the last fulfil to settle', 5_000);
+      expect(performance.now() - t).toBeGreaterThan(200);
+      expect(version() - v0).toBe(6);
+      expect(carol.list()[0]).toMatchObject({ local: String(1_000_000 - 5_000) });
+    } finally {
+      await carol.stop();
+      await dave.stop();
+    }
   });
 });

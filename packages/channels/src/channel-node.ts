@@ -135,6 +135,13 @@ export interface ChannelNodeOptions {
    * power loss loses a state we signed (see docs/channels.md, "Durability").
    */
   flushMs?: number;
+  /**
+   * How long a round of fulfils the peer already knows (revealed in our `revoke`, see EarlyFulfil)
+   * waits before we propose it ourselves, ms (0: at once). Meanwhile a proposal of the peer's takes
+   * them into its accepting reply, so the channel is not busy with a round of ours when the payer's
+   * next HTLCs come (LND batches commitments on a 50 ms ticker). Default 20.
+   */
+  fulfilBatchMs?: number;
 }
 
 /** Dependencies. */
@@ -333,6 +340,10 @@ export class ChannelNode {
   /** Callbacks run when a round completes (a peer's next proposal waiting for our side of it). */
   private readonly roundWaiters = new WeakMap<object, (() => void)[]>();
   private readonly scheduled = new Set<string>();
+  /** Per channel: ids of the peer's HTLCs whose preimage our `revoke` revealed (EarlyFulfil), their fulfil not yet in a round. */
+  private readonly revealed = new Map<string, Set<number>>();
+  /** Per channel: the timer of a deferred round of revealed fulfils. */
+  private readonly fulfilTimers = new Map<string, NodeJS.Timeout>();
   private readonly dialing = new Set<string>();
   /**
    * Cooperative closes this node has signed, by channel: the balances and our signature. A CLOSE
@@ -388,6 +399,7 @@ export class ChannelNode {
       closeWaitMs: opts.closeWaitMs ?? 10_000,
       requestTimeoutMs: opts.requestTimeoutMs ?? 20_000,
       flushMs: opts.flushMs ?? 20,
+      fulfilBatchMs: opts.fulfilBatchMs ?? 20,
     };
     this.log = deps.logger.child({ role: 'channel-node', alias: this.opts.alias });
     this.metrics = deps.metrics ?? new ChannelMetrics();
@@ -481,6 +493,8 @@ export class ChannelNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const t of this.fulfilTimers.values()) clearTimeout(t);
+    this.fulfilTimers.clear();
     await this.driver.stop();
     for (const p of this.payments.values()) if (p.status === 'pending') p.done(new StrataError('NODE_STOPPED', 'node stopped'));
     await Promise.allSettled([...this.locks.values()]);
@@ -1071,16 +1085,41 @@ export class ChannelNode {
     });
   }
 
+  /** True when every queued update of `ch` is a fulfil the peer already knows (not worth a round of its own yet). */
+  private onlyRevealedFulfils(ch: LocalChannel): boolean {
+    if (this.opts.fulfilBatchMs <= 0) return false;
+    const r = this.revealed.get(bytesKey(ch.id));
+    if (!r || r.size === 0) return false;
+    for (const u of ch.queue) if (u.kind !== 'fulfil' || !r.has(u.id)) return false;
+    return true;
+  }
+
+  /** Proposes the queued revealed fulfils in `fulfilBatchMs`, unless a round takes them first. */
+  private deferFulfils(ch: LocalChannel): void {
+    const k = bytesKey(ch.id);
+    if (this.fulfilTimers.has(k)) return;
+    const t = setTimeout(() => {
+      this.fulfilTimers.delete(k);
+      void this.propose(ch, true).catch((e) => this.roundFailed(ch, e, 'commitment round interrupted'));
+    }, this.opts.fulfilBatchMs);
+    t.unref();
+    this.fulfilTimers.set(k, t);
+  }
+
   private enqueue(ch: LocalChannel, u: Update): void {
     ch.queue.push(u);
     this.schedule(ch);
   }
 
   /** Runs one commitment round as proposer, if there is anything to propose. */
-  private async propose(ch: LocalChannel): Promise<void> {
+  private async propose(ch: LocalChannel, deferred = false): Promise<void> {
     if (this.stopped) return;
     const started = await this.withLock(ch.id, async () => {
       if (ch.round || ch.queue.length === 0 || ch.status !== 'open' || !this.peerByNode.has(bytesKey(ch.peer))) return undefined;
+      if (!deferred && this.onlyRevealedFulfils(ch)) {
+        this.deferFulfils(ch);
+        return undefined;
+      }
       const { next: s, taken: ok } = this.takeOwn(ch, ch.state, this.opts.maxBatch);
       if (ok.length === 0) return undefined;
       const next = { ...s, version: ch.state.version + 1 };
@@ -1208,6 +1247,8 @@ export class ChannelNode {
     ch.myRevocation = { version: old.version, sig: myRev };
     ch.theirRevocation = { version: old.version, sig: theirRev };
     ch.round = undefined;
+    const rv = this.revealed.get(bytesKey(ch.id));
+    if (rv) for (const u of this.ownUpdates(round)) if (u.kind === 'fulfil') rv.delete(u.id);
     for (const w of this.roundWaiters.get(round) ?? []) w();
     this.roundWaiters.delete(round);
     for (const u of this.peerUpdates(round)) {
@@ -1383,7 +1424,13 @@ export class ChannelNode {
       // (afterRound catches per update: the round is complete and kept, its revocation goes back
       // whatever the handling did)
       this.afterRound(ch, round);
-      return encode(CommitReply, { revocation: myRev, fulfils: this.revealable(ch) });
+      const early = this.revealable(ch);
+      if (early.length > 0) {
+        const k = bytesKey(ch.id);
+        const r = this.revealed.get(k) ?? this.revealed.set(k, new Set()).get(k);
+        for (const f of early) r?.add(f.id);
+      }
+      return encode(CommitReply, { revocation: myRev, fulfils: early });
     });
   }
 
