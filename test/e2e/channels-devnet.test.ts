@@ -28,8 +28,16 @@ describe('devnet channels', () => {
     const paid = JSON.parse((await cli('channel', 'pay', inv, '--node-rpc', url('alice'), '--json')).stdout);
     expect(paid.amount).toBe('1500');
     expect(paid.routes[0].hops).toEqual(['bob', 'carol']);
-    const list = await new RpcClient(url('carol')).call<{ local: string }[]>('channel_list');
-    expect(list[0]?.local).toBe('1500');
+    // the payee's balance moves when its fulfil's round completes: within fulfilBatchMs (20 ms) of
+    // the payment, or sooner if the payer proposes again first
+    const t0 = Date.now();
+    let local = '';
+    while (Date.now() - t0 < 5_000) {
+      local = (await new RpcClient(url('carol')).call<{ local: string }[]>('channel_list'))[0]?.local ?? '';
+      if (local === '1500') break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(local).toBe('1500');
     // a second payment of the same invoice is refused with a clear error and a non-zero exit
     await expect(new RpcClient(url('alice')).call('channel_pay', [inv])).rejects.toThrow(/already/);
     const graph = await new RpcClient(url('alice')).call<{ channels: unknown[] }>('channel_graph');

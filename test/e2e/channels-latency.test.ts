@@ -113,3 +113,12 @@ describe('revealed fulfils wait for the payer\'s next round (fulfilBatchMs)', ()
     }
   });
 });
+
+describe('fulfilBatchMs bounds', () => {
+  it('refuses a negative, fractional or over-long fulfilBatchMs before opening anything', async () => {
+    for (const fulfilBatchMs of [-1, 1.5, 60_000]) {
+      const e = await startChannelNode(l1.client(), 'bad', l1.accounts[5]!, { fulfilBatchMs }).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'CONFIG_INVALID' });
+    }
+  });
+});

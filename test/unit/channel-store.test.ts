@@ -116,6 +116,19 @@ describe('channel store', () => {
     await s.close();
   });
 
+  it('a commit that fails keeps the queued records (nothing committed, nothing lost): the next commit writes them', async () => {
+    const s = ChannelStore.open(tmp());
+    s.writeSoon('a', 1);
+    s.writeSoon('b', 2);
+    // a value structured serialization refuses: the commit fails before lmdb is touched
+    expect(() => s.write([['bad', () => 1]])).toThrow();
+    expect(s.get('a')).toBe(1);
+    await s.flush();
+    s.write([['c', 3]]);
+    expect([s.get('a'), s.get('b'), s.get('c'), s.get('bad')]).toEqual([1, 2, 3, undefined]);
+    await s.close();
+  });
+
   it('stats: counts commits and fsyncs and reports the fsyncs\' durations; onSync sees each one', async () => {
     const s = ChannelStore.open(tmp(), { flushMs: 1000 });
     const seen: number[] = [];

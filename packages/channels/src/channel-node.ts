@@ -344,6 +344,8 @@ export class ChannelNode {
   private readonly revealed = new Map<string, Set<number>>();
   /** Per channel: the timer of a deferred round of revealed fulfils. */
   private readonly fulfilTimers = new Map<string, NodeJS.Timeout>();
+  /** Per channel: when its queued revealed fulfils were first deferred (the deferral never restarts past fulfilBatchMs). */
+  private readonly deferredSince = new Map<string, number>();
   private readonly dialing = new Set<string>();
   /**
    * Cooperative closes this node has signed, by channel: the balances and our signature. A CLOSE
@@ -410,6 +412,8 @@ export class ChannelNode {
 
   /** Loads (or creates) the identity in `dataDir`, opens the database and configures libp2p. */
   static async create(opts: ChannelNodeOptions, deps: ChannelNodeDeps): Promise<ChannelNode> {
+    const fb = opts.fulfilBatchMs;
+    if (fb !== undefined && (!Number.isInteger(fb) || fb < 0 || fb > 10_000)) throw new StrataError('CONFIG_INVALID', `fulfilBatchMs must be an integer from 0 to 10000 ms, got ${fb}`);
     if (!opts.dataDir) throw new StrataError('CONFIG_INVALID', 'channel node: dataDir is required');
     mkdirSync(opts.dataDir, { recursive: true });
     const idFile = join(opts.dataDir, 'identity.json');
@@ -1077,8 +1081,8 @@ export class ChannelNode {
     const k = bytesKey(ch.id);
     if (this.scheduled.has(k)) return;
     this.scheduled.add(k);
-    // a microtask, not a timer or setImmediate: updates enqueued in this turn join the round,
-    // and the round starts before the event loop turns again
+    // setImmediate, not a timer: updates enqueued in this turn join the round, which starts at the
+    // end of the turn (after its I/O callbacks)
     setImmediate(() => {
       this.scheduled.delete(k);
       void this.propose(ch).catch((e) => this.roundFailed(ch, e, 'commitment round interrupted'));
@@ -1095,13 +1099,13 @@ export class ChannelNode {
   }
 
   /** Proposes the queued revealed fulfils in `fulfilBatchMs`, unless a round takes them first. */
-  private deferFulfils(ch: LocalChannel): void {
+  private deferFulfils(ch: LocalChannel, ms: number): void {
     const k = bytesKey(ch.id);
-    if (this.fulfilTimers.has(k)) return;
+    if (this.stopped || this.fulfilTimers.has(k)) return;
     const t = setTimeout(() => {
       this.fulfilTimers.delete(k);
       void this.propose(ch, true).catch((e) => this.roundFailed(ch, e, 'commitment round interrupted'));
-    }, this.opts.fulfilBatchMs);
+    }, ms);
     t.unref();
     this.fulfilTimers.set(k, t);
   }
@@ -1116,10 +1120,19 @@ export class ChannelNode {
     if (this.stopped) return;
     const started = await this.withLock(ch.id, async () => {
       if (ch.round || ch.queue.length === 0 || ch.status !== 'open' || !this.peerByNode.has(bytesKey(ch.peer))) return undefined;
+      const k = bytesKey(ch.id);
       if (!deferred && this.onlyRevealedFulfils(ch)) {
-        this.deferFulfils(ch);
-        return undefined;
+        // deferred once per batch: a round of the peer's that had no room for them (a full batch)
+        // does not restart the wait
+        const since = this.deferredSince.get(k) ?? Date.now();
+        const left = since + this.opts.fulfilBatchMs - Date.now();
+        if (left > 0) {
+          this.deferredSince.set(k, since);
+          this.deferFulfils(ch, left);
+          return undefined;
+        }
       }
+      this.deferredSince.delete(k);
       const { next: s, taken: ok } = this.takeOwn(ch, ch.state, this.opts.maxBatch);
       if (ok.length === 0) return undefined;
       const next = { ...s, version: ch.state.version + 1 };
@@ -1248,7 +1261,18 @@ export class ChannelNode {
     ch.theirRevocation = { version: old.version, sig: theirRev };
     ch.round = undefined;
     const rv = this.revealed.get(bytesKey(ch.id));
-    if (rv) for (const u of this.ownUpdates(round)) if (u.kind === 'fulfil') rv.delete(u.id);
+    if (rv) {
+      for (const u of this.ownUpdates(round)) if (u.kind === 'fulfil') rv.delete(u.id);
+      // ids whose HTLC left the state otherwise (a fulfil dropped, a fail) go too
+      if (rv.size > 0) {
+        const live = new Set(ch.state.htlcs.filter((x) => x.offerer !== ch.side).map((x) => x.id));
+        for (const id of rv) if (!live.has(id)) rv.delete(id);
+      }
+      if (rv.size === 0) {
+        this.revealed.delete(bytesKey(ch.id));
+        this.deferredSince.delete(bytesKey(ch.id));
+      }
+    }
     for (const w of this.roundWaiters.get(round) ?? []) w();
     this.roundWaiters.delete(round);
     for (const u of this.peerUpdates(round)) {

@@ -101,17 +101,27 @@ export class ChannelStore {
   /** Writes several records in one transaction (undefined deletes); committed when it returns. */
   write(entries: [string, unknown][]): void {
     if (this.closed) throw new StrataError('NODE_STOPPED', 'the channel database is closed');
-    if (this.deferred.length > 0) {
-      entries = [...this.deferred.splice(0), ...entries];
-      this.pending.clear();
-    }
-    const bufs = entries.map(([k, v]) => [k, v === undefined ? undefined : serialize(v)] as const);
-    this.db.transactionSync(() => {
-      for (const [k, b] of bufs) {
-        if (b === undefined) this.db.removeSync(k);
-        else this.db.putSync(k, b);
+    const queued = this.deferred.length > 0 ? this.deferred.splice(0) : [];
+    if (queued.length > 0) this.pending.clear();
+    const all = queued.length > 0 ? [...queued, ...entries] : entries;
+    try {
+      const bufs = all.map(([k, v]) => [k, v === undefined ? undefined : serialize(v)] as const);
+      this.db.transactionSync(() => {
+        for (const [k, b] of bufs) {
+          if (b === undefined) this.db.removeSync(k);
+          else this.db.putSync(k, b);
+        }
+      });
+    } catch (e) {
+      // nothing was committed: the queued records go back to the head of the queue, in order (the
+      // next commit, or a caller that carries on after the error, still writes them)
+      if (queued.length > 0) {
+        this.deferred.unshift(...queued);
+        this.pending.clear();
+        for (const [k, v] of this.deferred) this.pending.set(k, v);
       }
-    });
+      throw e;
+    }
     this.commits++;
     if (this.flushMs > 0) this.scheduleFlush();
     else this.synced = this.commits; // fsynced inside the commit
@@ -128,8 +138,8 @@ export class ChannelStore {
   /** fsyncs every commit made so far (off the main thread); resolves when they are durable. */
   flush(): Promise<void> {
     // writes queued by writeSoon are commits-to-be of this turn: a message waiting for this flush
-    // may follow them, so it waits for their commit (at the end of the turn, as queued: committing
-    // them here instead split them from the writes of the same turn) and fsyncs them too
+    // may follow them, so they are committed here (every group of them that must be atomic is
+    // queued in one synchronous block, so a flush cannot fall between its writes) and fsynced
     if (this.deferred.length > 0 && !this.closed) this.commitDeferred();
     return this.syncUpTo(this.commits);
   }
@@ -189,10 +199,11 @@ export class ChannelStore {
   }
   async close(): Promise<void> {
     if (this.closed) return;
-    this.commitDeferred();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await this.flush();
+    // writes queued while the last fsync ran are committed and fsynced too before the store closes
+    do await this.flush();
+    while (this.deferred.length > 0 || this.synced < this.commits);
     this.closed = true;
     await this.db.close();
   }
