@@ -131,7 +131,8 @@ describe('devnet rollup from the CLI', () => {
       );
     }
     await until('in challenge window', async () => (await status()).stage === 'in challenge window' || stages.has('ready'), 30_000);
-    await until('ready', async () => (await status()).stage === 'ready', 40_000);
+    // the challenge window is counted in L1 blocks: under a full parallel test run it took over 40 s
+    await until('ready', async () => (await status()).stage === 'ready', 90_000);
     if (first.stage !== 'ready') expect(stages).toContain('in challenge window');
 
     const fin = await bridge('finalize');
@@ -168,5 +169,5 @@ describe('devnet rollup from the CLI', () => {
     expect(toHex(rec.challenger)).toBe(resolved.winnerAddress);
     const games = await l2.call<{ id: number; status: string }[]>('rollup_getGames');
     expect(games.find((g) => g.id === gameId)?.status).toBe('challenger won');
-  }, 120_000);
+  }, 180_000);
 });
