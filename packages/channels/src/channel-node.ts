@@ -344,8 +344,6 @@ export class ChannelNode {
   private readonly revealed = new Map<string, Set<number>>();
   /** Per channel: the timer of a deferred round of revealed fulfils. */
   private readonly fulfilTimers = new Map<string, NodeJS.Timeout>();
-  /** Per channel: when its queued revealed fulfils were first deferred (the deferral never restarts past fulfilBatchMs). */
-  private readonly deferredSince = new Map<string, number>();
   private readonly dialing = new Set<string>();
   /**
    * Cooperative closes this node has signed, by channel: the balances and our signature. A CLOSE
@@ -1120,19 +1118,10 @@ export class ChannelNode {
     if (this.stopped) return;
     const started = await this.withLock(ch.id, async () => {
       if (ch.round || ch.queue.length === 0 || ch.status !== 'open' || !this.peerByNode.has(bytesKey(ch.peer))) return undefined;
-      const k = bytesKey(ch.id);
       if (!deferred && this.onlyRevealedFulfils(ch)) {
-        // deferred once per batch: a round of the peer's that had no room for them (a full batch)
-        // does not restart the wait
-        const since = this.deferredSince.get(k) ?? Date.now();
-        const left = since + this.opts.fulfilBatchMs - Date.now();
-        if (left > 0) {
-          this.deferredSince.set(k, since);
-          this.deferFulfils(ch, left);
-          return undefined;
-        }
+        this.deferFulfils(ch, this.opts.fulfilBatchMs);
+        return undefined;
       }
-      this.deferredSince.delete(k);
       const { next: s, taken: ok } = this.takeOwn(ch, ch.state, this.opts.maxBatch);
       if (ok.length === 0) return undefined;
       const next = { ...s, version: ch.state.version + 1 };
@@ -1268,10 +1257,7 @@ export class ChannelNode {
         const live = new Set(ch.state.htlcs.filter((x) => x.offerer !== ch.side).map((x) => x.id));
         for (const id of rv) if (!live.has(id)) rv.delete(id);
       }
-      if (rv.size === 0) {
-        this.revealed.delete(bytesKey(ch.id));
-        this.deferredSince.delete(bytesKey(ch.id));
-      }
+      if (rv.size === 0) this.revealed.delete(bytesKey(ch.id));
     }
     for (const w of this.roundWaiters.get(round) ?? []) w();
     this.roundWaiters.delete(round);
