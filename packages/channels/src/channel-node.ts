@@ -1252,8 +1252,9 @@ export class ChannelNode {
     const rv = this.revealed.get(bytesKey(ch.id));
     if (rv) {
       for (const u of this.ownUpdates(round)) if (u.kind === 'fulfil') rv.delete(u.id);
-      // ids whose HTLC left the state otherwise (a fulfil dropped, a fail) go too
-      if (rv.size > 0) {
+      // ids whose HTLC left the state otherwise (a fulfil dropped, a fail) go too: looked for only
+      // when there are more ids than HTLCs (not on every round of a busy channel)
+      if (rv.size > ch.state.htlcs.length) {
         const live = new Set(ch.state.htlcs.filter((x) => x.offerer !== ch.side).map((x) => x.id));
         for (const id of rv) if (!live.has(id)) rv.delete(id);
       }
@@ -1275,12 +1276,18 @@ export class ChannelNode {
 
   /**
    * The fulfils queued on `ch` (each for an HTLC of the peer's that is irrevocably committed, its
-   * preimage ours to reveal): sent early in a `revoke` (see EarlyFulfil); they stay queued for
-   * their own round.
+   * preimage ours to reveal), to send early in a `revoke` (see EarlyFulfil), recorded as revealed
+   * (see fulfilBatchMs); they stay queued for their own round.
    */
-  private revealable(ch: LocalChannel): { id: number; preimage: Uint8Array }[] {
+  private reveal(ch: LocalChannel): { id: number; preimage: Uint8Array }[] {
     const out: { id: number; preimage: Uint8Array }[] = [];
     for (const u of ch.queue) if (u.kind === 'fulfil' && out.length < 2000) out.push({ id: u.id, preimage: u.preimage });
+    if (out.length > 0) {
+      const k = bytesKey(ch.id);
+      const r = this.revealed.get(k) ?? new Set<number>();
+      for (const f of out) r.add(f.id);
+      this.revealed.set(k, r);
+    }
     return out;
   }
 
@@ -1302,7 +1309,7 @@ export class ChannelNode {
       if (seen.has(f.id)) continue;
       seen.add(f.id);
       const h = ours.get(f.id);
-      const hash = h ? sha256(f.preimage) : undefined;
+      const hash = h && sha256(f.preimage);
       if (!h || !hash || !bytesEqual(hash, h)) invalid++;
       else if (!this.links.has(`${toHex(ch.id)}:${f.id}`)) stale++;
       else ok.push({ id: f.id, preimage: f.preimage, hash });
@@ -1413,7 +1420,7 @@ export class ChannelNode {
       // left): answered with the same revocation even when we have since proposed the next
       // version ourselves; refused, the peer's round and ours would wait on each other forever
       if (ch.state.version === m.version && ch.myRevocation && ch.myRevocation.version === m.version - 1) {
-        return encode(CommitReply, { revocation: ch.myRevocation.sig, fulfils: this.revealable(ch) });
+        return encode(CommitReply, { revocation: ch.myRevocation.sig, fulfils: this.reveal(ch) });
       }
       const round = ch.round;
       if (!round || round.role !== 'receiver' || round.version !== m.version) throw err('CHANNEL_STATE', `no accepted proposal for version ${m.version}`);
@@ -1434,13 +1441,7 @@ export class ChannelNode {
       // (afterRound catches per update: the round is complete and kept, its revocation goes back
       // whatever the handling did)
       this.afterRound(ch, round);
-      const early = this.revealable(ch);
-      if (early.length > 0) {
-        const k = bytesKey(ch.id);
-        const r = this.revealed.get(k) ?? this.revealed.set(k, new Set()).get(k);
-        for (const f of early) r?.add(f.id);
-      }
-      return encode(CommitReply, { revocation: myRev, fulfils: early });
+      return encode(CommitReply, { revocation: myRev, fulfils: this.reveal(ch) });
     });
   }
 
