@@ -61,9 +61,9 @@ import { CH_CLOSED, CH_CLOSING, CH_OPEN, END_COOPERATIVE, END_SETTLED, openingSt
 import { AdjudicatorReader, sendAndWait, type ChainClient } from './chain-client.js';
 import { edKeyFromSecret, edSignMsg, edVerifyMsg, ecdhSecret, random32, secpPublic, secpRandomSecret, sha256, type EdKey } from './crypto.js';
 import { Driver } from './driver.js';
-import { decodeInvoice, encodeInvoice, invoiceExpired } from './invoice.js';
+import { decodeInvoiceAsync, encodeInvoice, invoiceExpired } from './invoice.js';
 import { ChannelMetrics } from './metrics.js';
-import { buildOnion, createFailure, decryptFailure, FAIL, peelOnion, wrapFailure, type HopPayload } from './onion.js';
+import { buildOnionAsync, createFailure, decryptFailure, FAIL, peelOnion, wrapFailure, type HopPayload } from './onion.js';
 import { ChannelGraph, MissionControl, policyFee, type Route } from './router.js';
 import {
   applyUpdates,
@@ -1696,7 +1696,8 @@ export class ChannelNode {
 
   /** Pays an invoice over one or several routes; resolves with the preimage or throws CHANNEL_PAYMENT_FAILED / CHANNEL_NO_ROUTE. */
   async pay(invoiceText: string, opts: { maxParts?: number } = {}): Promise<PaymentResult> {
-    const inv = decodeInvoice(invoiceText, this.prefix);
+    // the signature is checked off the event loop; everything after it runs in one turn as before
+    const inv = await decodeInvoiceAsync(invoiceText, this.prefix);
     if (invoiceExpired(inv)) throw new StrataError('CHANNEL_INVOICE', 'invoice has expired');
     if (bytesEqual(inv.payee, this.nodeKey)) throw new StrataError('CHANNEL_INVOICE', 'cannot pay our own invoice');
     const hk2 = toHex(inv.paymentHash);
@@ -1802,17 +1803,38 @@ export class ChannelNode {
         : { next: new Uint8Array(0), amount: h.amount, expiry: h.expiry, secret: pay.secret, total: pay.total };
       return { key: onionKey, payload };
     });
-    const { packet, secrets } = buildOnion(hops, pay.hash);
     const first = route.hops[0] as Route['hops'][number];
-    const ch = this.chan(first.channelId);
-    const id = ch.nextHtlcId++;
+    this.chan(first.channelId); // an unknown first channel fails the payment here, before any work
     const index = pay.parts.length;
-    pay.parts.push({ index, amount, route, secrets, status: 'inflight' });
-    const lk = `${toHex(ch.id)}:${id}`;
-    const link: OutLink = { kind: 'payment', paymentHash: pay.hash, part: index };
-    this.links.set(lk, link);
-    this.store.writeSoon(`fwd:${lk}`, link);
-    this.enqueue(ch, { kind: 'add', id, amount: route.amount, hash: pay.hash, expiry: first.expiry, onion: packet });
+    const part: Payment['parts'][number] = { index, amount, route, secrets: [], status: 'inflight' };
+    pay.parts.push(part);
+    // the onion's curve work runs on a worker thread (crypto-pool.ts); the HTLC is queued when it
+    // is back. A channel's balance can change meanwhile, as it can before any round: the round's
+    // checks (takeOwn) refuse an update that no longer fits and the part fails locally, retried.
+    buildOnionAsync(hops, pay.hash).then(
+      ({ packet, secrets }) => {
+        part.secrets = secrets;
+        const ch = this.channels.get(bytesKey(first.channelId));
+        if (this.stopped || !ch) {
+          this.onPartResolved(pay, index, { local: err('CHANNEL_NOT_FOUND', `no channel ${toHex(first.channelId)}`), channel: first.channelId });
+          return;
+        }
+        const id = ch.nextHtlcId++;
+        const lk = `${toHex(ch.id)}:${id}`;
+        const link: OutLink = { kind: 'payment', paymentHash: pay.hash, part: index };
+        this.links.set(lk, link);
+        this.store.writeSoon(`fwd:${lk}`, link);
+        this.enqueue(ch, { kind: 'add', id, amount: route.amount, hash: pay.hash, expiry: first.expiry, onion: packet });
+      },
+      (e: unknown) => {
+        // an onion that cannot be built (a hop's key is not a curve point): the payment fails with it, as before
+        part.status = 'failed';
+        if (pay.status === 'pending') {
+          pay.status = 'failed';
+          pay.done(e instanceof StrataError ? e : new StrataError('CHANNEL_ONION', `onion: ${String(e)}`));
+        }
+      },
+    );
   }
 
   private onionKeyOf(node: Uint8Array): Uint8Array {
