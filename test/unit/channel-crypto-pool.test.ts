@@ -64,7 +64,7 @@ describe('onion on the worker thread', () => {
   it('200 concurrent jobs each get their own session (no answers crossed)', async () => {
     const keys = Array.from({ length: 200 }, (_, i) => sk((i % 250) + 1));
     const built = await Promise.all(keys.map((k, i) => buildOnionAsync([{ key: secpPublic(k), payload: { ...(hops[2] as (typeof hops)[number]).payload, amount: BigInt(i + 1) } }], hash)));
-    built.forEach((b, i) => expect(peelOnion(b.packet, keys[i] as Uint8Array, hash).payload.amount).toBe(BigInt(i + 1)));
+    for (const [i, b] of built.entries()) expect(peelOnion(b.packet, keys[i] as Uint8Array, hash).payload.amount).toBe(BigInt(i + 1));
     expect(new Set(built.map((b) => toHex(b.packet.subarray(1, 34)))).size).toBe(200);
   });
 
