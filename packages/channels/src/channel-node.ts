@@ -335,6 +335,8 @@ export class ChannelNode {
   private readonly gossipPenalisedAt = new Map<string, number>();
   private readonly graphLimiter = new RateLimiter(GRAPH_SYNC_RATE);
   private readonly orphanNodes = new Map<string, Uint8Array>();
+  /** Per first channel (bytesKey): the amounts of payment parts whose onion is on the worker. */
+  private readonly onionsBuilding = new Map<string, bigint>();
   private readonly mpp = new Map<string, { parts: { ch: Uint8Array; id: number; amount: bigint }[]; total: bigint; since: number }>();
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Callbacks run when a round completes (a peer's next proposal waiting for our side of it). */
@@ -791,7 +793,7 @@ export class ChannelNode {
   spendable(ch: LocalChannel): bigint {
     let b = this.myBalance(ch, ch.round ? ch.round.next : ch.state) - ch.limits.reserve;
     for (const u of ch.queue) if (u.kind === 'add') b -= u.amount;
-    return b;
+    return b - (this.onionsBuilding.get(bytesKey(ch.id)) ?? 0n);
   }
 
   // ------------------------------------------------------------------ opening
@@ -1479,6 +1481,18 @@ export class ChannelNode {
     if (u.kind === 'add') this.resolveOutgoing(ch, u.id, { local: e, channel: ch.id });
   }
 
+  /**
+   * A channel leaving 'open' takes no new HTLC: the adds still queued (no round will take them)
+   * fail back now, to their payment or upstream hop. Queued fulfils and fails stay: they settle
+   * incoming HTLCs, on chain if need be.
+   */
+  private dropQueuedAdds(ch: LocalChannel): void {
+    const adds = ch.queue.filter((u) => u.kind === 'add');
+    if (adds.length === 0) return;
+    ch.queue = ch.queue.filter((u) => u.kind !== 'add');
+    for (const u of adds) this.dropUpdate(ch, u, new StrataError('CHANNEL_STATE', `channel is ${ch.status}`));
+  }
+
   // ------------------------------------------------------------------ HTLC flow
 
   private async processIncoming(ch: LocalChannel, add: Extract<Update, { kind: 'add' }>): Promise<void> {
@@ -1808,33 +1822,49 @@ export class ChannelNode {
     const index = pay.parts.length;
     const part: Payment['parts'][number] = { index, amount, route, secrets: [], status: 'inflight' };
     pay.parts.push(part);
-    // the onion's curve work runs on a worker thread (crypto-pool.ts); the HTLC is queued when it
-    // is back. A channel's balance can change meanwhile, as it can before any round: the round's
-    // checks (takeOwn) refuse an update that no longer fits and the part fails locally, retried.
-    buildOnionAsync(hops, pay.hash).then(
-      ({ packet, secrets }) => {
-        part.secrets = secrets;
-        const ch = this.channels.get(bytesKey(first.channelId));
-        if (this.stopped || !ch) {
-          this.onPartResolved(pay, index, { local: err('CHANNEL_NOT_FOUND', `no channel ${toHex(first.channelId)}`), channel: first.channelId });
-          return;
-        }
-        const id = ch.nextHtlcId++;
-        const lk = `${toHex(ch.id)}:${id}`;
-        const link: OutLink = { kind: 'payment', paymentHash: pay.hash, part: index };
-        this.links.set(lk, link);
-        this.store.writeSoon(`fwd:${lk}`, link);
-        this.enqueue(ch, { kind: 'add', id, amount: route.amount, hash: pay.hash, expiry: first.expiry, onion: packet });
-      },
-      (e: unknown) => {
-        // an onion that cannot be built (a hop's key is not a curve point): the payment fails with it, as before
-        part.status = 'failed';
-        if (pay.status === 'pending') {
-          pay.status = 'failed';
-          pay.done(e instanceof StrataError ? e : new StrataError('CHANNEL_ONION', `onion: ${String(e)}`));
-        }
-      },
-    );
+    // The onion's curve work runs on a worker thread (crypto-pool.ts); the HTLC is queued when it
+    // is back. Meanwhile its amount is held from the first channel's spendable balance (other
+    // payments' routes see it as queued), and on return the payment, the part and the channel
+    // are checked again: a payment settled or failed meanwhile sends nothing more, and a channel
+    // that stopped being open fails the part locally (retried elsewhere, as a dropped update).
+    const ck = bytesKey(first.channelId);
+    this.onionsBuilding.set(ck, (this.onionsBuilding.get(ck) ?? 0n) + route.amount);
+    const release = () => {
+      const left = (this.onionsBuilding.get(ck) ?? 0n) - route.amount;
+      if (left > 0n) this.onionsBuilding.set(ck, left);
+      else this.onionsBuilding.delete(ck);
+    };
+    buildOnionAsync(hops, pay.hash)
+      .then(
+        ({ packet, secrets }) => {
+          release();
+          part.secrets = secrets;
+          if (pay.status !== 'pending' || part.status !== 'inflight' || this.payments.get(toHex(pay.hash)) !== pay) {
+            part.status = 'failed';
+            return;
+          }
+          const ch = this.channels.get(ck);
+          if (this.stopped || !ch || ch.status !== 'open') {
+            this.onPartResolved(pay, index, { local: err('CHANNEL_STATE', `channel ${shortId(first.channelId)} is ${this.stopped ? 'stopped' : (ch?.status ?? 'gone')}`), channel: first.channelId });
+            return;
+          }
+          const id = ch.nextHtlcId++;
+          const lk = `${toHex(ch.id)}:${id}`;
+          const link: OutLink = { kind: 'payment', paymentHash: pay.hash, part: index };
+          this.links.set(lk, link);
+          this.store.writeSoon(`fwd:${lk}`, link);
+          this.enqueue(ch, { kind: 'add', id, amount: route.amount, hash: pay.hash, expiry: first.expiry, onion: packet });
+        },
+        (e: unknown) => {
+          // an onion that cannot be built (a hop's key is not a curve point, payloads too large):
+          // a local failure of this part, as a dropped update (the payment retries or fails as usual)
+          release();
+          const se = e instanceof StrataError ? e : new StrataError('CHANNEL_ONION', `onion: ${String(e)}`);
+          this.log.warn({ paymentHash: toHex(pay.hash), code: se.code, error: se.message }, 'payment part: onion not built');
+          this.onPartResolved(pay, index, { local: se, channel: first.channelId });
+        },
+      )
+      .catch((e: unknown) => this.log.error({ paymentHash: toHex(pay.hash), error: String(e) }, 'payment part: internal error after the onion was built'));
   }
 
   private onionKeyOf(node: Uint8Array): Uint8Array {
@@ -1915,6 +1945,7 @@ export class ChannelNode {
         // latest state (same balances) instead of going back to 'open'.
         ch.status = 'closing';
         ch.coopSince = this.heightCache;
+        this.dropQueuedAdds(ch);
         await this.save(ch);
         const mine = edSignMsg(this.key, closeDigest(this.domain, ch.id, s.balanceA, s.balanceB));
         this.coopSigned.set(bytesKey(ch.id), { balanceA: s.balanceA, balanceB: s.balanceB, sig: mine });
@@ -1977,6 +2008,7 @@ export class ChannelNode {
       if (!edVerifyMsg(this.peerKeyOf(ch), d, m.sig)) throw err('CHANNEL_PEER', 'close signature does not verify');
       ch.status = 'closing';
       ch.coopSince = this.heightCache;
+      this.dropQueuedAdds(ch);
       await this.save(ch);
       this.log.info({ channel: shortId(ch.id) }, 'peer closes cooperatively');
       return encode(CloseReply, { sig: edSignMsg(this.key, d) });
@@ -2004,6 +2036,7 @@ export class ChannelNode {
     const s = best.state;
     ch.status = 'closing';
     ch.closeSentAt = this.heightCache;
+    this.dropQueuedAdds(ch);
     const { SignedStateArgs } = await import('./adjudicator.js');
     await this.save(ch);
     const args = encode(SignedStateArgs, { state: s, sigA: s.version === 0 ? undefined : best.sigA, sigB: s.version === 0 ? undefined : best.sigB });
@@ -2114,6 +2147,7 @@ export class ChannelNode {
     }
     if (ch.status === 'open') {
       ch.status = 'closing';
+      this.dropQueuedAdds(ch);
       await this.save(ch);
       this.log.warn({ channel: shortId(ch.id), version: rec.state.version }, 'peer closed the channel on chain');
     }
@@ -2221,6 +2255,19 @@ export class ChannelNode {
       if (l.kind !== 'payment') continue;
       // a payment whose caller is gone (restart): outcome is learnt from the channel; drop the link
       void k;
+    }
+    // A payment a crash left 'pending' with no HTLC out (no link: nothing had left yet, or every
+    // part had resolved while a retry's onion was still being built) can never resolve: it is
+    // recorded failed — or succeeded, where its preimage was kept — so the invoice is not refused
+    // forever as "being paid".
+    const out = new Set<string>();
+    for (const l of this.links.values()) if (l.kind === 'payment') out.add(toHex(l.paymentHash as Uint8Array));
+    for (const [k, rec] of this.store.list<{ status: string; amount: bigint }>('pay:')) {
+      const h = k.slice('pay:'.length);
+      if (rec.status !== 'pending' || out.has(h)) continue;
+      const pre = this.store.get<Uint8Array>(`pre:${h}`);
+      this.log.info({ paymentHash: h, status: pre ? 'succeeded' : 'failed' }, 'payment left pending by a restart, with no HTLC out: settled');
+      this.store.writeSoon(k, pre ? { ...rec, status: 'succeeded', preimage: pre } : { ...rec, status: 'failed' });
     }
   }
 

@@ -104,11 +104,12 @@ class OnionWorker {
       if (!p) return;
       this.pending.delete(m.id);
       if (this.pending.size === 0) w.unref();
-      if (m.error !== undefined) p.reject(new StrataError('CHANNEL_ONION', 'onion: invalid ephemeral key', { reason: m.error }));
+      if (m.error !== undefined) p.reject(new StrataError('CHANNEL_ONION', `onion: invalid hop key (${m.error})`, { reason: m.error }));
       else p.resolve({ sessionKey: new Uint8Array(m.sessionKey), ephemeral: new Uint8Array(m.ephemeral), secrets: m.secrets.map((x) => new Uint8Array(x)) });
     });
     const fail = (e: unknown) => {
       // the worker is gone: what it held is rejected (each caller retries inline), later calls run inline
+      if (!this.broken) process.emitWarning(`the onion worker stopped (${String(e)}); onion sessions run on the main thread from now on`, { code: 'STRATA_ONION_WORKER' });
       this.broken = true;
       this.worker = undefined;
       const all = [...this.pending.values()];
