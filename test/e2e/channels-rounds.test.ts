@@ -51,9 +51,27 @@ describe('commitment rounds', () => {
     const v0 = alice.channelState(id).state.version;
     const before = await largestRound(alice);
     expect(before).toBeLessThanOrEqual(10);
+    // alice's adds reach her queue once their onions are back from the worker thread, each in a
+    // turn of its own: they are held here until all K are built, then queued in the same turn as
+    // bob's K fulfils, so that both propose the same version
+    const node = alice as unknown as { enqueue: (ch: unknown, u: { kind: string }) => void };
+    const enqueue = node.enqueue.bind(alice);
+    const heldAdds: [unknown, { kind: string }][] = [];
+    let allBuilt: () => void = () => {};
+    const built = new Promise<void>((r) => {
+      allBuilt = r;
+    });
+    node.enqueue = (ch, u) => {
+      if (u.kind !== 'add') return enqueue(ch, u);
+      heldAdds.push([ch, u]);
+      if (heldAdds.length === K) allBuilt();
+    };
+    const more = fresh.map((f) => alice.pay(f.invoice));
+    await built;
+    node.enqueue = enqueue;
     // in one turn: bob queues K fulfils, alice queues K adds; both propose the same version
     const settles = held.map((h) => bob.settleInvoice(Buffer.from(h.paymentHash.slice(2), 'hex')));
-    const more = fresh.map((f) => alice.pay(f.invoice));
+    for (const [ch, u] of heldAdds) enqueue(ch, u);
     await Promise.all([...settles, ...pays, ...more]);
     await waitUntil(() => alice.channelState(id).state.htlcs.length === 0 && bob.channelState(id).state.htlcs.length === 0, 'every HTLC settled', 15_000, 20);
     // one round took the 2K updates (fulfils + adds): before, the withdrawn side's updates waited
