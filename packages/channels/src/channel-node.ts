@@ -1490,6 +1490,10 @@ export class ChannelNode {
     const adds = ch.queue.filter((u) => u.kind === 'add');
     if (adds.length === 0) return;
     ch.queue = ch.queue.filter((u) => u.kind !== 'add');
+    // the channel without them is committed first: a crash between a fail-back (a forward's commits
+    // at once) and the channel's next save would otherwise restart with the add still queued and
+    // its link gone — proposed after restart, paid downstream, already refunded upstream
+    this.store.write([[`ch:${toHex(ch.id)}`, this.rec(ch)]]);
     for (const u of adds) this.dropUpdate(ch, u, new StrataError('CHANNEL_STATE', `channel is ${ch.status}`));
   }
 
@@ -1717,6 +1721,12 @@ export class ChannelNode {
     const hk2 = toHex(inv.paymentHash);
     const prior = this.payments.get(hk2) ?? this.store.get<{ status: string }>(`pay:${hk2}`);
     if (prior && prior.status !== 'failed') throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… is already ${prior.status === 'succeeded' ? 'paid' : 'being paid'}`);
+    // an earlier attempt's parts still out (it failed on a permanent error while others were held):
+    // a new attempt would be resolved by their outcomes (links name the payment by hash) and
+    // could pay the total again on top of them
+    for (const l of this.links.values()) {
+      if (l.kind === 'payment' && bytesEqual(l.paymentHash as Uint8Array, inv.paymentHash)) throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… has HTLCs of an earlier attempt still out; retry when they are resolved`);
+    }
     const started = Date.now();
     const pay: Payment = {
       hash: inv.paymentHash,
@@ -1844,7 +1854,13 @@ export class ChannelNode {
             return;
           }
           const ch = this.channels.get(ck);
-          if (this.stopped || !ch || ch.status !== 'open') {
+          if (this.stopped) {
+            part.status = 'failed';
+            pay.status = 'failed';
+            pay.done(new StrataError('NODE_STOPPED', 'the channel node stopped'));
+            return;
+          }
+          if (!ch || ch.status !== 'open') {
             this.onPartResolved(pay, index, { local: err('CHANNEL_STATE', `channel ${shortId(first.channelId)} is ${this.stopped ? 'stopped' : (ch?.status ?? 'gone')}`), channel: first.channelId });
             return;
           }
@@ -1864,7 +1880,16 @@ export class ChannelNode {
           this.onPartResolved(pay, index, { local: se, channel: first.channelId });
         },
       )
-      .catch((e: unknown) => this.log.error({ paymentHash: toHex(pay.hash), error: String(e) }, 'payment part: internal error after the onion was built'));
+      .catch((e: unknown) => {
+        // a bug in the handlers above: the part is failed (a part left 'inflight' would keep pay() waiting)
+        this.log.error({ paymentHash: toHex(pay.hash), error: String(e) }, 'payment part: internal error');
+        if (part.status !== 'inflight') return;
+        part.status = 'failed';
+        if (pay.status === 'pending' && !pay.parts.some((p) => p.status === 'inflight')) {
+          pay.status = 'failed';
+          pay.done(toStrataError(e));
+        }
+      });
   }
 
   private onionKeyOf(node: Uint8Array): Uint8Array {
@@ -2231,7 +2256,10 @@ export class ChannelNode {
     const forwarded = new Set<string>();
     for (const l of this.links.values()) if (l.kind === 'forward') forwarded.add(`${toHex(l.inChannel as Uint8Array)}:${l.inId}`);
     for (const ch of this.channels.values()) {
-      if (ch.status !== 'open') continue;
+      if (ch.status !== 'open') {
+        this.dropQueuedAdds(ch); // stored by an older version with adds queued: they can never leave
+        continue;
+      }
       const peerSide = this.peerSide(ch);
       for (const x of ch.state.htlcs) {
         if (x.offerer !== peerSide) continue;
