@@ -4,6 +4,7 @@
  * proposal adds its own to its accepting reply, and one round — one state signed by both — carries
  * the payer's adds and the payee's fulfils.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyUpdates, ONION_PACKET_SIZE, type ChannelNode, type ChannelState, type Update } from '@strata/channels';
 import { toHex } from '@strata/primitives';
@@ -50,9 +51,27 @@ describe('commitment rounds', () => {
     const v0 = alice.channelState(id).state.version;
     const before = await largestRound(alice);
     expect(before).toBeLessThanOrEqual(10);
+    // alice's adds reach her queue once their onions are back from the worker thread, each in a
+    // turn of its own: they are held here until all K are built, then queued in the same turn as
+    // bob's K fulfils, so that both propose the same version
+    const node = alice as unknown as { enqueue: (ch: unknown, u: { kind: string }) => void };
+    const enqueue = node.enqueue.bind(alice);
+    const heldAdds: [unknown, { kind: string }][] = [];
+    let allBuilt: () => void = () => {};
+    const built = new Promise<void>((r) => {
+      allBuilt = r;
+    });
+    node.enqueue = (ch, u) => {
+      if (u.kind !== 'add') return enqueue(ch, u);
+      heldAdds.push([ch, u]);
+      if (heldAdds.length === K) allBuilt();
+    };
+    const more = fresh.map((f) => alice.pay(f.invoice));
+    await built;
+    node.enqueue = enqueue;
     // in one turn: bob queues K fulfils, alice queues K adds; both propose the same version
     const settles = held.map((h) => bob.settleInvoice(Buffer.from(h.paymentHash.slice(2), 'hex')));
-    const more = fresh.map((f) => alice.pay(f.invoice));
+    for (const [ch, u] of heldAdds) enqueue(ch, u);
     await Promise.all([...settles, ...pays, ...more]);
     await waitUntil(() => alice.channelState(id).state.htlcs.length === 0 && bob.channelState(id).state.htlcs.length === 0, 'every HTLC settled', 15_000, 20);
     // one round took the 2K updates (fulfils + adds): before, the withdrawn side's updates waited
@@ -161,13 +180,24 @@ describe('commitment rounds', () => {
 
 describe('persist before send', () => {
   it('no request to a peer leaves while a commit of ours is not yet fsynced', async () => {
+    // Each request must leave after an fsync covering every commit made before it was sent (its
+    // body is built by then; the deferred writes of that turn are committed by its flush). A
+    // commit made meanwhile by other work (another payment's records) is not the request's: the
+    // store's shared "dirty" flag cannot tell them apart, so the commit count at send() rides
+    // along in an AsyncLocalStorage to the moment the bytes leave.
     const unsynced: string[] = [];
-    const dirty = (n: ChannelNode) => (n as unknown as { store: { dirty: boolean } }).store.dirty;
+    type Store = { commits: number; synced: number; deferred: unknown[] };
+    const need = new AsyncLocalStorage<number>();
     for (const [name, n] of [['alice', alice], ['bob', bob]] as const) {
+      const store = (n as unknown as { store: Store }).store;
+      const node = n as unknown as { send: (...a: unknown[]) => Promise<Uint8Array> };
+      const origSend = node.send.bind(n);
+      node.send = (...a: unknown[]) => need.run(store.commits + (store.deferred.length > 0 ? 1 : 0), () => origSend(...a));
       const p2p = n.p2p as unknown as { sessionRequest: (...a: unknown[]) => Promise<Uint8Array> };
       const send = p2p.sessionRequest.bind(p2p);
       p2p.sessionRequest = (...a: unknown[]) => {
-        if (dirty(n)) unsynced.push(`${name} request`);
+        const k = need.getStore();
+        if (k !== undefined && store.synced < k) unsynced.push(`${name} request: ${store.synced} of ${k} commits fsynced`);
         return send(...a);
       };
       // (replies flush the same way in onRequest; checking them from outside races the writes

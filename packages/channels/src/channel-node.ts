@@ -61,9 +61,9 @@ import { CH_CLOSED, CH_CLOSING, CH_OPEN, END_COOPERATIVE, END_SETTLED, openingSt
 import { AdjudicatorReader, sendAndWait, type ChainClient } from './chain-client.js';
 import { edKeyFromSecret, edSignMsg, edVerifyMsg, ecdhSecret, random32, secpPublic, secpRandomSecret, sha256, type EdKey } from './crypto.js';
 import { Driver } from './driver.js';
-import { decodeInvoice, encodeInvoice, invoiceExpired } from './invoice.js';
+import { decodeInvoiceAsync, encodeInvoice, invoiceExpired } from './invoice.js';
 import { ChannelMetrics } from './metrics.js';
-import { buildOnion, createFailure, decryptFailure, FAIL, peelOnion, wrapFailure, type HopPayload } from './onion.js';
+import { buildOnionAsync, createFailure, decryptFailure, FAIL, peelOnion, wrapFailure, type HopPayload } from './onion.js';
 import { ChannelGraph, MissionControl, policyFee, type Route } from './router.js';
 import {
   applyUpdates,
@@ -335,6 +335,8 @@ export class ChannelNode {
   private readonly gossipPenalisedAt = new Map<string, number>();
   private readonly graphLimiter = new RateLimiter(GRAPH_SYNC_RATE);
   private readonly orphanNodes = new Map<string, Uint8Array>();
+  /** Per first channel (bytesKey): the amounts of payment parts whose onion is on the worker. */
+  private readonly onionsBuilding = new Map<string, bigint>();
   private readonly mpp = new Map<string, { parts: { ch: Uint8Array; id: number; amount: bigint }[]; total: bigint; since: number }>();
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Callbacks run when a round completes (a peer's next proposal waiting for our side of it). */
@@ -791,7 +793,7 @@ export class ChannelNode {
   spendable(ch: LocalChannel): bigint {
     let b = this.myBalance(ch, ch.round ? ch.round.next : ch.state) - ch.limits.reserve;
     for (const u of ch.queue) if (u.kind === 'add') b -= u.amount;
-    return b;
+    return b - (this.onionsBuilding.get(bytesKey(ch.id)) ?? 0n);
   }
 
   // ------------------------------------------------------------------ opening
@@ -1479,6 +1481,22 @@ export class ChannelNode {
     if (u.kind === 'add') this.resolveOutgoing(ch, u.id, { local: e, channel: ch.id });
   }
 
+  /**
+   * A channel leaving 'open' takes no new HTLC: the adds still queued (no round will take them)
+   * fail back now, to their payment or upstream hop. Queued fulfils and fails stay: they settle
+   * incoming HTLCs, on chain if need be.
+   */
+  private dropQueuedAdds(ch: LocalChannel): void {
+    const adds = ch.queue.filter((u) => u.kind === 'add');
+    if (adds.length === 0) return;
+    ch.queue = ch.queue.filter((u) => u.kind !== 'add');
+    // the channel without them is committed first: a crash between a fail-back (a forward's commits
+    // at once) and the channel's next save would otherwise restart with the add still queued and
+    // its link gone — proposed after restart, paid downstream, already refunded upstream
+    this.store.write([[`ch:${toHex(ch.id)}`, this.rec(ch)]]);
+    for (const u of adds) this.dropUpdate(ch, u, new StrataError('CHANNEL_STATE', `channel is ${ch.status}`));
+  }
+
   // ------------------------------------------------------------------ HTLC flow
 
   private async processIncoming(ch: LocalChannel, add: Extract<Update, { kind: 'add' }>): Promise<void> {
@@ -1696,12 +1714,19 @@ export class ChannelNode {
 
   /** Pays an invoice over one or several routes; resolves with the preimage or throws CHANNEL_PAYMENT_FAILED / CHANNEL_NO_ROUTE. */
   async pay(invoiceText: string, opts: { maxParts?: number } = {}): Promise<PaymentResult> {
-    const inv = decodeInvoice(invoiceText, this.prefix);
+    // the signature is checked off the event loop; everything after it runs in one turn as before
+    const inv = await decodeInvoiceAsync(invoiceText, this.prefix);
     if (invoiceExpired(inv)) throw new StrataError('CHANNEL_INVOICE', 'invoice has expired');
     if (bytesEqual(inv.payee, this.nodeKey)) throw new StrataError('CHANNEL_INVOICE', 'cannot pay our own invoice');
     const hk2 = toHex(inv.paymentHash);
     const prior = this.payments.get(hk2) ?? this.store.get<{ status: string }>(`pay:${hk2}`);
     if (prior && prior.status !== 'failed') throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… is already ${prior.status === 'succeeded' ? 'paid' : 'being paid'}`);
+    // an earlier attempt's parts still out (it failed on a permanent error while others were held):
+    // a new attempt would be resolved by their outcomes (links name the payment by hash) and
+    // could pay the total again on top of them
+    for (const l of this.links.values()) {
+      if (l.kind === 'payment' && bytesEqual(l.paymentHash as Uint8Array, inv.paymentHash)) throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… has HTLCs of an earlier attempt still out; retry when they are resolved`);
+    }
     const started = Date.now();
     const pay: Payment = {
       hash: inv.paymentHash,
@@ -1802,17 +1827,69 @@ export class ChannelNode {
         : { next: new Uint8Array(0), amount: h.amount, expiry: h.expiry, secret: pay.secret, total: pay.total };
       return { key: onionKey, payload };
     });
-    const { packet, secrets } = buildOnion(hops, pay.hash);
     const first = route.hops[0] as Route['hops'][number];
-    const ch = this.chan(first.channelId);
-    const id = ch.nextHtlcId++;
+    this.chan(first.channelId); // an unknown first channel fails the payment here, before any work
     const index = pay.parts.length;
-    pay.parts.push({ index, amount, route, secrets, status: 'inflight' });
-    const lk = `${toHex(ch.id)}:${id}`;
-    const link: OutLink = { kind: 'payment', paymentHash: pay.hash, part: index };
-    this.links.set(lk, link);
-    this.store.writeSoon(`fwd:${lk}`, link);
-    this.enqueue(ch, { kind: 'add', id, amount: route.amount, hash: pay.hash, expiry: first.expiry, onion: packet });
+    const part: Payment['parts'][number] = { index, amount, route, secrets: [], status: 'inflight' };
+    pay.parts.push(part);
+    // The onion's curve work runs on a worker thread (crypto-pool.ts); the HTLC is queued when it
+    // is back. Meanwhile its amount is held from the first channel's spendable balance (other
+    // payments' routes see it as queued), and on return the payment, the part and the channel
+    // are checked again: a payment settled or failed meanwhile sends nothing more, and a channel
+    // that stopped being open fails the part locally (retried elsewhere, as a dropped update).
+    const ck = bytesKey(first.channelId);
+    this.onionsBuilding.set(ck, (this.onionsBuilding.get(ck) ?? 0n) + route.amount);
+    const release = () => {
+      const left = (this.onionsBuilding.get(ck) ?? 0n) - route.amount;
+      if (left > 0n) this.onionsBuilding.set(ck, left);
+      else this.onionsBuilding.delete(ck);
+    };
+    buildOnionAsync(hops, pay.hash)
+      .then(
+        ({ packet, secrets }) => {
+          release();
+          part.secrets = secrets;
+          if (pay.status !== 'pending' || part.status !== 'inflight' || this.payments.get(toHex(pay.hash)) !== pay) {
+            part.status = 'failed';
+            return;
+          }
+          const ch = this.channels.get(ck);
+          if (this.stopped) {
+            part.status = 'failed';
+            pay.status = 'failed';
+            pay.done(new StrataError('NODE_STOPPED', 'the channel node stopped'));
+            return;
+          }
+          if (!ch || ch.status !== 'open') {
+            this.onPartResolved(pay, index, { local: err('CHANNEL_STATE', `channel ${shortId(first.channelId)} is ${this.stopped ? 'stopped' : (ch?.status ?? 'gone')}`), channel: first.channelId });
+            return;
+          }
+          const id = ch.nextHtlcId++;
+          const lk = `${toHex(ch.id)}:${id}`;
+          const link: OutLink = { kind: 'payment', paymentHash: pay.hash, part: index };
+          this.links.set(lk, link);
+          this.store.writeSoon(`fwd:${lk}`, link);
+          this.enqueue(ch, { kind: 'add', id, amount: route.amount, hash: pay.hash, expiry: first.expiry, onion: packet });
+        },
+        (e: unknown) => {
+          // an onion that cannot be built (a hop's key is not a curve point, payloads too large):
+          // a local failure of this part, as a dropped update (the payment retries or fails as usual)
+          release();
+          const se = e instanceof StrataError ? e : new StrataError('CHANNEL_ONION', `onion: ${String(e)}`);
+          this.log.warn({ paymentHash: toHex(pay.hash), code: se.code, error: se.message }, 'payment part: onion not built');
+          this.onPartResolved(pay, index, { local: se, channel: first.channelId });
+        },
+      )
+      .catch((e: unknown) => {
+        // a bug in the handlers above: the part is failed (a part left 'inflight' would keep pay() waiting)
+        this.log.error({ paymentHash: toHex(pay.hash), error: String(e) }, 'payment part: internal error');
+        if (part.status !== 'inflight') return;
+        part.status = 'failed';
+        if (pay.status === 'pending' && !pay.parts.some((p) => p.status === 'inflight')) {
+          pay.status = 'failed';
+          pay.done(toStrataError(e));
+        }
+      });
   }
 
   private onionKeyOf(node: Uint8Array): Uint8Array {
@@ -1893,6 +1970,7 @@ export class ChannelNode {
         // latest state (same balances) instead of going back to 'open'.
         ch.status = 'closing';
         ch.coopSince = this.heightCache;
+        this.dropQueuedAdds(ch);
         await this.save(ch);
         const mine = edSignMsg(this.key, closeDigest(this.domain, ch.id, s.balanceA, s.balanceB));
         this.coopSigned.set(bytesKey(ch.id), { balanceA: s.balanceA, balanceB: s.balanceB, sig: mine });
@@ -1955,6 +2033,7 @@ export class ChannelNode {
       if (!edVerifyMsg(this.peerKeyOf(ch), d, m.sig)) throw err('CHANNEL_PEER', 'close signature does not verify');
       ch.status = 'closing';
       ch.coopSince = this.heightCache;
+      this.dropQueuedAdds(ch);
       await this.save(ch);
       this.log.info({ channel: shortId(ch.id) }, 'peer closes cooperatively');
       return encode(CloseReply, { sig: edSignMsg(this.key, d) });
@@ -1982,6 +2061,7 @@ export class ChannelNode {
     const s = best.state;
     ch.status = 'closing';
     ch.closeSentAt = this.heightCache;
+    this.dropQueuedAdds(ch);
     const { SignedStateArgs } = await import('./adjudicator.js');
     await this.save(ch);
     const args = encode(SignedStateArgs, { state: s, sigA: s.version === 0 ? undefined : best.sigA, sigB: s.version === 0 ? undefined : best.sigB });
@@ -2092,6 +2172,7 @@ export class ChannelNode {
     }
     if (ch.status === 'open') {
       ch.status = 'closing';
+      this.dropQueuedAdds(ch);
       await this.save(ch);
       this.log.warn({ channel: shortId(ch.id), version: rec.state.version }, 'peer closed the channel on chain');
     }
@@ -2175,7 +2256,10 @@ export class ChannelNode {
     const forwarded = new Set<string>();
     for (const l of this.links.values()) if (l.kind === 'forward') forwarded.add(`${toHex(l.inChannel as Uint8Array)}:${l.inId}`);
     for (const ch of this.channels.values()) {
-      if (ch.status !== 'open') continue;
+      if (ch.status !== 'open') {
+        this.dropQueuedAdds(ch); // stored by an older version with adds queued: they can never leave
+        continue;
+      }
       const peerSide = this.peerSide(ch);
       for (const x of ch.state.htlcs) {
         if (x.offerer !== peerSide) continue;
@@ -2199,6 +2283,19 @@ export class ChannelNode {
       if (l.kind !== 'payment') continue;
       // a payment whose caller is gone (restart): outcome is learnt from the channel; drop the link
       void k;
+    }
+    // A payment a crash left 'pending' with no HTLC out (no link: nothing had left yet, or every
+    // part had resolved while a retry's onion was still being built) can never resolve: it is
+    // recorded failed — or succeeded, where its preimage was kept — so the invoice is not refused
+    // forever as "being paid".
+    const out = new Set<string>();
+    for (const l of this.links.values()) if (l.kind === 'payment') out.add(toHex(l.paymentHash as Uint8Array));
+    for (const [k, rec] of this.store.list<{ status: string; amount: bigint }>('pay:')) {
+      const h = k.slice('pay:'.length);
+      if (rec.status !== 'pending' || out.has(h)) continue;
+      const pre = this.store.get<Uint8Array>(`pre:${h}`);
+      this.log.info({ paymentHash: h, status: pre ? 'succeeded' : 'failed' }, 'payment left pending by a restart, with no HTLC out: settled');
+      this.store.writeSoon(k, pre ? { ...rec, status: 'succeeded', preimage: pre } : { ...rec, status: 'failed' });
     }
   }
 

@@ -37,7 +37,8 @@ export function randomEdKey(): EdKey {
 
 const pubCache = new Map<string, KeyObject>();
 
-function publicObject(pub: Uint8Array): KeyObject | undefined {
+/** The cached KeyObject of a 32-byte ed25519 public key; undefined when it is not one. */
+export function edPublicObject(pub: Uint8Array): KeyObject | undefined {
   if (pub.length !== 32) return undefined;
   const k = toHex(pub);
   let o = pubCache.get(k);
@@ -61,7 +62,7 @@ export function edSignMsg(key: EdKey, msg: Uint8Array): Uint8Array {
 /** Verifies an ed25519 signature; false on any malformed input (never throws). */
 export function edVerifyMsg(pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
   if (sig.length !== 64) return false;
-  const o = publicObject(pub);
+  const o = edPublicObject(pub);
   if (!o) return false;
   try {
     return edVerify(null, msg, o, sig);
@@ -103,6 +104,11 @@ function loadNative(): NativeEcdh | undefined {
   }
 }
 let native = loadNative();
+
+/** True while the onion's curve operations run on the native addon (not after {@link useNobleOnionCurve}). */
+export function nativeOnionCurve(): boolean {
+  return native !== undefined;
+}
 
 /** Switches the onion's curve operations to @noble/curves (tests of the fallback). */
 export function useNobleOnionCurve(): void {

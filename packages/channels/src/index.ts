@@ -16,6 +16,7 @@ export * from './adjudicator.js';
 export * from './chain-client.js';
 export * from './channel-node.js';
 export * from './crypto.js';
+export * from './crypto-pool.js';
 export * from './driver.js';
 export * from './invoice.js';
 export * from './metrics.js';

@@ -9,6 +9,7 @@
  */
 import { bech32 } from '@scure/base';
 import { concatBytes, decode, encode, fixedBytes, StrataError, struct, toHex, uint, utf8, varBytes } from '@strata/primitives';
+import { edVerifyAsync } from './crypto-pool.js';
 import { edSignMsg, edVerifyMsg, type EdKey } from './crypto.js';
 
 /** A decoded invoice. */
@@ -66,6 +67,25 @@ export function encodeInvoice(inv: Omit<Invoice, 'signature' | 'payee'>, payeeKe
 
 /** Decodes an invoice and checks its signature; `expectPrefix` refuses invoices of another chain. CHANNEL_INVOICE on any fault. */
 export function decodeInvoice(text: string, expectPrefix?: string): Invoice {
+  const { invoice, signed } = parseInvoice(text, expectPrefix);
+  if (!edVerifyMsg(invoice.payee, signed, invoice.signature)) throw badSignature();
+  return invoice;
+}
+
+/**
+ * {@link decodeInvoice} with the signature checked on libuv's thread pool rather than the
+ * caller's event loop (a paying node checks one per payment); the same result and errors.
+ */
+export async function decodeInvoiceAsync(text: string, expectPrefix?: string): Promise<Invoice> {
+  const { invoice, signed } = parseInvoice(text, expectPrefix);
+  if (!(await edVerifyAsync(invoice.payee, signed, invoice.signature))) throw badSignature();
+  return invoice;
+}
+
+const badSignature = () => new StrataError('CHANNEL_INVOICE', 'invoice signature does not verify against its payee key');
+
+/** Decodes without checking the signature: the invoice and the bytes its signature covers. */
+function parseInvoice(text: string, expectPrefix?: string): { invoice: Invoice; signed: Uint8Array } {
   let hrp: string;
   let data: Uint8Array;
   try {
@@ -88,9 +108,8 @@ export function decodeInvoice(text: string, expectPrefix?: string): Invoice {
   } catch (e) {
     throw new StrataError('CHANNEL_INVOICE', `invoice fields are malformed: ${(e as Error).message}`);
   }
-  if (!edVerifyMsg(f.payee, concatBytes(utf8(hrp), b), signature)) throw new StrataError('CHANNEL_INVOICE', 'invoice signature does not verify against its payee key');
   const amount = m[2] ? BigInt(m[2]) : 0n;
-  return {
+  const invoice: Invoice = {
     chainPrefix,
     amount,
     timestamp: f.timestamp,
@@ -102,6 +121,7 @@ export function decodeInvoice(text: string, expectPrefix?: string): Invoice {
     minFinalExpiry: f.minFinalExpiry,
     signature,
   };
+  return { invoice, signed: concatBytes(utf8(hrp), b) };
 }
 
 /** True when the invoice's expiry has passed at `nowSeconds`. */

@@ -12,6 +12,7 @@
  */
 import { createCipheriv, createHash, createHmac } from 'node:crypto';
 import { bytesEqual, concatBytes, decode, encode, StrataError, struct, uint, uintBig, utf8, varBytes, type Codec } from '@strata/primitives';
+import { onionSessionAsync } from './crypto-pool.js';
 import { ecdhSecret, secpPublic, secpRandomSecret, secpTweakPublic, secpTweakSecret } from './crypto.js';
 
 export const ROUTING_INFO_SIZE = 1300;
@@ -52,6 +53,13 @@ const onionErr = (msg: string): never => {
   throw new StrataError('CHANNEL_ONION', msg);
 };
 
+/** A route's onion session: the session key, the first hop's ephemeral key, one shared secret per hop. */
+export interface OnionSession {
+  sessionKey: Uint8Array;
+  ephemeral: Uint8Array;
+  secrets: Uint8Array[];
+}
+
 /** Shared secrets of a route for a session key (the payer keeps them to decrypt failures). */
 export function routeSecrets(sessionKey: Uint8Array, hopKeys: Uint8Array[]): { ephemeral: Uint8Array; secrets: Uint8Array[] } {
   let e = sessionKey;
@@ -73,10 +81,27 @@ export function routeSecrets(sessionKey: Uint8Array, hopKeys: Uint8Array[]): { e
 /** Builds an onion for `hops` (secp256k1 onion keys with payloads), bound to `assocData` (the payment hash). */
 export function buildOnion(hops: { key: Uint8Array; payload: HopPayload }[], assocData: Uint8Array, sessionKey: Uint8Array = secpRandomSecret()): { packet: Uint8Array; secrets: Uint8Array[] } {
   if (hops.length === 0 || hops.length > 20) onionErr('a route has 1 to 20 hops');
-  const { ephemeral, secrets } = routeSecrets(
-    sessionKey,
+  return assembleOnion(hops, assocData, inlineSession(hops.map((h) => h.key), sessionKey));
+}
+
+const inlineSession = (keys: Uint8Array[], sessionKey: Uint8Array = secpRandomSecret()): OnionSession => ({ sessionKey, ...routeSecrets(sessionKey, keys) });
+
+/**
+ * {@link buildOnion} with the curve work (session key, ECDH, blinding) on a worker thread, off
+ * the caller's event loop; the same packet for the same session key.
+ */
+export async function buildOnionAsync(hops: { key: Uint8Array; payload: HopPayload }[], assocData: Uint8Array, sessionKey?: Uint8Array): Promise<{ packet: Uint8Array; secrets: Uint8Array[] }> {
+  if (hops.length === 0 || hops.length > 20) onionErr('a route has 1 to 20 hops');
+  const session = await onionSessionAsync(
     hops.map((h) => h.key),
+    inlineSession,
+    sessionKey,
   );
+  return assembleOnion(hops, assocData, session);
+}
+
+function assembleOnion(hops: { key: Uint8Array; payload: HopPayload }[], assocData: Uint8Array, session: OnionSession): { packet: Uint8Array; secrets: Uint8Array[] } {
+  const { sessionKey, ephemeral, secrets } = session;
   const payloads = hops.map((h) => encode(HopPayloadCodec, h.payload));
   const shifts = payloads.map((p) => 2 + p.length + HMAC_SIZE);
   if (shifts.reduce((a, b) => a + b, 0) > ROUTING_INFO_SIZE) onionErr('hop payloads do not fit the 1300-byte routing info');

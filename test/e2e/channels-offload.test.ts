@@ -1,0 +1,83 @@
+/**
+ * Review of the offload2 change (sendPart builds the onion on the worker thread and only then
+ * enqueues the add). A cooperative close that starts while a part's onion is still on the worker
+ * sees an empty queue and no HTLC, so it proceeds; the add is then queued on a 'closing' channel,
+ * where propose never takes it and nothing drops it: the payment never resolves.
+ * The worker is kept busy by unrelated sessions so the window is deterministic.
+ */
+import { describe, expect, it } from 'vitest';
+import { ChannelStore, onionSessionAsync, secpPublic } from '@strata/channels';
+import { toHex } from '@strata/primitives';
+import { waitUntil } from '../helpers/wait.js';
+import { channelTestWorld, startChannelNode, tmp } from '../helpers/channels.js';
+
+const world = channelTestWorld();
+const CAP = 1_000_000n;
+
+describe('a cooperative close while a payment part is on the onion worker', () => {
+  it('the payment resolves (fails) instead of hanging with an add queued on a closed channel', async () => {
+    const alice = await startChannelNode(world.l1.client(), 'alice-oc', world.l1.accounts[1]!);
+    const bob = await startChannelNode(world.l1.client(), 'bob-oc', world.l1.accounts[2]!);
+    world.nodes.push(alice, bob);
+    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const ab = await alice.openChannel(bobKey, CAP);
+    await waitUntil(() => bob.list().some((c) => c.channelId === toHex(ab) && c.status === 'open'), 'bob sees the channel open', 10_000, 20);
+    const { invoice, paymentHash } = await bob.createInvoice(10_000n, 'race');
+
+    // keep the (single, FIFO) onion worker busy for a few seconds
+    const keys = Array.from({ length: 20 }, (_, i) => secpPublic(new Uint8Array(32).fill(i + 1)));
+    const backlog = Promise.allSettled(
+      Array.from({ length: 1500 }, () =>
+        onionSessionAsync(keys, () => {
+          throw new Error('inline');
+        }),
+      ),
+    );
+
+    let outcome: string | undefined;
+    void alice.pay(invoice).then(
+      () => (outcome = 'ok'),
+      (e: unknown) => (outcome = `failed: ${String(e)}`),
+    );
+    const payments = (alice as unknown as { payments: Map<string, { parts: unknown[] }> }).payments;
+    await waitUntil(() => (payments.get(paymentHash)?.parts.length ?? 0) > 0, 'the part is on the worker', 10_000, 1);
+    expect(alice.channelState(ab).state.htlcs.length).toBe(0);
+
+    const close = alice.closeChannel(ab);
+    await waitUntil(() => alice.channelState(ab).status !== 'open', 'the close has started', 10_000, 1);
+    await backlog; // the part's onion is back, its add queued
+    await close.catch(() => undefined);
+
+    await waitUntil(() => outcome !== undefined, 'the payment resolves', 10_000, 50).catch(() => undefined);
+    const queued = (alice as unknown as { channels: Map<string, { id: Uint8Array; queue: { kind: string }[] }> }).channels;
+    const q = [...queued.values()].find((c) => toHex(c.id) === toHex(ab))?.queue ?? [];
+    expect({ outcome: outcome === undefined ? 'still pending' : outcome.slice(0, 6), queuedAdds: q.filter((u) => u.kind === 'add').length, status: alice.channelState(ab).status }).toMatchObject({
+      outcome: 'failed',
+      queuedAdds: 0,
+    });
+  }, 90_000);
+});
+
+describe('a payment a crash left pending with nothing sent', () => {
+  it('is settled as failed at restart, so the invoice can be paid (it was refused forever as "being paid")', async () => {
+    const dir = tmp('chan-pend-');
+    let alice = await startChannelNode(world.l1.client(), 'alice-pd', world.l1.accounts[3]!, { dataDir: dir });
+    const bob = await startChannelNode(world.l1.client(), 'bob-pd', world.l1.accounts[4]!);
+    world.nodes.push(bob);
+    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const ab = await alice.openChannel(bobKey, CAP);
+    await waitUntil(() => bob.list().some((c) => c.channelId === toHex(ab) && c.status === 'open'), 'bob sees the channel open', 10_000, 20);
+    const { invoice, paymentHash } = await bob.createInvoice(10_000n, 'pending');
+    // what a crash after pay() recorded the payment, before its HTLC's link was committed, leaves
+    await alice.stop();
+    const store = ChannelStore.open(dir);
+    await store.put(`pay:${paymentHash}`, { status: 'pending', amount: 10_000n });
+    await store.close();
+    alice = await startChannelNode(world.l1.client(), 'alice-pd', world.l1.accounts[3]!, { dataDir: dir });
+    world.nodes.push(alice);
+    await alice.connect(bob.p2p.multiaddrs[0]!);
+    await waitUntil(() => alice.list().some((c) => c.channelId === toHex(ab) && c.status === 'open'), 'the channel is open again', 10_000, 20);
+    const r = await alice.pay(invoice);
+    expect(r.paymentHash).toBe(paymentHash);
+  }, 60_000);
+});
