@@ -81,3 +81,26 @@ describe('a payment a crash left pending with nothing sent', () => {
     expect(r.paymentHash).toBe(paymentHash);
   }, 60_000);
 });
+
+describe('an invoice whose earlier attempt still has HTLCs out', () => {
+  it('is refused: the old parts would resolve the new attempt by index, and both would be paid', async () => {
+    const alice = await startChannelNode(world.l1.client(), 'alice-ea', world.l1.accounts[5]!);
+    const bob = await startChannelNode(world.l1.client(), 'bob-ea', world.l1.accounts[6]!);
+    world.nodes.push(alice, bob);
+    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const ab = await alice.openChannel(bobKey, CAP);
+    await waitUntil(() => bob.list().some((c) => c.channelId === toHex(ab) && c.status === 'open'), 'bob sees the channel open', 10_000, 20);
+    const { invoice, paymentHash } = await bob.createInvoice(10_000n, 'held', 3600, { hold: true });
+    void alice.pay(invoice).catch(() => undefined);
+    await waitUntil(() => bob.invoices().some((i) => i.status === 'held'), 'bob holds the HTLC', 15_000, 20);
+    await waitUntil(() => alice.channelState(ab).state.htlcs.length === 1, 'the HTLC is committed at alice', 15_000, 20);
+    // what an attempt that failed (a permanent error on another part) leaves: no payment in
+    // memory, the record 'failed', and this part's HTLC still out
+    (alice as unknown as { payments: Map<string, unknown> }).payments.delete(paymentHash);
+    await alice.store.put(`pay:${paymentHash}`, { status: 'failed', amount: 10_000n });
+    await expect(alice.pay(invoice)).rejects.toThrow(/earlier attempt still out/);
+    expect(alice.channelState(ab).state.htlcs).toHaveLength(1);
+    await bob.cancelInvoice(Buffer.from(paymentHash.slice(2), 'hex'));
+    await waitUntil(() => alice.channelState(ab).state.htlcs.length === 0, 'the held HTLC is failed back', 15_000, 20);
+  }, 60_000);
+});
