@@ -8,6 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildOnion,
+  ChannelMetrics,
+  onionWorkerStatus,
   buildOnionAsync,
   createFailure,
   decodeInvoice,
@@ -110,10 +112,24 @@ describe('invoice signature on the thread pool', () => {
   });
 });
 
+describe('what an operator sees', () => {
+  it('the worker status and its two gauges', async () => {
+    await buildOnionAsync(hops, hash);
+    const s = onionWorkerStatus();
+    expect(s).toMatchObject({ mode: 'worker', pending: 0 });
+    expect(s.done).toBeGreaterThan(0);
+    const text = await new ChannelMetrics().registry.metrics();
+    expect(text).toMatch(/strata_channel_onion_worker_up 1/);
+    expect(text).toMatch(/strata_channel_onion_worker_pending 0/);
+  });
+});
+
 describe('without the native addon', () => {
-  it('the onion is built inline with the same bytes', async () => {
+  it('the onion is built inline with the same bytes, and the status says so', async () => {
     useNobleOnionCurve();
     const a = await buildOnionAsync(hops, hash, sk(9));
     expect(toHex(sha256(a.packet))).toBe(KAT);
+    expect(onionWorkerStatus().mode).toBe('inline');
+    expect(await new ChannelMetrics().registry.metrics()).toMatch(/strata_channel_onion_worker_up 0/);
   });
 });

@@ -63,6 +63,7 @@ import { edKeyFromSecret, edSignMsg, edVerifyMsg, ecdhSecret, random32, secpPubl
 import { Driver } from './driver.js';
 import { decodeInvoiceAsync, encodeInvoice, invoiceExpired } from './invoice.js';
 import { ChannelMetrics } from './metrics.js';
+import { onOnionWorkerFailure } from './crypto-pool.js';
 import { buildOnionAsync, createFailure, decryptFailure, FAIL, peelOnion, wrapFailure, type HopPayload } from './onion.js';
 import { ChannelGraph, MissionControl, policyFee, type Route } from './router.js';
 import {
@@ -335,6 +336,7 @@ export class ChannelNode {
   private readonly gossipPenalisedAt = new Map<string, number>();
   private readonly graphLimiter = new RateLimiter(GRAPH_SYNC_RATE);
   private readonly orphanNodes = new Map<string, Uint8Array>();
+  private readonly offWorkerFailure: () => void;
   /** Per first channel (bytesKey): the amounts of payment parts whose onion is on the worker. */
   private readonly onionsBuilding = new Map<string, bigint>();
   private readonly mpp = new Map<string, { parts: { ch: Uint8Array; id: number; amount: bigint }[]; total: bigint; since: number }>();
@@ -407,6 +409,7 @@ export class ChannelNode {
     this.metrics = deps.metrics ?? new ChannelMetrics();
     this.reader = new AdjudicatorReader(deps.chain);
     store.onSync = (sec) => this.metrics.fsyncSeconds.observe(sec);
+    this.offWorkerFailure = onOnionWorkerFailure((why) => this.log.warn({ reason: why }, 'onion worker stopped: onions are built on the main thread'));
     this.driver = new Driver('channel-node', this.opts.pollMs, () => this.tick(), this.log, () => this.metrics.loopErrors.inc({ role: 'channel-node' }));
   }
 
@@ -497,6 +500,7 @@ export class ChannelNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.offWorkerFailure();
     for (const t of this.fulfilTimers.values()) clearTimeout(t);
     this.fulfilTimers.clear();
     await this.driver.stop();

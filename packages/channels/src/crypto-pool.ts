@@ -73,6 +73,15 @@ class OnionWorker {
   private broken = false;
   private nextId = 0;
   private readonly pending = new Map<number, Pending>();
+  /** Called once when the worker stops (the daemon logs it). */
+  readonly failureListeners = new Set<(reason: string) => void>();
+  /** Sessions the worker has returned. */
+  done = 0;
+
+  /** What an operator sees: where sessions run, how many wait, how many ran. */
+  status(): OnionWorkerStatus {
+    return { mode: this.broken || !nativeOnionCurve() ? 'inline' : 'worker', pending: this.pending.size, done: this.done };
+  }
 
   /** Runs `session(keys)` in the worker, or returns undefined when it is not available. */
   run(keys: Uint8Array[], sessionKey?: Uint8Array): Promise<OnionSession> | undefined {
@@ -103,13 +112,24 @@ class OnionWorker {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
+      this.done++;
       if (this.pending.size === 0) w.unref();
       if (m.error !== undefined) p.reject(new StrataError('CHANNEL_ONION', `onion: invalid hop key (${m.error})`, { reason: m.error }));
       else p.resolve({ sessionKey: new Uint8Array(m.sessionKey), ephemeral: new Uint8Array(m.ephemeral), secrets: m.secrets.map((x) => new Uint8Array(x)) });
     });
     const fail = (e: unknown) => {
       // the worker is gone: what it held is rejected (each caller retries inline), later calls run inline
-      if (!this.broken) process.emitWarning(`the onion worker stopped (${String(e)}); onion sessions run on the main thread from now on`, { code: 'STRATA_ONION_WORKER' });
+      if (!this.broken) {
+        const why = `the onion worker stopped (${String(e)}); onion sessions run on the main thread from now on`;
+        process.emitWarning(why, { code: 'STRATA_ONION_WORKER' });
+        for (const l of this.failureListeners) {
+          try {
+            l(why);
+          } catch {
+            // a listener's failure is not the pool's
+          }
+        }
+      }
       this.broken = true;
       this.worker = undefined;
       const all = [...this.pending.values()];
@@ -124,6 +144,27 @@ class OnionWorker {
 }
 
 const onionWorker = new OnionWorker();
+
+/** The onion worker's state (one per process, shared by every channel node in it). */
+export interface OnionWorkerStatus {
+  /** 'worker' while sessions run on the worker thread; 'inline' without the addon or after the worker died. */
+  mode: 'worker' | 'inline';
+  /** Sessions waiting for the worker now. */
+  pending: number;
+  /** Sessions the worker has returned since the process started. */
+  done: number;
+}
+
+/** Where onion sessions run and how many wait (metrics, `channel_info`). */
+export function onionWorkerStatus(): OnionWorkerStatus {
+  return onionWorker.status();
+}
+
+/** Registers `fn` to hear (once) that the worker stopped; returns the unregister function. */
+export function onOnionWorkerFailure(fn: (reason: string) => void): () => void {
+  onionWorker.failureListeners.add(fn);
+  return () => onionWorker.failureListeners.delete(fn);
+}
 
 /**
  * The onion session of a route (a fresh session key unless given, the ephemeral key, one shared

@@ -1,5 +1,6 @@
 /** Prometheus metrics of the channel roles, in a registry of their own (several nodes can share a process). */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { onionWorkerStatus } from './crypto-pool.js';
 
 /** Metrics a channel node (and the watchtower) update. */
 export class ChannelMetrics {
@@ -17,5 +18,21 @@ export class ChannelMetrics {
   readonly fsyncSeconds = new Histogram({ name: 'strata_channel_store_fsync_seconds', help: 'Duration of the channel store fsyncs every message to a peer waits for', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1], registers: [this.registry] });
   readonly earlyFulfils = new Counter({ name: 'strata_channel_early_fulfils_total', help: "Preimages the peer revealed in its revoke (EarlyFulfil): accepted (settled at once), stale (already settled), invalid (open none of our HTLCs)", labelNames: ['result'], registers: [this.registry] });
   readonly roundHandlingErrors = new Counter({ name: 'strata_channel_round_handling_errors_total', help: 'Updates of a completed round whose handling threw (left for a restart to redo)', registers: [this.registry] });
+  readonly onionWorkerPending = new Gauge({
+    name: 'strata_channel_onion_worker_pending',
+    help: 'Onion sessions waiting for the worker thread (per process)',
+    registers: [this.registry],
+    collect() {
+      this.set(onionWorkerStatus().pending);
+    },
+  });
+  readonly onionWorkerUp = new Gauge({
+    name: 'strata_channel_onion_worker_up',
+    help: '1 while onion sessions run on the worker thread, 0 when they run inline (no native addon, or the worker died)',
+    registers: [this.registry],
+    collect() {
+      this.set(onionWorkerStatus().mode === 'worker' ? 1 : 0);
+    },
+  });
   readonly loopErrors = new Counter({ name: 'strata_channel_driver_errors_total', help: 'Driver loop iterations that failed', labelNames: ['role'], registers: [this.registry] });
 }
