@@ -2216,6 +2216,8 @@ export class ChannelNode {
       return;
     }
     if (rec.status === CH_CLOSED) {
+      // final: no newer state can replace rec.state any more (see failUnfinishedLinks)
+      this.failUnfinishedLinks(ch, rec);
       if (rec.ending === END_SETTLED) {
         const left = await this.resolveOnchainHtlcs(ch, rec, h, act);
         if (left > 0) return;
@@ -2227,6 +2229,53 @@ export class ChannelNode {
       this.store.write([...this.store.list(`on:${toHex(ch.id)}:`).map(([k]): [string, unknown] => [k, undefined]), [`ch:${toHex(ch.id)}`, this.rec(ch)]]);
       this.log.info({ channel: shortId(ch.id), ending: ['none', 'cooperative', 'settled', 'penalty'][rec.ending] }, 'channel closed on chain');
     }
+  }
+
+  /**
+   * The channel's close is final (CH_CLOSED: settled after the dispute delay, cooperative, or a
+   * penalty; no newer state can be published any more): every HTLC we offered on it that the final
+   * state lacks fails back now, to its payment or upstream hop. These are the adds of a round that
+   * never completed (ours proposed with the peer gone; ours in the answer to the peer's proposal
+   * when its COMMIT was refused because we were closing), or of a state older than the one both
+   * signed when the peer published an old one and nobody updated it in time. The peer may have
+   * signed a state with such an add, even known its preimage: with the add not in the final state
+   * it can claim nothing on chain, and during the dispute delay (CH_CLOSING) this waits, because a
+   * newer state holding the add could still replace the published one. HTLCs in the final state
+   * resolve on chain (resolveOnchainHtlcs). A link whose preimage we know (a fulfil kept, its link
+   * not yet resolved) settles with it instead. Each goes through resolveOutgoing, which deletes
+   * the link (once: the map is the truth) in the commit that queues a forward's fail upstream; the
+   * channel's 'closed' record is written after, so a crash before it finds the link again.
+   */
+  private failUnfinishedLinks(ch: LocalChannel, rec: ChannelRecord): void {
+    const prefix = `${toHex(ch.id)}:`;
+    const onchain = new Set<number>();
+    for (const x of rec.state.htlcs) if (x.offerer === ch.side) onchain.add(x.id);
+    const gone: [number, OutLink][] = [];
+    for (const [k, l] of this.links) {
+      if (!k.startsWith(prefix)) continue;
+      const id = Number(k.slice(prefix.length));
+      if (!onchain.has(id)) gone.push([id, l]);
+    }
+    for (const [id, l] of gone) {
+      const hash = l.kind === 'payment' ? l.paymentHash : this.incomingHash(l);
+      const pre = hash ? this.store.get<Uint8Array>(`pre:${toHex(hash)}`) : undefined;
+      this.log.warn({ channel: shortId(ch.id), htlc: id, kind: l.kind, settled: pre !== undefined }, 'HTLC not in the final on-chain state of a closed channel: resolved off chain');
+      try {
+        this.resolveOutgoing(ch, id, pre ? { preimage: pre } : { local: new StrataError('CHANNEL_STATE', `channel closed on chain without HTLC ${id} (its commitment round never completed)`), channel: ch.id });
+      } catch (e) {
+        // logged; its link's delete is not committed, so a restart resolves it again
+        this.roundHandlingFailed(ch, id, e);
+      }
+    }
+  }
+
+  /** The payment hash of a forward's incoming HTLC, where its channel still knows it. */
+  private incomingHash(l: OutLink): Uint8Array | undefined {
+    const inCh = l.inChannel ? this.channels.get(bytesKey(l.inChannel)) : undefined;
+    if (!inCh) return undefined;
+    const peerSide = this.peerSide(inCh);
+    const find = (s: ChannelState) => s.htlcs.find((x) => x.offerer === peerSide && x.id === l.inId)?.hash;
+    return find(inCh.state) ?? (inCh.round ? find(inCh.round.next) : undefined);
   }
 
   /** Claims, refunds and upstream settlement of a closed channel's HTLCs; returns how many are unresolved. */
