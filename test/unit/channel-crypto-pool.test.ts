@@ -10,6 +10,7 @@ import {
   buildOnion,
   ChannelMetrics,
   onionWorkerStatus,
+  drainOnionWorker,
   buildOnionAsync,
   createFailure,
   decodeInvoice,
@@ -109,6 +110,20 @@ describe('invoice signature on the thread pool', () => {
     expect(await edVerifyAsync(key.publicKey, new Uint8Array([1, 2, 4]), sig)).toBe(false);
     expect(await edVerifyAsync(new Uint8Array(31), msg, sig)).toBe(false);
     expect(await edVerifyAsync(key.publicKey, msg, sig.subarray(0, 63))).toBe(false);
+  });
+});
+
+describe('draining the worker (ChannelNode.stop)', () => {
+  it('resolves once every session in flight is back, at once when none is', async () => {
+    const keys = Array.from({ length: 20 }, (_, i) => secpPublic(sk(i + 1)));
+    const jobs = Array.from({ length: 300 }, () => buildOnionAsync(keys.map((key) => ({ key, payload: (hops[0] as (typeof hops)[number]).payload })), hash).catch(() => undefined));
+    expect(onionWorkerStatus().pending).toBeGreaterThan(0);
+    await drainOnionWorker();
+    expect(onionWorkerStatus().pending).toBe(0);
+    await Promise.all(jobs);
+    const t = performance.now();
+    await drainOnionWorker();
+    expect(performance.now() - t).toBeLessThan(50);
   });
 });
 

@@ -63,7 +63,7 @@ import { edKeyFromSecret, edSignMsg, edVerifyMsg, ecdhSecret, random32, secpPubl
 import { Driver } from './driver.js';
 import { decodeInvoiceAsync, encodeInvoice, invoiceExpired } from './invoice.js';
 import { ChannelMetrics } from './metrics.js';
-import { onOnionWorkerFailure } from './crypto-pool.js';
+import { drainOnionWorker, onOnionWorkerFailure } from './crypto-pool.js';
 import { buildOnionAsync, createFailure, decryptFailure, FAIL, peelOnion, wrapFailure, type HopPayload } from './onion.js';
 import { ChannelGraph, MissionControl, policyFee, type Route } from './router.js';
 import {
@@ -501,6 +501,9 @@ export class ChannelNode {
     if (this.stopped) return;
     this.stopped = true;
     this.offWorkerFailure();
+    // no onion session may be inside the native addon on the worker when the process exits (it
+    // aborts): sendPart starts none once stopped, and the ones in flight finish first
+    await drainOnionWorker();
     for (const t of this.fulfilTimers.values()) clearTimeout(t);
     this.fulfilTimers.clear();
     await this.driver.stop();
@@ -1831,6 +1834,7 @@ export class ChannelNode {
         : { next: new Uint8Array(0), amount: h.amount, expiry: h.expiry, secret: pay.secret, total: pay.total };
       return { key: onionKey, payload };
     });
+    if (this.stopped) throw new StrataError('NODE_STOPPED', 'the channel node stopped'); // no new worker job after stop() drained it
     const first = route.hops[0] as Route['hops'][number];
     this.chan(first.channelId); // an unknown first channel fails the payment here, before any work
     const index = pay.parts.length;

@@ -78,6 +78,23 @@ class OnionWorker {
   /** Sessions the worker has returned. */
   done = 0;
 
+  private readonly drained = new Set<() => void>();
+
+  /** Resolves once no session is on the worker (at once when none is), or after `timeoutMs`. */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, timeoutMs);
+      const self = this;
+      function done() {
+        clearTimeout(t);
+        self.drained.delete(done);
+        resolve();
+      }
+      this.drained.add(done);
+    });
+  }
+
   /** What an operator sees: where sessions run, how many wait, how many ran. */
   status(): OnionWorkerStatus {
     return { mode: this.broken || !nativeOnionCurve() ? 'inline' : 'worker', pending: this.pending.size, done: this.done };
@@ -113,7 +130,10 @@ class OnionWorker {
       if (!p) return;
       this.pending.delete(m.id);
       this.done++;
-      if (this.pending.size === 0) w.unref();
+      if (this.pending.size === 0) {
+        w.unref();
+        for (const d of [...this.drained]) d();
+      }
       if (m.error !== undefined) p.reject(new StrataError('CHANNEL_ONION', `onion: invalid hop key (${m.error})`, { reason: m.error }));
       else p.resolve({ sessionKey: new Uint8Array(m.sessionKey), ephemeral: new Uint8Array(m.ephemeral), secrets: m.secrets.map((x) => new Uint8Array(x)) });
     });
@@ -158,6 +178,17 @@ export interface OnionWorkerStatus {
 /** Where onion sessions run and how many wait (metrics, `channel_info`). */
 export function onionWorkerStatus(): OnionWorkerStatus {
   return onionWorker.status();
+}
+
+/**
+ * Waits (at most `timeoutMs`) until no onion session is on the worker thread. A process that
+ * exits while the worker is inside the native addon aborts ("terminate called after throwing an
+ * instance of 'Napi::Error'": the addon's call into a terminating environment throws a C++
+ * exception nothing can catch), so a channel node drains it in `stop()`; an idle worker exits
+ * cleanly with the process.
+ */
+export function drainOnionWorker(timeoutMs = 2000): Promise<void> {
+  return onionWorker.drain(timeoutMs);
 }
 
 /** Registers `fn` to hear (once) that the worker stopped; returns the unregister function. */
