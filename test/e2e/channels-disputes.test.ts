@@ -186,3 +186,39 @@ describe('HTLCs on chain', () => {
     await mineUntil(() => readChannelRecord(l1.node.chain.stateReader, bc2)!.htlcDone[0] === true, 'carol2 claims on chain');
   });
 });
+
+describe('a penalty with an HTLC of ours in the revoked state', () => {
+  it("the victim's payment in the published old state fails back once the penalty lands (it hung: only a settled close resolved them)", async () => {
+    // the wallets of the two breachers stopped above (accounts 1 and 5) are free again
+    const mallory = await startChannelNode(l1.client(), 'mallory', l1.accounts[1]!);
+    const victim = await startChannelNode(l1.client(), 'victim', l1.accounts[5]!);
+    nodes.push(mallory, victim);
+    const key = await victim.connect(mallory.p2p.multiaddrs[0]!);
+    const id = await victim.openChannel(key, CAP);
+    await waitUntil(() => mallory.list().some((c) => c.status === 'open'), 'mallory sees the channel open', 10_000, 20);
+    // the victim pays a hold invoice of mallory's: its HTLC is in every state from here on
+    const held = await mallory.createInvoice(40_000n, 'held', 3600, { hold: true });
+    let outcome: string | undefined;
+    void victim.pay(held.invoice).then(
+      () => (outcome = 'paid'),
+      (e: unknown) => (outcome = `failed: ${(e as { code?: string }).code} ${String(e)}`),
+    );
+    await waitUntil(() => mallory.invoices().some((i) => i.status === 'held'), 'mallory holds the HTLC', 10_000, 20).catch((e) => {
+      throw new Error(`${(e as Error).message}; payment: ${outcome}`);
+    });
+    await waitUntil(() => {
+      const s = mallory.channelState(id);
+      return s.state.htlcs.length === 1 && s.sigA !== undefined && s.sigB !== undefined;
+    }, 'the state with the HTLC is signed by both', 10_000, 20);
+    const s = mallory.channelState(id);
+    const old = { state: s.state, sigA: s.sigA as Uint8Array, sigB: s.sigB as Uint8Array };
+    // one more payment revokes that state; the HTLC stays held
+    const { invoice } = await mallory.createInvoice(10_000n);
+    await victim.pay(invoice);
+    await waitUntil(() => victim.channelState(id).state.version > old.state.version + 1, 'the old state is revoked', 10_000, 20);
+    await breach(l1, mallory, old);
+    await waitUntil(() => readChannelRecord(l1.node.chain.stateReader, id)!.ending === END_PENALTY, 'the victim punishes', 10_000, 50);
+    await waitUntil(() => outcome !== undefined, "the victim's payment resolves", 10_000, 50);
+    expect(outcome).toMatch(/^failed/);
+  }, 60_000);
+});

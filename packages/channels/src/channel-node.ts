@@ -2252,8 +2252,10 @@ export class ChannelNode {
    */
   private failUnfinishedLinks(ch: LocalChannel, rec: ChannelRecord): void {
     const prefix = `${toHex(ch.id)}:`;
+    // only a settled close pays HTLCs out (claim / refund); after a penalty nobody can claim the
+    // revoked state's HTLCs (the victim took the whole channel): every one of ours fails back
     const onchain = new Set<number>();
-    for (const x of rec.state.htlcs) if (x.offerer === ch.side) onchain.add(x.id);
+    if (rec.ending === END_SETTLED) for (const x of rec.state.htlcs) if (x.offerer === ch.side) onchain.add(x.id);
     const gone: [number, OutLink][] = [];
     for (const [k, l] of this.links) {
       if (!k.startsWith(prefix)) continue;
