@@ -104,3 +104,32 @@ describe('an invoice whose earlier attempt still has HTLCs out', () => {
     await waitUntil(() => alice.channelState(ab).state.htlcs.length === 0, 'the held HTLC is failed back', 15_000, 20);
   }, 60_000);
 });
+
+describe('a payment from before a restart whose HTLC resolves after it', () => {
+  it('has its record settled (failed here), not left pending forever', async () => {
+    const dir = tmp('chan-orph-');
+    let alice = await startChannelNode(world.l1.client(), 'alice-or', world.l1.accounts[7]!, { dataDir: dir });
+    const bob = await startChannelNode(world.l1.client(), 'bob-or', world.l1.accounts[8]!);
+    world.nodes.push(bob);
+    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const ab = await alice.openChannel(bobKey, CAP);
+    await waitUntil(() => bob.list().some((c) => c.channelId === toHex(ab) && c.status === 'open'), 'bob sees the channel open', 10_000, 20);
+    const { invoice, paymentHash } = await bob.createInvoice(10_000n, 'held', 3600, { hold: true });
+    void alice.pay(invoice).catch(() => undefined);
+    await waitUntil(() => bob.invoices().some((i) => i.status === 'held'), 'bob holds the HTLC', 15_000, 20);
+    await waitUntil(() => alice.channelState(ab).state.htlcs.length === 1, 'the HTLC is committed at alice', 15_000, 20);
+    // a crash: the record as it stood (pending), the HTLC still out
+    await alice.stop();
+    const store = ChannelStore.open(dir);
+    await store.put(`pay:${paymentHash}`, { status: 'pending', amount: 10_000n });
+    await store.close();
+    alice = await startChannelNode(world.l1.client(), 'alice-or', world.l1.accounts[7]!, { dataDir: dir });
+    world.nodes.push(alice);
+    await alice.connect(bob.p2p.multiaddrs[0]!);
+    // recover() leaves it: its HTLC is out
+    expect(alice.store.get<{ status: string }>(`pay:${paymentHash}`)?.status).toBe('pending');
+    await bob.cancelInvoice(Buffer.from(paymentHash.slice(2), 'hex'));
+    await waitUntil(() => alice.channelState(ab).state.htlcs.length === 0, 'the HTLC is failed back', 15_000, 20);
+    await waitUntil(() => alice.store.get<{ status: string }>(`pay:${paymentHash}`)?.status === 'failed', 'the record is settled', 5_000, 20);
+  }, 60_000);
+});

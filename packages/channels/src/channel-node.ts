@@ -1651,9 +1651,27 @@ export class ChannelNode {
       return;
     }
     this.store.writeSoon(`fwd:${lk}`, undefined);
-    const pay = this.payments.get(toHex(link.paymentHash as Uint8Array));
-    if (!pay) return;
+    const hk = toHex(link.paymentHash as Uint8Array);
+    const pay = this.payments.get(hk);
+    if (!pay) {
+      this.settleOrphanPayment(hk, link.paymentHash as Uint8Array, r);
+      return;
+    }
     this.onPartResolved(pay, link.part as number, r);
+  }
+
+  /**
+   * A payment's part resolved with no payment in memory (the caller is gone: a restart since it
+   * left). When it was the last part out, its record is settled — succeeded with the preimage,
+   * else failed — so that the invoice is neither refused forever as "being paid" nor shown unpaid.
+   */
+  private settleOrphanPayment(hk: string, hash: Uint8Array, r: { preimage: Uint8Array } | { reason: Uint8Array } | { local: StrataError; channel: Uint8Array }): void {
+    for (const l of this.links.values()) if (l.kind === 'payment' && bytesEqual(l.paymentHash as Uint8Array, hash)) return; // parts still out
+    const rec = this.store.get<{ status: string; amount: bigint; preimage?: Uint8Array }>(`pay:${hk}`);
+    if (!rec || rec.status !== 'pending') return;
+    const pre = 'preimage' in r ? r.preimage : this.store.get<Uint8Array>(`pre:${hk}`);
+    this.log.info({ paymentHash: hk, status: pre ? 'succeeded' : 'failed' }, 'payment from before a restart settled');
+    this.store.writeSoon(`pay:${hk}`, pre ? { ...rec, status: 'succeeded', preimage: pre } : { ...rec, status: 'failed' });
   }
 
   // ------------------------------------------------------------------ invoices and payments
