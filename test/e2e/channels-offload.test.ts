@@ -6,7 +6,7 @@
  * The worker is kept busy by unrelated sessions so the window is deterministic.
  */
 import { describe, expect, it } from 'vitest';
-import { ChannelStore, onionSessionAsync, secpPublic } from '@strata/channels';
+import { ChannelStore, onionSessionAsync, secpPublic, type ChannelNode } from '@strata/channels';
 import { toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, startChannelNode, tmp } from '../helpers/channels.js';
@@ -14,14 +14,20 @@ import { channelTestWorld, startChannelNode, tmp } from '../helpers/channels.js'
 const world = channelTestWorld();
 const CAP = 1_000_000n;
 
+/** Alice and bob (wallets `a`, `b`) connected with one channel alice funds; alice's data dir may be given (restarts). */
+async function openPair(tag: string, a: number, b: number, dataDir?: string): Promise<{ alice: ChannelNode; bob: ChannelNode; ab: Uint8Array }> {
+  const alice = await startChannelNode(world.l1.client(), `alice-${tag}`, world.l1.accounts[a]!, dataDir ? { dataDir } : {});
+  const bob = await startChannelNode(world.l1.client(), `bob-${tag}`, world.l1.accounts[b]!);
+  world.nodes.push(alice, bob);
+  const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
+  const ab = await alice.openChannel(bobKey, CAP);
+  await waitUntil(() => bob.list().some((c) => c.channelId === toHex(ab) && c.status === 'open'), 'bob sees the channel open', 10_000, 20);
+  return { alice, bob, ab };
+}
+
 describe('a cooperative close while a payment part is on the onion worker', () => {
   it('the payment resolves (fails) instead of hanging with an add queued on a closed channel', async () => {
-    const alice = await startChannelNode(world.l1.client(), 'alice-oc', world.l1.accounts[1]!);
-    const bob = await startChannelNode(world.l1.client(), 'bob-oc', world.l1.accounts[2]!);
-    world.nodes.push(alice, bob);
-    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
-    const ab = await alice.openChannel(bobKey, CAP);
-    await waitUntil(() => bob.list().some((c) => c.channelId === toHex(ab) && c.status === 'open'), 'bob sees the channel open', 10_000, 20);
+    const { alice, bob, ab } = await openPair('oc', 1, 2);
     const { invoice, paymentHash } = await bob.createInvoice(10_000n, 'race');
 
     // keep the (single, FIFO) onion worker busy for a few seconds
@@ -61,12 +67,9 @@ describe('a cooperative close while a payment part is on the onion worker', () =
 describe('a payment a crash left pending with nothing sent', () => {
   it('is settled as failed at restart, so the invoice can be paid (it was refused forever as "being paid")', async () => {
     const dir = tmp('chan-pend-');
-    let alice = await startChannelNode(world.l1.client(), 'alice-pd', world.l1.accounts[3]!, { dataDir: dir });
-    const bob = await startChannelNode(world.l1.client(), 'bob-pd', world.l1.accounts[4]!);
-    world.nodes.push(bob);
-    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
-    const ab = await alice.openChannel(bobKey, CAP);
-    await waitUntil(() => bob.list().some((c) => c.channelId === toHex(ab) && c.status === 'open'), 'bob sees the channel open', 10_000, 20);
+    const pair = await openPair('pd', 3, 4, dir);
+    let alice = pair.alice;
+    const { bob, ab } = pair;
     const { invoice, paymentHash } = await bob.createInvoice(10_000n, 'pending');
     // what a crash after pay() recorded the payment, before its HTLC's link was committed, leaves
     await alice.stop();
@@ -84,12 +87,7 @@ describe('a payment a crash left pending with nothing sent', () => {
 
 describe('an invoice whose earlier attempt still has HTLCs out', () => {
   it('is refused: the old parts would resolve the new attempt by index, and both would be paid', async () => {
-    const alice = await startChannelNode(world.l1.client(), 'alice-ea', world.l1.accounts[5]!);
-    const bob = await startChannelNode(world.l1.client(), 'bob-ea', world.l1.accounts[6]!);
-    world.nodes.push(alice, bob);
-    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
-    const ab = await alice.openChannel(bobKey, CAP);
-    await waitUntil(() => bob.list().some((c) => c.channelId === toHex(ab) && c.status === 'open'), 'bob sees the channel open', 10_000, 20);
+    const { alice, bob, ab } = await openPair('ea', 5, 6);
     const { invoice, paymentHash } = await bob.createInvoice(10_000n, 'held', 3600, { hold: true });
     void alice.pay(invoice).catch(() => undefined);
     await waitUntil(() => bob.invoices().some((i) => i.status === 'held'), 'bob holds the HTLC', 15_000, 20);
@@ -108,12 +106,9 @@ describe('an invoice whose earlier attempt still has HTLCs out', () => {
 describe('a payment from before a restart whose HTLC resolves after it', () => {
   it('has its record settled (failed here), not left pending forever', async () => {
     const dir = tmp('chan-orph-');
-    let alice = await startChannelNode(world.l1.client(), 'alice-or', world.l1.accounts[7]!, { dataDir: dir });
-    const bob = await startChannelNode(world.l1.client(), 'bob-or', world.l1.accounts[8]!);
-    world.nodes.push(bob);
-    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
-    const ab = await alice.openChannel(bobKey, CAP);
-    await waitUntil(() => bob.list().some((c) => c.channelId === toHex(ab) && c.status === 'open'), 'bob sees the channel open', 10_000, 20);
+    const pair = await openPair('or', 7, 8, dir);
+    let alice = pair.alice;
+    const { bob, ab } = pair;
     const { invoice, paymentHash } = await bob.createInvoice(10_000n, 'held', 3600, { hold: true });
     void alice.pay(invoice).catch(() => undefined);
     await waitUntil(() => bob.invoices().some((i) => i.status === 'held'), 'bob holds the HTLC', 15_000, 20);

@@ -1666,13 +1666,25 @@ export class ChannelNode {
    * else failed — so that the invoice is neither refused forever as "being paid" nor shown unpaid.
    */
   private settleOrphanPayment(hk: string, hash: Uint8Array, r: { preimage: Uint8Array } | { reason: Uint8Array } | { local: StrataError; channel: Uint8Array }): void {
-    for (const l of this.links.values()) if (l.kind === 'payment' && bytesEqual(l.paymentHash as Uint8Array, hash)) return; // parts still out
-    const rec = this.store.get<{ status: string; amount: bigint; preimage?: Uint8Array }>(`pay:${hk}`);
+    if (this.paymentLinksOut(hash)) return; // parts still out
+    this.settlePendingRecord(hk, 'preimage' in r ? r.preimage : undefined, 'payment from before a restart settled');
+  }
+
+  /** True while some HTLC of the payment with this hash is out (a payment link names it). */
+  private paymentLinksOut(hash: Uint8Array): boolean {
+    for (const l of this.links.values()) if (l.kind === 'payment' && bytesEqual(l.paymentHash as Uint8Array, hash)) return true;
+    return false;
+  }
+
+  /** A `pay:` record still 'pending' with no HTLC out: succeeded with the preimage (given or kept), else failed. */
+  private settlePendingRecord(hk: string, preimage: Uint8Array | undefined, why: string): void {
+    const rec = this.store.get<{ status: string; amount: bigint }>(`pay:${hk}`);
     if (!rec || rec.status !== 'pending') return;
-    const pre = 'preimage' in r ? r.preimage : this.store.get<Uint8Array>(`pre:${hk}`);
-    this.log.info({ paymentHash: hk, status: pre ? 'succeeded' : 'failed' }, 'payment from before a restart settled');
+    const pre = preimage ?? this.store.get<Uint8Array>(`pre:${hk}`);
+    this.log.info({ paymentHash: hk, status: pre ? 'succeeded' : 'failed' }, why);
     this.store.writeSoon(`pay:${hk}`, pre ? { ...rec, status: 'succeeded', preimage: pre } : { ...rec, status: 'failed' });
   }
+
 
   // ------------------------------------------------------------------ invoices and payments
 
@@ -1749,9 +1761,7 @@ export class ChannelNode {
     // an earlier attempt's parts still out (it failed on a permanent error while others were held):
     // a new attempt would be resolved by their outcomes (links name the payment by hash) and
     // could pay the total again on top of them
-    for (const l of this.links.values()) {
-      if (l.kind === 'payment' && bytesEqual(l.paymentHash as Uint8Array, inv.paymentHash)) throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… has HTLCs of an earlier attempt still out; retry when they are resolved`);
-    }
+    if (this.paymentLinksOut(inv.paymentHash)) throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… has HTLCs of an earlier attempt still out; retry when they are resolved`);
     const started = Date.now();
     const pay: Payment = {
       hash: inv.paymentHash,
@@ -2367,12 +2377,9 @@ export class ChannelNode {
     // forever as "being paid".
     const out = new Set<string>();
     for (const l of this.links.values()) if (l.kind === 'payment') out.add(toHex(l.paymentHash as Uint8Array));
-    for (const [k, rec] of this.store.list<{ status: string; amount: bigint }>('pay:')) {
+    for (const [k, rec] of this.store.list<{ status: string }>('pay:')) {
       const h = k.slice('pay:'.length);
-      if (rec.status !== 'pending' || out.has(h)) continue;
-      const pre = this.store.get<Uint8Array>(`pre:${h}`);
-      this.log.info({ paymentHash: h, status: pre ? 'succeeded' : 'failed' }, 'payment left pending by a restart, with no HTLC out: settled');
-      this.store.writeSoon(k, pre ? { ...rec, status: 'succeeded', preimage: pre } : { ...rec, status: 'failed' });
+      if (rec.status === 'pending' && !out.has(h)) this.settlePendingRecord(h, undefined, 'payment left pending by a restart, with no HTLC out: settled');
     }
   }
 
