@@ -191,7 +191,7 @@ describe('a penalty with an HTLC of ours in the revoked state', () => {
   it("the victim's payment in the published old state fails back once the penalty lands (it hung: only a settled close resolved them)", async () => {
     // the wallets of the two breachers stopped above (accounts 1 and 5) are free again
     const mallory = await startChannelNode(l1.client(), 'mallory', l1.accounts[1]!);
-    const victim = await startChannelNode(l1.client(), 'victim', l1.accounts[5]!);
+    const victim = await startChannelNode(l1.client(), 'victim', l1.accounts[5]!, { closeConfirmations: 2 });
     nodes.push(mallory, victim);
     const key = await victim.connect(mallory.p2p.multiaddrs[0]!);
     const id = await victim.openChannel(key, CAP);
@@ -218,6 +218,10 @@ describe('a penalty with an HTLC of ours in the revoked state', () => {
     await waitUntil(() => victim.channelState(id).state.version > old.state.version + 1, 'the old state is revoked', 10_000, 20);
     await breach(l1, mallory, old);
     await waitUntil(() => readChannelRecord(l1.node.chain.stateReader, id)!.ending === END_PENALTY, 'the victim punishes', 10_000, 50);
+    // the fail-back waits until the penalty is closeConfirmations (2) blocks deep
+    await victim.poll();
+    expect(outcome).toBeUndefined();
+    await l1.mine(2);
     await waitUntil(() => outcome !== undefined, "the victim's payment resolves", 10_000, 50);
     expect(outcome).toMatch(/^failed/);
   }, 60_000);

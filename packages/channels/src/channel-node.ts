@@ -2478,9 +2478,9 @@ export class ChannelNode {
   }
 
   /** The full state record of a channel (tests and debugging). */
-  channelState(id: Uint8Array): { state: ChannelState; status: string; sigA?: Uint8Array; sigB?: Uint8Array; theirRevocation?: { version: number; sig: Uint8Array } } {
+  channelState(id: Uint8Array): { state: ChannelState; status: string; sigA?: Uint8Array; sigB?: Uint8Array; theirRevocation?: { version: number; sig: Uint8Array }; closedSeenAt?: number } {
     const ch = this.chan(id);
-    return { state: ch.state, status: ch.status, ...(ch.sigA ? { sigA: ch.sigA } : {}), ...(ch.sigB ? { sigB: ch.sigB } : {}), ...(ch.theirRevocation ? { theirRevocation: ch.theirRevocation } : {}) };
+    return { state: ch.state, status: ch.status, ...(ch.sigA ? { sigA: ch.sigA } : {}), ...(ch.sigB ? { sigB: ch.sigB } : {}), ...(ch.theirRevocation ? { theirRevocation: ch.theirRevocation } : {}), ...(ch.closedSeenAt !== undefined ? { closedSeenAt: ch.closedSeenAt } : {}) };
   }
 
   /** Runs one driver iteration now (tests). */
