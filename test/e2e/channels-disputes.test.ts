@@ -142,8 +142,10 @@ describe('HTLCs on chain', () => {
   it("an offline counterparty's HTLC is refunded on chain after expiry, and the payment fails back upstream", async () => {
     const { invoice, paymentHash } = await carol.createInvoice(20_000n, 'held', 3600, { hold: true });
     let failed: unknown;
+    let failedAt = 0;
     const p = alice.pay(invoice).catch((e) => {
       failed = e;
+      failedAt = l1.height();
     });
     await waitUntil(() => carol.invoices().some((i) => i.paymentHash === paymentHash && i.status === 'held'), 'carol holds the payment', 10_000, 20);
     await carol.stop();
@@ -156,6 +158,9 @@ describe('HTLCs on chain', () => {
     expect(rec.ending).toBe(END_SETTLED);
     expect(rec.state.htlcs.length).toBe(1);
     expect(rec.htlcDone[0]).toBe(true); // refunded to bob
+    // bob failed the payment upstream only once the HTLC's expiry was closeConfirmations (6, the
+    // default) blocks past: no reorganisation that shallow can bring back a reveal by the expiry
+    expect(failedAt).toBeGreaterThan(rec.state.htlcs[0]!.expiry + 6);
     expect(alice.channelState(ab).state.htlcs.length).toBe(0);
     expect(alice.channelState(ab).state.balanceA).toBe(CAP); // alice got her HTLC back off-chain
     void bobPay;

@@ -90,6 +90,13 @@ import { towerBlobFor, type TowerClient } from './watchtower.js';
 export interface ForwardingPolicy {
   feeBase: bigint;
   feePpm: number;
+  /**
+   * Blocks between a forward's outgoing and incoming HTLC expiries. Default 12. It must cover
+   * `closeConfirmations` + `expiryMargin` + 1: an outgoing HTLC refunded on chain fails upstream
+   * only `closeConfirmations` blocks past its expiry, and the upstream peer goes on chain
+   * `expiryMargin` blocks before the incoming one expires (BOLT 2's cltv_expiry_delta counts the
+   * reorganisation depth too). A node with less warns at start.
+   */
   cltvDelta: number;
 }
 
@@ -247,6 +254,8 @@ export const COOP_CLOSE_TIMEOUT_BLOCKS = 6;
 export const CLOSE_RESEND_BLOCKS = 3;
 /** Default `closeConfirmations`: the L1's finality depth (`ChainConfig.confirmations`, 6 by default and on the devnet). */
 export const DEFAULT_CLOSE_CONFIRMATIONS = 6;
+/** Default forwarding `cltvDelta`: above the default closeConfirmations + expiryMargin + 1 (9), with room for the fail round. */
+export const DEFAULT_CLTV_DELTA = 12;
 /** Largest `closeConfirmations` accepted (an HTLC's expiry lies at most `maxExpiryDelta`, 2016 by default, ahead). */
 export const MAX_CLOSE_CONFIRMATIONS = 2016;
 
@@ -414,7 +423,7 @@ export class ChannelNode {
       pollMs: opts.pollMs ?? 500,
       toSelfDelay: opts.toSelfDelay ?? 6,
       limits: { ...DEFAULT_LIMITS, ...opts.limits },
-      policy: { feeBase: 1n, feePpm: 100, cltvDelta: 6, ...opts.policy },
+      policy: { feeBase: 1n, feePpm: 100, cltvDelta: DEFAULT_CLTV_DELTA, ...opts.policy },
       minFinalExpiry: opts.minFinalExpiry ?? 12,
       expiryMargin: opts.expiryMargin ?? 2,
       maxExpiryDelta: opts.maxExpiryDelta ?? 2016,
@@ -433,6 +442,12 @@ export class ChannelNode {
     this.reader = new AdjudicatorReader(deps.chain);
     store.onSync = (sec) => this.metrics.fsyncSeconds.observe(sec);
     this.offWorkerFailure = onOnionWorkerFailure((why) => this.log.warn({ reason: why }, 'onion worker stopped: onions are built on the main thread'));
+    if (this.opts.policy.cltvDelta <= this.opts.closeConfirmations + this.opts.expiryMargin + 1) {
+      this.log.warn(
+        { cltvDelta: this.opts.policy.cltvDelta, closeConfirmations: this.opts.closeConfirmations, expiryMargin: this.opts.expiryMargin },
+        'cltvDelta does not exceed closeConfirmations + expiryMargin + 1: a forward refunded on chain fails upstream only after the upstream peer has gone on chain (raise cltvDelta)',
+      );
+    }
     this.driver = new Driver('channel-node', this.opts.pollMs, () => this.tick(), this.log, () => this.metrics.loopErrors.inc({ role: 'channel-node' }));
   }
 
