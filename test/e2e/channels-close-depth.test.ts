@@ -11,10 +11,10 @@
  * `rewindTo` for the reorganisation), real libp2p sockets.
  */
 import { describe, expect, it } from 'vitest';
-import { AdjudicatorReader, RevealArgs, sendAndWait, type ChannelNode } from '@strata/channels';
+import { AdjudicatorReader, ChannelNode, RevealArgs, sendAndWait } from '@strata/channels';
 import { encode, StrataError } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
-import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
+import { channelTestWorld, silentLogger, startChannelNode, tmp } from '../helpers/channels.js';
 import { counterAddRefusedCommit, mineUntilClosed, neverAnswerProposals, outcomeWithin, within } from '../helpers/channels-unfinished.js';
 
 const world = channelTestWorld();
@@ -50,6 +50,12 @@ async function payIntoSilenceAndClose(tag: string, accounts: [number, number], d
 const links = (n: ChannelNode): string[] => [...((n as any).links as Map<string, unknown>).keys()];
 
 describe('closeConfirmations: the off-chain fail-backs of a closed channel wait for depth', () => {
+  it('is checked at start: a whole number of blocks from 0 to 2016', async () => {
+    for (const bad of [-1, 1.5, Number.NaN, 2017]) {
+      await expect(ChannelNode.create({ dataDir: tmp('chan-cc-'), closeConfirmations: bad }, { chain: world.l1.client(), logger: silentLogger })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    }
+  });
+
   it('with N = 3, the unfinished add is not failed back until the close is 3 blocks deep, then it is (and only then is the channel closed)', async () => {
     const N = 3;
     const { a, id, paid, isSettled, seenAt } = await payIntoSilenceAndClose('1', [1, 2], N);
