@@ -6,45 +6,21 @@
  * peer went on chain at the expiry. Real L1 (blocks mined on demand), real libp2p sockets.
  */
 import { describe, expect, it } from 'vitest';
-import { AdjudicatorReader, type ChannelNode } from '@strata/channels';
+import { AdjudicatorReader } from '@strata/channels';
 import { StrataError } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
+import { closedRecord, counterAddRefusedCommit, mineUntilClosedDeep, neverAnswerProposals, outcomeWithin, within } from '../helpers/channels-unfinished.js';
 
 const world = channelTestWorld();
 const nodes = world.nodes;
-
-/** The peer takes the PROPOSE and never answers it (a peer gone mid-round). */
-function neverAnswerProposals(n: ChannelNode): () => boolean {
-  let got = false;
-  // biome-ignore lint/suspicious/noExplicitAny: the peer vanishes mid-round
-  (n as any).onPropose = () => {
-    got = true;
-    return new Promise(() => undefined);
-  };
-  return () => got;
-}
-
-/** Mines a block at a time until the channel's close is final (CH_CLOSED). */
-async function mineUntilClosed(id: Uint8Array): Promise<void> {
-  const reader = new AdjudicatorReader(world.l1.client());
-  for (let i = 0; i < 30; i++) {
-    if ((await reader.channel(id))?.status === 2) return;
-    await world.l1.mine(1);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('the channel did not close on chain');
-}
-
-/** Settles within `ms`, or rejects saying it hung. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what}: still pending after ${ms} ms`)), ms))]);
-}
+/** The nodes' closeConfirmations here: the fail-backs run this many blocks after the close is final (channels-close-depth tests the wait itself). */
+const DEPTH = 2;
 
 describe('a close with a commitment round unfinished', () => {
   it('our add only in a proposed round, the peer gone, force close: pay() rejects once the close is final', async () => {
-    const a = await startChannelNode(world.l1.client(), 'a', world.l1.accounts[1]!, { requestTimeoutMs: 60_000 });
-    const b = await startChannelNode(world.l1.client(), 'b', world.l1.accounts[2]!);
+    const a = await startChannelNode(world.l1.client(), 'a', world.l1.accounts[1]!, { requestTimeoutMs: 60_000, closeConfirmations: DEPTH });
+    const b = await startChannelNode(world.l1.client(), 'b', world.l1.accounts[2]!, { closeConfirmations: DEPTH });
     nodes.push(a, b);
     const key = await a.connect(b.p2p.multiaddrs[0]!);
     const id = await a.openChannel(key, 1_000_000n);
@@ -67,7 +43,7 @@ describe('a close with a commitment round unfinished', () => {
     await a.closeChannel(id, true);
     // during the dispute delay nothing fails yet (a newer state could still replace the published one)
     expect(settled).toBe(false);
-    await mineUntilClosed(id);
+    await mineUntilClosedDeep(world.l1, id, DEPTH);
     const e = await within(paid, 10_000, 'pay()').then(
       () => undefined,
       (x: unknown) => x,
@@ -87,9 +63,9 @@ describe('a close with a commitment round unfinished', () => {
   }, 60_000);
 
   it("a forward's add only in a proposed round downstream, the next hop gone, the forwarder force closes: the upstream HTLC fails off chain", async () => {
-    const alice = await startChannelNode(world.l1.client(), 'alice', world.l1.accounts[3]!);
-    const bob = await startChannelNode(world.l1.client(), 'bob', world.l1.accounts[4]!, { requestTimeoutMs: 60_000 });
-    const carol = await startChannelNode(world.l1.client(), 'carol', world.l1.accounts[5]!);
+    const alice = await startChannelNode(world.l1.client(), 'alice', world.l1.accounts[3]!, { closeConfirmations: DEPTH });
+    const bob = await startChannelNode(world.l1.client(), 'bob', world.l1.accounts[4]!, { requestTimeoutMs: 60_000, closeConfirmations: DEPTH });
+    const carol = await startChannelNode(world.l1.client(), 'carol', world.l1.accounts[5]!, { closeConfirmations: DEPTH });
     nodes.push(alice, bob, carol);
     const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
     const carolKey = await bob.connect(carol.p2p.multiaddrs[0]!);
@@ -103,7 +79,7 @@ describe('a close with a commitment round unfinished', () => {
     await waitUntil(proposed, "carol got bob's proposal", 10_000, 5);
     await waitUntil(() => alice.channelState(ab).state.htlcs.length === 1, 'the A–B HTLC is committed', 10_000, 20);
     await bob.closeChannel(bc, true);
-    await mineUntilClosed(bc);
+    await mineUntilClosedDeep(world.l1, bc, DEPTH);
     const e = await within(paid, 10_000, "alice's pay()").then(
       () => undefined,
       (x: unknown) => x,
@@ -120,59 +96,15 @@ describe('a close with a commitment round unfinished', () => {
     expect((rec?.state.balanceA ?? 0n) + (rec?.state.balanceB ?? 0n)).toBe(1_000_000n);
   }, 60_000);
 
-  /**
-   * a is the receiver of b's round and puts its own add in its answer (counter); b's COMMIT
-   * comes only after a has closed with version 0, and a refuses it. b holds both signatures of
-   * version 1 (with a's add): if b publishes it during the delay the add is in the final state and
-   * settles on chain; if not, the add fails back once the close is final.
-   */
-  async function counterAddRefusedCommit(tag: string, accounts: [number, number], bUpdates: boolean) {
-    const bChain = world.l1.client();
-    if (!bUpdates) {
-      const realSend = bChain.send.bind(bChain);
-      bChain.send = (k, method, args) => (method === 'update' ? Promise.reject(new StrataError('NETWORK', 'b publishes no newer state in this test')) : realSend(k, method, args));
-    }
-    const a = await startChannelNode(world.l1.client(), `a${tag}`, world.l1.accounts[accounts[0]]!);
-    const b = await startChannelNode(bChain, `b${tag}`, world.l1.accounts[accounts[1]]!);
-    nodes.push(a, b);
-    const key = await a.connect(b.p2p.multiaddrs[0]!);
-    const id = await a.openChannel(key, 1_000_000n, 400_000n);
-    await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
-    // biome-ignore lint/suspicious/noExplicitAny: a proposes nothing itself: its add waits for b's round
-    const ap = a as any;
-    ap.propose = async () => undefined;
-    const aCh = () => (ap.channels as Map<string, { queue: { kind: string }[]; round?: { role: string; counter?: { kind: string }[] } }>).values().next().value!;
-    const aPaid = a.pay((await b.createInvoice(10_000n)).invoice);
-    aPaid.catch(() => undefined);
-    await waitUntil(() => aCh().queue.some((u) => u.kind === 'add'), "a's add is queued", 10_000, 5);
-    // b's COMMIT waits until a has closed
-    let aClosed = false;
-    let commitAnswered = false;
-    // biome-ignore lint/suspicious/noExplicitAny: holding back b's COMMIT
-    const bp = b as any;
-    const realSend = bp.send.bind(b);
-    bp.send = async (peer: Uint8Array, type: number, body: Uint8Array, t?: number) => {
-      if (type !== 5) return realSend(peer, type, body, t);
-      await waitUntil(() => aClosed, 'a closed', 20_000, 10);
-      return realSend(peer, type, body, t).finally(() => {
-        commitAnswered = true;
-      });
-    };
-    const bPaid = b.pay((await a.createInvoice(5_000n)).invoice);
-    bPaid.catch(() => undefined);
-    await waitUntil(() => aCh().round?.role === 'receiver' && (aCh().round?.counter ?? []).some((u) => u.kind === 'add'), "a accepted b's round with its add", 10_000, 5);
-    await a.closeChannel(id, true);
-    aClosed = true;
-    await waitUntil(() => commitAnswered, "a refuses b's COMMIT", 10_000, 5);
-    await mineUntilClosed(id);
-    const rec = await new AdjudicatorReader(world.l1.client()).channel(id);
-    expect(rec?.ending).toBe(2);
-    expect(rec!.state.balanceA + rec!.state.balanceB + rec!.state.htlcs.reduce((x, h) => x + h.amount, 0n)).toBe(1_000_000n);
-    return { a, b, id, rec: rec!, aPaid, bPaid };
+  /** See counterAddRefusedCommit (helpers): b publishes its newer state during the delay or never; the close is then mined final and deep. */
+  async function counterAddClosed(tag: string, accounts: [number, number], bUpdates: boolean) {
+    const r = await counterAddRefusedCommit(world.l1, nodes, tag, accounts, () => bUpdates, { closeConfirmations: DEPTH });
+    await mineUntilClosedDeep(world.l1, r.id, DEPTH);
+    return { ...r, rec: await closedRecord(world.l1, r.id) };
   }
 
   it("our add in the answer to the peer's round, its COMMIT refused as we close, the peer publishes nothing newer: both adds fail back at the final close", async () => {
-    const { aPaid, bPaid, rec } = await counterAddRefusedCommit('3', [6, 7], false);
+    const { aPaid, bPaid, rec } = await counterAddClosed('3', [6, 7], false);
     expect(rec.state.version).toBe(0);
     expect(rec.state.htlcs).toEqual([]);
     for (const [p, who] of [[aPaid, 'a'], [bPaid, 'b']] as const) {
@@ -186,12 +118,11 @@ describe('a close with a commitment round unfinished', () => {
   }, 60_000);
 
   it("the same, but the peer publishes the round's state during the delay: our add is in the final state and settles on chain, not failed back", async () => {
-    const { aPaid, rec } = await counterAddRefusedCommit('4', [8, 9], true);
+    const { aPaid, rec } = await counterAddClosed('4', [8, 9], true);
     expect(rec.state.version).toBe(1);
     expect(rec.state.htlcs.length).toBe(2);
     // the add is in the final state: it resolves on chain (b's preimage, or a's refund at its
     // expiry), never failed back off chain — b could still claim it
-    const outcome = await Promise.race([aPaid.then(() => 'succeeded', () => 'failed'), new Promise((r) => setTimeout(() => r('pending'), 1500))]);
-    expect(outcome).not.toBe('failed');
+    expect(await outcomeWithin(aPaid, 1500)).not.toBe('failed');
   }, 60_000);
 });

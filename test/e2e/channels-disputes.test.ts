@@ -142,8 +142,10 @@ describe('HTLCs on chain', () => {
   it("an offline counterparty's HTLC is refunded on chain after expiry, and the payment fails back upstream", async () => {
     const { invoice, paymentHash } = await carol.createInvoice(20_000n, 'held', 3600, { hold: true });
     let failed: unknown;
+    let failedAt = 0;
     const p = alice.pay(invoice).catch((e) => {
       failed = e;
+      failedAt = l1.height();
     });
     await waitUntil(() => carol.invoices().some((i) => i.paymentHash === paymentHash && i.status === 'held'), 'carol holds the payment', 10_000, 20);
     await carol.stop();
@@ -156,6 +158,9 @@ describe('HTLCs on chain', () => {
     expect(rec.ending).toBe(END_SETTLED);
     expect(rec.state.htlcs.length).toBe(1);
     expect(rec.htlcDone[0]).toBe(true); // refunded to bob
+    // bob failed the payment upstream only once the HTLC's expiry was closeConfirmations (6, the
+    // default) blocks past: no reorganisation that shallow can bring back a reveal by the expiry
+    expect(failedAt).toBeGreaterThan(rec.state.htlcs[0]!.expiry + 6);
     expect(alice.channelState(ab).state.htlcs.length).toBe(0);
     expect(alice.channelState(ab).state.balanceA).toBe(CAP); // alice got her HTLC back off-chain
     void bobPay;
@@ -191,7 +196,7 @@ describe('a penalty with an HTLC of ours in the revoked state', () => {
   it("the victim's payment in the published old state fails back once the penalty lands (it hung: only a settled close resolved them)", async () => {
     // the wallets of the two breachers stopped above (accounts 1 and 5) are free again
     const mallory = await startChannelNode(l1.client(), 'mallory', l1.accounts[1]!);
-    const victim = await startChannelNode(l1.client(), 'victim', l1.accounts[5]!);
+    const victim = await startChannelNode(l1.client(), 'victim', l1.accounts[5]!, { closeConfirmations: 2 });
     nodes.push(mallory, victim);
     const key = await victim.connect(mallory.p2p.multiaddrs[0]!);
     const id = await victim.openChannel(key, CAP);
@@ -218,6 +223,10 @@ describe('a penalty with an HTLC of ours in the revoked state', () => {
     await waitUntil(() => victim.channelState(id).state.version > old.state.version + 1, 'the old state is revoked', 10_000, 20);
     await breach(l1, mallory, old);
     await waitUntil(() => readChannelRecord(l1.node.chain.stateReader, id)!.ending === END_PENALTY, 'the victim punishes', 10_000, 50);
+    // the fail-back waits until the penalty is closeConfirmations (2) blocks deep
+    await victim.poll();
+    expect(outcome).toBeUndefined();
+    await l1.mine(2);
     await waitUntil(() => outcome !== undefined, "the victim's payment resolves", 10_000, 50);
     expect(outcome).toMatch(/^failed/);
   }, 60_000);

@@ -90,6 +90,13 @@ import { towerBlobFor, type TowerClient } from './watchtower.js';
 export interface ForwardingPolicy {
   feeBase: bigint;
   feePpm: number;
+  /**
+   * Blocks between a forward's outgoing and incoming HTLC expiries. Default 12. It must cover
+   * `closeConfirmations` + `expiryMargin` + 1: an outgoing HTLC refunded on chain fails upstream
+   * only `closeConfirmations` blocks past its expiry, and the upstream peer goes on chain
+   * `expiryMargin` blocks before the incoming one expires (BOLT 2's cltv_expiry_delta counts the
+   * reorganisation depth too). A node with less warns at start.
+   */
   cltvDelta: number;
 }
 
@@ -143,6 +150,18 @@ export interface ChannelNodeOptions {
    * next HTLCs come (LND batches commitments on a 50 ms ticker). Default 20.
    */
   fulfilBatchMs?: number;
+  /**
+   * Blocks a final close (CH_CLOSED) must have on top — counted from the height this node first
+   * saw it — before the HTLCs we offered that its state lacks fail back off chain (to the payment
+   * or the upstream hop); and blocks past an HTLC's expiry before one refunded on chain fails
+   * upstream. On a parent that reorganises, a failure passed upstream at the head could be
+   * undone by a branch where the peer's newer state (or the preimage) landed in time: the peer
+   * then claims on chain what we already gave up upstream. On-chain actions (claims, reveals,
+   * refunds) and settling upstream with a preimage never wait for it. On an L2 the blocks are its
+   * L1 origin's (the clock `ChainClient.height()` reads). Default 6, the L1's `confirmations`
+   * (its finality depth; the devnet's too); 0 acts at the head.
+   */
+  closeConfirmations?: number;
 }
 
 /** Dependencies. */
@@ -204,6 +223,12 @@ interface LocalChannel {
   coopSince?: number;
   /** Parent-chain height when our unilateral close was last sent (sent again if it never lands). */
   closeSentAt?: number;
+  /**
+   * Parent-chain height at which this node first saw the channel's close final (CH_CLOSED); reset
+   * when a later look finds it no longer closed (reorganised out). Off-chain fail-backs of our
+   * HTLCs wait until it is `closeConfirmations` deep.
+   */
+  closedSeenAt?: number;
 }
 
 /** Gossip items a peer may push per second (and burst); beyond that they are dropped and the peer penalised. */
@@ -227,6 +252,12 @@ const SESSION_OPTS = { maxFrameBytes: MAX_MESSAGE_BYTES + 16, timeoutMs: 20_000,
 export const COOP_CLOSE_TIMEOUT_BLOCKS = 6;
 /** Blocks after which a unilateral close not yet on chain is sent again. */
 export const CLOSE_RESEND_BLOCKS = 3;
+/** Default `closeConfirmations`: the L1's finality depth (`ChainConfig.confirmations`, 6 by default and on the devnet). */
+export const DEFAULT_CLOSE_CONFIRMATIONS = 6;
+/** Default forwarding `cltvDelta`: above the default closeConfirmations + expiryMargin + 1 (9), with room for the fail round. */
+export const DEFAULT_CLTV_DELTA = 12;
+/** Largest `closeConfirmations` accepted (an HTLC's expiry lies at most `maxExpiryDelta`, 2016 by default, ahead). */
+export const MAX_CLOSE_CONFIRMATIONS = 2016;
 
 /** Outgoing HTLC → where it came from (a forward) or which payment part it is. */
 interface OutLink {
@@ -392,7 +423,7 @@ export class ChannelNode {
       pollMs: opts.pollMs ?? 500,
       toSelfDelay: opts.toSelfDelay ?? 6,
       limits: { ...DEFAULT_LIMITS, ...opts.limits },
-      policy: { feeBase: 1n, feePpm: 100, cltvDelta: 6, ...opts.policy },
+      policy: { feeBase: 1n, feePpm: 100, cltvDelta: DEFAULT_CLTV_DELTA, ...opts.policy },
       minFinalExpiry: opts.minFinalExpiry ?? 12,
       expiryMargin: opts.expiryMargin ?? 2,
       maxExpiryDelta: opts.maxExpiryDelta ?? 2016,
@@ -404,12 +435,19 @@ export class ChannelNode {
       requestTimeoutMs: opts.requestTimeoutMs ?? 20_000,
       flushMs: opts.flushMs ?? 20,
       fulfilBatchMs: opts.fulfilBatchMs ?? 20,
+      closeConfirmations: opts.closeConfirmations ?? DEFAULT_CLOSE_CONFIRMATIONS,
     };
     this.log = deps.logger.child({ role: 'channel-node', alias: this.opts.alias });
     this.metrics = deps.metrics ?? new ChannelMetrics();
     this.reader = new AdjudicatorReader(deps.chain);
     store.onSync = (sec) => this.metrics.fsyncSeconds.observe(sec);
     this.offWorkerFailure = onOnionWorkerFailure((why) => this.log.warn({ reason: why }, 'onion worker stopped: onions are built on the main thread'));
+    if (this.opts.policy.cltvDelta <= this.opts.closeConfirmations + this.opts.expiryMargin + 1) {
+      this.log.warn(
+        { cltvDelta: this.opts.policy.cltvDelta, closeConfirmations: this.opts.closeConfirmations, expiryMargin: this.opts.expiryMargin },
+        'cltvDelta does not exceed closeConfirmations + expiryMargin + 1: a forward refunded on chain fails upstream only after the upstream peer has gone on chain (raise cltvDelta)',
+      );
+    }
     this.driver = new Driver('channel-node', this.opts.pollMs, () => this.tick(), this.log, () => this.metrics.loopErrors.inc({ role: 'channel-node' }));
   }
 
@@ -417,6 +455,8 @@ export class ChannelNode {
   static async create(opts: ChannelNodeOptions, deps: ChannelNodeDeps): Promise<ChannelNode> {
     const fb = opts.fulfilBatchMs;
     if (fb !== undefined && (!Number.isInteger(fb) || fb < 0 || fb > 10_000)) throw new StrataError('CONFIG_INVALID', `fulfilBatchMs must be an integer from 0 to 10000 ms, got ${fb}`);
+    const cc = opts.closeConfirmations;
+    if (cc !== undefined && (!Number.isInteger(cc) || cc < 0 || cc > MAX_CLOSE_CONFIRMATIONS)) throw new StrataError('CONFIG_INVALID', `closeConfirmations must be a whole number of blocks from 0 to ${MAX_CLOSE_CONFIRMATIONS}, got ${cc}`);
     if (!opts.dataDir) throw new StrataError('CONFIG_INVALID', 'channel node: dataDir is required');
     mkdirSync(opts.dataDir, { recursive: true });
     const idFile = join(opts.dataDir, 'identity.json');
@@ -2186,6 +2226,13 @@ export class ChannelNode {
       }
     }
     const rec = await this.reader.channel(ch.id);
+    if (ch.closedSeenAt !== undefined && rec?.status !== CH_CLOSED) {
+      // the final close we saw is gone from the chain (a reorganisation): its depth counts anew
+      // once it is back, and nothing waiting for it fails back meanwhile
+      this.log.warn({ channel: shortId(ch.id), seenAt: ch.closedSeenAt, height: h, status: rec?.status ?? null }, 'final close no longer on chain (reorganised out): off-chain fail-backs wait again');
+      delete ch.closedSeenAt;
+      await this.save(ch);
+    }
     if (!rec) return;
     if (rec.status === CH_OPEN) {
       // we signed a cooperative close that never reached the chain (the peer vanished, or the
@@ -2248,12 +2295,22 @@ export class ChannelNode {
       return;
     }
     if (rec.status === CH_CLOSED) {
-      // final: no newer state can replace rec.state any more (see failUnfinishedLinks)
-      this.failUnfinishedLinks(ch, rec);
+      // final: no newer state can replace rec.state any more on this branch (see
+      // failUnfinishedLinks); the height we first saw it at is committed before anything acts on
+      // it, so a restart keeps counting from there
+      if (ch.closedSeenAt === undefined) {
+        ch.closedSeenAt = h;
+        await this.save(ch);
+      }
+      const deep = h - ch.closedSeenAt >= this.opts.closeConfirmations;
+      this.failUnfinishedLinks(ch, rec, deep);
       if (rec.ending === END_SETTLED) {
         const left = await this.resolveOnchainHtlcs(ch, rec, h, act);
         if (left > 0) return;
       }
+      // 'closed' ends the chain watch: not before the close is deep enough and every HTLC we
+      // offered on it is resolved (a fail-back still waiting for its depth keeps its link)
+      if (!deep || this.hasLinks(ch)) return;
       ch.status = 'closed';
       // every HTLC is resolved on chain: the peer's onions are of no use any more, among them
       // those of a round we accepted that never completed (written with the accepting round)
@@ -2277,8 +2334,13 @@ export class ChannelNode {
    * not yet resolved) settles with it instead. Each goes through resolveOutgoing, which deletes
    * the link (once: the map is the truth) in the commit that queues a forward's fail upstream; the
    * channel's 'closed' record is written after, so a crash before it finds the link again.
+   *
+   * A failure waits until the close is `closeConfirmations` deep (`deep`): at the head, a
+   * reorganisation could still bring back a branch where a newer state holding the add landed
+   * in time, and the peer would claim on chain what we had failed upstream. A settlement with a
+   * preimage does not wait (passing the preimage upstream loses nothing on any branch).
    */
-  private failUnfinishedLinks(ch: LocalChannel, rec: ChannelRecord): void {
+  private failUnfinishedLinks(ch: LocalChannel, rec: ChannelRecord, deep: boolean): void {
     const prefix = `${toHex(ch.id)}:`;
     // only a settled close pays HTLCs out (claim / refund); after a penalty nobody can claim the
     // revoked state's HTLCs (the victim took the whole channel): every one of ours fails back
@@ -2293,6 +2355,7 @@ export class ChannelNode {
     for (const [id, l] of gone) {
       const hash = l.kind === 'payment' ? l.paymentHash : this.incomingHash(l);
       const pre = hash ? this.store.get<Uint8Array>(`pre:${toHex(hash)}`) : undefined;
+      if (!pre && !deep) continue;
       this.log.warn({ channel: shortId(ch.id), htlc: id, kind: l.kind, settled: pre !== undefined }, 'HTLC not in the final on-chain state of a closed channel: resolved off chain');
       try {
         this.resolveOutgoing(ch, id, pre ? { preimage: pre } : { local: new StrataError('CHANNEL_STATE', `channel closed on chain without HTLC ${id} (its commitment round never completed)`), channel: ch.id });
@@ -2301,6 +2364,13 @@ export class ChannelNode {
         this.roundHandlingFailed(ch, id, e);
       }
     }
+  }
+
+  /** True while some HTLC we offered on `ch` still has its link (a payment part or forward not yet resolved). */
+  private hasLinks(ch: LocalChannel): boolean {
+    const prefix = `${toHex(ch.id)}:`;
+    for (const k of this.links.keys()) if (k.startsWith(prefix)) return true;
+    return false;
   }
 
   /** The payment hash of a forward's incoming HTLC, where its channel still knows it. */
@@ -2312,7 +2382,14 @@ export class ChannelNode {
     return find(inCh.state) ?? (inCh.round ? find(inCh.round.next) : undefined);
   }
 
-  /** Claims, refunds and upstream settlement of a closed channel's HTLCs; returns how many are unresolved. */
+  /**
+   * Claims, refunds and upstream settlement of a closed channel's HTLCs; returns how many are
+   * unresolved on chain. Ours: a preimage revealed by the expiry settles upstream at once; after
+   * the expiry the refund goes on chain at once, but the failure upstream waits until the expiry
+   * is `closeConfirmations` blocks past, so that no reorganisation can still bring back a reveal
+   * by the expiry (the peer would then take the HTLC on chain and we would have failed it
+   * upstream). The refund's action flag and the link's delete are separate commits, each once.
+   */
   private async resolveOnchainHtlcs(ch: LocalChannel, rec: ChannelRecord, h: number, act: (k: string, m: string, a: Uint8Array) => Promise<void>): Promise<number> {
     const A = await import('./adjudicator.js');
     let left = 0;
@@ -2325,7 +2402,7 @@ export class ChannelNode {
         if (revealed && revealed.height <= x.expiry) this.resolveOutgoing(ch, x.id, { preimage: revealed.preimage });
         else if (h > x.expiry) {
           if (rec.ending === END_SETTLED && !done) await act(`refund:${i}`, 'refundHtlc', encode(A.HtlcRefArgs, { channelId: ch.id, index: i }));
-          this.resolveOutgoing(ch, x.id, { local: new StrataError('CHANNEL_STATE', 'refunded on chain'), channel: ch.id });
+          if (h - x.expiry > this.opts.closeConfirmations) this.resolveOutgoing(ch, x.id, { local: new StrataError('CHANNEL_STATE', 'refunded on chain'), channel: ch.id });
         }
       } else if (rec.ending === END_SETTLED && !done && revealed && revealed.height <= x.expiry) {
         await act(`claim:${i}`, 'claimHtlc', encode(A.HtlcRefArgs, { channelId: ch.id, index: i }));
@@ -2416,9 +2493,9 @@ export class ChannelNode {
   }
 
   /** The full state record of a channel (tests and debugging). */
-  channelState(id: Uint8Array): { state: ChannelState; status: string; sigA?: Uint8Array; sigB?: Uint8Array; theirRevocation?: { version: number; sig: Uint8Array } } {
+  channelState(id: Uint8Array): { state: ChannelState; status: string; sigA?: Uint8Array; sigB?: Uint8Array; theirRevocation?: { version: number; sig: Uint8Array }; closedSeenAt?: number } {
     const ch = this.chan(id);
-    return { state: ch.state, status: ch.status, ...(ch.sigA ? { sigA: ch.sigA } : {}), ...(ch.sigB ? { sigB: ch.sigB } : {}), ...(ch.theirRevocation ? { theirRevocation: ch.theirRevocation } : {}) };
+    return { state: ch.state, status: ch.status, ...(ch.sigA ? { sigA: ch.sigA } : {}), ...(ch.sigB ? { sigB: ch.sigB } : {}), ...(ch.theirRevocation ? { theirRevocation: ch.theirRevocation } : {}), ...(ch.closedSeenAt !== undefined ? { closedSeenAt: ch.closedSeenAt } : {}) };
   }
 
   /** Runs one driver iteration now (tests). */

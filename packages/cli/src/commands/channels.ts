@@ -4,7 +4,7 @@
  * JSON-RPC (`--node-rpc URL`, or on the devnet `--node alice|bob|carol`, default alice).
  */
 import type { Command } from 'commander';
-import { ChannelNode, ForcedInclusionChainClient, RpcChainClient, RpcTowerClient, runAtomicSwap, startChannelRpc, WatchtowerService, withClaimKey, type ChainClient } from '@strata/channels';
+import { ChannelNode, DEFAULT_CLOSE_CONFIRMATIONS, ForcedInclusionChainClient, RpcChainClient, RpcTowerClient, runAtomicSwap, startChannelRpc, WatchtowerService, withClaimKey, type ChainClient } from '@strata/channels';
 import { CHANNEL_NODE_NAMES, devAccounts, devnetChannelRpcUrl, type ChannelNodeName } from '@strata/devnet';
 import { fromHex, keyPairFromSecret, StrataError, type KeyPair } from '@strata/primitives';
 import { RpcClient } from '@strata/rpc';
@@ -113,14 +113,16 @@ export function registerChannelCommands(program: Command): void {
     .option('--wallet-key <0xsecret|index>', 'wallet key on the parent chain (default: generated, kept in the data dir)')
     .option('--watchtower <url>', 'watchtower JSON-RPC to send justice blobs to')
     .option('--to-self-delay <blocks>', 'dispute delay of the channels this node opens (on the devnet L2 at least 25: 2 × sequencing window + force-after + 1)', '6')
+    .option('--close-confirmations <blocks>', "blocks a final on-chain close (or an HTLC's expiry) must be deep before our HTLCs it lacks fail back off chain (the L1's finality depth; on an L2, L1-origin blocks)", String(DEFAULT_CLOSE_CONFIRMATIONS))
     .option('--log-level <level>', 'log level', 'info')
-    .action(async (f: { chainRpc: string; dataDir: string; alias: string; host: string; port: string; listen: string; peer?: string[]; walletKey?: string; watchtower?: string; toSelfDelay: string; logLevel: string; forceViaL1?: string; rollupId?: string; forceAfter: string }) => {
+    .action(async (f: { chainRpc: string; dataDir: string; alias: string; host: string; port: string; listen: string; peer?: string[]; walletKey?: string; watchtower?: string; toSelfDelay: string; closeConfirmations: string; logLevel: string; forceViaL1?: string; rollupId?: string; forceAfter: string }) => {
       try {
         const logger = createLogger({ level: f.logLevel });
         const toSelfDelay = Number(f.toSelfDelay);
         if (!Number.isInteger(toSelfDelay) || toSelfDelay < 1 || toSelfDelay > 2016) throw new StrataError('CONFIG_INVALID', `--to-self-delay must be a whole number of blocks from 1 to 2016, got ${f.toSelfDelay}`);
+        const closeConfirmations = Number(f.closeConfirmations);
         const node = await ChannelNode.create(
-          { dataDir: f.dataDir, alias: f.alias, listen: [f.listen], bootnodes: f.peer ?? [], toSelfDelay, ...(f.walletKey ? { walletKey: keyOf(f.walletKey, '--wallet-key').secretKey } : {}) },
+          { dataDir: f.dataDir, alias: f.alias, listen: [f.listen], bootnodes: f.peer ?? [], toSelfDelay, closeConfirmations, ...(f.walletKey ? { walletKey: keyOf(f.walletKey, '--wallet-key').secretKey } : {}) },
           { chain: parentClient(f), logger, ...(f.watchtower ? { tower: new RpcTowerClient(f.watchtower) } : {}) },
         );
         await node.start();

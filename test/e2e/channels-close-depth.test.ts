@@ -1,0 +1,166 @@
+/**
+ * The confirmation depth of a close's off-chain fail-backs (`closeConfirmations`). An HTLC we
+ * offered that the final on-chain state of a closed channel lacks fails back off chain (to its
+ * payment or upstream hop) only once the close (CH_CLOSED) is N blocks deeper than the height we
+ * first saw it at: at the head, a reorganisation could bring back a branch where the peer's newer
+ * state holding the add landed in time, and the peer would claim on chain what was already failed
+ * upstream (a forwarder loses the amount, a payer retries and pays twice). The height is kept in
+ * the channel record (a restart keeps waiting from it) and reset when the close is reorganised
+ * out. The refund path waits the same way past the HTLC's expiry (channels-disputes). Before the
+ * fix every fail-back ran at the first poll that saw CH_CLOSED. Real L1 (blocks mined on demand,
+ * `rewindTo` for the reorganisation), real libp2p sockets.
+ */
+import { describe, expect, it } from 'vitest';
+import { AdjudicatorReader, ChannelNode, RevealArgs, sendAndWait } from '@strata/channels';
+import { encode, StrataError } from '@strata/primitives';
+import { waitUntil } from '../helpers/wait.js';
+import { channelTestWorld, silentLogger, startChannelNode, tmp } from '../helpers/channels.js';
+import { counterAddRefusedCommit, mineUntilClosed, neverAnswerProposals, outcomeWithin, within } from '../helpers/channels-unfinished.js';
+
+const world = channelTestWorld();
+const nodes = world.nodes;
+
+/** A pays an invoice of b's; b takes the add's PROPOSE and never answers; a closes unilaterally with version 0. */
+async function payIntoSilenceAndClose(tag: string, accounts: [number, number], depth: number) {
+  const a = await startChannelNode(world.l1.client(), `a${tag}`, world.l1.accounts[accounts[0]]!, { requestTimeoutMs: 60_000, closeConfirmations: depth });
+  const b = await startChannelNode(world.l1.client(), `b${tag}`, world.l1.accounts[accounts[1]]!, { closeConfirmations: depth });
+  nodes.push(a, b);
+  const key = await a.connect(b.p2p.multiaddrs[0]!);
+  const id = await a.openChannel(key, 1_000_000n);
+  await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
+  const inv = await b.createInvoice(10_000n);
+  const proposed = neverAnswerProposals(b);
+  let settled = false;
+  const paid = a.pay(inv.invoice).finally(() => {
+    settled = true;
+  });
+  paid.catch(() => undefined);
+  await waitUntil(proposed, 'b got the proposal', 10_000, 5);
+  await a.closeChannel(id, true);
+  await mineUntilClosed(world.l1, id);
+  // a's chain watch has seen the final close (and committed the height it saw it at)
+  await a.poll();
+  const seenAt = a.channelState(id).closedSeenAt;
+  expect(seenAt).toBe(world.l1.height());
+  return { a, b, id, inv, paid, isSettled: () => settled, seenAt: seenAt as number };
+}
+
+/** The links (HTLCs we offered, not yet resolved) a node holds. */
+// biome-ignore lint/suspicious/noExplicitAny: internal state under test
+const links = (n: ChannelNode): string[] => [...((n as any).links as Map<string, unknown>).keys()];
+
+describe('closeConfirmations: the off-chain fail-backs of a closed channel wait for depth', () => {
+  it('is checked at start: a whole number of blocks from 0 to 2016', async () => {
+    for (const bad of [-1, 1.5, Number.NaN, 2017]) {
+      await expect(ChannelNode.create({ dataDir: tmp('chan-cc-'), closeConfirmations: bad }, { chain: world.l1.client(), logger: silentLogger })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    }
+  });
+
+  it('with N = 3, the unfinished add is not failed back until the close is 3 blocks deep, then it is (and only then is the channel closed)', async () => {
+    const N = 3;
+    const { a, id, paid, isSettled, seenAt } = await payIntoSilenceAndClose('1', [1, 2], N);
+    for (let i = 1; i < N; i++) {
+      await world.l1.mine(1);
+      await a.poll();
+      expect(world.l1.height()).toBe(seenAt + i);
+      expect(isSettled()).toBe(false);
+      expect(links(a).length).toBe(1);
+      // the chain watch goes on: a reorganisation could still undo the close
+      expect(a.channelState(id).status).toBe('closing');
+    }
+    await world.l1.mine(1);
+    await a.poll();
+    const e = await within(paid, 10_000, 'pay()').then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(StrataError);
+    expect((e as StrataError).code).toMatch(/^CHANNEL_/);
+    expect(links(a)).toEqual([]);
+    await waitUntil(() => a.channelState(id).status === 'closed', 'a records the channel closed', 10_000, 50);
+    const rec = await new AdjudicatorReader(world.l1.client()).channel(id);
+    expect(rec?.state.htlcs).toEqual([]);
+    expect(rec?.state.balanceA).toBe(1_000_000n);
+  }, 60_000);
+
+  it('a restart between the first sight of the close and N blocks keeps the height it was first seen at, and fails back once N deep', async () => {
+    const N = 4;
+    const { a, id, seenAt } = await payIntoSilenceAndClose('2', [3, 4], N);
+    const opts = { requestTimeoutMs: 60_000, closeConfirmations: N };
+    // biome-ignore lint/suspicious/noExplicitAny: the data dir of the node to restart
+    const dataDir = (a as any).opts.dataDir as string;
+    await world.l1.mine(2);
+    await a.poll();
+    expect(links(a).length).toBe(1);
+    await a.stop();
+    await world.l1.mine(1); // seenAt + 3, while a is down
+    const a2 = await startChannelNode(world.l1.client(), 'a2', world.l1.accounts[3]!, { ...opts, dataDir });
+    nodes.push(a2);
+    await a2.poll();
+    expect(a2.channelState(id).closedSeenAt).toBe(seenAt);
+    expect(world.l1.height()).toBe(seenAt + 3);
+    // (the payment's own record says 'failed' already: stop() ends a pending pay() call; its HTLC's
+    // link is what the fail-back resolves)
+    expect(links(a2).length).toBe(1);
+    expect(a2.channelState(id).status).toBe('closing');
+    await world.l1.mine(1); // seenAt + 4: N deep counted from the first sight, before the restart
+    await a2.poll();
+    await waitUntil(() => links(a2).length === 0, 'the HTLC is failed back off chain (its link resolved)', 10_000, 20);
+    await waitUntil(() => a2.channelState(id).status === 'closed', 'a records the channel closed', 10_000, 50);
+  }, 60_000);
+
+  /**
+   * The finding itself: a closes with version 0 while b holds both signatures of version 1 with
+   * a's add (a refused b's COMMIT); b's `update` does not land on the first branch, so that close
+   * settles with version 0 and the add is in no final state. A reorganisation then brings back a
+   * branch where b's update lands in time and the add's preimage is revealed by its expiry: b can
+   * claim a's HTLC on chain. With the depth, a did not fail its payment back at the first sight of
+   * CH_CLOSED, resets the height when the close is gone, and settles the payment with the revealed
+   * preimage; without it the payment was failed (a payer then retries and pays twice).
+   */
+  it('a reorganisation that undoes the close and lands the peer\'s newer state with the add: the payment was not failed back, it settles with the preimage revealed on chain', async () => {
+    const N = 4;
+    let bMayUpdate = false;
+    const { a, b, id, aPaid, aInvoice } = await counterAddRefusedCommit(world.l1, nodes, '3', [5, 6], () => bMayUpdate, { closeConfirmations: N });
+    const reader = new AdjudicatorReader(world.l1.client());
+    const closing = await reader.channel(id);
+    expect(closing?.status).toBe(1);
+    const disputeEnd = closing!.disputeEnd;
+    // the fork point: b's update must still land on the new branch (before disputeEnd)
+    while (world.l1.height() < disputeEnd - 2) {
+      await world.l1.mine(1);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(world.l1.height()).toBe(disputeEnd - 2);
+    const fork = world.l1.node.chain.blockAt(disputeEnd - 2)!.hash;
+    await mineUntilClosed(world.l1, id);
+    await a.poll();
+    await b.poll();
+    const seenAt = a.channelState(id).closedSeenAt;
+    expect(seenAt).toBeDefined();
+    expect((await reader.channel(id))?.state.version).toBe(0);
+    expect(await outcomeWithin(aPaid, 300)).toBe('pending');
+    expect(b.channelState(id).status).toBe('closing');
+
+    // the reorganisation: the blocks from disputeEnd - 1 on (the settle among them) are gone
+    await world.l1.node.rewindTo(fork);
+    expect(world.l1.height()).toBe(disputeEnd - 2);
+    await a.poll();
+    expect(a.channelState(id).closedSeenAt).toBeUndefined();
+    expect((await reader.channel(id))?.status).toBe(1);
+    // on this branch b's newer state lands in the delay (b's chain watch sends it) …
+    bMayUpdate = true;
+    await waitUntil(async () => (await reader.channel(id))?.state.version === 1, "b's newer state lands", 10_000, 50);
+    const rec = await reader.channel(id);
+    expect(rec?.status).toBe(1);
+    const ours = rec!.state.htlcs.find((x) => x.offerer === 0);
+    expect(ours).toBeDefined();
+    // … and the add's preimage is revealed by its expiry (b, the payee, knows it): b can claim it
+    // biome-ignore lint/suspicious/noExplicitAny: the payee's invoice preimage
+    const preimage = (b.store.get(`inv:${aInvoice.paymentHash}`) as any).preimage as Uint8Array;
+    await sendAndWait(world.l1.client(), world.l1.accounts[7]!.keys, 'reveal', encode(RevealArgs, { preimage }));
+    await a.poll();
+    expect(await within(aPaid, 10_000, "a's pay()")).toBeDefined();
+    expect(a.channelState(id).closedSeenAt).toBeUndefined();
+  }, 90_000);
+});
