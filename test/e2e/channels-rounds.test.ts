@@ -82,6 +82,41 @@ describe('commitment rounds', () => {
     expect(alice.channelState(id).state.balanceA + bob.channelState(id).state.balanceB).toBe(10_000_000n);
   }, 60_000);
 
+  it("the payee's invoices paid by one round's adds share one commit (before: a commit per payment)", async () => {
+    const K = 12;
+    const fresh = await Promise.all(Array.from({ length: K }, () => bob.createInvoice(1_000n)));
+    // alice's adds are held until all K onions are built, then queued in one turn: one round
+    // carries them, and bob settles the K invoices while he handles that round's COMMIT
+    const node = alice as unknown as { enqueue: (ch: unknown, u: { kind: string }) => void };
+    const enqueue = node.enqueue.bind(alice);
+    const heldAdds: [unknown, { kind: string }][] = [];
+    let allBuilt: () => void = () => {};
+    const built = new Promise<void>((r) => {
+      allBuilt = r;
+    });
+    node.enqueue = (ch, u) => {
+      if (u.kind !== 'add') return enqueue(ch, u);
+      heldAdds.push([ch, u]);
+      if (heldAdds.length === K) allBuilt();
+    };
+    const pays = fresh.map((f) => alice.pay(f.invoice));
+    await built;
+    node.enqueue = enqueue;
+    const store = bob.store as unknown as { commits: number };
+    const c0 = store.commits;
+    const v0 = alice.channelState(id).state.version;
+    for (const [ch, u] of heldAdds) enqueue(ch, u);
+    const results = await Promise.all(pays);
+    expect(results.map((r) => r.amount)).toEqual(Array(K).fill('1000'));
+    await waitUntil(() => alice.channelState(id).state.htlcs.length === 0 && bob.channelState(id).state.htlcs.length === 0, 'every HTLC settled', 15_000, 20);
+    const rounds = alice.channelState(id).state.version - v0;
+    const commits = store.commits - c0;
+    // bob's own writes: two per round (accept, then the completed round) and one for the K
+    // invoices, their preimages and onions; before, each invoice was a commit of its own (K more)
+    expect(rounds).toBeLessThanOrEqual(3);
+    expect(commits).toBeLessThan(K);
+  }, 60_000);
+
   it("incoming onions are stored once in records of their own, not rewritten with the channel at every round", async () => {
     const held = await Promise.all(Array.from({ length: 3 }, () => bob.createInvoice(1_000n, 'held', 3600, { hold: true })));
     const pays = held.map((h) => alice.pay(h.invoice).catch(() => undefined));

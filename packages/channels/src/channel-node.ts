@@ -67,6 +67,7 @@ import { drainOnionWorker, onOnionWorkerFailure } from './crypto-pool.js';
 import { buildOnionAsync, createFailure, decryptFailure, FAIL, peelOnion, wrapFailure, type HopPayload } from './onion.js';
 import { ChannelGraph, MissionControl, policyFee, type Route } from './router.js';
 import {
+  applyEach,
   applyUpdates,
   closeDigest,
   decodeUpdate,
@@ -804,15 +805,9 @@ export class ChannelNode {
       if (edge >= 0) n = edge;
       if (n === 0) return { next: s, taken };
     }
-    for (const u of ch.queue.splice(0, n)) {
-      try {
-        s = applyUpdates(s, ch.side, [u], ch.limits);
-        taken.push(u);
-      } catch (e) {
-        this.dropUpdate(ch, u, toStrataError(e));
-      }
-    }
-    return { next: s, taken };
+    const r = applyEach(s, ch.side, ch.queue.splice(0, n), ch.limits);
+    for (const [u, e] of r.refused) this.dropUpdate(ch, u, e);
+    return r.taken.length > 0 ? { next: r.next, taken: r.taken } : { next: s, taken };
   }
 
   /** The preimages of fulfils in `updates` as store entries (kept before anything acts on them). */
@@ -1623,20 +1618,14 @@ export class ChannelNode {
     }
     inv.status = 'paid';
     inv.paidAt = Math.floor(Date.now() / 1000);
-    // a read of the store does not see a write before it commits: a second HTLC for this hash
-    // arriving meanwhile must not be accepted as a second payment
-    this.settling.add(hashHex);
-    // one commit for both, issued before the fulfils are queued: the fulfil round's own write
-    // (awaited before the preimage leaves) is committed after them
-    try {
-      this.store.write([
-        [`inv:${hashHex}`, inv],
-        [`pre:${hashHex}`, inv.preimage],
-        ...set.parts.map((part): [string, unknown] => [`on:${toHex(part.ch)}:${part.id}`, undefined]),
-      ]);
-    } finally {
-      this.settling.delete(hashHex);
-    }
+    // queued in one synchronous block for the end of this turn (with every other payment's of the
+    // turn: one commit under load instead of one each), before the fulfils are queued: any write
+    // or flush commits them first, so the fulfil round's own write and every message after it
+    // (a preimage leaves only after a flush) follow them; a read meanwhile sees them queued (a
+    // second HTLC for this hash finds the invoice paid)
+    this.store.writeSoon(`inv:${hashHex}`, inv);
+    this.store.writeSoon(`pre:${hashHex}`, inv.preimage);
+    for (const part of set.parts) this.store.writeSoon(`on:${toHex(part.ch)}:${part.id}`, undefined);
     this.metrics.paymentsReceived.inc();
     this.log.info({ paymentHash: hashHex, amount: sum.toString(), parts: set.parts.length }, 'invoice paid');
     for (const part of set.parts) {

@@ -207,6 +207,71 @@ export function applyUpdates(s: ChannelState, proposer: Side, updates: Update[],
   return { channelId: s.channelId, version: s.version + 1, balanceA: balA, balanceB: balB, htlcs: out };
 }
 
+/**
+ * Applies as many of `updates` (proposed by `proposer`) as apply, in order, each checked as
+ * {@link applyUpdates} would check it applied on its own on top of the ones taken before it: the
+ * result equals applying them one at a time and dropping each one that throws, in one pass over
+ * the state instead of one per update (a round takes up to `maxBatch` queued updates on top of
+ * every HTLC in flight: one call per update copied, re-keyed and sorted the whole state each time).
+ * Returns the next state (version + 1), the updates taken and those refused with their errors.
+ */
+export function applyEach(s: ChannelState, proposer: Side, updates: Update[], limits: ChannelLimits): { next: ChannelState; taken: Update[]; refused: [Update, StrataError][] } {
+  let balA = s.balanceA;
+  let balB = s.balanceB;
+  const htlcs = new Map<string, Htlc>();
+  // the proposer's own HTLCs: count and value in flight, as applyUpdates sums them
+  let count = 0;
+  let inFlight = 0n;
+  for (const h of s.htlcs) {
+    htlcs.set(`${h.offerer}:${h.id}`, h);
+    if (h.offerer === proposer) {
+      count++;
+      inFlight += h.amount;
+    }
+  }
+  const taken: Update[] = [];
+  const refused: [Update, StrataError][] = [];
+  let changed = false;
+  for (const u of updates) {
+    try {
+      if (u.kind === 'add') {
+        const key = `${proposer}:${u.id}`;
+        if (htlcs.has(key)) throw new StrataError('CHANNEL_INVALID', `HTLC id ${u.id} is already in use`, { id: u.id });
+        if (u.amount < limits.dust) limitErr(`HTLC of ${u.amount} is below the dust limit ${limits.dust}`, { amount: u.amount.toString(), dust: limits.dust.toString() });
+        const bal = proposer === 0 ? balA : balB;
+        if (bal - u.amount < limits.reserve) {
+          limitErr(`HTLC of ${u.amount} would take the sender's balance ${bal} below the reserve ${limits.reserve}`, { amount: u.amount.toString(), balance: bal.toString() });
+        }
+        if (count + 1 > limits.maxHtlcs) limitErr(`${count + 1} pending HTLCs exceed max_accepted_htlcs ${limits.maxHtlcs}`, { count: count + 1, max: limits.maxHtlcs });
+        if (inFlight + u.amount > limits.maxInFlight) limitErr(`${inFlight + u.amount} in flight exceeds max_htlc_value_in_flight ${limits.maxInFlight}`, { inFlight: (inFlight + u.amount).toString() });
+        if (proposer === 0) balA -= u.amount;
+        else balB -= u.amount;
+        count++;
+        inFlight += u.amount;
+        htlcs.set(key, { id: u.id, offerer: proposer, amount: u.amount, hash: u.hash, expiry: u.expiry });
+      } else {
+        const other = (1 - proposer) as Side;
+        const key = `${other}:${u.id}`;
+        const h = htlcs.get(key);
+        if (!h) throw new StrataError('CHANNEL_INVALID', `no HTLC ${u.id} offered by the peer`, { id: u.id });
+        if (u.kind === 'fulfil') {
+          if (!bytesEqual(sha256(u.preimage), h.hash)) throw new StrataError('CHANNEL_INVALID', `preimage does not match HTLC ${u.id}'s payment hash`, { id: u.id });
+          if (proposer === 0) balA += h.amount;
+          else balB += h.amount;
+        } else if (other === 0) balA += h.amount;
+        else balB += h.amount;
+        htlcs.delete(key);
+      }
+      taken.push(u);
+      changed = true;
+    } catch (e) {
+      refused.push([u, e instanceof StrataError ? e : new StrataError('CHANNEL_INVALID', String(e))]);
+    }
+  }
+  const out = changed ? [...htlcs.values()].sort((a, b) => a.offerer - b.offerer || a.id - b.id) : s.htlcs;
+  return { next: { channelId: s.channelId, version: s.version + 1, balanceA: balA, balanceB: balB, htlcs: out }, taken, refused };
+}
+
 /** Short printable id of a channel. */
 export function shortId(channelId: Uint8Array): string {
   return toHex(channelId).slice(2, 14);
