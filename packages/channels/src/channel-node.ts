@@ -1710,13 +1710,13 @@ export class ChannelNode {
   /**
    * A `pay:` record still 'pending' with no HTLC out: succeeded with the preimage (given or kept),
    * else failed. A preimage always wins: a record 'failed' (by a version that wrote it with parts
-   * still out) becomes 'succeeded' too, so the invoice is never taken as unpaid once it was paid.
+   * still out) becomes 'succeeded' too when one of its parts brings the preimage (given: a kept
+   * one could be a forwarder's of the same hash), so the invoice is never taken as unpaid once paid.
    */
   private settlePendingRecord(hk: string, preimage: Uint8Array | undefined, why: string): void {
     const rec = this.store.get<{ status: string; amount: bigint }>(`pay:${hk}`);
-    if (!rec || rec.status === 'succeeded') return;
+    if (!rec || rec.status === 'succeeded' || (rec.status !== 'pending' && !preimage)) return;
     const pre = preimage ?? this.store.get<Uint8Array>(`pre:${hk}`);
-    if (rec.status !== 'pending' && !pre) return;
     this.log.info({ paymentHash: hk, status: pre ? 'succeeded' : 'failed' }, why);
     this.store.writeSoon(`pay:${hk}`, pre ? { ...rec, status: 'succeeded', preimage: pre } : { ...rec, status: 'failed' });
   }
@@ -1794,9 +1794,11 @@ export class ChannelNode {
     const hk2 = toHex(inv.paymentHash);
     const prior = this.payments.get(hk2) ?? this.store.get<{ status: string }>(`pay:${hk2}`);
     if (prior && prior.status !== 'failed') throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… is already ${prior.status === 'succeeded' ? 'paid' : 'being paid'}`);
-    // a kept preimage is the proof that this hash was paid, whatever the record says (a record
-    // written 'failed' with a part still out, which the payee then fulfilled): never pay it twice
-    if (this.store.get<Uint8Array>(`pre:${hk2}`)) throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… is already paid (its preimage is known)`);
+    // a kept preimage is the proof that our earlier attempt was paid, whatever its record says (a
+    // record written 'failed' with a part still out, which the payee then fulfilled): never pay it
+    // twice. (Only with a record of ours: a preimage kept as a forwarder or a payee is not a
+    // payment of ours, as LND's control tower tracks only its own payments.)
+    if (prior && this.store.get<Uint8Array>(`pre:${hk2}`)) throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… is already paid (its preimage is known)`);
     // an earlier attempt's parts still out (a record 'failed' by an older version while others
     // were held): a new attempt would be resolved by their outcomes (links name the payment by
     // hash) and could pay the total again on top of them
@@ -1827,11 +1829,10 @@ export class ChannelNode {
       this.launch(pay, inv.amount, maxParts);
       await finished;
     } catch (e) {
-      // a preimage that arrived anyway (a part fulfilled as the payment was given up: the node
-      // stopping) is the proof of payment: the payment succeeded
-      const kept = pay.preimage ?? this.store.get<Uint8Array>(`pre:${hk2}`);
-      if (kept) pay.preimage = kept;
-      else {
+      // a preimage that arrived for one of its parts anyway (fulfilled as the payment was given
+      // up: the node stopping; onPartResolved keeps it) is the proof of payment: it succeeded.
+      // (Not the store's pre: record: a forwarder of the same hash keeps one too.)
+      if (!pay.preimage) {
         pay.status = 'failed';
         this.payments.delete(hk2);
         this.metrics.paymentsSent.inc({ result: 'failed' });
