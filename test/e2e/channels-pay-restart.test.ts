@@ -144,7 +144,7 @@ describe('a payee that refuses one part for good and fulfils the other', () => {
     await waitUntil(() => alice.channelState(ab1).state.htlcs.length === 0 && alice.channelState(ab2).state.htlcs.length === 0, 'both parts resolved', 15_000, 20);
     await waitUntil(() => record(alice, paymentHash) === 'succeeded', 'the record is succeeded', 5_000, 20);
     expect(parts).toBe(2);
-    // failed at the permanent error, the call rejected while the other part was still out
+    // before the fix the call rejected at the permanent error, with the other part still out
     expect(outcome).toEqual({ preimage: toHex(preimage) });
     expect(toHex(sha256(preimage))).toBe(paymentHash);
     expect(await payAgain(alice, invoice)).toBe('refused: already paid');
