@@ -304,6 +304,12 @@ interface Payment {
   attempts: number;
   status: 'pending' | 'succeeded' | 'failed';
   preimage?: Uint8Array;
+  /**
+   * The payee refused a part for good (unknown, expired or already paid invoice): no part is
+   * sent again, and the payment fails with this once no part is left in flight (another may
+   * still be fulfilled: then it succeeded).
+   */
+  refused?: StrataError;
   failures: { hop: number; node: string; channel: string; code: number }[];
   exclude: Set<string>;
   done: (e?: StrataError) => void;
@@ -361,6 +367,8 @@ export class ChannelNode {
   private readonly peerByNode = new Map<string, string>();
   private readonly nodeByPeer = new Map<string, { nodeKey: Uint8Array; onionKey: Uint8Array; alias: string }>();
   private readonly links = new Map<string, OutLink>();
+  /** Payment links out per payment hash (hex): kept with `links` by setLink / deleteLink, so "is a part out" is O(1). */
+  private readonly paymentLinksByHash = new Map<string, number>();
   private readonly payments = new Map<string, Payment>();
   private readonly settling = new Set<string>();
   private readonly gossipLimiter = new RateLimiter(GOSSIP_RATE);
@@ -507,7 +515,7 @@ export class ChannelNode {
       this.attachOnions(ch);
       this.channels.set(bytesKey(ch.id), ch);
     }
-    for (const [k, l] of this.store.list<OutLink>('fwd:')) this.links.set(k.slice(4), l);
+    for (const [k, l] of this.store.list<OutLink>('fwd:')) this.setLink(k.slice(4), l);
     for (const [, g] of this.store.list<{ kind: number; body: Uint8Array }>('g:')) this.applyGossip(g.kind, g.body);
     this.heightCache = await this.deps.chain.height();
     this.p2p.handle(PROTOCOL, (req, from) => this.onRequest(req, from), { maxRequestBytes: MAX_MESSAGE_BYTES, maxResponseBytes: MAX_MESSAGE_BYTES, timeoutMs: 20_000 });
@@ -548,6 +556,8 @@ export class ChannelNode {
     for (const t of this.fulfilTimers.values()) clearTimeout(t);
     this.fulfilTimers.clear();
     await this.driver.stop();
+    // the calls end with NODE_STOPPED; a payment with HTLCs out keeps its record pending (see pay()):
+    // the payee may still fulfil them, and their outcome settles the record after the restart
     for (const p of this.payments.values()) if (p.status === 'pending') p.done(new StrataError('NODE_STOPPED', 'node stopped'));
     await Promise.allSettled([...this.locks.values()]);
     await this.p2p.stop();
@@ -1576,8 +1586,11 @@ export class ChannelNode {
     const outId = out.nextHtlcId++;
     const link: OutLink = { kind: 'forward', inChannel: ch.id, inId: add.id, secret: peeled.secret };
     const lk = `${toHex(out.id)}:${outId}`;
-    this.links.set(lk, link);
-    // in one commit with the link: a restart either forwards again (neither kept) or not (both)
+    this.setLink(lk, link);
+    // the link and the onion's delete share a commit: a restart either forwards again (neither
+    // kept) or not (both). The add itself is durable only with the outgoing channel's next record
+    // (its round, or its queue): a restart before that finds the link with no HTLC anywhere, and
+    // recover() fails it back upstream (reconcileLinks)
     this.store.writeSoon(`fwd:${lk}`, link);
     this.dropOnion(ch, add.id);
     this.enqueue(out, { kind: 'add', id: outId, amount: p.amount, hash: add.hash, expiry: p.expiry, onion: peeled.next });
@@ -1651,7 +1664,7 @@ export class ChannelNode {
     // whole truth (a store fallback could see a link whose delete is not committed yet: resolved twice)
     const link = this.links.get(lk);
     if (!link) return;
-    this.links.delete(lk);
+    this.deleteLink(lk, link);
     if (link.kind === 'forward') {
       const inCh = this.channels.get(bytesKey(link.inChannel as Uint8Array));
       if (!inCh) {
@@ -1683,7 +1696,7 @@ export class ChannelNode {
     const hk = toHex(link.paymentHash as Uint8Array);
     const pay = this.payments.get(hk);
     if (!pay) {
-      this.settleOrphanPayment(hk, link.paymentHash as Uint8Array, r);
+      this.settleOrphanPayment(hk, r);
       return;
     }
     this.onPartResolved(pay, link.part as number, r);
@@ -1691,24 +1704,47 @@ export class ChannelNode {
 
   /**
    * A payment's part resolved with no payment in memory (the caller is gone: a restart since it
-   * left). When it was the last part out, its record is settled — succeeded with the preimage,
-   * else failed — so that the invoice is neither refused forever as "being paid" nor shown unpaid.
+   * left, or pay() returned with parts still out). A preimage settles the record at once
+   * (succeeded: the proof of payment, whatever the other parts do); a failure settles it once it
+   * was the last part out (succeeded if a preimage was kept, else failed), so that the invoice is
+   * neither refused forever as "being paid" nor shown unpaid.
    */
-  private settleOrphanPayment(hk: string, hash: Uint8Array, r: { preimage: Uint8Array } | { reason: Uint8Array } | { local: StrataError; channel: Uint8Array }): void {
-    if (this.paymentLinksOut(hash)) return; // parts still out
-    this.settlePendingRecord(hk, 'preimage' in r ? r.preimage : undefined, 'payment from before a restart settled');
+  private settleOrphanPayment(hk: string, r: { preimage: Uint8Array } | { reason: Uint8Array } | { local: StrataError; channel: Uint8Array }): void {
+    if (!('preimage' in r) && this.paymentLinksOut(hk)) return; // parts still out
+    this.settlePendingRecord(hk, 'preimage' in r ? r.preimage : undefined, 'payment whose caller is gone settled');
   }
 
-  /** True while some HTLC of the payment with this hash is out (a payment link names it). */
-  private paymentLinksOut(hash: Uint8Array): boolean {
-    for (const l of this.links.values()) if (l.kind === 'payment' && bytesEqual(l.paymentHash as Uint8Array, hash)) return true;
-    return false;
+  /** True while some HTLC of the payment with this hash (hex) is out (a payment link names it). */
+  private paymentLinksOut(hk: string): boolean {
+    return (this.paymentLinksByHash.get(hk) ?? 0) > 0;
+  }
+  /** Every link goes in through here (and out through deleteLink): the per-payment count follows the map. */
+  private setLink(lk: string, link: OutLink): void {
+    const had = this.links.get(lk);
+    if (had) this.deleteLink(lk, had);
+    this.links.set(lk, link);
+    if (link.kind === 'payment') {
+      const hk = toHex(link.paymentHash as Uint8Array);
+      this.paymentLinksByHash.set(hk, (this.paymentLinksByHash.get(hk) ?? 0) + 1);
+    }
+  }
+  private deleteLink(lk: string, link: OutLink): void {
+    if (!this.links.delete(lk) || link.kind !== 'payment') return;
+    const hk = toHex(link.paymentHash as Uint8Array);
+    const n = (this.paymentLinksByHash.get(hk) ?? 0) - 1;
+    if (n > 0) this.paymentLinksByHash.set(hk, n);
+    else this.paymentLinksByHash.delete(hk);
   }
 
-  /** A `pay:` record still 'pending' with no HTLC out: succeeded with the preimage (given or kept), else failed. */
+  /**
+   * A `pay:` record still 'pending' with no HTLC out: succeeded with the preimage (given or kept),
+   * else failed. A preimage always wins: a record 'failed' (by a version that wrote it with parts
+   * still out) becomes 'succeeded' too when one of its parts brings the preimage (given: a kept
+   * one could be a forwarder's of the same hash), so the invoice is never taken as unpaid once paid.
+   */
   private settlePendingRecord(hk: string, preimage: Uint8Array | undefined, why: string): void {
     const rec = this.store.get<{ status: string; amount: bigint }>(`pay:${hk}`);
-    if (!rec || rec.status !== 'pending') return;
+    if (!rec || rec.status === 'succeeded' || (rec.status !== 'pending' && !preimage)) return;
     const pre = preimage ?? this.store.get<Uint8Array>(`pre:${hk}`);
     this.log.info({ paymentHash: hk, status: pre ? 'succeeded' : 'failed' }, why);
     this.store.writeSoon(`pay:${hk}`, pre ? { ...rec, status: 'succeeded', preimage: pre } : { ...rec, status: 'failed' });
@@ -1787,10 +1823,15 @@ export class ChannelNode {
     const hk2 = toHex(inv.paymentHash);
     const prior = this.payments.get(hk2) ?? this.store.get<{ status: string }>(`pay:${hk2}`);
     if (prior && prior.status !== 'failed') throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… is already ${prior.status === 'succeeded' ? 'paid' : 'being paid'}`);
-    // an earlier attempt's parts still out (it failed on a permanent error while others were held):
-    // a new attempt would be resolved by their outcomes (links name the payment by hash) and
-    // could pay the total again on top of them
-    if (this.paymentLinksOut(inv.paymentHash)) throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… has HTLCs of an earlier attempt still out; retry when they are resolved`);
+    // a kept preimage is the proof that our earlier attempt was paid, whatever its record says (a
+    // record written 'failed' with a part still out, which the payee then fulfilled): never pay it
+    // twice. (Only with a record of ours: a preimage kept as a forwarder or a payee is not a
+    // payment of ours, as LND's control tower tracks only its own payments.)
+    if (prior && this.store.get<Uint8Array>(`pre:${hk2}`)) throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… is already paid (its preimage is known)`);
+    // an earlier attempt's parts still out (a record 'failed' by an older version while others
+    // were held): a new attempt would be resolved by their outcomes (links name the payment by
+    // hash) and could pay the total again on top of them
+    if (this.paymentLinksOut(hk2)) throw new StrataError('CHANNEL_PAYMENT_FAILED', `invoice ${hk2.slice(0, 18)}… has HTLCs of an earlier attempt still out; retry when they are resolved`);
     const started = Date.now();
     const pay: Payment = {
       hash: inv.paymentHash,
@@ -1817,11 +1858,19 @@ export class ChannelNode {
       this.launch(pay, inv.amount, maxParts);
       await finished;
     } catch (e) {
-      pay.status = 'failed';
-      await this.store.put(`pay:${hk2}`, { status: 'failed', amount: inv.amount });
-      this.metrics.paymentsSent.inc({ result: 'failed' });
-      this.payments.delete(hk2);
-      throw e;
+      // a preimage that arrived for one of its parts anyway (fulfilled as the payment was given
+      // up: the node stopping; onPartResolved keeps it) is the proof of payment: it succeeded.
+      // (Not the store's pre: record: a forwarder of the same hash keeps one too.)
+      if (!pay.preimage) {
+        pay.status = 'failed';
+        this.payments.delete(hk2);
+        this.metrics.paymentsSent.inc({ result: 'failed' });
+        // never 'failed' while a part is out (a stop with HTLCs in flight): the payee may still
+        // fulfil it. The record stays 'pending' and the part's outcome settles it (settleOrphanPayment)
+        if (this.paymentLinksOut(hk2)) this.log.info({ paymentHash: hk2, error: toStrataError(e).message }, 'payment call ended with parts still out: its record stays pending until they resolve');
+        else await this.store.put(`pay:${hk2}`, { status: 'failed', amount: inv.amount });
+        throw e;
+      }
     }
     // the preimage is already kept (pre:…, written before the fulfil was accepted): the record is not awaited
     this.store.writeSoon(`pay:${hk2}`, { status: 'succeeded', amount: inv.amount, preimage: pay.preimage });
@@ -1918,8 +1967,19 @@ export class ChannelNode {
             part.status = 'failed';
             return;
           }
+          if (pay.refused) {
+            // the payee refused another part for good while this onion was built: not sent
+            part.status = 'failed';
+            if (!pay.parts.some((p) => p.status === 'inflight')) {
+              pay.status = 'failed';
+              pay.done(pay.refused);
+            }
+            return;
+          }
           const ch = this.channels.get(ck);
           if (this.stopped) {
+            // the call ends with NODE_STOPPED; another part may still be out, so pay() leaves the
+            // record pending then (its outcome settles it after the restart)
             part.status = 'failed';
             pay.status = 'failed';
             pay.done(new StrataError('NODE_STOPPED', 'the channel node stopped'));
@@ -1932,7 +1992,9 @@ export class ChannelNode {
           const id = ch.nextHtlcId++;
           const lk = `${toHex(ch.id)}:${id}`;
           const link: OutLink = { kind: 'payment', paymentHash: pay.hash, part: index };
-          this.links.set(lk, link);
+          // committed (writeSoon) before any round carrying the add: see reconcileLinks for a
+          // restart that finds it while the add was still only queued in memory
+          this.setLink(lk, link);
           this.store.writeSoon(`fwd:${lk}`, link);
           this.enqueue(ch, { kind: 'add', id, amount: route.amount, hash: pay.hash, expiry: first.expiry, onion: packet });
         },
@@ -1967,7 +2029,11 @@ export class ChannelNode {
   private onPartResolved(pay: Payment, index: number, r: { preimage: Uint8Array } | { reason: Uint8Array } | { local: StrataError; channel: Uint8Array }): void {
     const part = pay.parts[index];
     if (!part || part.status !== 'inflight' || pay.status !== 'pending') {
-      if (part && 'preimage' in r) part.status = 'ok';
+      if (part && 'preimage' in r) {
+        part.status = 'ok';
+        // a payment given up meanwhile (stopping) still succeeds with it: pay() reads it
+        if (!pay.preimage) pay.preimage = r.preimage;
+      }
       return;
     }
     if ('preimage' in r) {
@@ -2001,9 +2067,14 @@ export class ChannelNode {
       pay.failures.push({ hop: -1, node: this.opts.alias, channel: toHex(r.channel), code: FAIL.TEMPORARY_CHANNEL_FAILURE });
     }
     if (failingChannel) pay.exclude.add(bytesKey(failingChannel));
-    if (permanent) {
+    if (permanent) pay.refused ??= new StrataError('CHANNEL_PAYMENT_FAILED', 'the payee refused the payment (unknown, expired or already paid invoice)', { failures: pay.failures });
+    if (pay.refused) {
+      // nothing more is sent; the parts still out decide (one fulfilled: the payment succeeded,
+      // as the payee released the preimage). Failed at once, the payment was recorded 'failed'
+      // with a part out that the payee then fulfilled, and the invoice could be paid again.
+      if (pay.parts.some((p) => p.status === 'inflight')) return;
       pay.status = 'failed';
-      pay.done(new StrataError('CHANNEL_PAYMENT_FAILED', 'the payee refused the payment (unknown, expired or already paid invoice)', { failures: pay.failures }));
+      pay.done(pay.refused);
       return;
     }
     try {
@@ -2408,6 +2479,9 @@ export class ChannelNode {
     // hop twice and fail upstream what is still owed downstream
     const forwarded = new Set<string>();
     for (const l of this.links.values()) if (l.kind === 'forward') forwarded.add(`${toHex(l.inChannel as Uint8Array)}:${l.inId}`);
+    // before any onion is processed again below: a forward made there takes the channel's next
+    // HTLC id, which must already be above every stored link's
+    for (const ch of this.channels.values()) if (ch.status === 'open') this.reconcileLinks(ch);
     for (const ch of this.channels.values()) {
       if (ch.status !== 'open') {
         this.dropQueuedAdds(ch); // stored by an older version with adds queued: they can never leave
@@ -2432,20 +2506,51 @@ export class ChannelNode {
       }
       // outgoing HTLCs whose link is gone and are still pending stay until the peer resolves them
     }
-    for (const [k, l] of this.links) {
-      if (l.kind !== 'payment') continue;
-      // a payment whose caller is gone (restart): outcome is learnt from the channel; drop the link
-      void k;
-    }
     // A payment a crash left 'pending' with no HTLC out (no link: nothing had left yet, or every
     // part had resolved while a retry's onion was still being built) can never resolve: it is
     // recorded failed — or succeeded, where its preimage was kept — so the invoice is not refused
     // forever as "being paid".
-    const out = new Set<string>();
-    for (const l of this.links.values()) if (l.kind === 'payment') out.add(toHex(l.paymentHash as Uint8Array));
     for (const [k, rec] of this.store.list<{ status: string }>('pay:')) {
       const h = k.slice('pay:'.length);
-      if (rec.status === 'pending' && !out.has(h)) this.settlePendingRecord(h, undefined, 'payment left pending by a restart, with no HTLC out: settled');
+      if (rec.status === 'pending' && !this.paymentLinksOut(h)) this.settlePendingRecord(h, undefined, 'payment left pending by a restart, with no HTLC out: settled');
+    }
+  }
+
+  /**
+   * After a restart, the links of an open channel against what the channel holds. A link is
+   * committed (writeSoon) in the turn its add is queued, but the queue is durable only with the
+   * channel's next record (a round's, or a queue saved with it): a stop or crash in between
+   * leaves a link whose add is in no state, round or queue — never sent, as every round carrying
+   * an add is committed after its link. Such a link is resolved here, with the preimage if one
+   * was kept (a pre: record is committed before any state that drops a fulfilled HTLC), else as
+   * a local failure: a payment part fails (its record settles; the invoice can be paid again), a
+   * forward fails upstream at once instead of at the incoming HTLC's expiry. The channel's next
+   * HTLC id is raised above every link's, as the record may predate the increment: the id handed
+   * out again would have overwritten the link.
+   */
+  private reconcileLinks(ch: LocalChannel): void {
+    const prefix = `${toHex(ch.id)}:`;
+    const ids: number[] = [];
+    for (const k of this.links.keys()) if (k.startsWith(prefix)) ids.push(Number(k.slice(prefix.length)));
+    if (ids.length === 0) return;
+    for (const id of ids) if (id >= ch.nextHtlcId) ch.nextHtlcId = id + 1;
+    const held = new Set<number>();
+    const ours = (s: ChannelState) => {
+      for (const x of s.htlcs) if (x.offerer === ch.side) held.add(x.id);
+    };
+    ours(ch.state);
+    if (ch.round) {
+      ours(ch.round.next);
+      for (const u of this.ownUpdates(ch.round)) if (u.kind === 'add') held.add(u.id);
+    }
+    for (const u of ch.queue) if (u.kind === 'add') held.add(u.id);
+    for (const id of ids) {
+      if (held.has(id)) continue;
+      const l = this.links.get(`${prefix}${id}`) as OutLink;
+      const hash = l.kind === 'payment' ? l.paymentHash : this.incomingHash(l);
+      const pre = hash ? this.store.get<Uint8Array>(`pre:${toHex(hash)}`) : undefined;
+      this.log.warn({ channel: shortId(ch.id), htlc: id, kind: l.kind, settled: pre !== undefined }, 'link to an HTLC that never left (a restart while its add was queued): resolved');
+      this.resolveOutgoing(ch, id, pre ? { preimage: pre } : { local: new StrataError('CHANNEL_STATE', `HTLC ${id} was never sent (the node stopped while its add was queued)`), channel: ch.id });
     }
   }
 
