@@ -163,4 +163,39 @@ describe('closeConfirmations: the off-chain fail-backs of a closed channel wait 
     expect(await within(aPaid, 10_000, "a's pay()")).toBeDefined();
     expect(a.channelState(id).closedSeenAt).toBeUndefined();
   }, 90_000);
+
+  it('a reorganisation that replaces the close with another one between two looks (while the node is not watching): the depth counts anew from the new close, not from the first', async () => {
+    const N = 4;
+    let bMayUpdate = false;
+    const { a, id } = await counterAddRefusedCommit(world.l1, nodes, '4', [8, 9], () => bMayUpdate, { closeConfirmations: N });
+    const reader = new AdjudicatorReader(world.l1.client());
+    const disputeEnd = (await reader.channel(id))!.disputeEnd;
+    while (world.l1.height() < disputeEnd - 2) {
+      await world.l1.mine(1);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const fork = world.l1.node.chain.blockAt(disputeEnd - 2)!.hash;
+    await mineUntilClosed(world.l1, id);
+    await a.poll();
+    const seenAt = a.channelState(id).closedSeenAt as number;
+    expect(seenAt).toBeDefined();
+    expect((await reader.channel(id))?.state.version).toBe(0);
+    // a looks away (down, or between two polls): the close it saw is replaced by another
+    // biome-ignore lint/suspicious/noExplicitAny: pausing the chain watch under test
+    const ap = a as any;
+    const watch = ap.watchChannel;
+    ap.watchChannel = async () => undefined;
+    await world.l1.node.rewindTo(fork);
+    bMayUpdate = true;
+    await waitUntil(async () => (await reader.channel(id))?.state.version === 1, "b's newer state lands", 10_000, 50);
+    await mineUntilClosed(world.l1, id);
+    expect((await reader.channel(id))?.state.version).toBe(1);
+    while (world.l1.height() < seenAt + N) await world.l1.mine(1);
+    // counted from the first close, this one would pass for N deep already
+    ap.watchChannel = watch;
+    await a.poll();
+    const now = world.l1.height();
+    expect(a.channelState(id).closedSeenAt).toBe(now);
+    expect(now - seenAt).toBeGreaterThanOrEqual(N);
+  }, 90_000);
 });

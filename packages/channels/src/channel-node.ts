@@ -17,6 +17,7 @@ import { P2PNode, PENALTY, RateLimiter } from '@strata/p2p';
 import {
   blake2b256Parts,
   bytesEqual,
+  concatBytes,
   bytesKey,
   compareBytes,
   decode,
@@ -230,6 +231,13 @@ interface LocalChannel {
    * HTLCs wait until it is `closeConfirmations` deep.
    */
   closedSeenAt?: number;
+  /** Which final close `closedSeenAt` counts for: its {@link closeIdentity} (a different one after a reorganisation counts anew). */
+  closedSeenHash?: Uint8Array;
+}
+
+/** A final close as the chain records it: its state's hash and how it ended (cooperative, settled, penalty). */
+function closeIdentity(rec: ChannelRecord): Uint8Array {
+  return concatBytes(rec.stateHash, Uint8Array.of(rec.ending));
 }
 
 /** Gossip items a peer may push per second (and burst); beyond that they are dropped and the peer penalised. */
@@ -538,9 +546,11 @@ export class ChannelNode {
       }
       this.nodeByPeer.delete(peerId);
     });
-    await this.p2p.start();
-    // Work left half done by a crash: re-derive what must be settled or failed.
+    // Work left half done by a crash: re-derive what must be settled or failed — before the
+    // peers can reach us (it needs none): a peer's round handled first could take an HTLC id
+    // that recover() raises next_htlc_id above (reconcileLinks), overwriting a stored link
     this.recover();
+    await this.p2p.start();
     this.driver.start();
     this.log.info({ nodeKey: toHex(this.nodeKey), peerId: this.p2p.peerId, addrs: this.p2p.multiaddrs, wallet: toHex(this.wallet.address), channels: this.channels.size }, 'channel node started');
     await this.announceNode();
@@ -1721,7 +1731,11 @@ export class ChannelNode {
   /** Every link goes in through here (and out through deleteLink): the per-payment count follows the map. */
   private setLink(lk: string, link: OutLink): void {
     const had = this.links.get(lk);
-    if (had) this.deleteLink(lk, had);
+    if (had) {
+      // an HTLC id handed out twice on one channel: never expected (ids are raised above every link at start)
+      this.log.error({ link: lk, kind: had.kind }, 'an HTLC link replaced another with the same id');
+      this.deleteLink(lk, had);
+    }
     this.links.set(lk, link);
     if (link.kind === 'payment') {
       const hk = toHex(link.paymentHash as Uint8Array);
@@ -2286,11 +2300,14 @@ export class ChannelNode {
       }
     }
     const rec = await this.reader.channel(ch.id);
-    if (ch.closedSeenAt !== undefined && rec?.status !== CH_CLOSED) {
-      // the final close we saw is gone from the chain (a reorganisation): its depth counts anew
-      // once it is back, and nothing waiting for it fails back meanwhile
-      this.log.warn({ channel: shortId(ch.id), seenAt: ch.closedSeenAt, height: h, status: rec?.status ?? null }, 'final close no longer on chain (reorganised out): off-chain fail-backs wait again');
+    // the final close we saw is gone from the chain, or another one (another final state or
+    // ending) is there instead (a reorganisation, between two looks or while we were down): its
+    // depth counts anew from when it is seen, and nothing waiting for it fails back meanwhile
+    const sameClose = rec?.status === CH_CLOSED && ch.closedSeenHash !== undefined && bytesEqual(ch.closedSeenHash, closeIdentity(rec));
+    if (ch.closedSeenAt !== undefined && !sameClose) {
+      this.log.warn({ channel: shortId(ch.id), seenAt: ch.closedSeenAt, height: h, status: rec?.status ?? null }, 'final close no longer on chain as first seen (reorganised): off-chain fail-backs wait again');
       delete ch.closedSeenAt;
+      delete ch.closedSeenHash;
       await this.save(ch);
     }
     if (!rec) return;
@@ -2359,7 +2376,11 @@ export class ChannelNode {
       // failUnfinishedLinks); the height we first saw it at is committed before anything acts on
       // it, so a restart keeps counting from there
       if (ch.closedSeenAt === undefined) {
-        ch.closedSeenAt = h;
+        // the head read after the record, not the tick's `h` (taken before, and this tick may
+        // have waited on other channels' transactions since): the close landed at or below it,
+        // so the depth counted from here is never more than the close's own
+        ch.closedSeenAt = Math.max(h, await this.deps.chain.height());
+        ch.closedSeenHash = closeIdentity(rec);
         await this.save(ch);
       }
       const deep = h - ch.closedSeenAt >= this.opts.closeConfirmations;
