@@ -94,6 +94,9 @@ export async function counterAddRefusedCommit(l1: TestL1, nodes: ChannelNode[], 
       commitAnswered = true;
     });
   };
+  // b routes its payment by its graph: it must know the channel's policies first (else its pay()
+  // failed at once with CHANNEL_NO_ROUTE and its round never came: a flake under load)
+  await waitUntil(() => b.graph.channel(id)?.policies[0] !== undefined && b.graph.channel(id)?.policies[1] !== undefined, 'b learns the channel', 15_000, 20);
   const bPaid = b.pay((await a.createInvoice(5_000n)).invoice);
   bPaid.catch(() => undefined);
   await waitUntil(() => aCh().round?.role === 'receiver' && (aCh().round?.counter ?? []).some((u) => u.kind === 'add'), "a accepted b's round with its add", 10_000, 5);

@@ -1682,24 +1682,36 @@ export class ChannelNode {
         return;
       }
       const writes: [string, unknown][] = [[`fwd:${lk}`, undefined]];
+      let u: Update;
       if ('preimage' in r) {
         writes.push([`pre:${toHex(sha256(r.preimage))}`, r.preimage]);
-        this.enqueue(inCh, { kind: 'fulfil', id: link.inId as number, preimage: r.preimage });
-        this.metrics.forwarded.inc({ result: 'settled' });
+        u = { kind: 'fulfil', id: link.inId as number, preimage: r.preimage };
       } else if ('reason' in r) {
-        this.enqueue(inCh, { kind: 'fail', id: link.inId as number, reason: wrapFailure(link.secret as Uint8Array, r.reason) });
-        this.metrics.forwarded.inc({ result: 'failed' });
+        u = { kind: 'fail', id: link.inId as number, reason: wrapFailure(link.secret as Uint8Array, r.reason) };
       } else {
-        this.enqueue(inCh, { kind: 'fail', id: link.inId as number, reason: createFailure(link.secret as Uint8Array, { code: FAIL.TEMPORARY_CHANNEL_FAILURE, data: r.channel }) });
-        this.metrics.forwarded.inc({ result: 'failed' });
+        u = { kind: 'fail', id: link.inId as number, reason: createFailure(link.secret as Uint8Array, { code: FAIL.TEMPORARY_CHANNEL_FAILURE, data: r.channel }) };
       }
       // The update on its way upstream is kept with the incoming channel (its queue is part of
       // the record) in the same commit that drops the link: a crash before the upstream peer takes
       // it (offline, or a round in progress) resends it after restart. Before, the queue lived in
       // memory until that channel's next write, and with the link gone nothing failed the
       // incoming HTLC: the upstream peer went on chain at its expiry.
+      inCh.queue.push(u);
       if (inCh.status === 'open') writes.push([`ch:${toHex(inCh.id)}`, this.rec(inCh)]);
-      this.store.write(writes);
+      try {
+        this.store.write(writes);
+      } catch (e) {
+        // nothing was committed: undo the link's delete and the queued update in memory too, so
+        // that a retry (the chain watch's next look, or a restart, which loads the link again)
+        // resolves it exactly once. Before, the link was gone from memory with its `fwd:` record
+        // still stored and the update in memory only: nothing retried, and a crash lost it.
+        const i = inCh.queue.lastIndexOf(u);
+        if (i >= 0) inCh.queue.splice(i, 1);
+        this.links.set(lk, link);
+        throw e;
+      }
+      this.schedule(inCh);
+      this.metrics.forwarded.inc({ result: 'preimage' in r ? 'settled' : 'failed' });
       return;
     }
     this.store.writeSoon(`fwd:${lk}`, undefined);
@@ -2384,14 +2396,15 @@ export class ChannelNode {
         await this.save(ch);
       }
       const deep = h - ch.closedSeenAt >= this.opts.closeConfirmations;
-      this.failUnfinishedLinks(ch, rec, deep);
+      const resolvedAll = await this.failUnfinishedLinks(ch, rec, deep);
       if (rec.ending === END_SETTLED) {
         const left = await this.resolveOnchainHtlcs(ch, rec, h, act);
         if (left > 0) return;
       }
       // 'closed' ends the chain watch: not before the close is deep enough and every HTLC we
-      // offered on it is resolved (a fail-back still waiting for its depth keeps its link)
-      if (!deep || this.hasLinks(ch)) return;
+      // offered on it is resolved (a fail-back still waiting for its depth keeps its link; one
+      // whose resolution threw is retried at the next look, so not this tick either)
+      if (!deep || !resolvedAll || this.hasLinks(ch)) return;
       ch.status = 'closed';
       // every HTLC is resolved on chain: the peer's onions are of no use any more, among them
       // those of a round we accepted that never completed (written with the accepting round)
@@ -2411,17 +2424,22 @@ export class ChannelNode {
    * signed a state with such an add, even known its preimage: with the add not in the final state
    * it can claim nothing on chain, and during the dispute delay (CH_CLOSING) this waits, because a
    * newer state holding the add could still replace the published one. HTLCs in the final state
-   * resolve on chain (resolveOnchainHtlcs). A link whose preimage we know (a fulfil kept, its link
-   * not yet resolved) settles with it instead. Each goes through resolveOutgoing, which deletes
-   * the link (once: the map is the truth) in the commit that queues a forward's fail upstream; the
-   * channel's 'closed' record is written after, so a crash before it finds the link again.
+   * resolve on chain (resolveOnchainHtlcs). A link whose preimage we know settles with it instead:
+   * a fulfil kept (its link not yet resolved), or one revealed in the chain's preimage registry —
+   * by the peer, which may have revealed it to claim the HTLC in a newer state that never landed,
+   * or by anyone (the registry is keyed by hash: a hop further down revealing it for its own HTLC);
+   * it is stored as `pre:` first, as every kept preimage. Each goes through resolveOutgoing,
+   * which deletes the link (once: the map is the truth) in the commit that queues a forward's
+   * update upstream, and undoes both in memory when that commit fails. Returns false when a
+   * resolution threw: its link is still there (in memory and in the store), the next look at the
+   * channel, or a restart, resolves it again, and the channel is not marked closed meanwhile.
    *
    * A failure waits until the close is `closeConfirmations` deep (`deep`): at the head, a
    * reorganisation could still bring back a branch where a newer state holding the add landed
    * in time, and the peer would claim on chain what we had failed upstream. A settlement with a
    * preimage does not wait (passing the preimage upstream loses nothing on any branch).
    */
-  private failUnfinishedLinks(ch: LocalChannel, rec: ChannelRecord, deep: boolean): void {
+  private async failUnfinishedLinks(ch: LocalChannel, rec: ChannelRecord, deep: boolean): Promise<boolean> {
     const prefix = `${toHex(ch.id)}:`;
     // only a settled close pays HTLCs out (claim / refund); after a penalty nobody can claim the
     // revoked state's HTLCs (the victim took the whole channel): every one of ours fails back
@@ -2433,18 +2451,30 @@ export class ChannelNode {
       const id = Number(k.slice(prefix.length));
       if (!onchain.has(id)) gone.push([id, l]);
     }
+    let ok = true;
     for (const [id, l] of gone) {
       const hash = l.kind === 'payment' ? l.paymentHash : this.incomingHash(l);
-      const pre = hash ? this.store.get<Uint8Array>(`pre:${toHex(hash)}`) : undefined;
-      if (!pre && !deep) continue;
-      this.log.warn({ channel: shortId(ch.id), htlc: id, kind: l.kind, settled: pre !== undefined }, 'HTLC not in the final on-chain state of a closed channel: resolved off chain');
       try {
+        let pre = hash ? this.store.get<Uint8Array>(`pre:${toHex(hash)}`) : undefined;
+        let onChain = false;
+        if (!pre && hash) {
+          const revealed = await this.reader.preimage(hash);
+          if (revealed && bytesEqual(sha256(revealed.preimage), hash)) {
+            pre = revealed.preimage;
+            onChain = true;
+            this.store.write([[`pre:${toHex(hash)}`, pre]]);
+          }
+        }
+        if (!pre && !deep) continue;
+        this.log.warn({ channel: shortId(ch.id), htlc: id, kind: l.kind, settled: pre !== undefined, revealedOnChain: onChain }, 'HTLC not in the final on-chain state of a closed channel: resolved off chain');
         this.resolveOutgoing(ch, id, pre ? { preimage: pre } : { local: new StrataError('CHANNEL_STATE', `channel closed on chain without HTLC ${id} (its commitment round never completed)`), channel: ch.id });
       } catch (e) {
-        // logged; its link's delete is not committed, so a restart resolves it again
+        // logged; retried at the next look (see above)
+        ok = false;
         this.roundHandlingFailed(ch, id, e);
       }
     }
+    return ok;
   }
 
   /** True while some HTLC we offered on `ch` still has its link (a payment part or forward not yet resolved). */
