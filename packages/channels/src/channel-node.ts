@@ -1707,7 +1707,7 @@ export class ChannelNode {
         // still stored and the update in memory only: nothing retried, and a crash lost it.
         const i = inCh.queue.lastIndexOf(u);
         if (i >= 0) inCh.queue.splice(i, 1);
-        this.links.set(lk, link);
+        this.setLink(lk, link);
         throw e;
       }
       this.schedule(inCh);
