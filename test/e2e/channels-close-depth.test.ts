@@ -11,13 +11,13 @@
  * `rewindTo` for the reorganisation), real libp2p sockets.
  */
 import { describe, expect, it } from 'vitest';
-import { AdjudicatorReader, ChannelNode, RevealArgs, sendAndWait } from '@strata/channels';
-import { encode, StrataError } from '@strata/primitives';
+import { AdjudicatorReader, ChannelNode, ChannelStore, RevealArgs, sendAndWait } from '@strata/channels';
+import { encode, StrataError, toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, silentLogger, startChannelNode, tmp } from '../helpers/channels.js';
 import { counterAddRefusedCommit, mineUntilClosed, neverAnswerProposals, outcomeWithin, within } from '../helpers/channels-unfinished.js';
 
-const world = channelTestWorld();
+const world = channelTestWorld(12);
 const nodes = world.nodes;
 
 /** A pays an invoice of b's; b takes the add's PROPOSE and never answers; a closes unilaterally with version 0. */
@@ -107,6 +107,29 @@ describe('closeConfirmations: the off-chain fail-backs of a closed channel wait 
     await a2.poll();
     await waitUntil(() => links(a2).length === 0, 'the HTLC is failed back off chain (its link resolved)', 10_000, 20);
     await waitUntil(() => a2.channelState(id).status === 'closed', 'a records the channel closed', 10_000, 50);
+  }, 60_000);
+
+  it('a channel stored closed with an HTLC of ours unresolved (as an older version left it) is watched again after a restart, and the HTLC fails back once deep', async () => {
+    const N = 2;
+    const { a, id } = await payIntoSilenceAndClose('5', [10, 11], N);
+    // biome-ignore lint/suspicious/noExplicitAny: the data dir of the node to restart
+    const dataDir = (a as any).opts.dataDir as string;
+    expect(links(a).length).toBe(1);
+    await a.stop();
+    // what an older version stored: the channel 'closed' (its chain watch over) with the link still out
+    const store = ChannelStore.open(dataDir);
+    const key = `ch:${toHex(id)}`;
+    const rec = store.get<Record<string, unknown>>(key);
+    await store.put(key, { ...rec, status: 'closed' });
+    await store.close();
+    const a2 = await startChannelNode(world.l1.client(), 'a5b', world.l1.accounts[10]!, { requestTimeoutMs: 60_000, closeConfirmations: N, dataDir });
+    nodes.push(a2);
+    expect(links(a2).length).toBe(1);
+    expect(a2.channelState(id).status).toBe('closing');
+    await world.l1.mine(N);
+    await a2.poll();
+    await waitUntil(() => links(a2).length === 0, 'the HTLC is failed back off chain (its link resolved)', 10_000, 20);
+    await waitUntil(() => a2.channelState(id).status === 'closed', 'a records the channel closed again', 10_000, 50);
   }, 60_000);
 
   /**

@@ -40,9 +40,9 @@ export function cleanupDirs(): void {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-export async function startTestL1(): Promise<TestL1> {
-  const accounts = devAccounts('st', 10);
-  const config = devnetChainConfig({ accounts: 10 });
+export async function startTestL1(accountCount = 10): Promise<TestL1> {
+  const accounts = devAccounts('st', accountCount);
+  const config = devnetChainConfig({ accounts: accountCount });
   const node = await StrataNode.create(
     { dataDir: tmp('chan-l1-'), config, mining: 'dev', blockTimeMs: 0, producer: (accounts[0] as DevAccount).keys.address, modules: [bankModule, ...channelParentModules()] },
     { logger: silentLogger },
@@ -151,11 +151,11 @@ export interface ChannelTestWorld {
  * Registers the usual `beforeAll`/`afterAll` of a channel test file: one in-process L1 started
  * before its tests; after them every node in `nodes` stopped, the L1 stopped, the temp dirs removed.
  */
-export function channelTestWorld(): ChannelTestWorld {
+export function channelTestWorld(accountCount = 10): ChannelTestWorld {
   let l1: TestL1 | undefined;
   const nodes: ChannelNode[] = [];
   beforeAll(async () => {
-    l1 = await startTestL1();
+    l1 = await startTestL1(accountCount);
   }, 30_000);
   afterAll(async () => {
     for (const n of nodes) await n.stop().catch(() => undefined);

@@ -1674,11 +1674,14 @@ export class ChannelNode {
     // whole truth (a store fallback could see a link whose delete is not committed yet: resolved twice)
     const link = this.links.get(lk);
     if (!link) return;
-    this.deleteLink(lk, link);
     if (link.kind === 'forward') {
+      // A forward's link leaves the map only once its resolution is committed: anything that
+      // throws before (building the update from a malformed stored link, the write itself) leaves
+      // it there and stored, and the next look (chain watch, restart) resolves it, exactly once.
       const inCh = this.channels.get(bytesKey(link.inChannel as Uint8Array));
       if (!inCh) {
-        void this.store.del(`fwd:${lk}`);
+        this.store.write([[`fwd:${lk}`, undefined]]);
+        this.deleteLink(lk, link);
         return;
       }
       const writes: [string, unknown][] = [[`fwd:${lk}`, undefined]];
@@ -1697,23 +1700,24 @@ export class ChannelNode {
       // memory until that channel's next write, and with the link gone nothing failed the
       // incoming HTLC: the upstream peer went on chain at its expiry.
       inCh.queue.push(u);
-      if (inCh.status === 'open') writes.push([`ch:${toHex(inCh.id)}`, this.rec(inCh)]);
       try {
+        if (inCh.status === 'open') writes.push([`ch:${toHex(inCh.id)}`, this.rec(inCh)]);
         this.store.write(writes);
       } catch (e) {
-        // nothing was committed: undo the link's delete and the queued update in memory too, so
-        // that a retry (the chain watch's next look, or a restart, which loads the link again)
-        // resolves it exactly once. Before, the link was gone from memory with its `fwd:` record
-        // still stored and the update in memory only: nothing retried, and a crash lost it.
+        // nothing was committed: the queued update goes too, and the link stays (in the map and
+        // stored), so that a retry (the chain watch's next look, or a restart, which loads the
+        // link again) resolves it exactly once. Before, the link was gone from memory with its
+        // `fwd:` record still stored and the update in memory only: nothing retried, a crash lost it.
         const i = inCh.queue.lastIndexOf(u);
         if (i >= 0) inCh.queue.splice(i, 1);
-        this.setLink(lk, link);
         throw e;
       }
+      this.deleteLink(lk, link);
       this.schedule(inCh);
       this.metrics.forwarded.inc({ result: 'preimage' in r ? 'settled' : 'failed' });
       return;
     }
+    this.deleteLink(lk, link);
     this.store.writeSoon(`fwd:${lk}`, undefined);
     const hk = toHex(link.paymentHash as Uint8Array);
     const pay = this.payments.get(hk);
@@ -2534,6 +2538,15 @@ export class ChannelNode {
     // HTLC id, which must already be above every stored link's
     for (const ch of this.channels.values()) if (ch.status === 'open') this.reconcileLinks(ch);
     for (const ch of this.channels.values()) {
+      if (ch.status === 'closed' && this.hasLinks(ch)) {
+        // stored 'closed' with HTLCs of ours still unresolved (an older version closed channels
+        // before every link was resolved, or with a resolution whose write failed): the chain
+        // watch, which skips closed channels, takes it again and resolves them as for any final
+        // close (kept or revealed preimage, else failed back once deep), then closes it again
+        this.log.warn({ channel: shortId(ch.id), links: [...this.links.keys()].filter((k) => k.startsWith(`${toHex(ch.id)}:`)).length }, 'channel stored closed with HTLCs unresolved: watched again until they are');
+        ch.status = 'closing';
+        this.store.write([[`ch:${toHex(ch.id)}`, this.rec(ch)]]);
+      }
       if (ch.status !== 'open') {
         this.dropQueuedAdds(ch); // stored by an older version with adds queued: they can never leave
         continue;
