@@ -20,7 +20,7 @@ import { AdjudicatorReader, type ChannelNode, RevealArgs, sendAndWait } from '@s
 import { encode, fromHex, StrataError, toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
-import { mineUntilClosed, mineUntilClosedDeep, neverAnswerProposals, within } from '../helpers/channels-unfinished.js';
+import { forwardIntoSilenceAndClose, mineUntilClosed, mineUntilClosedDeep, within } from '../helpers/channels-unfinished.js';
 
 const world = channelTestWorld();
 const nodes = world.nodes;
@@ -31,34 +31,10 @@ const DEPTH = 2;
 // biome-ignore lint/suspicious/noExplicitAny: internal state under test
 const links = (n: ChannelNode): string[] => [...((n as any).links as Map<string, unknown>).keys()];
 
-/**
- * alice pays carol through bob; carol takes bob's PROPOSE of the forward's add and never answers;
- * bob force closes B–C with version 0 (the add in no state on chain). Returns with the A–B HTLC
- * committed and B–C in its dispute delay.
- */
-async function forwardIntoSilenceAndClose(tag: string, accounts: [number, number, number]) {
-  const alice = await startChannelNode(world.l1.client(), `alice${tag}`, world.l1.accounts[accounts[0]]!, { closeConfirmations: DEPTH });
-  const bob = await startChannelNode(world.l1.client(), `bob${tag}`, world.l1.accounts[accounts[1]]!, { requestTimeoutMs: 60_000, closeConfirmations: DEPTH });
-  const carol = await startChannelNode(world.l1.client(), `carol${tag}`, world.l1.accounts[accounts[2]]!, { closeConfirmations: DEPTH });
-  nodes.push(alice, bob, carol);
-  const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
-  const carolKey = await bob.connect(carol.p2p.multiaddrs[0]!);
-  const ab = await alice.openChannel(bobKey, 1_000_000n);
-  const bc = await bob.openChannel(carolKey, 1_000_000n);
-  await waitUntil(() => alice.graph.channel(bc)?.policies[0] !== undefined && alice.graph.channel(bc)?.policies[1] !== undefined, 'alice learns B–C', 15_000, 50);
-  const inv = await carol.createInvoice(10_000n);
-  const proposed = neverAnswerProposals(carol);
-  const paid = alice.pay(inv.invoice);
-  paid.catch(() => undefined);
-  await waitUntil(proposed, "carol got bob's proposal", 10_000, 5);
-  await waitUntil(() => alice.channelState(ab).state.htlcs.length === 1, 'the A–B HTLC is committed', 10_000, 20);
-  await bob.closeChannel(bc, true);
-  return { alice, bob, carol, ab, bc, inv, paid };
-}
 
 describe("a closed channel's unfinished HTLCs: retried after an error, settled with a preimage revealed on chain", () => {
   it("(3) the forward's fail-back commit throws once: the channel is not marked closed, the fail-back is retried and committed, and survives a restart of the forwarder", async () => {
-    const { alice, bob, ab, bc, paid } = await forwardIntoSilenceAndClose('3', [1, 2, 3]);
+    const { alice, bob, ab, bc, paid } = await forwardIntoSilenceAndClose(world.l1, nodes, '3', [1, 2, 3], DEPTH);
     // the upstream round does not run before bob restarts (alice unreachable, or a crash first):
     // only what bob committed can fail the A–B HTLC back
     // biome-ignore lint/suspicious/noExplicitAny: holding back bob's rounds
@@ -115,7 +91,7 @@ describe("a closed channel's unfinished HTLCs: retried after an error, settled w
   }, 90_000);
 
   it('(4) the next hop reveals the preimage on chain for the add the final state lacks: the forwarder settles upstream with it instead of failing', async () => {
-    const { alice, bob, carol, ab, bc, inv, paid } = await forwardIntoSilenceAndClose('4', [4, 5, 6]);
+    const { alice, bob, carol, ab, bc, inv, paid } = await forwardIntoSilenceAndClose(world.l1, nodes, '4', [4, 5, 6], DEPTH);
     const reader = new AdjudicatorReader(world.l1.client());
     expect((await reader.channel(bc))?.status).toBe(1);
     // during the dispute delay the preimage goes on chain (carol, the payee, knows it; the

@@ -10,7 +10,7 @@ import { AdjudicatorReader } from '@strata/channels';
 import { StrataError } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
-import { closedRecord, counterAddRefusedCommit, mineUntilClosedDeep, neverAnswerProposals, outcomeWithin, within } from '../helpers/channels-unfinished.js';
+import { closedRecord, counterAddRefusedCommit, forwardIntoSilenceAndClose, mineUntilClosedDeep, neverAnswerProposals, outcomeWithin, within } from '../helpers/channels-unfinished.js';
 
 const world = channelTestWorld();
 const nodes = world.nodes;
@@ -63,22 +63,7 @@ describe('a close with a commitment round unfinished', () => {
   }, 60_000);
 
   it("a forward's add only in a proposed round downstream, the next hop gone, the forwarder force closes: the upstream HTLC fails off chain", async () => {
-    const alice = await startChannelNode(world.l1.client(), 'alice', world.l1.accounts[3]!, { closeConfirmations: DEPTH });
-    const bob = await startChannelNode(world.l1.client(), 'bob', world.l1.accounts[4]!, { requestTimeoutMs: 60_000, closeConfirmations: DEPTH });
-    const carol = await startChannelNode(world.l1.client(), 'carol', world.l1.accounts[5]!, { closeConfirmations: DEPTH });
-    nodes.push(alice, bob, carol);
-    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
-    const carolKey = await bob.connect(carol.p2p.multiaddrs[0]!);
-    const ab = await alice.openChannel(bobKey, 1_000_000n);
-    const bc = await bob.openChannel(carolKey, 1_000_000n);
-    await waitUntil(() => alice.graph.channel(bc)?.policies[0] !== undefined && alice.graph.channel(bc)?.policies[1] !== undefined, 'alice learns B–C', 15_000, 50);
-    const inv = await carol.createInvoice(10_000n);
-    const proposed = neverAnswerProposals(carol);
-    const paid = alice.pay(inv.invoice);
-    paid.catch(() => undefined);
-    await waitUntil(proposed, "carol got bob's proposal", 10_000, 5);
-    await waitUntil(() => alice.channelState(ab).state.htlcs.length === 1, 'the A–B HTLC is committed', 10_000, 20);
-    await bob.closeChannel(bc, true);
+    const { alice, bob, ab, bc, paid } = await forwardIntoSilenceAndClose(world.l1, nodes, '', [3, 4, 5], DEPTH);
     await mineUntilClosedDeep(world.l1, bc, DEPTH);
     const e = await within(paid, 10_000, "alice's pay()").then(
       () => undefined,

@@ -39,6 +39,33 @@ async function largestRound(n: ChannelNode): Promise<number> {
   return full.length ? Math.min(...full) : Number.POSITIVE_INFINITY;
 }
 
+/**
+ * Holds `node`'s next `k` adds out of its channel queue (each reaches it in a turn of its own,
+ * once its onion is back from the worker thread) until all `k` are built; `release` queues them
+ * all in one turn.
+ */
+function holdAdds(node: ChannelNode, k: number): { built: Promise<void>; release: () => void } {
+  const n = node as unknown as { enqueue: (ch: unknown, u: { kind: string }) => void };
+  const enqueue = n.enqueue.bind(node);
+  const held: [unknown, { kind: string }][] = [];
+  let allBuilt: () => void = () => {};
+  const built = new Promise<void>((r) => {
+    allBuilt = r;
+  });
+  n.enqueue = (ch, u) => {
+    if (u.kind !== 'add') return enqueue(ch, u);
+    held.push([ch, u]);
+    if (held.length === k) allBuilt();
+  };
+  return {
+    built,
+    release: () => {
+      n.enqueue = enqueue;
+      for (const [ch, u] of held) enqueue(ch, u);
+    },
+  };
+}
+
 describe('commitment rounds', () => {
   it("the payee's fulfils and the payer's new adds, queued at once, go into one round", async () => {
     const K = 6;
@@ -54,24 +81,12 @@ describe('commitment rounds', () => {
     // alice's adds reach her queue once their onions are back from the worker thread, each in a
     // turn of its own: they are held here until all K are built, then queued in the same turn as
     // bob's K fulfils, so that both propose the same version
-    const node = alice as unknown as { enqueue: (ch: unknown, u: { kind: string }) => void };
-    const enqueue = node.enqueue.bind(alice);
-    const heldAdds: [unknown, { kind: string }][] = [];
-    let allBuilt: () => void = () => {};
-    const built = new Promise<void>((r) => {
-      allBuilt = r;
-    });
-    node.enqueue = (ch, u) => {
-      if (u.kind !== 'add') return enqueue(ch, u);
-      heldAdds.push([ch, u]);
-      if (heldAdds.length === K) allBuilt();
-    };
+    const adds = holdAdds(alice, K);
     const more = fresh.map((f) => alice.pay(f.invoice));
-    await built;
-    node.enqueue = enqueue;
+    await adds.built;
     // in one turn: bob queues K fulfils, alice queues K adds; both propose the same version
     const settles = held.map((h) => bob.settleInvoice(Buffer.from(h.paymentHash.slice(2), 'hex')));
-    for (const [ch, u] of heldAdds) enqueue(ch, u);
+    adds.release();
     await Promise.all([...settles, ...pays, ...more]);
     await waitUntil(() => alice.channelState(id).state.htlcs.length === 0 && bob.channelState(id).state.htlcs.length === 0, 'every HTLC settled', 15_000, 20);
     // one round took the 2K updates (fulfils + adds): before, the withdrawn side's updates waited
@@ -87,25 +102,13 @@ describe('commitment rounds', () => {
     const fresh = await Promise.all(Array.from({ length: K }, () => bob.createInvoice(1_000n)));
     // alice's adds are held until all K onions are built, then queued in one turn: one round
     // carries them, and bob settles the K invoices while he handles that round's COMMIT
-    const node = alice as unknown as { enqueue: (ch: unknown, u: { kind: string }) => void };
-    const enqueue = node.enqueue.bind(alice);
-    const heldAdds: [unknown, { kind: string }][] = [];
-    let allBuilt: () => void = () => {};
-    const built = new Promise<void>((r) => {
-      allBuilt = r;
-    });
-    node.enqueue = (ch, u) => {
-      if (u.kind !== 'add') return enqueue(ch, u);
-      heldAdds.push([ch, u]);
-      if (heldAdds.length === K) allBuilt();
-    };
+    const adds = holdAdds(alice, K);
     const pays = fresh.map((f) => alice.pay(f.invoice));
-    await built;
-    node.enqueue = enqueue;
+    await adds.built;
     const store = bob.store as unknown as { commits: number };
     const c0 = store.commits;
     const v0 = alice.channelState(id).state.version;
-    for (const [ch, u] of heldAdds) enqueue(ch, u);
+    adds.release();
     const results = await Promise.all(pays);
     expect(results.map((r) => r.amount)).toEqual(Array(K).fill('1000'));
     await waitUntil(() => alice.channelState(id).state.htlcs.length === 0 && bob.channelState(id).state.htlcs.length === 0, 'every HTLC settled', 15_000, 20);

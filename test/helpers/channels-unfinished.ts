@@ -113,3 +113,29 @@ export async function closedRecord(l1: TestL1, id: Uint8Array): Promise<ChannelR
   expect(rec!.state.balanceA + rec!.state.balanceB + rec!.state.htlcs.reduce((x, h) => x + h.amount, 0n)).toBe(1_000_000n);
   return rec!;
 }
+
+/**
+ * Alice → Bob → Carol with channels A–B and B–C; Alice pays an invoice of Carol's, Carol takes
+ * Bob's forwarding PROPOSE and never answers, so the add is only in a proposed round downstream;
+ * Bob then force-closes B–C. Nodes run with `closeConfirmations: depth` (Bob with a long request
+ * timeout, so his round waits). Returns the nodes, the channels, the invoice and Alice's pay().
+ */
+export async function forwardIntoSilenceAndClose(l1: TestL1, nodes: ChannelNode[], tag: string, accounts: [number, number, number], depth: number) {
+  const alice = await startChannelNode(l1.client(), `alice${tag}`, l1.accounts[accounts[0]]!, { closeConfirmations: depth });
+  const bob = await startChannelNode(l1.client(), `bob${tag}`, l1.accounts[accounts[1]]!, { requestTimeoutMs: 60_000, closeConfirmations: depth });
+  const carol = await startChannelNode(l1.client(), `carol${tag}`, l1.accounts[accounts[2]]!, { closeConfirmations: depth });
+  nodes.push(alice, bob, carol);
+  const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
+  const carolKey = await bob.connect(carol.p2p.multiaddrs[0]!);
+  const ab = await alice.openChannel(bobKey, 1_000_000n);
+  const bc = await bob.openChannel(carolKey, 1_000_000n);
+  await waitUntil(() => alice.graph.channel(bc)?.policies[0] !== undefined && alice.graph.channel(bc)?.policies[1] !== undefined, 'alice learns B–C', 15_000, 50);
+  const inv = await carol.createInvoice(10_000n);
+  const proposed = neverAnswerProposals(carol);
+  const paid = alice.pay(inv.invoice);
+  paid.catch(() => undefined);
+  await waitUntil(proposed, "carol got bob's proposal", 10_000, 5);
+  await waitUntil(() => alice.channelState(ab).state.htlcs.length === 1, 'the A–B HTLC is committed', 10_000, 20);
+  await bob.closeChannel(bc, true);
+  return { alice, bob, carol, ab, bc, inv, paid };
+}

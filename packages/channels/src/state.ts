@@ -160,51 +160,10 @@ function limitErr(msg: string, meta: Record<string, unknown>): never {
 /**
  * Applies `updates` proposed by `proposer` to `s`, returning version+1. Throws CHANNEL_INVALID
  * (unknown HTLC, wrong preimage, duplicate id) or CHANNEL_LIMIT (reserve, dust, max HTLCs, max in
- * flight, insufficient balance). Pure; `s` is not modified.
+ * flight, insufficient balance) at the first update that breaks a rule. Pure; `s` is not modified.
  */
 export function applyUpdates(s: ChannelState, proposer: Side, updates: Update[], limits: ChannelLimits): ChannelState {
-  let balA = s.balanceA;
-  let balB = s.balanceB;
-  const htlcs = new Map<string, Htlc>();
-  for (const h of s.htlcs) htlcs.set(`${h.offerer}:${h.id}`, h);
-  for (const u of updates) {
-    if (u.kind === 'add') {
-      const key = `${proposer}:${u.id}`;
-      if (htlcs.has(key)) throw new StrataError('CHANNEL_INVALID', `HTLC id ${u.id} is already in use`, { id: u.id });
-      if (u.amount < limits.dust) limitErr(`HTLC of ${u.amount} is below the dust limit ${limits.dust}`, { amount: u.amount.toString(), dust: limits.dust.toString() });
-      const bal = proposer === 0 ? balA : balB;
-      if (bal - u.amount < limits.reserve) {
-        limitErr(`HTLC of ${u.amount} would take the sender's balance ${bal} below the reserve ${limits.reserve}`, { amount: u.amount.toString(), balance: bal.toString() });
-      }
-      if (proposer === 0) balA -= u.amount;
-      else balB -= u.amount;
-      htlcs.set(key, { id: u.id, offerer: proposer, amount: u.amount, hash: u.hash, expiry: u.expiry });
-    } else {
-      // fulfil / fail remove an HTLC the *other* side offered
-      const other = (1 - proposer) as Side;
-      const key = `${other}:${u.id}`;
-      const h = htlcs.get(key);
-      if (!h) throw new StrataError('CHANNEL_INVALID', `no HTLC ${u.id} offered by the peer`, { id: u.id });
-      if (u.kind === 'fulfil') {
-        if (!bytesEqual(sha256(u.preimage), h.hash)) throw new StrataError('CHANNEL_INVALID', `preimage does not match HTLC ${u.id}'s payment hash`, { id: u.id });
-        if (proposer === 0) balA += h.amount;
-        else balB += h.amount;
-      } else if (other === 0) balA += h.amount;
-      else balB += h.amount;
-      htlcs.delete(key);
-    }
-  }
-  let count = 0;
-  let inFlight = 0n;
-  for (const h of htlcs.values()) {
-    if (h.offerer !== proposer) continue;
-    count++;
-    inFlight += h.amount;
-  }
-  if (count > limits.maxHtlcs) limitErr(`${count} pending HTLCs exceed max_accepted_htlcs ${limits.maxHtlcs}`, { count, max: limits.maxHtlcs });
-  if (inFlight > limits.maxInFlight) limitErr(`${inFlight} in flight exceeds max_htlc_value_in_flight ${limits.maxInFlight}`, { inFlight: inFlight.toString() });
-  const out = [...htlcs.values()].sort((a, b) => a.offerer - b.offerer || a.id - b.id);
-  return { channelId: s.channelId, version: s.version + 1, balanceA: balA, balanceB: balB, htlcs: out };
+  return applyIn(s, proposer, updates, limits, true).next;
 }
 
 /**
@@ -216,10 +175,19 @@ export function applyUpdates(s: ChannelState, proposer: Side, updates: Update[],
  * Returns the next state (version + 1), the updates taken and those refused with their errors.
  */
 export function applyEach(s: ChannelState, proposer: Side, updates: Update[], limits: ChannelLimits): { next: ChannelState; taken: Update[]; refused: [Update, StrataError][] } {
+  return applyIn(s, proposer, updates, limits, false);
+}
+
+/**
+ * Both of the above: each update is checked against the state the ones before it left, so the
+ * limits on the proposer's own HTLCs (their count and value in flight, which a batch only raises:
+ * its fulfils and fails remove the other side's) hold after every update, and so at the end.
+ * `strict` throws the first refusal; otherwise the update is dropped and the rest go on.
+ */
+function applyIn(s: ChannelState, proposer: Side, updates: Update[], limits: ChannelLimits, strict: boolean): { next: ChannelState; taken: Update[]; refused: [Update, StrataError][] } {
   let balA = s.balanceA;
   let balB = s.balanceB;
   const htlcs = new Map<string, Htlc>();
-  // the proposer's own HTLCs: count and value in flight, as applyUpdates sums them
   let count = 0;
   let inFlight = 0n;
   for (const h of s.htlcs) {
@@ -231,7 +199,6 @@ export function applyEach(s: ChannelState, proposer: Side, updates: Update[], li
   }
   const taken: Update[] = [];
   const refused: [Update, StrataError][] = [];
-  let changed = false;
   for (const u of updates) {
     try {
       if (u.kind === 'add') {
@@ -250,6 +217,7 @@ export function applyEach(s: ChannelState, proposer: Side, updates: Update[], li
         inFlight += u.amount;
         htlcs.set(key, { id: u.id, offerer: proposer, amount: u.amount, hash: u.hash, expiry: u.expiry });
       } else {
+        // fulfil / fail remove an HTLC the *other* side offered
         const other = (1 - proposer) as Side;
         const key = `${other}:${u.id}`;
         const h = htlcs.get(key);
@@ -263,12 +231,12 @@ export function applyEach(s: ChannelState, proposer: Side, updates: Update[], li
         htlcs.delete(key);
       }
       taken.push(u);
-      changed = true;
     } catch (e) {
+      if (strict) throw e;
       refused.push([u, e instanceof StrataError ? e : new StrataError('CHANNEL_INVALID', String(e))]);
     }
   }
-  const out = changed ? [...htlcs.values()].sort((a, b) => a.offerer - b.offerer || a.id - b.id) : s.htlcs;
+  const out = taken.length > 0 ? [...htlcs.values()].sort((a, b) => a.offerer - b.offerer || a.id - b.id) : s.htlcs;
   return { next: { channelId: s.channelId, version: s.version + 1, balanceA: balA, balanceB: balB, htlcs: out }, taken, refused };
 }
 
