@@ -15,39 +15,24 @@ import { AdjudicatorReader, ChannelNode, ChannelStore, RevealArgs, sendAndWait }
 import { encode, StrataError, toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, silentLogger, startChannelNode, tmp } from '../helpers/channels.js';
-import { counterAddRefusedCommit, mineUntilClosed, neverAnswerProposals, outcomeWithin, within } from '../helpers/channels-unfinished.js';
+import { counterAddRefusedCommit, linksOf, mineUntilClosed, outcomeWithin, payIntoSilence, within } from '../helpers/channels-unfinished.js';
 
 const world = channelTestWorld(12);
 const nodes = world.nodes;
 
-/** A pays an invoice of b's; b takes the add's PROPOSE and never answers; a closes unilaterally with version 0. */
+/** payIntoSilence, then a closes unilaterally with version 0 and sees the close final. */
 async function payIntoSilenceAndClose(tag: string, accounts: [number, number], depth: number) {
-  const a = await startChannelNode(world.l1.client(), `a${tag}`, world.l1.accounts[accounts[0]]!, { requestTimeoutMs: 60_000, closeConfirmations: depth });
-  const b = await startChannelNode(world.l1.client(), `b${tag}`, world.l1.accounts[accounts[1]]!, { closeConfirmations: depth });
-  nodes.push(a, b);
-  const key = await a.connect(b.p2p.multiaddrs[0]!);
-  const id = await a.openChannel(key, 1_000_000n);
-  await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
-  const inv = await b.createInvoice(10_000n);
-  const proposed = neverAnswerProposals(b);
-  let settled = false;
-  const paid = a.pay(inv.invoice).finally(() => {
-    settled = true;
-  });
-  paid.catch(() => undefined);
-  await waitUntil(proposed, 'b got the proposal', 10_000, 5);
+  const { a, b, id, inv, paid, isSettled } = await payIntoSilence(world.l1, nodes, tag, accounts, depth);
   await a.closeChannel(id, true);
   await mineUntilClosed(world.l1, id);
   // a's chain watch has seen the final close (and committed the height it saw it at)
   await a.poll();
   const seenAt = a.channelState(id).closedSeenAt;
   expect(seenAt).toBe(world.l1.height());
-  return { a, b, id, inv, paid, isSettled: () => settled, seenAt: seenAt as number };
+  return { a, b, id, inv, paid, isSettled, seenAt: seenAt as number };
 }
 
-/** The links (HTLCs we offered, not yet resolved) a node holds. */
-// biome-ignore lint/suspicious/noExplicitAny: internal state under test
-const links = (n: ChannelNode): string[] => [...((n as any).links as Map<string, unknown>).keys()];
+const links = linksOf;
 
 describe('closeConfirmations: the off-chain fail-backs of a closed channel wait for depth', () => {
   it('is checked at start: a whole number of blocks from 0 to 2016', async () => {

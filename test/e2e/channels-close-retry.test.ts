@@ -16,20 +16,18 @@
  * Real L1 (blocks mined on demand), real libp2p sockets.
  */
 import { describe, expect, it } from 'vitest';
-import { AdjudicatorReader, type ChannelNode, RevealArgs, sendAndWait } from '@strata/channels';
+import { AdjudicatorReader, RevealArgs, sendAndWait } from '@strata/channels';
 import { encode, fromHex, StrataError, toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
-import { forwardIntoSilenceAndClose, mineUntilClosed, mineUntilClosedDeep, within } from '../helpers/channels-unfinished.js';
+import { forwardIntoSilenceAndClose, linksOf, mineUntilClosed, mineUntilClosedDeep, within } from '../helpers/channels-unfinished.js';
 
 const world = channelTestWorld();
 const nodes = world.nodes;
 /** The nodes' closeConfirmations here. */
 const DEPTH = 2;
 
-/** The links (HTLCs we offered, not yet resolved) a node holds. */
-// biome-ignore lint/suspicious/noExplicitAny: internal state under test
-const links = (n: ChannelNode): string[] => [...((n as any).links as Map<string, unknown>).keys()];
+const links = linksOf;
 
 
 describe("a closed channel's unfinished HTLCs: retried after an error, settled with a preimage revealed on chain", () => {

@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { AdjudicatorReader } from '@strata/channels';
 import { StrataError } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
-import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
-import { closedRecord, counterAddRefusedCommit, forwardIntoSilenceAndClose, mineUntilClosedDeep, neverAnswerProposals, outcomeWithin, within } from '../helpers/channels-unfinished.js';
+import { channelTestWorld } from '../helpers/channels.js';
+import { closedRecord, counterAddRefusedCommit, forwardIntoSilenceAndClose, mineUntilClosedDeep, outcomeWithin, payIntoSilence, within } from '../helpers/channels-unfinished.js';
 
 const world = channelTestWorld();
 const nodes = world.nodes;
@@ -19,30 +19,10 @@ const DEPTH = 2;
 
 describe('a close with a commitment round unfinished', () => {
   it('our add only in a proposed round, the peer gone, force close: pay() rejects once the close is final', async () => {
-    const a = await startChannelNode(world.l1.client(), 'a', world.l1.accounts[1]!, { requestTimeoutMs: 60_000, closeConfirmations: DEPTH });
-    const b = await startChannelNode(world.l1.client(), 'b', world.l1.accounts[2]!, { closeConfirmations: DEPTH });
-    nodes.push(a, b);
-    const key = await a.connect(b.p2p.multiaddrs[0]!);
-    const id = await a.openChannel(key, 1_000_000n);
-    await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
-    const inv = await b.createInvoice(10_000n);
-    const proposed = neverAnswerProposals(b);
-    let settled = false;
-    const paid = a.pay(inv.invoice).then(
-      (r) => {
-        settled = true;
-        return r;
-      },
-      (e: unknown) => {
-        settled = true;
-        throw e;
-      },
-    );
-    paid.catch(() => undefined);
-    await waitUntil(proposed, 'b got the proposal', 10_000, 5);
+    const { a, id, paid, isSettled } = await payIntoSilence(world.l1, nodes, '', [1, 2], DEPTH);
     await a.closeChannel(id, true);
     // during the dispute delay nothing fails yet (a newer state could still replace the published one)
-    expect(settled).toBe(false);
+    expect(isSettled()).toBe(false);
     await mineUntilClosedDeep(world.l1, id, DEPTH);
     const e = await within(paid, 10_000, 'pay()').then(
       () => undefined,

@@ -139,3 +139,30 @@ export async function forwardIntoSilenceAndClose(l1: TestL1, nodes: ChannelNode[
   await bob.closeChannel(bc, true);
   return { alice, bob, carol, ab, bc, inv, paid };
 }
+
+/**
+ * A pays an invoice of b's; b takes the add's PROPOSE and never answers, so the add is only in a
+ * proposed round. Nodes run with `closeConfirmations: depth` (a with a long request timeout, so
+ * its round waits). Returns the nodes, the channel, the invoice, a's pay() and whether it settled.
+ */
+export async function payIntoSilence(l1: TestL1, nodes: ChannelNode[], tag: string, accounts: [number, number], depth: number) {
+  const a = await startChannelNode(l1.client(), `a${tag}`, l1.accounts[accounts[0]]!, { requestTimeoutMs: 60_000, closeConfirmations: depth });
+  const b = await startChannelNode(l1.client(), `b${tag}`, l1.accounts[accounts[1]]!, { closeConfirmations: depth });
+  nodes.push(a, b);
+  const key = await a.connect(b.p2p.multiaddrs[0]!);
+  const id = await a.openChannel(key, 1_000_000n);
+  await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
+  const inv = await b.createInvoice(10_000n);
+  const proposed = neverAnswerProposals(b);
+  let settled = false;
+  const paid = a.pay(inv.invoice).finally(() => {
+    settled = true;
+  });
+  paid.catch(() => undefined);
+  await waitUntil(proposed, 'b got the proposal', 10_000, 5);
+  return { a, b, id, inv, paid, isSettled: () => settled };
+}
+
+/** The links (HTLCs it offered, not yet resolved) a node holds. */
+// biome-ignore lint/suspicious/noExplicitAny: internal state under test
+export const linksOf = (n: ChannelNode): string[] => [...((n as any).links as Map<string, unknown>).keys()];

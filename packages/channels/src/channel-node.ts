@@ -815,19 +815,18 @@ export class ChannelNode {
    * any remote payer could otherwise close channels it does not own).
    */
   private takeOwn(ch: LocalChannel, s: ChannelState, max: number, reply = false): { next: ChannelState; taken: Update[] } {
-    const taken: Update[] = [];
-    if (max <= 0 || ch.queue.length === 0) return { next: s, taken };
+    if (max <= 0 || ch.queue.length === 0) return { next: s, taken: [] };
     let n = Math.min(max, ch.queue.length);
     if (reply) {
       const lo = this.heightCache + this.opts.expiryMargin + PIGGYBACK_SLACK;
       const hi = this.heightCache + this.opts.maxExpiryDelta - PIGGYBACK_SLACK;
       const edge = ch.queue.findIndex((u, i) => i < n && u.kind === 'add' && (u.expiry <= lo || u.expiry > hi));
       if (edge >= 0) n = edge;
-      if (n === 0) return { next: s, taken };
+      if (n === 0) return { next: s, taken: [] };
     }
     const r = applyEach(s, ch.side, ch.queue.splice(0, n), ch.limits);
     for (const [u, e] of r.refused) this.dropUpdate(ch, u, e);
-    return r.taken.length > 0 ? { next: r.next, taken: r.taken } : { next: s, taken };
+    return { next: r.taken.length > 0 ? r.next : s, taken: r.taken };
   }
 
   /** The preimages of fulfils in `updates` as store entries (kept before anything acts on them). */
@@ -1780,7 +1779,6 @@ export class ChannelNode {
     this.store.writeSoon(`pay:${hk}`, pre ? { ...rec, status: 'succeeded', preimage: pre } : { ...rec, status: 'failed' });
   }
 
-
   // ------------------------------------------------------------------ invoices and payments
 
   /** Creates an invoice for `amount`; returns its bech32 text. */
@@ -2444,22 +2442,17 @@ export class ChannelNode {
    * preimage does not wait (passing the preimage upstream loses nothing on any branch).
    */
   private async failUnfinishedLinks(ch: LocalChannel, rec: ChannelRecord, deep: boolean): Promise<boolean> {
-    const prefix = `${toHex(ch.id)}:`;
     // only a settled close pays HTLCs out (claim / refund); after a penalty nobody can claim the
     // revoked state's HTLCs (the victim took the whole channel): every one of ours fails back
     const onchain = new Set<number>();
     if (rec.ending === END_SETTLED) for (const x of rec.state.htlcs) if (x.offerer === ch.side) onchain.add(x.id);
-    const gone: [number, OutLink][] = [];
-    for (const [k, l] of this.links) {
-      if (!k.startsWith(prefix)) continue;
-      const id = Number(k.slice(prefix.length));
-      if (!onchain.has(id)) gone.push([id, l]);
-    }
     let ok = true;
-    for (const [id, l] of gone) {
-      const hash = l.kind === 'payment' ? l.paymentHash : this.incomingHash(l);
+    for (const [id, l] of this.linksOf(ch)) {
+      if (onchain.has(id)) continue;
       try {
-        let pre = hash ? this.store.get<Uint8Array>(`pre:${toHex(hash)}`) : undefined;
+        const kept = this.linkPreimage(l);
+        const hash = kept.hash;
+        let pre = kept.pre;
         let onChain = false;
         if (!pre && hash) {
           const revealed = await this.reader.preimage(hash);
@@ -2481,11 +2474,21 @@ export class ChannelNode {
     return ok;
   }
 
-  /** True while some HTLC we offered on `ch` still has its link (a payment part or forward not yet resolved). */
-  private hasLinks(ch: LocalChannel): boolean {
+  /** The links of the HTLCs we offered on `ch` (payment parts and forwards not yet resolved), by HTLC id. */
+  private linksOf(ch: LocalChannel): [number, OutLink][] {
     const prefix = `${toHex(ch.id)}:`;
-    for (const k of this.links.keys()) if (k.startsWith(prefix)) return true;
-    return false;
+    const out: [number, OutLink][] = [];
+    for (const [k, l] of this.links) if (k.startsWith(prefix)) out.push([Number(k.slice(prefix.length)), l]);
+    return out;
+  }
+  /** True while some HTLC we offered on `ch` still has its link. */
+  private hasLinks(ch: LocalChannel): boolean {
+    return this.linksOf(ch).length > 0;
+  }
+  /** A link's payment hash (a forward's from its incoming HTLC, where still known) and the preimage kept for it, if any. */
+  private linkPreimage(l: OutLink): { hash: Uint8Array | undefined; pre: Uint8Array | undefined } {
+    const hash = l.kind === 'payment' ? l.paymentHash : this.incomingHash(l);
+    return { hash, pre: hash ? this.store.get<Uint8Array>(`pre:${toHex(hash)}`) : undefined };
   }
 
   /** The payment hash of a forward's incoming HTLC, where its channel still knows it. */
@@ -2543,7 +2546,7 @@ export class ChannelNode {
         // before every link was resolved, or with a resolution whose write failed): the chain
         // watch, which skips closed channels, takes it again and resolves them as for any final
         // close (kept or revealed preimage, else failed back once deep), then closes it again
-        this.log.warn({ channel: shortId(ch.id), links: [...this.links.keys()].filter((k) => k.startsWith(`${toHex(ch.id)}:`)).length }, 'channel stored closed with HTLCs unresolved: watched again until they are');
+        this.log.warn({ channel: shortId(ch.id), links: this.linksOf(ch).length }, 'channel stored closed with HTLCs unresolved: watched again until they are');
         ch.status = 'closing';
         this.store.write([[`ch:${toHex(ch.id)}`, this.rec(ch)]]);
       }
@@ -2593,11 +2596,9 @@ export class ChannelNode {
    * out again would have overwritten the link.
    */
   private reconcileLinks(ch: LocalChannel): void {
-    const prefix = `${toHex(ch.id)}:`;
-    const ids: number[] = [];
-    for (const k of this.links.keys()) if (k.startsWith(prefix)) ids.push(Number(k.slice(prefix.length)));
-    if (ids.length === 0) return;
-    for (const id of ids) if (id >= ch.nextHtlcId) ch.nextHtlcId = id + 1;
+    const links = this.linksOf(ch);
+    if (links.length === 0) return;
+    for (const [id] of links) if (id >= ch.nextHtlcId) ch.nextHtlcId = id + 1;
     const held = new Set<number>();
     const ours = (s: ChannelState) => {
       for (const x of s.htlcs) if (x.offerer === ch.side) held.add(x.id);
@@ -2608,11 +2609,9 @@ export class ChannelNode {
       for (const u of this.ownUpdates(ch.round)) if (u.kind === 'add') held.add(u.id);
     }
     for (const u of ch.queue) if (u.kind === 'add') held.add(u.id);
-    for (const id of ids) {
+    for (const [id, l] of links) {
       if (held.has(id)) continue;
-      const l = this.links.get(`${prefix}${id}`) as OutLink;
-      const hash = l.kind === 'payment' ? l.paymentHash : this.incomingHash(l);
-      const pre = hash ? this.store.get<Uint8Array>(`pre:${toHex(hash)}`) : undefined;
+      const { pre } = this.linkPreimage(l);
       this.log.warn({ channel: shortId(ch.id), htlc: id, kind: l.kind, settled: pre !== undefined }, 'link to an HTLC that never left (a restart while its add was queued): resolved');
       this.resolveOutgoing(ch, id, pre ? { preimage: pre } : { local: new StrataError('CHANNEL_STATE', `HTLC ${id} was never sent (the node stopped while its add was queued)`), channel: ch.id });
     }
