@@ -6,17 +6,69 @@
  * update can be refused.
  */
 import { describe, expect, it } from 'vitest';
-import { applyEach, applyUpdates, openingState, random32, sha256, type ChannelLimits, type ChannelState, type Side, type Update } from '@strata/channels';
-import { isStrataError } from '@strata/primitives';
+import { applyEach, applyUpdates, openingState, random32, sha256, type ChannelLimits, type ChannelState, type Htlc, type Side, type Update } from '@strata/channels';
+import { bytesEqual, isStrataError, StrataError } from '@strata/primitives';
 
-/** The reference: one applyUpdates per update, a refused one dropped (its error kept). */
+/**
+ * The reference, independent of the code under test: applyUpdates as it was before applyEach (one
+ * pass that throws at the first bad update, the limits checked on the final state), copied here.
+ */
+const limit = (msg: string, meta: Record<string, unknown>): never => {
+  throw new StrataError('CHANNEL_LIMIT', msg, meta);
+};
+function referenceApplyUpdates(s: ChannelState, proposer: Side, updates: Update[], limits: ChannelLimits): ChannelState {
+  let balA = s.balanceA;
+  let balB = s.balanceB;
+  const htlcs = new Map<string, Htlc>();
+  for (const h of s.htlcs) htlcs.set(`${h.offerer}:${h.id}`, h);
+  for (const u of updates) {
+    if (u.kind === 'add') {
+      const key = `${proposer}:${u.id}`;
+      if (htlcs.has(key)) throw new StrataError('CHANNEL_INVALID', `HTLC id ${u.id} is already in use`, { id: u.id });
+      if (u.amount < limits.dust) limit(`HTLC of ${u.amount} is below the dust limit ${limits.dust}`, { amount: u.amount.toString(), dust: limits.dust.toString() });
+      const bal = proposer === 0 ? balA : balB;
+      if (bal - u.amount < limits.reserve) {
+        limit(`HTLC of ${u.amount} would take the sender's balance ${bal} below the reserve ${limits.reserve}`, { amount: u.amount.toString(), balance: bal.toString() });
+      }
+      if (proposer === 0) balA -= u.amount;
+      else balB -= u.amount;
+      htlcs.set(key, { id: u.id, offerer: proposer, amount: u.amount, hash: u.hash, expiry: u.expiry });
+    } else {
+      // fulfil / fail remove an HTLC the *other* side offered
+      const other = (1 - proposer) as Side;
+      const key = `${other}:${u.id}`;
+      const h = htlcs.get(key);
+      if (!h) throw new StrataError('CHANNEL_INVALID', `no HTLC ${u.id} offered by the peer`, { id: u.id });
+      if (u.kind === 'fulfil') {
+        if (!bytesEqual(sha256(u.preimage), h.hash)) throw new StrataError('CHANNEL_INVALID', `preimage does not match HTLC ${u.id}'s payment hash`, { id: u.id });
+        if (proposer === 0) balA += h.amount;
+        else balB += h.amount;
+      } else if (other === 0) balA += h.amount;
+      else balB += h.amount;
+      htlcs.delete(key);
+    }
+  }
+  let count = 0;
+  let inFlight = 0n;
+  for (const h of htlcs.values()) {
+    if (h.offerer !== proposer) continue;
+    count++;
+    inFlight += h.amount;
+  }
+  if (count > limits.maxHtlcs) limit(`${count} pending HTLCs exceed max_accepted_htlcs ${limits.maxHtlcs}`, { count, max: limits.maxHtlcs });
+  if (inFlight > limits.maxInFlight) limit(`${inFlight} in flight exceeds max_htlc_value_in_flight ${limits.maxInFlight}`, { inFlight: inFlight.toString() });
+  const out = [...htlcs.values()].sort((a, b) => a.offerer - b.offerer || a.id - b.id);
+  return { channelId: s.channelId, version: s.version + 1, balanceA: balA, balanceB: balB, htlcs: out };
+}
+
+/** One referenceApplyUpdates per update, a refused one dropped (its error kept). */
 function oneByOne(s: ChannelState, side: Side, updates: Update[], limits: ChannelLimits) {
   const taken: Update[] = [];
   const refused: [Update, string][] = [];
   let cur = s;
   for (const u of updates) {
     try {
-      cur = applyUpdates(cur, side, [u], limits);
+      cur = referenceApplyUpdates(cur, side, [u], limits);
       taken.push(u);
     } catch (e) {
       refused.push([u, isStrataError(e) ? `${e.code}: ${e.message}` : String(e)]);
