@@ -17,7 +17,7 @@ import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, silentLogger, startChannelNode, tmp } from '../helpers/channels.js';
 import { counterAddRefusedCommit, linksOf, mineUntilClosed, outcomeWithin, payIntoSilence, within } from '../helpers/channels-unfinished.js';
 
-const world = channelTestWorld(12);
+const world = channelTestWorld(14);
 const nodes = world.nodes;
 
 /** payIntoSilence, then a closes unilaterally with version 0 and sees the close final. */
@@ -115,6 +115,40 @@ describe('closeConfirmations: the off-chain fail-backs of a closed channel wait 
     await a2.poll();
     await waitUntil(() => links(a2).length === 0, 'the HTLC is failed back off chain (its link resolved)', 10_000, 20);
     await waitUntil(() => a2.channelState(id).status === 'closed', 'a records the channel closed again', 10_000, 50);
+  }, 60_000);
+
+  it('a channel that is closing resumes no commitment round after a reconnect: its accepted round sends no COMMIT', async () => {
+    const a = await startChannelNode(world.l1.client(), 'a6', world.l1.accounts[12]!, { requestTimeoutMs: 60_000, closeConfirmations: 2 });
+    const b = await startChannelNode(world.l1.client(), 'b6', world.l1.accounts[13]!, { closeConfirmations: 2 });
+    nodes.push(a, b);
+    const key = await a.connect(b.p2p.multiaddrs[0]!);
+    const id = await a.openChannel(key, 1_000_000n);
+    await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
+    // a's COMMIT never leaves: its round stays accepted (both signatures of the new state held)
+    // biome-ignore lint/suspicious/noExplicitAny: holding back a's COMMIT
+    const ap = a as any;
+    const realSend = ap.send.bind(a);
+    let commits = 0;
+    ap.send = async (peer: Uint8Array, type: number, body: Uint8Array, t?: number) => {
+      if (type === 5) {
+        commits++;
+        throw new StrataError('NETWORK', 'COMMIT held back in this test');
+      }
+      return realSend(peer, type, body, t);
+    };
+    const inv = await b.createInvoice(10_000n);
+    a.pay(inv.invoice).catch(() => undefined);
+    await waitUntil(() => commits === 1, 'a tried to send its COMMIT', 10_000, 5);
+    await waitUntil(() => [...ap.channels.values()][0]?.round?.stage === 'accepted', 'a holds an accepted round', 10_000, 5);
+    await a.closeChannel(id, true);
+    expect(a.channelState(id).status).toBe('closing');
+    // the peer reconnects: the closing channel resumes nothing
+    ap.reestablish(key);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(commits).toBe(1);
+    // stopped here: their chain watch (settle, …) would mine blocks under the next tests' feet
+    await a.stop();
+    await b.stop();
   }, 60_000);
 
   /**

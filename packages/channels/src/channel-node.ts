@@ -58,7 +58,22 @@ import {
   type ChannelUpdate,
   type NodeAnnouncement,
 } from './wire.js';
-import { CH_CLOSED, CH_CLOSING, CH_OPEN, END_COOPERATIVE, END_SETTLED, openingState, type ChannelRecord } from './adjudicator.js';
+import {
+  CH_CLOSED,
+  CH_CLOSING,
+  CH_OPEN,
+  ChannelRefArgs,
+  CoopCloseArgs,
+  END_COOPERATIVE,
+  END_SETTLED,
+  HtlcRefArgs,
+  OpenArgs,
+  openingState,
+  PenalizeArgs,
+  RevealArgs,
+  SignedStateArgs,
+  type ChannelRecord,
+} from './adjudicator.js';
 import { AdjudicatorReader, sendAndWait, type ChainClient } from './chain-client.js';
 import { edKeyFromSecret, edSignMsg, edVerifyMsg, ecdhSecret, random32, secpPublic, secpRandomSecret, sha256, type EdKey } from './crypto.js';
 import { Driver } from './driver.js';
@@ -888,7 +903,6 @@ export class ChannelNode {
     };
     this.channels.set(bytesKey(id), ch);
     await this.save(ch);
-    const { OpenArgs } = await import('./adjudicator.js');
     await sendAndWait(this.deps.chain, this.wallet, 'open', encode(OpenArgs, { channelId: id, keyA: this.nodeKey, keyB: peer, payB: reply.payB, capacity, push, toSelfDelay: ch.toSelfDelay }));
     this.metrics.onchain.inc({ method: 'open' });
     ch.status = 'open';
@@ -1274,6 +1288,12 @@ export class ChannelNode {
       // settle at the verified preimage, as for a fulfil the peer proposes (see onPropose)
       for (const u of round.counter ?? []) if (u.kind === 'fulfil') this.resolveOutgoing(ch, u.id, { preimage: u.preimage });
     }
+    if (ch.status !== 'open') {
+      // as at the 'proposed' stage above: no COMMIT once the channel is closing (the round stays
+      // stored as it is: its state may be the one published, and the chain resolves its HTLCs)
+      this.log.warn({ channel: shortId(ch.id), version: round.version, status: ch.status }, 'commitment round not completed: the channel is closing');
+      return;
+    }
     const myRev = edSignMsg(this.key, revocationDigest(this.domain, ch.id, ch.state.version));
     const raw2 = await this.send(ch.peer, MSG.COMMIT, encode(CommitMsg, { channelId: ch.id, version: round.version, sig: round.mySig as Uint8Array, revocation: myRev }));
     const r2 = decode(CommitReply, raw2);
@@ -1527,7 +1547,10 @@ export class ChannelNode {
   /** After reconnecting: resume a round we proposed. */
   private reestablish(peer: Uint8Array): void {
     for (const ch of this.channels.values()) {
-      if (!bytesEqual(ch.peer, peer) || ch.status === 'closed') continue;
+      // a channel no longer open resumes no round: a node that has closed completes none (its
+      // HTLCs resolve on chain), and a peer answering a resumed COMMIT would have its counter-adds
+      // forwarded while the state on chain may be an older one
+      if (!bytesEqual(ch.peer, peer) || ch.status !== 'open') continue;
       const r = ch.round;
       if (r && r.role === 'proposer') {
         this.log.info({ channel: shortId(ch.id), version: r.version, stage: r.stage }, 'resuming a commitment round after reconnect');
@@ -2146,7 +2169,6 @@ export class ChannelNode {
           this.log.warn({ channel: shortId(ch.id), err: (e as Error).message }, 'peer did not countersign the cooperative close; closing unilaterally');
           return undefined;
         }
-        const { CoopCloseArgs } = await import('./adjudicator.js');
         return encode(CoopCloseArgs, { channelId: ch.id, balanceA: s.balanceA, balanceB: s.balanceB, sigA: ch.side === 0 ? mine : reply.sig, sigB: ch.side === 0 ? reply.sig : mine });
       });
       if (!args) {
@@ -2226,7 +2248,6 @@ export class ChannelNode {
     ch.status = 'closing';
     ch.closeSentAt = this.heightCache;
     this.dropQueuedAdds(ch);
-    const { SignedStateArgs } = await import('./adjudicator.js');
     await this.save(ch);
     const args = encode(SignedStateArgs, { state: s, sigA: s.version === 0 ? undefined : best.sigA, sigB: s.version === 0 ? undefined : best.sigB });
     const k = bytesKey(ch.id);
@@ -2303,7 +2324,6 @@ export class ChannelNode {
       const theirs = htlcs.find((x) => x.offerer !== ch.side && x.expiry <= h + this.opts.expiryMargin + 1 && this.store.get(`pre:${toHex(x.hash)}`));
       if (theirs && h < theirs.expiry && !(await this.reader.preimage(theirs.hash))) {
         // the preimage goes on chain first (it must land by the expiry), then the channel
-        const { RevealArgs } = await import('./adjudicator.js');
         await sendAndWait(this.deps.chain, this.wallet, 'reveal', encode(RevealArgs, { preimage: this.store.get<Uint8Array>(`pre:${toHex(theirs.hash)}`) as Uint8Array }));
         this.metrics.onchain.inc({ method: 'reveal' });
         this.log.warn({ channel: shortId(ch.id), htlc: theirs.id }, 'peer unresponsive near an HTLC expiry: preimage revealed on chain');
@@ -2363,25 +2383,24 @@ export class ChannelNode {
         throw e;
       }
     };
-    const A = await import('./adjudicator.js');
     if (rec.status === CH_CLOSING) {
       const best = this.bestSigned(ch);
       if (rec.closer !== ch.side && rec.state.version < best.state.version) {
         if (ch.theirRevocation && ch.theirRevocation.version >= rec.state.version) {
           this.log.warn({ channel: shortId(ch.id), published: rec.state.version, latest: ch.state.version }, 'BREACH: peer published a revoked state; taking the channel');
-          await act(`penalize:${rec.state.version}`, 'penalize', encode(A.PenalizeArgs, { channelId: ch.id, version: ch.theirRevocation.version, sig: ch.theirRevocation.sig }));
+          await act(`penalize:${rec.state.version}`, 'penalize', encode(PenalizeArgs, { channelId: ch.id, version: ch.theirRevocation.version, sig: ch.theirRevocation.sig }));
           return;
         }
-        await act(`update:${best.state.version}`, 'update', encode(A.SignedStateArgs, { state: best.state, sigA: best.sigA, sigB: best.sigB }));
+        await act(`update:${best.state.version}`, 'update', encode(SignedStateArgs, { state: best.state, sigA: best.sigA, sigB: best.sigB }));
         return;
       }
       // reveal preimages of HTLCs we receive, before their expiry
       for (const x of rec.state.htlcs) {
         if (x.offerer === ch.side) continue;
         const pre = this.store.get<Uint8Array>(`pre:${toHex(x.hash)}`);
-        if (pre && h < x.expiry && !(await this.reader.preimage(x.hash))) await act(`reveal:${toHex(x.hash)}`, 'reveal', encode(A.RevealArgs, { preimage: pre }));
+        if (pre && h < x.expiry && !(await this.reader.preimage(x.hash))) await act(`reveal:${toHex(x.hash)}`, 'reveal', encode(RevealArgs, { preimage: pre }));
       }
-      if (h >= rec.disputeEnd) await act('settle', 'settle', encode(A.ChannelRefArgs, { channelId: ch.id }));
+      if (h >= rec.disputeEnd) await act('settle', 'settle', encode(ChannelRefArgs, { channelId: ch.id }));
       await this.resolveOnchainHtlcs(ch, rec, h, act);
       return;
     }
@@ -2509,7 +2528,6 @@ export class ChannelNode {
    * upstream). The refund's action flag and the link's delete are separate commits, each once.
    */
   private async resolveOnchainHtlcs(ch: LocalChannel, rec: ChannelRecord, h: number, act: (k: string, m: string, a: Uint8Array) => Promise<void>): Promise<number> {
-    const A = await import('./adjudicator.js');
     let left = 0;
     for (let i = 0; i < rec.state.htlcs.length; i++) {
       const x = rec.state.htlcs[i] as ChannelRecord['state']['htlcs'][number];
@@ -2519,11 +2537,11 @@ export class ChannelNode {
         // ours: the preimage on chain settles upstream; after expiry we take it back
         if (revealed && revealed.height <= x.expiry) this.resolveOutgoing(ch, x.id, { preimage: revealed.preimage });
         else if (h > x.expiry) {
-          if (rec.ending === END_SETTLED && !done) await act(`refund:${i}`, 'refundHtlc', encode(A.HtlcRefArgs, { channelId: ch.id, index: i }));
+          if (rec.ending === END_SETTLED && !done) await act(`refund:${i}`, 'refundHtlc', encode(HtlcRefArgs, { channelId: ch.id, index: i }));
           if (h - x.expiry > this.opts.closeConfirmations) this.resolveOutgoing(ch, x.id, { local: new StrataError('CHANNEL_STATE', 'refunded on chain'), channel: ch.id });
         }
       } else if (rec.ending === END_SETTLED && !done && revealed && revealed.height <= x.expiry) {
-        await act(`claim:${i}`, 'claimHtlc', encode(A.HtlcRefArgs, { channelId: ch.id, index: i }));
+        await act(`claim:${i}`, 'claimHtlc', encode(HtlcRefArgs, { channelId: ch.id, index: i }));
       }
       if (!done && rec.ending === END_SETTLED) left++;
     }
