@@ -39,7 +39,7 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import pino from 'pino';
-import { channelChainRpcMethods, channelParentModules, edSignMsg, edVerifyMsg, randomEdKey } from '@strata/channels';
+import { buildOnion, channelChainRpcMethods, channelParentModules, decodeInvoice, edSignMsg, edVerifyMsg, encodeInvoice, peelOnion, randomEdKey, secpPublic, secpRandomSecret } from '@strata/channels';
 import { devAccounts, devnetChainConfig } from '@strata/devnet';
 import { StrataNode, startRpc } from '@strata/node';
 import { RpcClient, WsRpcClient } from '@strata/rpc';
@@ -87,6 +87,45 @@ function rawSigRates(): { signPerSec: number; verifyPerSec: number } {
   for (let i = 0; i < n; i++) edVerifyMsg(k.publicKey, msg, sig);
   const verifyPerSec = n / ((performance.now() - t) / 1000);
   return { signPerSec: Math.round(signPerSec), verifyPerSec: Math.round(verifyPerSec) };
+}
+
+/**
+ * The work one one-hop payment needs whatever the batching, timed on one thread with the nodes'
+ * own functions inline: the payee signs its invoice (`encodeInvoice`), the payer checks it
+ * (`decodeInvoice`) and builds the one-hop onion (`buildOnion`: session key, ECDH, the packet),
+ * the payee peels it (`peelOnion`: ECDH, HMAC, the stream). No commitment round, storage,
+ * transport or RPC: a floor under `daemonCpuMsPerPayment` (the rounds' own signatures are shared by
+ * every HTLC of a round, so they shrink per payment as batches grow; these do not).
+ * `coresBusyAt1000PerSec` is what that floor alone takes of the machine at the goal's rate.
+ */
+function paymentWorkFloor(n = 600): { msPerPayment: number; coresBusyAt1000PerSec: number; parts: Record<string, number> } {
+  const payee = randomEdKey();
+  const onionSecret = secpRandomSecret();
+  const onionKey = secpPublic(onionSecret);
+  const hash = new Uint8Array(32).fill(7);
+  const inv = { chainPrefix: 'st', amount: 1000n, timestamp: Math.floor(Date.now() / 1000), paymentHash: hash, paymentSecret: new Uint8Array(32).fill(9), expiry: 3600, description: 'bench', minFinalExpiry: 18 };
+  const payload = { next: new Uint8Array(0), amount: 1000n, expiry: 1000, secret: inv.paymentSecret, total: 1000n };
+  const time = (f: (i: number) => void): number => {
+    for (let i = 0; i < 50; i++) f(i); // warm the JIT
+    const t = performance.now();
+    for (let i = 0; i < n; i++) f(i);
+    return (performance.now() - t) / n;
+  };
+  const texts: string[] = [];
+  const parts: Record<string, number> = {
+    invoiceSign: time((i) => {
+      texts[i] = encodeInvoice({ ...inv, timestamp: inv.timestamp + i }, payee);
+    }),
+    invoiceCheck: time((i) => void decodeInvoice(texts[i] as string, 'st')),
+  };
+  const packets: Uint8Array[] = [];
+  parts.onionBuild = time((i) => {
+    packets[i] = buildOnion([{ key: onionKey, payload }], hash).packet;
+  });
+  parts.onionPeel = time((i) => void peelOnion(packets[i] as Uint8Array, onionSecret, hash));
+  const ms = Object.values(parts).reduce((a, b) => a + b, 0);
+  for (const k of Object.keys(parts)) parts[k] = Number((parts[k] as number).toFixed(3));
+  return { msPerPayment: Number(ms.toFixed(3)), coresBusyAt1000PerSec: Number(ms.toFixed(2)), parts };
 }
 
 /** The same loop on every core at once (worker threads), for `ms` each: summed sign and verify rates. */
@@ -446,6 +485,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const rpc = await startRpc(l1, { host: '127.0.0.1', port: 0 });
   rpc.registerAll(channelChainRpcMethods(() => l1.chain.stateReader));
   const sigOneCore = rawSigRates();
+  const floor = paymentWorkFloor();
   const sig = await rawSigRatesAllCores();
   const perPaymentSigSeconds = 8 / sig.signPerSec + 8 / sig.verifyPerSec;
   const baselineSingle = 1 / perPaymentSigSeconds;
@@ -485,6 +525,7 @@ export async function run(): Promise<Record<string, unknown>> {
         singleHopOpenLoop: openSingle,
         ...(sweep ? { singleHopSweep: sweep } : {}),
         daemonFsyncAfterOpenLoop: fsyncSingle,
+        paymentWorkFloor: floor,
         goalMet: singleHopGoals(single, openSingle),
       };
     }
@@ -522,6 +563,7 @@ export async function run(): Promise<Record<string, unknown>> {
       threeHopsOpenLoop: openThree,
       rawEd25519AllCores: sig,
       rawEd25519OneCore: sigOneCore,
+      paymentWorkFloor: floor,
       sigOnlyBaselinePaymentsPerSec: { singleHop: Math.round(baselineSingle), threeHops: Math.round(baselineThree) },
       ratioToSigBaseline: { singleHop: Number((single.paymentsPerSec / baselineSingle).toFixed(2)), threeHops: Number((three.paymentsPerSec / baselineThree).toFixed(2)) },
       goal: { singleHopPerSec: 1000, singleHopP50ms: 10, threeHopsPerSec: 300 },
