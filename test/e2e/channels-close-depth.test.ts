@@ -11,13 +11,13 @@
  * `rewindTo` for the reorganisation), real libp2p sockets.
  */
 import { describe, expect, it } from 'vitest';
-import { AdjudicatorReader, ChannelNode, ChannelStore, RevealArgs, sendAndWait } from '@strata/channels';
-import { encode, StrataError, toHex } from '@strata/primitives';
+import { AdjudicatorReader, ChannelNode, ChannelRefArgs, ChannelStore, RevealArgs, sendAndWait } from '@strata/channels';
+import { bytesEqual, encode, StrataError, toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, silentLogger, startChannelNode, tmp } from '../helpers/channels.js';
 import { counterAddRefusedCommit, linksOf, mineUntilClosed, outcomeWithin, payIntoSilence, within } from '../helpers/channels-unfinished.js';
 
-const world = channelTestWorld(14);
+const world = channelTestWorld(24);
 const nodes = world.nodes;
 
 /** payIntoSilence, then a closes unilaterally with version 0 and sees the close final. */
@@ -240,4 +240,140 @@ describe('closeConfirmations: the off-chain fail-backs of a closed channel wait 
     expect(a.channelState(id).closedSeenAt).toBe(now);
     expect(now - seenAt).toBeGreaterThanOrEqual(N);
   }, 90_000);
+
+  /**
+   * Review finding (reorganisations, 1): the same close lands again, higher, on a new branch
+   * while the node is not looking. Its identity (final state, ending) is the one first seen, so
+   * before the fix the node kept the first sight's height and, at a head N above it, failed the
+   * add back while the close on this branch was only N - 2 deep. Now the node keeps the block it
+   * first saw the close at and, that block gone from the chain, counts again from the head.
+   */
+  it('the same close landing again higher after a reorganisation between two looks: the depth counts anew (the block it was first seen at is gone)', async () => {
+    const N = 4;
+    const { a, b, id, seenAt } = await payIntoSilenceAndClose('7', [14, 15], N);
+    // b's chain watch would send the settle on the new branch at once; a's is paused below
+    await b.stop();
+    const reader = new AdjudicatorReader(world.l1.client());
+    const disputeEnd = (await reader.channel(id))!.disputeEnd;
+    expect(seenAt).toBeGreaterThanOrEqual(disputeEnd);
+    // biome-ignore lint/suspicious/noExplicitAny: pausing the chain watch under test
+    const ap = a as any;
+    const watch = ap.watchChannel;
+    ap.watchChannel = async () => undefined;
+    // the settle (at disputeEnd or above) is dropped; the same settle, sent by anyone, lands two
+    // blocks above the first sight on the new branch
+    await world.l1.node.rewindTo(world.l1.node.chain.blockAt(disputeEnd - 1)!.hash);
+    expect((await reader.channel(id))?.status).toBe(1);
+    while (world.l1.height() < seenAt + 1) await world.l1.mine(1);
+    await sendAndWait(world.l1.client(), world.l1.accounts[16]!.keys, 'settle', encode(ChannelRefArgs, { channelId: id }));
+    const landed = world.l1.height();
+    expect(landed).toBe(seenAt + 2);
+    while (world.l1.height() < seenAt + N) await world.l1.mine(1);
+    ap.watchChannel = watch;
+    await a.poll();
+    // counted from the first sight, the close would pass for N deep and the add be failed back
+    expect(links(a).length).toBe(1);
+    expect(a.channelState(id).closedSeenAt).toBe(seenAt + N);
+    expect(a.channelState(id).status).toBe('closing');
+    for (let i = 1; i < N; i++) {
+      await world.l1.mine(1);
+      await a.poll();
+      expect(links(a).length).toBe(1);
+    }
+    await world.l1.mine(1);
+    await a.poll();
+    await waitUntil(() => links(a).length === 0, 'the HTLC is failed back once the new landing is N deep', 10_000, 20);
+    await waitUntil(() => a.channelState(id).status === 'closed', 'a records the channel closed', 10_000, 50);
+  }, 60_000);
+
+  /**
+   * Review finding (reorganisations, 2): an on-chain action the node sent (here its settle)
+   * lands, and a reorganisation drops the block holding it. Before the fix its flag in the
+   * channel record stayed set and the node never sent it again: the channel stayed closing
+   * forever on the new branch. Now the flag holds the transaction: an action whose effect the
+   * chain lacks, with its transaction neither included nor pending, is sent again.
+   */
+  it('a settle the node sent that a reorganisation drops is sent again on the new branch', async () => {
+    const N = 2;
+    const { a, b, id } = await payIntoSilence(world.l1, nodes, '8', [17, 18], N);
+    // only a sends the settle
+    await b.stop();
+    await a.closeChannel(id, true);
+    await mineUntilClosed(world.l1, id);
+    const reader = new AdjudicatorReader(world.l1.client());
+    const disputeEnd = (await reader.channel(id))!.disputeEnd;
+    await world.l1.node.rewindTo(world.l1.node.chain.blockAt(disputeEnd - 1)!.hash);
+    expect((await reader.channel(id))?.status).toBe(1);
+    // blocks come on the new branch: a's chain watch must settle the channel again
+    for (let i = 0; i < 8 && (await reader.channel(id))?.status !== 2; i++) {
+      await world.l1.mine(1);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect((await reader.channel(id))?.status).toBe(2);
+    expect((await reader.channel(id))?.ending).toBe(2);
+  }, 60_000);
+
+  it('a close first seen by an older version (no block recorded with it) counts anew from the head after a restart: it only waits longer', async () => {
+    const N = 2;
+    const { a, id, seenAt } = await payIntoSilenceAndClose('9', [19, 20], N);
+    // biome-ignore lint/suspicious/noExplicitAny: the data dir of the node to restart
+    const dataDir = (a as any).opts.dataDir as string;
+    await world.l1.mine(1);
+    await a.stop();
+    // what an older version stored: the first sight without the block it was seen at
+    const store = ChannelStore.open(dataDir);
+    const key = `ch:${toHex(id)}`;
+    const { closedSeenBlock: _, ...older } = store.get<Record<string, unknown>>(key)!;
+    expect(older.closedSeenAt).toBe(seenAt);
+    await store.put(key, older);
+    await store.close();
+    const a2 = await startChannelNode(world.l1.client(), 'a9b', world.l1.accounts[19]!, { requestTimeoutMs: 60_000, closeConfirmations: N, dataDir });
+    nodes.push(a2);
+    await a2.poll();
+    expect(a2.channelState(id).closedSeenAt).toBe(seenAt + 1);
+    await world.l1.mine(1); // seenAt + N: deep counted from the first sight, not from the head it re-anchored at
+    await a2.poll();
+    expect(links(a2).length).toBe(1);
+    await world.l1.mine(1);
+    await a2.poll();
+    await waitUntil(() => links(a2).length === 0, 'the HTLC is failed back off chain', 10_000, 20);
+  }, 60_000);
+
+  /**
+   * An action whose transaction is still pending is waited for, never sent twice: a tick that
+   * gave up waiting (here after 500 ms, the chain sealing no blocks) finds it pending at the
+   * next look. Before, a wait that timed out cleared the flag and every later look sent another
+   * settle (each but one then failing on chain).
+   */
+  it('a settle still pending when the wait for it gives up is not sent again while it is pending', async () => {
+    const chain = world.l1.client();
+    const realWait = chain.waitReceipt.bind(chain);
+    chain.waitReceipt = (h) => realWait(h, 500);
+    const aAcct = world.l1.accounts[21]!;
+    const a = await startChannelNode(chain, 'a10', aAcct, { requestTimeoutMs: 60_000, closeConfirmations: 2 });
+    const b = await startChannelNode(world.l1.client(), 'b10', world.l1.accounts[22]!, { closeConfirmations: 2 });
+    nodes.push(a, b);
+    const id = await a.openChannel(await a.connect(b.p2p.multiaddrs[0]!), 1_000_000n);
+    await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
+    await b.stop();
+    await a.closeChannel(id, true);
+    const reader = new AdjudicatorReader(world.l1.client());
+    const disputeEnd = (await reader.channel(id))!.disputeEnd;
+    const pendingSettles = () => world.l1.node.mempool.all().filter((v) => bytesEqual(v.sender, aAcct.keys.address) && v.tx.method === 'settle').length;
+    world.l1.node.setBlockInterval(3_600_000);
+    try {
+      while (world.l1.height() < disputeEnd) await world.l1.mine(1);
+      await waitUntil(() => pendingSettles() > 0, "a's settle is pending", 10_000, 20);
+      // several looks, each of whose waits gives up after 500 ms
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(pendingSettles()).toBe(1);
+    } finally {
+      world.l1.node.setBlockInterval(0);
+    }
+    await world.l1.mine(1);
+    expect((await reader.channel(id))?.status).toBe(2);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(pendingSettles()).toBe(0);
+    await a.stop();
+  }, 60_000);
 });

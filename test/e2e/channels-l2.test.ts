@@ -195,6 +195,17 @@ describe('channels with the optimistic L2 as parent', () => {
     expect((await new AdjudicatorReader(l2).channel(bc2))?.ending).not.toBe(2);
     await mineL1For(DELAY + 1);
     await waitUntil(async () => (await new AdjudicatorReader(l2).channel(bc2))?.ending === 2, 'settled after the delay on the L2', 15_000, 50);
+    // the close's depth counts L1 origin blocks, anchored to the L2's own block it was first
+    // seen at (the L2 RPC serves no L1 block hash): that block is readable by number on the L2
+    await bob.poll();
+    // biome-ignore lint/suspicious/noExplicitAny: the anchor kept in bob's channel record
+    const seen = [...(bob as any).channels.values()].find((c: { id: Uint8Array }) => toHex(c.id) === toHex(bc2)) as { closedSeenAt?: number; closedSeenBlock?: { number: number; hash: Uint8Array } } | undefined;
+    expect(seen?.closedSeenAt).toBeLessThanOrEqual(await l2.height());
+    const head = await l2.head();
+    expect(head.clock).toBe(await l2.height());
+    expect(seen!.closedSeenBlock!.number).toBeLessThanOrEqual(head.number);
+    expect(await l2.blockHash(seen!.closedSeenBlock!.number)).toEqual(seen!.closedSeenBlock!.hash);
+    expect(await l2.blockHash(head.number + 1000)).toBeUndefined();
   });
 });
 

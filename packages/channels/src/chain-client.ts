@@ -1,10 +1,10 @@
 /**
  * How channel roles see their parent chain: only through its JSON-RPC (the same methods on the
  * L1 and on the optimistic L2: chain_getHead, chain_getConfig, state_getAccount, tx_sendRaw,
- * tx_getReceipt) plus `chan_getState`, which whoever composes the adjudicator into a chain
+ * tx_getReceipt, tx_get, chain_getBlockByNumber) plus `chan_getState`, which whoever composes the adjudicator into a chain
  * registers on that chain's RPC server ({@link channelChainRpcMethods}).
  */
-import { decode, encode, fromHex, fromQuantity, StrataError, struct, toHex, uint, varBytes, type KeyPair } from '@strata/primitives';
+import { decode, encode, fromHex, fromQuantity, StrataError, struct, toHex, toQuantity, uint, varBytes, type KeyPair } from '@strata/primitives';
 import { RpcClient, RpcError, type MethodSpec } from '@strata/rpc';
 import { encodeTx, signTx } from '@strata/runtime';
 import type { StateReader } from '@strata/state';
@@ -21,19 +21,51 @@ import {
   type SwapRecord,
 } from './adjudicator.js';
 
+/** A transaction's receipt as {@link ChainClient.waitReceipt} and {@link ChainClient.txStatus} give it. */
+export interface TxReceipt {
+  ok: boolean;
+  error?: string;
+  /** The height (block number) of the block holding it. */
+  height: number;
+}
+
+/** The head of a parent chain: its clock (what {@link ChainClient.height} reads) and its own block. */
+export interface ChainHead {
+  /** The adjudicator's time: the head height, or on an L2 the L1 origin it serves as `l1Clock`. */
+  clock: number;
+  /** The chain's own block number of the head (equal to `clock` on an L1). */
+  number: number;
+  /** The head block's hash. */
+  hash: Uint8Array;
+}
+
 /** A parent chain as channel roles use it. */
 export interface ChainClient {
   /** Chain id, address prefix and fee schedule. */
   info(): Promise<{ chainId: number; addressPrefix: string; perByte: bigint; perCompute: bigint }>;
   /** The chain's clock: its head height, or the L1 origin an L2 serves as `l1Clock` (the adjudicator's time there). */
   height(): Promise<number>;
+  /** The head: its clock and its own block (number and hash). */
+  head(): Promise<ChainHead>;
+  /**
+   * The hash of the chain's own canonical block at `number` (an L2's block, not its L1
+   * origin's); undefined above the head. A block that a reorganisation replaced reads as
+   * another hash.
+   */
+  blockHash(number: number): Promise<Uint8Array | undefined>;
+  /**
+   * Where a transaction is: its receipt when a canonical block holds it, `'pending'` while the
+   * chain's pool holds it, undefined when the chain knows it not (never arrived, evicted, or
+   * dropped with a block a reorganisation replaced).
+   */
+  txStatus(hash: Uint8Array): Promise<TxReceipt | 'pending' | undefined>;
   /** Raw state value under a key (null when absent). */
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   balance(address: Uint8Array): Promise<bigint>;
   /** Signs and submits a call to the adjudicator; resolves with the tx hash. */
   send(key: KeyPair, method: string, args: Uint8Array): Promise<Uint8Array>;
   /** Waits for inclusion; resolves with the status and error of the receipt. */
-  waitReceipt(hash: Uint8Array, timeoutMs?: number): Promise<{ ok: boolean; error?: string; height: number }>;
+  waitReceipt(hash: Uint8Array, timeoutMs?: number): Promise<TxReceipt>;
   /** Dev chains: mine `n` blocks (no-op where unsupported). */
   mine(n: number): Promise<void>;
   readonly module: string;
@@ -43,7 +75,8 @@ export interface ChainClient {
 export class RpcChainClient implements ChainClient {
   readonly rpc: RpcClient;
   private cached: { chainId: number; addressPrefix: string; perByte: bigint; perCompute: bigint } | undefined;
-  private readonly nonces = new Map<string, number>();
+  /** Per sender: the nonce after our last transaction, and that transaction (see sendWithRaw). */
+  private readonly nonces = new Map<string, { next: number; last: Uint8Array }>();
   private sendQueue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -61,9 +94,24 @@ export class RpcChainClient implements ChainClient {
     return this.cached;
   }
   async height() {
+    return (await this.head()).clock;
+  }
+  async head(): Promise<ChainHead> {
     // An L2 whose modules count its L1 origin serves it as `l1Clock`: the adjudicator's time there.
-    const h = await this.rpc.call<{ number: string; l1Clock?: string }>('chain_getHead');
-    return Number(fromQuantity(typeof h.l1Clock === 'string' ? h.l1Clock : h.number));
+    const h = await this.rpc.call<{ number: string; hash: string; l1Clock?: string }>('chain_getHead');
+    const number = Number(fromQuantity(h.number));
+    return { clock: typeof h.l1Clock === 'string' ? Number(fromQuantity(h.l1Clock)) : number, number, hash: fromHex(h.hash, 32) };
+  }
+  async blockHash(number: number): Promise<Uint8Array | undefined> {
+    const b = await this.rpc.call<{ hash: string } | null>('chain_getBlockByNumber', [toQuantity(number)]);
+    return b ? fromHex(b.hash, 32) : undefined;
+  }
+  async txStatus(hash: Uint8Array): Promise<TxReceipt | 'pending' | undefined> {
+    const r = await this.receipt(hash);
+    if (r) return r;
+    // tx_get answers for an included transaction too: one included between the two reads is
+    // reported pending, and its receipt is read by whoever waits for it
+    return (await this.rpc.call<unknown>('tx_get', [toHex(hash)])) ? 'pending' : undefined;
   }
   async get(key: Uint8Array) {
     const v = await this.rpc.call<string | null>('chan_getState', [toHex(key)]);
@@ -83,20 +131,26 @@ export class RpcChainClient implements ChainClient {
       const info = await this.info();
       const acct = await this.rpc.call<{ nextNonce: string }>('state_getAccount', [toHex(key.address)]);
       const k = toHex(key.address);
-      const nonce = Math.max(Number(fromQuantity(acct.nextNonce)), this.nonces.get(k) ?? 0);
+      const next = Number(fromQuantity(acct.nextNonce));
+      // our own count is ahead of the chain's while a transaction we sent is not counted there
+      // yet (an RPC whose nextNonce leaves out its pool); when the chain no longer knows our last
+      // one (a reorganisation dropped it, with the block that held it) the chain's count holds:
+      // ours would leave a gap no block ever fills
+      const mine = this.nonces.get(k);
+      const nonce = mine && mine.next > next && (await this.txStatus(mine.last)) !== undefined ? mine.next : next;
       const base = { chainId: info.chainId, nonce, fee: 0n, computeLimit, module: this.module, method, args };
       const probe = encodeTx(signTx(base, key.secretKey)).length + 24;
       const fee = BigInt(probe) * info.perByte + BigInt(computeLimit) * info.perCompute;
       const raw = encodeTx(signTx({ ...base, fee }, key.secretKey));
       const hash = fromHex(await this.rpc.call<string>('tx_sendRaw', [toHex(raw)]), 32);
-      this.nonces.set(k, nonce + 1);
+      this.nonces.set(k, { next: nonce + 1, last: hash });
       return { hash, raw };
     });
     this.sendQueue = run.catch(() => undefined);
     return run;
   }
   /** The receipt of a transaction, if it is included yet. */
-  async receipt(hash: Uint8Array): Promise<{ ok: boolean; error?: string; height: number } | undefined> {
+  async receipt(hash: Uint8Array): Promise<TxReceipt | undefined> {
     const r = await this.rpc.call<{ status: string; error: { code: string; message: string } | string | null; blockNumber: string } | null>('tx_getReceipt', [toHex(hash)]);
     if (!r) return undefined;
     const err = r.error === null ? undefined : typeof r.error === 'string' ? r.error : `${r.error.code}: ${r.error.message}`;
@@ -169,6 +223,15 @@ export class ForcedInclusionChainClient implements ChainClient {
   height() {
     return this.l2.height();
   }
+  head() {
+    return this.l2.head();
+  }
+  blockHash(number: number) {
+    return this.l2.blockHash(number);
+  }
+  txStatus(hash: Uint8Array) {
+    return this.l2.txStatus(hash);
+  }
   get(key: Uint8Array) {
     return this.l2.get(key);
   }
@@ -232,10 +295,20 @@ export class ForcedInclusionChainClient implements ChainClient {
   }
 }
 
-/** Sends an adjudicator call and waits for it; CHANNEL_STATE with the receipt's error when it failed. */
-export async function sendAndWait(chain: ChainClient, key: KeyPair, method: string, args: Uint8Array): Promise<number> {
+/**
+ * Sends an adjudicator call and waits for it; resolves with the height of the block holding it,
+ * CHANNEL_STATE with the receipt's error when it failed. `onSent` runs with the transaction's
+ * hash once the chain accepted it, before the wait (a caller records what it sent).
+ */
+export async function sendAndWait(chain: ChainClient, key: KeyPair, method: string, args: Uint8Array, onSent?: (hash: Uint8Array) => Promise<void> | void): Promise<number> {
   const h = await chain.send(key, method, args);
-  const r = await chain.waitReceipt(h);
+  await onSent?.(h);
+  return waitIncluded(chain, method, h);
+}
+
+/** Waits for a sent adjudicator call as {@link sendAndWait} does. */
+export async function waitIncluded(chain: ChainClient, method: string, hash: Uint8Array): Promise<number> {
+  const r = await chain.waitReceipt(hash);
   if (!r.ok) throw new StrataError('CHANNEL_STATE', `${chain.module}.${method} failed on chain: ${r.error ?? 'unknown error'}`, { method });
   return r.height;
 }

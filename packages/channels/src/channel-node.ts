@@ -74,7 +74,7 @@ import {
   SignedStateArgs,
   type ChannelRecord,
 } from './adjudicator.js';
-import { AdjudicatorReader, sendAndWait, type ChainClient } from './chain-client.js';
+import { AdjudicatorReader, sendAndWait, waitIncluded, type ChainClient } from './chain-client.js';
 import { edKeyFromSecret, edSignMsg, edVerifyMsg, ecdhSecret, random32, secpPublic, secpRandomSecret, sha256, type EdKey } from './crypto.js';
 import { Driver } from './driver.js';
 import { decodeInvoiceAsync, encodeInvoice, invoiceExpired } from './invoice.js';
@@ -235,7 +235,14 @@ interface LocalChannel {
   /** Incoming HTLC onions (by HTLC id) until processed. */
   onions: Record<string, Uint8Array>;
   announced: boolean;
-  onchainActions: Record<string, boolean>;
+  /**
+   * The on-chain actions sent for this channel (settle, claim:i, refund:i, reveal:hash,
+   * update:v, penalize:v; and the boolean coop-fallback): the transaction, and the height its
+   * receipt landed at once included. `true` is one sent by an older version, or one whose send
+   * did not return (its transaction unknown). An action is sent again when the chain lacks its
+   * effect and its transaction is neither included nor pending (see watchChannel's act).
+   */
+  onchainActions: Record<string, boolean | OnchainAction>;
   /** Parent-chain height when a cooperative close was signed (unilateral fallback if it never lands). */
   coopSince?: number;
   /** Parent-chain height when our unilateral close was last sent (sent again if it never lands). */
@@ -248,6 +255,19 @@ interface LocalChannel {
   closedSeenAt?: number;
   /** Which final close `closedSeenAt` counts for: its {@link closeIdentity} (a different one after a reorganisation counts anew). */
   closedSeenHash?: Uint8Array;
+  /**
+   * The chain's own head block when `closedSeenAt` was set (on an L2 the L2's block; the count
+   * is in its L1 origin's clock). A look that finds another block at that number (the branch
+   * the close was seen on was replaced: the same close may have landed again higher) counts
+   * anew from the head. Missing in records made before it: re-anchored at the head.
+   */
+  closedSeenBlock?: { number: number; hash: Uint8Array };
+}
+
+/** An on-chain action sent: its transaction, and the height it landed at once included. */
+interface OnchainAction {
+  tx: Uint8Array;
+  at?: number;
 }
 
 /** A final close as the chain records it: its state's hash and how it ended (cooperative, settled, penalty). */
@@ -2342,7 +2362,25 @@ export class ChannelNode {
       this.log.warn({ channel: shortId(ch.id), seenAt: ch.closedSeenAt, height: h, status: rec?.status ?? null }, 'final close no longer on chain as first seen (reorganised): off-chain fail-backs wait again');
       delete ch.closedSeenAt;
       delete ch.closedSeenHash;
+      delete ch.closedSeenBlock;
       await this.save(ch);
+    }
+    if (ch.closedSeenAt !== undefined && sameClose) {
+      // the same close, but maybe not where we saw it: a reorganisation may have dropped it and
+      // landed it again higher between two looks. The block we saw it at still on the chain
+      // means the close is at or below it; else (or unknown: a record of an older version) the
+      // depth counts anew from the head, which only waits longer
+      const anchor = ch.closedSeenBlock;
+      const there = anchor ? await this.deps.chain.blockHash(anchor.number) : undefined;
+      if (!anchor || !there || !bytesEqual(there, anchor.hash)) {
+        const head = await this.deps.chain.head();
+        const from = ch.closedSeenAt;
+        ch.closedSeenAt = Math.max(h, head.clock);
+        ch.closedSeenBlock = { number: head.number, hash: head.hash };
+        await this.save(ch);
+        if (anchor) this.log.warn({ channel: shortId(ch.id), seenAt: from, block: anchor.number, height: ch.closedSeenAt }, 'block the final close was first seen at is no longer on the chain (reorganised): its depth counts anew from the head');
+        else this.log.info({ channel: shortId(ch.id), seenAt: from, height: ch.closedSeenAt }, 'final close recorded without its block (older version): its depth counts anew from the head');
+      }
     }
     if (!rec) return;
     if (rec.status === CH_OPEN) {
@@ -2370,18 +2408,31 @@ export class ChannelNode {
       await this.save(ch);
       this.log.warn({ channel: shortId(ch.id), version: rec.state.version }, 'peer closed the channel on chain');
     }
+    // Each caller acts only while this look's record lacks the action's effect (no settle on a
+    // settled channel, no claim of an HTLC done, …). So an action sent before is either still on
+    // its way (pending: waited for, never sent twice), or included at or above the record we
+    // read (its effect shows at the next look), or gone: dropped with a block a reorganisation
+    // replaced, or failed, or never arrived — then it is sent again.
     const act = async (key: string, method: string, args: Uint8Array) => {
-      if (ch.onchainActions[key]) return;
-      ch.onchainActions[key] = true;
-      await this.save(ch);
-      try {
-        await sendAndWait(this.deps.chain, this.wallet, method, args);
-        this.metrics.onchain.inc({ method });
-      } catch (e) {
-        ch.onchainActions[key] = false;
-        await this.save(ch);
-        throw e;
+      const prev = ch.onchainActions[key];
+      if (prev) {
+        const tx = typeof prev === 'object' ? prev.tx : undefined;
+        const where = tx ? await this.deps.chain.txStatus(tx) : undefined;
+        if (tx && where === 'pending') {
+          await this.actionLanded(ch, key, method, tx);
+          return;
+        }
+        if (where !== undefined && where !== 'pending' && where.ok) return;
+        this.log.warn({ channel: shortId(ch.id), action: key, landedAt: typeof prev === 'object' ? (prev.at ?? null) : null, tx: where ? 'failed' : 'unknown' }, 'on-chain action sent before is not on the chain (reorganised out, dropped or failed): sending it again');
       }
+      await sendAndWait(this.deps.chain, this.wallet, method, args, async (tx) => {
+        // committed before the wait: a restart finds the transaction (pending, landed or gone)
+        ch.onchainActions[key] = { tx };
+        await this.save(ch);
+      }).then(
+        (at) => this.actionSettled(ch, key, method, at),
+        (e) => this.actionFailed(ch, key, e),
+      );
     };
     if (rec.status === CH_CLOSING) {
       const best = this.bestSigned(ch);
@@ -2412,8 +2463,10 @@ export class ChannelNode {
         // the head read after the record, not the tick's `h` (taken before, and this tick may
         // have waited on other channels' transactions since): the close landed at or below it,
         // so the depth counted from here is never more than the close's own
-        ch.closedSeenAt = Math.max(h, await this.deps.chain.height());
+        const head = await this.deps.chain.head();
+        ch.closedSeenAt = Math.max(h, head.clock);
         ch.closedSeenHash = closeIdentity(rec);
+        ch.closedSeenBlock = { number: head.number, hash: head.hash };
         await this.save(ch);
       }
       const deep = h - ch.closedSeenAt >= this.opts.closeConfirmations;
@@ -2433,6 +2486,33 @@ export class ChannelNode {
       this.store.write([...this.store.list(`on:${toHex(ch.id)}:`).map(([k]): [string, unknown] => [k, undefined]), [`ch:${toHex(ch.id)}`, this.rec(ch)]]);
       this.log.info({ channel: shortId(ch.id), ending: ['none', 'cooperative', 'settled', 'penalty'][rec.ending] }, 'channel closed on chain');
     }
+  }
+
+  /** Waits for an on-chain action's pending transaction (sent at an earlier look, or before a restart). */
+  private async actionLanded(ch: LocalChannel, key: string, method: string, tx: Uint8Array): Promise<void> {
+    await waitIncluded(this.deps.chain, method, tx).then(
+      (at) => this.actionSettled(ch, key, method, at),
+      (e) => this.actionFailed(ch, key, e),
+    );
+  }
+  /** An on-chain action's transaction landed at `at`: recorded with it. */
+  private async actionSettled(ch: LocalChannel, key: string, method: string, at: number): Promise<void> {
+    const a = ch.onchainActions[key];
+    if (typeof a === 'object') a.at = at;
+    await this.save(ch);
+    this.metrics.onchain.inc({ method });
+  }
+  /**
+   * An on-chain action's transaction failed on chain (its flag cleared: sent again at the next
+   * look that still lacks its effect) or was not included in time (its transaction kept: looked
+   * up again at the next look, sent again only once the chain no longer knows it). Rethrows.
+   */
+  private async actionFailed(ch: LocalChannel, key: string, e: unknown): Promise<never> {
+    if (!(e instanceof StrataError && e.code === 'NETWORK')) {
+      delete ch.onchainActions[key];
+      await this.save(ch);
+    }
+    throw e;
   }
 
   /**
