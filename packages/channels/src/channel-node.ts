@@ -312,6 +312,12 @@ interface OutLink {
   secret?: Uint8Array;
   paymentHash?: Uint8Array;
   part?: number;
+  /**
+   * A payment link's proof: the preimage a fulfil (in a round, or early) of this very HTLC
+   * brought, stored with the link in the commit that keeps the preimage. A `pre:` record alone
+   * proves nothing for a payment part: a forwarder of the same hash keeps one too.
+   */
+  preimage?: Uint8Array;
 }
 
 interface InvoiceRecord {
@@ -860,14 +866,42 @@ export class ChannelNode {
       if (n === 0) return { next: s, taken: [] };
     }
     const r = applyEach(s, ch.side, ch.queue.splice(0, n), ch.limits);
-    for (const [u, e] of r.refused) this.dropUpdate(ch, u, e);
+    // a refused update whose drop throws (its fail-back's commit failed) goes back to the head of
+    // the queue and is retried shortly; the others go on. Before, the throw left takeOwn with the
+    // whole batch out of the queue: lost from memory, and the refused add's link never resolved.
+    const kept: Update[] = [];
+    for (const [u, e] of r.refused) {
+      try {
+        this.dropUpdate(ch, u, e);
+      } catch (x) {
+        kept.push(u);
+        this.roundHandlingFailed(ch, u.id, x);
+      }
+    }
+    if (kept.length > 0) {
+      ch.queue.unshift(...kept);
+      setTimeout(() => this.schedule(ch), this.opts.pollMs).unref();
+    }
     return { next: r.taken.length > 0 ? r.next : s, taken: r.taken };
   }
 
-  /** The preimages of fulfils in `updates` as store entries (kept before anything acts on them). */
-  private preimageEntries(updates: Update[]): [string, unknown][] {
+  /**
+   * The preimages of the peer's fulfils of our HTLCs on `ch` (`updates`) as store entries, kept
+   * before anything acts on them; a payment link of such an HTLC gets the preimage as its proof
+   * (OutLink.preimage), in the same commit.
+   */
+  private preimageEntries(ch: LocalChannel, updates: readonly { kind: string; id: number; preimage?: Uint8Array }[]): [string, unknown][] {
     const out: [string, unknown][] = [];
-    for (const u of updates) if (u.kind === 'fulfil') out.push([`pre:${toHex(sha256(u.preimage))}`, u.preimage]);
+    for (const u of updates) {
+      if (u.kind !== 'fulfil' || !u.preimage) continue;
+      out.push([`pre:${toHex(sha256(u.preimage))}`, u.preimage]);
+      const lk = `${toHex(ch.id)}:${u.id}`;
+      const link = this.links.get(lk);
+      if (link?.kind === 'payment' && !link.preimage) {
+        link.preimage = u.preimage;
+        out.push([`fwd:${lk}`, link]);
+      }
+    }
     return out;
   }
 
@@ -1290,9 +1324,9 @@ export class ChannelNode {
           ch.round = undefined;
           for (const u of round.updates) this.dropUpdate(ch, u, new StrataError('CHANNEL_STATE', `channel is ${ch.status}`));
           // a preimage in the peer's (verified) fulfils still settles: kept, and passed upstream
-          this.store.write([...this.preimageEntries(counter), [`ch:${toHex(ch.id)}`, this.rec(ch)]]);
+          this.store.write([...this.preimageEntries(ch, counter), [`ch:${toHex(ch.id)}`, this.rec(ch)]]);
           const fulfils = counter.filter((u): u is Extract<Update, { kind: 'fulfil' }> => u.kind === 'fulfil');
-          if (fulfils.length > 0) setImmediate(() => { for (const u of fulfils) this.resolveOutgoing(ch, u.id, { preimage: u.preimage }); });
+          if (fulfils.length > 0) setImmediate(() => this.settleFulfilled(ch, fulfils));
           return false;
         }
         round.counter = counter;
@@ -1301,12 +1335,12 @@ export class ChannelNode {
         round.mySig = this.signState(ch, round.next);
         round.stage = 'accepted';
         // preimages of the peer's fulfils are kept with the round record, in one commit
-        this.store.write([...this.preimageEntries(counter), ...this.onionEntries(ch, counter), [`ch:${toHex(ch.id)}`, this.rec(ch)]]);
+        this.store.write([...this.preimageEntries(ch, counter), ...this.onionEntries(ch, counter), [`ch:${toHex(ch.id)}`, this.rec(ch)]]);
         return true;
       });
       if (!go) return;
       // settle at the verified preimage, as for a fulfil the peer proposes (see onPropose)
-      for (const u of round.counter ?? []) if (u.kind === 'fulfil') this.resolveOutgoing(ch, u.id, { preimage: u.preimage });
+      this.settleFulfilled(ch, (round.counter ?? []).filter((u): u is Extract<Update, { kind: 'fulfil' }> => u.kind === 'fulfil'));
     }
     if (ch.status !== 'open') {
       // as at the 'proposed' stage above: no COMMIT once the channel is closing (the round stays
@@ -1329,11 +1363,19 @@ export class ChannelNode {
     });
     this.afterRound(ch, round);
     // a verified preimage is the proof of payment (as for a fulfil the peer proposes): settled now
-    for (const f of early) {
+    this.settleFulfilled(ch, early);
+  }
+
+  /**
+   * Settles our HTLCs on `ch` that the peer fulfilled, each on its own: one whose handling throws
+   * is logged and keeps its link (with its preimage), which the fulfil round, the chain watch or a
+   * restart resolves again.
+   */
+  private settleFulfilled(ch: LocalChannel, fulfils: readonly { id: number; preimage: Uint8Array }[]): void {
+    for (const f of fulfils) {
       try {
         this.resolveOutgoing(ch, f.id, { preimage: f.preimage });
       } catch (e) {
-        // its preimage is kept (pre:): a restart settles it
         this.roundHandlingFailed(ch, f.id, e);
       }
     }
@@ -1425,7 +1467,7 @@ export class ChannelNode {
       this.metrics.rejected.inc({ reason: 'CHANNEL_PEER' });
       this.log.warn({ channel: shortId(ch.id), invalid, of: fulfils.length }, 'peer revealed preimages that open none of our HTLCs; ignored');
     }
-    if (ok.length > 0) this.store.write(ok.map((f): [string, unknown] => [`pre:${toHex(f.hash)}`, f.preimage]));
+    if (ok.length > 0) this.store.write(this.preimageEntries(ch, ok.map((f) => ({ kind: 'fulfil', id: f.id, preimage: f.preimage }))));
     return ok.map(({ id, preimage }) => ({ id, preimage }));
   }
 
@@ -1505,11 +1547,11 @@ export class ChannelNode {
       ch.round = { role: 'receiver', version: m.version, updates, counter: own.taken, next, stage: 'accepted', mySig: sig };
       // preimages learnt from the peer's fulfils are kept before anything else happens: written
       // with the round record in one commit
-      this.store.write([...this.preimageEntries(updates), ...this.onionEntries(ch, updates), [`ch:${toHex(ch.id)}`, this.rec(ch)]]);
+      this.store.write([...this.preimageEntries(ch, updates), ...this.onionEntries(ch, updates), [`ch:${toHex(ch.id)}`, this.rec(ch)]]);
       // a verified preimage is the proof of payment (LND settles a payment, and passes a forward's
       // fulfil upstream, on update_fulfill_htlc): the state need not be committed to act on it
       const fulfils = updates.filter((u): u is Extract<Update, { kind: 'fulfil' }> => u.kind === 'fulfil');
-      if (fulfils.length > 0) setImmediate(() => { for (const u of fulfils) this.resolveOutgoing(ch, u.id, { preimage: u.preimage }); });
+      if (fulfils.length > 0) setImmediate(() => this.settleFulfilled(ch, fulfils));
       return encode(ProposeReply, { ok: true, sig, reason: new Uint8Array(0), conflict: false, updates: own.taken.map(encodeUpdate) });
     });
   }
@@ -1759,15 +1801,22 @@ export class ChannelNode {
       this.metrics.forwarded.inc({ result: 'preimage' in r ? 'settled' : 'failed' });
       return;
     }
-    this.deleteLink(lk, link);
-    this.store.writeSoon(`fwd:${lk}`, undefined);
+    // a preimage this HTLC brought (kept with its link) wins over any failure resolved later:
+    // e.g. an early fulfil whose handling threw, then the HTLC refunded on chain
+    const res = !('preimage' in r) && link.preimage ? { preimage: link.preimage } : r;
     const hk = toHex(link.paymentHash as Uint8Array);
-    const pay = this.payments.get(hk);
-    if (!pay) {
-      this.settleOrphanPayment(hk, r);
-      return;
+    // out of the map while the payment counts its parts out; back in if handing it over throws,
+    // and deleted from the store only once handed over (as a forward's: a retry resolves it)
+    this.deleteLink(lk, link);
+    try {
+      const pay = this.payments.get(hk);
+      if (pay) this.onPartResolved(pay, link.part as number, res);
+      else this.settleOrphanPayment(hk, res);
+    } catch (e) {
+      this.setLink(lk, link);
+      throw e;
     }
-    this.onPartResolved(pay, link.part as number, r);
+    this.store.writeSoon(`fwd:${lk}`, undefined);
   }
 
   /**
@@ -1809,17 +1858,18 @@ export class ChannelNode {
   }
 
   /**
-   * A `pay:` record still 'pending' with no HTLC out: succeeded with the preimage (given or kept),
-   * else failed. A preimage always wins: a record 'failed' (by a version that wrote it with parts
-   * still out) becomes 'succeeded' too when one of its parts brings the preimage (given: a kept
-   * one could be a forwarder's of the same hash), so the invoice is never taken as unpaid once paid.
+   * A `pay:` record still 'pending' with no HTLC out: succeeded with the preimage one of its parts
+   * brought (`preimage`), else failed. A preimage always wins: a record 'failed' (by a version that
+   * wrote it with parts still out) becomes 'succeeded' too when one of its parts brings the
+   * preimage, so the invoice is never taken as unpaid once paid. A preimage merely kept (`pre:`)
+   * counts for nothing here: a forwarder of the same hash keeps one too, and the amount of a part
+   * that never left was not paid (before, a pending record took it and said succeeded).
    */
   private settlePendingRecord(hk: string, preimage: Uint8Array | undefined, why: string): void {
     const rec = this.store.get<{ status: string; amount: bigint }>(`pay:${hk}`);
     if (!rec || rec.status === 'succeeded' || (rec.status !== 'pending' && !preimage)) return;
-    const pre = preimage ?? this.store.get<Uint8Array>(`pre:${hk}`);
-    this.log.info({ paymentHash: hk, status: pre ? 'succeeded' : 'failed' }, why);
-    this.store.writeSoon(`pay:${hk}`, pre ? { ...rec, status: 'succeeded', preimage: pre } : { ...rec, status: 'failed' });
+    this.log.info({ paymentHash: hk, status: preimage ? 'succeeded' : 'failed' }, why);
+    this.store.writeSoon(`pay:${hk}`, preimage ? { ...rec, status: 'succeeded', preimage } : { ...rec, status: 'failed' });
   }
 
   // ------------------------------------------------------------------ invoices and payments
@@ -2343,7 +2393,9 @@ export class ChannelNode {
       const soon = htlcs.find((x) => x.offerer === ch.side && x.expiry <= h + this.opts.expiryMargin);
       const theirs = htlcs.find((x) => x.offerer !== ch.side && x.expiry <= h + this.opts.expiryMargin + 1 && this.store.get(`pre:${toHex(x.hash)}`));
       if (theirs && h < theirs.expiry && !(await this.reader.preimage(theirs.hash))) {
-        // the preimage goes on chain first (it must land by the expiry), then the channel
+        // the preimage goes on chain first (it must land by the expiry), then the channel; its
+        // record (and every other commit) is fsynced before it leaves, as for a peer message
+        await this.store.flush();
         await sendAndWait(this.deps.chain, this.wallet, 'reveal', encode(RevealArgs, { preimage: this.store.get<Uint8Array>(`pre:${toHex(theirs.hash)}`) as Uint8Array }));
         this.metrics.onchain.inc({ method: 'reveal' });
         this.log.warn({ channel: shortId(ch.id), htlc: theirs.id }, 'peer unresponsive near an HTLC expiry: preimage revealed on chain');
@@ -2425,6 +2477,9 @@ export class ChannelNode {
         if (where !== undefined && where !== 'pending' && where.ok) return;
         this.log.warn({ channel: shortId(ch.id), action: key, landedAt: typeof prev === 'object' ? (prev.at ?? null) : null, tx: where ? 'failed' : 'unknown' }, 'on-chain action sent before is not on the chain (reorganised out, dropped or failed): sending it again');
       }
+      // persist before send: a reveal's preimage record (written by writeSoon or fsynced up to
+      // flushMs later) is durable before the transaction leaves, as for a peer message
+      if (method === 'reveal') await this.store.flush();
       await sendAndWait(this.deps.chain, this.wallet, method, args, async (tx) => {
         // committed before the wait: a restart finds the transaction (pending, landed or gone)
         ch.onchainActions[key] = { tx };
@@ -2529,7 +2584,9 @@ export class ChannelNode {
    * a fulfil kept (its link not yet resolved), or one revealed in the chain's preimage registry —
    * by the peer, which may have revealed it to claim the HTLC in a newer state that never landed,
    * or by anyone (the registry is keyed by hash: a hop further down revealing it for its own HTLC);
-   * it is stored as `pre:` first, as every kept preimage. Each goes through resolveOutgoing,
+   * it is stored as `pre:` first, as every kept preimage. That holds for forwards; a payment part
+   * settles only with its own HTLC's fulfil (linkPreimage): a part the final state lacks was not
+   * paid, whatever preimage is kept or revealed. Each goes through resolveOutgoing,
    * which deletes the link (once: the map is the truth) in the commit that queues a forward's
    * update upstream, and undoes both in memory when that commit fails. Returns false when a
    * resolution threw: its link is still there (in memory and in the store), the next look at the
@@ -2553,7 +2610,9 @@ export class ChannelNode {
         const hash = kept.hash;
         let pre = kept.pre;
         let onChain = false;
-        if (!pre && hash) {
+        // a reveal in the registry settles a forward (collected upstream), not a payment part:
+        // this HTLC is not in the final state, so its amount never left and the part fails
+        if (!pre && hash && l.kind === 'forward') {
           const revealed = await this.reader.preimage(hash);
           if (revealed && bytesEqual(sha256(revealed.preimage), hash)) {
             pre = revealed.preimage;
@@ -2584,9 +2643,16 @@ export class ChannelNode {
   private hasLinks(ch: LocalChannel): boolean {
     return this.linksOf(ch).length > 0;
   }
-  /** A link's payment hash (a forward's from its incoming HTLC, where still known) and the preimage kept for it, if any. */
+  /**
+   * A link's payment hash (a forward's from its incoming HTLC, where still known) and the preimage
+   * that settles it, if any: for a forward any kept one (passing it upstream collects what we are
+   * owed), for a payment part only its own proof (OutLink.preimage: a fulfil of this HTLC) — a
+   * kept `pre:` may be a forwarder's of the same hash, and marking the part paid then was a false
+   * proof of payment for an amount that never left.
+   */
   private linkPreimage(l: OutLink): { hash: Uint8Array | undefined; pre: Uint8Array | undefined } {
-    const hash = l.kind === 'payment' ? l.paymentHash : this.incomingHash(l);
+    if (l.kind === 'payment') return { hash: l.paymentHash, pre: l.preimage };
+    const hash = this.incomingHash(l);
     return { hash, pre: hash ? this.store.get<Uint8Array>(`pre:${toHex(hash)}`) : undefined };
   }
 
@@ -2686,8 +2752,9 @@ export class ChannelNode {
    * committed (writeSoon) in the turn its add is queued, but the queue is durable only with the
    * channel's next record (a round's, or a queue saved with it): a stop or crash in between
    * leaves a link whose add is in no state, round or queue — never sent, as every round carrying
-   * an add is committed after its link. Such a link is resolved here, with the preimage if one
-   * was kept (a pre: record is committed before any state that drops a fulfilled HTLC), else as
+   * an add is committed after its link. Such a link is resolved here, with the preimage that
+   * settles it if any (linkPreimage: a forward's kept one; a payment part's only its own proof, a
+   * fulfil of this HTLC kept with its link whose handling threw — not a `pre:` alone), else as
    * a local failure: a payment part fails (its record settles; the invoice can be paid again), a
    * forward fails upstream at once instead of at the incoming HTLC's expiry. The channel's next
    * HTLC id is raised above every link's, as the record may predate the increment: the id handed
