@@ -11,13 +11,16 @@
  * cap) instead of at every tick with an error line each time; it is still retried, and resolves
  * once the fault is gone.
  *
+ * (3) a restart reads only the payment records left pending (`payp:` index), not every `pay:`
+ * record of the node's history; a store without the index (an older version's) is indexed once.
+ *
  * Real L1 (blocks mined on demand), real libp2p sockets.
  */
 import { describe, expect, it } from 'vitest';
-import { AdjudicatorReader, CHAIN_READ_CONCURRENCY, RevealArgs, sendAndWait } from '@strata/channels';
+import { AdjudicatorReader, CHAIN_READ_CONCURRENCY, ChannelStore, RevealArgs, sendAndWait } from '@strata/channels';
 import { encode, toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
-import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
+import { channelTestWorld, startChannelNode, tmp } from '../helpers/channels.js';
 import { forwardIntoSilenceAndClose, linksOf, mineUntilClosedDeep } from '../helpers/channels-unfinished.js';
 
 const world = channelTestWorld(12);
@@ -208,4 +211,71 @@ describe('the chain watch of a closed channel', () => {
     expect(linksOf(bob)).toEqual([]);
     await waitUntil(() => bob.channelState(bc).status === 'closed', 'bob records B–C closed', 10_000, 20);
   }, 120_000);
+});
+
+/** The prefixes `ChannelStore.list` is called with while `f` runs (every store in the process). */
+async function listedPrefixes(f: () => Promise<void>): Promise<string[]> {
+  const real = ChannelStore.prototype.list;
+  const seen: string[] = [];
+  ChannelStore.prototype.list = function <T>(this: ChannelStore, prefix: string): [string, T][] {
+    seen.push(prefix);
+    return real.call(this, prefix) as [string, T][];
+  };
+  try {
+    await f();
+  } finally {
+    ChannelStore.prototype.list = real;
+  }
+  return seen;
+}
+
+describe('payment records at start-up', () => {
+  const paid = (i: number) => `0x${i.toString(16).padStart(64, '0')}`;
+
+  it('(3) a restart reads the records left pending, not every payment record of the history', async () => {
+    const dir = tmp('chan-payp-');
+    let n = await startChannelNode(world.l1.client(), 'payp', world.l1.accounts[0]!, { dataDir: dir });
+    await n.stop();
+    // a long history of settled payments, and one left pending with nothing sent (a crash after
+    // pay() wrote its record: the record and its index entry are one commit)
+    const store = ChannelStore.open(dir);
+    store.write(Array.from({ length: 500 }, (_, i): [string, unknown] => [`pay:${paid(i)}`, { status: 'succeeded', amount: 1n, preimage: new Uint8Array(32) }]));
+    const pending = paid(10_000);
+    store.write([
+      [`pay:${pending}`, { status: 'pending', amount: 5n }],
+      [`payp:${pending}`, true],
+    ]);
+    await store.close();
+    const prefixes = await listedPrefixes(async () => {
+      n = await startChannelNode(world.l1.client(), 'payp', world.l1.accounts[0]!, { dataDir: dir });
+    });
+    nodes.push(n);
+    expect(prefixes).not.toContain('pay:');
+    // the pending one, with no HTLC out, is settled (failed) as before, and leaves the index
+    expect(n.store.get<{ status: string }>(`pay:${pending}`)?.status).toBe('failed');
+    await n.poll();
+    expect(n.store.list('payp:')).toEqual([]);
+    expect(n.store.get<{ status: string }>(`pay:${paid(3)}`)?.status).toBe('succeeded');
+  }, 60_000);
+
+  it("(3b) a store without the index (an older version's) is indexed once: its pending record is settled, later starts read the index only", async () => {
+    const dir = tmp('chan-payp-old-');
+    const old = ChannelStore.open(dir);
+    const pending = paid(20_000);
+    old.write([
+      [`pay:${pending}`, { status: 'pending', amount: 5n }],
+      [`pay:${paid(1)}`, { status: 'failed', amount: 1n }],
+    ]);
+    await old.close();
+    let n = await startChannelNode(world.l1.client(), 'payp-old', world.l1.accounts[0]!, { dataDir: dir });
+    expect(n.store.get<{ status: string }>(`pay:${pending}`)?.status).toBe('failed');
+    await n.stop();
+    const prefixes = await listedPrefixes(async () => {
+      n = await startChannelNode(world.l1.client(), 'payp-old', world.l1.accounts[0]!, { dataDir: dir });
+    });
+    nodes.push(n);
+    expect(prefixes).not.toContain('pay:');
+    expect(prefixes).toContain('payp:');
+    expect(n.store.get<{ status: string }>(`pay:${paid(1)}`)?.status).toBe('failed');
+  }, 60_000);
 });

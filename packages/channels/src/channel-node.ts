@@ -286,6 +286,8 @@ export const DEFAULT_CLOSE_CONFIRMATIONS = 6;
 export const RESOLVE_RETRY_MAX_TICKS = 32;
 /** Preimage-registry reads of one channel's chain watch in flight at once (links, HTLCs of a close). */
 export const CHAIN_READ_CONCURRENCY = 8;
+/** Present once the store has the index of pending payment records (`payp:`): see writePayRecord. */
+const PAY_INDEX_MARKER = 'idx:payp';
 
 /** Runs `f` over `items` with at most `limit` calls in flight; the results in the items' order. */
 async function mapBounded<T, R>(items: readonly T[], limit: number, f: (x: T) => Promise<R>): Promise<R[]> {
@@ -1831,7 +1833,36 @@ export class ChannelNode {
     if (!rec || rec.status === 'succeeded' || (rec.status !== 'pending' && !preimage)) return;
     const pre = preimage ?? this.store.get<Uint8Array>(`pre:${hk}`);
     this.log.info({ paymentHash: hk, status: pre ? 'succeeded' : 'failed' }, why);
-    this.store.writeSoon(`pay:${hk}`, pre ? { ...rec, status: 'succeeded', preimage: pre } : { ...rec, status: 'failed' });
+    this.writePayRecord(hk, pre ? { ...rec, status: 'succeeded', preimage: pre } : { ...rec, status: 'failed' });
+  }
+
+  /**
+   * Every `pay:` record is written through here, with its entry in the index of pending records
+   * (`payp:<hash>`, set while the record is 'pending', deleted otherwise) in the same commit: a
+   * restart reads only the pending ones (recover), not the node's whole payment history. `now`
+   * commits at once, else with this turn's other records (writeSoon, in order).
+   */
+  private writePayRecord(hk: string, rec: { status: string; amount: bigint; preimage?: Uint8Array }, now = false): void {
+    const entries: [string, unknown][] = [
+      [`pay:${hk}`, rec],
+      [`payp:${hk}`, rec.status === 'pending' ? true : undefined],
+    ];
+    if (now) this.store.write(entries);
+    else for (const [k, v] of entries) this.store.writeSoon(k, v);
+  }
+
+  /**
+   * The hashes of the `pay:` records left pending. A store an older version wrote has no index
+   * (no `idx:payp` marker): it is built once here from a scan of every `pay:` record, with the
+   * marker, in one commit.
+   */
+  private pendingPayments(): string[] {
+    if (this.store.get(PAY_INDEX_MARKER) !== undefined) return this.store.list<true>('payp:').map(([k]) => k.slice('payp:'.length));
+    const all = this.store.list<{ status: string }>('pay:');
+    const pending = all.filter(([, r]) => r.status === 'pending').map(([k]) => k.slice('pay:'.length));
+    this.store.write([...pending.map((h): [string, unknown] => [`payp:${h}`, true]), [PAY_INDEX_MARKER, 1]]);
+    this.log.info({ records: all.length, pending: pending.length }, 'payment records indexed (once: the store predates the index of pending ones)');
+    return pending;
   }
 
   // ------------------------------------------------------------------ invoices and payments
@@ -1935,7 +1966,7 @@ export class ChannelNode {
     });
     this.payments.set(hk2, pay);
     // in this turn's commit: the HTLC leaves only after its round's write, which commits it first
-    this.store.writeSoon(`pay:${hk2}`, { status: 'pending', amount: inv.amount });
+    this.writePayRecord(hk2, { status: 'pending', amount: inv.amount });
     const maxParts = opts.maxParts ?? this.opts.maxParts;
     try {
       this.launch(pay, inv.amount, maxParts);
@@ -1951,12 +1982,12 @@ export class ChannelNode {
         // never 'failed' while a part is out (a stop with HTLCs in flight): the payee may still
         // fulfil it. The record stays 'pending' and the part's outcome settles it (settleOrphanPayment)
         if (this.paymentLinksOut(hk2)) this.log.info({ paymentHash: hk2, error: toStrataError(e).message }, 'payment call ended with parts still out: its record stays pending until they resolve');
-        else await this.store.put(`pay:${hk2}`, { status: 'failed', amount: inv.amount });
+        else this.writePayRecord(hk2, { status: 'failed', amount: inv.amount }, true);
         throw e;
       }
     }
     // the preimage is already kept (pre:…, written before the fulfil was accepted): the record is not awaited
-    this.store.writeSoon(`pay:${hk2}`, { status: 'succeeded', amount: inv.amount, preimage: pay.preimage });
+    this.writePayRecord(hk2, { status: 'succeeded', amount: inv.amount, preimage: pay.preimage as Uint8Array });
     this.metrics.paymentsSent.inc({ result: 'ok' });
     this.payments.delete(hk2);
     // every part still in flight settles too: the payee released the preimage for all of them at once
@@ -2698,10 +2729,11 @@ export class ChannelNode {
     // A payment a crash left 'pending' with no HTLC out (no link: nothing had left yet, or every
     // part had resolved while a retry's onion was still being built) can never resolve: it is
     // recorded failed — or succeeded, where its preimage was kept — so the invoice is not refused
-    // forever as "being paid".
-    for (const [k, rec] of this.store.list<{ status: string }>('pay:')) {
-      const h = k.slice('pay:'.length);
-      if (rec.status === 'pending' && !this.paymentLinksOut(h)) this.settlePendingRecord(h, undefined, 'payment left pending by a restart, with no HTLC out: settled');
+    // forever as "being paid". Only the pending records are read (their index), not every one.
+    for (const h of this.pendingPayments()) {
+      const rec = this.store.get<{ status: string }>(`pay:${h}`);
+      if (rec?.status !== 'pending') this.store.writeSoon(`payp:${h}`, undefined); // never expected: the two are one commit
+      else if (!this.paymentLinksOut(h)) this.settlePendingRecord(h, undefined, 'payment left pending by a restart, with no HTLC out: settled');
     }
   }
 
