@@ -9,7 +9,8 @@
  *
  * (2) a resolution that keeps failing is retried with a backoff (from one tick, doubling, up to a
  * cap) instead of at every tick with an error line each time; it is still retried, and resolves
- * once the fault is gone.
+ * once the fault is gone. The same for a resolution on the on-chain path (2c), where the throw
+ * also ended the tick's watch of the channel. The registry reads run several at once (2b).
  *
  * (3) a restart reads only the payment records left pending (`payp:` index), not every `pay:`
  * record of the node's history; a store without the index (an older version's) is indexed once.
@@ -23,7 +24,7 @@ import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, startChannelNode, tmp } from '../helpers/channels.js';
 import { forwardIntoSilenceAndClose, linksOf, mineUntilClosedDeep } from '../helpers/channels-unfinished.js';
 
-const world = channelTestWorld(12);
+const world = channelTestWorld(15);
 const nodes = world.nodes;
 /** The nodes' closeConfirmations here. */
 const DEPTH = 2;
@@ -169,6 +170,64 @@ describe('the chain watch of a closed channel', () => {
     expect(most).toBeGreaterThanOrEqual(2);
     expect(most).toBeLessThanOrEqual(CHAIN_READ_CONCURRENCY);
   }, 60_000);
+
+  it("(2c) the same on chain: a forward's settlement with a preimage revealed on chain whose commit keeps failing is retried with a backoff, then settles", async () => {
+    const l1 = world.l1;
+    const opts = { closeConfirmations: DEPTH };
+    const alice = await startChannelNode(l1.client(), 'alice2c', l1.accounts[12]!, opts);
+    const bob = await startChannelNode(l1.client(), 'bob2c', l1.accounts[13]!, opts);
+    const carol = await startChannelNode(l1.client(), 'carol2c', l1.accounts[14]!, opts);
+    nodes.push(alice, bob, carol);
+    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const carolKey = await bob.connect(carol.p2p.multiaddrs[0]!);
+    const ab = await alice.openChannel(bobKey, 1_000_000n);
+    const bc = await bob.openChannel(carolKey, 1_000_000n);
+    await waitUntil(() => alice.graph.channel(bc)?.policies[0] !== undefined && alice.graph.channel(bc)?.policies[1] !== undefined, 'alice learns B–C', 15_000, 50);
+    const held = await carol.createInvoice(10_000n, 'held', 3600, { hold: true });
+    let result: unknown;
+    const paid = alice.pay(held.invoice).then((r) => {
+      result = r;
+    });
+    paid.catch(() => undefined);
+    await waitUntil(() => carol.invoices().some((i) => i.paymentHash === held.paymentHash && i.status === 'held'), 'carol holds the payment', 10_000, 20);
+    await waitUntil(() => bob.channelState(bc).state.htlcs.length === 1, 'the B–C HTLC is committed', 10_000, 20);
+    // the preimage goes on chain; bob's commit of the settlement upstream (the forward's link
+    // delete with the fulfil queued on A–B) fails while `failing`
+    // biome-ignore lint/suspicious/noExplicitAny: the payee's invoice preimage
+    const preimage = (carol.store.get(`inv:${held.paymentHash}`) as any).preimage as Uint8Array;
+    await sendAndWait(l1.client(), l1.accounts[9]!.keys, 'reveal', encode(RevealArgs, { preimage }));
+    // biome-ignore lint/suspicious/noExplicitAny: counting the chain-watch ticks
+    const bp = bob as any;
+    const realTick = bp.tick.bind(bob);
+    let ticks = 0;
+    let failing = true;
+    bp.tick = () => {
+      if (failing) ticks++;
+      return realTick();
+    };
+    const realWrite = bob.store.write.bind(bob.store);
+    let attempts = 0;
+    bob.store.write = (entries) => {
+      if (failing && entries.some(([k, v]) => k.startsWith(`fwd:${toHex(bc)}:`) && v === undefined)) {
+        attempts++;
+        throw new Error('disk full (test)');
+      }
+      realWrite(entries);
+    };
+    // the close with the HTLC in it: bob's watch settles the forward with the revealed preimage at once
+    await bob.closeChannel(bc, true);
+    await waitUntil(() => attempts >= 1, "the settlement's commit threw", 10_000, 20);
+    const startTicks = ticks;
+    await waitUntil(() => ticks - startTicks >= 30, '30 ticks', 20_000, 20);
+    failing = false;
+    expect(attempts).toBeGreaterThanOrEqual(3);
+    expect(attempts).toBeLessThan((ticks - startTicks) / 3);
+    expect(result).toBeUndefined();
+    // the fault is gone: the next retry settles alice's payment with the preimage
+    await waitUntil(() => result !== undefined, "alice's pay() settles", 15_000, 50);
+    expect(linksOf(bob).filter((k) => k.startsWith(toHex(bc)))).toEqual([]);
+    void ab;
+  }, 120_000);
 
   it('(2) a fail-back whose commit keeps failing is retried with a backoff, not every tick, and resolves once the fault is gone', async () => {
     const l1 = world.l1;

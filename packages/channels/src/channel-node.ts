@@ -2589,6 +2589,21 @@ export class ChannelNode {
   }
 
   /**
+   * resolveOutgoing for an HTLC of a closed channel's on-chain state, unless its resolution threw
+   * lately and waits its turn (resolveFailed); a throw is logged and counted there, not passed on
+   * (before, it ended the tick's watch of the channel, at every tick, with a warning each time).
+   */
+  private tryResolve(ch: LocalChannel, id: number, r: { preimage: Uint8Array } | { local: StrataError; channel: Uint8Array }): void {
+    const retry = this.resolveRetry.get(`${toHex(ch.id)}:${id}`);
+    if (retry && this.ticks < retry.at) return;
+    try {
+      this.resolveOutgoing(ch, id, r);
+    } catch (e) {
+      this.resolveFailed(ch, id, e);
+    }
+  }
+
+  /**
    * A closed channel's link whose off-chain resolution threw: logged and counted, and retried
    * after a wait that doubles from one tick with each failure in a row, up to
    * RESOLVE_RETRY_MAX_TICKS (before, it was retried, and logged as an error, at every tick for as
@@ -2666,10 +2681,12 @@ export class ChannelNode {
       const inTime = revealed !== undefined && revealed.height <= x.expiry;
       if (x.offerer === ch.side) {
         // ours: the preimage on chain settles upstream; after expiry we take it back
-        if (revealed && revealed.height <= x.expiry) this.resolveOutgoing(ch, x.id, { preimage: revealed.preimage });
+        // (a resolution that throws is logged and retried with a backoff; its link stays, so the
+        // channel is not closed meanwhile, and the other HTLCs are still handled this tick)
+        if (revealed && revealed.height <= x.expiry) this.tryResolve(ch, x.id, { preimage: revealed.preimage });
         else if (h > x.expiry) {
           if (rec.ending === END_SETTLED && !done) await act(`refund:${i}`, 'refundHtlc', encode(HtlcRefArgs, { channelId: ch.id, index: i }));
-          if (h - x.expiry > this.opts.closeConfirmations) this.resolveOutgoing(ch, x.id, { local: new StrataError('CHANNEL_STATE', 'refunded on chain'), channel: ch.id });
+          if (h - x.expiry > this.opts.closeConfirmations) this.tryResolve(ch, x.id, { local: new StrataError('CHANNEL_STATE', 'refunded on chain'), channel: ch.id });
         }
       } else if (rec.ending === END_SETTLED && !done && revealed && revealed.height <= x.expiry) {
         await act(`claim:${i}`, 'claimHtlc', encode(HtlcRefArgs, { channelId: ch.id, index: i }));
