@@ -72,9 +72,13 @@ describe('a payment a crash left pending with nothing sent', () => {
     const { bob, ab } = pair;
     const { invoice, paymentHash } = await bob.createInvoice(10_000n, 'pending');
     // what a crash after pay() recorded the payment, before its HTLC's link was committed, leaves
+    // (the record and its entry in the index of pending records are one commit)
     await alice.stop();
     const store = ChannelStore.open(dir);
-    await store.put(`pay:${paymentHash}`, { status: 'pending', amount: 10_000n });
+    store.write([
+      [`pay:${paymentHash}`, { status: 'pending', amount: 10_000n }],
+      [`payp:${paymentHash}`, true],
+    ]);
     await store.close();
     alice = await startChannelNode(world.l1.client(), 'alice-pd', world.l1.accounts[3]!, { dataDir: dir });
     world.nodes.push(alice);

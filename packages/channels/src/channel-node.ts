@@ -298,6 +298,31 @@ export const COOP_CLOSE_TIMEOUT_BLOCKS = 6;
 export const CLOSE_RESEND_BLOCKS = 3;
 /** Default `closeConfirmations`: the L1's finality depth (`ChainConfig.confirmations`, 6 by default and on the devnet). */
 export const DEFAULT_CLOSE_CONFIRMATIONS = 6;
+/**
+ * Longest wait, in chain-watch ticks, between two tries of a closed channel's off-chain resolution
+ * that keeps throwing (a link's fail-back or settlement whose commit fails): the wait doubles from
+ * one tick after each failure up to this, and a success ends it.
+ */
+export const RESOLVE_RETRY_MAX_TICKS = 32;
+/** Preimage-registry reads of one channel's chain watch in flight at once (links, HTLCs of a close). */
+export const CHAIN_READ_CONCURRENCY = 8;
+/** Present once the store has the index of pending payment records (`payp:`): see writePayRecord. */
+const PAY_INDEX_MARKER = 'idx:payp';
+
+/** Runs `f` over `items` with at most `limit` calls in flight; the results in the items' order. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, f: (x: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 /** Default forwarding `cltvDelta`: above the default closeConfirmations + expiryMargin + 1 (9), with room for the fail round. */
 export const DEFAULT_CLTV_DELTA = 12;
 /** Largest `closeConfirmations` accepted (an HTLC's expiry lies at most `maxExpiryDelta`, 2016 by default, ahead). */
@@ -458,6 +483,14 @@ export class ChannelNode {
     bootnodes: string[];
   };
   private heightCache = 0;
+  /** Chain-watch ticks run so far (the clock of the resolution retries). */
+  private ticks = 0;
+  /**
+   * Off-chain resolutions of a closed channel's links that threw, by link key: the number of
+   * failures in a row and the tick of the next try (see RESOLVE_RETRY_MAX_TICKS). In memory only:
+   * a restart tries at once. Cleared when the link goes (deleteLink).
+   */
+  private readonly resolveRetry = new Map<string, { failures: number; at: number }>();
   private domainCache: ChannelDomain | undefined;
   private prefix = 'st';
   private stopped = false;
@@ -1489,10 +1522,10 @@ export class ChannelNode {
   }
 
   /** An update of a completed round whose handling threw: logged and counted; a restart handles it again (its onion or link is kept). */
-  private roundHandlingFailed(ch: LocalChannel, htlc: number, e: unknown): void {
+  private roundHandlingFailed(ch: LocalChannel, htlc: number, e: unknown, retryInTicks?: number): void {
     const se = toStrataError(e);
     this.metrics.roundHandlingErrors.inc();
-    this.log.error({ channel: shortId(ch.id), htlc, code: se.code, error: se.message, stack: se.stack }, 'handling an update of a completed round failed');
+    this.log.error({ channel: shortId(ch.id), htlc, code: se.code, error: se.message, stack: se.stack, ...(retryInTicks !== undefined ? { retryInTicks } : {}) }, 'handling an update of a completed round failed');
   }
 
   private async onPropose(peer: Uint8Array, body: Uint8Array): Promise<Uint8Array> {
@@ -1850,6 +1883,7 @@ export class ChannelNode {
     }
   }
   private deleteLink(lk: string, link: OutLink): void {
+    this.resolveRetry.delete(lk);
     if (!this.links.delete(lk) || link.kind !== 'payment') return;
     const hk = toHex(link.paymentHash as Uint8Array);
     const n = (this.paymentLinksByHash.get(hk) ?? 0) - 1;
@@ -1869,7 +1903,36 @@ export class ChannelNode {
     const rec = this.store.get<{ status: string; amount: bigint }>(`pay:${hk}`);
     if (!rec || rec.status === 'succeeded' || (rec.status !== 'pending' && !preimage)) return;
     this.log.info({ paymentHash: hk, status: preimage ? 'succeeded' : 'failed' }, why);
-    this.store.writeSoon(`pay:${hk}`, preimage ? { ...rec, status: 'succeeded', preimage } : { ...rec, status: 'failed' });
+    this.writePayRecord(hk, preimage ? { ...rec, status: 'succeeded', preimage } : { ...rec, status: 'failed' });
+  }
+
+  /**
+   * Every `pay:` record is written through here, with its entry in the index of pending records
+   * (`payp:<hash>`, set while the record is 'pending', deleted otherwise) in the same commit: a
+   * restart reads only the pending ones (recover), not the node's whole payment history. `now`
+   * commits at once, else with this turn's other records (writeSoon, in order).
+   */
+  private writePayRecord(hk: string, rec: { status: string; amount: bigint; preimage?: Uint8Array }, now = false): void {
+    const entries: [string, unknown][] = [
+      [`pay:${hk}`, rec],
+      [`payp:${hk}`, rec.status === 'pending' ? true : undefined],
+    ];
+    if (now) this.store.write(entries);
+    else for (const [k, v] of entries) this.store.writeSoon(k, v);
+  }
+
+  /**
+   * The hashes of the `pay:` records left pending. A store an older version wrote has no index
+   * (no `idx:payp` marker): it is built once here from a scan of every `pay:` record, with the
+   * marker, in one commit.
+   */
+  private pendingPayments(): string[] {
+    if (this.store.get(PAY_INDEX_MARKER) !== undefined) return this.store.list<true>('payp:').map(([k]) => k.slice('payp:'.length));
+    const all = this.store.list<{ status: string }>('pay:');
+    const pending = all.filter(([, r]) => r.status === 'pending').map(([k]) => k.slice('pay:'.length));
+    this.store.write([...pending.map((h): [string, unknown] => [`payp:${h}`, true]), [PAY_INDEX_MARKER, 1]]);
+    this.log.info({ records: all.length, pending: pending.length }, 'payment records indexed (once: the store predates the index of pending ones)');
+    return pending;
   }
 
   // ------------------------------------------------------------------ invoices and payments
@@ -1973,7 +2036,7 @@ export class ChannelNode {
     });
     this.payments.set(hk2, pay);
     // in this turn's commit: the HTLC leaves only after its round's write, which commits it first
-    this.store.writeSoon(`pay:${hk2}`, { status: 'pending', amount: inv.amount });
+    this.writePayRecord(hk2, { status: 'pending', amount: inv.amount });
     const maxParts = opts.maxParts ?? this.opts.maxParts;
     try {
       this.launch(pay, inv.amount, maxParts);
@@ -1989,12 +2052,12 @@ export class ChannelNode {
         // never 'failed' while a part is out (a stop with HTLCs in flight): the payee may still
         // fulfil it. The record stays 'pending' and the part's outcome settles it (settleOrphanPayment)
         if (this.paymentLinksOut(hk2)) this.log.info({ paymentHash: hk2, error: toStrataError(e).message }, 'payment call ended with parts still out: its record stays pending until they resolve');
-        else await this.store.put(`pay:${hk2}`, { status: 'failed', amount: inv.amount });
+        else this.writePayRecord(hk2, { status: 'failed', amount: inv.amount }, true);
         throw e;
       }
     }
     // the preimage is already kept (pre:…, written before the fulfil was accepted): the record is not awaited
-    this.store.writeSoon(`pay:${hk2}`, { status: 'succeeded', amount: inv.amount, preimage: pay.preimage });
+    this.writePayRecord(hk2, { status: 'succeeded', amount: inv.amount, preimage: pay.preimage as Uint8Array });
     this.metrics.paymentsSent.inc({ result: 'ok' });
     this.payments.delete(hk2);
     // every part still in flight settles too: the payee released the preimage for all of them at once
@@ -2339,6 +2402,7 @@ export class ChannelNode {
   // ------------------------------------------------------------------ the driver loop
 
   private async tick(): Promise<void> {
+    this.ticks++;
     this.heightCache = await this.deps.chain.height();
     const h = this.heightCache;
     for (const ch of this.channels.values()) {
@@ -2500,12 +2564,14 @@ export class ChannelNode {
         await act(`update:${best.state.version}`, 'update', encode(SignedStateArgs, { state: best.state, sigA: best.sigA, sigB: best.sigB }));
         return;
       }
-      // reveal preimages of HTLCs we receive, before their expiry
+      // reveal preimages of HTLCs we receive, before their expiry (the registry reads several at once)
+      const toReveal: { x: ChannelRecord['state']['htlcs'][number]; pre: Uint8Array }[] = [];
       for (const x of rec.state.htlcs) {
-        if (x.offerer === ch.side) continue;
-        const pre = this.store.get<Uint8Array>(`pre:${toHex(x.hash)}`);
-        if (pre && h < x.expiry && !(await this.reader.preimage(x.hash))) await act(`reveal:${toHex(x.hash)}`, 'reveal', encode(RevealArgs, { preimage: pre }));
+        const pre = x.offerer === ch.side ? undefined : this.store.get<Uint8Array>(`pre:${toHex(x.hash)}`);
+        if (pre && h < x.expiry) toReveal.push({ x, pre });
       }
+      const onChain = await mapBounded(toReveal, CHAIN_READ_CONCURRENCY, ({ x }) => this.reader.preimage(x.hash));
+      for (const [n, { x, pre }] of toReveal.entries()) if (!onChain[n]) await act(`reveal:${toHex(x.hash)}`, 'reveal', encode(RevealArgs, { preimage: pre }));
       if (h >= rec.disputeEnd) await act('settle', 'settle', encode(ChannelRefArgs, { channelId: ch.id }));
       await this.resolveOnchainHtlcs(ch, rec, h, act);
       return;
@@ -2526,9 +2592,11 @@ export class ChannelNode {
       }
       const deep = h - ch.closedSeenAt >= this.opts.closeConfirmations;
       const resolvedAll = await this.failUnfinishedLinks(ch, rec, deep);
+      let toPeer = 0;
       if (rec.ending === END_SETTLED) {
-        const left = await this.resolveOnchainHtlcs(ch, rec, h, act);
-        if (left > 0) return;
+        const r = await this.resolveOnchainHtlcs(ch, rec, h, act);
+        if (r.left > 0) return;
+        toPeer = r.toPeer;
       }
       // 'closed' ends the chain watch: not before the close is deep enough and every HTLC we
       // offered on it is resolved (a fail-back still waiting for its depth keeps its link; one
@@ -2539,7 +2607,8 @@ export class ChannelNode {
       // those of a round we accepted that never completed (written with the accepting round)
       ch.onions = {};
       this.store.write([...this.store.list(`on:${toHex(ch.id)}:`).map(([k]): [string, unknown] => [k, undefined]), [`ch:${toHex(ch.id)}`, this.rec(ch)]]);
-      this.log.info({ channel: shortId(ch.id), ending: ['none', 'cooperative', 'settled', 'penalty'][rec.ending] }, 'channel closed on chain');
+      // toPeer: HTLCs left on chain for the peer to refund or claim (not waited for, see resolveOnchainHtlcs)
+      this.log.info({ channel: shortId(ch.id), ending: ['none', 'cooperative', 'settled', 'penalty'][rec.ending], ...(toPeer > 0 ? { htlcsLeftToPeer: toPeer } : {}) }, 'channel closed on chain');
     }
   }
 
@@ -2603,17 +2672,43 @@ export class ChannelNode {
     const onchain = new Set<number>();
     if (rec.ending === END_SETTLED) for (const x of rec.state.htlcs) if (x.offerer === ch.side) onchain.add(x.id);
     let ok = true;
+    const prefix = toHex(ch.id);
+    const todo: { id: number; l: OutLink; hash: Uint8Array | undefined; pre: Uint8Array | undefined }[] = [];
     for (const [id, l] of this.linksOf(ch)) {
       if (onchain.has(id)) continue;
+      // a resolution that threw waits its turn (RESOLVE_RETRY_MAX_TICKS): until then it is unresolved
+      const retry = this.resolveRetry.get(`${prefix}:${id}`);
+      if (retry && this.ticks < retry.at) {
+        ok = false;
+        continue;
+      }
       try {
-        const kept = this.linkPreimage(l);
-        const hash = kept.hash;
-        let pre = kept.pre;
+        todo.push({ id, l, ...this.linkPreimage(l) });
+      } catch (e) {
+        ok = false;
+        this.resolveFailed(ch, id, e);
+      }
+    }
+    // the registry reads first, several at once (each link's own; their order does not matter)
+    const reads = await mapBounded(todo, CHAIN_READ_CONCURRENCY, async (t) => {
+      if (t.pre || !t.hash || t.l.kind !== 'forward') return undefined;
+      try {
+        return { revealed: await this.reader.preimage(t.hash) };
+      } catch (e) {
+        return { error: e };
+      }
+    });
+    for (const [n, t] of todo.entries()) {
+      const { id, l, hash } = t;
+      try {
+        const read = reads[n];
+        if (read && 'error' in read) throw read.error;
+        let pre = t.pre;
         let onChain = false;
         // a reveal in the registry settles a forward (collected upstream), not a payment part:
         // this HTLC is not in the final state, so its amount never left and the part fails
         if (!pre && hash && l.kind === 'forward') {
-          const revealed = await this.reader.preimage(hash);
+          const revealed = read?.revealed;
           if (revealed && bytesEqual(sha256(revealed.preimage), hash)) {
             pre = revealed.preimage;
             onChain = true;
@@ -2624,12 +2719,43 @@ export class ChannelNode {
         this.log.warn({ channel: shortId(ch.id), htlc: id, kind: l.kind, settled: pre !== undefined, revealedOnChain: onChain }, 'HTLC not in the final on-chain state of a closed channel: resolved off chain');
         this.resolveOutgoing(ch, id, pre ? { preimage: pre } : { local: new StrataError('CHANNEL_STATE', `channel closed on chain without HTLC ${id} (its commitment round never completed)`), channel: ch.id });
       } catch (e) {
-        // logged; retried at the next look (see above)
+        // logged; retried at a later look (see above)
         ok = false;
-        this.roundHandlingFailed(ch, id, e);
+        this.resolveFailed(ch, id, e);
       }
     }
     return ok;
+  }
+
+  /**
+   * resolveOutgoing for an HTLC of a closed channel's on-chain state, unless its resolution threw
+   * lately and waits its turn (resolveFailed); a throw is logged and counted there, not passed on
+   * (before, it ended the tick's watch of the channel, at every tick, with a warning each time).
+   */
+  private tryResolve(ch: LocalChannel, id: number, r: { preimage: Uint8Array } | { local: StrataError; channel: Uint8Array }): void {
+    const retry = this.resolveRetry.get(`${toHex(ch.id)}:${id}`);
+    if (retry && this.ticks < retry.at) return;
+    try {
+      this.resolveOutgoing(ch, id, r);
+    } catch (e) {
+      this.resolveFailed(ch, id, e);
+    }
+  }
+
+  /**
+   * A closed channel's link whose off-chain resolution threw: logged and counted, and retried
+   * after a wait that doubles from one tick with each failure in a row, up to
+   * RESOLVE_RETRY_MAX_TICKS (before, it was retried, and logged as an error, at every tick for as
+   * long as the fault lasted). The link stays (in memory and stored), so the retry, or a restart,
+   * resolves it exactly once.
+   */
+  private resolveFailed(ch: LocalChannel, id: number, e: unknown): void {
+    const lk = `${toHex(ch.id)}:${id}`;
+    const failures = (this.resolveRetry.get(lk)?.failures ?? 0) + 1;
+    const wait = Math.min(2 ** (failures - 1), RESOLVE_RETRY_MAX_TICKS);
+    // only while the link is there: deleteLink clears the entry, and none must outlive it
+    if (this.links.has(lk)) this.resolveRetry.set(lk, { failures, at: this.ticks + wait });
+    this.roundHandlingFailed(ch, id, e, wait);
   }
 
   /** The links of the HTLCs we offered on `ch` (payment parts and forwards not yet resolved), by HTLC id. */
@@ -2667,31 +2793,57 @@ export class ChannelNode {
 
   /**
    * Claims, refunds and upstream settlement of a closed channel's HTLCs; returns how many are
-   * unresolved on chain. Ours: a preimage revealed by the expiry settles upstream at once; after
-   * the expiry the refund goes on chain at once, but the failure upstream waits until the expiry
-   * is `closeConfirmations` blocks past, so that no reorganisation can still bring back a reveal
-   * by the expiry (the peer would then take the HTLC on chain and we would have failed it
+   * still ours to wait for on chain. Ours: a preimage revealed by the expiry settles upstream at
+   * once; after the expiry the refund goes on chain at once, but the failure upstream waits until
+   * the expiry is `closeConfirmations` blocks past, so that no reorganisation can still bring back
+   * a reveal by the expiry (the peer would then take the HTLC on chain and we would have failed it
    * upstream). The refund's action flag and the link's delete are separate commits, each once.
+   *
+   * An HTLC whose funds go to the peer — its own with no reveal by the expiry (only its
+   * `refundHtlc` pays it), ours revealed by the expiry (only its `claimHtlc`) — is not waited for
+   * once the expiry is `closeConfirmations` blocks past: which way it goes is then as deep as the
+   * close, and only the peer has a reason to send that transaction. Before, a peer that never sent
+   * it kept the channel 'closing' for good, its HTLCs read on chain at every tick. We do not send
+   * it ourselves (anyone may, but the fee would be ours and the funds the peer's). `toPeer` counts
+   * those HTLCs.
    */
-  private async resolveOnchainHtlcs(ch: LocalChannel, rec: ChannelRecord, h: number, act: (k: string, m: string, a: Uint8Array) => Promise<void>): Promise<number> {
+  private async resolveOnchainHtlcs(ch: LocalChannel, rec: ChannelRecord, h: number, act: (k: string, m: string, a: Uint8Array) => Promise<void>): Promise<{ left: number; toPeer: number }> {
     let left = 0;
-    for (let i = 0; i < rec.state.htlcs.length; i++) {
-      const x = rec.state.htlcs[i] as ChannelRecord['state']['htlcs'][number];
+    let toPeer = 0;
+    const settled = rec.ending === END_SETTLED;
+    const htlcs = rec.state.htlcs;
+    // the registry reads first, several at once; none for an HTLC resolved on chain that leaves
+    // nothing to do here (the peer's, or ours with its link gone)
+    const prefix = toHex(ch.id);
+    const reads = await mapBounded(htlcs.map((x, i) => ({ x, i })), CHAIN_READ_CONCURRENCY, ({ x, i }) =>
+      settled && rec.htlcDone[i] && (x.offerer !== ch.side || !this.links.has(`${prefix}:${x.id}`)) ? Promise.resolve(undefined) : this.reader.preimage(x.hash),
+    );
+    for (let i = 0; i < htlcs.length; i++) {
+      const x = htlcs[i] as ChannelRecord['state']['htlcs'][number];
       const done = rec.htlcDone[i];
-      const revealed = await this.reader.preimage(x.hash);
+      const revealed = reads[i];
+      // which way the HTLC goes is final: the expiry is as deep as we wait for a close
+      const final = h - x.expiry > this.opts.closeConfirmations;
+      const inTime = revealed !== undefined && revealed.height <= x.expiry;
       if (x.offerer === ch.side) {
         // ours: the preimage on chain settles upstream; after expiry we take it back
-        if (revealed && revealed.height <= x.expiry) this.resolveOutgoing(ch, x.id, { preimage: revealed.preimage });
+        // (a resolution that throws is logged and retried with a backoff; its link stays, so the
+        // channel is not closed meanwhile, and the other HTLCs are still handled this tick)
+        if (revealed && revealed.height <= x.expiry) this.tryResolve(ch, x.id, { preimage: revealed.preimage });
         else if (h > x.expiry) {
           if (rec.ending === END_SETTLED && !done) await act(`refund:${i}`, 'refundHtlc', encode(HtlcRefArgs, { channelId: ch.id, index: i }));
-          if (h - x.expiry > this.opts.closeConfirmations) this.resolveOutgoing(ch, x.id, { local: new StrataError('CHANNEL_STATE', 'refunded on chain'), channel: ch.id });
+          if (h - x.expiry > this.opts.closeConfirmations) this.tryResolve(ch, x.id, { local: new StrataError('CHANNEL_STATE', 'refunded on chain'), channel: ch.id });
         }
       } else if (rec.ending === END_SETTLED && !done && revealed && revealed.height <= x.expiry) {
         await act(`claim:${i}`, 'claimHtlc', encode(HtlcRefArgs, { channelId: ch.id, index: i }));
       }
-      if (!done && rec.ending === END_SETTLED) left++;
+      if (!settled || done) continue;
+      // the peer's to take: its refund, or its claim with the preimage revealed by the expiry
+      const peers = x.offerer === ch.side ? inTime : !inTime;
+      if (peers && final) toPeer++;
+      else left++;
     }
-    return left;
+    return { left, toPeer };
   }
 
   /** After a restart: incoming HTLCs whose preimage we know get fulfilled, unprocessed onions processed. */
@@ -2740,10 +2892,11 @@ export class ChannelNode {
     // A payment a crash left 'pending' with no HTLC out (no link: nothing had left yet, or every
     // part had resolved while a retry's onion was still being built) can never resolve: it is
     // recorded failed — or succeeded, where its preimage was kept — so the invoice is not refused
-    // forever as "being paid".
-    for (const [k, rec] of this.store.list<{ status: string }>('pay:')) {
-      const h = k.slice('pay:'.length);
-      if (rec.status === 'pending' && !this.paymentLinksOut(h)) this.settlePendingRecord(h, undefined, 'payment left pending by a restart, with no HTLC out: settled');
+    // forever as "being paid". Only the pending records are read (their index), not every one.
+    for (const h of this.pendingPayments()) {
+      const rec = this.store.get<{ status: string }>(`pay:${h}`);
+      if (rec?.status !== 'pending') this.store.writeSoon(`payp:${h}`, undefined); // never expected: the two are one commit
+      else if (!this.paymentLinksOut(h)) this.settlePendingRecord(h, undefined, 'payment left pending by a restart, with no HTLC out: settled');
     }
   }
 
