@@ -13,7 +13,8 @@ export interface DriverLogger {
 /** Runs `tick` every `intervalMs` (never overlapping) until stopped. */
 export class Driver {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  /** The last tick started (by the loop or a kick), settled either way: the next one chains after it. */
+  private tail: Promise<void> = Promise.resolve();
   private stopped = true;
 
   /**
@@ -37,27 +38,39 @@ export class Driver {
     this.stopped = false;
     const loop = async () => {
       if (this.stopped) return;
-      this.running = this.tick().catch((e) => {
+      await this.next().catch((e) => {
         const err = toStrataError(e);
         this.onError();
         this.log.warn({ role: this.name, code: err.code, error: err.message }, 'driver iteration failed; retrying');
       });
-      await this.running;
       if (!this.stopped) this.timer = setTimeout(loop, this.intervalMs);
     };
     this.timer = setTimeout(loop, 0);
   }
 
-  /** Runs one iteration now, after the one in flight (tests); its error is thrown. */
+  /**
+   * Runs one iteration now, after the one in flight (tests); its error is thrown. It is chained
+   * like the loop's own ticks, so neither the loop nor another kick runs one beside it (before,
+   * the loop's timer could start a tick while a kicked one ran).
+   */
   async kick(): Promise<void> {
-    await this.running;
-    await this.tick();
+    await this.next();
+  }
+
+  /** Starts a tick once every tick started before has settled (the claim is synchronous: two callers never both run). */
+  private next(): Promise<void> {
+    const t = this.tail.then(() => this.tick());
+    this.tail = t.then(
+      () => undefined,
+      () => undefined,
+    );
+    return t;
   }
 
   /** Stops the loop and waits for the tick in flight. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.tail;
   }
 }
