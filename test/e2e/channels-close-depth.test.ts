@@ -17,7 +17,7 @@ import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, silentLogger, startChannelNode, tmp } from '../helpers/channels.js';
 import { counterAddRefusedCommit, linksOf, mineUntilClosed, outcomeWithin, payIntoSilence, within } from '../helpers/channels-unfinished.js';
 
-const world = channelTestWorld(24);
+const world = channelTestWorld(32);
 const nodes = world.nodes;
 
 /** payIntoSilence, then a closes unilaterally with version 0 and sees the close final. */
@@ -376,4 +376,36 @@ describe('closeConfirmations: the off-chain fail-backs of a closed channel wait 
     expect(pendingSettles()).toBe(0);
     await a.stop();
   }, 60_000);
+  /**
+   * Review finding H1 (nonce gap): our transaction A (nonce n) lands, B (n+1) is pending, and a
+   * reorganisation drops A's block (A gone, not re-pooled). The chain's next nonce is n again
+   * (its pool holds n+1), but RpcChainClient's own count (n+2, its last transaction B still
+   * known) overrode it: the resend of A's action got n+2, and A's nonce n stayed a gap no block
+   * fills — B and the resend pending forever. Now the next nonce is the first from the chain's at
+   * which we hold no transaction the chain still knows: n, and all three land.
+   */
+  it('a resend after a reorganisation dropped our nonce-n transaction while n+1 is pending fills nonce n (no gap)', async () => {
+    const c = world.l1.client();
+    const acc = world.l1.accounts[23]!;
+    const args = encode(ChannelRefArgs, { channelId: new Uint8Array(32).fill(7) });
+    world.l1.node.setBlockInterval(3_600_000);
+    try {
+      const base = world.l1.node.chain.blockAt(world.l1.height())!.hash;
+      const a = await c.send(acc.keys, 'settle', args); // nonce n
+      await world.l1.mine(1);
+      const b = await c.send(acc.keys, 'settle', args); // nonce n+1, pending
+      expect(await c.txStatus(a)).toMatchObject({ height: world.l1.height() });
+      expect(await c.txStatus(b)).toBe('pending');
+      await world.l1.node.rewindTo(base); // drops A; B stays pooled behind the gap
+      expect(await c.txStatus(a)).toBeUndefined();
+      const d = await c.send(acc.keys, 'settle', args); // the resend of A's action
+      const nonceOf = (h: Uint8Array) => world.l1.node.mempool.all().find((v) => bytesEqual(v.hash, h))?.tx.nonce;
+      expect(nonceOf(d)).toBe(nonceOf(b)! - 1); // no gap: d took A's nonce n
+      await world.l1.mine(2);
+      expect(await c.txStatus(b)).toMatchObject({ height: expect.any(Number) });
+      expect(await c.txStatus(d)).toMatchObject({ height: expect.any(Number) });
+    } finally {
+      world.l1.node.setBlockInterval(0);
+    }
+  }, 30_000);
 });

@@ -75,8 +75,8 @@ export interface ChainClient {
 export class RpcChainClient implements ChainClient {
   readonly rpc: RpcClient;
   private cached: { chainId: number; addressPrefix: string; perByte: bigint; perCompute: bigint } | undefined;
-  /** Per sender: the nonce after our last transaction, and that transaction (see sendWithRaw). */
-  private readonly nonces = new Map<string, { next: number; last: Uint8Array }>();
+  /** Per sender: our transactions sent at nonces from the chain's next one on, by nonce (see sendWithRaw). */
+  private readonly nonces = new Map<string, Map<number, Uint8Array>>();
   private sendQueue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -131,19 +131,29 @@ export class RpcChainClient implements ChainClient {
       const info = await this.info();
       const acct = await this.rpc.call<{ nextNonce: string }>('state_getAccount', [toHex(key.address)]);
       const k = toHex(key.address);
-      const next = Number(fromQuantity(acct.nextNonce));
-      // our own count is ahead of the chain's while a transaction we sent is not counted there
-      // yet (an RPC whose nextNonce leaves out its pool); when the chain no longer knows our last
-      // one (a reorganisation dropped it, with the block that held it) the chain's count holds:
-      // ours would leave a gap no block ever fills
-      const mine = this.nonces.get(k);
-      const nonce = mine && mine.next > next && (await this.txStatus(mine.last)) !== undefined ? mine.next : next;
+      const chainNext = Number(fromQuantity(acct.nextNonce));
+      // The first nonce from the chain's next at which no transaction of ours is still known.
+      // The chain's count may leave out a transaction we sent (an RPC whose nextNonce does not
+      // count its pool): its nonce is skipped while the chain knows it. One the chain no longer
+      // knows (a reorganisation dropped it with its block, the pool evicted it) is a gap that no
+      // block fills until a transaction takes its nonce: this one. (Before, our count after the
+      // last one sent held whenever that last one was known: a dropped nonce n below a pending
+      // n+1 was never filled, and n+1 and every later send stayed pending forever.)
+      const mine = this.nonces.get(k) ?? new Map<number, Uint8Array>();
+      this.nonces.set(k, mine);
+      for (const n of mine.keys()) if (n < chainNext) mine.delete(n);
+      let nonce = chainNext;
+      for (;;) {
+        const h = mine.get(nonce);
+        if (!h || (await this.txStatus(h)) === undefined) break;
+        nonce++;
+      }
       const base = { chainId: info.chainId, nonce, fee: 0n, computeLimit, module: this.module, method, args };
       const probe = encodeTx(signTx(base, key.secretKey)).length + 24;
       const fee = BigInt(probe) * info.perByte + BigInt(computeLimit) * info.perCompute;
       const raw = encodeTx(signTx({ ...base, fee }, key.secretKey));
       const hash = fromHex(await this.rpc.call<string>('tx_sendRaw', [toHex(raw)]), 32);
-      this.nonces.set(k, { next: nonce + 1, last: hash });
+      mine.set(nonce, hash);
       return { hash, raw };
     });
     this.sendQueue = run.catch(() => undefined);
