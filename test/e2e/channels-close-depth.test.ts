@@ -408,4 +408,40 @@ describe('closeConfirmations: the off-chain fail-backs of a closed channel wait 
       world.l1.node.setBlockInterval(0);
     }
   }, 30_000);
+  /**
+   * Review finding M1: the adjudicator refuses `update` and `penalize` once the dispute delay has
+   * ended. A node that was down past `disputeEnd` while the peer's older state was published
+   * sent its newer state (a transaction failing on chain, its fee spent) at every look and
+   * returned before `settle`: it never settled. Now it publishes only while the delay runs and,
+   * after it, settles the published state.
+   */
+  it('a node back after the dispute delay ended does not publish its newer state (refused on chain): it settles', async () => {
+    let bMayUpdate = false;
+    const { a, b, id } = await counterAddRefusedCommit(world.l1, nodes, '11', [24, 25], () => bMayUpdate, { closeConfirmations: 2 });
+    const reader = new AdjudicatorReader(world.l1.client());
+    const rec = (await reader.channel(id))!;
+    expect(rec.state.version).toBe(0);
+    // biome-ignore lint/suspicious/noExplicitAny: the data dir of the node to restart
+    const bDir = (b as any).opts.dataDir as string;
+    await a.stop(); // the closer settles nothing: only b can
+    await b.stop();
+    while (world.l1.height() < rec.disputeEnd + 1) await world.l1.mine(1);
+    bMayUpdate = true;
+    const bChain = world.l1.client();
+    const sent: string[] = [];
+    const realSend = bChain.send.bind(bChain);
+    bChain.send = (k, method, args) => {
+      sent.push(method);
+      return realSend(k, method, args);
+    };
+    const b2 = await startChannelNode(bChain, 'b11b', world.l1.accounts[25]!, { closeConfirmations: 2, dataDir: bDir });
+    nodes.push(b2);
+    for (let i = 0; i < 10 && (await reader.channel(id))?.status !== 2; i++) {
+      await b2.poll().catch(() => undefined);
+      await world.l1.mine(1);
+    }
+    expect(sent).not.toContain('update');
+    expect((await reader.channel(id))?.status).toBe(2);
+    expect((await reader.channel(id))?.ending).toBe(2);
+  }, 90_000);
 });

@@ -471,6 +471,8 @@ export class ChannelNode {
   private readonly coopSigned = new Map<string, { balanceA: bigint; balanceB: bigint; sig: Uint8Array }>();
   /** Channels whose unilateral close transaction is being sent. */
   private readonly closeInFlight = new Set<string>();
+  /** Closes (channel, published version) logged as past their dispute delay with our newer state unpublished (logged once). */
+  private readonly lateDisputes = new Set<string>();
   private lastSync = 0;
   private orphans: { body: Uint8Array; from: string | undefined }[] = [];
   private readonly driver: Driver;
@@ -2555,7 +2557,15 @@ export class ChannelNode {
     };
     if (rec.status === CH_CLOSING) {
       const best = this.bestSigned(ch);
-      if (rec.closer !== ch.side && rec.state.version < best.state.version) {
+      // update and penalize are refused on chain once the dispute delay has ended: sent after it,
+      // each look paid for a failing transaction and returned before settling (never settled);
+      // then the published state is what settles
+      if (rec.closer !== ch.side && rec.state.version < best.state.version && h >= rec.disputeEnd && !this.lateDisputes.has(`${bytesKey(ch.id)}:${rec.state.version}`)) {
+        this.lateDisputes.add(`${bytesKey(ch.id)}:${rec.state.version}`);
+        const revoked = ch.theirRevocation !== undefined && ch.theirRevocation.version >= rec.state.version;
+        this.log[revoked ? 'error' : 'warn']({ channel: shortId(ch.id), published: rec.state.version, latest: best.state.version, disputeEnd: rec.disputeEnd, height: h }, revoked ? 'BREACH seen after the dispute delay ended: too late to penalize, the revoked state settles' : "dispute delay ended before our newer state was published: the peer's older state settles");
+      }
+      if (rec.closer !== ch.side && rec.state.version < best.state.version && h < rec.disputeEnd) {
         if (ch.theirRevocation && ch.theirRevocation.version >= rec.state.version) {
           this.log.warn({ channel: shortId(ch.id), published: rec.state.version, latest: ch.state.version }, 'BREACH: peer published a revoked state; taking the channel');
           await act(`penalize:${rec.state.version}`, 'penalize', encode(PenalizeArgs, { channelId: ch.id, version: ch.theirRevocation.version, sig: ch.theirRevocation.sig }));
