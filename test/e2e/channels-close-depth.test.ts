@@ -13,6 +13,7 @@
 import { describe, expect, it } from 'vitest';
 import { AdjudicatorReader, ChannelNode, ChannelRefArgs, ChannelStore, RevealArgs, sendAndWait } from '@strata/channels';
 import { bytesEqual, encode, StrataError, toHex } from '@strata/primitives';
+import { RpcError } from '@strata/rpc';
 import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, silentLogger, startChannelNode, tmp } from '../helpers/channels.js';
 import { counterAddRefusedCommit, linksOf, mineUntilClosed, outcomeWithin, payIntoSilence, within } from '../helpers/channels-unfinished.js';
@@ -444,4 +445,41 @@ describe('closeConfirmations: the off-chain fail-backs of a closed channel wait 
     expect((await reader.channel(id))?.status).toBe(2);
     expect((await reader.channel(id))?.ending).toBe(2);
   }, 90_000);
+  /**
+   * Review finding L1: a wait for an action's receipt that ends in an error other than a time-out
+   * (here the RPC answering tx_getReceipt with an internal error) cleared the action's flag while
+   * its transaction was still pending: the next look sent a duplicate. Now a flag holding a
+   * transaction is never cleared: the next look's lookup decides (pending: waited for).
+   */
+  it('a settle whose receipt wait fails with an RPC error is not sent again while it is pending', async () => {
+    const chain = world.l1.client();
+    const realWait = chain.waitReceipt.bind(chain);
+    chain.waitReceipt = (h) =>
+      realWait(h, 300).catch(() => {
+        throw new RpcError(-32603, 'internal error');
+      });
+    const aAcct = world.l1.accounts[26]!;
+    const a = await startChannelNode(chain, 'a12', aAcct, { requestTimeoutMs: 60_000, closeConfirmations: 2 });
+    const b = await startChannelNode(world.l1.client(), 'b12', world.l1.accounts[27]!, { closeConfirmations: 2 });
+    nodes.push(a, b);
+    const id = await a.openChannel(await a.connect(b.p2p.multiaddrs[0]!), 1_000_000n);
+    await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
+    await b.stop();
+    await a.closeChannel(id, true);
+    const reader = new AdjudicatorReader(world.l1.client());
+    const disputeEnd = (await reader.channel(id))!.disputeEnd;
+    const pendingSettles = () => world.l1.node.mempool.all().filter((v) => bytesEqual(v.sender, aAcct.keys.address) && v.tx.method === 'settle').length;
+    world.l1.node.setBlockInterval(3_600_000);
+    try {
+      while (world.l1.height() < disputeEnd) await world.l1.mine(1);
+      await waitUntil(() => pendingSettles() > 0, "a's settle is pending", 10_000, 20);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(pendingSettles()).toBe(1);
+    } finally {
+      world.l1.node.setBlockInterval(0);
+    }
+    await world.l1.mine(1);
+    expect((await reader.channel(id))?.status).toBe(2);
+    await a.stop();
+  }, 60_000);
 });

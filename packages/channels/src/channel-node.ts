@@ -2637,15 +2637,13 @@ export class ChannelNode {
     this.metrics.onchain.inc({ method });
   }
   /**
-   * An on-chain action's transaction failed on chain (its flag cleared: sent again at the next
-   * look that still lacks its effect) or was not included in time (its transaction kept: looked
-   * up again at the next look, sent again only once the chain no longer knows it). Rethrows.
+   * An on-chain action's send or wait threw: its flag is kept as it is (with the transaction if
+   * the chain accepted one), and the next look that still lacks the action's effect looks the
+   * transaction up (pending: waited for; included: done; failed or unknown: sent again).
+   * Rethrows. Before, any error but a time-out cleared the flag: an RPC error or a store write
+   * failing during the wait of a transaction still pending sent a duplicate at the next look.
    */
-  private async actionFailed(ch: LocalChannel, key: string, e: unknown): Promise<never> {
-    if (!(e instanceof StrataError && e.code === 'NETWORK')) {
-      delete ch.onchainActions[key];
-      await this.save(ch);
-    }
+  private async actionFailed(_ch: LocalChannel, _key: string, e: unknown): Promise<never> {
     throw e;
   }
 
