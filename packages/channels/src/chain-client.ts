@@ -196,6 +196,12 @@ export interface ForcedInclusionOptions {
   timeoutMs?: number;
   /** The L1 inbox module's name (default `op_inbox/<rollupId>`). */
   inboxModule?: string;
+  /**
+   * The L2's sequencing window (L1 blocks within which it must include a forced transaction;
+   * its config's `sequencingWindow`). Default 10 (the devnet L2's). A forced transaction the L2 has not run once its
+   * clock is this far past the L1 block of the forceTx counts as unknown (the L2 refused it).
+   */
+  sequencingWindow?: number;
 }
 
 /** The L1 inbox's forceTx arguments (the optimistic package's `ForceTxArgs`: rollup id, raw L2 transaction). */
@@ -215,7 +221,7 @@ const FORCE_TX_COMPUTE = 20_000;
 export class ForcedInclusionChainClient implements ChainClient {
   readonly module: string;
   private readonly l1: RpcChainClient;
-  private readonly sent = new Map<string, { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean; forceHash?: Uint8Array | undefined; forcing?: Promise<void> | undefined }>();
+  private readonly sent = new Map<string, { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean; forcedAt?: number; forceHash?: Uint8Array | undefined; forcing?: Promise<void> | undefined }>();
   /** Transactions forced through the L1 inbox so far. */
   forced = 0;
 
@@ -239,8 +245,20 @@ export class ForcedInclusionChainClient implements ChainClient {
   blockHash(number: number) {
     return this.l2.blockHash(number);
   }
-  txStatus(hash: Uint8Array) {
-    return this.l2.txStatus(hash);
+  /**
+   * The L2's answer, except for a transaction of ours it knows not that this client still
+   * tracks: `'pending'` while it waits to be forced, is being forced, or was forced through the
+   * L1 inbox within the sequencing window (the L2 must run it: {@link waitReceipt} forces it when
+   * overdue). Before, the L2's null passed through: a sequencer that answered null for our
+   * transaction made every look send a new one, each forced again on the L1 (an L1 fee per look).
+   */
+  async txStatus(hash: Uint8Array): Promise<TxReceipt | 'pending' | undefined> {
+    const r = await this.l2.txStatus(hash);
+    if (r !== undefined) return r;
+    const s = this.sent.get(toHex(hash));
+    if (!s) return undefined;
+    if (s.forcedAt === undefined) return 'pending';
+    return (await this.l2.height()) <= s.forcedAt + (this.opts.sequencingWindow ?? 10) ? 'pending' : undefined;
   }
   get(key: Uint8Array) {
     return this.l2.get(key);
@@ -275,7 +293,7 @@ export class ForcedInclusionChainClient implements ChainClient {
     }
     return s.forcing;
   }
-  private async force(s: { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean; forceHash?: Uint8Array | undefined }): Promise<void> {
+  private async force(s: { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean; forcedAt?: number; forceHash?: Uint8Array | undefined }): Promise<void> {
     if (!s.forceHash) {
       if ((await this.l1Height()) < s.sentAt + (this.opts.forceAfterL1Blocks ?? L2_FORCE_AFTER_L1_BLOCKS)) return;
       s.forceHash = (await this.l1.sendWithRaw(s.key, 'forceTx', encode(ForceTxWire, { rollupId: this.opts.rollupId, raw: s.raw }), FORCE_TX_COMPUTE)).hash;
@@ -287,6 +305,7 @@ export class ForcedInclusionChainClient implements ChainClient {
       throw new StrataError('CHANNEL_STATE', `forcing a transaction through the L1 inbox failed: ${r.error ?? 'unknown error'}`);
     }
     s.forced = true;
+    s.forcedAt = r.height;
     this.forced++;
   }
   async waitReceipt(hash: Uint8Array, timeoutMs = this.opts.timeoutMs ?? 180_000) {
