@@ -110,7 +110,8 @@ describe('forced inclusion for channel nodes on the L2', () => {
       expect(r?.ok).toBe(true);
       expect(forcing.forced).toBe(1);
     } finally {
-      seq.censor = prev;
+      if (prev) seq.censor = prev;
+      else delete seq.censor;
     }
   }, 90_000);
 });
