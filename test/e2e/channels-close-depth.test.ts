@@ -210,7 +210,7 @@ describe('closeConfirmations: the off-chain fail-backs of a closed channel wait 
   it('a reorganisation that replaces the close with another one between two looks (while the node is not watching): the depth counts anew from the new close, not from the first', async () => {
     const N = 4;
     let bMayUpdate = false;
-    const { a, id } = await counterAddRefusedCommit(world.l1, nodes, '4', [8, 9], () => bMayUpdate, { closeConfirmations: N });
+    const { a, b, id } = await counterAddRefusedCommit(world.l1, nodes, '4', [8, 9], () => bMayUpdate, { closeConfirmations: N });
     const reader = new AdjudicatorReader(world.l1.client());
     const disputeEnd = (await reader.channel(id))!.disputeEnd;
     while (world.l1.height() < disputeEnd - 2) {
@@ -232,6 +232,11 @@ describe('closeConfirmations: the off-chain fail-backs of a closed channel wait 
     bMayUpdate = true;
     await waitUntil(async () => (await reader.channel(id))?.state.version === 1, "b's newer state lands", 10_000, 50);
     await mineUntilClosed(world.l1, id);
+    // b (which now also settles after the delay, and sends again its settle the rewind dropped,
+    // instead of a refused update at every look) sends nothing more: a transaction of its own
+    // would seal a block between a's look and the height read below
+    await b.stop();
+    await world.l1.mine(1);
     expect((await reader.channel(id))?.state.version).toBe(1);
     while (world.l1.height() < seenAt + N) await world.l1.mine(1);
     // counted from the first close, this one would pass for N deep already
