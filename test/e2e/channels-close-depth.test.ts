@@ -13,11 +13,12 @@
 import { describe, expect, it } from 'vitest';
 import { AdjudicatorReader, ChannelNode, ChannelRefArgs, ChannelStore, RevealArgs, sendAndWait } from '@strata/channels';
 import { bytesEqual, encode, StrataError, toHex } from '@strata/primitives';
+import { RpcError } from '@strata/rpc';
 import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, silentLogger, startChannelNode, tmp } from '../helpers/channels.js';
 import { counterAddRefusedCommit, linksOf, mineUntilClosed, outcomeWithin, payIntoSilence, within } from '../helpers/channels-unfinished.js';
 
-const world = channelTestWorld(24);
+const world = channelTestWorld(32);
 const nodes = world.nodes;
 
 /** payIntoSilence, then a closes unilaterally with version 0 and sees the close final. */
@@ -209,7 +210,7 @@ describe('closeConfirmations: the off-chain fail-backs of a closed channel wait 
   it('a reorganisation that replaces the close with another one between two looks (while the node is not watching): the depth counts anew from the new close, not from the first', async () => {
     const N = 4;
     let bMayUpdate = false;
-    const { a, id } = await counterAddRefusedCommit(world.l1, nodes, '4', [8, 9], () => bMayUpdate, { closeConfirmations: N });
+    const { a, b, id } = await counterAddRefusedCommit(world.l1, nodes, '4', [8, 9], () => bMayUpdate, { closeConfirmations: N });
     const reader = new AdjudicatorReader(world.l1.client());
     const disputeEnd = (await reader.channel(id))!.disputeEnd;
     while (world.l1.height() < disputeEnd - 2) {
@@ -231,6 +232,11 @@ describe('closeConfirmations: the off-chain fail-backs of a closed channel wait 
     bMayUpdate = true;
     await waitUntil(async () => (await reader.channel(id))?.state.version === 1, "b's newer state lands", 10_000, 50);
     await mineUntilClosed(world.l1, id);
+    // b (which now also settles after the delay, and sends again its settle the rewind dropped,
+    // instead of a refused update at every look) sends nothing more: a transaction of its own
+    // would seal a block between a's look and the height read below
+    await b.stop();
+    await world.l1.mine(1);
     expect((await reader.channel(id))?.state.version).toBe(1);
     while (world.l1.height() < seenAt + N) await world.l1.mine(1);
     // counted from the first close, this one would pass for N deep already
@@ -374,6 +380,111 @@ describe('closeConfirmations: the off-chain fail-backs of a closed channel wait 
     expect((await reader.channel(id))?.status).toBe(2);
     await new Promise((r) => setTimeout(r, 500));
     expect(pendingSettles()).toBe(0);
+    await a.stop();
+  }, 60_000);
+  /**
+   * Review finding H1 (nonce gap): our transaction A (nonce n) lands, B (n+1) is pending, and a
+   * reorganisation drops A's block (A gone, not re-pooled). The chain's next nonce is n again
+   * (its pool holds n+1), but RpcChainClient's own count (n+2, its last transaction B still
+   * known) overrode it: the resend of A's action got n+2, and A's nonce n stayed a gap no block
+   * fills — B and the resend pending forever. Now the next nonce is the first from the chain's at
+   * which we hold no transaction the chain still knows: n, and all three land.
+   */
+  it('a resend after a reorganisation dropped our nonce-n transaction while n+1 is pending fills nonce n (no gap)', async () => {
+    const c = world.l1.client();
+    const acc = world.l1.accounts[23]!;
+    const args = encode(ChannelRefArgs, { channelId: new Uint8Array(32).fill(7) });
+    world.l1.node.setBlockInterval(3_600_000);
+    try {
+      const base = world.l1.node.chain.blockAt(world.l1.height())!.hash;
+      const a = await c.send(acc.keys, 'settle', args); // nonce n
+      await world.l1.mine(1);
+      const b = await c.send(acc.keys, 'settle', args); // nonce n+1, pending
+      expect(await c.txStatus(a)).toMatchObject({ height: world.l1.height() });
+      expect(await c.txStatus(b)).toBe('pending');
+      await world.l1.node.rewindTo(base); // drops A; B stays pooled behind the gap
+      expect(await c.txStatus(a)).toBeUndefined();
+      const d = await c.send(acc.keys, 'settle', args); // the resend of A's action
+      const nonceOf = (h: Uint8Array) => world.l1.node.mempool.all().find((v) => bytesEqual(v.hash, h))?.tx.nonce;
+      expect(nonceOf(d)).toBe(nonceOf(b)! - 1); // no gap: d took A's nonce n
+      await world.l1.mine(2);
+      expect(await c.txStatus(b)).toMatchObject({ height: expect.any(Number) });
+      expect(await c.txStatus(d)).toMatchObject({ height: expect.any(Number) });
+    } finally {
+      world.l1.node.setBlockInterval(0);
+    }
+  }, 30_000);
+  /**
+   * Review finding M1: the adjudicator refuses `update` and `penalize` once the dispute delay has
+   * ended. A node that was down past `disputeEnd` while the peer's older state was published
+   * sent its newer state (a transaction failing on chain, its fee spent) at every look and
+   * returned before `settle`: it never settled. Now it publishes only while the delay runs and,
+   * after it, settles the published state.
+   */
+  it('a node back after the dispute delay ended does not publish its newer state (refused on chain): it settles', async () => {
+    let bMayUpdate = false;
+    const { a, b, id } = await counterAddRefusedCommit(world.l1, nodes, '11', [24, 25], () => bMayUpdate, { closeConfirmations: 2 });
+    const reader = new AdjudicatorReader(world.l1.client());
+    const rec = (await reader.channel(id))!;
+    expect(rec.state.version).toBe(0);
+    // biome-ignore lint/suspicious/noExplicitAny: the data dir of the node to restart
+    const bDir = (b as any).opts.dataDir as string;
+    await a.stop(); // the closer settles nothing: only b can
+    await b.stop();
+    while (world.l1.height() < rec.disputeEnd + 1) await world.l1.mine(1);
+    bMayUpdate = true;
+    const bChain = world.l1.client();
+    const sent: string[] = [];
+    const realSend = bChain.send.bind(bChain);
+    bChain.send = (k, method, args) => {
+      sent.push(method);
+      return realSend(k, method, args);
+    };
+    const b2 = await startChannelNode(bChain, 'b11b', world.l1.accounts[25]!, { closeConfirmations: 2, dataDir: bDir });
+    nodes.push(b2);
+    for (let i = 0; i < 10 && (await reader.channel(id))?.status !== 2; i++) {
+      await b2.poll().catch(() => undefined);
+      await world.l1.mine(1);
+    }
+    expect(sent).not.toContain('update');
+    expect((await reader.channel(id))?.status).toBe(2);
+    expect((await reader.channel(id))?.ending).toBe(2);
+  }, 90_000);
+  /**
+   * Review finding L1: a wait for an action's receipt that ends in an error other than a time-out
+   * (here the RPC answering tx_getReceipt with an internal error) cleared the action's flag while
+   * its transaction was still pending: the next look sent a duplicate. Now a flag holding a
+   * transaction is never cleared: the next look's lookup decides (pending: waited for).
+   */
+  it('a settle whose receipt wait fails with an RPC error is not sent again while it is pending', async () => {
+    const chain = world.l1.client();
+    const realWait = chain.waitReceipt.bind(chain);
+    chain.waitReceipt = (h) =>
+      realWait(h, 300).catch(() => {
+        throw new RpcError(-32603, 'internal error');
+      });
+    const aAcct = world.l1.accounts[26]!;
+    const a = await startChannelNode(chain, 'a12', aAcct, { requestTimeoutMs: 60_000, closeConfirmations: 2 });
+    const b = await startChannelNode(world.l1.client(), 'b12', world.l1.accounts[27]!, { closeConfirmations: 2 });
+    nodes.push(a, b);
+    const id = await a.openChannel(await a.connect(b.p2p.multiaddrs[0]!), 1_000_000n);
+    await waitUntil(() => b.list().some((c) => c.status === 'open'), 'b sees the channel', 10_000, 20);
+    await b.stop();
+    await a.closeChannel(id, true);
+    const reader = new AdjudicatorReader(world.l1.client());
+    const disputeEnd = (await reader.channel(id))!.disputeEnd;
+    const pendingSettles = () => world.l1.node.mempool.all().filter((v) => bytesEqual(v.sender, aAcct.keys.address) && v.tx.method === 'settle').length;
+    world.l1.node.setBlockInterval(3_600_000);
+    try {
+      while (world.l1.height() < disputeEnd) await world.l1.mine(1);
+      await waitUntil(() => pendingSettles() > 0, "a's settle is pending", 10_000, 20);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(pendingSettles()).toBe(1);
+    } finally {
+      world.l1.node.setBlockInterval(0);
+    }
+    await world.l1.mine(1);
+    expect((await reader.channel(id))?.status).toBe(2);
     await a.stop();
   }, 60_000);
 });

@@ -6,10 +6,10 @@
  * sequencer the close never lands (the dispute clock of a breach, or an HTLC's expiry, would run out).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdjudicatorReader, CH_CLOSED, CH_CLOSING, ForcedInclusionChainClient, RpcChainClient, type ChannelNode } from '@strata/channels';
+import { AdjudicatorReader, CH_CLOSED, CH_CLOSING, ForcedInclusionChainClient, RevealArgs, RpcChainClient, type ChannelNode } from '@strata/channels';
 import { startDevnet, type Devnet } from '@strata/devnet';
 import { DepositArgs, NodeL1Client, rollupModuleNames } from '@strata/optimistic';
-import { bytesEqual, encode } from '@strata/primitives';
+import { bytesEqual, encode, toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
 import { cleanupDirs, silentLogger, startChannelNode, tmp } from '../helpers/channels.js';
 
@@ -22,11 +22,11 @@ beforeAll(async () => {
   l2 = new RpcChainClient(devnet.l2!.rpcUrl);
   const node = devnet.l1.node;
   const client = new NodeL1Client(node, devnet.l2!.config, (a) => node.mempool.nextNonce(a, node.chain.account(a).nonce));
-  for (const i of [1, 2]) {
+  for (const i of [1, 2, 3]) {
     const k = devnet.accounts[i]!.keys;
     await client.send(k, rollupModuleNames(devnet.l2!.config.rollupId).bridge, 'deposit', encode(DepositArgs, { rollupId: devnet.l2!.config.rollupId, to: k.address, amount: 50_000_000n }), 5_000);
   }
-  await waitUntil(async () => (await l2.balance(devnet.accounts[2]!.keys.address)) > 0n, 'deposits credited on the L2', 30_000, 100);
+  await waitUntil(async () => (await l2.balance(devnet.accounts[3]!.keys.address)) > 0n, 'deposits credited on the L2', 30_000, 100);
 }, 90_000);
 
 afterAll(async () => {
@@ -76,5 +76,42 @@ describe('forced inclusion for channel nodes on the L2', () => {
     // on chain: closing, or already settled by the time we look (L1 blocks kept coming meanwhile)
     expect([CH_CLOSING, CH_CLOSED]).toContain((await new AdjudicatorReader(l2).channel(ab))?.status);
     delete seq.censor;
+  }, 90_000);
+  /**
+   * Review finding M4: the client's txStatus passed the L2's answer through. A sequencer that
+   * takes our transaction and then answers null for it (here: it drops it from its pool and
+   * leaves it out of its blocks) made the node's next look find the action unknown and send a
+   * new transaction, forced again on the L1 in turn (an L1 fee per look). Now a transaction the
+   * client tracks is pending until forced and included by the L2's rule, and it lands.
+   */
+  it('a transaction the sequencer answers null for is pending for the forcing client (not sent again), and is forced', async () => {
+    const forcing = new ForcedInclusionChainClient(l2, { l1Url: devnet.l1.rpcUrl, rollupId: devnet.l2!.config.rollupId, forceAfterL1Blocks: 2, timeoutMs: 60_000 });
+    const k = devnet.accounts[3]!.keys;
+    const seq = devnet.l2!.sequencer.opts.sequencer as { censor?: (t: { sender: Uint8Array }) => boolean };
+    const prev = seq.censor;
+    seq.censor = (t) => bytesEqual(t.sender, k.address) || (prev?.(t) ?? false);
+    try {
+      const preimage = new Uint8Array(32).fill(42);
+      const h = await forcing.send(k, 'reveal', encode(RevealArgs, { preimage }));
+      // the sequencer forgets it: the L2 knows it not
+      // biome-ignore lint/suspicious/noExplicitAny: a hostile sequencer drops the transaction
+      (devnet.l2!.sequencer as any).pool.delete(toHex(h));
+      expect(await l2.txStatus(h)).toBeUndefined();
+      expect(await forcing.txStatus(h)).toBe('pending');
+      let r: Awaited<ReturnType<typeof forcing.waitReceipt>> | undefined;
+      void forcing.waitReceipt(h).then((x) => {
+        r = x;
+      });
+      for (let i = 0; i < 200 && r === undefined; i++) {
+        await devnet.l1.node.mineBlocks(1);
+        await new Promise((res) => setTimeout(res, 150));
+        expect(await forcing.txStatus(h)).not.toBeUndefined();
+      }
+      expect(r?.ok).toBe(true);
+      expect(forcing.forced).toBe(1);
+    } finally {
+      if (prev) seq.censor = prev;
+      else delete seq.censor;
+    }
   }, 90_000);
 });

@@ -75,8 +75,8 @@ export interface ChainClient {
 export class RpcChainClient implements ChainClient {
   readonly rpc: RpcClient;
   private cached: { chainId: number; addressPrefix: string; perByte: bigint; perCompute: bigint } | undefined;
-  /** Per sender: the nonce after our last transaction, and that transaction (see sendWithRaw). */
-  private readonly nonces = new Map<string, { next: number; last: Uint8Array }>();
+  /** Per sender: our transactions sent at nonces from the chain's next one on, by nonce (see sendWithRaw). */
+  private readonly nonces = new Map<string, Map<number, Uint8Array>>();
   private sendQueue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -131,19 +131,29 @@ export class RpcChainClient implements ChainClient {
       const info = await this.info();
       const acct = await this.rpc.call<{ nextNonce: string }>('state_getAccount', [toHex(key.address)]);
       const k = toHex(key.address);
-      const next = Number(fromQuantity(acct.nextNonce));
-      // our own count is ahead of the chain's while a transaction we sent is not counted there
-      // yet (an RPC whose nextNonce leaves out its pool); when the chain no longer knows our last
-      // one (a reorganisation dropped it, with the block that held it) the chain's count holds:
-      // ours would leave a gap no block ever fills
-      const mine = this.nonces.get(k);
-      const nonce = mine && mine.next > next && (await this.txStatus(mine.last)) !== undefined ? mine.next : next;
+      const chainNext = Number(fromQuantity(acct.nextNonce));
+      // The first nonce from the chain's next at which no transaction of ours is still known.
+      // The chain's count may leave out a transaction we sent (an RPC whose nextNonce does not
+      // count its pool): its nonce is skipped while the chain knows it. One the chain no longer
+      // knows (a reorganisation dropped it with its block, the pool evicted it) is a gap that no
+      // block fills until a transaction takes its nonce: this one. (Before, our count after the
+      // last one sent held whenever that last one was known: a dropped nonce n below a pending
+      // n+1 was never filled, and n+1 and every later send stayed pending forever.)
+      const mine = this.nonces.get(k) ?? new Map<number, Uint8Array>();
+      this.nonces.set(k, mine);
+      for (const n of mine.keys()) if (n < chainNext) mine.delete(n);
+      let nonce = chainNext;
+      for (;;) {
+        const h = mine.get(nonce);
+        if (!h || (await this.txStatus(h)) === undefined) break;
+        nonce++;
+      }
       const base = { chainId: info.chainId, nonce, fee: 0n, computeLimit, module: this.module, method, args };
       const probe = encodeTx(signTx(base, key.secretKey)).length + 24;
       const fee = BigInt(probe) * info.perByte + BigInt(computeLimit) * info.perCompute;
       const raw = encodeTx(signTx({ ...base, fee }, key.secretKey));
       const hash = fromHex(await this.rpc.call<string>('tx_sendRaw', [toHex(raw)]), 32);
-      this.nonces.set(k, { next: nonce + 1, last: hash });
+      mine.set(nonce, hash);
       return { hash, raw };
     });
     this.sendQueue = run.catch(() => undefined);
@@ -186,6 +196,12 @@ export interface ForcedInclusionOptions {
   timeoutMs?: number;
   /** The L1 inbox module's name (default `op_inbox/<rollupId>`). */
   inboxModule?: string;
+  /**
+   * The L2's sequencing window (L1 blocks within which it must include a forced transaction;
+   * its config's `sequencingWindow`). Default 10 (the devnet L2's). A forced transaction the L2 has not run once its
+   * clock is this far past the L1 block of the forceTx counts as unknown (the L2 refused it).
+   */
+  sequencingWindow?: number;
 }
 
 /** The L1 inbox's forceTx arguments (the optimistic package's `ForceTxArgs`: rollup id, raw L2 transaction). */
@@ -205,7 +221,7 @@ const FORCE_TX_COMPUTE = 20_000;
 export class ForcedInclusionChainClient implements ChainClient {
   readonly module: string;
   private readonly l1: RpcChainClient;
-  private readonly sent = new Map<string, { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean; forceHash?: Uint8Array | undefined; forcing?: Promise<void> | undefined }>();
+  private readonly sent = new Map<string, { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean; forcedAt?: number; forceHash?: Uint8Array | undefined; forcing?: Promise<void> | undefined }>();
   /** Transactions forced through the L1 inbox so far. */
   forced = 0;
 
@@ -229,8 +245,20 @@ export class ForcedInclusionChainClient implements ChainClient {
   blockHash(number: number) {
     return this.l2.blockHash(number);
   }
-  txStatus(hash: Uint8Array) {
-    return this.l2.txStatus(hash);
+  /**
+   * The L2's answer, except for a transaction of ours it knows not that this client still
+   * tracks: `'pending'` while it waits to be forced, is being forced, or was forced through the
+   * L1 inbox within the sequencing window (the L2 must run it: {@link waitReceipt} forces it when
+   * overdue). Before, the L2's null passed through: a sequencer that answered null for our
+   * transaction made every look send a new one, each forced again on the L1 (an L1 fee per look).
+   */
+  async txStatus(hash: Uint8Array): Promise<TxReceipt | 'pending' | undefined> {
+    const r = await this.l2.txStatus(hash);
+    if (r !== undefined) return r;
+    const s = this.sent.get(toHex(hash));
+    if (!s) return undefined;
+    if (s.forcedAt === undefined) return 'pending';
+    return (await this.l2.height()) <= s.forcedAt + (this.opts.sequencingWindow ?? 10) ? 'pending' : undefined;
   }
   get(key: Uint8Array) {
     return this.l2.get(key);
@@ -265,7 +293,7 @@ export class ForcedInclusionChainClient implements ChainClient {
     }
     return s.forcing;
   }
-  private async force(s: { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean; forceHash?: Uint8Array | undefined }): Promise<void> {
+  private async force(s: { raw: Uint8Array; key: KeyPair; sentAt: number; forced: boolean; forcedAt?: number; forceHash?: Uint8Array | undefined }): Promise<void> {
     if (!s.forceHash) {
       if ((await this.l1Height()) < s.sentAt + (this.opts.forceAfterL1Blocks ?? L2_FORCE_AFTER_L1_BLOCKS)) return;
       s.forceHash = (await this.l1.sendWithRaw(s.key, 'forceTx', encode(ForceTxWire, { rollupId: this.opts.rollupId, raw: s.raw }), FORCE_TX_COMPUTE)).hash;
@@ -277,6 +305,7 @@ export class ForcedInclusionChainClient implements ChainClient {
       throw new StrataError('CHANNEL_STATE', `forcing a transaction through the L1 inbox failed: ${r.error ?? 'unknown error'}`);
     }
     s.forced = true;
+    s.forcedAt = r.height;
     this.forced++;
   }
   async waitReceipt(hash: Uint8Array, timeoutMs = this.opts.timeoutMs ?? 180_000) {

@@ -471,6 +471,8 @@ export class ChannelNode {
   private readonly coopSigned = new Map<string, { balanceA: bigint; balanceB: bigint; sig: Uint8Array }>();
   /** Channels whose unilateral close transaction is being sent. */
   private readonly closeInFlight = new Set<string>();
+  /** Closes (channel, published version) logged as past their dispute delay with our newer state unpublished (logged once). */
+  private readonly lateDisputes = new Set<string>();
   private lastSync = 0;
   private orphans: { body: Uint8Array; from: string | undefined }[] = [];
   private readonly driver: Driver;
@@ -2555,7 +2557,15 @@ export class ChannelNode {
     };
     if (rec.status === CH_CLOSING) {
       const best = this.bestSigned(ch);
-      if (rec.closer !== ch.side && rec.state.version < best.state.version) {
+      // update and penalize are refused on chain once the dispute delay has ended: sent after it,
+      // each look paid for a failing transaction and returned before settling (never settled);
+      // then the published state is what settles
+      if (rec.closer !== ch.side && rec.state.version < best.state.version && h >= rec.disputeEnd && !this.lateDisputes.has(`${bytesKey(ch.id)}:${rec.state.version}`)) {
+        this.lateDisputes.add(`${bytesKey(ch.id)}:${rec.state.version}`);
+        const revoked = ch.theirRevocation !== undefined && ch.theirRevocation.version >= rec.state.version;
+        this.log[revoked ? 'error' : 'warn']({ channel: shortId(ch.id), published: rec.state.version, latest: best.state.version, disputeEnd: rec.disputeEnd, height: h }, revoked ? 'BREACH seen after the dispute delay ended: too late to penalize, the revoked state settles' : "dispute delay ended before our newer state was published: the peer's older state settles");
+      }
+      if (rec.closer !== ch.side && rec.state.version < best.state.version && h < rec.disputeEnd) {
         if (ch.theirRevocation && ch.theirRevocation.version >= rec.state.version) {
           this.log.warn({ channel: shortId(ch.id), published: rec.state.version, latest: ch.state.version }, 'BREACH: peer published a revoked state; taking the channel');
           await act(`penalize:${rec.state.version}`, 'penalize', encode(PenalizeArgs, { channelId: ch.id, version: ch.theirRevocation.version, sig: ch.theirRevocation.sig }));
@@ -2627,15 +2637,13 @@ export class ChannelNode {
     this.metrics.onchain.inc({ method });
   }
   /**
-   * An on-chain action's transaction failed on chain (its flag cleared: sent again at the next
-   * look that still lacks its effect) or was not included in time (its transaction kept: looked
-   * up again at the next look, sent again only once the chain no longer knows it). Rethrows.
+   * An on-chain action's send or wait threw: its flag is kept as it is (with the transaction if
+   * the chain accepted one), and the next look that still lacks the action's effect looks the
+   * transaction up (pending: waited for; included: done; failed or unknown: sent again).
+   * Rethrows. Before, any error but a time-out cleared the flag: an RPC error or a store write
+   * failing during the wait of a transaction still pending sent a duplicate at the next look.
    */
-  private async actionFailed(ch: LocalChannel, key: string, e: unknown): Promise<never> {
-    if (!(e instanceof StrataError && e.code === 'NETWORK')) {
-      delete ch.onchainActions[key];
-      await this.save(ch);
-    }
+  private async actionFailed(_ch: LocalChannel, _key: string, e: unknown): Promise<never> {
     throw e;
   }
 
