@@ -493,6 +493,11 @@ export class ChannelNode {
    * a restart tries at once. Cleared when the link goes (deleteLink).
    */
   private readonly resolveRetry = new Map<string, { failures: number; at: number }>();
+  /**
+   * Per channel (bytesKey), the updates out of the queue whose drop threw (a fail-back's commit
+   * failed): only their drop is retried, at every tick (retryDrops), never a proposal (see dropAll).
+   */
+  private readonly pendingDrops = new Map<string, { ch: LocalChannel; u: Update; e: StrataError }[]>();
   private domainCache: ChannelDomain | undefined;
   private prefix = 'st';
   private stopped = false;
@@ -901,22 +906,11 @@ export class ChannelNode {
       if (n === 0) return { next: s, taken: [] };
     }
     const r = applyEach(s, ch.side, ch.queue.splice(0, n), ch.limits);
-    // a refused update whose drop throws (its fail-back's commit failed) goes back to the head of
-    // the queue and is retried shortly; the others go on. Before, the throw left takeOwn with the
-    // whole batch out of the queue: lost from memory, and the refused add's link never resolved.
-    const kept: Update[] = [];
-    for (const [u, e] of r.refused) {
-      try {
-        this.dropUpdate(ch, u, e);
-      } catch (x) {
-        kept.push(u);
-        this.roundHandlingFailed(ch, u.id, x);
-      }
-    }
-    if (kept.length > 0) {
-      ch.queue.unshift(...kept);
-      setTimeout(() => this.schedule(ch), this.opts.pollMs).unref();
-    }
+    // a refused update whose drop throws (its fail-back's commit failed) has only its drop retried
+    // (dropAll); the others go on. Put back in the queue (as before), a retry could accept it once
+    // what refused it had cleared, with an HTLC id below one committed since: the peer refuses it
+    // ("ids must increase"), and closes the channel if it rode in our reply.
+    this.dropAll(ch, r.refused);
     return { next: r.taken.length > 0 ? r.next : s, taken: r.taken };
   }
 
@@ -1322,7 +1316,7 @@ export class ChannelNode {
           // with it go again on their own (once: a round without adds is dropped whole): dropped,
           // a fulfil's preimage would reach the peer only on chain, and a fail not at all.
           const retry: Update[] = round.updates.some((u) => u.kind === 'add') ? round.updates.filter((u) => u.kind !== 'add') : [];
-          for (const u of round.updates) if (!retry.includes(u)) this.dropUpdate(ch, u, new StrataError('CHANNEL_LIMIT', why));
+          this.dropAll(ch, round.updates.filter((u) => !retry.includes(u)).map((u) => [u, new StrataError('CHANNEL_LIMIT', why)] as const));
           ch.queue.unshift(...retry);
           await this.save(ch);
           this.schedule(ch);
@@ -1348,7 +1342,7 @@ export class ChannelNode {
           // signed is safe to publish
           this.log.error({ channel: shortId(ch.id), code: se.code, error: se.message }, 'peer answered our commitment with an invalid reply; closing the channel');
           ch.round = undefined;
-          for (const u of round.updates) this.dropUpdate(ch, u, new StrataError('CHANNEL_PEER', 'peer misbehaved'));
+          this.dropAll(ch, round.updates.map((u) => [u, new StrataError('CHANNEL_PEER', 'peer misbehaved')] as const));
           void this.forceClose(ch, `peer sent invalid updates: ${se.message}`).catch(() => undefined);
           return false;
         }
@@ -1357,7 +1351,7 @@ export class ChannelNode {
           // one and revoking the published one (our COMMIT) would hand the peer a penalty
           this.log.warn({ channel: shortId(ch.id), version: round.version, status: ch.status }, 'commitment round abandoned: the channel is closing');
           ch.round = undefined;
-          for (const u of round.updates) this.dropUpdate(ch, u, new StrataError('CHANNEL_STATE', `channel is ${ch.status}`));
+          this.dropAll(ch, round.updates.map((u) => [u, new StrataError('CHANNEL_STATE', `channel is ${ch.status}`)] as const));
           // a preimage in the peer's (verified) fulfils still settles: kept, and passed upstream
           this.store.write([...this.preimageEntries(ch, counter), [`ch:${toHex(ch.id)}`, this.rec(ch)]]);
           const fulfils = counter.filter((u): u is Extract<Update, { kind: 'fulfil' }> => u.kind === 'fulfil');
@@ -1394,7 +1388,15 @@ export class ChannelNode {
       // signatures, which a reconnect resends and bestSigned publishes), and every later write of
       // this channel is committed after it: not awaited, so the next round starts at once.
       await this.completeRound(ch, round, myRev, r2.revocation, false);
-      early = this.acceptEarlyFulfils(ch, r2.fulfils);
+      // the round is complete: a failed write of the early preimages must not keep afterRound
+      // from handling the peer's updates (before, they waited for a restart); those HTLCs settle
+      // in the fulfil round instead, as for an early fulfil not sent
+      try {
+        early = this.acceptEarlyFulfils(ch, r2.fulfils);
+      } catch (e) {
+        this.metrics.roundHandlingErrors.inc();
+        this.log.error({ channel: shortId(ch.id), version: round.version, error: toStrataError(e).message }, 'early preimages of a completed round could not be kept; their HTLCs settle in the fulfil round');
+      }
     });
     this.afterRound(ch, round);
     // a verified preimage is the proof of payment (as for a fulfil the peer proposes): settled now
@@ -1663,6 +1665,40 @@ export class ChannelNode {
   }
 
   /**
+   * Drops each update (dropUpdate) on its own: one whose drop throws is logged and kept in
+   * pendingDrops, where the next tick retries its drop only (never proposes it again), and the
+   * rest are still dropped. Before, a throw in such a loop (after a refused round, an invalid
+   * reply, a round abandoned on a close) lost the remaining updates from memory until a restart:
+   * their adds' payments and upstream HTLCs waited for nothing.
+   */
+  private dropAll(ch: LocalChannel, drops: Iterable<readonly [Update, StrataError]>): void {
+    for (const [u, e] of drops) {
+      try {
+        this.dropUpdate(ch, u, e);
+      } catch (x) {
+        const k = bytesKey(ch.id);
+        this.pendingDrops.set(k, [...(this.pendingDrops.get(k) ?? []), { ch, u, e }]);
+        this.roundHandlingFailed(ch, u.id, x);
+      }
+    }
+  }
+
+  /** Retries the drops that threw (dropAll), each on its own; one that throws again stays for the next tick. */
+  private retryDrops(): void {
+    for (const [k, list] of [...this.pendingDrops]) {
+      this.pendingDrops.delete(k);
+      for (const { ch, u, e } of list) {
+        try {
+          this.dropUpdate(ch, u, e);
+        } catch (x) {
+          this.pendingDrops.set(k, [...(this.pendingDrops.get(k) ?? []), { ch, u, e }]);
+          this.log.debug({ channel: shortId(ch.id), id: u.id, error: toStrataError(x).message }, 'update drop failed again; retried at the next tick');
+        }
+      }
+    }
+  }
+
+  /**
    * A channel leaving 'open' takes no new HTLC: the adds still queued (no round will take them)
    * fail back now, to their payment or upstream hop. Queued fulfils and fails stay: they settle
    * incoming HTLCs, on chain if need be.
@@ -1675,7 +1711,7 @@ export class ChannelNode {
     // at once) and the channel's next save would otherwise restart with the add still queued and
     // its link gone — proposed after restart, paid downstream, already refunded upstream
     this.store.write([[`ch:${toHex(ch.id)}`, this.rec(ch)]]);
-    for (const u of adds) this.dropUpdate(ch, u, new StrataError('CHANNEL_STATE', `channel is ${ch.status}`));
+    this.dropAll(ch, adds.map((u) => [u, new StrataError('CHANNEL_STATE', `channel is ${ch.status}`)] as const));
   }
 
   // ------------------------------------------------------------------ HTLC flow
@@ -1841,7 +1877,10 @@ export class ChannelNode {
     const res = !('preimage' in r) && link.preimage ? { preimage: link.preimage } : r;
     const hk = toHex(link.paymentHash as Uint8Array);
     // out of the map while the payment counts its parts out; back in if handing it over throws,
-    // and deleted from the store only once handed over (as a forward's: a retry resolves it)
+    // and deleted from the store only once handed over (as a forward's: a retry resolves it).
+    // Its backoff entry (resolveFailed) comes back with it: deleteLink clears it, and without it
+    // the retry came at every tick instead of 1, 2, 4 … apart
+    const retry = this.resolveRetry.get(lk);
     this.deleteLink(lk, link);
     try {
       const pay = this.payments.get(hk);
@@ -1849,6 +1888,7 @@ export class ChannelNode {
       else this.settleOrphanPayment(hk, res);
     } catch (e) {
       this.setLink(lk, link);
+      if (retry) this.resolveRetry.set(lk, retry);
       throw e;
     }
     this.store.writeSoon(`fwd:${lk}`, undefined);
@@ -2407,6 +2447,7 @@ export class ChannelNode {
     this.ticks++;
     this.heightCache = await this.deps.chain.height();
     const h = this.heightCache;
+    this.retryDrops();
     for (const ch of this.channels.values()) {
       if (ch.status === 'closed' || ch.status === 'opening') continue;
       await this.watchChannel(ch, h).catch((e) => this.log.warn({ channel: shortId(ch.id), error: toStrataError(e).message }, 'chain watch failed'));
@@ -2574,14 +2615,7 @@ export class ChannelNode {
         await act(`update:${best.state.version}`, 'update', encode(SignedStateArgs, { state: best.state, sigA: best.sigA, sigB: best.sigB }));
         return;
       }
-      // reveal preimages of HTLCs we receive, before their expiry (the registry reads several at once)
-      const toReveal: { x: ChannelRecord['state']['htlcs'][number]; pre: Uint8Array }[] = [];
-      for (const x of rec.state.htlcs) {
-        const pre = x.offerer === ch.side ? undefined : this.store.get<Uint8Array>(`pre:${toHex(x.hash)}`);
-        if (pre && h < x.expiry) toReveal.push({ x, pre });
-      }
-      const onChain = await mapBounded(toReveal, CHAIN_READ_CONCURRENCY, ({ x }) => this.reader.preimage(x.hash));
-      for (const [n, { x, pre }] of toReveal.entries()) if (!onChain[n]) await act(`reveal:${toHex(x.hash)}`, 'reveal', encode(RevealArgs, { preimage: pre }));
+      await this.revealKept(ch, rec, h, act);
       if (h >= rec.disputeEnd) await act('settle', 'settle', encode(ChannelRefArgs, { channelId: ch.id }));
       await this.resolveOnchainHtlcs(ch, rec, h, act);
       return;
@@ -2603,10 +2637,16 @@ export class ChannelNode {
       const deep = h - ch.closedSeenAt >= this.opts.closeConfirmations;
       const resolvedAll = await this.failUnfinishedLinks(ch, rec, deep);
       let toPeer = 0;
+      let lost: { id: number; amount: bigint }[] = [];
       if (rec.ending === END_SETTLED) {
+        // a preimage learnt after the close settled (a forward's downstream fulfil came late) is
+        // still ours to reveal by the expiry, and the claim follows (before, only the CH_CLOSING
+        // branch revealed: the HTLC then counted as the peer's, and its refund took the amount)
+        await this.revealKept(ch, rec, h, act);
         const r = await this.resolveOnchainHtlcs(ch, rec, h, act);
         if (r.left > 0) return;
         toPeer = r.toPeer;
+        lost = r.lost;
       }
       // 'closed' ends the chain watch: not before the close is deep enough and every HTLC we
       // offered on it is resolved (a fail-back still waiting for its depth keeps its link; one
@@ -2618,8 +2658,32 @@ export class ChannelNode {
       ch.onions = {};
       this.store.write([...this.store.list(`on:${toHex(ch.id)}:`).map(([k]): [string, unknown] => [k, undefined]), [`ch:${toHex(ch.id)}`, this.rec(ch)]]);
       // toPeer: HTLCs left on chain for the peer to refund or claim (not waited for, see resolveOnchainHtlcs)
+      if (lost.length > 0) {
+        // ours to claim (we hold the preimage) but not revealed by the expiry: the peer refunds
+        // them, an upstream fulfil we passed on is not collected here. A loss the operator must see
+        this.metrics.htlcsLost.inc(lost.length);
+        this.log.error({ channel: shortId(ch.id), htlcs: lost.map((l) => l.id), amount: lost.reduce((a, l) => a + l.amount, 0n).toString() }, 'channel closed on chain with HTLCs whose preimage we held but did not reveal by their expiry: their amount went to the peer');
+      }
       this.log.info({ channel: shortId(ch.id), ending: ['none', 'cooperative', 'settled', 'penalty'][rec.ending], ...(toPeer > 0 ? { htlcsLeftToPeer: toPeer } : {}) }, 'channel closed on chain');
     }
+  }
+
+  /**
+   * Reveals in the chain's preimage registry, before their expiry, the preimages we keep (`pre:`)
+   * of the peer's HTLCs in the published state that the registry lacks: while the close waits
+   * for its dispute delay (CH_CLOSING), and once it settled (CH_CLOSED, END_SETTLED) for those
+   * not yet claimed, so that resolveOnchainHtlcs claims them. The registry reads run several at once.
+   */
+  private async revealKept(ch: LocalChannel, rec: ChannelRecord, h: number, act: (k: string, m: string, a: Uint8Array) => Promise<void>): Promise<void> {
+    const settled = rec.status === CH_CLOSED;
+    const toReveal: { x: ChannelRecord['state']['htlcs'][number]; pre: Uint8Array }[] = [];
+    for (const [i, x] of rec.state.htlcs.entries()) {
+      if (x.offerer === ch.side || h >= x.expiry || (settled && rec.htlcDone[i])) continue;
+      const pre = this.store.get<Uint8Array>(`pre:${toHex(x.hash)}`);
+      if (pre) toReveal.push({ x, pre });
+    }
+    const onChain = await mapBounded(toReveal, CHAIN_READ_CONCURRENCY, ({ x }) => this.reader.preimage(x.hash));
+    for (const [n, { x, pre }] of toReveal.entries()) if (!onChain[n]) await act(`reveal:${toHex(x.hash)}`, 'reveal', encode(RevealArgs, { preimage: pre }));
   }
 
   /** Waits for an on-chain action's pending transaction (sent at an earlier look, or before a restart). */
@@ -2708,9 +2772,15 @@ export class ChannelNode {
     });
     for (const [n, t] of todo.entries()) {
       const { id, l, hash } = t;
+      const read = reads[n];
+      if (read && 'error' in read) {
+        // a failed chain read is no resolution failure: no backoff, no round-handling error;
+        // read again at the next tick (meanwhile the link is unresolved)
+        ok = false;
+        this.log.warn({ channel: shortId(ch.id), htlc: id, error: toStrataError(read.error).message }, 'chain read failed');
+        continue;
+      }
       try {
-        const read = reads[n];
-        if (read && 'error' in read) throw read.error;
         let pre = t.pre;
         let onChain = false;
         // a reveal in the registry settles a forward (collected upstream), not a payment part:
@@ -2815,21 +2885,33 @@ export class ChannelNode {
    * it ourselves (anyone may, but the fee would be ours and the funds the peer's). `toPeer` counts
    * those HTLCs.
    */
-  private async resolveOnchainHtlcs(ch: LocalChannel, rec: ChannelRecord, h: number, act: (k: string, m: string, a: Uint8Array) => Promise<void>): Promise<{ left: number; toPeer: number }> {
+  private async resolveOnchainHtlcs(ch: LocalChannel, rec: ChannelRecord, h: number, act: (k: string, m: string, a: Uint8Array) => Promise<void>): Promise<{ left: number; toPeer: number; lost: { id: number; amount: bigint }[] }> {
     let left = 0;
     let toPeer = 0;
+    const lost: { id: number; amount: bigint }[] = [];
     const settled = rec.ending === END_SETTLED;
     const htlcs = rec.state.htlcs;
     // the registry reads first, several at once; none for an HTLC resolved on chain that leaves
     // nothing to do here (the peer's, or ours with its link gone)
     const prefix = toHex(ch.id);
+    // a failed read is not a resolution failure: logged on its own, its HTLC counts as left (the
+    // channel stays unclosed) and is read again at the next tick; the other HTLCs go on (before,
+    // the throw stopped every claim and refund of the channel for the tick)
     const reads = await mapBounded(htlcs.map((x, i) => ({ x, i })), CHAIN_READ_CONCURRENCY, ({ x, i }) =>
-      settled && rec.htlcDone[i] && (x.offerer !== ch.side || !this.links.has(`${prefix}:${x.id}`)) ? Promise.resolve(undefined) : this.reader.preimage(x.hash),
+      settled && rec.htlcDone[i] && (x.offerer !== ch.side || !this.links.has(`${prefix}:${x.id}`))
+        ? Promise.resolve(undefined)
+        : this.reader.preimage(x.hash).catch((e: unknown) => ({ readError: e }) as const),
     );
     for (let i = 0; i < htlcs.length; i++) {
       const x = htlcs[i] as ChannelRecord['state']['htlcs'][number];
       const done = rec.htlcDone[i];
-      const revealed = reads[i];
+      const read = reads[i];
+      if (read && 'readError' in read) {
+        this.log.warn({ channel: shortId(ch.id), htlc: x.id, error: toStrataError(read.readError).message }, 'chain read failed');
+        left++;
+        continue;
+      }
+      const revealed = read;
       // which way the HTLC goes is final: the expiry is as deep as we wait for a close
       const final = h - x.expiry > this.opts.closeConfirmations;
       const inTime = revealed !== undefined && revealed.height <= x.expiry;
@@ -2848,10 +2930,13 @@ export class ChannelNode {
       if (!settled || done) continue;
       // the peer's to take: its refund, or its claim with the preimage revealed by the expiry
       const peers = x.offerer === ch.side ? inTime : !inTime;
-      if (peers && final) toPeer++;
-      else left++;
+      if (peers && final) {
+        toPeer++;
+        // the peer's HTLC we could have claimed: the preimage kept, not revealed by the expiry
+        if (x.offerer !== ch.side && this.store.get(`pre:${toHex(x.hash)}`) !== undefined) lost.push({ id: x.id, amount: x.amount });
+      } else left++;
     }
-    return { left, toPeer };
+    return { left, toPeer, lost };
   }
 
   /** After a restart: incoming HTLCs whose preimage we know get fulfilled, unprocessed onions processed. */

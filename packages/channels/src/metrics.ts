@@ -17,6 +17,7 @@ export class ChannelMetrics {
   readonly towerPenalties = new Counter({ name: 'strata_watchtower_penalties_total', help: 'Penalties a watchtower published', registers: [this.registry] });
   readonly fsyncSeconds = new Histogram({ name: 'strata_channel_store_fsync_seconds', help: 'Duration of the channel store fsyncs every message to a peer waits for', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1], registers: [this.registry] });
   readonly earlyFulfils = new Counter({ name: 'strata_channel_early_fulfils_total', help: "Preimages the peer revealed in its revoke (EarlyFulfil): accepted (settled at once), stale (already settled), invalid (open none of our HTLCs)", labelNames: ['result'], registers: [this.registry] });
+  readonly htlcsLost = new Counter({ name: 'strata_channel_htlcs_lost_total', help: "HTLCs of a settled close whose preimage this node held but did not reveal by the expiry (the amount went to the peer)", registers: [this.registry] });
   readonly roundHandlingErrors = new Counter({ name: 'strata_channel_round_handling_errors_total', help: 'Updates of a completed round whose handling threw (left for a restart to redo)', registers: [this.registry] });
   readonly onionWorkerPending = new Gauge({
     name: 'strata_channel_onion_worker_pending',
