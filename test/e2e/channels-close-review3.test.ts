@@ -11,6 +11,13 @@
  * (3) a payment link whose off-chain resolution throws is retried 1, 2, 4 … ticks apart. Before,
  * deleteLink cleared its backoff entry before the throw: retried at every tick.
  * (4) a drop that throws after a refused round loses none of the round's other updates.
+ * (5) the payer's write of the early preimages (acceptEarlyFulfils) throwing does not keep
+ * afterRound from handling the peer's counter-updates of the completed round. Before, the throw
+ * left runProposer before afterRound: the payee's counter-add waited for a restart.
+ * (6) a failed chain read (reader.preimage) on a settled close is retried at the next tick with
+ * no backoff, and the other HTLCs are still handled in that tick. Before, in resolveOnchainHtlcs
+ * the throw ended the tick's watch of the channel (no refund of any HTLC), and in
+ * failUnfinishedLinks it counted as a resolution failure (backoff, round-handling error).
  *
  * Real L1 (blocks mined on demand), real libp2p sockets, real lmdb.
  */
@@ -19,9 +26,9 @@ import { AdjudicatorReader, ChannelStore, type ChannelNode } from '@strata/chann
 import { fromHex, toHex } from '@strata/primitives';
 import { sleep, waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
-import { linksOf, mineUntilClosedDeep, payIntoSilence } from '../helpers/channels-unfinished.js';
+import { forwardIntoSilenceAndClose, linksOf, mineUntilClosedDeep, outcomeWithin, payIntoSilence } from '../helpers/channels-unfinished.js';
 
-const world = channelTestWorld(12);
+const world = channelTestWorld(19);
 const nodes = world.nodes;
 const DEPTH = 2;
 afterEach(async () => {
@@ -249,4 +256,142 @@ describe('(4) a drop that throws after a refused round', () => {
     expect(bob.channelState(id).status).toBe('open');
     expect(alice.channelState(id).state.htlcs).toEqual([]);
   }, 60_000);
+});
+
+
+describe('(5) the early preimages\' write throwing at the payer', () => {
+  it("still handles the payee's counter-add of the completed round (its payment completes without a restart)", async () => {
+    const l1 = world.l1;
+    const alice = await startChannelNode(l1.client(), 'ealice', l1.accounts[12]!);
+    const bob = await startChannelNode(l1.client(), 'ebob', l1.accounts[13]!);
+    nodes.push(alice, bob);
+    const key = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const id = await alice.openChannel(key, 1_000_000n);
+    await waitUntil(() => bob.list().some((c) => c.channelId === toHex(id) && c.status === 'open'), 'open', 10_000, 20);
+    await waitUntil(() => bob.graph.channel(id)?.policies[0] !== undefined && bob.graph.channel(id)?.policies[1] !== undefined, 'bob knows A–B', 15_000, 50);
+    // bob needs a balance to pay alice back
+    await alice.pay((await bob.createInvoice(100_000n, 'first')).invoice);
+    await waitUntil(() => bob.channelState(id).state.htlcs.length === 0 && alice.channelState(id).state.htlcs.length === 0, 'the first payment settled in the state', 10_000, 20);
+    // bob's add to alice waits in his queue (his rounds held back), so it rides in his accept of alice's round
+    const b = internals(bob);
+    const bch = [...b.channels.values()].find((c: { id: Uint8Array }) => toHex(c.id) === toHex(id));
+    const realSchedule = b.schedule.bind(bob);
+    b.schedule = () => undefined;
+    const bPaid = bob.pay((await alice.createInvoice(5_000n, 'back')).invoice);
+    bPaid.catch(() => undefined);
+    await waitUntil(() => bch.queue.some((u: { kind: string }) => u.kind === 'add'), "bob's add queued", 10_000, 5);
+    // alice's write of the early preimage (bob's COMMIT reply) fails once
+    const realWrite = alice.store.write.bind(alice.store);
+    let thrown = 0;
+    alice.store.write = (entries) => {
+      if (thrown === 0 && entries.some(([k]) => k.startsWith('pre:')) && entries.every(([k]) => k.startsWith('pre:') || k.startsWith('fwd:'))) {
+        thrown++;
+        throw new Error('disk full (test)');
+      }
+      realWrite(entries);
+    };
+    const aPaid = alice.pay((await bob.createInvoice(20_000n, 'second')).invoice);
+    aPaid.catch(() => undefined);
+    await waitUntil(() => thrown === 1, "alice's early-preimage write threw", 10_000, 5);
+    b.schedule = realSchedule;
+    b.schedule(bch);
+    // before: runProposer ended before afterRound: bob's add (in alice's state) was never processed
+    expect(await outcomeWithin(bPaid, 10_000)).toBe('succeeded');
+    expect(await outcomeWithin(aPaid, 10_000)).toBe('succeeded');
+    await waitUntil(() => alice.channelState(id).state.htlcs.length === 0 && bob.channelState(id).state.htlcs.length === 0, 'both HTLCs settled in the state', 10_000, 20);
+    expect(alice.channelState(id).status).toBe('open');
+  }, 60_000);
+});
+
+describe('(6) a failed chain read on a settled close', () => {
+  it('resolveOnchainHtlcs: the other HTLC is refunded in that tick, the failed one at the next', async () => {
+    const l1 = world.l1;
+    const opts = { closeConfirmations: DEPTH };
+    const aChain = l1.client();
+    const sends: { method: string; tick: number }[] = [];
+    let alice: ChannelNode | undefined;
+    const realSend = aChain.send.bind(aChain);
+    aChain.send = (k, method, args) => {
+      sends.push({ method, tick: alice ? internals(alice).ticks : -1 });
+      return realSend(k, method, args);
+    };
+    alice = await startChannelNode(aChain, 'falice', l1.accounts[14]!, opts);
+    const bob = await startChannelNode(l1.client(), 'fbob', l1.accounts[15]!, opts);
+    nodes.push(alice, bob);
+    const key = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const ab = await alice.openChannel(key, 1_000_000n);
+    await waitUntil(() => bob.list().some((c) => c.status === 'open'), 'bob sees A–B', 10_000, 20);
+    const h1 = await bob.createInvoice(10_000n, 'held1', 3600, { hold: true });
+    const h2 = await bob.createInvoice(20_000n, 'held2', 3600, { hold: true });
+    alice.pay(h1.invoice).catch(() => undefined);
+    alice.pay(h2.invoice).catch(() => undefined);
+    await waitUntil(() => bob.invoices().filter((i) => i.status === 'held').length === 2 && alice!.channelState(ab).state.htlcs.length === 2, 'bob holds both', 10_000, 20);
+    const expiry = Math.max(...alice.channelState(ab).state.htlcs.map((x) => x.expiry));
+    await alice.closeChannel(ab, true);
+    await bob.stop();
+    const reader = new AdjudicatorReader(l1.client());
+    await waitUntil(async () => {
+      if ((await reader.channel(ab))?.ending === 2) return true;
+      await l1.mine(1);
+      return false;
+    }, 'A–B settled', 60_000, 150);
+    expect(l1.height()).toBeLessThan(expiry);
+    // alice's ticks held back while both HTLCs expire (final): one tick then finds both to refund
+    const ap = internals(alice);
+    const realTick = ap.tick.bind(alice);
+    let paused = true;
+    ap.tick = () => (paused ? Promise.resolve() : realTick());
+    await sleep(300);
+    while (l1.height() <= expiry + DEPTH + 1) await l1.mine(1);
+    const realPreimage = ap.reader.preimage.bind(ap.reader);
+    let failTick = -1;
+    ap.reader.preimage = (hash: Uint8Array) => {
+      if (failTick < 0 && toHex(hash) === h1.paymentHash) {
+        failTick = ap.ticks;
+        return Promise.reject(new Error('chain rpc down (test)'));
+      }
+      return realPreimage(hash);
+    };
+    const errors0 = await metric(alice, 'strata_channel_round_handling_errors_total');
+    const refundsAt = (t: number) => sends.filter((s) => s.method === 'refundHtlc' && s.tick === t).length;
+    expect(sends.filter((s) => s.method === 'refundHtlc')).toHaveLength(0);
+    paused = false;
+    await waitUntil(() => failTick >= 0 && ap.ticks > failTick + 1, 'the failed read and the next tick', 10_000, 10);
+    // before: the read's throw ended the channel's watch for the tick: nothing refunded in it
+    expect(refundsAt(failTick)).toBe(1);
+    expect(refundsAt(failTick + 1)).toBe(1);
+    expect(ap.resolveRetry.size).toBe(0);
+    await waitUntil(async () => {
+      if (alice!.channelState(ab).status === 'closed') return true;
+      await l1.mine(1);
+      return false;
+    }, "A–B 'closed' at alice", 20_000, 100);
+    const rec = await reader.channel(ab);
+    expect(rec?.htlcDone).toEqual([true, true]);
+    expect(await metric(alice, 'strata_channel_round_handling_errors_total')).toBe(errors0);
+  }, 120_000);
+
+  it('failUnfinishedLinks: no backoff, no round-handling error, the link fails back at a later tick', async () => {
+    const { bob, bc, inv, paid } = await forwardIntoSilenceAndClose(world.l1, nodes, 'u', [16, 17, 18], DEPTH);
+    const bp = internals(bob);
+    const realPreimage = bp.reader.preimage.bind(bp.reader);
+    let failed = 0;
+    let retrySeen = 0;
+    bp.reader.preimage = (hash: Uint8Array) => {
+      retrySeen = Math.max(retrySeen, bp.resolveRetry.size);
+      if (failed < 3 && toHex(hash) === inv.paymentHash) {
+        failed++;
+        return Promise.reject(new Error('chain rpc down (test)'));
+      }
+      return realPreimage(hash);
+    };
+    const errors0 = await metric(bob, 'strata_channel_round_handling_errors_total');
+    await mineUntilClosedDeep(world.l1, bc, DEPTH);
+    await waitUntil(() => failed === 3, 'three failed reads', 20_000, 10);
+    // before: each failed read was a resolution failure: a backoff entry and a round-handling error
+    expect(await metric(bob, 'strata_channel_round_handling_errors_total')).toBe(errors0);
+    expect(retrySeen).toBe(0);
+    await waitUntil(() => !linksOf(bob).some((k) => k.startsWith(toHex(bc))), 'the B–C link fails back', 10_000, 20);
+    expect(await outcomeWithin(paid, 10_000)).toBe('failed');
+  }, 120_000);
 });
