@@ -17,18 +17,20 @@
  * (6) a failed chain read (reader.preimage) on a settled close is retried at the next tick with
  * no backoff, and the other HTLCs are still handled in that tick. Before, in resolveOnchainHtlcs
  * the throw ended the tick's watch of the channel (no refund of any HTLC), and in
- * failUnfinishedLinks it counted as a resolution failure (backoff, round-handling error).
+ * failUnfinishedLinks it counted as a resolution failure (backoff, round-handling error). In
+ * revealKept a failed read (or a reveal that failed) skips only that HTLC for the tick: before, it
+ * ended the look, and resolveOnchainHtlcs (claims, refunds) did not run in that tick.
  *
  * Real L1 (blocks mined on demand), real libp2p sockets, real lmdb.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdjudicatorReader, ChannelStore, type ChannelNode } from '@strata/channels';
-import { fromHex, toHex } from '@strata/primitives';
+import { AdjudicatorReader, ChannelStore, RevealArgs, sendAndWait, type ChannelNode } from '@strata/channels';
+import { encode, fromHex, toHex } from '@strata/primitives';
 import { sleep, waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
 import { forwardIntoSilenceAndClose, linksOf, mineUntilClosedDeep, outcomeWithin, payIntoSilence } from '../helpers/channels-unfinished.js';
 
-const world = channelTestWorld(19);
+const world = channelTestWorld(22);
 const nodes = world.nodes;
 const DEPTH = 2;
 afterEach(async () => {
@@ -369,6 +371,74 @@ describe('(6) a failed chain read on a settled close', () => {
     const rec = await reader.channel(ab);
     expect(rec?.htlcDone).toEqual([true, true]);
     expect(await metric(alice, 'strata_channel_round_handling_errors_total')).toBe(errors0);
+  }, 120_000);
+
+  it('revealKept: a failed read skips only that reveal; the other HTLC is claimed in that tick', async () => {
+    const l1 = world.l1;
+    const opts = { closeConfirmations: DEPTH };
+    const bChain = l1.client();
+    const sends: { method: string; tick: number }[] = [];
+    let bob: ChannelNode | undefined;
+    const realSend = bChain.send.bind(bChain);
+    bChain.send = (k, method, args) => {
+      sends.push({ method, tick: bob ? internals(bob).ticks : -1 });
+      return realSend(k, method, args);
+    };
+    const alice = await startChannelNode(l1.client(), 'kalice', l1.accounts[19]!, opts);
+    bob = await startChannelNode(bChain, 'kbob', l1.accounts[20]!, opts);
+    nodes.push(alice, bob);
+    const key = await alice.connect(bob.p2p.multiaddrs[0]!);
+    const ab = await alice.openChannel(key, 1_000_000n);
+    await waitUntil(() => bob!.list().some((c) => c.status === 'open'), 'bob sees A–B', 10_000, 20);
+    const h1 = await bob.createInvoice(10_000n, 'kept1', 3600, { hold: true });
+    const h2 = await bob.createInvoice(20_000n, 'kept2', 3600, { hold: true });
+    alice.pay(h1.invoice).catch(() => undefined);
+    alice.pay(h2.invoice).catch(() => undefined);
+    await waitUntil(() => bob!.invoices().filter((i) => i.status === 'held').length === 2 && bob!.channelState(ab).state.htlcs.length === 2, 'bob holds both', 10_000, 20);
+    const expiry = Math.min(...bob.channelState(ab).state.htlcs.map((x) => x.expiry));
+    await alice.closeChannel(ab, true);
+    await alice.stop();
+    const reader = new AdjudicatorReader(l1.client());
+    await waitUntil(async () => {
+      if ((await reader.channel(ab))?.ending === 2) return true;
+      await l1.mine(1);
+      return false;
+    }, 'A–B settled', 60_000, 150);
+    expect(l1.height()).toBeLessThan(expiry - 3);
+    // bob's ticks held back; then both preimages kept, h2's already revealed by someone else
+    const bp = internals(bob);
+    const realTick = bp.tick.bind(bob);
+    let paused = true;
+    bp.tick = () => (paused ? Promise.resolve() : realTick());
+    await sleep(300);
+    const preimageOf = (hash: string) => (bob!.store.get<{ preimage: Uint8Array }>(`inv:${hash}`) as { preimage: Uint8Array }).preimage;
+    bob.store.write([
+      [`pre:${h1.paymentHash}`, preimageOf(h1.paymentHash)],
+      [`pre:${h2.paymentHash}`, preimageOf(h2.paymentHash)],
+    ]);
+    await sendAndWait(l1.client(), l1.accounts[21]!.keys, 'reveal', encode(RevealArgs, { preimage: preimageOf(h2.paymentHash) }));
+    const realPreimage = bp.reader.preimage.bind(bp.reader);
+    let failTick = -1;
+    bp.reader.preimage = (hash: Uint8Array) => {
+      if (failTick < 0 && toHex(hash) === h1.paymentHash) {
+        failTick = bp.ticks;
+        return Promise.reject(new Error('chain rpc down (test)'));
+      }
+      return realPreimage(hash);
+    };
+    const at = (method: string, t: number) => sends.filter((s) => s.method === method && s.tick === t).length;
+    expect(sends.filter((s) => s.method === 'claimHtlc' || s.method === 'reveal')).toHaveLength(0);
+    paused = false;
+    await waitUntil(() => failTick >= 0 && bp.ticks > failTick + 1, 'the failed read and the next tick', 10_000, 10);
+    // before: the read's throw in revealKept ended the look: h2 (revealed) was not claimed in it
+    expect(at('claimHtlc', failTick)).toBe(1);
+    expect(at('reveal', failTick)).toBe(0);
+    // h1: revealed and claimed at the next tick
+    expect(at('reveal', failTick + 1)).toBe(1);
+    expect(at('claimHtlc', failTick + 1)).toBe(1);
+    expect((await reader.preimage(fromHex(h1.paymentHash)))!.height).toBeLessThanOrEqual(expiry);
+    expect((await reader.channel(ab))?.htlcDone).toEqual([true, true]);
+    expect(await metric(bob, 'strata_channel_htlcs_lost_total')).toBe(0);
   }, 120_000);
 
   it('failUnfinishedLinks: no backoff, no round-handling error, the link fails back at a later tick', async () => {

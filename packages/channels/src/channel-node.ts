@@ -2673,6 +2673,10 @@ export class ChannelNode {
    * of the peer's HTLCs in the published state that the registry lacks: while the close waits
    * for its dispute delay (CH_CLOSING), and once it settled (CH_CLOSED, END_SETTLED) for those
    * not yet claimed, so that resolveOnchainHtlcs claims them. The registry reads run several at once.
+   * Never throws: a failed read or reveal (send error, wait time-out) is logged and skips only that
+   * HTLC until the next look (the reveal's flag is kept as actionFailed leaves it). Before, the
+   * throw ended the look: resolveOnchainHtlcs (claims, refunds, upstream settlement) and, while
+   * closing, the settle did not run in that tick.
    */
   private async revealKept(ch: LocalChannel, rec: ChannelRecord, h: number, act: (k: string, m: string, a: Uint8Array) => Promise<void>): Promise<void> {
     const settled = rec.status === CH_CLOSED;
@@ -2682,8 +2686,18 @@ export class ChannelNode {
       const pre = this.store.get<Uint8Array>(`pre:${toHex(x.hash)}`);
       if (pre) toReveal.push({ x, pre });
     }
-    const onChain = await mapBounded(toReveal, CHAIN_READ_CONCURRENCY, ({ x }) => this.reader.preimage(x.hash));
-    for (const [n, { x, pre }] of toReveal.entries()) if (!onChain[n]) await act(`reveal:${toHex(x.hash)}`, 'reveal', encode(RevealArgs, { preimage: pre }));
+    const onChain = await mapBounded(toReveal, CHAIN_READ_CONCURRENCY, ({ x }) => this.reader.preimage(x.hash).catch((e: unknown) => ({ readError: e }) as const));
+    for (const [n, { x, pre }] of toReveal.entries()) {
+      const read = onChain[n];
+      if (read && 'readError' in read) {
+        this.log.warn({ channel: shortId(ch.id), htlc: x.id, error: toStrataError(read.readError).message }, 'chain read failed');
+        continue;
+      }
+      if (read) continue;
+      await act(`reveal:${toHex(x.hash)}`, 'reveal', encode(RevealArgs, { preimage: pre })).catch((e: unknown) =>
+        this.log.warn({ channel: shortId(ch.id), htlc: x.id, error: toStrataError(e).message }, 'preimage reveal failed: retried at the next look'),
+      );
+    }
   }
 
   /** Waits for an on-chain action's pending transaction (sent at an earlier look, or before a restart). */
