@@ -28,7 +28,7 @@ import { AdjudicatorReader, ChannelStore, RevealArgs, sendAndWait, type ChannelN
 import { encode, fromHex, toHex } from '@strata/primitives';
 import { sleep, waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, startChannelNode } from '../helpers/channels.js';
-import { forwardIntoSilenceAndClose, linksOf, mineUntilClosedDeep, outcomeWithin, payIntoSilence } from '../helpers/channels-unfinished.js';
+import { forwardIntoSilenceAndClose, startLine, linksOf, mineUntilClosedDeep, outcomeWithin, payIntoSilence } from '../helpers/channels-unfinished.js';
 
 const world = channelTestWorld(22);
 const nodes = world.nodes;
@@ -46,16 +46,7 @@ const metric = async (n: ChannelNode, name: string) => {
 describe('(1) a preimage learnt after the upstream close settled', () => {
   it('the forwarder reveals it and claims the HTLC before its expiry', async () => {
     const l1 = world.l1;
-    const opts = { closeConfirmations: DEPTH };
-    const alice = await startChannelNode(l1.client(), 'ralice', l1.accounts[1]!, opts);
-    const bob = await startChannelNode(l1.client(), 'rbob', l1.accounts[2]!, opts);
-    const carol = await startChannelNode(l1.client(), 'rcarol', l1.accounts[3]!, opts);
-    nodes.push(alice, bob, carol);
-    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
-    const carolKey = await bob.connect(carol.p2p.multiaddrs[0]!);
-    const ab = await alice.openChannel(bobKey, 1_000_000n);
-    const bc = await bob.openChannel(carolKey, 1_000_000n);
-    await waitUntil(() => alice.graph.channel(bc)?.policies[0] !== undefined && alice.graph.channel(bc)?.policies[1] !== undefined, 'alice learns B–C', 15_000, 50);
+    const { alice, bob, carol, ab } = await startLine(l1, nodes, 'r', [1, 2, 3], DEPTH);
     const held = await carol.createInvoice(10_000n, 'held', 3600, { hold: true });
     alice.pay(held.invoice).catch(() => undefined);
     await waitUntil(() => carol.invoices().some((i) => i.paymentHash === held.paymentHash && i.status === 'held'), 'carol holds', 10_000, 20);

@@ -22,7 +22,7 @@ import { AdjudicatorReader, CHAIN_READ_CONCURRENCY, ChannelStore, RevealArgs, se
 import { encode, toHex } from '@strata/primitives';
 import { waitUntil } from '../helpers/wait.js';
 import { channelTestWorld, startChannelNode, tmp } from '../helpers/channels.js';
-import { forwardIntoSilenceAndClose, linksOf, mineUntilClosedDeep } from '../helpers/channels-unfinished.js';
+import { forwardIntoSilenceAndClose, startLine, linksOf, mineUntilClosedDeep } from '../helpers/channels-unfinished.js';
 
 const world = channelTestWorld(15);
 const nodes = world.nodes;
@@ -32,16 +32,7 @@ const DEPTH = 2;
 describe('the chain watch of a closed channel', () => {
   it("(1) the peer's HTLC we cannot claim, never refunded by the stopped peer: our channel still ends 'closed' once its expiry is deep", async () => {
     const l1 = world.l1;
-    const opts = { closeConfirmations: DEPTH };
-    const alice = await startChannelNode(l1.client(), 'alice1', l1.accounts[1]!, opts);
-    const bob = await startChannelNode(l1.client(), 'bob1', l1.accounts[2]!, opts);
-    const carol = await startChannelNode(l1.client(), 'carol1', l1.accounts[3]!, opts);
-    nodes.push(alice, bob, carol);
-    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
-    const carolKey = await bob.connect(carol.p2p.multiaddrs[0]!);
-    const ab = await alice.openChannel(bobKey, 1_000_000n);
-    const bc = await bob.openChannel(carolKey, 1_000_000n);
-    await waitUntil(() => alice.graph.channel(bc)?.policies[0] !== undefined && alice.graph.channel(bc)?.policies[1] !== undefined, 'alice learns B–C', 15_000, 50);
+    const { alice, bob, carol, ab } = await startLine(l1, nodes, '1', [1, 2, 3], DEPTH);
     // carol holds the payment: bob, the forwarder, never learns the preimage of the A–B HTLC
     const held = await carol.createInvoice(10_000n, 'held', 3600, { hold: true });
     const paid = alice.pay(held.invoice);
@@ -173,16 +164,7 @@ describe('the chain watch of a closed channel', () => {
 
   it("(2c) the same on chain: a forward's settlement with a preimage revealed on chain whose commit keeps failing is retried with a backoff, then settles", async () => {
     const l1 = world.l1;
-    const opts = { closeConfirmations: DEPTH };
-    const alice = await startChannelNode(l1.client(), 'alice2c', l1.accounts[12]!, opts);
-    const bob = await startChannelNode(l1.client(), 'bob2c', l1.accounts[13]!, opts);
-    const carol = await startChannelNode(l1.client(), 'carol2c', l1.accounts[14]!, opts);
-    nodes.push(alice, bob, carol);
-    const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
-    const carolKey = await bob.connect(carol.p2p.multiaddrs[0]!);
-    const ab = await alice.openChannel(bobKey, 1_000_000n);
-    const bc = await bob.openChannel(carolKey, 1_000_000n);
-    await waitUntil(() => alice.graph.channel(bc)?.policies[0] !== undefined && alice.graph.channel(bc)?.policies[1] !== undefined, 'alice learns B–C', 15_000, 50);
+    const { alice, bob, carol, ab, bc } = await startLine(l1, nodes, '2c', [12, 13, 14], DEPTH);
     const held = await carol.createInvoice(10_000n, 'held', 3600, { hold: true });
     let result: unknown;
     const paid = alice.pay(held.invoice).then((r) => {

@@ -115,14 +115,13 @@ export async function closedRecord(l1: TestL1, id: Uint8Array): Promise<ChannelR
 }
 
 /**
- * Alice → Bob → Carol with channels A–B and B–C; Alice pays an invoice of Carol's, Carol takes
- * Bob's forwarding PROPOSE and never answers, so the add is only in a proposed round downstream;
- * Bob then force-closes B–C. Nodes run with `closeConfirmations: depth` (Bob with a long request
- * timeout, so his round waits). Returns the nodes, the channels, the invoice and Alice's pay().
+ * Alice–Bob–Carol, nodes `alice<tag>` … on `accounts`, with `closeConfirmations: depth` (Bob with
+ * `bobOpts` too), A–B and B–C opened with 1,000,000 each, and Alice's graph knowing both of B–C's
+ * policies. The nodes are pushed to `nodes` (stopped by the caller's afterEach).
  */
-export async function forwardIntoSilenceAndClose(l1: TestL1, nodes: ChannelNode[], tag: string, accounts: [number, number, number], depth: number) {
+export async function startLine(l1: TestL1, nodes: ChannelNode[], tag: string, accounts: [number, number, number], depth: number, bobOpts: Record<string, unknown> = {}) {
   const alice = await startChannelNode(l1.client(), `alice${tag}`, l1.accounts[accounts[0]]!, { closeConfirmations: depth });
-  const bob = await startChannelNode(l1.client(), `bob${tag}`, l1.accounts[accounts[1]]!, { requestTimeoutMs: 60_000, closeConfirmations: depth });
+  const bob = await startChannelNode(l1.client(), `bob${tag}`, l1.accounts[accounts[1]]!, { ...bobOpts, closeConfirmations: depth });
   const carol = await startChannelNode(l1.client(), `carol${tag}`, l1.accounts[accounts[2]]!, { closeConfirmations: depth });
   nodes.push(alice, bob, carol);
   const bobKey = await alice.connect(bob.p2p.multiaddrs[0]!);
@@ -130,6 +129,17 @@ export async function forwardIntoSilenceAndClose(l1: TestL1, nodes: ChannelNode[
   const ab = await alice.openChannel(bobKey, 1_000_000n);
   const bc = await bob.openChannel(carolKey, 1_000_000n);
   await waitUntil(() => alice.graph.channel(bc)?.policies[0] !== undefined && alice.graph.channel(bc)?.policies[1] !== undefined, 'alice learns B–C', 15_000, 50);
+  return { alice, bob, carol, ab, bc };
+}
+
+/**
+ * Alice → Bob → Carol with channels A–B and B–C; Alice pays an invoice of Carol's, Carol takes
+ * Bob's forwarding PROPOSE and never answers, so the add is only in a proposed round downstream;
+ * Bob then force-closes B–C. Nodes run with `closeConfirmations: depth` (Bob with a long request
+ * timeout, so his round waits). Returns the nodes, the channels, the invoice and Alice's pay().
+ */
+export async function forwardIntoSilenceAndClose(l1: TestL1, nodes: ChannelNode[], tag: string, accounts: [number, number, number], depth: number) {
+  const { alice, bob, carol, ab, bc } = await startLine(l1, nodes, tag, accounts, depth, { requestTimeoutMs: 60_000 });
   const inv = await carol.createInvoice(10_000n);
   const proposed = neverAnswerProposals(carol);
   const paid = alice.pay(inv.invoice);
